@@ -1,0 +1,6 @@
+//! The pure domain: the site payload format, INN, phones, charsets and tech-card arithmetic.
+//!
+//! Nothing here does IO, is async, or knows about SQL: every rule of the specification that can be stated as
+//! a function of its input lives here, so it can be tested exhaustively.
+
+pub mod charset;

@@ -1,0 +1,3 @@
+//! leadgate: loads leads and orders from print shops' websites into managers' calendars.
+
+pub mod domain;
