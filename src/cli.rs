@@ -1,0 +1,350 @@
+//! The `leadgate` command line. `main` parses it and calls [`run`]; every command goes through the same
+//! [`Services`] as the server.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::storage::{Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, SourceRef, Submission, SubmitOutcome};
+use crate::startup::{Application, Services};
+
+/// leadgate: leads and orders from print shops' websites into managers' calendars.
+#[derive(Debug, Parser)]
+#[command(name = "leadgate", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Environment variables `LEADGATE_<SECTION>__<KEY>` override it.
+    #[arg(long, global = true, env = "LEADGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and UI, and run the scheduled jobs.
+    Serve,
+    /// Import JSON payloads or .eml files by hand.
+    Import {
+        /// Files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Parse a payload and report what leadgate reads in it; stores nothing. Exit code 1 when rejected.
+    Check {
+        /// The JSON payload (or .eml) to check.
+        file: PathBuf,
+    },
+    /// Write the site-style ORDER e-mail for a payload to stdout (for site developers).
+    MakeEml {
+        /// The JSON payload (UTF-8 or Windows-1251).
+        payload: PathBuf,
+        /// The number after ORDER in the subject (default: the number in Тема, else 1).
+        #[arg(long)]
+        number: Option<String>,
+        /// From address.
+        #[arg(long, default_value = "Website <noreply@shop.example>")]
+        from: String,
+        /// To address (the collector's mailbox).
+        #[arg(long, default_value = "orders@shop.example")]
+        to: String,
+    },
+    /// List or show leads.
+    Leads {
+        /// list or show.
+        #[command(subcommand)]
+        action: LeadsCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+/// `leads` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LeadsCommand {
+    /// Newest leads first.
+    List {
+        /// Calendar id or name.
+        #[arg(long)]
+        calendar: Option<String>,
+        /// Status: new, in_progress, done, rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Kind: contact or order.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Text search.
+        #[arg(long)]
+        search: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One lead.
+    Show {
+        /// Lead id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command; returns the process exit code.
+///
+/// # Errors
+/// Anything that stops the command from completing (bad config, database unreachable).
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Import { files } => import(settings, &files).await,
+        Command::Check { file } => check(&settings, &file),
+        Command::MakeEml { payload, number, from, to } => make_eml(&payload, number, &from, &to),
+        Command::Leads { action } => leads(settings, action).await,
+        Command::Migrate => {
+            crate::startup::open_storage(&settings).await?;
+            println!("migrations applied");
+            Ok(0)
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<i32> {
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.server.listen))?;
+    let app = Application::build(settings, listener).await?;
+    let first = &app.services().first_start;
+    if first.admin_token.is_some() || first.source_token.is_some() {
+        // Printed once, on the first start, to the terminal that started leadgate; never logged.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "leadgate: first start. Keep these tokens; they are shown only now.")?;
+        if let Some(t) = &first.admin_token {
+            writeln!(out, "  admin API token:           {t}")?;
+        }
+        if let Some(t) = &first.source_token {
+            writeln!(out, "  HTTP source \"website\" token: {t}")?;
+        }
+        out.flush()?;
+    }
+    app.run_until(shutdown_signal()).await?;
+    Ok(0)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown requested");
+}
+
+fn is_eml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"))
+}
+
+async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
+    let services = Services::open(settings).await?;
+    let default_calendar = services
+        .storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.name == services.settings.default_calendar)
+        .map(|c| c.id)
+        .context("the default calendar is missing")?;
+    let mut failures = 0;
+    for file in files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        if is_eml(file) {
+            anyhow::bail!("{}: .eml import needs the mail channel, which this build lacks", file.display());
+        }
+        let ledger = LedgerEntry {
+            source: SourceRef::File,
+            // The same file imported twice is one lead.
+            ledger_key: Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))),
+            mailbox_key: None,
+            message_id: None,
+            external_number: None,
+            received_at: Utc::now(),
+            raw: bytes.clone(),
+            content_type: "application/json".to_owned(),
+        };
+        let disposition = match services.intake.parse(&bytes, None, encoding_rs::WINDOWS_1251) {
+            Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
+                payload: parsed.payload,
+                calendar_id: default_calendar,
+                auto_tech_cards: false,
+                extra_warnings: parsed.extra_warnings,
+            })),
+            Err(rejection) => Disposition::Rejected { reason: rejection.to_string() },
+        };
+        let outcome = services.intake.submit(Submission { ledger, disposition, idempotency: None }).await?;
+        match outcome {
+            SubmitOutcome::Imported { lead_id, .. } => println!("{}: imported as lead {lead_id}", file.display()),
+            SubmitOutcome::Duplicate { lead_id } => println!(
+                "{}: already imported{}",
+                file.display(),
+                lead_id.map(|id| format!(" as lead {id}")).unwrap_or_default()
+            ),
+            SubmitOutcome::Rejected { message_id } => {
+                failures += 1;
+                let reason = services.storage.message(message_id).await?.and_then(|m| m.reason).unwrap_or_default();
+                println!("{}: rejected: {reason} (ledger record {message_id})", file.display());
+            }
+            other => println!("{}: {other:?}", file.display()),
+        }
+    }
+    drop(services.intake);
+    if let Some(writer) = services.writer {
+        writer.await?;
+    }
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
+fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let intake_settings = crate::intake::IntakeSettings {
+        timezone: settings.tz()?,
+        max_body_bytes: settings.limits.max_body_bytes,
+        group_commit: false,
+        max_batch: 1,
+    };
+    if is_eml(file) {
+        anyhow::bail!("{}: checking .eml files needs the mail channel, which this build lacks", file.display());
+    }
+    match crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings) {
+        Ok(parsed) => {
+            let report = serde_json::json!({
+                "valid": true,
+                "kind": parsed.payload.kind(),
+                "warnings": parsed.warnings().collect::<Vec<_>>(),
+                "lead": parsed.payload,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
+        Err(rejection) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "valid": false,
+                    "error": { "code": rejection.code(), "message": rejection.to_string() }
+                }))?
+            );
+            Ok(1)
+        }
+    }
+}
+
+fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> anyhow::Result<i32> {
+    let bytes = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
+    let text = crate::domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
+    let number = number.or_else(|| number_in_subject(&text)).unwrap_or_else(|| "1".to_owned());
+    let eml = crate::eml::site_order_email(&text, &number, from, to)?;
+    std::io::stdout().write_all(&eml)?;
+    Ok(0)
+}
+
+/// The first run of digits after `№` or `#` in the payload's Тема, if any.
+fn number_in_subject(json: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let subject = value.get("Тема")?.as_str()?;
+    let rest = &subject[subject.find(['№', '#'])?..];
+    let digits: String = rest.chars().skip(1).skip_while(|c| c.is_whitespace()).take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> {
+    let storage = crate::startup::open_storage(&settings).await?;
+    match action {
+        LeadsCommand::List { calendar, status, kind, search, limit, json } => {
+            let filter = LeadFilter {
+                calendar,
+                status: status.map(|s| s.parse()).transpose().map_err(|_| anyhow::anyhow!("unknown status"))?,
+                kind: kind.map(|k| k.parse()).transpose().map_err(|_| anyhow::anyhow!("unknown kind"))?,
+                search,
+                ..LeadFilter::default()
+            };
+            let page = storage.list_leads(&filter, PageRequest { limit: limit.clamp(1, 500), cursor: None }).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&page.items)?);
+            } else {
+                println!("{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  SUBJECT", "ID", "KIND", "STATUS", "RECEIVED", "CALENDAR", "CONTACT");
+                for l in &page.items {
+                    println!(
+                        "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  {}",
+                        l.id,
+                        l.kind.as_str(),
+                        l.status.as_str(),
+                        l.received_at.format("%Y-%m-%d %H:%M"),
+                        truncate(&l.calendar.name, 20),
+                        truncate(l.contact.person.as_deref().or(l.contact.phone.as_deref()).unwrap_or("-"), 24),
+                        l.subject.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        LeadsCommand::Show { id, json } => {
+            let Some(lead) = storage.lead(id).await? else {
+                eprintln!("lead {id} not found");
+                return Ok(1);
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lead)?);
+            } else {
+                println!("Lead {} ({}, {})", lead.id, lead.kind.as_str(), lead.status.as_str());
+                println!("Calendar:     {}", lead.calendar.name);
+                println!("Subject:      {}", lead.subject.as_deref().unwrap_or("-"));
+                println!("Contact:      {}", lead.contact.person.as_deref().unwrap_or("-"));
+                println!("Phone:        {}", lead.contact.phone_e164.as_deref().or(lead.contact.phone.as_deref()).unwrap_or("-"));
+                println!("E-mail:       {}", lead.contact.email.as_deref().unwrap_or("-"));
+                println!("INN:          {}", lead.inn.as_deref().unwrap_or("-"));
+                if let Some(c) = &lead.counterparty {
+                    println!("Counterparty: {} (INN {})", c.name, c.inn);
+                }
+                for line in &lead.lines {
+                    println!(
+                        "  {}. {}  qty {}  amount {}{}",
+                        line.position,
+                        line.nomenclature.as_deref().unwrap_or("-"),
+                        line.quantity.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                        line.amount.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                        if line.is_service { "  (service)" } else { "" }
+                    );
+                }
+                for w in &lead.warnings {
+                    println!("  warning: {} {}", w.field, w.message);
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n - 1).chain(['…']).collect() }
+}

@@ -1,0 +1,171 @@
+//! The one error type of the HTTP edge. Every variant says its status code; every error body has the shape
+//! `{"error": {"code", "message", "details"}}`. Database and unexpected errors become 500s that are logged
+//! with their whole chain and never shown to the client.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::intake::{Rejection, SubmitError};
+use crate::storage::StorageError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON; details carry line and column.
+    #[error("the body is not valid JSON: {message}")]
+    BadJson {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Parser message.
+        message: String,
+    },
+    /// 400: a malformed query parameter or request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: the bearer token is missing or wrong.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 403: authenticated, but not allowed.
+    #[error("not allowed")]
+    Forbidden,
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: an Idempotency-Key reused with a different body.
+    #[error("this Idempotency-Key was used with a different body")]
+    IdempotencyConflict,
+    /// 413: the body is over `limits.max_body_bytes`.
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// 415: not JSON, not multipart.
+    #[error("unsupported media type {0:?}; send application/json or multipart/form-data")]
+    UnsupportedMediaType(String),
+    /// 422: the payload parsed but breaks the format's rules.
+    #[error("{message}")]
+    Rejected {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// Human-readable reason.
+        message: String,
+    },
+    /// 503: shutting down or the database is unreachable.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadJson { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::IdempotencyConflict => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadJson { .. } => "not_json",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::IdempotencyConflict => "idempotency_conflict",
+            ApiError::PayloadTooLarge { .. } => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Rejected { code, .. } => code,
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::BadJson { line, column, .. } => json!({ "line": line, "column": column }),
+            ApiError::PayloadTooLarge { limit } => json!({ "limit": limit }),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        use crate::domain::payload::PayloadError;
+        match r {
+            Rejection::Payload(PayloadError::NotJson { line, column, message }) => {
+                ApiError::BadJson { line, column, message }
+            }
+            Rejection::TooLarge { limit, .. } => ApiError::PayloadTooLarge { limit },
+            other => ApiError::Rejected { code: other.code(), message: other.to_string() },
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound { what, .. } => ApiError::NotFound(what),
+            StorageError::Conflict(_) => ApiError::Internal(e.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::WriterGone => ApiError::Unavailable,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let body = json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `not_json`, `no_contact_or_goods`, `unauthorized`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Extra data, e.g. `{"line": 3, "column": 14}` for `not_json`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}

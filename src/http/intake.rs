@@ -1,0 +1,292 @@
+//! `POST /api/v1/intake` and `POST /api/v1/intake/validate`: the website's way in.
+//!
+//! The body is the v0.1 JSON (charset from `Content-Type`, UTF-8 by default, `windows-1251` accepted), or
+//! `multipart/form-data` carrying the same file a mail would. A rejected payload is answered 400/422 and
+//! recorded in the ledger with its raw body, so the site's developer and the administrator see the same
+//! reason.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::instrument;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ErrorBody;
+use super::{ApiError, AppState, auth};
+use crate::domain::lead::LeadKind;
+use crate::domain::warning::Warning;
+use crate::intake::Parsed;
+use crate::storage::{
+    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LeadDraft, LedgerEntry, SourceRef,
+    Submission, SubmitOutcome,
+};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(intake)).routes(routes!(validate))
+}
+
+/// The answer to an accepted lead.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeResponse {
+    /// Lead id.
+    pub id: i64,
+    /// `contact` or `order`.
+    #[schema(value_type = String)]
+    pub kind: LeadKind,
+    /// Where it was filed.
+    pub calendar: CalendarRef,
+    /// The counterparty found or created by INN.
+    pub counterparty: Option<CounterpartyRef>,
+    /// What was odd but accepted.
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Warning>,
+}
+
+/// The answer of `/validate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateResponse {
+    /// Always true (invalid payloads get an error status).
+    pub valid: bool,
+    /// `contact` or `order`.
+    #[schema(value_type = String)]
+    pub kind: LeadKind,
+    /// What was odd but would be accepted.
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Warning>,
+    /// The payload as leadgate reads it.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// The body as received: bytes, declared charset and content type.
+struct Body_ {
+    bytes: Bytes,
+    charset: Option<String>,
+    content_type: String,
+}
+
+async fn read_body(state: &AppState, headers: &HeaderMap, request: Request) -> Result<Body_, ApiError> {
+    let limit = state.settings.limits.max_body_bytes;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let mime: mime::Mime =
+        content_type.parse().map_err(|_| ApiError::UnsupportedMediaType(content_type.clone()))?;
+    let is_multipart = mime.type_() == mime::MULTIPART && mime.subtype() == mime::FORM_DATA;
+    let is_json = mime.subtype() == mime::JSON
+        || mime.suffix() == Some(mime::JSON)
+        || (mime.type_() == mime::TEXT && mime.subtype() == mime::PLAIN)
+        || mime.essence_str() == "application/octet-stream";
+    if !is_multipart && !is_json {
+        return Err(ApiError::UnsupportedMediaType(content_type));
+    }
+    // Multipart framing adds a little; the file inside is held to the limit below.
+    let wire_limit = if is_multipart { limit + 64 * 1024 } else { limit };
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared_length.is_some_and(|n| n > wire_limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, wire_limit).await.map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    if !is_multipart {
+        let charset = mime.get_param(mime::CHARSET).map(|c| c.as_str().to_owned());
+        return Ok(Body_ { bytes, charset, content_type });
+    }
+    let request = Request::from_parts(parts, Body::from(bytes));
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
+    let mut fallback = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
+    {
+        let has_file_name = field.file_name().is_some();
+        let part_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+        let charset = part_type
+            .parse::<mime::Mime>()
+            .ok()
+            .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
+        let data = field.bytes().await.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
+        if data.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let body = Body_ { bytes: data, charset, content_type: part_type };
+        if has_file_name {
+            return Ok(body);
+        }
+        fallback.get_or_insert(body);
+    }
+    fallback.ok_or_else(|| ApiError::BadRequest("the multipart body has no file part".to_owned()))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?.trim();
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::BadRequest("Idempotency-Key must be 1 to 255 characters".into()));
+            }
+            Ok(Some(key.to_owned()))
+        }
+    }
+}
+
+fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        Some(origin) if !source.cors_origins.iter().any(|o| o == origin) => Err(ApiError::Forbidden),
+        _ => Ok(()),
+    }
+}
+
+/// Files a lead or an order from the site's JSON.
+#[utoipa::path(
+    post, path = "/api/v1/intake", tag = "intake",
+    request_body(content = Object, description = "The v0.1 payload (JSON, or multipart/form-data with the file)",
+                 content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    responses(
+        (status = 201, description = "Filed", body = IntakeResponse, headers(("Location" = String))),
+        (status = 200, description = "Idempotent replay of an earlier request", body = IntakeResponse),
+        (status = 400, description = "Not JSON (details: line, column)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "Idempotency-Key reused with another body", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported media type", body = ErrorBody),
+        (status = 422, description = "Payload rejected", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[instrument(skip_all, fields(http_source, lead_id))]
+async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Result<Response, ApiError> {
+    let source = auth::source(&state, &headers).await?;
+    tracing::Span::current().record("http_source", source.name.as_str());
+    check_origin(&source, &headers)?;
+    let key = idempotency_key(&headers)?;
+    let body = read_body(&state, &headers, request).await?;
+    let parsed = parse(&state, &body).await?;
+    let ledger = LedgerEntry {
+        source: SourceRef::Http { id: source.id },
+        ledger_key: None,
+        mailbox_key: None,
+        message_id: None,
+        external_number: None,
+        received_at: Utc::now(),
+        raw: body.bytes.to_vec(),
+        content_type: body.content_type.clone(),
+    };
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(rejection) => {
+            let submission = Submission {
+                ledger,
+                disposition: Disposition::Rejected { reason: rejection.to_string() },
+                idempotency: None,
+            };
+            state.intake.submit(submission).await?;
+            metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "rejected").increment(1);
+            return Err(rejection.into());
+        }
+    };
+    let kind = parsed.payload.kind();
+    let warnings: Vec<Warning> = parsed.warnings().cloned().collect();
+    let idempotency = key.map(|key| IdempotencyClaim {
+        http_source_id: source.id,
+        key,
+        body_hash: hex::encode(Sha256::digest(&body.bytes)),
+    });
+    let submission = Submission {
+        ledger,
+        disposition: Disposition::Lead(Box::new(LeadDraft {
+            payload: parsed.payload,
+            calendar_id: source.calendar_id,
+            auto_tech_cards: source.auto_tech_cards,
+            extra_warnings: parsed.extra_warnings,
+        })),
+        idempotency,
+    };
+    match state.intake.submit(submission).await? {
+        SubmitOutcome::Imported { lead_id, counterparty, .. } => {
+            tracing::Span::current().record("lead_id", lead_id);
+            metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "imported").increment(1);
+            let body = IntakeResponse {
+                id: lead_id,
+                kind,
+                calendar: CalendarRef { id: source.calendar_id, name: source.calendar_name.clone() },
+                counterparty,
+                warnings,
+            };
+            let location = format!("/api/v1/leads/{lead_id}");
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+        }
+        SubmitOutcome::IdempotentReplay { lead_id } => {
+            let lead = state.storage.lead(lead_id).await?.ok_or(ApiError::NotFound("lead"))?;
+            let body = IntakeResponse {
+                id: lead.id,
+                kind: lead.kind,
+                calendar: lead.calendar,
+                counterparty: lead.counterparty,
+                warnings: lead.warnings,
+            };
+            Ok((StatusCode::OK, [(header::LOCATION, format!("/api/v1/leads/{lead_id}"))], Json(body)).into_response())
+        }
+        SubmitOutcome::IdempotencyConflict => Err(ApiError::IdempotencyConflict),
+        other => Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome for an HTTP submission: {other:?}"))),
+    }
+}
+
+/// Runs the same checks as the intake and stores nothing.
+#[utoipa::path(
+    post, path = "/api/v1/intake/validate", tag = "intake",
+    request_body(content = Object, description = "The v0.1 payload", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Would be accepted", body = ValidateResponse),
+        (status = 400, description = "Not JSON (details: line, column)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Unsupported media type", body = ErrorBody),
+        (status = 422, description = "Would be rejected", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn validate(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Result<Response, ApiError> {
+    let source = auth::source(&state, &headers).await?;
+    check_origin(&source, &headers)?;
+    let body = read_body(&state, &headers, request).await?;
+    let parsed = parse(&state, &body).await??;
+    let warnings = parsed.warnings().cloned().collect();
+    let payload =
+        serde_json::to_value(&parsed.payload).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok(Json(ValidateResponse { valid: true, kind: parsed.payload.kind(), warnings, payload }).into_response())
+}
+
+/// Parses off the async threads when the body is big enough for it to matter.
+///
+/// A body that is not valid UTF-8 and declares no charset is read as Windows-1251, as the mail channel does:
+/// valid UTF-8 is always recognised first, so UTF-8 stays the default.
+async fn parse(state: &AppState, body: &Body_) -> Result<Result<Parsed, crate::intake::Rejection>, ApiError> {
+    const INLINE: usize = 64 * 1024;
+    if body.bytes.len() <= INLINE {
+        return Ok(state.intake.parse(&body.bytes, body.charset.as_deref(), encoding_rs::WINDOWS_1251));
+    }
+    let (bytes, charset, settings) = (body.bytes.clone(), body.charset.clone(), state.intake.settings().clone());
+    tokio::task::spawn_blocking(move || {
+        crate::intake::parse(&bytes, charset.as_deref(), encoding_rs::WINDOWS_1251, &settings)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("payload parser task failed")))
+}

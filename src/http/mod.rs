@@ -1,0 +1,117 @@
+//! The HTTP channel and the read API (axum).
+//!
+//! Routes are registered through `utoipa-axum`, so `/openapi.json` is generated from exactly the routes that
+//! exist. Logs carry the route template (`/api/v1/leads/{id}`), never the raw URL; the `Authorization`
+//! header is marked sensitive and never logged.
+
+pub mod auth;
+pub mod error;
+pub mod intake;
+pub mod read;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Settings;
+use crate::intake::Intake;
+use crate::storage::Storage;
+
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    /// The intake pipeline.
+    pub intake: Arc<Intake>,
+    /// Settings as loaded at start.
+    pub settings: Arc<Settings>,
+    /// Prometheus renderer, when metrics are installed.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "leadgate", description = "Leads and orders from print shops' websites into managers' calendars"),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Builds the router with every route and middleware.
+pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(intake::routes())
+        .merge(read::routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
+        .allow_methods([axum::http::Method::POST, axum::http::Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")]);
+    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
+    let request_id = HeaderName::from_static("x-request-id");
+    api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(cors)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map_or("-", MatchedPath::as_str).to_owned();
+            tracing::info_span!("http", method = %req.method(), route, request_id = tracing::field::Empty)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.storage.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match &state.metrics {
+        Some(handle) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+        }
+        None => ApiError::NotFound("metrics").into_response(),
+    }
+}

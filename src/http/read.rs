@@ -1,0 +1,194 @@
+//! The read API: leads, tech cards, counterparties, calendars and the message ledger, behind a user's or the
+//! administrator's bearer token. Lists answer `{"items": [...], "next": cursor|null}`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ErrorBody;
+use super::{ApiError, AppState, auth};
+use crate::storage::{
+    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page, PageRequest,
+    TechCardView,
+};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_leads))
+        .routes(routes!(get_lead, patch_lead))
+        .routes(routes!(form_tech_cards))
+        .routes(routes!(get_tech_card))
+        .routes(routes!(list_counterparties))
+        .routes(routes!(list_calendars))
+        .routes(routes!(list_messages))
+        .routes(routes!(get_message_raw))
+}
+
+/// `limit` and `cursor` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Paging {
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    fn request(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if limit == 0 || limit > PageRequest::MAX_LIMIT {
+            return Err(ApiError::BadRequest(format!("limit must be 1 to {}", PageRequest::MAX_LIMIT)));
+        }
+        let cursor = self
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse::<i64>().map_err(|_| ApiError::BadRequest("malformed cursor".into())))
+            .transpose()?;
+        Ok(PageRequest { limit, cursor })
+    }
+}
+
+/// Leads, newest first, with filters.
+#[utoipa::path(get, path = "/api/v1/leads", tag = "leads", params(LeadFilter, Paging),
+    responses((status = 200, body = Page<LeadView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_leads(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<LeadFilter>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<LeadView>>, ApiError> {
+    auth::user(&state, &headers).await?;
+    Ok(Json(state.storage.list_leads(&filter, paging.request()?).await?))
+}
+
+/// One lead.
+#[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)),
+    responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_lead(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<LeadView>, ApiError> {
+    auth::user(&state, &headers).await?;
+    state.storage.lead(id).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+}
+
+/// Changes a lead's status or assignee.
+#[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)), request_body = LeadPatch,
+    responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_lead(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(patch): Json<LeadPatch>,
+) -> Result<Json<LeadView>, ApiError> {
+    auth::user(&state, &headers).await?;
+    state.storage.update_lead(id, &patch).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+}
+
+/// Forms the lead's tech cards (one per non-service line); forming again changes nothing.
+#[utoipa::path(post, path = "/api/v1/leads/{id}/tech-cards", tag = "tech cards", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<TechCardView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn form_tech_cards(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<TechCardView>>, ApiError> {
+    auth::user(&state, &headers).await?;
+    state.storage.form_tech_cards(id).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+}
+
+/// One tech card.
+#[utoipa::path(get, path = "/api/v1/tech-cards/{id}", tag = "tech cards", params(("id" = i64, Path)),
+    responses((status = 200, body = TechCardView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_tech_card(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<TechCardView>, ApiError> {
+    auth::user(&state, &headers).await?;
+    state.storage.tech_card(id).await?.map(Json).ok_or(ApiError::NotFound("tech card"))
+}
+
+/// `?inn=` of the counterparty list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InnQuery {
+    /// Only the counterparty with this INN.
+    pub inn: Option<String>,
+}
+
+/// Counterparties.
+#[utoipa::path(get, path = "/api/v1/counterparties", tag = "counterparties", params(InnQuery, Paging),
+    responses((status = 200, body = Page<CounterpartyView>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_counterparties(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<InnQuery>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<CounterpartyView>>, ApiError> {
+    auth::user(&state, &headers).await?;
+    Ok(Json(state.storage.list_counterparties(q.inn.as_deref(), paging.request()?).await?))
+}
+
+/// Calendars.
+#[utoipa::path(get, path = "/api/v1/calendars", tag = "calendars",
+    responses((status = 200, body = Vec<CalendarView>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_calendars(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<CalendarView>>, ApiError> {
+    auth::user(&state, &headers).await?;
+    Ok(Json(state.storage.calendars().await?))
+}
+
+/// `?outcome=` of the ledger list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutcomeQuery {
+    /// imported, duplicate, skipped, rejected or discarded.
+    #[param(value_type = Option<String>)]
+    pub outcome: Option<Outcome>,
+}
+
+/// The message ledger (administrators).
+#[utoipa::path(get, path = "/api/v1/messages", tag = "ledger", params(OutcomeQuery, Paging),
+    responses((status = 200, body = Page<MessageView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<OutcomeQuery>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Page<MessageView>>, ApiError> {
+    auth::admin(&state, &headers).await?;
+    Ok(Json(state.storage.list_messages(q.outcome, paging.request()?).await?))
+}
+
+/// The original message or request body of a ledger record, as an attachment (never rendered).
+#[utoipa::path(get, path = "/api/v1/messages/{id}/raw", tag = "ledger", params(("id" = i64, Path)),
+    responses((status = 200, description = "The raw bytes"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_message_raw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    auth::admin(&state, &headers).await?;
+    let raw = state.storage.message_raw(id).await?.ok_or(ApiError::NotFound("raw message"))?;
+    let extension = if raw.content_type.starts_with("message/") { "eml" } else { "json" };
+    Ok((
+        StatusCode::OK,
+        [
+            // Served as an opaque download so a browser never renders attacker-controlled HTML.
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"message-{id}.{extension}\"")),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        raw.bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,242 @@
+//! The intake pipeline every channel shares: bytes in, one ledger record (and at most one lead) out.
+//!
+//! A channel (mail collector, HTTP handler, `leadgate import`) turns what it received into a [`Submission`]
+//! with [`Intake::draft`] — decode, parse, decide — and hands it to [`Intake::submit`]. Submissions from
+//! concurrent requests are committed together by one writer task (group commit): the writer takes whatever has
+//! queued up while the previous transaction was being made durable, commits it as one transaction, and only
+//! then answers each caller. Durability is never traded for speed: every caller's answer comes after its
+//! commit (`synchronous = FULL`), but one fsync now covers many leads.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use encoding_rs::Encoding;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, instrument, warn};
+
+use crate::domain::charset::{self, ChosenBy};
+use crate::domain::payload::{Payload, PayloadError};
+use crate::domain::warning::{Warning, WarningCode};
+use crate::storage::{Storage, StorageError, Submission, SubmitOutcome};
+
+/// Why a payload cannot become a lead.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Rejection {
+    /// The payload failed the format's rules.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// The payload is larger than `limits.max_body_bytes`.
+    #[error("payload is {size} bytes, the limit is {limit}")]
+    TooLarge {
+        /// Size of the payload.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl Rejection {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Payload(e) => e.code(),
+            Rejection::TooLarge { .. } => "too_large",
+        }
+    }
+}
+
+/// A payload that parsed, with the warnings decoding added.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The payload.
+    pub payload: Payload,
+    /// Warnings from outside the JSON (charset).
+    pub extra_warnings: Vec<Warning>,
+}
+
+impl Parsed {
+    /// All warnings: the payload's, then decoding's.
+    pub fn warnings(&self) -> impl Iterator<Item = &Warning> {
+        self.payload.warnings.iter().chain(self.extra_warnings.iter())
+    }
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct IntakeSettings {
+    /// The shop's time zone, for dates without an offset.
+    pub timezone: Tz,
+    /// Largest payload (HTTP body or JSON attachment).
+    pub max_body_bytes: usize,
+    /// Commit concurrent submissions together.
+    pub group_commit: bool,
+    /// Largest group.
+    pub max_batch: usize,
+}
+
+type Reply = oneshot::Sender<Result<SubmitOutcome, Arc<StorageError>>>;
+
+/// The pipeline. Cheap to share behind an `Arc`.
+pub struct Intake {
+    storage: Arc<dyn Storage>,
+    settings: IntakeSettings,
+    writer: Option<mpsc::Sender<(Submission, Reply)>>,
+}
+
+/// Errors from submitting.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The storage failed.
+    #[error("storage failed")]
+    Storage(#[source] Arc<StorageError>),
+    /// The writer task is gone (shutting down).
+    #[error("the intake writer has stopped")]
+    WriterGone,
+}
+
+impl Intake {
+    /// Builds the pipeline. With group commit on, also returns the writer task, which ends once every clone
+    /// of the pipeline is dropped (after committing what was queued).
+    pub fn new(storage: Arc<dyn Storage>, settings: IntakeSettings) -> (Self, Option<JoinHandle<()>>) {
+        if !settings.group_commit {
+            return (Self { storage, settings, writer: None }, None);
+        }
+        let (tx, rx) = mpsc::channel(settings.max_batch.max(1) * 4);
+        let task = tokio::spawn(
+            run_writer(storage.clone(), rx, settings.max_batch.max(1)).instrument(tracing::info_span!("intake_writer")),
+        );
+        (Self { storage, settings, writer: Some(tx) }, Some(task))
+    }
+
+    /// The pipeline's settings.
+    pub fn settings(&self) -> &IntakeSettings {
+        &self.settings
+    }
+
+    /// Decodes and parses payload bytes: charset per the specification's order, then the v0.1 format.
+    ///
+    /// # Errors
+    /// A [`Rejection`] when the payload must not become a lead.
+    pub fn parse(&self, bytes: &[u8], declared_charset: Option<&str>, default: &'static Encoding) -> Result<Parsed, Rejection> {
+        parse(bytes, declared_charset, default, &self.settings)
+    }
+
+    /// Commits one submission (through the group-commit writer when it is on) and returns what storage did.
+    ///
+    /// # Errors
+    /// Storage failures; the submission is then not stored.
+    #[instrument(skip_all)]
+    pub async fn submit(&self, submission: Submission) -> Result<SubmitOutcome, SubmitError> {
+        match &self.writer {
+            Some(writer) => {
+                let (reply, answer) = oneshot::channel();
+                writer.send((submission, reply)).await.map_err(|_| SubmitError::WriterGone)?;
+                answer.await.map_err(|_| SubmitError::WriterGone)?.map_err(SubmitError::Storage)
+            }
+            None => {
+                let mut outcomes = self
+                    .storage
+                    .submit_batch(std::slice::from_ref(&submission))
+                    .await
+                    .map_err(|e| SubmitError::Storage(Arc::new(e)))?;
+                outcomes.pop().ok_or(SubmitError::WriterGone)
+            }
+        }
+    }
+
+    /// Commits many submissions of one caller (a collector's batch) in one transaction, falling back to one
+    /// transaction each if the batch fails, so one bad row never loses the others.
+    ///
+    /// # Errors
+    /// Storage failures of individual submissions are returned in place.
+    pub async fn submit_all(&self, batch: Vec<Submission>) -> Vec<Result<SubmitOutcome, SubmitError>> {
+        commit_with_fallback(self.storage.as_ref(), &batch)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(SubmitError::Storage))
+            .collect()
+    }
+}
+
+/// See [`Intake::parse`].
+///
+/// # Errors
+/// A [`Rejection`] when the payload must not become a lead.
+pub fn parse(
+    bytes: &[u8],
+    declared_charset: Option<&str>,
+    default: &'static Encoding,
+    settings: &IntakeSettings,
+) -> Result<Parsed, Rejection> {
+    if bytes.len() > settings.max_body_bytes {
+        return Err(Rejection::TooLarge { size: bytes.len(), limit: settings.max_body_bytes });
+    }
+    let decoded = charset::decode(bytes, declared_charset, default);
+    let payload = Payload::from_json(&decoded.text, settings.timezone)?;
+    let mut extra_warnings = Vec::new();
+    if decoded.had_errors {
+        let rule = match decoded.chosen_by {
+            ChosenBy::Declared => "declared",
+            ChosenBy::ByteOrderMark => "byte-order mark",
+            ChosenBy::ValidUtf8 => "UTF-8 check",
+            ChosenBy::Default => "default",
+        };
+        extra_warnings.push(Warning {
+            code: WarningCode::CharsetReplacement,
+            field: String::new(),
+            message: format!(
+                "some bytes are not valid {} (chosen by the {rule} rule) and were replaced",
+                decoded.encoding.name()
+            ),
+        });
+    }
+    Ok(Parsed { payload, extra_warnings })
+}
+
+async fn commit_with_fallback(storage: &dyn Storage, batch: &[Submission]) -> Vec<Result<SubmitOutcome, Arc<StorageError>>> {
+    match storage.submit_batch(batch).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Err(e) if batch.len() == 1 => vec![Err(Arc::new(e))],
+        Err(e) => {
+            warn!(error = %e, batch = batch.len(), "group commit failed; committing one by one");
+            let mut results = Vec::with_capacity(batch.len());
+            for submission in batch {
+                let one = storage.submit_batch(std::slice::from_ref(submission)).await;
+                results.push(match one {
+                    Ok(mut outcomes) => outcomes.pop().ok_or_else(|| {
+                        Arc::new(StorageError::Corrupt("storage returned no outcome".to_owned()))
+                    }),
+                    Err(e) => Err(Arc::new(e)),
+                });
+            }
+            results
+        }
+    }
+}
+
+async fn run_writer(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<(Submission, Reply)>, max_batch: usize) {
+    let mut submissions = Vec::with_capacity(max_batch);
+    let mut replies = Vec::with_capacity(max_batch);
+    while let Some((first, reply)) = rx.recv().await {
+        submissions.push(first);
+        replies.push(reply);
+        // Take everything that queued while the previous group was being fsynced.
+        while submissions.len() < max_batch {
+            match rx.try_recv() {
+                Ok((s, r)) => {
+                    submissions.push(s);
+                    replies.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("leadgate_intake_group_size").record(submissions.len() as f64);
+        let results = commit_with_fallback(storage.as_ref(), &submissions).await;
+        for (reply, result) in replies.drain(..).zip(results) {
+            // The caller may have gone (client disconnected); its lead is committed all the same.
+            let _ = reply.send(result);
+        }
+        submissions.clear();
+    }
+}

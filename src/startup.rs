@@ -1,0 +1,205 @@
+//! Start-up: open storage, provision what the configuration names, and serve.
+//!
+//! [`Services::open`] is what every command shares (the server, `collect`, `import`), so the one-shot commands
+//! run exactly the code `serve` runs. [`Application::build`] takes the settings and an already bound listener:
+//! tests bind port 0 first and never wait for readiness.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{info, instrument, warn};
+
+use crate::config::{Settings, read_secret};
+use crate::http::{self, AppState};
+use crate::intake::{Intake, IntakeSettings};
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{HttpSourceRecord, Role, Storage};
+use crate::tokens;
+
+/// Secrets made on the very first start, shown once to whoever started leadgate and never again.
+#[derive(Default)]
+pub struct FirstStart {
+    /// The administrator's API token.
+    pub admin_token: Option<String>,
+    /// The default HTTP source's token.
+    pub source_token: Option<String>,
+}
+
+impl std::fmt::Debug for FirstStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstStart").finish_non_exhaustive()
+    }
+}
+
+/// Storage and the intake pipeline, opened and provisioned.
+pub struct Services {
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    /// The pipeline.
+    pub intake: Arc<Intake>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// The group-commit writer; finishes after the last `Intake` clone is dropped.
+    pub writer: Option<JoinHandle<()>>,
+    /// Secrets of the first start, if this was it.
+    pub first_start: FirstStart,
+}
+
+/// Opens the database named by the settings.
+///
+/// # Errors
+/// Unsupported URL scheme, or the database cannot be opened or migrated.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
+    let url = settings.database.url.as_str();
+    if url.starts_with("sqlite:") {
+        let storage = SqliteStorage::connect(url).await.context("opening the SQLite database")?;
+        return Ok(Arc::new(storage));
+    }
+    anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
+}
+
+impl Services {
+    /// Opens storage, runs migrations, upserts the configured calendars, sources and administrator, and starts
+    /// the intake pipeline.
+    ///
+    /// # Errors
+    /// Database errors, a bad time zone, or a secret the configuration names but the environment lacks.
+    #[instrument(skip_all)]
+    pub async fn open(settings: Settings) -> anyhow::Result<Self> {
+        let storage = open_storage(&settings).await?;
+        let first_start = provision(storage.as_ref(), &settings).await?;
+        let intake_settings = IntakeSettings {
+            timezone: settings.tz()?,
+            max_body_bytes: settings.limits.max_body_bytes,
+            group_commit: settings.intake.group_commit,
+            max_batch: settings.intake.max_batch,
+        };
+        let (intake, writer) = Intake::new(storage.clone(), intake_settings);
+        Ok(Self { storage, intake: Arc::new(intake), settings: Arc::new(settings), writer, first_start })
+    }
+}
+
+/// Upserts calendars, the administrator's token and HTTP sources from the settings.
+async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<FirstStart> {
+    let mut first = FirstStart::default();
+    let is_first_start = !storage.has_users().await?;
+    let default_calendar = storage.upsert_calendar(&settings.default_calendar, None).await?;
+    for calendar in &settings.calendars {
+        storage.upsert_calendar(&calendar.name, calendar.owner.as_deref()).await?;
+    }
+    let admin_token = read_secret(
+        settings.server.admin_token_env.as_deref(),
+        settings.server.admin_token_file.as_deref(),
+    )
+    .context("reading the admin token")?;
+    if admin_token.is_some() || is_first_start {
+        let admin = storage.upsert_user("admin", Role::Admin, None).await?;
+        let token = match admin_token {
+            Some(token) => token,
+            None => {
+                let token = tokens::generate();
+                first.admin_token = Some(token.clone());
+                token
+            }
+        };
+        let hash = tokens::hash(&token);
+        if storage.user_by_token(&hash).await?.is_none() {
+            storage.add_api_token(admin, "admin", &hash).await?;
+        }
+    }
+    let calendars = storage.calendars().await?;
+    let calendar_id = |name: Option<&str>| -> anyhow::Result<i64> {
+        match name {
+            None => Ok(default_calendar),
+            Some(name) => calendars
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.id)
+                .with_context(|| format!("calendar {name:?} is not defined in [[calendars]]")),
+        }
+    };
+    for source in &settings.http_sources {
+        let token = read_secret(source.token_env.as_deref(), source.token_file.as_deref())
+            .with_context(|| format!("reading the token of HTTP source {:?}", source.name))?;
+        if token.is_none() {
+            warn!(source = %source.name, "HTTP source has neither token_env nor token_file; it keeps its stored token");
+        }
+        let record = HttpSourceRecord {
+            id: 0,
+            name: source.name.clone(),
+            calendar_id: calendar_id(source.calendar.as_deref())?,
+            calendar_name: String::new(),
+            cors_origins: source.cors_origins.clone(),
+            auto_tech_cards: source.auto_tech_cards,
+        };
+        storage.upsert_http_source(&record, token.as_deref().map(tokens::hash).as_deref()).await?;
+    }
+    if is_first_start && settings.http_sources.is_empty() {
+        let token = tokens::generate();
+        let record = HttpSourceRecord {
+            id: 0,
+            name: "website".to_owned(),
+            calendar_id: default_calendar,
+            calendar_name: String::new(),
+            cors_origins: Vec::new(),
+            auto_tech_cards: false,
+        };
+        storage.upsert_http_source(&record, Some(&tokens::hash(&token))).await?;
+        first.source_token = Some(token);
+    }
+    Ok(first)
+}
+
+/// The server: HTTP and (with the mail channel) the scheduler, under one supervisor.
+pub struct Application {
+    listener: TcpListener,
+    services: Services,
+}
+
+impl Application {
+    /// Opens everything and takes the bound listener.
+    ///
+    /// # Errors
+    /// See [`Services::open`].
+    pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let services = Services::open(settings).await?;
+        Ok(Self { listener, services })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The services, e.g. to read the first-start secrets.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests and the intake writer.
+    ///
+    /// # Errors
+    /// The server fails.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Services { storage, intake, settings, writer, .. } = self.services;
+        let metrics = crate::telemetry::prometheus();
+        let state = AppState { storage: storage.clone(), intake, settings: settings.clone(), metrics };
+        let cors: Vec<String> = settings.http_sources.iter().flat_map(|s| s.cors_origins.clone()).collect();
+        let router = http::router(state, cors);
+        info!(addr = %self.listener.local_addr()?, "leadgate listening");
+        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
+        // `state` (and with it the last `Intake`) is gone once serve returns: the writer commits what is
+        // queued and ends.
+        if let Some(writer) = writer {
+            writer.await.context("intake writer panicked")?;
+        }
+        info!("leadgate stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! Storage: one trait, one module per backend.
+//!
+//! Everything that must be atomic lives behind this trait, inside a transaction of the backend: the ledger
+//! record and its lead commit together, a counterparty is found or created in the lead's transaction, and an
+//! idempotency key is claimed in the same transaction as the lead it answers with. Handlers and collectors
+//! never compose these steps themselves, so no channel can get them half right.
+
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use model::*;
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database failed or the connection was lost.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row referenced by name or id does not exist.
+    #[error("{what} {key:?} does not exist")]
+    NotFound {
+        /// What kind of record.
+        what: &'static str,
+        /// Its name or id.
+        key: String,
+    },
+    /// A stored value could not be read back (corrupt JSON, unknown enum value).
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    /// The request conflicts with stored state.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Shorthand for storage results.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The one storage interface. SQLite is the embedded default; PostgreSQL implements the same trait.
+///
+/// Every method is a complete unit of work: it either commits or changes nothing.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // ---- intake -------------------------------------------------------------------------------------------
+
+    /// Records a batch of submissions in ONE transaction (group commit) and returns one outcome per
+    /// submission, in order. When the batch as a whole fails, the caller retries each submission alone so
+    /// that one bad row never takes its neighbours down.
+    ///
+    /// # Errors
+    /// Database errors; nothing of the batch is stored then.
+    async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>>;
+
+    /// Looks up an idempotency key of an HTTP source.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn idempotency(&self, http_source_id: i64, key: &str) -> Result<Option<IdempotencyRecord>>;
+
+    /// Whether the ledger already holds a message of this source under this key.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn ledger_contains(&self, source: &str, ledger_key: &str) -> Result<bool>;
+
+    // ---- leads --------------------------------------------------------------------------------------------
+
+    /// One lead in the API's shape.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn lead(&self, id: i64) -> Result<Option<LeadView>>;
+
+    /// A page of leads, newest first.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn list_leads(&self, filter: &LeadFilter, page: PageRequest) -> Result<Page<LeadView>>;
+
+    /// Changes status and/or assignee.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown assignee; database errors.
+    async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>>;
+
+    /// Forms the tech cards of a lead, one per non-service line; forming again changes nothing.
+    /// Returns `None` when the lead does not exist.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn form_tech_cards(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>>;
+
+    /// The tech cards of a lead.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn tech_cards_of_lead(&self, lead_id: i64) -> Result<Vec<TechCardView>>;
+
+    /// One tech card.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn tech_card(&self, id: i64) -> Result<Option<TechCardView>>;
+
+    // ---- counterparties -----------------------------------------------------------------------------------
+
+    /// Counterparties, optionally only the one with this INN.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn list_counterparties(&self, inn: Option<&str>, page: PageRequest) -> Result<Page<CounterpartyView>>;
+
+    // ---- ledger -------------------------------------------------------------------------------------------
+
+    /// A page of ledger records, newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn list_messages(&self, outcome: Option<Outcome>, page: PageRequest) -> Result<Page<MessageView>>;
+
+    /// One ledger record.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn message(&self, id: i64) -> Result<Option<MessageView>>;
+
+    /// The raw bytes kept for a ledger record, with their content type.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>>;
+
+    /// Replaces the outcome of a rejected record after reprocessing or discarding it.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn resolve_message(&self, id: i64, outcome: Outcome, reason: Option<&str>, lead_id: Option<i64>) -> Result<()>;
+
+    // ---- configuration records ----------------------------------------------------------------------------
+
+    /// Creates or updates a calendar by name; `owner` is a user login (created as a manager when missing).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn upsert_calendar(&self, name: &str, owner: Option<&str>) -> Result<i64>;
+
+    /// All calendars.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn calendars(&self) -> Result<Vec<CalendarView>>;
+
+    /// Creates or updates an HTTP source by name. `token_hash: None` leaves the stored token unchanged.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn upsert_http_source(&self, source: &HttpSourceRecord, token_hash: Option<&str>) -> Result<i64>;
+
+    /// The HTTP source a bearer token belongs to.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn http_source_by_token(&self, token_hash: &str) -> Result<Option<HttpSourceRecord>>;
+
+    /// Creates or updates a user by login.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn upsert_user(&self, login: &str, role: Role, password_hash: Option<&str>) -> Result<i64>;
+
+    /// Adds an API token for a user.
+    ///
+    /// # Errors
+    /// Database errors (a token hash that exists already is a conflict).
+    async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()>;
+
+    /// The user an API token belongs to, unless revoked.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<UserRecord>>;
+
+    /// Whether any user exists (the first start creates the administrator).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn has_users(&self) -> Result<bool>;
+}

@@ -1,0 +1,553 @@
+//! The records that cross the storage boundary: what the intake pipeline hands in and what the API reads out.
+//!
+//! Views serialise exactly into the API's JSON shapes (SPEC "Lead JSON", "Lists and message records"), so
+//! handlers return them as they are.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Payload;
+use crate::domain::warning::Warning;
+
+/// Outcome of one message in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A lead was made from it.
+    Imported,
+    /// The ledger already held it.
+    Duplicate,
+    /// Looked at, not for leadgate (no keyword as a whole word).
+    Skipped,
+    /// For leadgate, but unusable; the raw message is kept for reprocessing.
+    Rejected,
+    /// A rejected message an administrator threw away (kept in the ledger).
+    Discarded,
+}
+
+impl Outcome {
+    /// The stored and serialised name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Imported => "imported",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Skipped => "skipped",
+            Outcome::Rejected => "rejected",
+            Outcome::Discarded => "discarded",
+        }
+    }
+
+    /// Parses the stored name.
+    ///
+    /// # Errors
+    /// Unknown names.
+    pub fn parse(s: &str) -> Result<Self, super::StorageError> {
+        Ok(match s {
+            "imported" => Outcome::Imported,
+            "duplicate" => Outcome::Duplicate,
+            "skipped" => Outcome::Skipped,
+            "rejected" => Outcome::Rejected,
+            "discarded" => Outcome::Discarded,
+            other => return Err(super::StorageError::Corrupt(format!("outcome {other:?}"))),
+        })
+    }
+}
+
+/// Who delivered a message: a collector, an HTTP source, or a file given to the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    /// A mail collector.
+    Collector {
+        /// Collector id.
+        id: i64,
+    },
+    /// An HTTP source.
+    Http {
+        /// Source id.
+        id: i64,
+    },
+    /// `leadgate import FILE`.
+    File,
+}
+
+impl SourceRef {
+    /// The ledger's source key: `collector:<id>`, `http:<id>` or `file`.
+    pub fn key(&self) -> String {
+        match self {
+            SourceRef::Collector { id } => format!("collector:{id}"),
+            SourceRef::Http { id } => format!("http:{id}"),
+            SourceRef::File => "file".to_owned(),
+        }
+    }
+
+    /// The channel this source belongs to.
+    pub fn channel(&self) -> Channel {
+        match self {
+            SourceRef::Collector { .. } => Channel::Mail,
+            SourceRef::Http { .. } => Channel::Http,
+            SourceRef::File => Channel::File,
+        }
+    }
+}
+
+/// The ledger half of a submission: where the message came from and its raw bytes.
+#[derive(Debug, Clone)]
+pub struct LedgerEntry {
+    /// Who delivered it.
+    pub source: SourceRef,
+    /// Dedup key within the source (Message-ID, UIDVALIDITY+UID, UIDL); `None` for HTTP requests.
+    pub ledger_key: Option<String>,
+    /// Where this copy sits in the mailbox (UIDVALIDITY:UID or UIDL), so a rescan recognises it without
+    /// downloading it, and a second copy of one Message-ID is recorded as a duplicate once.
+    pub mailbox_key: Option<String>,
+    /// The Message-ID header, when there is one.
+    pub message_id: Option<String>,
+    /// The number after the keyword in the subject.
+    pub external_number: Option<String>,
+    /// When leadgate received it.
+    pub received_at: DateTime<Utc>,
+    /// The raw message or request body (kept for imported and rejected ones).
+    pub raw: Vec<u8>,
+    /// `message/rfc822` for mail, the request's content type for HTTP.
+    pub content_type: String,
+}
+
+/// What to do with a submission.
+#[derive(Debug, Clone)]
+pub enum Disposition {
+    /// File a lead.
+    Lead(Box<LeadDraft>),
+    /// Record a rejection with its reason.
+    Rejected {
+        /// Human-readable reason, shown in quarantine.
+        reason: String,
+    },
+    /// Record that the message was not for leadgate.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A parsed payload with where it goes.
+#[derive(Debug, Clone)]
+pub struct LeadDraft {
+    /// The parsed payload.
+    pub payload: Payload,
+    /// Target calendar.
+    pub calendar_id: i64,
+    /// Form tech cards right away.
+    pub auto_tech_cards: bool,
+    /// Warnings from outside the payload (charset replacement and the like), added to the payload's.
+    pub extra_warnings: Vec<Warning>,
+}
+
+/// An Idempotency-Key claimed together with the lead.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    /// The HTTP source.
+    pub http_source_id: i64,
+    /// The key as sent.
+    pub key: String,
+    /// SHA-256 of the body, to tell a replay from a conflicting reuse.
+    pub body_hash: String,
+}
+
+/// One unit for [`super::Storage::submit_batch`].
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The ledger record.
+    pub ledger: LedgerEntry,
+    /// What to store.
+    pub disposition: Disposition,
+    /// Optional idempotency key (HTTP only).
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// What storage did with one submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// A lead was filed.
+    Imported {
+        /// Ledger record id.
+        message_id: i64,
+        /// The new lead.
+        lead_id: i64,
+        /// The counterparty found or created by INN.
+        counterparty: Option<CounterpartyRef>,
+    },
+    /// The ledger already held this message: nothing new was stored.
+    Duplicate {
+        /// The lead of the earlier record, if it made one.
+        lead_id: Option<i64>,
+    },
+    /// The rejection was recorded.
+    Rejected {
+        /// Ledger record id.
+        message_id: i64,
+    },
+    /// The skip was recorded.
+    Skipped {
+        /// Ledger record id.
+        message_id: i64,
+    },
+    /// The Idempotency-Key was used before with the same body: here is the lead it made.
+    IdempotentReplay {
+        /// The earlier lead.
+        lead_id: i64,
+    },
+    /// The Idempotency-Key was used before with a different body.
+    IdempotencyConflict,
+}
+
+/// A stored idempotency key.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the first body.
+    pub body_hash: String,
+    /// The lead the first request made.
+    pub lead_id: i64,
+}
+
+/// `{id, name}` of a calendar, as embedded in a lead.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct CalendarRef {
+    /// Calendar id.
+    pub id: i64,
+    /// Calendar name.
+    pub name: String,
+}
+
+/// A calendar.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalendarView {
+    /// Calendar id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Owner's login; `None` for a common calendar.
+    pub owner: Option<String>,
+    /// Display colour.
+    pub color: String,
+}
+
+/// Contact details of a lead.
+#[derive(Debug, Clone, Serialize, ToSchema, Default)]
+pub struct ContactView {
+    /// Contact person.
+    pub person: Option<String>,
+    /// Phone as sent.
+    pub phone: Option<String>,
+    /// Phone in E.164, when it parsed.
+    pub phone_e164: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+}
+
+/// `{id, inn, name}` of a counterparty, as embedded in a lead.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct CounterpartyRef {
+    /// Counterparty id.
+    pub id: i64,
+    /// INN.
+    pub inn: String,
+    /// Name.
+    pub name: String,
+}
+
+/// An extra (post-press) work of a line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExtraWorkView {
+    /// Kind of work (ВидРаботы).
+    pub kind: Option<String>,
+    /// Quantity.
+    #[schema(value_type = Option<String>)]
+    pub quantity: Option<Decimal>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// An order line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineView {
+    /// 1-based position.
+    pub position: i64,
+    /// Item name.
+    pub nomenclature: Option<String>,
+    /// Machine code.
+    pub machine_code: Option<String>,
+    /// Print resolution.
+    pub resolution: Option<String>,
+    /// Material.
+    pub material: Option<String>,
+    /// Material code.
+    pub material_code: Option<String>,
+    /// Width, m.
+    #[schema(value_type = Option<String>)]
+    pub width: Option<Decimal>,
+    /// Height, m.
+    #[schema(value_type = Option<String>)]
+    pub height: Option<Decimal>,
+    /// Quantity.
+    #[schema(value_type = Option<String>)]
+    pub quantity: Option<Decimal>,
+    /// Price.
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
+    /// Amount.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+    /// A service line (no tech card).
+    pub is_service: bool,
+    /// Extra works.
+    pub extra_works: Vec<ExtraWorkView>,
+}
+
+/// Where a lead came from.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceView {
+    /// `mail`, `http` or `file`.
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// Collector name (mail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<String>,
+    /// HTTP source name (http).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_source: Option<String>,
+    /// Message-ID.
+    pub message_id: Option<String>,
+    /// External number from the subject.
+    pub external_number: Option<String>,
+}
+
+/// A lead in the API's shape (SPEC "Lead JSON").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LeadView {
+    /// Lead id.
+    pub id: i64,
+    /// `contact` or `order`.
+    #[schema(value_type = String)]
+    pub kind: LeadKind,
+    /// `new`, `in_progress`, `done`, `rejected`.
+    #[schema(value_type = String)]
+    pub status: LeadStatus,
+    /// Calendar.
+    pub calendar: CalendarRef,
+    /// Subject (Тема).
+    pub subject: Option<String>,
+    /// Дата of the payload.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Receipt time.
+    pub received_at: DateTime<Utc>,
+    /// Description.
+    pub description: Option<String>,
+    /// Contact details.
+    pub contact: ContactView,
+    /// INN as sent.
+    pub inn: Option<String>,
+    /// The counterparty found or created by INN.
+    pub counterparty: Option<CounterpartyRef>,
+    /// Layout file URLs.
+    pub layout_files: Vec<String>,
+    /// Order lines.
+    pub lines: Vec<LineView>,
+    /// Origin.
+    pub source: SourceView,
+    /// Warnings found while parsing.
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Warning>,
+    /// Login of the assignee.
+    pub assignee: Option<String>,
+}
+
+/// Filters of the lead list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct LeadFilter {
+    /// Calendar id or name.
+    pub calendar: Option<String>,
+    /// Status.
+    #[param(value_type = Option<String>)]
+    pub status: Option<LeadStatus>,
+    /// Kind.
+    #[param(value_type = Option<String>)]
+    pub kind: Option<LeadKind>,
+    /// Start of period (inclusive), RFC 3339.
+    pub from: Option<DateTime<Utc>>,
+    /// End of period (exclusive), RFC 3339.
+    pub to: Option<DateTime<Utc>>,
+    /// Text search over subject, names, phone, INN, e-mail, external number.
+    pub search: Option<String>,
+}
+
+/// Paging request: `limit` (at most 500) and an opaque `cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Items per page.
+    pub limit: u32,
+    /// Continue after this cursor.
+    pub cursor: Option<i64>,
+}
+
+impl PageRequest {
+    /// The largest page.
+    pub const MAX_LIMIT: u32 = 500;
+}
+
+/// A page of items and the cursor of the next one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor of the next page, `null` at the end.
+    pub next: Option<String>,
+}
+
+/// Changes to a lead.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct LeadPatch {
+    /// New status.
+    #[schema(value_type = Option<String>)]
+    pub status: Option<LeadStatus>,
+    /// New assignee login; `""` clears it.
+    pub assignee: Option<String>,
+}
+
+/// A tech card.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TechCardView {
+    /// Id.
+    pub id: i64,
+    /// Number shown on the printed card.
+    pub number: String,
+    /// The lead.
+    pub lead_id: i64,
+    /// The line's position in the lead.
+    pub line_position: i64,
+    /// Status.
+    pub status: String,
+    /// The line it was made from.
+    pub line: LineView,
+    /// W×H, m².
+    #[schema(value_type = Option<String>)]
+    pub area_per_piece: Option<Decimal>,
+    /// W×H×quantity, m².
+    #[schema(value_type = Option<String>)]
+    pub total_area: Option<Decimal>,
+    /// 2(W+H), m.
+    #[schema(value_type = Option<String>)]
+    pub perimeter: Option<Decimal>,
+}
+
+/// A counterparty with its contacts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CounterpartyView {
+    /// Id.
+    pub id: i64,
+    /// INN.
+    pub inn: String,
+    /// `organisation` (10 digits) or `individual` (12).
+    pub inn_kind: String,
+    /// Name.
+    pub name: String,
+    /// Phones.
+    pub phones: Vec<String>,
+    /// E-mails.
+    pub emails: Vec<String>,
+}
+
+/// A ledger record (SPEC "message record").
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Id.
+    pub id: i64,
+    /// Channel.
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// Collector name (mail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<String>,
+    /// HTTP source name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_source: Option<String>,
+    /// Message-ID.
+    pub message_id: Option<String>,
+    /// External number.
+    pub external_number: Option<String>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Why (for rejected, skipped, duplicate).
+    pub reason: Option<String>,
+    /// The lead it made.
+    pub lead_id: Option<i64>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Whether the raw message is kept.
+    pub has_raw: bool,
+    /// Collector id (mail), for reprocessing with its settings.
+    #[serde(skip)]
+    pub collector_id: Option<i64>,
+    /// HTTP source id, for reprocessing with its settings.
+    #[serde(skip)]
+    pub http_source_id: Option<i64>,
+}
+
+/// The raw bytes of a ledger record.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Their content type.
+    pub content_type: String,
+}
+
+/// An HTTP source as stored.
+#[derive(Debug, Clone)]
+pub struct HttpSourceRecord {
+    /// Id (0 when not stored yet).
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Calendar its leads go to.
+    pub calendar_id: i64,
+    /// That calendar's name (read only).
+    pub calendar_name: String,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Form tech cards automatically.
+    pub auto_tech_cards: bool,
+}
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Administration and everything else.
+    Admin,
+    /// Works leads.
+    Manager,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+        }
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// Role.
+    pub role: Role,
+}

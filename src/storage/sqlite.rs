@@ -1,0 +1,949 @@
+//! The SQLite backend: the embedded default.
+//!
+//! WAL mode so readers never wait for the writer, `synchronous = FULL` so a committed lead survives a power
+//! cut, and every write transaction starts with `BEGIN IMMEDIATE` so two writers queue on the busy timeout
+//! instead of failing halfway through an upgrade from a read lock.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use tracing::instrument;
+
+use super::*;
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::{OrderLine, Payload};
+use crate::domain::warning::Warning;
+
+/// SQLite storage.
+#[derive(Clone, Debug)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`), sets the
+    /// connection PRAGMAs and runs the embedded migrations.
+    ///
+    /// # Errors
+    /// The file cannot be created or opened, or a migration fails.
+    #[instrument(skip_all, fields(url = %url))]
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = Path::new(options.get_filename()).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool, for the web UI's read-only queries and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| StorageError::Corrupt(format!("timestamp {v}")))
+}
+
+fn dec_text(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+fn dec(row: &SqliteRow, col: &str) -> Result<Option<Decimal>> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| Decimal::from_str(&t).map_err(|_| StorageError::Corrupt(format!("{col} = {t:?}"))))
+        .transpose()
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn parse_enum<T: FromStr>(col: &str, text: &str) -> Result<T> {
+    text.parse().map_err(|_| StorageError::Corrupt(format!("{col} = {text:?}")))
+}
+
+/// What the lead list and lead page search over, lower-cased once at write time.
+fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
+    let c = &payload.contact;
+    [
+        payload.subject.as_deref(),
+        c.person.as_deref(),
+        c.phone.as_deref(),
+        c.phone_e164.as_deref(),
+        c.email.as_deref(),
+        payload.inn.as_ref().map(|i| i.raw()),
+        external_number,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase()
+}
+
+/// Inserts the ledger row; `None` when the ledger already holds this key (a duplicate).
+async fn insert_ledger(
+    conn: &mut SqliteConnection,
+    entry: &LedgerEntry,
+    outcome: Outcome,
+    reason: Option<&str>,
+    keep_raw: bool,
+) -> Result<Option<i64>> {
+    let (collector_id, http_source_id) = match entry.source {
+        SourceRef::Collector { id } => (Some(id), None),
+        SourceRef::Http { id } => (None, Some(id)),
+        SourceRef::File => (None, None),
+    };
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (channel, source, collector_id, http_source_id, ledger_key, mailbox_key, message_id,
+                               external_number, outcome, reason, raw, content_type, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (source, ledger_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(entry.source.channel().as_str())
+    .bind(entry.source.key())
+    .bind(collector_id)
+    .bind(http_source_id)
+    .bind(entry.ledger_key.as_deref())
+    .bind(entry.mailbox_key.as_deref())
+    .bind(entry.message_id.as_deref())
+    .bind(entry.external_number.as_deref())
+    .bind(outcome.as_str())
+    .bind(reason)
+    .bind(keep_raw.then_some(entry.raw.as_slice()))
+    .bind(keep_raw.then_some(entry.content_type.as_str()))
+    .bind(ms(entry.received_at))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Records that a second copy of an already-recorded message was seen, once per mailbox position.
+async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> Result<Option<i64>> {
+    let key = entry.ledger_key.as_deref();
+    let earlier: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT id, lead_id FROM messages WHERE source = $1 AND ledger_key = $2")
+            .bind(entry.source.key())
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let lead_id = earlier.and_then(|(_, lead)| lead);
+    if let Some(mailbox_key) = entry.mailbox_key.as_deref() {
+        let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND mailbox_key = $2")
+            .bind(entry.source.key())
+            .bind(mailbox_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if seen.is_none() {
+            let copy = LedgerEntry { ledger_key: None, ..entry.clone() };
+            let reason = format!("already recorded as message {}", earlier.map_or(0, |(id, _)| id));
+            insert_ledger(conn, &copy, Outcome::Duplicate, Some(&reason), false).await?;
+        }
+    }
+    Ok(lead_id)
+}
+
+async fn find_or_create_counterparty(
+    conn: &mut SqliteConnection,
+    payload: &Payload,
+    now: i64,
+) -> Result<Option<CounterpartyRef>> {
+    let Some(inn) = payload.inn.as_ref().and_then(|i| i.valid()) else {
+        return Ok(None);
+    };
+    let name = payload
+        .contact
+        .person
+        .clone()
+        .unwrap_or_else(|| format!("ИНН {}", inn.as_str()));
+    sqlx::query(
+        "INSERT INTO counterparties (inn, inn_kind, name, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (inn) DO NOTHING",
+    )
+    .bind(inn.as_str())
+    .bind(inn.kind().as_str())
+    .bind(&name)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let (id, name): (i64, String) = sqlx::query_as("SELECT id, name FROM counterparties WHERE inn = $1")
+        .bind(inn.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let phone = payload.contact.phone_e164.as_deref().or(payload.contact.phone.as_deref());
+    for (kind, value) in [("phone", phone), ("email", payload.contact.email.as_deref())] {
+        if let Some(value) = value {
+            sqlx::query(
+                "INSERT INTO counterparty_contacts (counterparty_id, kind, value) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(Some(CounterpartyRef { id, inn: inn.as_str().to_owned(), name }))
+}
+
+async fn insert_lead(
+    conn: &mut SqliteConnection,
+    draft: &LeadDraft,
+    entry: &LedgerEntry,
+) -> Result<(i64, Option<CounterpartyRef>)> {
+    let payload = &draft.payload;
+    let now = ms(Utc::now());
+    let counterparty = find_or_create_counterparty(conn, payload, now).await?;
+    let received = ms(entry.received_at);
+    let occurred = payload.occurred_at.map(ms);
+    let mut warnings: Vec<&Warning> = payload.warnings.iter().collect();
+    warnings.extend(draft.extra_warnings.iter());
+    let (collector_id, http_source_id) = match entry.source {
+        SourceRef::Collector { id } => (Some(id), None),
+        SourceRef::Http { id } => (None, Some(id)),
+        SourceRef::File => (None, None),
+    };
+    let lead_id: i64 = sqlx::query_scalar(
+        "INSERT INTO leads (calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
+                            contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings,
+                            channel, collector_id, http_source_id, message_id, external_number, search_text, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+         RETURNING id",
+    )
+    .bind(draft.calendar_id)
+    .bind(payload.kind().as_str())
+    .bind(payload.subject.as_deref())
+    .bind(occurred)
+    .bind(received)
+    .bind(occurred.unwrap_or(received))
+    .bind(payload.description.as_deref())
+    .bind(payload.contact.person.as_deref())
+    .bind(payload.contact.phone.as_deref())
+    .bind(payload.contact.phone_e164.as_deref())
+    .bind(payload.contact.email.as_deref())
+    .bind(payload.inn.as_ref().map(|i| i.raw()))
+    .bind(counterparty.as_ref().map(|c| c.id))
+    .bind(json_text(&payload.layout_files)?)
+    .bind(json_text(&warnings)?)
+    .bind(entry.source.channel().as_str())
+    .bind(collector_id)
+    .bind(http_source_id)
+    .bind(entry.message_id.as_deref())
+    .bind(entry.external_number.as_deref())
+    .bind(search_text(payload, entry.external_number.as_deref()))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    for line in &payload.lines {
+        insert_line(conn, lead_id, line).await?;
+    }
+    if draft.auto_tech_cards {
+        form_cards(conn, lead_id).await?;
+    }
+    Ok((lead_id, counterparty))
+}
+
+async fn insert_line(conn: &mut SqliteConnection, lead_id: i64, line: &OrderLine) -> Result<()> {
+    let line_id: i64 = sqlx::query_scalar(
+        "INSERT INTO order_lines (lead_id, position, nomenclature, machine_code, resolution, material, material_code,
+                                  width, height, quantity, price, amount, is_service)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(lead_id)
+    .bind(i64::from(line.position))
+    .bind(line.nomenclature.as_deref())
+    .bind(line.machine_code.as_deref())
+    .bind(line.resolution.as_deref())
+    .bind(line.material.as_deref())
+    .bind(line.material_code.as_deref())
+    .bind(dec_text(line.width))
+    .bind(dec_text(line.height))
+    .bind(dec_text(line.quantity))
+    .bind(dec_text(line.price))
+    .bind(dec_text(line.amount))
+    .bind(line.is_service)
+    .fetch_one(&mut *conn)
+    .await?;
+    for (i, work) in line.extra_works.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO extra_works (line_id, position, kind, quantity, description) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(line_id)
+        .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
+        .bind(work.kind.as_deref())
+        .bind(dec_text(work.quantity))
+        .bind(work.description.as_deref())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id)).
+async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
+    let lines = sqlx::query(
+        "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
+         WHERE l.lead_id = $1 AND l.is_service = 0
+           AND NOT EXISTS (SELECT 1 FROM tech_cards t WHERE t.line_id = l.id)
+         ORDER BY l.position",
+    )
+    .bind(lead_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let now = ms(Utc::now());
+    for row in lines {
+        let line_id: i64 = row.try_get("id")?;
+        let position: i64 = row.try_get("position")?;
+        let f = crate::domain::techcard::figures(dec(&row, "width")?, dec(&row, "height")?, dec(&row, "quantity")?);
+        sqlx::query(
+            "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (line_id) DO NOTHING",
+        )
+        .bind(format!("{lead_id}-{position}"))
+        .bind(lead_id)
+        .bind(line_id)
+        .bind(dec_text(f.area_per_piece))
+        .bind(dec_text(f.total_area))
+        .bind(dec_text(f.perimeter))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<SubmitOutcome> {
+    if let Some(claim) = &s.idempotency {
+        let earlier: Option<(String, i64)> =
+            sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
+                .bind(claim.http_source_id)
+                .bind(&claim.key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((hash, lead_id)) = earlier {
+            return Ok(if hash == claim.body_hash {
+                SubmitOutcome::IdempotentReplay { lead_id }
+            } else {
+                SubmitOutcome::IdempotencyConflict
+            });
+        }
+    }
+    match &s.disposition {
+        Disposition::Lead(draft) => {
+            let Some(message_id) = insert_ledger(conn, &s.ledger, Outcome::Imported, None, true).await? else {
+                let lead_id = record_duplicate(conn, &s.ledger).await?;
+                return Ok(SubmitOutcome::Duplicate { lead_id });
+            };
+            let (lead_id, counterparty) = insert_lead(conn, draft, &s.ledger).await?;
+            sqlx::query("UPDATE messages SET lead_id = $1 WHERE id = $2")
+                .bind(lead_id)
+                .bind(message_id)
+                .execute(&mut *conn)
+                .await?;
+            if let Some(claim) = &s.idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (http_source_id, key, body_hash, lead_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(claim.http_source_id)
+                .bind(&claim.key)
+                .bind(&claim.body_hash)
+                .bind(lead_id)
+                .bind(ms(Utc::now()))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(SubmitOutcome::Imported { message_id, lead_id, counterparty })
+        }
+        Disposition::Rejected { reason } => {
+            match insert_ledger(conn, &s.ledger, Outcome::Rejected, Some(reason), true).await? {
+                Some(message_id) => Ok(SubmitOutcome::Rejected { message_id }),
+                None => Ok(SubmitOutcome::Duplicate { lead_id: record_duplicate(conn, &s.ledger).await? }),
+            }
+        }
+        Disposition::Skipped { reason } => {
+            match insert_ledger(conn, &s.ledger, Outcome::Skipped, Some(reason), false).await? {
+                Some(message_id) => Ok(SubmitOutcome::Skipped { message_id }),
+                None => Ok(SubmitOutcome::Duplicate { lead_id: None }),
+            }
+        }
+    }
+}
+
+const LEAD_SELECT: &str = "SELECT l.*, c.name AS calendar_name, cp.inn AS cp_inn, cp.name AS cp_name,
+        co.name AS collector_name, hs.name AS http_source_name, u.login AS assignee_login
+    FROM leads l
+    JOIN calendars c ON c.id = l.calendar_id
+    LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
+    LEFT JOIN collectors co ON co.id = l.collector_id
+    LEFT JOIN http_sources hs ON hs.id = l.http_source_id
+    LEFT JOIN users u ON u.id = l.assignee_id";
+
+fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let channel: String = row.try_get("channel")?;
+    let layout: String = row.try_get("layout_files")?;
+    let warnings: String = row.try_get("warnings")?;
+    let counterparty_id: Option<i64> = row.try_get("counterparty_id")?;
+    let occurred: Option<i64> = row.try_get("occurred_at")?;
+    Ok(LeadView {
+        id: row.try_get("id")?,
+        kind: parse_enum::<LeadKind>("kind", &kind)?,
+        status: parse_enum::<LeadStatus>("status", &status)?,
+        calendar: CalendarRef { id: row.try_get("calendar_id")?, name: row.try_get("calendar_name")? },
+        subject: row.try_get("subject")?,
+        occurred_at: occurred.map(from_ms).transpose()?,
+        received_at: from_ms(row.try_get("received_at")?)?,
+        description: row.try_get("description")?,
+        contact: ContactView {
+            person: row.try_get("contact_person")?,
+            phone: row.try_get("phone")?,
+            phone_e164: row.try_get("phone_e164")?,
+            email: row.try_get("email")?,
+        },
+        inn: row.try_get("inn")?,
+        counterparty: match counterparty_id {
+            Some(id) => Some(CounterpartyRef { id, inn: row.try_get("cp_inn")?, name: row.try_get("cp_name")? }),
+            None => None,
+        },
+        layout_files: serde_json::from_str(&layout).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        lines: Vec::new(),
+        source: SourceView {
+            channel: parse_enum::<Channel>("channel", &channel)?,
+            collector: row.try_get("collector_name")?,
+            http_source: row.try_get("http_source_name")?,
+            message_id: row.try_get("message_id")?,
+            external_number: row.try_get("external_number")?,
+        },
+        warnings: serde_json::from_str(&warnings).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        assignee: row.try_get("assignee_login")?,
+    })
+}
+
+fn line_from_row(row: &SqliteRow) -> Result<LineView> {
+    Ok(LineView {
+        position: row.try_get("position")?,
+        nomenclature: row.try_get("nomenclature")?,
+        machine_code: row.try_get("machine_code")?,
+        resolution: row.try_get("resolution")?,
+        material: row.try_get("material")?,
+        material_code: row.try_get("material_code")?,
+        width: dec(row, "width")?,
+        height: dec(row, "height")?,
+        quantity: dec(row, "quantity")?,
+        price: dec(row, "price")?,
+        amount: dec(row, "amount")?,
+        is_service: row.try_get("is_service")?,
+        extra_works: Vec::new(),
+    })
+}
+
+impl SqliteStorage {
+    /// Loads the lines (with extra works) of the given leads, keyed by lead id, in position order.
+    async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<LineView>>> {
+        let mut out: HashMap<i64, Vec<LineView>> = HashMap::new();
+        if lead_ids.is_empty() {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM order_lines WHERE lead_id IN (");
+        let mut sep = q.separated(", ");
+        for id in lead_ids {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY lead_id, position");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let mut line_index: HashMap<i64, (i64, usize)> = HashMap::new();
+        for row in &rows {
+            let lead_id: i64 = row.try_get("lead_id")?;
+            let lines = out.entry(lead_id).or_default();
+            line_index.insert(row.try_get("id")?, (lead_id, lines.len()));
+            lines.push(line_from_row(row)?);
+        }
+        if line_index.is_empty() {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM extra_works WHERE line_id IN (");
+        let mut sep = q.separated(", ");
+        for id in line_index.keys() {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY line_id, position");
+        for row in q.build().fetch_all(&self.pool).await? {
+            let line_id: i64 = row.try_get("line_id")?;
+            if let Some((lead_id, idx)) = line_index.get(&line_id) {
+                if let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx)) {
+                    line.extra_works.push(ExtraWorkView {
+                        kind: row.try_get("kind")?,
+                        quantity: dec(&row, "quantity")?,
+                        description: row.try_get("description")?,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn with_lines(&self, mut leads: Vec<LeadView>) -> Result<Vec<LeadView>> {
+        let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+        let mut lines = self.lines_of(&ids).await?;
+        for lead in &mut leads {
+            lead.lines = lines.remove(&lead.id).unwrap_or_default();
+        }
+        Ok(leads)
+    }
+
+    async fn cards(&self, clause: &'static str, id: i64) -> Result<Vec<TechCardView>> {
+        let sql = format!(
+            "SELECT t.*, l.position AS line_position, l.lead_id AS line_lead FROM tech_cards t
+             JOIN order_lines l ON l.id = t.line_id WHERE {clause} ORDER BY l.position"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
+        let mut cards = Vec::with_capacity(rows.len());
+        for row in rows {
+            let lead_id: i64 = row.try_get("lead_id")?;
+            let position: i64 = row.try_get("line_position")?;
+            let line = self
+                .lines_of(&[lead_id])
+                .await?
+                .remove(&lead_id)
+                .and_then(|lines| lines.into_iter().find(|l| l.position == position))
+                .ok_or_else(|| StorageError::Corrupt(format!("tech card without line {position}")))?;
+            cards.push(TechCardView {
+                id: row.try_get("id")?,
+                number: row.try_get("number")?,
+                lead_id,
+                line_position: position,
+                status: row.try_get("status")?,
+                line,
+                area_per_piece: dec(&row, "area_per_piece")?,
+                total_area: dec(&row, "total_area")?,
+                perimeter: dec(&row, "perimeter")?,
+            });
+        }
+        Ok(cards)
+    }
+
+    async fn contacts(&self, counterparty_id: i64) -> Result<(Vec<String>, Vec<String>)> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id")
+                .bind(counterparty_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let (mut phones, mut emails) = (Vec::new(), Vec::new());
+        for (kind, value) in rows {
+            if kind == "phone" { phones.push(value) } else { emails.push(value) }
+        }
+        Ok((phones, emails))
+    }
+}
+
+fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> Page<T> {
+    let limit = limit as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|i| id_of(i).to_string())
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.collector_id, m.http_source_id, m.message_id,
+        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw IS NOT NULL AS has_raw,
+        co.name AS collector_name, hs.name AS http_source_name
+    FROM messages m
+    LEFT JOIN collectors co ON co.id = m.collector_id
+    LEFT JOIN http_sources hs ON hs.id = m.http_source_id";
+
+fn message_from_row(row: &SqliteRow) -> Result<MessageView> {
+    let channel: String = row.try_get("channel")?;
+    let outcome: String = row.try_get("outcome")?;
+    Ok(MessageView {
+        id: row.try_get("id")?,
+        channel: parse_enum::<Channel>("channel", &channel)?,
+        collector: row.try_get("collector_name")?,
+        http_source: row.try_get("http_source_name")?,
+        message_id: row.try_get("message_id")?,
+        external_number: row.try_get("external_number")?,
+        outcome: Outcome::parse(&outcome)?,
+        reason: row.try_get("reason")?,
+        lead_id: row.try_get("lead_id")?,
+        received_at: from_ms(row.try_get("received_at")?)?,
+        has_raw: row.try_get("has_raw")?,
+        collector_id: row.try_get("collector_id")?,
+        http_source_id: row.try_get("http_source_id")?,
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(batch = batch.len()))]
+    async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for submission in batch {
+            outcomes.push(submit_one(&mut tx, submission).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn idempotency(&self, http_source_id: i64, key: &str) -> Result<Option<IdempotencyRecord>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
+                .bind(http_source_id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(body_hash, lead_id)| IdempotencyRecord { body_hash, lead_id }))
+    }
+
+    async fn ledger_contains(&self, source: &str, ledger_key: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND ledger_key = $2")
+            .bind(source)
+            .bind(ledger_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn lead(&self, id: i64) -> Result<Option<LeadView>> {
+        let sql = format!("{LEAD_SELECT} WHERE l.id = $1");
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        Ok(self.with_lines(vec![lead_from_row(&row)?]).await?.pop())
+    }
+
+    async fn list_leads(&self, filter: &LeadFilter, page: PageRequest) -> Result<Page<LeadView>> {
+        let mut q = QueryBuilder::<Sqlite>::new(LEAD_SELECT);
+        q.push(" WHERE 1 = 1");
+        if let Some(cursor) = page.cursor {
+            q.push(" AND l.id < ").push_bind(cursor);
+        }
+        if let Some(calendar) = filter.calendar.as_deref() {
+            match calendar.parse::<i64>() {
+                Ok(id) => q.push(" AND l.calendar_id = ").push_bind(id),
+                Err(_) => q.push(" AND c.name = ").push_bind(calendar.to_owned()),
+            };
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND l.status = ").push_bind(status.as_str());
+        }
+        if let Some(kind) = filter.kind {
+            q.push(" AND l.kind = ").push_bind(kind.as_str());
+        }
+        if let Some(from) = filter.from {
+            q.push(" AND l.starts_at >= ").push_bind(ms(from));
+        }
+        if let Some(to) = filter.to {
+            q.push(" AND l.starts_at < ").push_bind(ms(to));
+        }
+        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            q.push(" AND l.search_text LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+        }
+        q.push(" ORDER BY l.id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
+        let page = page_of(leads, page.limit, |l| l.id);
+        Ok(Page { items: self.with_lines(page.items).await?, next: page.next })
+    }
+
+    async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let now = ms(Utc::now());
+        if let Some(status) = patch.status {
+            sqlx::query("UPDATE leads SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(login) = patch.assignee.as_deref() {
+            let user_id: Option<i64> = if login.is_empty() {
+                None
+            } else {
+                Some(
+                    sqlx::query_scalar("SELECT id FROM users WHERE login = $1")
+                        .bind(login)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StorageError::NotFound { what: "user", key: login.to_owned() })?,
+                )
+            };
+            sqlx::query("UPDATE leads SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(user_id)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.lead(id).await
+    }
+
+    async fn form_tech_cards(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
+            .bind(lead_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        form_cards(&mut tx, lead_id).await?;
+        tx.commit().await?;
+        Ok(Some(self.tech_cards_of_lead(lead_id).await?))
+    }
+
+    async fn tech_cards_of_lead(&self, lead_id: i64) -> Result<Vec<TechCardView>> {
+        self.cards("t.lead_id = $1", lead_id).await
+    }
+
+    async fn tech_card(&self, id: i64) -> Result<Option<TechCardView>> {
+        Ok(self.cards("t.id = $1", id).await?.pop())
+    }
+
+    async fn list_counterparties(&self, inn: Option<&str>, page: PageRequest) -> Result<Page<CounterpartyView>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, inn, inn_kind, name FROM counterparties WHERE 1 = 1");
+        if let Some(inn) = inn {
+            q.push(" AND inn = ").push_bind(inn.replace(' ', ""));
+        }
+        if let Some(cursor) = page.cursor {
+            q.push(" AND id < ").push_bind(cursor);
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let (phones, emails) = self.contacts(id).await?;
+            items.push(CounterpartyView {
+                id,
+                inn: row.try_get("inn")?,
+                inn_kind: row.try_get("inn_kind")?,
+                name: row.try_get("name")?,
+                phones,
+                emails,
+            });
+        }
+        Ok(page_of(items, page.limit, |c| c.id))
+    }
+
+    async fn list_messages(&self, outcome: Option<Outcome>, page: PageRequest) -> Result<Page<MessageView>> {
+        let mut q = QueryBuilder::<Sqlite>::new(MESSAGE_SELECT);
+        q.push(" WHERE 1 = 1");
+        if let Some(outcome) = outcome {
+            q.push(" AND m.outcome = ").push_bind(outcome.as_str());
+        }
+        if let Some(cursor) = page.cursor {
+            q.push(" AND m.id < ").push_bind(cursor);
+        }
+        q.push(" ORDER BY m.id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |m| m.id))
+    }
+
+    async fn message(&self, id: i64) -> Result<Option<MessageView>> {
+        let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>> {
+        let row: Option<(Option<Vec<u8>>, Option<String>)> =
+            sqlx::query_as("SELECT raw, content_type FROM messages WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(raw, ct)| {
+            raw.map(|bytes| RawMessage { bytes, content_type: ct.unwrap_or_else(|| "application/octet-stream".into()) })
+        }))
+    }
+
+    async fn resolve_message(&self, id: i64, outcome: Outcome, reason: Option<&str>, lead_id: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE messages SET outcome = $1, reason = $2, lead_id = COALESCE($3, lead_id) WHERE id = $4")
+            .bind(outcome.as_str())
+            .bind(reason)
+            .bind(lead_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn upsert_calendar(&self, name: &str, owner: Option<&str>) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let owner_id = match owner {
+            Some(login) => Some(upsert_user_in(&mut tx, login, None, None).await?),
+            None => None,
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO calendars (name, owner_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id RETURNING id",
+        )
+        .bind(name)
+        .bind(owner_id)
+        .bind(ms(Utc::now()))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn calendars(&self) -> Result<Vec<CalendarView>> {
+        let rows: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT c.id, c.name, u.login, c.color FROM calendars c LEFT JOIN users u ON u.id = c.owner_id ORDER BY c.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id, name, owner, color)| CalendarView { id, name, owner, color }).collect())
+    }
+
+    async fn upsert_http_source(&self, source: &HttpSourceRecord, token_hash: Option<&str>) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO http_sources (name, calendar_id, token_hash, cors_origins, auto_tech_cards, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (name) DO UPDATE SET calendar_id = excluded.calendar_id,
+                 token_hash = COALESCE(excluded.token_hash, http_sources.token_hash),
+                 cors_origins = excluded.cors_origins, auto_tech_cards = excluded.auto_tech_cards
+             RETURNING id",
+        )
+        .bind(&source.name)
+        .bind(source.calendar_id)
+        .bind(token_hash)
+        .bind(json_text(&source.cors_origins)?)
+        .bind(source.auto_tech_cards)
+        .bind(ms(Utc::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn http_source_by_token(&self, token_hash: &str) -> Result<Option<HttpSourceRecord>> {
+        let row: Option<(i64, String, i64, String, String, bool)> = sqlx::query_as(
+            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
+             FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
+            Ok(HttpSourceRecord {
+                id,
+                name,
+                calendar_id,
+                calendar_name,
+                cors_origins: serde_json::from_str(&cors).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                auto_tech_cards,
+            })
+        })
+        .transpose()
+    }
+
+    async fn upsert_user(&self, login: &str, role: Role, password_hash: Option<&str>) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id = upsert_user_in(&mut tx, login, Some(role), password_hash).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(ms(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<UserRecord>> {
+        let row: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.login, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, login, role)| UserRecord {
+            id,
+            login,
+            role: if role == "admin" { Role::Admin } else { Role::Manager },
+        }))
+    }
+
+    async fn has_users(&self) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+}
+
+/// Creates a user by login or updates it; `role`/`password_hash` of `None` keep what is stored (a new user
+/// defaults to a manager without a password).
+async fn upsert_user_in(
+    conn: &mut SqliteConnection,
+    login: &str,
+    role: Option<Role>,
+    password_hash: Option<&str>,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, role, password_hash, created_at) VALUES ($1, $1, $2, $3, $4)
+         ON CONFLICT (login) DO UPDATE SET
+             role = CASE WHEN $5 THEN excluded.role ELSE users.role END,
+             password_hash = COALESCE(excluded.password_hash, users.password_hash)
+         RETURNING id",
+    )
+    .bind(login)
+    .bind(role.unwrap_or(Role::Manager).as_str())
+    .bind(password_hash)
+    .bind(ms(Utc::now()))
+    .bind(role.is_some())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
