@@ -4,3 +4,10 @@
 //! a function of its input lives here, so it can be tested exhaustively.
 
 pub mod charset;
+pub mod email;
+pub mod inn;
+pub mod lead;
+pub mod lenient;
+pub mod phone;
+pub mod techcard;
+pub mod warning;
