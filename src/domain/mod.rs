@@ -8,6 +8,10 @@ pub mod email;
 pub mod inn;
 pub mod lead;
 pub mod lenient;
+pub mod payload;
 pub mod phone;
 pub mod techcard;
 pub mod warning;
+
+#[cfg(test)]
+mod proptests;
