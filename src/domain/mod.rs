@@ -4,3 +4,14 @@
 //! a function of its input lives here, so it can be tested exhaustively.
 
 pub mod charset;
+pub mod email;
+pub mod inn;
+pub mod lead;
+pub mod lenient;
+pub mod payload;
+pub mod phone;
+pub mod techcard;
+pub mod warning;
+
+#[cfg(test)]
+mod proptests;
