@@ -28,6 +28,18 @@ impl Warning {
             message: message.into(),
         }
     }
+
+    /// The `charset_replacement` warning for a payload whose bytes were not all valid in `charset` (see
+    /// [`crate::domain::charset::Decoded::had_errors`]). Its field is empty: it concerns the whole payload.
+    pub fn charset_replacement(charset: &str) -> Self {
+        Warning::new(
+            WarningCode::CharsetReplacement,
+            "",
+            format!(
+                "some bytes were not valid {charset} and were replaced by U+FFFD; check the Cyrillic text"
+            ),
+        )
+    }
 }
 
 impl fmt::Display for Warning {
@@ -126,5 +138,13 @@ mod tests {
         assert_eq!(json["code"], "invalid_inn");
         assert_eq!(json["field"], "ИНН");
         assert_eq!(serde_json::from_value::<Warning>(json).unwrap(), w);
+    }
+
+    #[test]
+    fn a_charset_replacement_names_the_charset() {
+        let w = Warning::charset_replacement("windows-1251");
+        assert_eq!(w.code, WarningCode::CharsetReplacement);
+        assert_eq!(w.field, "");
+        assert!(w.message.contains("windows-1251"));
     }
 }
