@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::storage::{Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, SourceRef, Submission, SubmitOutcome};
 use crate::startup::{Application, Services};
+use crate::storage::{
+    Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, SourceRef, Submission,
+    SubmitOutcome,
+};
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
 #[derive(Debug, Parser)]
@@ -109,7 +112,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => serve(settings).await,
         Command::Import { files } => import(settings, &files).await,
         Command::Check { file } => check(&settings, &file),
-        Command::MakeEml { payload, number, from, to } => make_eml(&payload, number, &from, &to),
+        Command::MakeEml {
+            payload,
+            number,
+            from,
+            to,
+        } => make_eml(&payload, number, &from, &to),
         Command::Leads { action } => leads(settings, action).await,
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
@@ -128,7 +136,10 @@ async fn serve(settings: Settings) -> anyhow::Result<i32> {
     if first.admin_token.is_some() || first.source_token.is_some() {
         // Printed once, on the first start, to the terminal that started leadgate; never logged.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "leadgate: first start. Keep these tokens; they are shown only now.")?;
+        writeln!(
+            out,
+            "leadgate: first start. Keep these tokens; they are shown only now."
+        )?;
         if let Some(t) = &first.admin_token {
             writeln!(out, "  admin API token:           {t}")?;
         }
@@ -162,7 +173,8 @@ pub async fn shutdown_signal() {
 }
 
 fn is_eml(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
 }
 
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
@@ -179,7 +191,10 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     for file in files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         if is_eml(file) {
-            anyhow::bail!("{}: .eml import needs the mail channel, which this build lacks", file.display());
+            anyhow::bail!(
+                "{}: .eml import needs the mail channel, which this build lacks",
+                file.display()
+            );
         }
         let ledger = LedgerEntry {
             source: SourceRef::File,
@@ -192,27 +207,51 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             raw: bytes.clone(),
             content_type: "application/json".to_owned(),
         };
-        let disposition = match services.intake.parse(&bytes, None, encoding_rs::WINDOWS_1251) {
+        let disposition = match services
+            .intake
+            .parse(&bytes, None, encoding_rs::WINDOWS_1251)
+        {
             Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
                 payload: parsed.payload,
                 calendar_id: default_calendar,
                 auto_tech_cards: false,
                 extra_warnings: parsed.extra_warnings,
             })),
-            Err(rejection) => Disposition::Rejected { reason: rejection.to_string() },
+            Err(rejection) => Disposition::Rejected {
+                reason: rejection.to_string(),
+            },
         };
-        let outcome = services.intake.submit(Submission { ledger, disposition, idempotency: None }).await?;
+        let outcome = services
+            .intake
+            .submit(Submission {
+                ledger,
+                disposition,
+                idempotency: None,
+            })
+            .await?;
         match outcome {
-            SubmitOutcome::Imported { lead_id, .. } => println!("{}: imported as lead {lead_id}", file.display()),
+            SubmitOutcome::Imported { lead_id, .. } => {
+                println!("{}: imported as lead {lead_id}", file.display())
+            }
             SubmitOutcome::Duplicate { lead_id } => println!(
                 "{}: already imported{}",
                 file.display(),
-                lead_id.map(|id| format!(" as lead {id}")).unwrap_or_default()
+                lead_id
+                    .map(|id| format!(" as lead {id}"))
+                    .unwrap_or_default()
             ),
             SubmitOutcome::Rejected { message_id } => {
                 failures += 1;
-                let reason = services.storage.message(message_id).await?.and_then(|m| m.reason).unwrap_or_default();
-                println!("{}: rejected: {reason} (ledger record {message_id})", file.display());
+                let reason = services
+                    .storage
+                    .message(message_id)
+                    .await?
+                    .and_then(|m| m.reason)
+                    .unwrap_or_default();
+                println!(
+                    "{}: rejected: {reason} (ledger record {message_id})",
+                    file.display()
+                );
             }
             other => println!("{}: {other:?}", file.display()),
         }
@@ -233,7 +272,10 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
         max_batch: 1,
     };
     if is_eml(file) {
-        anyhow::bail!("{}: checking .eml files needs the mail channel, which this build lacks", file.display());
+        anyhow::bail!(
+            "{}: checking .eml files needs the mail channel, which this build lacks",
+            file.display()
+        );
     }
     match crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings) {
         Ok(parsed) => {
@@ -262,7 +304,9 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
 fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> anyhow::Result<i32> {
     let bytes = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
     let text = crate::domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
-    let number = number.or_else(|| number_in_subject(&text)).unwrap_or_else(|| "1".to_owned());
+    let number = number
+        .or_else(|| number_in_subject(&text))
+        .unwrap_or_else(|| "1".to_owned());
     let eml = crate::eml::site_order_email(&text, &number, from, to)?;
     std::io::stdout().write_all(&eml)?;
     Ok(0)
@@ -273,26 +317,55 @@ fn number_in_subject(json: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(json).ok()?;
     let subject = value.get("Тема")?.as_str()?;
     let rest = &subject[subject.find(['№', '#'])?..];
-    let digits: String = rest.chars().skip(1).skip_while(|c| c.is_whitespace()).take_while(char::is_ascii_digit).collect();
+    let digits: String = rest
+        .chars()
+        .skip(1)
+        .skip_while(|c| c.is_whitespace())
+        .take_while(char::is_ascii_digit)
+        .collect();
     (!digits.is_empty()).then_some(digits)
 }
 
 async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> {
     let storage = crate::startup::open_storage(&settings).await?;
     match action {
-        LeadsCommand::List { calendar, status, kind, search, limit, json } => {
+        LeadsCommand::List {
+            calendar,
+            status,
+            kind,
+            search,
+            limit,
+            json,
+        } => {
             let filter = LeadFilter {
                 calendar,
-                status: status.map(|s| s.parse()).transpose().map_err(|_| anyhow::anyhow!("unknown status"))?,
-                kind: kind.map(|k| k.parse()).transpose().map_err(|_| anyhow::anyhow!("unknown kind"))?,
+                status: status
+                    .map(|s| s.parse())
+                    .transpose()
+                    .map_err(|_| anyhow::anyhow!("unknown status"))?,
+                kind: kind
+                    .map(|k| k.parse())
+                    .transpose()
+                    .map_err(|_| anyhow::anyhow!("unknown kind"))?,
                 search,
                 ..LeadFilter::default()
             };
-            let page = storage.list_leads(&filter, PageRequest { limit: limit.clamp(1, 500), cursor: None }).await?;
+            let page = storage
+                .list_leads(
+                    &filter,
+                    PageRequest {
+                        limit: limit.clamp(1, 500),
+                        cursor: None,
+                    },
+                )
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&page.items)?);
             } else {
-                println!("{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  SUBJECT", "ID", "KIND", "STATUS", "RECEIVED", "CALENDAR", "CONTACT");
+                println!(
+                    "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  SUBJECT",
+                    "ID", "KIND", "STATUS", "RECEIVED", "CALENDAR", "CONTACT"
+                );
                 for l in &page.items {
                     println!(
                         "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  {}",
@@ -301,7 +374,14 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                         l.status.as_str(),
                         l.received_at.format("%Y-%m-%d %H:%M"),
                         truncate(&l.calendar.name, 20),
-                        truncate(l.contact.person.as_deref().or(l.contact.phone.as_deref()).unwrap_or("-"), 24),
+                        truncate(
+                            l.contact
+                                .person
+                                .as_deref()
+                                .or(l.contact.phone.as_deref())
+                                .unwrap_or("-"),
+                            24
+                        ),
                         l.subject.as_deref().unwrap_or("-")
                     );
                 }
@@ -316,12 +396,30 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             if json {
                 println!("{}", serde_json::to_string_pretty(&lead)?);
             } else {
-                println!("Lead {} ({}, {})", lead.id, lead.kind.as_str(), lead.status.as_str());
+                println!(
+                    "Lead {} ({}, {})",
+                    lead.id,
+                    lead.kind.as_str(),
+                    lead.status.as_str()
+                );
                 println!("Calendar:     {}", lead.calendar.name);
                 println!("Subject:      {}", lead.subject.as_deref().unwrap_or("-"));
-                println!("Contact:      {}", lead.contact.person.as_deref().unwrap_or("-"));
-                println!("Phone:        {}", lead.contact.phone_e164.as_deref().or(lead.contact.phone.as_deref()).unwrap_or("-"));
-                println!("E-mail:       {}", lead.contact.email.as_deref().unwrap_or("-"));
+                println!(
+                    "Contact:      {}",
+                    lead.contact.person.as_deref().unwrap_or("-")
+                );
+                println!(
+                    "Phone:        {}",
+                    lead.contact
+                        .phone_e164
+                        .as_deref()
+                        .or(lead.contact.phone.as_deref())
+                        .unwrap_or("-")
+                );
+                println!(
+                    "E-mail:       {}",
+                    lead.contact.email.as_deref().unwrap_or("-")
+                );
                 println!("INN:          {}", lead.inn.as_deref().unwrap_or("-"));
                 if let Some(c) = &lead.counterparty {
                     println!("Counterparty: {} (INN {})", c.name, c.inn);
@@ -331,8 +429,12 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                         "  {}. {}  qty {}  amount {}{}",
                         line.position,
                         line.nomenclature.as_deref().unwrap_or("-"),
-                        line.quantity.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
-                        line.amount.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                        line.quantity
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        line.amount
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         if line.is_service { "  (service)" } else { "" }
                     );
                 }
@@ -346,5 +448,9 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n - 1).chain(['…']).collect() }
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
 }

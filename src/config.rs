@@ -111,14 +111,18 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: "sqlite://data/leadgate.db".to_owned() }
+        Self {
+            url: "sqlite://data/leadgate.db".to_owned(),
+        }
     }
 }
 
 impl std::fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = self.url.split("://").next().unwrap_or("?");
-        f.debug_struct("DatabaseSettings").field("url", &format_args!("{scheme}://…")).finish()
+        f.debug_struct("DatabaseSettings")
+            .field("url", &format_args!("{scheme}://…"))
+            .finish()
     }
 }
 
@@ -134,7 +138,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 1_048_576, max_message_bytes: 26_214_400 }
+        Self {
+            max_body_bytes: 1_048_576,
+            max_message_bytes: 26_214_400,
+        }
     }
 }
 
@@ -158,7 +165,10 @@ pub struct JobSchedule {
 
 impl Default for JobSchedule {
     fn default() -> Self {
-        Self { cron: "0 */5 * * * *".to_owned(), enabled: true }
+        Self {
+            cron: "0 */5 * * * *".to_owned(),
+            enabled: true,
+        }
     }
 }
 
@@ -174,7 +184,10 @@ pub struct IntakeTuning {
 
 impl Default for IntakeTuning {
     fn default() -> Self {
-        Self { group_commit: true, max_batch: 512 }
+        Self {
+            group_commit: true,
+            max_batch: 512,
+        }
     }
 }
 
@@ -284,7 +297,11 @@ impl Settings {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = path {
-            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
         builder = builder.add_source(
             config::Environment::with_prefix("LEADGATE")
@@ -303,7 +320,9 @@ impl Settings {
     /// # Errors
     /// An unknown IANA name.
     pub fn tz(&self) -> Result<Tz, ConfigError> {
-        self.timezone.parse().map_err(|_| ConfigError::Value(format!("unknown timezone {:?}", self.timezone)))
+        self.timezone
+            .parse()
+            .map_err(|_| ConfigError::Value(format!("unknown timezone {:?}", self.timezone)))
     }
 }
 
@@ -320,8 +339,10 @@ pub fn read_secret(env: Option<&str>, file: Option<&Path>) -> Result<Option<Stri
         };
     }
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::SecretFile { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+            path: path.to_owned(),
+            source,
+        })?;
         return Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()));
     }
     Ok(None)
@@ -341,7 +362,10 @@ mod tests {
         assert_eq!(s.default_calendar, "Заявки с сайта");
         assert_eq!(s.calendars.len(), 2);
         assert_eq!(s.calendars[1].owner.as_deref(), Some("manager1"));
-        assert_eq!(s.http_sources[0].cors_origins, vec!["https://shop.example".to_owned()]);
+        assert_eq!(
+            s.http_sources[0].cors_origins,
+            vec!["https://shop.example".to_owned()]
+        );
         assert_eq!(s.collectors[0].port, 993);
         assert_eq!(s.collectors[0].after_import, "keep");
         assert_eq!(s.limits.max_body_bytes, 1_048_576);
@@ -350,7 +374,9 @@ mod tests {
 
     #[test]
     fn the_database_url_is_not_shown_by_debug() {
-        let db = DatabaseSettings { url: "postgres://leadgate:hunter2@db/leadgate".into() };
+        let db = DatabaseSettings {
+            url: "postgres://leadgate:hunter2@db/leadgate".into(),
+        };
         assert!(!format!("{db:?}").contains("hunter2"));
     }
 }

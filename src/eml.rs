@@ -23,12 +23,19 @@ pub enum EmlError {
 ///
 /// # Errors
 /// Bad addresses, or a payload Windows-1251 cannot encode.
-pub fn site_order_email(payload_json: &str, number: &str, from: &str, to: &str) -> Result<Vec<u8>, EmlError> {
+pub fn site_order_email(
+    payload_json: &str,
+    number: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<u8>, EmlError> {
     let (cp1251, _, unmappable) = encoding_rs::WINDOWS_1251.encode(payload_json);
     if unmappable {
         return Err(EmlError::NotEncodable);
     }
-    let from: Mailbox = from.parse().map_err(|_| EmlError::Address(from.to_owned()))?;
+    let from: Mailbox = from
+        .parse()
+        .map_err(|_| EmlError::Address(from.to_owned()))?;
     let to: Mailbox = to.parse().map_err(|_| EmlError::Address(to.to_owned()))?;
     let content_type = ContentType::parse("application/json; charset=windows-1251")
         .map_err(|e| EmlError::Build(e.to_string()))?;
@@ -43,7 +50,10 @@ pub fn site_order_email(payload_json: &str, number: &str, from: &str, to: &str) 
         .multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body))
-                .singlepart(Attachment::new("order.json".to_owned()).body(cp1251.into_owned(), content_type)),
+                .singlepart(
+                    Attachment::new("order.json".to_owned())
+                        .body(cp1251.into_owned(), content_type),
+                ),
         )
         .map_err(|e| EmlError::Build(e.to_string()))?;
     Ok(message.formatted())

@@ -55,7 +55,9 @@ pub struct Services {
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
     let url = settings.database.url.as_str();
     if url.starts_with("sqlite:") {
-        let storage = SqliteStorage::connect(url).await.context("opening the SQLite database")?;
+        let storage = SqliteStorage::connect(url)
+            .await
+            .context("opening the SQLite database")?;
         return Ok(Arc::new(storage));
     }
     anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
@@ -78,7 +80,13 @@ impl Services {
             max_batch: settings.intake.max_batch,
         };
         let (intake, writer) = Intake::new(storage.clone(), intake_settings);
-        Ok(Self { storage, intake: Arc::new(intake), settings: Arc::new(settings), writer, first_start })
+        Ok(Self {
+            storage,
+            intake: Arc::new(intake),
+            settings: Arc::new(settings),
+            writer,
+            first_start,
+        })
     }
 }
 
@@ -86,9 +94,13 @@ impl Services {
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<FirstStart> {
     let mut first = FirstStart::default();
     let is_first_start = !storage.has_users().await?;
-    let default_calendar = storage.upsert_calendar(&settings.default_calendar, None).await?;
+    let default_calendar = storage
+        .upsert_calendar(&settings.default_calendar, None)
+        .await?;
     for calendar in &settings.calendars {
-        storage.upsert_calendar(&calendar.name, calendar.owner.as_deref()).await?;
+        storage
+            .upsert_calendar(&calendar.name, calendar.owner.as_deref())
+            .await?;
     }
     let admin_token = read_secret(
         settings.server.admin_token_env.as_deref(),
@@ -135,7 +147,9 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             cors_origins: source.cors_origins.clone(),
             auto_tech_cards: source.auto_tech_cards,
         };
-        storage.upsert_http_source(&record, token.as_deref().map(tokens::hash).as_deref()).await?;
+        storage
+            .upsert_http_source(&record, token.as_deref().map(tokens::hash).as_deref())
+            .await?;
     }
     if is_first_start && settings.http_sources.is_empty() {
         let token = tokens::generate();
@@ -147,7 +161,9 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             cors_origins: Vec::new(),
             auto_tech_cards: false,
         };
-        storage.upsert_http_source(&record, Some(&tokens::hash(&token))).await?;
+        storage
+            .upsert_http_source(&record, Some(&tokens::hash(&token)))
+            .await?;
         first.source_token = Some(token);
     }
     Ok(first)
@@ -186,14 +202,35 @@ impl Application {
     ///
     /// # Errors
     /// The server fails.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Services { storage, intake, settings, writer, .. } = self.services;
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Services {
+            storage,
+            intake,
+            settings,
+            writer,
+            ..
+        } = self.services;
         let metrics = crate::telemetry::prometheus();
-        let state = AppState { storage: storage.clone(), intake, settings: settings.clone(), metrics };
-        let cors: Vec<String> = settings.http_sources.iter().flat_map(|s| s.cors_origins.clone()).collect();
+        let state = AppState {
+            storage: storage.clone(),
+            intake,
+            settings: settings.clone(),
+            metrics,
+        };
+        let cors: Vec<String> = settings
+            .http_sources
+            .iter()
+            .flat_map(|s| s.cors_origins.clone())
+            .collect();
         let router = http::router(state, cors);
         info!(addr = %self.listener.local_addr()?, "leadgate listening");
-        axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")?;
         // `state` (and with it the last `Intake`) is gone once serve returns: the writer commits what is
         // queued and ends.
         if let Some(writer) = writer {

@@ -53,10 +53,10 @@ pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
 pub fn decode(bytes: &[u8], declared: Option<&str>, default: &'static Encoding) -> Decoded {
     if let Some(encoding) = declared.and_then(encoding_for_label) {
         // A BOM that contradicts the declaration wins: it cannot appear by accident.
-        if let Some((bom_encoding, _)) = Encoding::for_bom(bytes) {
-            if bom_encoding != encoding {
-                return with(bytes, bom_encoding, ChosenBy::ByteOrderMark);
-            }
+        if let Some((bom_encoding, _)) = Encoding::for_bom(bytes)
+            && bom_encoding != encoding
+        {
+            return with(bytes, bom_encoding, ChosenBy::ByteOrderMark);
         }
         return with(bytes, encoding, ChosenBy::Declared);
     }
@@ -77,7 +77,12 @@ pub fn decode(bytes: &[u8], declared: Option<&str>, default: &'static Encoding) 
 fn with(bytes: &[u8], encoding: &'static Encoding, chosen_by: ChosenBy) -> Decoded {
     // `decode` sniffs and strips a BOM; `chosen_by` already records which rule applied.
     let (text, actual, had_errors) = encoding.decode(bytes);
-    Decoded { text: text.into_owned(), encoding: actual, chosen_by, had_errors }
+    Decoded {
+        text: text.into_owned(),
+        encoding: actual,
+        chosen_by,
+        had_errors,
+    }
 }
 
 #[cfg(test)]
@@ -105,9 +110,11 @@ mod tests {
 
     #[test]
     fn a_declared_koi8_r_charset_is_honoured() {
-        let (bytes, _, _) = KOI8_R.encode(SAMPLE);
+        // KOI8-R has no "№", so this sample leaves it out.
+        let sample = "Заказ 123: Люверсы";
+        let (bytes, _, _) = KOI8_R.encode(sample);
         let decoded = decode(&bytes, Some("KOI8-R"), WINDOWS_1251);
-        assert_eq!(decoded.text, SAMPLE);
+        assert_eq!(decoded.text, sample);
         assert_eq!(decoded.chosen_by, ChosenBy::Declared);
     }
 

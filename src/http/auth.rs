@@ -10,7 +10,10 @@ use crate::tokens;
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The HTTP source whose token the request carries.
@@ -19,7 +22,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// `Unauthorized` when the token is missing or unknown.
 pub async fn source(state: &AppState, headers: &HeaderMap) -> Result<HttpSourceRecord, ApiError> {
     let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
-    state.storage.http_source_by_token(&tokens::hash(token)).await?.ok_or(ApiError::Unauthorized)
+    state
+        .storage
+        .http_source_by_token(&tokens::hash(token))
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// The user whose API token the request carries.
@@ -28,7 +35,11 @@ pub async fn source(state: &AppState, headers: &HeaderMap) -> Result<HttpSourceR
 /// `Unauthorized` when the token is missing, unknown or revoked.
 pub async fn user(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, ApiError> {
     let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
-    state.storage.user_by_token(&tokens::hash(token)).await?.ok_or(ApiError::Unauthorized)
+    state
+        .storage
+        .user_by_token(&tokens::hash(token))
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// Like [`user`], and the user must be an administrator.
@@ -37,5 +48,9 @@ pub async fn user(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, A
 /// `Unauthorized` without a valid token, `Forbidden` for a manager.
 pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<UserRecord, ApiError> {
     let user = user(state, headers).await?;
-    if user.role == Role::Admin { Ok(user) } else { Err(ApiError::Forbidden) }
+    if user.role == Role::Admin {
+        Ok(user)
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }

@@ -108,11 +108,20 @@ impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         use crate::domain::payload::PayloadError;
         match r {
-            Rejection::Payload(PayloadError::NotJson { line, column, message }) => {
-                ApiError::BadJson { line, column, message }
-            }
+            Rejection::Payload(PayloadError::NotJson {
+                line,
+                column,
+                message,
+            }) => ApiError::BadJson {
+                line,
+                column,
+                message,
+            },
             Rejection::TooLarge { limit, .. } => ApiError::PayloadTooLarge { limit },
-            other => ApiError::Rejected { code: other.code(), message: other.to_string() },
+            other => ApiError::Rejected {
+                code: other.code(),
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -145,7 +154,9 @@ impl IntoResponse for ApiError {
         let body = json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } });
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -5,11 +5,11 @@
 //! recorded in the ledger with its raw body, so the site's developer and the administrator see the same
 //! reason.
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -24,12 +24,14 @@ use crate::domain::lead::LeadKind;
 use crate::domain::warning::Warning;
 use crate::intake::Parsed;
 use crate::storage::{
-    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LeadDraft, LedgerEntry, SourceRef,
-    Submission, SubmitOutcome,
+    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LeadDraft,
+    LedgerEntry, SourceRef, Submission, SubmitOutcome,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(intake)).routes(routes!(validate))
+    OpenApiRouter::new()
+        .routes(routes!(intake))
+        .routes(routes!(validate))
 }
 
 /// The answer to an accepted lead.
@@ -72,15 +74,20 @@ struct Body_ {
     content_type: String,
 }
 
-async fn read_body(state: &AppState, headers: &HeaderMap, request: Request) -> Result<Body_, ApiError> {
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<Body_, ApiError> {
     let limit = state.settings.limits.max_body_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
-    let mime: mime::Mime =
-        content_type.parse().map_err(|_| ApiError::UnsupportedMediaType(content_type.clone()))?;
+    let mime: mime::Mime = content_type
+        .parse()
+        .map_err(|_| ApiError::UnsupportedMediaType(content_type.clone()))?;
     let is_multipart = mime.type_() == mime::MULTIPART && mime.subtype() == mime::FORM_DATA;
     let is_json = mime.subtype() == mime::JSON
         || mime.suffix() == Some(mime::JSON)
@@ -90,7 +97,11 @@ async fn read_body(state: &AppState, headers: &HeaderMap, request: Request) -> R
         return Err(ApiError::UnsupportedMediaType(content_type));
     }
     // Multipart framing adds a little; the file inside is held to the limit below.
-    let wire_limit = if is_multipart { limit + 64 * 1024 } else { limit };
+    let wire_limit = if is_multipart {
+        limit + 64 * 1024
+    } else {
+        limit
+    };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -99,10 +110,16 @@ async fn read_body(state: &AppState, headers: &HeaderMap, request: Request) -> R
         return Err(ApiError::PayloadTooLarge { limit });
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, wire_limit).await.map_err(|_| ApiError::PayloadTooLarge { limit })?;
+    let bytes = axum::body::to_bytes(body, wire_limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })?;
     if !is_multipart {
         let charset = mime.get_param(mime::CHARSET).map(|c| c.as_str().to_owned());
-        return Ok(Body_ { bytes, charset, content_type });
+        return Ok(Body_ {
+            bytes,
+            charset,
+            content_type,
+        });
     }
     let request = Request::from_parts(parts, Body::from(bytes));
     let mut multipart = Multipart::from_request(request, state)
@@ -115,16 +132,26 @@ async fn read_body(state: &AppState, headers: &HeaderMap, request: Request) -> R
         .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?
     {
         let has_file_name = field.file_name().is_some();
-        let part_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+        let part_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
         let charset = part_type
             .parse::<mime::Mime>()
             .ok()
             .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
-        let data = field.bytes().await.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
         if data.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let body = Body_ { bytes: data, charset, content_type: part_type };
+        let body = Body_ {
+            bytes: data,
+            charset,
+            content_type: part_type,
+        };
         if has_file_name {
             return Ok(body);
         }
@@ -137,9 +164,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => {
-            let key = v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?.trim();
+            let key = v
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?
+                .trim();
             if key.is_empty() || key.len() > 255 {
-                return Err(ApiError::BadRequest("Idempotency-Key must be 1 to 255 characters".into()));
+                return Err(ApiError::BadRequest(
+                    "Idempotency-Key must be 1 to 255 characters".into(),
+                ));
             }
             Ok(Some(key.to_owned()))
         }
@@ -148,7 +180,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        Some(origin) if !source.cors_origins.iter().any(|o| o == origin) => Err(ApiError::Forbidden),
+        Some(origin) if !source.cors_origins.iter().any(|o| o == origin) => {
+            Err(ApiError::Forbidden)
+        }
         _ => Ok(()),
     }
 }
@@ -172,7 +206,11 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
     security(("bearer" = []))
 )]
 #[instrument(skip_all, fields(http_source, lead_id))]
-async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Result<Response, ApiError> {
+async fn intake(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
     let source = auth::source(&state, &headers).await?;
     tracing::Span::current().record("http_source", source.name.as_str());
     check_origin(&source, &headers)?;
@@ -194,7 +232,9 @@ async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Requ
         Err(rejection) => {
             let submission = Submission {
                 ledger,
-                disposition: Disposition::Rejected { reason: rejection.to_string() },
+                disposition: Disposition::Rejected {
+                    reason: rejection.to_string(),
+                },
                 idempotency: None,
             };
             state.intake.submit(submission).await?;
@@ -220,21 +260,37 @@ async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Requ
         idempotency,
     };
     match state.intake.submit(submission).await? {
-        SubmitOutcome::Imported { lead_id, counterparty, .. } => {
+        SubmitOutcome::Imported {
+            lead_id,
+            counterparty,
+            ..
+        } => {
             tracing::Span::current().record("lead_id", lead_id);
             metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "imported").increment(1);
             let body = IntakeResponse {
                 id: lead_id,
                 kind,
-                calendar: CalendarRef { id: source.calendar_id, name: source.calendar_name.clone() },
+                calendar: CalendarRef {
+                    id: source.calendar_id,
+                    name: source.calendar_name.clone(),
+                },
                 counterparty,
                 warnings,
             };
             let location = format!("/api/v1/leads/{lead_id}");
-            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(body),
+            )
+                .into_response())
         }
         SubmitOutcome::IdempotentReplay { lead_id } => {
-            let lead = state.storage.lead(lead_id).await?.ok_or(ApiError::NotFound("lead"))?;
+            let lead = state
+                .storage
+                .lead(lead_id)
+                .await?
+                .ok_or(ApiError::NotFound("lead"))?;
             let body = IntakeResponse {
                 id: lead.id,
                 kind: lead.kind,
@@ -242,10 +298,17 @@ async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Requ
                 counterparty: lead.counterparty,
                 warnings: lead.warnings,
             };
-            Ok((StatusCode::OK, [(header::LOCATION, format!("/api/v1/leads/{lead_id}"))], Json(body)).into_response())
+            Ok((
+                StatusCode::OK,
+                [(header::LOCATION, format!("/api/v1/leads/{lead_id}"))],
+                Json(body),
+            )
+                .into_response())
         }
         SubmitOutcome::IdempotencyConflict => Err(ApiError::IdempotencyConflict),
-        other => Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome for an HTTP submission: {other:?}"))),
+        other => Err(ApiError::Internal(anyhow::anyhow!(
+            "unexpected outcome for an HTTP submission: {other:?}"
+        ))),
     }
 }
 
@@ -263,29 +326,55 @@ async fn intake(State(state): State<AppState>, headers: HeaderMap, request: Requ
     ),
     security(("bearer" = []))
 )]
-async fn validate(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Result<Response, ApiError> {
+async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
     let source = auth::source(&state, &headers).await?;
     check_origin(&source, &headers)?;
     let body = read_body(&state, &headers, request).await?;
     let parsed = parse(&state, &body).await??;
     let warnings = parsed.warnings().cloned().collect();
-    let payload =
-        serde_json::to_value(&parsed.payload).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
-    Ok(Json(ValidateResponse { valid: true, kind: parsed.payload.kind(), warnings, payload }).into_response())
+    let payload = serde_json::to_value(&parsed.payload)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok(Json(ValidateResponse {
+        valid: true,
+        kind: parsed.payload.kind(),
+        warnings,
+        payload,
+    })
+    .into_response())
 }
 
 /// Parses off the async threads when the body is big enough for it to matter.
 ///
 /// A body that is not valid UTF-8 and declares no charset is read as Windows-1251, as the mail channel does:
 /// valid UTF-8 is always recognised first, so UTF-8 stays the default.
-async fn parse(state: &AppState, body: &Body_) -> Result<Result<Parsed, crate::intake::Rejection>, ApiError> {
+async fn parse(
+    state: &AppState,
+    body: &Body_,
+) -> Result<Result<Parsed, crate::intake::Rejection>, ApiError> {
     const INLINE: usize = 64 * 1024;
     if body.bytes.len() <= INLINE {
-        return Ok(state.intake.parse(&body.bytes, body.charset.as_deref(), encoding_rs::WINDOWS_1251));
+        return Ok(state.intake.parse(
+            &body.bytes,
+            body.charset.as_deref(),
+            encoding_rs::WINDOWS_1251,
+        ));
     }
-    let (bytes, charset, settings) = (body.bytes.clone(), body.charset.clone(), state.intake.settings().clone());
+    let (bytes, charset, settings) = (
+        body.bytes.clone(),
+        body.charset.clone(),
+        state.intake.settings().clone(),
+    );
     tokio::task::spawn_blocking(move || {
-        crate::intake::parse(&bytes, charset.as_deref(), encoding_rs::WINDOWS_1251, &settings)
+        crate::intake::parse(
+            &bytes,
+            charset.as_deref(),
+            encoding_rs::WINDOWS_1251,
+            &settings,
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("payload parser task failed")))

@@ -75,9 +75,17 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
+        .allow_origin(AllowOrigin::list(
+            cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
         .allow_methods([axum::http::Method::POST, axum::http::Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")]);
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ]);
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
     api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
@@ -109,9 +117,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     match &state.metrics {
-        Some(handle) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
-        }
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
         None => ApiError::NotFound("metrics").into_response(),
     }
 }

@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
 use crate::storage::{
-    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page, PageRequest,
-    TechCardView,
+    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page,
+    PageRequest, TechCardView,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -42,13 +42,19 @@ impl Paging {
     fn request(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if limit == 0 || limit > PageRequest::MAX_LIMIT {
-            return Err(ApiError::BadRequest(format!("limit must be 1 to {}", PageRequest::MAX_LIMIT)));
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to {}",
+                PageRequest::MAX_LIMIT
+            )));
         }
         let cursor = self
             .cursor
             .as_deref()
             .filter(|c| !c.is_empty())
-            .map(|c| c.parse::<i64>().map_err(|_| ApiError::BadRequest("malformed cursor".into())))
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
+            })
             .transpose()?;
         Ok(PageRequest { limit, cursor })
     }
@@ -65,16 +71,27 @@ async fn list_leads(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<LeadView>>, ApiError> {
     auth::user(&state, &headers).await?;
-    Ok(Json(state.storage.list_leads(&filter, paging.request()?).await?))
+    Ok(Json(
+        state.storage.list_leads(&filter, paging.request()?).await?,
+    ))
 }
 
 /// One lead.
 #[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)),
     responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_lead(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Json<LeadView>, ApiError> {
+async fn get_lead(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<LeadView>, ApiError> {
     auth::user(&state, &headers).await?;
-    state.storage.lead(id).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+    state
+        .storage
+        .lead(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("lead"))
 }
 
 /// Changes a lead's status or assignee.
@@ -88,7 +105,12 @@ async fn patch_lead(
     Json(patch): Json<LeadPatch>,
 ) -> Result<Json<LeadView>, ApiError> {
     auth::user(&state, &headers).await?;
-    state.storage.update_lead(id, &patch).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+    state
+        .storage
+        .update_lead(id, &patch)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("lead"))
 }
 
 /// Forms the lead's tech cards (one per non-service line); forming again changes nothing.
@@ -101,7 +123,12 @@ async fn form_tech_cards(
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<TechCardView>>, ApiError> {
     auth::user(&state, &headers).await?;
-    state.storage.form_tech_cards(id).await?.map(Json).ok_or(ApiError::NotFound("lead"))
+    state
+        .storage
+        .form_tech_cards(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("lead"))
 }
 
 /// One tech card.
@@ -114,7 +141,12 @@ async fn get_tech_card(
     Path(id): Path<i64>,
 ) -> Result<Json<TechCardView>, ApiError> {
     auth::user(&state, &headers).await?;
-    state.storage.tech_card(id).await?.map(Json).ok_or(ApiError::NotFound("tech card"))
+    state
+        .storage
+        .tech_card(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("tech card"))
 }
 
 /// `?inn=` of the counterparty list.
@@ -135,13 +167,21 @@ async fn list_counterparties(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<CounterpartyView>>, ApiError> {
     auth::user(&state, &headers).await?;
-    Ok(Json(state.storage.list_counterparties(q.inn.as_deref(), paging.request()?).await?))
+    Ok(Json(
+        state
+            .storage
+            .list_counterparties(q.inn.as_deref(), paging.request()?)
+            .await?,
+    ))
 }
 
 /// Calendars.
 #[utoipa::path(get, path = "/api/v1/calendars", tag = "calendars",
     responses((status = 200, body = Vec<CalendarView>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_calendars(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<CalendarView>>, ApiError> {
+async fn list_calendars(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<CalendarView>>, ApiError> {
     auth::user(&state, &headers).await?;
     Ok(Json(state.storage.calendars().await?))
 }
@@ -165,7 +205,12 @@ async fn list_messages(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<MessageView>>, ApiError> {
     auth::admin(&state, &headers).await?;
-    Ok(Json(state.storage.list_messages(q.outcome, paging.request()?).await?))
+    Ok(Json(
+        state
+            .storage
+            .list_messages(q.outcome, paging.request()?)
+            .await?,
+    ))
 }
 
 /// The original message or request body of a ledger record, as an attachment (never rendered).
@@ -178,14 +223,25 @@ async fn get_message_raw(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     auth::admin(&state, &headers).await?;
-    let raw = state.storage.message_raw(id).await?.ok_or(ApiError::NotFound("raw message"))?;
-    let extension = if raw.content_type.starts_with("message/") { "eml" } else { "json" };
+    let raw = state
+        .storage
+        .message_raw(id)
+        .await?
+        .ok_or(ApiError::NotFound("raw message"))?;
+    let extension = if raw.content_type.starts_with("message/") {
+        "eml"
+    } else {
+        "json"
+    };
     Ok((
         StatusCode::OK,
         [
             // Served as an opaque download so a browser never renders attacker-controlled HTML.
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"message-{id}.{extension}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"message-{id}.{extension}\""),
+            ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         raw.bytes,

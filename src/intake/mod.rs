@@ -58,7 +58,10 @@ pub struct Parsed {
 impl Parsed {
     /// All warnings: the payload's, then decoding's.
     pub fn warnings(&self) -> impl Iterator<Item = &Warning> {
-        self.payload.warnings.iter().chain(self.extra_warnings.iter())
+        self.payload
+            .warnings
+            .iter()
+            .chain(self.extra_warnings.iter())
     }
 }
 
@@ -98,15 +101,33 @@ pub enum SubmitError {
 impl Intake {
     /// Builds the pipeline. With group commit on, also returns the writer task, which ends once every clone
     /// of the pipeline is dropped (after committing what was queued).
-    pub fn new(storage: Arc<dyn Storage>, settings: IntakeSettings) -> (Self, Option<JoinHandle<()>>) {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        settings: IntakeSettings,
+    ) -> (Self, Option<JoinHandle<()>>) {
         if !settings.group_commit {
-            return (Self { storage, settings, writer: None }, None);
+            return (
+                Self {
+                    storage,
+                    settings,
+                    writer: None,
+                },
+                None,
+            );
         }
         let (tx, rx) = mpsc::channel(settings.max_batch.max(1) * 4);
         let task = tokio::spawn(
-            run_writer(storage.clone(), rx, settings.max_batch.max(1)).instrument(tracing::info_span!("intake_writer")),
+            run_writer(storage.clone(), rx, settings.max_batch.max(1))
+                .instrument(tracing::info_span!("intake_writer")),
         );
-        (Self { storage, settings, writer: Some(tx) }, Some(task))
+        (
+            Self {
+                storage,
+                settings,
+                writer: Some(tx),
+            },
+            Some(task),
+        )
     }
 
     /// The pipeline's settings.
@@ -118,7 +139,12 @@ impl Intake {
     ///
     /// # Errors
     /// A [`Rejection`] when the payload must not become a lead.
-    pub fn parse(&self, bytes: &[u8], declared_charset: Option<&str>, default: &'static Encoding) -> Result<Parsed, Rejection> {
+    pub fn parse(
+        &self,
+        bytes: &[u8],
+        declared_charset: Option<&str>,
+        default: &'static Encoding,
+    ) -> Result<Parsed, Rejection> {
         parse(bytes, declared_charset, default, &self.settings)
     }
 
@@ -131,8 +157,14 @@ impl Intake {
         match &self.writer {
             Some(writer) => {
                 let (reply, answer) = oneshot::channel();
-                writer.send((submission, reply)).await.map_err(|_| SubmitError::WriterGone)?;
-                answer.await.map_err(|_| SubmitError::WriterGone)?.map_err(SubmitError::Storage)
+                writer
+                    .send((submission, reply))
+                    .await
+                    .map_err(|_| SubmitError::WriterGone)?;
+                answer
+                    .await
+                    .map_err(|_| SubmitError::WriterGone)?
+                    .map_err(SubmitError::Storage)
             }
             None => {
                 let mut outcomes = self
@@ -150,7 +182,10 @@ impl Intake {
     ///
     /// # Errors
     /// Storage failures of individual submissions are returned in place.
-    pub async fn submit_all(&self, batch: Vec<Submission>) -> Vec<Result<SubmitOutcome, SubmitError>> {
+    pub async fn submit_all(
+        &self,
+        batch: Vec<Submission>,
+    ) -> Vec<Result<SubmitOutcome, SubmitError>> {
         commit_with_fallback(self.storage.as_ref(), &batch)
             .await
             .into_iter()
@@ -170,7 +205,10 @@ pub fn parse(
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
     if bytes.len() > settings.max_body_bytes {
-        return Err(Rejection::TooLarge { size: bytes.len(), limit: settings.max_body_bytes });
+        return Err(Rejection::TooLarge {
+            size: bytes.len(),
+            limit: settings.max_body_bytes,
+        });
     }
     let decoded = charset::decode(bytes, declared_charset, default);
     let payload = Payload::from_json(&decoded.text, settings.timezone)?;
@@ -191,10 +229,16 @@ pub fn parse(
             ),
         });
     }
-    Ok(Parsed { payload, extra_warnings })
+    Ok(Parsed {
+        payload,
+        extra_warnings,
+    })
 }
 
-async fn commit_with_fallback(storage: &dyn Storage, batch: &[Submission]) -> Vec<Result<SubmitOutcome, Arc<StorageError>>> {
+async fn commit_with_fallback(
+    storage: &dyn Storage,
+    batch: &[Submission],
+) -> Vec<Result<SubmitOutcome, Arc<StorageError>>> {
     match storage.submit_batch(batch).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 => vec![Err(Arc::new(e))],
@@ -205,7 +249,9 @@ async fn commit_with_fallback(storage: &dyn Storage, batch: &[Submission]) -> Ve
                 let one = storage.submit_batch(std::slice::from_ref(submission)).await;
                 results.push(match one {
                     Ok(mut outcomes) => outcomes.pop().ok_or_else(|| {
-                        Arc::new(StorageError::Corrupt("storage returned no outcome".to_owned()))
+                        Arc::new(StorageError::Corrupt(
+                            "storage returned no outcome".to_owned(),
+                        ))
                     }),
                     Err(e) => Err(Arc::new(e)),
                 });
@@ -215,7 +261,11 @@ async fn commit_with_fallback(storage: &dyn Storage, batch: &[Submission]) -> Ve
     }
 }
 
-async fn run_writer(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<(Submission, Reply)>, max_batch: usize) {
+async fn run_writer(
+    storage: Arc<dyn Storage>,
+    mut rx: mpsc::Receiver<(Submission, Reply)>,
+    max_batch: usize,
+) {
     let mut submissions = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
     while let Some((first, reply)) = rx.recv().await {

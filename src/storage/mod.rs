@@ -62,7 +62,11 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn idempotency(&self, http_source_id: i64, key: &str) -> Result<Option<IdempotencyRecord>>;
+    async fn idempotency(
+        &self,
+        http_source_id: i64,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>>;
 
     /// Whether the ledger already holds a message of this source under this key.
     ///
@@ -115,7 +119,11 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn list_counterparties(&self, inn: Option<&str>, page: PageRequest) -> Result<Page<CounterpartyView>>;
+    async fn list_counterparties(
+        &self,
+        inn: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<CounterpartyView>>;
 
     // ---- ledger -------------------------------------------------------------------------------------------
 
@@ -123,7 +131,11 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn list_messages(&self, outcome: Option<Outcome>, page: PageRequest) -> Result<Page<MessageView>>;
+    async fn list_messages(
+        &self,
+        outcome: Option<Outcome>,
+        page: PageRequest,
+    ) -> Result<Page<MessageView>>;
 
     /// One ledger record.
     ///
@@ -141,7 +153,13 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn resolve_message(&self, id: i64, outcome: Outcome, reason: Option<&str>, lead_id: Option<i64>) -> Result<()>;
+    async fn resolve_message(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        lead_id: Option<i64>,
+    ) -> Result<()>;
 
     // ---- configuration records ----------------------------------------------------------------------------
 
@@ -161,7 +179,11 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn upsert_http_source(&self, source: &HttpSourceRecord, token_hash: Option<&str>) -> Result<i64>;
+    async fn upsert_http_source(
+        &self,
+        source: &HttpSourceRecord,
+        token_hash: Option<&str>,
+    ) -> Result<i64>;
 
     /// The HTTP source a bearer token belongs to.
     ///
@@ -173,7 +195,12 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     /// Database errors.
-    async fn upsert_user(&self, login: &str, role: Role, password_hash: Option<&str>) -> Result<i64>;
+    async fn upsert_user(
+        &self,
+        login: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<i64>;
 
     /// Adds an API token for a user.
     ///

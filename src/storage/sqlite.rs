@@ -12,7 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
@@ -41,10 +43,11 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(parent) = Path::new(options.get_filename()).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
-            }
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -66,7 +69,8 @@ fn ms(t: DateTime<Utc>) -> i64 {
 }
 
 fn from_ms(v: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(v).ok_or_else(|| StorageError::Corrupt(format!("timestamp {v}")))
+    DateTime::from_timestamp_millis(v)
+        .ok_or_else(|| StorageError::Corrupt(format!("timestamp {v}")))
 }
 
 fn dec_text(d: Option<Decimal>) -> Option<String> {
@@ -84,7 +88,8 @@ fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
 }
 
 fn parse_enum<T: FromStr>(col: &str, text: &str) -> Result<T> {
-    text.parse().map_err(|_| StorageError::Corrupt(format!("{col} = {text:?}")))
+    text.parse()
+        .map_err(|_| StorageError::Corrupt(format!("{col} = {text:?}")))
 }
 
 /// What the lead list and lead page search over, lower-cased once at write time.
@@ -155,14 +160,21 @@ async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> R
             .await?;
     let lead_id = earlier.and_then(|(_, lead)| lead);
     if let Some(mailbox_key) = entry.mailbox_key.as_deref() {
-        let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND mailbox_key = $2")
-            .bind(entry.source.key())
-            .bind(mailbox_key)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND mailbox_key = $2")
+                .bind(entry.source.key())
+                .bind(mailbox_key)
+                .fetch_optional(&mut *conn)
+                .await?;
         if seen.is_none() {
-            let copy = LedgerEntry { ledger_key: None, ..entry.clone() };
-            let reason = format!("already recorded as message {}", earlier.map_or(0, |(id, _)| id));
+            let copy = LedgerEntry {
+                ledger_key: None,
+                ..entry.clone()
+            };
+            let reason = format!(
+                "already recorded as message {}",
+                earlier.map_or(0, |(id, _)| id)
+            );
             insert_ledger(conn, &copy, Outcome::Duplicate, Some(&reason), false).await?;
         }
     }
@@ -192,12 +204,20 @@ async fn find_or_create_counterparty(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let (id, name): (i64, String) = sqlx::query_as("SELECT id, name FROM counterparties WHERE inn = $1")
-        .bind(inn.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    let phone = payload.contact.phone_e164.as_deref().or(payload.contact.phone.as_deref());
-    for (kind, value) in [("phone", phone), ("email", payload.contact.email.as_deref())] {
+    let (id, name): (i64, String) =
+        sqlx::query_as("SELECT id, name FROM counterparties WHERE inn = $1")
+            .bind(inn.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+    let phone = payload
+        .contact
+        .phone_e164
+        .as_deref()
+        .or(payload.contact.phone.as_deref());
+    for (kind, value) in [
+        ("phone", phone),
+        ("email", payload.contact.email.as_deref()),
+    ] {
         if let Some(value) = value {
             sqlx::query(
                 "INSERT INTO counterparty_contacts (counterparty_id, kind, value) VALUES ($1, $2, $3)
@@ -210,7 +230,11 @@ async fn find_or_create_counterparty(
             .await?;
         }
     }
-    Ok(Some(CounterpartyRef { id, inn: inn.as_str().to_owned(), name }))
+    Ok(Some(CounterpartyRef {
+        id,
+        inn: inn.as_str().to_owned(),
+        name,
+    }))
 }
 
 async fn insert_lead(
@@ -321,7 +345,11 @@ async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
     for row in lines {
         let line_id: i64 = row.try_get("id")?;
         let position: i64 = row.try_get("position")?;
-        let f = crate::domain::techcard::figures(dec(&row, "width")?, dec(&row, "height")?, dec(&row, "quantity")?);
+        let f = crate::domain::techcard::figures(
+            dec(&row, "width")?,
+            dec(&row, "height")?,
+            dec(&row, "quantity")?,
+        );
         sqlx::query(
             "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (line_id) DO NOTHING",
@@ -357,7 +385,9 @@ async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<Submi
     }
     match &s.disposition {
         Disposition::Lead(draft) => {
-            let Some(message_id) = insert_ledger(conn, &s.ledger, Outcome::Imported, None, true).await? else {
+            let Some(message_id) =
+                insert_ledger(conn, &s.ledger, Outcome::Imported, None, true).await?
+            else {
                 let lead_id = record_duplicate(conn, &s.ledger).await?;
                 return Ok(SubmitOutcome::Duplicate { lead_id });
             };
@@ -380,12 +410,18 @@ async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<Submi
                 .execute(&mut *conn)
                 .await?;
             }
-            Ok(SubmitOutcome::Imported { message_id, lead_id, counterparty })
+            Ok(SubmitOutcome::Imported {
+                message_id,
+                lead_id,
+                counterparty,
+            })
         }
         Disposition::Rejected { reason } => {
             match insert_ledger(conn, &s.ledger, Outcome::Rejected, Some(reason), true).await? {
                 Some(message_id) => Ok(SubmitOutcome::Rejected { message_id }),
-                None => Ok(SubmitOutcome::Duplicate { lead_id: record_duplicate(conn, &s.ledger).await? }),
+                None => Ok(SubmitOutcome::Duplicate {
+                    lead_id: record_duplicate(conn, &s.ledger).await?,
+                }),
             }
         }
         Disposition::Skipped { reason } => {
@@ -397,7 +433,8 @@ async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<Submi
     }
 }
 
-const LEAD_SELECT: &str = "SELECT l.*, c.name AS calendar_name, cp.inn AS cp_inn, cp.name AS cp_name,
+const LEAD_SELECT: &str =
+    "SELECT l.*, c.name AS calendar_name, cp.inn AS cp_inn, cp.name AS cp_name,
         co.name AS collector_name, hs.name AS http_source_name, u.login AS assignee_login
     FROM leads l
     JOIN calendars c ON c.id = l.calendar_id
@@ -418,7 +455,10 @@ fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
         id: row.try_get("id")?,
         kind: parse_enum::<LeadKind>("kind", &kind)?,
         status: parse_enum::<LeadStatus>("status", &status)?,
-        calendar: CalendarRef { id: row.try_get("calendar_id")?, name: row.try_get("calendar_name")? },
+        calendar: CalendarRef {
+            id: row.try_get("calendar_id")?,
+            name: row.try_get("calendar_name")?,
+        },
         subject: row.try_get("subject")?,
         occurred_at: occurred.map(from_ms).transpose()?,
         received_at: from_ms(row.try_get("received_at")?)?,
@@ -431,10 +471,15 @@ fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
         },
         inn: row.try_get("inn")?,
         counterparty: match counterparty_id {
-            Some(id) => Some(CounterpartyRef { id, inn: row.try_get("cp_inn")?, name: row.try_get("cp_name")? }),
+            Some(id) => Some(CounterpartyRef {
+                id,
+                inn: row.try_get("cp_inn")?,
+                name: row.try_get("cp_name")?,
+            }),
             None => None,
         },
-        layout_files: serde_json::from_str(&layout).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        layout_files: serde_json::from_str(&layout)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         lines: Vec::new(),
         source: SourceView {
             channel: parse_enum::<Channel>("channel", &channel)?,
@@ -443,7 +488,8 @@ fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
             message_id: row.try_get("message_id")?,
             external_number: row.try_get("external_number")?,
         },
-        warnings: serde_json::from_str(&warnings).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        warnings: serde_json::from_str(&warnings)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         assignee: row.try_get("assignee_login")?,
     })
 }
@@ -498,14 +544,14 @@ impl SqliteStorage {
         q.push(") ORDER BY line_id, position");
         for row in q.build().fetch_all(&self.pool).await? {
             let line_id: i64 = row.try_get("line_id")?;
-            if let Some((lead_id, idx)) = line_index.get(&line_id) {
-                if let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx)) {
-                    line.extra_works.push(ExtraWorkView {
-                        kind: row.try_get("kind")?,
-                        quantity: dec(&row, "quantity")?,
-                        description: row.try_get("description")?,
-                    });
-                }
+            if let Some((lead_id, idx)) = line_index.get(&line_id)
+                && let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx))
+            {
+                line.extra_works.push(ExtraWorkView {
+                    kind: row.try_get("kind")?,
+                    quantity: dec(&row, "quantity")?,
+                    description: row.try_get("description")?,
+                });
             }
         }
         Ok(out)
@@ -525,7 +571,10 @@ impl SqliteStorage {
             "SELECT t.*, l.position AS line_position, l.lead_id AS line_lead FROM tech_cards t
              JOIN order_lines l ON l.id = t.line_id WHERE {clause} ORDER BY l.position"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
         let mut cards = Vec::with_capacity(rows.len());
         for row in rows {
             let lead_id: i64 = row.try_get("lead_id")?;
@@ -535,7 +584,9 @@ impl SqliteStorage {
                 .await?
                 .remove(&lead_id)
                 .and_then(|lines| lines.into_iter().find(|l| l.position == position))
-                .ok_or_else(|| StorageError::Corrupt(format!("tech card without line {position}")))?;
+                .ok_or_else(|| {
+                    StorageError::Corrupt(format!("tech card without line {position}"))
+                })?;
             cards.push(TechCardView {
                 id: row.try_get("id")?,
                 number: row.try_get("number")?,
@@ -552,14 +603,19 @@ impl SqliteStorage {
     }
 
     async fn contacts(&self, counterparty_id: i64) -> Result<(Vec<String>, Vec<String>)> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id")
-                .bind(counterparty_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id",
+        )
+        .bind(counterparty_id)
+        .fetch_all(&self.pool)
+        .await?;
         let (mut phones, mut emails) = (Vec::new(), Vec::new());
         for (kind, value) in rows {
-            if kind == "phone" { phones.push(value) } else { emails.push(value) }
+            if kind == "phone" {
+                phones.push(value)
+            } else {
+                emails.push(value)
+            }
         }
         Ok((phones, emails))
     }
@@ -621,7 +677,11 @@ impl Storage for SqliteStorage {
         Ok(outcomes)
     }
 
-    async fn idempotency(&self, http_source_id: i64, key: &str) -> Result<Option<IdempotencyRecord>> {
+    async fn idempotency(
+        &self,
+        http_source_id: i64,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
                 .bind(http_source_id)
@@ -632,17 +692,22 @@ impl Storage for SqliteStorage {
     }
 
     async fn ledger_contains(&self, source: &str, ledger_key: &str) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND ledger_key = $2")
-            .bind(source)
-            .bind(ledger_key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND ledger_key = $2")
+                .bind(source)
+                .bind(ledger_key)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 
     async fn lead(&self, id: i64) -> Result<Option<LeadView>> {
         let sql = format!("{LEAD_SELECT} WHERE l.id = $1");
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         Ok(self.with_lines(vec![lead_from_row(&row)?]).await?.pop())
@@ -672,15 +737,30 @@ impl Storage for SqliteStorage {
         if let Some(to) = filter.to {
             q.push(" AND l.starts_at < ").push_bind(ms(to));
         }
-        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            q.push(" AND l.search_text LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+        if let Some(search) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let escaped = search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND l.search_text LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
         }
-        q.push(" ORDER BY l.id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        q.push(" ORDER BY l.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
         let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
         let page = page_of(leads, page.limit, |l| l.id);
-        Ok(Page { items: self.with_lines(page.items).await?, next: page.next })
+        Ok(Page {
+            items: self.with_lines(page.items).await?,
+            next: page.next,
+        })
     }
 
     async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
@@ -710,7 +790,10 @@ impl Storage for SqliteStorage {
                         .bind(login)
                         .fetch_optional(&mut *tx)
                         .await?
-                        .ok_or_else(|| StorageError::NotFound { what: "user", key: login.to_owned() })?,
+                        .ok_or_else(|| StorageError::NotFound {
+                            what: "user",
+                            key: login.to_owned(),
+                        })?,
                 )
             };
             sqlx::query("UPDATE leads SET assignee_id = $1, updated_at = $2 WHERE id = $3")
@@ -746,15 +829,22 @@ impl Storage for SqliteStorage {
         Ok(self.cards("t.id = $1", id).await?.pop())
     }
 
-    async fn list_counterparties(&self, inn: Option<&str>, page: PageRequest) -> Result<Page<CounterpartyView>> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, inn, inn_kind, name FROM counterparties WHERE 1 = 1");
+    async fn list_counterparties(
+        &self,
+        inn: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<CounterpartyView>> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT id, inn, inn_kind, name FROM counterparties WHERE 1 = 1",
+        );
         if let Some(inn) = inn {
             q.push(" AND inn = ").push_bind(inn.replace(' ', ""));
         }
         if let Some(cursor) = page.cursor {
             q.push(" AND id < ").push_bind(cursor);
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
@@ -772,7 +862,11 @@ impl Storage for SqliteStorage {
         Ok(page_of(items, page.limit, |c| c.id))
     }
 
-    async fn list_messages(&self, outcome: Option<Outcome>, page: PageRequest) -> Result<Page<MessageView>> {
+    async fn list_messages(
+        &self,
+        outcome: Option<Outcome>,
+        page: PageRequest,
+    ) -> Result<Page<MessageView>> {
         let mut q = QueryBuilder::<Sqlite>::new(MESSAGE_SELECT);
         q.push(" WHERE 1 = 1");
         if let Some(outcome) = outcome {
@@ -781,15 +875,22 @@ impl Storage for SqliteStorage {
         if let Some(cursor) = page.cursor {
             q.push(" AND m.id < ").push_bind(cursor);
         }
-        q.push(" ORDER BY m.id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        q.push(" ORDER BY m.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
-        let items = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        let items = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>>>()?;
         Ok(page_of(items, page.limit, |m| m.id))
     }
 
     async fn message(&self, id: i64) -> Result<Option<MessageView>> {
         let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(message_from_row).transpose()
     }
 
@@ -800,11 +901,20 @@ impl Storage for SqliteStorage {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.and_then(|(raw, ct)| {
-            raw.map(|bytes| RawMessage { bytes, content_type: ct.unwrap_or_else(|| "application/octet-stream".into()) })
+            raw.map(|bytes| RawMessage {
+                bytes,
+                content_type: ct.unwrap_or_else(|| "application/octet-stream".into()),
+            })
         }))
     }
 
-    async fn resolve_message(&self, id: i64, outcome: Outcome, reason: Option<&str>, lead_id: Option<i64>) -> Result<()> {
+    async fn resolve_message(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        lead_id: Option<i64>,
+    ) -> Result<()> {
         sqlx::query("UPDATE messages SET outcome = $1, reason = $2, lead_id = COALESCE($3, lead_id) WHERE id = $4")
             .bind(outcome.as_str())
             .bind(reason)
@@ -840,10 +950,22 @@ impl Storage for SqliteStorage {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(id, name, owner, color)| CalendarView { id, name, owner, color }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, owner, color)| CalendarView {
+                id,
+                name,
+                owner,
+                color,
+            })
+            .collect())
     }
 
-    async fn upsert_http_source(&self, source: &HttpSourceRecord, token_hash: Option<&str>) -> Result<i64> {
+    async fn upsert_http_source(
+        &self,
+        source: &HttpSourceRecord,
+        token_hash: Option<&str>,
+    ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO http_sources (name, calendar_id, token_hash, cors_origins, auto_tech_cards, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -871,20 +993,28 @@ impl Storage for SqliteStorage {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
-            Ok(HttpSourceRecord {
-                id,
-                name,
-                calendar_id,
-                calendar_name,
-                cors_origins: serde_json::from_str(&cors).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-                auto_tech_cards,
-            })
-        })
+        row.map(
+            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
+                Ok(HttpSourceRecord {
+                    id,
+                    name,
+                    calendar_id,
+                    calendar_name,
+                    cors_origins: serde_json::from_str(&cors)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                    auto_tech_cards,
+                })
+            },
+        )
         .transpose()
     }
 
-    async fn upsert_user(&self, login: &str, role: Role, password_hash: Option<&str>) -> Result<i64> {
+    async fn upsert_user(
+        &self,
+        login: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<i64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id = upsert_user_in(&mut tx, login, Some(role), password_hash).await?;
         tx.commit().await?;
@@ -913,12 +1043,18 @@ impl Storage for SqliteStorage {
         Ok(row.map(|(id, login, role)| UserRecord {
             id,
             login,
-            role: if role == "admin" { Role::Admin } else { Role::Manager },
+            role: if role == "admin" {
+                Role::Admin
+            } else {
+                Role::Manager
+            },
         }))
     }
 
     async fn has_users(&self) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n > 0)
     }
 }
