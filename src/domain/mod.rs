@@ -4,3 +4,4 @@
 //! a function of its input lives here, so it can be tested exhaustively.
 
 pub mod charset;
+pub mod subject;
