@@ -10,6 +10,7 @@ pub mod domain;
 pub mod eml;
 pub mod http;
 pub mod intake;
+pub mod mail;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

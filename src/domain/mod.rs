@@ -10,6 +10,7 @@ pub mod lead;
 pub mod lenient;
 pub mod payload;
 pub mod phone;
+pub mod subject;
 pub mod techcard;
 pub mod warning;
 
