@@ -1,0 +1,155 @@
+//! Test support: the real application on a port-0 listener with a fresh SQLite database.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+
+use leadgate::config::{HttpSourceConfig, Settings};
+use leadgate::startup::Application;
+use tokio::sync::oneshot;
+
+pub const SEED_SAMPLE: &str = include_str!("../fixtures/seed_sample.json");
+
+/// A running leadgate with its tokens.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub source_token: String,
+    dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn settings_in(dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = format!("sqlite://{}", dir.join("leadgate.db").display());
+    let admin = dir.join("admin.token");
+    std::fs::write(&admin, "admin-token-for-tests\n").unwrap();
+    settings.server.admin_token_file = Some(admin);
+    let source = dir.join("website.token");
+    std::fs::write(&source, "website-token-for-tests").unwrap();
+    settings.http_sources = vec![HttpSourceConfig {
+        name: "website".into(),
+        calendar: None,
+        token_env: None,
+        token_file: Some(source),
+        cors_origins: vec!["https://shop.example".into()],
+        auto_tech_cards: false,
+    }];
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(customise: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_in(tempfile::tempdir().unwrap(), customise).await
+    }
+
+    /// Starts leadgate on the database in `dir` (a restart when it already holds one).
+    pub async fn spawn_in(dir: tempfile::TempDir, customise: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = settings_in(dir.path());
+        customise(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Application::build(settings, listener).await.unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            admin_token: "admin-token-for-tests".into(),
+            source_token: "website-token-for-tests".into(),
+            dir: Some(dir),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir
+            .as_ref()
+            .expect("the directory lives as long as the app")
+            .path()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir().join("leadgate.db")
+    }
+
+    /// POSTs a body to the intake with the website's token.
+    pub async fn intake(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/v1/intake", self.base))
+            .bearer_auth(&self.source_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn intake_json(&self, json: &str) -> reqwest::Response {
+        self.intake(json.to_owned(), "application/json").await
+    }
+
+    /// GETs a read-API path as the administrator and returns the JSON.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server gracefully, waits for it, and hands back its directory (database included).
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+        self.dir.take().expect("stopped once")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The payload in Windows-1251, as sites built for the 1C integration send it.
+pub fn cp1251(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(text);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
