@@ -15,3 +15,4 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod tokens;
+pub mod web;
