@@ -18,6 +18,8 @@ document.addEventListener("DOMContentLoaded", function () {
         .catch(function () {});
     };
     window.setInterval(poll, 15000);
+    // Poll at once when the manager comes back to the tab.
+    window.addEventListener("focus", poll);
   }
   document.querySelectorAll("[data-reload]").forEach(function (a) {
     a.addEventListener("click", function (e) { e.preventDefault(); window.location.reload(); });
