@@ -481,6 +481,29 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
     all.dedup();
     assert_eq!(all.len(), 60, "no lead twice, none missing");
     assert!(!second.contains("id=\"next-page\""));
+
+    // A search pages the same way, new leads first.
+    let (_, first) = get(&app, &c, "/inbox?q=%D0%B7%D0%B0%D1%8F%D0%B2%D0%BA%D0%B0").await;
+    assert_eq!(shown(&first), all_desc_new_first(&ids, newest)[..50]);
+    let next = first
+        .split("id=\"next-page\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    let (_, second) = get(&app, &c, &next).await;
+    assert_eq!(shown(&second), all_desc_new_first(&ids, newest)[50..]);
+}
+
+fn all_desc_new_first(ids: &[i64], done: i64) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.iter().rev().copied().filter(|i| *i != done).collect();
+    v.push(done);
+    v
 }
 
 #[tokio::test]
