@@ -63,12 +63,12 @@ fn payload(i: u64) -> String {
     let day = 1 + i % 31;
     let minute = (i / 31) % (24 * 60);
     let name = SURNAMES[(i % 8) as usize];
-    let inn = if i % 3 == 0 {
+    let inn = if i.is_multiple_of(3) {
         format!(r#""ИНН": "{}","#, inn10(770_000_000 + i % 5000))
     } else {
         String::new()
     };
-    let goods = if i % 2 == 0 {
+    let goods = if i.is_multiple_of(2) {
         r#","Товары": [{"Номенклатура": "Баннер", "Ширина": 2, "Высота": 1.5, "Количество": 3, "Цена": 500, "Сумма": 1500}]"#
     } else {
         ""
