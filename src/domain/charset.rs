@@ -77,7 +77,12 @@ pub fn decode(bytes: &[u8], declared: Option<&str>, default: &'static Encoding) 
 fn with(bytes: &[u8], encoding: &'static Encoding, chosen_by: ChosenBy) -> Decoded {
     // `decode` sniffs and strips a BOM; `chosen_by` already records which rule applied.
     let (text, actual, had_errors) = encoding.decode(bytes);
-    Decoded { text: text.into_owned(), encoding: actual, chosen_by, had_errors }
+    Decoded {
+        text: text.into_owned(),
+        encoding: actual,
+        chosen_by,
+        had_errors,
+    }
 }
 
 #[cfg(test)]
