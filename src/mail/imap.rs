@@ -202,6 +202,11 @@ impl ImapSession {
         Ok(session)
     }
 
+    /// Whether the session runs over TLS (implicit or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        self.session.get_ref().is_tls()
+    }
+
     /// Whether the server announced a capability (case-insensitive), such as `MOVE`.
     pub fn has_capability(&self, name: &str) -> bool {
         self.capabilities.contains(&name.to_ascii_uppercase())

@@ -157,6 +157,11 @@ impl Pop3Client {
         Ok(client)
     }
 
+    /// Whether the connection runs over TLS (implicit or after STLS).
+    pub fn is_tls(&self) -> bool {
+        self.reader.get_ref().is_tls()
+    }
+
     async fn start_tls(mut self, endpoint: &Endpoint) -> Result<Self, Pop3Error> {
         let capabilities = self.capa().await?;
         if !capabilities.iter().any(|c| c.eq_ignore_ascii_case("STLS")) {

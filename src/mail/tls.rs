@@ -321,10 +321,18 @@ pub async fn upgrade(endpoint: &Endpoint, stream: MailStream) -> Result<MailStre
             .connect(server_name, plain)
             .await
             .map_err(|source| {
-                ConnectError::Tls(TlsError::Handshake {
-                    host: endpoint.host.clone(),
-                    source,
-                })
+                if source.kind() == io::ErrorKind::TimedOut {
+                    ConnectError::Timeout {
+                        host: endpoint.host.clone(),
+                        port: endpoint.port,
+                        after: endpoint.timeout,
+                    }
+                } else {
+                    ConnectError::Tls(TlsError::Handshake {
+                        host: endpoint.host.clone(),
+                        source,
+                    })
+                }
             })
     })
     .await?;
