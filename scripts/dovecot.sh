@@ -183,7 +183,12 @@ cmd_start() {
     ensure_installed
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    [ -e "$dir/run/master.pid" ] && die "$dir already has a running Dovecot (run/master.pid); stop it first"
+    if [ -f "$dir/run/master.pid" ]; then
+        if kill -0 "$(cat "$dir/run/master.pid")" 2>/dev/null; then
+            die "$dir already has a running Dovecot (run/master.pid); stop it first"
+        fi
+        rm -f "$dir/run/master.pid" # left by a Dovecot that died
+    fi
     # The mail processes run as nobody and must reach DIR/mail/USER.
     chmod 755 "$dir"
     mkdir -p "$dir/run" "$dir/state" "$dir/mail"
