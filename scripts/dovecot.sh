@@ -195,7 +195,13 @@ cmd_start() {
     chown "$MAIL_UID:$MAIL_GID" "$dir/mail"
     make_certs "$dir"
     local ports
-    mapfile -t ports < <(free_ports 4)
+    if [ -f "$dir/env" ]; then
+        # A restart keeps its ports, so clients configured for this server find it again.
+        # shellcheck disable=SC1091
+        ports=($(. "$dir/env" && echo "$DOVECOT_IMAP_PORT $DOVECOT_IMAPS_PORT $DOVECOT_POP3_PORT $DOVECOT_POP3S_PORT"))
+    else
+        mapfile -t ports < <(free_ports 4)
+    fi
     write_config "$dir" "${ports[0]}" "${ports[1]}" "${ports[2]}" "${ports[3]}"
     # Dovecot daemonizes but keeps inherited descriptors: close them all, or a caller that
     # captures our output waits forever.

@@ -10,7 +10,9 @@ const SEED_SAMPLE: &str = include_str!("fixtures/seed_sample.json");
 
 fn leadgate(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("leadgate").unwrap();
-    cmd.current_dir(dir).env_remove("LEADGATE_CONFIG").env("RUST_LOG", "warn");
+    cmd.current_dir(dir)
+        .env_remove("LEADGATE_CONFIG")
+        .env("RUST_LOG", "warn");
     cmd
 }
 
@@ -28,12 +30,24 @@ fn write_cp1251(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn check_reports_the_parsed_order_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_cp1251(dir.path(), "order.json", SEED_SAMPLE);
-    let output = leadgate(dir.path()).arg("check").arg(&file).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = leadgate(dir.path())
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], true);
     assert_eq!(report["kind"], "order");
-    assert_eq!(report["lead"]["lines"][0]["nomenclature"], "Ролап 123 22 22");
+    assert_eq!(
+        report["lead"]["lines"][0]["nomenclature"],
+        "Ролап 123 22 22"
+    );
     assert_eq!(report["lead"]["contact"]["phone_e164"], "+79256424290");
     assert!(!dir.path().join("data").exists(), "check stores nothing");
 }
@@ -43,12 +57,22 @@ fn check_reports_a_rejection_with_its_position_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.json");
     std::fs::write(&file, "{\n\"Тема\": }").unwrap();
-    let output = leadgate(dir.path()).arg("check").arg(&file).output().unwrap();
+    let output = leadgate(dir.path())
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], false);
     assert_eq!(report["error"]["code"], "not_json");
-    assert!(report["error"]["message"].as_str().unwrap().contains("line 2"), "{report}");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -56,7 +80,11 @@ fn check_shows_warnings_for_an_invalid_inn() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lead.json");
     std::fs::write(&file, r#"{"ИНН": "1234567890", "Телефон": "+79161234567"}"#).unwrap();
-    let output = leadgate(dir.path()).arg("check").arg(&file).output().unwrap();
+    let output = leadgate(dir.path())
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["warnings"][0]["code"], "invalid_inn");
@@ -66,29 +94,73 @@ fn check_shows_warnings_for_an_invalid_inn() {
 fn import_files_leads_into_the_embedded_database_once() {
     let dir = tempfile::tempdir().unwrap();
     let good = write_cp1251(dir.path(), "order.json", SEED_SAMPLE);
-    let output = leadgate(dir.path()).arg("import").arg(&good).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout(&output).contains("imported as lead 1"), "{}", stdout(&output));
-    assert!(dir.path().join("data/leadgate.db").exists(), "the embedded default database is ./data/leadgate.db");
+    let output = leadgate(dir.path())
+        .arg("import")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout(&output).contains("imported as lead 1"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        dir.path().join("data/leadgate.db").exists(),
+        "the embedded default database is ./data/leadgate.db"
+    );
 
-    let again = leadgate(dir.path()).arg("import").arg(&good).output().unwrap();
-    assert!(stdout(&again).contains("already imported as lead 1"), "{}", stdout(&again));
+    let again = leadgate(dir.path())
+        .arg("import")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&again).contains("already imported as lead 1"),
+        "{}",
+        stdout(&again)
+    );
 
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "[]").unwrap();
-    let output = leadgate(dir.path()).arg("import").arg(&bad).output().unwrap();
+    let output = leadgate(dir.path())
+        .arg("import")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
 
-    let list = leadgate(dir.path()).args(["leads", "list", "--json"]).output().unwrap();
+    let list = leadgate(dir.path())
+        .args(["leads", "list", "--json"])
+        .output()
+        .unwrap();
     let leads: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
     assert_eq!(leads.as_array().unwrap().len(), 1);
     assert_eq!(leads[0]["source"]["channel"], "file");
-    let table = leadgate(dir.path()).args(["leads", "list"]).output().unwrap();
+    let table = leadgate(dir.path())
+        .args(["leads", "list"])
+        .output()
+        .unwrap();
     assert!(stdout(&table).contains("Прилепский"), "{}", stdout(&table));
-    let show = leadgate(dir.path()).args(["leads", "show", "1"]).output().unwrap();
-    assert!(stdout(&show).contains("Ролап 123 22 22"), "{}", stdout(&show));
-    let missing = leadgate(dir.path()).args(["leads", "show", "99"]).output().unwrap();
+    let show = leadgate(dir.path())
+        .args(["leads", "show", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&show).contains("Ролап 123 22 22"),
+        "{}",
+        stdout(&show)
+    );
+    let missing = leadgate(dir.path())
+        .args(["leads", "show", "99"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 }
 
@@ -97,17 +169,35 @@ fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("order.json");
     std::fs::write(&file, SEED_SAMPLE).unwrap();
-    let output = leadgate(dir.path()).arg("make-eml").arg(&file).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = leadgate(dir.path())
+        .arg("make-eml")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let eml = output.stdout;
     let headers = leadgate::mail::extract::headers(&eml);
-    assert_eq!(headers.subject.as_deref(), Some("ORDER: 123"), "the number comes from Тема");
+    assert_eq!(
+        headers.subject.as_deref(),
+        Some("ORDER: 123"),
+        "the number comes from Тема"
+    );
     let found = leadgate::mail::extract::find_payload(&eml, encoding_rs::WINDOWS_1251).unwrap();
     assert!(found.is_json_object);
     assert_eq!(found.encoding, encoding_rs::WINDOWS_1251);
     assert_eq!(found.text, SEED_SAMPLE);
 
-    let numbered = leadgate(dir.path()).arg("make-eml").arg(&file).args(["--number", "77"]).output().unwrap();
+    let numbered = leadgate(dir.path())
+        .arg("make-eml")
+        .arg(&file)
+        .args(["--number", "77"])
+        .output()
+        .unwrap();
     let headers = leadgate::mail::extract::headers(&numbered.stdout);
     assert_eq!(headers.subject.as_deref(), Some("ORDER: 77"));
 }
@@ -117,8 +207,18 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");
     std::fs::write(&config, "[database]\nurl = \"sqlite://custom/place.db\"\n").unwrap();
-    let output = leadgate(dir.path()).arg("--config").arg(&config).arg("migrate").output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(dir.path().join("custom/place.db").exists());
     let overridden = leadgate(dir.path())
         .arg("--config")
@@ -128,14 +228,21 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
         .output()
         .unwrap();
     assert_eq!(overridden.status.code(), Some(0));
-    assert!(dir.path().join("from-env.db").exists(), "environment variables override the file");
+    assert!(
+        dir.path().join("from-env.db").exists(),
+        "environment variables override the file"
+    );
 }
 
 #[test]
 fn a_missing_secret_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");
-    std::fs::write(&config, "[server]\nadmin_token_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[server]\nadmin_token_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n",
+    )
+    .unwrap();
     let output = leadgate(dir.path())
         .arg("--config")
         .arg(&config)
@@ -176,7 +283,12 @@ fn serve_prints_first_start_tokens_once_and_they_work() {
         lines.push(line);
     }
     let token = |label: &str| {
-        lines.iter().find(|l| l.contains(label)).and_then(|l| l.split_whitespace().last()).unwrap().to_owned()
+        lines
+            .iter()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_owned()
     };
     let (admin, source) = (token("admin API token"), token("\"website\" token"));
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -193,16 +305,28 @@ fn serve_prints_first_start_tokens_once_and_they_work() {
             .await
             .unwrap();
         assert_eq!(created.status().as_u16(), 201);
-        let leads = client.get(format!("{base}/api/v1/leads")).bearer_auth(&admin).send().await.unwrap();
+        let leads = client
+            .get(format!("{base}/api/v1/leads"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(leads.status().as_u16(), 200);
     });
     let pid = child.id();
-    std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "SIGTERM shuts down gracefully");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!stderr.contains(&admin) && !stderr.contains(&source), "tokens never reach the log");
+    assert!(
+        !stderr.contains(&admin) && !stderr.contains(&source),
+        "tokens never reach the log"
+    );
 
     // The second start prints no tokens: wait for its "listening" log line, stop it, read its stdout.
     let mut child = spawn();
@@ -211,7 +335,11 @@ fn serve_prints_first_start_tokens_once_and_they_work() {
     while log.read_line(&mut line).unwrap() > 0 && !line.contains("leadgate listening") {
         line.clear();
     }
-    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut rest).unwrap();

@@ -7,10 +7,6 @@
 //! STARTTLS, under-report a size).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use leadgate::mail::Credentials;
@@ -20,126 +16,10 @@ use leadgate::mail::tls::{ConnectError, Endpoint, TlsError, TlsMode, TlsSettings
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+mod common;
+use common::dovecot::{dovecot, unique_user};
+
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The running test Dovecot, as described by its env file.
-struct Dovecot {
-    vars: HashMap<String, String>,
-}
-
-fn dovecot() -> Dovecot {
-    let path = std::env::var("LEADGATE_TEST_DOVECOT_ENV").unwrap_or_else(|_| {
-        panic!(
-            "LEADGATE_TEST_DOVECOT_ENV is not set: the mail tests need the test Dovecot. \
-             Run the suite via scripts/test (or: scripts/dovecot.sh start DIR and \
-             LEADGATE_TEST_DOVECOT_ENV=DIR/env cargo test)"
-        )
-    });
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read the Dovecot env file {path}: {e}"));
-    let vars = text
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("export "))
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches(['"', '\'']).to_owned()))
-        .collect();
-    Dovecot { vars }
-}
-
-impl Dovecot {
-    fn var(&self, key: &str) -> &str {
-        self.vars
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} missing from the Dovecot env file"))
-    }
-
-    fn port(&self, key: &str) -> u16 {
-        self.var(key).parse().unwrap()
-    }
-
-    fn endpoint(&self, port_key: &str, mode: TlsMode) -> Endpoint {
-        Endpoint {
-            host: "localhost".into(),
-            port: self.port(port_key),
-            tls: TlsSettings {
-                mode,
-                ca_file: Some(PathBuf::from(self.var("DOVECOT_CA_FILE"))),
-                insecure_skip_verify: false,
-            },
-            timeout: TIMEOUT,
-        }
-    }
-
-    fn imap(&self, mode: TlsMode) -> Endpoint {
-        let key = match mode {
-            TlsMode::Implicit => "DOVECOT_IMAPS_PORT",
-            TlsMode::StartTls | TlsMode::None => "DOVECOT_IMAP_PORT",
-        };
-        self.endpoint(key, mode)
-    }
-
-    fn pop3(&self, mode: TlsMode) -> Endpoint {
-        let key = match mode {
-            TlsMode::Implicit => "DOVECOT_POP3S_PORT",
-            TlsMode::StartTls | TlsMode::None => "DOVECOT_POP3_PORT",
-        };
-        self.endpoint(key, mode)
-    }
-
-    fn login(&self, user: &str) -> Credentials {
-        Credentials::new(user, self.var("DOVECOT_PASSWORD"))
-    }
-
-    /// Drops `raw` into `user`'s Maildir/new (via tmp/, as Maildir delivery does), owned by
-    /// the mail root's owner (nobody), with the given modification time = INTERNALDATE.
-    fn deliver_at(&self, user: &str, raw: &[u8], received: SystemTime) {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let root = PathBuf::from(self.var("DOVECOT_MAIL_ROOT"));
-        let meta = std::fs::metadata(&root).unwrap();
-        let (uid, gid) = (meta.uid(), meta.gid());
-        let home = root.join(user);
-        let maildir = home.join("Maildir");
-        for dir in [
-            &home,
-            &maildir,
-            &maildir.join("new"),
-            &maildir.join("cur"),
-            &maildir.join("tmp"),
-        ] {
-            std::fs::create_dir_all(dir).unwrap();
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
-        }
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap();
-        let name = format!(
-            "{}.M{}P{}Q{}.leadgate-test",
-            now.as_secs(),
-            now.subsec_micros(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let tmp = maildir.join("tmp").join(&name);
-        std::fs::write(&tmp, raw).unwrap();
-        std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&tmp)
-            .unwrap()
-            .set_modified(received)
-            .unwrap();
-        std::fs::rename(&tmp, maildir.join("new").join(&name)).unwrap();
-    }
-
-    fn deliver(&self, user: &str, raw: &[u8]) {
-        self.deliver_at(user, raw, SystemTime::now());
-    }
-}
-
-/// A user name of its own for each test (and each run), so mailboxes never mix.
-fn unique_user(test: &str) -> String {
-    format!("{test}-{:08x}", rand::random::<u32>())
-}
 
 fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(

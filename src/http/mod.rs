@@ -5,6 +5,7 @@
 //! header is marked sensitive and never logged.
 
 pub mod auth;
+pub mod collectors;
 pub mod error;
 pub mod intake;
 pub mod read;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The intake pipeline.
     pub intake: Arc<Intake>,
+    /// The mail collector job (run now).
+    pub job: Arc<crate::jobs::MailCollectorJob>,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
     /// Prometheus renderer, when metrics are installed.
@@ -72,6 +75,7 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
+        .merge(collectors::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()

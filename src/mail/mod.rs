@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+pub mod collector;
 pub mod extract;
 pub mod imap;
 pub mod pop3;

@@ -27,6 +27,10 @@ use crate::domain::warning::Warning;
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Where job lock files live (beside the database); `None` for an in-memory database.
+    lock_dir: Option<std::path::PathBuf>,
+    /// The database file's name, prefixing its lock files.
+    lock_stem: String,
 }
 
 impl SqliteStorage {
@@ -52,10 +56,16 @@ impl SqliteStorage {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let file = Path::new(options.get_filename());
+        let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
+        let lock_dir = (!in_memory)
+            .then(|| file.parent().map(Path::to_path_buf).unwrap_or_default())
+            .map(|d| if d.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { d });
+        let lock_stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Self { pool, lock_dir, lock_stem })
     }
 
     /// The underlying pool, for the web UI's read-only queries and tests.
@@ -602,6 +612,26 @@ impl SqliteStorage {
         Ok(cards)
     }
 
+    async fn source_where(&self, clause: &'static str, key: String) -> Result<Option<HttpSourceRecord>> {
+        let sql = format!(
+            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
+             FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE {clause}"
+        );
+        let row: Option<(i64, String, i64, String, String, bool)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(&self.pool).await?;
+        row.map(|(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
+            Ok(HttpSourceRecord {
+                id,
+                name,
+                calendar_id,
+                calendar_name,
+                cors_origins: serde_json::from_str(&cors).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                auto_tech_cards,
+            })
+        })
+        .transpose()
+    }
+
     async fn contacts(&self, counterparty_id: i64) -> Result<(Vec<String>, Vec<String>)> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id",
@@ -985,28 +1015,12 @@ impl Storage for SqliteStorage {
         Ok(id)
     }
 
+    async fn http_source(&self, id: i64) -> Result<Option<HttpSourceRecord>> {
+        self.source_where("s.id = CAST($1 AS INTEGER)", id.to_string()).await
+    }
+
     async fn http_source_by_token(&self, token_hash: &str) -> Result<Option<HttpSourceRecord>> {
-        let row: Option<(i64, String, i64, String, String, bool)> = sqlx::query_as(
-            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
-             FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE s.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(
-            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
-                Ok(HttpSourceRecord {
-                    id,
-                    name,
-                    calendar_id,
-                    calendar_name,
-                    cors_origins: serde_json::from_str(&cors)
-                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
-                    auto_tech_cards,
-                })
-            },
-        )
-        .transpose()
+        self.source_where("s.token_hash = $1", token_hash.to_owned()).await
     }
 
     async fn upsert_user(
@@ -1057,6 +1071,251 @@ impl Storage for SqliteStorage {
             .await?;
         Ok(n > 0)
     }
+
+    async fn upsert_collector(&self, c: &CollectorRecord) -> Result<i64> {
+        let now = ms(Utc::now());
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO collectors (name, protocol, host, port, tls, ca_file, insecure_skip_verify, username,
+                 password_env, password_file, folder, keyword, calendar_id, default_charset, after_import, move_to,
+                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+             ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
+                 port = excluded.port, tls = excluded.tls, ca_file = excluded.ca_file,
+                 insecure_skip_verify = excluded.insecure_skip_verify, username = excluded.username,
+                 password_env = excluded.password_env, password_file = excluded.password_file,
+                 folder = excluded.folder, keyword = excluded.keyword, calendar_id = excluded.calendar_id,
+                 default_charset = excluded.default_charset, after_import = excluded.after_import,
+                 move_to = excluded.move_to, failed_folder = excluded.failed_folder,
+                 delete_after_days = excluded.delete_after_days, auto_tech_cards = excluded.auto_tech_cards,
+                 deleted = excluded.deleted, updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(&c.name)
+        .bind(c.protocol.as_str())
+        .bind(&c.host)
+        .bind(i64::from(c.port))
+        .bind(tls_text(c.tls))
+        .bind(c.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()))
+        .bind(c.insecure_skip_verify)
+        .bind(&c.username)
+        .bind(c.password_env.as_deref())
+        .bind(c.password_file.as_ref().map(|p| p.to_string_lossy().into_owned()))
+        .bind(&c.folder)
+        .bind(&c.keyword)
+        .bind(c.calendar_id)
+        .bind(&c.default_charset)
+        .bind(c.after_import.as_str())
+        .bind(c.move_to.as_deref())
+        .bind(c.failed_folder.as_deref())
+        .bind(c.delete_after_days.map(i64::from))
+        .bind(c.auto_tech_cards)
+        .bind(c.deleted)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn collectors(&self, include_deleted: bool) -> Result<Vec<CollectorRecord>> {
+        let rows = sqlx::query("SELECT * FROM collectors WHERE deleted = 0 OR $1 ORDER BY name")
+            .bind(include_deleted)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(collector_from_row).collect()
+    }
+
+    async fn collector(&self, id: i64) -> Result<Option<CollectorRecord>> {
+        let row = sqlx::query("SELECT * FROM collectors WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(collector_from_row).transpose()
+    }
+
+    async fn scan_state(&self, collector_id: i64, folder: &str) -> Result<Option<ScanState>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT uid_validity, last_uid FROM collector_state WHERE collector_id = $1 AND folder = $2",
+        )
+        .bind(collector_id)
+        .bind(folder)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(v, u)| ScanState {
+            uid_validity: u32::try_from(v).unwrap_or_default(),
+            last_uid: u32::try_from(u).unwrap_or_default(),
+        }))
+    }
+
+    async fn save_scan_state(
+        &self,
+        collector_id: i64,
+        folder: &str,
+        state: ScanState,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO collector_state (collector_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (collector_id, folder) DO UPDATE SET uid_validity = excluded.uid_validity,
+                 last_uid = excluded.last_uid",
+        )
+        .bind(collector_id)
+        .bind(folder)
+        .bind(i64::from(state.uid_validity))
+        .bind(i64::from(state.last_uid))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn known_mailbox_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut known = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT mailbox_key FROM messages WHERE source = ");
+            q.push_bind(source).push(" AND mailbox_key IN (");
+            let mut sep = q.separated(", ");
+            for key in chunk {
+                sep.push_bind(key);
+            }
+            q.push(")");
+            let rows: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
+            known.extend(rows.into_iter().map(|(k,)| k));
+        }
+        Ok(known)
+    }
+
+    async fn mailbox_keys_recorded_before(
+        &self,
+        source: &str,
+        before: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT mailbox_key FROM messages WHERE source = $1 AND received_at < $2 AND mailbox_key IS NOT NULL",
+        )
+        .bind(source)
+        .bind(ms(before))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
+    async fn start_run(&self, collector_id: i64) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO collector_runs (collector_id, started_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(collector_id)
+        .bind(ms(Utc::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn finish_run(&self, run_id: i64, counts: &RunCounts, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE collector_runs SET finished_at = $1, imported = $2, duplicate = $3, skipped = $4, rejected = $5,
+                 error = $6 WHERE id = $7",
+        )
+        .bind(ms(Utc::now()))
+        .bind(i64::try_from(counts.imported).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.duplicate).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.skipped).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.rejected).unwrap_or(i64::MAX))
+        .bind(error)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn last_runs(&self) -> Result<std::collections::HashMap<i64, RunView>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM collector_runs r
+             WHERE r.id = (SELECT MAX(id) FROM collector_runs WHERE collector_id = r.collector_id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let finished: Option<i64> = row.try_get("finished_at")?;
+            let count = |col: &str| -> Result<u64> {
+                Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+            };
+            out.insert(
+                row.try_get("collector_id")?,
+                RunView {
+                    started_at: from_ms(row.try_get("started_at")?)?,
+                    finished_at: finished.map(from_ms).transpose()?,
+                    counts: RunCounts {
+                        imported: count("imported")?,
+                        duplicate: count("duplicate")?,
+                        skipped: count("skipped")?,
+                        rejected: count("rejected")?,
+                    },
+                    error: row.try_get("error")?,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>> {
+        let Some(dir) = &self.lock_dir else {
+            // An in-memory database lives in one process: the job's own mutex is enough.
+            return Ok(Some(JobLock::new(())));
+        };
+        let path = dir.join(format!("{}.{job}.lock", self.lock_stem));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(JobLock::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StorageError::Database(sqlx::Error::Io(e))),
+        }
+    }
+
+    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT collector_id, http_source_id, message_id, external_number, received_at FROM messages WHERE id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StorageError::NotFound { what: "message", key: message_id.to_string() })?;
+        let collector_id: Option<i64> = row.try_get("collector_id")?;
+        let http_source_id: Option<i64> = row.try_get("http_source_id")?;
+        let entry = LedgerEntry {
+            source: match (collector_id, http_source_id) {
+                (Some(id), _) => SourceRef::Collector { id },
+                (None, Some(id)) => SourceRef::Http { id },
+                (None, None) => SourceRef::File,
+            },
+            ledger_key: None,
+            mailbox_key: None,
+            message_id: row.try_get("message_id")?,
+            external_number: row.try_get("external_number")?,
+            received_at: from_ms(row.try_get("received_at")?)?,
+            raw: Vec::new(),
+            content_type: String::new(),
+        };
+        let (lead_id, _) = insert_lead(&mut tx, draft, &entry).await?;
+        sqlx::query(
+            "UPDATE messages SET outcome = 'imported', reason = NULL, lead_id = $1 WHERE id = $2",
+        )
+        .bind(lead_id)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lead_id)
+    }
 }
 
 /// Creates a user by login or updates it; `role`/`password_hash` of `None` keep what is stored (a new user
@@ -1082,4 +1341,52 @@ async fn upsert_user_in(
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
+}
+
+fn tls_text(mode: crate::mail::tls::TlsMode) -> &'static str {
+    use crate::mail::tls::TlsMode;
+    match mode {
+        TlsMode::Implicit => "implicit",
+        TlsMode::StartTls => "starttls",
+        TlsMode::None => "none",
+    }
+}
+
+fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
+    use crate::mail::tls::TlsMode;
+    let protocol: String = row.try_get("protocol")?;
+    let tls: String = row.try_get("tls")?;
+    let after: String = row.try_get("after_import")?;
+    let port: i64 = row.try_get("port")?;
+    let days: Option<i64> = row.try_get("delete_after_days")?;
+    let ca_file: Option<String> = row.try_get("ca_file")?;
+    let password_file: Option<String> = row.try_get("password_file")?;
+    Ok(CollectorRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        protocol: parse_enum::<Protocol>("protocol", &protocol)?,
+        host: row.try_get("host")?,
+        port: u16::try_from(port).map_err(|_| StorageError::Corrupt(format!("port {port}")))?,
+        tls: match tls.as_str() {
+            "implicit" => TlsMode::Implicit,
+            "starttls" => TlsMode::StartTls,
+            "none" => TlsMode::None,
+            other => return Err(StorageError::Corrupt(format!("tls {other:?}"))),
+        },
+        ca_file: ca_file.map(Into::into),
+        insecure_skip_verify: row.try_get("insecure_skip_verify")?,
+        username: row.try_get("username")?,
+        password_env: row.try_get("password_env")?,
+        password_file: password_file.map(Into::into),
+        folder: row.try_get("folder")?,
+        keyword: row.try_get("keyword")?,
+        calendar_id: row.try_get("calendar_id")?,
+        default_charset: row.try_get("default_charset")?,
+        after_import: parse_enum::<AfterImport>("after_import", &after)?,
+        move_to: row.try_get("move_to")?,
+        failed_folder: row.try_get("failed_folder")?,
+        delete_after_days: days.and_then(|d| u32::try_from(d).ok()),
+        auto_tech_cards: row.try_get("auto_tech_cards")?,
+        deleted: row.try_get("deleted")?,
+    })
 }
