@@ -83,14 +83,11 @@ impl Imap {
 
     /// Sends one command and reads up to its tagged completion. Untagged lines go to `on_untagged`;
     /// literals are consumed (and their sizes passed along) without being stored.
-    fn command(
-        &mut self,
-        cmd: &str,
-        mut on_untagged: impl FnMut(&[u8], Option<u64>),
-    ) -> Res<()> {
+    fn command(&mut self, cmd: &str, mut on_untagged: impl FnMut(&[u8], Option<u64>)) -> Res<()> {
         self.tag += 1;
         let tag = format!("a{}", self.tag);
-        self.writer.write_all(format!("{tag} {cmd}\r\n").as_bytes())?;
+        self.writer
+            .write_all(format!("{tag} {cmd}\r\n").as_bytes())?;
         let mut sink = vec![0u8; 1 << 16];
         loop {
             self.read_line()?;
