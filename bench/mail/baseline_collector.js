@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Baseline: the mail collector a site integrator writes by hand in Node.js.
 //
-// imapflow + mailparser + better-sqlite3: log in, open the folder read-only, `UID SEARCH SUBJECT ORDER`,
+// imapflow + mailparser + better-sqlite3: log in, select the folder, `UID SEARCH SUBJECT ORDER`,
 // fetch the full source (`source: true`, which imapflow sends as BODY.PEEK[]) over UID ranges of 500,
 // parse each message with simpleParser, take the first attachment whose text is a JSON object (decoded
 // from its declared charset, else Windows-1251), and insert a lead row plus its line rows into SQLite
@@ -140,7 +140,7 @@ async function main() {
     logger: false,
   });
   await client.connect();
-  const lock = await client.getMailboxLock(opts.folder, { readOnly: true });
+  const lock = await client.getMailboxLock(opts.folder);
   let messages = 0;
   let skipped = 0;
   try {

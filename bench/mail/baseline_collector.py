@@ -98,7 +98,7 @@ def main() -> None:
     started = time.monotonic()
     imap = imaplib.IMAP4(args.host, args.port)
     imap.login(args.user, args.password)
-    imap.select(args.folder, readonly=True)
+    imap.select(args.folder)
     typ, data = imap.uid("SEARCH", None, "SUBJECT", args.keyword)
     if typ != "OK":
         sys.exit(f"SEARCH failed: {data}")
