@@ -6,6 +6,7 @@
 # directory, so parallel runs never share state, and `stop` leaves nothing running.
 #
 # Usage:
+#   scripts/dovecot.sh kill DIR                  kill the server and its sessions at once (a crash, as clients see it)
 #   scripts/dovecot.sh start DIR                 create DIR, a CA + leaf cert, dovecot.conf; start Dovecot;
 #                                                write DIR/env (source it: `export KEY=value` lines)
 #   scripts/dovecot.sh stop DIR                  stop the Dovecot started in DIR (by its master.pid)
@@ -26,7 +27,7 @@ die() {
 }
 
 usage() {
-    sed -n '8,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -255,6 +256,18 @@ cmd_stop() {
     echo "dovecot.sh: stopped Dovecot in $dir" >&2
 }
 
+# Kills the server abruptly, sessions included (a crash or a network loss, as clients see it).
+cmd_kill() {
+    local dir=$1 pid
+    local pidfile="$dir/run/master.pid"
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+    echo "dovecot.sh: killed Dovecot in $dir" >&2
+}
+
 cmd_deliver() {
     local dir=$1 user=$2
     shift 2
@@ -277,6 +290,7 @@ cmd=$1
 shift
 case "$cmd" in
 start) [ "$#" -eq 1 ] || usage; cmd_start "$1" ;;
+kill) [ "$#" -eq 1 ] || usage; cmd_kill "$1" ;;
 stop) [ "$#" -eq 1 ] || usage; cmd_stop "$1" ;;
 deliver) cmd_deliver "$@" ;;
 *) usage ;;

@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::startup::{Application, Services};
 use crate::mail::collector::{MailRules, submission_for};
+use crate::startup::{Application, Services};
 use crate::storage::{
     Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, SourceRef, Submission,
     SubmitOutcome,
@@ -189,7 +189,10 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
     let services = Services::open(settings).await?;
     let summaries = services.job.run_once(only).await?;
     let mut failed = false;
-    println!("{:<24} {:>9} {:>9} {:>9} {:>9}  ERROR", "COLLECTOR", "IMPORTED", "DUPLICATE", "SKIPPED", "REJECTED");
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9}  ERROR",
+        "COLLECTOR", "IMPORTED", "DUPLICATE", "SKIPPED", "REJECTED"
+    );
     for s in &summaries {
         failed |= s.error.is_some();
         println!(
@@ -208,7 +211,12 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
 
 /// Drops the pipeline and waits for its writer to commit what is queued.
 async fn finish(services: Services) -> anyhow::Result<()> {
-    let Services { intake, job, writer, .. } = services;
+    let Services {
+        intake,
+        job,
+        writer,
+        ..
+    } = services;
     drop((intake, job));
     if let Some(writer) = writer {
         writer.await?;
@@ -255,14 +263,19 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             }
             submission
         } else {
-            let disposition = match services.intake.parse(&bytes, None, encoding_rs::WINDOWS_1251) {
+            let disposition = match services
+                .intake
+                .parse(&bytes, None, encoding_rs::WINDOWS_1251)
+            {
                 Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
                     payload: parsed.payload,
                     calendar_id: default_calendar,
                     auto_tech_cards: false,
                     extra_warnings: parsed.extra_warnings,
                 })),
-                Err(rejection) => Disposition::Rejected { reason: rejection.to_string() },
+                Err(rejection) => Disposition::Rejected {
+                    reason: rejection.to_string(),
+                },
             };
             let ledger = LedgerEntry {
                 source: SourceRef::File,
@@ -274,23 +287,42 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                 raw: bytes,
                 content_type: "application/json".to_owned(),
             };
-            Submission { ledger, disposition, idempotency: None }
+            Submission {
+                ledger,
+                disposition,
+                idempotency: None,
+            }
         };
         match services.intake.submit(submission).await? {
-            SubmitOutcome::Imported { lead_id, .. } => println!("{}: imported as lead {lead_id}", file.display()),
+            SubmitOutcome::Imported { lead_id, .. } => {
+                println!("{}: imported as lead {lead_id}", file.display())
+            }
             SubmitOutcome::Duplicate { lead_id } => println!(
                 "{}: already imported{}",
                 file.display(),
-                lead_id.map(|id| format!(" as lead {id}")).unwrap_or_default()
+                lead_id
+                    .map(|id| format!(" as lead {id}"))
+                    .unwrap_or_default()
             ),
             SubmitOutcome::Rejected { message_id } => {
                 failures += 1;
-                let reason = services.storage.message(message_id).await?.and_then(|m| m.reason).unwrap_or_default();
-                println!("{}: rejected: {reason} (ledger record {message_id})", file.display());
+                let reason = services
+                    .storage
+                    .message(message_id)
+                    .await?
+                    .and_then(|m| m.reason)
+                    .unwrap_or_default();
+                println!(
+                    "{}: rejected: {reason} (ledger record {message_id})",
+                    file.display()
+                );
             }
             SubmitOutcome::Skipped { .. } => {
                 failures += 1;
-                println!("{}: skipped: the subject does not hold ORDER as a word", file.display());
+                println!(
+                    "{}: skipped: the subject does not hold ORDER as a word",
+                    file.display()
+                );
             }
             other => println!("{}: {other:?}", file.display()),
         }
@@ -321,9 +353,10 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
         };
         (parsed, Some(mail))
     } else {
-        let parsed = crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings)
-            .map(|p| (p.payload, p.extra_warnings))
-            .map_err(|r| (r.code(), r.to_string()));
+        let parsed =
+            crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings)
+                .map(|p| (p.payload, p.extra_warnings))
+                .map_err(|r| (r.code(), r.to_string()));
         (parsed, None)
     };
     let (report, code) = match parsed {

@@ -367,7 +367,10 @@ mod tests {
             vec!["https://shop.example".to_owned()]
         );
         assert_eq!(s.collectors[0].port, 993);
-        assert_eq!(s.collectors[0].after_import, crate::storage::AfterImport::Keep);
+        assert_eq!(
+            s.collectors[0].after_import,
+            crate::storage::AfterImport::Keep
+        );
         assert_eq!(s.collectors[0].tls, crate::mail::tls::TlsMode::Implicit);
         assert_eq!(s.collectors[0].protocol, crate::storage::Protocol::Imap);
         assert_eq!(s.limits.max_body_bytes, 1_048_576);

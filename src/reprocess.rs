@@ -56,11 +56,17 @@ pub async fn reprocess(
     default_calendar: i64,
     message_id: i64,
 ) -> Result<Reprocessed, ReprocessError> {
-    let message: MessageView = storage.message(message_id).await?.ok_or(ReprocessError::NotFound)?;
+    let message: MessageView = storage
+        .message(message_id)
+        .await?
+        .ok_or(ReprocessError::NotFound)?;
     if message.outcome != Outcome::Rejected {
         return Err(ReprocessError::NotRejected(message.outcome));
     }
-    let raw = storage.message_raw(message_id).await?.ok_or(ReprocessError::NoRaw)?;
+    let raw = storage
+        .message_raw(message_id)
+        .await?
+        .ok_or(ReprocessError::NoRaw)?;
     let disposition = if raw.content_type.starts_with("message/") {
         let rules = match message.collector_id {
             Some(id) => match storage.collector(id).await? {
@@ -85,10 +91,16 @@ pub async fn reprocess(
             .ok()
             .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
         let calendar_id = match message.http_source_id {
-            Some(id) => storage.http_source(id).await?.map_or(default_calendar, |s| s.calendar_id),
+            Some(id) => storage
+                .http_source(id)
+                .await?
+                .map_or(default_calendar, |s| s.calendar_id),
             None => default_calendar,
         };
-        let default = charset.as_deref().and_then(encoding_for_label).unwrap_or(encoding_rs::WINDOWS_1251);
+        let default = charset
+            .as_deref()
+            .and_then(encoding_for_label)
+            .unwrap_or(encoding_rs::WINDOWS_1251);
         match intake.parse(&raw.bytes, charset.as_deref(), default) {
             Ok(parsed) => Disposition::Lead(Box::new(crate::storage::LeadDraft {
                 payload: parsed.payload,
@@ -96,7 +108,9 @@ pub async fn reprocess(
                 auto_tech_cards: false,
                 extra_warnings: parsed.extra_warnings,
             })),
-            Err(rejection) => Disposition::Rejected { reason: rejection.to_string() },
+            Err(rejection) => Disposition::Rejected {
+                reason: rejection.to_string(),
+            },
         }
     };
     match disposition {
@@ -105,8 +119,13 @@ pub async fn reprocess(
             Ok(Reprocessed::Imported { lead_id })
         }
         Disposition::Rejected { reason } | Disposition::Skipped { reason } => {
-            let reason = format!("{reason} (reprocessed {})", Utc::now().format("%Y-%m-%d %H:%M UTC"));
-            storage.resolve_message(message_id, Outcome::Rejected, Some(&reason), None).await?;
+            let reason = format!(
+                "{reason} (reprocessed {})",
+                Utc::now().format("%Y-%m-%d %H:%M UTC")
+            );
+            storage
+                .resolve_message(message_id, Outcome::Rejected, Some(&reason), None)
+                .await?;
             Ok(Reprocessed::Rejected { reason })
         }
     }

@@ -16,9 +16,9 @@ use tracing::{info, instrument, warn};
 use crate::config::{Settings, read_secret};
 use crate::http::{self, AppState};
 use crate::intake::{Intake, IntakeSettings};
-use crate::storage::sqlite::SqliteStorage;
 use crate::jobs::MailCollectorJob;
 use crate::mail::collector::CollectorEnv;
+use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, Role, Storage};
 use crate::tokens;
 
@@ -165,7 +165,9 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             .await?;
     }
     for c in &settings.collectors {
-        if c.protocol == Protocol::Pop3 && matches!(c.after_import, AfterImport::Seen | AfterImport::Move) {
+        if c.protocol == Protocol::Pop3
+            && matches!(c.after_import, AfterImport::Seen | AfterImport::Move)
+        {
             warn!(collector = %c.name, "POP3 has no flags or folders: after_import seen/move keeps the messages");
         }
         if c.insecure_skip_verify {
@@ -251,7 +253,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Services { storage, intake, job, settings, writer, .. } = self.services;
+        let Services {
+            storage,
+            intake,
+            job,
+            settings,
+            writer,
+            ..
+        } = self.services;
         let schedule = &settings.schedule.mail_collector;
         let cron = if schedule.enabled {
             Some(crate::jobs::parse_cron(&schedule.cron).context("schedule.mail_collector.cron")?)
@@ -267,8 +276,11 @@ impl Application {
             settings: settings.clone(),
             metrics: crate::telemetry::prometheus(),
         };
-        let cors: Vec<String> =
-            settings.http_sources.iter().flat_map(|s| s.cors_origins.clone()).collect();
+        let cors: Vec<String> = settings
+            .http_sources
+            .iter()
+            .flat_map(|s| s.cors_origins.clone())
+            .collect();
         let router = http::router(state, cors);
         info!(addr = %self.listener.local_addr()?, "leadgate listening");
 
@@ -298,7 +310,9 @@ impl Application {
         let server = server.await;
         stop.cancel();
         let scheduler = scheduler.await;
-        server.context("HTTP server task panicked")?.context("HTTP server failed")?;
+        server
+            .context("HTTP server task panicked")?
+            .context("HTTP server failed")?;
         scheduler.context("scheduler task panicked")?;
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {

@@ -36,8 +36,11 @@ const IMPORTED: &[(&str, &str)] = &[
     ("dot_line", "14"),
 ];
 /// ORDER messages that must be rejected, with a word of the reason.
-const REJECTED: &[(&str, &str)] =
-    &[("no_attachment", "no attachment"), ("broken_json", "JSON"), ("json_array", "JSON object")];
+const REJECTED: &[(&str, &str)] = &[
+    ("no_attachment", "no attachment"),
+    ("broken_json", "JSON"),
+    ("json_array", "JSON object"),
+];
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(FIXTURES).join(format!("{name}.eml"))).unwrap()
@@ -50,7 +53,14 @@ fn password_file(dir: &Path, password: &str) -> PathBuf {
     path
 }
 
-fn collector(dc: &Dovecot, name: &str, user: &str, protocol: Protocol, tls: TlsMode, password: PathBuf) -> CollectorConfig {
+fn collector(
+    dc: &Dovecot,
+    name: &str,
+    user: &str,
+    protocol: Protocol,
+    tls: TlsMode,
+    password: PathBuf,
+) -> CollectorConfig {
     let port_key = match (protocol, tls) {
         (Protocol::Imap, TlsMode::Implicit) => "DOVECOT_IMAPS_PORT",
         (Protocol::Imap, _) => "DOVECOT_IMAP_PORT",
@@ -104,7 +114,10 @@ fn counts(summary: &Value) -> (u64, u64, u64, u64) {
 }
 
 async fn all_leads(app: &TestApp) -> Vec<Value> {
-    app.get("/api/v1/leads?limit=500").await["items"].as_array().unwrap().clone()
+    app.get("/api/v1/leads?limit=500").await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
@@ -117,7 +130,15 @@ async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
     for name in ["borderline", "no_keyword"] {
         dc.deliver(&user, &fixture(name));
     }
-    let app = app_with(vec![collector(&dc, "site", &user, protocol, tls, password_file(secrets.path(), "secret"))]).await;
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        protocol,
+        tls,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
     let summary = run_now(&app, "site").await;
     assert_eq!(summary["error"], Value::Null, "{summary}");
     let (imported, duplicate, skipped, rejected) = counts(&summary);
@@ -126,10 +147,17 @@ async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
     assert_eq!(duplicate, 0);
     // IMAP lets the server filter by subject, so "no_keyword" is never downloaded; "BORDERLINE" matches the
     // server's substring search and is skipped by the whole-word rule. POP3 reads both headers with TOP.
-    assert_eq!(skipped, if protocol == Protocol::Imap { 1 } else { 2 }, "{summary}");
+    assert_eq!(
+        skipped,
+        if protocol == Protocol::Imap { 1 } else { 2 },
+        "{summary}"
+    );
 
     let leads = all_leads(&app).await;
-    let mut numbers: Vec<&str> = leads.iter().map(|l| l["source"]["external_number"].as_str().unwrap()).collect();
+    let mut numbers: Vec<&str> = leads
+        .iter()
+        .map(|l| l["source"]["external_number"].as_str().unwrap())
+        .collect();
     numbers.sort_unstable();
     let mut expected: Vec<&str> = IMPORTED.iter().map(|(_, n)| *n).collect();
     expected.sort_unstable();
@@ -137,10 +165,20 @@ async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
     for lead in &leads {
         assert_eq!(lead["source"]["channel"], "mail");
         assert_eq!(lead["source"]["collector"], "site");
-        assert!(lead["source"]["message_id"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            lead["source"]["message_id"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
-    let by_number = |n: &'static str| leads.iter().filter(move |l| l["source"]["external_number"] == n);
-    let seed = by_number("123").find(|l| l["lines"].as_array().unwrap().len() == 2).unwrap();
+    let by_number = |n: &'static str| {
+        leads
+            .iter()
+            .filter(move |l| l["source"]["external_number"] == n)
+    };
+    let seed = by_number("123")
+        .find(|l| l["lines"].as_array().unwrap().len() == 2)
+        .unwrap();
     assert_eq!(seed["kind"], "order");
     assert_eq!(seed["lines"][0]["nomenclature"], "Ролап 123 22 22");
     assert_eq!(seed["lines"][0]["resolution"], "360 dpi");
@@ -150,13 +188,27 @@ async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
     assert_eq!(contact["kind"], "contact");
     assert_eq!(contact["contact"]["person"], "Иванова Мария Петровна");
     assert_eq!(contact["contact"]["phone_e164"], "+79161234567");
-    assert_eq!(by_number("77").next().unwrap()["contact"]["person"], "Прилепский Алексей Анатольевич");
-    assert_eq!(by_number("13").next().unwrap()["subject"], "<script>alert(1)</script>");
+    assert_eq!(
+        by_number("77").next().unwrap()["contact"]["person"],
+        "Прилепский Алексей Анатольевич"
+    );
+    assert_eq!(
+        by_number("13").next().unwrap()["subject"],
+        "<script>alert(1)</script>"
+    );
 
     let rejected = app.get("/api/v1/messages?outcome=rejected").await;
-    let reasons: Vec<&str> = rejected["items"].as_array().unwrap().iter().map(|m| m["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
     for (_, word) in REJECTED {
-        assert!(reasons.iter().any(|r| r.contains(word)), "no reason mentions {word:?}: {reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains(word)),
+            "no reason mentions {word:?}: {reasons:?}"
+        );
     }
 
     // A second run over the same mailbox finds nothing new.
@@ -196,7 +248,9 @@ async fn every_fixture_imports_with_its_cyrillic_over_pop3_stls() {
 }
 
 async fn imap_session(dc: &Dovecot, user: &str) -> ImapSession {
-    ImapSession::connect_and_login(&dc.imap(TlsMode::None), &dc.login(user)).await.unwrap()
+    ImapSession::connect_and_login(&dc.imap(TlsMode::None), &dc.login(user))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -207,14 +261,24 @@ async fn the_same_message_delivered_twice_is_one_lead_and_one_duplicate() {
         let secrets = tempfile::tempdir().unwrap();
         dc.deliver(&user, &fixture("seed_sample"));
         dc.deliver(&user, &fixture("seed_sample"));
-        let app =
-            app_with(vec![collector(&dc, "site", &user, protocol, TlsMode::None, password_file(secrets.path(), "secret"))])
-                .await;
+        let app = app_with(vec![collector(
+            &dc,
+            "site",
+            &user,
+            protocol,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        )])
+        .await;
         let summary = run_now(&app, "site").await;
         assert_eq!(counts(&summary), (1, 1, 0, 0), "{protocol:?}: {summary}");
         assert_eq!(all_leads(&app).await.len(), 1);
         let duplicates = app.get("/api/v1/messages?outcome=duplicate").await;
-        assert_eq!(duplicates["items"].as_array().unwrap().len(), 1, "the second copy is recorded once");
+        assert_eq!(
+            duplicates["items"].as_array().unwrap().len(),
+            1,
+            "the second copy is recorded once"
+        );
         assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
     }
 }
@@ -227,9 +291,15 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     for name in ["seed_sample", "nodemailer_cp1251", "python_rfc2231"] {
         dc.deliver(&user, &fixture(name));
     }
-    let app =
-        app_with(vec![collector(&dc, "site", &user, Protocol::Imap, TlsMode::None, password_file(secrets.path(), "secret"))])
-            .await;
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
     assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
 
     // leadgate fetched with BODY.PEEK: a person reading the mailbox still sees the messages as new.
@@ -237,15 +307,23 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     session.select("INBOX").await.unwrap();
     let uids = session.search_new("", 0).await.unwrap();
     let flags = session.flags(&uids).await.unwrap();
-    assert!(flags.iter().all(|(_, f)| !f.iter().any(|f| f == "\\Seen")), "{flags:?}");
+    assert!(
+        flags.iter().all(|(_, f)| !f.iter().any(|f| f == "\\Seen")),
+        "{flags:?}"
+    );
     // Someone reads them all.
     session.mark_seen(&uids).await.unwrap();
     session.logout().await.unwrap();
     assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 
     // The server renumbers the folder (UIDVALIDITY changes): leadgate rescans and the ledger drops what it holds.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display())).await.unwrap();
-    sqlx::query("UPDATE collector_state SET uid_validity = uid_validity + 1").execute(&pool).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE collector_state SET uid_validity = uid_validity + 1")
+        .execute(&pool)
+        .await
+        .unwrap();
     let rescan = run_now(&app, "site").await;
     assert_eq!(rescan["counts"]["imported"], 0, "{rescan}");
     assert_eq!(all_leads(&app).await.len(), 3);
@@ -257,7 +335,11 @@ async fn folder_uids(dc: &Dovecot, user: &str, folder: &str) -> Vec<(u32, Vec<St
         Ok(_) => session.search_new("", 0).await.unwrap(),
         Err(_) => Vec::new(),
     };
-    let flags = if uids.is_empty() { Vec::new() } else { session.flags(&uids).await.unwrap() };
+    let flags = if uids.is_empty() {
+        Vec::new()
+    } else {
+        session.flags(&uids).await.unwrap()
+    };
     session.logout().await.unwrap();
     flags
 }
@@ -268,11 +350,23 @@ async fn each_after_import_action_runs_and_rejected_mail_goes_to_the_failed_fold
     let secrets = tempfile::tempdir().unwrap();
     let mut configs = Vec::new();
     let mut users = HashMap::new();
-    for action in [AfterImport::Keep, AfterImport::Seen, AfterImport::Move, AfterImport::Delete] {
+    for action in [
+        AfterImport::Keep,
+        AfterImport::Seen,
+        AfterImport::Move,
+        AfterImport::Delete,
+    ] {
         let user = unique_user(action.as_str());
         dc.deliver(&user, &fixture("seed_sample"));
         dc.deliver(&user, &fixture("broken_json"));
-        let mut c = collector(&dc, action.as_str(), &user, Protocol::Imap, TlsMode::None, password_file(secrets.path(), "secret"));
+        let mut c = collector(
+            &dc,
+            action.as_str(),
+            &user,
+            Protocol::Imap,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        );
         c.after_import = action;
         c.move_to = Some("Processed".to_owned());
         c.failed_folder = Some("Failed".to_owned());
@@ -280,13 +374,22 @@ async fn each_after_import_action_runs_and_rejected_mail_goes_to_the_failed_fold
         users.insert(action, user);
     }
     let app = app_with(configs).await;
-    for action in [AfterImport::Keep, AfterImport::Seen, AfterImport::Move, AfterImport::Delete] {
+    for action in [
+        AfterImport::Keep,
+        AfterImport::Seen,
+        AfterImport::Move,
+        AfterImport::Delete,
+    ] {
         let summary = run_now(&app, action.as_str()).await;
         assert_eq!(counts(&summary), (1, 0, 0, 1), "{action:?}: {summary}");
         let user = &users[&action];
         let inbox = folder_uids(&dc, user, "INBOX").await;
         let failed = folder_uids(&dc, user, "Failed").await;
-        assert_eq!(failed.len(), 1, "{action:?}: the rejected message moved to Failed");
+        assert_eq!(
+            failed.len(),
+            1,
+            "{action:?}: the rejected message moved to Failed"
+        );
         match action {
             AfterImport::Keep => {
                 assert_eq!(inbox.len(), 1);
@@ -316,7 +419,14 @@ async fn retention_deletes_only_recorded_mail_older_than_its_days() {
         dc.deliver_at(&user, &fixture("seed_sample"), old);
         dc.deliver_at(&user, &fixture("no_keyword"), old);
         dc.deliver(&user, &fixture("nodemailer_cp1251"));
-        let mut c = collector(&dc, "site", &user, protocol, TlsMode::None, password_file(secrets.path(), "secret"));
+        let mut c = collector(
+            &dc,
+            "site",
+            &user,
+            protocol,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        );
         c.delete_after_days = Some(30);
         let app = app_with(vec![c]).await;
         assert_eq!(run_now(&app, "site").await["counts"]["imported"], 2);
@@ -367,10 +477,20 @@ async fn a_wrong_password_on_one_collector_does_not_stop_the_next() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "a failed collector makes the exit code 1: {stdout}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed collector makes the exit code 1: {stdout}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[1].starts_with("a-bad") && lines[1].contains("IMAP"), "{stdout}");
-    assert!(lines[2].starts_with("b-good") && lines[2].split_whitespace().nth(1) == Some("1"), "{stdout}");
+    assert!(
+        lines[1].starts_with("a-bad") && lines[1].contains("IMAP"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("b-good") && lines[2].split_whitespace().nth(1) == Some("1"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("wrong"), "the password is never printed");
 }
 
@@ -385,7 +505,9 @@ impl PrivateDovecot {
     }
 
     fn start() -> (Self, Dovecot) {
-        let me = Self { dir: tempfile::tempdir().unwrap() };
+        let me = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
         me.up();
         let dc = Dovecot::from_env_file(&me.dir.path().join("env"));
         (me, dc)
@@ -404,8 +526,17 @@ impl PrivateDovecot {
     }
 
     fn down(&self) {
+        self.script_do("stop");
+    }
+
+    /// Kills the server and its sessions at once: a crash or a lost network, as leadgate sees it.
+    fn crash(&self) {
+        self.script_do("kill");
+    }
+
+    fn script_do(&self, what: &str) {
         let status = std::process::Command::new(Self::script())
-            .arg("stop")
+            .arg(what)
             .arg(self.dir.path())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -425,12 +556,24 @@ impl Drop for PrivateDovecot {
 /// `n` distinct site-order messages, made by `leadgate make-eml` from the product note's sample.
 fn orders(n: usize) -> Vec<Vec<u8>> {
     let template = String::from_utf8(fixture("seed_sample")).unwrap();
-    let id_line = template.lines().find(|l| l.starts_with("Message-ID:")).unwrap().to_owned();
-    let subject_line = template.lines().find(|l| l.starts_with("Subject:")).unwrap().to_owned();
+    let id_line = template
+        .lines()
+        .find(|l| l.starts_with("Message-ID:"))
+        .unwrap()
+        .to_owned();
+    let subject_line = template
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .unwrap()
+        .to_owned();
     (0..n)
         .map(|i| {
             template
-                .replacen(&id_line, &format!("Message-ID: <order-{i}@shop.example>"), 1)
+                .replacen(
+                    &id_line,
+                    &format!("Message-ID: <order-{i}@shop.example>"),
+                    1,
+                )
                 .replacen(&subject_line, &format!("Subject: ORDER: {i}"), 1)
                 .into_bytes()
         })
@@ -438,19 +581,29 @@ fn orders(n: usize) -> Vec<Vec<u8>> {
 }
 
 async fn lead_count(db: &Path) -> i64 {
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db).read_only(true);
-    let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else { return 0 };
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM leads").fetch_one(&pool).await.unwrap_or(0);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true);
+    let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
+        return 0;
+    };
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM leads")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0);
     pool.close().await;
     n
 }
 
 async fn distinct_numbers(db: &Path) -> (i64, i64) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    let row: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT external_number) FROM leads")
-        .fetch_one(&pool)
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
+    let row: (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT external_number) FROM leads")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     row
 }
 
@@ -483,7 +636,7 @@ fn collect(config: &Path) -> std::process::Child {
 }
 
 #[tokio::test]
-async fn dovecot_stopped_during_a_run_then_restarted_loses_and_duplicates_nothing() {
+async fn dovecot_dying_during_a_run_then_restarted_loses_and_duplicates_nothing() {
     let (server, dc) = PrivateDovecot::start();
     let user = "orders";
     for raw in orders(4000) {
@@ -495,13 +648,24 @@ async fn dovecot_stopped_during_a_run_then_restarted_loses_and_duplicates_nothin
     let mut child = collect(&config);
     // Stop the server as soon as the first batch is committed.
     while lead_count(&db).await == 0 {
-        assert!(child.try_wait().unwrap().is_none(), "collect ended before its first commit");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "collect ended before its first commit"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.down();
+    server.crash();
     let status = child.wait().unwrap();
     let partial = lead_count(&db).await;
-    assert!(partial < 4000, "the run was interrupted (got {partial}, exit {status:?})");
+    assert!(
+        partial < 4000,
+        "the run was interrupted (got {partial}, exit {status:?})"
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the collector's failure shows in the exit code"
+    );
     server.up();
     let status = collect(&config).wait().unwrap();
     assert!(status.success());
@@ -520,7 +684,10 @@ async fn leadgate_killed_during_a_run_imports_every_order_exactly_once_after_res
     let db = dir.path().join("leadgate.db");
     let mut child = collect(&config);
     while lead_count(&db).await == 0 {
-        assert!(child.try_wait().unwrap().is_none(), "collect ended before its first commit");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "collect ended before its first commit"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     child.kill().unwrap(); // SIGKILL

@@ -46,7 +46,10 @@ async fn list_collectors(
     Ok(Json(
         collectors
             .into_iter()
-            .map(|c| CollectorStatus { last_run: runs.remove(&c.id), collector: c })
+            .map(|c| CollectorStatus {
+                last_run: runs.remove(&c.id),
+                collector: c,
+            })
             .collect(),
     ))
 }
@@ -65,7 +68,9 @@ async fn run_collector(
     match state.job.run_once(Some(&name)).await {
         Ok(summaries) => Ok(Json(summaries)),
         Err(JobError::UnknownCollector(_)) => Err(ApiError::NotFound("collector")),
-        Err(e @ (JobError::AlreadyRunning | JobError::LockedElsewhere)) => Err(ApiError::Busy(e.to_string())),
+        Err(e @ (JobError::AlreadyRunning | JobError::LockedElsewhere)) => {
+            Err(ApiError::Busy(e.to_string()))
+        }
         Err(JobError::Storage(e)) => Err(e.into()),
     }
 }
@@ -89,10 +94,20 @@ async fn reprocess_message(
         .find(|c| c.name == state.settings.default_calendar)
         .map_or(0, |c| c.id);
     let max = state.settings.limits.max_message_bytes;
-    match reprocess(state.storage.as_ref(), &state.intake, max, default_calendar, id).await {
+    match reprocess(
+        state.storage.as_ref(),
+        &state.intake,
+        max,
+        default_calendar,
+        id,
+    )
+    .await
+    {
         Ok(done) => Ok(Json(done)),
         Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
-        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => Err(ApiError::Busy(e.to_string())),
+        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
+            Err(ApiError::Busy(e.to_string()))
+        }
         Err(ReprocessError::Storage(e)) => Err(e.into()),
     }
 }

@@ -205,10 +205,17 @@ pub fn parse(
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
     if bytes.len() > settings.max_body_bytes {
-        return Err(Rejection::TooLarge { size: bytes.len(), limit: settings.max_body_bytes });
+        return Err(Rejection::TooLarge {
+            size: bytes.len(),
+            limit: settings.max_body_bytes,
+        });
     }
     let decoded = charset::decode(bytes, declared_charset, default);
-    parse_text(&decoded.text, decoded.had_errors.then_some(decoded.encoding), settings)
+    parse_text(
+        &decoded.text,
+        decoded.had_errors.then_some(decoded.encoding),
+        settings,
+    )
 }
 
 /// Parses payload text that a channel has already decoded. `replaced` names the encoding when decoding
@@ -216,13 +223,26 @@ pub fn parse(
 ///
 /// # Errors
 /// A [`Rejection`] when the payload must not become a lead.
-pub fn parse_text(text: &str, replaced: Option<&'static Encoding>, settings: &IntakeSettings) -> Result<Parsed, Rejection> {
+pub fn parse_text(
+    text: &str,
+    replaced: Option<&'static Encoding>,
+    settings: &IntakeSettings,
+) -> Result<Parsed, Rejection> {
     if text.len() > settings.max_body_bytes.saturating_mul(2) {
-        return Err(Rejection::TooLarge { size: text.len(), limit: settings.max_body_bytes });
+        return Err(Rejection::TooLarge {
+            size: text.len(),
+            limit: settings.max_body_bytes,
+        });
     }
     let payload = Payload::from_json(text, settings.timezone)?;
-    let extra_warnings = replaced.map(|e| Warning::charset_replacement(e.name())).into_iter().collect();
-    Ok(Parsed { payload, extra_warnings })
+    let extra_warnings = replaced
+        .map(|e| Warning::charset_replacement(e.name()))
+        .into_iter()
+        .collect();
+    Ok(Parsed {
+        payload,
+        extra_warnings,
+    })
 }
 
 async fn commit_with_fallback(

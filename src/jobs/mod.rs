@@ -60,7 +60,10 @@ pub struct MailCollectorJob {
 impl MailCollectorJob {
     /// A job over these services.
     pub fn new(env: CollectorEnv) -> Self {
-        Self { env, running: Mutex::new(()) }
+        Self {
+            env,
+            running: Mutex::new(()),
+        }
     }
 
     /// One run: every active collector (or only `only`), in turn.
@@ -69,7 +72,10 @@ impl MailCollectorJob {
     /// A run in progress, the lock held by another process, an unknown collector, or a database failure before the
     /// run starts. Collector failures are not errors of the run: they are in each summary.
     pub async fn run_once(&self, only: Option<&str>) -> Result<Vec<CollectorSummary>, JobError> {
-        let _guard = self.running.try_lock().map_err(|_| JobError::AlreadyRunning)?;
+        let _guard = self
+            .running
+            .try_lock()
+            .map_err(|_| JobError::AlreadyRunning)?;
         let storage = &self.env.storage;
         let mut collectors = storage.collectors(false).await?;
         if let Some(name) = only {
@@ -78,12 +84,19 @@ impl MailCollectorJob {
                 return Err(JobError::UnknownCollector(name.to_owned()));
             }
         }
-        let _lock = storage.try_lock_job(MAIL_COLLECTOR).await?.ok_or(JobError::LockedElsewhere)?;
+        let _lock = storage
+            .try_lock_job(MAIL_COLLECTOR)
+            .await?
+            .ok_or(JobError::LockedElsewhere)?;
         let mut summaries = Vec::with_capacity(collectors.len());
         for c in &collectors {
             let span = info_span!("collector", name = %c.name, id = c.id);
             let (counts, error) = collector::run(&self.env, c).instrument(span).await;
-            summaries.push(CollectorSummary { collector: c.name.clone(), counts, error });
+            summaries.push(CollectorSummary {
+                collector: c.name.clone(),
+                counts,
+                error,
+            });
         }
         Ok(summaries)
     }
@@ -101,7 +114,9 @@ impl MailCollectorJob {
                     return;
                 }
             };
-            let wait = (next.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or_default();
+            let wait = (next.with_timezone(&Utc) - Utc::now())
+                .to_std()
+                .unwrap_or_default();
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -147,8 +162,14 @@ mod tests {
         let five = parse_cron("*/5 * * * *").unwrap();
         let tz: Tz = "Europe/Moscow".parse().unwrap();
         let at = tz.with_ymd_and_hms(2026, 11, 28, 10, 2, 30).unwrap();
-        assert_eq!(six.find_next_occurrence(&at, false).unwrap(), tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap());
-        assert_eq!(five.find_next_occurrence(&at, false).unwrap(), tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap());
+        assert_eq!(
+            six.find_next_occurrence(&at, false).unwrap(),
+            tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap()
+        );
+        assert_eq!(
+            five.find_next_occurrence(&at, false).unwrap(),
+            tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap()
+        );
         assert!(parse_cron("every five minutes").is_err());
     }
 }

@@ -19,18 +19,18 @@ use chrono::Utc;
 use encoding_rs::Encoding;
 use tracing::{Instrument, info, info_span, instrument, warn};
 
+use super::Credentials;
 use super::extract;
 use super::imap::{ImapError, ImapSession};
 use super::pop3::{Pop3Client, Pop3Error};
 use super::tls::{Endpoint, TlsSettings};
-use super::Credentials;
 use crate::config::{ConfigError, read_secret};
 use crate::domain::charset::encoding_for_label;
 use crate::domain::subject::keyword_match;
 use crate::intake::{Intake, IntakeSettings, SubmitError, parse_text};
 use crate::storage::{
-    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, RunCounts, ScanState, SourceRef,
-    Storage, StorageError, Submission, SubmitOutcome,
+    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, RunCounts,
+    ScanState, SourceRef, Storage, StorageError, Submission, SubmitOutcome,
 };
 
 /// How many messages are fetched, parsed and committed together.
@@ -97,7 +97,10 @@ impl MailRules {
     ///
     /// # Errors
     /// An unknown default charset.
-    pub fn of(collector: &CollectorRecord, max_message_bytes: usize) -> Result<Self, CollectorError> {
+    pub fn of(
+        collector: &CollectorRecord,
+        max_message_bytes: usize,
+    ) -> Result<Self, CollectorError> {
         let default_charset = encoding_for_label(&collector.default_charset)
             .ok_or_else(|| CollectorError::Charset(collector.default_charset.clone()))?;
         Ok(Self {
@@ -113,7 +116,12 @@ impl MailRules {
 
 /// Judges one raw message: skipped (no keyword), rejected (with the reason) or a lead draft. Pure CPU work;
 /// never fails and never panics on any input.
-pub fn submission_for(raw: Vec<u8>, mailbox_key: Option<String>, rules: &MailRules, settings: &IntakeSettings) -> Submission {
+pub fn submission_for(
+    raw: Vec<u8>,
+    mailbox_key: Option<String>,
+    rules: &MailRules,
+    settings: &IntakeSettings,
+) -> Submission {
     let headers = extract::headers(&raw);
     let subject = headers.subject.as_deref().unwrap_or_default();
     let matched = keyword_match(subject, &rules.keyword);
@@ -128,23 +136,41 @@ pub fn submission_for(raw: Vec<u8>, mailbox_key: Option<String>, rules: &MailRul
         content_type: "message/rfc822".to_owned(),
     };
     let disposition = match matched {
-        None => Disposition::Skipped { reason: format!("the subject does not hold {:?} as a word", rules.keyword) },
+        None => Disposition::Skipped {
+            reason: format!("the subject does not hold {:?} as a word", rules.keyword),
+        },
         Some(_) => judge(&ledger.raw, rules, settings),
     };
-    Submission { ledger, disposition, idempotency: None }
+    Submission {
+        ledger,
+        disposition,
+        idempotency: None,
+    }
 }
 
 fn judge(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Disposition {
     if raw.len() > rules.max_message_bytes {
         return Disposition::Rejected {
-            reason: format!("the message is {} bytes, the limit is {}", raw.len(), rules.max_message_bytes),
+            reason: format!(
+                "the message is {} bytes, the limit is {}",
+                raw.len(),
+                rules.max_message_bytes
+            ),
         };
     }
     let found = match extract::find_payload(raw, rules.default_charset) {
         Ok(found) => found,
-        Err(e) => return Disposition::Rejected { reason: e.to_string() },
+        Err(e) => {
+            return Disposition::Rejected {
+                reason: e.to_string(),
+            };
+        }
     };
-    match parse_text(&found.text, found.had_errors.then_some(found.encoding), settings) {
+    match parse_text(
+        &found.text,
+        found.had_errors.then_some(found.encoding),
+        settings,
+    ) {
         Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
             payload: parsed.payload,
             calendar_id: rules.calendar_id,
@@ -160,9 +186,35 @@ fn judge(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Dispositio
     }
 }
 
+/// The ledger record of a message that was not downloaded because of its size.
+fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
+    Submission {
+        ledger: LedgerEntry {
+            source: rules.source.clone(),
+            ledger_key: Some(mailbox_key.to_owned()),
+            mailbox_key: Some(mailbox_key.to_owned()),
+            message_id: None,
+            external_number: None,
+            received_at: Utc::now(),
+            raw: Vec::new(),
+            content_type: "message/rfc822".to_owned(),
+        },
+        disposition: Disposition::Rejected {
+            reason: format!(
+                "the message is {size} bytes, over limits.max_message_bytes ({}); it was not downloaded",
+                rules.max_message_bytes
+            ),
+        },
+        idempotency: None,
+    }
+}
+
 fn credentials(collector: &CollectorRecord) -> Result<Credentials, CollectorError> {
-    let password = read_secret(collector.password_env.as_deref(), collector.password_file.as_deref())?
-        .ok_or(CollectorError::NoPassword)?;
+    let password = read_secret(
+        collector.password_env.as_deref(),
+        collector.password_file.as_deref(),
+    )?
+    .ok_or(CollectorError::NoPassword)?;
     Ok(Credentials::new(collector.username.clone(), password))
 }
 
@@ -183,7 +235,10 @@ fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
 ///
 /// # Errors
 /// Whatever stops the connection or the login.
-pub async fn test_connection(collector: &CollectorRecord, timeout: Duration) -> Result<(), CollectorError> {
+pub async fn test_connection(
+    collector: &CollectorRecord,
+    timeout: Duration,
+) -> Result<(), CollectorError> {
     let credentials = credentials(collector)?;
     let endpoint = endpoint(collector, timeout);
     match collector.protocol {
@@ -192,7 +247,12 @@ pub async fn test_connection(collector: &CollectorRecord, timeout: Duration) -> 
             session.select(&collector.folder).await?;
             session.logout().await?;
         }
-        Protocol::Pop3 => Pop3Client::connect_and_login(&endpoint, &credentials).await?.quit().await?,
+        Protocol::Pop3 => {
+            Pop3Client::connect_and_login(&endpoint, &credentials)
+                .await?
+                .quit()
+                .await?
+        }
     }
     Ok(())
 }
@@ -218,7 +278,10 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
         Some(e) => warn!(?counts, error = %e, "collector run failed"),
     }
     if let Some(run_id) = run_id
-        && let Err(e) = env.storage.finish_run(run_id, &counts, error.as_deref()).await
+        && let Err(e) = env
+            .storage
+            .finish_run(run_id, &counts, error.as_deref())
+            .await
     {
         warn!(error = %e, "cannot record the end of the run");
     }
@@ -228,7 +291,9 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
 fn count(counts: &mut RunCounts, outcome: &SubmitOutcome) {
     match outcome {
         SubmitOutcome::Imported { .. } => counts.imported += 1,
-        SubmitOutcome::Duplicate { .. } | SubmitOutcome::IdempotentReplay { .. } => counts.duplicate += 1,
+        SubmitOutcome::Duplicate { .. } | SubmitOutcome::IdempotentReplay { .. } => {
+            counts.duplicate += 1
+        }
         SubmitOutcome::Skipped { .. } => counts.skipped += 1,
         SubmitOutcome::Rejected { .. } => counts.rejected += 1,
         SubmitOutcome::IdempotencyConflict => {}
@@ -239,22 +304,33 @@ fn count(counts: &mut RunCounts, outcome: &SubmitOutcome) {
 async fn commit_batch(
     env: &CollectorEnv,
     rules: &Arc<MailRules>,
-    raws: Vec<(String, Vec<u8>)>,
+    raws: Vec<(String, Fetched)>,
 ) -> Result<Vec<(String, SubmitOutcome)>, CollectorError> {
     let settings = env.intake.settings().clone();
     let rules = rules.clone();
-    let (keys, submissions): (Vec<String>, Vec<Submission>) = tokio::task::spawn_blocking(move || {
-        raws.into_iter()
-            .map(|(key, raw)| {
-                let submission = submission_for(raw, Some(key.clone()), &rules, &settings);
-                (key, submission)
-            })
-            .unzip()
-    })
-    .await
-    .map_err(|e| CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}"))))?;
+    let (keys, submissions): (Vec<String>, Vec<Submission>) =
+        tokio::task::spawn_blocking(move || {
+            raws.into_iter()
+                .map(|(key, fetched)| {
+                    let submission = match fetched {
+                        Fetched::Raw(raw) => {
+                            submission_for(raw, Some(key.clone()), &rules, &settings)
+                        }
+                        Fetched::TooLarge(size) => too_large(&key, size, &rules),
+                    };
+                    (key, submission)
+                })
+                .unzip()
+        })
+        .await
+        .map_err(|e| {
+            CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
+        })?;
     let mut out = Vec::with_capacity(keys.len());
-    for (key, result) in keys.into_iter().zip(env.intake.submit_all(submissions).await) {
+    for (key, result) in keys
+        .into_iter()
+        .zip(env.intake.submit_all(submissions).await)
+    {
         out.push((key, result?));
     }
     Ok(out)
@@ -264,10 +340,15 @@ fn parse_mailbox_key(key: &str) -> Option<u32> {
     key.rsplit(':').next()?.parse().ok()
 }
 
-async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCounts) -> Result<(), CollectorError> {
+async fn run_imap(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+) -> Result<(), CollectorError> {
     let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
     let credentials = credentials(c)?;
-    let mut session = ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    let mut session =
+        ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
     let folder = session.select(&c.folder).await?;
     let saved = env.storage.scan_state(c.id, &c.folder).await?;
     let after = match saved {
@@ -282,7 +363,10 @@ async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
     let source = rules.source.key();
     let mut last_uid = after;
     for chunk in uids.chunks(BATCH) {
-        let keys: Vec<String> = chunk.iter().map(|uid| format!("{}:{uid}", folder.uid_validity)).collect();
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|uid| format!("{}:{uid}", folder.uid_validity))
+            .collect();
         // After a UIDVALIDITY change or a crash, skip what the ledger already holds without downloading it.
         let known = if after == 0 && saved.is_some() {
             env.storage.known_mailbox_keys(&source, &keys).await?
@@ -299,23 +383,33 @@ async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
         let mut raws = Vec::with_capacity(wanted.len());
         if !wanted.is_empty() {
             let sizes = session.fetch_sizes(&wanted).await?;
-            let (small, large): (Vec<(u32, u32)>, Vec<(u32, u32)>) =
-                sizes.into_iter().partition(|(_, size)| (*size as usize) <= env.max_message_bytes);
-            for (uid, size) in large {
-                // Too large to download: recorded as rejected, with its headers only.
-                warn!(uid, size, "message over max_message_bytes");
-                raws.push((format!("{}:{uid}", folder.uid_validity), oversized_marker(size)));
+            let mut small = Vec::with_capacity(sizes.len());
+            for (uid, size) in sizes {
+                if size as usize <= env.max_message_bytes {
+                    small.push(uid);
+                } else {
+                    // Too large to download: recorded as rejected with its size, never fetched.
+                    warn!(uid, size, "message over max_message_bytes");
+                    raws.push((
+                        format!("{}:{uid}", folder.uid_validity),
+                        Fetched::TooLarge(u64::from(size)),
+                    ));
+                }
             }
-            let small: Vec<u32> = small.into_iter().map(|(uid, _)| uid).collect();
             for message in session.fetch_batch(&small).await? {
-                raws.push((format!("{}:{}", folder.uid_validity, message.uid), message.raw));
+                raws.push((
+                    format!("{}:{}", folder.uid_validity, message.uid),
+                    Fetched::Raw(message.raw),
+                ));
             }
         }
         let outcomes = commit_batch(env, &rules, raws).await?;
         let (mut done, mut failed) = (Vec::new(), Vec::new());
         for (key, outcome) in &outcomes {
             count(counts, outcome);
-            let Some(uid) = parse_mailbox_key(key) else { continue };
+            let Some(uid) = parse_mailbox_key(key) else {
+                continue;
+            };
             match outcome {
                 SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. } => done.push(uid),
                 SubmitOutcome::Rejected { .. } => failed.push(uid),
@@ -324,7 +418,14 @@ async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
         }
         last_uid = last_uid.max(chunk.last().copied().unwrap_or(last_uid));
         env.storage
-            .save_scan_state(c.id, &c.folder, ScanState { uid_validity: folder.uid_validity, last_uid })
+            .save_scan_state(
+                c.id,
+                &c.folder,
+                ScanState {
+                    uid_validity: folder.uid_validity,
+                    last_uid,
+                },
+            )
             .await?;
         // Only now, with the leads committed, touch the mailbox.
         after_import(&mut session, c, &done).await?;
@@ -334,7 +435,14 @@ async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
     }
     if saved.is_none() || last_uid == after {
         env.storage
-            .save_scan_state(c.id, &c.folder, ScanState { uid_validity: folder.uid_validity, last_uid })
+            .save_scan_state(
+                c.id,
+                &c.folder,
+                ScanState {
+                    uid_validity: folder.uid_validity,
+                    last_uid,
+                },
+            )
             .await?;
     }
     if let Some(days) = c.delete_after_days {
@@ -344,12 +452,19 @@ async fn run_imap(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
     Ok(())
 }
 
-/// A stand-in for a message too large to download, so the ledger still records it (and why).
-fn oversized_marker(size: u32) -> Vec<u8> {
-    format!("Subject: (not downloaded)\r\nX-Leadgate-Oversized: {size}\r\n\r\n").into_bytes()
+/// A message as the mailbox gave it.
+enum Fetched {
+    /// The whole raw message (or, for a POP3 message without the keyword, its headers).
+    Raw(Vec<u8>),
+    /// Not downloaded: larger than `max_message_bytes`.
+    TooLarge(u64),
 }
 
-async fn after_import(session: &mut ImapSession, c: &CollectorRecord, uids: &[u32]) -> Result<(), CollectorError> {
+async fn after_import(
+    session: &mut ImapSession,
+    c: &CollectorRecord,
+    uids: &[u32],
+) -> Result<(), CollectorError> {
     if uids.is_empty() {
         return Ok(());
     }
@@ -377,18 +492,35 @@ async fn retention_imap(
     if old.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = old.iter().map(|uid| format!("{uid_validity}:{uid}")).collect();
-    let known = env.storage.known_mailbox_keys(&SourceRef::Collector { id: c.id }.key(), &keys).await?;
-    let doomed: Vec<u32> =
-        old.iter().zip(&keys).filter(|(_, key)| known.contains(*key)).map(|(uid, _)| *uid).collect();
+    let keys: Vec<String> = old
+        .iter()
+        .map(|uid| format!("{uid_validity}:{uid}"))
+        .collect();
+    let known = env
+        .storage
+        .known_mailbox_keys(&SourceRef::Collector { id: c.id }.key(), &keys)
+        .await?;
+    let doomed: Vec<u32> = old
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| known.contains(*key))
+        .map(|(uid, _)| *uid)
+        .collect();
     if !doomed.is_empty() {
-        info!(count = doomed.len(), days, "retention: deleting recorded mail");
+        info!(
+            count = doomed.len(),
+            days, "retention: deleting recorded mail"
+        );
         session.delete(&doomed).await?;
     }
     Ok(())
 }
 
-async fn run_pop3(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCounts) -> Result<(), CollectorError> {
+async fn run_pop3(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+) -> Result<(), CollectorError> {
     let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
     let credentials = credentials(c)?;
     let mut client = Pop3Client::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
@@ -396,33 +528,40 @@ async fn run_pop3(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
     let source = rules.source.key();
     let uidls: Vec<String> = listing.iter().map(|(_, uidl)| uidl.clone()).collect();
     let known = env.storage.known_mailbox_keys(&source, &uidls).await?;
-    let fresh: Vec<(u32, String)> = listing.iter().filter(|(_, u)| !known.contains(u)).cloned().collect();
+    let fresh: Vec<(u32, String)> = listing
+        .iter()
+        .filter(|(_, u)| !known.contains(u))
+        .cloned()
+        .collect();
     let mut to_delete = Vec::new();
     for chunk in fresh.chunks(BATCH) {
         let mut raws = Vec::with_capacity(chunk.len());
         for (msgno, uidl) in chunk {
             let head = client.top_headers(*msgno, 256 * 1024).await?;
             let headers = extract::headers(&head);
-            let wanted = keyword_match(headers.subject.as_deref().unwrap_or_default(), &c.keyword).is_some();
+            let wanted =
+                keyword_match(headers.subject.as_deref().unwrap_or_default(), &c.keyword).is_some();
             let raw = if !wanted {
-                head // recorded as skipped; the body is never downloaded
+                Fetched::Raw(head) // recorded as skipped; the body is never downloaded
             } else {
                 match client.retr(*msgno, env.max_message_bytes).await {
-                    Ok(raw) => raw,
-                    Err(Pop3Error::MessageTooLarge { size, .. }) => {
-                        oversized_marker(u32::try_from(size).unwrap_or(u32::MAX))
-                    }
+                    Ok(raw) => Fetched::Raw(raw),
+                    Err(Pop3Error::MessageTooLarge { size, .. }) => Fetched::TooLarge(size),
                     Err(e) => return Err(e.into()),
                 }
             };
             raws.push((uidl.clone(), raw));
         }
-        let by_uidl: std::collections::HashMap<&str, u32> =
-            chunk.iter().map(|(msgno, uidl)| (uidl.as_str(), *msgno)).collect();
+        let by_uidl: std::collections::HashMap<&str, u32> = chunk
+            .iter()
+            .map(|(msgno, uidl)| (uidl.as_str(), *msgno))
+            .collect();
         for (uidl, outcome) in commit_batch(env, &rules, raws).await? {
             count(counts, &outcome);
-            if matches!(outcome, SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. })
-                && c.after_import == AfterImport::Delete
+            if matches!(
+                outcome,
+                SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. }
+            ) && c.after_import == AfterImport::Delete
                 && let Some(msgno) = by_uidl.get(uidl.as_str())
             {
                 to_delete.push(*msgno);
@@ -431,8 +570,16 @@ async fn run_pop3(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
     }
     if let Some(days) = c.delete_after_days {
         let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-        let old = env.storage.mailbox_keys_recorded_before(&source, cutoff).await?;
-        to_delete.extend(listing.iter().filter(|(_, uidl)| old.contains(uidl)).map(|(msgno, _)| *msgno));
+        let old = env
+            .storage
+            .mailbox_keys_recorded_before(&source, cutoff)
+            .await?;
+        to_delete.extend(
+            listing
+                .iter()
+                .filter(|(_, uidl)| old.contains(uidl))
+                .map(|(msgno, _)| *msgno),
+        );
     }
     to_delete.sort_unstable();
     to_delete.dedup();
@@ -445,7 +592,10 @@ async fn run_pop3(env: &CollectorEnv, c: &CollectorRecord, counts: &mut RunCount
 }
 
 /// Runs a set of collectors one after another; one failing never stops the others.
-pub async fn run_all(env: &CollectorEnv, collectors: &[CollectorRecord]) -> Vec<(String, RunCounts, Option<String>)> {
+pub async fn run_all(
+    env: &CollectorEnv,
+    collectors: &[CollectorRecord],
+) -> Vec<(String, RunCounts, Option<String>)> {
     let mut summaries = Vec::with_capacity(collectors.len());
     for collector in collectors {
         let span = info_span!("collector", name = %collector.name, id = collector.id);

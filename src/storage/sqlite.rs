@@ -63,9 +63,22 @@ impl SqliteStorage {
         let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
         let lock_dir = (!in_memory)
             .then(|| file.parent().map(Path::to_path_buf).unwrap_or_default())
-            .map(|d| if d.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { d });
-        let lock_stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Self { pool, lock_dir, lock_stem })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    std::path::PathBuf::from(".")
+                } else {
+                    d
+                }
+            });
+        let lock_stem = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            pool,
+            lock_dir,
+            lock_stem,
+        })
     }
 
     /// The underlying pool, for the web UI's read-only queries and tests.
@@ -612,23 +625,33 @@ impl SqliteStorage {
         Ok(cards)
     }
 
-    async fn source_where(&self, clause: &'static str, key: String) -> Result<Option<HttpSourceRecord>> {
+    async fn source_where(
+        &self,
+        clause: &'static str,
+        key: String,
+    ) -> Result<Option<HttpSourceRecord>> {
         let sql = format!(
             "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
              FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE {clause}"
         );
         let row: Option<(i64, String, i64, String, String, bool)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(&self.pool).await?;
-        row.map(|(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
-            Ok(HttpSourceRecord {
-                id,
-                name,
-                calendar_id,
-                calendar_name,
-                cors_origins: serde_json::from_str(&cors).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-                auto_tech_cards,
-            })
-        })
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(
+            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
+                Ok(HttpSourceRecord {
+                    id,
+                    name,
+                    calendar_id,
+                    calendar_name,
+                    cors_origins: serde_json::from_str(&cors)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                    auto_tech_cards,
+                })
+            },
+        )
         .transpose()
     }
 
@@ -1016,11 +1039,13 @@ impl Storage for SqliteStorage {
     }
 
     async fn http_source(&self, id: i64) -> Result<Option<HttpSourceRecord>> {
-        self.source_where("s.id = CAST($1 AS INTEGER)", id.to_string()).await
+        self.source_where("s.id = CAST($1 AS INTEGER)", id.to_string())
+            .await
     }
 
     async fn http_source_by_token(&self, token_hash: &str) -> Result<Option<HttpSourceRecord>> {
-        self.source_where("s.token_hash = $1", token_hash.to_owned()).await
+        self.source_where("s.token_hash = $1", token_hash.to_owned())
+            .await
     }
 
     async fn upsert_user(

@@ -138,4 +138,3 @@ impl Dovecot {
 pub fn unique_user(test: &str) -> String {
     format!("{test}-{:08x}", rand::random::<u32>())
 }
-
