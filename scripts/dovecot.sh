@@ -262,8 +262,16 @@ cmd_kill() {
     local pidfile="$dir/run/master.pid"
     [ -f "$pidfile" ] || return 0
     pid=$(cat "$pidfile")
-    pkill -KILL -P "$pid" 2>/dev/null || true
-    kill -KILL "$pid" 2>/dev/null || true
+    local children
+    children=$(pgrep -P "$pid" || true)
+    kill -KILL "$pid" $children 2>/dev/null || true
+    local i p
+    for i in $(seq 1 100); do
+        local alive=0
+        for p in $pid $children; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.05
+    done
     rm -f "$pidfile"
     echo "dovecot.sh: killed Dovecot in $dir" >&2
 }

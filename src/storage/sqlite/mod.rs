@@ -18,10 +18,11 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
+mod write;
+
 use super::*;
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::{OrderLine, Payload};
-use crate::domain::warning::Warning;
+use crate::domain::payload::Payload;
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -134,227 +135,8 @@ fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     .to_lowercase()
 }
 
-/// Inserts the ledger row; `None` when the ledger already holds this key (a duplicate).
-async fn insert_ledger(
-    conn: &mut SqliteConnection,
-    entry: &LedgerEntry,
-    outcome: Outcome,
-    reason: Option<&str>,
-    keep_raw: bool,
-) -> Result<Option<i64>> {
-    let (collector_id, http_source_id) = match entry.source {
-        SourceRef::Collector { id } => (Some(id), None),
-        SourceRef::Http { id } => (None, Some(id)),
-        SourceRef::File => (None, None),
-    };
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (channel, source, collector_id, http_source_id, ledger_key, mailbox_key, message_id,
-                               external_number, outcome, reason, raw, content_type, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (source, ledger_key) DO NOTHING
-         RETURNING id",
-    )
-    .bind(entry.source.channel().as_str())
-    .bind(entry.source.key())
-    .bind(collector_id)
-    .bind(http_source_id)
-    .bind(entry.ledger_key.as_deref())
-    .bind(entry.mailbox_key.as_deref())
-    .bind(entry.message_id.as_deref())
-    .bind(entry.external_number.as_deref())
-    .bind(outcome.as_str())
-    .bind(reason)
-    .bind(keep_raw.then_some(entry.raw.as_slice()))
-    .bind(keep_raw.then_some(entry.content_type.as_str()))
-    .bind(ms(entry.received_at))
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// Records that a second copy of an already-recorded message was seen, once per mailbox position.
-async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> Result<Option<i64>> {
-    let key = entry.ledger_key.as_deref();
-    let earlier: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT id, lead_id FROM messages WHERE source = $1 AND ledger_key = $2")
-            .bind(entry.source.key())
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let lead_id = earlier.and_then(|(_, lead)| lead);
-    if let Some(mailbox_key) = entry.mailbox_key.as_deref() {
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND mailbox_key = $2")
-                .bind(entry.source.key())
-                .bind(mailbox_key)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if seen.is_none() {
-            let copy = LedgerEntry {
-                ledger_key: None,
-                ..entry.clone()
-            };
-            let reason = format!(
-                "already recorded as message {}",
-                earlier.map_or(0, |(id, _)| id)
-            );
-            insert_ledger(conn, &copy, Outcome::Duplicate, Some(&reason), false).await?;
-        }
-    }
-    Ok(lead_id)
-}
-
-async fn find_or_create_counterparty(
-    conn: &mut SqliteConnection,
-    payload: &Payload,
-    now: i64,
-) -> Result<Option<CounterpartyRef>> {
-    let Some(inn) = payload.inn.as_ref().and_then(|i| i.valid()) else {
-        return Ok(None);
-    };
-    let name = payload
-        .contact
-        .person
-        .clone()
-        .unwrap_or_else(|| format!("ИНН {}", inn.as_str()));
-    sqlx::query(
-        "INSERT INTO counterparties (inn, inn_kind, name, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (inn) DO NOTHING",
-    )
-    .bind(inn.as_str())
-    .bind(inn.kind().as_str())
-    .bind(&name)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let (id, name): (i64, String) =
-        sqlx::query_as("SELECT id, name FROM counterparties WHERE inn = $1")
-            .bind(inn.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-    let phone = payload
-        .contact
-        .phone_e164
-        .as_deref()
-        .or(payload.contact.phone.as_deref());
-    for (kind, value) in [
-        ("phone", phone),
-        ("email", payload.contact.email.as_deref()),
-    ] {
-        if let Some(value) = value {
-            sqlx::query(
-                "INSERT INTO counterparty_contacts (counterparty_id, kind, value) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(kind)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(Some(CounterpartyRef {
-        id,
-        inn: inn.as_str().to_owned(),
-        name,
-    }))
-}
-
-async fn insert_lead(
-    conn: &mut SqliteConnection,
-    draft: &LeadDraft,
-    entry: &LedgerEntry,
-) -> Result<(i64, Option<CounterpartyRef>)> {
-    let payload = &draft.payload;
-    let now = ms(Utc::now());
-    let counterparty = find_or_create_counterparty(conn, payload, now).await?;
-    let received = ms(entry.received_at);
-    let occurred = payload.occurred_at.map(ms);
-    let mut warnings: Vec<&Warning> = payload.warnings.iter().collect();
-    warnings.extend(draft.extra_warnings.iter());
-    let (collector_id, http_source_id) = match entry.source {
-        SourceRef::Collector { id } => (Some(id), None),
-        SourceRef::Http { id } => (None, Some(id)),
-        SourceRef::File => (None, None),
-    };
-    let lead_id: i64 = sqlx::query_scalar(
-        "INSERT INTO leads (calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
-                            contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings,
-                            channel, collector_id, http_source_id, message_id, external_number, search_text, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-         RETURNING id",
-    )
-    .bind(draft.calendar_id)
-    .bind(payload.kind().as_str())
-    .bind(payload.subject.as_deref())
-    .bind(occurred)
-    .bind(received)
-    .bind(occurred.unwrap_or(received))
-    .bind(payload.description.as_deref())
-    .bind(payload.contact.person.as_deref())
-    .bind(payload.contact.phone.as_deref())
-    .bind(payload.contact.phone_e164.as_deref())
-    .bind(payload.contact.email.as_deref())
-    .bind(payload.inn.as_ref().map(|i| i.raw()))
-    .bind(counterparty.as_ref().map(|c| c.id))
-    .bind(json_text(&payload.layout_files)?)
-    .bind(json_text(&warnings)?)
-    .bind(entry.source.channel().as_str())
-    .bind(collector_id)
-    .bind(http_source_id)
-    .bind(entry.message_id.as_deref())
-    .bind(entry.external_number.as_deref())
-    .bind(search_text(payload, entry.external_number.as_deref()))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    for line in &payload.lines {
-        insert_line(conn, lead_id, line).await?;
-    }
-    if draft.auto_tech_cards {
-        form_cards(conn, lead_id).await?;
-    }
-    Ok((lead_id, counterparty))
-}
-
-async fn insert_line(conn: &mut SqliteConnection, lead_id: i64, line: &OrderLine) -> Result<()> {
-    let line_id: i64 = sqlx::query_scalar(
-        "INSERT INTO order_lines (lead_id, position, nomenclature, machine_code, resolution, material, material_code,
-                                  width, height, quantity, price, amount, is_service)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-    )
-    .bind(lead_id)
-    .bind(i64::from(line.position))
-    .bind(line.nomenclature.as_deref())
-    .bind(line.machine_code.as_deref())
-    .bind(line.resolution.as_deref())
-    .bind(line.material.as_deref())
-    .bind(line.material_code.as_deref())
-    .bind(dec_text(line.width))
-    .bind(dec_text(line.height))
-    .bind(dec_text(line.quantity))
-    .bind(dec_text(line.price))
-    .bind(dec_text(line.amount))
-    .bind(line.is_service)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (i, work) in line.extra_works.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO extra_works (line_id, position, kind, quantity, description) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(line_id)
-        .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
-        .bind(work.kind.as_deref())
-        .bind(dec_text(work.quantity))
-        .bind(work.description.as_deref())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
 /// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id)).
-async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
+pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
     let lines = sqlx::query(
         "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
          WHERE l.lead_id = $1 AND l.is_service = 0
@@ -388,72 +170,6 @@ async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<SubmitOutcome> {
-    if let Some(claim) = &s.idempotency {
-        let earlier: Option<(String, i64)> =
-            sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
-                .bind(claim.http_source_id)
-                .bind(&claim.key)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some((hash, lead_id)) = earlier {
-            return Ok(if hash == claim.body_hash {
-                SubmitOutcome::IdempotentReplay { lead_id }
-            } else {
-                SubmitOutcome::IdempotencyConflict
-            });
-        }
-    }
-    match &s.disposition {
-        Disposition::Lead(draft) => {
-            let Some(message_id) =
-                insert_ledger(conn, &s.ledger, Outcome::Imported, None, true).await?
-            else {
-                let lead_id = record_duplicate(conn, &s.ledger).await?;
-                return Ok(SubmitOutcome::Duplicate { lead_id });
-            };
-            let (lead_id, counterparty) = insert_lead(conn, draft, &s.ledger).await?;
-            sqlx::query("UPDATE messages SET lead_id = $1 WHERE id = $2")
-                .bind(lead_id)
-                .bind(message_id)
-                .execute(&mut *conn)
-                .await?;
-            if let Some(claim) = &s.idempotency {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (http_source_id, key, body_hash, lead_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(claim.http_source_id)
-                .bind(&claim.key)
-                .bind(&claim.body_hash)
-                .bind(lead_id)
-                .bind(ms(Utc::now()))
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(SubmitOutcome::Imported {
-                message_id,
-                lead_id,
-                counterparty,
-            })
-        }
-        Disposition::Rejected { reason } => {
-            match insert_ledger(conn, &s.ledger, Outcome::Rejected, Some(reason), true).await? {
-                Some(message_id) => Ok(SubmitOutcome::Rejected { message_id }),
-                None => Ok(SubmitOutcome::Duplicate {
-                    lead_id: record_duplicate(conn, &s.ledger).await?,
-                }),
-            }
-        }
-        Disposition::Skipped { reason } => {
-            match insert_ledger(conn, &s.ledger, Outcome::Skipped, Some(reason), false).await? {
-                Some(message_id) => Ok(SubmitOutcome::Skipped { message_id }),
-                None => Ok(SubmitOutcome::Duplicate { lead_id: None }),
-            }
-        }
-    }
 }
 
 const LEAD_SELECT: &str =
@@ -722,10 +438,7 @@ impl Storage for SqliteStorage {
     #[instrument(skip_all, fields(batch = batch.len()))]
     async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for submission in batch {
-            outcomes.push(submit_one(&mut tx, submission).await?);
-        }
+        let outcomes = write::submit_all(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -1330,14 +1043,7 @@ impl Storage for SqliteStorage {
             raw: Vec::new(),
             content_type: String::new(),
         };
-        let (lead_id, _) = insert_lead(&mut tx, draft, &entry).await?;
-        sqlx::query(
-            "UPDATE messages SET outcome = 'imported', reason = NULL, lead_id = $1 WHERE id = $2",
-        )
-        .bind(lead_id)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
+        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
         tx.commit().await?;
         Ok(lead_id)
     }
