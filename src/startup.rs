@@ -274,6 +274,7 @@ impl Application {
             intake,
             job: job.clone(),
             settings: settings.clone(),
+            sources: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings

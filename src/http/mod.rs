@@ -45,6 +45,8 @@ pub struct AppState {
     pub job: Arc<crate::jobs::MailCollectorJob>,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
+    /// Recently authenticated HTTP sources.
+    pub sources: Arc<auth::SourceCache>,
     /// Prometheus renderer, when metrics are installed.
     pub metrics: Option<PrometheusHandle>,
 }
