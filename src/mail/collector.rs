@@ -300,15 +300,16 @@ fn count(counts: &mut RunCounts, outcome: &SubmitOutcome) {
     }
 }
 
-/// Parses a batch off the async threads and commits it in one transaction; returns each message's outcome.
+/// Parses a batch off the async threads (split across two blocking tasks, one per core here) and commits it
+/// in one transaction; returns each message's outcome.
 async fn commit_batch(
-    env: &CollectorEnv,
-    rules: &Arc<MailRules>,
-    raws: Vec<(String, Fetched)>,
+    env: CollectorEnv,
+    rules: Arc<MailRules>,
+    mut raws: Vec<(String, Fetched)>,
 ) -> Result<Vec<(String, SubmitOutcome)>, CollectorError> {
     let settings = env.intake.settings().clone();
-    let rules = rules.clone();
-    let (keys, submissions): (Vec<String>, Vec<Submission>) =
+    let parse = |raws: Vec<(String, Fetched)>| {
+        let (rules, settings) = (rules.clone(), settings.clone());
         tokio::task::spawn_blocking(move || {
             raws.into_iter()
                 .map(|(key, fetched)| {
@@ -320,12 +321,21 @@ async fn commit_batch(
                     };
                     (key, submission)
                 })
-                .unzip()
+                .collect::<Vec<_>>()
         })
-        .await
-        .map_err(|e| {
-            CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
-        })?;
+    };
+    let started = std::time::Instant::now();
+    let second = raws.split_off(raws.len() / 2);
+    let (a, b) = tokio::join!(parse(raws), parse(second));
+    let parsed = started.elapsed();
+    let failed = |e: tokio::task::JoinError| {
+        CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
+    };
+    let (keys, submissions): (Vec<String>, Vec<Submission>) = a
+        .map_err(failed)?
+        .into_iter()
+        .chain(b.map_err(failed)?)
+        .unzip();
     let mut out = Vec::with_capacity(keys.len());
     for (key, result) in keys
         .into_iter()
@@ -333,11 +343,104 @@ async fn commit_batch(
     {
         out.push((key, result?));
     }
+    tracing::debug!(messages = out.len(), ?parsed, committed = ?(started.elapsed() - parsed), "batch done");
     Ok(out)
 }
 
 fn parse_mailbox_key(key: &str) -> Option<u32> {
     key.rsplit(':').next()?.parse().ok()
+}
+
+/// A batch being parsed and committed in its own task.
+type CommitTask = tokio::task::JoinHandle<Result<Vec<(String, SubmitOutcome)>, CollectorError>>;
+
+/// Downloads one chunk of UIDs: skips those the ledger holds (after a rescan), records oversized ones
+/// without downloading them, and fetches the rest with `BODY.PEEK[]`.
+async fn fetch_chunk(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    chunk: &[u32],
+    uid_validity: u32,
+    rescan: Option<&str>,
+    counts: &mut RunCounts,
+) -> Result<Vec<(String, Fetched)>, CollectorError> {
+    let key = |uid: u32| format!("{uid_validity}:{uid}");
+    // After a UIDVALIDITY change, skip what the ledger already holds without downloading it.
+    let known = if let Some(source) = rescan {
+        let keys: Vec<String> = chunk.iter().map(|uid| key(*uid)).collect();
+        env.storage.known_mailbox_keys(source, &keys).await?
+    } else {
+        HashSet::new()
+    };
+    let wanted: Vec<u32> = chunk
+        .iter()
+        .copied()
+        .filter(|uid| !known.contains(&key(*uid)))
+        .collect();
+    counts.duplicate += (chunk.len() - wanted.len()) as u64;
+    let mut raws = Vec::with_capacity(wanted.len());
+    if wanted.is_empty() {
+        return Ok(raws);
+    }
+    let mut small = Vec::with_capacity(wanted.len());
+    for (uid, size) in session.fetch_sizes(&wanted).await? {
+        if size as usize <= env.max_message_bytes {
+            small.push(uid);
+        } else {
+            // Too large to download: recorded as rejected with its size, never fetched.
+            warn!(uid, size, "message over max_message_bytes");
+            raws.push((key(uid), Fetched::TooLarge(u64::from(size))));
+        }
+    }
+    let started = std::time::Instant::now();
+    for message in session.fetch_batch(&small).await? {
+        raws.push((key(message.uid), Fetched::Raw(message.raw)));
+    }
+    tracing::debug!(messages = raws.len(), took = ?started.elapsed(), "batch fetched");
+    Ok(raws)
+}
+
+/// Waits for a batch's commit, counts its outcomes, remembers the scan position, and only then applies the
+/// after-import action and the failed folder.
+async fn finish_imap_batch(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+    uid_validity: u32,
+    last_uid: u32,
+    task: CommitTask,
+) -> Result<(), CollectorError> {
+    let outcomes = task.await.map_err(|e| {
+        CollectorError::Storage(StorageError::Corrupt(format!("commit task failed: {e}")))
+    })??;
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for (key, outcome) in &outcomes {
+        count(counts, outcome);
+        let Some(uid) = parse_mailbox_key(key) else {
+            continue;
+        };
+        match outcome {
+            SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. } => done.push(uid),
+            SubmitOutcome::Rejected { .. } => failed.push(uid),
+            _ => {}
+        }
+    }
+    env.storage
+        .save_scan_state(
+            c.id,
+            &c.folder,
+            ScanState {
+                uid_validity,
+                last_uid,
+            },
+        )
+        .await?;
+    after_import(session, c, &done).await?;
+    if let Some(failed_folder) = c.failed_folder.as_deref().filter(|_| !failed.is_empty()) {
+        session.move_to(&failed, failed_folder).await?;
+    }
+    Ok(())
 }
 
 async fn run_imap(
@@ -362,76 +465,48 @@ async fn run_imap(
     let uids = session.search_new(&c.keyword, after).await?;
     let source = rules.source.key();
     let mut last_uid = after;
+    // A pipeline: while batch N is parsed and committed in its own task, batch N+1 is downloaded; the
+    // mailbox is touched for batch N only after its commit.
+    let mut pending: Option<(u32, CommitTask)> = None;
     for chunk in uids.chunks(BATCH) {
-        let keys: Vec<String> = chunk
-            .iter()
-            .map(|uid| format!("{}:{uid}", folder.uid_validity))
-            .collect();
-        // After a UIDVALIDITY change or a crash, skip what the ledger already holds without downloading it.
-        let known = if after == 0 && saved.is_some() {
-            env.storage.known_mailbox_keys(&source, &keys).await?
-        } else {
-            HashSet::new()
-        };
-        let wanted: Vec<u32> = chunk
-            .iter()
-            .zip(&keys)
-            .filter(|(_, key)| !known.contains(*key))
-            .map(|(uid, _)| *uid)
-            .collect();
-        counts.duplicate += (chunk.len() - wanted.len()) as u64;
-        let mut raws = Vec::with_capacity(wanted.len());
-        if !wanted.is_empty() {
-            let sizes = session.fetch_sizes(&wanted).await?;
-            let mut small = Vec::with_capacity(sizes.len());
-            for (uid, size) in sizes {
-                if size as usize <= env.max_message_bytes {
-                    small.push(uid);
-                } else {
-                    // Too large to download: recorded as rejected with its size, never fetched.
-                    warn!(uid, size, "message over max_message_bytes");
-                    raws.push((
-                        format!("{}:{uid}", folder.uid_validity),
-                        Fetched::TooLarge(u64::from(size)),
-                    ));
-                }
-            }
-            for message in session.fetch_batch(&small).await? {
-                raws.push((
-                    format!("{}:{}", folder.uid_validity, message.uid),
-                    Fetched::Raw(message.raw),
-                ));
-            }
-        }
-        let outcomes = commit_batch(env, &rules, raws).await?;
-        let (mut done, mut failed) = (Vec::new(), Vec::new());
-        for (key, outcome) in &outcomes {
-            count(counts, outcome);
-            let Some(uid) = parse_mailbox_key(key) else {
-                continue;
-            };
-            match outcome {
-                SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. } => done.push(uid),
-                SubmitOutcome::Rejected { .. } => failed.push(uid),
-                _ => {}
-            }
-        }
-        last_uid = last_uid.max(chunk.last().copied().unwrap_or(last_uid));
-        env.storage
-            .save_scan_state(
-                c.id,
-                &c.folder,
-                ScanState {
-                    uid_validity: folder.uid_validity,
-                    last_uid,
-                },
+        let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
+        let raws = fetch_chunk(
+            env,
+            &mut session,
+            chunk,
+            folder.uid_validity,
+            rescan,
+            counts,
+        )
+        .await?;
+        let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
+        let chunk_last = chunk.last().copied().unwrap_or(last_uid);
+        if let Some((prev_last, prev)) = pending.replace((chunk_last, task)) {
+            finish_imap_batch(
+                env,
+                &mut session,
+                c,
+                counts,
+                folder.uid_validity,
+                prev_last,
+                prev,
             )
             .await?;
-        // Only now, with the leads committed, touch the mailbox.
-        after_import(&mut session, c, &done).await?;
-        if let Some(failed_folder) = c.failed_folder.as_deref().filter(|_| !failed.is_empty()) {
-            session.move_to(&failed, failed_folder).await?;
+            last_uid = last_uid.max(prev_last);
         }
+    }
+    if let Some((prev_last, prev)) = pending.take() {
+        finish_imap_batch(
+            env,
+            &mut session,
+            c,
+            counts,
+            folder.uid_validity,
+            prev_last,
+            prev,
+        )
+        .await?;
+        last_uid = last_uid.max(prev_last);
     }
     if saved.is_none() || last_uid == after {
         env.storage
@@ -556,7 +631,7 @@ async fn run_pop3(
             .iter()
             .map(|(msgno, uidl)| (uidl.as_str(), *msgno))
             .collect();
-        for (uidl, outcome) in commit_batch(env, &rules, raws).await? {
+        for (uidl, outcome) in commit_batch(env.clone(), rules.clone(), raws).await? {
             count(counts, &outcome);
             if matches!(
                 outcome,
