@@ -698,3 +698,216 @@ async fn leadgate_killed_during_a_run_imports_every_order_exactly_once_after_res
     assert!(status.success());
     assert_eq!(distinct_numbers(&db).await, (1000, 1000));
 }
+
+#[tokio::test]
+async fn the_collector_list_shows_each_last_run_with_its_counts_and_error() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let (good_user, bad_user) = (unique_user("listed"), unique_user("listed-bad"));
+    dc.deliver(&good_user, &fixture("seed_sample"));
+    let good = collector(
+        &dc,
+        "good",
+        &good_user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    let bad = collector(
+        &dc,
+        "bad",
+        &bad_user,
+        Protocol::Pop3,
+        TlsMode::None,
+        password_file(secrets.path(), "wrong"),
+    );
+    let mut deleted = collector(
+        &dc,
+        "old",
+        &good_user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    deleted.deleted = true;
+    let app = app_with(vec![good, bad, deleted]).await;
+    run_now(&app, "good").await;
+    let failed = run_now(&app, "bad").await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("POP3"),
+        "{failed}"
+    );
+    let missing = app.post("/api/v1/collectors/old/run").await;
+    assert_eq!(
+        missing.status().as_u16(),
+        404,
+        "a collector marked for deletion does not run"
+    );
+
+    let list = app.get("/api/v1/collectors").await;
+    let by_name = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("good")["last_run"]["counts"]["imported"], 1);
+    assert_eq!(by_name("good")["last_run"]["error"], Value::Null);
+    assert!(by_name("good")["last_run"]["finished_at"].is_string());
+    assert!(
+        by_name("bad")["last_run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("POP3")
+    );
+    assert_eq!(by_name("old")["deleted"], true);
+    assert_eq!(by_name("old")["last_run"], Value::Null);
+    let text = list.to_string();
+    assert!(
+        !text.contains("\"secret\"") && !text.contains("wrong\\n"),
+        "no password in the API"
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_runs_every_active_collector_by_itself() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let (a, b) = (unique_user("cron-a"), unique_user("cron-b"));
+    dc.deliver(&a, &fixture("seed_sample"));
+    dc.deliver(&b, &fixture("nodemailer_cp1251"));
+    let configs = vec![
+        collector(
+            &dc,
+            "a",
+            &a,
+            Protocol::Imap,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        ),
+        collector(
+            &dc,
+            "b",
+            &b,
+            Protocol::Pop3,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        ),
+    ];
+    let app = TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.cron = "* * * * * *".to_owned(); // every second
+        s.collectors = configs;
+    })
+    .await;
+    // Waiting here is for the schedule to fall due, not for readiness.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while all_leads(&app).await.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled job did not import both collectors' mail"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let list = app.get("/api/v1/collectors").await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["last_run"].is_object())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
+    let dc = dovecot();
+    let user = unique_user("reprocess");
+    let secrets = tempfile::tempdir().unwrap();
+    dc.deliver(&user, &fixture("seed_sample"));
+    dc.deliver(&user, &fixture("json_array"));
+    let config = collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    let again = config.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.limits.max_body_bytes = 200; // the sample's attachment is larger
+        s.collectors = vec![config];
+    })
+    .await;
+    assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 2));
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await;
+    let too_large = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["reason"].as_str().unwrap().contains("limit"))
+        .unwrap()
+        .clone();
+    let array = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] != too_large["id"])
+        .unwrap()
+        .clone();
+    let raw = app
+        .client
+        .get(format!(
+            "{}/api/v1/messages/{}/raw",
+            app.base, too_large["id"]
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        raw.bytes().await.unwrap().as_ref(),
+        fixture("seed_sample").as_slice(),
+        "the raw message is kept"
+    );
+
+    // The administrator raises the limit and reprocesses.
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.collectors = vec![again];
+    })
+    .await;
+    let done: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["outcome"], "imported", "{done}");
+    let lead = app.get(&format!("/api/v1/leads/{}", done["lead_id"])).await;
+    assert_eq!(lead["source"]["external_number"], "123");
+    assert_eq!(lead["source"]["collector"], "site");
+    assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
+    let still: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", array["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["outcome"], "rejected");
+    let twice = app
+        .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
+        .await;
+    assert_eq!(
+        twice.status().as_u16(),
+        409,
+        "an imported message is not reprocessed again"
+    );
+    let imported = app.get("/api/v1/messages?outcome=imported").await;
+    assert_eq!(imported["items"][0]["lead_id"], done["lead_id"]);
+}
