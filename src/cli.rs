@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
+use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
     Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, Submission,
@@ -33,6 +34,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and UI, and run the scheduled jobs.
     Serve,
+    /// One run of the mail collector job, with a summary per collector. Exit code 1 if any collector failed.
+    Collect {
+        /// Only this collector.
+        #[arg(long)]
+        collector: Option<String>,
+    },
     /// Import JSON payloads or .eml files by hand.
     Import {
         /// Files to import.
@@ -133,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Collect { collector } => collect(settings, collector.as_deref()).await,
         Command::Import { files } => import(settings, &files).await,
         Command::Check { file } => check(&settings, &file),
         Command::MakeEml {
@@ -232,10 +240,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
         }
     };
     println!("user {login} {verb} ({})", role.as_str());
-    drop(services.intake);
-    if let Some(writer) = services.writer {
-        writer.await?;
-    }
+    finish(services).await?;
     Ok(0)
 }
 
@@ -264,6 +269,63 @@ fn is_eml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
 }
 
+async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> {
+    let services = Services::open(settings).await?;
+    let summaries = services.job.run_once(only).await?;
+    let mut failed = false;
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9}  ERROR",
+        "COLLECTOR", "IMPORTED", "DUPLICATE", "SKIPPED", "REJECTED"
+    );
+    for s in &summaries {
+        failed |= s.error.is_some();
+        println!(
+            "{:<24} {:>9} {:>9} {:>9} {:>9}  {}",
+            truncate(&s.collector, 24),
+            s.counts.imported,
+            s.counts.duplicate,
+            s.counts.skipped,
+            s.counts.rejected,
+            s.error.as_deref().unwrap_or("-")
+        );
+    }
+    finish(services).await?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Drops the pipeline and waits for its writer to commit what is queued.
+async fn finish(services: Services) -> anyhow::Result<()> {
+    let Services {
+        intake,
+        job,
+        writer,
+        ..
+    } = services;
+    drop((intake, job));
+    if let Some(writer) = writer {
+        writer.await?;
+    }
+    Ok(())
+}
+
+/// The ledger key of a file without a Message-ID: its content hash, so the same file imported twice is one
+/// lead.
+fn content_key(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// How `import` and `check` read a saved `.eml`: the keyword `ORDER`, Windows-1251 by default.
+fn eml_rules(calendar_id: i64, max_message_bytes: usize) -> MailRules {
+    MailRules {
+        source: SourceRef::File,
+        keyword: "ORDER".to_owned(),
+        default_charset: encoding_rs::WINDOWS_1251,
+        calendar_id,
+        auto_tech_cards: false,
+        max_message_bytes,
+    }
+}
+
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     let services = Services::open(settings).await?;
     let default_calendar = services
@@ -277,46 +339,45 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     let mut failures = 0;
     for file in files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        if is_eml(file) {
-            anyhow::bail!(
-                "{}: .eml import needs the mail channel, which this build lacks",
-                file.display()
-            );
-        }
-        let ledger = LedgerEntry {
-            source: SourceRef::File,
-            // The same file imported twice is one lead.
-            ledger_key: Some(format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))),
-            mailbox_key: None,
-            message_id: None,
-            external_number: None,
-            received_at: Utc::now(),
-            raw: bytes.clone(),
-            content_type: "application/json".to_owned(),
-        };
-        let disposition = match services
-            .intake
-            .parse(&bytes, None, encoding_rs::WINDOWS_1251)
-        {
-            Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
-                payload: parsed.payload,
-                calendar_id: default_calendar,
-                auto_tech_cards: false,
-                extra_warnings: parsed.extra_warnings,
-            })),
-            Err(rejection) => Disposition::Rejected {
-                reason: rejection.to_string(),
-            },
-        };
-        let outcome = services
-            .intake
-            .submit(Submission {
+        let submission = if is_eml(file) {
+            let rules = eml_rules(default_calendar, services.settings.limits.max_message_bytes);
+            let mut submission = submission_for(bytes, None, &rules, services.intake.settings());
+            if submission.ledger.ledger_key.is_none() {
+                submission.ledger.ledger_key = Some(content_key(&submission.ledger.raw));
+            }
+            submission
+        } else {
+            let disposition = match services
+                .intake
+                .parse(&bytes, None, encoding_rs::WINDOWS_1251)
+            {
+                Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
+                    payload: parsed.payload,
+                    calendar_id: default_calendar,
+                    auto_tech_cards: false,
+                    extra_warnings: parsed.extra_warnings,
+                })),
+                Err(rejection) => Disposition::Rejected {
+                    reason: rejection.to_string(),
+                },
+            };
+            let ledger = LedgerEntry {
+                source: SourceRef::File,
+                ledger_key: Some(content_key(&bytes)),
+                mailbox_key: None,
+                message_id: None,
+                external_number: None,
+                received_at: Utc::now(),
+                raw: bytes,
+                content_type: "application/json".to_owned(),
+            };
+            Submission {
                 ledger,
                 disposition,
                 idempotency: None,
-            })
-            .await?;
-        match outcome {
+            }
+        };
+        match services.intake.submit(submission).await? {
             SubmitOutcome::Imported { lead_id, .. } => {
                 println!("{}: imported as lead {lead_id}", file.display())
             }
@@ -340,13 +401,17 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                     file.display()
                 );
             }
+            SubmitOutcome::Skipped { .. } => {
+                failures += 1;
+                println!(
+                    "{}: skipped: the subject does not hold ORDER as a word",
+                    file.display()
+                );
+            }
             other => println!("{}: {other:?}", file.display()),
         }
     }
-    drop(services.intake);
-    if let Some(writer) = services.writer {
-        writer.await?;
-    }
+    finish(services).await?;
     Ok(if failures == 0 { 0 } else { 1 })
 }
 
@@ -358,34 +423,43 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
         group_commit: false,
         max_batch: 1,
     };
-    if is_eml(file) {
-        anyhow::bail!(
-            "{}: checking .eml files needs the mail channel, which this build lacks",
-            file.display()
-        );
-    }
-    match crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings) {
-        Ok(parsed) => {
-            let report = serde_json::json!({
-                "valid": true,
-                "kind": parsed.payload.kind(),
-                "warnings": parsed.warnings().collect::<Vec<_>>(),
-                "lead": parsed.payload,
-            });
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(0)
+    let (parsed, mail) = if is_eml(file) {
+        let rules = eml_rules(0, settings.limits.max_message_bytes);
+        let submission = submission_for(bytes, None, &rules, &intake_settings);
+        let mail = serde_json::json!({
+            "message_id": submission.ledger.message_id,
+            "external_number": submission.ledger.external_number,
+        });
+        let parsed = match submission.disposition {
+            Disposition::Lead(draft) => Ok((draft.payload, draft.extra_warnings)),
+            Disposition::Rejected { reason } => Err(("rejected", reason)),
+            Disposition::Skipped { reason } => Err(("skipped", reason)),
+        };
+        (parsed, Some(mail))
+    } else {
+        let parsed =
+            crate::intake::parse(&bytes, None, encoding_rs::WINDOWS_1251, &intake_settings)
+                .map(|p| (p.payload, p.extra_warnings))
+                .map_err(|r| (r.code(), r.to_string()));
+        (parsed, None)
+    };
+    let (report, code) = match parsed {
+        Ok((payload, extra)) => {
+            let warnings: Vec<_> = payload.warnings.iter().chain(extra.iter()).collect();
+            (
+                serde_json::json!({
+                    "valid": true, "kind": payload.kind(), "warnings": warnings, "mail": mail, "lead": payload,
+                }),
+                0,
+            )
         }
-        Err(rejection) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "valid": false,
-                    "error": { "code": rejection.code(), "message": rejection.to_string() }
-                }))?
-            );
-            Ok(1)
-        }
-    }
+        Err((code, message)) => (
+            serde_json::json!({ "valid": false, "mail": mail, "error": { "code": code, "message": message } }),
+            1,
+        ),
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(code)
 }
 
 fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> anyhow::Result<i32> {

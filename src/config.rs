@@ -225,14 +225,14 @@ pub struct CollectorConfig {
     /// Unique name.
     pub name: String,
     /// `imap` or `pop3`.
-    pub protocol: String,
+    pub protocol: crate::storage::Protocol,
     /// Server.
     pub host: String,
     /// Port.
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
     #[serde(default = "default_tls")]
-    pub tls: String,
+    pub tls: crate::mail::tls::TlsMode,
     /// Extra CA certificate (PEM) to trust.
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (warns on every connection).
@@ -257,7 +257,7 @@ pub struct CollectorConfig {
     pub default_charset: String,
     /// `keep`, `seen`, `move` or `delete`.
     #[serde(default = "default_after_import")]
-    pub after_import: String,
+    pub after_import: crate::storage::AfterImport,
     /// Folder for `after_import = "move"`.
     pub move_to: Option<String>,
     /// Folder for rejected messages.
@@ -272,8 +272,8 @@ pub struct CollectorConfig {
     pub deleted: bool,
 }
 
-fn default_tls() -> String {
-    "implicit".to_owned()
+fn default_tls() -> crate::mail::tls::TlsMode {
+    crate::mail::tls::TlsMode::Implicit
 }
 fn default_folder() -> String {
     "INBOX".to_owned()
@@ -284,8 +284,8 @@ fn default_keyword() -> String {
 fn default_charset() -> String {
     "windows-1251".to_owned()
 }
-fn default_after_import() -> String {
-    "keep".to_owned()
+fn default_after_import() -> crate::storage::AfterImport {
+    crate::storage::AfterImport::Keep
 }
 
 impl Settings {
@@ -367,7 +367,12 @@ mod tests {
             vec!["https://shop.example".to_owned()]
         );
         assert_eq!(s.collectors[0].port, 993);
-        assert_eq!(s.collectors[0].after_import, "keep");
+        assert_eq!(
+            s.collectors[0].after_import,
+            crate::storage::AfterImport::Keep
+        );
+        assert_eq!(s.collectors[0].tls, crate::mail::tls::TlsMode::Implicit);
+        assert_eq!(s.collectors[0].protocol, crate::storage::Protocol::Imap);
         assert_eq!(s.limits.max_body_bytes, 1_048_576);
         assert_eq!(s.schedule.mail_collector.cron, "0 */5 * * * *");
     }

@@ -4,19 +4,22 @@
 //! run exactly the code `serve` runs. [`Application::build`] takes the settings and an already bound listener:
 //! tests bind port 0 first and never wait for readiness.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
 use crate::config::{Settings, read_secret};
 use crate::http::{self, AppState};
 use crate::intake::{Intake, IntakeSettings};
+use crate::jobs::MailCollectorJob;
+use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{HttpSourceRecord, Role, Storage};
+use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, Role, Storage};
 use crate::tokens;
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
@@ -42,6 +45,8 @@ pub struct Services {
     pub storage: Arc<dyn Storage>,
     /// The pipeline.
     pub intake: Arc<Intake>,
+    /// The mail collector job.
+    pub job: Arc<MailCollectorJob>,
     /// Settings.
     pub settings: Arc<Settings>,
     /// The group-commit writer; finishes after the last `Intake` clone is dropped.
@@ -82,9 +87,17 @@ impl Services {
             max_batch: settings.intake.max_batch,
         };
         let (intake, writer) = Intake::new(storage.clone(), intake_settings);
+        let intake = Arc::new(intake);
+        let job = Arc::new(MailCollectorJob::new(CollectorEnv {
+            storage: storage.clone(),
+            intake: intake.clone(),
+            max_message_bytes: settings.limits.max_message_bytes,
+            timeout: crate::mail::collector::DEFAULT_TIMEOUT,
+        }));
         Ok(Self {
             storage,
-            intake: Arc::new(intake),
+            intake,
+            job,
             settings: Arc::new(settings),
             writer,
             first_start,
@@ -162,6 +175,40 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             .upsert_http_source(&record, token.as_deref().map(tokens::hash).as_deref())
             .await?;
     }
+    for c in &settings.collectors {
+        if c.protocol == Protocol::Pop3
+            && matches!(c.after_import, AfterImport::Seen | AfterImport::Move)
+        {
+            warn!(collector = %c.name, "POP3 has no flags or folders: after_import seen/move keeps the messages");
+        }
+        if c.insecure_skip_verify {
+            warn!(collector = %c.name, "insecure_skip_verify is on: the mail server's certificate is not checked");
+        }
+        let record = CollectorRecord {
+            id: 0,
+            name: c.name.clone(),
+            protocol: c.protocol,
+            host: c.host.clone(),
+            port: c.port,
+            tls: c.tls,
+            ca_file: c.ca_file.clone(),
+            insecure_skip_verify: c.insecure_skip_verify,
+            username: c.username.clone(),
+            password_env: c.password_env.clone(),
+            password_file: c.password_file.clone(),
+            folder: c.folder.clone(),
+            keyword: c.keyword.clone(),
+            calendar_id: calendar_id(c.calendar.as_deref())?,
+            default_charset: c.default_charset.clone(),
+            after_import: c.after_import,
+            move_to: c.move_to.clone(),
+            failed_folder: c.failed_folder.clone(),
+            delete_after_days: c.delete_after_days,
+            auto_tech_cards: c.auto_tech_cards,
+            deleted: c.deleted,
+        };
+        storage.upsert_collector(&record).await?;
+    }
     if is_first_start && settings.http_sources.is_empty() {
         let token = tokens::generate();
         let record = HttpSourceRecord {
@@ -220,16 +267,26 @@ impl Application {
         let Services {
             storage,
             intake,
+            job,
             settings,
             writer,
             ..
         } = self.services;
-        let metrics = crate::telemetry::prometheus();
+        let schedule = &settings.schedule.mail_collector;
+        let cron = if schedule.enabled {
+            Some(crate::jobs::parse_cron(&schedule.cron).context("schedule.mail_collector.cron")?)
+        } else {
+            info!("the mail collector job is switched off");
+            None
+        };
+        let tz = settings.tz()?;
         let state = AppState {
             storage: storage.clone(),
             intake,
+            job: job.clone(),
             settings: settings.clone(),
-            metrics,
+            sources: Arc::default(),
+            metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings
             .http_sources
@@ -238,12 +295,38 @@ impl Application {
             .collect();
         let router = http::router(state, cors);
         info!(addr = %self.listener.local_addr()?, "leadgate listening");
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+
+        // The HTTP server and the scheduler are supervised together: the shutdown signal, or the end of
+        // either task, stops both; each exit is reported.
+        let stop = CancellationToken::new();
+        let server = tokio::spawn({
+            let stop = stop.clone();
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .into_future()
+        });
+        let scheduler = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                match cron {
+                    Some(cron) => job.run_scheduled(cron, tz, stop).await,
+                    None => stop.cancelled().await,
+                }
+            }
+        });
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let server = server.await;
+        stop.cancel();
+        let scheduler = scheduler.await;
+        server
+            .context("HTTP server task panicked")?
             .context("HTTP server failed")?;
-        // `state` (and with it the last `Intake`) is gone once serve returns: the writer commits what is
-        // queued and ends.
+        scheduler.context("scheduler task panicked")?;
+        // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {
             writer.await.context("intake writer panicked")?;
         }

@@ -345,3 +345,61 @@ fn serve_prints_first_start_tokens_once_and_they_work() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut rest).unwrap();
     assert!(!rest.contains("token"), "{rest}");
 }
+
+#[test]
+fn import_and_check_read_saved_eml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let eml = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/seed_sample.eml");
+    let check = leadgate(dir.path())
+        .arg("check")
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&check)).unwrap();
+    assert_eq!(report["mail"]["external_number"], "123");
+    assert_eq!(report["lead"]["lines"][0]["resolution"], "360 dpi");
+
+    let output = leadgate(dir.path())
+        .arg("import")
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout(&output).contains("imported as lead 1"),
+        "{}",
+        stdout(&output)
+    );
+    let again = leadgate(dir.path())
+        .arg("import")
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&again).contains("already imported"),
+        "the Message-ID makes it one lead: {}",
+        stdout(&again)
+    );
+    let show = leadgate(dir.path())
+        .args(["leads", "show", "1", "--json"])
+        .output()
+        .unwrap();
+    let lead: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(lead["source"]["external_number"], "123");
+    assert_eq!(lead["contact"]["person"], "Прилепский Алексей Анатольевич");
+
+    let broken = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mail/broken_json.eml");
+    let output = leadgate(dir.path())
+        .arg("import")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
+}

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 409: an Idempotency-Key reused with a different body.
     #[error("this Idempotency-Key was used with a different body")]
     IdempotencyConflict,
+    /// 409: the resource is in a state that forbids this (a run in progress, a message not rejected).
+    #[error("{0}")]
+    Busy(String),
     /// 413: the body is over `limits.max_body_bytes`.
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -70,7 +73,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::IdempotencyConflict => StatusCode::CONFLICT,
+            ApiError::IdempotencyConflict | ApiError::Busy(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::IdempotencyConflict => "idempotency_conflict",
+            ApiError::Busy(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Rejected { code, .. } => code,

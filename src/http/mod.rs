@@ -5,6 +5,7 @@
 //! header is marked sensitive and never logged.
 
 pub mod auth;
+pub mod collectors;
 pub mod error;
 pub mod intake;
 pub mod read;
@@ -40,8 +41,12 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The intake pipeline.
     pub intake: Arc<Intake>,
+    /// The mail collector job (run now).
+    pub job: Arc<crate::jobs::MailCollectorJob>,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
+    /// Recently authenticated HTTP sources.
+    pub sources: Arc<auth::SourceCache>,
     /// Prometheus renderer, when metrics are installed.
     pub metrics: Option<PrometheusHandle>,
 }
@@ -72,6 +77,7 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
+        .merge(collectors::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()

@@ -15,9 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, instrument, warn};
 
-use crate::domain::charset::{self, ChosenBy};
+use crate::domain::charset;
 use crate::domain::payload::{Payload, PayloadError};
-use crate::domain::warning::{Warning, WarningCode};
+use crate::domain::warning::Warning;
 use crate::storage::{Storage, StorageError, Submission, SubmitOutcome};
 
 /// Why a payload cannot become a lead.
@@ -211,24 +211,34 @@ pub fn parse(
         });
     }
     let decoded = charset::decode(bytes, declared_charset, default);
-    let payload = Payload::from_json(&decoded.text, settings.timezone)?;
-    let mut extra_warnings = Vec::new();
-    if decoded.had_errors {
-        let rule = match decoded.chosen_by {
-            ChosenBy::Declared => "declared",
-            ChosenBy::ByteOrderMark => "byte-order mark",
-            ChosenBy::ValidUtf8 => "UTF-8 check",
-            ChosenBy::Default => "default",
-        };
-        extra_warnings.push(Warning {
-            code: WarningCode::CharsetReplacement,
-            field: String::new(),
-            message: format!(
-                "some bytes are not valid {} (chosen by the {rule} rule) and were replaced",
-                decoded.encoding.name()
-            ),
+    parse_text(
+        &decoded.text,
+        decoded.had_errors.then_some(decoded.encoding),
+        settings,
+    )
+}
+
+/// Parses payload text that a channel has already decoded. `replaced` names the encoding when decoding
+/// replaced undecodable bytes, which becomes a warning on the lead.
+///
+/// # Errors
+/// A [`Rejection`] when the payload must not become a lead.
+pub fn parse_text(
+    text: &str,
+    replaced: Option<&'static Encoding>,
+    settings: &IntakeSettings,
+) -> Result<Parsed, Rejection> {
+    if text.len() > settings.max_body_bytes.saturating_mul(2) {
+        return Err(Rejection::TooLarge {
+            size: text.len(),
+            limit: settings.max_body_bytes,
         });
     }
+    let payload = Payload::from_json(text, settings.timezone)?;
+    let extra_warnings = replaced
+        .map(|e| Warning::charset_replacement(e.name()))
+        .into_iter()
+        .collect();
     Ok(Parsed {
         payload,
         extra_warnings,

@@ -40,6 +40,22 @@ pub enum StorageError {
     Conflict(String),
 }
 
+/// A held job lock; dropping it releases the lock.
+pub struct JobLock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+impl JobLock {
+    /// Wraps whatever holds the lock (a locked file, a database connection).
+    pub fn new(holder: impl std::any::Any + Send + Sync) -> Self {
+        Self(Box::new(holder))
+    }
+}
+
+impl std::fmt::Debug for JobLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobLock")
+    }
+}
+
 /// Shorthand for storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -188,6 +204,12 @@ pub trait Storage: Send + Sync + 'static {
         token_hash: Option<&str>,
     ) -> Result<i64>;
 
+    /// An HTTP source by id.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn http_source(&self, id: i64) -> Result<Option<HttpSourceRecord>>;
+
     /// The HTTP source a bearer token belongs to.
     ///
     /// # Errors
@@ -222,6 +244,96 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// Database errors.
     async fn has_users(&self) -> Result<bool>;
+
+    // ---- mail collectors -----------------------------------------------------------------------------------
+
+    /// Creates or updates a collector by name.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn upsert_collector(&self, collector: &CollectorRecord) -> Result<i64>;
+
+    /// Collectors, by name; with `include_deleted` also those marked for deletion.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn collectors(&self, include_deleted: bool) -> Result<Vec<CollectorRecord>>;
+
+    /// One collector by id.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn collector(&self, id: i64) -> Result<Option<CollectorRecord>>;
+
+    /// Where the IMAP scan of a collector's folder stopped.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn scan_state(&self, collector_id: i64, folder: &str) -> Result<Option<ScanState>>;
+
+    /// Remembers where the IMAP scan stopped.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn save_scan_state(
+        &self,
+        collector_id: i64,
+        folder: &str,
+        state: ScanState,
+    ) -> Result<()>;
+
+    /// Which of these mailbox keys (UIDVALIDITY:UID or UIDL) the ledger holds for a source.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn known_mailbox_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>>;
+
+    /// Mailbox keys of a source recorded before `before` (for retention).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn mailbox_keys_recorded_before(
+        &self,
+        source: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::collections::HashSet<String>>;
+
+    /// Opens a run record; returns its id.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn start_run(&self, collector_id: i64) -> Result<i64>;
+
+    /// Closes a run record with its counts and error.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn finish_run(&self, run_id: i64, counts: &RunCounts, error: Option<&str>) -> Result<()>;
+
+    /// The last run of every collector that has one, by collector id.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn last_runs(&self) -> Result<std::collections::HashMap<i64, RunView>>;
+
+    /// Takes the lock of a job, or `None` when another process holds it. The lock is released when the guard
+    /// is dropped, and by the operating system (SQLite: a file lock) or the database (PostgreSQL: a session
+    /// advisory lock) when its holder dies, so a crash never blocks the job.
+    ///
+    /// # Errors
+    /// The lock cannot be attempted (I/O or database errors).
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>>;
+
+    /// Files a lead for an existing (rejected) ledger record after reprocessing, and marks it imported, in one
+    /// transaction. Returns the lead id.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown record; database errors.
+    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64>;
 
     // ---- web UI -------------------------------------------------------------------------------------------
 

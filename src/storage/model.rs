@@ -551,3 +551,131 @@ pub struct UserRecord {
     /// Role.
     pub role: Role,
 }
+
+/// IMAP or POP3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// IMAP4rev1.
+    Imap,
+    /// POP3.
+    Pop3,
+}
+
+/// What a collector does with a message after its lead is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterImport {
+    /// Leave it as it is (the default).
+    Keep,
+    /// Set `\Seen` (IMAP).
+    Seen,
+    /// Move it to `move_to` (IMAP).
+    Move,
+    /// Delete it.
+    Delete,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident = $s:literal),+ }) => {
+        impl $t {
+            /// The stored and configured name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)+ other => Err(format!("unknown value {other:?}")) }
+            }
+        }
+    };
+}
+text_enum!(Protocol { Imap = "imap", Pop3 = "pop3" });
+text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
+
+/// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollectorRecord {
+    /// Id (0 before it is stored).
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// IMAP or POP3.
+    pub protocol: Protocol,
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// `implicit`, `starttls` or `none`.
+    #[schema(value_type = String)]
+    pub tls: crate::mail::tls::TlsMode,
+    /// Extra CA certificate file.
+    #[schema(value_type = Option<String>)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Skip certificate verification (warns).
+    pub insecure_skip_verify: bool,
+    /// Login.
+    pub username: String,
+    /// Environment variable with the password.
+    pub password_env: Option<String>,
+    /// File with the password.
+    #[schema(value_type = Option<String>)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// IMAP folder.
+    pub folder: String,
+    /// Subject keyword.
+    pub keyword: String,
+    /// Target calendar.
+    pub calendar_id: i64,
+    /// Charset for attachments that declare none and are not UTF-8.
+    pub default_charset: String,
+    /// After-import action.
+    pub after_import: AfterImport,
+    /// Folder for `move`.
+    pub move_to: Option<String>,
+    /// Folder for rejected messages.
+    pub failed_folder: Option<String>,
+    /// Retention in days.
+    pub delete_after_days: Option<u32>,
+    /// Form tech cards automatically.
+    pub auto_tech_cards: bool,
+    /// Marked for deletion.
+    pub deleted: bool,
+}
+
+/// One run of one collector.
+#[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Leads made.
+    pub imported: u64,
+    /// Already in the ledger.
+    pub duplicate: u64,
+    /// Not for leadgate.
+    pub skipped: u64,
+    /// Rejected (kept for reprocessing).
+    pub rejected: u64,
+}
+
+/// The last run of a collector.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended; `None` while running (or if the process died).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Counts per outcome.
+    pub counts: RunCounts,
+    /// What stopped it, if anything.
+    pub error: Option<String>,
+}
+
+/// Where an IMAP scan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanState {
+    /// UIDVALIDITY of the folder when last scanned.
+    pub uid_validity: u32,
+    /// Highest UID looked at.
+    pub last_uid: u32,
+}

@@ -19,16 +19,20 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
 mod web;
+mod write;
 
 use super::*;
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::{OrderLine, Payload};
-use crate::domain::warning::Warning;
+use crate::domain::payload::Payload;
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Where job lock files live (beside the database); `None` for an in-memory database.
+    lock_dir: Option<std::path::PathBuf>,
+    /// The database file's name, prefixing its lock files.
+    lock_stem: String,
 }
 
 impl SqliteStorage {
@@ -54,10 +58,29 @@ impl SqliteStorage {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let file = Path::new(options.get_filename());
+        let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
+        let lock_dir = (!in_memory)
+            .then(|| file.parent().map(Path::to_path_buf).unwrap_or_default())
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    std::path::PathBuf::from(".")
+                } else {
+                    d
+                }
+            });
+        let lock_stem = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            pool,
+            lock_dir,
+            lock_stem,
+        })
     }
 
     /// The underlying pool, for the web UI's read-only queries and tests.
@@ -113,227 +136,8 @@ fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     .to_lowercase()
 }
 
-/// Inserts the ledger row; `None` when the ledger already holds this key (a duplicate).
-async fn insert_ledger(
-    conn: &mut SqliteConnection,
-    entry: &LedgerEntry,
-    outcome: Outcome,
-    reason: Option<&str>,
-    keep_raw: bool,
-) -> Result<Option<i64>> {
-    let (collector_id, http_source_id) = match entry.source {
-        SourceRef::Collector { id } => (Some(id), None),
-        SourceRef::Http { id } => (None, Some(id)),
-        SourceRef::File => (None, None),
-    };
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (channel, source, collector_id, http_source_id, ledger_key, mailbox_key, message_id,
-                               external_number, outcome, reason, raw, content_type, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (source, ledger_key) DO NOTHING
-         RETURNING id",
-    )
-    .bind(entry.source.channel().as_str())
-    .bind(entry.source.key())
-    .bind(collector_id)
-    .bind(http_source_id)
-    .bind(entry.ledger_key.as_deref())
-    .bind(entry.mailbox_key.as_deref())
-    .bind(entry.message_id.as_deref())
-    .bind(entry.external_number.as_deref())
-    .bind(outcome.as_str())
-    .bind(reason)
-    .bind(keep_raw.then_some(entry.raw.as_slice()))
-    .bind(keep_raw.then_some(entry.content_type.as_str()))
-    .bind(ms(entry.received_at))
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// Records that a second copy of an already-recorded message was seen, once per mailbox position.
-async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> Result<Option<i64>> {
-    let key = entry.ledger_key.as_deref();
-    let earlier: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT id, lead_id FROM messages WHERE source = $1 AND ledger_key = $2")
-            .bind(entry.source.key())
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let lead_id = earlier.and_then(|(_, lead)| lead);
-    if let Some(mailbox_key) = entry.mailbox_key.as_deref() {
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND mailbox_key = $2")
-                .bind(entry.source.key())
-                .bind(mailbox_key)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if seen.is_none() {
-            let copy = LedgerEntry {
-                ledger_key: None,
-                ..entry.clone()
-            };
-            let reason = format!(
-                "already recorded as message {}",
-                earlier.map_or(0, |(id, _)| id)
-            );
-            insert_ledger(conn, &copy, Outcome::Duplicate, Some(&reason), false).await?;
-        }
-    }
-    Ok(lead_id)
-}
-
-async fn find_or_create_counterparty(
-    conn: &mut SqliteConnection,
-    payload: &Payload,
-    now: i64,
-) -> Result<Option<CounterpartyRef>> {
-    let Some(inn) = payload.inn.as_ref().and_then(|i| i.valid()) else {
-        return Ok(None);
-    };
-    let name = payload
-        .contact
-        .person
-        .clone()
-        .unwrap_or_else(|| format!("ИНН {}", inn.as_str()));
-    sqlx::query(
-        "INSERT INTO counterparties (inn, inn_kind, name, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (inn) DO NOTHING",
-    )
-    .bind(inn.as_str())
-    .bind(inn.kind().as_str())
-    .bind(&name)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let (id, name): (i64, String) =
-        sqlx::query_as("SELECT id, name FROM counterparties WHERE inn = $1")
-            .bind(inn.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-    let phone = payload
-        .contact
-        .phone_e164
-        .as_deref()
-        .or(payload.contact.phone.as_deref());
-    for (kind, value) in [
-        ("phone", phone),
-        ("email", payload.contact.email.as_deref()),
-    ] {
-        if let Some(value) = value {
-            sqlx::query(
-                "INSERT INTO counterparty_contacts (counterparty_id, kind, value) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(kind)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(Some(CounterpartyRef {
-        id,
-        inn: inn.as_str().to_owned(),
-        name,
-    }))
-}
-
-async fn insert_lead(
-    conn: &mut SqliteConnection,
-    draft: &LeadDraft,
-    entry: &LedgerEntry,
-) -> Result<(i64, Option<CounterpartyRef>)> {
-    let payload = &draft.payload;
-    let now = ms(Utc::now());
-    let counterparty = find_or_create_counterparty(conn, payload, now).await?;
-    let received = ms(entry.received_at);
-    let occurred = payload.occurred_at.map(ms);
-    let mut warnings: Vec<&Warning> = payload.warnings.iter().collect();
-    warnings.extend(draft.extra_warnings.iter());
-    let (collector_id, http_source_id) = match entry.source {
-        SourceRef::Collector { id } => (Some(id), None),
-        SourceRef::Http { id } => (None, Some(id)),
-        SourceRef::File => (None, None),
-    };
-    let lead_id: i64 = sqlx::query_scalar(
-        "INSERT INTO leads (calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
-                            contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings,
-                            channel, collector_id, http_source_id, message_id, external_number, search_text, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-         RETURNING id",
-    )
-    .bind(draft.calendar_id)
-    .bind(payload.kind().as_str())
-    .bind(payload.subject.as_deref())
-    .bind(occurred)
-    .bind(received)
-    .bind(occurred.unwrap_or(received))
-    .bind(payload.description.as_deref())
-    .bind(payload.contact.person.as_deref())
-    .bind(payload.contact.phone.as_deref())
-    .bind(payload.contact.phone_e164.as_deref())
-    .bind(payload.contact.email.as_deref())
-    .bind(payload.inn.as_ref().map(|i| i.raw()))
-    .bind(counterparty.as_ref().map(|c| c.id))
-    .bind(json_text(&payload.layout_files)?)
-    .bind(json_text(&warnings)?)
-    .bind(entry.source.channel().as_str())
-    .bind(collector_id)
-    .bind(http_source_id)
-    .bind(entry.message_id.as_deref())
-    .bind(entry.external_number.as_deref())
-    .bind(search_text(payload, entry.external_number.as_deref()))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    for line in &payload.lines {
-        insert_line(conn, lead_id, line).await?;
-    }
-    if draft.auto_tech_cards {
-        form_cards(conn, lead_id).await?;
-    }
-    Ok((lead_id, counterparty))
-}
-
-async fn insert_line(conn: &mut SqliteConnection, lead_id: i64, line: &OrderLine) -> Result<()> {
-    let line_id: i64 = sqlx::query_scalar(
-        "INSERT INTO order_lines (lead_id, position, nomenclature, machine_code, resolution, material, material_code,
-                                  width, height, quantity, price, amount, is_service)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-    )
-    .bind(lead_id)
-    .bind(i64::from(line.position))
-    .bind(line.nomenclature.as_deref())
-    .bind(line.machine_code.as_deref())
-    .bind(line.resolution.as_deref())
-    .bind(line.material.as_deref())
-    .bind(line.material_code.as_deref())
-    .bind(dec_text(line.width))
-    .bind(dec_text(line.height))
-    .bind(dec_text(line.quantity))
-    .bind(dec_text(line.price))
-    .bind(dec_text(line.amount))
-    .bind(line.is_service)
-    .fetch_one(&mut *conn)
-    .await?;
-    for (i, work) in line.extra_works.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO extra_works (line_id, position, kind, quantity, description) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(line_id)
-        .bind(i64::try_from(i + 1).unwrap_or(i64::MAX))
-        .bind(work.kind.as_deref())
-        .bind(dec_text(work.quantity))
-        .bind(work.description.as_deref())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
 /// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id)).
-async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
+pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
     let lines = sqlx::query(
         "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
          WHERE l.lead_id = $1 AND l.is_service = 0
@@ -367,72 +171,6 @@ async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-async fn submit_one(conn: &mut SqliteConnection, s: &Submission) -> Result<SubmitOutcome> {
-    if let Some(claim) = &s.idempotency {
-        let earlier: Option<(String, i64)> =
-            sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
-                .bind(claim.http_source_id)
-                .bind(&claim.key)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some((hash, lead_id)) = earlier {
-            return Ok(if hash == claim.body_hash {
-                SubmitOutcome::IdempotentReplay { lead_id }
-            } else {
-                SubmitOutcome::IdempotencyConflict
-            });
-        }
-    }
-    match &s.disposition {
-        Disposition::Lead(draft) => {
-            let Some(message_id) =
-                insert_ledger(conn, &s.ledger, Outcome::Imported, None, true).await?
-            else {
-                let lead_id = record_duplicate(conn, &s.ledger).await?;
-                return Ok(SubmitOutcome::Duplicate { lead_id });
-            };
-            let (lead_id, counterparty) = insert_lead(conn, draft, &s.ledger).await?;
-            sqlx::query("UPDATE messages SET lead_id = $1 WHERE id = $2")
-                .bind(lead_id)
-                .bind(message_id)
-                .execute(&mut *conn)
-                .await?;
-            if let Some(claim) = &s.idempotency {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (http_source_id, key, body_hash, lead_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(claim.http_source_id)
-                .bind(&claim.key)
-                .bind(&claim.body_hash)
-                .bind(lead_id)
-                .bind(ms(Utc::now()))
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(SubmitOutcome::Imported {
-                message_id,
-                lead_id,
-                counterparty,
-            })
-        }
-        Disposition::Rejected { reason } => {
-            match insert_ledger(conn, &s.ledger, Outcome::Rejected, Some(reason), true).await? {
-                Some(message_id) => Ok(SubmitOutcome::Rejected { message_id }),
-                None => Ok(SubmitOutcome::Duplicate {
-                    lead_id: record_duplicate(conn, &s.ledger).await?,
-                }),
-            }
-        }
-        Disposition::Skipped { reason } => {
-            match insert_ledger(conn, &s.ledger, Outcome::Skipped, Some(reason), false).await? {
-                Some(message_id) => Ok(SubmitOutcome::Skipped { message_id }),
-                None => Ok(SubmitOutcome::Duplicate { lead_id: None }),
-            }
-        }
-    }
 }
 
 const LEAD_SELECT: &str =
@@ -604,6 +342,36 @@ impl SqliteStorage {
         Ok(cards)
     }
 
+    async fn source_where(
+        &self,
+        clause: &'static str,
+        key: String,
+    ) -> Result<Option<HttpSourceRecord>> {
+        let sql = format!(
+            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
+             FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE {clause}"
+        );
+        let row: Option<(i64, String, i64, String, String, bool)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(
+            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
+                Ok(HttpSourceRecord {
+                    id,
+                    name,
+                    calendar_id,
+                    calendar_name,
+                    cors_origins: serde_json::from_str(&cors)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                    auto_tech_cards,
+                })
+            },
+        )
+        .transpose()
+    }
+
     async fn contacts(&self, counterparty_id: i64) -> Result<(Vec<String>, Vec<String>)> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id",
@@ -671,10 +439,7 @@ impl Storage for SqliteStorage {
     #[instrument(skip_all, fields(batch = batch.len()))]
     async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for submission in batch {
-            outcomes.push(submit_one(&mut tx, submission).await?);
-        }
+        let outcomes = write::submit_all(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -987,28 +752,14 @@ impl Storage for SqliteStorage {
         Ok(id)
     }
 
+    async fn http_source(&self, id: i64) -> Result<Option<HttpSourceRecord>> {
+        self.source_where("s.id = CAST($1 AS INTEGER)", id.to_string())
+            .await
+    }
+
     async fn http_source_by_token(&self, token_hash: &str) -> Result<Option<HttpSourceRecord>> {
-        let row: Option<(i64, String, i64, String, String, bool)> = sqlx::query_as(
-            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards
-             FROM http_sources s JOIN calendars c ON c.id = s.calendar_id WHERE s.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(
-            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
-                Ok(HttpSourceRecord {
-                    id,
-                    name,
-                    calendar_id,
-                    calendar_name,
-                    cors_origins: serde_json::from_str(&cors)
-                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
-                    auto_tech_cards,
-                })
-            },
-        )
-        .transpose()
+        self.source_where("s.token_hash = $1", token_hash.to_owned())
+            .await
     }
 
     async fn upsert_user(
@@ -1058,6 +809,244 @@ impl Storage for SqliteStorage {
             .fetch_one(&self.pool)
             .await?;
         Ok(n > 0)
+    }
+
+    async fn upsert_collector(&self, c: &CollectorRecord) -> Result<i64> {
+        let now = ms(Utc::now());
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO collectors (name, protocol, host, port, tls, ca_file, insecure_skip_verify, username,
+                 password_env, password_file, folder, keyword, calendar_id, default_charset, after_import, move_to,
+                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+             ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
+                 port = excluded.port, tls = excluded.tls, ca_file = excluded.ca_file,
+                 insecure_skip_verify = excluded.insecure_skip_verify, username = excluded.username,
+                 password_env = excluded.password_env, password_file = excluded.password_file,
+                 folder = excluded.folder, keyword = excluded.keyword, calendar_id = excluded.calendar_id,
+                 default_charset = excluded.default_charset, after_import = excluded.after_import,
+                 move_to = excluded.move_to, failed_folder = excluded.failed_folder,
+                 delete_after_days = excluded.delete_after_days, auto_tech_cards = excluded.auto_tech_cards,
+                 deleted = excluded.deleted, updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(&c.name)
+        .bind(c.protocol.as_str())
+        .bind(&c.host)
+        .bind(i64::from(c.port))
+        .bind(tls_text(c.tls))
+        .bind(c.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()))
+        .bind(c.insecure_skip_verify)
+        .bind(&c.username)
+        .bind(c.password_env.as_deref())
+        .bind(c.password_file.as_ref().map(|p| p.to_string_lossy().into_owned()))
+        .bind(&c.folder)
+        .bind(&c.keyword)
+        .bind(c.calendar_id)
+        .bind(&c.default_charset)
+        .bind(c.after_import.as_str())
+        .bind(c.move_to.as_deref())
+        .bind(c.failed_folder.as_deref())
+        .bind(c.delete_after_days.map(i64::from))
+        .bind(c.auto_tech_cards)
+        .bind(c.deleted)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn collectors(&self, include_deleted: bool) -> Result<Vec<CollectorRecord>> {
+        let rows = sqlx::query("SELECT * FROM collectors WHERE deleted = 0 OR $1 ORDER BY name")
+            .bind(include_deleted)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(collector_from_row).collect()
+    }
+
+    async fn collector(&self, id: i64) -> Result<Option<CollectorRecord>> {
+        let row = sqlx::query("SELECT * FROM collectors WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(collector_from_row).transpose()
+    }
+
+    async fn scan_state(&self, collector_id: i64, folder: &str) -> Result<Option<ScanState>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT uid_validity, last_uid FROM collector_state WHERE collector_id = $1 AND folder = $2",
+        )
+        .bind(collector_id)
+        .bind(folder)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(v, u)| ScanState {
+            uid_validity: u32::try_from(v).unwrap_or_default(),
+            last_uid: u32::try_from(u).unwrap_or_default(),
+        }))
+    }
+
+    async fn save_scan_state(
+        &self,
+        collector_id: i64,
+        folder: &str,
+        state: ScanState,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO collector_state (collector_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (collector_id, folder) DO UPDATE SET uid_validity = excluded.uid_validity,
+                 last_uid = excluded.last_uid",
+        )
+        .bind(collector_id)
+        .bind(folder)
+        .bind(i64::from(state.uid_validity))
+        .bind(i64::from(state.last_uid))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn known_mailbox_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut known = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT mailbox_key FROM messages WHERE source = ");
+            q.push_bind(source).push(" AND mailbox_key IN (");
+            let mut sep = q.separated(", ");
+            for key in chunk {
+                sep.push_bind(key);
+            }
+            q.push(")");
+            let rows: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
+            known.extend(rows.into_iter().map(|(k,)| k));
+        }
+        Ok(known)
+    }
+
+    async fn mailbox_keys_recorded_before(
+        &self,
+        source: &str,
+        before: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT mailbox_key FROM messages WHERE source = $1 AND received_at < $2 AND mailbox_key IS NOT NULL",
+        )
+        .bind(source)
+        .bind(ms(before))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(k,)| k).collect())
+    }
+
+    async fn start_run(&self, collector_id: i64) -> Result<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO collector_runs (collector_id, started_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(collector_id)
+        .bind(ms(Utc::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn finish_run(&self, run_id: i64, counts: &RunCounts, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE collector_runs SET finished_at = $1, imported = $2, duplicate = $3, skipped = $4, rejected = $5,
+                 error = $6 WHERE id = $7",
+        )
+        .bind(ms(Utc::now()))
+        .bind(i64::try_from(counts.imported).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.duplicate).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.skipped).unwrap_or(i64::MAX))
+        .bind(i64::try_from(counts.rejected).unwrap_or(i64::MAX))
+        .bind(error)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn last_runs(&self) -> Result<std::collections::HashMap<i64, RunView>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM collector_runs r
+             WHERE r.id = (SELECT MAX(id) FROM collector_runs WHERE collector_id = r.collector_id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let finished: Option<i64> = row.try_get("finished_at")?;
+            let count = |col: &str| -> Result<u64> {
+                Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+            };
+            out.insert(
+                row.try_get("collector_id")?,
+                RunView {
+                    started_at: from_ms(row.try_get("started_at")?)?,
+                    finished_at: finished.map(from_ms).transpose()?,
+                    counts: RunCounts {
+                        imported: count("imported")?,
+                        duplicate: count("duplicate")?,
+                        skipped: count("skipped")?,
+                        rejected: count("rejected")?,
+                    },
+                    error: row.try_get("error")?,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>> {
+        let Some(dir) = &self.lock_dir else {
+            // An in-memory database lives in one process: the job's own mutex is enough.
+            return Ok(Some(JobLock::new(())));
+        };
+        let path = dir.join(format!("{}.{job}.lock", self.lock_stem));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(JobLock::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StorageError::Database(sqlx::Error::Io(e))),
+        }
+    }
+
+    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT collector_id, http_source_id, message_id, external_number, received_at FROM messages WHERE id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StorageError::NotFound { what: "message", key: message_id.to_string() })?;
+        let collector_id: Option<i64> = row.try_get("collector_id")?;
+        let http_source_id: Option<i64> = row.try_get("http_source_id")?;
+        let entry = LedgerEntry {
+            source: match (collector_id, http_source_id) {
+                (Some(id), _) => SourceRef::Collector { id },
+                (None, Some(id)) => SourceRef::Http { id },
+                (None, None) => SourceRef::File,
+            },
+            ledger_key: None,
+            mailbox_key: None,
+            message_id: row.try_get("message_id")?,
+            external_number: row.try_get("external_number")?,
+            received_at: from_ms(row.try_get("received_at")?)?,
+            raw: Vec::new(),
+            content_type: String::new(),
+        };
+        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
+        tx.commit().await?;
+        Ok(lead_id)
     }
 
     // ---- web UI -------------------------------------------------------------------------------------------
@@ -1227,4 +1216,52 @@ async fn upsert_user_in(
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
+}
+
+fn tls_text(mode: crate::mail::tls::TlsMode) -> &'static str {
+    use crate::mail::tls::TlsMode;
+    match mode {
+        TlsMode::Implicit => "implicit",
+        TlsMode::StartTls => "starttls",
+        TlsMode::None => "none",
+    }
+}
+
+fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
+    use crate::mail::tls::TlsMode;
+    let protocol: String = row.try_get("protocol")?;
+    let tls: String = row.try_get("tls")?;
+    let after: String = row.try_get("after_import")?;
+    let port: i64 = row.try_get("port")?;
+    let days: Option<i64> = row.try_get("delete_after_days")?;
+    let ca_file: Option<String> = row.try_get("ca_file")?;
+    let password_file: Option<String> = row.try_get("password_file")?;
+    Ok(CollectorRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        protocol: parse_enum::<Protocol>("protocol", &protocol)?,
+        host: row.try_get("host")?,
+        port: u16::try_from(port).map_err(|_| StorageError::Corrupt(format!("port {port}")))?,
+        tls: match tls.as_str() {
+            "implicit" => TlsMode::Implicit,
+            "starttls" => TlsMode::StartTls,
+            "none" => TlsMode::None,
+            other => return Err(StorageError::Corrupt(format!("tls {other:?}"))),
+        },
+        ca_file: ca_file.map(Into::into),
+        insecure_skip_verify: row.try_get("insecure_skip_verify")?,
+        username: row.try_get("username")?,
+        password_env: row.try_get("password_env")?,
+        password_file: password_file.map(Into::into),
+        folder: row.try_get("folder")?,
+        keyword: row.try_get("keyword")?,
+        calendar_id: row.try_get("calendar_id")?,
+        default_charset: row.try_get("default_charset")?,
+        after_import: parse_enum::<AfterImport>("after_import", &after)?,
+        move_to: row.try_get("move_to")?,
+        failed_folder: row.try_get("failed_folder")?,
+        delete_after_days: days.and_then(|d| u32::try_from(d).ok()),
+        auto_tech_cards: row.try_get("auto_tech_cards")?,
+        deleted: row.try_get("deleted")?,
+    })
 }

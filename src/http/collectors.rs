@@ -1,0 +1,113 @@
+//! Collectors and the quarantine over the API (administrators): list collectors with their last run, run
+//! the mail collector now, and reprocess a rejected message.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ErrorBody;
+use super::{ApiError, AppState, auth};
+use crate::jobs::{CollectorSummary, JobError};
+use crate::reprocess::{ReprocessError, Reprocessed, reprocess};
+use crate::storage::{CollectorRecord, RunView};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_collectors))
+        .routes(routes!(run_collector))
+        .routes(routes!(reprocess_message))
+}
+
+/// A collector with its last run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectorStatus {
+    /// The collector (no password: only where it is read from).
+    #[serde(flatten)]
+    pub collector: CollectorRecord,
+    /// Its last run, if any.
+    pub last_run: Option<RunView>,
+}
+
+/// Every collector (also those marked for deletion) with its last run.
+#[utoipa::path(get, path = "/api/v1/collectors", tag = "collectors",
+    responses((status = 200, body = Vec<CollectorStatus>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_collectors(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<CollectorStatus>>, ApiError> {
+    auth::admin(&state, &headers).await?;
+    let mut runs = state.storage.last_runs().await?;
+    let collectors = state.storage.collectors(true).await?;
+    Ok(Json(
+        collectors
+            .into_iter()
+            .map(|c| CollectorStatus {
+                last_run: runs.remove(&c.id),
+                collector: c,
+            })
+            .collect(),
+    ))
+}
+
+/// Runs the mail collector job now for one collector and returns its summary.
+#[utoipa::path(post, path = "/api/v1/collectors/{name}/run", tag = "collectors", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<CollectorSummary>), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "A run is in progress", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn run_collector(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<CollectorSummary>>, ApiError> {
+    auth::admin(&state, &headers).await?;
+    match state.job.run_once(Some(&name)).await {
+        Ok(summaries) => Ok(Json(summaries)),
+        Err(JobError::UnknownCollector(_)) => Err(ApiError::NotFound("collector")),
+        Err(e @ (JobError::AlreadyRunning | JobError::LockedElsewhere)) => {
+            Err(ApiError::Busy(e.to_string()))
+        }
+        Err(JobError::Storage(e)) => Err(e.into()),
+    }
+}
+
+/// Runs a rejected message through the pipeline again and records the new outcome.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/reprocess", tag = "ledger", params(("id" = i64, Path)),
+    responses((status = 200, body = Reprocessed), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "Not a rejected message", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn reprocess_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Reprocessed>, ApiError> {
+    auth::admin(&state, &headers).await?;
+    let default_calendar = state
+        .storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.name == state.settings.default_calendar)
+        .map_or(0, |c| c.id);
+    let max = state.settings.limits.max_message_bytes;
+    match reprocess(
+        state.storage.as_ref(),
+        &state.intake,
+        max,
+        default_calendar,
+        id,
+    )
+    .await
+    {
+        Ok(done) => Ok(Json(done)),
+        Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
+        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
+            Err(ApiError::Busy(e.to_string()))
+        }
+        Err(ReprocessError::Storage(e)) => Err(e.into()),
+    }
+}

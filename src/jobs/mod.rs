@@ -1,0 +1,175 @@
+//! The built-in scheduled job "mail collector": on a cron schedule, run every collector not marked for
+//! deletion, in turn.
+//!
+//! A run never overlaps the previous one: within a process a mutex is tried, not awaited, so a run that falls
+//! due while one is going is skipped and logged; across processes sharing one database a job lock in storage
+//! does the same, and a crashed holder releases it. [`MailCollectorJob::run_once`] is one step of the scheduler and is what `leadgate collect`,
+//! the API's "run now" and the tests call, so they exercise exactly what the schedule runs.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use chrono_tz::Tz;
+use croner::Cron;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+use utoipa::ToSchema;
+
+use crate::mail::collector::{self, CollectorEnv};
+use crate::storage::{RunCounts, StorageError};
+
+/// The job's name in the lease table and logs.
+pub const MAIL_COLLECTOR: &str = "mail_collector";
+
+/// The result of one collector in a run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CollectorSummary {
+    /// Collector name.
+    pub collector: String,
+    /// Counts per outcome.
+    pub counts: RunCounts,
+    /// What stopped it, if anything.
+    pub error: Option<String>,
+}
+
+/// Why a run did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A run is already going in this process.
+    #[error("a mail collector run is already in progress")]
+    AlreadyRunning,
+    /// Another process holds the job's lock.
+    #[error("another leadgate process is running the mail collector")]
+    LockedElsewhere,
+    /// No collector (not marked for deletion) has this name.
+    #[error("no active collector named {0:?}")]
+    UnknownCollector(String),
+    /// The database failed.
+    #[error("storage")]
+    Storage(#[from] StorageError),
+}
+
+/// The "mail collector" job.
+pub struct MailCollectorJob {
+    env: CollectorEnv,
+    running: Mutex<()>,
+}
+
+impl MailCollectorJob {
+    /// A job over these services.
+    pub fn new(env: CollectorEnv) -> Self {
+        Self {
+            env,
+            running: Mutex::new(()),
+        }
+    }
+
+    /// One run: every active collector (or only `only`), in turn.
+    ///
+    /// # Errors
+    /// A run in progress, the lock held by another process, an unknown collector, or a database failure before the
+    /// run starts. Collector failures are not errors of the run: they are in each summary.
+    pub async fn run_once(&self, only: Option<&str>) -> Result<Vec<CollectorSummary>, JobError> {
+        let _guard = self
+            .running
+            .try_lock()
+            .map_err(|_| JobError::AlreadyRunning)?;
+        let storage = &self.env.storage;
+        let mut collectors = storage.collectors(false).await?;
+        if let Some(name) = only {
+            collectors.retain(|c| c.name == name);
+            if collectors.is_empty() {
+                return Err(JobError::UnknownCollector(name.to_owned()));
+            }
+        }
+        let _lock = storage
+            .try_lock_job(MAIL_COLLECTOR)
+            .await?
+            .ok_or(JobError::LockedElsewhere)?;
+        let mut summaries = Vec::with_capacity(collectors.len());
+        for c in &collectors {
+            let span = info_span!("collector", name = %c.name, id = c.id);
+            let (counts, error) = collector::run(&self.env, c).instrument(span).await;
+            summaries.push(CollectorSummary {
+                collector: c.name.clone(),
+                counts,
+                error,
+            });
+        }
+        Ok(summaries)
+    }
+
+    /// Runs on `cron` (in the shop's time zone) until `shutdown` is cancelled. A run in progress at shutdown
+    /// is dropped between database transactions: what it committed stays, the rest is picked up next time.
+    pub async fn run_scheduled(self: Arc<Self>, cron: Cron, tz: Tz, shutdown: CancellationToken) {
+        info!(pattern = %cron.pattern, "mail collector job scheduled");
+        loop {
+            let now = Utc::now().with_timezone(&tz);
+            let next = match cron.find_next_occurrence(&now, false) {
+                Ok(next) => next,
+                Err(e) => {
+                    warn!(error = %e, "the cron pattern has no next occurrence; the job stops");
+                    return;
+                }
+            };
+            let wait = (next.with_timezone(&Utc) - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            let job = self.clone();
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    info!("shutdown during a mail collector run; committed batches stay");
+                    return;
+                }
+                result = job.run_once(None) => match result {
+                    Ok(summaries) => info!(collectors = summaries.len(), "scheduled mail collector run finished"),
+                    Err(JobError::AlreadyRunning) => {
+                        info!("scheduled mail collector run skipped: the previous run is still going");
+                    }
+                    Err(e) => warn!(error = %e, "scheduled mail collector run did not happen"),
+                }
+            }
+        }
+    }
+}
+
+/// Parses the job's cron expression: 6 fields (with seconds) or 5.
+///
+/// # Errors
+/// A malformed expression.
+pub fn parse_cron(pattern: &str) -> Result<Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(pattern)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn six_and_five_field_patterns_both_parse() {
+        let six = parse_cron("0 */5 * * * *").unwrap();
+        let five = parse_cron("*/5 * * * *").unwrap();
+        let tz: Tz = "Europe/Moscow".parse().unwrap();
+        let at = tz.with_ymd_and_hms(2026, 11, 28, 10, 2, 30).unwrap();
+        assert_eq!(
+            six.find_next_occurrence(&at, false).unwrap(),
+            tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap()
+        );
+        assert_eq!(
+            five.find_next_occurrence(&at, false).unwrap(),
+            tz.with_ymd_and_hms(2026, 11, 28, 10, 5, 0).unwrap()
+        );
+        assert!(parse_cron("every five minutes").is_err());
+    }
+}

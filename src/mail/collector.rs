@@ -1,0 +1,684 @@
+//! One run of one mail collector: scan the mailbox, record every message it looks at in the ledger exactly
+//! once, file a lead for each ORDER message, then tidy the mailbox.
+//!
+//! Exactly-once comes from the ledger, not from the mailbox: a message's lead and its ledger record commit in
+//! one transaction, and the after-import action (seen, move, delete) runs only after that commit. A crash
+//! between the two leaves the message in place; the next run finds it in the ledger (a duplicate, nothing new)
+//! and finishes the action. `\Seen` is never read, and fetches use `BODY.PEEK`, so people reading the same
+//! mailbox change nothing.
+//!
+//! IMAP remembers UIDVALIDITY and the highest UID per folder and asks the server only for newer messages whose
+//! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally. POP3 lists
+//! UIDLs, skips those the ledger holds, and reads headers with TOP before downloading a message.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use encoding_rs::Encoding;
+use tracing::{Instrument, info, info_span, instrument, warn};
+
+use super::Credentials;
+use super::extract;
+use super::imap::{ImapError, ImapSession};
+use super::pop3::{Pop3Client, Pop3Error};
+use super::tls::{Endpoint, TlsSettings};
+use crate::config::{ConfigError, read_secret};
+use crate::domain::charset::encoding_for_label;
+use crate::domain::subject::keyword_match;
+use crate::intake::{Intake, IntakeSettings, SubmitError, parse_text};
+use crate::storage::{
+    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, RunCounts,
+    ScanState, SourceRef, Storage, StorageError, Submission, SubmitOutcome,
+};
+
+/// How many messages are fetched, parsed and committed together.
+pub const BATCH: usize = 500;
+
+/// Why a collector run stopped early. The messages committed before it stay committed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    /// The password could not be read.
+    #[error("password: {0}")]
+    Password(#[from] ConfigError),
+    /// The collector names no password source.
+    #[error("the collector has neither password_env nor password_file")]
+    NoPassword,
+    /// The default charset is unknown.
+    #[error("unknown default_charset {0:?}")]
+    Charset(String),
+    /// IMAP failed (connect, TLS, login, command, timeout).
+    #[error("IMAP: {0}")]
+    Imap(#[from] ImapError),
+    /// POP3 failed.
+    #[error("POP3: {0}")]
+    Pop3(#[from] Pop3Error),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// Committing failed.
+    #[error("intake: {0}")]
+    Submit(#[from] SubmitError),
+}
+
+/// What one collector run needs besides the collector.
+#[derive(Clone)]
+pub struct CollectorEnv {
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    /// The pipeline.
+    pub intake: Arc<Intake>,
+    /// Largest e-mail.
+    pub max_message_bytes: usize,
+    /// Network timeout of every step.
+    pub timeout: Duration,
+}
+
+/// The mail-specific facts a raw message is judged by.
+#[derive(Debug, Clone)]
+pub struct MailRules {
+    /// Who delivered it.
+    pub source: SourceRef,
+    /// Subject keyword.
+    pub keyword: String,
+    /// Charset for attachments that declare none and are not UTF-8.
+    pub default_charset: &'static Encoding,
+    /// Target calendar.
+    pub calendar_id: i64,
+    /// Form tech cards automatically.
+    pub auto_tech_cards: bool,
+    /// Largest e-mail.
+    pub max_message_bytes: usize,
+}
+
+impl MailRules {
+    /// The rules of a collector.
+    ///
+    /// # Errors
+    /// An unknown default charset.
+    pub fn of(
+        collector: &CollectorRecord,
+        max_message_bytes: usize,
+    ) -> Result<Self, CollectorError> {
+        let default_charset = encoding_for_label(&collector.default_charset)
+            .ok_or_else(|| CollectorError::Charset(collector.default_charset.clone()))?;
+        Ok(Self {
+            source: SourceRef::Collector { id: collector.id },
+            keyword: collector.keyword.clone(),
+            default_charset,
+            calendar_id: collector.calendar_id,
+            auto_tech_cards: collector.auto_tech_cards,
+            max_message_bytes,
+        })
+    }
+}
+
+/// Judges one raw message: skipped (no keyword), rejected (with the reason) or a lead draft. Pure CPU work;
+/// never fails and never panics on any input.
+pub fn submission_for(
+    raw: Vec<u8>,
+    mailbox_key: Option<String>,
+    rules: &MailRules,
+    settings: &IntakeSettings,
+) -> Submission {
+    let headers = extract::headers(&raw);
+    let subject = headers.subject.as_deref().unwrap_or_default();
+    let matched = keyword_match(subject, &rules.keyword);
+    let ledger = LedgerEntry {
+        source: rules.source.clone(),
+        ledger_key: headers.message_id.clone().or_else(|| mailbox_key.clone()),
+        mailbox_key,
+        message_id: headers.message_id.clone(),
+        external_number: matched.as_ref().and_then(|m| m.external_number.clone()),
+        received_at: Utc::now(),
+        raw,
+        content_type: "message/rfc822".to_owned(),
+    };
+    let disposition = match matched {
+        None => Disposition::Skipped {
+            reason: format!("the subject does not hold {:?} as a word", rules.keyword),
+        },
+        Some(_) => judge(&ledger.raw, rules, settings),
+    };
+    Submission {
+        ledger,
+        disposition,
+        idempotency: None,
+    }
+}
+
+fn judge(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Disposition {
+    if raw.len() > rules.max_message_bytes {
+        return Disposition::Rejected {
+            reason: format!(
+                "the message is {} bytes, the limit is {}",
+                raw.len(),
+                rules.max_message_bytes
+            ),
+        };
+    }
+    let found = match extract::find_payload(raw, rules.default_charset) {
+        Ok(found) => found,
+        Err(e) => {
+            return Disposition::Rejected {
+                reason: e.to_string(),
+            };
+        }
+    };
+    match parse_text(
+        &found.text,
+        found.had_errors.then_some(found.encoding),
+        settings,
+    ) {
+        Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
+            payload: parsed.payload,
+            calendar_id: rules.calendar_id,
+            auto_tech_cards: rules.auto_tech_cards,
+            extra_warnings: parsed.extra_warnings,
+        })),
+        Err(rejection) => Disposition::Rejected {
+            reason: match found.file_name {
+                Some(name) => format!("attachment {name:?}: {rejection}"),
+                None => rejection.to_string(),
+            },
+        },
+    }
+}
+
+/// The ledger record of a message that was not downloaded because of its size.
+fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
+    Submission {
+        ledger: LedgerEntry {
+            source: rules.source.clone(),
+            ledger_key: Some(mailbox_key.to_owned()),
+            mailbox_key: Some(mailbox_key.to_owned()),
+            message_id: None,
+            external_number: None,
+            received_at: Utc::now(),
+            raw: Vec::new(),
+            content_type: "message/rfc822".to_owned(),
+        },
+        disposition: Disposition::Rejected {
+            reason: format!(
+                "the message is {size} bytes, over limits.max_message_bytes ({}); it was not downloaded",
+                rules.max_message_bytes
+            ),
+        },
+        idempotency: None,
+    }
+}
+
+fn credentials(collector: &CollectorRecord) -> Result<Credentials, CollectorError> {
+    let password = read_secret(
+        collector.password_env.as_deref(),
+        collector.password_file.as_deref(),
+    )?
+    .ok_or(CollectorError::NoPassword)?;
+    Ok(Credentials::new(collector.username.clone(), password))
+}
+
+fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
+    Endpoint {
+        host: collector.host.clone(),
+        port: collector.port,
+        tls: TlsSettings {
+            mode: collector.tls,
+            ca_file: collector.ca_file.clone(),
+            insecure_skip_verify: collector.insecure_skip_verify,
+        },
+        timeout,
+    }
+}
+
+/// Connects and logs in, and nothing more: the administrator's "test connection".
+///
+/// # Errors
+/// Whatever stops the connection or the login.
+pub async fn test_connection(
+    collector: &CollectorRecord,
+    timeout: Duration,
+) -> Result<(), CollectorError> {
+    let credentials = credentials(collector)?;
+    let endpoint = endpoint(collector, timeout);
+    match collector.protocol {
+        Protocol::Imap => {
+            let mut session = ImapSession::connect_and_login(&endpoint, &credentials).await?;
+            session.select(&collector.folder).await?;
+            session.logout().await?;
+        }
+        Protocol::Pop3 => {
+            Pop3Client::connect_and_login(&endpoint, &credentials)
+                .await?
+                .quit()
+                .await?
+        }
+    }
+    Ok(())
+}
+
+/// Runs one collector once, records the run, and returns its counts and error.
+#[instrument(skip_all, fields(collector = %collector.name))]
+pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts, Option<String>) {
+    let run_id = match env.storage.start_run(collector.id).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            warn!(error = %e, "cannot record the start of the run");
+            None
+        }
+    };
+    let mut counts = RunCounts::default();
+    let result = match collector.protocol {
+        Protocol::Imap => run_imap(env, collector, &mut counts).await,
+        Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
+    };
+    let error = result.err().map(|e| e.to_string());
+    match &error {
+        None => info!(?counts, "collector run finished"),
+        Some(e) => warn!(?counts, error = %e, "collector run failed"),
+    }
+    if let Some(run_id) = run_id
+        && let Err(e) = env
+            .storage
+            .finish_run(run_id, &counts, error.as_deref())
+            .await
+    {
+        warn!(error = %e, "cannot record the end of the run");
+    }
+    (counts, error)
+}
+
+fn count(counts: &mut RunCounts, outcome: &SubmitOutcome) {
+    match outcome {
+        SubmitOutcome::Imported { .. } => counts.imported += 1,
+        SubmitOutcome::Duplicate { .. } | SubmitOutcome::IdempotentReplay { .. } => {
+            counts.duplicate += 1
+        }
+        SubmitOutcome::Skipped { .. } => counts.skipped += 1,
+        SubmitOutcome::Rejected { .. } => counts.rejected += 1,
+        SubmitOutcome::IdempotencyConflict => {}
+    }
+}
+
+/// Parses a batch off the async threads (split across two blocking tasks, one per core here) and commits it
+/// in one transaction; returns each message's outcome.
+async fn commit_batch(
+    env: CollectorEnv,
+    rules: Arc<MailRules>,
+    mut raws: Vec<(String, Fetched)>,
+) -> Result<Vec<(String, SubmitOutcome)>, CollectorError> {
+    let settings = env.intake.settings().clone();
+    let parse = |raws: Vec<(String, Fetched)>| {
+        let (rules, settings) = (rules.clone(), settings.clone());
+        tokio::task::spawn_blocking(move || {
+            raws.into_iter()
+                .map(|(key, fetched)| {
+                    let submission = match fetched {
+                        Fetched::Raw(raw) => {
+                            submission_for(raw, Some(key.clone()), &rules, &settings)
+                        }
+                        Fetched::TooLarge(size) => too_large(&key, size, &rules),
+                    };
+                    (key, submission)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let started = std::time::Instant::now();
+    let second = raws.split_off(raws.len() / 2);
+    let (a, b) = tokio::join!(parse(raws), parse(second));
+    let parsed = started.elapsed();
+    let failed = |e: tokio::task::JoinError| {
+        CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
+    };
+    let (keys, submissions): (Vec<String>, Vec<Submission>) = a
+        .map_err(failed)?
+        .into_iter()
+        .chain(b.map_err(failed)?)
+        .unzip();
+    let mut out = Vec::with_capacity(keys.len());
+    for (key, result) in keys
+        .into_iter()
+        .zip(env.intake.submit_all(submissions).await)
+    {
+        out.push((key, result?));
+    }
+    tracing::debug!(messages = out.len(), ?parsed, committed = ?(started.elapsed() - parsed), "batch done");
+    Ok(out)
+}
+
+fn parse_mailbox_key(key: &str) -> Option<u32> {
+    key.rsplit(':').next()?.parse().ok()
+}
+
+/// A batch being parsed and committed in its own task.
+type CommitTask = tokio::task::JoinHandle<Result<Vec<(String, SubmitOutcome)>, CollectorError>>;
+
+/// Downloads one chunk of UIDs: skips those the ledger holds (after a rescan), records oversized ones
+/// without downloading them, and fetches the rest with `BODY.PEEK[]`.
+async fn fetch_chunk(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    chunk: &[u32],
+    uid_validity: u32,
+    rescan: Option<&str>,
+    counts: &mut RunCounts,
+) -> Result<Vec<(String, Fetched)>, CollectorError> {
+    let key = |uid: u32| format!("{uid_validity}:{uid}");
+    // After a UIDVALIDITY change, skip what the ledger already holds without downloading it.
+    let known = if let Some(source) = rescan {
+        let keys: Vec<String> = chunk.iter().map(|uid| key(*uid)).collect();
+        env.storage.known_mailbox_keys(source, &keys).await?
+    } else {
+        HashSet::new()
+    };
+    let wanted: Vec<u32> = chunk
+        .iter()
+        .copied()
+        .filter(|uid| !known.contains(&key(*uid)))
+        .collect();
+    counts.duplicate += (chunk.len() - wanted.len()) as u64;
+    let mut raws = Vec::with_capacity(wanted.len());
+    if wanted.is_empty() {
+        return Ok(raws);
+    }
+    let mut small = Vec::with_capacity(wanted.len());
+    for (uid, size) in session.fetch_sizes(&wanted).await? {
+        if size as usize <= env.max_message_bytes {
+            small.push(uid);
+        } else {
+            // Too large to download: recorded as rejected with its size, never fetched.
+            warn!(uid, size, "message over max_message_bytes");
+            raws.push((key(uid), Fetched::TooLarge(u64::from(size))));
+        }
+    }
+    let started = std::time::Instant::now();
+    for message in session.fetch_batch(&small).await? {
+        raws.push((key(message.uid), Fetched::Raw(message.raw)));
+    }
+    tracing::debug!(messages = raws.len(), took = ?started.elapsed(), "batch fetched");
+    Ok(raws)
+}
+
+/// Waits for a batch's commit, counts its outcomes, remembers the scan position, and only then applies the
+/// after-import action and the failed folder.
+async fn finish_imap_batch(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+    uid_validity: u32,
+    last_uid: u32,
+    task: CommitTask,
+) -> Result<(), CollectorError> {
+    let outcomes = task.await.map_err(|e| {
+        CollectorError::Storage(StorageError::Corrupt(format!("commit task failed: {e}")))
+    })??;
+    let (mut done, mut failed) = (Vec::new(), Vec::new());
+    for (key, outcome) in &outcomes {
+        count(counts, outcome);
+        let Some(uid) = parse_mailbox_key(key) else {
+            continue;
+        };
+        match outcome {
+            SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. } => done.push(uid),
+            SubmitOutcome::Rejected { .. } => failed.push(uid),
+            _ => {}
+        }
+    }
+    env.storage
+        .save_scan_state(
+            c.id,
+            &c.folder,
+            ScanState {
+                uid_validity,
+                last_uid,
+            },
+        )
+        .await?;
+    after_import(session, c, &done).await?;
+    if let Some(failed_folder) = c.failed_folder.as_deref().filter(|_| !failed.is_empty()) {
+        session.move_to(&failed, failed_folder).await?;
+    }
+    Ok(())
+}
+
+async fn run_imap(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+) -> Result<(), CollectorError> {
+    let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
+    let credentials = credentials(c)?;
+    let mut session =
+        ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    let folder = session.select(&c.folder).await?;
+    let saved = env.storage.scan_state(c.id, &c.folder).await?;
+    let after = match saved {
+        Some(state) if state.uid_validity == folder.uid_validity => state.last_uid,
+        Some(_) => {
+            info!("UIDVALIDITY changed: rescanning the folder, the ledger drops what it holds");
+            0
+        }
+        None => 0,
+    };
+    let uids = session.search_new(&c.keyword, after).await?;
+    let source = rules.source.key();
+    let mut last_uid = after;
+    // A pipeline: while batch N is parsed and committed in its own task, batch N+1 is downloaded; the
+    // mailbox is touched for batch N only after its commit.
+    let mut pending: Option<(u32, CommitTask)> = None;
+    for chunk in uids.chunks(BATCH) {
+        let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
+        let raws = fetch_chunk(
+            env,
+            &mut session,
+            chunk,
+            folder.uid_validity,
+            rescan,
+            counts,
+        )
+        .await?;
+        let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
+        let chunk_last = chunk.last().copied().unwrap_or(last_uid);
+        if let Some((prev_last, prev)) = pending.replace((chunk_last, task)) {
+            finish_imap_batch(
+                env,
+                &mut session,
+                c,
+                counts,
+                folder.uid_validity,
+                prev_last,
+                prev,
+            )
+            .await?;
+            last_uid = last_uid.max(prev_last);
+        }
+    }
+    if let Some((prev_last, prev)) = pending.take() {
+        finish_imap_batch(
+            env,
+            &mut session,
+            c,
+            counts,
+            folder.uid_validity,
+            prev_last,
+            prev,
+        )
+        .await?;
+        last_uid = last_uid.max(prev_last);
+    }
+    if saved.is_none() || last_uid == after {
+        env.storage
+            .save_scan_state(
+                c.id,
+                &c.folder,
+                ScanState {
+                    uid_validity: folder.uid_validity,
+                    last_uid,
+                },
+            )
+            .await?;
+    }
+    if let Some(days) = c.delete_after_days {
+        retention_imap(env, &mut session, c, folder.uid_validity, days).await?;
+    }
+    session.logout().await?;
+    Ok(())
+}
+
+/// A message as the mailbox gave it.
+enum Fetched {
+    /// The whole raw message (or, for a POP3 message without the keyword, its headers).
+    Raw(Vec<u8>),
+    /// Not downloaded: larger than `max_message_bytes`.
+    TooLarge(u64),
+}
+
+async fn after_import(
+    session: &mut ImapSession,
+    c: &CollectorRecord,
+    uids: &[u32],
+) -> Result<(), CollectorError> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    match c.after_import {
+        AfterImport::Keep => {}
+        AfterImport::Seen => session.mark_seen(uids).await?,
+        AfterImport::Move => match c.move_to.as_deref() {
+            Some(folder) => session.move_to(uids, folder).await?,
+            None => warn!("after_import = \"move\" without move_to: keeping the messages"),
+        },
+        AfterImport::Delete => session.delete(uids).await?,
+    }
+    Ok(())
+}
+
+async fn retention_imap(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    c: &CollectorRecord,
+    uid_validity: u32,
+    days: u32,
+) -> Result<(), CollectorError> {
+    let cutoff = Utc::now().date_naive() - chrono::Days::new(u64::from(days));
+    let old = session.search_before(cutoff).await?;
+    if old.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = old
+        .iter()
+        .map(|uid| format!("{uid_validity}:{uid}"))
+        .collect();
+    let known = env
+        .storage
+        .known_mailbox_keys(&SourceRef::Collector { id: c.id }.key(), &keys)
+        .await?;
+    let doomed: Vec<u32> = old
+        .iter()
+        .zip(&keys)
+        .filter(|(_, key)| known.contains(*key))
+        .map(|(uid, _)| *uid)
+        .collect();
+    if !doomed.is_empty() {
+        info!(
+            count = doomed.len(),
+            days, "retention: deleting recorded mail"
+        );
+        session.delete(&doomed).await?;
+    }
+    Ok(())
+}
+
+async fn run_pop3(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    counts: &mut RunCounts,
+) -> Result<(), CollectorError> {
+    let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
+    let credentials = credentials(c)?;
+    let mut client = Pop3Client::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    let listing = client.uidl_all().await?;
+    let source = rules.source.key();
+    let uidls: Vec<String> = listing.iter().map(|(_, uidl)| uidl.clone()).collect();
+    let known = env.storage.known_mailbox_keys(&source, &uidls).await?;
+    let fresh: Vec<(u32, String)> = listing
+        .iter()
+        .filter(|(_, u)| !known.contains(u))
+        .cloned()
+        .collect();
+    let mut to_delete = Vec::new();
+    for chunk in fresh.chunks(BATCH) {
+        let mut raws = Vec::with_capacity(chunk.len());
+        for (msgno, uidl) in chunk {
+            let head = client.top_headers(*msgno, 256 * 1024).await?;
+            let headers = extract::headers(&head);
+            let wanted =
+                keyword_match(headers.subject.as_deref().unwrap_or_default(), &c.keyword).is_some();
+            let raw = if !wanted {
+                Fetched::Raw(head) // recorded as skipped; the body is never downloaded
+            } else {
+                match client.retr(*msgno, env.max_message_bytes).await {
+                    Ok(raw) => Fetched::Raw(raw),
+                    Err(Pop3Error::MessageTooLarge { size, .. }) => Fetched::TooLarge(size),
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            raws.push((uidl.clone(), raw));
+        }
+        let by_uidl: std::collections::HashMap<&str, u32> = chunk
+            .iter()
+            .map(|(msgno, uidl)| (uidl.as_str(), *msgno))
+            .collect();
+        for (uidl, outcome) in commit_batch(env.clone(), rules.clone(), raws).await? {
+            count(counts, &outcome);
+            if matches!(
+                outcome,
+                SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. }
+            ) && c.after_import == AfterImport::Delete
+                && let Some(msgno) = by_uidl.get(uidl.as_str())
+            {
+                to_delete.push(*msgno);
+            }
+        }
+    }
+    if let Some(days) = c.delete_after_days {
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+        let old = env
+            .storage
+            .mailbox_keys_recorded_before(&source, cutoff)
+            .await?;
+        to_delete.extend(
+            listing
+                .iter()
+                .filter(|(_, uidl)| old.contains(uidl))
+                .map(|(msgno, _)| *msgno),
+        );
+    }
+    to_delete.sort_unstable();
+    to_delete.dedup();
+    for msgno in to_delete {
+        client.dele(msgno).await?;
+    }
+    // Deletions take effect at QUIT, after the leads are committed.
+    client.quit().await?;
+    Ok(())
+}
+
+/// Runs a set of collectors one after another; one failing never stops the others.
+pub async fn run_all(
+    env: &CollectorEnv,
+    collectors: &[CollectorRecord],
+) -> Vec<(String, RunCounts, Option<String>)> {
+    let mut summaries = Vec::with_capacity(collectors.len());
+    for collector in collectors {
+        let span = info_span!("collector", name = %collector.name, id = collector.id);
+        let (counts, error) = run(env, collector).instrument(span).await;
+        summaries.push((collector.name.clone(), counts, error));
+    }
+    summaries
+}
+
+/// Default network timeout of collector steps.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,712 @@
+//! IMAP access for the mail collector: a thin wrapper over `async-imap`.
+//!
+//! The collector needs a handful of operations, and each has a trap this wrapper closes once:
+//!
+//! - **Only new, matching mail is listed** (`UID SEARCH UID n:* SUBJECT ...`): `n:*` always
+//!   includes the highest UID even when it is below `n`, so results are filtered again here.
+//!   The server's `SUBJECT` match is a substring match, so callers still check the keyword as a
+//!   whole word on the decoded subject.
+//! - **Fetching never marks mail read** (`BODY.PEEK[]`): people read these mailboxes too, and
+//!   leadgate never relies on `\Seen`.
+//! - **Moving works without the MOVE extension** (COPY, `\Deleted`, `UID EXPUNGE`), and creates
+//!   the target folder when it is missing.
+//! - **Folder names may be Cyrillic**: they are sent in modified UTF-7 (RFC 3501 5.1.3).
+//! - **Nothing hangs**: every read and write on the socket has the endpoint's timeout
+//!   ([`super::tls::TimeoutIo`]).
+//! - **STARTTLS is mandatory when configured**: a server that does not offer it is refused
+//!   before the password is sent.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_imap::error::Error as RawError;
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::{Fetch, Flag};
+use base64::Engine as _;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use futures::TryStreamExt;
+
+use super::Credentials;
+use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
+
+/// At most this many UIDs go into one command, to stay far below servers' line limits.
+const UIDS_PER_COMMAND: usize = 500;
+
+/// An IMAP failure, by kind: the collector records it and goes on with the next collector.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// The server refused the user name or password.
+    #[error("IMAP login as {user:?} refused: {message}")]
+    Auth {
+        /// The login name (never the password).
+        user: String,
+        /// The server's text.
+        message: String,
+    },
+    /// The server answered `NO` or `BAD` to a command.
+    #[error("IMAP server refused {step}: {message}")]
+    Refused {
+        /// The operation.
+        step: &'static str,
+        /// The server's text.
+        message: String,
+    },
+    /// The server's answer could not be understood, lacked something required (such as
+    /// UIDVALIDITY), or the connection closed mid-answer.
+    #[error("IMAP protocol error in {step}: {message}")]
+    Protocol {
+        /// The operation.
+        step: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// An argument cannot be sent (a line break in a folder name, for example).
+    #[error("IMAP {step}: invalid argument: {message}")]
+    InvalidArgument {
+        /// The operation.
+        step: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// The endpoint requires STARTTLS but the server does not offer it.
+    #[error("IMAP server does not offer STARTTLS; refusing to log in without TLS")]
+    StartTlsUnsupported,
+    /// Connecting, or a read or write, took longer than the endpoint's timeout.
+    #[error("IMAP {step} timed out after {after:?}")]
+    Timeout {
+        /// The operation.
+        step: &'static str,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// A socket error.
+    #[error("IMAP {step}: connection error")]
+    Io {
+        /// The operation.
+        step: &'static str,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS could not be set up, or the certificate did not verify.
+    #[error("IMAP TLS")]
+    Tls(#[source] TlsError),
+}
+
+impl From<ConnectError> for ImapError {
+    fn from(error: ConnectError) -> Self {
+        match error {
+            ConnectError::Timeout { after, .. } => Self::Timeout {
+                step: "connect",
+                after,
+            },
+            ConnectError::Io { source, .. } => Self::Io {
+                step: "connect",
+                source,
+            },
+            ConnectError::Tls(tls) => Self::Tls(tls),
+        }
+    }
+}
+
+/// What `SELECT` tells about a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectedFolder {
+    /// UIDVALIDITY: when it changes, all remembered UIDs of the folder are void.
+    pub uid_validity: u32,
+    /// The UID the next message will get, if the server said.
+    pub uid_next: Option<u32>,
+    /// Number of messages in the folder.
+    pub exists: u32,
+}
+
+/// One message fetched with `BODY.PEEK[]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMessage {
+    /// Its UID in the selected folder.
+    pub uid: u32,
+    /// The raw RFC 5322 message.
+    pub raw: Vec<u8>,
+    /// When the server received it (INTERNALDATE).
+    pub internal_date: Option<DateTime<FixedOffset>>,
+}
+
+/// A logged-in IMAP session.
+#[derive(Debug)]
+pub struct ImapSession {
+    session: async_imap::Session<MailStream>,
+    timeout: Duration,
+    capabilities: BTreeSet<String>,
+}
+
+impl ImapSession {
+    /// Connects to `endpoint` (implicit TLS, STARTTLS or plain, as configured) and logs in.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Auth`] for a wrong user or password; [`ImapError::Timeout`],
+    /// [`ImapError::Io`] or [`ImapError::Tls`] when the connection cannot be made or secured;
+    /// [`ImapError::StartTlsUnsupported`] when STARTTLS is required but not offered;
+    /// [`ImapError::Protocol`] or [`ImapError::Refused`] for an unexpected greeting.
+    #[tracing::instrument(skip_all, fields(host = %endpoint.host, user = %credentials.user))]
+    pub async fn connect_and_login(
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+    ) -> Result<Self, ImapError> {
+        let timeout = endpoint.timeout;
+        let stream = tls::connect(endpoint).await?;
+        let mut client = async_imap::Client::new(stream);
+        read_greeting(&mut client, timeout).await?;
+        if endpoint.tls.mode == TlsMode::StartTls {
+            // A server without STARTTLS answers BAD or NO; the password is not sent then.
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| match e {
+                    RawError::No(_) | RawError::Bad(_) => ImapError::StartTlsUnsupported,
+                    other => map_error("STARTTLS", timeout, other),
+                })?;
+            let stream = tls::upgrade(endpoint, client.into_inner()).await?;
+            client = async_imap::Client::new(stream);
+        }
+        let session = client
+            .login(&credentials.user, credentials.password.expose())
+            .await
+            .map_err(|(error, _client)| match error {
+                RawError::No(message) => ImapError::Auth {
+                    user: credentials.user.clone(),
+                    message,
+                },
+                RawError::Validate(_) => ImapError::InvalidArgument {
+                    step: "LOGIN",
+                    message: "user name or password holds a line break".into(),
+                },
+                other => map_error("LOGIN", timeout, other),
+            })?;
+        let mut session = Self {
+            session,
+            timeout,
+            capabilities: BTreeSet::new(),
+        };
+        let capabilities = session
+            .session
+            .capabilities()
+            .await
+            .map_err(|e| session.error("CAPABILITY", e))?;
+        session.capabilities = capabilities
+            .iter()
+            .filter_map(capability_name)
+            .map(|name| name.to_ascii_uppercase())
+            .collect();
+        tracing::debug!(tls = session.session.get_ref().is_tls(), "IMAP logged in");
+        Ok(session)
+    }
+
+    /// Whether the session runs over TLS (implicit or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        self.session.get_ref().is_tls()
+    }
+
+    /// Whether the server announced a capability (case-insensitive), such as `MOVE`.
+    pub fn has_capability(&self, name: &str) -> bool {
+        self.capabilities.contains(&name.to_ascii_uppercase())
+    }
+
+    /// Selects `folder` read-write (flags, moves and deletes come later in the same session).
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`] for a folder that does not exist; [`ImapError::Protocol`] when
+    /// the server gives no UIDVALIDITY; [`ImapError::InvalidArgument`] for a line break in the
+    /// name; [`ImapError::Timeout`] or [`ImapError::Io`].
+    #[tracing::instrument(skip(self))]
+    pub async fn select(&mut self, folder: &str) -> Result<SelectedFolder, ImapError> {
+        let name = encode_folder("SELECT", folder)?;
+        let mailbox = self
+            .session
+            .select(&name)
+            .await
+            .map_err(|e| self.error("SELECT", e))?;
+        let uid_validity = mailbox.uid_validity.ok_or_else(|| ImapError::Protocol {
+            step: "SELECT",
+            message: "server gave no UIDVALIDITY".into(),
+        })?;
+        Ok(SelectedFolder {
+            uid_validity,
+            uid_next: mailbox.uid_next,
+            exists: mailbox.exists,
+        })
+    }
+
+    /// UIDs above `after_uid` whose subject contains `keyword` (server-side substring match,
+    /// case-insensitive), ascending. An empty keyword lists every newer message.
+    ///
+    /// A non-ASCII keyword is sent as a UTF-8 literal when the server has `LITERAL+`;
+    /// otherwise every newer message is listed and the caller's subject check decides.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::InvalidArgument`] for a line break in the keyword; [`ImapError::Refused`],
+    /// [`ImapError::Protocol`], [`ImapError::Timeout`] or [`ImapError::Io`].
+    #[tracing::instrument(skip(self))]
+    pub async fn search_new(
+        &mut self,
+        keyword: &str,
+        after_uid: u32,
+    ) -> Result<Vec<u32>, ImapError> {
+        let Some(first) = after_uid.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        if keyword.contains(['\r', '\n', '\0']) {
+            return Err(ImapError::InvalidArgument {
+                step: "SEARCH",
+                message: "keyword holds a line break".into(),
+            });
+        }
+        let query = if keyword.is_empty() {
+            format!("UID {first}:*")
+        } else if keyword.is_ascii() {
+            format!("UID {first}:* SUBJECT {}", quote(keyword))
+        } else if self.has_capability("LITERAL+") {
+            format!(
+                "CHARSET UTF-8 UID {first}:* SUBJECT {{{}+}}\r\n{keyword}",
+                keyword.len()
+            )
+        } else {
+            tracing::debug!("server lacks LITERAL+: listing all new mail for a non-ASCII keyword");
+            format!("UID {first}:*")
+        };
+        let uids = self
+            .session
+            .uid_search(&query)
+            .await
+            .map_err(|e| self.error("SEARCH", e))?;
+        // "n:*" matches the highest UID even when it is below n.
+        let mut uids: Vec<u32> = uids.into_iter().filter(|&uid| uid > after_uid).collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// UIDs of messages received before `date` (`UID SEARCH BEFORE`), ascending; for retention.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip(self))]
+    pub async fn search_before(&mut self, date: NaiveDate) -> Result<Vec<u32>, ImapError> {
+        let query = format!("BEFORE {}", date.format("%-d-%b-%Y"));
+        let uids = self
+            .session
+            .uid_search(&query)
+            .await
+            .map_err(|e| self.error("SEARCH", e))?;
+        let mut uids: Vec<u32> = uids.into_iter().collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// The sizes (RFC822.SIZE) of the given messages, so oversized ones can be refused before
+    /// they are downloaded. Messages that no longer exist are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    pub async fn fetch_sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>, ImapError> {
+        let fetches = self.uid_fetch(uids, "(UID RFC822.SIZE)").await?;
+        let mut sizes: Vec<(u32, u32)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size?)))
+            .collect();
+        sizes.sort_unstable();
+        Ok(sizes)
+    }
+
+    /// Downloads the given messages whole with `BODY.PEEK[]` (never sets `\Seen`) and their
+    /// INTERNALDATE, ascending by UID. Messages that no longer exist are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip_all, fields(count = uids.len()))]
+    pub async fn fetch_batch(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>, ImapError> {
+        let fetches = self
+            .uid_fetch(uids, "(UID INTERNALDATE BODY.PEEK[])")
+            .await?;
+        let mut messages: Vec<FetchedMessage> = fetches
+            .iter()
+            .filter_map(|f| {
+                Some(FetchedMessage {
+                    uid: f.uid?,
+                    raw: f.body()?.to_vec(),
+                    internal_date: f.internal_date(),
+                })
+            })
+            .collect();
+        messages.sort_unstable_by_key(|m| m.uid);
+        Ok(messages)
+    }
+
+    /// The flags of the given messages (`\Seen`, `\Deleted`, keywords), ascending by UID.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    pub async fn flags(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+        let fetches = self.uid_fetch(uids, "(UID FLAGS)").await?;
+        let mut flags: Vec<(u32, Vec<String>)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.flags().map(|flag| flag_name(&flag)).collect())))
+            .collect();
+        flags.sort_unstable_by_key(|(uid, _)| *uid);
+        Ok(flags)
+    }
+
+    /// Sets `\Seen` on the given messages.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip_all, fields(count = uids.len()))]
+    pub async fn mark_seen(&mut self, uids: &[u32]) -> Result<(), ImapError> {
+        self.store(uids, "+FLAGS.SILENT (\\Seen)").await
+    }
+
+    /// Moves the given messages to `folder`, creating it when missing. Uses `MOVE` when the
+    /// server has it, else `COPY` + `\Deleted` + expunge.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`] when the folder cannot be created or the move fails;
+    /// [`ImapError::InvalidArgument`] for a line break in the name; [`ImapError::Protocol`],
+    /// [`ImapError::Timeout`] or [`ImapError::Io`].
+    #[tracing::instrument(skip(self, uids), fields(count = uids.len()))]
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<(), ImapError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let name = encode_folder("MOVE", folder)?;
+        self.ensure_folder(&name).await?;
+        if self.has_capability("MOVE") {
+            for set in uid_sets(uids) {
+                self.session
+                    .uid_mv(&set, &name)
+                    .await
+                    .map_err(|e| self.error("MOVE", e))?;
+            }
+            Ok(())
+        } else {
+            for set in uid_sets(uids) {
+                self.session
+                    .uid_copy(&set, &name)
+                    .await
+                    .map_err(|e| self.error("COPY", e))?;
+            }
+            self.delete(uids).await
+        }
+    }
+
+    /// Deletes the given messages: `\Deleted`, then `UID EXPUNGE` of exactly these (plain
+    /// `EXPUNGE` when the server lacks UIDPLUS, which also removes other messages already
+    /// marked deleted).
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip_all, fields(count = uids.len()))]
+    pub async fn delete(&mut self, uids: &[u32]) -> Result<(), ImapError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        self.store(uids, "+FLAGS.SILENT (\\Deleted)").await?;
+        let timeout = self.timeout;
+        if self.has_capability("UIDPLUS") {
+            for set in uid_sets(uids) {
+                let stream = self
+                    .session
+                    .uid_expunge(&set)
+                    .await
+                    .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+                let _expunged: Vec<u32> = stream
+                    .try_collect()
+                    .await
+                    .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+            }
+        } else {
+            let stream = self
+                .session
+                .expunge()
+                .await
+                .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+            let _expunged: Vec<u32> = stream
+                .try_collect()
+                .await
+                .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session with `LOGOUT`.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Timeout`], [`ImapError::Io`] or [`ImapError::Protocol`]; the session is
+    /// gone either way.
+    pub async fn logout(mut self) -> Result<(), ImapError> {
+        let timeout = self.timeout;
+        self.session
+            .logout()
+            .await
+            .map_err(|e| map_error("LOGOUT", timeout, e))
+    }
+
+    async fn ensure_folder(&mut self, encoded: &str) -> Result<(), ImapError> {
+        let timeout = self.timeout;
+        let quoted = quote(encoded);
+        let names: Vec<async_imap::types::Name> = self
+            .session
+            .list(Some(""), Some(&quoted))
+            .await
+            .map_err(|e| map_error("LIST", timeout, e))?
+            .try_collect()
+            .await
+            .map_err(|e| map_error("LIST", timeout, e))?;
+        if names.is_empty() {
+            tracing::info!(folder = encoded, "creating IMAP folder");
+            self.session
+                .create(encoded)
+                .await
+                .map_err(|e| map_error("CREATE", timeout, e))?;
+        }
+        Ok(())
+    }
+
+    async fn store(&mut self, uids: &[u32], query: &str) -> Result<(), ImapError> {
+        let timeout = self.timeout;
+        for set in uid_sets(uids) {
+            let _updates: Vec<Fetch> = self
+                .session
+                .uid_store(&set, query)
+                .await
+                .map_err(|e| map_error("STORE", timeout, e))?
+                .try_collect()
+                .await
+                .map_err(|e| map_error("STORE", timeout, e))?;
+        }
+        Ok(())
+    }
+
+    async fn uid_fetch(&mut self, uids: &[u32], query: &str) -> Result<Vec<Fetch>, ImapError> {
+        let timeout = self.timeout;
+        let mut all = Vec::new();
+        for set in uid_sets(uids) {
+            let mut fetches: Vec<Fetch> = self
+                .session
+                .uid_fetch(&set, query)
+                .await
+                .map_err(|e| map_error("FETCH", timeout, e))?
+                .try_collect()
+                .await
+                .map_err(|e| map_error("FETCH", timeout, e))?;
+            all.append(&mut fetches);
+        }
+        Ok(all)
+    }
+
+    fn error(&self, step: &'static str, error: RawError) -> ImapError {
+        map_error(step, self.timeout, error)
+    }
+}
+
+async fn read_greeting(
+    client: &mut async_imap::Client<MailStream>,
+    timeout: Duration,
+) -> Result<(), ImapError> {
+    let greeting = client
+        .read_response()
+        .await
+        .map_err(|e| map_error("greeting", timeout, RawError::Io(e)))?
+        .ok_or_else(|| ImapError::Protocol {
+            step: "greeting",
+            message: "connection closed before the greeting".into(),
+        })?;
+    match greeting.parsed() {
+        Response::Data {
+            status: Status::Ok, ..
+        } => Ok(()),
+        Response::Data {
+            status: Status::PreAuth,
+            ..
+        } => Err(ImapError::Protocol {
+            step: "greeting",
+            message: "server pre-authenticated the connection; expected a login".into(),
+        }),
+        other => Err(ImapError::Refused {
+            step: "greeting",
+            message: format!("{other:?}"),
+        }),
+    }
+}
+
+fn capability_name(capability: &async_imap::types::Capability) -> Option<String> {
+    use async_imap::types::Capability;
+    match capability {
+        Capability::Imap4rev1 => Some("IMAP4REV1".into()),
+        Capability::Auth(mechanism) => Some(format!("AUTH={mechanism}")),
+        Capability::Atom(atom) => Some(atom.clone()),
+    }
+}
+
+fn flag_name(flag: &Flag<'_>) -> String {
+    match flag {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent => "\\Recent".into(),
+        Flag::MayCreate => "\\*".into(),
+        Flag::Custom(name) => name.to_string(),
+    }
+}
+
+fn map_error(step: &'static str, timeout: Duration, error: RawError) -> ImapError {
+    match error {
+        RawError::Io(source) if source.kind() == std::io::ErrorKind::TimedOut => {
+            ImapError::Timeout {
+                step,
+                after: timeout,
+            }
+        }
+        RawError::Io(source) => ImapError::Io { step, source },
+        RawError::No(message) | RawError::Bad(message) => ImapError::Refused { step, message },
+        RawError::Validate(invalid) => ImapError::InvalidArgument {
+            step,
+            message: invalid.to_string(),
+        },
+        RawError::ConnectionLost => ImapError::Protocol {
+            step,
+            message: "connection lost".into(),
+        },
+        other => ImapError::Protocol {
+            step,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// An IMAP quoted string.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Compact UID sets ("1:3,7"), at most [`UIDS_PER_COMMAND`] UIDs each.
+fn uid_sets(uids: &[u32]) -> Vec<String> {
+    let sorted: Vec<u32> = uids
+        .iter()
+        .copied()
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
+        .collect();
+    sorted
+        .chunks(UIDS_PER_COMMAND)
+        .map(|chunk| {
+            let mut parts: Vec<String> = Vec::new();
+            let mut iter = chunk.iter().copied().peekable();
+            while let Some(start) = iter.next() {
+                let mut end = start;
+                while iter.peek() == Some(&(end.wrapping_add(1))) {
+                    end += 1;
+                    iter.next();
+                }
+                parts.push(if start == end {
+                    start.to_string()
+                } else {
+                    format!("{start}:{end}")
+                });
+            }
+            parts.join(",")
+        })
+        .collect()
+}
+
+/// Encodes a folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3).
+fn encode_folder(step: &'static str, folder: &str) -> Result<String, ImapError> {
+    if folder.is_empty() || folder.contains(['\r', '\n', '\0']) {
+        return Err(ImapError::InvalidArgument {
+            step,
+            message: format!("bad folder name {folder:?}"),
+        });
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::IMAP_MUTF7,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    let mut out = String::with_capacity(folder.len());
+    let mut pending: Vec<u16> = Vec::new();
+    let flush = |pending: &mut Vec<u16>, out: &mut String| {
+        if !pending.is_empty() {
+            let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
+            out.push('&');
+            out.push_str(&engine.encode(bytes));
+            out.push('-');
+            pending.clear();
+        }
+    };
+    for c in folder.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut pending, &mut out);
+            if c == '&' {
+                out.push_str("&-");
+            } else {
+                out.push(c);
+            }
+        } else {
+            let mut units = [0u16; 2];
+            pending.extend_from_slice(c.encode_utf16(&mut units));
+        }
+    }
+    flush(&mut pending, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn uid_sets_collapse_runs_and_split_long_lists() {
+        assert_eq!(uid_sets(&[5, 1, 2, 3, 9, 10, 3]), vec!["1:3,5,9:10"]);
+        assert!(uid_sets(&[]).is_empty());
+        let many: Vec<u32> = (1..=1200).map(|n| n * 2).collect();
+        assert_eq!(uid_sets(&many).len(), 3);
+    }
+
+    #[test]
+    fn folder_names_are_sent_in_modified_utf7() {
+        assert_eq!(encode_folder("t", "INBOX").unwrap(), "INBOX");
+        assert_eq!(encode_folder("t", "A&B").unwrap(), "A&-B");
+        // RFC 3501's own example.
+        assert_eq!(
+            encode_folder("t", "~peter/mail/台北/日本語").unwrap(),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
+        assert_eq!(
+            encode_folder("t", "Обработано").unwrap(),
+            "&BB4EMQRABDAEMQQ+BEIEMAQ9BD4-"
+        );
+        assert!(encode_folder("t", "a\r\nb").is_err());
+    }
+
+    #[test]
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}

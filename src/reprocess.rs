@@ -1,0 +1,132 @@
+//! Reprocessing a rejected message from the ledger: the raw bytes run through the same channel rules and the
+//! same pipeline again (say, after the administrator fixed a collector's charset), and the ledger record gets
+//! its new outcome. Nothing is lost either way: a message that is still rejected keeps its raw bytes and gets
+//! the new reason.
+
+use chrono::Utc;
+use tracing::instrument;
+
+use crate::domain::charset::encoding_for_label;
+use crate::intake::Intake;
+use crate::mail::collector::{MailRules, submission_for};
+use crate::storage::{Disposition, MessageView, Outcome, SourceRef, Storage, StorageError};
+
+/// What reprocessing did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reprocessed {
+    /// A lead was filed.
+    Imported {
+        /// The new lead.
+        lead_id: i64,
+    },
+    /// Still rejected.
+    Rejected {
+        /// The new reason.
+        reason: String,
+    },
+}
+
+/// Why a message cannot be reprocessed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReprocessError {
+    /// No such ledger record.
+    #[error("message not found")]
+    NotFound,
+    /// Only rejected messages are reprocessed.
+    #[error("only rejected messages can be reprocessed; this one is {0:?}")]
+    NotRejected(Outcome),
+    /// The raw bytes were not kept.
+    #[error("the raw message was not kept")]
+    NoRaw,
+    /// The database failed.
+    #[error("storage")]
+    Storage(#[from] StorageError),
+}
+
+/// Runs a rejected ledger record through its channel's rules again.
+///
+/// # Errors
+/// See [`ReprocessError`].
+#[instrument(skip(storage, intake))]
+pub async fn reprocess(
+    storage: &dyn Storage,
+    intake: &Intake,
+    max_message_bytes: usize,
+    default_calendar: i64,
+    message_id: i64,
+) -> Result<Reprocessed, ReprocessError> {
+    let message: MessageView = storage
+        .message(message_id)
+        .await?
+        .ok_or(ReprocessError::NotFound)?;
+    if message.outcome != Outcome::Rejected {
+        return Err(ReprocessError::NotRejected(message.outcome));
+    }
+    let raw = storage
+        .message_raw(message_id)
+        .await?
+        .ok_or(ReprocessError::NoRaw)?;
+    let disposition = if raw.content_type.starts_with("message/") {
+        let rules = match message.collector_id {
+            Some(id) => match storage.collector(id).await? {
+                Some(c) => MailRules::of(&c, max_message_bytes).ok(),
+                None => None,
+            },
+            None => None,
+        };
+        let rules = rules.unwrap_or(MailRules {
+            source: SourceRef::File,
+            keyword: "ORDER".to_owned(),
+            default_charset: encoding_rs::WINDOWS_1251,
+            calendar_id: default_calendar,
+            auto_tech_cards: false,
+            max_message_bytes,
+        });
+        submission_for(raw.bytes, None, &rules, intake.settings()).disposition
+    } else {
+        let charset = raw
+            .content_type
+            .parse::<mime::Mime>()
+            .ok()
+            .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
+        let calendar_id = match message.http_source_id {
+            Some(id) => storage
+                .http_source(id)
+                .await?
+                .map_or(default_calendar, |s| s.calendar_id),
+            None => default_calendar,
+        };
+        let default = charset
+            .as_deref()
+            .and_then(encoding_for_label)
+            .unwrap_or(encoding_rs::WINDOWS_1251);
+        match intake.parse(&raw.bytes, charset.as_deref(), default) {
+            Ok(parsed) => Disposition::Lead(Box::new(crate::storage::LeadDraft {
+                payload: parsed.payload,
+                calendar_id,
+                auto_tech_cards: false,
+                extra_warnings: parsed.extra_warnings,
+            })),
+            Err(rejection) => Disposition::Rejected {
+                reason: rejection.to_string(),
+            },
+        }
+    };
+    match disposition {
+        Disposition::Lead(draft) => {
+            let lead_id = storage.import_for_message(message_id, &draft).await?;
+            Ok(Reprocessed::Imported { lead_id })
+        }
+        Disposition::Rejected { reason } | Disposition::Skipped { reason } => {
+            let reason = format!(
+                "{reason} (reprocessed {})",
+                Utc::now().format("%Y-%m-%d %H:%M UTC")
+            );
+            storage
+                .resolve_message(message_id, Outcome::Rejected, Some(&reason), None)
+                .await?;
+            Ok(Reprocessed::Rejected { reason })
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! Mail collectors end to end: real messages in a real Dovecot, collected by leadgate over IMAP and POP3
+//! (plain, TLS, STARTTLS), filed as leads exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::TestApp;
+use common::dovecot::{Dovecot, dovecot, unique_user};
+use leadgate::config::CollectorConfig;
+use leadgate::mail::imap::ImapSession;
+use leadgate::mail::tls::TlsMode;
+use leadgate::storage::{AfterImport, Protocol};
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
+
+/// Fixtures that must become leads, with their external numbers.
+const IMPORTED: &[(&str, &str)] = &[
+    ("phpmailer_cp1251", "123"),
+    ("phpmailer_cp1251_declared", "123"),
+    ("seed_sample", "123"),
+    ("nodemailer_cp1251", "7"),
+    ("nodemailer_utf8_json", "88"),
+    ("python_rfc2231", "5"),
+    ("python_rfc2231_long", "6"),
+    ("outlook_rfc2047_name", "77"),
+    ("fwd_lowercase", "5"),
+    ("fwd_as_attachment", "88"),
+    ("prose_then_json", "12"),
+    ("encoded_subject", "42"),
+    ("hostile", "13"),
+    ("dot_line", "14"),
+];
+/// ORDER messages that must be rejected, with a word of the reason.
+const REJECTED: &[(&str, &str)] = &[
+    ("no_attachment", "no attachment"),
+    ("broken_json", "JSON"),
+    ("json_array", "JSON object"),
+];
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(FIXTURES).join(format!("{name}.eml"))).unwrap()
+}
+
+/// A password file for the test Dovecot (any user logs in with its password).
+fn password_file(dir: &Path, password: &str) -> PathBuf {
+    let path = dir.join(format!("password-{:08x}", rand::random::<u32>()));
+    std::fs::write(&path, format!("{password}\n")).unwrap();
+    path
+}
+
+fn collector(
+    dc: &Dovecot,
+    name: &str,
+    user: &str,
+    protocol: Protocol,
+    tls: TlsMode,
+    password: PathBuf,
+) -> CollectorConfig {
+    let port_key = match (protocol, tls) {
+        (Protocol::Imap, TlsMode::Implicit) => "DOVECOT_IMAPS_PORT",
+        (Protocol::Imap, _) => "DOVECOT_IMAP_PORT",
+        (Protocol::Pop3, TlsMode::Implicit) => "DOVECOT_POP3S_PORT",
+        (Protocol::Pop3, _) => "DOVECOT_POP3_PORT",
+    };
+    CollectorConfig {
+        name: name.to_owned(),
+        protocol,
+        host: "localhost".to_owned(),
+        port: dc.port(port_key),
+        tls,
+        ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
+        insecure_skip_verify: false,
+        username: user.to_owned(),
+        password_env: None,
+        password_file: Some(password),
+        folder: "INBOX".to_owned(),
+        keyword: "ORDER".to_owned(),
+        calendar: None,
+        default_charset: "windows-1251".to_owned(),
+        after_import: AfterImport::Keep,
+        move_to: None,
+        failed_folder: None,
+        delete_after_days: None,
+        auto_tech_cards: false,
+        deleted: false,
+    }
+}
+
+async fn app_with(collectors: Vec<CollectorConfig>) -> TestApp {
+    TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.collectors = collectors;
+    })
+    .await
+}
+
+/// "Run now" over the API; returns the collector's summary.
+async fn run_now(app: &TestApp, name: &str) -> Value {
+    let response = app.post(&format!("/api/v1/collectors/{name}/run")).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let summaries: Value = response.json().await.unwrap();
+    summaries[0].clone()
+}
+
+fn counts(summary: &Value) -> (u64, u64, u64, u64) {
+    let c = &summary["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap();
+    (n("imported"), n("duplicate"), n("skipped"), n("rejected"))
+}
+
+async fn all_leads(app: &TestApp) -> Vec<Value> {
+    app.get("/api/v1/leads?limit=500").await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn fixtures_import_over(protocol: Protocol, tls: TlsMode) {
+    let dc = dovecot();
+    let user = unique_user("fixtures");
+    let secrets = tempfile::tempdir().unwrap();
+    for (name, _) in IMPORTED.iter().chain(REJECTED) {
+        dc.deliver(&user, &fixture(name));
+    }
+    for name in ["borderline", "no_keyword"] {
+        dc.deliver(&user, &fixture(name));
+    }
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        protocol,
+        tls,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
+    let summary = run_now(&app, "site").await;
+    assert_eq!(summary["error"], Value::Null, "{summary}");
+    let (imported, duplicate, skipped, rejected) = counts(&summary);
+    assert_eq!(imported, IMPORTED.len() as u64, "{summary}");
+    assert_eq!(rejected, REJECTED.len() as u64, "{summary}");
+    assert_eq!(duplicate, 0);
+    // IMAP lets the server filter by subject, so "no_keyword" is never downloaded; "BORDERLINE" matches the
+    // server's substring search and is skipped by the whole-word rule. POP3 reads both headers with TOP.
+    assert_eq!(
+        skipped,
+        if protocol == Protocol::Imap { 1 } else { 2 },
+        "{summary}"
+    );
+
+    let leads = all_leads(&app).await;
+    let mut numbers: Vec<&str> = leads
+        .iter()
+        .map(|l| l["source"]["external_number"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    let mut expected: Vec<&str> = IMPORTED.iter().map(|(_, n)| *n).collect();
+    expected.sort_unstable();
+    assert_eq!(numbers, expected);
+    for lead in &leads {
+        assert_eq!(lead["source"]["channel"], "mail");
+        assert_eq!(lead["source"]["collector"], "site");
+        assert!(
+            lead["source"]["message_id"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let by_number = |n: &'static str| {
+        leads
+            .iter()
+            .filter(move |l| l["source"]["external_number"] == n)
+    };
+    let seed = by_number("123")
+        .find(|l| l["lines"].as_array().unwrap().len() == 2)
+        .unwrap();
+    assert_eq!(seed["kind"], "order");
+    assert_eq!(seed["lines"][0]["nomenclature"], "Ролап 123 22 22");
+    assert_eq!(seed["lines"][0]["resolution"], "360 dpi");
+    assert_eq!(seed["lines"][0]["extra_works"][2]["kind"], "Карманы");
+    assert_eq!(seed["counterparty"]["inn"], "7709745454");
+    let contact = by_number("7").next().unwrap();
+    assert_eq!(contact["kind"], "contact");
+    assert_eq!(contact["contact"]["person"], "Иванова Мария Петровна");
+    assert_eq!(contact["contact"]["phone_e164"], "+79161234567");
+    assert_eq!(
+        by_number("77").next().unwrap()["contact"]["person"],
+        "Прилепский Алексей Анатольевич"
+    );
+    assert_eq!(
+        by_number("13").next().unwrap()["subject"],
+        "<script>alert(1)</script>"
+    );
+
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await;
+    let reasons: Vec<&str> = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    for (_, word) in REJECTED {
+        assert!(
+            reasons.iter().any(|r| r.contains(word)),
+            "no reason mentions {word:?}: {reasons:?}"
+        );
+    }
+
+    // A second run over the same mailbox finds nothing new.
+    let again = run_now(&app, "site").await;
+    assert_eq!(counts(&again), (0, 0, 0, 0), "{again}");
+    assert_eq!(all_leads(&app).await.len(), IMPORTED.len());
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_plain_imap() {
+    fixtures_import_over(Protocol::Imap, TlsMode::None).await;
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_imaps() {
+    fixtures_import_over(Protocol::Imap, TlsMode::Implicit).await;
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_imap_starttls() {
+    fixtures_import_over(Protocol::Imap, TlsMode::StartTls).await;
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_plain_pop3() {
+    fixtures_import_over(Protocol::Pop3, TlsMode::None).await;
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_pop3s() {
+    fixtures_import_over(Protocol::Pop3, TlsMode::Implicit).await;
+}
+
+#[tokio::test]
+async fn every_fixture_imports_with_its_cyrillic_over_pop3_stls() {
+    fixtures_import_over(Protocol::Pop3, TlsMode::StartTls).await;
+}
+
+async fn imap_session(dc: &Dovecot, user: &str) -> ImapSession {
+    ImapSession::connect_and_login(&dc.imap(TlsMode::None), &dc.login(user))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_is_one_lead_and_one_duplicate() {
+    for protocol in [Protocol::Imap, Protocol::Pop3] {
+        let dc = dovecot();
+        let user = unique_user("twice");
+        let secrets = tempfile::tempdir().unwrap();
+        dc.deliver(&user, &fixture("seed_sample"));
+        dc.deliver(&user, &fixture("seed_sample"));
+        let app = app_with(vec![collector(
+            &dc,
+            "site",
+            &user,
+            protocol,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        )])
+        .await;
+        let summary = run_now(&app, "site").await;
+        assert_eq!(counts(&summary), (1, 1, 0, 0), "{protocol:?}: {summary}");
+        assert_eq!(all_leads(&app).await.len(), 1);
+        let duplicates = app.get("/api/v1/messages?outcome=duplicate").await;
+        assert_eq!(
+            duplicates["items"].as_array().unwrap().len(),
+            1,
+            "the second copy is recorded once"
+        );
+        assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
+    let dc = dovecot();
+    let user = unique_user("seen");
+    let secrets = tempfile::tempdir().unwrap();
+    for name in ["seed_sample", "nodemailer_cp1251", "python_rfc2231"] {
+        dc.deliver(&user, &fixture(name));
+    }
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
+    assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
+
+    // leadgate fetched with BODY.PEEK: a person reading the mailbox still sees the messages as new.
+    let mut session = imap_session(&dc, &user).await;
+    session.select("INBOX").await.unwrap();
+    let uids = session.search_new("", 0).await.unwrap();
+    let flags = session.flags(&uids).await.unwrap();
+    assert!(
+        flags.iter().all(|(_, f)| !f.iter().any(|f| f == "\\Seen")),
+        "{flags:?}"
+    );
+    // Someone reads them all.
+    session.mark_seen(&uids).await.unwrap();
+    session.logout().await.unwrap();
+    assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
+
+    // The server renumbers the folder (UIDVALIDITY changes): leadgate rescans and the ledger drops what it holds.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE collector_state SET uid_validity = uid_validity + 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let rescan = run_now(&app, "site").await;
+    assert_eq!(rescan["counts"]["imported"], 0, "{rescan}");
+    assert_eq!(all_leads(&app).await.len(), 3);
+}
+
+async fn folder_uids(dc: &Dovecot, user: &str, folder: &str) -> Vec<(u32, Vec<String>)> {
+    let mut session = imap_session(dc, user).await;
+    let uids = match session.select(folder).await {
+        Ok(_) => session.search_new("", 0).await.unwrap(),
+        Err(_) => Vec::new(),
+    };
+    let flags = if uids.is_empty() {
+        Vec::new()
+    } else {
+        session.flags(&uids).await.unwrap()
+    };
+    session.logout().await.unwrap();
+    flags
+}
+
+#[tokio::test]
+async fn each_after_import_action_runs_and_rejected_mail_goes_to_the_failed_folder() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let mut configs = Vec::new();
+    let mut users = HashMap::new();
+    for action in [
+        AfterImport::Keep,
+        AfterImport::Seen,
+        AfterImport::Move,
+        AfterImport::Delete,
+    ] {
+        let user = unique_user(action.as_str());
+        dc.deliver(&user, &fixture("seed_sample"));
+        dc.deliver(&user, &fixture("broken_json"));
+        let mut c = collector(
+            &dc,
+            action.as_str(),
+            &user,
+            Protocol::Imap,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        );
+        c.after_import = action;
+        c.move_to = Some("Processed".to_owned());
+        c.failed_folder = Some("Failed".to_owned());
+        configs.push(c);
+        users.insert(action, user);
+    }
+    let app = app_with(configs).await;
+    for action in [
+        AfterImport::Keep,
+        AfterImport::Seen,
+        AfterImport::Move,
+        AfterImport::Delete,
+    ] {
+        let summary = run_now(&app, action.as_str()).await;
+        assert_eq!(counts(&summary), (1, 0, 0, 1), "{action:?}: {summary}");
+        let user = &users[&action];
+        let inbox = folder_uids(&dc, user, "INBOX").await;
+        let failed = folder_uids(&dc, user, "Failed").await;
+        assert_eq!(
+            failed.len(),
+            1,
+            "{action:?}: the rejected message moved to Failed"
+        );
+        match action {
+            AfterImport::Keep => {
+                assert_eq!(inbox.len(), 1);
+                assert!(!inbox[0].1.iter().any(|f| f == "\\Seen"));
+            }
+            AfterImport::Seen => {
+                assert_eq!(inbox.len(), 1);
+                assert!(inbox[0].1.iter().any(|f| f == "\\Seen"), "{inbox:?}");
+            }
+            AfterImport::Move => {
+                assert!(inbox.is_empty());
+                assert_eq!(folder_uids(&dc, user, "Processed").await.len(), 1);
+            }
+            AfterImport::Delete => assert!(inbox.is_empty()),
+        }
+    }
+    assert_eq!(all_leads(&app).await.len(), 4);
+}
+
+#[tokio::test]
+async fn retention_deletes_only_recorded_mail_older_than_its_days() {
+    for protocol in [Protocol::Imap, Protocol::Pop3] {
+        let dc = dovecot();
+        let user = unique_user("retention");
+        let secrets = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(40 * 86_400);
+        dc.deliver_at(&user, &fixture("seed_sample"), old);
+        dc.deliver_at(&user, &fixture("no_keyword"), old);
+        dc.deliver(&user, &fixture("nodemailer_cp1251"));
+        let mut c = collector(
+            &dc,
+            "site",
+            &user,
+            protocol,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        );
+        c.delete_after_days = Some(30);
+        let app = app_with(vec![c]).await;
+        assert_eq!(run_now(&app, "site").await["counts"]["imported"], 2);
+        let mut session = imap_session(&dc, &user).await;
+        session.select("INBOX").await.unwrap();
+        let left = session.search_new("", 0).await.unwrap();
+        session.logout().await.unwrap();
+        match protocol {
+            // IMAP judges age by the server's INTERNALDATE: the old order goes, the old non-order stays
+            // (the ledger never held it), the new order stays.
+            Protocol::Imap => assert_eq!(left.len(), 2, "{protocol:?}"),
+            // POP3 has no dates without downloading: it judges by when the ledger recorded the message,
+            // which is now, so nothing is old enough yet.
+            Protocol::Pop3 => assert_eq!(left.len(), 3, "{protocol:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_on_one_collector_does_not_stop_the_next() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let (bad_user, good_user) = (unique_user("bad"), unique_user("good"));
+    dc.deliver(&bad_user, &fixture("seed_sample"));
+    dc.deliver(&good_user, &fixture("seed_sample"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    let port = dc.port("DOVECOT_IMAP_PORT");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{db}\"\n\n\
+             [[collectors]]\nname = \"a-bad\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             username = \"{bad_user}\"\npassword_file = \"{bad}\"\n\n\
+             [[collectors]]\nname = \"b-good\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+             username = \"{good_user}\"\npassword_file = \"{good}\"\n",
+            db = dir.path().join("leadgate.db").display(),
+            bad = password_file(secrets.path(), "wrong").display(),
+            good = password_file(secrets.path(), "secret").display(),
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+        .arg("--config")
+        .arg(&config)
+        .arg("collect")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed collector makes the exit code 1: {stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[1].starts_with("a-bad") && lines[1].contains("IMAP"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("b-good") && lines[2].split_whitespace().nth(1) == Some("1"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("wrong"), "the password is never printed");
+}
+
+/// A Dovecot of the test's own, which it can stop and start.
+struct PrivateDovecot {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateDovecot {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dovecot.sh")
+    }
+
+    fn start() -> (Self, Dovecot) {
+        let me = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        me.up();
+        let dc = Dovecot::from_env_file(&me.dir.path().join("env"));
+        (me, dc)
+    }
+
+    fn up(&self) {
+        let status = std::process::Command::new(Self::script())
+            .arg("start")
+            .arg(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn down(&self) {
+        self.script_do("stop");
+    }
+
+    /// Kills the server and its sessions at once: a crash or a lost network, as leadgate sees it.
+    fn crash(&self) {
+        self.script_do("kill");
+    }
+
+    fn script_do(&self, what: &str) {
+        let status = std::process::Command::new(Self::script())
+            .arg(what)
+            .arg(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for PrivateDovecot {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// `n` distinct site-order messages, made by `leadgate make-eml` from the product note's sample.
+fn orders(n: usize) -> Vec<Vec<u8>> {
+    let template = String::from_utf8(fixture("seed_sample")).unwrap();
+    let id_line = template
+        .lines()
+        .find(|l| l.starts_with("Message-ID:"))
+        .unwrap()
+        .to_owned();
+    let subject_line = template
+        .lines()
+        .find(|l| l.starts_with("Subject:"))
+        .unwrap()
+        .to_owned();
+    (0..n)
+        .map(|i| {
+            template
+                .replacen(
+                    &id_line,
+                    &format!("Message-ID: <order-{i}@shop.example>"),
+                    1,
+                )
+                .replacen(&subject_line, &format!("Subject: ORDER: {i}"), 1)
+                .into_bytes()
+        })
+        .collect()
+}
+
+async fn lead_count(db: &Path) -> i64 {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true);
+    let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
+        return 0;
+    };
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM leads")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0);
+    pool.close().await;
+    n
+}
+
+async fn distinct_numbers(db: &Path) -> (i64, i64) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let row: (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT external_number) FROM leads")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    row
+}
+
+fn config_for(dir: &Path, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {
+    let config = dir.join("leadgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{db}\"\n\n[[collectors]]\nname = \"site\"\nprotocol = \"imap\"\n\
+             host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nusername = \"{user}\"\npassword_file = \"{pw}\"\n",
+            db = dir.join("leadgate.db").display(),
+            port = dc.port("DOVECOT_IMAP_PORT"),
+            pw = password_file(secrets, "secret").display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn collect(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+        .arg("--config")
+        .arg(config)
+        .arg("collect")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dovecot_dying_during_a_run_then_restarted_loses_and_duplicates_nothing() {
+    let (server, dc) = PrivateDovecot::start();
+    let user = "orders";
+    for raw in orders(4000) {
+        dc.deliver(user, &raw);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &dc, user, dir.path());
+    let db = dir.path().join("leadgate.db");
+    let mut child = collect(&config);
+    // Stop the server as soon as the first batch is committed.
+    while lead_count(&db).await == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "collect ended before its first commit"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.crash();
+    let status = child.wait().unwrap();
+    let partial = lead_count(&db).await;
+    assert!(
+        partial < 4000,
+        "the run was interrupted (got {partial}, exit {status:?})"
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the collector's failure shows in the exit code"
+    );
+    server.up();
+    let status = collect(&config).wait().unwrap();
+    assert!(status.success());
+    assert_eq!(distinct_numbers(&db).await, (4000, 4000));
+}
+
+#[tokio::test]
+async fn leadgate_killed_during_a_run_imports_every_order_exactly_once_after_restart() {
+    let dc = dovecot();
+    let user = unique_user("sigkill");
+    for raw in orders(1000) {
+        dc.deliver(&user, &raw);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &dc, &user, dir.path());
+    let db = dir.path().join("leadgate.db");
+    let mut child = collect(&config);
+    while lead_count(&db).await == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "collect ended before its first commit"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = lead_count(&db).await;
+    assert!(partial < 1000, "killed mid-run (got {partial})");
+    let status = collect(&config).wait().unwrap();
+    assert!(status.success());
+    assert_eq!(distinct_numbers(&db).await, (1000, 1000));
+}
+
+#[tokio::test]
+async fn the_collector_list_shows_each_last_run_with_its_counts_and_error() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let (good_user, bad_user) = (unique_user("listed"), unique_user("listed-bad"));
+    dc.deliver(&good_user, &fixture("seed_sample"));
+    let good = collector(
+        &dc,
+        "good",
+        &good_user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    let bad = collector(
+        &dc,
+        "bad",
+        &bad_user,
+        Protocol::Pop3,
+        TlsMode::None,
+        password_file(secrets.path(), "wrong"),
+    );
+    let mut deleted = collector(
+        &dc,
+        "old",
+        &good_user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    deleted.deleted = true;
+    let app = app_with(vec![good, bad, deleted]).await;
+    run_now(&app, "good").await;
+    let failed = run_now(&app, "bad").await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("POP3"),
+        "{failed}"
+    );
+    let missing = app.post("/api/v1/collectors/old/run").await;
+    assert_eq!(
+        missing.status().as_u16(),
+        404,
+        "a collector marked for deletion does not run"
+    );
+
+    let list = app.get("/api/v1/collectors").await;
+    let by_name = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("good")["last_run"]["counts"]["imported"], 1);
+    assert_eq!(by_name("good")["last_run"]["error"], Value::Null);
+    assert!(by_name("good")["last_run"]["finished_at"].is_string());
+    assert!(
+        by_name("bad")["last_run"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("POP3")
+    );
+    assert_eq!(by_name("old")["deleted"], true);
+    assert_eq!(by_name("old")["last_run"], Value::Null);
+    let text = list.to_string();
+    assert!(
+        !text.contains("\"secret\"") && !text.contains("wrong\\n"),
+        "no password in the API"
+    );
+}
+
+#[tokio::test]
+async fn the_schedule_runs_every_active_collector_by_itself() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let (a, b) = (unique_user("cron-a"), unique_user("cron-b"));
+    dc.deliver(&a, &fixture("seed_sample"));
+    dc.deliver(&b, &fixture("nodemailer_cp1251"));
+    let configs = vec![
+        collector(
+            &dc,
+            "a",
+            &a,
+            Protocol::Imap,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        ),
+        collector(
+            &dc,
+            "b",
+            &b,
+            Protocol::Pop3,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        ),
+    ];
+    let app = TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.cron = "* * * * * *".to_owned(); // every second
+        s.collectors = configs;
+    })
+    .await;
+    // Waiting here is for the schedule to fall due, not for readiness.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while all_leads(&app).await.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled job did not import both collectors' mail"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let list = app.get("/api/v1/collectors").await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["last_run"].is_object())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
+    let dc = dovecot();
+    let user = unique_user("reprocess");
+    let secrets = tempfile::tempdir().unwrap();
+    dc.deliver(&user, &fixture("seed_sample"));
+    dc.deliver(&user, &fixture("json_array"));
+    let config = collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    let again = config.clone();
+    let app = TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.limits.max_body_bytes = 200; // the sample's attachment is larger
+        s.collectors = vec![config];
+    })
+    .await;
+    assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 2));
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await;
+    let too_large = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["reason"].as_str().unwrap().contains("limit"))
+        .unwrap()
+        .clone();
+    let array = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] != too_large["id"])
+        .unwrap()
+        .clone();
+    let raw = app
+        .client
+        .get(format!(
+            "{}/api/v1/messages/{}/raw",
+            app.base, too_large["id"]
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        raw.bytes().await.unwrap().as_ref(),
+        fixture("seed_sample").as_slice(),
+        "the raw message is kept"
+    );
+
+    // The administrator raises the limit and reprocesses.
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.collectors = vec![again];
+    })
+    .await;
+    let done: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["outcome"], "imported", "{done}");
+    let lead = app.get(&format!("/api/v1/leads/{}", done["lead_id"])).await;
+    assert_eq!(lead["source"]["external_number"], "123");
+    assert_eq!(lead["source"]["collector"], "site");
+    assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
+    let still: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", array["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["outcome"], "rejected");
+    let twice = app
+        .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
+        .await;
+    assert_eq!(
+        twice.status().as_u16(),
+        409,
+        "an imported message is not reprocessed again"
+    );
+    let imported = app.get("/api/v1/messages?outcome=imported").await;
+    assert_eq!(imported["items"][0]["lead_id"], done["lead_id"]);
+}
