@@ -5,7 +5,8 @@
 #   bench/ui.sh                      the default run
 #   LG_BENCH_UI_LEADS=200000 bench/ui.sh
 #
-# Knobs: LG_BENCH_UI_LEADS (100000), LG_BENCH_UI_CLIENTS (16), LG_BENCH_UI_SECONDS (5 per page).
+# Knobs: LG_BENCH_UI_LEADS (100000), LG_BENCH_UI_CLIENTS (16), LG_BENCH_UI_SECONDS (5 per page),
+# LG_BENCH_UI_DAYS (31: all leads in May 2019, the densest month view; 365 spreads them over a year).
 # Everything runs in one process on 127.0.0.1; its temporary directory is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,8 +2,8 @@
 //! signed-in clients.
 //!
 //! It starts the real server on a port-0 listener with a fresh SQLite database, fills it through
-//! `Storage::submit_batch` in large batches (one transaction each), every lead dated in May 2019 so the
-//! month view of May is as dense as it can be (about 3,200 leads a day), spread over four calendars (two
+//! `Storage::submit_batch` in large batches (one transaction each), by default every lead dated in May 2019
+//! so the month view of May is as dense as it can be (about 3,200 leads a day), spread over four calendars (two
 //! common, one personal of the manager, one of another manager) with 70 % of them new. Then, per page, one
 //! client alone requests it in a loop (the server's own time per page, plus a loopback round trip), and then
 //! 16 client tasks do at once; the latency of every response (from sending the request to the last byte) is
@@ -11,8 +11,9 @@
 //! latency is about 16 / cores times the time alone.
 //!
 //! Run: `bench/ui.sh` (or `cargo bench --bench ui`). Knobs: `LG_BENCH_UI_LEADS` (100000),
-//! `LG_BENCH_UI_CLIENTS` (16), `LG_BENCH_UI_SECONDS` (5 per page), `LG_BENCH_UI_DB` (keep the database at
-//! this new path).
+//! `LG_BENCH_UI_CLIENTS` (16), `LG_BENCH_UI_SECONDS` (5 per page), `LG_BENCH_UI_DAYS` (31: the days the
+//! leads are spread over from 1 May 2019; 365 is a year, about 270 a day), `LG_BENCH_UI_DB` (keep the
+//! database at this new path).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -59,9 +60,10 @@ fn inn10(n: u64) -> String {
     )
 }
 
-fn payload(i: u64) -> String {
-    let day = 1 + i % 31;
-    let minute = (i / 31) % (24 * 60);
+fn payload(i: u64, days: u64) -> String {
+    let date = chrono::NaiveDate::from_ymd_opt(2019, 5, 1).expect("a valid date")
+        + chrono::Duration::days((i % days) as i64);
+    let minute = (i / days) % (24 * 60);
     let name = SURNAMES[(i % 8) as usize];
     let inn = if i.is_multiple_of(3) {
         format!(r#""ИНН": "{}","#, inn10(770_000_000 + i % 5000))
@@ -74,9 +76,10 @@ fn payload(i: u64) -> String {
         ""
     };
     format!(
-        r#"{{"Тема": "Заказ №{i} с сайта", "Дата": "{day:02}.05.2019 {:02}:{:02}:00", {inn}
+        r#"{{"Тема": "Заказ №{i} с сайта", "Дата": "{} {:02}:{:02}:00", {inn}
             "Телефон": "+7 916 {:03}-{:02}-{:02}", "АдресЭлектроннойПочты": "client{i}@example.ru",
             "КонтактноеЛицо": "{name} {i}"{goods}}}"#,
+        date.format("%d.%m.%Y"),
         minute / 60,
         minute % 60,
         i % 1000,
@@ -85,7 +88,7 @@ fn payload(i: u64) -> String {
     )
 }
 
-async fn seed(storage: &SqliteStorage, leads: u64, calendars: &[i64]) {
+async fn seed(storage: &SqliteStorage, leads: u64, days: u64, calendars: &[i64]) {
     let settings = IntakeSettings {
         timezone: chrono_tz::Europe::Moscow,
         max_body_bytes: 1 << 20,
@@ -98,7 +101,7 @@ async fn seed(storage: &SqliteStorage, leads: u64, calendars: &[i64]) {
     while i < leads {
         let mut batch = Vec::with_capacity(batch_size);
         for j in i..(i + batch_size as u64).min(leads) {
-            let json = payload(j);
+            let json = payload(j, days);
             let parsed = leadgate::intake::parse(
                 json.as_bytes(),
                 None,
@@ -246,6 +249,7 @@ async fn main() {
     let leads = env_num("LG_BENCH_UI_LEADS", 100_000);
     let clients = env_num("LG_BENCH_UI_CLIENTS", 16);
     let seconds = env_num("LG_BENCH_UI_SECONDS", 5);
+    let days = env_num("LG_BENCH_UI_DAYS", 31).max(1);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     // LG_BENCH_UI_DB keeps the database (a path that must not exist yet) for a look at query plans.
@@ -295,7 +299,7 @@ async fn main() {
             .await
             .unwrap(),
     );
-    seed(&storage, leads, &calendars).await;
+    seed(&storage, leads, days, &calendars).await;
     drop(storage);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -309,7 +313,7 @@ async fn main() {
     let manager = Arc::new(sign_in(&base, "manager1", "bench-password").await);
 
     println!(
-        "leadgate web UI, {leads} leads (May 2019, 4 calendars, 70 % new), {clients} concurrent clients, {seconds} s per page"
+        "leadgate web UI, {leads} leads over {days} days from 1 May 2019 (4 calendars, 70 % new), {clients} concurrent clients, {seconds} s per page"
     );
     println!(
         "{:<42} | {:>8} {:>8} {:>8} | {:>6} {:>8} {:>8} {:>8}",
