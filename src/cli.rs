@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
-    Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, SourceRef, Submission,
+    Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, Submission,
     SubmitOutcome,
 };
 
@@ -73,6 +73,29 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage the users of the web UI.
+    Users {
+        /// add.
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+}
+
+/// `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user, or set the role and password of an existing one. The password is read from the
+    /// LEADGATE_NEW_PASSWORD environment variable, else from the first line of standard input.
+    Add {
+        /// Login.
+        login: String,
+        /// Role: admin or manager.
+        #[arg(long, default_value = "manager", value_parser = ["admin", "manager"])]
+        role: String,
+        /// Name shown in the UI (default: the login).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `leads` subcommands.
@@ -127,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             to,
         } => make_eml(&payload, number, &from, &to),
         Command::Leads { action } => leads(settings, action).await,
+        Command::Users { action } => users(settings, action).await,
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
             println!("migrations applied");
@@ -140,9 +164,15 @@ async fn serve(settings: Settings) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("binding {}", settings.server.listen))?;
     let app = Application::build(settings, listener).await?;
-    let first = &app.services().first_start;
-    if first.admin_token.is_some() || first.source_token.is_some() {
-        // Printed once, on the first start, to the terminal that started leadgate; never logged.
+    print_first_start(&app.services().first_start)?;
+    app.run_until(shutdown_signal()).await?;
+    Ok(0)
+}
+
+/// Prints the secrets of the first start, once, to the terminal that started leadgate; they are never logged.
+fn print_first_start(first: &crate::startup::FirstStart) -> anyhow::Result<()> {
+    if first.admin_token.is_some() || first.source_token.is_some() || first.admin_password.is_some()
+    {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
@@ -154,9 +184,66 @@ async fn serve(settings: Settings) -> anyhow::Result<i32> {
         if let Some(t) = &first.source_token {
             writeln!(out, "  HTTP source \"website\" token: {t}")?;
         }
+        if let Some(p) = &first.admin_password {
+            writeln!(out, "  web UI login \"admin\", password: {p}")?;
+        }
         out.flush()?;
     }
-    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `users add`: creates a user or sets its role and password. It opens the services like `serve` does, so on
+/// a fresh database the first-start provisioning (and its one-time secrets) still happens.
+async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> {
+    let UsersCommand::Add { login, role, name } = action;
+    if !crate::web::admin::valid_login(&login) {
+        anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
+    }
+    let role = if role == "admin" {
+        Role::Admin
+    } else {
+        Role::Manager
+    };
+    let password = match std::env::var("LEADGATE_NEW_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < crate::web::password::MIN_LENGTH {
+        anyhow::bail!(
+            "the password must be at least {} characters (LEADGATE_NEW_PASSWORD or the first line of stdin)",
+            crate::web::password::MIN_LENGTH
+        );
+    }
+    let services = Services::open(settings).await?;
+    print_first_start(&services.first_start)?;
+    let hash = crate::web::password::hash(password).await?;
+    let storage = &services.storage;
+    let verb = match storage.user_credentials(&login).await? {
+        Some(user) => {
+            storage
+                .update_user(user.id, Some(role), Some(&hash))
+                .await?;
+            "updated"
+        }
+        None => {
+            let name = name.unwrap_or_else(|| login.clone());
+            storage
+                .create_user(&login, &name, role, Some(&hash))
+                .await?;
+            "created"
+        }
+    };
+    println!("user {login} {verb} ({})", role.as_str());
+    drop(services.intake);
+    if let Some(writer) = services.writer {
+        writer.await?;
+    }
     Ok(0)
 }
 

@@ -29,6 +29,8 @@ pub struct FirstStart {
     pub admin_token: Option<String>,
     /// The default HTTP source's token.
     pub source_token: Option<String>,
+    /// The web UI password of the user `admin`.
+    pub admin_password: Option<String>,
 }
 
 impl std::fmt::Debug for FirstStart {
@@ -121,7 +123,16 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
     )
     .context("reading the admin token")?;
     if admin_token.is_some() || is_first_start {
-        let admin = storage.upsert_user("admin", Role::Admin, None).await?;
+        // On the first start the administrator also gets a generated web UI password, shown once.
+        let admin_password = is_first_start.then(crate::web::password::generate);
+        let password_hash = match &admin_password {
+            Some(p) => Some(crate::web::password::hash(p.clone()).await?),
+            None => None,
+        };
+        let admin = storage
+            .upsert_user("admin", Role::Admin, password_hash.as_deref())
+            .await?;
+        first.admin_password = admin_password;
         let token = match admin_token {
             Some(token) => token,
             None => {

@@ -7,10 +7,13 @@
 
 pub mod model;
 pub mod sqlite;
+pub mod web_model;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 pub use model::*;
+pub use web_model::*;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -331,4 +334,198 @@ pub trait Storage: Send + Sync + 'static {
     /// # Errors
     /// `NotFound` for an unknown record; database errors.
     async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64>;
+
+    // ---- web UI -------------------------------------------------------------------------------------------
+
+    /// A user's credentials by login, for signing in.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt role.
+    async fn user_credentials(&self, login: &str) -> Result<Option<UserCredentials>>;
+
+    /// One user.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt role.
+    async fn user(&self, id: i64) -> Result<Option<UserView>>;
+
+    /// Every user, by login.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt role.
+    async fn users(&self) -> Result<Vec<UserView>>;
+
+    /// Creates a user; a login that exists already is a `Conflict`.
+    ///
+    /// # Errors
+    /// `Conflict`, database errors.
+    async fn create_user(
+        &self,
+        login: &str,
+        display_name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<i64>;
+
+    /// Changes a user's role and/or password hash (`None` keeps it). Changing the password ends the user's
+    /// sessions.
+    ///
+    /// # Errors
+    /// `NotFound`, database errors.
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+    ) -> Result<()>;
+
+    /// Stores a new session (and drops expired ones).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+
+    /// The live session with this id hash, if it has not expired by `now`.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt role.
+    async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>>;
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+
+    /// How many sign-ins failed for this login since `since`.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn login_failures(&self, login: &str, since: DateTime<Utc>) -> Result<i64>;
+
+    /// Records a failed sign-in (and forgets failures older than `forget_before`).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Forgets a login's failures after it signed in.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn clear_login_failures(&self, login: &str) -> Result<()>;
+
+    /// Sets the hash of a user's calendar feed key (replacing, and so revoking, the old one).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> Result<()>;
+
+    /// The user a calendar feed key belongs to.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt role.
+    async fn user_by_ics_secret(&self, secret_hash: &str) -> Result<Option<UserRecord>>;
+
+    /// A page of the inbox: new leads first, then the rest, newest first, keyset-paged.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn inbox(&self, query: &InboxQuery) -> Result<InboxPage>;
+
+    /// The highest lead id and the number of new leads in these calendars (`None`: every calendar).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn inbox_pulse(&self, calendars: Option<&[i64]>) -> Result<InboxPulse>;
+
+    /// The days between consecutive `bounds` (n bounds make n-1 days): for each, how many leads of these
+    /// calendars start in it and the first `per_day` of them by time.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn calendar_days(
+        &self,
+        calendars: &[i64],
+        bounds: &[DateTime<Utc>],
+        per_day: u32,
+    ) -> Result<Vec<DaySlot>>;
+
+    /// Leads of one calendar starting at or after `from`, by time, at most `limit` (the calendar feed).
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn calendar_feed(
+        &self,
+        calendar_id: i64,
+        from: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LeadSummary>>;
+
+    /// The latest leads of a counterparty.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn leads_of_counterparty(
+        &self,
+        counterparty_id: i64,
+        limit: u32,
+    ) -> Result<Vec<LeadSummary>>;
+
+    /// One counterparty with its contacts.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn counterparty(&self, id: i64) -> Result<Option<CounterpartyView>>;
+
+    /// Counterparties whose INN starts with the digits of `query`, or whose name has words starting with its
+    /// words (case-insensitive in any script); all of them when `query` is empty. Newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn search_counterparties(
+        &self,
+        query: &str,
+        page: PageRequest,
+    ) -> Result<Page<CounterpartyView>>;
+
+    /// The ledger record a lead was made from.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn message_of_lead(&self, lead_id: i64) -> Result<Option<i64>>;
+
+    /// Every HTTP source, by name.
+    ///
+    /// # Errors
+    /// Database errors or corrupt CORS JSON.
+    async fn http_sources(&self) -> Result<Vec<HttpSourceView>>;
+
+    /// Creates an HTTP source; a name that exists already is a `Conflict`.
+    ///
+    /// # Errors
+    /// `Conflict`, database errors.
+    async fn create_http_source(
+        &self,
+        name: &str,
+        calendar_id: i64,
+        token_hash: &str,
+    ) -> Result<i64>;
+
+    /// Revokes an HTTP source's token; `false` when there is no such source.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn revoke_http_source(&self, id: i64) -> Result<bool>;
+
+    /// Creates a calendar, common (`owner_id: None`) or personal; a name that exists already is a `Conflict`.
+    ///
+    /// # Errors
+    /// `Conflict`, database errors.
+    async fn create_calendar(&self, name: &str, owner_id: Option<i64>, color: &str) -> Result<i64>;
 }

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
+mod web;
 mod write;
 
 use super::*;
@@ -1046,6 +1047,149 @@ impl Storage for SqliteStorage {
         let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
         tx.commit().await?;
         Ok(lead_id)
+    }
+
+    // ---- web UI -------------------------------------------------------------------------------------------
+
+    async fn user_credentials(&self, login: &str) -> Result<Option<UserCredentials>> {
+        web::user_credentials(&self.pool, login).await
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<UserView>> {
+        web::user(&self.pool, id).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserView>> {
+        web::users(&self.pool).await
+    }
+
+    async fn create_user(
+        &self,
+        login: &str,
+        display_name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<i64> {
+        web::create_user(&self.pool, login, display_name, role, password_hash).await
+    }
+
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+    ) -> Result<()> {
+        web::update_user(&self.pool, id, role, password_hash).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        web::create_session(&self.pool, session).await
+    }
+
+    async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>> {
+        web::session(&self.pool, id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        web::delete_session(&self.pool, id_hash).await
+    }
+
+    async fn login_failures(&self, login: &str, since: DateTime<Utc>) -> Result<i64> {
+        web::login_failures(&self.pool, login, since).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<()> {
+        web::record_login_failure(&self.pool, login, at, forget_before).await
+    }
+
+    async fn clear_login_failures(&self, login: &str) -> Result<()> {
+        web::clear_login_failures(&self.pool, login).await
+    }
+
+    async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> Result<()> {
+        web::set_ics_secret(&self.pool, user_id, secret_hash).await
+    }
+
+    async fn user_by_ics_secret(&self, secret_hash: &str) -> Result<Option<UserRecord>> {
+        web::user_by_ics_secret(&self.pool, secret_hash).await
+    }
+
+    #[instrument(skip_all)]
+    async fn inbox(&self, query: &InboxQuery) -> Result<InboxPage> {
+        web::inbox(&self.pool, query).await
+    }
+
+    async fn inbox_pulse(&self, calendars: Option<&[i64]>) -> Result<InboxPulse> {
+        web::inbox_pulse(&self.pool, calendars).await
+    }
+
+    #[instrument(skip_all, fields(days = bounds.len().saturating_sub(1)))]
+    async fn calendar_days(
+        &self,
+        calendars: &[i64],
+        bounds: &[DateTime<Utc>],
+        per_day: u32,
+    ) -> Result<Vec<DaySlot>> {
+        web::calendar_days(&self.pool, calendars, bounds, per_day).await
+    }
+
+    async fn calendar_feed(
+        &self,
+        calendar_id: i64,
+        from: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LeadSummary>> {
+        web::calendar_feed(&self.pool, calendar_id, from, limit).await
+    }
+
+    async fn leads_of_counterparty(
+        &self,
+        counterparty_id: i64,
+        limit: u32,
+    ) -> Result<Vec<LeadSummary>> {
+        web::leads_of_counterparty(&self.pool, counterparty_id, limit).await
+    }
+
+    async fn counterparty(&self, id: i64) -> Result<Option<CounterpartyView>> {
+        web::counterparty(self, id).await
+    }
+
+    async fn search_counterparties(
+        &self,
+        query: &str,
+        page: PageRequest,
+    ) -> Result<Page<CounterpartyView>> {
+        web::search_counterparties(self, query, page).await
+    }
+
+    async fn message_of_lead(&self, lead_id: i64) -> Result<Option<i64>> {
+        web::message_of_lead(&self.pool, lead_id).await
+    }
+
+    async fn http_sources(&self) -> Result<Vec<HttpSourceView>> {
+        web::http_sources(&self.pool).await
+    }
+
+    async fn create_http_source(
+        &self,
+        name: &str,
+        calendar_id: i64,
+        token_hash: &str,
+    ) -> Result<i64> {
+        web::create_http_source(&self.pool, name, calendar_id, token_hash).await
+    }
+
+    async fn revoke_http_source(&self, id: i64) -> Result<bool> {
+        web::revoke_http_source(&self.pool, id).await
+    }
+
+    async fn create_calendar(&self, name: &str, owner_id: Option<i64>, color: &str) -> Result<i64> {
+        web::create_calendar(&self.pool, name, owner_id, color).await
     }
 }
 

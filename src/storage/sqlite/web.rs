@@ -1,0 +1,740 @@
+//! The SQLite side of the web UI's storage methods: users, sessions, the sign-in rate limit, and the
+//! summary queries behind the inbox, the calendar views and the counterparty pages.
+//!
+//! Kept out of the parent module so the intake's transactions and the UI's read paths can be read (and
+//! merged) apart. Lists read only the columns they show, and every list is a keyset walk of an index:
+//! `id < cursor ORDER BY id DESC`, never `OFFSET`. Where several calendars are selected, the calendar test
+//! is written `+l.calendar_id IN (...)`: the unary plus keeps SQLite from choosing the per-calendar index,
+//! which cannot deliver rows in id or time order across several calendars and would make it sort every
+//! matching row; walking the id or time index and filtering stops after one page.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{from_ms, ms, parse_enum};
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::storage::{
+    CounterpartyView, DaySlot, HttpSourceView, InboxCursor, InboxPage, InboxPulse, InboxQuery,
+    LeadSummary, NewSession, Page, PageRequest, Result, Role, SessionRecord, StorageError,
+    UserCredentials, UserRecord, UserView,
+};
+
+fn role(text: &str) -> Result<Role> {
+    match text {
+        "admin" => Ok(Role::Admin),
+        "manager" => Ok(Role::Manager),
+        other => Err(StorageError::Corrupt(format!("role {other:?}"))),
+    }
+}
+
+/// A unique-constraint failure becomes a `Conflict` with this message; anything else stays a database error.
+fn conflict_on_unique(e: sqlx::Error, message: String) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(message),
+        _ => StorageError::Database(e),
+    }
+}
+
+pub(super) async fn user_credentials(
+    pool: &SqlitePool,
+    login: &str,
+) -> Result<Option<UserCredentials>> {
+    let row: Option<(i64, String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, login, role, password_hash FROM users WHERE login = $1")
+            .bind(login)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(id, login, r, password_hash)| {
+        Ok(UserCredentials {
+            id,
+            login,
+            role: role(&r)?,
+            password_hash,
+        })
+    })
+    .transpose()
+}
+
+const USER_SELECT: &str =
+    "SELECT id, login, display_name, role, password_hash IS NOT NULL AS has_password,
+        ics_secret_hash IS NOT NULL AS has_ics, created_at FROM users";
+
+fn user_from_row(row: &SqliteRow) -> Result<UserView> {
+    let r: String = row.try_get("role")?;
+    Ok(UserView {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        display_name: row.try_get("display_name")?,
+        role: role(&r)?,
+        has_password: row.try_get("has_password")?,
+        has_ics_secret: row.try_get("has_ics")?,
+        created_at: from_ms(row.try_get("created_at")?)?,
+    })
+}
+
+pub(super) async fn user(pool: &SqlitePool, id: i64) -> Result<Option<UserView>> {
+    let sql = format!("{USER_SELECT} WHERE id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+}
+
+pub(super) async fn users(pool: &SqlitePool) -> Result<Vec<UserView>> {
+    let sql = format!("{USER_SELECT} ORDER BY login");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+}
+
+pub(super) async fn create_user(
+    pool: &SqlitePool,
+    login: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id",
+    )
+    .bind(login)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(ms(Utc::now()))
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict_on_unique(e, format!("user {login:?} exists already")))
+}
+
+pub(super) async fn update_user(
+    pool: &SqlitePool,
+    id: i64,
+    role: Option<Role>,
+    password_hash: Option<&str>,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash) WHERE id = $3",
+    )
+    .bind(role.map(Role::as_str))
+    .bind(password_hash)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound {
+            what: "user",
+            key: id.to_string(),
+        });
+    }
+    if password_hash.is_some() {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(ms(s.created_at))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.user_id)
+    .bind(&s.csrf_token)
+    .bind(ms(s.created_at))
+    .bind(ms(s.expires_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn session(
+    pool: &SqlitePool,
+    id_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>> {
+    let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.login, u.display_name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(id_hash)
+    .bind(ms(now))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(user_id, login, display_name, r, csrf_token)| {
+        Ok(SessionRecord {
+            user_id,
+            login,
+            display_name,
+            role: role(&r)?,
+            csrf_token,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn delete_session(pool: &SqlitePool, id_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn login_failures(
+    pool: &SqlitePool,
+    login: &str,
+    since: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND at >= $2")
+            .bind(login)
+            .bind(ms(since))
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn record_login_failure(
+    pool: &SqlitePool,
+    login: &str,
+    at: DateTime<Utc>,
+    forget_before: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("DELETE FROM login_failures WHERE at < $1")
+        .bind(ms(forget_before))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
+        .bind(login)
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn clear_login_failures(pool: &SqlitePool, login: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE login = $1")
+        .bind(login)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn set_ics_secret(pool: &SqlitePool, user_id: i64, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET ics_secret_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn user_by_ics_secret(
+    pool: &SqlitePool,
+    hash: &str,
+) -> Result<Option<UserRecord>> {
+    let row: Option<(i64, String, String)> =
+        sqlx::query_as("SELECT id, login, role FROM users WHERE ics_secret_hash = $1")
+            .bind(hash)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(id, login, r)| {
+        Ok(UserRecord {
+            id,
+            login,
+            role: role(&r)?,
+        })
+    })
+    .transpose()
+}
+
+/// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
+macro_rules! summary_columns {
+    () => {
+        "l.id, l.calendar_id, c.name AS calendar_name, l.kind, l.status, l.subject, l.description,
+        l.contact_person, l.phone, l.phone_e164, l.email, l.inn, cp.name AS cp_name, l.starts_at, l.received_at,
+        l.updated_at, l.channel, l.external_number, u.login AS assignee_login"
+    };
+}
+
+/// The joins a [`LeadSummary`] reads.
+macro_rules! summary_from {
+    () => {
+        " FROM leads l
+        JOIN calendars c ON c.id = l.calendar_id
+        LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
+        LEFT JOIN users u ON u.id = l.assignee_id"
+    };
+}
+
+const SUMMARY_SELECT: &str = concat!("SELECT ", summary_columns!(), summary_from!());
+
+fn summary_from_row(row: &SqliteRow) -> Result<LeadSummary> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let channel: String = row.try_get("channel")?;
+    Ok(LeadSummary {
+        id: row.try_get("id")?,
+        calendar_id: row.try_get("calendar_id")?,
+        calendar_name: row.try_get("calendar_name")?,
+        kind: parse_enum::<LeadKind>("kind", &kind)?,
+        status: parse_enum::<LeadStatus>("status", &status)?,
+        subject: row.try_get("subject")?,
+        description: row.try_get("description")?,
+        contact_person: row.try_get("contact_person")?,
+        phone: row.try_get("phone")?,
+        phone_e164: row.try_get("phone_e164")?,
+        email: row.try_get("email")?,
+        inn: row.try_get("inn")?,
+        counterparty_name: row.try_get("cp_name")?,
+        starts_at: from_ms(row.try_get("starts_at")?)?,
+        received_at: from_ms(row.try_get("received_at")?)?,
+        updated_at: from_ms(row.try_get("updated_at")?)?,
+        channel: parse_enum::<Channel>("channel", &channel)?,
+        external_number: row.try_get("external_number")?,
+        assignee: row.try_get("assignee_login")?,
+    })
+}
+
+/// Appends the calendar test: `= id` for one calendar (so the per-calendar index can serve it), a
+/// planner-opaque `+calendar_id IN (...)` for several (see the module docs), nothing for every calendar.
+fn push_calendars(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>) {
+    match calendars {
+        None => {}
+        Some([one]) => {
+            q.push(" AND l.calendar_id = ").push_bind(*one);
+        }
+        Some(many) => {
+            q.push(" AND +l.calendar_id IN (");
+            let mut sep = q.separated(", ");
+            for id in many {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+        }
+    }
+}
+
+/// `LIKE` pattern for a substring of the (already lower-cased) search text.
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage> {
+    if q.calendars.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(InboxPage {
+            items: Vec::new(),
+            next: None,
+        });
+    }
+    let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
+    // The runs this query walks: new leads, then the others; a status filter leaves one of them.
+    let runs: &[bool] = match q.status {
+        Some(LeadStatus::New) => &[true],
+        Some(_) => &[false],
+        None => &[true, false],
+    };
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let mut found: Vec<(bool, LeadSummary)> = Vec::new();
+    for &in_new in runs {
+        let after = match q.cursor {
+            Some(c) if c.in_new == in_new => Some(c.after_id),
+            // The cursor is already past the run of new leads.
+            Some(c) if in_new && !c.in_new => continue,
+            _ => None,
+        };
+        let mut b = QueryBuilder::<Sqlite>::new(SUMMARY_SELECT);
+        b.push(" WHERE 1 = 1");
+        push_calendars(&mut b, q.calendars.as_deref());
+        match q.status {
+            Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+            None if in_new => b.push(" AND l.status = 'new'"),
+            None => b.push(" AND l.status <> 'new'"),
+        };
+        if let Some(kind) = q.kind {
+            b.push(" AND l.kind = ").push_bind(kind.as_str());
+        }
+        if let Some(from) = q.from {
+            b.push(" AND l.starts_at >= ").push_bind(ms(from));
+        }
+        if let Some(to) = q.to {
+            b.push(" AND l.starts_at < ").push_bind(ms(to));
+        }
+        if let Some(search) = search {
+            b.push(" AND l.search_text LIKE ")
+                .push_bind(like_pattern(search))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(after) = after {
+            b.push(" AND l.id < ").push_bind(after);
+        }
+        let want = limit + 1 - found.len();
+        b.push(" ORDER BY l.id DESC LIMIT ")
+            .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
+        for row in b.build().fetch_all(pool).await? {
+            found.push((in_new, summary_from_row(&row)?));
+        }
+        if found.len() > limit {
+            break;
+        }
+    }
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|(in_new, lead)| InboxCursor {
+            in_new: *in_new,
+            after_id: lead.id,
+        })
+    } else {
+        None
+    };
+    Ok(InboxPage {
+        items: found.into_iter().map(|(_, lead)| lead).collect(),
+        next,
+    })
+}
+
+pub(super) async fn inbox_pulse(
+    pool: &SqlitePool,
+    calendars: Option<&[i64]>,
+) -> Result<InboxPulse> {
+    if calendars.is_some_and(<[i64]>::is_empty) {
+        return Ok(InboxPulse {
+            latest_id: 0,
+            new_count: 0,
+        });
+    }
+    let mut b =
+        QueryBuilder::<Sqlite>::new("SELECT COALESCE(MAX(l.id), 0) FROM leads l WHERE 1 = 1");
+    push_calendars(&mut b, calendars);
+    let latest_id: i64 = b.build_query_scalar().fetch_one(pool).await?;
+    let mut b = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM leads l WHERE l.status = 'new'");
+    push_calendars(&mut b, calendars);
+    let new_count: i64 = b.build_query_scalar().fetch_one(pool).await?;
+    Ok(InboxPulse {
+        latest_id,
+        new_count,
+    })
+}
+
+pub(super) async fn calendar_days(
+    pool: &SqlitePool,
+    calendars: &[i64],
+    bounds: &[DateTime<Utc>],
+    per_day: u32,
+) -> Result<Vec<DaySlot>> {
+    let days = bounds.len().saturating_sub(1);
+    let mut slots = vec![DaySlot::default(); days];
+    if days == 0 || calendars.is_empty() {
+        return Ok(slots);
+    }
+    // Counts: one pass over the (calendar, time) index, which covers the query, bucketed by the exact day
+    // bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
+    let mut b = QueryBuilder::<Sqlite>::new("SELECT CASE");
+    for (i, bound) in bounds.iter().enumerate().skip(1) {
+        b.push(" WHEN l.starts_at < ")
+            .push_bind(ms(*bound))
+            .push(" THEN ")
+            .push(i - 1);
+    }
+    b.push(" END AS day, COUNT(*) AS n FROM leads l WHERE l.calendar_id IN (");
+    let mut sep = b.separated(", ");
+    for id in calendars {
+        sep.push_bind(*id);
+    }
+    b.push(") AND l.starts_at >= ")
+        .push_bind(ms(bounds[0]))
+        .push(" AND l.starts_at < ")
+        .push_bind(ms(bounds[days]))
+        .push(" GROUP BY day");
+    for row in b.build().fetch_all(pool).await? {
+        let day: i64 = row.try_get("day")?;
+        let n: i64 = row.try_get("n")?;
+        if let Some(slot) = usize::try_from(day).ok().and_then(|d| slots.get_mut(d)) {
+            slot.count = n;
+        }
+    }
+    if per_day == 0 {
+        return Ok(slots);
+    }
+    // The first events of each day that has any: one statement, one LIMITed index walk per day.
+    let busy: Vec<usize> = (0..days).filter(|d| slots[*d].count > 0).collect();
+    if busy.is_empty() {
+        return Ok(slots);
+    }
+    let mut b = QueryBuilder::<Sqlite>::new("");
+    for (n, day) in busy.iter().enumerate() {
+        if n > 0 {
+            b.push(" UNION ALL ");
+        }
+        b.push("SELECT * FROM (SELECT ")
+            .push(summary_columns!())
+            .push(", ")
+            .push(*day)
+            .push(" AS day")
+            .push(summary_from!())
+            .push(" WHERE 1 = 1");
+        push_calendars(&mut b, Some(calendars));
+        b.push(" AND l.starts_at >= ")
+            .push_bind(ms(bounds[*day]))
+            .push(" AND l.starts_at < ")
+            .push_bind(ms(bounds[*day + 1]))
+            .push(" ORDER BY l.starts_at, l.id LIMIT ")
+            .push_bind(i64::from(per_day))
+            .push(")");
+    }
+    for row in b.build().fetch_all(pool).await? {
+        let day: i64 = row.try_get("day")?;
+        if let Some(slot) = usize::try_from(day).ok().and_then(|d| slots.get_mut(d)) {
+            slot.events.push(summary_from_row(&row)?);
+        }
+    }
+    Ok(slots)
+}
+
+pub(super) async fn calendar_feed(
+    pool: &SqlitePool,
+    calendar_id: i64,
+    from: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<LeadSummary>> {
+    let sql = format!(
+        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2 ORDER BY l.starts_at, l.id LIMIT $3"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(calendar_id)
+        .bind(ms(from))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(summary_from_row)
+        .collect()
+}
+
+pub(super) async fn leads_of_counterparty(
+    pool: &SqlitePool,
+    counterparty_id: i64,
+    limit: u32,
+) -> Result<Vec<LeadSummary>> {
+    let sql = format!("{SUMMARY_SELECT} WHERE l.counterparty_id = $1 ORDER BY l.id DESC LIMIT $2");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(counterparty_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(summary_from_row)
+        .collect()
+}
+
+async fn counterparty_views(
+    storage: &super::SqliteStorage,
+    rows: Vec<(i64, String, String, String)>,
+) -> Result<Vec<CounterpartyView>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, inn, inn_kind, name) in rows {
+        let (phones, emails) = storage.contacts(id).await?;
+        out.push(CounterpartyView {
+            id,
+            inn,
+            inn_kind,
+            name,
+            phones,
+            emails,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn counterparty(
+    storage: &super::SqliteStorage,
+    id: i64,
+) -> Result<Option<CounterpartyView>> {
+    let row: Option<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, inn, inn_kind, name FROM counterparties WHERE id = $1")
+            .bind(id)
+            .fetch_optional(storage.pool())
+            .await?;
+    Ok(counterparty_views(storage, row.into_iter().collect())
+        .await?
+        .pop())
+}
+
+/// An FTS5 query that matches names having words that start with each word of `query`: every word is
+/// quoted (so no FTS5 syntax from the user survives) and made a prefix.
+fn fts_prefix_query(query: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+pub(super) async fn search_counterparties(
+    storage: &super::SqliteStorage,
+    query: &str,
+    page: PageRequest,
+) -> Result<Page<CounterpartyView>> {
+    let query = query.trim();
+    let digits: String = query.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT id, inn, inn_kind, name FROM counterparties c WHERE 1 = 1",
+    );
+    if !query.is_empty() {
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            // Digits only: an INN prefix, served by the UNIQUE index on inn (GLOB is case-sensitive, so
+            // SQLite can turn it into a range; digits hold no GLOB metacharacters).
+            b.push(" AND c.inn GLOB ").push_bind(format!("{digits}*"));
+        } else if let Some(fts) = fts_prefix_query(query) {
+            b.push(" AND c.id IN (SELECT rowid FROM counterparties_fts WHERE counterparties_fts MATCH ")
+                .push_bind(fts)
+                .push(")");
+        }
+    }
+    if let Some(cursor) = page.cursor {
+        b.push(" AND c.id < ").push_bind(cursor);
+    }
+    b.push(" ORDER BY c.id DESC LIMIT ")
+        .push_bind(i64::from(page.limit) + 1);
+    let rows: Vec<(i64, String, String, String)> =
+        b.build_query_as().fetch_all(storage.pool()).await?;
+    let items = counterparty_views(storage, rows).await?;
+    Ok(super::page_of(items, page.limit, |c| c.id))
+}
+
+pub(super) async fn message_of_lead(pool: &SqlitePool, lead_id: i64) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM messages WHERE lead_id = $1 ORDER BY id LIMIT 1")
+            .bind(lead_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn http_sources(pool: &SqlitePool) -> Result<Vec<HttpSourceView>> {
+    let rows: Vec<(i64, String, String, bool, String, i64)> = sqlx::query_as(
+        "SELECT s.id, s.name, c.name, s.token_hash IS NOT NULL, s.cors_origins, s.created_at
+         FROM http_sources s JOIN calendars c ON c.id = s.calendar_id ORDER BY s.name",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, name, calendar_name, active, cors, created_at)| -> Result<HttpSourceView> {
+                Ok(HttpSourceView {
+                    id,
+                    name,
+                    calendar_name,
+                    active,
+                    cors_origins: serde_json::from_str(&cors)
+                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                    created_at: from_ms(created_at)?,
+                })
+            },
+        )
+        .collect()
+}
+
+pub(super) async fn create_http_source(
+    pool: &SqlitePool,
+    name: &str,
+    calendar_id: i64,
+    token_hash: &str,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO http_sources (name, calendar_id, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(calendar_id)
+    .bind(token_hash)
+    .bind(ms(Utc::now()))
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict_on_unique(e, format!("HTTP source {name:?} exists already")))
+}
+
+pub(super) async fn revoke_http_source(pool: &SqlitePool, id: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE http_sources SET token_hash = NULL WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn create_calendar(
+    pool: &SqlitePool,
+    name: &str,
+    owner_id: Option<i64>,
+    color: &str,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO calendars (name, owner_id, color, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(owner_id)
+    .bind(color)
+    .bind(ms(Utc::now()))
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict_on_unique(e, format!("calendar {name:?} exists already")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_fts_query_quotes_every_word_and_makes_it_a_prefix() {
+        assert_eq!(
+            fts_prefix_query("Прилеп  \"ООО\" OR x*").as_deref(),
+            Some("\"Прилеп\"* \"ООО\"* \"OR\"* \"x\"*")
+        );
+        assert_eq!(fts_prefix_query(" ,; "), None);
+    }
+
+    #[test]
+    fn an_inbox_cursor_round_trips_and_rejects_anything_else() {
+        for c in [
+            InboxCursor {
+                in_new: true,
+                after_id: 42,
+            },
+            InboxCursor {
+                in_new: false,
+                after_id: 7,
+            },
+        ] {
+            assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(InboxCursor::decode("x1"), None);
+        assert_eq!(InboxCursor::decode("n"), None);
+        assert_eq!(InboxCursor::decode(""), None);
+    }
+}

@@ -1,0 +1,221 @@
+//! Records the web UI reads and writes through [`super::Storage`]: users with their credentials, sessions,
+//! and the light lead summaries that lists and calendars show.
+//!
+//! They are kept apart from [`super::model`] because they never cross the JSON API: a lead list in the
+//! browser needs a dozen columns, not the full [`super::LeadView`] with lines and extra works, and loading
+//! less is what keeps the inbox and the month view fast with 100,000 leads.
+
+use chrono::{DateTime, Utc};
+
+use super::model::Role;
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+
+/// A user as the administration page lists them.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    /// Id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether the user can sign in with a password.
+    pub has_password: bool,
+    /// Whether a calendar feed key was issued.
+    pub has_ics_secret: bool,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What signing in needs: the user and the stored argon2 PHC string.
+#[derive(Clone)]
+pub struct UserCredentials {
+    /// Id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// Role.
+    pub role: Role,
+    /// Argon2 PHC string; `None` for users who cannot sign in with a password.
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("id", &self.id)
+            .field("login", &self.login)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session to store. The id itself never reaches storage, only its SHA-256.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// SHA-256 (hex) of the cookie's session id.
+    pub id_hash: String,
+    /// Who signed in.
+    pub user_id: i64,
+    /// The session's CSRF token, put into every form.
+    pub csrf_token: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A live session with its user.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// User id.
+    pub user_id: i64,
+    /// Login.
+    pub login: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// CSRF token of the session.
+    pub csrf_token: String,
+}
+
+/// The columns of a lead that lists, calendars and feeds show.
+#[derive(Debug, Clone)]
+pub struct LeadSummary {
+    /// Id.
+    pub id: i64,
+    /// Calendar id.
+    pub calendar_id: i64,
+    /// Calendar name.
+    pub calendar_name: String,
+    /// Contact or order.
+    pub kind: LeadKind,
+    /// Status.
+    pub status: LeadStatus,
+    /// Subject (Тема).
+    pub subject: Option<String>,
+    /// Free text (for the calendar feed's DESCRIPTION).
+    pub description: Option<String>,
+    /// Contact person.
+    pub contact_person: Option<String>,
+    /// Phone as sent.
+    pub phone: Option<String>,
+    /// Phone in E.164.
+    pub phone_e164: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// INN as sent.
+    pub inn: Option<String>,
+    /// Counterparty name, when found by INN.
+    pub counterparty_name: Option<String>,
+    /// Where the calendar shows it: the payload's Дата, else receipt.
+    pub starts_at: DateTime<Utc>,
+    /// Receipt.
+    pub received_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Channel.
+    pub channel: Channel,
+    /// External number from the subject.
+    pub external_number: Option<String>,
+    /// Assignee login.
+    pub assignee: Option<String>,
+}
+
+/// Filters and position of an inbox page.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    /// Only these calendars (the ones the user may see, narrowed by the calendar filter); `None` is every
+    /// calendar. An empty list shows nothing.
+    pub calendars: Option<Vec<i64>>,
+    /// Only this status.
+    pub status: Option<LeadStatus>,
+    /// Only this kind.
+    pub kind: Option<LeadKind>,
+    /// `starts_at` from (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// `starts_at` to (exclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// Text search (lower-cased substring of the lead's search text).
+    pub search: Option<String>,
+    /// Continue after this position.
+    pub cursor: Option<InboxCursor>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A position in the inbox. New leads come first, newest first; then every other lead, newest first. The
+/// cursor says which of the two runs the page is in and the last id shown, so paging is a keyset walk of an
+/// index, whatever the page number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxCursor {
+    /// Still in the run of new leads.
+    pub in_new: bool,
+    /// Last id shown.
+    pub after_id: i64,
+}
+
+impl InboxCursor {
+    /// The cursor as a URL token: `n123` or `o123`.
+    pub fn encode(&self) -> String {
+        format!("{}{}", if self.in_new { 'n' } else { 'o' }, self.after_id)
+    }
+
+    /// Reads [`InboxCursor::encode`]'s form; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let in_new = match s.chars().next()? {
+            'n' => true,
+            'o' => false,
+            _ => return None,
+        };
+        let after_id = s.get(1..)?.parse().ok()?;
+        Some(Self { in_new, after_id })
+    }
+}
+
+/// One inbox page.
+#[derive(Debug, Clone)]
+pub struct InboxPage {
+    /// The leads.
+    pub items: Vec<LeadSummary>,
+    /// Where the next page starts, `None` at the end.
+    pub next: Option<InboxCursor>,
+}
+
+/// What the inbox polls for: has anything arrived?
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct InboxPulse {
+    /// Highest lead id in the visible calendars (0 when none).
+    pub latest_id: i64,
+    /// How many visible leads are new.
+    pub new_count: i64,
+}
+
+/// One day of a calendar view.
+#[derive(Debug, Clone, Default)]
+pub struct DaySlot {
+    /// How many leads start that day.
+    pub count: i64,
+    /// The first of them, by time.
+    pub events: Vec<LeadSummary>,
+}
+
+/// An HTTP source as the administration page lists it.
+#[derive(Debug, Clone)]
+pub struct HttpSourceView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Calendar name.
+    pub calendar_name: String,
+    /// Whether it still has a token (revoked ones do not).
+    pub active: bool,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,481 @@
+//! Administration (administrators only): users, calendars and HTTP sources.
+//!
+//! Secrets follow the rest of leadgate: a new HTTP source's token is shown once, on the page that made it,
+//! and only its SHA-256 is stored; passwords are argon2-hashed off the async threads. A form that fails
+//! validation, or names something that exists already, comes back with the reason and nothing stored.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tracing::info;
+
+use super::assets;
+use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
+use super::{Layout, fmt, password, timezone};
+use crate::http::{ApiError, AppState};
+use crate::storage::{CalendarView, HttpSourceView, Role, StorageError, UserView};
+use crate::tokens;
+
+/// A user, written out.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Login.
+    pub login: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role word.
+    pub role_key: &'static str,
+    /// Russian role.
+    pub role: &'static str,
+    /// Can sign in with a password.
+    pub has_password: bool,
+    /// Created.
+    pub created: String,
+    /// The viewer themself (cannot change their own role).
+    pub is_me: bool,
+}
+
+fn admin_only(viewer: &Viewer) -> Result<(), ApiError> {
+    if viewer.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+fn role_of(word: &str) -> Result<Role, ApiError> {
+    match word {
+        "admin" => Ok(Role::Admin),
+        "manager" => Ok(Role::Manager),
+        _ => Err(ApiError::BadRequest("unknown role".into())),
+    }
+}
+
+/// Logins are short and plain: letters, digits, `.`, `_`, `-`, `@`.
+pub fn valid_login(login: &str) -> bool {
+    (1..=64).contains(&login.chars().count())
+        && login
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    error: Option<String>,
+    notice: Option<String>,
+    min_password: usize,
+}
+
+async fn users_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, ApiError> {
+    let tz = timezone(state);
+    let users = state
+        .storage
+        .users()
+        .await?
+        .into_iter()
+        .map(|u: UserView| UserRow {
+            id: u.id,
+            is_me: u.id == viewer.user_id,
+            login: u.login,
+            display_name: u.display_name,
+            role_key: u.role.as_str(),
+            role: fmt::role(u.role),
+            has_password: u.has_password,
+            created: fmt::datetime(u.created_at, tz),
+        })
+        .collect();
+    let page = UsersPage {
+        layout: Layout::new(viewer, "admin"),
+        users,
+        error,
+        notice,
+        min_password: password::MIN_LENGTH,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin/users`.
+pub async fn users(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+) -> Result<Response, ApiError> {
+    users_page(&state, &viewer, StatusCode::OK, None, None).await
+}
+
+/// The new-user form.
+#[derive(Debug, Deserialize)]
+pub struct NewUser {
+    login: String,
+    display_name: Option<String>,
+    role: String,
+    password: String,
+}
+
+/// `POST /admin/users`.
+pub async fn create_user(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<NewUser>,
+) -> Result<Response, ApiError> {
+    admin_only(&viewer)?;
+    let login = form.login.trim().to_owned();
+    let role = role_of(&form.role)?;
+    let fail = |msg: String| users_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(msg), None);
+    if !valid_login(&login) {
+        return fail("Логин: от 1 до 64 букв, цифр и знаков . _ - @".into()).await;
+    }
+    if form.password.chars().count() < password::MIN_LENGTH {
+        return fail(format!(
+            "Пароль должен быть не короче {} символов.",
+            password::MIN_LENGTH
+        ))
+        .await;
+    }
+    let display = form
+        .display_name
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| login.clone());
+    let hash = password::hash(form.password).await?;
+    match state
+        .storage
+        .create_user(&login, &display, role, Some(&hash))
+        .await
+    {
+        Ok(id) => {
+            info!(user_id = id, by = %viewer.login, "user created");
+            users_page(
+                &state,
+                &viewer,
+                StatusCode::OK,
+                None,
+                Some(format!("Пользователь {login} создан.")),
+            )
+            .await
+        }
+        Err(StorageError::Conflict(_)) => {
+            users_page(
+                &state,
+                &viewer,
+                StatusCode::CONFLICT,
+                Some(format!("Пользователь {login} уже существует.")),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The change-user form: a role and/or a new password.
+#[derive(Debug, Deserialize)]
+pub struct UserChange {
+    role: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /admin/users/{id}`.
+pub async fn update_user(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<UserChange>,
+) -> Result<Response, ApiError> {
+    admin_only(&viewer)?;
+    let role = form
+        .role
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(role_of)
+        .transpose()?;
+    if id == viewer.user_id && role.is_some_and(|r| r != viewer.role) {
+        return users_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("Свою роль изменить нельзя: попросите другого администратора.".into()),
+            None,
+        )
+        .await;
+    }
+    let new_password = form.password.filter(|p| !p.is_empty());
+    if new_password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() < password::MIN_LENGTH)
+    {
+        return users_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some(format!(
+                "Пароль должен быть не короче {} символов.",
+                password::MIN_LENGTH
+            )),
+            None,
+        )
+        .await;
+    }
+    let hash = match new_password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    state.storage.update_user(id, role, hash.as_deref()).await?;
+    info!(user_id = id, by = %viewer.login, "user changed");
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// A calendar, written out.
+#[derive(Debug, Clone)]
+pub struct CalendarRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Owner login, empty for common.
+    pub owner: String,
+    /// Colour shown.
+    pub colour: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_calendars.html")]
+struct CalendarsPage {
+    layout: Layout,
+    calendars: Vec<CalendarRow>,
+    users: Vec<(i64, String)>,
+    error: Option<String>,
+    suggested_colour: String,
+}
+
+async fn calendars_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let calendars: Vec<CalendarView> = state.storage.calendars().await?;
+    let suggested_colour = assets::PALETTE[calendars.len() % assets::PALETTE.len()].to_owned();
+    let page = CalendarsPage {
+        layout: Layout::new(viewer, "admin"),
+        calendars: calendars
+            .iter()
+            .map(|c| CalendarRow {
+                id: c.id,
+                name: c.name.clone(),
+                owner: c.owner.clone().unwrap_or_default(),
+                colour: assets::colour_of(c),
+            })
+            .collect(),
+        users: state
+            .storage
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.login))
+            .collect(),
+        error,
+        suggested_colour,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin/calendars`.
+pub async fn calendars(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+) -> Result<Response, ApiError> {
+    calendars_page(&state, &viewer, StatusCode::OK, None).await
+}
+
+/// The new-calendar form.
+#[derive(Debug, Deserialize)]
+pub struct NewCalendar {
+    name: String,
+    owner: Option<String>,
+    colour: Option<String>,
+}
+
+/// `POST /admin/calendars`.
+pub async fn create_calendar(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<NewCalendar>,
+) -> Result<Response, ApiError> {
+    admin_only(&viewer)?;
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return calendars_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("Название: от 1 до 100 символов.".into()),
+        )
+        .await;
+    }
+    let owner = form
+        .owner
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            o.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("malformed owner".into()))
+        })
+        .transpose()?;
+    if let Some(owner) = owner
+        && state.storage.user(owner).await?.is_none()
+    {
+        return Err(ApiError::NotFound("user"));
+    }
+    let colour = form
+        .colour
+        .filter(|c| assets::is_colour(c))
+        .unwrap_or_else(|| assets::DEFAULT_COLOUR.to_owned());
+    match state.storage.create_calendar(&name, owner, &colour).await {
+        Ok(id) => {
+            info!(calendar = id, by = %viewer.login, "calendar created");
+            Ok(Redirect::to("/admin/calendars").into_response())
+        }
+        Err(StorageError::Conflict(_)) => {
+            calendars_page(
+                &state,
+                &viewer,
+                StatusCode::CONFLICT,
+                Some(format!("Календарь «{name}» уже существует.")),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_sources.html")]
+struct SourcesPage {
+    layout: Layout,
+    sources: Vec<HttpSourceView>,
+    calendars: Vec<CalendarView>,
+    error: Option<String>,
+    new_token: Option<(String, String)>,
+}
+
+async fn sources_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    error: Option<String>,
+    new_token: Option<(String, String)>,
+) -> Result<Response, ApiError> {
+    let page = SourcesPage {
+        layout: Layout::new(viewer, "admin"),
+        sources: state.storage.http_sources().await?,
+        calendars: state.storage.calendars().await?,
+        error,
+        new_token,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin/sources`.
+pub async fn sources(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+) -> Result<Response, ApiError> {
+    sources_page(&state, &viewer, StatusCode::OK, None, None).await
+}
+
+/// The new-source form.
+#[derive(Debug, Deserialize)]
+pub struct NewSource {
+    name: String,
+    calendar: i64,
+}
+
+/// `POST /admin/sources`: creates a source and shows its token once.
+pub async fn create_source(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<NewSource>,
+) -> Result<Response, ApiError> {
+    admin_only(&viewer)?;
+    let name = form.name.trim().to_owned();
+    if !valid_login(&name) {
+        return sources_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("Имя источника: от 1 до 64 букв, цифр и знаков . _ - @".into()),
+            None,
+        )
+        .await;
+    }
+    if !state
+        .storage
+        .calendars()
+        .await?
+        .iter()
+        .any(|c| c.id == form.calendar)
+    {
+        return Err(ApiError::NotFound("calendar"));
+    }
+    let token = tokens::generate();
+    match state
+        .storage
+        .create_http_source(&name, form.calendar, &tokens::hash(&token))
+        .await
+    {
+        Ok(id) => {
+            info!(source = id, by = %viewer.login, "HTTP source created");
+            sources_page(&state, &viewer, StatusCode::OK, None, Some((name, token))).await
+        }
+        Err(StorageError::Conflict(_)) => {
+            sources_page(
+                &state,
+                &viewer,
+                StatusCode::CONFLICT,
+                Some(format!("Источник {name} уже существует.")),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/sources/{id}/revoke`.
+pub async fn revoke_source(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    admin_only(&viewer)?;
+    if !state.storage.revoke_http_source(id).await? {
+        return Err(ApiError::NotFound("HTTP source"));
+    }
+    info!(source = id, by = %viewer.login, "HTTP source token revoked");
+    Ok(Redirect::to("/admin/sources").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_are_plain() {
+        assert!(valid_login("manager1"));
+        assert!(valid_login("ivanov.i@shop"));
+        assert!(valid_login("менеджер"));
+        for bad in ["", "a b", "<script>", "x/y", &"a".repeat(65)] {
+            assert!(!valid_login(bad), "{bad}");
+        }
+    }
+}

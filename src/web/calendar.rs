@@ -1,0 +1,337 @@
+//! Calendar views (week and month) of leads as events, and the per-user iCalendar feed.
+//!
+//! A lead is an event at its `starts_at` (the payload's Дата, else receipt), shown in the shop's time zone.
+//! Days are cut at local midnights computed in that zone, so a day with a daylight-saving change is still
+//! one day. A month cell shows the first few events and how many more there are (a link to that day in the
+//! inbox), so a busy month costs one counting pass and a few LIMITed index walks, not every lead.
+//!
+//! The feed (`/api/v1/calendars/{id}/events.ics?key=…`) is for phones and Outlook, which cannot sign in:
+//! the key is a per-user secret, stored only as its SHA-256, and the feed obeys the same visibility rule as
+//! the pages.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use tracing::instrument;
+
+use super::fmt::{self, LeadRow};
+use super::session::{self, Viewer, visible_calendars};
+use super::{Layout, ics, timezone};
+use crate::domain::lead::LeadStatus;
+use crate::http::{ApiError, AppState};
+use crate::storage::{LeadSummary, Role};
+use crate::tokens;
+
+/// Events listed per day in the week view.
+pub const WEEK_PER_DAY: u32 = 40;
+/// Events listed per day in the month view.
+pub const MONTH_PER_DAY: u32 = 4;
+
+/// A calendar in the picker.
+#[derive(Debug, Clone)]
+pub struct PickedCalendar {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Personal (has an owner).
+    pub personal: bool,
+    /// Shown.
+    pub checked: bool,
+}
+
+/// One day cell.
+#[derive(Debug, Clone)]
+pub struct DayCell {
+    /// `29 мая`.
+    pub heading: String,
+    /// `29`.
+    pub day: u32,
+    /// Weekday name.
+    pub weekday: &'static str,
+    /// Outside the month shown.
+    pub other: bool,
+    /// Today.
+    pub today: bool,
+    /// The events listed.
+    pub events: Vec<LeadRow>,
+    /// How many more there are.
+    pub more: i64,
+    /// The inbox filtered to this day.
+    pub day_url: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    layout: Layout,
+    is_month: bool,
+    title: String,
+    date: String,
+    calendars: Vec<PickedCalendar>,
+    weekdays: [&'static str; 7],
+    days: Vec<DayCell>,
+    prev_url: String,
+    next_url: String,
+    today_url: String,
+    week_url: String,
+    month_url: String,
+}
+
+fn url(view: &str, date: NaiveDate, cals: &[i64], all: bool) -> String {
+    let mut params: Vec<(&str, String)> =
+        vec![("view", view.to_owned()), ("date", fmt::iso_date(date))];
+    if !all {
+        params.extend(cals.iter().map(|c| ("cal", c.to_string())));
+    }
+    format!(
+        "/calendar?{}",
+        serde_urlencoded::to_string(&params).unwrap_or_default()
+    )
+}
+
+fn add_months(d: NaiveDate, months: i32) -> NaiveDate {
+    let total = d.year() * 12 + d.month0() as i32 + months;
+    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1).unwrap_or(d)
+}
+
+/// `GET /calendar?view=week|month&date=YYYY-MM-DD&cal=1&cal=2`.
+#[instrument(skip_all, fields(user = %viewer.login))]
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let tz = timezone(&state);
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|_| ApiError::BadRequest("malformed query".into()))?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, v)| key == k && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let is_month = get("view") == Some("month");
+    let today = fmt::today(tz);
+    let date = match get("date") {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::BadRequest("malformed date".into()))?,
+        None => today,
+    };
+    let visible = visible_calendars(&state, &viewer).await?;
+    let mut chosen: Vec<i64> = Vec::new();
+    for (k, v) in &pairs {
+        if k == "cal" && !v.is_empty() {
+            let id: i64 = v
+                .parse()
+                .map_err(|_| ApiError::BadRequest("malformed calendar".into()))?;
+            if !visible.iter().any(|c| c.id == id) {
+                return Err(ApiError::Forbidden);
+            }
+            if !chosen.contains(&id) {
+                chosen.push(id);
+            }
+        }
+    }
+    let all = chosen.is_empty();
+    if all {
+        chosen = visible.iter().map(|c| c.id).collect();
+    }
+
+    let (first, days, per_day, title, prev, next) = if is_month {
+        let month_start = date.with_day(1).unwrap_or(date);
+        let first =
+            month_start - Duration::days(i64::from(month_start.weekday().num_days_from_monday()));
+        let next_month = add_months(month_start, 1);
+        let weeks = (next_month - first).num_days().div_euclid(7)
+            + i64::from((next_month - first).num_days().rem_euclid(7) != 0);
+        (
+            first,
+            weeks * 7,
+            MONTH_PER_DAY,
+            format!(
+                "{} {}",
+                fmt::month_name(month_start.month()),
+                month_start.year()
+            ),
+            add_months(month_start, -1),
+            next_month,
+        )
+    } else {
+        let first = date - Duration::days(i64::from(date.weekday().num_days_from_monday()));
+        let last = first + Duration::days(6);
+        (
+            first,
+            7,
+            WEEK_PER_DAY,
+            format!(
+                "{} — {} {}",
+                fmt::day_heading(first),
+                fmt::day_heading(last),
+                last.year()
+            ),
+            first - Duration::days(7),
+            first + Duration::days(7),
+        )
+    };
+    let dates: Vec<NaiveDate> = (0..=days).map(|i| first + Duration::days(i)).collect();
+    let bounds: Vec<_> = dates.iter().map(|d| fmt::local_midnight(*d, tz)).collect();
+    let slots = state
+        .storage
+        .calendar_days(&chosen, &bounds, per_day)
+        .await?;
+    let cal_param = if all || chosen.len() != 1 {
+        String::new()
+    } else {
+        format!("&cal={}", chosen[0])
+    };
+    let cells = slots
+        .into_iter()
+        .zip(&dates)
+        .map(|(slot, d)| DayCell {
+            heading: fmt::day_heading(*d),
+            day: d.day(),
+            weekday: fmt::WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+            other: is_month && d.month() != date.month(),
+            today: *d == today,
+            more: slot.count - slot.events.len() as i64,
+            events: slot.events.iter().map(|l| LeadRow::new(l, tz)).collect(),
+            day_url: format!("/inbox?from={0}&to={0}{cal_param}", fmt::iso_date(*d)),
+        })
+        .collect();
+    let view = if is_month { "month" } else { "week" };
+    Ok(CalendarPage {
+        layout: Layout::new(&viewer, "calendar"),
+        is_month,
+        title,
+        date: fmt::iso_date(date),
+        calendars: visible
+            .iter()
+            .map(|c| PickedCalendar {
+                id: c.id,
+                name: c.name.clone(),
+                personal: c.owner.is_some(),
+                checked: !all && chosen.contains(&c.id),
+            })
+            .collect(),
+        weekdays: fmt::WEEKDAYS,
+        days: cells,
+        prev_url: url(view, prev, &chosen, all),
+        next_url: url(view, next, &chosen, all),
+        today_url: url(view, today, &chosen, all),
+        week_url: url("week", date, &chosen, all),
+        month_url: url("month", date, &chosen, all),
+    }
+    .into_response())
+}
+
+/// `?key=` of the feed.
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    key: Option<String>,
+}
+
+/// How far back the feed reaches.
+pub const FEED_DAYS_BACK: i64 = 90;
+/// The most events a feed carries.
+pub const FEED_LIMIT: u32 = 2000;
+
+fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
+    let title = l
+        .subject
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| format!("{} №{}", fmt::kind(l.kind), l.id));
+    let mut description = Vec::new();
+    for (label, value) in [
+        ("Статус", Some(fmt::status(l.status).to_owned())),
+        ("Контакт", l.contact_person.clone()),
+        ("Телефон", l.phone.clone()),
+        ("E-mail", l.email.clone()),
+        ("ИНН", l.inn.clone()),
+        ("Контрагент", l.counterparty_name.clone()),
+        ("Номер", l.external_number.clone()),
+        ("Описание", l.description.clone()),
+    ] {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            description.push(format!("{label}: {v}"));
+        }
+    }
+    ics::Event {
+        uid: format!("lead-{}@leadgate", l.id),
+        start: l.starts_at,
+        duration: Duration::minutes(30),
+        stamp: l.updated_at,
+        summary: format!("{}: {title}", fmt::kind(l.kind)),
+        description: description.join("\n"),
+        url: base.map(|b| format!("{b}/leads/{}", l.id)),
+        cancelled: l.status == LeadStatus::Rejected,
+    }
+}
+
+/// The feed's own origin, from the Host header, when it looks like a plain host name.
+fn origin(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    let scheme = if session::is_https(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    plain.then(|| format!("{scheme}://{host}"))
+}
+
+/// `GET /api/v1/calendars/{id}/events.ics?key=…`.
+#[instrument(skip_all, fields(calendar = id))]
+pub async fn feed(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = q
+        .key
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    let user = state
+        .storage
+        .user_by_ics_secret(&tokens::hash(&key))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let calendar = state
+        .storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(ApiError::NotFound("calendar"))?;
+    let allowed =
+        user.role == Role::Admin || calendar.owner.as_deref().is_none_or(|o| o == user.login);
+    if !allowed {
+        return Err(ApiError::Forbidden);
+    }
+    let leads = state
+        .storage
+        .calendar_feed(id, Utc::now() - Duration::days(FEED_DAYS_BACK), FEED_LIMIT)
+        .await?;
+    let base = origin(&headers);
+    let events: Vec<ics::Event> = leads
+        .iter()
+        .map(|l| feed_event(l, base.as_deref()))
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=60"),
+        ],
+        ics::calendar(&calendar.name, &events),
+    )
+        .into_response())
+}

@@ -1,0 +1,113 @@
+//! Counterparties: a searchable list (INN prefix, or words of the name in any case) and a page with
+//! contacts and leads. A manager sees only the leads in calendars they may see.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tracing::instrument;
+
+use super::fmt::LeadRow;
+use super::session::{Viewer, visible_calendars};
+use super::{Layout, timezone};
+use crate::http::{ApiError, AppState};
+use crate::storage::{CounterpartyView, PageRequest};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "counterparties.html")]
+struct ListPage {
+    layout: Layout,
+    q: String,
+    items: Vec<CounterpartyView>,
+    next_url: Option<String>,
+}
+
+/// `?q=&cursor=` of the list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /counterparties`.
+#[instrument(skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let q = p.q.unwrap_or_default().trim().to_owned();
+    let cursor = p
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
+        })
+        .transpose()?;
+    let page = state
+        .storage
+        .search_counterparties(&q, PageRequest { limit: 50, cursor })
+        .await?;
+    let next_url = page.next.map(|n| {
+        format!(
+            "/counterparties?{}",
+            serde_urlencoded::to_string([("q", q.as_str()), ("cursor", n.as_str())])
+                .unwrap_or_default()
+        )
+    });
+    Ok(ListPage {
+        layout: Layout::new(&viewer, "counterparties"),
+        q,
+        items: page.items,
+        next_url,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "counterparty.html")]
+struct CounterpartyPage {
+    layout: Layout,
+    c: CounterpartyView,
+    kind: &'static str,
+    leads: Vec<LeadRow>,
+}
+
+/// `GET /counterparties/{id}`.
+#[instrument(skip_all, fields(counterparty = id))]
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let c = state
+        .storage
+        .counterparty(id)
+        .await?
+        .ok_or(ApiError::NotFound("counterparty"))?;
+    let visible = visible_calendars(&state, &viewer).await?;
+    let tz = timezone(&state);
+    let leads = state
+        .storage
+        .leads_of_counterparty(id, 200)
+        .await?
+        .iter()
+        .filter(|l| visible.iter().any(|v| v.id == l.calendar_id))
+        .map(|l| LeadRow::new(l, tz))
+        .collect();
+    let kind = if c.inn_kind == "individual" {
+        "Физлицо / ИП (12 цифр)"
+    } else {
+        "Организация (10 цифр)"
+    };
+    Ok(CounterpartyPage {
+        layout: Layout::new(&viewer, "counterparties"),
+        c,
+        kind,
+        leads,
+    }
+    .into_response())
+}

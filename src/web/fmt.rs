@@ -1,0 +1,297 @@
+//! How the UI writes values for Russian-speaking print shops: dates in the shop's time zone as
+//! `дд.мм.гггг чч:мм`, decimals with a comma, money with two decimals and grouped thousands, and the Russian
+//! names of statuses, kinds, channels and warnings.
+//!
+//! Pages get these as ready strings, so templates only place text and never compute.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::warning::WarningCode;
+use crate::storage::{LeadSummary, Outcome, Role};
+
+/// `29.05.2019 15:15` in the shop's zone.
+pub fn datetime(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
+}
+
+/// `15:15` in the shop's zone.
+pub fn time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+/// `2019-05-29`, for `<input type=date>` and URLs.
+pub fn iso_date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Midnight of a local date, in UTC. A midnight that does not exist (a daylight-saving gap) falls back to
+/// the earliest valid time of that day.
+pub fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        chrono::LocalResult::None => tz
+            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// Today in the shop's zone.
+pub fn today(tz: Tz) -> NaiveDate {
+    Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The Russian name of a month in the nominative (`Май`).
+pub fn month_name(month: u32) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "Январь",
+        "Февраль",
+        "Март",
+        "Апрель",
+        "Май",
+        "Июнь",
+        "Июль",
+        "Август",
+        "Сентябрь",
+        "Октябрь",
+        "Ноябрь",
+        "Декабрь",
+    ];
+    NAMES
+        .get(month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("")
+}
+
+/// Short weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"];
+
+/// `29 мая` style day heading.
+pub fn day_heading(d: NaiveDate) -> String {
+    const GENITIVE: [&str; 12] = [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ];
+    format!(
+        "{} {}",
+        d.day(),
+        GENITIVE.get(d.month0() as usize).copied().unwrap_or("")
+    )
+}
+
+/// A decimal as people write it here: no trailing zeros, comma separator (`4`, `0,75`).
+pub fn number(d: Decimal) -> String {
+    d.normalize().to_string().replace('.', ",")
+}
+
+/// Money: two decimals, thousands grouped with a no-break space (`1 000,00`).
+pub fn money(d: Decimal) -> String {
+    let text = d.round_dp(2).abs().to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(c);
+    }
+    let sign = if d.is_sign_negative() && !d.is_zero() {
+        "−"
+    } else {
+        ""
+    };
+    format!("{sign}{grouped},{frac:0<2}")
+}
+
+/// An optional decimal, or an em dash.
+pub fn opt_number(d: Option<Decimal>) -> String {
+    d.map_or_else(|| "—".to_owned(), number)
+}
+
+/// An optional amount of money, or an em dash.
+pub fn opt_money(d: Option<Decimal>) -> String {
+    d.map_or_else(|| "—".to_owned(), money)
+}
+
+/// Russian name of a status.
+pub fn status(s: LeadStatus) -> &'static str {
+    match s {
+        LeadStatus::New => "Новая",
+        LeadStatus::InProgress => "В работе",
+        LeadStatus::Done => "Выполнена",
+        LeadStatus::Rejected => "Отклонена",
+    }
+}
+
+/// Russian name of a kind.
+pub fn kind(k: LeadKind) -> &'static str {
+    match k {
+        LeadKind::Contact => "Контакт",
+        LeadKind::Order => "Заказ",
+    }
+}
+
+/// Russian name of a channel.
+pub fn channel(c: Channel) -> &'static str {
+    match c {
+        Channel::Mail => "Почта",
+        Channel::Http => "Сайт (HTTP)",
+        Channel::File => "Файл",
+    }
+}
+
+/// Russian name of a role.
+pub fn role(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "Администратор",
+        Role::Manager => "Менеджер",
+    }
+}
+
+/// Russian name of a ledger outcome.
+pub fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Imported => "Загружено",
+        Outcome::Duplicate => "Повтор",
+        Outcome::Skipped => "Пропущено",
+        Outcome::Rejected => "Отклонено",
+        Outcome::Discarded => "Удалено из карантина",
+    }
+}
+
+/// Russian explanation of a warning code.
+pub fn warning(code: WarningCode) -> &'static str {
+    match code {
+        WarningCode::InvalidInn => "Неверный ИНН",
+        WarningCode::InvalidPhone => "Телефон не распознан",
+        WarningCode::InvalidEmail => "Неверный e-mail",
+        WarningCode::UnreadableNumber => "Число не распознано",
+        WarningCode::UnreadableBoolean => "Да/нет не распознано",
+        WarningCode::UnreadableDate => "Дата не распознана",
+        WarningCode::NonHttpUrl => "Ссылка не http(s)",
+        WarningCode::AmountMismatch => "Сумма ≠ Цена × Количество",
+        WarningCode::UnknownKey => "Неизвестное поле",
+        WarningCode::UnexpectedType => "Неожиданный тип значения",
+        WarningCode::CharsetReplacement => "Ошибки кодировки",
+    }
+}
+
+/// A lead as one row of a list or one event of a calendar, with every value already written out.
+#[derive(Debug, Clone)]
+pub struct LeadRow {
+    /// Id.
+    pub id: i64,
+    /// Calendar id (for its colour class).
+    pub calendar_id: i64,
+    /// Calendar name.
+    pub calendar: String,
+    /// `new`, `in_progress`… for CSS classes.
+    pub status_key: &'static str,
+    /// Russian status.
+    pub status: &'static str,
+    /// Whether the lead is new (highlighted).
+    pub is_new: bool,
+    /// Russian kind.
+    pub kind: &'static str,
+    /// Date and time it starts.
+    pub when: String,
+    /// Time only.
+    pub time: String,
+    /// Subject, else a placeholder.
+    pub title: String,
+    /// Contact person or counterparty.
+    pub who: String,
+    /// Phone as sent.
+    pub phone: String,
+    /// External number.
+    pub number: String,
+    /// Assignee login.
+    pub assignee: String,
+}
+
+impl LeadRow {
+    /// Writes out a summary.
+    pub fn new(l: &LeadSummary, tz: Tz) -> Self {
+        let who = l
+            .contact_person
+            .clone()
+            .or_else(|| l.counterparty_name.clone())
+            .or_else(|| l.email.clone())
+            .unwrap_or_default();
+        Self {
+            id: l.id,
+            calendar_id: l.calendar_id,
+            calendar: l.calendar_name.clone(),
+            status_key: l.status.as_str(),
+            status: status(l.status),
+            is_new: l.status == LeadStatus::New,
+            kind: kind(l.kind),
+            when: datetime(l.starts_at, tz),
+            time: time(l.starts_at, tz),
+            title: l
+                .subject
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| format!("{} №{}", kind(l.kind), l.id)),
+            who,
+            phone: l.phone.clone().unwrap_or_default(),
+            number: l.external_number.clone().unwrap_or_default(),
+            assignee: l.assignee.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_with_a_comma_and_without_trailing_zeros() {
+        assert_eq!(number(Decimal::from_str("4.000").unwrap()), "4");
+        assert_eq!(number(Decimal::from_str("0.750").unwrap()), "0,75");
+    }
+
+    #[test]
+    fn money_has_two_decimals_and_grouped_thousands() {
+        assert_eq!(money(Decimal::from_str("1000").unwrap()), "1\u{a0}000,00");
+        assert_eq!(money(Decimal::from_str("500.5").unwrap()), "500,50");
+        assert_eq!(
+            money(Decimal::from_str("1234567.891").unwrap()),
+            "1\u{a0}234\u{a0}567,89"
+        );
+        assert_eq!(money(Decimal::from_str("-12").unwrap()), "−12,00");
+    }
+
+    #[test]
+    fn times_are_shown_in_the_shops_zone() {
+        let t = DateTime::parse_from_rfc3339("2019-05-29T12:15:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(datetime(t, chrono_tz::Europe::Moscow), "29.05.2019 15:15");
+        let d = NaiveDate::from_ymd_opt(2019, 5, 29).unwrap();
+        assert_eq!(
+            local_midnight(d, chrono_tz::Europe::Moscow).to_rfc3339(),
+            "2019-05-28T21:00:00+00:00"
+        );
+        assert_eq!(day_heading(d), "29 мая");
+    }
+}

@@ -1,0 +1,244 @@
+//! The inbox: new leads first, then the rest, newest first, with filters, search and keyset paging.
+//!
+//! The page polls `GET /inbox/pulse` (a few bytes of JSON: the highest visible lead id and the count of new
+//! leads) and offers to refresh when something arrived, so managers see new leads without reloading and the
+//! server does two indexed lookups per poll instead of rendering the page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+use tracing::instrument;
+
+use super::fmt::{self, LeadRow};
+use super::session::{Viewer, visible_calendars};
+use super::{Layout, timezone};
+use crate::domain::lead::{LeadKind, LeadStatus};
+use crate::http::{ApiError, AppState};
+use crate::storage::{CalendarView, InboxCursor, InboxPulse, InboxQuery};
+
+/// Leads per page.
+pub const PAGE_SIZE: u32 = 50;
+
+/// An option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// Value sent.
+    pub value: String,
+    /// Label shown.
+    pub label: String,
+    /// Currently chosen.
+    pub selected: bool,
+}
+
+/// The inbox's query string. Empty values (what an untouched form field sends) mean "any".
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxParams {
+    /// Calendar id.
+    pub cal: Option<String>,
+    /// Status word.
+    pub status: Option<String>,
+    /// Kind word.
+    pub kind: Option<String>,
+    /// First day (YYYY-MM-DD), inclusive.
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD), inclusive.
+    pub to: Option<String>,
+    /// Search text.
+    pub q: Option<String>,
+    /// Paging cursor.
+    pub cursor: Option<String>,
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn bad(what: &str) -> ApiError {
+    ApiError::BadRequest(format!("malformed {what}"))
+}
+
+fn date(v: &Option<String>, what: &str) -> Result<Option<NaiveDate>, ApiError> {
+    non_empty(v)
+        .map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad(what)))
+        .transpose()
+}
+
+/// Which calendars a query covers: `None` (every calendar) for an administrator without a calendar filter.
+///
+/// # Errors
+/// `Forbidden` for a calendar the viewer may not see, `BadRequest` for a malformed id.
+fn scope(
+    viewer: &Viewer,
+    visible: &[CalendarView],
+    cal: Option<&str>,
+) -> Result<Option<Vec<i64>>, ApiError> {
+    match cal {
+        Some(cal) => {
+            let id: i64 = cal.parse().map_err(|_| bad("calendar"))?;
+            if visible.iter().any(|c| c.id == id) {
+                Ok(Some(vec![id]))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        }
+        None if viewer.is_admin() => Ok(None),
+        None => Ok(Some(visible.iter().map(|c| c.id).collect())),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    layout: Layout,
+    rows: Vec<LeadRow>,
+    calendars: Vec<Choice>,
+    statuses: Vec<Choice>,
+    kinds: Vec<Choice>,
+    from: String,
+    to: String,
+    q: String,
+    filtered: bool,
+    paged: bool,
+    next_url: Option<String>,
+    pulse_url: String,
+    latest_id: i64,
+    new_count: i64,
+}
+
+fn choices<T: Copy + PartialEq>(
+    all: &[T],
+    chosen: Option<T>,
+    value: impl Fn(T) -> String,
+    label: impl Fn(T) -> String,
+) -> Vec<Choice> {
+    all.iter()
+        .map(|&v| Choice {
+            value: value(v),
+            label: label(v),
+            selected: chosen == Some(v),
+        })
+        .collect()
+}
+
+/// `GET /inbox`.
+#[instrument(skip_all, fields(user = %viewer.login))]
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<InboxParams>,
+) -> Result<Response, ApiError> {
+    let tz = timezone(&state);
+    let visible = visible_calendars(&state, &viewer).await?;
+    let cal = non_empty(&p.cal);
+    let calendars = scope(&viewer, &visible, cal)?;
+    let status = non_empty(&p.status)
+        .map(|s| s.parse::<LeadStatus>().map_err(|_| bad("status")))
+        .transpose()?;
+    let kind = non_empty(&p.kind)
+        .map(|s| s.parse::<LeadKind>().map_err(|_| bad("kind")))
+        .transpose()?;
+    let from = date(&p.from, "from")?;
+    let to = date(&p.to, "to")?;
+    let cursor = non_empty(&p.cursor)
+        .map(|c| InboxCursor::decode(c).ok_or_else(|| bad("cursor")))
+        .transpose()?;
+    let search = non_empty(&p.q).map(str::to_owned);
+    let query = InboxQuery {
+        calendars: calendars.clone(),
+        status,
+        kind,
+        from: from.map(|d| fmt::local_midnight(d, tz)),
+        to: to.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
+        search: search.clone(),
+        cursor,
+        limit: PAGE_SIZE,
+    };
+    let page = state.storage.inbox(&query).await?;
+    let pulse = state.storage.inbox_pulse(calendars.as_deref()).await?;
+
+    let mut base: Vec<(&str, String)> = Vec::new();
+    for (key, value) in [
+        ("cal", cal),
+        ("status", non_empty(&p.status)),
+        ("kind", non_empty(&p.kind)),
+        ("from", non_empty(&p.from)),
+        ("to", non_empty(&p.to)),
+        ("q", non_empty(&p.q)),
+    ] {
+        if let Some(v) = value {
+            base.push((key, v.to_owned()));
+        }
+    }
+    let next_url = page.next.map(|c| {
+        let mut params = base.clone();
+        params.push(("cursor", c.encode()));
+        format!(
+            "/inbox?{}",
+            serde_urlencoded::to_string(&params).unwrap_or_default()
+        )
+    });
+    let pulse_params: Vec<(&str, String)> =
+        base.iter().filter(|(k, _)| *k == "cal").cloned().collect();
+    let pulse_url = format!(
+        "/inbox/pulse?{}",
+        serde_urlencoded::to_string(&pulse_params).unwrap_or_default()
+    );
+    let mut calendar_choices = vec![Choice {
+        value: String::new(),
+        label: "Все календари".into(),
+        selected: cal.is_none(),
+    }];
+    calendar_choices.extend(visible.iter().map(|c| Choice {
+        value: c.id.to_string(),
+        label: c.name.clone(),
+        selected: cal == Some(c.id.to_string().as_str()),
+    }));
+    Ok(InboxPage {
+        layout: Layout::new(&viewer, "inbox"),
+        rows: page.items.iter().map(|l| LeadRow::new(l, tz)).collect(),
+        calendars: calendar_choices,
+        statuses: choices(
+            LeadStatus::ALL,
+            status,
+            |s| s.as_str().into(),
+            |s| fmt::status(s).into(),
+        ),
+        kinds: choices(
+            LeadKind::ALL,
+            kind,
+            |k| k.as_str().into(),
+            |k| fmt::kind(k).into(),
+        ),
+        from: from.map(fmt::iso_date).unwrap_or_default(),
+        to: to.map(fmt::iso_date).unwrap_or_default(),
+        q: search.unwrap_or_default(),
+        filtered: !base.is_empty(),
+        paged: cursor.is_some(),
+        next_url,
+        pulse_url,
+        latest_id: pulse.latest_id,
+        new_count: pulse.new_count,
+    }
+    .into_response())
+}
+
+/// `?cal=` of the pulse.
+#[derive(Debug, Deserialize)]
+pub struct PulseParams {
+    cal: Option<String>,
+}
+
+/// `GET /inbox/pulse`: the highest visible lead id and the count of new leads, for live refresh.
+pub async fn pulse(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(p): Query<PulseParams>,
+) -> Result<Json<InboxPulse>, ApiError> {
+    let visible = visible_calendars(&state, &viewer).await?;
+    let calendars = scope(&viewer, &visible, non_empty(&p.cal))?;
+    Ok(Json(state.storage.inbox_pulse(calendars.as_deref()).await?))
+}

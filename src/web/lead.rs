@@ -1,0 +1,555 @@
+//! The lead page, its actions, the download of the original message, and the printable tech card.
+//!
+//! A manager may open a lead only in a calendar they may see (common, or their own personal one); the same
+//! check guards every action and the tech cards, so another manager's personal calendar never leaks through
+//! a guessed id.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use tracing::{info, instrument};
+
+use super::fmt::{self, LeadRow};
+use super::session::{CsrfForm, NoFields, Viewer};
+use super::{Layout, timezone};
+use crate::domain::lead::{LeadKind, LeadStatus};
+use crate::http::{ApiError, AppState};
+use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, TechCardView};
+
+/// A layout file link (only http and https URLs become links).
+#[derive(Debug, Clone)]
+pub struct FileLink {
+    /// The URL.
+    pub href: String,
+    /// The last path segment, for display.
+    pub name: String,
+}
+
+/// An extra work, written out.
+#[derive(Debug, Clone)]
+pub struct ExtraRow {
+    /// Kind of work.
+    pub kind: String,
+    /// Quantity.
+    pub quantity: String,
+    /// Description.
+    pub description: String,
+}
+
+/// An order line, written out.
+#[derive(Debug, Clone)]
+pub struct LineRow {
+    /// Position.
+    pub position: i64,
+    /// Item.
+    pub item: String,
+    /// Machine code.
+    pub machine: String,
+    /// Resolution.
+    pub resolution: String,
+    /// Material.
+    pub material: String,
+    /// Material code.
+    pub material_code: String,
+    /// Width, m.
+    pub width: String,
+    /// Height, m.
+    pub height: String,
+    /// Quantity.
+    pub quantity: String,
+    /// Price.
+    pub price: String,
+    /// Amount.
+    pub amount: String,
+    /// Service line.
+    pub is_service: bool,
+    /// Extra works.
+    pub extra: Vec<ExtraRow>,
+}
+
+impl LineRow {
+    fn new(l: &LineView) -> Self {
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        Self {
+            position: l.position,
+            item: text(&l.nomenclature),
+            machine: text(&l.machine_code),
+            resolution: text(&l.resolution),
+            material: text(&l.material),
+            material_code: text(&l.material_code),
+            width: fmt::opt_number(l.width),
+            height: fmt::opt_number(l.height),
+            quantity: fmt::opt_number(l.quantity),
+            price: fmt::opt_money(l.price),
+            amount: fmt::opt_money(l.amount),
+            is_service: l.is_service,
+            extra: l
+                .extra_works
+                .iter()
+                .map(|w| ExtraRow {
+                    kind: w.kind.clone().unwrap_or_default(),
+                    quantity: fmt::opt_number(w.quantity),
+                    description: w.description.clone().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A warning, written out.
+#[derive(Debug, Clone)]
+pub struct WarningRow {
+    /// Russian label of the code.
+    pub label: &'static str,
+    /// The payload field.
+    pub field: String,
+    /// The message with the original value.
+    pub message: String,
+}
+
+/// A tech card in the lead's list.
+#[derive(Debug, Clone)]
+pub struct CardRow {
+    /// Id.
+    pub id: i64,
+    /// Number.
+    pub number: String,
+    /// Item.
+    pub item: String,
+    /// Total area.
+    pub total_area: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lead.html")]
+struct LeadPage {
+    layout: Layout,
+    id: i64,
+    title: String,
+    kind: &'static str,
+    is_order: bool,
+    status: &'static str,
+    status_key: &'static str,
+    calendar: String,
+    calendar_id: i64,
+    when: String,
+    received: String,
+    description: String,
+    person: String,
+    phone: String,
+    phone_href: Option<String>,
+    email: String,
+    email_href: Option<String>,
+    inn: String,
+    counterparty: Option<CounterpartyRef>,
+    other_leads: Vec<LeadRow>,
+    files: Vec<FileLink>,
+    lines: Vec<LineRow>,
+    total: String,
+    warnings: Vec<WarningRow>,
+    channel: &'static str,
+    source_name: String,
+    message_id: String,
+    external_number: String,
+    original_url: Option<String>,
+    assignee: String,
+    cards: Vec<CardRow>,
+    can_form_cards: bool,
+    can_take: bool,
+    can_done: bool,
+    can_spam: bool,
+}
+
+/// Only `http:` and `https:` URLs become links; anything else (`javascript:`, `data:`, `file:`) is dropped.
+pub fn file_link(url: &str) -> Option<FileLink> {
+    let lower = url.trim().to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return None;
+    }
+    let name = url
+        .trim()
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+        .filter(|n| !n.is_empty() && !n.contains(':'))
+        .unwrap_or(url)
+        .to_owned();
+    Some(FileLink {
+        href: url.trim().to_owned(),
+        name,
+    })
+}
+
+/// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
+fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
+    let number: String = match e164 {
+        Some(n) => n.to_owned(),
+        None => raw?
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect(),
+    };
+    (number.chars().filter(char::is_ascii_digit).count() >= 5).then(|| format!("tel:{number}"))
+}
+
+/// `mailto:` target, only for something shaped like an address (no spaces, one @, no URL syntax).
+fn mailto_href(email: Option<&str>) -> Option<String> {
+    let e = email?.trim();
+    let plausible = e.matches('@').count() == 1
+        && !e.starts_with('@')
+        && !e.ends_with('@')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || "?&#<>\"'".contains(c));
+    plausible.then(|| format!("mailto:{e}"))
+}
+
+/// Loads a lead the viewer may see.
+///
+/// # Errors
+/// `NotFound`, `Forbidden`, database errors.
+pub async fn visible_lead(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<LeadView, ApiError> {
+    let lead = state
+        .storage
+        .lead(id)
+        .await?
+        .ok_or(ApiError::NotFound("lead"))?;
+    let calendars = state.storage.calendars().await?;
+    let allowed = calendars
+        .iter()
+        .find(|c| c.id == lead.calendar.id)
+        .is_some_and(|c| viewer.may_see(c));
+    if allowed {
+        Ok(lead)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// `GET /leads/{id}`.
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let tz = timezone(&state);
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let cards = state.storage.tech_cards_of_lead(id).await?;
+    let message = state.storage.message_of_lead(id).await?;
+    let has_raw = match message {
+        Some(m) => state.storage.message(m).await?.is_some_and(|m| m.has_raw),
+        None => false,
+    };
+    let other_leads = match &lead.counterparty {
+        Some(cp) => {
+            let visible = super::session::visible_calendars(&state, &viewer).await?;
+            state
+                .storage
+                .leads_of_counterparty(cp.id, 20)
+                .await?
+                .iter()
+                .filter(|l| l.id != id && visible.iter().any(|c| c.id == l.calendar_id))
+                .map(|l| LeadRow::new(l, tz))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let total = lead
+        .lines
+        .iter()
+        .filter_map(|l| l.amount)
+        .fold(None, |acc: Option<rust_decimal::Decimal>, a| {
+            Some(acc.unwrap_or_default() + a)
+        });
+    let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
+    let c = &lead.contact;
+    let page = LeadPage {
+        layout: Layout::new(&viewer, "inbox"),
+        id,
+        title: lead
+            .subject
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| format!("{} №{id}", fmt::kind(lead.kind))),
+        kind: fmt::kind(lead.kind),
+        is_order: lead.kind == LeadKind::Order,
+        status: fmt::status(lead.status),
+        status_key: lead.status.as_str(),
+        calendar: lead.calendar.name.clone(),
+        calendar_id: lead.calendar.id,
+        when: fmt::datetime(lead.occurred_at.unwrap_or(lead.received_at), tz),
+        received: fmt::datetime(lead.received_at, tz),
+        description: lead.description.clone().unwrap_or_default(),
+        person: c.person.clone().unwrap_or_default(),
+        phone: c.phone.clone().unwrap_or_default(),
+        phone_href: tel_href(c.phone_e164.as_deref(), c.phone.as_deref()),
+        email: c.email.clone().unwrap_or_default(),
+        email_href: mailto_href(c.email.as_deref()),
+        inn: lead.inn.clone().unwrap_or_default(),
+        counterparty: lead.counterparty.clone(),
+        other_leads,
+        files: lead
+            .layout_files
+            .iter()
+            .filter_map(|u| file_link(u))
+            .collect(),
+        lines: lead.lines.iter().map(LineRow::new).collect(),
+        total: fmt::opt_money(total),
+        warnings: lead
+            .warnings
+            .iter()
+            .map(|w| WarningRow {
+                label: fmt::warning(w.code),
+                field: w.field.clone(),
+                message: w.message.clone(),
+            })
+            .collect(),
+        channel: fmt::channel(lead.source.channel),
+        source_name: lead
+            .source
+            .collector
+            .clone()
+            .or_else(|| lead.source.http_source.clone())
+            .unwrap_or_default(),
+        message_id: lead.source.message_id.clone().unwrap_or_default(),
+        external_number: lead.source.external_number.clone().unwrap_or_default(),
+        original_url: has_raw.then(|| format!("/leads/{id}/original")),
+        assignee: lead.assignee.clone().unwrap_or_default(),
+        can_form_cards: lead.lines.iter().any(|l| !l.is_service)
+            && cards.len() < lead.lines.iter().filter(|l| !l.is_service).count(),
+        cards: cards
+            .iter()
+            .map(|t| CardRow {
+                id: t.id,
+                number: t.number.clone(),
+                item: t.line.nomenclature.clone().unwrap_or_default(),
+                total_area: fmt::opt_number(t.total_area),
+            })
+            .collect(),
+        can_take: !(lead.status == LeadStatus::InProgress && mine),
+        can_done: lead.status != LeadStatus::Done,
+        can_spam: lead.status != LeadStatus::Rejected,
+    };
+    Ok(page.into_response())
+}
+
+async fn patch(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    patch: LeadPatch,
+    action: &'static str,
+) -> Result<Response, ApiError> {
+    visible_lead(state, viewer, id).await?;
+    state
+        .storage
+        .update_lead(id, &patch)
+        .await?
+        .ok_or(ApiError::NotFound("lead"))?;
+    info!(lead_id = id, user = %viewer.login, action, "lead changed");
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
+
+/// `POST /leads/{id}/take`: assign to me and set in progress.
+pub async fn take(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    let p = LeadPatch {
+        status: Some(LeadStatus::InProgress),
+        assignee: Some(viewer.login.clone()),
+    };
+    patch(&state, &viewer, id, p, "take").await
+}
+
+/// `POST /leads/{id}/done`.
+pub async fn done(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    let p = LeadPatch {
+        status: Some(LeadStatus::Done),
+        assignee: None,
+    };
+    patch(&state, &viewer, id, p, "done").await
+}
+
+/// `POST /leads/{id}/spam`: reject as spam.
+pub async fn spam(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    let p = LeadPatch {
+        status: Some(LeadStatus::Rejected),
+        assignee: None,
+    };
+    patch(&state, &viewer, id, p, "spam").await
+}
+
+/// `POST /leads/{id}/tech-cards`: forms the missing tech cards (forming again changes nothing).
+pub async fn form_tech_cards(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    visible_lead(&state, &viewer, id).await?;
+    let cards = state
+        .storage
+        .form_tech_cards(id)
+        .await?
+        .ok_or(ApiError::NotFound("lead"))?;
+    info!(lead_id = id, user = %viewer.login, cards = cards.len(), "tech cards formed");
+    Ok(Redirect::to(&format!("/leads/{id}#tech-cards")).into_response())
+}
+
+/// The raw bytes as an opaque download: never rendered by the browser, whatever they hold.
+pub fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
+    let extension = if content_type.starts_with("message/") {
+        "eml"
+    } else {
+        "json"
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{extension}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /leads/{id}/original`: the message or request the lead was made from.
+pub async fn original(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    visible_lead(&state, &viewer, id).await?;
+    let message = state
+        .storage
+        .message_of_lead(id)
+        .await?
+        .ok_or(ApiError::NotFound("original message"))?;
+    let raw = state
+        .storage
+        .message_raw(message)
+        .await?
+        .ok_or(ApiError::NotFound("original message"))?;
+    Ok(download(
+        raw.bytes,
+        &raw.content_type,
+        &format!("lead-{id}"),
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tech_card.html")]
+struct TechCardPage {
+    layout: Layout,
+    number: String,
+    lead_id: i64,
+    lead_title: String,
+    customer: String,
+    date: String,
+    line: LineRow,
+    area_per_piece: String,
+    total_area: String,
+    perimeter: String,
+    status: String,
+}
+
+/// `GET /tech-cards/{id}`: the printable card (A4 print stylesheet).
+#[instrument(skip_all, fields(tech_card = id, user = %viewer.login))]
+pub async fn tech_card(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let card: TechCardView = state
+        .storage
+        .tech_card(id)
+        .await?
+        .ok_or(ApiError::NotFound("tech card"))?;
+    let lead = visible_lead(&state, &viewer, card.lead_id).await?;
+    let tz = timezone(&state);
+    let customer = lead
+        .counterparty
+        .as_ref()
+        .map(|c| format!("{} (ИНН {})", c.name, c.inn))
+        .or_else(|| lead.contact.person.clone())
+        .unwrap_or_default();
+    let page = TechCardPage {
+        layout: Layout::new(&viewer, "inbox"),
+        number: card.number.clone(),
+        lead_id: lead.id,
+        lead_title: lead
+            .subject
+            .clone()
+            .unwrap_or_else(|| format!("Заявка №{}", lead.id)),
+        customer,
+        date: fmt::datetime(lead.occurred_at.unwrap_or(lead.received_at), tz),
+        line: LineRow::new(&card.line),
+        area_per_piece: fmt::opt_number(card.area_per_piece),
+        total_area: fmt::opt_number(card.total_area),
+        perimeter: fmt::opt_number(card.perimeter),
+        status: match card.status.as_str() {
+            "new" => "Новая".to_owned(),
+            other => other.to_owned(),
+        },
+    };
+    Ok(page.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_urls_become_layout_links() {
+        let l = file_link("https://demo.solvent.ru/cabinet/print/2019/DAC.jpg?x=1");
+        assert_eq!(l.map(|l| l.name).as_deref(), Some("DAC.jpg"));
+        assert!(file_link("HTTP://example.ru/").is_some());
+        for bad in [
+            "javascript:alert(1)",
+            " data:text/html,<script>",
+            "file:///etc/passwd",
+            "ftp://x/",
+        ] {
+            assert!(file_link(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phone_and_mail_links_carry_only_plausible_values() {
+        assert_eq!(
+            tel_href(Some("+79256424290"), None).as_deref(),
+            Some("tel:+79256424290")
+        );
+        assert_eq!(
+            tel_href(None, Some("8 (916) 123-45-67")).as_deref(),
+            Some("tel:89161234567")
+        );
+        assert_eq!(tel_href(None, Some("call me")), None);
+        assert_eq!(
+            mailto_href(Some("a@b.ru")).as_deref(),
+            Some("mailto:a@b.ru")
+        );
+        assert_eq!(mailto_href(Some("a@b.ru?subject=x")), None);
+        assert_eq!(mailto_href(Some("not an address")), None);
+    }
+}

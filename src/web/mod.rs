@@ -1,0 +1,216 @@
+//! The managers' web UI: server-rendered HTML served by leadgate itself.
+//!
+//! Managers live in this UI all day and administrators use it to see what went wrong, so it must work without
+//! a front-end build, stay fast with 100,000 leads, and be safe with text that strangers typed into a
+//! website form. Hence:
+//! - pages are askama templates, checked at compile time and HTML-escaped by default (no template marks
+//!   user data `|safe`);
+//! - every page is a plain form-and-link page; the one script, served from `/static/app.js`, only adds
+//!   polling for new leads and small conveniences, and no script or style is ever inline, so the
+//!   Content-Security-Policy can forbid both;
+//! - signing in uses argon2 password hashes and server-side sessions ([`session`]); every POST form carries
+//!   the session's CSRF token;
+//! - errors are the one [`ApiError`](crate::http::ApiError); on UI routes a layer turns its JSON body into a
+//!   readable HTML page with the same status.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod calendar;
+pub mod counterparties;
+pub mod fmt;
+pub mod ics;
+pub mod inbox;
+pub mod lead;
+pub mod login;
+pub mod password;
+pub mod quarantine;
+pub mod session;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::http::AppState;
+
+/// The UI's Content-Security-Policy: only leadgate's own scripts, styles and images, no framing, and forms
+/// that post only back to leadgate.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     object-src 'none'";
+
+/// Every route of the UI and the calendar feed, with the UI's security headers. The HTTP module merges it
+/// into the application's router.
+pub fn routes() -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/pulse", get(inbox::pulse))
+        .route("/calendar", get(calendar::page))
+        .route("/leads/{id}", get(lead::page))
+        .route("/leads/{id}/take", post(lead::take))
+        .route("/leads/{id}/done", post(lead::done))
+        .route("/leads/{id}/spam", post(lead::spam))
+        .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
+        .route("/leads/{id}/original", get(lead::original))
+        .route("/tech-cards/{id}", get(lead::tech_card))
+        .route("/counterparties", get(counterparties::list))
+        .route("/counterparties/{id}", get(counterparties::page))
+        .route("/account", get(account::page))
+        .route("/account/feed-key", post(account::new_feed_key))
+        .route("/quarantine", get(quarantine::list))
+        .route("/quarantine/{id}", get(quarantine::page))
+        .route("/quarantine/{id}/raw", get(quarantine::raw))
+        .route("/quarantine/{id}/discard", post(quarantine::discard))
+        .route("/admin", get(|| async { Redirect::to("/admin/users") }))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}", post(admin::update_user))
+        .route(
+            "/admin/calendars",
+            get(admin::calendars).post(admin::create_calendar),
+        )
+        .route(
+            "/admin/sources",
+            get(admin::sources).post(admin::create_source),
+        )
+        .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
+        .layer(middleware::map_response(html_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let public = Router::new()
+        .route("/static/app.css", get(assets::css))
+        .route("/static/app.js", get(assets::js))
+        .route("/static/calendars.css", get(assets::calendar_colours))
+        .route("/api/v1/calendars/{id}/events.ics", get(calendar::feed));
+    pages
+        .merge(public)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// The HTML page shown instead of an error's JSON body on UI routes.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: &'static str,
+}
+
+/// Turns an error response that is not HTML (the [`ApiError`](crate::http::ApiError) JSON, or axum's plain
+/// text for a malformed path or form) into an HTML page with the same status. The message shown is a fixed
+/// Russian sentence per status: error details stay in the log.
+async fn html_errors(response: Response<Body>) -> Response<Body> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        return response;
+    }
+    let (title, message) = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
+            "Неверный запрос",
+            "Адрес или данные формы не удалось прочитать. Вернитесь назад и попробуйте ещё раз.",
+        ),
+        StatusCode::UNAUTHORIZED => (
+            "Нужен вход",
+            "Войдите в leadgate, чтобы открыть эту страницу.",
+        ),
+        StatusCode::FORBIDDEN => (
+            "Доступ запрещён",
+            "У вас нет прав на эту страницу или действие, либо форма устарела: обновите страницу и повторите.",
+        ),
+        StatusCode::NOT_FOUND => ("Не найдено", "Такой страницы или записи нет."),
+        StatusCode::CONFLICT => ("Уже существует", "Запись с таким именем уже есть."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Слишком большой запрос", "Данные формы слишком велики."),
+        StatusCode::TOO_MANY_REQUESTS => {
+            ("Слишком много попыток", "Подождите немного и повторите.")
+        }
+        s if s.is_server_error() => (
+            "Ошибка сервера",
+            "Что-то пошло не так. Ошибка записана в журнал; повторите позже.",
+        ),
+        _ => ("Ошибка", "Запрос не выполнен."),
+    };
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title,
+        message,
+    };
+    let mut out = match askama::Template::render(&page) {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page failed");
+            return response;
+        }
+    };
+    // Keep headers the error carried that the client needs (a cookie being cleared, WWW-Authenticate).
+    for name in [header::SET_COOKIE, header::WWW_AUTHENTICATE] {
+        for value in response.headers().get_all(&name) {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// What the page frame (`base.html`) shows: who is signed in, the CSRF token for the sign-out form, and
+/// which menu item is current.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Login.
+    pub login: String,
+    /// Display name.
+    pub display_name: String,
+    /// Show the administration menu.
+    pub is_admin: bool,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The current menu item: `inbox`, `calendar`, `counterparties`, `quarantine`, `admin`, `account`.
+    pub section: &'static str,
+}
+
+impl Layout {
+    /// The frame for this viewer.
+    pub fn new(viewer: &session::Viewer, section: &'static str) -> Self {
+        Self {
+            login: viewer.login.clone(),
+            display_name: viewer.display_name.clone(),
+            is_admin: viewer.is_admin(),
+            csrf: viewer.csrf.clone(),
+            section,
+        }
+    }
+}
+
+/// The shop's time zone from the settings (validated at start, so the fallback never happens in practice).
+pub fn timezone(state: &AppState) -> chrono_tz::Tz {
+    state.settings.tz().unwrap_or(chrono_tz::Europe::Moscow)
+}

@@ -1,0 +1,187 @@
+//! Quarantine: rejected messages with their reason, the raw message shown safely, and discarding.
+//!
+//! The raw message is whatever a stranger sent, so it is only ever shown as text: decoded as UTF-8 with
+//! replacement characters, HTML-escaped by the template into a `<pre>`, under a CSP that forbids inline
+//! script. Downloading it gives `application/octet-stream` as an attachment, which no browser renders.
+//! Administrators only, like the ledger in the read API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tracing::{info, instrument};
+
+use super::session::{AdminViewer, CsrfForm, NoFields};
+use super::{Layout, fmt, timezone};
+use crate::http::{ApiError, AppState};
+use crate::storage::{MessageView, Outcome, PageRequest};
+
+/// How much of a raw message the page shows; the download has all of it.
+pub const SHOWN_BYTES: usize = 256 * 1024;
+
+/// A ledger record, written out.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    /// Id.
+    pub id: i64,
+    /// When it arrived.
+    pub when: String,
+    /// Channel and collector or source.
+    pub source: String,
+    /// External number.
+    pub number: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// Russian outcome.
+    pub outcome: &'static str,
+    /// Still rejected (can be discarded).
+    pub is_rejected: bool,
+}
+
+impl MessageRow {
+    fn new(m: &MessageView, tz: chrono_tz::Tz) -> Self {
+        let source = match (&m.collector, &m.http_source) {
+            (Some(c), _) => format!("{} · {c}", fmt::channel(m.channel)),
+            (_, Some(s)) => format!("{} · {s}", fmt::channel(m.channel)),
+            _ => fmt::channel(m.channel).to_owned(),
+        };
+        Self {
+            id: m.id,
+            when: fmt::datetime(m.received_at, tz),
+            source,
+            number: m.external_number.clone().unwrap_or_default(),
+            reason: m.reason.clone().unwrap_or_default(),
+            outcome: fmt::outcome(m.outcome),
+            is_rejected: m.outcome == Outcome::Rejected,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "quarantine.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<MessageRow>,
+    next_url: Option<String>,
+}
+
+/// `?cursor=` of the list.
+#[derive(Debug, Deserialize)]
+pub struct CursorQuery {
+    cursor: Option<String>,
+}
+
+/// `GET /quarantine`.
+#[instrument(skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+    Query(q): Query<CursorQuery>,
+) -> Result<Response, ApiError> {
+    let cursor = q
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
+        })
+        .transpose()?;
+    let page = state
+        .storage
+        .list_messages(Some(Outcome::Rejected), PageRequest { limit: 50, cursor })
+        .await?;
+    let tz = timezone(&state);
+    Ok(ListPage {
+        layout: Layout::new(&viewer, "quarantine"),
+        rows: page.items.iter().map(|m| MessageRow::new(m, tz)).collect(),
+        next_url: page.next.map(|n| format!("/quarantine?cursor={n}")),
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "quarantine_message.html")]
+struct MessagePage {
+    layout: Layout,
+    message: MessageRow,
+    message_id: String,
+    lead_id: Option<i64>,
+    raw: Option<String>,
+    truncated: bool,
+    size: usize,
+}
+
+/// `GET /quarantine/{id}`: one record with its raw message as escaped text.
+#[instrument(skip_all, fields(message = id))]
+pub async fn page(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let message = state
+        .storage
+        .message(id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let raw = state.storage.message_raw(id).await?;
+    let size = raw.as_ref().map_or(0, |r| r.bytes.len());
+    let truncated = size > SHOWN_BYTES;
+    let raw = raw.map(|r| {
+        let shown = &r.bytes[..r.bytes.len().min(SHOWN_BYTES)];
+        String::from_utf8_lossy(shown).into_owned()
+    });
+    Ok(MessagePage {
+        layout: Layout::new(&viewer, "quarantine"),
+        message: MessageRow::new(&message, timezone(&state)),
+        message_id: message.message_id.clone().unwrap_or_default(),
+        lead_id: message.lead_id,
+        raw,
+        truncated,
+        size,
+    }
+    .into_response())
+}
+
+/// `GET /quarantine/{id}/raw`: the raw message as an attachment.
+pub async fn raw(
+    State(state): State<AppState>,
+    AdminViewer(_viewer): AdminViewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let raw = state
+        .storage
+        .message_raw(id)
+        .await?
+        .ok_or(ApiError::NotFound("raw message"))?;
+    Ok(super::lead::download(
+        raw.bytes,
+        &raw.content_type,
+        &format!("message-{id}"),
+    ))
+}
+
+/// `POST /quarantine/{id}/discard`: keeps the record in the ledger as discarded, with its reason.
+pub async fn discard(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let message = state
+        .storage
+        .message(id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    if message.outcome == Outcome::Rejected {
+        state
+            .storage
+            .resolve_message(id, Outcome::Discarded, message.reason.as_deref(), None)
+            .await?;
+        info!(message = id, user = %viewer.login, "quarantined message discarded");
+    }
+    Ok(Redirect::to("/quarantine").into_response())
+}

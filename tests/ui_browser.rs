@@ -1,0 +1,311 @@
+//! End-to-end tests of the web UI in headless Chromium through chromedriver (WebDriver): what a manager and
+//! an administrator actually click. Screenshots of the inbox, the lead page and a tech card are saved under
+//! `target/ui-artifacts/` for a human to look at.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod ui_support;
+
+use std::time::Duration;
+
+use common::{SEED_SAMPLE, TestApp};
+use fantoccini::Locator;
+use leadgate::storage::{Role, Storage};
+use serde_json::Value;
+use ui_support::*;
+
+async fn post_lead(app: &TestApp, json: &str) -> i64 {
+    let r = app.intake_json(json).await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn text(b: &Browser, css: &str) -> String {
+    b.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn js(b: &Browser, script: &str) -> Value {
+    b.client.execute(script, vec![]).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "manager1", "manager-password").await;
+
+    // A lead posted through the API appears in the inbox, highlighted as new.
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    b.client.goto(&format!("{}/inbox", app.base)).await.unwrap();
+    let row = format!("tr.lead-row.is-new[data-lead-id=\"{id}\"]");
+    b.client
+        .wait()
+        .for_element(Locator::Css(&row))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&b, &format!("{row} .lead-link")).await,
+        "Заказ №123 от 01.06.2019 бла бла бла"
+    );
+    b.screenshot("inbox").await;
+
+    // …and in the calendar, on its date.
+    b.client
+        .goto(&format!("{}/calendar?view=month&date=2019-05-01", app.base))
+        .await
+        .unwrap();
+    let event = format!("a.event.is-new[data-lead-id=\"{id}\"]");
+    assert!(text(&b, &event).await.starts_with("15:15 Заказ №123"));
+    b.screenshot("calendar-month").await;
+
+    // Open it from the calendar, take it into work, form the tech cards.
+    b.client
+        .find(Locator::Css(&event))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#take"))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&b, "#contact-person").await,
+        "Прилепский Алексей Анатольевич"
+    );
+    let phone = b.client.find(Locator::Css("#phone-link")).await.unwrap();
+    assert_eq!(
+        phone.attr("href").await.unwrap().as_deref(),
+        Some("tel:+79256424290")
+    );
+    let layout = b.client.find(Locator::Css("a.layout-link")).await.unwrap();
+    assert_eq!(
+        layout.attr("rel").await.unwrap().as_deref(),
+        Some("noopener noreferrer")
+    );
+    b.client
+        .find(Locator::Css("#take"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#assignee"))
+        .await
+        .unwrap();
+    assert_eq!(text(&b, "#lead-status").await, "В работе");
+    assert_eq!(text(&b, "#assignee").await, "manager1");
+    b.client
+        .find(Locator::Css("#form-cards"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let card = b
+        .client
+        .wait()
+        .for_element(Locator::Css("a.tech-card-link"))
+        .await
+        .unwrap();
+    js(&b, "window.scrollTo(0, 0); return null").await;
+    b.screenshot("lead").await;
+
+    // The printable card carries the sample's figures.
+    card.click().await.unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#card-number"))
+        .await
+        .unwrap();
+    assert_eq!(text(&b, "#card-number").await, format!("{id}-1"));
+    assert_eq!(text(&b, "#item").await, "Ролап 123 22 22");
+    assert_eq!(text(&b, "#area-per-piece").await, "4");
+    assert_eq!(text(&b, "#total-area").await, "8");
+    assert_eq!(text(&b, "#perimeter").await, "8");
+    // WebDriver reports the no-break space of the grouping as a plain space.
+    assert_eq!(text(&b, "#amount").await, "1 000,00");
+    assert!(text(&b, "table.extra-works").await.contains("Люверсы"));
+    b.screenshot("tech-card").await;
+
+    let lead = app.get(&format!("/api/v1/leads/{id}")).await;
+    assert_eq!(lead["status"], "in_progress");
+    assert_eq!(lead["assignee"], "manager1");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn the_inbox_offers_a_refresh_when_a_new_lead_arrives() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    post_lead(&app, SEED_SAMPLE).await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "manager1", "manager-password").await;
+    assert_eq!(
+        js(&b, "return document.getElementById('live').hidden").await,
+        true
+    );
+    post_lead(
+        &app,
+        r#"{"Тема": "Перезвоните", "Телефон": "+7 916 123-45-67"}"#,
+    )
+    .await;
+    // The page polls every 15 s and at once when the tab regains focus.
+    js(&b, "window.dispatchEvent(new Event('focus')); return null").await;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#live:not([hidden])"))
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("[data-reload]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::XPath(
+            "//a[@class='lead-link' and text()='Перезвоните']",
+        ))
+        .await
+        .unwrap();
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_script_in_a_quarantined_message_or_a_lead_is_shown_as_text_and_never_runs() {
+    let app = TestApp::spawn().await;
+    set_admin_password(&app, "admin-password-for-tests").await;
+    let id = reject_message(&app, HOSTILE_RAW.as_bytes(), "no JSON attachment").await;
+    let lead = post_lead(
+        &app,
+        r#"{"Тема": "<script>window.__pwned=3</script>", "КонтактноеЛицо": "<img src=x onerror=\"window.__pwned=4\">", "Телефон": "+7 916 123-45-67"}"#,
+    )
+    .await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "admin", "admin-password-for-tests").await;
+
+    b.client
+        .goto(&format!("{}/quarantine", app.base))
+        .await
+        .unwrap();
+    assert!(text(&b, "td.reason").await.contains("no JSON attachment"));
+    b.client
+        .find(Locator::Css(&format!(
+            "tr[data-message-id=\"{id}\"] a.message-link"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#raw"))
+        .await
+        .unwrap();
+    let raw = text(&b, "#raw").await;
+    assert!(
+        raw.contains("<script>document.title='pwned';window.__pwned=1;</script>"),
+        "{raw}"
+    );
+    assert_eq!(
+        js(&b, "return document.querySelectorAll('#raw *').length").await,
+        0
+    );
+    assert_eq!(
+        b.client.title().await.unwrap(),
+        format!("Сообщение {id} — leadgate")
+    );
+    assert_eq!(js(&b, "return typeof window.__pwned").await, "undefined");
+    b.screenshot("quarantine-message").await;
+
+    b.client
+        .goto(&format!("{}/leads/{lead}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&b, "#lead-title").await,
+        "<script>window.__pwned=3</script>"
+    );
+    assert_eq!(
+        text(&b, "#contact-person").await,
+        "<img src=x onerror=\"window.__pwned=4\">"
+    );
+    assert_eq!(js(&b, "return typeof window.__pwned").await, "undefined");
+
+    // Discarding takes it out of quarantine.
+    b.client
+        .goto(&format!("{}/quarantine/{id}", app.base))
+        .await
+        .unwrap();
+    js(
+        &b,
+        "window.confirm = function () { return true; }; return null",
+    )
+    .await;
+    b.client
+        .find(Locator::Css("#discard"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("p.empty"))
+        .await
+        .unwrap();
+    let record = storage(&app).await.message(id).await.unwrap().unwrap();
+    assert_eq!(record.outcome, leadgate::storage::Outcome::Discarded);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_manager_in_the_browser_is_refused_admin_pages_and_another_managers_calendar() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let other = add_user(&app, "manager2", Role::Manager, "manager2-password").await;
+    let theirs = storage(&app)
+        .await
+        .create_calendar("Личный календарь manager2", Some(other), "#dc2626")
+        .await
+        .unwrap();
+    let b = Browser::start().await;
+    b.sign_in(&app, "manager1", "manager-password").await;
+    assert!(
+        b.client
+            .find(Locator::Css("a[href='/admin/users']"))
+            .await
+            .is_err()
+    );
+    for path in [
+        "/admin/users".to_owned(),
+        "/quarantine".into(),
+        format!("/calendar?cal={theirs}"),
+    ] {
+        b.client.goto(&format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(text(&b, "h1").await, "Доступ запрещён", "{path}");
+    }
+    b.client
+        .goto(&format!("{}/calendar", app.base))
+        .await
+        .unwrap();
+    let names = text(&b, "#cal-pick").await;
+    assert!(!names.contains("manager2"), "{names}");
+    b.stop().await;
+}

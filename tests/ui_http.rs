@@ -1,0 +1,965 @@
+//! The web UI over plain HTTP (reqwest with a cookie jar) against the real server: sign-in, sessions, CSRF,
+//! roles, escaping, the calendar feed, quarantine and administration.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod ui_support;
+
+use common::{SEED_SAMPLE, TestApp};
+use leadgate::storage::{Role, Storage};
+use serde_json::Value;
+use ui_support::*;
+
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+async fn app_with_admin() -> TestApp {
+    let app = TestApp::spawn().await;
+    set_admin_password(&app, ADMIN_PASSWORD).await;
+    app
+}
+
+async fn post_lead(app: &TestApp, json: &str) -> i64 {
+    let r = app.intake_json(json).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn post_form(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(format!("{}{path}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_sets_an_http_only_lax_session_cookie_and_opens_the_inbox() {
+    let app = app_with_admin().await;
+    let c = client();
+    let r = sign_in(&app, &c, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/inbox");
+    let cookies: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("lg_session="))
+        .expect("a session cookie");
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(
+        !session.contains("Secure"),
+        "plain HTTP must not set Secure: {session}"
+    );
+    let (status, html) = get(&app, &c, "/inbox").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Входящие"));
+}
+
+#[tokio::test]
+async fn behind_an_https_proxy_the_session_cookie_is_secure() {
+    let app = app_with_admin().await;
+    let c = client();
+    let form = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{}/login", app.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("login", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf_in(&form)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("lg_session="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_the_browser_to_the_sign_in_form() {
+    let app = app_with_admin().await;
+    let r = client()
+        .get(format!("{}/leads/1", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=%2Fleads%2F1");
+    let r = client()
+        .post(format!("{}/leads/1/take", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_after_five_failures_even_the_right_one_waits() {
+    let app = app_with_admin().await;
+    let c = client();
+    for _ in 0..5 {
+        let r = sign_in(&app, &c, "admin", "wrong password").await;
+        assert_eq!(r.status(), 401);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Неверный логин или пароль")
+        );
+    }
+    let r = sign_in(&app, &c, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("Слишком много"));
+    // Another login is not affected.
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    assert_eq!(
+        sign_in(&app, &c, "manager1", "manager-password")
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_login_is_answered_like_a_wrong_password() {
+    let app = app_with_admin().await;
+    let r = sign_in(&app, &client(), "nobody", "whatever-password").await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Неверный логин или пароль")
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_form_without_its_csrf_cookie_is_refused() {
+    let app = app_with_admin().await;
+    let form = client()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // A fresh client has no lg_login_csrf cookie, as a cross-site form post would not.
+    let r = client()
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("login", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf_in(&form)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("lg_session=lg_"))
+    );
+}
+
+#[tokio::test]
+async fn a_form_post_without_the_sessions_csrf_token_is_refused_and_changes_nothing() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let path = format!("/leads/{id}/take");
+    assert_eq!(post_form(&app, &c, &path, &[]).await.status(), 403);
+    assert_eq!(
+        post_form(&app, &c, &path, &[("csrf", "lg_forged")])
+            .await
+            .status(),
+        403
+    );
+    let lead = app.get(&format!("/api/v1/leads/{id}")).await;
+    assert_eq!(lead["status"], "new");
+    assert_eq!(lead["assignee"], Value::Null);
+
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(&app, &c, &path, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    let lead = app.get(&format!("/api/v1/leads/{id}")).await;
+    assert_eq!(lead["status"], "in_progress");
+    assert_eq!(lead["assignee"], "admin");
+}
+
+#[tokio::test]
+async fn one_sessions_csrf_token_does_not_work_for_another_session() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let a = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let b = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token_of_a = session_csrf(&app, &a).await;
+    let r = post_form(
+        &app,
+        &b,
+        &format!("/leads/{id}/done"),
+        &[("csrf", &token_of_a)],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_on_the_server() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(&app, &c, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    let (status, _) = get(&app, &c, "/inbox").await;
+    assert_eq!(status, 303, "the cleared cookie must not sign in");
+}
+
+#[tokio::test]
+async fn ui_responses_carry_the_security_headers() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for path in ["/login", "/inbox", "/static/app.js", "/leads/999"] {
+        let r = c.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+    let (status, html) = get(&app, &c, "/leads/999").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Не найдено"), "errors are HTML pages: {html}");
+}
+
+#[tokio::test]
+async fn no_page_carries_inline_script_or_style() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for path in [
+        "/inbox".to_owned(),
+        format!("/leads/{id}"),
+        "/calendar?view=month&date=2019-05-01".into(),
+        "/admin/users".into(),
+        "/account".into(),
+    ] {
+        let (status, html) = get(&app, &c, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!html.contains("<script>"), "{path} has an inline script");
+        assert!(!html.contains(" style="), "{path} has an inline style");
+        assert!(!html.contains(" onclick="), "{path} has an inline handler");
+    }
+}
+
+#[tokio::test]
+async fn untrusted_text_of_a_lead_is_escaped_and_layout_links_are_safe() {
+    let app = app_with_admin().await;
+    let payload = serde_json::json!({
+        "Тема": "<script>window.__pwned=1</script>",
+        "КонтактноеЛицо": "<img src=x onerror=alert(1)>",
+        "Телефон": "+7 925 642 42-90",
+        "Описание": "\"><svg onload=alert(2)>",
+        "ФайлыМакета": ["https://files.example/a b/макет.pdf", "javascript:alert(3)"]
+    });
+    let id = post_lead(&app, &payload.to_string()).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, html) = get(&app, &c, &format!("/leads/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("&#60;script&#62;window.__pwned=1&#60;/script&#62;")
+            || html.contains("&lt;script&gt;window.__pwned=1&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>window.__pwned"));
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<svg"));
+    assert!(
+        !html.contains("href=\"javascript:"),
+        "a javascript: URL became a link"
+    );
+    assert!(html.contains("target=\"_blank\" rel=\"noopener noreferrer\""));
+    assert!(html.contains("href=\"tel:+79256424290\""));
+    let (_, inbox) = get(&app, &c, "/inbox").await;
+    assert!(!inbox.contains("<script>window.__pwned"));
+}
+
+#[tokio::test]
+async fn a_manager_is_refused_administration_and_quarantine() {
+    let app = app_with_admin().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let m = signed_in(&app, "manager1", "manager-password").await;
+    for path in [
+        "/admin/users",
+        "/admin/calendars",
+        "/admin/sources",
+        "/quarantine",
+        "/quarantine/1",
+    ] {
+        let (status, html) = get(&app, &m, path).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(html.contains("Доступ запрещён"), "{path}");
+    }
+    let csrf = session_csrf(&app, &m).await;
+    let r = post_form(
+        &app,
+        &m,
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("login", "evil"),
+            ("role", "admin"),
+            ("password", "evil-password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let s = storage(&app).await;
+    assert!(s.user_credentials("evil").await.unwrap().is_none());
+    let (_, html) = get(&app, &m, "/inbox").await;
+    assert!(!html.contains("/admin/users"), "managers see no admin menu");
+}
+
+#[tokio::test]
+async fn a_manager_never_sees_another_managers_personal_calendar() {
+    let app = app_with_admin().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let other = add_user(&app, "manager2", Role::Manager, "manager2-password").await;
+    let s = storage(&app).await;
+    let mine = s
+        .create_calendar(
+            "Мой календарь",
+            Some(s.user_credentials("manager1").await.unwrap().unwrap().id),
+            "#16a34a",
+        )
+        .await
+        .unwrap();
+    let theirs = s
+        .create_calendar("Чужой календарь", Some(other), "#dc2626")
+        .await
+        .unwrap();
+    let token = leadgate::tokens::generate();
+    s.create_http_source("their-site", theirs, &leadgate::tokens::hash(&token))
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/v1/intake", app.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"Тема": "Секретный заказ", "Телефон": "+7 916 123-45-67"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let secret_lead = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let common_lead = post_lead(&app, SEED_SAMPLE).await;
+
+    let m = signed_in(&app, "manager1", "manager-password").await;
+    let (_, inbox) = get(&app, &m, "/inbox").await;
+    assert!(inbox.contains(&format!("/leads/{common_lead}\"")));
+    assert!(!inbox.contains("Секретный заказ"));
+    assert!(inbox.contains("Мой календарь") && !inbox.contains("Чужой календарь"));
+    for path in [
+        format!("/calendar?cal={theirs}"),
+        format!("/inbox?cal={theirs}"),
+        format!("/inbox/pulse?cal={theirs}"),
+        format!("/leads/{secret_lead}"),
+        format!("/leads/{secret_lead}/original"),
+    ] {
+        let (status, _) = get(&app, &m, &path).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    let (status, _) = get(&app, &m, &format!("/calendar?cal={mine}")).await;
+    assert_eq!(status, 200);
+    let csrf = session_csrf(&app, &m).await;
+    let r = post_form(
+        &app,
+        &m,
+        &format!("/leads/{secret_lead}/take"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    // The owner and the administrator do see it.
+    let owner = signed_in(&app, "manager2", "manager2-password").await;
+    let (status, html) = get(&app, &owner, &format!("/leads/{secret_lead}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Секретный заказ"));
+    let admin = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, inbox) = get(&app, &admin, "/inbox").await;
+    assert!(inbox.contains("Секретный заказ"));
+}
+
+#[tokio::test]
+async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
+    let app = app_with_admin().await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(
+            post_lead(
+                &app,
+                &format!(
+                    r#"{{"Тема": "Заявка {i}", "Телефон": "+7 916 123-45-{:02}"}}"#,
+                    i % 100
+                ),
+            )
+            .await,
+        );
+    }
+    // The newest lead is done: it goes after every new one.
+    let newest = *ids.last().unwrap();
+    storage(&app)
+        .await
+        .update_lead(
+            newest,
+            &leadgate::storage::LeadPatch {
+                status: Some(leadgate::domain::lead::LeadStatus::Done),
+                assignee: None,
+            },
+        )
+        .await
+        .unwrap();
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let shown = |html: &str| -> Vec<i64> {
+        html.split("data-lead-id=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (_, first) = get(&app, &c, "/inbox").await;
+    let page1 = shown(&first);
+    assert_eq!(page1.len(), 50);
+    assert_eq!(page1[0], ids[58], "newest new lead first");
+    let next = first
+        .split("id=\"next-page\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    let (_, second) = get(&app, &c, &next).await;
+    let page2 = shown(&second);
+    assert_eq!(page2.len(), 10);
+    assert_eq!(*page2.last().unwrap(), newest, "the done lead comes last");
+    let mut all: Vec<i64> = page1.into_iter().chain(page2).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 60, "no lead twice, none missing");
+    assert!(!second.contains("id=\"next-page\""));
+}
+
+#[tokio::test]
+async fn inbox_filters_and_search_find_a_lead_by_inn_phone_and_name() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    post_lead(
+        &app,
+        r#"{"Тема": "Обратный звонок", "Телефон": "+7 916 000-00-00"}"#,
+    )
+    .await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let link = format!("/leads/{id}\"");
+    for q in ["7709745454", "925642", "прилепский", "ADWCOM@gmail", "123"] {
+        let (status, html) = get(&app, &c, &format!("/inbox?q={}", urlencode(q))).await;
+        assert_eq!(status, 200);
+        assert!(html.contains(&link), "search {q}");
+        assert!(!html.contains("Обратный звонок"), "search {q}");
+    }
+    let (_, html) = get(&app, &c, "/inbox?kind=contact").await;
+    assert!(!html.contains(&link) && html.contains("Обратный звонок"));
+    let (_, html) = get(&app, &c, "/inbox?from=2019-05-29&to=2019-05-29").await;
+    assert!(html.contains(&link) && !html.contains("Обратный звонок"));
+    let (_, html) = get(&app, &c, "/inbox?status=done").await;
+    assert!(!html.contains(&link));
+    let (status, _) = get(&app, &c, "/inbox?status=bogus").await;
+    assert_eq!(status, 400);
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("q", s)]).unwrap()[2..].to_owned()
+}
+
+#[tokio::test]
+async fn the_inbox_pulse_reports_the_latest_lead_and_the_new_count() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, body) = get(&app, &c, "/inbox/pulse").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["latest_id"], 0);
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let (_, body) = get(&app, &c, "/inbox/pulse").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["latest_id"], id);
+    assert_eq!(v["new_count"], 1);
+}
+
+#[tokio::test]
+async fn a_lead_appears_in_the_week_and_month_views_on_its_date() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for path in [
+        "/calendar?view=month&date=2019-05-10",
+        "/calendar?view=week&date=2019-05-29",
+    ] {
+        let (status, html) = get(&app, &c, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            html.contains(&format!(
+                "href=\"/leads/{id}\" class=\"event cal-1 status-new is-new\""
+            )),
+            "{path}"
+        );
+        assert!(html.contains("15:15"), "{path}: the shop's time zone");
+    }
+    let (_, html) = get(&app, &c, "/calendar?view=month&date=2019-07-10").await;
+    assert!(!html.contains(&format!("/leads/{id}\"")));
+}
+
+#[tokio::test]
+async fn the_lead_page_forms_tech_cards_once_and_the_card_has_the_sample_figures() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    for _ in 0..2 {
+        let r = post_form(
+            &app,
+            &c,
+            &format!("/leads/{id}/tech-cards"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+    }
+    let cards = storage(&app).await.tech_cards_of_lead(id).await.unwrap();
+    assert_eq!(cards.len(), 1, "one card per non-service line, formed once");
+    let (status, html) = get(&app, &c, &format!("/tech-cards/{}", cards[0].id)).await;
+    assert_eq!(status, 200);
+    for (field, value) in [
+        ("area-per-piece", "4"),
+        ("total-area", "8"),
+        ("perimeter", "8"),
+        ("quantity", "2"),
+        ("machine", "1"),
+        ("material-code", "00-00000021"),
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{field}\">{value}</td>")),
+            "{field} should be {value}"
+        );
+    }
+    assert!(html.contains("Люверсы") && html.contains("шаг 30см"));
+    assert!(html.contains("1\u{a0}000,00"), "amount");
+}
+
+#[tokio::test]
+async fn the_original_message_of_a_lead_downloads_as_an_attachment() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let r = c
+        .get(format!("{}/leads/{id}/original", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), SEED_SAMPLE.as_bytes());
+}
+
+#[tokio::test]
+async fn quarantine_shows_the_raw_message_as_escaped_text_and_discarding_keeps_it_in_the_ledger() {
+    let app = app_with_admin().await;
+    let id = reject_message(&app, HOSTILE_RAW.as_bytes(), "no JSON attachment").await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, list) = get(&app, &c, "/quarantine").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("no JSON attachment"));
+    assert!(list.contains(&format!("/quarantine/{id}\"")));
+    let (status, html) = get(&app, &c, &format!("/quarantine/{id}")).await;
+    assert_eq!(status, 200);
+    let pre = html.split("<pre class=\"raw\" id=\"raw\">").nth(1).unwrap();
+    let pre = pre.split("</pre>").next().unwrap();
+    assert!(!pre.contains('<'), "raw text must be escaped: {pre}");
+    assert!(pre.contains("&#60;script&#62;") || pre.contains("&lt;script&gt;"));
+    assert!(pre.contains("Заказ"));
+
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/quarantine/{id}/discard"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let record = storage(&app).await.message(id).await.unwrap().unwrap();
+    assert_eq!(record.outcome, leadgate::storage::Outcome::Discarded);
+    assert_eq!(record.reason.as_deref(), Some("no JSON attachment"));
+    let (_, list) = get(&app, &c, "/quarantine").await;
+    assert!(!list.contains(&format!("/quarantine/{id}\"")));
+}
+
+#[tokio::test]
+async fn the_calendar_feed_needs_the_users_key_and_is_valid_icalendar() {
+    let app = app_with_admin().await;
+    let id = post_lead(&app, SEED_SAMPLE).await;
+    // A lead dated today, so it falls inside the feed's window.
+    let today = chrono::Utc::now().format("%d.%m.%Y 10:00:00");
+    let recent = post_lead(
+        &app,
+        &format!(r#"{{"Тема": "Звонок; срочно, сегодня", "Дата": "{today}", "Телефон": "+7 916 123-45-67"}}"#),
+    )
+    .await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(&app, &c, "/account/feed-key", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let url = html
+        .split("class=\"secret feed-url\" id=\"feed-1\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(
+        url.contains("/api/v1/calendars/1/events.ics?key=lg_"),
+        "{url}"
+    );
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let ics = r.text().await.unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"));
+    assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    assert!(
+        !ics.replace("\r\n", "").contains('\n'),
+        "every line ends in CRLF"
+    );
+    assert!(ics.contains(&format!("UID:lead-{recent}@leadgate\r\n")));
+    assert!(ics.contains("SUMMARY:Контакт: Звонок\\; срочно\\, сегодня\r\n"));
+    assert!(
+        !ics.contains(&format!("UID:lead-{id}@leadgate")),
+        "2019 is outside the window"
+    );
+    assert_eq!(
+        ics.matches("BEGIN:VEVENT").count(),
+        ics.matches("END:VEVENT").count()
+    );
+
+    let base = url.split("?key=").next().unwrap();
+    assert_eq!(reqwest::get(base).await.unwrap().status(), 401);
+    assert_eq!(
+        reqwest::get(format!("{base}?key=lg_wrong"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // A new key revokes the old one.
+    post_form(&app, &c, "/account/feed-key", &[("csrf", &csrf)]).await;
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn an_administrator_creates_a_manager_who_can_then_sign_in() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("login", "ivanova"),
+        ("display_name", "Иванова Мария"),
+        ("role", "manager"),
+        ("password", "ivanova-password"),
+    ];
+    let r = post_form(&app, &c, "/admin/users", &form).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Пользователь ivanova создан")
+    );
+    let r = post_form(&app, &c, "/admin/users", &form).await;
+    assert_eq!(r.status(), 409);
+    let m = signed_in(&app, "ivanova", "ivanova-password").await;
+    let (_, html) = get(&app, &m, "/inbox").await;
+    assert!(html.contains("Иванова Мария"));
+    let short = [
+        ("csrf", csrf.as_str()),
+        ("login", "petrov"),
+        ("role", "manager"),
+        ("password", "short"),
+    ];
+    assert_eq!(
+        post_form(&app, &c, "/admin/users", &short).await.status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_new_http_source_token_is_shown_once_works_for_intake_and_can_be_revoked() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(
+        &app,
+        &c,
+        "/admin/sources",
+        &[("csrf", &csrf), ("name", "promo-site"), ("calendar", "1")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let token = html
+        .split("id=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let send = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(format!("{}/api/v1/intake", app.base))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(SEED_SAMPLE)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(send(token.clone()).await, 201);
+    let (_, list) = get(&app, &c, "/admin/sources").await;
+    assert!(!list.contains(&token), "the token is shown only once");
+    let id = storage(&app)
+        .await
+        .http_sources()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "promo-site")
+        .unwrap()
+        .id;
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/admin/sources/{id}/revoke"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(send(token).await, 401);
+}
+
+#[tokio::test]
+async fn an_administrator_creates_a_personal_calendar() {
+    let app = app_with_admin().await;
+    let manager = add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let owner = manager.to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Заказы магазина"),
+        ("owner", owner.as_str()),
+        ("colour", "#9333ea"),
+    ];
+    assert_eq!(
+        post_form(&app, &c, "/admin/calendars", &form)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        post_form(&app, &c, "/admin/calendars", &form)
+            .await
+            .status(),
+        409
+    );
+    let cal = storage(&app)
+        .await
+        .calendars()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Заказы магазина")
+        .unwrap();
+    assert_eq!(cal.owner.as_deref(), Some("manager1"));
+    let (_, css) = get(&app, &c, "/static/calendars.css").await;
+    assert!(css.contains(&format!(".cal-{} {{ --cal: #9333ea; }}", cal.id)));
+}
+
+#[tokio::test]
+async fn counterparties_are_found_by_inn_prefix_and_by_name_in_any_case() {
+    let app = app_with_admin().await;
+    post_lead(&app, SEED_SAMPLE).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for q in ["7709", "прилепский", "ПРИЛЕП", "алексей прил"] {
+        let (status, html) = get(&app, &c, &format!("/counterparties?q={}", urlencode(q))).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Прилепский Алексей Анатольевич"), "query {q}");
+    }
+    let (_, html) = get(&app, &c, "/counterparties?q=1234").await;
+    assert!(html.contains("Ничего не найдено"));
+    let (_, html) = get(&app, &c, "/counterparties?q=%22%20OR%20*").await;
+    assert!(
+        html.contains("Ничего не найдено"),
+        "FTS syntax from the user is quoted"
+    );
+    let (status, page) = get(&app, &c, "/counterparties/1").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("href=\"tel:+79256424290\"") && page.contains("adwcom@gmail.com"));
+    assert!(page.contains("/leads/1\""));
+}
+
+#[tokio::test]
+async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = common::settings_in(dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = leadgate::startup::Application::build(settings, listener)
+        .await
+        .unwrap();
+    let password = app
+        .services()
+        .first_start
+        .admin_password
+        .clone()
+        .expect("a first-start password");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let c = client();
+    let form = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("login", "admin"),
+            ("password", password.as_str()),
+            ("csrf", &csrf_in(&form)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn users_add_creates_a_manager_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
+    let out = assert_cmd::Command::cargo_bin("leadgate")
+        .unwrap()
+        .args(["users", "add", "manager1", "--role", "manager"])
+        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE_NEW_PASSWORD", "manager-password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("user manager1 created (manager)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("web UI login \"admin\""),
+        "first start secrets: {stdout}"
+    );
+    let out = assert_cmd::Command::cargo_bin("leadgate")
+        .unwrap()
+        .args(["users", "add", "manager1", "--role", "admin"])
+        .env("LEADGATE_DATABASE__URL", &db)
+        .env_remove("LEADGATE_NEW_PASSWORD")
+        .write_stdin("new-password-from-stdin\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("user manager1 updated (admin)"));
+    let out = assert_cmd::Command::cargo_bin("leadgate")
+        .unwrap()
+        .args(["users", "add", "x"])
+        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE_NEW_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    let c = signed_in(&app, "manager1", "new-password-from-stdin").await;
+    let (status, _) = get(&app, &c, "/admin/users").await;
+    assert_eq!(status, 200, "now an administrator");
+}
