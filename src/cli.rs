@@ -240,10 +240,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
         }
     };
     println!("user {login} {verb} ({})", role.as_str());
-    drop(services.intake);
-    if let Some(writer) = services.writer {
-        writer.await?;
-    }
+    finish(services).await?;
     Ok(0)
 }
 

@@ -461,6 +461,8 @@ pub async fn revoke_source(
     if !state.storage.revoke_http_source(id).await? {
         return Err(ApiError::NotFound("HTTP source"));
     }
+    // The revoked token must stop working now, not when its cache entry expires.
+    state.sources.clear();
     info!(source = id, by = %viewer.login, "HTTP source token revoked");
     Ok(Redirect::to("/admin/sources").into_response())
 }
