@@ -309,3 +309,137 @@ async fn a_manager_in_the_browser_is_refused_admin_pages_and_another_managers_ca
     assert!(!names.contains("manager2"), "{names}");
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees_the_lead() {
+    let dc = common::dovecot::dovecot();
+    let password_env = "LEADGATE_TEST_MAIL_PASSWORD";
+    assert!(
+        std::env::var(password_env).is_ok(),
+        "{password_env} is not set: run the suite via scripts/test, which exports it"
+    );
+    let user = common::dovecot::unique_user("ui-collector");
+    dc.deliver(
+        &user,
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mail/seed_sample.eml"
+        ))
+        .unwrap(),
+    );
+    let app = TestApp::spawn().await;
+    set_admin_password(&app, "admin-password-for-tests").await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "admin", "admin-password-for-tests").await;
+
+    b.client
+        .goto(&format!("{}/admin/collectors", app.base))
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("#new-collector"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#collector-form"))
+        .await
+        .unwrap();
+    let port = dc.var("DOVECOT_IMAP_PORT").to_owned();
+    for (field, value) in [
+        ("name", "site-orders"),
+        ("host", "localhost"),
+        ("port", port.as_str()),
+        ("username", user.as_str()),
+        ("password_env", password_env),
+    ] {
+        let input = b
+            .client
+            .find(Locator::Css(&format!("input[name='{field}']")))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    b.client
+        .find(Locator::Css("select[name='tls'] option[value='none']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("#save-collector"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = "tr[data-collector='site-orders']";
+    b.client
+        .wait()
+        .for_element(Locator::Css(row))
+        .await
+        .unwrap();
+
+    b.client
+        .find(Locator::Css(&format!("{row} button.test-connection")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#collector-notice"))
+        .await
+        .unwrap();
+    assert!(
+        text(&b, "#collector-notice")
+            .await
+            .contains("соединение и вход успешны")
+    );
+
+    b.client
+        .find(Locator::Css(&format!("{row} button.run-now")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#collector-notice"))
+        .await
+        .unwrap();
+    let notice = text(&b, "#collector-notice").await;
+    assert!(notice.contains("загружено 1"), "{notice}");
+    assert!(
+        text(&b, &format!("{row} .last-counts"))
+            .await
+            .contains("загружено 1")
+    );
+    b.screenshot("collectors").await;
+
+    b.client.goto(&format!("{}/inbox", app.base)).await.unwrap();
+    let lead = b
+        .client
+        .wait()
+        .for_element(Locator::XPath(
+            "//a[@class='lead-link' and starts-with(text(), 'Заказ №123')]",
+        ))
+        .await
+        .unwrap();
+    lead.click().await.unwrap();
+    b.client
+        .wait()
+        .for_element(Locator::Css("#lead-title"))
+        .await
+        .unwrap();
+    let source = text(&b, "section.card:nth-of-type(2)").await;
+    assert!(source.contains("Почта · site-orders"), "{source}");
+    b.stop().await;
+}

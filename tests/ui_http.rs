@@ -481,6 +481,29 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
     all.dedup();
     assert_eq!(all.len(), 60, "no lead twice, none missing");
     assert!(!second.contains("id=\"next-page\""));
+
+    // A search pages the same way, new leads first.
+    let (_, first) = get(&app, &c, "/inbox?q=%D0%B7%D0%B0%D1%8F%D0%B2%D0%BA%D0%B0").await;
+    assert_eq!(shown(&first), all_desc_new_first(&ids, newest)[..50]);
+    let next = first
+        .split("id=\"next-page\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    let (_, second) = get(&app, &c, &next).await;
+    assert_eq!(shown(&second), all_desc_new_first(&ids, newest)[50..]);
+}
+
+fn all_desc_new_first(ids: &[i64], done: i64) -> Vec<i64> {
+    let mut v: Vec<i64> = ids.iter().rev().copied().filter(|i| *i != done).collect();
+    v.push(done);
+    v
 }
 
 #[tokio::test]
@@ -962,4 +985,143 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     let c = signed_in(&app, "manager1", "new-password-from-stdin").await;
     let (status, _) = get(&app, &c, "/admin/users").await;
     assert_eq!(status, 200, "now an administrator");
+}
+
+#[tokio::test]
+async fn reprocessing_from_quarantine_files_a_lead_or_keeps_the_message_with_its_new_reason() {
+    let app = app_with_admin().await;
+    let fixed = reject_as(
+        &app,
+        SEED_SAMPLE.as_bytes(),
+        "application/json",
+        "limit exceeded",
+    )
+    .await;
+    let broken = reject_message(&app, HOSTILE_RAW.as_bytes(), "no JSON attachment").await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let (_, page) = get(&app, &c, &format!("/quarantine/{fixed}")).await;
+    assert!(page.contains(&format!("action=\"/quarantine/{fixed}/reprocess\"")));
+
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/quarantine/{fixed}/reprocess"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/leads/"), "{location}");
+    let (status, lead) = get(&app, &c, &location).await;
+    assert_eq!(status, 200);
+    assert!(lead.contains("Прилепский Алексей Анатольевич"));
+    let s = storage(&app).await;
+    assert_eq!(
+        s.message(fixed).await.unwrap().unwrap().outcome,
+        leadgate::storage::Outcome::Imported
+    );
+
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/quarantine/{broken}/reprocess"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Снова отклонено"));
+    assert_eq!(
+        s.message(broken).await.unwrap().unwrap().outcome,
+        leadgate::storage::Outcome::Rejected
+    );
+    // Without the token nothing is reprocessed.
+    let r = post_form(&app, &c, &format!("/quarantine/{broken}/reprocess"), &[]).await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn a_collector_form_refuses_a_password_variable_outside_leadgate_passwords() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("name", "site-orders"),
+        ("protocol", "imap"),
+        ("host", "mail.example.ru"),
+        ("port", "993"),
+        ("tls", "implicit"),
+        ("username", "orders@example.ru"),
+        ("password_env", "LEADGATE_ADMIN_TOKEN"),
+        ("folder", "INBOX"),
+        ("keyword", "ORDER"),
+        ("calendar", "1"),
+        ("default_charset", "windows-1251"),
+        ("after_import", "keep"),
+    ];
+    let r = post_form(&app, &c, "/admin/collectors", &form).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("LEADGATE_…_PASSWORD"));
+    assert!(
+        storage(&app)
+            .await
+            .collectors(true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    form[7] = ("password_env", "LEADGATE_SITE_ORDERS_PASSWORD");
+    assert_eq!(
+        post_form(&app, &c, "/admin/collectors", &form)
+            .await
+            .status(),
+        303
+    );
+    let stored = storage(&app).await.collectors(true).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].password_env.as_deref(),
+        Some("LEADGATE_SITE_ORDERS_PASSWORD")
+    );
+    let (status, list) = get(&app, &c, "/admin/collectors").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("site-orders") && list.contains("не запускался"));
+
+    // Marking for deletion keeps it listed, marked, and without "run now".
+    let id = stored[0].id.to_string();
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/admin/collectors/{id}/delete"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert!(
+        storage(&app)
+            .await
+            .collector(stored[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    let (_, list) = get(&app, &c, "/admin/collectors").await;
+    assert!(list.contains("помечен на удаление"));
+    assert!(!list.contains(&format!("/admin/collectors/{id}/run")));
+
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let m = signed_in(&app, "manager1", "manager-password").await;
+    assert_eq!(get(&app, &m, "/admin/collectors").await.0, 403);
+    let mcsrf = session_csrf(&app, &m).await;
+    let r = post_form(
+        &app,
+        &m,
+        &format!("/admin/collectors/{id}/run"),
+        &[("csrf", &mcsrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
 }

@@ -25,8 +25,9 @@ CREATE INDEX login_failures_by_login ON login_failures (login, at);
 -- The lead page links the original message ("download the original"): find the ledger record by its lead.
 CREATE INDEX messages_by_lead ON messages (lead_id);
 
--- Inbox filters that page by id (newest first) within a calendar: keyset paging stays an index walk.
-CREATE INDEX leads_by_calendar_id ON leads (calendar_id, id);
+-- The inbox counts new leads per set of calendars on every page and poll, and pages one calendar's new
+-- leads newest first: both are walks of this index alone (the status index cannot narrow by calendar).
+CREATE INDEX leads_by_status_calendar ON leads (status, calendar_id, id);
 
 -- Counterparty search by name. SQLite's lower() and LIKE fold only ASCII, and names are Cyrillic; FTS5's
 -- unicode61 tokenizer folds case in every script and answers word-prefix queries from an index. It is an

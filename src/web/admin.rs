@@ -461,7 +461,7 @@ pub async fn revoke_source(
     if !state.storage.revoke_http_source(id).await? {
         return Err(ApiError::NotFound("HTTP source"));
     }
-    // The revoked token must stop working now, not when its cache entry expires.
+    // Authenticated sources are cached for a few seconds: forget them, so the token stops working now.
     state.sources.clear();
     info!(source = id, by = %viewer.login, "HTTP source token revoked");
     Ok(Redirect::to("/admin/sources").into_response())

@@ -17,6 +17,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod calendar;
+pub mod collectors;
 pub mod counterparties;
 pub mod fmt;
 pub mod ics;
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/quarantine/{id}", get(quarantine::page))
         .route("/quarantine/{id}/raw", get(quarantine::raw))
         .route("/quarantine/{id}/discard", post(quarantine::discard))
+        .route("/quarantine/{id}/reprocess", post(quarantine::reprocess))
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}", post(admin::update_user))
@@ -80,6 +82,21 @@ pub fn routes() -> Router<AppState> {
             get(admin::sources).post(admin::create_source),
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
+        .route(
+            "/admin/collectors",
+            get(collectors::list).post(collectors::create),
+        )
+        .route("/admin/collectors/new", get(collectors::new_form))
+        .route(
+            "/admin/collectors/{id}",
+            get(collectors::edit_form).post(collectors::update),
+        )
+        .route(
+            "/admin/collectors/{id}/delete",
+            post(collectors::toggle_deleted),
+        )
+        .route("/admin/collectors/{id}/test", post(collectors::test))
+        .route("/admin/collectors/{id}/run", post(collectors::run))
         .layer(middleware::map_response(html_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

@@ -3,7 +3,8 @@
 //! The raw message is whatever a stranger sent, so it is only ever shown as text: decoded as UTF-8 with
 //! replacement characters, HTML-escaped by the template into a `<pre>`, under a CSP that forbids inline
 //! script. Downloading it gives `application/octet-stream` as an attachment, which no browser renders.
-//! Administrators only, like the ledger in the read API.
+//! Reprocessing runs the same code as `POST /api/v1/messages/{id}/reprocess`. Administrators only, like the
+//! ledger in the read API.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tracing::{info, instrument};
 
-use super::session::{AdminViewer, CsrfForm, NoFields};
+use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::http::{ApiError, AppState};
 use crate::storage::{MessageView, Outcome, PageRequest};
@@ -105,6 +106,7 @@ pub async fn list(
 #[template(path = "quarantine_message.html")]
 struct MessagePage {
     layout: Layout,
+    notice: Option<String>,
     message: MessageRow,
     message_id: String,
     lead_id: Option<i64>,
@@ -120,6 +122,15 @@ pub async fn page(
     AdminViewer(viewer): AdminViewer,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
+    message_page(&state, &viewer, id, None).await
+}
+
+async fn message_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    notice: Option<String>,
+) -> Result<Response, ApiError> {
     let message = state
         .storage
         .message(id)
@@ -133,8 +144,9 @@ pub async fn page(
         String::from_utf8_lossy(shown).into_owned()
     });
     Ok(MessagePage {
-        layout: Layout::new(&viewer, "quarantine"),
-        message: MessageRow::new(&message, timezone(&state)),
+        layout: Layout::new(viewer, "quarantine"),
+        notice,
+        message: MessageRow::new(&message, timezone(state)),
         message_id: message.message_id.clone().unwrap_or_default(),
         lead_id: message.lead_id,
         raw,
@@ -184,4 +196,47 @@ pub async fn discard(
         info!(message = id, user = %viewer.login, "quarantined message discarded");
     }
     Ok(Redirect::to("/quarantine").into_response())
+}
+
+/// `POST /quarantine/{id}/reprocess`: runs the raw message through its channel's rules and the pipeline
+/// again ([`crate::reprocess::reprocess`], as the API does). A lead opens its page; a message that is still
+/// rejected stays here with its new reason.
+#[instrument(skip_all, fields(message = id))]
+pub async fn reprocess(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    use crate::reprocess::{ReprocessError, Reprocessed};
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let calendars = state.storage.calendars().await?;
+    let default_calendar = calendars
+        .iter()
+        .find(|c| c.name == state.settings.default_calendar)
+        .map_or(0, |c| c.id);
+    let done = crate::reprocess::reprocess(
+        state.storage.as_ref(),
+        &state.intake,
+        state.settings.limits.max_message_bytes,
+        default_calendar,
+        id,
+    )
+    .await;
+    info!(message = id, user = %viewer.login, ok = done.is_ok(), "reprocessed from quarantine");
+    match done {
+        Ok(Reprocessed::Imported { lead_id }) => {
+            Ok(Redirect::to(&format!("/leads/{lead_id}")).into_response())
+        }
+        Ok(Reprocessed::Rejected { reason }) => {
+            let notice = format!("Снова отклонено: {reason}");
+            message_page(&state, &viewer, id, Some(notice)).await
+        }
+        Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
+        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
+            message_page(&state, &viewer, id, Some(e.to_string())).await
+        }
+        Err(ReprocessError::Storage(e)) => Err(e.into()),
+    }
 }

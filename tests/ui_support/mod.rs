@@ -3,6 +3,7 @@
 //! through chromedriver (WebDriver) on a free loopback port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,6 +48,11 @@ pub async fn set_admin_password(app: &TestApp, password: &str) {
 
 /// Records a rejected message with these raw bytes, as a collector would; returns its ledger id.
 pub async fn reject_message(app: &TestApp, raw: &[u8], reason: &str) -> i64 {
+    reject_as(app, raw, "message/rfc822", reason).await
+}
+
+/// Records a rejected message with this content type.
+pub async fn reject_as(app: &TestApp, raw: &[u8], content_type: &str, reason: &str) -> i64 {
     let s = storage(app).await;
     let outcome = s
         .submit_batch(&[Submission {
@@ -58,7 +64,7 @@ pub async fn reject_message(app: &TestApp, raw: &[u8], reason: &str) -> i64 {
                 external_number: Some("13".into()),
                 received_at: Utc::now(),
                 raw: raw.to_vec(),
-                content_type: "message/rfc822".into(),
+                content_type: content_type.into(),
             },
             disposition: Disposition::Rejected {
                 reason: reason.into(),
@@ -181,7 +187,9 @@ impl Browser {
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = free_port();
+        // A process group of its own, so a failed test can stop chromedriver and the browser it started.
         let driver = Command::new(&driver_bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -283,7 +291,13 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// After a panic the session cannot be closed politely: kill the driver's process group, which holds the
+    /// browser it started.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

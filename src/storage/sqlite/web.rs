@@ -278,11 +278,13 @@ macro_rules! summary_columns {
     };
 }
 
-/// The joins a [`LeadSummary`] reads.
+/// The joins a [`LeadSummary`] reads. `CROSS JOIN` is SQLite's way of fixing the join order: leads are
+/// always walked first, by the index the WHERE clause picks, and calendars looked up per row; otherwise the
+/// planner may start from the (tiny) calendars table and then sort every lead of the chosen calendars.
 macro_rules! summary_from {
     () => {
         " FROM leads l
-        JOIN calendars c ON c.id = l.calendar_id
+        CROSS JOIN calendars c ON c.id = l.calendar_id
         LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
         LEFT JOIN users u ON u.id = l.assignee_id"
     };
@@ -317,16 +319,21 @@ fn summary_from_row(row: &SqliteRow) -> Result<LeadSummary> {
     })
 }
 
-/// Appends the calendar test: `= id` for one calendar (so the per-calendar index can serve it), a
-/// planner-opaque `+calendar_id IN (...)` for several (see the module docs), nothing for every calendar.
-fn push_calendars(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>) {
+/// Appends the calendar test: `= id` for one calendar (so a per-calendar index can serve it), nothing for
+/// every calendar, and for several either a plain `IN` (`indexable`, for counts that an index covers) or a
+/// planner-opaque `+calendar_id IN (...)` for walks that must come out in id or time order (module docs).
+fn push_calendars(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>, indexable: bool) {
     match calendars {
         None => {}
         Some([one]) => {
             q.push(" AND l.calendar_id = ").push_bind(*one);
         }
         Some(many) => {
-            q.push(" AND +l.calendar_id IN (");
+            q.push(if indexable {
+                " AND l.calendar_id IN ("
+            } else {
+                " AND +l.calendar_id IN ("
+            });
             let mut sep = q.separated(", ");
             for id in many {
                 sep.push_bind(*id);
@@ -361,6 +368,9 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         None => &[true, false],
     };
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(search) = search {
+        return inbox_search(pool, q, search, limit).await;
+    }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for &in_new in runs {
         let after = match q.cursor {
@@ -371,26 +381,13 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         };
         let mut b = QueryBuilder::<Sqlite>::new(SUMMARY_SELECT);
         b.push(" WHERE 1 = 1");
-        push_calendars(&mut b, q.calendars.as_deref());
+        push_calendars(&mut b, q.calendars.as_deref(), false);
         match q.status {
             Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
             None if in_new => b.push(" AND l.status = 'new'"),
             None => b.push(" AND l.status <> 'new'"),
         };
-        if let Some(kind) = q.kind {
-            b.push(" AND l.kind = ").push_bind(kind.as_str());
-        }
-        if let Some(from) = q.from {
-            b.push(" AND l.starts_at >= ").push_bind(ms(from));
-        }
-        if let Some(to) = q.to {
-            b.push(" AND l.starts_at < ").push_bind(ms(to));
-        }
-        if let Some(search) = search {
-            b.push(" AND l.search_text LIKE ")
-                .push_bind(like_pattern(search))
-                .push(" ESCAPE '\\'");
-        }
+        push_kind_and_period(&mut b, q);
         if let Some(after) = after {
             b.push(" AND l.id < ").push_bind(after);
         }
@@ -419,6 +416,75 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
     })
 }
 
+fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
+    if let Some(kind) = q.kind {
+        b.push(" AND l.kind = ").push_bind(kind.as_str());
+    }
+    if let Some(from) = q.from {
+        b.push(" AND l.starts_at >= ").push_bind(ms(from));
+    }
+    if let Some(to) = q.to {
+        b.push(" AND l.starts_at < ").push_bind(ms(to));
+    }
+}
+
+/// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order
+/// instead of the two runs: reading rows in storage order is cheaper than fetching every new lead through
+/// the status index, and only the (few) matches are sorted into new-first order.
+async fn inbox_search(
+    pool: &SqlitePool,
+    q: &InboxQuery,
+    search: &str,
+    limit: usize,
+) -> Result<InboxPage> {
+    let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
+    b.push(summary_columns!())
+        .push(", l.status = 'new' AS in_new")
+        .push(summary_from!())
+        .push(" WHERE l.search_text LIKE ")
+        .push_bind(like_pattern(search))
+        .push(" ESCAPE '\\'");
+    push_calendars(&mut b, q.calendars.as_deref(), false);
+    if let Some(status) = q.status {
+        // Unary plus: a scan in id order, not a walk of the status index (see above).
+        b.push(" AND +l.status = ").push_bind(status.as_str());
+    }
+    push_kind_and_period(&mut b, q);
+    if let Some(c) = q.cursor {
+        // After the cursor: later in its run, or anywhere in the run after it.
+        b.push(" AND (((l.status = 'new') = ")
+            .push_bind(c.in_new)
+            .push(" AND l.id < ")
+            .push_bind(c.after_id)
+            .push(if c.in_new {
+                ") OR l.status <> 'new')"
+            } else {
+                "))"
+            });
+    }
+    b.push(" ORDER BY (l.status = 'new') DESC, l.id DESC LIMIT ")
+        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = b.build().fetch_all(pool).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let in_new: bool = row.try_get("in_new")?;
+        found.push((in_new, summary_from_row(row)?));
+    }
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|(in_new, lead)| InboxCursor {
+            in_new: *in_new,
+            after_id: lead.id,
+        })
+    } else {
+        None
+    };
+    Ok(InboxPage {
+        items: found.into_iter().map(|(_, lead)| lead).collect(),
+        next,
+    })
+}
+
 pub(super) async fn inbox_pulse(
     pool: &SqlitePool,
     calendars: Option<&[i64]>,
@@ -429,12 +495,15 @@ pub(super) async fn inbox_pulse(
             new_count: 0,
         });
     }
-    let mut b =
-        QueryBuilder::<Sqlite>::new("SELECT COALESCE(MAX(l.id), 0) FROM leads l WHERE 1 = 1");
-    push_calendars(&mut b, calendars);
+    // Every lead arrives new, so the newest new lead is what tells that something arrived; both figures
+    // come from the (status, calendar_id, id) index alone.
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT COALESCE(MAX(l.id), 0) FROM leads l WHERE l.status = 'new'",
+    );
+    push_calendars(&mut b, calendars, true);
     let latest_id: i64 = b.build_query_scalar().fetch_one(pool).await?;
     let mut b = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM leads l WHERE l.status = 'new'");
-    push_calendars(&mut b, calendars);
+    push_calendars(&mut b, calendars, true);
     let new_count: i64 = b.build_query_scalar().fetch_one(pool).await?;
     Ok(InboxPulse {
         latest_id,
@@ -453,31 +522,23 @@ pub(super) async fn calendar_days(
     if days == 0 || calendars.is_empty() {
         return Ok(slots);
     }
-    // Counts: one pass over the (calendar, time) index, which covers the query, bucketed by the exact day
-    // bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
-    let mut b = QueryBuilder::<Sqlite>::new("SELECT CASE");
-    for (i, bound) in bounds.iter().enumerate().skip(1) {
-        b.push(" WHEN l.starts_at < ")
-            .push_bind(ms(*bound))
-            .push(" THEN ")
-            .push(i - 1);
-    }
-    b.push(" END AS day, COUNT(*) AS n FROM leads l WHERE l.calendar_id IN (");
-    let mut sep = b.separated(", ");
-    for id in calendars {
-        sep.push_bind(*id);
-    }
-    b.push(") AND l.starts_at >= ")
-        .push_bind(ms(bounds[0]))
-        .push(" AND l.starts_at < ")
-        .push_bind(ms(bounds[days]))
-        .push(" GROUP BY day");
-    for row in b.build().fetch_all(pool).await? {
-        let day: i64 = row.try_get("day")?;
-        let n: i64 = row.try_get("n")?;
-        if let Some(slot) = usize::try_from(day).ok().and_then(|d| slots.get_mut(d)) {
-            slot.count = n;
+    // Counts: one statement of per-day subqueries, each a range count that the (calendar, time) index
+    // covers, cut at the exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
+    let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
+    for day in 0..days {
+        if day > 0 {
+            b.push(", ");
         }
+        b.push("(SELECT COUNT(*) FROM leads l WHERE l.starts_at >= ")
+            .push_bind(ms(bounds[day]))
+            .push(" AND l.starts_at < ")
+            .push_bind(ms(bounds[day + 1]));
+        push_calendars(&mut b, Some(calendars), true);
+        b.push(")");
+    }
+    let row = b.build().fetch_one(pool).await?;
+    for (day, slot) in slots.iter_mut().enumerate() {
+        slot.count = row.try_get(day)?;
     }
     if per_day == 0 {
         return Ok(slots);
@@ -499,7 +560,7 @@ pub(super) async fn calendar_days(
             .push(" AS day")
             .push(summary_from!())
             .push(" WHERE 1 = 1");
-        push_calendars(&mut b, Some(calendars));
+        push_calendars(&mut b, Some(calendars), false);
         b.push(" AND l.starts_at >= ")
             .push_bind(ms(bounds[*day]))
             .push(" AND l.starts_at < ")

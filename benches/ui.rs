@@ -1,0 +1,376 @@
+//! Web UI benchmark (not a timed test): the inbox and calendar pages with 100,000 leads under 16 concurrent
+//! signed-in clients.
+//!
+//! It starts the real server on a port-0 listener with a fresh SQLite database, fills it through
+//! `Storage::submit_batch` in large batches (one transaction each), every lead dated in May 2019 so the
+//! month view of May is as dense as it can be (about 3,200 leads a day), spread over four calendars (two
+//! common, one personal of the manager, one of another manager) with 70 % of them new. Then, per page, one
+//! client alone requests it in a loop (the server's own time per page, plus a loopback round trip), and then
+//! 16 client tasks do at once; the latency of every response (from sending the request to the last byte) is
+//! reported as p50/p99/max. With 16 clients on a 2-core machine a request mostly waits for the others: its
+//! latency is about 16 / cores times the time alone.
+//!
+//! Run: `bench/ui.sh` (or `cargo bench --bench ui`). Knobs: `LG_BENCH_UI_LEADS` (100000),
+//! `LG_BENCH_UI_CLIENTS` (16), `LG_BENCH_UI_SECONDS` (5 per page), `LG_BENCH_UI_DB` (keep the database at
+//! this new path).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use leadgate::config::Settings;
+use leadgate::intake::IntakeSettings;
+use leadgate::startup::Application;
+use leadgate::storage::sqlite::SqliteStorage;
+use leadgate::storage::{
+    Disposition, LeadDraft, LedgerEntry, Role, SourceRef, Storage, Submission,
+};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const SURNAMES: [&str; 8] = [
+    "Иванов",
+    "Петрова",
+    "Сидоров",
+    "Кузнецова",
+    "Смирнов",
+    "Попова",
+    "Васильев",
+    "Новикова",
+];
+
+/// A valid 10-digit INN from 9 digits (the check digit computed as the SPEC says).
+fn inn10(n: u64) -> String {
+    let digits: Vec<u32> = format!("{:09}", n % 1_000_000_000)
+        .chars()
+        .map(|c| c.to_digit(10).unwrap())
+        .collect();
+    let weights = [2, 4, 10, 3, 5, 9, 4, 6, 8];
+    let check = digits.iter().zip(weights).map(|(d, w)| d * w).sum::<u32>() % 11 % 10;
+    format!(
+        "{}{check}",
+        digits.iter().map(u32::to_string).collect::<String>()
+    )
+}
+
+fn payload(i: u64) -> String {
+    let day = 1 + i % 31;
+    let minute = (i / 31) % (24 * 60);
+    let name = SURNAMES[(i % 8) as usize];
+    let inn = if i.is_multiple_of(3) {
+        format!(r#""ИНН": "{}","#, inn10(770_000_000 + i % 5000))
+    } else {
+        String::new()
+    };
+    let goods = if i.is_multiple_of(2) {
+        r#","Товары": [{"Номенклатура": "Баннер", "Ширина": 2, "Высота": 1.5, "Количество": 3, "Цена": 500, "Сумма": 1500}]"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"Тема": "Заказ №{i} с сайта", "Дата": "{day:02}.05.2019 {:02}:{:02}:00", {inn}
+            "Телефон": "+7 916 {:03}-{:02}-{:02}", "АдресЭлектроннойПочты": "client{i}@example.ru",
+            "КонтактноеЛицо": "{name} {i}"{goods}}}"#,
+        minute / 60,
+        minute % 60,
+        i % 1000,
+        (i / 1000) % 100,
+        i % 100
+    )
+}
+
+async fn seed(storage: &SqliteStorage, leads: u64, calendars: &[i64]) {
+    let settings = IntakeSettings {
+        timezone: chrono_tz::Europe::Moscow,
+        max_body_bytes: 1 << 20,
+        group_commit: false,
+        max_batch: 1,
+    };
+    let started = Instant::now();
+    let batch_size = 5000;
+    let mut i = 0;
+    while i < leads {
+        let mut batch = Vec::with_capacity(batch_size);
+        for j in i..(i + batch_size as u64).min(leads) {
+            let json = payload(j);
+            let parsed = leadgate::intake::parse(
+                json.as_bytes(),
+                None,
+                encoding_rs::WINDOWS_1251,
+                &settings,
+            )
+            .expect("a valid payload");
+            batch.push(Submission {
+                ledger: LedgerEntry {
+                    source: SourceRef::File,
+                    ledger_key: Some(format!("bench:{j}")),
+                    mailbox_key: None,
+                    message_id: None,
+                    external_number: Some(j.to_string()),
+                    received_at: Utc::now(),
+                    raw: json.into_bytes(),
+                    content_type: "application/json".into(),
+                },
+                disposition: Disposition::Lead(Box::new(LeadDraft {
+                    payload: parsed.payload,
+                    calendar_id: calendars[(j % calendars.len() as u64) as usize],
+                    auto_tech_cards: false,
+                    extra_warnings: parsed.extra_warnings,
+                })),
+                idempotency: None,
+            });
+        }
+        i += batch.len() as u64;
+        storage.submit_batch(&batch).await.unwrap();
+    }
+    // 30 % of the leads are no longer new.
+    sqlx::query("UPDATE leads SET status = CASE WHEN id % 10 < 2 THEN 'in_progress' ELSE 'done' END WHERE id % 10 < 3")
+        .execute(storage.pool())
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA optimize")
+        .execute(storage.pool())
+        .await
+        .unwrap();
+    eprintln!(
+        "seeded {leads} leads in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn sign_in(base: &str, login: &str, password: &str) -> String {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .next()
+        .unwrap();
+    let html = r.text().await.unwrap();
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = html[at..].split('"').next().unwrap().to_owned();
+    let r = c
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&[("login", login), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in of {login}");
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("lg_session="))
+        .unwrap()
+}
+
+struct Report {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+async fn load(url: &str, cookie: &str, clients: u64, seconds: u64) -> Report {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients as usize)
+        .build()
+        .unwrap();
+    // Warm-up: one request, so the first measured ones do not pay for cold caches alone.
+    let r = client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    let body = r.text().await.unwrap();
+    assert!(body.len() > 1000, "{url} rendered a page");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = client.clone();
+        let url = url.to_owned();
+        let cookie = cookie.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = client
+                    .get(&url)
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.bytes().await.unwrap();
+                samples.push(t.elapsed());
+            }
+            samples
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    Report {
+        rps: all.len() as f64 / elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+        max: *all.last().unwrap(),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let leads = env_num("LG_BENCH_UI_LEADS", 100_000);
+    let clients = env_num("LG_BENCH_UI_CLIENTS", 16);
+    let seconds = env_num("LG_BENCH_UI_SECONDS", 5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    // LG_BENCH_UI_DB keeps the database (a path that must not exist yet) for a look at query plans.
+    let db = std::env::var("LG_BENCH_UI_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("leadgate.db"));
+    settings.database.url = format!("sqlite://{}", db.display());
+
+    let storage = SqliteStorage::connect(&settings.database.url)
+        .await
+        .unwrap();
+    let hash = leadgate::web::password::hash("bench-password".into())
+        .await
+        .unwrap();
+    storage
+        .upsert_calendar(&settings.default_calendar, None)
+        .await
+        .unwrap();
+    let manager = storage
+        .create_user("manager1", "manager1", Role::Manager, Some(&hash))
+        .await
+        .unwrap();
+    let other = storage
+        .create_user("manager2", "manager2", Role::Manager, Some(&hash))
+        .await
+        .unwrap();
+    storage
+        .create_user("boss", "boss", Role::Admin, Some(&hash))
+        .await
+        .unwrap();
+    let mut calendars = vec![
+        storage.calendars().await.unwrap()[0].id,
+        storage
+            .create_calendar("Заказы магазина", None, "#16a34a")
+            .await
+            .unwrap(),
+    ];
+    calendars.push(
+        storage
+            .create_calendar("Личный manager1", Some(manager), "#d97706")
+            .await
+            .unwrap(),
+    );
+    calendars.push(
+        storage
+            .create_calendar("Личный manager2", Some(other), "#9333ea")
+            .await
+            .unwrap(),
+    );
+    seed(&storage, leads, &calendars).await;
+    drop(storage);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Application::build(settings, listener).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let admin = Arc::new(sign_in(&base, "boss", "bench-password").await);
+    let manager = Arc::new(sign_in(&base, "manager1", "bench-password").await);
+
+    println!(
+        "leadgate web UI, {leads} leads (May 2019, 4 calendars, 70 % new), {clients} concurrent clients, {seconds} s per page"
+    );
+    println!(
+        "{:<42} | {:>8} {:>8} {:>8} | {:>6} {:>8} {:>8} {:>8}",
+        "page (who)", "1: p50", "p99", "max", "req/s", "16: p50", "p99", "max"
+    );
+    let pages = [
+        ("inbox, first page (admin)", "/inbox", &admin),
+        (
+            "inbox, first page (manager: 3 calendars)",
+            "/inbox",
+            &manager,
+        ),
+        (
+            "inbox, page 1000 deep (admin)",
+            "/inbox?cursor=n50000",
+            &admin,
+        ),
+        ("inbox, one calendar (manager)", "/inbox?cal=2", &manager),
+        (
+            "inbox, status done (manager)",
+            "/inbox?status=done",
+            &manager,
+        ),
+        (
+            "calendar month May 2019 (admin)",
+            "/calendar?view=month&date=2019-05-15",
+            &admin,
+        ),
+        (
+            "calendar month May 2019 (manager)",
+            "/calendar?view=month&date=2019-05-15",
+            &manager,
+        ),
+        (
+            "calendar week (manager)",
+            "/calendar?view=week&date=2019-05-15",
+            &manager,
+        ),
+        (
+            "inbox search by phone (manager)",
+            "/inbox?q=916%20123",
+            &manager,
+        ),
+    ];
+    for (name, path, cookie) in pages {
+        let url = format!("{base}{path}");
+        // One client alone: the server's own time per page (plus a loopback round trip).
+        let alone = load(&url, cookie, 1, seconds.div_ceil(2)).await;
+        // Sixteen at once on this machine's cores: the above plus queueing.
+        let busy = load(&url, cookie, clients, seconds).await;
+        println!(
+            "{name:<42} | {:>8} {:>8} {:>8} | {:>6.0} {:>8} {:>8} {:>8}",
+            ms(alone.p50),
+            ms(alone.p99),
+            ms(alone.max),
+            busy.rps,
+            ms(busy.p50),
+            ms(busy.p99),
+            ms(busy.max)
+        );
+    }
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}

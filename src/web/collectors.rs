@@ -1,0 +1,690 @@
+//! Mail collectors in the administration: the list with each collector's last run, creating and editing,
+//! marking for deletion, testing the connection and running the mail collector job now.
+//!
+//! "Run now" and "test connection" call exactly what the schedule and the API call
+//! ([`MailCollectorJob::run_once`](crate::jobs::MailCollectorJob::run_once) and
+//! [`test_connection`](crate::mail::collector::test_connection)).
+//!
+//! Where a password comes from is part of a collector, and a collector's login is sent to whatever host the
+//! collector names. So the UI only lets an administrator name an environment variable of the form
+//! `LEADGATE_…_PASSWORD`, and never a file: otherwise the form could send any secret of the server (the
+//! admin token, a file) to a mail server of the editor's choice. `password_file` and `ca_file` are set in
+//! the configuration file and kept as they are when a collector is edited here.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tracing::{info, instrument};
+
+use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
+use super::{Layout, fmt, timezone};
+use crate::http::{ApiError, AppState};
+use crate::jobs::JobError;
+use crate::mail::tls::TlsMode;
+use crate::storage::{AfterImport, CalendarView, CollectorRecord, Protocol};
+
+/// A collector in the list, written out.
+#[derive(Debug, Clone)]
+pub struct CollectorRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// `IMAP 993 mail.example.ru (TLS)`.
+    pub server: String,
+    /// Login.
+    pub username: String,
+    /// Folder (IMAP).
+    pub folder: String,
+    /// Calendar name.
+    pub calendar: String,
+    /// Marked for deletion.
+    pub deleted: bool,
+    /// Last run start, or empty.
+    pub last_run: String,
+    /// Still running (or the process died during it).
+    pub unfinished: bool,
+    /// Counts of the last run.
+    pub counts: String,
+    /// Error of the last run.
+    pub error: String,
+}
+
+/// The outcome of an action, shown above the list.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// It went well.
+    pub ok: bool,
+    /// What happened.
+    pub text: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_collectors.html")]
+struct ListPage {
+    layout: Layout,
+    collectors: Vec<CollectorRow>,
+    notice: Option<Notice>,
+    schedule: String,
+    schedule_enabled: bool,
+}
+
+fn tls_label(t: TlsMode) -> &'static str {
+    match t {
+        TlsMode::Implicit => "TLS",
+        TlsMode::StartTls => "STARTTLS",
+        TlsMode::None => "без шифрования",
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    notice: Option<Notice>,
+) -> Result<Response, ApiError> {
+    let tz = timezone(state);
+    let calendars = state.storage.calendars().await?;
+    let mut runs = state.storage.last_runs().await?;
+    let collectors = state
+        .storage
+        .collectors(true)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let run = runs.remove(&c.id);
+            CollectorRow {
+                id: c.id,
+                server: format!(
+                    "{} {}:{} ({})",
+                    c.protocol.as_str().to_uppercase(),
+                    c.host,
+                    c.port,
+                    tls_label(c.tls)
+                ),
+                username: c.username.clone(),
+                folder: if c.protocol == Protocol::Imap {
+                    c.folder.clone()
+                } else {
+                    String::new()
+                },
+                calendar: calendars
+                    .iter()
+                    .find(|cal| cal.id == c.calendar_id)
+                    .map(|cal| cal.name.clone())
+                    .unwrap_or_default(),
+                deleted: c.deleted,
+                last_run: run
+                    .as_ref()
+                    .map(|r| fmt::datetime(r.started_at, tz))
+                    .unwrap_or_default(),
+                unfinished: run.as_ref().is_some_and(|r| r.finished_at.is_none()),
+                counts: run
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "загружено {}, повторов {}, пропущено {}, отклонено {}",
+                            r.counts.imported,
+                            r.counts.duplicate,
+                            r.counts.skipped,
+                            r.counts.rejected
+                        )
+                    })
+                    .unwrap_or_default(),
+                error: run.and_then(|r| r.error).unwrap_or_default(),
+                name: c.name,
+            }
+        })
+        .collect();
+    let schedule = &state.settings.schedule.mail_collector;
+    let page = ListPage {
+        layout: Layout::new(viewer, "admin"),
+        collectors,
+        notice,
+        schedule: schedule.cron.clone(),
+        schedule_enabled: schedule.enabled,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin/collectors`.
+pub async fn list(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+) -> Result<Response, ApiError> {
+    list_page(&state, &viewer, StatusCode::OK, None).await
+}
+
+/// The collector form's values, as text (what the form shows and sends back).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CollectorForm {
+    /// Name (only when creating).
+    #[serde(default)]
+    pub name: String,
+    /// `imap` or `pop3`.
+    pub protocol: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: String,
+    /// `implicit`, `starttls` or `none`.
+    pub tls: String,
+    /// Login.
+    pub username: String,
+    /// Environment variable with the password.
+    #[serde(default)]
+    pub password_env: String,
+    /// IMAP folder.
+    #[serde(default)]
+    pub folder: String,
+    /// Subject keyword.
+    #[serde(default)]
+    pub keyword: String,
+    /// Calendar id.
+    pub calendar: String,
+    /// Default charset.
+    #[serde(default)]
+    pub default_charset: String,
+    /// `keep`, `seen`, `move` or `delete`.
+    pub after_import: String,
+    /// Folder for `move`.
+    #[serde(default)]
+    pub move_to: String,
+    /// Folder for rejected messages.
+    #[serde(default)]
+    pub failed_folder: String,
+    /// Retention in days.
+    #[serde(default)]
+    pub delete_after_days: String,
+    /// Checkbox: form tech cards automatically.
+    #[serde(default)]
+    pub auto_tech_cards: Option<String>,
+}
+
+impl CollectorForm {
+    fn of(c: &CollectorRecord) -> Self {
+        Self {
+            name: c.name.clone(),
+            protocol: c.protocol.as_str().into(),
+            host: c.host.clone(),
+            port: c.port.to_string(),
+            tls: match c.tls {
+                TlsMode::Implicit => "implicit",
+                TlsMode::StartTls => "starttls",
+                TlsMode::None => "none",
+            }
+            .into(),
+            username: c.username.clone(),
+            password_env: c.password_env.clone().unwrap_or_default(),
+            folder: c.folder.clone(),
+            keyword: c.keyword.clone(),
+            calendar: c.calendar_id.to_string(),
+            default_charset: c.default_charset.clone(),
+            after_import: c.after_import.as_str().into(),
+            move_to: c.move_to.clone().unwrap_or_default(),
+            failed_folder: c.failed_folder.clone().unwrap_or_default(),
+            delete_after_days: c
+                .delete_after_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            auto_tech_cards: c.auto_tech_cards.then(|| "on".into()),
+        }
+    }
+
+    fn blank(default_calendar: i64) -> Self {
+        Self {
+            protocol: "imap".into(),
+            port: "993".into(),
+            tls: "implicit".into(),
+            folder: "INBOX".into(),
+            keyword: "ORDER".into(),
+            calendar: default_calendar.to_string(),
+            default_charset: "windows-1251".into(),
+            after_import: "keep".into(),
+            ..Self::default()
+        }
+    }
+
+    fn is_checked(&self) -> bool {
+        self.auto_tech_cards.is_some()
+    }
+}
+
+/// Whether an environment variable name may be chosen in the UI: `LEADGATE_…_PASSWORD` (see module docs).
+pub fn allowed_password_env(name: &str) -> bool {
+    name.len() <= 100
+        && name.starts_with("LEADGATE_")
+        && name.ends_with("_PASSWORD")
+        && name.len() > "LEADGATE__PASSWORD".len()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn plain(s: &str, max: usize) -> bool {
+    s.chars().count() <= max && !s.chars().any(char::is_control)
+}
+
+fn opt(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Checks the form and builds the record; `base` carries what the form does not edit (id, files, flags).
+///
+/// # Errors
+/// A Russian sentence saying what is wrong.
+fn record(
+    form: &CollectorForm,
+    base: &CollectorRecord,
+    calendars: &[CalendarView],
+) -> Result<CollectorRecord, String> {
+    let protocol: Protocol = form
+        .protocol
+        .parse()
+        .map_err(|_| "Протокол: IMAP или POP3.".to_owned())?;
+    let tls = match form.tls.as_str() {
+        "implicit" => TlsMode::Implicit,
+        "starttls" => TlsMode::StartTls,
+        "none" => TlsMode::None,
+        _ => return Err("Шифрование: TLS, STARTTLS или без шифрования.".into()),
+    };
+    let host = form.host.trim();
+    if host.is_empty()
+        || host.len() > 253
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    {
+        return Err("Сервер: имя хоста или IP-адрес.".into());
+    }
+    let port: u16 = form
+        .port
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or("Порт: число от 1 до 65535.")?;
+    let username = form.username.trim();
+    if username.is_empty() || !plain(username, 200) {
+        return Err("Укажите логин почтового ящика.".into());
+    }
+    let password_env = opt(&form.password_env);
+    if let Some(env) = &password_env
+        && !allowed_password_env(env)
+    {
+        return Err(
+            "Переменная с паролем должна называться LEADGATE_…_PASSWORD (латиница, цифры, _)."
+                .into(),
+        );
+    }
+    if password_env.is_none() && base.password_file.is_none() {
+        return Err("Укажите переменную окружения с паролем (пароль не хранится в базе).".into());
+    }
+    let calendar_id: i64 = form
+        .calendar
+        .parse()
+        .ok()
+        .filter(|id| calendars.iter().any(|c| c.id == *id))
+        .ok_or("Выберите календарь.")?;
+    let after_import: AfterImport = form
+        .after_import
+        .parse()
+        .map_err(|_| "Неизвестное действие после загрузки.".to_owned())?;
+    let move_to = opt(&form.move_to);
+    if after_import == AfterImport::Move && move_to.is_none() {
+        return Err("Для «переместить» укажите папку.".into());
+    }
+    let charset = opt(&form.default_charset).unwrap_or_else(|| "windows-1251".into());
+    if encoding_rs::Encoding::for_label(charset.as_bytes()).is_none() {
+        return Err(format!("Неизвестная кодировка {charset}."));
+    }
+    let delete_after_days = match opt(&form.delete_after_days) {
+        None => None,
+        Some(d) => Some(
+            d.parse::<u32>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or("Срок хранения: целое число дней.")?,
+        ),
+    };
+    let keyword = opt(&form.keyword).unwrap_or_else(|| "ORDER".into());
+    let folder = opt(&form.folder).unwrap_or_else(|| "INBOX".into());
+    for (text, what) in [
+        (keyword.as_str(), "Ключевое слово"),
+        (folder.as_str(), "Папка"),
+        (move_to.as_deref().unwrap_or(""), "Папка перемещения"),
+        (form.failed_folder.as_str(), "Папка отклонённых"),
+    ] {
+        if !plain(text, 200) {
+            return Err(format!("{what}: не длиннее 200 символов, без управляющих."));
+        }
+    }
+    Ok(CollectorRecord {
+        protocol,
+        host: host.to_owned(),
+        port,
+        tls,
+        username: username.to_owned(),
+        password_env,
+        folder,
+        keyword,
+        calendar_id,
+        default_charset: charset,
+        after_import,
+        move_to,
+        failed_folder: opt(&form.failed_folder),
+        delete_after_days,
+        auto_tech_cards: form.is_checked(),
+        ..base.clone()
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_collector_form.html")]
+struct FormPage {
+    layout: Layout,
+    id: Option<i64>,
+    form: CollectorForm,
+    calendars: Vec<CalendarView>,
+    error: Option<String>,
+    password_file: String,
+    ca_file: String,
+    auto_tech_cards: bool,
+}
+
+async fn form_page(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    id: Option<i64>,
+    form: CollectorForm,
+    base: Option<&CollectorRecord>,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let page = FormPage {
+        layout: Layout::new(viewer, "admin"),
+        id,
+        auto_tech_cards: form.is_checked(),
+        form,
+        calendars: state.storage.calendars().await?,
+        error,
+        password_file: base
+            .and_then(|b| b.password_file.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        ca_file: base
+            .and_then(|b| b.ca_file.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    Ok((status, page).into_response())
+}
+
+async fn default_calendar(state: &AppState) -> Result<i64, ApiError> {
+    let calendars = state.storage.calendars().await?;
+    Ok(calendars
+        .iter()
+        .find(|c| c.name == state.settings.default_calendar)
+        .or(calendars.first())
+        .map_or(0, |c| c.id))
+}
+
+/// `GET /admin/collectors/new`.
+pub async fn new_form(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+) -> Result<Response, ApiError> {
+    let form = CollectorForm::blank(default_calendar(&state).await?);
+    form_page(&state, &viewer, StatusCode::OK, None, form, None, None).await
+}
+
+async fn stored(state: &AppState, id: i64) -> Result<CollectorRecord, ApiError> {
+    state
+        .storage
+        .collector(id)
+        .await?
+        .ok_or(ApiError::NotFound("collector"))
+}
+
+/// `GET /admin/collectors/{id}`.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    AdminViewer(viewer): AdminViewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let c = stored(&state, id).await?;
+    form_page(
+        &state,
+        &viewer,
+        StatusCode::OK,
+        Some(id),
+        CollectorForm::of(&c),
+        Some(&c),
+        None,
+    )
+    .await
+}
+
+/// `POST /admin/collectors`: creates a collector.
+#[instrument(skip_all)]
+pub async fn create(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<CollectorForm>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let name = form.name.trim().to_owned();
+    let fail = |msg: String, form: CollectorForm| {
+        let state = state.clone();
+        let viewer = viewer.clone();
+        async move {
+            form_page(
+                &state,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                None,
+                form,
+                None,
+                Some(msg),
+            )
+            .await
+        }
+    };
+    if !super::admin::valid_login(&name) {
+        return fail("Имя: от 1 до 64 букв, цифр и знаков . _ - @".into(), form).await;
+    }
+    if state
+        .storage
+        .collectors(true)
+        .await?
+        .iter()
+        .any(|c| c.name == name)
+    {
+        return fail(format!("Сборщик {name} уже существует."), form).await;
+    }
+    let base = CollectorRecord {
+        id: 0,
+        name: name.clone(),
+        protocol: Protocol::Imap,
+        host: String::new(),
+        port: 993,
+        tls: TlsMode::Implicit,
+        ca_file: None,
+        insecure_skip_verify: false,
+        username: String::new(),
+        password_env: None,
+        password_file: None,
+        folder: "INBOX".into(),
+        keyword: "ORDER".into(),
+        calendar_id: 0,
+        default_charset: "windows-1251".into(),
+        after_import: AfterImport::Keep,
+        move_to: None,
+        failed_folder: None,
+        delete_after_days: None,
+        auto_tech_cards: false,
+        deleted: false,
+    };
+    let calendars = state.storage.calendars().await?;
+    let record = match record(&form, &base, &calendars) {
+        Ok(r) => r,
+        Err(msg) => return fail(msg, form).await,
+    };
+    let id = state.storage.upsert_collector(&record).await?;
+    info!(collector = id, by = %viewer.login, "collector created");
+    Ok(Redirect::to("/admin/collectors").into_response())
+}
+
+/// `POST /admin/collectors/{id}`: saves changes (the name stays).
+#[instrument(skip_all, fields(collector = id))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<CollectorForm>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let base = stored(&state, id).await?;
+    let calendars = state.storage.calendars().await?;
+    match record(&form, &base, &calendars) {
+        Ok(r) => {
+            state.storage.upsert_collector(&r).await?;
+            info!(collector = id, by = %viewer.login, "collector changed");
+            Ok(Redirect::to("/admin/collectors").into_response())
+        }
+        Err(msg) => {
+            let form = CollectorForm {
+                name: base.name.clone(),
+                ..form
+            };
+            form_page(
+                &state,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Some(id),
+                form,
+                Some(&base),
+                Some(msg),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/collectors/{id}/delete`: marks for deletion, or takes the mark off.
+pub async fn toggle_deleted(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let mut c = stored(&state, id).await?;
+    c.deleted = !c.deleted;
+    state.storage.upsert_collector(&c).await?;
+    info!(collector = id, deleted = c.deleted, by = %viewer.login, "collector deletion mark changed");
+    Ok(Redirect::to("/admin/collectors").into_response())
+}
+
+/// `POST /admin/collectors/{id}/test`: connects and logs in, and reports.
+#[instrument(skip_all, fields(collector = id))]
+pub async fn test(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let c = stored(&state, id).await?;
+    let notice =
+        match crate::mail::collector::test_connection(&c, crate::mail::collector::DEFAULT_TIMEOUT)
+            .await
+        {
+            Ok(()) => Notice {
+                ok: true,
+                text: format!("{}: соединение и вход успешны.", c.name),
+            },
+            Err(e) => Notice {
+                ok: false,
+                text: format!("{}: {e}", c.name),
+            },
+        };
+    list_page(&state, &viewer, StatusCode::OK, Some(notice)).await
+}
+
+/// `POST /admin/collectors/{id}/run`: runs the mail collector job now for this collector.
+#[instrument(skip_all, fields(collector = id))]
+pub async fn run(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    if !viewer.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let c = stored(&state, id).await?;
+    let notice = match state.job.run_once(Some(&c.name)).await {
+        Ok(summaries) => {
+            let s = summaries.into_iter().next();
+            match s {
+                Some(s) => Notice {
+                    ok: s.error.is_none(),
+                    text: format!(
+                        "{}: загружено {}, повторов {}, пропущено {}, отклонено {}{}",
+                        s.collector,
+                        s.counts.imported,
+                        s.counts.duplicate,
+                        s.counts.skipped,
+                        s.counts.rejected,
+                        s.error
+                            .map(|e| format!("; ошибка: {e}"))
+                            .unwrap_or_default()
+                    ),
+                },
+                None => Notice {
+                    ok: true,
+                    text: "Нечего запускать.".into(),
+                },
+            }
+        }
+        Err(JobError::UnknownCollector(_)) => Notice {
+            ok: false,
+            text: format!("{} помечен на удаление и не запускается.", c.name),
+        },
+        Err(e @ (JobError::AlreadyRunning | JobError::LockedElsewhere)) => Notice {
+            ok: false,
+            text: format!("Сборщик уже работает, повторите позже ({e})."),
+        },
+        Err(JobError::Storage(e)) => return Err(e.into()),
+    };
+    info!(collector = id, by = %viewer.login, ok = notice.ok, "collector run from the UI");
+    list_page(&state, &viewer, StatusCode::OK, Some(notice)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_leadgate_password_variables_can_be_named_in_the_ui() {
+        assert!(allowed_password_env("LEADGATE_SITE_ORDERS_PASSWORD"));
+        for bad in [
+            "LEADGATE_ADMIN_TOKEN",
+            "HOME",
+            "LEADGATE__PASSWORD",
+            "LEADGATE_DATABASE__URL",
+            "leadgate_x_password",
+            "LEADGATE_X-Y_PASSWORD",
+        ] {
+            assert!(!allowed_password_env(bad), "{bad}");
+        }
+    }
+}
