@@ -559,6 +559,10 @@ async fn health_readiness_metrics_and_openapi_are_published() {
         ("/api/v1/counterparties", "get"),
         ("/api/v1/messages", "get"),
         ("/api/v1/messages/{id}/raw", "get"),
+        ("/api/v1/messages/{id}/reprocess", "post"),
+        ("/api/v1/collectors", "get"),
+        ("/api/v1/collectors/{name}/run", "post"),
+        ("/api/v1/calendars", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -172,7 +172,11 @@ impl Intake {
                     .submit_batch(std::slice::from_ref(&submission))
                     .await
                     .map_err(|e| SubmitError::Storage(Arc::new(e)))?;
-                outcomes.pop().ok_or(SubmitError::WriterGone)
+                outcomes.pop().ok_or_else(|| {
+                    SubmitError::Storage(Arc::new(StorageError::Corrupt(
+                        "storage returned no outcome".to_owned(),
+                    )))
+                })
             }
         }
     }
@@ -228,6 +232,7 @@ pub fn parse_text(
     replaced: Option<&'static Encoding>,
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
+    // The limit is on bytes as received; Cyrillic in Windows-1251 takes two bytes per letter once in UTF-8.
     if text.len() > settings.max_body_bytes.saturating_mul(2) {
         return Err(Rejection::TooLarge {
             size: text.len(),
