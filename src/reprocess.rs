@@ -6,6 +6,7 @@
 use chrono::Utc;
 use tracing::instrument;
 
+use crate::config::Settings;
 use crate::domain::charset::encoding_for_label;
 use crate::intake::Intake;
 use crate::mail::collector::{MailRules, submission_for};
@@ -48,14 +49,20 @@ pub enum ReprocessError {
 ///
 /// # Errors
 /// See [`ReprocessError`].
-#[instrument(skip(storage, intake))]
+#[instrument(skip(storage, intake, settings))]
 pub async fn reprocess(
     storage: &dyn Storage,
     intake: &Intake,
-    max_message_bytes: usize,
-    default_calendar: i64,
+    settings: &Settings,
     message_id: i64,
 ) -> Result<Reprocessed, ReprocessError> {
+    let max_message_bytes = settings.limits.max_message_bytes;
+    let default_calendar = storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.name == settings.default_calendar)
+        .map_or(0, |c| c.id);
     let message: MessageView = storage
         .message(message_id)
         .await?

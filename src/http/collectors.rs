@@ -86,23 +86,7 @@ async fn reprocess_message(
     Path(id): Path<i64>,
 ) -> Result<Json<Reprocessed>, ApiError> {
     auth::admin(&state, &headers).await?;
-    let default_calendar = state
-        .storage
-        .calendars()
-        .await?
-        .into_iter()
-        .find(|c| c.name == state.settings.default_calendar)
-        .map_or(0, |c| c.id);
-    let max = state.settings.limits.max_message_bytes;
-    match reprocess(
-        state.storage.as_ref(),
-        &state.intake,
-        max,
-        default_calendar,
-        id,
-    )
-    .await
-    {
+    match reprocess(state.storage.as_ref(), &state.intake, &state.settings, id).await {
         Ok(done) => Ok(Json(done)),
         Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
         Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {

@@ -47,17 +47,25 @@ impl Paging {
                 PageRequest::MAX_LIMIT
             )));
         }
-        let cursor = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                c.parse::<i64>()
-                    .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
-            })
-            .transpose()?;
-        Ok(PageRequest { limit, cursor })
+        Ok(PageRequest {
+            limit,
+            cursor: parse_cursor(self.cursor.as_deref())?,
+        })
     }
+}
+
+/// Reads a list cursor (the `next` of the previous page); empty means the first page.
+///
+/// # Errors
+/// `BadRequest` for a cursor leadgate did not make.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
+        })
+        .transpose()
 }
 
 /// Leads, newest first, with filters.

@@ -38,15 +38,7 @@ pub async fn list(
     Query(p): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let q = p.q.unwrap_or_default().trim().to_owned();
-    let cursor = p
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
-        })
-        .transpose()?;
+    let cursor = crate::http::read::parse_cursor(p.cursor.as_deref())?;
     let page = state
         .storage
         .search_counterparties(&q, PageRequest { limit: 50, cursor })

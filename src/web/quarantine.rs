@@ -80,15 +80,7 @@ pub async fn list(
     AdminViewer(viewer): AdminViewer,
     Query(q): Query<CursorQuery>,
 ) -> Result<Response, ApiError> {
-    let cursor = q
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
-        })
-        .transpose()?;
+    let cursor = crate::http::read::parse_cursor(q.cursor.as_deref())?;
     let page = state
         .storage
         .list_messages(Some(Outcome::Rejected), PageRequest { limit: 50, cursor })
@@ -211,19 +203,9 @@ pub async fn reprocess(
     if !viewer.is_admin() {
         return Err(ApiError::Forbidden);
     }
-    let calendars = state.storage.calendars().await?;
-    let default_calendar = calendars
-        .iter()
-        .find(|c| c.name == state.settings.default_calendar)
-        .map_or(0, |c| c.id);
-    let done = crate::reprocess::reprocess(
-        state.storage.as_ref(),
-        &state.intake,
-        state.settings.limits.max_message_bytes,
-        default_calendar,
-        id,
-    )
-    .await;
+    let done =
+        crate::reprocess::reprocess(state.storage.as_ref(), &state.intake, &state.settings, id)
+            .await;
     info!(message = id, user = %viewer.login, ok = done.is_ok(), "reprocessed from quarantine");
     match done {
         Ok(Reprocessed::Imported { lead_id }) => {
