@@ -13,8 +13,7 @@ use crate::config::Settings;
 use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
-    Disposition, LeadDraft, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, Submission,
-    SubmitOutcome,
+    Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, Submission, SubmitOutcome,
 };
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
@@ -199,11 +198,9 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
     if !crate::web::admin::valid_login(&login) {
         anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
     }
-    let role = if role == "admin" {
-        Role::Admin
-    } else {
-        Role::Manager
-    };
+    let role: Role = role
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--role: {e}; use admin or manager"))?;
     let password = match std::env::var("LEADGATE_NEW_PASSWORD") {
         Ok(p) if !p.is_empty() => p,
         _ => {
@@ -314,33 +311,20 @@ fn content_key(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// How `import` and `check` read a saved `.eml`: the keyword `ORDER`, Windows-1251 by default.
-fn eml_rules(calendar_id: i64, max_message_bytes: usize) -> MailRules {
-    MailRules {
-        source: SourceRef::File,
-        keyword: "ORDER".to_owned(),
-        default_charset: encoding_rs::WINDOWS_1251,
-        calendar_id,
-        auto_tech_cards: false,
-        max_message_bytes,
-    }
-}
-
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     let services = Services::open(settings).await?;
-    let default_calendar = services
-        .storage
-        .calendars()
-        .await?
-        .into_iter()
-        .find(|c| c.name == services.settings.default_calendar)
-        .map(|c| c.id)
-        .context("the default calendar is missing")?;
+    let default_calendar =
+        crate::startup::default_calendar_id(services.storage.as_ref(), &services.settings)
+            .await?
+            .context("the default calendar is missing")?;
     let mut failures = 0;
     for file in files {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let submission = if is_eml(file) {
-            let rules = eml_rules(default_calendar, services.settings.limits.max_message_bytes);
+            let rules = MailRules::for_saved_message(
+                default_calendar,
+                services.settings.limits.max_message_bytes,
+            );
             let mut submission = submission_for(bytes, None, &rules, services.intake.settings());
             if submission.ledger.ledger_key.is_none() {
                 submission.ledger.ledger_key = Some(content_key(&submission.ledger.raw));
@@ -351,12 +335,7 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                 .intake
                 .parse(&bytes, None, encoding_rs::WINDOWS_1251)
             {
-                Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
-                    payload: parsed.payload,
-                    calendar_id: default_calendar,
-                    auto_tech_cards: false,
-                    extra_warnings: parsed.extra_warnings,
-                })),
+                Ok(parsed) => parsed.into_lead(default_calendar, false),
                 Err(rejection) => Disposition::Rejected {
                     reason: rejection.to_string(),
                 },
@@ -424,7 +403,7 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
         max_batch: 1,
     };
     let (parsed, mail) = if is_eml(file) {
-        let rules = eml_rules(0, settings.limits.max_message_bytes);
+        let rules = MailRules::for_saved_message(0, settings.limits.max_message_bytes);
         let submission = submission_for(bytes, None, &rules, &intake_settings);
         let mail = serde_json::json!({
             "message_id": submission.ledger.message_id,

@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::domain::charset::encoding_for_label;
 use crate::intake::Intake;
 use crate::mail::collector::{MailRules, submission_for};
-use crate::storage::{Disposition, MessageView, Outcome, SourceRef, Storage, StorageError};
+use crate::storage::{Disposition, MessageView, Outcome, Storage, StorageError};
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -57,12 +57,9 @@ pub async fn reprocess(
     message_id: i64,
 ) -> Result<Reprocessed, ReprocessError> {
     let max_message_bytes = settings.limits.max_message_bytes;
-    let default_calendar = storage
-        .calendars()
+    let default_calendar = crate::startup::default_calendar_id(storage, settings)
         .await?
-        .into_iter()
-        .find(|c| c.name == settings.default_calendar)
-        .map_or(0, |c| c.id);
+        .unwrap_or_default();
     let message: MessageView = storage
         .message(message_id)
         .await?
@@ -82,14 +79,8 @@ pub async fn reprocess(
             },
             None => None,
         };
-        let rules = rules.unwrap_or(MailRules {
-            source: SourceRef::File,
-            keyword: "ORDER".to_owned(),
-            default_charset: encoding_rs::WINDOWS_1251,
-            calendar_id: default_calendar,
-            auto_tech_cards: false,
-            max_message_bytes,
-        });
+        let rules = rules
+            .unwrap_or_else(|| MailRules::for_saved_message(default_calendar, max_message_bytes));
         submission_for(raw.bytes, None, &rules, intake.settings()).disposition
     } else {
         let charset = raw
@@ -97,24 +88,19 @@ pub async fn reprocess(
             .parse::<mime::Mime>()
             .ok()
             .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
-        let calendar_id = match message.http_source_id {
-            Some(id) => storage
-                .http_source(id)
-                .await?
-                .map_or(default_calendar, |s| s.calendar_id),
-            None => default_calendar,
+        let source = match message.http_source_id {
+            Some(id) => storage.http_source(id).await?,
+            None => None,
         };
+        let (calendar_id, auto_tech_cards) = source.map_or((default_calendar, false), |s| {
+            (s.calendar_id, s.auto_tech_cards)
+        });
         let default = charset
             .as_deref()
             .and_then(encoding_for_label)
             .unwrap_or(encoding_rs::WINDOWS_1251);
         match intake.parse(&raw.bytes, charset.as_deref(), default) {
-            Ok(parsed) => Disposition::Lead(Box::new(crate::storage::LeadDraft {
-                payload: parsed.payload,
-                calendar_id,
-                auto_tech_cards: false,
-                extra_warnings: parsed.extra_warnings,
-            })),
+            Ok(parsed) => parsed.into_lead(calendar_id, auto_tech_cards),
             Err(rejection) => Disposition::Rejected {
                 reason: rejection.to_string(),
             },

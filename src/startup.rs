@@ -105,6 +105,23 @@ impl Services {
     }
 }
 
+/// The id of the calendar for site data whose source names none (`default_calendar`); provisioning at
+/// every start makes sure it exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn default_calendar_id(
+    storage: &dyn Storage,
+    settings: &Settings,
+) -> Result<Option<i64>, crate::storage::StorageError> {
+    Ok(storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.name == settings.default_calendar)
+        .map(|c| c.id))
+}
+
 /// Upserts calendars, the administrator's token and HTTP sources from the settings.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<FirstStart> {
     let mut first = FirstStart::default();

@@ -24,8 +24,8 @@ use crate::domain::lead::LeadKind;
 use crate::domain::warning::Warning;
 use crate::intake::Parsed;
 use crate::storage::{
-    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LeadDraft,
-    LedgerEntry, SourceRef, Submission, SubmitOutcome,
+    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
+    SourceRef, Submission, SubmitOutcome,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -251,12 +251,7 @@ async fn intake(
     });
     let submission = Submission {
         ledger,
-        disposition: Disposition::Lead(Box::new(LeadDraft {
-            payload: parsed.payload,
-            calendar_id: source.calendar_id,
-            auto_tech_cards: source.auto_tech_cards,
-            extra_warnings: parsed.extra_warnings,
-        })),
+        disposition: parsed.into_lead(source.calendar_id, source.auto_tech_cards),
         idempotency,
     };
     match state.intake.submit(submission).await? {

@@ -18,7 +18,7 @@ use tracing::{Instrument, instrument, warn};
 use crate::domain::charset;
 use crate::domain::payload::{Payload, PayloadError};
 use crate::domain::warning::Warning;
-use crate::storage::{Storage, StorageError, Submission, SubmitOutcome};
+use crate::storage::{Disposition, LeadDraft, Storage, StorageError, Submission, SubmitOutcome};
 
 /// Why a payload cannot become a lead.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -56,6 +56,16 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The disposition "file a lead" for this payload in `calendar_id`.
+    pub fn into_lead(self, calendar_id: i64, auto_tech_cards: bool) -> Disposition {
+        Disposition::Lead(Box::new(LeadDraft {
+            payload: self.payload,
+            calendar_id,
+            auto_tech_cards,
+            extra_warnings: self.extra_warnings,
+        }))
+    }
+
     /// All warnings: the payload's, then decoding's.
     pub fn warnings(&self) -> impl Iterator<Item = &Warning> {
         self.payload

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use encoding_rs::Encoding;
-use tracing::{Instrument, info, info_span, instrument, warn};
+use tracing::{info, instrument, warn};
 
 use super::Credentials;
 use super::extract;
@@ -29,8 +29,8 @@ use crate::domain::charset::encoding_for_label;
 use crate::domain::subject::keyword_match;
 use crate::intake::{Intake, IntakeSettings, SubmitError, parse_text};
 use crate::storage::{
-    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, RunCounts,
-    ScanState, SourceRef, Storage, StorageError, Submission, SubmitOutcome,
+    AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
+    SourceRef, Storage, StorageError, Submission, SubmitOutcome,
 };
 
 /// How many messages are fetched, parsed and committed together.
@@ -114,6 +114,21 @@ impl MailRules {
     }
 }
 
+impl MailRules {
+    /// How a saved `.eml` outside any collector is read (`leadgate import`/`check`, reprocessing a message
+    /// whose collector is gone): the keyword `ORDER`, Windows-1251 by default.
+    pub fn for_saved_message(calendar_id: i64, max_message_bytes: usize) -> Self {
+        Self {
+            source: SourceRef::File,
+            keyword: "ORDER".to_owned(),
+            default_charset: encoding_rs::WINDOWS_1251,
+            calendar_id,
+            auto_tech_cards: false,
+            max_message_bytes,
+        }
+    }
+}
+
 /// Judges one raw message: skipped (no keyword), rejected (with the reason) or a lead draft. Pure CPU work;
 /// never fails and never panics on any input.
 pub fn submission_for(
@@ -171,12 +186,7 @@ fn judge(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Dispositio
         found.had_errors.then_some(found.encoding),
         settings,
     ) {
-        Ok(parsed) => Disposition::Lead(Box::new(LeadDraft {
-            payload: parsed.payload,
-            calendar_id: rules.calendar_id,
-            auto_tech_cards: rules.auto_tech_cards,
-            extra_warnings: parsed.extra_warnings,
-        })),
+        Ok(parsed) => parsed.into_lead(rules.calendar_id, rules.auto_tech_cards),
         Err(rejection) => Disposition::Rejected {
             reason: match found.file_name {
                 Some(name) => format!("attachment {name:?}: {rejection}"),
@@ -664,20 +674,6 @@ async fn run_pop3(
     // Deletions take effect at QUIT, after the leads are committed.
     client.quit().await?;
     Ok(())
-}
-
-/// Runs a set of collectors one after another; one failing never stops the others.
-pub async fn run_all(
-    env: &CollectorEnv,
-    collectors: &[CollectorRecord],
-) -> Vec<(String, RunCounts, Option<String>)> {
-    let mut summaries = Vec::with_capacity(collectors.len());
-    for collector in collectors {
-        let span = info_span!("collector", name = %collector.name, id = collector.id);
-        let (counts, error) = run(env, collector).instrument(span).await;
-        summaries.push((collector.name.clone(), counts, error));
-    }
-    summaries
 }
 
 /// Default network timeout of collector steps.

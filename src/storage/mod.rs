@@ -77,22 +77,6 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors; nothing of the batch is stored then.
     async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>>;
 
-    /// Looks up an idempotency key of an HTTP source.
-    ///
-    /// # Errors
-    /// Database errors.
-    async fn idempotency(
-        &self,
-        http_source_id: i64,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>>;
-
-    /// Whether the ledger already holds a message of this source under this key.
-    ///
-    /// # Errors
-    /// Database errors.
-    async fn ledger_contains(&self, source: &str, ledger_key: &str) -> Result<bool>;
-
     // ---- leads --------------------------------------------------------------------------------------------
 
     /// One lead in the API's shape.

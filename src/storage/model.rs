@@ -12,6 +12,24 @@ use crate::domain::lead::{Channel, LeadKind, LeadStatus};
 use crate::domain::payload::Payload;
 use crate::domain::warning::Warning;
 
+/// `as_str` and `FromStr` for an enum stored and configured by name.
+macro_rules! text_enum {
+    ($t:ty { $($v:ident = $s:literal),+ }) => {
+        impl $t {
+            /// The stored and configured name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)+ other => Err(format!("unknown value {other:?}")) }
+            }
+        }
+    };
+}
+
 /// Outcome of one message in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -28,33 +46,13 @@ pub enum Outcome {
     Discarded,
 }
 
-impl Outcome {
-    /// The stored and serialised name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Imported => "imported",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Skipped => "skipped",
-            Outcome::Rejected => "rejected",
-            Outcome::Discarded => "discarded",
-        }
-    }
-
-    /// Parses the stored name.
-    ///
-    /// # Errors
-    /// Unknown names.
-    pub fn parse(s: &str) -> Result<Self, super::StorageError> {
-        Ok(match s {
-            "imported" => Outcome::Imported,
-            "duplicate" => Outcome::Duplicate,
-            "skipped" => Outcome::Skipped,
-            "rejected" => Outcome::Rejected,
-            "discarded" => Outcome::Discarded,
-            other => return Err(super::StorageError::Corrupt(format!("outcome {other:?}"))),
-        })
-    }
-}
+text_enum!(Outcome {
+    Imported = "imported",
+    Duplicate = "duplicate",
+    Skipped = "skipped",
+    Rejected = "rejected",
+    Discarded = "discarded"
+});
 
 /// Who delivered a message: a collector, an HTTP source, or a file given to the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,15 +199,6 @@ pub enum SubmitOutcome {
     },
     /// The Idempotency-Key was used before with a different body.
     IdempotencyConflict,
-}
-
-/// A stored idempotency key.
-#[derive(Debug, Clone)]
-pub struct IdempotencyRecord {
-    /// SHA-256 of the first body.
-    pub body_hash: String,
-    /// The lead the first request made.
-    pub lead_id: i64,
 }
 
 /// `{id, name}` of a calendar, as embedded in a lead.
@@ -531,15 +520,7 @@ pub enum Role {
     Manager,
 }
 
-impl Role {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-        }
-    }
-}
+text_enum!(Role { Admin = "admin", Manager = "manager" });
 
 /// A user as stored.
 #[derive(Debug, Clone)]
@@ -576,22 +557,6 @@ pub enum AfterImport {
     Delete,
 }
 
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),+ }) => {
-        impl $t {
-            /// The stored and configured name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)+ other => Err(format!("unknown value {other:?}")) }
-            }
-        }
-    };
-}
 text_enum!(Protocol { Imap = "imap", Pop3 = "pop3" });
 text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
 

@@ -40,20 +40,9 @@ pub struct UserRow {
     pub is_me: bool,
 }
 
-fn admin_only(viewer: &Viewer) -> Result<(), ApiError> {
-    if viewer.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
-}
-
 fn role_of(word: &str) -> Result<Role, ApiError> {
-    match word {
-        "admin" => Ok(Role::Admin),
-        "manager" => Ok(Role::Manager),
-        _ => Err(ApiError::BadRequest("unknown role".into())),
-    }
+    word.parse()
+        .map_err(|_| ApiError::BadRequest("unknown role".into()))
 }
 
 /// Logins are short and plain: letters, digits, `.`, `_`, `-`, `@`.
@@ -130,7 +119,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     CsrfForm(viewer, form): CsrfForm<NewUser>,
 ) -> Result<Response, ApiError> {
-    admin_only(&viewer)?;
+    viewer.require_admin()?;
     let login = form.login.trim().to_owned();
     let role = role_of(&form.role)?;
     let fail = |msg: String| users_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(msg), None);
@@ -193,7 +182,7 @@ pub async fn update_user(
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<UserChange>,
 ) -> Result<Response, ApiError> {
-    admin_only(&viewer)?;
+    viewer.require_admin()?;
     let role = form
         .role
         .as_deref()
@@ -312,7 +301,7 @@ pub async fn create_calendar(
     State(state): State<AppState>,
     CsrfForm(viewer, form): CsrfForm<NewCalendar>,
 ) -> Result<Response, ApiError> {
-    admin_only(&viewer)?;
+    viewer.require_admin()?;
     let name = form.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return calendars_page(
@@ -406,7 +395,7 @@ pub async fn create_source(
     State(state): State<AppState>,
     CsrfForm(viewer, form): CsrfForm<NewSource>,
 ) -> Result<Response, ApiError> {
-    admin_only(&viewer)?;
+    viewer.require_admin()?;
     let name = form.name.trim().to_owned();
     if !valid_login(&name) {
         return sources_page(
@@ -457,7 +446,7 @@ pub async fn revoke_source(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    admin_only(&viewer)?;
+    viewer.require_admin()?;
     if !state.storage.revoke_http_source(id).await? {
         return Err(ApiError::NotFound("HTTP source"));
     }

@@ -425,12 +425,8 @@ async fn form_page(
 }
 
 async fn default_calendar(state: &AppState) -> Result<i64, ApiError> {
-    let calendars = state.storage.calendars().await?;
-    Ok(calendars
-        .iter()
-        .find(|c| c.name == state.settings.default_calendar)
-        .or(calendars.first())
-        .map_or(0, |c| c.id))
+    let id = crate::startup::default_calendar_id(state.storage.as_ref(), &state.settings).await?;
+    Ok(id.unwrap_or_default())
 }
 
 /// `GET /admin/collectors/new`.
@@ -475,9 +471,7 @@ pub async fn create(
     State(state): State<AppState>,
     CsrfForm(viewer, form): CsrfForm<CollectorForm>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let name = form.name.trim().to_owned();
     let fail = |msg: String, form: CollectorForm| {
         let state = state.clone();
@@ -547,9 +541,7 @@ pub async fn update(
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<CollectorForm>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let base = stored(&state, id).await?;
     let calendars = state.storage.calendars().await?;
     match record(&form, &base, &calendars) {
@@ -583,9 +575,7 @@ pub async fn toggle_deleted(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let mut c = stored(&state, id).await?;
     c.deleted = !c.deleted;
     state.storage.upsert_collector(&c).await?;
@@ -600,9 +590,7 @@ pub async fn test(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let c = stored(&state, id).await?;
     let notice =
         match crate::mail::collector::test_connection(&c, crate::mail::collector::DEFAULT_TIMEOUT)
@@ -627,9 +615,7 @@ pub async fn run(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let c = stored(&state, id).await?;
     let notice = match state.job.run_once(Some(&c.name)).await {
         Ok(summaries) => {

@@ -172,9 +172,7 @@ pub async fn discard(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let message = state
         .storage
         .message(id)
@@ -200,9 +198,7 @@ pub async fn reprocess(
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
     use crate::reprocess::{ReprocessError, Reprocessed};
-    if !viewer.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    viewer.require_admin()?;
     let done =
         crate::reprocess::reprocess(state.storage.as_ref(), &state.intake, &state.settings, id)
             .await;

@@ -45,6 +45,18 @@ impl Viewer {
         self.role == Role::Admin
     }
 
+    /// Refuses a manager.
+    ///
+    /// # Errors
+    /// `Forbidden` unless the viewer is an administrator.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
     /// Whether the viewer may see this calendar: administrators see every calendar, managers the common ones
     /// and their own personal ones.
     pub fn may_see(&self, calendar: &CalendarView) -> bool {
@@ -201,11 +213,10 @@ impl FromRequestParts<AppState> for AdminViewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let viewer = Viewer::from_request_parts(parts, state).await?;
-        if viewer.is_admin() {
-            Ok(AdminViewer(viewer))
-        } else {
-            Err(ApiError::Forbidden.into_response())
-        }
+        viewer
+            .require_admin()
+            .map_err(IntoResponse::into_response)?;
+        Ok(AdminViewer(viewer))
     }
 }
 

@@ -315,15 +315,25 @@ impl SqliteStorage {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
+        // Every card's line, loaded once for all the leads involved (with its extra works).
+        let mut lead_ids: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get("lead_id"))
+            .collect::<std::result::Result<_, _>>()?;
+        lead_ids.dedup();
+        let mut lines = self.lines_of(&lead_ids).await?;
         let mut cards = Vec::with_capacity(rows.len());
         for row in rows {
             let lead_id: i64 = row.try_get("lead_id")?;
             let position: i64 = row.try_get("line_position")?;
-            let line = self
-                .lines_of(&[lead_id])
-                .await?
-                .remove(&lead_id)
-                .and_then(|lines| lines.into_iter().find(|l| l.position == position))
+            let line = lines
+                .get_mut(&lead_id)
+                .and_then(|lines| {
+                    lines
+                        .iter()
+                        .position(|l| l.position == position)
+                        .map(|i| lines.swap_remove(i))
+                })
                 .ok_or_else(|| {
                     StorageError::Corrupt(format!("tech card without line {position}"))
                 })?;
@@ -372,22 +382,47 @@ impl SqliteStorage {
         .transpose()
     }
 
-    async fn contacts(&self, counterparty_id: i64) -> Result<(Vec<String>, Vec<String>)> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT kind, value FROM counterparty_contacts WHERE counterparty_id = $1 ORDER BY id",
-        )
-        .bind(counterparty_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let (mut phones, mut emails) = (Vec::new(), Vec::new());
-        for (kind, value) in rows {
-            if kind == "phone" {
-                phones.push(value)
-            } else {
-                emails.push(value)
+    /// Counterparties `(id, inn, inn_kind, name)` with their phones and e-mails, the contacts of all of them
+    /// loaded in one query.
+    pub(super) async fn counterparty_views(
+        &self,
+        rows: Vec<(i64, String, String, String)>,
+    ) -> Result<Vec<CounterpartyView>> {
+        let mut contacts: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
+        if !rows.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT counterparty_id, kind, value FROM counterparty_contacts WHERE counterparty_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for (id, ..) in &rows {
+                sep.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            let found: Vec<(i64, String, String)> =
+                q.build_query_as().fetch_all(&self.pool).await?;
+            for (id, kind, value) in found {
+                let (phones, emails) = contacts.entry(id).or_default();
+                if kind == "phone" {
+                    phones.push(value)
+                } else {
+                    emails.push(value)
+                }
             }
         }
-        Ok((phones, emails))
+        Ok(rows
+            .into_iter()
+            .map(|(id, inn, inn_kind, name)| {
+                let (phones, emails) = contacts.remove(&id).unwrap_or_default();
+                CounterpartyView {
+                    id,
+                    inn,
+                    inn_kind,
+                    name,
+                    phones,
+                    emails,
+                }
+            })
+            .collect())
     }
 }
 
@@ -419,7 +454,7 @@ fn message_from_row(row: &SqliteRow) -> Result<MessageView> {
         http_source: row.try_get("http_source_name")?,
         message_id: row.try_get("message_id")?,
         external_number: row.try_get("external_number")?,
-        outcome: Outcome::parse(&outcome)?,
+        outcome: parse_enum::<Outcome>("outcome", &outcome)?,
         reason: row.try_get("reason")?,
         lead_id: row.try_get("lead_id")?,
         received_at: from_ms(row.try_get("received_at")?)?,
@@ -442,30 +477,6 @@ impl Storage for SqliteStorage {
         let outcomes = write::submit_all(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(outcomes)
-    }
-
-    async fn idempotency(
-        &self,
-        http_source_id: i64,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2")
-                .bind(http_source_id)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(body_hash, lead_id)| IdempotencyRecord { body_hash, lead_id }))
-    }
-
-    async fn ledger_contains(&self, source: &str, ledger_key: &str) -> Result<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM messages WHERE source = $1 AND ledger_key = $2")
-                .bind(source)
-                .bind(ledger_key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
     }
 
     async fn lead(&self, id: i64) -> Result<Option<LeadView>> {
@@ -612,20 +623,9 @@ impl Storage for SqliteStorage {
         }
         q.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);
-        let rows = q.build().fetch_all(&self.pool).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: i64 = row.try_get("id")?;
-            let (phones, emails) = self.contacts(id).await?;
-            items.push(CounterpartyView {
-                id,
-                inn: row.try_get("inn")?,
-                inn_kind: row.try_get("inn_kind")?,
-                name: row.try_get("name")?,
-                phones,
-                emails,
-            });
-        }
+        let rows: Vec<(i64, String, String, String)> =
+            q.build_query_as().fetch_all(&self.pool).await?;
+        let items = self.counterparty_views(rows).await?;
         Ok(page_of(items, page.limit, |c| c.id))
     }
 
@@ -793,15 +793,14 @@ impl Storage for SqliteStorage {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, login, role)| UserRecord {
-            id,
-            login,
-            role: if role == "admin" {
-                Role::Admin
-            } else {
-                Role::Manager
-            },
-        }))
+        row.map(|(id, login, role)| {
+            Ok(UserRecord {
+                id,
+                login,
+                role: parse_enum::<Role>("role", &role)?,
+            })
+        })
+        .transpose()
     }
 
     async fn has_users(&self) -> Result<bool> {

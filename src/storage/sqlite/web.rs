@@ -21,11 +21,8 @@ use crate::storage::{
 };
 
 fn role(text: &str) -> Result<Role> {
-    match text {
-        "admin" => Ok(Role::Admin),
-        "manager" => Ok(Role::Manager),
-        other => Err(StorageError::Corrupt(format!("role {other:?}"))),
-    }
+    text.parse()
+        .map_err(|_| StorageError::Corrupt(format!("role {text:?}")))
 }
 
 /// A unique-constraint failure becomes a `Conflict` with this message; anything else stays a database error.
@@ -614,25 +611,6 @@ pub(super) async fn leads_of_counterparty(
         .collect()
 }
 
-async fn counterparty_views(
-    storage: &super::SqliteStorage,
-    rows: Vec<(i64, String, String, String)>,
-) -> Result<Vec<CounterpartyView>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, inn, inn_kind, name) in rows {
-        let (phones, emails) = storage.contacts(id).await?;
-        out.push(CounterpartyView {
-            id,
-            inn,
-            inn_kind,
-            name,
-            phones,
-            emails,
-        });
-    }
-    Ok(out)
-}
-
 pub(super) async fn counterparty(
     storage: &super::SqliteStorage,
     id: i64,
@@ -642,7 +620,8 @@ pub(super) async fn counterparty(
             .bind(id)
             .fetch_optional(storage.pool())
             .await?;
-    Ok(counterparty_views(storage, row.into_iter().collect())
+    Ok(storage
+        .counterparty_views(row.into_iter().collect())
         .await?
         .pop())
 }
@@ -686,7 +665,7 @@ pub(super) async fn search_counterparties(
         .push_bind(i64::from(page.limit) + 1);
     let rows: Vec<(i64, String, String, String)> =
         b.build_query_as().fetch_all(storage.pool()).await?;
-    let items = counterparty_views(storage, rows).await?;
+    let items = storage.counterparty_views(rows).await?;
     Ok(super::page_of(items, page.limit, |c| c.id))
 }
 
