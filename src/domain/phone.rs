@@ -24,9 +24,31 @@ const MAX_DIGITS: usize = 16;
 /// (letters, an extension) or does not give a valid number.
 pub fn to_e164(raw: &str) -> Option<String> {
     let reduced = reduce(raw)?;
+    russian_mobile(&reduced).or_else(|| by_metadata(&reduced))
+}
+
+/// The fast path for the numbers most leads carry: a Russian mobile number, `9` and nine more digits, written
+/// `+79…`, `79…`, `89…` or `9…`. Every such number is valid in the numbering plan (its mobile pattern is
+/// `9\d{9}`), so it needs no metadata lookup; the crate's answer is the same (a test compares the two), only
+/// about a hundred times slower.
+fn russian_mobile(reduced: &str) -> Option<String> {
+    let national = match reduced.len() {
+        12 => reduced.strip_prefix("+7")?,
+        11 => reduced
+            .strip_prefix('8')
+            .or_else(|| reduced.strip_prefix('7'))?,
+        10 => reduced,
+        _ => return None,
+    };
+    (national.starts_with('9') && national.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("+7{national}"))
+}
+
+/// Any other number, by the `phonenumber` crate and its numbering-plan metadata.
+fn by_metadata(reduced: &str) -> Option<String> {
     // The reduced text is plain ASCII, but should the crate still panic, that is "not a number", not a crash.
     catch_unwind(AssertUnwindSafe(|| {
-        let number = phonenumber::parse(Some(country::Id::RU), &reduced).ok()?;
+        let number = phonenumber::parse(Some(country::Id::RU), reduced).ok()?;
         if !phonenumber::is_valid(&number) {
             return None;
         }
@@ -107,6 +129,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_mobile_fast_path_agrees_with_the_numbering_plan(
+            prefix in prop::sample::select(vec!["+7", "7", "8", ""]),
+            first in 0u8..10,
+            rest in "[0-9]{9}",
+        ) {
+            let reduced = format!("{prefix}{first}{rest}");
+            let fast = russian_mobile(&reduced);
+            prop_assert_eq!(fast.is_some(), first == 9, "{}", reduced);
+            if fast.is_some() {
+                prop_assert_eq!(fast, by_metadata(&reduced), "{}", reduced);
+            }
+        }
+
         #[test]
         fn any_text_never_panics(s in ".*") {
             let _ = to_e164(&s);

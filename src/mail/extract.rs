@@ -13,6 +13,9 @@
 //!
 //! Everything here is pure and never panics, whatever the bytes: it runs on untrusted mail.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use encoding_rs::Encoding as TextEncoding;
 use mail_parser::{
     Encoding as TransferEncoding, Message, MessageParser, MessagePart, MimeHeaders, PartType,
@@ -172,8 +175,11 @@ const ENCODED_MESSAGE_LEVELS: usize = 4;
 /// Each header block and each decoded body is scanned once (`from` only moves forward), so this stays linear
 /// in the size of the message whatever it holds.
 fn mentions_within(raw: &[u8], levels: usize) -> usize {
-    let digests = count_ignoring_case(raw, b"digest");
-    let mut total = count_ignoring_case(raw, b"message/").saturating_add(digests);
+    let (mut total, mut digests) = (0usize, 0usize);
+    for found in mentions().find_iter(raw) {
+        total += 1;
+        digests += usize::from(found.pattern().as_usize() == DIGEST);
+    }
     if total == 0 || levels == 0 {
         return total;
     }
@@ -223,11 +229,19 @@ fn mentions_within(raw: &[u8], levels: usize) -> usize {
     total
 }
 
-fn count_ignoring_case(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|window| window.eq_ignore_ascii_case(needle))
-        .count()
+/// The index of `digest` among the [`mentions`] patterns.
+const DIGEST: usize = 1;
+
+/// Finds `message/` and `digest`, ignoring ASCII case, in one pass over the message: every message a collector
+/// downloads goes through it.
+fn mentions() -> &'static AhoCorasick {
+    static MENTIONS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["message/", "digest"])
+            .expect("two fixed literal patterns always build")
+    });
+    &MENTIONS
 }
 
 fn find_ignoring_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
