@@ -11,7 +11,7 @@
 //! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally. POP3 lists
 //! UIDLs, skips those the ledger holds, and reads headers with TOP before downloading a message.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +35,9 @@ use crate::storage::{
 
 /// How many messages are fetched, parsed and committed together.
 pub const BATCH: usize = 500;
+
+/// How many downloaded batches may wait for their parse and commit while the next one downloads.
+const IN_FLIGHT: usize = 2;
 
 /// Why a collector run stopped early. The messages committed before it stay committed.
 #[derive(Debug, thiserror::Error)]
@@ -475,48 +478,43 @@ async fn run_imap(
     let uids = session.search_new(&c.keyword, after).await?;
     let source = rules.source.key();
     let mut last_uid = after;
-    // A pipeline: while batch N is parsed and committed in its own task, batch N+1 is downloaded; the
-    // mailbox is touched for batch N only after its commit.
-    let mut pending: Option<(u32, CommitTask)> = None;
-    for chunk in uids.chunks(BATCH) {
-        let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
-        let raws = fetch_chunk(
-            env,
-            &mut session,
-            chunk,
-            folder.uid_validity,
-            rescan,
-            counts,
-        )
-        .await?;
-        let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
-        let chunk_last = chunk.last().copied().unwrap_or(last_uid);
-        if let Some((prev_last, prev)) = pending.replace((chunk_last, task)) {
-            finish_imap_batch(
+    // A pipeline: while earlier batches are parsed and committed in their own tasks, the next one is
+    // downloaded; the mailbox is touched for a batch only after its commit, and batches finish in order.
+    let mut pending: VecDeque<(u32, CommitTask)> = VecDeque::with_capacity(IN_FLIGHT + 1);
+    let mut chunks = uids.chunks(BATCH);
+    loop {
+        let next = chunks.next();
+        if let Some(chunk) = next {
+            let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
+            let raws = fetch_chunk(
                 env,
                 &mut session,
-                c,
-                counts,
+                chunk,
                 folder.uid_validity,
-                prev_last,
-                prev,
+                rescan,
+                counts,
             )
             .await?;
-            last_uid = last_uid.max(prev_last);
+            let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
+            pending.push_back((chunk.last().copied().unwrap_or(last_uid), task));
+            if pending.len() <= IN_FLIGHT {
+                continue;
+            }
         }
-    }
-    if let Some((prev_last, prev)) = pending.take() {
+        let Some((batch_last, task)) = pending.pop_front() else {
+            break;
+        };
         finish_imap_batch(
             env,
             &mut session,
             c,
             counts,
             folder.uid_validity,
-            prev_last,
-            prev,
+            batch_last,
+            task,
         )
         .await?;
-        last_uid = last_uid.max(prev_last);
+        last_uid = last_uid.max(batch_last);
     }
     if saved.is_none() || last_uid == after {
         env.storage

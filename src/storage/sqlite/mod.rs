@@ -1,8 +1,10 @@
 //! The SQLite backend: the embedded default.
 //!
 //! WAL mode so readers never wait for the writer, `synchronous = FULL` so a committed lead survives a power
-//! cut, and every write transaction starts with `BEGIN IMMEDIATE` so two writers queue on the busy timeout
-//! instead of failing halfway through an upgrade from a read lock.
+//! cut. Reads use a pool of connections; every write goes through one writer connection, so writers in this
+//! process queue in order rather than on SQLite's busy handler. Write transactions start with
+//! `BEGIN IMMEDIATE`, so a writer in another process (`leadgate collect` beside `leadgate serve`) waits on
+//! the busy timeout instead of failing halfway through an upgrade from a read lock.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,6 +31,9 @@ use crate::domain::payload::Payload;
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// The one connection every write goes through. In-process writers queue for it in order, instead of
+    /// polling SQLite's write lock, whose busy handler sleeps up to 100 ms between tries.
+    writer: SqlitePool,
     /// Where job lock files live (beside the database); `None` for an in-memory database.
     lock_dir: Option<std::path::PathBuf>,
     /// The database file's name, prefixing its lock files.
@@ -48,7 +53,10 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("cache_size", "-16384")
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "8192");
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
@@ -60,7 +68,12 @@ impl SqliteStorage {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let file = Path::new(options.get_filename());
         let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
         let lock_dir = (!in_memory)
@@ -78,6 +91,7 @@ impl SqliteStorage {
             .unwrap_or_default();
         Ok(Self {
             pool,
+            writer,
             lock_dir,
             lock_stem,
         })
@@ -473,7 +487,7 @@ impl Storage for SqliteStorage {
 
     #[instrument(skip_all, fields(batch = batch.len()))]
     async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let outcomes = write::submit_all(&mut tx, batch).await?;
         tx.commit().await?;
         Ok(outcomes)
@@ -542,7 +556,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -586,7 +600,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn form_tech_cards(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
             .bind(lead_id)
             .fetch_optional(&mut *tx)
@@ -687,13 +701,13 @@ impl Storage for SqliteStorage {
             .bind(reason)
             .bind(lead_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     async fn upsert_calendar(&self, name: &str, owner: Option<&str>) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let owner_id = match owner {
             Some(login) => Some(upsert_user_in(&mut tx, login, None, None).await?),
             None => None,
@@ -747,7 +761,7 @@ impl Storage for SqliteStorage {
         .bind(json_text(&source.cors_origins)?)
         .bind(source.auto_tech_cards)
         .bind(ms(Utc::now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(id)
     }
@@ -768,7 +782,7 @@ impl Storage for SqliteStorage {
         role: Role,
         password_hash: Option<&str>,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let id = upsert_user_in(&mut tx, login, Some(role), password_hash).await?;
         tx.commit().await?;
         Ok(id)
@@ -780,7 +794,7 @@ impl Storage for SqliteStorage {
             .bind(name)
             .bind(token_hash)
             .bind(ms(Utc::now()))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -849,7 +863,7 @@ impl Storage for SqliteStorage {
         .bind(c.auto_tech_cards)
         .bind(c.deleted)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(id)
     }
@@ -899,7 +913,7 @@ impl Storage for SqliteStorage {
         .bind(folder)
         .bind(i64::from(state.uid_validity))
         .bind(i64::from(state.last_uid))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -946,7 +960,7 @@ impl Storage for SqliteStorage {
         )
         .bind(collector_id)
         .bind(ms(Utc::now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(id)
     }
@@ -963,7 +977,7 @@ impl Storage for SqliteStorage {
         .bind(i64::try_from(counts.rejected).unwrap_or(i64::MAX))
         .bind(error)
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -1019,7 +1033,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             "SELECT collector_id, http_source_id, message_id, external_number, received_at FROM messages WHERE id = $1",
         )
@@ -1069,7 +1083,7 @@ impl Storage for SqliteStorage {
         role: Role,
         password_hash: Option<&str>,
     ) -> Result<i64> {
-        web::create_user(&self.pool, login, display_name, role, password_hash).await
+        web::create_user(&self.writer, login, display_name, role, password_hash).await
     }
 
     async fn update_user(
@@ -1078,11 +1092,11 @@ impl Storage for SqliteStorage {
         role: Option<Role>,
         password_hash: Option<&str>,
     ) -> Result<()> {
-        web::update_user(&self.pool, id, role, password_hash).await
+        web::update_user(&self.writer, id, role, password_hash).await
     }
 
     async fn create_session(&self, session: &NewSession) -> Result<()> {
-        web::create_session(&self.pool, session).await
+        web::create_session(&self.writer, session).await
     }
 
     async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>> {
@@ -1090,7 +1104,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        web::delete_session(&self.pool, id_hash).await
+        web::delete_session(&self.writer, id_hash).await
     }
 
     async fn login_failures(&self, login: &str, since: DateTime<Utc>) -> Result<i64> {
@@ -1103,15 +1117,15 @@ impl Storage for SqliteStorage {
         at: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<()> {
-        web::record_login_failure(&self.pool, login, at, forget_before).await
+        web::record_login_failure(&self.writer, login, at, forget_before).await
     }
 
     async fn clear_login_failures(&self, login: &str) -> Result<()> {
-        web::clear_login_failures(&self.pool, login).await
+        web::clear_login_failures(&self.writer, login).await
     }
 
     async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> Result<()> {
-        web::set_ics_secret(&self.pool, user_id, secret_hash).await
+        web::set_ics_secret(&self.writer, user_id, secret_hash).await
     }
 
     async fn user_by_ics_secret(&self, secret_hash: &str) -> Result<Option<UserRecord>> {
@@ -1180,15 +1194,15 @@ impl Storage for SqliteStorage {
         calendar_id: i64,
         token_hash: &str,
     ) -> Result<i64> {
-        web::create_http_source(&self.pool, name, calendar_id, token_hash).await
+        web::create_http_source(&self.writer, name, calendar_id, token_hash).await
     }
 
     async fn revoke_http_source(&self, id: i64) -> Result<bool> {
-        web::revoke_http_source(&self.pool, id).await
+        web::revoke_http_source(&self.writer, id).await
     }
 
     async fn create_calendar(&self, name: &str, owner_id: Option<i64>, color: &str) -> Result<i64> {
-        web::create_calendar(&self.pool, name, owner_id, color).await
+        web::create_calendar(&self.writer, name, owner_id, color).await
     }
 }
 
