@@ -911,3 +911,116 @@ async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
     let imported = app.get("/api/v1/messages?outcome=imported").await;
     assert_eq!(imported["items"][0]["lead_id"], done["lead_id"]);
 }
+
+/// The product note's sample with a binary layout file after its JSON attachment, `size` bytes in all:
+/// large enough to be downloaded and stored in parts.
+fn order_with_layout(number: u32, size: usize) -> Vec<u8> {
+    use base64::Engine as _;
+    let template = String::from_utf8(fixture("seed_sample")).unwrap();
+    let closing = "--b1_af1bed0f152cac54c10ec00990679153a9ad698f6c2b4cfba526761ba626dae1--";
+    // Base64 in lines of 76 (and CRLF) takes 4/3 × 78/76 of the bytes; leave 16 KiB for the rest.
+    let layout: Vec<u8> = (0..(size - 16 * 1024) / 4 * 3 / 78 * 76)
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&layout);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    let part = format!(
+        "--b1_af1bed0f152cac54c10ec00990679153a9ad698f6c2b4cfba526761ba626dae1\r\n\
+         Content-Type: application/pdf; name=layout.pdf\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=layout.pdf\r\n\r\n{}\r\n",
+        lines.join("\r\n")
+    );
+    let mut message = template
+        .replacen(
+            "Message-ID: <seed_sample@shop.example>",
+            &format!("Message-ID: <layout-{number}@shop.example>"),
+            1,
+        )
+        .replacen(
+            "Subject: ORDER: 123",
+            &format!("Subject: ORDER: {number}"),
+            1,
+        )
+        .replacen(closing, &format!("{part}{closing}"), 1);
+    // Blank lines after the base64 text (ignored when decoding) bring the message to exactly `size`.
+    let pad = size - message.len();
+    let at = message.find(closing).unwrap();
+    let (spaces, breaks) = if pad % 2 == 1 {
+        (1, (pad - 3) / 2 + 1)
+    } else {
+        (0, pad / 2)
+    };
+    message.insert_str(
+        at,
+        &format!("{}{}", " ".repeat(spaces), "\r\n".repeat(breaks)),
+    );
+    assert_eq!(message.len(), size);
+    message.into_bytes()
+}
+
+#[tokio::test]
+async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole() {
+    let dc = dovecot();
+    let user = unique_user("large");
+    let secrets = tempfile::tempdir().unwrap();
+    // One exactly three parts long (the last part request finds nothing more), one not a whole number.
+    let exact = order_with_layout(901, 3 << 20);
+    let uneven = order_with_layout(902, (3 << 20) + 12_345);
+    dc.deliver(&user, &exact);
+    dc.deliver(&user, &fixture("seed_sample"));
+    dc.deliver(&user, &uneven);
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
+    assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
+
+    let messages = app.get("/api/v1/messages?outcome=imported").await;
+    let mut seen = Vec::new();
+    for message in messages["items"].as_array().unwrap() {
+        let number = message["external_number"].as_str().unwrap().to_owned();
+        let raw = app
+            .client
+            .get(format!(
+                "{}/api/v1/messages/{}/raw",
+                app.base, message["id"]
+            ))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let sent = match number.as_str() {
+            "901" => &exact,
+            "902" => &uneven,
+            "123" => &fixture("seed_sample"),
+            other => panic!("unexpected external number {other}"),
+        };
+        assert_eq!(raw.len(), sent.len(), "message {number}");
+        assert!(
+            raw.as_ref() == sent.as_slice(),
+            "message {number} comes back byte for byte"
+        );
+        let lead = app
+            .get(&format!("/api/v1/leads/{}", message["lead_id"]))
+            .await;
+        assert_eq!(lead["inn"], "7709745454", "{lead}");
+        assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
+        seen.push(number);
+    }
+    seen.sort();
+    assert_eq!(seen, ["123", "901", "902"]);
+    app.stop().await;
+}

@@ -39,6 +39,14 @@ pub const BATCH: usize = 500;
 /// How many downloaded batches may wait for their parse and commit while the next one downloads.
 const IN_FLIGHT: usize = 2;
 
+/// The most bytes of messages in one batch. A batch stays in memory until its commit, so a mailbox of large
+/// layout files is taken a few messages at a time.
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// Messages larger than this are downloaded in parts of this size, so that only the message itself, not
+/// also the connection's buffer, grows to its size.
+const PART_BYTES: u32 = 1 << 20;
+
 /// Why a collector run stopped early. The messages committed before it stay committed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
@@ -367,16 +375,23 @@ fn parse_mailbox_key(key: &str) -> Option<u32> {
 /// A batch being parsed and committed in its own task.
 type CommitTask = tokio::task::JoinHandle<Result<Vec<(String, SubmitOutcome)>, CollectorError>>;
 
-/// Downloads one chunk of UIDs: skips those the ledger holds (after a rescan), records oversized ones
-/// without downloading them, and fetches the rest with `BODY.PEEK[]`.
-async fn fetch_chunk(
+/// One batch to download: its messages' UIDs and sizes in UID order, and the highest UID it accounts for.
+struct Planned {
+    messages: Vec<(u32, u32)>,
+    last: u32,
+}
+
+/// Plans the batches of one chunk of UIDs: skips those the ledger holds (after a rescan), asks the sizes of
+/// the rest, and splits them so that no batch holds more than [`BATCH_BYTES`] (but at least one message).
+/// Always gives at least one batch, so the scan position moves past the whole chunk.
+async fn plan_chunk(
     env: &CollectorEnv,
     session: &mut ImapSession,
     chunk: &[u32],
     uid_validity: u32,
     rescan: Option<&str>,
     counts: &mut RunCounts,
-) -> Result<Vec<(String, Fetched)>, CollectorError> {
+) -> Result<Vec<Planned>, CollectorError> {
     let key = |uid: u32| format!("{uid_validity}:{uid}");
     // After a UIDVALIDITY change, skip what the ledger already holds without downloading it.
     let known = if let Some(source) = rescan {
@@ -391,26 +406,75 @@ async fn fetch_chunk(
         .filter(|uid| !known.contains(&key(*uid)))
         .collect();
     counts.duplicate += (chunk.len() - wanted.len()) as u64;
-    let mut raws = Vec::with_capacity(wanted.len());
-    if wanted.is_empty() {
-        return Ok(raws);
-    }
-    let mut small = Vec::with_capacity(wanted.len());
-    for (uid, size) in session.fetch_sizes(&wanted).await? {
-        if size as usize <= env.max_message_bytes {
-            small.push(uid);
+    let sizes = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        session.fetch_sizes(&wanted).await?
+    };
+    let mut batches = Vec::new();
+    let (mut messages, mut bytes) = (Vec::new(), 0u64);
+    for (uid, size) in sizes {
+        // A message over the limit is not downloaded, so it takes no room.
+        let cost = if size as usize <= env.max_message_bytes {
+            u64::from(size)
         } else {
-            // Too large to download: recorded as rejected with its size, never fetched.
+            0
+        };
+        if let Some(&(previous, _)) = messages.last()
+            && bytes + cost > BATCH_BYTES
+        {
+            batches.push(Planned {
+                messages: std::mem::take(&mut messages),
+                last: previous,
+            });
+            bytes = 0;
+        }
+        messages.push((uid, size));
+        bytes += cost;
+    }
+    batches.push(Planned {
+        messages,
+        last: chunk.last().copied().unwrap_or_default(),
+    });
+    Ok(batches)
+}
+
+/// Downloads a planned batch with `BODY.PEEK[]`: small messages in one command, large ones in parts of
+/// [`PART_BYTES`]; those over `max_message_bytes` are recorded with their size, never downloaded.
+async fn download(
+    env: &CollectorEnv,
+    session: &mut ImapSession,
+    batch: &Planned,
+    uid_validity: u32,
+) -> Result<Vec<(String, Fetched)>, CollectorError> {
+    let started = std::time::Instant::now();
+    let mut fetched = Vec::with_capacity(batch.messages.len());
+    let mut small = Vec::with_capacity(batch.messages.len());
+    for &(uid, size) in &batch.messages {
+        if size as usize > env.max_message_bytes {
             warn!(uid, size, "message over max_message_bytes");
-            raws.push((key(uid), Fetched::TooLarge(u64::from(size))));
+            fetched.push((uid, Fetched::TooLarge(u64::from(size))));
+        } else if size > PART_BYTES {
+            let message = session
+                .fetch_in_parts(uid, size, PART_BYTES, env.max_message_bytes)
+                .await?;
+            fetched.extend(message.map(|m| (m.uid, Fetched::Raw(m.raw))));
+        } else {
+            small.push(uid);
         }
     }
-    let started = std::time::Instant::now();
-    for message in session.fetch_batch(&small).await? {
-        raws.push((key(message.uid), Fetched::Raw(message.raw)));
+    if !small.is_empty() {
+        for message in session.fetch_batch(&small).await? {
+            fetched.push((message.uid, Fetched::Raw(message.raw)));
+        }
     }
-    tracing::debug!(messages = raws.len(), took = ?started.elapsed(), "batch fetched");
-    Ok(raws)
+    // In UID order, so that of two copies of a message in one batch the earlier one is imported.
+    fetched.sort_unstable_by_key(|(uid, _)| *uid);
+    tracing::debug!(messages = fetched.len(), took = ?started.elapsed(), "batch fetched");
+    Ok(fetched
+        .into_iter()
+        .map(|(uid, f)| (format!("{uid_validity}:{uid}"), f))
+        .collect())
 }
 
 /// Waits for a batch's commit, counts its outcomes, remembers the scan position, and only then applies the
@@ -482,21 +546,28 @@ async fn run_imap(
     // downloaded; the mailbox is touched for a batch only after its commit, and batches finish in order.
     let mut pending: VecDeque<(u32, CommitTask)> = VecDeque::with_capacity(IN_FLIGHT + 1);
     let mut chunks = uids.chunks(BATCH);
+    let mut planned = VecDeque::new();
     loop {
-        let next = chunks.next();
-        if let Some(chunk) = next {
+        if planned.is_empty()
+            && let Some(chunk) = chunks.next()
+        {
             let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
-            let raws = fetch_chunk(
-                env,
-                &mut session,
-                chunk,
-                folder.uid_validity,
-                rescan,
-                counts,
-            )
-            .await?;
+            planned.extend(
+                plan_chunk(
+                    env,
+                    &mut session,
+                    chunk,
+                    folder.uid_validity,
+                    rescan,
+                    counts,
+                )
+                .await?,
+            );
+        }
+        if let Some(batch) = planned.pop_front() {
+            let raws = download(env, &mut session, &batch, folder.uid_validity).await?;
             let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
-            pending.push_back((chunk.last().copied().unwrap_or(last_uid), task));
+            pending.push_back((batch.last, task));
             if pending.len() <= IN_FLIGHT {
                 continue;
             }

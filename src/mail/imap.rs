@@ -349,6 +349,52 @@ impl ImapSession {
         Ok(messages)
     }
 
+    /// Downloads one message in parts of `part` bytes (`BODY.PEEK[]<offset.length>`), so that the
+    /// connection's buffer holds one part at a time and the message itself is held once, in a buffer of
+    /// `size` bytes (its `RFC822.SIZE`). Stops with [`ImapError::Protocol`] should the server send more than
+    /// `limit` bytes. `None` when the message no longer exists.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip(self))]
+    pub async fn fetch_in_parts(
+        &mut self,
+        uid: u32,
+        size: u32,
+        part: u32,
+        limit: usize,
+    ) -> Result<Option<FetchedMessage>, ImapError> {
+        let part = part.max(1);
+        let mut raw = Vec::with_capacity((size as usize).min(limit));
+        let mut internal_date = None;
+        loop {
+            let query = format!("(UID INTERNALDATE BODY.PEEK[]<{}.{part}>)", raw.len());
+            let fetches = self.uid_fetch(&[uid], &query).await?;
+            let Some(fetch) = fetches.iter().find(|f| f.uid == Some(uid)) else {
+                return Ok(None);
+            };
+            internal_date = internal_date.or_else(|| fetch.internal_date());
+            let body = fetch.body().unwrap_or_default();
+            raw.extend_from_slice(body);
+            if raw.len() > limit {
+                return Err(ImapError::Protocol {
+                    step: "FETCH",
+                    message: format!("message {uid} is longer than {limit} bytes"),
+                });
+            }
+            if body.len() < part as usize {
+                break;
+            }
+        }
+        Ok(Some(FetchedMessage {
+            uid,
+            raw,
+            internal_date,
+        }))
+    }
+
     /// The flags of the given messages (`\Seen`, `\Deleted`, keywords), ascending by UID.
     ///
     /// # Errors

@@ -54,7 +54,7 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-16384")
+            .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "8192");
         if let Some(parent) = Path::new(options.get_filename()).parent()
@@ -676,16 +676,29 @@ impl Storage for SqliteStorage {
     }
 
     async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>> {
+        let mut conn = self.pool.acquire().await?;
         let row: Option<(Option<Vec<u8>>, Option<String>)> =
             sqlx::query_as("SELECT raw, content_type FROM messages WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?;
-        Ok(row.and_then(|(raw, ct)| {
-            raw.map(|bytes| RawMessage {
-                bytes,
-                content_type: ct.unwrap_or_else(|| "application/octet-stream".into()),
-            })
+        let Some((Some(mut bytes), content_type)) = row else {
+            return Ok(None);
+        };
+        if bytes.len() >= write::RAW_PART {
+            let parts: Vec<(Vec<u8>,)> = sqlx::query_as(
+                "SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (part,) in parts {
+                bytes.extend_from_slice(&part);
+            }
+        }
+        Ok(Some(RawMessage {
+            bytes,
+            content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
         }))
     }
 

@@ -271,6 +271,15 @@ pub(super) async fn insert_leads(
     Ok(leads.iter().map(party_of).collect())
 }
 
+/// The most raw bytes bound as one value: `messages.raw` holds up to this much, and `message_raw_parts`
+/// the rest in parts of this size (see migration 0004).
+pub(super) const RAW_PART: usize = 1 << 20;
+
+/// Raw bytes are kept for imported and rejected messages, for download and reprocessing.
+fn kept_raw<'a>(m: &NewMessage<'a>) -> Option<&'a [u8]> {
+    matches!(m.outcome, Outcome::Imported | Outcome::Rejected).then_some(m.entry.raw.as_slice())
+}
+
 async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>]) -> Result<()> {
     let rows: Vec<(&NewMessage<'_>, String)> =
         messages.iter().map(|m| (m, m.entry.source.key())).collect();
@@ -281,8 +290,7 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
         );
         q.push_values(chunk, |mut b, (m, source)| {
             let (collector_id, http_source_id) = source_ids(&m.entry.source);
-            // Raw bytes are kept for imported and rejected messages, for download and reprocessing.
-            let keep_raw = matches!(m.outcome, Outcome::Imported | Outcome::Rejected);
+            let raw = kept_raw(m);
             b.push_bind(m.id)
                 .push_bind(m.entry.source.channel().as_str())
                 .push_bind(source.as_str())
@@ -295,11 +303,26 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
                 .push_bind(m.outcome.as_str())
                 .push_bind(m.reason)
                 .push_bind(m.lead_id)
-                .push_bind(keep_raw.then_some(m.entry.raw.as_slice()))
-                .push_bind(keep_raw.then_some(m.entry.content_type.as_str()))
+                .push_bind(raw.map(|raw| &raw[..raw.len().min(RAW_PART)]))
+                .push_bind(raw.map(|_| m.entry.content_type.as_str()))
                 .push_bind(ms(m.entry.received_at));
         });
         q.build().execute(&mut *conn).await?;
+    }
+    for m in messages {
+        let Some(rest) = kept_raw(m).and_then(|raw| raw.get(RAW_PART..)) else {
+            continue;
+        };
+        for (seq, part) in (1i64..).zip(rest.chunks(RAW_PART)) {
+            sqlx::query(
+                "INSERT INTO message_raw_parts (message_id, seq, bytes) VALUES ($1, $2, $3)",
+            )
+            .bind(m.id)
+            .bind(seq)
+            .bind(part)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }
