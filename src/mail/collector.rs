@@ -13,7 +13,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use encoding_rs::Encoding;
@@ -35,6 +35,9 @@ use crate::storage::{
 
 /// How many messages are fetched, parsed and committed together.
 pub const BATCH: usize = 500;
+
+/// How often at most a run saves its scan position (UIDVALIDITY and the highest UID done).
+const SAVE_POSITION_EVERY: Duration = Duration::from_secs(1);
 
 /// How many downloaded batches may wait for their parse and commit while the next one downloads.
 const IN_FLIGHT: usize = 2;
@@ -477,15 +480,12 @@ async fn download(
         .collect())
 }
 
-/// Waits for a batch's commit, counts its outcomes, remembers the scan position, and only then applies the
-/// after-import action and the failed folder.
+/// Waits for a batch's commit, counts its outcomes, and only then applies the after-import action and the
+/// failed folder.
 async fn finish_imap_batch(
-    env: &CollectorEnv,
     session: &mut ImapSession,
     c: &CollectorRecord,
     counts: &mut RunCounts,
-    uid_validity: u32,
-    last_uid: u32,
     task: CommitTask,
 ) -> Result<(), CollectorError> {
     let outcomes = task.await.map_err(|e| {
@@ -503,16 +503,6 @@ async fn finish_imap_batch(
             _ => {}
         }
     }
-    env.storage
-        .save_scan_state(
-            c.id,
-            &c.folder,
-            ScanState {
-                uid_validity,
-                last_uid,
-            },
-        )
-        .await?;
     after_import(session, c, &done).await?;
     if let Some(failed_folder) = c.failed_folder.as_deref().filter(|_| !failed.is_empty()) {
         session.move_to(&failed, failed_folder).await?;
@@ -542,6 +532,13 @@ async fn run_imap(
     let uids = session.search_new(&c.keyword, after).await?;
     let source = rules.source.key();
     let mut last_uid = after;
+    // The scan position is saved after the batches' after-import actions, about once a second and at the
+    // end; after a crash the next run downloads at most that second's batches again, and the ledger
+    // records them as duplicates and finishes their actions.
+    let mut persisted = saved
+        .filter(|state| state.uid_validity == folder.uid_validity)
+        .map(|state| state.last_uid);
+    let mut last_saved = Instant::now();
     // A pipeline: while earlier batches are parsed and committed in their own tasks, the next one is
     // downloaded; the mailbox is touched for a batch only after its commit, and batches finish in order.
     let mut pending: VecDeque<(u32, CommitTask)> = VecDeque::with_capacity(IN_FLIGHT + 1);
@@ -575,35 +572,35 @@ async fn run_imap(
         let Some((batch_last, task)) = pending.pop_front() else {
             break;
         };
-        finish_imap_batch(
-            env,
-            &mut session,
-            c,
-            counts,
-            folder.uid_validity,
-            batch_last,
-            task,
-        )
-        .await?;
+        finish_imap_batch(&mut session, c, counts, task).await?;
         last_uid = last_uid.max(batch_last);
+        if last_saved.elapsed() >= SAVE_POSITION_EVERY {
+            save_position(env, c, folder.uid_validity, last_uid).await?;
+            (persisted, last_saved) = (Some(last_uid), Instant::now());
+        }
     }
-    if saved.is_none() || last_uid == after {
-        env.storage
-            .save_scan_state(
-                c.id,
-                &c.folder,
-                ScanState {
-                    uid_validity: folder.uid_validity,
-                    last_uid,
-                },
-            )
-            .await?;
+    if persisted != Some(last_uid) {
+        save_position(env, c, folder.uid_validity, last_uid).await?;
     }
     if let Some(days) = c.delete_after_days {
         retention_imap(env, &mut session, c, folder.uid_validity, days).await?;
     }
     session.logout().await?;
     Ok(())
+}
+
+/// Remembers that every UID up to `last_uid` of this UIDVALIDITY is done.
+async fn save_position(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    uid_validity: u32,
+    last_uid: u32,
+) -> Result<(), CollectorError> {
+    let state = ScanState {
+        uid_validity,
+        last_uid,
+    };
+    Ok(env.storage.save_scan_state(c.id, &c.folder, state).await?)
 }
 
 /// A message as the mailbox gave it.
