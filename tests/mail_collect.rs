@@ -1024,3 +1024,65 @@ async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole(
     assert_eq!(seen, ["123", "901", "902"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_asked_for_while_one_is_going_is_refused_and_the_first_one_finishes() {
+    let dc = dovecot();
+    let user = unique_user("overlap");
+    let secrets = tempfile::tempdir().unwrap();
+    for raw in orders(2000) {
+        dc.deliver(&user, &raw);
+    }
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
+    let first = tokio::spawn({
+        let request = app
+            .client
+            .post(format!("{}/api/v1/collectors/site/run", app.base))
+            .bearer_auth(&app.admin_token);
+        async move { request.send().await.unwrap() }
+    });
+    // Wait until the first run is recorded as started and not yet finished.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = app.get("/api/v1/collectors").await;
+        let run = &list[0]["last_run"];
+        if run["started_at"].is_string() && run["finished_at"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never showed as going: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = app.post("/api/v1/collectors/site/run").await;
+    assert_eq!(second.status().as_u16(), 409);
+    let error: Value = second.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "conflict", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in progress"),
+        "{error}"
+    );
+
+    let first = first.await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let summaries: Value = first.json().await.unwrap();
+    assert_eq!(counts(&summaries[0]), (2000, 0, 0, 0));
+    assert_eq!(
+        counts(&run_now(&app, "site").await),
+        (0, 0, 0, 0),
+        "the refused run lost nothing and the next one finds nothing new"
+    );
+    app.stop().await;
+}

@@ -38,7 +38,8 @@ pub enum ApiError {
     /// 409: an Idempotency-Key reused with a different body.
     #[error("this Idempotency-Key was used with a different body")]
     IdempotencyConflict,
-    /// 409: the resource is in a state that forbids this (a run in progress, a message not rejected).
+    /// 409: the resource is in a state that forbids this (a run in progress, a message not rejected, a name
+    /// that exists already).
     #[error("{0}")]
     Busy(String),
     /// 413: the body is over `limits.max_body_bytes`.
@@ -134,7 +135,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound { what, .. } => ApiError::NotFound(what),
-            StorageError::Conflict(_) => ApiError::Internal(e.into()),
+            StorageError::Conflict(message) => ApiError::Busy(message),
             other => ApiError::Internal(other.into()),
         }
     }

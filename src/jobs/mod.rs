@@ -135,8 +135,27 @@ impl MailCollectorJob {
                     Err(e) => warn!(error = %e, "scheduled mail collector run did not happen"),
                 }
             }
+            let missed = runs_between(&cron, &next, &Utc::now().with_timezone(&tz));
+            if missed > 0 {
+                info!(
+                    missed,
+                    "scheduled mail collector runs skipped: they fell due while this run was going"
+                );
+            }
         }
     }
+}
+
+/// How many times `cron` falls due after `from` and up to `until`, counting at most 1,000.
+fn runs_between<T: chrono::TimeZone>(
+    cron: &Cron,
+    from: &chrono::DateTime<T>,
+    until: &chrono::DateTime<T>,
+) -> usize {
+    cron.iter_after(from.clone())
+        .take(1000)
+        .take_while(|at| at <= until)
+        .count()
 }
 
 /// Parses the job's cron expression: 6 fields (with seconds) or 5.
@@ -155,6 +174,25 @@ pub fn parse_cron(pattern: &str) -> Result<Cron, croner::errors::CronError> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn runs_that_fell_due_during_a_long_run_are_counted() {
+        let every_five_minutes = parse_cron("0 */5 * * * *").unwrap();
+        let at = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 28, h, m, s).unwrap();
+        // A run due at 10:00 that ends at 10:17:30 overlapped the runs due at 10:05, 10:10 and 10:15.
+        assert_eq!(
+            runs_between(&every_five_minutes, &at(10, 0, 0), &at(10, 17, 30)),
+            3
+        );
+        assert_eq!(
+            runs_between(&every_five_minutes, &at(10, 0, 0), &at(10, 4, 59)),
+            0
+        );
+        assert_eq!(
+            runs_between(&every_five_minutes, &at(10, 0, 0), &at(10, 5, 0)),
+            1
+        );
+    }
 
     #[test]
     fn six_and_five_field_patterns_both_parse() {
