@@ -99,6 +99,19 @@ async fn app_with(collectors: Vec<CollectorConfig>) -> TestApp {
     .await
 }
 
+/// An app with one collector, "site", reading `user`'s mailbox over plain IMAP.
+async fn site_over_plain_imap(dc: &Dovecot, user: &str, secrets: &Path) -> TestApp {
+    app_with(vec![collector(
+        dc,
+        "site",
+        user,
+        Protocol::Imap,
+        TlsMode::None,
+        password_file(secrets, "secret"),
+    )])
+    .await
+}
+
 /// "Run now" over the API; returns the collector's summary.
 async fn run_now(app: &TestApp, name: &str) -> Value {
     let response = app.post(&format!("/api/v1/collectors/{name}/run")).await;
@@ -291,15 +304,7 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     for name in ["seed_sample", "nodemailer_cp1251", "python_rfc2231"] {
         dc.deliver(&user, &fixture(name));
     }
-    let app = app_with(vec![collector(
-        &dc,
-        "site",
-        &user,
-        Protocol::Imap,
-        TlsMode::None,
-        password_file(secrets.path(), "secret"),
-    )])
-    .await;
+    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
     assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
 
     // leadgate fetched with BODY.PEEK: a person reading the mailbox still sees the messages as new.
@@ -974,15 +979,7 @@ async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole(
     dc.deliver(&user, &exact);
     dc.deliver(&user, &fixture("seed_sample"));
     dc.deliver(&user, &uneven);
-    let app = app_with(vec![collector(
-        &dc,
-        "site",
-        &user,
-        Protocol::Imap,
-        TlsMode::None,
-        password_file(secrets.path(), "secret"),
-    )])
-    .await;
+    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
     assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
 
     let messages = app.get("/api/v1/messages?outcome=imported").await;
@@ -1033,15 +1030,7 @@ async fn a_run_asked_for_while_one_is_going_is_refused_and_the_first_one_finishe
     for raw in orders(2000) {
         dc.deliver(&user, &raw);
     }
-    let app = app_with(vec![collector(
-        &dc,
-        "site",
-        &user,
-        Protocol::Imap,
-        TlsMode::None,
-        password_file(secrets.path(), "secret"),
-    )])
-    .await;
+    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
     let first = tokio::spawn({
         let request = app
             .client
