@@ -970,17 +970,41 @@ fn order_with_layout(number: u32, size: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole() {
+    for protocol in [Protocol::Imap, Protocol::Pop3] {
+        large_messages_come_back_whole(protocol).await;
+    }
+}
+
+async fn large_messages_come_back_whole(protocol: Protocol) {
     let dc = dovecot();
     let user = unique_user("large");
     let secrets = tempfile::tempdir().unwrap();
     // One exactly three parts long (the last part request finds nothing more), one not a whole number.
     let exact = order_with_layout(901, 3 << 20);
     let uneven = order_with_layout(902, (3 << 20) + 12_345);
+    // Two more take the mail past a batch's 8 MiB, so the run splits it into batches (IMAP before a
+    // message that would cross 8 MiB, POP3 once 8 MiB is reached).
+    let more = order_with_layout(903, (3 << 20) + 1);
+    let last = order_with_layout(904, 2 << 20);
     dc.deliver(&user, &exact);
     dc.deliver(&user, &fixture("seed_sample"));
     dc.deliver(&user, &uneven);
-    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
-    assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
+    dc.deliver(&user, &more);
+    dc.deliver(&user, &last);
+    let app = app_with(vec![collector(
+        &dc,
+        "site",
+        &user,
+        protocol,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    )])
+    .await;
+    assert_eq!(
+        counts(&run_now(&app, "site").await),
+        (5, 0, 0, 0),
+        "{protocol:?}"
+    );
 
     let messages = app.get("/api/v1/messages?outcome=imported").await;
     let mut seen = Vec::new();
@@ -1002,13 +1026,15 @@ async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole(
         let sent = match number.as_str() {
             "901" => &exact,
             "902" => &uneven,
+            "903" => &more,
+            "904" => &last,
             "123" => &fixture("seed_sample"),
             other => panic!("unexpected external number {other}"),
         };
-        assert_eq!(raw.len(), sent.len(), "message {number}");
+        assert_eq!(raw.len(), sent.len(), "{protocol:?}: message {number}");
         assert!(
             raw.as_ref() == sent.as_slice(),
-            "message {number} comes back byte for byte"
+            "{protocol:?}: message {number} comes back byte for byte"
         );
         let lead = app
             .get(&format!("/api/v1/leads/{}", message["lead_id"]))
@@ -1018,7 +1044,7 @@ async fn a_large_message_is_downloaded_and_stored_in_parts_and_comes_back_whole(
         seen.push(number);
     }
     seen.sort();
-    assert_eq!(seen, ["123", "901", "902"]);
+    assert_eq!(seen, ["123", "901", "902", "903", "904"]);
     app.stop().await;
 }
 

@@ -685,9 +685,16 @@ async fn run_pop3(
         .cloned()
         .collect();
     let mut to_delete = Vec::new();
-    for chunk in fresh.chunks(BATCH) {
-        let mut raws = Vec::with_capacity(chunk.len());
-        for (msgno, uidl) in chunk {
+    let mut rest = fresh.as_slice();
+    while !rest.is_empty() {
+        // A batch ends at BATCH messages or once it holds BATCH_BYTES of mail.
+        let (mut raws, mut bytes) = (Vec::new(), 0u64);
+        let mut taken = 0;
+        for (msgno, uidl) in rest.iter().take(BATCH) {
+            if bytes >= BATCH_BYTES {
+                break;
+            }
+            taken += 1;
             let head = client.top_headers(*msgno, 256 * 1024).await?;
             let headers = extract::headers(&head);
             let wanted =
@@ -701,8 +708,13 @@ async fn run_pop3(
                     Err(e) => return Err(e.into()),
                 }
             };
+            if let Fetched::Raw(raw) = &raw {
+                bytes += raw.len() as u64;
+            }
             raws.push((uidl.clone(), raw));
         }
+        let (chunk, after) = rest.split_at(taken);
+        rest = after;
         let by_uidl: std::collections::HashMap<&str, u32> = chunk
             .iter()
             .map(|(msgno, uidl)| (uidl.as_str(), *msgno))

@@ -307,7 +307,7 @@ impl Pop3Client {
         max_bytes: usize,
     ) -> Result<Vec<u8>, Pop3Error> {
         self.command("TOP", &format!("TOP {msgno} 0")).await?;
-        self.multiline_capped("TOP", msgno, max_bytes).await
+        self.multiline_capped("TOP", msgno, max_bytes, 0).await
     }
 
     /// The whole raw message (`RETR n`), dot-unstuffed.
@@ -330,7 +330,9 @@ impl Pop3Client {
             });
         }
         self.command("RETR", &format!("RETR {msgno}")).await?;
-        self.multiline_capped("RETR", msgno, max_bytes).await
+        let expected = usize::try_from(size).unwrap_or(max_bytes);
+        self.multiline_capped("RETR", msgno, max_bytes, expected)
+            .await
     }
 
     /// Marks a message for deletion (`DELE n`); it is removed at [`Pop3Client::quit`].
@@ -409,7 +411,7 @@ impl Pop3Client {
         step: &'static str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, Pop3Error> {
-        match self.multiline_body(step, max_bytes).await? {
+        match self.multiline_body(step, max_bytes, 0).await? {
             (body, false) => Ok(body),
             (_, true) => Err(protocol(
                 step,
@@ -423,8 +425,9 @@ impl Pop3Client {
         step: &'static str,
         msgno: u32,
         max_bytes: usize,
+        expected: usize,
     ) -> Result<Vec<u8>, Pop3Error> {
-        match self.multiline_body(step, max_bytes).await? {
+        match self.multiline_body(step, max_bytes, expected).await? {
             (body, false) => Ok(body),
             (body, true) => Err(Pop3Error::MessageTooLarge {
                 msgno,
@@ -435,13 +438,15 @@ impl Pop3Client {
     }
 
     /// Returns the body and whether it overflowed `max_bytes`. On overflow the rest of the
-    /// answer is read and thrown away, so the connection can go on.
+    /// answer is read and thrown away, so the connection can go on. The body's buffer starts at
+    /// `expected` bytes (the size LIST gave), so a large message is not copied as it grows.
     async fn multiline_body(
         &mut self,
         step: &'static str,
         max_bytes: usize,
+        expected: usize,
     ) -> Result<(Vec<u8>, bool), Pop3Error> {
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(expected.min(max_bytes));
         let mut line = Vec::new();
         let mut overflow = false;
         let mut skipped: u64 = 0;
