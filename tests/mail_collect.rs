@@ -99,13 +99,13 @@ async fn app_with(collectors: Vec<CollectorConfig>) -> TestApp {
     .await
 }
 
-/// An app with one collector, "site", reading `user`'s mailbox over plain IMAP.
-async fn site_over_plain_imap(dc: &Dovecot, user: &str, secrets: &Path) -> TestApp {
+/// An app with one collector, "site", reading `user`'s mailbox over `protocol` without TLS.
+async fn plain_site(dc: &Dovecot, user: &str, protocol: Protocol, secrets: &Path) -> TestApp {
     app_with(vec![collector(
         dc,
         "site",
         user,
-        Protocol::Imap,
+        protocol,
         TlsMode::None,
         password_file(secrets, "secret"),
     )])
@@ -274,15 +274,7 @@ async fn the_same_message_delivered_twice_is_one_lead_and_one_duplicate() {
         let secrets = tempfile::tempdir().unwrap();
         dc.deliver(&user, &fixture("seed_sample"));
         dc.deliver(&user, &fixture("seed_sample"));
-        let app = app_with(vec![collector(
-            &dc,
-            "site",
-            &user,
-            protocol,
-            TlsMode::None,
-            password_file(secrets.path(), "secret"),
-        )])
-        .await;
+        let app = plain_site(&dc, &user, protocol, secrets.path()).await;
         let summary = run_now(&app, "site").await;
         assert_eq!(counts(&summary), (1, 1, 0, 0), "{protocol:?}: {summary}");
         assert_eq!(all_leads(&app).await.len(), 1);
@@ -304,7 +296,7 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     for name in ["seed_sample", "nodemailer_cp1251", "python_rfc2231"] {
         dc.deliver(&user, &fixture(name));
     }
-    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
+    let app = plain_site(&dc, &user, Protocol::Imap, secrets.path()).await;
     assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
 
     // leadgate fetched with BODY.PEEK: a person reading the mailbox still sees the messages as new.
@@ -991,15 +983,7 @@ async fn large_messages_come_back_whole(protocol: Protocol) {
     dc.deliver(&user, &uneven);
     dc.deliver(&user, &more);
     dc.deliver(&user, &last);
-    let app = app_with(vec![collector(
-        &dc,
-        "site",
-        &user,
-        protocol,
-        TlsMode::None,
-        password_file(secrets.path(), "secret"),
-    )])
-    .await;
+    let app = plain_site(&dc, &user, protocol, secrets.path()).await;
     assert_eq!(
         counts(&run_now(&app, "site").await),
         (5, 0, 0, 0),
@@ -1056,7 +1040,7 @@ async fn a_run_asked_for_while_one_is_going_is_refused_and_the_first_one_finishe
     for raw in orders(2000) {
         dc.deliver(&user, &raw);
     }
-    let app = site_over_plain_imap(&dc, &user, secrets.path()).await;
+    let app = plain_site(&dc, &user, Protocol::Imap, secrets.path()).await;
     let first = tokio::spawn({
         let request = app
             .client
