@@ -348,7 +348,7 @@ async fn commit_batch(
                 .collect::<Vec<_>>()
         })
     };
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let second = raws.split_off(raws.len() / 2);
     let (a, b) = tokio::join!(parse(raws), parse(second));
     let parsed = started.elapsed();
@@ -450,7 +450,7 @@ async fn download(
     batch: &Planned,
     uid_validity: u32,
 ) -> Result<Vec<(String, Fetched)>, CollectorError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut fetched = Vec::with_capacity(batch.messages.len());
     let mut small = Vec::with_capacity(batch.messages.len());
     for &(uid, size) in &batch.messages {
