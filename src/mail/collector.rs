@@ -151,24 +151,37 @@ pub fn submission_for(
     rules: &MailRules,
     settings: &IntakeSettings,
 ) -> Submission {
-    let headers = extract::headers(&raw);
+    // A message over the limit is refused unparsed; any other is parsed once, for its headers and payload.
+    let size = raw.len();
+    let (headers, payload) = if size > rules.max_message_bytes {
+        (extract::headers(&raw), None)
+    } else {
+        let (headers, payload) = extract::read(&raw, rules.default_charset);
+        (headers, Some(payload))
+    };
     let subject = headers.subject.as_deref().unwrap_or_default();
     let matched = keyword_match(subject, &rules.keyword);
+    let disposition = match (&matched, payload) {
+        (None, _) => Disposition::Skipped {
+            reason: format!("the subject does not hold {:?} as a word", rules.keyword),
+        },
+        (Some(_), None) => Disposition::Rejected {
+            reason: format!(
+                "the message is {size} bytes, the limit is {}",
+                rules.max_message_bytes
+            ),
+        },
+        (Some(_), Some(payload)) => judge(payload, rules, settings),
+    };
     let ledger = LedgerEntry {
         source: rules.source.clone(),
         ledger_key: headers.message_id.clone().or_else(|| mailbox_key.clone()),
         mailbox_key,
-        message_id: headers.message_id.clone(),
-        external_number: matched.as_ref().and_then(|m| m.external_number.clone()),
+        message_id: headers.message_id,
+        external_number: matched.and_then(|m| m.external_number),
         received_at: Utc::now(),
         raw,
         content_type: "message/rfc822".to_owned(),
-    };
-    let disposition = match matched {
-        None => Disposition::Skipped {
-            reason: format!("the subject does not hold {:?} as a word", rules.keyword),
-        },
-        Some(_) => judge(&ledger.raw, rules, settings),
     };
     Submission {
         ledger,
@@ -177,17 +190,12 @@ pub fn submission_for(
     }
 }
 
-fn judge(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Disposition {
-    if raw.len() > rules.max_message_bytes {
-        return Disposition::Rejected {
-            reason: format!(
-                "the message is {} bytes, the limit is {}",
-                raw.len(),
-                rules.max_message_bytes
-            ),
-        };
-    }
-    let found = match extract::find_payload(raw, rules.default_charset) {
+fn judge(
+    payload: Result<extract::FoundPayload, extract::ExtractError>,
+    rules: &MailRules,
+    settings: &IntakeSettings,
+) -> Disposition {
+    let found = match payload {
         Ok(found) => found,
         Err(e) => {
             return Disposition::Rejected {

@@ -52,9 +52,13 @@ pub struct MailHeaders {
 /// Parses only what is needed to select the message. Also works on a headers-only fetch (POP3 `TOP n 0`,
 /// IMAP `BODY.PEEK[HEADER]`). Never fails: what cannot be read is `None`.
 pub fn headers(raw: &[u8]) -> MailHeaders {
-    let Some(message) = MessageParser::new().parse_headers(raw) else {
-        return MailHeaders::default();
-    };
+    MessageParser::new()
+        .parse_headers(raw)
+        .map(|message| headers_of(&message))
+        .unwrap_or_default()
+}
+
+fn headers_of(message: &Message<'_>) -> MailHeaders {
     MailHeaders {
         message_id: message
             .message_id()
@@ -137,20 +141,38 @@ pub fn find_payload(
     raw: &[u8],
     default: &'static TextEncoding,
 ) -> Result<FoundPayload, ExtractError> {
+    read(raw, default).1
+}
+
+/// Reads a whole message once: its header fields (as [`headers`] gives them) and the payload
+/// [`find_payload`] finds. A message that nests too many attached messages to be parsed safely gets its
+/// header fields from the header block alone.
+pub fn read(
+    raw: &[u8],
+    default: &'static TextEncoding,
+) -> (MailHeaders, Result<FoundPayload, ExtractError>) {
     if message_mentions(raw) > MAX_MESSAGE_MENTIONS {
-        return Err(ExtractError::TooManyNestedMessages {
+        let refused = ExtractError::TooManyNestedMessages {
             limit: MAX_MESSAGE_MENTIONS,
-        });
+        };
+        return (headers(raw), Err(refused));
     }
-    let message = MessageParser::new()
-        .parse(raw)
-        .ok_or(ExtractError::NotMime)?;
+    match MessageParser::new().parse(raw) {
+        Some(message) => (headers_of(&message), payload_of(&message, default)),
+        None => (headers(raw), Err(ExtractError::NotMime)),
+    }
+}
+
+fn payload_of(
+    message: &Message<'_>,
+    default: &'static TextEncoding,
+) -> Result<FoundPayload, ExtractError> {
     let mut search = Search {
         default,
         attachments: 0,
         first_broken: None,
     };
-    if let Some(found) = search.message(&message, 0) {
+    if let Some(found) = search.message(message, 0) {
         return Ok(found);
     }
     match search.first_broken {

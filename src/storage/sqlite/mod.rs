@@ -105,6 +105,24 @@ impl SqliteStorage {
     }
 }
 
+/// Narrows a lead query (`l`) to one kind and a period of `starts_at`.
+fn push_kind_and_period(
+    q: &mut QueryBuilder<Sqlite>,
+    kind: Option<LeadKind>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) {
+    if let Some(kind) = kind {
+        q.push(" AND l.kind = ").push_bind(kind.as_str());
+    }
+    if let Some(from) = from {
+        q.push(" AND l.starts_at >= ").push_bind(ms(from));
+    }
+    if let Some(to) = to {
+        q.push(" AND l.starts_at < ").push_bind(ms(to));
+    }
+}
+
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -522,15 +540,7 @@ impl Storage for SqliteStorage {
         if let Some(status) = filter.status {
             q.push(" AND l.status = ").push_bind(status.as_str());
         }
-        if let Some(kind) = filter.kind {
-            q.push(" AND l.kind = ").push_bind(kind.as_str());
-        }
-        if let Some(from) = filter.from {
-            q.push(" AND l.starts_at >= ").push_bind(ms(from));
-        }
-        if let Some(to) = filter.to {
-            q.push(" AND l.starts_at < ").push_bind(ms(to));
-        }
+        push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
         if let Some(search) = filter
             .search
             .as_deref()

@@ -398,6 +398,12 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
             break;
         }
     }
+    Ok(inbox_page(found, limit))
+}
+
+/// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next
+/// page when there is one.
+fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
     let next = if found.len() > limit {
         found.truncate(limit);
         found.last().map(|(in_new, lead)| InboxCursor {
@@ -407,22 +413,14 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
     } else {
         None
     };
-    Ok(InboxPage {
+    InboxPage {
         items: found.into_iter().map(|(_, lead)| lead).collect(),
         next,
-    })
+    }
 }
 
 fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
-    if let Some(kind) = q.kind {
-        b.push(" AND l.kind = ").push_bind(kind.as_str());
-    }
-    if let Some(from) = q.from {
-        b.push(" AND l.starts_at >= ").push_bind(ms(from));
-    }
-    if let Some(to) = q.to {
-        b.push(" AND l.starts_at < ").push_bind(ms(to));
-    }
+    super::push_kind_and_period(b, q.kind, q.from, q.to);
 }
 
 /// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order
@@ -467,19 +465,7 @@ async fn inbox_search(
         let in_new: bool = row.try_get("in_new")?;
         found.push((in_new, summary_from_row(row)?));
     }
-    let next = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(|(in_new, lead)| InboxCursor {
-            in_new: *in_new,
-            after_id: lead.id,
-        })
-    } else {
-        None
-    };
-    Ok(InboxPage {
-        items: found.into_iter().map(|(_, lead)| lead).collect(),
-        next,
-    })
+    Ok(inbox_page(found, limit))
 }
 
 pub(super) async fn inbox_pulse(
