@@ -45,11 +45,7 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
     let id = post_lead(&app, SEED_SAMPLE).await;
     b.client.goto(&format!("{}/inbox", app.base)).await.unwrap();
     let row = format!("tr.lead-row.is-new[data-lead-id=\"{id}\"]");
-    b.client
-        .wait()
-        .for_element(Locator::Css(&row))
-        .await
-        .unwrap();
+    b.wait_for(&row).await;
     assert_eq!(
         text(&b, &format!("{row} .lead-link")).await,
         "Заказ №123 от 01.06.2019 бла бла бла"
@@ -66,18 +62,8 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
     b.screenshot("calendar-month").await;
 
     // Open it from the calendar, take it into work, form the tech cards.
-    b.client
-        .find(Locator::Css(&event))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#take"))
-        .await
-        .unwrap();
+    b.click(&event).await;
+    b.wait_for("#take").await;
     assert_eq!(
         text(&b, "#contact-person").await,
         "Прилепский Алексей Анатольевич"
@@ -92,27 +78,11 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
         layout.attr("rel").await.unwrap().as_deref(),
         Some("noopener noreferrer")
     );
-    b.client
-        .find(Locator::Css("#take"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#assignee"))
-        .await
-        .unwrap();
+    b.click("#take").await;
+    b.wait_for("#assignee").await;
     assert_eq!(text(&b, "#lead-status").await, "В работе");
     assert_eq!(text(&b, "#assignee").await, "manager1");
-    b.client
-        .find(Locator::Css("#form-cards"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#form-cards").await;
     let card = b
         .client
         .wait()
@@ -124,11 +94,7 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
 
     // The printable card carries the sample's figures.
     card.click().await.unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#card-number"))
-        .await
-        .unwrap();
+    b.wait_for("#card-number").await;
     assert_eq!(text(&b, "#card-number").await, format!("{id}-1"));
     assert_eq!(text(&b, "#item").await, "Ролап 123 22 22");
     assert_eq!(text(&b, "#area-per-piece").await, "4");
@@ -169,13 +135,7 @@ async fn the_inbox_offers_a_refresh_when_a_new_lead_arrives() {
         .for_element(Locator::Css("#live:not([hidden])"))
         .await
         .unwrap();
-    b.client
-        .find(Locator::Css("[data-reload]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("[data-reload]").await;
     b.client
         .wait()
         .for_element(Locator::XPath(
@@ -204,20 +164,9 @@ async fn a_script_in_a_quarantined_message_or_a_lead_is_shown_as_text_and_never_
         .await
         .unwrap();
     assert!(text(&b, "td.reason").await.contains("no JSON attachment"));
-    b.client
-        .find(Locator::Css(&format!(
-            "tr[data-message-id=\"{id}\"] a.message-link"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#raw"))
-        .await
-        .unwrap();
+    b.click(&format!("tr[data-message-id=\"{id}\"] a.message-link"))
+        .await;
+    b.wait_for("#raw").await;
     let raw = text(&b, "#raw").await;
     assert!(
         raw.contains("<script>document.title='pwned';window.__pwned=1;</script>"),
@@ -258,18 +207,8 @@ async fn a_script_in_a_quarantined_message_or_a_lead_is_shown_as_text_and_never_
         "window.confirm = function () { return true; }; return null",
     )
     .await;
-    b.client
-        .find(Locator::Css("#discard"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("p.empty"))
-        .await
-        .unwrap();
+    b.click("#discard").await;
+    b.wait_for("p.empty").await;
     let record = storage(&app).await.message(id).await.unwrap().unwrap();
     assert_eq!(record.outcome, leadgate::storage::Outcome::Discarded);
     b.stop().await;
@@ -336,18 +275,8 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
         .goto(&format!("{}/admin/collectors", app.base))
         .await
         .unwrap();
-    b.client
-        .find(Locator::Css("#new-collector"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#collector-form"))
-        .await
-        .unwrap();
+    b.click("#new-collector").await;
+    b.wait_for("#collector-form").await;
     let port = dc.var("DOVECOT_IMAP_PORT").to_owned();
     for (field, value) in [
         ("name", "site-orders"),
@@ -364,57 +293,21 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
         input.clear().await.unwrap();
         input.send_keys(value).await.unwrap();
     }
-    b.client
-        .find(Locator::Css("select[name='tls'] option[value='none']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("#save-collector"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("select[name='tls'] option[value='none']").await;
+    b.click("#save-collector").await;
     let row = "tr[data-collector='site-orders']";
-    b.client
-        .wait()
-        .for_element(Locator::Css(row))
-        .await
-        .unwrap();
+    b.wait_for(row).await;
 
-    b.client
-        .find(Locator::Css(&format!("{row} button.test-connection")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#collector-notice"))
-        .await
-        .unwrap();
+    b.click(&format!("{row} button.test-connection")).await;
+    b.wait_for("#collector-notice").await;
     assert!(
         text(&b, "#collector-notice")
             .await
             .contains("соединение и вход успешны")
     );
 
-    b.client
-        .find(Locator::Css(&format!("{row} button.run-now")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#collector-notice"))
-        .await
-        .unwrap();
+    b.click(&format!("{row} button.run-now")).await;
+    b.wait_for("#collector-notice").await;
     let notice = text(&b, "#collector-notice").await;
     assert!(notice.contains("загружено 1"), "{notice}");
     assert!(
@@ -434,11 +327,7 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
         .await
         .unwrap();
     lead.click().await.unwrap();
-    b.client
-        .wait()
-        .for_element(Locator::Css("#lead-title"))
-        .await
-        .unwrap();
+    b.wait_for("#lead-title").await;
     let source = text(&b, "section.card:nth-of-type(2)").await;
     assert!(source.contains("Почта · site-orders"), "{source}");
     b.stop().await;

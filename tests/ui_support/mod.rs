@@ -246,32 +246,47 @@ impl Browser {
         }
     }
 
-    /// Signs in through the form and waits for the inbox.
-    pub async fn sign_in(&self, app: &TestApp, login: &str, password: &str) {
-        let c = &self.client;
-        c.goto(&format!("{}/login", app.base)).await.unwrap();
-        c.find(Locator::Css("#login"))
+    /// Clicks the element `css` selects.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
             .await
-            .unwrap()
-            .send_keys(login)
-            .await
-            .unwrap();
-        c.find(Locator::Css("#password"))
-            .await
-            .unwrap()
-            .send_keys(password)
-            .await
-            .unwrap();
-        c.find(Locator::Css("#sign-in"))
-            .await
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
             .click()
             .await
             .unwrap();
-        c.wait()
-            .for_element(Locator::Css("table.leads, p.empty"))
+    }
+
+    /// Waits until an element `css` selects is on the page.
+    pub async fn wait_for(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+    }
+
+    /// Types `text` into the element `css` selects.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
             .await
             .unwrap();
+    }
+
+    /// Signs in through the form and waits for the inbox.
+    pub async fn sign_in(&self, app: &TestApp, login: &str, password: &str) {
+        self.client
+            .goto(&format!("{}/login", app.base))
+            .await
+            .unwrap();
+        self.type_into("#login", login).await;
+        self.type_into("#password", password).await;
+        self.click("#sign-in").await;
+        self.wait_for("table.leads, p.empty").await;
     }
 
     /// Saves a PNG screenshot of the page under `target/ui-artifacts/`.
