@@ -16,6 +16,16 @@ fn leadgate(dir: &Path) -> Command {
     cmd
 }
 
+/// Asserts the exit status, showing what the command wrote to stderr when it differs.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -35,12 +45,7 @@ fn check_reports_the_parsed_order_and_exits_0() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], true);
     assert_eq!(report["kind"], "order");
@@ -62,7 +67,7 @@ fn check_reports_a_rejection_with_its_position_and_exits_1() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_exit(&output, 1);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], false);
     assert_eq!(report["error"]["code"], "not_json");
@@ -85,7 +90,7 @@ fn check_shows_warnings_for_an_invalid_inn() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0));
+    assert_exit(&output, 0);
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["warnings"][0]["code"], "invalid_inn");
 }
@@ -99,12 +104,7 @@ fn import_files_leads_into_the_embedded_database_once() {
         .arg(&good)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(
         stdout(&output).contains("imported as lead 1"),
         "{}",
@@ -133,7 +133,7 @@ fn import_files_leads_into_the_embedded_database_once() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_exit(&output, 1);
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
 
     let list = leadgate(dir.path())
@@ -161,7 +161,7 @@ fn import_files_leads_into_the_embedded_database_once() {
         .args(["leads", "show", "99"])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(1));
+    assert_exit(&missing, 1);
 }
 
 #[test]
@@ -174,12 +174,7 @@ fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let eml = output.stdout;
     let headers = leadgate::mail::extract::headers(&eml);
     assert_eq!(
@@ -213,12 +208,7 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
         .arg("migrate")
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(dir.path().join("custom/place.db").exists());
     let overridden = leadgate(dir.path())
         .arg("--config")
@@ -227,7 +217,7 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
         .env("LEADGATE_DATABASE__URL", "sqlite://from-env.db")
         .output()
         .unwrap();
-    assert_eq!(overridden.status.code(), Some(0));
+    assert_exit(&overridden, 0);
     assert!(
         dir.path().join("from-env.db").exists(),
         "environment variables override the file"
@@ -251,7 +241,7 @@ fn a_missing_secret_is_a_clear_error() {
         .env_remove("LEADGATE_TEST_UNSET_TOKEN")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("LEADGATE_TEST_UNSET_TOKEN"));
 }
 
@@ -365,12 +355,7 @@ fn import_and_check_read_saved_eml_files() {
         .arg(&eml)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(
         stdout(&output).contains("imported as lead 1"),
         "{}",
@@ -400,6 +385,6 @@ fn import_and_check_read_saved_eml_files() {
         .arg(&broken)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_exit(&output, 1);
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
 }
