@@ -19,6 +19,18 @@ async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> V
     body
 }
 
+/// Neither a lead nor a ledger record was written.
+async fn assert_nothing_recorded(app: &TestApp) {
+    assert_eq!(lead_count(app).await, 0);
+    assert_eq!(
+        app.get("/api/v1/messages").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
 async fn lead_count(app: &TestApp) -> usize {
     app.get("/api/v1/leads?limit=500").await["items"]
         .as_array()
@@ -217,14 +229,7 @@ async fn a_missing_or_wrong_token_is_401_and_nothing_is_recorded() {
         .await
         .unwrap();
     assert_error(admin, 401, "unauthorized").await;
-    assert_eq!(lead_count(&app).await, 0);
-    assert_eq!(
-        app.get("/api/v1/messages").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_nothing_recorded(&app).await;
 }
 
 #[tokio::test]
@@ -310,14 +315,7 @@ async fn validate_runs_the_checks_and_stores_nothing() {
         .await
         .unwrap();
     assert_error(bad, 422, "no_contact_or_goods").await;
-    assert_eq!(lead_count(&app).await, 0);
-    assert_eq!(
-        app.get("/api/v1/messages").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_nothing_recorded(&app).await;
 }
 
 #[tokio::test]

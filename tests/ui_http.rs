@@ -421,6 +421,20 @@ async fn a_manager_never_sees_another_managers_personal_calendar() {
     assert!(inbox.contains("Секретный заказ"));
 }
 
+/// The address of the "next page" link of an inbox page.
+fn next_page_link(html: &str) -> String {
+    html.split("id=\"next-page\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+}
+
 #[tokio::test]
 async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
     let app = app_with_admin().await;
@@ -461,17 +475,7 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
     let page1 = shown(&first);
     assert_eq!(page1.len(), 50);
     assert_eq!(page1[0], ids[58], "newest new lead first");
-    let next = first
-        .split("id=\"next-page\"")
-        .next()
-        .unwrap()
-        .rsplit("href=\"")
-        .next()
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&#38;", "&");
+    let next = next_page_link(&first);
     let (_, second) = get(&app, &c, &next).await;
     let page2 = shown(&second);
     assert_eq!(page2.len(), 10);
@@ -485,17 +489,7 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
     // A search pages the same way, new leads first.
     let (_, first) = get(&app, &c, "/inbox?q=%D0%B7%D0%B0%D1%8F%D0%B2%D0%BA%D0%B0").await;
     assert_eq!(shown(&first), all_desc_new_first(&ids, newest)[..50]);
-    let next = first
-        .split("id=\"next-page\"")
-        .next()
-        .unwrap()
-        .rsplit("href=\"")
-        .next()
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&#38;", "&");
+    let next = next_page_link(&first);
     let (_, second) = get(&app, &c, &next).await;
     assert_eq!(shown(&second), all_desc_new_first(&ids, newest)[50..]);
 }
