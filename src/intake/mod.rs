@@ -88,13 +88,18 @@ pub struct IntakeSettings {
     pub max_batch: usize,
 }
 
-type Reply = oneshot::Sender<Result<SubmitOutcome, Arc<StorageError>>>;
+/// Each submission's outcome, in order.
+type Outcomes = Vec<Result<SubmitOutcome, Arc<StorageError>>>;
+
+/// Submissions handed to the writer together (one HTTP request, or one batch of a mail collector), and
+/// where their outcomes go.
+type Job = (Vec<Submission>, oneshot::Sender<Outcomes>);
 
 /// The pipeline. Cheap to share behind an `Arc`.
 pub struct Intake {
     storage: Arc<dyn Storage>,
     settings: IntakeSettings,
-    writer: Option<mpsc::Sender<(Submission, Reply)>>,
+    writer: Option<mpsc::Sender<Job>>,
 }
 
 /// Errors from submitting.
@@ -164,44 +169,38 @@ impl Intake {
     /// Storage failures; the submission is then not stored.
     #[instrument(skip_all)]
     pub async fn submit(&self, submission: Submission) -> Result<SubmitOutcome, SubmitError> {
-        match &self.writer {
-            Some(writer) => {
-                let (reply, answer) = oneshot::channel();
-                writer
-                    .send((submission, reply))
-                    .await
-                    .map_err(|_| SubmitError::WriterGone)?;
-                answer
-                    .await
-                    .map_err(|_| SubmitError::WriterGone)?
-                    .map_err(SubmitError::Storage)
-            }
-            None => {
-                let mut outcomes = self
-                    .storage
-                    .submit_batch(std::slice::from_ref(&submission))
-                    .await
-                    .map_err(|e| SubmitError::Storage(Arc::new(e)))?;
-                outcomes.pop().ok_or_else(|| {
-                    SubmitError::Storage(Arc::new(StorageError::Corrupt(
-                        "storage returned no outcome".to_owned(),
-                    )))
-                })
-            }
-        }
+        self.submit_all(vec![submission])
+            .await
+            .pop()
+            .unwrap_or(Err(SubmitError::WriterGone))
     }
 
-    /// Commits many submissions of one caller (a collector's batch) in one transaction, falling back to one
-    /// transaction each if the batch fails, so one bad row never loses the others.
+    /// Commits submissions that belong together (a mail collector's batch): through the group-commit writer
+    /// when there is one, so that batches queued behind a commit share the next one; else in one
+    /// transaction of their own. A failed group is committed again one submission at a time, so one bad row
+    /// never loses the others.
     ///
     /// # Errors
-    /// Storage failures of individual submissions are returned in place.
+    /// Storage failures of individual submissions are returned in place, in the submissions' order.
     pub async fn submit_all(
         &self,
         batch: Vec<Submission>,
     ) -> Vec<Result<SubmitOutcome, SubmitError>> {
-        commit_with_fallback(self.storage.as_ref(), &batch)
-            .await
+        let count = batch.len();
+        let outcomes = match &self.writer {
+            Some(writer) => {
+                let (reply, answer) = oneshot::channel();
+                if writer.send((batch, reply)).await.is_err() {
+                    return (0..count).map(|_| Err(SubmitError::WriterGone)).collect();
+                }
+                match answer.await {
+                    Ok(outcomes) => outcomes,
+                    Err(_) => return (0..count).map(|_| Err(SubmitError::WriterGone)).collect(),
+                }
+            }
+            None => commit_with_fallback(self.storage.as_ref(), &batch).await,
+        };
+        outcomes
             .into_iter()
             .map(|r| r.map_err(SubmitError::Storage))
             .collect()
@@ -286,31 +285,30 @@ async fn commit_with_fallback(
     }
 }
 
-async fn run_writer(
-    storage: Arc<dyn Storage>,
-    mut rx: mpsc::Receiver<(Submission, Reply)>,
-    max_batch: usize,
-) {
+async fn run_writer(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut submissions = Vec::with_capacity(max_batch);
-    let mut replies = Vec::with_capacity(max_batch);
+    let mut replies = Vec::new();
     while let Some((first, reply)) = rx.recv().await {
-        submissions.push(first);
-        replies.push(reply);
-        // Take everything that queued while the previous group was being fsynced.
+        replies.push((first.len(), reply));
+        submissions.extend(first);
+        // Take every job that queued while the previous group was being fsynced, while the group is under
+        // `max_batch` (a job is never split).
         while submissions.len() < max_batch {
             match rx.try_recv() {
-                Ok((s, r)) => {
-                    submissions.push(s);
-                    replies.push(r);
+                Ok((more, reply)) => {
+                    replies.push((more.len(), reply));
+                    submissions.extend(more);
                 }
                 Err(_) => break,
             }
         }
         metrics::histogram!("leadgate_intake_group_size").record(submissions.len() as f64);
-        let results = commit_with_fallback(storage.as_ref(), &submissions).await;
-        for (reply, result) in replies.drain(..).zip(results) {
+        let mut results = commit_with_fallback(storage.as_ref(), &submissions)
+            .await
+            .into_iter();
+        for (len, reply) in replies.drain(..) {
             // The caller may have gone (client disconnected); its lead is committed all the same.
-            let _ = reply.send(result);
+            let _ = reply.send(results.by_ref().take(len).collect());
         }
         submissions.clear();
     }
