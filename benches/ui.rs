@@ -25,7 +25,7 @@ use leadgate::intake::IntakeSettings;
 use leadgate::startup::Application;
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::{
-    Disposition, LeadDraft, LedgerEntry, Role, SourceRef, Storage, Submission,
+    Disposition, LeadDraft, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission,
 };
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -117,7 +117,7 @@ async fn seed(storage: &SqliteStorage, leads: u64, days: u64, calendars: &[i64])
                     message_id: None,
                     external_number: Some(j.to_string()),
                     received_at: Utc::now(),
-                    raw: json.into_bytes(),
+                    raw: StoredRaw::new(json.into_bytes()),
                     content_type: "application/json".into(),
                 },
                 disposition: Disposition::Lead(Box::new(LeadDraft {

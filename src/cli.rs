@@ -13,7 +13,8 @@ use crate::config::Settings;
 use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
-    Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, Submission, SubmitOutcome,
+    Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, StoredRaw, Submission,
+    SubmitOutcome,
 };
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
@@ -325,10 +326,9 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                 default_calendar,
                 services.settings.limits.max_message_bytes,
             );
+            let key = content_key(&bytes);
             let mut submission = submission_for(bytes, None, &rules, services.intake.settings());
-            if submission.ledger.ledger_key.is_none() {
-                submission.ledger.ledger_key = Some(content_key(&submission.ledger.raw));
-            }
+            submission.ledger.ledger_key.get_or_insert(key);
             submission
         } else {
             let disposition = match services
@@ -347,7 +347,7 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                 message_id: None,
                 external_number: None,
                 received_at: Utc::now(),
-                raw: bytes,
+                raw: StoredRaw::new(bytes),
                 content_type: "application/json".to_owned(),
             };
             Submission {

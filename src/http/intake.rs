@@ -25,7 +25,7 @@ use crate::domain::warning::Warning;
 use crate::intake::Parsed;
 use crate::storage::{
     CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
-    SourceRef, Submission, SubmitOutcome,
+    SourceRef, StoredRaw, Submission, SubmitOutcome,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -224,7 +224,7 @@ async fn intake(
         message_id: None,
         external_number: None,
         received_at: Utc::now(),
-        raw: body.bytes.to_vec(),
+        raw: StoredRaw::new(body.bytes.to_vec()),
         content_type: body.content_type.clone(),
     };
     let parsed = match parsed {

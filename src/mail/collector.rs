@@ -30,7 +30,7 @@ use crate::domain::subject::keyword_match;
 use crate::intake::{Intake, IntakeSettings, SubmitError, parse_text};
 use crate::storage::{
     AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
-    SourceRef, Storage, StorageError, Submission, SubmitOutcome,
+    SourceRef, Storage, StorageError, StoredRaw, Submission, SubmitOutcome,
 };
 
 /// How many messages are fetched, parsed and committed together.
@@ -180,7 +180,11 @@ pub fn submission_for(
         message_id: headers.message_id,
         external_number: matched.and_then(|m| m.external_number),
         received_at: Utc::now(),
-        raw,
+        // The ledger keeps no raw bytes of a skipped message, so there is nothing to compress.
+        raw: match disposition {
+            Disposition::Skipped { .. } => StoredRaw::default(),
+            _ => StoredRaw::new(raw),
+        },
         content_type: "message/rfc822".to_owned(),
     };
     Submission {
@@ -228,7 +232,7 @@ fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
             message_id: None,
             external_number: None,
             received_at: Utc::now(),
-            raw: Vec::new(),
+            raw: StoredRaw::default(),
             content_type: "message/rfc822".to_owned(),
         },
         disposition: Disposition::Rejected {

@@ -108,9 +108,127 @@ pub struct LedgerEntry {
     /// When leadgate received it.
     pub received_at: DateTime<Utc>,
     /// The raw message or request body (kept for imported and rejected ones).
-    pub raw: Vec<u8>,
+    pub raw: StoredRaw,
     /// `message/rfc822` for mail, the request's content type for HTTP.
     pub content_type: String,
+}
+
+/// How stored raw bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawCodec {
+    /// As received.
+    #[default]
+    Identity,
+    /// One zstd frame.
+    Zstd,
+}
+
+text_enum!(RawCodec {
+    Identity = "identity",
+    Zstd = "zstd"
+});
+
+/// zstd level 1 with one context per thread: making a context costs more than compressing a small message.
+fn compress(bytes: &[u8]) -> Option<Vec<u8>> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            std::cell::RefCell::new(zstd::bulk::Compressor::new(1).ok());
+    }
+    COMPRESSOR.with_borrow_mut(|c| c.as_mut()?.compress(bytes).ok())
+}
+
+/// A raw message or request body in the form the ledger keeps it.
+///
+/// Raw bytes are most of the database, and the site mail they come from compresses to about half, so one
+/// of up to [`StoredRaw::COMPRESS_UP_TO`] bytes is compressed (zstd, level 1) where it is made: on the
+/// channel's own threads, never inside the single writer's transaction. A larger one (a big attachment,
+/// usually already compressed) is kept as it is, so compressing never holds a second copy of a big message.
+#[derive(Debug, Clone, Default)]
+pub struct StoredRaw {
+    bytes: Vec<u8>,
+    codec: RawCodec,
+    len: usize,
+}
+
+/// Stored raw bytes that do not decode: the database was altered or damaged.
+#[derive(Debug, thiserror::Error)]
+#[error("stored raw bytes ({codec:?}) do not decode to {len} bytes: {reason}")]
+pub struct RawDecodeError {
+    codec: RawCodec,
+    len: usize,
+    reason: String,
+}
+
+impl StoredRaw {
+    /// The largest body that is compressed.
+    pub const COMPRESS_UP_TO: usize = 1 << 20;
+
+    /// Takes received bytes, compressing them when they are small enough and it makes them smaller.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let len = bytes.len();
+        if (64..=Self::COMPRESS_UP_TO).contains(&len)
+            && let Some(compressed) = compress(&bytes)
+            && compressed.len() < len
+        {
+            return Self {
+                bytes: compressed,
+                codec: RawCodec::Zstd,
+                len,
+            };
+        }
+        Self {
+            bytes,
+            codec: RawCodec::Identity,
+            len,
+        }
+    }
+
+    /// Stored bytes as read back, with their codec and the original length.
+    pub fn from_stored(bytes: Vec<u8>, codec: RawCodec, len: usize) -> Self {
+        Self { bytes, codec, len }
+    }
+
+    /// The bytes as stored.
+    pub fn stored(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How [`StoredRaw::stored`] is encoded.
+    pub fn codec(&self) -> RawCodec {
+        self.codec
+    }
+
+    /// The original length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes as received.
+    ///
+    /// # Errors
+    /// The stored bytes do not decode to the recorded length.
+    pub fn into_original(self) -> Result<Vec<u8>, RawDecodeError> {
+        let failed = |reason: String| RawDecodeError {
+            codec: self.codec,
+            len: self.len,
+            reason,
+        };
+        let original = match self.codec {
+            RawCodec::Identity => self.bytes,
+            RawCodec::Zstd => {
+                zstd::bulk::decompress(&self.bytes, self.len).map_err(|e| failed(e.to_string()))?
+            }
+        };
+        if original.len() != self.len {
+            return Err(failed(format!("got {} bytes", original.len())));
+        }
+        Ok(original)
+    }
 }
 
 /// What to do with a submission.
@@ -643,4 +761,71 @@ pub struct ScanState {
     pub uid_validity: u32,
     /// Highest UID looked at.
     pub last_uid: u32,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn site_mail_is_stored_compressed_and_comes_back_byte_for_byte() {
+        let mail = include_bytes!("../../tests/fixtures/mail/phpmailer_cp1251.eml").to_vec();
+        let stored = StoredRaw::new(mail.clone());
+        assert_eq!(stored.codec(), RawCodec::Zstd);
+        assert!(stored.stored().len() < mail.len());
+        assert_eq!(stored.len(), mail.len());
+        let back = StoredRaw::from_stored(stored.stored().to_vec(), stored.codec(), stored.len());
+        assert_eq!(back.into_original().unwrap(), mail);
+    }
+
+    #[test]
+    fn bytes_that_do_not_shrink_or_are_too_big_are_kept_as_they_are() {
+        let tiny = b"{}".to_vec();
+        assert_eq!(StoredRaw::new(tiny).codec(), RawCodec::Identity);
+        // Noise (xorshift) does not compress.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        let stored = StoredRaw::new(noise.clone());
+        assert_eq!(stored.codec(), RawCodec::Identity);
+        assert_eq!(stored.stored(), noise.as_slice());
+        let big = vec![b'a'; StoredRaw::COMPRESS_UP_TO + 1];
+        let stored = StoredRaw::new(big.clone());
+        assert_eq!(stored.codec(), RawCodec::Identity);
+        assert_eq!(stored.into_original().unwrap(), big);
+    }
+
+    #[test]
+    fn damaged_stored_bytes_are_an_error_not_a_panic() {
+        let stored = StoredRaw::new(vec![b'x'; 1000]);
+        let mut bytes = stored.stored().to_vec();
+        bytes.truncate(bytes.len() / 2);
+        assert!(
+            StoredRaw::from_stored(bytes, RawCodec::Zstd, 1000)
+                .into_original()
+                .is_err()
+        );
+        assert!(
+            StoredRaw::from_stored(vec![1, 2, 3], RawCodec::Identity, 4)
+                .into_original()
+                .is_err()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..5000)) {
+            let stored = StoredRaw::new(bytes.clone());
+            let back = StoredRaw::from_stored(stored.stored().to_vec(), stored.codec(), stored.len());
+            prop_assert_eq!(back.into_original().unwrap(), bytes);
+        }
+    }
 }

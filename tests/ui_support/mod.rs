@@ -12,7 +12,7 @@ use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::{
-    Disposition, LedgerEntry, Role, SourceRef, Storage, Submission, SubmitOutcome,
+    Disposition, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
 };
 
 use super::common::TestApp;
@@ -63,7 +63,7 @@ pub async fn reject_as(app: &TestApp, raw: &[u8], content_type: &str, reason: &s
                 message_id: Some("<hostile@shop.example>".into()),
                 external_number: Some("13".into()),
                 received_at: Utc::now(),
-                raw: raw.to_vec(),
+                raw: StoredRaw::new(raw.to_vec()),
                 content_type: content_type.into(),
             },
             disposition: Disposition::Rejected {

@@ -472,7 +472,7 @@ fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> Page<
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.collector_id, m.http_source_id, m.message_id,
-        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw IS NOT NULL AS has_raw,
+        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw,
         co.name AS collector_name, hs.name AS http_source_name
     FROM messages m
     LEFT JOIN collectors co ON co.id = m.collector_id
@@ -689,25 +689,30 @@ impl Storage for SqliteStorage {
 
     async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>> {
         let mut conn = self.pool.acquire().await?;
-        let row: Option<(Option<Vec<u8>>, Option<String>)> =
-            sqlx::query_as("SELECT raw, content_type FROM messages WHERE id = $1")
+        let row: Option<(Option<String>, Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT raw_codec, raw_size, content_type FROM messages WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let Some((Some(mut bytes), content_type)) = row else {
+        let Some((Some(codec), size, content_type)) = row else {
             return Ok(None);
         };
-        if bytes.len() >= write::RAW_PART {
-            let parts: Vec<(Vec<u8>,)> = sqlx::query_as(
-                "SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-            for (part,) in parts {
-                bytes.extend_from_slice(&part);
-            }
+        let codec = parse_enum::<RawCodec>("raw_codec", &codec)?;
+        let size = usize::try_from(size.unwrap_or_default())
+            .map_err(|_| StorageError::Corrupt(format!("message {id}: raw_size {size:?}")))?;
+        let parts: Vec<(Vec<u8>,)> = sqlx::query_as(
+            "SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut stored = Vec::with_capacity(parts.iter().map(|(p,)| p.len()).sum());
+        for (part,) in parts {
+            stored.extend_from_slice(&part);
         }
+        let bytes = StoredRaw::from_stored(stored, codec, size)
+            .into_original()
+            .map_err(|e| StorageError::Corrupt(format!("message {id}: {e}")))?;
         Ok(Some(RawMessage {
             bytes,
             content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
@@ -1079,7 +1084,7 @@ impl Storage for SqliteStorage {
             message_id: row.try_get("message_id")?,
             external_number: row.try_get("external_number")?,
             received_at: from_ms(row.try_get("received_at")?)?,
-            raw: Vec::new(),
+            raw: StoredRaw::default(),
             content_type: String::new(),
         };
         let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
@@ -1302,4 +1307,64 @@ fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
         auto_tech_cards: row.try_get("auto_tech_cards")?,
         deleted: row.try_get("deleted")?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A database made before migration 0005 kept raw bytes inline (and a large message's rest in parts);
+    /// after upgrading, every raw download is the bytes that were stored.
+    #[tokio::test]
+    async fn raw_messages_stored_inline_by_an_earlier_version_survive_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let old = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(4, &old)
+            .await
+            .unwrap();
+        let small = b"Subject: ORDER 1\r\n\r\nbody".to_vec();
+        let first_part = vec![b'a'; write::RAW_PART];
+        let rest = vec![b'b'; 10];
+        for (id, raw, outcome) in [
+            (1, Some(small.clone()), "imported"),
+            (2, Some(first_part.clone()), "rejected"),
+            (3, None, "skipped"),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (id, channel, source, outcome, raw, content_type, received_at)
+                 VALUES ($1, 'file', 'file', $2, $3, 'message/rfc822', 0)",
+            )
+            .bind(id)
+            .bind(outcome)
+            .bind(raw)
+            .execute(&old)
+            .await
+            .unwrap();
+        }
+        sqlx::query("INSERT INTO message_raw_parts (message_id, seq, bytes) VALUES (2, 1, $1)")
+            .bind(&rest)
+            .execute(&old)
+            .await
+            .unwrap();
+        old.close().await;
+
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        assert_eq!(storage.message_raw(1).await.unwrap().unwrap().bytes, small);
+        let large = storage.message_raw(2).await.unwrap().unwrap().bytes;
+        assert_eq!(large.len(), write::RAW_PART + rest.len());
+        assert_eq!(large, [first_part, rest].concat());
+        assert!(storage.message_raw(3).await.unwrap().is_none());
+        assert!(storage.message(1).await.unwrap().unwrap().has_raw);
+        assert!(!storage.message(3).await.unwrap().unwrap().has_raw);
+    }
 }

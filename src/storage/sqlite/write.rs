@@ -15,8 +15,8 @@ use super::{dec_text, json_text, ms, search_text};
 use crate::domain::payload::Payload;
 use crate::domain::warning::Warning;
 use crate::storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, Result, SourceRef, Submission,
-    SubmitOutcome,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, Result, SourceRef, StoredRaw,
+    Submission, SubmitOutcome,
 };
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
@@ -271,13 +271,14 @@ pub(super) async fn insert_leads(
     Ok(leads.iter().map(party_of).collect())
 }
 
-/// The most raw bytes bound as one value: `messages.raw` holds up to this much, and `message_raw_parts`
-/// the rest in parts of this size (see migration 0004).
+/// The most raw bytes bound as one value: raw bytes are stored in `message_raw_parts` in parts of at most
+/// this size (migrations 0004 and 0005), so neither SQLite nor its driver ever copies a whole big message.
 pub(super) const RAW_PART: usize = 1 << 20;
 
 /// Raw bytes are kept for imported and rejected messages, for download and reprocessing.
-fn kept_raw<'a>(m: &NewMessage<'a>) -> Option<&'a [u8]> {
-    matches!(m.outcome, Outcome::Imported | Outcome::Rejected).then_some(m.entry.raw.as_slice())
+fn kept_raw<'a>(m: &NewMessage<'a>) -> Option<&'a StoredRaw> {
+    (matches!(m.outcome, Outcome::Imported | Outcome::Rejected) && !m.entry.raw.is_empty())
+        .then_some(&m.entry.raw)
 }
 
 async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>]) -> Result<()> {
@@ -286,7 +287,8 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
     for chunk in rows.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages (id, channel, source, collector_id, http_source_id, ledger_key, mailbox_key,
-                 message_id, external_number, outcome, reason, lead_id, raw, content_type, received_at) ",
+                 message_id, external_number, outcome, reason, lead_id, raw_codec, raw_size, content_type,
+                 received_at) ",
         );
         q.push_values(chunk, |mut b, (m, source)| {
             let (collector_id, http_source_id) = source_ids(&m.entry.source);
@@ -303,26 +305,38 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
                 .push_bind(m.outcome.as_str())
                 .push_bind(m.reason)
                 .push_bind(m.lead_id)
-                .push_bind(raw.map(|raw| &raw[..raw.len().min(RAW_PART)]))
+                .push_bind(raw.map(|raw| raw.codec().as_str()))
+                .push_bind(raw.map(|raw| i64::try_from(raw.len()).unwrap_or(i64::MAX)))
                 .push_bind(raw.map(|_| m.entry.content_type.as_str()))
                 .push_bind(ms(m.entry.received_at));
         });
         q.build().execute(&mut *conn).await?;
     }
-    for m in messages {
-        let Some(rest) = kept_raw(m).and_then(|raw| raw.get(RAW_PART..)) else {
-            continue;
-        };
-        for (seq, part) in (1i64..).zip(rest.chunks(RAW_PART)) {
-            sqlx::query(
-                "INSERT INTO message_raw_parts (message_id, seq, bytes) VALUES ($1, $2, $3)",
-            )
-            .bind(m.id)
-            .bind(seq)
-            .bind(part)
-            .execute(&mut *conn)
-            .await?;
+    let parts: Vec<(i64, i64, &[u8])> = messages
+        .iter()
+        .filter_map(|m| Some((m.id, kept_raw(m)?)))
+        .flat_map(|(id, raw)| {
+            (0i64..)
+                .zip(raw.stored().chunks(RAW_PART))
+                .map(move |(seq, part)| (id, seq, part))
+        })
+        .collect();
+    let mut rest = parts.as_slice();
+    while !rest.is_empty() {
+        // Up to CHUNK rows and RAW_PART bytes a statement (but at least one part).
+        let (mut n, mut bytes) = (0, 0);
+        while n < rest.len().min(CHUNK) && (n == 0 || bytes + rest[n].2.len() <= RAW_PART) {
+            bytes += rest[n].2.len();
+            n += 1;
         }
+        let (chunk, tail) = rest.split_at(n);
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO message_raw_parts (message_id, seq, bytes) ");
+        q.push_values(chunk, |mut b, (id, seq, part)| {
+            b.push_bind(*id).push_bind(*seq).push_bind(*part);
+        });
+        q.build().execute(&mut *conn).await?;
+        rest = tail;
     }
     Ok(())
 }
