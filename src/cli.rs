@@ -192,8 +192,8 @@ fn print_first_start(first: &crate::startup::FirstStart) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `users add`: creates a user or sets its role and password. It opens the services like `serve` does, so on
-/// a fresh database the first-start provisioning (and its one-time secrets) still happens.
+/// `users add`: creates a user or sets its role and password. It provisions the accounts like `serve` does, so
+/// on a fresh database the first-start secrets are made and shown here.
 async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> {
     let UsersCommand::Add { login, role, name } = action;
     if !crate::web::admin::valid_login(&login) {
@@ -218,7 +218,8 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
             crate::web::password::MIN_LENGTH
         );
     }
-    let services = Services::open(settings).await?;
+    let mut services = Services::open(settings).await?;
+    services.provision_accounts().await?;
     print_first_start(&services.first_start)?;
     let hash = crate::web::password::hash(password).await?;
     let storage = &services.storage;

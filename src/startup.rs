@@ -71,15 +71,15 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
 }
 
 impl Services {
-    /// Opens storage, runs migrations, upserts the configured calendars, sources and administrator, and starts
-    /// the intake pipeline.
+    /// Opens storage, runs migrations, upserts the configured calendars, sources and collectors, and starts
+    /// the intake pipeline. Accounts are left to [`Services::provision_accounts`].
     ///
     /// # Errors
     /// Database errors, a bad time zone, or a secret the configuration names but the environment lacks.
     #[instrument(skip_all)]
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
         let storage = open_storage(&settings).await?;
-        let first_start = provision(storage.as_ref(), &settings).await?;
+        provision(storage.as_ref(), &settings).await?;
         let intake_settings = IntakeSettings {
             timezone: settings.tz()?,
             max_body_bytes: settings.limits.max_body_bytes,
@@ -100,8 +100,24 @@ impl Services {
             job,
             settings: Arc::new(settings),
             writer,
-            first_start,
+            first_start: FirstStart::default(),
         })
+    }
+
+    /// Provisions the accounts: the configured administrator's API token, and on a fresh database the user
+    /// `admin` with a generated web UI password and API token, and the HTTP source "website" when the
+    /// configuration names none. The generated secrets land in [`Services::first_start`], for the caller to
+    /// show once.
+    ///
+    /// Only the commands that show them call this (`serve`, `users add`): a `collect` run from cron on a
+    /// fresh database would otherwise make secrets nobody ever sees, and the first `serve` would find the
+    /// administrator already made.
+    ///
+    /// # Errors
+    /// Database errors, or an admin token the configuration names but the environment lacks.
+    pub async fn provision_accounts(&mut self) -> anyhow::Result<()> {
+        self.first_start = provision_accounts(self.storage.as_ref(), &self.settings).await?;
+        Ok(())
     }
 }
 
@@ -122,10 +138,8 @@ pub async fn default_calendar_id(
         .map(|c| c.id))
 }
 
-/// Upserts calendars, the administrator's token and HTTP sources from the settings.
-async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<FirstStart> {
-    let mut first = FirstStart::default();
-    let is_first_start = !storage.has_users().await?;
+/// Upserts the calendars, HTTP sources and collectors the settings name.
+async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     let default_calendar = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;
@@ -133,35 +147,6 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         storage
             .upsert_calendar(&calendar.name, calendar.owner.as_deref())
             .await?;
-    }
-    let admin_token = read_secret(
-        settings.server.admin_token_env.as_deref(),
-        settings.server.admin_token_file.as_deref(),
-    )
-    .context("reading the admin token")?;
-    if admin_token.is_some() || is_first_start {
-        // On the first start the administrator also gets a generated web UI password, shown once.
-        let admin_password = is_first_start.then(crate::web::password::generate);
-        let password_hash = match &admin_password {
-            Some(p) => Some(crate::web::password::hash(p.clone()).await?),
-            None => None,
-        };
-        let admin = storage
-            .upsert_user("admin", Role::Admin, password_hash.as_deref())
-            .await?;
-        first.admin_password = admin_password;
-        let token = match admin_token {
-            Some(token) => token,
-            None => {
-                let token = tokens::generate();
-                first.admin_token = Some(token.clone());
-                token
-            }
-        };
-        let hash = tokens::hash(&token);
-        if storage.user_by_token(&hash).await?.is_none() {
-            storage.add_api_token(admin, "admin", &hash).await?;
-        }
     }
     let calendars = storage.calendars().await?;
     let calendar_id = |name: Option<&str>| -> anyhow::Result<i64> {
@@ -226,12 +211,53 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         };
         storage.upsert_collector(&record).await?;
     }
+    Ok(())
+}
+
+/// See [`Services::provision_accounts`].
+async fn provision_accounts(
+    storage: &dyn Storage,
+    settings: &Settings,
+) -> anyhow::Result<FirstStart> {
+    let mut first = FirstStart::default();
+    let is_first_start = !storage.has_users().await?;
+    let admin_token = read_secret(
+        settings.server.admin_token_env.as_deref(),
+        settings.server.admin_token_file.as_deref(),
+    )
+    .context("reading the admin token")?;
+    if admin_token.is_some() || is_first_start {
+        // On the first start the administrator also gets a generated web UI password, shown once.
+        let admin_password = is_first_start.then(crate::web::password::generate);
+        let password_hash = match &admin_password {
+            Some(p) => Some(crate::web::password::hash(p.clone()).await?),
+            None => None,
+        };
+        let admin = storage
+            .upsert_user("admin", Role::Admin, password_hash.as_deref())
+            .await?;
+        first.admin_password = admin_password;
+        let token = match admin_token {
+            Some(token) => token,
+            None => {
+                let token = tokens::generate();
+                first.admin_token = Some(token.clone());
+                token
+            }
+        };
+        let hash = tokens::hash(&token);
+        if storage.user_by_token(&hash).await?.is_none() {
+            storage.add_api_token(admin, "admin", &hash).await?;
+        }
+    }
     if is_first_start && settings.http_sources.is_empty() {
         let token = tokens::generate();
         let record = HttpSourceRecord {
             id: 0,
             name: "website".to_owned(),
-            calendar_id: default_calendar,
+            calendar_id: default_calendar_id(storage, settings)
+                .await?
+                .context("the default calendar is missing")?,
             calendar_name: String::new(),
             cors_origins: Vec::new(),
             auto_tech_cards: false,
@@ -256,7 +282,8 @@ impl Application {
     /// # Errors
     /// See [`Services::open`].
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let services = Services::open(settings).await?;
+        let mut services = Services::open(settings).await?;
+        services.provision_accounts().await?;
         Ok(Self { listener, services })
     }
 

@@ -230,7 +230,7 @@ fn a_missing_secret_is_a_clear_error() {
     let config = dir.path().join("leadgate.toml");
     std::fs::write(
         &config,
-        "[server]\nadmin_token_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n",
+        "[[http_sources]]\nname = \"site\"\ntoken_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n",
     )
     .unwrap();
     let output = leadgate(dir.path())
@@ -249,6 +249,20 @@ fn a_missing_secret_is_a_clear_error() {
 fn serve_prints_first_start_tokens_once_and_they_work() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
+    // A one-shot command on the fresh database (as cron might run first) makes no secrets nobody would see:
+    // the first `serve` still makes and shows them.
+    let file = write_cp1251(dir.path(), "order.json", SEED_SAMPLE);
+    let output = leadgate(dir.path())
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("token") && !stdout.contains("password"),
+        "import shows no first-start secrets: {stdout}"
+    );
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
