@@ -18,11 +18,24 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use encoding_rs::Encoding as TextEncoding;
 use mail_parser::{
-    Encoding as TransferEncoding, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+    Encoding as TransferEncoding, HeaderName, Message, MessageParser, MessagePart, MimeHeaders,
+    PartType,
     decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode},
 };
 
 use crate::domain::charset;
+
+/// mail-parser set to parse only the header fields leadgate reads: the MIME ones, Subject, Message-ID, Date
+/// and From. The others (Received chains, recipient lists, mailer tags) are skipped, not parsed.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_text(HeaderName::Subject)
+        .header_id(HeaderName::MessageId)
+        .header_date(HeaderName::Date)
+        .header_address(HeaderName::From)
+        .default_header_ignore()
+});
 
 /// How many `message/rfc822` levels are searched for the payload. Deeper ones are ignored, so hostile mail
 /// cannot make the search recurse without bound.
@@ -52,7 +65,7 @@ pub struct MailHeaders {
 /// Parses only what is needed to select the message. Also works on a headers-only fetch (POP3 `TOP n 0`,
 /// IMAP `BODY.PEEK[HEADER]`). Never fails: what cannot be read is `None`.
 pub fn headers(raw: &[u8]) -> MailHeaders {
-    MessageParser::new()
+    PARSER
         .parse_headers(raw)
         .map(|message| headers_of(&message))
         .unwrap_or_default()
@@ -157,7 +170,7 @@ pub fn read(
         };
         return (headers(raw), Err(refused));
     }
-    match MessageParser::new().parse(raw) {
+    match PARSER.parse(raw) {
         Some(message) => (headers_of(&message), payload_of(&message, default)),
         None => (headers(raw), Err(ExtractError::NotMime)),
     }
@@ -426,7 +439,7 @@ fn may_be_json(bytes: &[u8], declared: Option<&str>) -> bool {
 fn decode_file_name(name: &str) -> String {
     if name.contains("=?") && name.contains("?=") {
         let header = format!("Subject: {name}\r\n\r\n");
-        if let Some(decoded) = MessageParser::new()
+        if let Some(decoded) = PARSER
             .parse_headers(header.as_bytes())
             .and_then(|m| m.subject().map(str::to_owned))
         {
