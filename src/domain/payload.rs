@@ -9,7 +9,7 @@
 //! Reading never panics and never recurses beyond the fixed shape of the format; serde_json's own nesting
 //! limit bounds the parse itself.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -424,12 +424,15 @@ struct Reader {
 }
 
 impl Reader {
-    fn warn(&mut self, code: WarningCode, field: &str, message: String) {
+    fn warn(&mut self, code: WarningCode, field: impl Display, message: String) {
         match self.warnings.len() {
-            n if n < MAX_WARNINGS => self.warnings.push(Warning::new(code, field, message)),
+            n if n < MAX_WARNINGS => {
+                self.warnings
+                    .push(Warning::new(code, field.to_string(), message))
+            }
             MAX_WARNINGS => self.warnings.push(Warning::new(
                 code,
-                field,
+                field.to_string(),
                 format!("{message}; further warnings were left out"),
             )),
             _ => {}
@@ -441,7 +444,7 @@ impl Reader {
         &mut self,
         object: &'a Map<String, Value>,
         known: &[&'static str],
-        prefix: &str,
+        prefix: impl Display,
     ) -> Fields<'a> {
         let mut found: Vec<(&'static str, &'a Value)> = Vec::new();
         for (name, value) in object {
@@ -452,7 +455,7 @@ impl Reader {
                 }
                 None => self.warn(
                     WarningCode::UnknownKey,
-                    &join(prefix, name),
+                    Join(&prefix, name),
                     format!(
                         "unknown key {} (value {}) was ignored",
                         quote_str(name),
@@ -464,7 +467,7 @@ impl Reader {
         Fields { found }
     }
 
-    fn unexpected(&mut self, path: &str, expected: &str, value: &Value) {
+    fn unexpected(&mut self, path: impl Display, expected: &str, value: &Value) {
         self.warn(
             WarningCode::UnexpectedType,
             path,
@@ -477,7 +480,7 @@ impl Reader {
     }
 
     /// A text value: a string (trimmed; empty is absent) or a number (its text).
-    fn text(&mut self, path: &str, value: Option<&Value>) -> Option<String> {
+    fn text(&mut self, path: impl Display, value: Option<&Value>) -> Option<String> {
         match value? {
             Value::String(s) => non_empty(s),
             Value::Number(n) => Some(n.to_string()),
@@ -488,11 +491,11 @@ impl Reader {
         }
     }
 
-    fn string(&mut self, fields: &Fields<'_>, name: &str, path: &str) -> Option<String> {
+    fn string(&mut self, fields: &Fields<'_>, name: &str, path: impl Display) -> Option<String> {
         self.text(path, fields.get(name))
     }
 
-    fn decimal(&mut self, path: &str, value: Option<&Value>) -> Option<Decimal> {
+    fn decimal(&mut self, path: impl Display, value: Option<&Value>) -> Option<Decimal> {
         match value? {
             Value::Number(n) => {
                 let d = lenient::decimal_from_json(n);
@@ -524,7 +527,7 @@ impl Reader {
         }
     }
 
-    fn boolean(&mut self, path: &str, value: Option<&Value>) -> Option<bool> {
+    fn boolean(&mut self, path: impl Display, value: Option<&Value>) -> Option<bool> {
         let value = value?;
         let read = match value {
             Value::Bool(b) => return Some(*b),
@@ -638,71 +641,75 @@ impl Reader {
         };
         let mut files = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let path = format!("{}[{}]", key::LAYOUT_FILES, index + 1);
+            let path = Item(key::LAYOUT_FILES, index + 1);
             let url = match item {
                 Value::Null => None,
-                Value::String(s) => non_empty(s).map(|u| (u, path)),
+                Value::String(s) => self.url(non_empty(s), path),
                 Value::Object(object) => {
-                    let fields = self.fields(object, &[key::FILE], &path);
-                    let path = join(&path, key::FILE);
+                    let fields = self.fields(object, &[key::FILE], path);
+                    let path = Join(path, key::FILE);
                     match fields.get(key::FILE) {
-                        Some(Value::String(s)) => non_empty(s).map(|u| (u, path)),
+                        Some(Value::String(s)) => self.url(non_empty(s), path),
                         Some(other) => {
-                            self.unexpected(&path, "a URL", other);
+                            self.unexpected(path, "a URL", other);
                             None
                         }
                         None => None,
                     }
                 }
                 other => {
-                    self.unexpected(&path, "a URL or {\"Файл\": URL}", other);
+                    self.unexpected(path, "a URL or {\"Файл\": URL}", other);
                     None
                 }
             };
-            if let Some((url, path)) = url {
-                if !is_http_url(&url) {
-                    self.warn(
-                        WarningCode::NonHttpUrl,
-                        &path,
-                        format!("{} is not an http(s) URL", quote_str(&url)),
-                    );
-                }
-                files.push(url);
-            }
+            files.extend(url);
         }
         files
     }
 
-    fn line(&mut self, position: usize, object: &Map<String, Value>) -> OrderLine {
-        let prefix = format!("{}[{position}]", key::GOODS);
-        let fields = self.fields(object, key::LINE, &prefix);
-        let path = |name: &str| join(&prefix, name);
+    /// A layout file's URL, warned about unless it is http(s).
+    fn url(&mut self, url: Option<String>, path: impl Display) -> Option<String> {
+        let url = url?;
+        if !is_http_url(&url) {
+            self.warn(
+                WarningCode::NonHttpUrl,
+                path,
+                format!("{} is not an http(s) URL", quote_str(&url)),
+            );
+        }
+        Some(url)
+    }
 
-        let nomenclature = self.string(&fields, key::NOMENCLATURE, &path(key::NOMENCLATURE));
-        let machine_code = self.string(&fields, key::MACHINE_CODE, &path(key::MACHINE_CODE));
+    fn line(&mut self, position: usize, object: &Map<String, Value>) -> OrderLine {
+        let prefix = Item(key::GOODS, position);
+        let fields = self.fields(object, key::LINE, prefix);
+        let path = |name| Join(prefix, name);
+
+        let nomenclature = self.string(&fields, key::NOMENCLATURE, path(key::NOMENCLATURE));
+        let machine_code = self.string(&fields, key::MACHINE_CODE, path(key::MACHINE_CODE));
         let resolution = self
-            .string(&fields, key::RESOLUTION, &path(key::RESOLUTION))
+            .string(&fields, key::RESOLUTION, path(key::RESOLUTION))
             .or_else(|| {
                 self.string(
                     &fields,
                     key::RESOLUTION_MISSPELT,
-                    &path(key::RESOLUTION_MISSPELT),
+                    path(key::RESOLUTION_MISSPELT),
                 )
             });
-        let material = self.string(&fields, key::MATERIAL, &path(key::MATERIAL));
-        let material_code = self.string(&fields, key::MATERIAL_CODE, &path(key::MATERIAL_CODE));
-        let width = self.decimal(&path(key::WIDTH), fields.get(key::WIDTH));
-        let height = self.decimal(&path(key::HEIGHT), fields.get(key::HEIGHT));
-        let quantity = self.decimal(&path(key::QUANTITY), fields.get(key::QUANTITY));
-        let price = self.decimal(&path(key::PRICE), fields.get(key::PRICE));
-        let amount = self.decimal(&path(key::AMOUNT), fields.get(key::AMOUNT));
+        let material = self.string(&fields, key::MATERIAL, path(key::MATERIAL));
+        let material_code = self.string(&fields, key::MATERIAL_CODE, path(key::MATERIAL_CODE));
+        let width = self.decimal(path(key::WIDTH), fields.get(key::WIDTH));
+        let height = self.decimal(path(key::HEIGHT), fields.get(key::HEIGHT));
+        let quantity = self.decimal(path(key::QUANTITY), fields.get(key::QUANTITY));
+        let price = self.decimal(path(key::PRICE), fields.get(key::PRICE));
+        let amount = self.decimal(path(key::AMOUNT), fields.get(key::AMOUNT));
         let is_service = self
-            .boolean(&path(key::SERVICE), fields.get(key::SERVICE))
+            .boolean(path(key::SERVICE), fields.get(key::SERVICE))
             .unwrap_or(false);
-        let extra_works = self.extra_works(&path(key::EXTRA_WORKS), fields.get(key::EXTRA_WORKS));
+        let extra_works = self.extra_works(path(key::EXTRA_WORKS), fields.get(key::EXTRA_WORKS));
 
         if let (Some(p), Some(q), Some(a)) = (price, quantity, amount) {
-            self.check_amount(&path(key::AMOUNT), p, q, a);
+            self.check_amount(path(key::AMOUNT), p, q, a);
         }
 
         OrderLine {
@@ -723,7 +730,13 @@ impl Reader {
     }
 
     /// Warns when `Сумма` differs from `Цена × Количество` by more than rounding to kopecks explains.
-    fn check_amount(&mut self, path: &str, price: Decimal, quantity: Decimal, amount: Decimal) {
+    fn check_amount(
+        &mut self,
+        path: impl Display,
+        price: Decimal,
+        quantity: Decimal,
+        amount: Decimal,
+    ) {
         let to_kopecks =
             |d: Decimal| d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
         let matches = price
@@ -747,7 +760,7 @@ impl Reader {
         }
     }
 
-    fn extra_works(&mut self, path: &str, value: Option<&Value>) -> Vec<ExtraWork> {
+    fn extra_works(&mut self, path: impl Display + Copy, value: Option<&Value>) -> Vec<ExtraWork> {
         let items = match value {
             None => return Vec::new(),
             Some(Value::Array(items)) => items,
@@ -758,21 +771,21 @@ impl Reader {
         };
         let mut works = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            let prefix = format!("{path}[{}]", index + 1);
+            let prefix = Item(path, index + 1);
             let Value::Object(object) = item else {
                 if !item.is_null() {
-                    self.unexpected(&prefix, "an extra work object", item);
+                    self.unexpected(prefix, "an extra work object", item);
                 }
                 continue;
             };
-            let fields = self.fields(object, key::EXTRA_WORK, &prefix);
+            let fields = self.fields(object, key::EXTRA_WORK, prefix);
             works.push(ExtraWork {
-                kind: self.string(&fields, key::WORK_KIND, &join(&prefix, key::WORK_KIND)),
-                quantity: self.decimal(&join(&prefix, key::QUANTITY), fields.get(key::QUANTITY)),
+                kind: self.string(&fields, key::WORK_KIND, Join(prefix, key::WORK_KIND)),
+                quantity: self.decimal(Join(prefix, key::QUANTITY), fields.get(key::QUANTITY)),
                 description: self.string(
                     &fields,
                     key::WORK_DESCRIPTION,
-                    &join(&prefix, key::WORK_DESCRIPTION),
+                    Join(prefix, key::WORK_DESCRIPTION),
                 ),
             });
         }
@@ -780,12 +793,29 @@ impl Reader {
     }
 }
 
-/// `prefix.name`, or `name` at the top level.
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
+/// Where a value sits in the payload: `prefix.name`, or `name` under an empty prefix (the top level).
+/// Spelled out only when a warning names it, so reading a clean payload formats no paths.
+#[derive(Clone, Copy)]
+struct Join<'n, P>(P, &'n str);
+
+impl<P: Display> Display for Join<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefix = self.0.to_string();
+        if prefix.is_empty() {
+            f.write_str(self.1)
+        } else {
+            write!(f, "{prefix}.{}", self.1)
+        }
+    }
+}
+
+/// `prefix[index]`, the same way.
+#[derive(Clone, Copy)]
+struct Item<P>(P, usize);
+
+impl<P: Display> Display for Item<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
     }
 }
 
