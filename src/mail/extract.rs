@@ -15,7 +15,6 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
 use encoding_rs::Encoding as TextEncoding;
 use mail_parser::{
     Encoding as TransferEncoding, HeaderName, Message, MessageParser, MessagePart, MimeHeaders,
@@ -210,11 +209,7 @@ const ENCODED_MESSAGE_LEVELS: usize = 4;
 /// Each header block and each decoded body is scanned once (`from` only moves forward), so this stays linear
 /// in the size of the message whatever it holds.
 fn mentions_within(raw: &[u8], levels: usize) -> usize {
-    let (mut total, mut digests) = (0usize, 0usize);
-    for found in mentions().find_iter(raw) {
-        total += 1;
-        digests += usize::from(found.pattern().as_usize() == DIGEST);
-    }
+    let (mut total, digests) = count_mentions(raw);
     if total == 0 || levels == 0 {
         return total;
     }
@@ -264,19 +259,23 @@ fn mentions_within(raw: &[u8], levels: usize) -> usize {
     total
 }
 
-/// The index of `digest` among the [`mentions`] patterns.
-const DIGEST: usize = 1;
-
-/// Finds `message/` and `digest`, ignoring ASCII case, in one pass over the message: every message a collector
-/// downloads goes through it.
-fn mentions() -> &'static AhoCorasick {
-    static MENTIONS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["message/", "digest"])
-            .expect("two fixed literal patterns always build")
-    });
-    &MENTIONS
+/// Counts `message/` and `digest` in `raw`, ignoring ASCII case: (both, `digest` alone). Every message a
+/// collector downloads goes through this, so memchr finds the candidates (the `/` that ends one, the `g` or
+/// `G` inside the other) and each is checked in place. An automaton stepping through every byte cost more
+/// than parsing the message, as base64 text is full of its candidate bytes.
+fn count_mentions(raw: &[u8]) -> (usize, usize) {
+    let messages = memchr::memchr_iter(b'/', raw)
+        .filter(|&at| at >= 7 && raw[at - 7..at].eq_ignore_ascii_case(b"message"))
+        .count();
+    let digests = memchr::memchr2_iter(b'g', b'G', raw)
+        .filter(|&at| {
+            at >= 2
+                && raw
+                    .get(at - 2..at + 4)
+                    .is_some_and(|word| word.eq_ignore_ascii_case(b"digest"))
+        })
+        .count();
+    (messages + digests, digests)
 }
 
 fn find_ignoring_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -447,4 +446,46 @@ fn decode_file_name(name: &str) -> String {
         }
     }
     name.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain definition: every position where either word starts, ignoring ASCII case.
+    fn naive(raw: &[u8]) -> (usize, usize) {
+        let at = |word: &[u8]| {
+            raw.windows(word.len())
+                .filter(|w| w.eq_ignore_ascii_case(word))
+                .count()
+        };
+        let digests = at(b"digest");
+        (at(b"message/") + digests, digests)
+    }
+
+    #[test]
+    fn mentions_are_counted_in_any_case_and_at_either_end() {
+        assert_eq!(count_mentions(b"MeSsAgE/rfc822 x-message/ DIGEST"), (3, 1));
+        assert_eq!(count_mentions(b"digest"), (1, 1));
+        assert_eq!(count_mentions(b"message"), (0, 0));
+        assert_eq!(count_mentions(b"/essage/ digesT"), (1, 1));
+        assert_eq!(count_mentions(b""), (0, 0));
+    }
+
+    proptest! {
+        #[test]
+        fn mentions_match_the_plain_definition(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "message/", "MeSsAgE/", "mess", "AGE/", "messag", "e", "/", "digest", "DiGeSt", "dig",
+                    "G", "est", "x", " ",
+                ]),
+                0..60,
+            )
+        ) {
+            let raw = pieces.concat().into_bytes();
+            prop_assert_eq!(count_mentions(&raw), naive(&raw));
+        }
+    }
 }
