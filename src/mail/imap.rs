@@ -23,7 +23,7 @@ use async_imap::error::Error as RawError;
 use async_imap::imap_proto::{Response, Status};
 use async_imap::types::{Fetch, Flag};
 use base64::Engine as _;
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use futures::TryStreamExt;
 
 use super::Credentials;
@@ -127,8 +127,6 @@ pub struct FetchedMessage {
     pub uid: u32,
     /// The raw RFC 5322 message.
     pub raw: Vec<u8>,
-    /// When the server received it (INTERNALDATE).
-    pub internal_date: Option<DateTime<FixedOffset>>,
 }
 
 /// A logged-in IMAP session.
@@ -323,8 +321,8 @@ impl ImapSession {
         Ok(sizes)
     }
 
-    /// Downloads the given messages whole with `BODY.PEEK[]` (never sets `\Seen`) and their
-    /// INTERNALDATE, ascending by UID. Messages that no longer exist are left out.
+    /// Downloads the given messages whole with `BODY.PEEK[]` (never sets `\Seen`), ascending by
+    /// UID. Messages that no longer exist are left out.
     ///
     /// # Errors
     ///
@@ -332,16 +330,13 @@ impl ImapSession {
     /// [`ImapError::Io`].
     #[tracing::instrument(skip_all, fields(count = uids.len()))]
     pub async fn fetch_batch(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>, ImapError> {
-        let fetches = self
-            .uid_fetch(uids, "(UID INTERNALDATE BODY.PEEK[])")
-            .await?;
+        let fetches = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
         let mut messages: Vec<FetchedMessage> = fetches
             .iter()
             .filter_map(|f| {
                 Some(FetchedMessage {
                     uid: f.uid?,
                     raw: f.body()?.to_vec(),
-                    internal_date: f.internal_date(),
                 })
             })
             .collect();
@@ -368,14 +363,12 @@ impl ImapSession {
     ) -> Result<Option<FetchedMessage>, ImapError> {
         let part = part.max(1);
         let mut raw = Vec::with_capacity((size as usize).min(limit));
-        let mut internal_date = None;
         loop {
-            let query = format!("(UID INTERNALDATE BODY.PEEK[]<{}.{part}>)", raw.len());
+            let query = format!("(UID BODY.PEEK[]<{}.{part}>)", raw.len());
             let fetches = self.uid_fetch(&[uid], &query).await?;
             let Some(fetch) = fetches.iter().find(|f| f.uid == Some(uid)) else {
                 return Ok(None);
             };
-            internal_date = internal_date.or_else(|| fetch.internal_date());
             let body = fetch.body().unwrap_or_default();
             raw.extend_from_slice(body);
             if raw.len() > limit {
@@ -388,11 +381,7 @@ impl ImapSession {
                 break;
             }
         }
-        Ok(Some(FetchedMessage {
-            uid,
-            raw,
-            internal_date,
-        }))
+        Ok(Some(FetchedMessage { uid, raw }))
     }
 
     /// The flags of the given messages (`\Seen`, `\Deleted`, keywords), ascending by UID.
