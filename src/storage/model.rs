@@ -220,6 +220,11 @@ impl StoredRaw {
         };
         let original = match self.codec {
             RawCodec::Identity => self.bytes,
+            // Only bodies up to COMPRESS_UP_TO are compressed; a larger recorded length is damage, and is
+            // not handed to the decoder as the size of its buffer.
+            RawCodec::Zstd if self.len > Self::COMPRESS_UP_TO => {
+                return Err(failed("longer than any compressed body".to_owned()));
+            }
             RawCodec::Zstd => {
                 zstd::bulk::decompress(&self.bytes, self.len).map_err(|e| failed(e.to_string()))?
             }
@@ -815,6 +820,11 @@ mod tests {
         );
         assert!(
             StoredRaw::from_stored(vec![1, 2, 3], RawCodec::Identity, 4)
+                .into_original()
+                .is_err()
+        );
+        assert!(
+            StoredRaw::from_stored(stored.stored().to_vec(), RawCodec::Zstd, usize::MAX)
                 .into_original()
                 .is_err()
         );
