@@ -4,15 +4,16 @@
 //!
 //! `cargo bench --bench parse` prints, for the PHPMailer fixture (a site order with a cp1251 JSON attachment,
 //! like the messages of `bench/run mail`), the median over 15 rounds of 2,000 messages of:
-//! - `read`: mail-parser and the payload search ([`leadgate::mail::extract::read`]);
-//! - `payload`: the order JSON into a lead draft ([`leadgate::intake::parse_text`]);
+//! - `read`: mail-parser, the payload search and reading the attachment's JSON
+//!   ([`leadgate::mail::extract::read`]);
+//! - `payload`: that JSON into a lead draft ([`leadgate::intake::parse_read_json`]);
 //! - `compress`: the raw message into the form the ledger keeps ([`leadgate::storage::StoredRaw::new`]);
 //! - `submission`: all of it, as the collector calls it ([`leadgate::mail::collector::submission_for`]).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use leadgate::intake::{IntakeSettings, parse_text};
+use leadgate::intake::{IntakeSettings, parse_read_json};
 use leadgate::mail::collector::{MailRules, submission_for};
 use leadgate::mail::extract;
 use leadgate::storage::StoredRaw;
@@ -53,7 +54,8 @@ fn main() {
     };
     let rules = MailRules::for_saved_message(1, 25 << 20);
     let (_, found) = extract::read(MAIL, encoding_rs::WINDOWS_1251);
-    let text = found.expect("the fixture carries a JSON attachment").text;
+    let found = found.expect("the fixture carries a JSON attachment");
+    let json = found.object.expect("the attachment is a JSON object");
     println!(
         "message: tests/fixtures/mail/phpmailer_cp1251.eml, {} bytes",
         MAIL.len()
@@ -71,7 +73,7 @@ fn main() {
     report(
         "payload",
         median(|| {
-            black_box(parse_text(black_box(&text), None, &settings).is_ok());
+            black_box(parse_read_json(&found.text, black_box(&json), None, &settings).is_ok());
         }),
     );
     report(

@@ -183,7 +183,7 @@ fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
         "the number comes from Тема"
     );
     let found = leadgate::mail::extract::find_payload(&eml, encoding_rs::WINDOWS_1251).unwrap();
-    assert!(found.is_json_object);
+    assert!(found.is_json_object());
     assert_eq!(found.encoding, encoding_rs::WINDOWS_1251);
     assert_eq!(found.text, SEED_SAMPLE);
 

@@ -51,7 +51,7 @@ fn payload(name: &str) -> FoundPayload {
 
 fn object(name: &str) -> serde_json::Map<String, serde_json::Value> {
     let found = payload(name);
-    assert!(found.is_json_object, "{name}: {}", found.text);
+    assert!(found.is_json_object(), "{name}: {}", found.text);
     assert!(
         !found.had_errors,
         "{name}: replacement characters in {}",
@@ -123,7 +123,7 @@ fn a_declared_windows_1251_text_attachment_is_decoded_as_declared() {
     assert_eq!(found.file_name.as_deref(), Some("order.json"));
     assert!(found.text.contains("Прилепский"));
     assert!(found.text.contains("Люверсы"));
-    assert!(found.is_json_object);
+    assert!(found.is_json_object());
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn the_seed_sample_survives_byte_for_byte() {
     assert_eq!(found.text, expected);
     assert_eq!(found.file_name.as_deref(), Some("zakaz_123.txt"));
     assert_eq!(found.encoding, WINDOWS_1251);
-    assert!(found.is_json_object && !found.had_errors);
+    assert!(found.is_json_object() && !found.had_errors);
     assert!(found.text.contains("\"Разрешеине\": \"360 dpi\""));
     assert!(
         found
@@ -303,7 +303,7 @@ fn an_order_without_an_attachment_is_no_attachment() {
 fn broken_json_is_returned_for_its_parse_error() {
     assert_eq!(selected("broken_json.eml"), num("10"));
     let found = payload("broken_json.eml");
-    assert!(!found.is_json_object);
+    assert!(!found.is_json_object());
     assert_eq!(found.text, "{\"Тема\": \"x\",");
     let error = serde_json::from_str::<serde_json::Value>(&found.text).unwrap_err();
     assert_eq!(error.classify(), serde_json::error::Category::Eof);
@@ -314,7 +314,7 @@ fn broken_json_is_returned_for_its_parse_error() {
 fn a_json_array_is_returned_as_not_an_object() {
     assert_eq!(selected("json_array.eml"), num("11"));
     let found = payload("json_array.eml");
-    assert!(!found.is_json_object);
+    assert!(!found.is_json_object());
     assert_eq!(found.text, "[1,2]");
 }
 
@@ -356,7 +356,7 @@ fn a_broken_attachment_before_a_good_one_does_not_win() {
 Content-Type: application/json; name=a.json\r\n\r\n{\"a\":\r\n--b\r\n\
 Content-Type: application/json; name=b.json; charset=utf-8\r\n\r\n{\"Тема\": 1}\r\n--b--\r\n";
     let found = find_payload(raw.as_bytes(), WINDOWS_1251).unwrap();
-    assert!(found.is_json_object);
+    assert!(found.is_json_object());
     assert_eq!(found.file_name.as_deref(), Some("b.json"));
 }
 
@@ -365,7 +365,7 @@ fn a_single_part_message_that_is_the_attachment_counts() {
     let raw = b"Subject: ORDER: 2\r\nContent-Type: application/json\r\n\
 Content-Disposition: attachment; filename=o.json\r\n\r\n{\"x\": 1}\r\n";
     let found = find_payload(raw, WINDOWS_1251).unwrap();
-    assert!(found.is_json_object);
+    assert!(found.is_json_object());
     assert_eq!(found.file_name.as_deref(), Some("o.json"));
 }
 
@@ -381,7 +381,7 @@ fn a_utf16_attachment_with_a_byte_order_mark_is_decoded() {
 Content-Type: application/octet-stream; name=u.json\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
     );
     let found = find_payload(raw.as_bytes(), WINDOWS_1251).unwrap();
-    assert!(found.is_json_object);
+    assert!(found.is_json_object());
     assert!(found.text.contains("Люверсы"));
 }
 
@@ -421,7 +421,7 @@ fn deeply_nested_attached_messages_do_not_overflow_the_stack() {
     assert!(
         find_payload(nested(2).as_bytes(), WINDOWS_1251)
             .unwrap()
-            .is_json_object
+            .is_json_object()
     );
 }
 

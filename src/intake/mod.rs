@@ -241,22 +241,47 @@ pub fn parse_text(
     replaced: Option<&'static Encoding>,
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
-    // The limit is on bytes as received; Cyrillic in Windows-1251 takes two bytes per letter once in UTF-8.
+    within_limit(text, settings)?;
+    let payload = Payload::from_json(text, settings.timezone)?;
+    Ok(parsed(payload, replaced))
+}
+
+/// [`parse_text`] for a text whose JSON has already been read: the mail channel reads it to choose the
+/// attachment, and does not parse it twice.
+///
+/// # Errors
+/// As [`parse_text`], except the JSON errors.
+pub fn parse_read_json(
+    text: &str,
+    json: &serde_json::Value,
+    replaced: Option<&'static Encoding>,
+    settings: &IntakeSettings,
+) -> Result<Parsed, Rejection> {
+    within_limit(text, settings)?;
+    let payload = Payload::from_value(json, settings.timezone)?;
+    Ok(parsed(payload, replaced))
+}
+
+/// The limit is on bytes as received; Cyrillic in Windows-1251 takes two bytes per letter once in UTF-8.
+fn within_limit(text: &str, settings: &IntakeSettings) -> Result<(), Rejection> {
     if text.len() > settings.max_body_bytes.saturating_mul(2) {
         return Err(Rejection::TooLarge {
             size: text.len(),
             limit: settings.max_body_bytes,
         });
     }
-    let payload = Payload::from_json(text, settings.timezone)?;
+    Ok(())
+}
+
+fn parsed(payload: Payload, replaced: Option<&'static Encoding>) -> Parsed {
     let extra_warnings = replaced
         .map(|e| Warning::charset_replacement(e.name()))
         .into_iter()
         .collect();
-    Ok(Parsed {
+    Parsed {
         payload,
         extra_warnings,
-    })
+    }
 }
 
 async fn commit_with_fallback(

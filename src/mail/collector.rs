@@ -27,7 +27,7 @@ use super::tls::{Endpoint, TlsSettings};
 use crate::config::{ConfigError, read_secret};
 use crate::domain::charset::encoding_for_label;
 use crate::domain::subject::keyword_match;
-use crate::intake::{Intake, IntakeSettings, SubmitError, parse_text};
+use crate::intake::{Intake, IntakeSettings, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
     AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
     SourceRef, Storage, StorageError, StoredRaw, Submission, SubmitOutcome,
@@ -207,11 +207,13 @@ fn judge(
             };
         }
     };
-    match parse_text(
-        &found.text,
-        found.had_errors.then_some(found.encoding),
-        settings,
-    ) {
+    let replaced = found.had_errors.then_some(found.encoding);
+    let parsed = match &found.object {
+        Some(json) => parse_read_json(&found.text, json, replaced, settings),
+        // Not an object: parsing the text gives the reason (the JSON error, or its type).
+        None => parse_text(&found.text, replaced, settings),
+    };
+    match parsed {
         Ok(parsed) => parsed.into_lead(rules.calendar_id, rules.auto_tech_cards),
         Err(rejection) => Disposition::Rejected {
             reason: match found.file_name {

@@ -106,9 +106,17 @@ pub struct FoundPayload {
     pub encoding: &'static TextEncoding,
     /// True when some bytes were invalid in that encoding and became U+FFFD.
     pub had_errors: bool,
-    /// True when the text is a JSON object. False means no attachment held one, and this is the first that
-    /// looked like JSON (starts with `{` or `[`): the caller reports its parse error or its non-object type.
-    pub is_json_object: bool,
+    /// The text read as JSON, when it is an object. `None` means no attachment held one, and this is the
+    /// first that looked like JSON (starts with `{` or `[`): the caller reports its parse error or its
+    /// non-object type.
+    pub object: Option<serde_json::Value>,
+}
+
+impl FoundPayload {
+    /// Whether the text is a JSON object.
+    pub fn is_json_object(&self) -> bool {
+        self.object.is_some()
+    }
 }
 
 /// Why a message has no payload.
@@ -138,7 +146,7 @@ pub enum ExtractError {
 /// at any multipart depth and inside attached messages, whose decoded text is a JSON object.
 ///
 /// When none is a JSON object but one looks like JSON (its trimmed text starts with `{` or `[`), the first
-/// such attachment is returned with `is_json_object == false`, so the caller can report its parse error. Text
+/// such attachment is returned with `object == None`, so the caller can report its parse error. Text
 /// is decoded by [`charset::decode`] with the part's declared charset and `default` (the collector's default
 /// charset). Never panics.
 ///
@@ -337,17 +345,19 @@ impl Search {
         if !looks_like_json {
             return None;
         }
-        // A value that starts with `{` and parses is an object; IgnoredAny skips building it.
-        let is_json_object = looks_like_object
-            && serde_json::from_str::<serde::de::IgnoredAny>(&decoded.text).is_ok();
+        // A value that starts with `{` and parses is an object. It is kept, so the order is read from it
+        // rather than parsed a second time.
+        let object = looks_like_object
+            .then(|| serde_json::from_str::<serde_json::Value>(&decoded.text).ok())
+            .flatten();
         let found = FoundPayload {
             file_name: part.attachment_name().map(decode_file_name),
             encoding: decoded.encoding,
             had_errors: decoded.had_errors,
             text: decoded.text,
-            is_json_object,
+            object,
         };
-        if is_json_object {
+        if found.is_json_object() {
             return Some(found);
         }
         if self.first_broken.is_none() {
