@@ -54,11 +54,14 @@ impl SqliteStorage {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // A 4 MB page cache per connection; statement journals in memory; a checkpoint every 8,192 WAL
-            // pages (32 MB) instead of 1,000, so a bulk import stops for checkpoints less often.
+            // 8 KiB pages for a new database (an existing one keeps its own): a compressed site order is about
+            // 1.9 KB, so a page holds four, and a commit writes half as many WAL frames, each its own pwrite.
+            // A 4 MB page cache per connection; statement journals in memory; a checkpoint every 4,096 WAL
+            // pages (32 MB with 8 KiB pages) instead of 1,000, so a bulk import stops for checkpoints less often.
+            .page_size(8192)
             .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory")
-            .pragma("wal_autocheckpoint", "8192");
+            .pragma("wal_autocheckpoint", "4096");
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
