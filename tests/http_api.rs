@@ -156,16 +156,7 @@ async fn malformed_json_is_400_with_line_and_column_and_only_a_ledger_record() {
     assert_eq!(items[0]["channel"], "http");
     assert_eq!(items[0]["http_source"], "website");
     assert!(items[0]["reason"].as_str().unwrap().contains("line 3"));
-    let raw = app
-        .client
-        .get(format!(
-            "{}/api/v1/messages/{}/raw",
-            app.base, items[0]["id"]
-        ))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let raw = app.raw(&items[0]["id"]).await;
     assert_eq!(
         raw.bytes().await.unwrap().as_ref(),
         body.as_bytes(),

@@ -855,16 +855,7 @@ async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
         .find(|m| m["id"] != too_large["id"])
         .unwrap()
         .clone();
-    let raw = app
-        .client
-        .get(format!(
-            "{}/api/v1/messages/{}/raw",
-            app.base, too_large["id"]
-        ))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let raw = app.raw(&too_large["id"]).await;
     assert_eq!(raw.headers()["content-type"], "application/octet-stream");
     assert_eq!(
         raw.bytes().await.unwrap().as_ref(),
@@ -994,19 +985,7 @@ async fn large_messages_come_back_whole(protocol: Protocol) {
     let mut seen = Vec::new();
     for message in messages["items"].as_array().unwrap() {
         let number = message["external_number"].as_str().unwrap().to_owned();
-        let raw = app
-            .client
-            .get(format!(
-                "{}/api/v1/messages/{}/raw",
-                app.base, message["id"]
-            ))
-            .bearer_auth(&app.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let raw = app.raw(&message["id"]).await.bytes().await.unwrap();
         let sent = match number.as_str() {
             "901" => &exact,
             "902" => &uneven,

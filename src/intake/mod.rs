@@ -190,9 +190,8 @@ impl Intake {
         let outcomes = match &self.writer {
             Some(writer) => {
                 let (reply, answer) = oneshot::channel();
-                if writer.send((batch, reply)).await.is_err() {
-                    return (0..count).map(|_| Err(SubmitError::WriterGone)).collect();
-                }
+                // A job the writer cannot take is dropped with its reply, so the answer fails too.
+                let _ = writer.send((batch, reply)).await;
                 match answer.await {
                     Ok(outcomes) => outcomes,
                     Err(_) => return (0..count).map(|_| Err(SubmitError::WriterGone)).collect(),

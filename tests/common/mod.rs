@@ -103,6 +103,16 @@ impl TestApp {
         self.intake(json.to_owned(), "application/json").await
     }
 
+    /// Downloads a ledger record's raw bytes as the administrator (`GET /api/v1/messages/{id}/raw`).
+    pub async fn raw(&self, id: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .get(format!("{}/api/v1/messages/{id}/raw", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GETs a read-API path as the administrator and returns the JSON.
     pub async fn get(&self, path: &str) -> serde_json::Value {
         let response = self
