@@ -4,7 +4,7 @@
 //! run exactly the code `serve` runs. [`Application::build`] takes the settings and an already bound listener:
 //! tests bind port 0 first and never wait for readiness.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -343,12 +343,13 @@ impl Application {
         // The HTTP server and the scheduler are supervised together: the shutdown signal, or the end of
         // either task, stops both; each exit is reported.
         let stop = CancellationToken::new();
-        let server = tokio::spawn({
-            let stop = stop.clone();
-            axum::serve(self.listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .into_future()
-        });
+        let limits = http::serve::ConnectionLimits::from_settings(&settings.server);
+        let server = tokio::spawn(http::serve::serve(
+            self.listener,
+            router,
+            limits,
+            stop.clone(),
+        ));
         let scheduler = tokio::spawn({
             let stop = stop.clone();
             async move {
@@ -366,9 +367,7 @@ impl Application {
         let server = server.await;
         stop.cancel();
         let scheduler = scheduler.await;
-        server
-            .context("HTTP server task panicked")?
-            .context("HTTP server failed")?;
+        server.context("HTTP server task panicked")?;
         scheduler.context("scheduler task panicked")?;
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {

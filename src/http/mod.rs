@@ -9,13 +9,15 @@ pub mod collectors;
 pub mod error;
 pub mod intake;
 pub mod read;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -23,7 +25,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -101,7 +102,7 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         .merge(crate::web::routes())
         .with_state(state)
         .layer(cors)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -110,6 +111,23 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+/// Answers 408 to a request that takes longer than `server.request_timeout_secs`, except the intake: it
+/// limits receiving its request itself (`server.intake_timeout_secs`) and then waits for its commit, so a
+/// lead that is committed is never answered with an error.
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let is_intake = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == intake::INTAKE_PATH);
+    if is_intake {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
