@@ -98,6 +98,12 @@ pub struct ServerSettings {
     pub idle_timeout_secs: u64,
     /// Connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// Environment variable holding the token `/metrics` asks for (bearer); none: `/metrics` is open.
+    pub metrics_token_env: Option<String>,
+    /// File holding the token `/metrics` asks for.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Serve `/metrics` on this address only (not on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerSettings {
@@ -111,6 +117,9 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 1024,
+            metrics_token_env: None,
+            metrics_token_file: None,
+            metrics_listen: None,
         }
     }
 }

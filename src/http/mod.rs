@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -73,8 +73,35 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Builds the router with every route and middleware.
-pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
+/// Who may read `/metrics`: anyone, or whoever presents the configured token (compared by its SHA-256).
+#[derive(Clone)]
+pub struct MetricsAccess {
+    handle: Option<PrometheusHandle>,
+    token_hash: Option<String>,
+}
+
+impl MetricsAccess {
+    /// Access to `handle`'s metrics, behind `token` when there is one.
+    pub fn new(handle: Option<PrometheusHandle>, token: Option<&str>) -> Self {
+        Self {
+            handle,
+            token_hash: token.map(crate::tokens::hash),
+        }
+    }
+}
+
+/// A router with `/metrics` alone, for `server.metrics_listen`.
+pub fn metrics_router(access: MetricsAccess) -> Router {
+    Router::new().route("/metrics", get(metrics).with_state(access))
+}
+
+/// Builds the router with every route and middleware; `/metrics` only when `metrics_access` is given (it is not
+/// when metrics have a listen address of their own).
+pub fn router(
+    state: AppState,
+    cors_origins: Vec<String>,
+    metrics_access: Option<MetricsAccess>,
+) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
@@ -95,11 +122,17 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         ]);
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
-    api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+    let mut api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(crate::web::routes())
+        .route("/readyz", get(readyz));
+    if let Some(access) = metrics_access {
+        api = api.route("/metrics", get(metrics).with_state(access));
+    }
+    api.merge(crate::web::routes())
         .with_state(state)
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
@@ -140,8 +173,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match &state.metrics {
+async fn metrics(State(access): State<MetricsAccess>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &access.token_hash {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| crate::tokens::hash(token.trim()));
+        // Both sides are SHA-256 digests: comparing them reveals nothing about the token.
+        if presented.as_ref() != Some(expected) {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    match &access.handle {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
             handle.render(),
