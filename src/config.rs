@@ -86,8 +86,24 @@ pub struct ServerSettings {
     pub admin_token_env: Option<String>,
     /// File holding the admin token.
     pub admin_token_file: Option<PathBuf>,
-    /// Per-request timeout, seconds.
+    /// Per-request timeout, seconds (every route but the intake).
     pub request_timeout_secs: u64,
+    /// The intake's own limit, seconds, on receiving and checking a request. Once a lead is queued for its
+    /// commit, the intake waits for the commit however long it takes: a committed lead is never answered
+    /// with an error.
+    pub intake_timeout_secs: u64,
+    /// Time a client has to send a request's headers (a new connection: to start), seconds.
+    pub header_read_timeout_secs: u64,
+    /// Time a connection may stay idle between requests, seconds.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// Environment variable holding the token `/metrics` asks for (bearer); none: `/metrics` is open.
+    pub metrics_token_env: Option<String>,
+    /// File holding the token `/metrics` asks for.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Serve `/metrics` on this address only (not on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerSettings {
@@ -97,6 +113,13 @@ impl Default for ServerSettings {
             admin_token_env: None,
             admin_token_file: None,
             request_timeout_secs: 30,
+            intake_timeout_secs: 120,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            metrics_token_env: None,
+            metrics_token_file: None,
+            metrics_listen: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! run exactly the code `serve` runs. [`Application::build`] takes the settings and an already bound listener:
 //! tests bind port 0 first and never wait for readiness.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -273,6 +273,7 @@ async fn provision_accounts(
 /// The server: HTTP and (with the mail channel) the scheduler, under one supervisor.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     services: Services,
 }
 
@@ -282,9 +283,32 @@ impl Application {
     /// # Errors
     /// See [`Services::open`].
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let metrics_listener = match settings.server.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding server.metrics_listen {addr}"))?,
+            ),
+            None => None,
+        };
         let mut services = Services::open(settings).await?;
         services.provision_accounts().await?;
-        Ok(Self { listener, services })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            services,
+        })
+    }
+
+    /// The address `/metrics` is served on when `server.metrics_listen` gives it one of its own.
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn metrics_addr(&self) -> std::io::Result<Option<std::net::SocketAddr>> {
+        self.metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
     }
 
     /// The address the server listens on.
@@ -324,6 +348,13 @@ impl Application {
             None
         };
         let tz = settings.tz()?;
+        let metrics_token = read_secret(
+            settings.server.metrics_token_env.as_deref(),
+            settings.server.metrics_token_file.as_deref(),
+        )
+        .context("reading the metrics token")?;
+        let metrics =
+            http::MetricsAccess::new(crate::telemetry::prometheus(), metrics_token.as_deref());
         let state = AppState {
             storage: storage.clone(),
             intake,
@@ -337,17 +368,33 @@ impl Application {
             .iter()
             .flat_map(|s| s.cors_origins.clone())
             .collect();
-        let router = http::router(state, cors);
+        let router = http::router(
+            state,
+            cors,
+            self.metrics_listener.is_none().then(|| metrics.clone()),
+        );
         info!(addr = %self.listener.local_addr()?, "leadgate listening");
 
         // The HTTP server and the scheduler are supervised together: the shutdown signal, or the end of
         // either task, stops both; each exit is reported.
         let stop = CancellationToken::new();
-        let server = tokio::spawn({
-            let stop = stop.clone();
-            axum::serve(self.listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .into_future()
+        let limits = http::serve::ConnectionLimits::from_settings(&settings.server);
+        let server = tokio::spawn(http::serve::serve(
+            self.listener,
+            router,
+            limits,
+            stop.clone(),
+        ));
+        let metrics_server = self.metrics_listener.map(|listener| {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, "metrics listening");
+            }
+            tokio::spawn(http::serve::serve(
+                listener,
+                http::metrics_router(metrics),
+                limits,
+                stop.clone(),
+            ))
         });
         let scheduler = tokio::spawn({
             let stop = stop.clone();
@@ -366,9 +413,12 @@ impl Application {
         let server = server.await;
         stop.cancel();
         let scheduler = scheduler.await;
-        server
-            .context("HTTP server task panicked")?
-            .context("HTTP server failed")?;
+        server.context("HTTP server task panicked")?;
+        if let Some(metrics_server) = metrics_server {
+            metrics_server
+                .await
+                .context("metrics server task panicked")?;
+        }
         scheduler.context("scheduler task panicked")?;
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {

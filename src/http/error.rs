@@ -48,6 +48,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// 408: the request was not received (body read and checked) within its limit.
+    #[error("the request was not received in time")]
+    RequestTimeout,
     /// 415: not JSON, not multipart.
     #[error("unsupported media type {0:?}; send application/json or multipart/form-data")]
     UnsupportedMediaType(String),
@@ -58,6 +61,12 @@ pub enum ApiError {
         code: &'static str,
         /// Human-readable reason.
         message: String,
+    },
+    /// 429: a rate limit is reached; `Retry-After` says when to try again.
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until a request will be let through.
+        retry_after_secs: u64,
     },
     /// 503: shutting down or the database is unreachable.
     #[error("service unavailable")]
@@ -75,9 +84,11 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::IdempotencyConflict | ApiError::Busy(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -92,9 +103,11 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::Busy(_) => "conflict",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::PayloadTooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Rejected { code, .. } => code,
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -104,6 +117,9 @@ impl ApiError {
         match self {
             ApiError::BadJson { line, column, .. } => json!({ "line": line, "column": column }),
             ApiError::PayloadTooLarge { limit } => json!({ "limit": limit }),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                json!({ "retry_after": retry_after_secs })
+            }
             _ => Value::Null,
         }
     }
@@ -153,6 +169,10 @@ impl From<SubmitError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = ?e, "request failed");
         }
@@ -162,6 +182,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -5,6 +5,8 @@
 //! recorded in the ledger with its raw body, so the site's developer and the administrator see the same
 //! reason.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -27,6 +29,9 @@ use crate::storage::{
     CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
     SourceRef, StoredRaw, Submission, SubmitOutcome,
 };
+
+/// The intake's route, which is not under the general request timeout (see [`super::request_timeout`]).
+pub(super) const INTAKE_PATH: &str = "/api/v1/intake";
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -198,6 +203,7 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
         (status = 200, description = "Idempotent replay of an earlier request", body = IntakeResponse),
         (status = 400, description = "Not JSON (details: line, column)", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 408, description = "The request was not received within `server.intake_timeout_secs`", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
@@ -215,8 +221,15 @@ async fn intake(
     tracing::Span::current().record("http_source", source.name.as_str());
     check_origin(&source, &headers)?;
     let key = idempotency_key(&headers)?;
-    let body = read_body(&state, &headers, request).await?;
-    let parsed = parse(&state, &body).await?;
+    // Receiving and checking the request has a limit; its commit, once queued, has none.
+    let limit = Duration::from_secs(state.settings.server.intake_timeout_secs.max(1));
+    let (body, parsed) = tokio::time::timeout(limit, async {
+        let body = read_body(&state, &headers, request).await?;
+        let parsed = parse(&state, &body).await?;
+        Ok::<_, ApiError>((body, parsed))
+    })
+    .await
+    .map_err(|_| ApiError::RequestTimeout)??;
     let ledger = LedgerEntry {
         source: SourceRef::Http { id: source.id },
         ledger_key: None,
@@ -237,7 +250,7 @@ async fn intake(
                 },
                 idempotency: None,
             };
-            state.intake.submit(submission).await?;
+            commit(&state, submission).await?;
             metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "rejected").increment(1);
             return Err(rejection.into());
         }
@@ -254,7 +267,7 @@ async fn intake(
         disposition: parsed.into_lead(source.calendar_id, source.auto_tech_cards),
         idempotency,
     };
-    match state.intake.submit(submission).await? {
+    match commit(&state, submission).await? {
         SubmitOutcome::Imported {
             lead_id,
             counterparty,
@@ -305,6 +318,24 @@ async fn intake(
             "unexpected outcome for an HTTP submission: {other:?}"
         ))),
     }
+}
+
+/// Commits a submission in a task of its own and waits for the result however long the commit takes. The
+/// task is not cancelled when this handler is dropped (the client went away): a lead queued for its commit
+/// is committed exactly once whatever happens to the request.
+async fn commit(state: &AppState, submission: Submission) -> Result<SubmitOutcome, ApiError> {
+    let intake = state.intake.clone();
+    let pending = metrics::gauge!("leadgate_intake_pending_commits");
+    pending.increment(1.0);
+    let task = tokio::spawn(async move {
+        let outcome = intake.submit(submission).await;
+        pending.decrement(1.0);
+        outcome
+    });
+    let outcome = task.await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("intake commit task failed"))
+    })?;
+    Ok(outcome?)
 }
 
 /// Runs the same checks as the intake and stores nothing.

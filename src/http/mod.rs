@@ -9,13 +9,15 @@ pub mod collectors;
 pub mod error;
 pub mod intake;
 pub mod read;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -23,7 +25,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -72,8 +73,35 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Builds the router with every route and middleware.
-pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
+/// Who may read `/metrics`: anyone, or whoever presents the configured token (compared by its SHA-256).
+#[derive(Clone)]
+pub struct MetricsAccess {
+    handle: Option<PrometheusHandle>,
+    token_hash: Option<String>,
+}
+
+impl MetricsAccess {
+    /// Access to `handle`'s metrics, behind `token` when there is one.
+    pub fn new(handle: Option<PrometheusHandle>, token: Option<&str>) -> Self {
+        Self {
+            handle,
+            token_hash: token.map(crate::tokens::hash),
+        }
+    }
+}
+
+/// A router with `/metrics` alone, for `server.metrics_listen`.
+pub fn metrics_router(access: MetricsAccess) -> Router {
+    Router::new().route("/metrics", get(metrics).with_state(access))
+}
+
+/// Builds the router with every route and middleware; `/metrics` only when `metrics_access` is given (it is not
+/// when metrics have a listen address of their own).
+pub fn router(
+    state: AppState,
+    cors_origins: Vec<String>,
+    metrics_access: Option<MetricsAccess>,
+) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
@@ -94,14 +122,20 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         ]);
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
-    api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+    let mut api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(crate::web::routes())
+        .route("/readyz", get(readyz));
+    if let Some(access) = metrics_access {
+        api = api.route("/metrics", get(metrics).with_state(access));
+    }
+    api.merge(crate::web::routes())
         .with_state(state)
         .layer(cors)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -110,6 +144,23 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+/// Answers 408 to a request that takes longer than `server.request_timeout_secs`, except the intake: it
+/// limits receiving its request itself (`server.intake_timeout_secs`) and then waits for its commit, so a
+/// lead that is committed is never answered with an error.
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let is_intake = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == intake::INTAKE_PATH);
+    if is_intake {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -122,8 +173,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match &state.metrics {
+async fn metrics(State(access): State<MetricsAccess>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &access.token_hash {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| crate::tokens::hash(token.trim()));
+        // Both sides are SHA-256 digests: comparing them reveals nothing about the token.
+        if presented.as_ref() != Some(expected) {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    match &access.handle {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
             handle.render(),
