@@ -164,32 +164,75 @@ async fn serve(settings: Settings) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("binding {}", settings.server.listen))?;
     let app = Application::build(settings, listener).await?;
-    print_first_start(&app.services().first_start)?;
+    show_first_start(&app.services().first_start, &app.services().settings)?;
     app.run_until(shutdown_signal()).await?;
     Ok(0)
 }
 
-/// Prints the secrets of the first start, once, to the terminal that started leadgate; they are never logged.
-fn print_first_start(first: &crate::startup::FirstStart) -> anyhow::Result<()> {
-    if first.admin_token.is_some() || first.source_token.is_some() || first.admin_password.is_some()
+/// Shows the secrets of the first start, once; they are never logged. On a terminal they are printed; otherwise
+/// (a service manager or a container runtime that keeps stdout in a journal) they go to a file readable only by
+/// this user in the data directory, and stdout names the file.
+fn show_first_start(first: &crate::startup::FirstStart, settings: &Settings) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if first.admin_token.is_none() && first.source_token.is_none() && first.admin_password.is_none()
     {
-        let mut out = std::io::stdout().lock();
+        return Ok(());
+    }
+    let mut secrets = Vec::new();
+    if let Some(t) = &first.admin_token {
+        writeln!(secrets, "  admin API token:           {t}")?;
+    }
+    if let Some(t) = &first.source_token {
+        writeln!(secrets, "  HTTP source \"website\" token: {t}")?;
+    }
+    if let Some(p) = &first.admin_password {
+        writeln!(secrets, "  web UI login \"admin\", password: {p}")?;
+    }
+    let mut out = std::io::stdout().lock();
+    if out.is_terminal() {
         writeln!(
             out,
             "leadgate: first start. Keep these tokens; they are shown only now."
         )?;
-        if let Some(t) = &first.admin_token {
-            writeln!(out, "  admin API token:           {t}")?;
-        }
-        if let Some(t) = &first.source_token {
-            writeln!(out, "  HTTP source \"website\" token: {t}")?;
-        }
-        if let Some(p) = &first.admin_password {
-            writeln!(out, "  web UI login \"admin\", password: {p}")?;
-        }
-        out.flush()?;
+        out.write_all(&secrets)?;
+    } else {
+        let path = std::path::absolute(crate::startup::data_dir(settings).join(FIRST_START_FILE))?;
+        write_private(&path, &secrets)
+            .with_context(|| format!("writing the first-start secrets to {}", path.display()))?;
+        writeln!(
+            out,
+            "leadgate: first start. The administrator's token and password are in {} (readable only by this \
+             user); keep them elsewhere and delete the file.",
+            path.display()
+        )?;
     }
+    out.flush()?;
     Ok(())
+}
+
+/// Where the first start leaves its secrets when stdout is not a terminal, in the data directory.
+pub const FIRST_START_FILE: &str = "first-start-secrets.txt";
+
+/// Writes a file only its owner may read (mode 0600, also when it existed already).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let mut file = file;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
 }
 
 /// `users add`: creates a user or sets its role and password. It provisions the accounts like `serve` does, so
@@ -220,7 +263,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
     }
     let mut services = Services::open(settings).await?;
     services.provision_accounts().await?;
-    print_first_start(&services.first_start)?;
+    show_first_start(&services.first_start, &services.settings)?;
     let hash = crate::web::password::hash(password).await?;
     let storage = &services.storage;
     let verb = match storage.user_credentials(&login).await? {

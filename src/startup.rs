@@ -70,6 +70,22 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
     anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
 }
 
+/// The data directory: where the SQLite database file lives (the current directory for other databases).
+pub fn data_dir(settings: &Settings) -> std::path::PathBuf {
+    let url = settings.database.url.as_str();
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(":memory:"))
+        .map(|p| p.split('?').next().unwrap_or_default());
+    path.and_then(|p| std::path::Path::new(p).parent())
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        )
+}
+
 impl Services {
     /// Opens storage, runs migrations, upserts the configured calendars, sources and collectors, and starts
     /// the intake pipeline. Accounts are left to [`Services::provision_accounts`].

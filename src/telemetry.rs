@@ -3,22 +3,41 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, fmt};
+
+/// Targets whose trace output carries secrets: async-imap traces every line it sends, `LOGIN user password`
+/// included, and imap-proto the bytes it parses. Their trace events are dropped whatever `RUST_LOG` says.
+const SECRET_TRACING_TARGETS: &[&str] = &["async_imap", "imap_proto"];
+
+/// Whether an event or span may be logged at all: nothing at trace level from [`SECRET_TRACING_TARGETS`].
+/// Events forwarded from the `log` crate (async-imap logs through it) carry their original target.
+pub fn may_log(target: &str, level: Level) -> bool {
+    level != Level::TRACE
+        || !SECRET_TRACING_TARGETS
+            .iter()
+            .any(|t| target == *t || target.strip_prefix(t).is_some_and(|r| r.starts_with("::")))
+}
 
 /// Installs the global `tracing` subscriber: `RUST_LOG` filter (default `info`), to stderr, JSON when
-/// `LEADGATE_LOG_FORMAT=json`. Safe to call more than once.
+/// `LEADGATE_LOG_FORMAT=json`. Trace output of the IMAP client library is never logged (see [`may_log`]).
+/// Safe to call more than once.
 pub fn init() {
-    let filter =
+    let env =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = env.and(filter_fn(|meta| may_log(meta.target(), *meta.level())));
     let json = std::env::var("LEADGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
+    let layer = fmt::layer().with_writer(std::io::stderr);
+    let layer = if json {
+        layer.json().with_filter(filter).boxed()
     } else {
-        builder.try_init()
+        layer.with_filter(filter).boxed()
     };
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -27,4 +46,19 @@ pub fn prometheus() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imap_client_trace_is_never_logged_but_its_debug_and_other_trace_are() {
+        assert!(!may_log("async_imap", Level::TRACE));
+        assert!(!may_log("async_imap::imap_stream", Level::TRACE));
+        assert!(!may_log("imap_proto::parser", Level::TRACE));
+        assert!(may_log("async_imap::client", Level::DEBUG));
+        assert!(may_log("async_imapx", Level::TRACE));
+        assert!(may_log("leadgate::mail::imap", Level::TRACE));
+    }
 }

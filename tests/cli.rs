@@ -246,7 +246,7 @@ fn a_missing_secret_is_a_clear_error() {
 }
 
 #[test]
-fn serve_prints_first_start_tokens_once_and_they_work() {
+fn serve_writes_first_start_tokens_once_to_a_private_file_and_they_work() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     // A one-shot command on the fresh database (as cron might run first) makes no secrets nobody would see:
@@ -279,13 +279,39 @@ fn serve_prints_first_start_tokens_once_and_they_work() {
             .unwrap()
     };
     let mut child = spawn();
+    // Stdout is not a terminal here, so the secrets go to a file only this user may read; stdout names it.
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    for _ in 0..3 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        lines.push(line);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let path = line
+        .split(" are in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (readable").next())
+        .unwrap_or_else(|| panic!("stdout names the secrets file: {line}"));
+    assert_eq!(
+        Path::new(path),
+        dir.path().join("data").join("first-start-secrets.txt")
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(Path::new(path)), 0o600, "the secrets file is private");
+        assert_eq!(mode(&dir.path().join("data")), 0o700, "the data directory");
+        assert_eq!(
+            mode(&dir.path().join("data/leadgate.db")),
+            0o600,
+            "the database"
+        );
     }
+    let lines: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        !line.contains("lg_"),
+        "no token is printed to a stdout that is not a terminal: {line}"
+    );
     let token = |label: &str| {
         lines
             .iter()

@@ -948,10 +948,13 @@ async fn users_add_creates_a_manager_from_the_command_line() {
         stdout.contains("user manager1 created (manager)"),
         "{stdout}"
     );
+    let secrets =
+        std::fs::read_to_string(dir.path().join(leadgate::cli::FIRST_START_FILE)).unwrap();
     assert!(
-        stdout.contains("web UI login \"admin\""),
-        "first start secrets: {stdout}"
+        secrets.contains("web UI login \"admin\""),
+        "first start secrets: {secrets}"
     );
+    assert!(!stdout.contains("password:"), "{stdout}");
     let out = assert_cmd::Command::cargo_bin("leadgate")
         .unwrap()
         .args(["users", "add", "manager1", "--role", "admin"])

@@ -65,7 +65,10 @@ impl SqliteStorage {
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent)
+            create_private_dir(parent).map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
+        }
+        if !url.contains(":memory:") && !options.get_filename().as_os_str().is_empty() {
+            create_private_file(options.get_filename())
                 .map_err(|e| StorageError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
@@ -105,6 +108,31 @@ impl SqliteStorage {
     /// The underlying pool, for the web UI's read-only queries and tests.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// Creates the data directory (and any missing parents) readable only by its owner (0700): it holds the
+/// database and, on a first start without a terminal, the generated secrets. An existing directory is left as
+/// it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a missing database file readable only by its owner (0600) before SQLite opens it; SQLite gives its
+/// `-wal` and `-shm` files the database file's mode. An existing file is left as it is.
+fn create_private_file(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
