@@ -2,6 +2,11 @@
 //! same pipeline again (say, after the administrator fixed a collector's charset), and the ledger record gets
 //! its new outcome. Nothing is lost either way: a message that is still rejected keeps its raw bytes and gets
 //! the new reason.
+//!
+//! Reprocessing is atomic: the outcome is checked again inside the write transaction, so two calls at once
+//! on one message (a double click, the UI and the API together) file one lead. The call that comes second,
+//! at once or later, gets [`ReprocessError::AlreadyImported`] with that lead: 409 `already_imported` with
+//! `details.lead_id` from the API, the lead's page from the UI.
 
 use chrono::Utc;
 use tracing::instrument;
@@ -10,7 +15,7 @@ use crate::config::Settings;
 use crate::domain::charset::encoding_for_label;
 use crate::intake::Intake;
 use crate::mail::collector::{MailRules, submission_for};
-use crate::storage::{Disposition, MessageView, Outcome, Storage, StorageError};
+use crate::storage::{Disposition, MessageView, Outcome, Reimport, Storage, StorageError};
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -34,6 +39,13 @@ pub enum ReprocessError {
     /// No such ledger record.
     #[error("message not found")]
     NotFound,
+    /// The message was imported already, by an earlier or a concurrent reprocessing (a double click, the UI
+    /// and the API at once): it has its one lead.
+    #[error("the message is already imported as lead {lead_id}")]
+    AlreadyImported {
+        /// Its lead.
+        lead_id: i64,
+    },
     /// Only rejected messages are reprocessed.
     #[error("only rejected messages can be reprocessed; this one is {0:?}")]
     NotRejected(Outcome),
@@ -65,7 +77,7 @@ pub async fn reprocess(
         .await?
         .ok_or(ReprocessError::NotFound)?;
     if message.outcome != Outcome::Rejected {
-        return Err(ReprocessError::NotRejected(message.outcome));
+        return Err(not_rejected(message.outcome, message.lead_id));
     }
     let raw = storage
         .message_raw(message_id)
@@ -107,19 +119,35 @@ pub async fn reprocess(
         }
     };
     match disposition {
-        Disposition::Lead(draft) => {
-            let lead_id = storage.import_for_message(message_id, &draft).await?;
-            Ok(Reprocessed::Imported { lead_id })
-        }
+        Disposition::Lead(draft) => match storage.import_for_message(message_id, &draft).await? {
+            Reimport::Imported { lead_id } => Ok(Reprocessed::Imported { lead_id }),
+            Reimport::AlreadyResolved { outcome, lead_id } => Err(not_rejected(outcome, lead_id)),
+        },
         Disposition::Rejected { reason } | Disposition::Skipped { reason } => {
             let reason = format!(
                 "{reason} (reprocessed {})",
                 Utc::now().format("%Y-%m-%d %H:%M UTC")
             );
-            storage
+            if storage
                 .resolve_message(message_id, Outcome::Rejected, Some(&reason), None)
-                .await?;
-            Ok(Reprocessed::Rejected { reason })
+                .await?
+            {
+                return Ok(Reprocessed::Rejected { reason });
+            }
+            // Resolved meanwhile by another call: answer with what it did.
+            let now = storage
+                .message(message_id)
+                .await?
+                .ok_or(ReprocessError::NotFound)?;
+            Err(not_rejected(now.outcome, now.lead_id))
         }
+    }
+}
+
+/// The error for a record that is no longer rejected.
+fn not_rejected(outcome: Outcome, lead_id: Option<i64>) -> ReprocessError {
+    match (outcome, lead_id) {
+        (Outcome::Imported, Some(lead_id)) => ReprocessError::AlreadyImported { lead_id },
+        (outcome, _) => ReprocessError::NotRejected(outcome),
     }
 }

@@ -78,7 +78,8 @@ async fn run_collector(
 /// Runs a rejected message through the pipeline again and records the new outcome.
 #[utoipa::path(post, path = "/api/v1/messages/{id}/reprocess", tag = "ledger", params(("id" = i64, Path)),
     responses((status = 200, body = Reprocessed), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "Not a rejected message", body = ErrorBody)),
+              (status = 409, description = "Not a rejected message; `already_imported` (with `details.lead_id`) when it \
+                was imported already, by an earlier or a concurrent call", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn reprocess_message(
     State(state): State<AppState>,
@@ -89,6 +90,9 @@ async fn reprocess_message(
     match reprocess(state.storage.as_ref(), &state.intake, &state.settings, id).await {
         Ok(done) => Ok(Json(done)),
         Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
+        Err(ReprocessError::AlreadyImported { lead_id }) => {
+            Err(ApiError::AlreadyImported { lead_id })
+        }
         Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
             Err(ApiError::Busy(e.to_string()))
         }

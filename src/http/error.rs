@@ -42,6 +42,12 @@ pub enum ApiError {
     /// that exists already).
     #[error("{0}")]
     Busy(String),
+    /// 409: the message was imported already (reprocessing twice, or twice at once); details carry its lead.
+    #[error("the message is already imported as lead {lead_id}")]
+    AlreadyImported {
+        /// Its lead.
+        lead_id: i64,
+    },
     /// 413: the body is over `limits.max_body_bytes`.
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -83,7 +89,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::IdempotencyConflict | ApiError::Busy(_) => StatusCode::CONFLICT,
+            ApiError::IdempotencyConflict
+            | ApiError::Busy(_)
+            | ApiError::AlreadyImported { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -104,6 +112,7 @@ impl ApiError {
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::Busy(_) => "conflict",
             ApiError::RequestTimeout => "request_timeout",
+            ApiError::AlreadyImported { .. } => "already_imported",
             ApiError::PayloadTooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Rejected { code, .. } => code,
@@ -120,6 +129,7 @@ impl ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 json!({ "retry_after": retry_after_secs })
             }
+            ApiError::AlreadyImported { lead_id } => json!({ "lead_id": lead_id }),
             _ => Value::Null,
         }
     }

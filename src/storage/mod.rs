@@ -152,7 +152,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors.
     async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>>;
 
-    /// Replaces the outcome of a rejected record after reprocessing or discarding it.
+    /// Replaces the outcome of a record that is still rejected, after reprocessing or discarding it; `false`
+    /// (and nothing changed) when it is no longer rejected.
     ///
     /// # Errors
     /// Database errors.
@@ -162,7 +163,7 @@ pub trait Storage: Send + Sync + 'static {
         outcome: Outcome,
         reason: Option<&str>,
         lead_id: Option<i64>,
-    ) -> Result<()>;
+    ) -> Result<bool>;
 
     // ---- configuration records ----------------------------------------------------------------------------
 
@@ -312,12 +313,13 @@ pub trait Storage: Send + Sync + 'static {
     /// The lock cannot be attempted (I/O or database errors).
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>>;
 
-    /// Files a lead for an existing (rejected) ledger record after reprocessing, and marks it imported, in one
-    /// transaction. Returns the lead id.
+    /// Files a lead for an existing rejected ledger record after reprocessing, and marks it imported, in one
+    /// transaction. The outcome is checked inside that transaction: a record that is no longer rejected (a
+    /// concurrent reprocessing got there first) gets no second lead.
     ///
     /// # Errors
     /// `NotFound` for an unknown record; database errors.
-    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64>;
+    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<Reimport>;
 
     // ---- web UI -------------------------------------------------------------------------------------------
 

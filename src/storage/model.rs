@@ -324,6 +324,24 @@ pub enum SubmitOutcome {
     IdempotencyConflict,
 }
 
+/// What [`super::Storage::import_for_message`] found inside its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reimport {
+    /// The record was still rejected: this lead was filed for it.
+    Imported {
+        /// The new lead.
+        lead_id: i64,
+    },
+    /// Another call resolved the record first (a double click, the UI and the API at once): nothing was
+    /// written.
+    AlreadyResolved {
+        /// Its outcome now.
+        outcome: Outcome,
+        /// Its lead, when it was imported.
+        lead_id: Option<i64>,
+    },
+}
+
 /// `{id, name}` of a calendar, as embedded in a lead.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct CalendarRef {

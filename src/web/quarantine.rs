@@ -189,8 +189,8 @@ pub async fn discard(
 }
 
 /// `POST /quarantine/{id}/reprocess`: runs the raw message through its channel's rules and the pipeline
-/// again ([`crate::reprocess::reprocess`], as the API does). A lead opens its page; a message that is still
-/// rejected stays here with its new reason.
+/// again ([`crate::reprocess::reprocess`], as the API does). A lead opens its page, also when the message was
+/// imported already (a double click); a message that is still rejected stays here with its new reason.
 #[instrument(skip_all, fields(message = id))]
 pub async fn reprocess(
     State(state): State<AppState>,
@@ -204,7 +204,9 @@ pub async fn reprocess(
             .await;
     info!(message = id, user = %viewer.login, ok = done.is_ok(), "reprocessed from quarantine");
     match done {
-        Ok(Reprocessed::Imported { lead_id }) => {
+        // A second click (or the API first) finds the lead filed already: the same page as the first click.
+        Ok(Reprocessed::Imported { lead_id })
+        | Err(ReprocessError::AlreadyImported { lead_id }) => {
             Ok(Redirect::to(&format!("/leads/{lead_id}")).into_response())
         }
         Ok(Reprocessed::Rejected { reason }) => {

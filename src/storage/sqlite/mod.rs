@@ -756,15 +756,18 @@ impl Storage for SqliteStorage {
         outcome: Outcome,
         reason: Option<&str>,
         lead_id: Option<i64>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE messages SET outcome = $1, reason = $2, lead_id = COALESCE($3, lead_id) WHERE id = $4")
-            .bind(outcome.as_str())
-            .bind(reason)
-            .bind(lead_id)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET outcome = $1, reason = $2, lead_id = COALESCE($3, lead_id)
+             WHERE id = $4 AND outcome = 'rejected'",
+        )
+        .bind(outcome.as_str())
+        .bind(reason)
+        .bind(lead_id)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn upsert_calendar(&self, name: &str, owner: Option<&str>) -> Result<i64> {
@@ -1093,15 +1096,23 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<i64> {
+    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<Reimport> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
-            "SELECT collector_id, http_source_id, message_id, external_number, received_at FROM messages WHERE id = $1",
+            "SELECT collector_id, http_source_id, message_id, external_number, received_at, outcome, lead_id
+             FROM messages WHERE id = $1",
         )
         .bind(message_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StorageError::NotFound { what: "message", key: message_id.to_string() })?;
+        let outcome = parse_enum::<Outcome>("outcome", row.try_get("outcome")?)?;
+        if outcome != Outcome::Rejected {
+            return Ok(Reimport::AlreadyResolved {
+                outcome,
+                lead_id: row.try_get("lead_id")?,
+            });
+        }
         let collector_id: Option<i64> = row.try_get("collector_id")?;
         let http_source_id: Option<i64> = row.try_get("http_source_id")?;
         let entry = LedgerEntry {
@@ -1120,7 +1131,7 @@ impl Storage for SqliteStorage {
         };
         let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
         tx.commit().await?;
-        Ok(lead_id)
+        Ok(Reimport::Imported { lead_id })
     }
 
     // ---- web UI -------------------------------------------------------------------------------------------
