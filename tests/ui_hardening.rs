@@ -1,5 +1,5 @@
 //! Input that must not hurt leadgate or leak a secret: the collector form cannot send a server's password
-//! elsewhere.
+//! elsewhere, and links are made only from plausible values.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -8,6 +8,7 @@ mod ui_support;
 use common::TestApp;
 use leadgate::mail::tls::TlsMode;
 use leadgate::storage::{AfterImport, CollectorRecord, Protocol, Storage};
+use serde_json::{Value, json};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -31,6 +32,12 @@ async fn post_form(
         .send()
         .await
         .unwrap()
+}
+
+async fn post_lead(app: &TestApp, payload: Value) -> Value {
+    let r = app.intake_json(&payload.to_string()).await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
 }
 
 /// A collector as the configuration file provisions it: its password in a file of the server.
@@ -264,4 +271,34 @@ async fn plain_text_mail_from_the_form_is_refused_for_any_host_but_this_machine(
         let r = post_form(&app, &c, "/admin/collectors", &form).await;
         assert_eq!(r.status(), 303, "{host}");
     }
+}
+
+#[tokio::test]
+async fn phone_and_mail_links_on_a_counterparty_page_carry_only_plausible_values() {
+    let app = app_with_admin().await;
+    let good = post_lead(
+        &app,
+        json!({"ИНН": "7709745454", "КонтактноеЛицо": "Покупатель", "Телефон": "8 (916) 123-45-67",
+               "АдресЭлектроннойПочты": "good@shop.example"}),
+    )
+    .await;
+    post_lead(
+        &app,
+        json!({"ИНН": "7709745454", "Телефон": "позвоните мне",
+               "АдресЭлектроннойПочты": "buyer@shop.example?bcc=spy@evil.example"}),
+    )
+    .await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, page) = get(
+        &app,
+        &c,
+        &format!("/counterparties/{}", good["counterparty"]["id"]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("href=\"tel:+79161234567\""), "{page}");
+    assert!(page.contains("href=\"mailto:good@shop.example\""), "{page}");
+    assert!(page.contains("позвоните мне") && page.contains("spy@evil.example"));
+    assert!(!page.contains("tel:позвоните"), "{page}");
+    assert!(!page.contains("mailto:buyer"), "{page}");
 }

@@ -23,7 +23,7 @@ use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
 use crate::domain::lead::LeadStatus;
 use crate::http::{ApiError, AppState};
-use crate::storage::{LeadSummary, Role};
+use crate::storage::LeadSummary;
 use crate::tokens;
 
 /// Events listed per day in the week view.
@@ -312,9 +312,7 @@ pub async fn feed(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or(ApiError::NotFound("calendar"))?;
-    let allowed =
-        user.role == Role::Admin || calendar.owner.as_deref().is_none_or(|o| o == user.login);
-    if !allowed {
+    if !calendar.visible_to(&user.login, user.role) {
         return Err(ApiError::Forbidden);
     }
     let leads = state

@@ -183,7 +183,7 @@ pub fn file_link(url: &str) -> Option<FileLink> {
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
-fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
+pub fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
     let number: String = match e164 {
         Some(n) => n.to_owned(),
         None => raw?
@@ -195,7 +195,7 @@ fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
 }
 
 /// `mailto:` target, only for something shaped like an address (no spaces, one @, no URL syntax).
-fn mailto_href(email: Option<&str>) -> Option<String> {
+pub fn mailto_href(email: Option<&str>) -> Option<String> {
     let e = email?.trim();
     let plausible = e.matches('@').count() == 1
         && !e.starts_with('@')

@@ -600,14 +600,17 @@ pub(super) async fn leads_of_counterparty(
 pub(super) async fn counterparty(
     storage: &super::SqliteStorage,
     id: i64,
+    calendars: Option<&[i64]>,
 ) -> Result<Option<CounterpartyView>> {
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT c.id, c.inn, c.inn_kind, c.name FROM counterparties c WHERE c.id = ",
+    );
+    b.push_bind(id);
+    super::push_counterparty_visible(&mut b, calendars);
     let row: Option<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, inn, inn_kind, name FROM counterparties WHERE id = $1")
-            .bind(id)
-            .fetch_optional(storage.pool())
-            .await?;
+        b.build_query_as().fetch_optional(storage.pool()).await?;
     Ok(storage
-        .counterparty_views(row.into_iter().collect())
+        .counterparty_views(row.into_iter().collect(), calendars)
         .await?
         .pop())
 }
@@ -626,6 +629,7 @@ fn fts_prefix_query(query: &str) -> Option<String> {
 pub(super) async fn search_counterparties(
     storage: &super::SqliteStorage,
     query: &str,
+    calendars: Option<&[i64]>,
     page: PageRequest,
 ) -> Result<Page<CounterpartyView>> {
     let query = query.trim();
@@ -644,6 +648,7 @@ pub(super) async fn search_counterparties(
                 .push(")");
         }
     }
+    super::push_counterparty_visible(&mut b, calendars);
     if let Some(cursor) = page.cursor {
         b.push(" AND c.id < ").push_bind(cursor);
     }
@@ -651,7 +656,7 @@ pub(super) async fn search_counterparties(
         .push_bind(i64::from(page.limit) + 1);
     let rows: Vec<(i64, String, String, String)> =
         b.build_query_as().fetch_all(storage.pool()).await?;
-    let items = storage.counterparty_views(rows).await?;
+    let items = storage.counterparty_views(rows, calendars).await?;
     Ok(super::page_of(items, page.limit, |c| c.id))
 }
 
