@@ -1,13 +1,19 @@
 //! Input that must not hurt leadgate or leak a secret: the collector form cannot send a server's password
-//! elsewhere, and links are made only from plausible values.
+//! elsewhere, links are made only from plausible values, and a busy calendar's feed still carries its new
+//! leads.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 mod ui_support;
 
+use chrono::{Duration, Utc};
 use common::TestApp;
+use leadgate::domain::payload::Payload;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, CollectorRecord, Protocol, Storage};
+use leadgate::storage::{
+    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef,
+    Storage, StoredRaw, Submission,
+};
 use serde_json::{Value, json};
 use ui_support::*;
 
@@ -301,4 +307,77 @@ async fn phone_and_mail_links_on_a_counterparty_page_carry_only_plausible_values
     assert!(page.contains("позвоните мне") && page.contains("spy@evil.example"));
     assert!(!page.contains("tel:позвоните"), "{page}");
     assert!(!page.contains("mailto:buyer"), "{page}");
+}
+
+/// `count` leads dated `days_ago` days back in the default calendar, in one transaction, as an import would.
+async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
+    let date = (Utc::now() - Duration::days(days_ago)).format("%d.%m.%Y 10:00:00");
+    let text =
+        json!({"Тема": "Давний звонок", "Дата": date.to_string(), "Телефон": "+7 916 123-45-67"})
+            .to_string();
+    let payload = Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
+    let batch: Vec<Submission> = (0..count)
+        .map(|n| Submission {
+            ledger: LedgerEntry {
+                source: SourceRef::File,
+                ledger_key: Some(format!("old-{n}")),
+                mailbox_key: None,
+                message_id: None,
+                external_number: None,
+                received_at: Utc::now(),
+                raw: StoredRaw::new(text.as_bytes().to_vec()),
+                content_type: "application/json".into(),
+            },
+            disposition: Disposition::Lead(Box::new(LeadDraft {
+                payload: payload.clone(),
+                calendar_id: 1,
+                auto_tech_cards: false,
+                extra_warnings: Vec::new(),
+            })),
+            idempotency: None,
+        })
+        .collect();
+    storage(app).await.submit_batch(&batch).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_calendars_feed_carries_its_new_and_future_leads() {
+    let app = app_with_admin().await;
+    let limit = leadgate::web::calendar::FEED_LIMIT as usize;
+    // More leads of the last month than the feed carries: about 70 a day.
+    old_leads(&app, limit + 100, 30).await;
+    let today = post_lead(
+        &app,
+        json!({"Тема": "Звонок сегодня", "Телефон": "+7 916 123-45-67"}),
+    )
+    .await;
+    let tomorrow = (Utc::now() + Duration::days(1)).format("%d.%m.%Y 10:00:00");
+    let future = post_lead(
+        &app,
+        json!({"Тема": "Встреча завтра", "Дата": tomorrow.to_string(), "Телефон": "+7 916 123-45-67"}),
+    )
+    .await;
+
+    let s = storage(&app).await;
+    let admin = s.user_credentials("admin").await.unwrap().unwrap();
+    let key = leadgate::tokens::generate();
+    s.set_ics_secret(admin.id, &leadgate::tokens::hash(&key))
+        .await
+        .unwrap();
+    let r = reqwest::get(format!(
+        "{}/api/v1/calendars/1/events.ics?key={key}",
+        app.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let ics = r.text().await.unwrap();
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), limit);
+    for lead in [&today, &future] {
+        assert!(
+            ics.contains(&format!("UID:lead-{}@leadgate\r\n", lead["id"])),
+            "lead {} is in the feed",
+            lead["id"]
+        );
+    }
 }

@@ -448,7 +448,8 @@ pub trait Storage: Send + Sync + 'static {
         per_day: u32,
     ) -> Result<Vec<DaySlot>>;
 
-    /// Leads of one calendar starting at or after `from`, by time, at most `limit` (the calendar feed).
+    /// Leads of one calendar starting at or after `from`, latest first (future ones included), at most
+    /// `limit` (the calendar feed).
     ///
     /// # Errors
     /// Database errors or a corrupt row.

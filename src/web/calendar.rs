@@ -237,7 +237,8 @@ pub struct FeedQuery {
 
 /// How far back the feed reaches.
 pub const FEED_DAYS_BACK: i64 = 90;
-/// The most events a feed carries.
+/// The most events a feed carries: the latest ones (future leads first), so a busy calendar drops its
+/// oldest leads, never the new ones.
 pub const FEED_LIMIT: u32 = 2000;
 
 fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {

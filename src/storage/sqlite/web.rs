@@ -568,7 +568,8 @@ pub(super) async fn calendar_feed(
     limit: u32,
 ) -> Result<Vec<LeadSummary>> {
     let sql = format!(
-        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2 ORDER BY l.starts_at, l.id LIMIT $3"
+        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2
+         ORDER BY l.starts_at DESC, l.id DESC LIMIT $3"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(calendar_id)
