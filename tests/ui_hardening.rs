@@ -1,6 +1,6 @@
 //! Input that must not hurt leadgate or leak a secret: the collector form cannot send a server's password
-//! elsewhere, links are made only from plausible values, and a busy calendar's feed still carries its new
-//! leads.
+//! elsewhere, odd dates and huge amounts are answered instead of panicking, links are made only from
+//! plausible values, and a busy calendar's feed still carries its new leads.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -277,6 +277,75 @@ async fn plain_text_mail_from_the_form_is_refused_for_any_host_but_this_machine(
         let r = post_form(&app, &c, "/admin/collectors", &form).await;
         assert_eq!(r.status(), 303, "{host}");
     }
+}
+
+#[tokio::test]
+async fn a_lead_whose_amounts_are_too_large_to_add_up_still_opens() {
+    let app = app_with_admin().await;
+    let huge = "70000000000000000000000000000";
+    let created = post_lead(
+        &app,
+        json!({"Тема": "Огромный заказ", "Товары": [
+            {"Номенклатура": "Баннер", "Сумма": huge},
+            {"Номенклатура": "Баннер", "Сумма": huge}
+        ]}),
+    )
+    .await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, page) = get(&app, &c, &format!("/leads/{}", created["id"])).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Огромный заказ"));
+    assert!(page.contains("слишком велика для подсчёта"), "{page}");
+}
+
+#[tokio::test]
+async fn dates_beyond_four_digit_years_in_inbox_and_calendar_addresses_are_bad_requests() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for path in [
+        "/inbox?to=%2B262142-12-31",
+        "/inbox?from=-262143-01-01",
+        "/inbox?from=%2B99999-01-01",
+        "/calendar?date=%2B262142-12-31",
+        "/calendar?view=month&date=%2B262142-12-31",
+        "/calendar?date=-262143-01-01",
+    ] {
+        let (status, page) = get(&app, &c, path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(page.contains("Неверный запрос"), "{path}");
+    }
+    for path in [
+        "/inbox?from=0001-01-01&to=9999-12-31",
+        "/calendar?date=9999-12-31",
+        "/calendar?view=month&date=9999-12-31",
+        "/calendar?date=0001-01-01",
+    ] {
+        let (status, _) = get(&app, &c, path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_refuses_lead_periods_beyond_four_digit_years() {
+    let app = TestApp::spawn().await;
+    for query in [
+        "from=%2B262142-12-31T00:00:00Z",
+        "to=%2B262142-12-31T00:00:00Z",
+        "from=-262143-01-01T00:00:00Z",
+    ] {
+        let r = app
+            .client
+            .get(format!("{}/api/v1/leads?{query}", app.base))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+    }
+    let ok = app
+        .get("/api/v1/leads?from=2019-01-01T00:00:00Z&to=9999-12-31T00:00:00Z")
+        .await;
+    assert!(ok["items"].is_array());
 }
 
 #[tokio::test]

@@ -93,6 +93,22 @@ async fn visible_lead(
         .ok_or(ApiError::NotFound("lead"))
 }
 
+/// The years an RFC 3339 timestamp can carry (four digits); anything beyond is a malformed filter.
+const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a period filter outside [`FILTER_YEARS`].
+fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    for (name, t) in [("from", filter.from), ("to", filter.to)] {
+        if t.is_some_and(|t| !FILTER_YEARS.contains(&t.year())) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} must be a date between the years 1 and 9999"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Leads, newest first, with filters; a manager's token lists only leads of calendars the manager may see.
 #[utoipa::path(get, path = "/api/v1/leads", tag = "leads", params(LeadFilter, Paging),
     responses((status = 200, body = Page<LeadView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
@@ -104,6 +120,7 @@ async fn list_leads(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<LeadView>>, ApiError> {
     let user = auth::user(&state, &headers).await?;
+    check_period(&filter)?;
     let page = paging.request()?;
     let scope = scope_of(&state, &user).await?;
     Ok(Json(

@@ -118,8 +118,9 @@ pub async fn page(
     let is_month = get("view") == Some("month");
     let today = fmt::today(tz);
     let date = match get("date") {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::BadRequest("malformed date".into()))?,
+        Some(d) => {
+            fmt::parse_iso_date(d).ok_or_else(|| ApiError::BadRequest("malformed date".into()))?
+        }
         None => today,
     };
     let visible = visible_calendars(&state, &viewer).await?;

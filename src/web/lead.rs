@@ -206,6 +206,21 @@ pub fn mailto_href(email: Option<&str>) -> Option<String> {
     plausible.then(|| format!("mailto:{e}"))
 }
 
+/// The sum of the lines' amounts written out: an em dash without amounts, and a sentence instead of a
+/// panic when the amounts a website sent are too large to add up.
+fn total_amount(lines: &[LineView]) -> String {
+    let mut amounts = lines.iter().filter_map(|l| l.amount).peekable();
+    if amounts.peek().is_none() {
+        return fmt::opt_money(None);
+    }
+    amounts
+        .try_fold(
+            rust_decimal::Decimal::ZERO,
+            rust_decimal::Decimal::checked_add,
+        )
+        .map_or_else(|| "слишком велика для подсчёта".to_owned(), fmt::money)
+}
+
 /// Loads a lead the viewer may see.
 ///
 /// # Errors
@@ -261,13 +276,7 @@ pub async fn page(
         }
         None => Vec::new(),
     };
-    let total = lead
-        .lines
-        .iter()
-        .filter_map(|l| l.amount)
-        .fold(None, |acc: Option<rust_decimal::Decimal>, a| {
-            Some(acc.unwrap_or_default() + a)
-        });
+    let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let c = &lead.contact;
     let page = LeadPage {
@@ -301,7 +310,7 @@ pub async fn page(
             .filter_map(|u| file_link(u))
             .collect(),
         lines: lead.lines.iter().map(LineRow::new).collect(),
-        total: fmt::opt_money(total),
+        total,
         warnings: lead
             .warnings
             .iter()
