@@ -537,6 +537,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             let page = storage
                 .list_leads(
                     &filter,
+                    None,
                     PageRequest {
                         limit: limit.clamp(1, 500),
                         cursor: None,

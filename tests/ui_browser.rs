@@ -252,7 +252,8 @@ async fn a_manager_in_the_browser_is_refused_admin_pages_and_another_managers_ca
 #[tokio::test]
 async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees_the_lead() {
     let dc = common::dovecot::dovecot();
-    let password_env = "LEADGATE_TEST_MAIL_PASSWORD";
+    // The variable the UI reserves for a collector named site-orders.
+    let password_env = "LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD";
     assert!(
         std::env::var(password_env).is_ok(),
         "{password_env} is not set: run the suite via scripts/test, which exports it"

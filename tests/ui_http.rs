@@ -1038,7 +1038,7 @@ async fn reprocessing_from_quarantine_files_a_lead_or_keeps_the_message_with_its
 }
 
 #[tokio::test]
-async fn a_collector_form_refuses_a_password_variable_outside_leadgate_passwords() {
+async fn a_collector_form_refuses_any_password_variable_but_the_collectors_own() {
     let app = app_with_admin().await;
     let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
     let csrf = session_csrf(&app, &c).await;
@@ -1059,7 +1059,12 @@ async fn a_collector_form_refuses_a_password_variable_outside_leadgate_passwords
     ];
     let r = post_form(&app, &c, "/admin/collectors", &form).await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("LEADGATE_…_PASSWORD"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD")
+    );
     assert!(
         storage(&app)
             .await
@@ -1069,7 +1074,7 @@ async fn a_collector_form_refuses_a_password_variable_outside_leadgate_passwords
             .is_empty()
     );
 
-    form[7] = ("password_env", "LEADGATE_SITE_ORDERS_PASSWORD");
+    form[7] = ("password_env", "LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD");
     assert_eq!(
         post_form(&app, &c, "/admin/collectors", &form)
             .await
@@ -1080,7 +1085,7 @@ async fn a_collector_form_refuses_a_password_variable_outside_leadgate_passwords
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].password_env.as_deref(),
-        Some("LEADGATE_SITE_ORDERS_PASSWORD")
+        Some("LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD")
     );
     let (status, list) = get(&app, &c, "/admin/collectors").await;
     assert_eq!(status, 200);

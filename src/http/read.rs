@@ -1,5 +1,10 @@
 //! The read API: leads, tech cards, counterparties, calendars and the message ledger, behind a user's or the
 //! administrator's bearer token. Lists answer `{"items": [...], "next": cursor|null}`.
+//!
+//! A manager's token reaches what the manager sees in the UI: leads of the common calendars and of the
+//! manager's own personal ones, their tech cards, and the counterparties (with the contacts) those leads
+//! brought. Anything else answers 404, as if it did not exist, so ids of other managers' leads are not
+//! confirmed either. Administrators' tokens reach everything.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -14,7 +19,7 @@ use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
 use crate::storage::{
     CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page,
-    PageRequest, TechCardView,
+    PageRequest, TechCardView, UserRecord, visible_calendar_ids,
 };
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -68,7 +73,43 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
-/// Leads, newest first, with filters.
+/// The calendars the token's user may see, as a storage filter (`None`: every calendar).
+async fn scope_of(state: &AppState, user: &UserRecord) -> Result<Option<Vec<i64>>, ApiError> {
+    let calendars = state.storage.calendars().await?;
+    Ok(visible_calendar_ids(&calendars, &user.login, user.role))
+}
+
+/// The lead, when it is in a calendar of the scope; `NotFound` otherwise, whether or not it exists.
+async fn visible_lead(
+    state: &AppState,
+    scope: Option<&[i64]>,
+    id: i64,
+) -> Result<LeadView, ApiError> {
+    state
+        .storage
+        .lead(id)
+        .await?
+        .filter(|l| scope.is_none_or(|s| s.contains(&l.calendar.id)))
+        .ok_or(ApiError::NotFound("lead"))
+}
+
+/// The years an RFC 3339 timestamp can carry (four digits); anything beyond is a malformed filter.
+const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a period filter outside [`FILTER_YEARS`].
+fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    for (name, t) in [("from", filter.from), ("to", filter.to)] {
+        if t.is_some_and(|t| !FILTER_YEARS.contains(&t.year())) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} must be a date between the years 1 and 9999"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Leads, newest first, with filters; a manager's token lists only leads of calendars the manager may see.
 #[utoipa::path(get, path = "/api/v1/leads", tag = "leads", params(LeadFilter, Paging),
     responses((status = 200, body = Page<LeadView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -78,13 +119,19 @@ async fn list_leads(
     Query(filter): Query<LeadFilter>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<LeadView>>, ApiError> {
-    auth::user(&state, &headers).await?;
+    let user = auth::user(&state, &headers).await?;
+    check_period(&filter)?;
+    let page = paging.request()?;
+    let scope = scope_of(&state, &user).await?;
     Ok(Json(
-        state.storage.list_leads(&filter, paging.request()?).await?,
+        state
+            .storage
+            .list_leads(&filter, scope.as_deref(), page)
+            .await?,
     ))
 }
 
-/// One lead.
+/// One lead (404 for a manager's token when the lead is in a calendar the manager may not see).
 #[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)),
     responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -93,13 +140,9 @@ async fn get_lead(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<LeadView>, ApiError> {
-    auth::user(&state, &headers).await?;
-    state
-        .storage
-        .lead(id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("lead"))
+    let user = auth::user(&state, &headers).await?;
+    let scope = scope_of(&state, &user).await?;
+    visible_lead(&state, scope.as_deref(), id).await.map(Json)
 }
 
 /// Changes a lead's status or assignee.
@@ -112,7 +155,9 @@ async fn patch_lead(
     Path(id): Path<i64>,
     Json(patch): Json<LeadPatch>,
 ) -> Result<Json<LeadView>, ApiError> {
-    auth::user(&state, &headers).await?;
+    let user = auth::user(&state, &headers).await?;
+    let scope = scope_of(&state, &user).await?;
+    visible_lead(&state, scope.as_deref(), id).await?;
     state
         .storage
         .update_lead(id, &patch)
@@ -130,7 +175,9 @@ async fn form_tech_cards(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<TechCardView>>, ApiError> {
-    auth::user(&state, &headers).await?;
+    let user = auth::user(&state, &headers).await?;
+    let scope = scope_of(&state, &user).await?;
+    visible_lead(&state, scope.as_deref(), id).await?;
     state
         .storage
         .form_tech_cards(id)
@@ -148,13 +195,18 @@ async fn get_tech_card(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<TechCardView>, ApiError> {
-    auth::user(&state, &headers).await?;
-    state
+    let user = auth::user(&state, &headers).await?;
+    let card = state
         .storage
         .tech_card(id)
         .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("tech card"))
+        .ok_or(ApiError::NotFound("tech card"))?;
+    let scope = scope_of(&state, &user).await?;
+    match visible_lead(&state, scope.as_deref(), card.lead_id).await {
+        Ok(_) => Ok(Json(card)),
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound("tech card")),
+        Err(e) => Err(e),
+    }
 }
 
 /// `?inn=` of the counterparty list.
@@ -164,7 +216,8 @@ pub struct InnQuery {
     pub inn: Option<String>,
 }
 
-/// Counterparties.
+/// Counterparties; a manager's token lists only those with a lead the manager may see, with the contacts
+/// such leads brought.
 #[utoipa::path(get, path = "/api/v1/counterparties", tag = "counterparties", params(InnQuery, Paging),
     responses((status = 200, body = Page<CounterpartyView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -174,24 +227,32 @@ async fn list_counterparties(
     Query(q): Query<InnQuery>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<CounterpartyView>>, ApiError> {
-    auth::user(&state, &headers).await?;
+    let user = auth::user(&state, &headers).await?;
+    let page = paging.request()?;
+    let scope = scope_of(&state, &user).await?;
     Ok(Json(
         state
             .storage
-            .list_counterparties(q.inn.as_deref(), paging.request()?)
+            .list_counterparties(q.inn.as_deref(), scope.as_deref(), page)
             .await?,
     ))
 }
 
-/// Calendars.
+/// Calendars; a manager's token lists the common ones and the manager's own personal ones.
 #[utoipa::path(get, path = "/api/v1/calendars", tag = "calendars",
     responses((status = 200, body = Vec<CalendarView>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn list_calendars(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<CalendarView>>, ApiError> {
-    auth::user(&state, &headers).await?;
-    Ok(Json(state.storage.calendars().await?))
+    let user = auth::user(&state, &headers).await?;
+    let calendars = state.storage.calendars().await?;
+    Ok(Json(
+        calendars
+            .into_iter()
+            .filter(|c| c.visible_to(&user.login, user.role))
+            .collect(),
+    ))
 }
 
 /// `?outcome=` of the ledger list.

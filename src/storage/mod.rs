@@ -85,11 +85,16 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors or a corrupt row.
     async fn lead(&self, id: i64) -> Result<Option<LeadView>>;
 
-    /// A page of leads, newest first.
+    /// A page of leads, newest first, of these calendars only (`None`: every calendar).
     ///
     /// # Errors
     /// Database errors or a corrupt row.
-    async fn list_leads(&self, filter: &LeadFilter, page: PageRequest) -> Result<Page<LeadView>>;
+    async fn list_leads(
+        &self,
+        filter: &LeadFilter,
+        calendars: Option<&[i64]>,
+        page: PageRequest,
+    ) -> Result<Page<LeadView>>;
 
     /// Changes status and/or assignee.
     ///
@@ -118,13 +123,16 @@ pub trait Storage: Send + Sync + 'static {
 
     // ---- counterparties -----------------------------------------------------------------------------------
 
-    /// Counterparties, optionally only the one with this INN.
+    /// Counterparties, optionally only the one with this INN. With `calendars`, only counterparties that
+    /// have a lead in one of them, with only the contacts those leads brought (`None`: every counterparty
+    /// with every contact).
     ///
     /// # Errors
     /// Database errors.
     async fn list_counterparties(
         &self,
         inn: Option<&str>,
+        calendars: Option<&[i64]>,
         page: PageRequest,
     ) -> Result<Page<CounterpartyView>>;
 
@@ -442,7 +450,8 @@ pub trait Storage: Send + Sync + 'static {
         per_day: u32,
     ) -> Result<Vec<DaySlot>>;
 
-    /// Leads of one calendar starting at or after `from`, by time, at most `limit` (the calendar feed).
+    /// Leads of one calendar starting at or after `from`, latest first (future ones included), at most
+    /// `limit` (the calendar feed).
     ///
     /// # Errors
     /// Database errors or a corrupt row.
@@ -463,20 +472,27 @@ pub trait Storage: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<LeadSummary>>;
 
-    /// One counterparty with its contacts.
+    /// One counterparty with its contacts. With `calendars`, `None` unless it has a lead in one of them,
+    /// and only the contacts those leads brought (`None`: every calendar).
     ///
     /// # Errors
     /// Database errors.
-    async fn counterparty(&self, id: i64) -> Result<Option<CounterpartyView>>;
+    async fn counterparty(
+        &self,
+        id: i64,
+        calendars: Option<&[i64]>,
+    ) -> Result<Option<CounterpartyView>>;
 
     /// Counterparties whose INN starts with the digits of `query`, or whose name has words starting with its
-    /// words (case-insensitive in any script); all of them when `query` is empty. Newest first.
+    /// words (case-insensitive in any script); all of them when `query` is empty. Newest first. With
+    /// `calendars`, only those with a lead in one of them, as [`Storage::counterparty`] shows them.
     ///
     /// # Errors
     /// Database errors.
     async fn search_counterparties(
         &self,
         query: &str,
+        calendars: Option<&[i64]>,
         page: PageRequest,
     ) -> Result<Page<CounterpartyView>>;
 

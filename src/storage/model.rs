@@ -364,6 +364,30 @@ pub struct CalendarView {
     pub color: String,
 }
 
+impl CalendarView {
+    /// Whether a user may see this calendar, its leads and what they bring (tech cards, counterparties,
+    /// contacts): administrators see every calendar, managers the common ones and their own personal ones.
+    pub fn visible_to(&self, login: &str, role: Role) -> bool {
+        role == Role::Admin || self.owner.as_deref().is_none_or(|o| o == login)
+    }
+}
+
+/// The calendars a user may see, in the form the storage filters take: `None` for an administrator (every
+/// calendar, including ones made later), else the ids of the calendars [`CalendarView::visible_to`] allows.
+pub fn visible_calendar_ids(
+    calendars: &[CalendarView],
+    login: &str,
+    role: Role,
+) -> Option<Vec<i64>> {
+    (role != Role::Admin).then(|| {
+        calendars
+            .iter()
+            .filter(|c| c.visible_to(login, role))
+            .map(|c| c.id)
+            .collect()
+    })
+}
+
 /// Contact details of a lead.
 #[derive(Debug, Clone, Serialize, ToSchema, Default)]
 pub struct ContactView {

@@ -23,7 +23,7 @@ use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
 use crate::domain::lead::LeadStatus;
 use crate::http::{ApiError, AppState};
-use crate::storage::{LeadSummary, Role};
+use crate::storage::LeadSummary;
 use crate::tokens;
 
 /// Events listed per day in the week view.
@@ -118,8 +118,9 @@ pub async fn page(
     let is_month = get("view") == Some("month");
     let today = fmt::today(tz);
     let date = match get("date") {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::BadRequest("malformed date".into()))?,
+        Some(d) => {
+            fmt::parse_iso_date(d).ok_or_else(|| ApiError::BadRequest("malformed date".into()))?
+        }
         None => today,
     };
     let visible = visible_calendars(&state, &viewer).await?;
@@ -237,7 +238,8 @@ pub struct FeedQuery {
 
 /// How far back the feed reaches.
 pub const FEED_DAYS_BACK: i64 = 90;
-/// The most events a feed carries.
+/// The most events a feed carries: the latest ones (future leads first), so a busy calendar drops its
+/// oldest leads, never the new ones.
 pub const FEED_LIMIT: u32 = 2000;
 
 fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
@@ -312,9 +314,7 @@ pub async fn feed(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or(ApiError::NotFound("calendar"))?;
-    let allowed =
-        user.role == Role::Admin || calendar.owner.as_deref().is_none_or(|o| o == user.login);
-    if !allowed {
+    if !calendar.visible_to(&user.login, user.role) {
         return Err(ApiError::Forbidden);
     }
     let leads = state

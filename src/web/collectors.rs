@@ -6,10 +6,19 @@
 //! [`test_connection`](crate::mail::collector::test_connection)).
 //!
 //! Where a password comes from is part of a collector, and a collector's login is sent to whatever host the
-//! collector names. So the UI only lets an administrator name an environment variable of the form
-//! `LEADGATE_…_PASSWORD`, and never a file: otherwise the form could send any secret of the server (the
-//! admin token, a file) to a mail server of the editor's choice. `password_file` and `ca_file` are set in
-//! the configuration file and kept as they are when a collector is edited here.
+//! collector names. So the form must not be a way to send a secret of the server to a mail server of the
+//! editor's choice:
+//! - the only environment variable the UI may name is the one reserved for that collector,
+//!   `LEADGATE_COLLECTOR_<NAME>_PASSWORD` ([`reserved_password_env`]); never another variable (the admin
+//!   token, `LEADGATE_NEW_PASSWORD`, another collector's password) and never a file;
+//! - changing the host, port, TLS mode or login drops the collector's password binding (its variable, or
+//!   the `password_file` of the configuration file), unless the same submit names the reserved variable
+//!   again, so a password never follows the collector to a new address by itself;
+//! - TLS "none" can be chosen here only for a loopback host (`localhost`, 127.0.0.0/8, `::1`), where the
+//!   password never crosses a network; other plain-text servers are for the configuration file.
+//!
+//! `password_file` and `ca_file` are set in the configuration file and kept as they are when a collector is
+//! edited here without moving it.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -218,7 +227,8 @@ impl CollectorForm {
             }
             .into(),
             username: c.username.clone(),
-            password_env: c.password_env.clone().unwrap_or_default(),
+            // Shown apart (see `FormPage`): an empty field keeps the binding while the address stays.
+            password_env: String::new(),
             folder: c.folder.clone(),
             keyword: c.keyword.clone(),
             calendar: c.calendar_id.to_string(),
@@ -253,15 +263,42 @@ impl CollectorForm {
     }
 }
 
-/// Whether an environment variable name may be chosen in the UI: `LEADGATE_…_PASSWORD` (see module docs).
-pub fn allowed_password_env(name: &str) -> bool {
-    name.len() <= 100
-        && name.starts_with("LEADGATE_")
-        && name.ends_with("_PASSWORD")
-        && name.len() > "LEADGATE__PASSWORD".len()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+/// The one environment variable the UI may name for a collector's password:
+/// `LEADGATE_COLLECTOR_<NAME>_PASSWORD`, the name upper-cased and every character other than a Latin letter
+/// or a digit written as `_` (`site-orders` → `LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD`).
+pub fn reserved_password_env(collector: &str) -> String {
+    let name: String = collector
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("LEADGATE_COLLECTOR_{name}_PASSWORD")
+}
+
+/// Another collector whose reserved variable is the same as this one's (`a.b` and `a-b`), so that naming it
+/// would hand one collector's password to the other.
+fn reserved_env_taken_by<'c>(name: &str, all: &'c [CollectorRecord]) -> Option<&'c str> {
+    let env = reserved_password_env(name);
+    all.iter()
+        .find(|c| c.name != name && reserved_password_env(&c.name) == env)
+        .map(|c| c.name.as_str())
+}
+
+/// Whether a host is this machine: `localhost` or a loopback address (127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn plain(s: &str, max: usize) -> bool {
@@ -273,7 +310,8 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Checks the form and builds the record; `base` carries what the form does not edit (id, files, flags).
+/// Checks the form and builds the record; `base` carries what the form does not edit (id, name, files,
+/// flags) and, when editing, the stored address and password binding (see the module docs for the rules).
 ///
 /// # Errors
 /// A Russian sentence saying what is wrong.
@@ -312,17 +350,39 @@ fn record(
     if username.is_empty() || !plain(username, 200) {
         return Err("Укажите логин почтового ящика.".into());
     }
-    let password_env = opt(&form.password_env);
-    if let Some(env) = &password_env
-        && !allowed_password_env(env)
-    {
+    let moved =
+        host != base.host || port != base.port || tls != base.tls || username != base.username;
+    if tls == TlsMode::None && moved && !is_loopback_host(host) {
         return Err(
-            "Переменная с паролем должна называться LEADGATE_…_PASSWORD (латиница, цифры, _)."
+            "Без шифрования можно подключаться только к этому компьютеру (localhost, 127.0.0.1, ::1): \
+             иначе пароль уйдёт по сети открытым текстом. Выберите TLS или STARTTLS."
                 .into(),
         );
     }
-    if password_env.is_none() && base.password_file.is_none() {
-        return Err("Укажите переменную окружения с паролем (пароль не хранится в базе).".into());
+    let reserved = reserved_password_env(&base.name);
+    let had_binding = base.password_env.is_some() || base.password_file.is_some();
+    let (password_env, password_file) = match opt(&form.password_env) {
+        Some(env) if env == reserved => (Some(env), None),
+        Some(_) => {
+            return Err(format!(
+                "Пароль этого сборщика можно указать только в переменной окружения {reserved} \
+                 (другие переменные и файлы задаются в leadgate.toml)."
+            ));
+        }
+        None if moved => (None, None),
+        None => (base.password_env.clone(), base.password_file.clone()),
+    };
+    if password_env.is_none() && password_file.is_none() {
+        return Err(if had_binding {
+            format!(
+                "Сервер, порт, шифрование или логин изменились: укажите переменную {reserved} заново \
+                 (прежний пароль к новому адресу не переносится)."
+            )
+        } else {
+            format!(
+                "Укажите переменную окружения {reserved} с паролем (пароль не хранится в базе)."
+            )
+        });
     }
     let calendar_id: i64 = form
         .calendar
@@ -370,6 +430,7 @@ fn record(
         tls,
         username: username.to_owned(),
         password_env,
+        password_file,
         folder,
         keyword,
         calendar_id,
@@ -391,6 +452,10 @@ struct FormPage {
     form: CollectorForm,
     calendars: Vec<CalendarView>,
     error: Option<String>,
+    /// The variable reserved for this collector's password (empty while a new one has no name).
+    reserved_env: String,
+    /// The stored binding's variable, shown beside the (empty) field.
+    current_env: String,
     password_file: String,
     ca_file: String,
     auto_tech_cards: bool,
@@ -412,6 +477,10 @@ async fn form_page(
         form,
         calendars: state.storage.calendars().await?,
         error,
+        reserved_env: base.map_or_else(String::new, |b| reserved_password_env(&b.name)),
+        current_env: base
+            .and_then(|b| b.password_env.clone())
+            .unwrap_or_default(),
         password_file: base
             .and_then(|b| b.password_file.as_ref())
             .map(|p| p.display().to_string())
@@ -492,14 +561,19 @@ pub async fn create(
     if !super::admin::valid_login(&name) {
         return fail("Имя: от 1 до 64 букв, цифр и знаков . _ - @".into(), form).await;
     }
-    if state
-        .storage
-        .collectors(true)
-        .await?
-        .iter()
-        .any(|c| c.name == name)
-    {
+    let all = state.storage.collectors(true).await?;
+    if all.iter().any(|c| c.name == name) {
         return fail(format!("Сборщик {name} уже существует."), form).await;
+    }
+    if let Some(other) = reserved_env_taken_by(&name, &all) {
+        return fail(
+            format!(
+                "У сборщика {other} та же переменная пароля {}: выберите другое имя.",
+                reserved_password_env(&name)
+            ),
+            form,
+        )
+        .await;
     }
     let base = CollectorRecord {
         id: 0,
@@ -544,7 +618,17 @@ pub async fn update(
     viewer.require_admin()?;
     let base = stored(&state, id).await?;
     let calendars = state.storage.calendars().await?;
-    match record(&form, &base, &calendars) {
+    let mut checked = record(&form, &base, &calendars);
+    if checked.is_ok() && !form.password_env.trim().is_empty() {
+        let all = state.storage.collectors(true).await?;
+        if let Some(other) = reserved_env_taken_by(&base.name, &all) {
+            checked = Err(format!(
+                "У сборщика {other} та же переменная пароля {}: задайте пароль в leadgate.toml.",
+                reserved_password_env(&base.name)
+            ));
+        }
+    }
+    match checked {
         Ok(r) => {
             state.storage.upsert_collector(&r).await?;
             info!(collector = id, by = %viewer.login, "collector changed");
@@ -660,17 +744,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_leadgate_password_variables_can_be_named_in_the_ui() {
-        assert!(allowed_password_env("LEADGATE_SITE_ORDERS_PASSWORD"));
-        for bad in [
-            "LEADGATE_ADMIN_TOKEN",
-            "HOME",
-            "LEADGATE__PASSWORD",
-            "LEADGATE_DATABASE__URL",
-            "leadgate_x_password",
-            "LEADGATE_X-Y_PASSWORD",
+    fn a_collectors_reserved_variable_is_its_name_upper_cased_with_underscores() {
+        assert_eq!(
+            reserved_password_env("site-orders"),
+            "LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD"
+        );
+        assert_eq!(
+            reserved_password_env("Почта.1@shop"),
+            "LEADGATE_COLLECTOR_______1_SHOP_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn only_loopback_hosts_count_as_this_machine() {
+        for ok in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
         ] {
-            assert!(!allowed_password_env(bad), "{bad}");
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "10.0.0.5",
+            "mail.example.ru",
+            "localhost.example.ru",
+            "192.168.1.1",
+            "::ffff:10.0.0.5",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
         }
     }
 }

@@ -1,5 +1,10 @@
 //! Counterparties: a searchable list (INN prefix, or words of the name in any case) and a page with
-//! contacts and leads. A manager sees only the leads in calendars they may see.
+//! contacts and leads.
+//!
+//! A customer is as private as the leads that brought them: a manager finds, opens and reads the contacts of
+//! a counterparty only through leads in calendars they may see (common ones and their own personal ones),
+//! and one known only from another manager's personal calendar is "not found", like a page that does not
+//! exist. Phone and e-mail links are made only from plausible values, as on the lead page.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,7 +14,8 @@ use serde::Deserialize;
 use tracing::instrument;
 
 use super::fmt::LeadRow;
-use super::session::{Viewer, visible_calendars};
+use super::lead::{mailto_href, tel_href};
+use super::session::{Viewer, calendar_scope, visible_calendars};
 use super::{Layout, timezone};
 use crate::http::{ApiError, AppState};
 use crate::storage::{CounterpartyView, PageRequest};
@@ -39,9 +45,10 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let q = p.q.unwrap_or_default().trim().to_owned();
     let cursor = crate::http::read::parse_cursor(p.cursor.as_deref())?;
+    let scope = calendar_scope(&state, &viewer).await?;
     let page = state
         .storage
-        .search_counterparties(&q, PageRequest { limit: 50, cursor })
+        .search_counterparties(&q, scope.as_deref(), PageRequest { limit: 50, cursor })
         .await?;
     let next_url = page.next.map(|n| {
         format!(
@@ -59,12 +66,23 @@ pub async fn list(
     .into_response())
 }
 
+/// A phone or e-mail of the page: the text as stored, and a link only when the value is plausible.
+#[derive(Debug, Clone)]
+pub struct ContactLink {
+    /// The value shown.
+    pub text: String,
+    /// `tel:` or `mailto:` target.
+    pub href: Option<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "counterparty.html")]
 struct CounterpartyPage {
     layout: Layout,
     c: CounterpartyView,
     kind: &'static str,
+    phones: Vec<ContactLink>,
+    emails: Vec<ContactLink>,
     leads: Vec<LeadRow>,
 }
 
@@ -75,9 +93,10 @@ pub async fn page(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
+    let scope = calendar_scope(&state, &viewer).await?;
     let c = state
         .storage
-        .counterparty(id)
+        .counterparty(id, scope.as_deref())
         .await?
         .ok_or(ApiError::NotFound("counterparty"))?;
     let visible = visible_calendars(&state, &viewer).await?;
@@ -95,10 +114,28 @@ pub async fn page(
     } else {
         "Организация (10 цифр)"
     };
+    let phones = c
+        .phones
+        .iter()
+        .map(|p| ContactLink {
+            text: p.clone(),
+            href: tel_href(None, Some(p)),
+        })
+        .collect();
+    let emails = c
+        .emails
+        .iter()
+        .map(|e| ContactLink {
+            text: e.clone(),
+            href: mailto_href(Some(e)),
+        })
+        .collect();
     Ok(CounterpartyPage {
         layout: Layout::new(&viewer, "counterparties"),
         c,
         kind,
+        phones,
+        emails,
         leads,
     }
     .into_response())

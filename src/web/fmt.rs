@@ -27,6 +27,17 @@ pub fn iso_date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// The years a date in a filter or a calendar address may have: four digits, as `<input type=date>` sends
+/// them. Beyond them date arithmetic would leave chrono's range.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// A `YYYY-MM-DD` date of a query, within [`DATE_YEARS`]; `None` for anything else.
+pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| DATE_YEARS.contains(&d.year()))
+}
+
 /// Midnight of a local date, in UTC. A midnight that does not exist (a daylight-saving gap) falls back to
 /// the earliest valid time of that day.
 pub fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
@@ -293,5 +304,23 @@ mod tests {
             "2019-05-28T21:00:00+00:00"
         );
         assert_eq!(day_heading(d), "29 мая");
+    }
+
+    #[test]
+    fn query_dates_have_four_digit_years() {
+        assert_eq!(
+            parse_iso_date("2019-05-29"),
+            NaiveDate::from_ymd_opt(2019, 5, 29)
+        );
+        assert!(parse_iso_date("9999-12-31").is_some());
+        for bad in [
+            "+262142-12-31",
+            "-262143-01-01",
+            "0000-01-01",
+            "+10000-01-01",
+            "2019-02-30",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
     }
 }

@@ -63,7 +63,7 @@ fn bad(what: &str) -> ApiError {
 
 fn date(v: &Option<String>, what: &str) -> Result<Option<NaiveDate>, ApiError> {
     non_empty(v)
-        .map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad(what)))
+        .map(|s| fmt::parse_iso_date(s).ok_or_else(|| bad(what)))
         .transpose()
 }
 

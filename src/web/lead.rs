@@ -183,7 +183,7 @@ pub fn file_link(url: &str) -> Option<FileLink> {
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
-fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
+pub fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
     let number: String = match e164 {
         Some(n) => n.to_owned(),
         None => raw?
@@ -195,7 +195,7 @@ fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
 }
 
 /// `mailto:` target, only for something shaped like an address (no spaces, one @, no URL syntax).
-fn mailto_href(email: Option<&str>) -> Option<String> {
+pub fn mailto_href(email: Option<&str>) -> Option<String> {
     let e = email?.trim();
     let plausible = e.matches('@').count() == 1
         && !e.starts_with('@')
@@ -204,6 +204,21 @@ fn mailto_href(email: Option<&str>) -> Option<String> {
             .chars()
             .any(|c| c.is_whitespace() || "?&#<>\"'".contains(c));
     plausible.then(|| format!("mailto:{e}"))
+}
+
+/// The sum of the lines' amounts written out: an em dash without amounts, and a sentence instead of a
+/// panic when the amounts a website sent are too large to add up.
+fn total_amount(lines: &[LineView]) -> String {
+    let mut amounts = lines.iter().filter_map(|l| l.amount).peekable();
+    if amounts.peek().is_none() {
+        return fmt::opt_money(None);
+    }
+    amounts
+        .try_fold(
+            rust_decimal::Decimal::ZERO,
+            rust_decimal::Decimal::checked_add,
+        )
+        .map_or_else(|| "слишком велика для подсчёта".to_owned(), fmt::money)
 }
 
 /// Loads a lead the viewer may see.
@@ -261,13 +276,7 @@ pub async fn page(
         }
         None => Vec::new(),
     };
-    let total = lead
-        .lines
-        .iter()
-        .filter_map(|l| l.amount)
-        .fold(None, |acc: Option<rust_decimal::Decimal>, a| {
-            Some(acc.unwrap_or_default() + a)
-        });
+    let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let c = &lead.contact;
     let page = LeadPage {
@@ -301,7 +310,7 @@ pub async fn page(
             .filter_map(|u| file_link(u))
             .collect(),
         lines: lead.lines.iter().map(LineRow::new).collect(),
-        total: fmt::opt_money(total),
+        total,
         warnings: lead
             .warnings
             .iter()

@@ -60,7 +60,7 @@ impl Viewer {
     /// Whether the viewer may see this calendar: administrators see every calendar, managers the common ones
     /// and their own personal ones.
     pub fn may_see(&self, calendar: &CalendarView) -> bool {
-        self.is_admin() || calendar.owner.as_deref().is_none_or(|o| o == self.login)
+        calendar.visible_to(&self.login, self.role)
     }
 }
 
@@ -277,6 +277,22 @@ pub async fn visible_calendars(
         .into_iter()
         .filter(|c| viewer.may_see(c))
         .collect())
+}
+
+/// The calendars the viewer may see as a storage filter: `None` (every calendar) for an administrator.
+///
+/// # Errors
+/// Database errors.
+pub async fn calendar_scope(
+    state: &AppState,
+    viewer: &Viewer,
+) -> Result<Option<Vec<i64>>, ApiError> {
+    let calendars = state.storage.calendars().await?;
+    Ok(crate::storage::visible_calendar_ids(
+        &calendars,
+        &viewer.login,
+        viewer.role,
+    ))
 }
 
 #[cfg(test)]

@@ -448,21 +448,35 @@ impl SqliteStorage {
     }
 
     /// Counterparties `(id, inn, inn_kind, name)` with their phones and e-mails, the contacts of all of them
-    /// loaded in one query.
+    /// loaded in one query. With `calendars`, only the contacts that a lead of one of these calendars brought.
     pub(super) async fn counterparty_views(
         &self,
         rows: Vec<(i64, String, String, String)>,
+        calendars: Option<&[i64]>,
     ) -> Result<Vec<CounterpartyView>> {
         let mut contacts: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
         if !rows.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT counterparty_id, kind, value FROM counterparty_contacts WHERE counterparty_id IN (",
+                "SELECT cc.counterparty_id, cc.kind, cc.value FROM counterparty_contacts cc
+                 WHERE cc.counterparty_id IN (",
             );
             let mut sep = q.separated(", ");
             for (id, ..) in &rows {
                 sep.push_bind(*id);
             }
-            q.push(") ORDER BY id");
+            q.push(")");
+            if let Some(calendars) = calendars {
+                // A contact is stored as the intake wrote it: the phone in E.164, else as sent; the e-mail
+                // as sent.
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = cc.counterparty_id
+                     AND CASE cc.kind WHEN 'phone' THEN COALESCE(l.phone_e164, l.phone) = cc.value
+                         ELSE l.email = cc.value END",
+                );
+                push_calendar_ids(&mut q, calendars);
+                q.push(")");
+            }
+            q.push(" ORDER BY cc.id");
             let found: Vec<(i64, String, String)> =
                 q.build_query_as().fetch_all(&self.pool).await?;
             for (id, kind, value) in found {
@@ -488,6 +502,26 @@ impl SqliteStorage {
                 }
             })
             .collect())
+    }
+}
+
+/// Appends ` AND l.calendar_id IN (...)` (an empty list matches nothing).
+fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
+    q.push(" AND l.calendar_id IN (");
+    let mut sep = q.separated(", ");
+    for id in calendars {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+}
+
+/// Appends the visibility test of a counterparty whose id is `c.id`: some lead of it is in one of these
+/// calendars (nothing for `None`, every calendar). The leads are found through their counterparty index.
+fn push_counterparty_visible(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>) {
+    if let Some(calendars) = calendars {
+        q.push(" AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = c.id");
+        push_calendar_ids(q, calendars);
+        q.push(")");
     }
 }
 
@@ -556,9 +590,17 @@ impl Storage for SqliteStorage {
         Ok(self.with_lines(vec![lead_from_row(&row)?]).await?.pop())
     }
 
-    async fn list_leads(&self, filter: &LeadFilter, page: PageRequest) -> Result<Page<LeadView>> {
+    async fn list_leads(
+        &self,
+        filter: &LeadFilter,
+        calendars: Option<&[i64]>,
+        page: PageRequest,
+    ) -> Result<Page<LeadView>> {
         let mut q = QueryBuilder::<Sqlite>::new(LEAD_SELECT);
         q.push(" WHERE 1 = 1");
+        if let Some(calendars) = calendars {
+            push_calendar_ids(&mut q, calendars);
+        }
         if let Some(cursor) = page.cursor {
             q.push(" AND l.id < ").push_bind(cursor);
         }
@@ -667,22 +709,24 @@ impl Storage for SqliteStorage {
     async fn list_counterparties(
         &self,
         inn: Option<&str>,
+        calendars: Option<&[i64]>,
         page: PageRequest,
     ) -> Result<Page<CounterpartyView>> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, inn, inn_kind, name FROM counterparties WHERE 1 = 1",
+            "SELECT c.id, c.inn, c.inn_kind, c.name FROM counterparties c WHERE 1 = 1",
         );
         if let Some(inn) = inn {
-            q.push(" AND inn = ").push_bind(inn.replace(' ', ""));
+            q.push(" AND c.inn = ").push_bind(inn.replace(' ', ""));
         }
+        push_counterparty_visible(&mut q, calendars);
         if let Some(cursor) = page.cursor {
-            q.push(" AND id < ").push_bind(cursor);
+            q.push(" AND c.id < ").push_bind(cursor);
         }
-        q.push(" ORDER BY id DESC LIMIT ")
+        q.push(" ORDER BY c.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);
         let rows: Vec<(i64, String, String, String)> =
             q.build_query_as().fetch_all(&self.pool).await?;
-        let items = self.counterparty_views(rows).await?;
+        let items = self.counterparty_views(rows, calendars).await?;
         Ok(page_of(items, page.limit, |c| c.id))
     }
 
@@ -1240,16 +1284,21 @@ impl Storage for SqliteStorage {
         web::leads_of_counterparty(&self.pool, counterparty_id, limit).await
     }
 
-    async fn counterparty(&self, id: i64) -> Result<Option<CounterpartyView>> {
-        web::counterparty(self, id).await
+    async fn counterparty(
+        &self,
+        id: i64,
+        calendars: Option<&[i64]>,
+    ) -> Result<Option<CounterpartyView>> {
+        web::counterparty(self, id, calendars).await
     }
 
     async fn search_counterparties(
         &self,
         query: &str,
+        calendars: Option<&[i64]>,
         page: PageRequest,
     ) -> Result<Page<CounterpartyView>> {
-        web::search_counterparties(self, query, page).await
+        web::search_counterparties(self, query, calendars, page).await
     }
 
     async fn message_of_lead(&self, lead_id: i64) -> Result<Option<i64>> {

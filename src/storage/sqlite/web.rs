@@ -568,7 +568,8 @@ pub(super) async fn calendar_feed(
     limit: u32,
 ) -> Result<Vec<LeadSummary>> {
     let sql = format!(
-        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2 ORDER BY l.starts_at, l.id LIMIT $3"
+        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2
+         ORDER BY l.starts_at DESC, l.id DESC LIMIT $3"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(calendar_id)
@@ -600,14 +601,17 @@ pub(super) async fn leads_of_counterparty(
 pub(super) async fn counterparty(
     storage: &super::SqliteStorage,
     id: i64,
+    calendars: Option<&[i64]>,
 ) -> Result<Option<CounterpartyView>> {
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT c.id, c.inn, c.inn_kind, c.name FROM counterparties c WHERE c.id = ",
+    );
+    b.push_bind(id);
+    super::push_counterparty_visible(&mut b, calendars);
     let row: Option<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, inn, inn_kind, name FROM counterparties WHERE id = $1")
-            .bind(id)
-            .fetch_optional(storage.pool())
-            .await?;
+        b.build_query_as().fetch_optional(storage.pool()).await?;
     Ok(storage
-        .counterparty_views(row.into_iter().collect())
+        .counterparty_views(row.into_iter().collect(), calendars)
         .await?
         .pop())
 }
@@ -626,6 +630,7 @@ fn fts_prefix_query(query: &str) -> Option<String> {
 pub(super) async fn search_counterparties(
     storage: &super::SqliteStorage,
     query: &str,
+    calendars: Option<&[i64]>,
     page: PageRequest,
 ) -> Result<Page<CounterpartyView>> {
     let query = query.trim();
@@ -644,6 +649,7 @@ pub(super) async fn search_counterparties(
                 .push(")");
         }
     }
+    super::push_counterparty_visible(&mut b, calendars);
     if let Some(cursor) = page.cursor {
         b.push(" AND c.id < ").push_bind(cursor);
     }
@@ -651,7 +657,7 @@ pub(super) async fn search_counterparties(
         .push_bind(i64::from(page.limit) + 1);
     let rows: Vec<(i64, String, String, String)> =
         b.build_query_as().fetch_all(storage.pool()).await?;
-    let items = storage.counterparty_views(rows).await?;
+    let items = storage.counterparty_views(rows, calendars).await?;
     Ok(super::page_of(items, page.limit, |c| c.id))
 }
 
