@@ -181,7 +181,7 @@ impl Intake {
     /// Commits submissions that belong together (a mail collector's batch): through the group-commit writer
     /// when there is one, so that batches queued behind a commit share the next one; else in one
     /// transaction of their own. A failed group is committed again one submission at a time, so one bad row
-    /// never loses the others.
+    /// never loses the others; a mail message that fails on its own is recorded as rejected with the reason.
     ///
     /// # Errors
     /// Storage failures of individual submissions are returned in place, in the submissions' order.

@@ -2,13 +2,15 @@
 //! once, file a lead for each ORDER message, then tidy the mailbox.
 //!
 //! Exactly-once comes from the ledger, not from the mailbox: a message's lead and its ledger record commit in
-//! one transaction, and the after-import action (seen, move, delete) runs only after that commit. A crash
-//! between the two leaves the message in place; the next run finds it in the ledger (a duplicate, nothing new)
-//! and finishes the action. `\Seen` is never read, and fetches use `BODY.PEEK`, so people reading the same
+//! one transaction, and the after-import action (seen, move, delete) runs only after that commit, and only on
+//! an imported message or a copy of one; retention deletes nothing else either. A crash between the two
+//! leaves the message in place; the next run finds it in the ledger (a duplicate, nothing new) and finishes
+//! the action. `\Seen` is never read, and fetches use `BODY.PEEK`, so people reading the same
 //! mailbox change nothing.
 //!
 //! IMAP remembers UIDVALIDITY and the highest UID per folder and asks the server only for newer messages whose
-//! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally. POP3 lists
+//! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally; with
+//! `subject_filter = "local"` it lists every newer message and judges each subject itself. POP3 lists
 //! UIDLs, skips those the ledger holds, and reads headers with TOP before downloading a message.
 
 use std::collections::{HashSet, VecDeque};

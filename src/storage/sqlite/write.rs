@@ -4,7 +4,8 @@
 //! round trip to SQLite's worker thread per statement (about a dozen per lead); here every table gets one
 //! multi-row `INSERT` per chunk instead. Ids are assigned up front (`MAX(id) + 1`), which is safe because the
 //! whole batch runs inside `BEGIN IMMEDIATE`: no other writer can take an id meanwhile. Duplicates are
-//! decided before anything is written: against the ledger (one `IN` query per source) and within the batch.
+//! decided before anything is written: against the ledger (one `IN` query per source) and within the batch,
+//! by key and content hash; a known key with other content is another message, kept under its content key.
 
 use std::collections::{HashMap, HashSet};
 
