@@ -208,27 +208,61 @@ async fn pop3_retention_deletes_the_imported_order_and_leaves_the_letter_the_rep
 #[tokio::test]
 async fn a_reply_quoting_the_keyword_is_skipped_with_its_reason_and_never_moved_or_deleted() {
     let dc = dovecot();
-    let user = unique_user("reply");
+    let reply = extract::headers(&fixture("no_attachment")).subject.unwrap();
+    for (protocol, action) in [
+        (Protocol::Imap, AfterImport::Keep),
+        (Protocol::Imap, AfterImport::Seen),
+        (Protocol::Imap, AfterImport::Move),
+        (Protocol::Imap, AfterImport::Delete),
+        (Protocol::Pop3, AfterImport::Delete),
+    ] {
+        let user = unique_user("reply");
+        let secrets = tempfile::tempdir().unwrap();
+        dc.deliver(&user, &fixture("no_attachment"));
+        dc.deliver(&user, &fixture("seed_sample"));
+        let mut c = collector(&dc, &user, protocol, secrets.path());
+        c.after_import = action;
+        c.move_to = Some("Processed".to_owned());
+        c.failed_folder = Some("Failed".to_owned());
+        let app = app_with(c).await;
+        assert_eq!(
+            counts(&run_now(&app).await),
+            (1, 0, 1, 0),
+            "{protocol:?} {action:?}"
+        );
+        let skipped = messages(&app, "skipped").await;
+        assert_eq!(skipped.len(), 1);
+        assert!(
+            skipped[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no attachment"),
+            "{skipped:?}"
+        );
+        let inbox = subjects(&dc, &user, "INBOX").await;
+        assert!(inbox.contains(&reply), "{protocol:?} {action:?}: {inbox:?}");
+        assert!(subjects(&dc, &user, "Failed").await.is_empty());
+        assert!(!subjects(&dc, &user, "Processed").await.contains(&reply));
+    }
+    // Nor is it marked read.
+    let user = unique_user("reply-seen");
     let secrets = tempfile::tempdir().unwrap();
     dc.deliver(&user, &fixture("no_attachment"));
-    dc.deliver(&user, &fixture("seed_sample"));
     let mut c = collector(&dc, &user, Protocol::Imap, secrets.path());
-    c.after_import = AfterImport::Delete;
-    c.failed_folder = Some("Failed".to_owned());
+    c.after_import = AfterImport::Seen;
     let app = app_with(c).await;
-    assert_eq!(counts(&run_now(&app).await), (1, 0, 1, 0));
-    let skipped = messages(&app, "skipped").await;
-    assert_eq!(skipped.len(), 1);
+    assert_eq!(counts(&run_now(&app).await), (0, 0, 1, 0));
+    let mut session = ImapSession::connect_and_login(&dc.imap(TlsMode::None), &dc.login(&user))
+        .await
+        .unwrap();
+    session.select("INBOX").await.unwrap();
+    let uids = session.search_new("", 0).await.unwrap();
+    let flags = session.flags(&uids).await.unwrap();
+    session.logout().await.unwrap();
     assert!(
-        skipped[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no attachment"),
-        "{skipped:?}"
+        flags.iter().all(|(_, f)| !f.iter().any(|f| f == "\\Seen")),
+        "{flags:?}"
     );
-    let reply = extract::headers(&fixture("no_attachment")).subject.unwrap();
-    assert_eq!(subjects(&dc, &user, "INBOX").await, vec![reply]);
-    assert!(subjects(&dc, &user, "Failed").await.is_empty());
 }
 
 #[tokio::test]
