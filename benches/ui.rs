@@ -119,6 +119,7 @@ async fn seed(storage: &SqliteStorage, leads: u64, days: u64, calendars: &[i64])
                     received_at: Utc::now(),
                     raw: StoredRaw::new(json.into_bytes()),
                     content_type: "application/json".into(),
+                    content_hash: None,
                 },
                 disposition: Disposition::Lead(Box::new(LeadDraft {
                     payload: parsed.payload,

@@ -14,7 +14,7 @@ use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
     Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, StoredRaw, Submission,
-    SubmitOutcome,
+    SubmitOutcome, content_hash,
 };
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
@@ -391,6 +391,7 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                 message_id: None,
                 external_number: None,
                 received_at: Utc::now(),
+                content_hash: Some(content_hash(&bytes)),
                 raw: StoredRaw::new(bytes),
                 content_type: "application/json".to_owned(),
             };
@@ -424,12 +425,15 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                     file.display()
                 );
             }
-            SubmitOutcome::Skipped { .. } => {
+            SubmitOutcome::Skipped { message_id } => {
                 failures += 1;
-                println!(
-                    "{}: skipped: the subject does not hold ORDER as a word",
-                    file.display()
-                );
+                let reason = services
+                    .storage
+                    .message(message_id)
+                    .await?
+                    .and_then(|m| m.reason)
+                    .unwrap_or_default();
+                println!("{}: skipped: {reason}", file.display());
             }
             other => println!("{}: {other:?}", file.display()),
         }

@@ -273,6 +273,10 @@ pub struct CollectorConfig {
     /// Subject keyword.
     #[serde(default = "default_keyword")]
     pub keyword: String,
+    /// `server` (`UID SEARCH SUBJECT`, the default) or `local` (leadgate reads every new IMAP message's
+    /// subject and judges it itself).
+    #[serde(default)]
+    pub subject_filter: crate::storage::SubjectFilter,
     /// Target calendar; the default calendar when absent.
     pub calendar: Option<String>,
     /// Charset of attachments that declare none and are not UTF-8.

@@ -216,6 +216,7 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             password_file: c.password_file.clone(),
             folder: c.folder.clone(),
             keyword: c.keyword.clone(),
+            subject_filter: c.subject_filter,
             calendar_id: calendar_id(c.calendar.as_deref())?,
             default_charset: c.default_charset.clone(),
             after_import: c.after_import,

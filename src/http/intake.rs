@@ -239,6 +239,7 @@ async fn intake(
         received_at: Utc::now(),
         raw: StoredRaw::new(body.bytes.to_vec()),
         content_type: body.content_type.clone(),
+        content_hash: None,
     };
     let parsed = match parsed {
         Ok(parsed) => parsed,

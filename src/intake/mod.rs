@@ -18,7 +18,10 @@ use tracing::{Instrument, instrument, warn};
 use crate::domain::charset;
 use crate::domain::payload::{Payload, PayloadError};
 use crate::domain::warning::Warning;
-use crate::storage::{Disposition, LeadDraft, Storage, StorageError, Submission, SubmitOutcome};
+use crate::storage::{
+    Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StorageError, StoredRaw, Submission,
+    SubmitOutcome,
+};
 
 /// Why a payload cannot become a lead.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -178,7 +181,7 @@ impl Intake {
     /// Commits submissions that belong together (a mail collector's batch): through the group-commit writer
     /// when there is one, so that batches queued behind a commit share the next one; else in one
     /// transaction of their own. A failed group is committed again one submission at a time, so one bad row
-    /// never loses the others.
+    /// never loses the others; a mail message that fails on its own is recorded as rejected with the reason.
     ///
     /// # Errors
     /// Storage failures of individual submissions are returned in place, in the submissions' order.
@@ -289,23 +292,69 @@ async fn commit_with_fallback(
 ) -> Vec<Result<SubmitOutcome, Arc<StorageError>>> {
     match storage.submit_batch(batch).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(e) if batch.len() == 1 => vec![Err(Arc::new(e))],
+        Err(e) if batch.len() == 1 => vec![refused_alone(storage, &batch[0], e).await],
         Err(e) => {
             warn!(error = %e, batch = batch.len(), "group commit failed; committing one by one");
             let mut results = Vec::with_capacity(batch.len());
             for submission in batch {
                 let one = storage.submit_batch(std::slice::from_ref(submission)).await;
                 results.push(match one {
-                    Ok(mut outcomes) => outcomes.pop().ok_or_else(|| {
-                        Arc::new(StorageError::Corrupt(
-                            "storage returned no outcome".to_owned(),
-                        ))
-                    }),
-                    Err(e) => Err(Arc::new(e)),
+                    Ok(outcomes) => first_outcome(outcomes),
+                    Err(e) => refused_alone(storage, submission, e).await,
                 });
             }
             results
         }
+    }
+}
+
+fn first_outcome(mut outcomes: Vec<SubmitOutcome>) -> Result<SubmitOutcome, Arc<StorageError>> {
+    outcomes.pop().ok_or_else(|| {
+        Arc::new(StorageError::Corrupt(
+            "storage returned no outcome".to_owned(),
+        ))
+    })
+}
+
+/// What becomes of a submission that storage refused on its own. A mail message is recorded as rejected
+/// with the storage's reason instead (with its raw message, or, should storage refuse that too, without it
+/// and without its key), so that one message that always fails never blocks its collector: the rest of its
+/// batch commits and the scan moves on. Nobody waits on a mail message for an answer; an HTTP client does, so
+/// other channels get the error.
+async fn refused_alone(
+    storage: &dyn Storage,
+    submission: &Submission,
+    error: StorageError,
+) -> Result<SubmitOutcome, Arc<StorageError>> {
+    if !matches!(submission.ledger.source, SourceRef::Collector { .. }) {
+        return Err(Arc::new(error));
+    }
+    let mut reason = format!("storage refused the message: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason = format!("{reason}: {cause}");
+        source = cause.source();
+    }
+    warn!(%reason, "recording the message as rejected");
+    let rejected = Submission {
+        ledger: submission.ledger.clone(),
+        disposition: Disposition::Rejected { reason },
+        idempotency: None,
+    };
+    if let Ok(outcomes) = storage.submit_batch(std::slice::from_ref(&rejected)).await {
+        return first_outcome(outcomes);
+    }
+    let bare = Submission {
+        ledger: LedgerEntry {
+            ledger_key: None,
+            raw: StoredRaw::default(),
+            ..rejected.ledger
+        },
+        ..rejected
+    };
+    match storage.submit_batch(std::slice::from_ref(&bare)).await {
+        Ok(outcomes) => first_outcome(outcomes),
+        Err(_) => Err(Arc::new(error)),
     }
 }
 

@@ -2,13 +2,15 @@
 //! once, file a lead for each ORDER message, then tidy the mailbox.
 //!
 //! Exactly-once comes from the ledger, not from the mailbox: a message's lead and its ledger record commit in
-//! one transaction, and the after-import action (seen, move, delete) runs only after that commit. A crash
-//! between the two leaves the message in place; the next run finds it in the ledger (a duplicate, nothing new)
-//! and finishes the action. `\Seen` is never read, and fetches use `BODY.PEEK`, so people reading the same
+//! one transaction, and the after-import action (seen, move, delete) runs only after that commit, and only on
+//! an imported message or a copy of one; retention deletes nothing else either. A crash between the two
+//! leaves the message in place; the next run finds it in the ledger (a duplicate, nothing new) and finishes
+//! the action. `\Seen` is never read, and fetches use `BODY.PEEK`, so people reading the same
 //! mailbox change nothing.
 //!
 //! IMAP remembers UIDVALIDITY and the highest UID per folder and asks the server only for newer messages whose
-//! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally. POP3 lists
+//! subject holds the keyword (`UID SEARCH SUBJECT`), then confirms the whole-word rule locally; with
+//! `subject_filter = "local"` it lists every newer message and judges each subject itself. POP3 lists
 //! UIDLs, skips those the ledger holds, and reads headers with TOP before downloading a message.
 
 use std::collections::{HashSet, VecDeque};
@@ -30,7 +32,8 @@ use crate::domain::subject::keyword_match;
 use crate::intake::{Intake, IntakeSettings, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
     AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
-    SourceRef, Storage, StorageError, StoredRaw, Submission, SubmitOutcome,
+    SourceRef, Storage, StorageError, StoredRaw, SubjectFilter, Submission, SubmitOutcome,
+    content_hash,
 };
 
 /// How many messages are fetched, parsed and committed together.
@@ -143,20 +146,91 @@ impl MailRules {
     }
 }
 
-/// Judges one raw message: skipped (no keyword), rejected (with the reason) or a lead draft. Pure CPU work;
-/// never fails and never panics on any input.
+/// Judges one raw message: skipped (no keyword, or no attachment at all), rejected (with the reason) or a
+/// lead draft. Pure CPU work; never fails, and a panic while reading this one message makes it a rejected
+/// one (raw kept) rather than stopping its collector.
 pub fn submission_for(
     raw: Vec<u8>,
     mailbox_key: Option<String>,
     rules: &MailRules,
     settings: &IntakeSettings,
 ) -> Submission {
+    submission_with(raw, mailbox_key, rules, settings, read_message)
+}
+
+/// What reading a message found: its header fields, the keyword match and the disposition.
+struct Read {
+    headers: extract::MailHeaders,
+    matched: Option<crate::domain::subject::KeywordMatch>,
+    disposition: Disposition,
+}
+
+/// [`submission_for`] with the reading step given, so that its containment of a panic can be tested.
+fn submission_with(
+    raw: Vec<u8>,
+    mailbox_key: Option<String>,
+    rules: &MailRules,
+    settings: &IntakeSettings,
+    read: fn(&[u8], &MailRules, &IntakeSettings) -> Read,
+) -> Submission {
+    let content_hash = Some(content_hash(&raw));
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read(&raw, rules, settings)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        warn!(
+            mailbox_key,
+            why, "reading a message panicked; recording it as rejected"
+        );
+        Read {
+            headers: extract::MailHeaders::default(),
+            matched: None,
+            disposition: Disposition::Rejected {
+                reason: format!(
+                    "leadgate failed reading this message ({why}); it is kept for reprocessing"
+                ),
+            },
+        }
+    });
+    let Read {
+        headers,
+        matched,
+        disposition,
+    } = read;
+    let ledger = LedgerEntry {
+        source: rules.source.clone(),
+        ledger_key: headers.message_id.clone().or_else(|| mailbox_key.clone()),
+        mailbox_key,
+        message_id: headers.message_id,
+        external_number: matched.and_then(|m| m.external_number),
+        received_at: Utc::now(),
+        // The ledger keeps no raw bytes of a skipped message, so there is nothing to compress.
+        raw: match disposition {
+            Disposition::Skipped { .. } => StoredRaw::default(),
+            _ => StoredRaw::new(raw),
+        },
+        content_type: "message/rfc822".to_owned(),
+        content_hash,
+    };
+    Submission {
+        ledger,
+        disposition,
+        idempotency: None,
+    }
+}
+
+fn read_message(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Read {
     // A message over the limit is refused unparsed; any other is parsed once, for its headers and payload.
     let size = raw.len();
     let (headers, payload) = if size > rules.max_message_bytes {
-        (extract::headers(&raw), None)
+        (extract::headers(raw), None)
     } else {
-        let (headers, payload) = extract::read(&raw, rules.default_charset);
+        let (headers, payload) = extract::read(raw, rules.default_charset);
         (headers, Some(payload))
     };
     let subject = headers.subject.as_deref().unwrap_or_default();
@@ -173,24 +247,10 @@ pub fn submission_for(
         },
         (Some(_), Some(payload)) => judge(payload, rules, settings),
     };
-    let ledger = LedgerEntry {
-        source: rules.source.clone(),
-        ledger_key: headers.message_id.clone().or_else(|| mailbox_key.clone()),
-        mailbox_key,
-        message_id: headers.message_id,
-        external_number: matched.and_then(|m| m.external_number),
-        received_at: Utc::now(),
-        // The ledger keeps no raw bytes of a skipped message, so there is nothing to compress.
-        raw: match disposition {
-            Disposition::Skipped { .. } => StoredRaw::default(),
-            _ => StoredRaw::new(raw),
-        },
-        content_type: "message/rfc822".to_owned(),
-    };
-    Submission {
-        ledger,
+    Read {
+        headers,
+        matched,
         disposition,
-        idempotency: None,
     }
 }
 
@@ -201,6 +261,12 @@ fn judge(
 ) -> Disposition {
     let found = match payload {
         Ok(found) => found,
+        // A reply to an order or an auto-reply quotes the keyword; the mailbox may be a person's own.
+        Err(e @ extract::ExtractError::NoAttachment) => {
+            return Disposition::Skipped {
+                reason: format!("{e}: a reply or a letter, not a site order"),
+            };
+        }
         Err(e) => {
             return Disposition::Rejected {
                 reason: e.to_string(),
@@ -236,6 +302,7 @@ fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
             received_at: Utc::now(),
             raw: StoredRaw::default(),
             content_type: "message/rfc822".to_owned(),
+            content_hash: None,
         },
         disposition: Disposition::Rejected {
             reason: format!(
@@ -338,6 +405,15 @@ fn count(counts: &mut RunCounts, outcome: &SubmitOutcome) {
     }
 }
 
+/// Whether the after-import action may touch a message: it was imported, or it is a copy of one that was
+/// (same key, same content). Never a skipped or rejected message, nor a copy of one.
+fn is_imported(outcome: &SubmitOutcome) -> bool {
+    matches!(
+        outcome,
+        SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { lead_id: Some(_) }
+    )
+}
+
 /// Parses a batch off the async threads (split across two blocking tasks, one per core here) and commits it
 /// in one transaction; returns each message's outcome.
 async fn commit_batch(
@@ -395,15 +471,20 @@ type CommitTask = tokio::task::JoinHandle<Result<Vec<(String, SubmitOutcome)>, C
 /// One batch to download: its messages' UIDs and sizes in UID order, and the highest UID it accounts for.
 struct Planned {
     messages: Vec<(u32, u32)>,
+    /// Messages whose subject leadgate judged from their header fields alone and found without the keyword
+    /// (`subject_filter = "local"`): recorded as skipped, never downloaded.
+    judged: Vec<(u32, Vec<u8>)>,
     last: u32,
 }
 
-/// Plans the batches of one chunk of UIDs: skips those the ledger holds (after a rescan), asks the sizes of
-/// the rest, and splits them so that no batch holds more than [`BATCH_BYTES`] (but at least one message).
-/// Always gives at least one batch, so the scan position moves past the whole chunk.
+/// Plans the batches of one chunk of UIDs: skips those the ledger holds (after a rescan), with
+/// `subject_filter = "local"` reads the subjects of the rest and keeps those that hold the keyword, asks
+/// their sizes, and splits them so that no batch holds more than [`BATCH_BYTES`] (but at least one message).
+/// Always gives at least one batch, so the scan position moves past the whole chunk, every UID of it judged.
 async fn plan_chunk(
     env: &CollectorEnv,
     session: &mut ImapSession,
+    c: &CollectorRecord,
     chunk: &[u32],
     uid_validity: u32,
     rescan: Option<&str>,
@@ -423,6 +504,38 @@ async fn plan_chunk(
         .filter(|uid| !known.contains(&key(*uid)))
         .collect();
     counts.duplicate += (chunk.len() - wanted.len()) as u64;
+    let mut judged = Vec::new();
+    let wanted = if c.subject_filter == SubjectFilter::Local && !wanted.is_empty() {
+        let mut heads = session
+            .fetch_subjects(&wanted)
+            .await?
+            .into_iter()
+            .peekable();
+        let mut keep = Vec::with_capacity(wanted.len());
+        for uid in wanted {
+            // A message the server gave no header fields for is downloaded and judged whole.
+            let head = heads.next_if(|(u, _)| *u == uid).map(|(_, head)| head);
+            while heads.next_if(|(u, _)| *u <= uid).is_some() {}
+            match head {
+                Some(head)
+                    if keyword_match(
+                        extract::headers(&head)
+                            .subject
+                            .as_deref()
+                            .unwrap_or_default(),
+                        &c.keyword,
+                    )
+                    .is_none() =>
+                {
+                    judged.push((uid, head));
+                }
+                _ => keep.push(uid),
+            }
+        }
+        keep
+    } else {
+        wanted
+    };
     let sizes = if wanted.is_empty() {
         Vec::new()
     } else {
@@ -442,6 +555,7 @@ async fn plan_chunk(
         {
             batches.push(Planned {
                 messages: std::mem::take(&mut messages),
+                judged: std::mem::take(&mut judged),
                 last: previous,
             });
             bytes = 0;
@@ -451,6 +565,7 @@ async fn plan_chunk(
     }
     batches.push(Planned {
         messages,
+        judged,
         last: chunk.last().copied().unwrap_or_default(),
     });
     Ok(batches)
@@ -465,8 +580,11 @@ async fn download(
     uid_validity: u32,
 ) -> Result<Vec<(String, Fetched)>, CollectorError> {
     let started = Instant::now();
-    let mut fetched = Vec::with_capacity(batch.messages.len());
+    let mut fetched = Vec::with_capacity(batch.messages.len() + batch.judged.len());
     let mut small = Vec::with_capacity(batch.messages.len());
+    for (uid, head) in &batch.judged {
+        fetched.push((*uid, Fetched::Raw(head.clone())));
+    }
     for &(uid, size) in &batch.messages {
         if size as usize > env.max_message_bytes {
             warn!(uid, size, "message over max_message_bytes");
@@ -511,10 +629,10 @@ async fn finish_imap_batch(
         let Some(uid) = parse_mailbox_key(key) else {
             continue;
         };
-        match outcome {
-            SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. } => done.push(uid),
-            SubmitOutcome::Rejected { .. } => failed.push(uid),
-            _ => {}
+        if is_imported(outcome) {
+            done.push(uid);
+        } else if matches!(outcome, SubmitOutcome::Rejected { .. }) {
+            failed.push(uid);
         }
     }
     after_import(session, c, &done).await?;
@@ -543,7 +661,11 @@ async fn run_imap(
         }
         None => 0,
     };
-    let uids = session.search_new(&c.keyword, after).await?;
+    // With the local subject filter every new message is listed, and judged in `plan_chunk`.
+    let uids = match c.subject_filter {
+        SubjectFilter::Server => session.search_new(&c.keyword, after).await?,
+        SubjectFilter::Local => session.search_new("", after).await?,
+    };
     let source = rules.source.key();
     let mut last_uid = after;
     // The scan position is saved after the batches' after-import actions, about once a second and at the
@@ -567,6 +689,7 @@ async fn run_imap(
                 plan_chunk(
                     env,
                     &mut session,
+                    c,
                     chunk,
                     folder.uid_validity,
                     rescan,
@@ -661,20 +784,20 @@ async fn retention_imap(
         .iter()
         .map(|uid| format!("{uid_validity}:{uid}"))
         .collect();
-    let known = env
+    let imported = env
         .storage
-        .known_mailbox_keys(&SourceRef::Collector { id: c.id }.key(), &keys)
+        .imported_mailbox_keys(&SourceRef::Collector { id: c.id }.key(), &keys)
         .await?;
     let doomed: Vec<u32> = old
         .iter()
         .zip(&keys)
-        .filter(|(_, key)| known.contains(*key))
+        .filter(|(_, key)| imported.contains(*key))
         .map(|(uid, _)| *uid)
         .collect();
     if !doomed.is_empty() {
         info!(
             count = doomed.len(),
-            days, "retention: deleting recorded mail"
+            days, "retention: deleting imported mail"
         );
         session.delete(&doomed).await?;
     }
@@ -735,10 +858,8 @@ async fn run_pop3(
             .collect();
         for (uidl, outcome) in commit_batch(env.clone(), rules.clone(), raws).await? {
             count(counts, &outcome);
-            if matches!(
-                outcome,
-                SubmitOutcome::Imported { .. } | SubmitOutcome::Duplicate { .. }
-            ) && c.after_import == AfterImport::Delete
+            if is_imported(&outcome)
+                && c.after_import == AfterImport::Delete
                 && let Some(msgno) = by_uidl.get(uidl.as_str())
             {
                 to_delete.push(*msgno);
@@ -749,7 +870,7 @@ async fn run_pop3(
         let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
         let old = env
             .storage
-            .mailbox_keys_recorded_before(&source, cutoff)
+            .imported_mailbox_keys_before(&source, cutoff)
             .await?;
         to_delete.extend(
             listing
@@ -770,3 +891,50 @@ async fn run_pop3(
 
 /// Default network timeout of collector steps.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn rules() -> MailRules {
+        MailRules {
+            source: SourceRef::Collector { id: 1 },
+            ..MailRules::for_saved_message(1, 1 << 20)
+        }
+    }
+
+    fn settings() -> IntakeSettings {
+        IntakeSettings {
+            timezone: chrono_tz::Europe::Moscow,
+            max_body_bytes: 1 << 20,
+            group_commit: false,
+            max_batch: 1,
+        }
+    }
+
+    fn breaks(_: &[u8], _: &MailRules, _: &IntakeSettings) -> Read {
+        panic!("a bug reading this message")
+    }
+
+    #[test]
+    fn a_panic_while_reading_one_message_makes_it_rejected_with_its_raw_kept() {
+        let raw = b"Subject: ORDER: 1\r\n\r\nbody".to_vec();
+        let submission = submission_with(
+            raw.clone(),
+            Some("7:42".to_owned()),
+            &rules(),
+            &settings(),
+            breaks,
+        );
+        let Disposition::Rejected { reason } = &submission.disposition else {
+            panic!("{:?}", submission.disposition);
+        };
+        assert!(reason.contains("a bug reading this message"), "{reason}");
+        assert_eq!(submission.ledger.ledger_key.as_deref(), Some("7:42"));
+        assert_eq!(submission.ledger.raw.clone().into_original().unwrap(), raw);
+        // The same message read by the real reader is judged as usual.
+        let judged = submission_for(raw, Some("7:42".to_owned()), &rules(), &settings());
+        assert!(matches!(judged.disposition, Disposition::Skipped { .. }));
+    }
+}

@@ -321,6 +321,27 @@ impl ImapSession {
         Ok(sizes)
     }
 
+    /// The `Subject` and `Message-ID` header fields of the given messages
+    /// (`BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)]`, never sets `\Seen`), ascending by UID, so that a
+    /// collector can judge subjects itself. Messages that no longer exist are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Refused`], [`ImapError::Protocol`], [`ImapError::Timeout`] or
+    /// [`ImapError::Io`].
+    #[tracing::instrument(skip_all, fields(count = uids.len()))]
+    pub async fn fetch_subjects(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+        let fetches = self
+            .uid_fetch(uids, "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])")
+            .await?;
+        let mut heads: Vec<(u32, Vec<u8>)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.header()?.to_vec())))
+            .collect();
+        heads.sort_unstable_by_key(|(uid, _)| *uid);
+        Ok(heads)
+    }
+
     /// Downloads the given messages whole with `BODY.PEEK[]` (never sets `\Seen`), ascending by
     /// UID. Messages that no longer exist are left out.
     ///

@@ -285,11 +285,23 @@ pub trait Storage: Send + Sync + 'static {
         keys: &[String],
     ) -> Result<std::collections::HashSet<String>>;
 
-    /// Mailbox keys of a source recorded before `before` (for retention).
+    /// Which of these mailbox keys the ledger holds as imported, or as a duplicate of an imported record:
+    /// the only mail retention may delete.
     ///
     /// # Errors
     /// Database errors.
-    async fn mailbox_keys_recorded_before(
+    async fn imported_mailbox_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>>;
+
+    /// Mailbox keys of a source recorded before `before` as imported, or as a duplicate of an imported
+    /// record (POP3 retention).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn imported_mailbox_keys_before(
         &self,
         source: &str,
         before: chrono::DateTime<chrono::Utc>,

@@ -111,6 +111,16 @@ pub struct LedgerEntry {
     pub raw: StoredRaw,
     /// `message/rfc822` for mail, the request's content type for HTTP.
     pub content_type: String,
+    /// The hex SHA-256 of the message as received ([`content_hash`]): a message whose key the ledger holds
+    /// with other content is a different message. `None` when nothing was received (a message too large to
+    /// download) or the channel does not deduplicate (HTTP).
+    pub content_hash: Option<String>,
+}
+
+/// The hex SHA-256 of a message's bytes, as the ledger keeps it.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// How stored raw bytes are encoded.
@@ -722,7 +732,23 @@ pub enum AfterImport {
     Delete,
 }
 
+/// Who decides which new IMAP messages hold the keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectFilter {
+    /// The server (`UID SEARCH SUBJECT`): mail without the keyword is never downloaded (the default).
+    #[default]
+    Server,
+    /// leadgate: it reads the subject of every new message (its header fields only) and judges it itself,
+    /// for servers whose SEARCH does not decode RFC 2047.
+    Local,
+}
+
 text_enum!(Protocol { Imap = "imap", Pop3 = "pop3" });
+text_enum!(SubjectFilter {
+    Server = "server",
+    Local = "local"
+});
 text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
 
 /// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
@@ -757,6 +783,8 @@ pub struct CollectorRecord {
     pub folder: String,
     /// Subject keyword.
     pub keyword: String,
+    /// Who judges the subjects of new IMAP messages.
+    pub subject_filter: SubjectFilter,
     /// Target calendar.
     pub calendar_id: i64,
     /// Charset for attachments that declare none and are not UTF-8.

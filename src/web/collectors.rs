@@ -33,7 +33,7 @@ use super::{Layout, fmt, timezone};
 use crate::http::{ApiError, AppState};
 use crate::jobs::JobError;
 use crate::mail::tls::TlsMode;
-use crate::storage::{AfterImport, CalendarView, CollectorRecord, Protocol};
+use crate::storage::{AfterImport, CalendarView, CollectorRecord, Protocol, SubjectFilter};
 
 /// A collector in the list, written out.
 #[derive(Debug, Clone)]
@@ -192,6 +192,9 @@ pub struct CollectorForm {
     /// Subject keyword.
     #[serde(default)]
     pub keyword: String,
+    /// `server` or `local`: who judges the subjects of new IMAP messages.
+    #[serde(default)]
+    pub subject_filter: String,
     /// Calendar id.
     pub calendar: String,
     /// Default charset.
@@ -231,6 +234,7 @@ impl CollectorForm {
             password_env: String::new(),
             folder: c.folder.clone(),
             keyword: c.keyword.clone(),
+            subject_filter: c.subject_filter.as_str().into(),
             calendar: c.calendar_id.to_string(),
             default_charset: c.default_charset.clone(),
             after_import: c.after_import.as_str().into(),
@@ -251,6 +255,7 @@ impl CollectorForm {
             tls: "implicit".into(),
             folder: "INBOX".into(),
             keyword: "ORDER".into(),
+            subject_filter: SubjectFilter::Server.as_str().into(),
             calendar: default_calendar.to_string(),
             default_charset: "windows-1251".into(),
             after_import: "keep".into(),
@@ -394,6 +399,12 @@ fn record(
         .after_import
         .parse()
         .map_err(|_| "Неизвестное действие после загрузки.".to_owned())?;
+    let subject_filter: SubjectFilter = match opt(&form.subject_filter) {
+        None => SubjectFilter::Server,
+        Some(f) => f
+            .parse()
+            .map_err(|_| "Неизвестный способ отбора по теме.".to_owned())?,
+    };
     let move_to = opt(&form.move_to);
     if after_import == AfterImport::Move && move_to.is_none() {
         return Err("Для «переместить» укажите папку.".into());
@@ -433,6 +444,7 @@ fn record(
         password_file,
         folder,
         keyword,
+        subject_filter,
         calendar_id,
         default_charset: charset,
         after_import,
@@ -589,6 +601,7 @@ pub async fn create(
         password_file: None,
         folder: "INBOX".into(),
         keyword: "ORDER".into(),
+        subject_filter: SubjectFilter::Server,
         calendar_id: 0,
         default_charset: "windows-1251".into(),
         after_import: AfterImport::Keep,

@@ -65,6 +65,7 @@ pub async fn reject_as(app: &TestApp, raw: &[u8], content_type: &str, reason: &s
                 received_at: Utc::now(),
                 raw: StoredRaw::new(raw.to_vec()),
                 content_type: content_type.into(),
+                content_hash: None,
             },
             disposition: Disposition::Rejected {
                 reason: reason.into(),

@@ -563,6 +563,44 @@ fn message_from_row(row: &SqliteRow) -> Result<MessageView> {
     })
 }
 
+/// A ledger record's raw message as received, when it is kept.
+pub(super) async fn read_raw(conn: &mut SqliteConnection, id: i64) -> Result<Option<RawMessage>> {
+    let row: Option<(Option<String>, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT raw_codec, raw_size, content_type FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((Some(codec), size, content_type)) = row else {
+        return Ok(None);
+    };
+    let codec = parse_enum::<RawCodec>("raw_codec", &codec)?;
+    let size = usize::try_from(size.unwrap_or_default())
+        .map_err(|_| StorageError::Corrupt(format!("message {id}: raw_size {size:?}")))?;
+    let parts: Vec<(Vec<u8>,)> =
+        sqlx::query_as("SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut stored = Vec::with_capacity(parts.iter().map(|(p,)| p.len()).sum());
+    for (part,) in parts {
+        stored.extend_from_slice(&part);
+    }
+    let bytes = StoredRaw::from_stored(stored, codec, size)
+        .into_original()
+        .map_err(|e| StorageError::Corrupt(format!("message {id}: {e}")))?;
+    Ok(Some(RawMessage {
+        bytes,
+        content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
+    }))
+}
+
+/// The ledger records (`m`) whose mail retention may delete: imported ones, and duplicates of an imported
+/// record. Never a skipped or rejected message, nor a duplicate recorded before duplicates named their
+/// record (its content was never compared).
+const IMPORTED_OR_ITS_DUPLICATE: &str =
+    "(m.outcome = 'imported' OR (m.outcome = 'duplicate' AND EXISTS
+    (SELECT 1 FROM messages e WHERE e.id = m.duplicate_of AND e.outcome = 'imported')))";
+
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn ping(&self) -> Result<()> {
@@ -764,34 +802,7 @@ impl Storage for SqliteStorage {
 
     async fn message_raw(&self, id: i64) -> Result<Option<RawMessage>> {
         let mut conn = self.pool.acquire().await?;
-        let row: Option<(Option<String>, Option<i64>, Option<String>)> =
-            sqlx::query_as("SELECT raw_codec, raw_size, content_type FROM messages WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some((Some(codec), size, content_type)) = row else {
-            return Ok(None);
-        };
-        let codec = parse_enum::<RawCodec>("raw_codec", &codec)?;
-        let size = usize::try_from(size.unwrap_or_default())
-            .map_err(|_| StorageError::Corrupt(format!("message {id}: raw_size {size:?}")))?;
-        let parts: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut stored = Vec::with_capacity(parts.iter().map(|(p,)| p.len()).sum());
-        for (part,) in parts {
-            stored.extend_from_slice(&part);
-        }
-        let bytes = StoredRaw::from_stored(stored, codec, size)
-            .into_original()
-            .map_err(|e| StorageError::Corrupt(format!("message {id}: {e}")))?;
-        Ok(Some(RawMessage {
-            bytes,
-            content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
-        }))
+        read_raw(&mut conn, id).await
     }
 
     async fn resolve_message(
@@ -937,8 +948,9 @@ impl Storage for SqliteStorage {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO collectors (name, protocol, host, port, tls, ca_file, insecure_skip_verify, username,
                  password_env, password_file, folder, keyword, calendar_id, default_charset, after_import, move_to,
-                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
+                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at, subject_filter)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21,
+                 $22)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, ca_file = excluded.ca_file,
                  insecure_skip_verify = excluded.insecure_skip_verify, username = excluded.username,
@@ -947,7 +959,8 @@ impl Storage for SqliteStorage {
                  default_charset = excluded.default_charset, after_import = excluded.after_import,
                  move_to = excluded.move_to, failed_folder = excluded.failed_folder,
                  delete_after_days = excluded.delete_after_days, auto_tech_cards = excluded.auto_tech_cards,
-                 deleted = excluded.deleted, updated_at = excluded.updated_at
+                 deleted = excluded.deleted, updated_at = excluded.updated_at,
+                 subject_filter = excluded.subject_filter
              RETURNING id",
         )
         .bind(&c.name)
@@ -971,6 +984,7 @@ impl Storage for SqliteStorage {
         .bind(c.auto_tech_cards)
         .bind(c.deleted)
         .bind(now)
+        .bind(c.subject_filter.as_str())
         .fetch_one(&self.writer)
         .await?;
         Ok(id)
@@ -1047,18 +1061,42 @@ impl Storage for SqliteStorage {
         Ok(known)
     }
 
-    async fn mailbox_keys_recorded_before(
+    async fn imported_mailbox_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut imported = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT m.mailbox_key FROM messages m WHERE m.source = ",
+            );
+            q.push_bind(source).push(" AND m.mailbox_key IN (");
+            let mut sep = q.separated(", ");
+            for key in chunk {
+                sep.push_bind(key);
+            }
+            q.push(") AND ").push(IMPORTED_OR_ITS_DUPLICATE);
+            let rows: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
+            imported.extend(rows.into_iter().map(|(k,)| k));
+        }
+        Ok(imported)
+    }
+
+    async fn imported_mailbox_keys_before(
         &self,
         source: &str,
         before: DateTime<Utc>,
     ) -> Result<std::collections::HashSet<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT mailbox_key FROM messages WHERE source = $1 AND received_at < $2 AND mailbox_key IS NOT NULL",
-        )
-        .bind(source)
-        .bind(ms(before))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT m.mailbox_key FROM messages m
+             WHERE m.source = $1 AND m.received_at < $2 AND m.mailbox_key IS NOT NULL AND {IMPORTED_OR_ITS_DUPLICATE}"
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(source)
+            .bind(ms(before))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(|(k,)| k).collect())
     }
 
@@ -1172,6 +1210,7 @@ impl Storage for SqliteStorage {
             received_at: from_ms(row.try_get("received_at")?)?,
             raw: StoredRaw::default(),
             content_type: String::new(),
+            content_hash: None,
         };
         let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
         tx.commit().await?;
@@ -1366,6 +1405,7 @@ fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
     let protocol: String = row.try_get("protocol")?;
     let tls: String = row.try_get("tls")?;
     let after: String = row.try_get("after_import")?;
+    let subject_filter: String = row.try_get("subject_filter")?;
     let port: i64 = row.try_get("port")?;
     let days: Option<i64> = row.try_get("delete_after_days")?;
     let ca_file: Option<String> = row.try_get("ca_file")?;
@@ -1389,6 +1429,7 @@ fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
         password_file: password_file.map(Into::into),
         folder: row.try_get("folder")?,
         keyword: row.try_get("keyword")?,
+        subject_filter: parse_enum::<SubjectFilter>("subject_filter", &subject_filter)?,
         calendar_id: row.try_get("calendar_id")?,
         default_charset: row.try_get("default_charset")?,
         after_import: parse_enum::<AfterImport>("after_import", &after)?,
@@ -1457,5 +1498,106 @@ mod tests {
         assert!(storage.message_raw(3).await.unwrap().is_none());
         assert!(storage.message(1).await.unwrap().unwrap().has_raw);
         assert!(!storage.message(3).await.unwrap().unwrap().has_raw);
+    }
+
+    fn rejected_file(key: &str, raw: &[u8]) -> Submission {
+        Submission {
+            ledger: LedgerEntry {
+                source: SourceRef::File,
+                ledger_key: Some(key.to_owned()),
+                mailbox_key: None,
+                message_id: Some(key.to_owned()),
+                external_number: None,
+                received_at: Utc::now(),
+                raw: StoredRaw::new(raw.to_vec()),
+                content_type: "message/rfc822".to_owned(),
+                content_hash: Some(content_hash(raw)),
+            },
+            disposition: Disposition::Rejected {
+                reason: "test".to_owned(),
+            },
+            idempotency: None,
+        }
+    }
+
+    /// Records made before content hashes were kept: one whose raw message is kept is compared by its
+    /// content (hashed on first use), one without raw by its key alone, as before.
+    #[tokio::test]
+    async fn records_from_before_content_hashes_tell_another_message_with_their_message_id_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let old = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(5, &old)
+            .await
+            .unwrap();
+        let kept = b"Subject: ORDER 1\r\n\r\nfirst".to_vec();
+        for (id, key, outcome, raw) in [
+            (1, "kept@shop", "rejected", Some(kept.clone())),
+            (2, "unkept@shop", "skipped", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (id, channel, source, ledger_key, outcome, raw_codec, raw_size, content_type,
+                     received_at)
+                 VALUES ($1, 'file', 'file', $2, $3, $4, $5, 'message/rfc822', 0)",
+            )
+            .bind(id)
+            .bind(key)
+            .bind(outcome)
+            .bind(raw.as_ref().map(|_| "identity"))
+            .bind(raw.as_ref().map(|r| r.len() as i64))
+            .execute(&old)
+            .await
+            .unwrap();
+            if let Some(raw) = raw {
+                sqlx::query(
+                    "INSERT INTO message_raw_parts (message_id, seq, bytes) VALUES ($1, 0, $2)",
+                )
+                .bind(id)
+                .bind(raw)
+                .execute(&old)
+                .await
+                .unwrap();
+            }
+        }
+        old.close().await;
+
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let other = b"Subject: ORDER 2\r\n\r\nsecond".to_vec();
+        let outcomes = storage
+            .submit_batch(&[
+                rejected_file("kept@shop", &kept),
+                rejected_file("kept@shop", &other),
+                rejected_file("unkept@shop", &other),
+            ])
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcomes[0], SubmitOutcome::Duplicate { .. }),
+            "{outcomes:?}"
+        );
+        let SubmitOutcome::Rejected { message_id } = outcomes[1] else {
+            panic!("another message under a known Message-ID is recorded: {outcomes:?}");
+        };
+        assert_eq!(
+            storage
+                .message_raw(message_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .bytes,
+            other
+        );
+        assert!(
+            matches!(outcomes[2], SubmitOutcome::Duplicate { .. }),
+            "{outcomes:?}"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! round trip to SQLite's worker thread per statement (about a dozen per lead); here every table gets one
 //! multi-row `INSERT` per chunk instead. Ids are assigned up front (`MAX(id) + 1`), which is safe because the
 //! whole batch runs inside `BEGIN IMMEDIATE`: no other writer can take an id meanwhile. Duplicates are
-//! decided before anything is written: against the ledger (one `IN` query per source) and within the batch.
+//! decided before anything is written: against the ledger (one `IN` query per source) and within the batch,
+//! by key and content hash; a known key with other content is another message, kept under its content key.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,7 +17,7 @@ use crate::domain::payload::Payload;
 use crate::domain::warning::Warning;
 use crate::storage::{
     CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, Result, SourceRef, StoredRaw,
-    Submission, SubmitOutcome,
+    Submission, SubmitOutcome, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
@@ -48,9 +49,14 @@ pub(super) struct NewLead<'a> {
 struct NewMessage<'a> {
     id: i64,
     entry: &'a LedgerEntry,
+    /// The key the record is kept under: the entry's own, or its Message-ID plus its content hash when the
+    /// ledger holds that Message-ID with other content.
+    ledger_key: Option<&'a str>,
     outcome: Outcome,
     reason: Option<&'a str>,
     lead_id: Option<i64>,
+    /// For a duplicate: the record it repeats.
+    duplicate_of: Option<i64>,
 }
 
 /// Finds or creates the counterparties of these leads (one per distinct valid INN; the first lead in the
@@ -288,7 +294,7 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages (id, channel, source, collector_id, http_source_id, ledger_key, mailbox_key,
                  message_id, external_number, outcome, reason, lead_id, raw_codec, raw_size, content_type,
-                 received_at) ",
+                 received_at, content_hash, duplicate_of) ",
         );
         q.push_values(chunk, |mut b, (m, source)| {
             let (collector_id, http_source_id) = source_ids(&m.entry.source);
@@ -298,7 +304,7 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
                 .push_bind(source.as_str())
                 .push_bind(collector_id)
                 .push_bind(http_source_id)
-                .push_bind(m.entry.ledger_key.as_deref())
+                .push_bind(m.ledger_key)
                 .push_bind(m.entry.mailbox_key.as_deref())
                 .push_bind(m.entry.message_id.as_deref())
                 .push_bind(m.entry.external_number.as_deref())
@@ -308,7 +314,9 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
                 .push_bind(raw.map(|raw| raw.codec().as_str()))
                 .push_bind(raw.map(|raw| i64::try_from(raw.len()).unwrap_or(i64::MAX)))
                 .push_bind(raw.map(|_| m.entry.content_type.as_str()))
-                .push_bind(ms(m.entry.received_at));
+                .push_bind(ms(m.entry.received_at))
+                .push_bind(m.entry.content_hash.as_deref())
+                .push_bind(m.duplicate_of);
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -341,46 +349,81 @@ async fn insert_messages(conn: &mut SqliteConnection, messages: &[NewMessage<'_>
     Ok(())
 }
 
-/// The ledger keys among `batch` that the ledger already holds, as (source, key).
-async fn recorded_keys(
-    conn: &mut SqliteConnection,
-    batch: &[Submission],
-) -> Result<HashSet<(String, String)>> {
-    let mut by_source: HashMap<String, Vec<&str>> = HashMap::new();
-    for s in batch {
-        if let Some(key) = s.ledger.ledger_key.as_deref() {
-            by_source
-                .entry(s.ledger.source.key())
-                .or_default()
-                .push(key);
-        }
+/// What the ledger holds under one (source, key): the content hash of the record, `None` when it has none
+/// (recorded before hashes were kept, and its raw message not kept either, or nothing was downloaded).
+type Recorded = HashMap<(String, String), Option<String>>;
+
+/// The ledger's records under these (source, key) pairs, with their content hashes. A record from before
+/// hashes were kept whose raw message is kept gets its hash now, so it is compared by content too.
+async fn recorded_keys(conn: &mut SqliteConnection, wanted: &[(String, &str)]) -> Result<Recorded> {
+    let mut by_source: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (source, key) in wanted {
+        by_source.entry(source.as_str()).or_default().push(key);
     }
-    let mut recorded = HashSet::new();
+    let mut recorded = HashMap::new();
+    let mut unhashed = Vec::new();
     for (source, keys) in &by_source {
         for chunk in keys.chunks(CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT ledger_key FROM messages WHERE source = ");
-            q.push_bind(source.as_str()).push(" AND ledger_key IN (");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, ledger_key, content_hash, raw_codec IS NOT NULL FROM messages WHERE source = ",
+            );
+            q.push_bind(*source).push(" AND ledger_key IN (");
             let mut sep = q.separated(", ");
             for key in chunk {
                 sep.push_bind(*key);
             }
             q.push(")");
-            let rows: Vec<(String,)> = q.build_query_as().fetch_all(&mut *conn).await?;
-            recorded.extend(rows.into_iter().map(|(k,)| (source.clone(), k)));
+            let rows: Vec<(i64, String, Option<String>, bool)> =
+                q.build_query_as().fetch_all(&mut *conn).await?;
+            for (id, key, hash, has_raw) in rows {
+                if hash.is_none() && has_raw {
+                    unhashed.push((id, (source.to_string(), key.clone())));
+                }
+                recorded.insert((source.to_string(), key), hash);
+            }
         }
+    }
+    for (id, at) in unhashed {
+        let Some(raw) = super::read_raw(conn, id).await? else {
+            continue;
+        };
+        let hash = content_hash(&raw.bytes);
+        sqlx::query("UPDATE messages SET content_hash = $1 WHERE id = $2")
+            .bind(&hash)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        recorded.insert(at, Some(hash));
     }
     Ok(recorded)
 }
 
-/// Records a second copy of an already-recorded message as a duplicate, once per mailbox position, and
-/// returns the lead of the first copy.
-async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> Result<Option<i64>> {
+/// Whether a record with content hash `held` is the message with hash `new`. Without a hash on either
+/// side, the key alone decides, as it did before hashes were kept.
+fn same_content(held: Option<&str>, new: Option<&str>) -> bool {
+    match (held, new) {
+        (Some(held), Some(new)) => held == new,
+        _ => true,
+    }
+}
+
+/// The key of a message whose Message-ID the ledger holds with other content.
+fn content_key(key: &str, hash: &str) -> String {
+    format!("{key} sha256:{hash}")
+}
+
+/// Records a second copy of an already-recorded message (the record under `key`) as a duplicate, once per
+/// mailbox position, and returns the lead of the first copy.
+async fn record_duplicate(
+    conn: &mut SqliteConnection,
+    entry: &LedgerEntry,
+    key: &str,
+) -> Result<Option<i64>> {
     let source = entry.source.key();
     let earlier: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, lead_id FROM messages WHERE source = $1 AND ledger_key = $2")
             .bind(&source)
-            .bind(entry.ledger_key.as_deref())
+            .bind(key)
             .fetch_optional(&mut *conn)
             .await?;
     if let Some(mailbox_key) = entry.mailbox_key.as_deref() {
@@ -391,10 +434,6 @@ async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> R
                 .fetch_optional(&mut *conn)
                 .await?;
         if seen.is_none() {
-            let copy = LedgerEntry {
-                ledger_key: None,
-                ..entry.clone()
-            };
             let reason = format!(
                 "already recorded as message {}",
                 earlier.map_or(0, |(id, _)| id)
@@ -402,10 +441,12 @@ async fn record_duplicate(conn: &mut SqliteConnection, entry: &LedgerEntry) -> R
             let id = next_id(conn, "messages").await?;
             let row = NewMessage {
                 id,
-                entry: &copy,
+                entry,
+                ledger_key: None,
                 outcome: Outcome::Duplicate,
                 reason: Some(&reason),
                 lead_id: None,
+                duplicate_of: earlier.map(|(id, _)| id),
             };
             insert_messages(conn, std::slice::from_ref(&row)).await?;
         }
@@ -421,11 +462,54 @@ enum Plan {
         first: usize,
         same_body: bool,
     },
-    Duplicate,
+    /// The same message as the record under this key.
+    Duplicate(String),
     Write {
         message_id: i64,
         lead_id: Option<i64>,
+        /// The key to record it under.
+        ledger_key: Option<String>,
     },
+}
+
+/// Where the ledger, or an earlier submission of the batch, holds a message under its key.
+enum KeyPlan {
+    /// Nowhere: record it under this key (`None`: no key at all).
+    New(Option<String>),
+    /// Here, with the same content: a duplicate of that record.
+    Same(String),
+}
+
+/// Decides a keyed message's key: its own when neither the ledger nor the batch so far holds it; its own
+/// plus its content hash when they hold its own key with other content. `recorded` must hold the ledger's
+/// records under both keys.
+fn plan_key(
+    source: &str,
+    key: &str,
+    hash: Option<&str>,
+    recorded: &Recorded,
+    in_batch: &Recorded,
+) -> KeyPlan {
+    let held = |key: &str| {
+        let at = (source.to_owned(), key.to_owned());
+        recorded.get(&at).or_else(|| in_batch.get(&at)).cloned()
+    };
+    let own = match held(key) {
+        None => return KeyPlan::New(Some(key.to_owned())),
+        Some(held) => held,
+    };
+    // Without a hash on either side the key decides, so past here there is a hash.
+    let Some(hash) = hash.filter(|hash| !same_content(own.as_deref(), Some(hash))) else {
+        return KeyPlan::Same(key.to_owned());
+    };
+    let other = content_key(key, hash);
+    match held(&other) {
+        None => KeyPlan::New(Some(other)),
+        Some(held) if same_content(held.as_deref(), Some(hash)) => KeyPlan::Same(other),
+        // Only a Message-ID made to look like another's content key gets here: the message is kept
+        // unkeyed (its mailbox position still stops it being downloaded again).
+        Some(_) => KeyPlan::New(None),
+    }
 }
 
 /// Records a batch of submissions; see [`crate::storage::Storage::submit_batch`].
@@ -435,8 +519,35 @@ pub(super) async fn submit_all(
 ) -> Result<Vec<SubmitOutcome>> {
     let mut plans = Vec::with_capacity(batch.len());
     let mut claimed: HashMap<(i64, &str), (usize, &str)> = HashMap::new();
-    let recorded = recorded_keys(conn, batch).await?;
-    let mut in_batch: HashSet<(String, &str)> = HashSet::new();
+    let keyed: Vec<(String, &str, Option<&str>)> = batch
+        .iter()
+        .filter_map(|s| {
+            let key = s.ledger.ledger_key.as_deref()?;
+            Some((s.ledger.source.key(), key, s.ledger.content_hash.as_deref()))
+        })
+        .collect();
+    let own: Vec<(String, &str)> = keyed.iter().map(|(s, k, _)| (s.clone(), *k)).collect();
+    let mut recorded = recorded_keys(conn, &own).await?;
+    // A key the ledger holds, or that comes twice in the batch, may be held with other content: then the
+    // message is kept under its content key, which is looked up too.
+    let mut times: HashMap<(&str, &str), usize> = HashMap::new();
+    for (source, key, _) in &keyed {
+        *times.entry((source.as_str(), *key)).or_default() += 1;
+    }
+    let others: Vec<(String, String)> = keyed
+        .iter()
+        .filter(|(source, key, _)| {
+            times[&(source.as_str(), *key)] > 1
+                || recorded.contains_key(&(source.clone(), (*key).to_owned()))
+        })
+        .filter_map(|(source, key, hash)| Some((source.clone(), content_key(key, (*hash)?))))
+        .collect();
+    let others: Vec<(String, &str)> = others
+        .iter()
+        .map(|(s, k)| (s.clone(), k.as_str()))
+        .collect();
+    recorded.extend(recorded_keys(conn, &others).await?);
+    let mut in_batch: Recorded = HashMap::new();
     let (mut next_message, mut next_lead) = (
         next_id(conn, "messages").await?,
         next_id(conn, "leads").await?,
@@ -470,13 +581,21 @@ pub(super) async fn submit_all(
                 claimed.insert(key, (i, claim.body_hash.as_str()));
             }
         }
+        let mut ledger_key = None;
         if let Some(key) = s.ledger.ledger_key.as_deref() {
             let source = s.ledger.source.key();
-            if recorded.contains(&(source.clone(), key.to_owned()))
-                || !in_batch.insert((source, key))
-            {
-                plans.push(Plan::Duplicate);
-                continue;
+            let hash = s.ledger.content_hash.as_deref();
+            match plan_key(&source, key, hash, &recorded, &in_batch) {
+                KeyPlan::Same(key) => {
+                    plans.push(Plan::Duplicate(key));
+                    continue;
+                }
+                KeyPlan::New(key) => {
+                    if let Some(key) = &key {
+                        in_batch.insert((source, key.clone()), hash.map(str::to_owned));
+                    }
+                    ledger_key = key;
+                }
             }
         }
         let lead_id = matches!(s.disposition, Disposition::Lead(_)).then(|| {
@@ -486,6 +605,7 @@ pub(super) async fn submit_all(
         plans.push(Plan::Write {
             message_id: next_message,
             lead_id,
+            ledger_key,
         });
         next_message += 1;
     }
@@ -496,6 +616,7 @@ pub(super) async fn submit_all(
         let Plan::Write {
             message_id,
             lead_id,
+            ref ledger_key,
         } = *plan
         else {
             continue;
@@ -517,9 +638,11 @@ pub(super) async fn submit_all(
         messages.push(NewMessage {
             id: message_id,
             entry: &s.ledger,
+            ledger_key: ledger_key.as_deref(),
             outcome,
             reason,
             lead_id,
+            duplicate_of: None,
         });
     }
     let parties = insert_leads(conn, &leads).await?;
@@ -559,8 +682,8 @@ pub(super) async fn submit_all(
     for (i, plan) in plans.iter().enumerate() {
         let outcome = match plan {
             Plan::Done(outcome) => outcome.clone(),
-            Plan::Duplicate => SubmitOutcome::Duplicate {
-                lead_id: record_duplicate(conn, &batch[i].ledger).await?,
+            Plan::Duplicate(key) => SubmitOutcome::Duplicate {
+                lead_id: record_duplicate(conn, &batch[i].ledger, key).await?,
             },
             Plan::SameKeyAs { first, same_body } => match (&plans[*first], same_body) {
                 (
@@ -575,6 +698,7 @@ pub(super) async fn submit_all(
             Plan::Write {
                 message_id,
                 lead_id,
+                ..
             } => match (lead_id, &batch[i].disposition) {
                 (Some(lead_id), _) => SubmitOutcome::Imported {
                     message_id: *message_id,
