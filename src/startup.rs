@@ -361,6 +361,7 @@ impl Application {
             job: job.clone(),
             settings: settings.clone(),
             sources: Arc::default(),
+            rate_limiter: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings
