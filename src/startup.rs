@@ -362,6 +362,7 @@ impl Application {
             settings: settings.clone(),
             sources: Arc::default(),
             rate_limiter: Arc::default(),
+            collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings
