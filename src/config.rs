@@ -104,6 +104,8 @@ pub struct ServerSettings {
     pub metrics_token_file: Option<PathBuf>,
     /// Serve `/metrics` on this address only (not on `listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the sources' rate limits).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerSettings {
@@ -120,6 +122,7 @@ impl Default for ServerSettings {
             metrics_token_env: None,
             metrics_token_file: None,
             metrics_listen: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -224,7 +227,7 @@ pub struct CalendarConfig {
 }
 
 /// `[[http_sources]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct HttpSourceConfig {
     /// Unique name.
     pub name: String,
@@ -240,6 +243,16 @@ pub struct HttpSourceConfig {
     /// Form tech cards automatically.
     #[serde(default)]
     pub auto_tech_cards: bool,
+    /// Requests per minute from one client address (0: no limit); 120 when absent.
+    #[serde(default)]
+    pub rate_limit_per_client: Option<u32>,
+    /// Requests per minute from all clients together (0: no limit); 1200 when absent.
+    #[serde(default)]
+    pub rate_limit_total: Option<u32>,
+    /// A form field people never fill (hidden): a payload that fills it is recorded as spam and answered
+    /// as if it were accepted.
+    #[serde(default)]
+    pub honeypot_field: Option<String>,
 }
 
 /// `[[collectors]]`. The mail channel reads these.

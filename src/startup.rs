@@ -378,6 +378,8 @@ impl Application {
             job: job.clone(),
             settings: settings.clone(),
             sources: Arc::default(),
+            rate_limiter: Arc::default(),
+            collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings

@@ -134,3 +134,30 @@ async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committ
     assert_eq!(messages["items"].as_array().unwrap().len(), 1, "{messages}");
     assert_eq!(messages["items"][0]["outcome"], "imported");
 }
+
+#[tokio::test]
+async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
+    let app = TestApp::spawn().await;
+    let lock = WriteLock::take(&app).await;
+    let request = tokio::spawn({
+        let request = app
+            .client
+            .post(format!("{}/api/v1/intake", app.base))
+            .bearer_auth(&app.source_token)
+            .header("content-type", "application/json")
+            .body(SEED_SAMPLE);
+        async move { request.send().await.unwrap() }
+    });
+    until("the lead is queued for its commit", || async {
+        metric(&app, "leadgate_intake_pending_commits").await >= 1.0
+    })
+    .await;
+    let stopped = tokio::spawn(app.stop());
+    lock.release().await;
+    let response = request.await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let dir = stopped.await.unwrap();
+
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    assert_eq!(leads(&app).await.len(), 1, "the lead survived the shutdown");
+}

@@ -307,8 +307,15 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
             .contains("соединение и вход успешны")
     );
 
+    // The run goes on in the background; the list shows it going on, then its counts.
     b.click(&format!("{row} button.run-now")).await;
-    b.wait_for("#collector-notice").await;
+    b.client
+        .wait()
+        .for_element(Locator::XPath(
+            "//p[@id='collector-notice' and contains(., 'загружено')]",
+        ))
+        .await
+        .unwrap();
     let notice = text(&b, "#collector-notice").await;
     assert!(notice.contains("загружено 1"), "{notice}");
     assert!(

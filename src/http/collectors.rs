@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
-use crate::jobs::{CollectorSummary, JobError};
+use crate::jobs::JobError;
 use crate::reprocess::{ReprocessError, Reprocessed, reprocess};
 use crate::storage::{CollectorRecord, RunView};
 
@@ -54,19 +56,41 @@ async fn list_collectors(
     ))
 }
 
-/// Runs the mail collector job now for one collector and returns its summary.
+/// The answer to "run now": the run has started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunStarted {
+    /// The collector.
+    pub collector: String,
+    /// When the run was asked for. `GET /api/v1/collectors` shows it as this collector's `last_run` (with a
+    /// `started_at` not before this) and its result once `finished_at` is set.
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// Starts the mail collector job now for one collector and answers at once, so no request timeout cuts a
+/// run short. `Location` is the collector list, where the run and its result show.
 #[utoipa::path(post, path = "/api/v1/collectors/{name}/run", tag = "collectors", params(("name" = String, Path)),
-    responses((status = 200, body = Vec<CollectorSummary>), (status = 401, body = ErrorBody),
+    responses((status = 202, description = "Started; the result shows in GET /api/v1/collectors", body = RunStarted,
+               headers(("Location" = String))),
+              (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "A run is in progress", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn run_collector(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Result<Json<Vec<CollectorSummary>>, ApiError> {
+) -> Result<Response, ApiError> {
     auth::admin(&state, &headers).await?;
-    match state.job.run_once(Some(&name)).await {
-        Ok(summaries) => Ok(Json(summaries)),
+    let accepted_at = Utc::now().trunc_subsecs(3);
+    match state.job.start(Some(&name)).await {
+        Ok(_) => Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, "/api/v1/collectors")],
+            Json(RunStarted {
+                collector: name,
+                accepted_at,
+            }),
+        )
+            .into_response()),
         Err(JobError::UnknownCollector(_)) => Err(ApiError::NotFound("collector")),
         Err(e @ (JobError::AlreadyRunning | JobError::LockedElsewhere)) => {
             Err(ApiError::Busy(e.to_string()))

@@ -208,6 +208,7 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
         (status = 422, description = "Payload rejected", body = ErrorBody),
+        (status = 429, description = "A rate limit of the source is reached (see Retry-After)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -220,6 +221,7 @@ async fn intake(
     let source = auth::source(&state, &headers).await?;
     tracing::Span::current().record("http_source", source.name.as_str());
     check_origin(&source, &headers)?;
+    limit_rate(&state, &source, &request, &headers)?;
     let key = idempotency_key(&headers)?;
     // Receiving and checking the request has a limit; its commit, once queued, has none.
     let limit = Duration::from_secs(state.settings.server.intake_timeout_secs.max(1));
@@ -241,6 +243,11 @@ async fn intake(
         content_type: body.content_type.clone(),
         content_hash: None,
     };
+    if let Some(field) = super::ratelimit::honeypot(&state.settings, &source.name)
+        && fills_honeypot(&body, field)
+    {
+        return answer_spam(&state, &source, ledger, parsed.ok(), field).await;
+    }
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(rejection) => {
@@ -321,6 +328,102 @@ async fn intake(
     }
 }
 
+/// Takes the request out of the source's rate limits (per client address and in total).
+fn limit_rate(
+    state: &AppState,
+    source: &HttpSourceRecord,
+    request: &Request,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let Some(client) = super::ratelimit::client_address(
+        request.extensions(),
+        headers,
+        &state.settings.server.trusted_proxies,
+    ) else {
+        return Ok(());
+    };
+    let limits = super::ratelimit::SourceLimits::of(&state.settings, &source.name);
+    state
+        .rate_limiter
+        .check(source.id, client, limits)
+        .map_err(|retry_after_secs| {
+            metrics::counter!("leadgate_intake_rate_limited_total").increment(1);
+            tracing::info!(http_source = %source.name, %client, "rate limit reached");
+            ApiError::TooManyRequests { retry_after_secs }
+        })
+}
+
+/// Whether the payload fills the source's honeypot field: a top-level key with any value but null, false,
+/// an empty string, array or object.
+fn fills_honeypot(body: &Body_, field: &str) -> bool {
+    let decoded = crate::domain::charset::decode(
+        &body.bytes,
+        body.charset.as_deref(),
+        encoding_rs::WINDOWS_1251,
+    );
+    let Ok(object) =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&decoded.text)
+    else {
+        return false;
+    };
+    match object.get(field) {
+        None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => false,
+        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        Some(serde_json::Value::Object(o)) => !o.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// Records a payload that filled the honeypot as skipped spam, and answers exactly as an accepted lead is
+/// answered, so that a bot learns nothing.
+async fn answer_spam(
+    state: &AppState,
+    source: &HttpSourceRecord,
+    ledger: LedgerEntry,
+    parsed: Option<Parsed>,
+    field: &str,
+) -> Result<Response, ApiError> {
+    let submission = Submission {
+        ledger,
+        disposition: Disposition::Skipped {
+            reason: format!("spam: the honeypot field {field:?} is filled"),
+        },
+        idempotency: None,
+    };
+    let id = match commit(state, submission).await? {
+        SubmitOutcome::Skipped { message_id } => message_id,
+        other => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "unexpected outcome for spam: {other:?}"
+            )));
+        }
+    };
+    metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "spam")
+        .increment(1);
+    tracing::info!(http_source = %source.name, message = id, "honeypot filled; recorded as spam");
+    let body = IntakeResponse {
+        id,
+        kind: parsed
+            .as_ref()
+            .map_or(LeadKind::Contact, |p| p.payload.kind()),
+        calendar: CalendarRef {
+            id: source.calendar_id,
+            name: source.calendar_name.clone(),
+        },
+        counterparty: None,
+        warnings: parsed
+            .map(|p| p.warnings().cloned().collect())
+            .unwrap_or_default(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/leads/{id}"))],
+        Json(body),
+    )
+        .into_response())
+}
+
 /// Commits a submission in a task of its own and waits for the result however long the commit takes. The
 /// task is not cancelled when this handler is dropped (the client went away): a lead queued for its commit
 /// is committed exactly once whatever happens to the request.
@@ -360,6 +463,7 @@ async fn validate(
 ) -> Result<Response, ApiError> {
     let source = auth::source(&state, &headers).await?;
     check_origin(&source, &headers)?;
+    limit_rate(&state, &source, &request, &headers)?;
     let body = read_body(&state, &headers, request).await?;
     let parsed = parse(&state, &body).await??;
     let warnings = parsed.warnings().cloned().collect();

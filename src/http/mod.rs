@@ -8,6 +8,7 @@ pub mod auth;
 pub mod collectors;
 pub mod error;
 pub mod intake;
+pub mod ratelimit;
 pub mod read;
 pub mod serve;
 
@@ -48,6 +49,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Recently authenticated HTTP sources.
     pub sources: Arc<auth::SourceCache>,
+    /// The last "run now" or "test connection" started from the UI.
+    pub collector_tasks: Arc<crate::web::collectors::CollectorTasks>,
+    /// The HTTP sources' rate limits.
+    pub rate_limiter: Arc<ratelimit::RateLimiter>,
     /// Prometheus renderer, when metrics are installed.
     pub metrics: Option<PrometheusHandle>,
 }

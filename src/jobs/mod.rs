@@ -12,13 +12,14 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use croner::Cron;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use utoipa::ToSchema;
 
 use crate::mail::collector::{self, CollectorEnv};
-use crate::storage::{RunCounts, StorageError};
+use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 
 /// The job's name in the lease table and logs.
 pub const MAIL_COLLECTOR: &str = "mail_collector";
@@ -54,7 +55,14 @@ pub enum JobError {
 /// The "mail collector" job.
 pub struct MailCollectorJob {
     env: CollectorEnv,
-    running: Mutex<()>,
+    running: Arc<Mutex<()>>,
+}
+
+/// A run that may go: this process's run guard and the job's lock are held, the collectors chosen.
+struct PreparedRun {
+    _running: OwnedMutexGuard<()>,
+    _lock: JobLock,
+    collectors: Vec<CollectorRecord>,
 }
 
 impl MailCollectorJob {
@@ -62,7 +70,7 @@ impl MailCollectorJob {
     pub fn new(env: CollectorEnv) -> Self {
         Self {
             env,
-            running: Mutex::new(()),
+            running: Arc::new(Mutex::new(())),
         }
     }
 
@@ -72,9 +80,32 @@ impl MailCollectorJob {
     /// A run in progress, the lock held by another process, an unknown collector, or a database failure before the
     /// run starts. Collector failures are not errors of the run: they are in each summary.
     pub async fn run_once(&self, only: Option<&str>) -> Result<Vec<CollectorSummary>, JobError> {
-        let _guard = self
+        let run = self.prepare(only).await?;
+        Ok(self.run_prepared(run).await)
+    }
+
+    /// Starts a run in a task of its own and returns once it has started (what refuses a run is checked
+    /// first), so the caller (the API's and the UI's "run now") can answer at once; the run goes on to the
+    /// end whatever happens to the caller.
+    ///
+    /// # Errors
+    /// As [`MailCollectorJob::run_once`].
+    pub async fn start(
+        self: &Arc<Self>,
+        only: Option<&str>,
+    ) -> Result<JoinHandle<Vec<CollectorSummary>>, JobError> {
+        let run = self.prepare(only).await?;
+        let job = self.clone();
+        Ok(tokio::spawn(
+            async move { job.run_prepared(run).await }.instrument(info_span!("run_now")),
+        ))
+    }
+
+    async fn prepare(&self, only: Option<&str>) -> Result<PreparedRun, JobError> {
+        let running = self
             .running
-            .try_lock()
+            .clone()
+            .try_lock_owned()
             .map_err(|_| JobError::AlreadyRunning)?;
         let storage = &self.env.storage;
         let mut collectors = storage.collectors(false).await?;
@@ -84,12 +115,20 @@ impl MailCollectorJob {
                 return Err(JobError::UnknownCollector(name.to_owned()));
             }
         }
-        let _lock = storage
+        let lock = storage
             .try_lock_job(MAIL_COLLECTOR)
             .await?
             .ok_or(JobError::LockedElsewhere)?;
-        let mut summaries = Vec::with_capacity(collectors.len());
-        for c in &collectors {
+        Ok(PreparedRun {
+            _running: running,
+            _lock: lock,
+            collectors,
+        })
+    }
+
+    async fn run_prepared(&self, run: PreparedRun) -> Vec<CollectorSummary> {
+        let mut summaries = Vec::with_capacity(run.collectors.len());
+        for c in &run.collectors {
             let span = info_span!("collector", name = %c.name, id = c.id);
             let (counts, error) = collector::run(&self.env, c).instrument(span).await;
             summaries.push(CollectorSummary {
@@ -98,7 +137,7 @@ impl MailCollectorJob {
                 error,
             });
         }
-        Ok(summaries)
+        summaries
     }
 
     /// Runs on `cron` (in the shop's time zone) until `shutdown` is cancelled. A run in progress at shutdown

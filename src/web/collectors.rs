@@ -2,8 +2,9 @@
 //! marking for deletion, testing the connection and running the mail collector job now.
 //!
 //! "Run now" and "test connection" call exactly what the schedule and the API call
-//! ([`MailCollectorJob::run_once`](crate::jobs::MailCollectorJob::run_once) and
-//! [`test_connection`](crate::mail::collector::test_connection)).
+//! ([`MailCollectorJob::start`](crate::jobs::MailCollectorJob::start) and
+//! [`test_connection`](crate::mail::collector::test_connection)), in tasks of their own: the page answers
+//! at once, and the list shows the work going on and then its outcome.
 //!
 //! Where a password comes from is part of a collector, and a collector's login is sent to whatever host the
 //! collector names. So the form must not be a way to send a secret of the server to a mail server of the
@@ -71,12 +72,72 @@ pub struct Notice {
     pub text: String,
 }
 
+/// The last "run now" or "test connection" started from the UI: what is going on, then its outcome. They
+/// run in tasks of their own, so no request timeout cuts them short; the list shows the work in progress
+/// (and reloads itself) until the outcome is there.
+#[derive(Debug, Default)]
+pub struct CollectorTasks {
+    latest: std::sync::Mutex<Option<Task>>,
+}
+
+#[derive(Debug)]
+struct Task {
+    seq: u64,
+    doing: String,
+    outcome: Option<(Notice, std::time::Instant)>,
+}
+
+impl CollectorTasks {
+    /// How long an outcome stays on the list.
+    const SHOWN: std::time::Duration = std::time::Duration::from_secs(600);
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Task>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn begin(&self, doing: String) -> u64 {
+        let mut latest = self.lock();
+        let seq = latest.as_ref().map_or(1, |t| t.seq + 1);
+        *latest = Some(Task {
+            seq,
+            doing,
+            outcome: None,
+        });
+        seq
+    }
+
+    fn finish(&self, seq: u64, notice: Notice) {
+        if let Some(task) = self.lock().as_mut().filter(|t| t.seq == seq) {
+            task.outcome = Some((notice, std::time::Instant::now()));
+        }
+    }
+
+    /// What is going on, or the outcome of what went on lately.
+    fn current(&self) -> (Option<String>, Option<Notice>) {
+        match self.lock().as_ref() {
+            Some(Task {
+                outcome: None,
+                doing,
+                ..
+            }) => (Some(doing.clone()), None),
+            Some(Task {
+                outcome: Some((notice, at)),
+                ..
+            }) if at.elapsed() < Self::SHOWN => (None, Some(notice.clone())),
+            _ => (None, None),
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_collectors.html")]
 struct ListPage {
     layout: Layout,
     collectors: Vec<CollectorRow>,
     notice: Option<Notice>,
+    progress: Option<String>,
     schedule: String,
     schedule_enabled: bool,
 }
@@ -149,10 +210,12 @@ async fn list_page(
         })
         .collect();
     let schedule = &state.settings.schedule.mail_collector;
+    let (progress, outcome) = state.collector_tasks.current();
     let page = ListPage {
         layout: Layout::new(viewer, "admin"),
         collectors,
-        notice,
+        notice: notice.or(outcome),
+        progress,
         schedule: schedule.cron.clone(),
         schedule_enabled: schedule.enabled,
     };
@@ -680,7 +743,8 @@ pub async fn toggle_deleted(
     Ok(Redirect::to("/admin/collectors").into_response())
 }
 
-/// `POST /admin/collectors/{id}/test`: connects and logs in, and reports.
+/// `POST /admin/collectors/{id}/test`: starts connecting and logging in, and sends the browser to the list,
+/// which shows the test going on and then its outcome.
 #[instrument(skip_all, fields(collector = id))]
 pub async fn test(
     State(state): State<AppState>,
@@ -689,9 +753,14 @@ pub async fn test(
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let c = stored(&state, id).await?;
-    let notice =
-        match crate::mail::collector::test_connection(&c, crate::mail::collector::DEFAULT_TIMEOUT)
-            .await
+    let tasks = state.collector_tasks.clone();
+    let seq = tasks.begin(format!("{}: проверка соединения…", c.name));
+    tokio::spawn(async move {
+        let notice = match crate::mail::collector::test_connection(
+            &c,
+            crate::mail::collector::DEFAULT_TIMEOUT,
+        )
+        .await
         {
             Ok(()) => Notice {
                 ok: true,
@@ -702,10 +771,13 @@ pub async fn test(
                 text: format!("{}: {e}", c.name),
             },
         };
-    list_page(&state, &viewer, StatusCode::OK, Some(notice)).await
+        tasks.finish(seq, notice);
+    });
+    Ok(Redirect::to("/admin/collectors").into_response())
 }
 
-/// `POST /admin/collectors/{id}/run`: runs the mail collector job now for this collector.
+/// `POST /admin/collectors/{id}/run`: starts the mail collector job now for this collector and sends the
+/// browser to the list, which shows the run going on and then its counts.
 #[instrument(skip_all, fields(collector = id))]
 pub async fn run(
     State(state): State<AppState>,
@@ -714,29 +786,23 @@ pub async fn run(
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let c = stored(&state, id).await?;
-    let notice = match state.job.run_once(Some(&c.name)).await {
-        Ok(summaries) => {
-            let s = summaries.into_iter().next();
-            match s {
-                Some(s) => Notice {
-                    ok: s.error.is_none(),
-                    text: format!(
-                        "{}: загружено {}, повторов {}, пропущено {}, отклонено {}{}",
-                        s.collector,
-                        s.counts.imported,
-                        s.counts.duplicate,
-                        s.counts.skipped,
-                        s.counts.rejected,
-                        s.error
-                            .map(|e| format!("; ошибка: {e}"))
-                            .unwrap_or_default()
-                    ),
-                },
-                None => Notice {
-                    ok: true,
-                    text: "Нечего запускать.".into(),
-                },
-            }
+    let refused = match state.job.start(Some(&c.name)).await {
+        Ok(run) => {
+            let tasks = state.collector_tasks.clone();
+            let seq = tasks.begin(format!("{}: сбор почты идёт…", c.name));
+            let name = c.name.clone();
+            tokio::spawn(async move {
+                let notice = match run.await {
+                    Ok(summaries) => run_notice(summaries),
+                    Err(e) => Notice {
+                        ok: false,
+                        text: format!("{name}: запуск прервался ({e})."),
+                    },
+                };
+                tasks.finish(seq, notice);
+            });
+            info!(collector = id, by = %viewer.login, "collector run started from the UI");
+            return Ok(Redirect::to("/admin/collectors").into_response());
         }
         Err(JobError::UnknownCollector(_)) => Notice {
             ok: false,
@@ -748,8 +814,30 @@ pub async fn run(
         },
         Err(JobError::Storage(e)) => return Err(e.into()),
     };
-    info!(collector = id, by = %viewer.login, ok = notice.ok, "collector run from the UI");
-    list_page(&state, &viewer, StatusCode::OK, Some(notice)).await
+    list_page(&state, &viewer, StatusCode::OK, Some(refused)).await
+}
+
+fn run_notice(summaries: Vec<crate::jobs::CollectorSummary>) -> Notice {
+    match summaries.into_iter().next() {
+        Some(s) => Notice {
+            ok: s.error.is_none(),
+            text: format!(
+                "{}: загружено {}, повторов {}, пропущено {}, отклонено {}{}",
+                s.collector,
+                s.counts.imported,
+                s.counts.duplicate,
+                s.counts.skipped,
+                s.counts.rejected,
+                s.error
+                    .map(|e| format!("; ошибка: {e}"))
+                    .unwrap_or_default()
+            ),
+        },
+        None => Notice {
+            ok: true,
+            text: "Нечего запускать.".into(),
+        },
+    }
 }
 
 #[cfg(test)]

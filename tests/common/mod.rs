@@ -37,6 +37,7 @@ pub fn settings_in(dir: &std::path::Path) -> Settings {
         token_file: Some(source),
         cors_origins: vec!["https://shop.example".into()],
         auto_tech_cards: false,
+        ..HttpSourceConfig::default()
     }];
     settings
 }
