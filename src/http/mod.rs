@@ -8,6 +8,7 @@ pub mod auth;
 pub mod collectors;
 pub mod error;
 pub mod intake;
+pub mod personal_data;
 pub mod read;
 
 use std::sync::Arc;
@@ -78,6 +79,7 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         .merge(intake::routes())
         .merge(read::routes())
         .merge(collectors::routes())
+        .merge(personal_data::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()
