@@ -129,13 +129,22 @@ async fn an_administrator_finds_a_phone_in_the_ui_previews_and_erases_everything
     let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
 
     // The search finds the phone written another way than the site sent it.
-    let (status, preview) = get(
-        &app,
-        &c,
-        "/admin/personal-data?kind=phone&value=8%20(925)%20642-42-90",
-    )
-    .await;
+    let csrf = session_csrf(&app, &c).await;
+    let (status, page) = get(&app, &c, "/admin/personal-data").await;
     assert_eq!(status, 200);
+    assert!(page.contains("id=\"find-person\""));
+    let r = c
+        .post(format!("{}/admin/personal-data", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "phone"),
+            ("value", "8 (925) 642-42-90"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let preview = r.text().await.unwrap();
     assert!(
         preview.contains(&format!("data-lead=\"{person}\"")),
         "{preview}"
@@ -143,7 +152,35 @@ async fn an_administrator_finds_a_phone_in_the_ui_previews_and_erases_everything
     assert!(!preview.contains(&format!("data-lead=\"{other}\"")));
     assert!(preview.contains("Прилепский Алексей Анатольевич"));
     assert!(preview.contains("action=\"/admin/personal-data/erase\""));
-    let csrf = csrf_in(&preview);
+
+    // A manager can neither search nor erase.
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let m = signed_in(&app, "manager1", "manager-password").await;
+    let (status, _) = get(&app, &m, "/admin/personal-data").await;
+    assert_eq!(status, 403);
+    let manager_csrf = session_csrf(&app, &m).await;
+    let r = m
+        .post(format!("{}/admin/personal-data", app.base))
+        .form(&[
+            ("csrf", manager_csrf.as_str()),
+            ("kind", "phone"),
+            ("value", "89256424290"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = m
+        .post(format!("{}/admin/personal-data/erase", app.base))
+        .form(&[
+            ("csrf", manager_csrf.as_str()),
+            ("kind", "phone"),
+            ("value", "89256424290"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 
     // Without the session's token nothing is erased.
     let form = [("kind", "phone"), ("value", "+7 925 642 42 90")];

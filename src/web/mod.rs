@@ -98,7 +98,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/collectors/{id}/test", post(collectors::test))
         .route("/admin/collectors/{id}/run", post(collectors::run))
-        .route("/admin/personal-data", get(personal_data::page))
+        .route(
+            "/admin/personal-data",
+            get(personal_data::page).post(personal_data::find),
+        )
         .route("/admin/personal-data/erase", post(personal_data::erase))
         .layer(middleware::map_response(html_errors))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -177,13 +177,22 @@ async fn render(
     Ok((status, page).into_response())
 }
 
-/// `GET /admin/personal-data[?kind=phone|email|inn&value=…]`: the search form, and with a value, everything
-/// an erasure would erase, with the button that erases it.
+/// `GET /admin/personal-data`: the search form and the audit of past erasures.
 pub async fn page(
     State(state): State<AppState>,
     AdminViewer(viewer): AdminViewer,
-    Query(form): Query<PersonForm>,
 ) -> Result<Response, ApiError> {
+    let empty = PersonForm::default();
+    render(&state, &viewer, StatusCode::OK, &empty, None, None, None).await
+}
+
+/// `POST /admin/personal-data`: everything an erasure would erase, with the button that erases it. A POST,
+/// so the value never appears in a URL (and so in a proxy's access log or the browser's history).
+pub async fn find(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<PersonForm>,
+) -> Result<Response, ApiError> {
+    viewer.require_admin()?;
     match form.query() {
         None => render(&state, &viewer, StatusCode::OK, &form, None, None, None).await,
         Some(Err(reason)) => {
