@@ -71,6 +71,12 @@ pub enum Command {
         #[command(subcommand)]
         action: LeadsCommand,
     },
+    /// Find or erase everything held about one person (152-ФЗ), by exactly one of --phone, --email, --inn.
+    PersonalData {
+        /// find or erase.
+        #[command(subcommand)]
+        action: PersonalDataCommand,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Manage the users of the web UI.
@@ -95,6 +101,43 @@ pub enum UsersCommand {
         /// Name shown in the UI (default: the login).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// Whose data: exactly one of these.
+#[derive(Debug, clap::Args)]
+pub struct PersonArgs {
+    /// A phone number, written any way (matched in E.164).
+    #[arg(long)]
+    phone: Option<String>,
+    /// An e-mail address (any case).
+    #[arg(long)]
+    email: Option<String>,
+    /// An INN (its digits).
+    #[arg(long)]
+    inn: Option<String>,
+}
+
+/// `personal-data` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PersonalDataCommand {
+    /// List the leads, ledger records, counterparties and contacts held about the person; changes nothing.
+    Find {
+        /// Whose.
+        #[command(flatten)]
+        person: PersonArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase or anonymise all of it, and record the erasure (ids and counts, never the data) in the audit.
+    Erase {
+        /// Whose.
+        #[command(flatten)]
+        person: PersonArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -151,6 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => make_eml(&payload, number, &from, &to),
         Command::Leads { action } => leads(settings, action).await,
         Command::Users { action } => users(settings, action).await,
+        Command::PersonalData { action } => personal_data(settings, action).await,
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
             println!("migrations applied");
@@ -282,6 +326,75 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
         }
     };
     println!("user {login} {verb} ({})", role.as_str());
+    finish(services).await?;
+    Ok(0)
+}
+
+/// `personal-data find|erase`.
+async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyhow::Result<i32> {
+    let (person, json, erase) = match action {
+        PersonalDataCommand::Find { person, json } => (person, json, false),
+        PersonalDataCommand::Erase { person, json } => (person, json, true),
+    };
+    let query = crate::domain::personal_data::PersonDataQuery::from_fields(
+        person.phone.as_deref(),
+        person.email.as_deref(),
+        person.inn.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e} (--phone, --email or --inn)"))?;
+    let services = Services::open(settings).await?;
+    let storage = services.storage.as_ref();
+    if erase {
+        let actor = crate::storage::ErasureActor {
+            user_id: None,
+            login: "command line".to_owned(),
+            channel: "cli",
+        };
+        let record = crate::personal_data::erase(storage, &query, &actor).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&record)?);
+        } else {
+            println!(
+                "erasure {}: {} leads anonymised {:?}, {} ledger records stripped {:?}, {} counterparties deleted {:?}, \
+                 {} renamed, {} contacts deleted",
+                record.id,
+                record.lead_ids.len(),
+                record.lead_ids,
+                record.message_ids.len(),
+                record.message_ids,
+                record.counterparty_ids.len(),
+                record.counterparty_ids,
+                record.renamed_counterparties,
+                record.contacts
+            );
+        }
+    } else {
+        let found = crate::personal_data::find(storage, &query).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        } else {
+            for lead in &found.leads {
+                println!(
+                    "lead {:>8}  {}  {}  {}",
+                    lead.id,
+                    lead.received_at.format("%Y-%m-%d %H:%M"),
+                    lead.contact_person.as_deref().unwrap_or("-"),
+                    lead.subject.as_deref().unwrap_or("-")
+                );
+            }
+            println!("ledger records: {:?}", found.message_ids);
+            for c in &found.counterparties {
+                println!(
+                    "counterparty {:>8}  {}  {} (deleted on erase)",
+                    c.id, c.inn, c.name
+                );
+            }
+            println!(
+                "counterparties renamed on erase: {:?}; contacts deleted on erase: {}",
+                found.renamed_counterparty_ids, found.contacts
+            );
+        }
+    }
     finish(services).await?;
     Ok(0)
 }

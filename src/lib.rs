@@ -12,6 +12,7 @@ pub mod http;
 pub mod intake;
 pub mod jobs;
 pub mod mail;
+pub mod personal_data;
 pub mod reprocess;
 pub mod startup;
 pub mod storage;

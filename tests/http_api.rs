@@ -181,7 +181,7 @@ async fn payloads_that_break_the_format_are_422_with_their_reason() {
         "line_not_an_object",
     )
     .await;
-    assert_error(app.intake_json("{}").await, 422, "no_contact_or_goods").await;
+    assert_error(app.intake_json("{}").await, 422, "no_known_field").await;
     assert_eq!(lead_count(&app).await, 0);
     let rejected = app.get("/api/v1/messages?outcome=rejected").await;
     assert_eq!(rejected["items"].as_array().unwrap().len(), 4);
@@ -305,7 +305,7 @@ async fn validate_runs_the_checks_and_stores_nothing() {
         .send()
         .await
         .unwrap();
-    assert_error(bad, 422, "no_contact_or_goods").await;
+    assert_error(bad, 422, "no_known_field").await;
     assert_nothing_recorded(&app).await;
 }
 

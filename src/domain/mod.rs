@@ -9,6 +9,7 @@ pub mod inn;
 pub mod lead;
 pub mod lenient;
 pub mod payload;
+pub mod personal_data;
 pub mod phone;
 pub mod subject;
 pub mod techcard;

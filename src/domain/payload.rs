@@ -270,11 +270,12 @@ pub enum PayloadError {
         /// 1-based position of the line.
         position: usize,
     },
-    /// Nothing to act on: no phone, e-mail, contact person or INN, and no goods.
+    /// Not one field of the format is filled in (`{}` included; null, blank text and empty lists are not
+    /// filled in).
     #[error(
-        "the payload has neither contact details (Телефон, АдресЭлектроннойПочты, КонтактноеЛицо, ИНН) nor goods (Товары)"
+        "the payload fills in no field of the format (Тема, Дата, Описание, ИНН, Телефон, АдресЭлектроннойПочты, КонтактноеЛицо, ФайлыМакета, Товары)"
     )]
-    NoContactOrGoods,
+    NoKnownField,
     /// More than [`MAX_LINES`] lines.
     #[error("Товары has more than {limit} lines")]
     TooManyLines {
@@ -294,7 +295,7 @@ impl PayloadError {
             PayloadError::NotAnObject => "not_an_object",
             PayloadError::GoodsNotAList => "goods_not_a_list",
             PayloadError::LineNotAnObject { .. } => "line_not_an_object",
-            PayloadError::NoContactOrGoods => "no_contact_or_goods",
+            PayloadError::NoKnownField => "no_known_field",
             PayloadError::TooManyLines { .. } => "too_many_lines",
             PayloadError::TooDeep => "too_deep",
         }
@@ -309,8 +310,10 @@ impl Payload {
     ///
     /// [`PayloadError`] when the message must be rejected: the text is not JSON or nests too deeply, the top
     /// level is not an object, `Товары` is not a list or one of its lines is not an object, there are more
-    /// than [`MAX_LINES`] lines, or there are neither contact details nor goods. Every other problem is a
-    /// [`Warning`] in [`Payload::warnings`].
+    /// than [`MAX_LINES`] lines, or not one field of the format is filled in. Every other problem is a
+    /// [`Warning`] in [`Payload::warnings`]; a payload filled in only partly, with neither contact details nor
+    /// goods (only Тема and Описание, say, or only ФайлыМакета), is a contact lead with the
+    /// `no_contact_details` warning.
     pub fn from_json(text: &str, tz: chrono_tz::Tz) -> Result<Payload, PayloadError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: Value = serde_json::from_str(text).map_err(json_error)?;
@@ -360,8 +363,20 @@ impl Payload {
             .map(|(index, line)| r.line(index + 1, line))
             .collect::<Vec<_>>();
 
+        if !fields.found.iter().any(|(_, value)| is_filled_in(value)) {
+            return Err(PayloadError::NoKnownField);
+        }
         if contact.is_empty() && inn.is_none() && lines.is_empty() {
-            return Err(PayloadError::NoContactOrGoods);
+            // First, and beyond the cap: it is what the manager must see before anything else.
+            r.warnings.insert(
+                0,
+                Warning::new(
+                    WarningCode::NoContactDetails,
+                    "",
+                    "the payload has neither contact details (Телефон, АдресЭлектроннойПочты, КонтактноеЛицо, \
+                     ИНН) nor goods (Товары); it was imported as a contact lead",
+                ),
+            );
         }
         Ok(Payload {
             subject,
@@ -382,6 +397,17 @@ impl Payload {
         } else {
             LeadKind::Order
         }
+    }
+}
+
+/// Whether a value counts as filled in: not null, not blank text, not an empty list or object.
+fn is_filled_in(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
     }
 }
 
@@ -1103,17 +1129,36 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_without_contact_or_goods_is_rejected() {
+    fn a_payload_that_fills_in_no_field_of_the_format_is_rejected() {
         for value in [
             json!({}),
-            json!({"Тема": "Заказ", "Описание": "перезвоните", "Дата": "29.05.2019"}),
             json!({"Телефон": "", "АдресЭлектроннойПочты": "  ", "ИНН": "", "Товары": []}),
             json!({"Телефон": null, "КонтактноеЛицо": null}),
+            json!({"Имя": "Иван", "Комментарий": "перезвоните"}),
         ] {
             let err = reject(value);
-            assert_eq!(err, PayloadError::NoContactOrGoods);
-            assert_eq!(err.code(), "no_contact_or_goods");
+            assert_eq!(err, PayloadError::NoKnownField);
+            assert_eq!(err.code(), "no_known_field");
         }
+    }
+
+    #[test]
+    fn a_partly_filled_in_payload_is_a_contact_lead_warned_of_no_contact_details() {
+        for value in [
+            json!({"Тема": "Заказ", "Описание": "перезвоните", "Дата": "29.05.2019"}),
+            json!({"ФайлыМакета": [{"Файл": "https://shop.example/a.pdf"}]}),
+            json!({"Описание": "макет во вложении", "Неизвестно": 1}),
+        ] {
+            let p = Payload::from_value(&value, chrono_tz::Europe::Moscow).unwrap();
+            assert_eq!(p.kind(), LeadKind::Contact, "{value}");
+            assert_eq!(p.warnings[0].code, WarningCode::NoContactDetails, "{value}");
+        }
+        let with_phone = Payload::from_value(
+            &json!({"Телефон": "+7 925 642 42-90"}),
+            chrono_tz::Europe::Moscow,
+        )
+        .unwrap();
+        assert!(with_phone.warnings.is_empty());
     }
 
     #[test]

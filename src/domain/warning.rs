@@ -74,6 +74,8 @@ pub enum WarningCode {
     UnexpectedType,
     /// The text had bytes that were invalid in its charset and were replaced.
     CharsetReplacement,
+    /// Neither contact details nor goods: a partly filled-in payload, imported as a contact lead.
+    NoContactDetails,
 }
 
 impl WarningCode {
@@ -90,6 +92,7 @@ impl WarningCode {
         WarningCode::UnknownKey,
         WarningCode::UnexpectedType,
         WarningCode::CharsetReplacement,
+        WarningCode::NoContactDetails,
     ];
 
     /// The `snake_case` word, as in JSON.
@@ -106,6 +109,7 @@ impl WarningCode {
             WarningCode::UnknownKey => "unknown_key",
             WarningCode::UnexpectedType => "unexpected_type",
             WarningCode::CharsetReplacement => "charset_replacement",
+            WarningCode::NoContactDetails => "no_contact_details",
         }
     }
 }

@@ -212,7 +212,7 @@ pub struct ErrorBody {
 /// The inside of [`ErrorBody`].
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable code, e.g. `not_json`, `no_contact_or_goods`, `unauthorized`.
+    /// Machine-readable code, e.g. `not_json`, `no_known_field`, `unauthorized`.
     pub code: String,
     /// Human-readable message.
     pub message: String,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod collectors;
 pub mod error;
 pub mod intake;
+pub mod personal_data;
 pub mod ratelimit;
 pub mod read;
 pub mod serve;
@@ -111,6 +112,7 @@ pub fn router(
         .merge(intake::routes())
         .merge(read::routes())
         .merge(collectors::routes())
+        .merge(personal_data::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()

@@ -12,6 +12,8 @@ pub mod web_model;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::personal_data::PersonDataQuery;
+
 pub use model::*;
 pub use web_model::*;
 
@@ -172,6 +174,40 @@ pub trait Storage: Send + Sync + 'static {
         reason: Option<&str>,
         lead_id: Option<i64>,
     ) -> Result<bool>;
+
+    // ---- personal data -----------------------------------------------------------------------------------
+
+    /// Everything held about one phone, e-mail or INN: leads by their columns, counterparties and their
+    /// contacts, the ledger records of those leads, and `mentioned` (ledger records without a lead whose raw
+    /// bytes the caller found to mention the value).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn find_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+    ) -> Result<PersonalDataFound>;
+
+    /// Erases what [`Storage::find_personal_data`] finds, found again inside ONE transaction with the audit
+    /// record it returns: leads anonymised (kept for the statistics, marked erased), raw bytes of their and
+    /// the `mentioned` ledger records deleted, counterparties deleted or renamed, the person's contacts
+    /// deleted, and search indexes purged of the erased text.
+    ///
+    /// # Errors
+    /// Database errors; nothing is erased then.
+    async fn erase_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+        actor: &ErasureActor,
+    ) -> Result<ErasureRecord>;
+
+    /// The latest erasure audit records, newest first.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn personal_data_erasures(&self, limit: u32) -> Result<Vec<ErasureRecord>>;
 
     // ---- configuration records ----------------------------------------------------------------------------
 

@@ -668,6 +668,82 @@ pub struct RawMessage {
     pub content_type: String,
 }
 
+/// Who erased personal data, and through which door.
+#[derive(Debug, Clone)]
+pub struct ErasureActor {
+    /// The administrator's user id (`None`: the command line).
+    pub user_id: Option<i64>,
+    /// The administrator's login, or `command line`.
+    pub login: String,
+    /// `ui`, `api` or `cli`.
+    pub channel: &'static str,
+}
+
+/// A lead found for an erasure request (shown in the preview).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonalLead {
+    /// Lead id.
+    pub id: i64,
+    /// Receipt.
+    pub received_at: DateTime<Utc>,
+    /// Contact person.
+    pub contact_person: Option<String>,
+    /// Subject (Тема).
+    pub subject: Option<String>,
+}
+
+/// Everything leadgate holds about one phone, e-mail or INN: what an erasure would erase.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct PersonalDataFound {
+    /// Leads whose contact, e-mail or INN is the person's: they are anonymised.
+    pub leads: Vec<PersonalLead>,
+    /// Ledger records of those leads, and rejected or discarded ones whose raw bytes mention the value:
+    /// their raw bytes are deleted.
+    pub message_ids: Vec<i64>,
+    /// Counterparties deleted: the one with this INN, and individual entrepreneurs of the person's leads.
+    pub counterparties: Vec<CounterpartyRef>,
+    /// Organisations of the person's leads that were named after the person: renamed to their INN.
+    pub renamed_counterparty_ids: Vec<i64>,
+    /// Counterparty phones and e-mails deleted (the person's, and all of a deleted counterparty).
+    pub contacts: usize,
+}
+
+impl PersonalDataFound {
+    /// Nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.leads.is_empty()
+            && self.message_ids.is_empty()
+            && self.counterparties.is_empty()
+            && self.renamed_counterparty_ids.is_empty()
+            && self.contacts == 0
+    }
+}
+
+/// The audit record of one erasure: what, when and by whom, never the erased values themselves.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErasureRecord {
+    /// Record id.
+    pub id: i64,
+    /// When.
+    pub erased_at: DateTime<Utc>,
+    /// The administrator's login, or `command line`.
+    pub actor: String,
+    /// `ui`, `api` or `cli`.
+    pub channel: String,
+    /// `phone`, `email` or `inn`: the kind of value asked for (the value is not kept).
+    pub query_kind: String,
+    /// Anonymised leads.
+    pub lead_ids: Vec<i64>,
+    /// Ledger records whose raw bytes were deleted.
+    pub message_ids: Vec<i64>,
+    /// Deleted counterparties.
+    pub counterparty_ids: Vec<i64>,
+    /// Counterparties renamed to their INN.
+    pub renamed_counterparties: i64,
+    /// Deleted counterparty phones and e-mails.
+    pub contacts: i64,
+}
+
 /// An HTTP source as stored.
 #[derive(Debug, Clone)]
 pub struct HttpSourceRecord {

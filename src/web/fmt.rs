@@ -200,6 +200,7 @@ pub fn warning(code: WarningCode) -> &'static str {
         WarningCode::UnknownKey => "Неизвестное поле",
         WarningCode::UnexpectedType => "Неожиданный тип значения",
         WarningCode::CharsetReplacement => "Ошибки кодировки",
+        WarningCode::NoContactDetails => "Нет контактных данных",
     }
 }
 

@@ -25,6 +25,7 @@ pub mod inbox;
 pub mod lead;
 pub mod login;
 pub mod password;
+pub mod personal_data;
 pub mod quarantine;
 pub mod session;
 
@@ -97,6 +98,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/collectors/{id}/test", post(collectors::test))
         .route("/admin/collectors/{id}/run", post(collectors::run))
+        .route(
+            "/admin/personal-data",
+            get(personal_data::page).post(personal_data::find),
+        )
+        .route("/admin/personal-data/erase", post(personal_data::erase))
         .layer(middleware::map_response(html_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

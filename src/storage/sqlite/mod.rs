@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
+mod personal_data;
 mod web;
 mod write;
 
@@ -823,6 +824,50 @@ impl Storage for SqliteStorage {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn find_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+    ) -> Result<PersonalDataFound> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(personal_data::find(&mut conn, query, mentioned).await?.0)
+    }
+
+    #[instrument(skip_all, fields(kind = query.kind().as_str(), channel = actor.channel))]
+    async fn erase_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+        actor: &ErasureActor,
+    ) -> Result<ErasureRecord> {
+        let mut conn = self.writer.acquire().await?;
+        // Freed pages are zeroed, so the erased text does not linger in the file.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let erased = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+            let record = personal_data::erase(&mut tx, query, mentioned, actor).await?;
+            tx.commit().await?;
+            Ok::<_, StorageError>(record)
+        }
+        .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let record = erased?;
+        // Copy the zeroed pages over the old ones in the database file now, where no reader holds them.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await?;
+        Ok(record)
+    }
+
+    async fn personal_data_erasures(&self, limit: u32) -> Result<Vec<ErasureRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        personal_data::erasures(&mut conn, limit).await
     }
 
     async fn upsert_calendar(&self, name: &str, owner: Option<&str>) -> Result<i64> {
