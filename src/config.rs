@@ -88,6 +88,13 @@ pub struct ServerSettings {
     pub admin_token_file: Option<PathBuf>,
     /// Per-request timeout, seconds.
     pub request_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (the client's address for
+    /// the sign-in limits; HTTPS for `Secure`, `__Host-` cookies and HSTS).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `Strict-Transport-Security: max-age` sent over HTTPS; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// A web UI session ends after this many minutes without a request (besides its 14 days).
+    pub session_idle_minutes: u64,
 }
 
 impl Default for ServerSettings {
@@ -97,6 +104,9 @@ impl Default for ServerSettings {
             admin_token_env: None,
             admin_token_file: None,
             request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+            hsts_max_age_secs: 0,
+            session_idle_minutes: 12 * 60,
         }
     }
 }

@@ -99,6 +99,10 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::session::strict_transport,
+        ))
         .with_state(state)
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
