@@ -315,3 +315,29 @@ pub struct HttpSourceView {
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn after_the_free_failures_the_wait_doubles_up_to_its_cap() {
+        let limits = LoginLimits {
+            free_per_login: 5,
+            free_per_address: 20,
+            first_wait: Duration::seconds(15),
+            max_wait: Duration::minutes(2),
+        };
+        let now = Utc::now();
+        assert_eq!(limits.wait(5, 4, now, now), None);
+        assert_eq!(limits.wait(5, 5, now, now), Some(Duration::seconds(15)));
+        assert_eq!(limits.wait(5, 6, now, now), Some(Duration::seconds(30)));
+        assert_eq!(limits.wait(5, 50, now, now), Some(Duration::minutes(2)));
+        assert_eq!(
+            limits.wait(5, 5, now - Duration::seconds(10), now),
+            Some(Duration::seconds(5))
+        );
+        assert_eq!(limits.wait(5, 5, now - Duration::seconds(15), now), None);
+    }
+}
