@@ -81,9 +81,27 @@ pub enum Command {
     Migrate,
     /// Manage the users of the web UI.
     Users {
-        /// add.
+        /// add, disable or enable.
         #[command(subcommand)]
         action: UsersCommand,
+    },
+    /// List or revoke API tokens.
+    Tokens {
+        /// list or revoke.
+        #[command(subcommand)]
+        action: TokensCommand,
+    },
+}
+
+/// `tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Every API token: id, owner, name, when created and revoked (never the token, which is not stored).
+    List,
+    /// Revoke a token by its id (from `tokens list`).
+    Revoke {
+        /// Token id.
+        id: i64,
     },
 }
 
@@ -101,6 +119,16 @@ pub enum UsersCommand {
         /// Name shown in the UI (default: the login).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Take a user's access away: no sign-in, sessions ended, API tokens and calendar feed key refused.
+    Disable {
+        /// Login.
+        login: String,
+    },
+    /// Give a disabled user their access back.
+    Enable {
+        /// Login.
+        login: String,
     },
 }
 
@@ -195,6 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Leads { action } => leads(settings, action).await,
         Command::Users { action } => users(settings, action).await,
         Command::PersonalData { action } => personal_data(settings, action).await,
+        Command::Tokens { action } => api_tokens(settings, action).await,
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
             println!("migrations applied");
@@ -282,7 +311,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// `users add`: creates a user or sets its role and password. It provisions the accounts like `serve` does, so
 /// on a fresh database the first-start secrets are made and shown here.
 async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> {
-    let UsersCommand::Add { login, role, name } = action;
+    let (login, role, name) = match action {
+        UsersCommand::Add { login, role, name } => (login, role, name),
+        UsersCommand::Disable { login } => return set_disabled(settings, &login, true).await,
+        UsersCommand::Enable { login } => return set_disabled(settings, &login, false).await,
+    };
     if !crate::web::admin::valid_login(&login) {
         anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
     }
@@ -397,6 +430,57 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
     }
     finish(services).await?;
     Ok(0)
+}
+
+/// `users disable` / `users enable`.
+async fn set_disabled(settings: Settings, login: &str, disabled: bool) -> anyhow::Result<i32> {
+    let storage = crate::startup::open_storage(&settings).await?;
+    let Some(user) = storage.user_credentials(login).await? else {
+        eprintln!("user {login} not found");
+        return Ok(1);
+    };
+    storage.set_user_disabled(user.id, disabled).await?;
+    println!(
+        "user {login} {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(0)
+}
+
+/// `tokens list` / `tokens revoke`.
+async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result<i32> {
+    let storage = crate::startup::open_storage(&settings).await?;
+    match action {
+        TokensCommand::List => {
+            println!(
+                "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  LAST USED",
+                "ID", "OWNER", "NAME", "CREATED", "REVOKED"
+            );
+            for t in storage.api_tokens().await? {
+                println!(
+                    "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  -",
+                    t.id,
+                    truncate(&t.owner, 20),
+                    truncate(&t.name, 16),
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    t.revoked_at.map_or_else(
+                        || "-".to_owned(),
+                        |r| r.format("%Y-%m-%d %H:%M").to_string()
+                    ),
+                );
+            }
+            Ok(0)
+        }
+        TokensCommand::Revoke { id } => {
+            if storage.revoke_api_token(id).await? {
+                println!("token {id} revoked");
+                Ok(0)
+            } else {
+                eprintln!("no active token {id}");
+                Ok(1)
+            }
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

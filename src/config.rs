@@ -104,8 +104,13 @@ pub struct ServerSettings {
     pub metrics_token_file: Option<PathBuf>,
     /// Serve `/metrics` on this address only (not on `listen`).
     pub metrics_listen: Option<SocketAddr>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (for the sources' rate limits).
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client's address for
+    /// the sources' rate limits and the sign-in limits; HTTPS for `Secure`, `__Host-` cookies and HSTS.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `Strict-Transport-Security: max-age` sent over HTTPS; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// A web UI session ends after this many minutes without a request (besides its 14 days).
+    pub session_idle_minutes: u64,
 }
 
 impl Default for ServerSettings {
@@ -123,6 +128,8 @@ impl Default for ServerSettings {
             metrics_token_file: None,
             metrics_listen: None,
             trusted_proxies: Vec::new(),
+            hsts_max_age_secs: 0,
+            session_idle_minutes: 12 * 60,
         }
     }
 }

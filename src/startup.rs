@@ -254,18 +254,24 @@ async fn provision_accounts(
             .upsert_user("admin", Role::Admin, password_hash.as_deref())
             .await?;
         first.admin_password = admin_password;
-        let token = match admin_token {
-            Some(token) => token,
+        match admin_token {
+            // The configured token replaces whichever was configured before.
+            Some(token) => {
+                storage
+                    .provision_configured_token(Some((admin, &tokens::hash(&token))))
+                    .await?;
+            }
             None => {
                 let token = tokens::generate();
-                first.admin_token = Some(token.clone());
-                token
+                storage
+                    .add_api_token(admin, "first start", &tokens::hash(&token))
+                    .await?;
+                first.admin_token = Some(token);
             }
-        };
-        let hash = tokens::hash(&token);
-        if storage.user_by_token(&hash).await?.is_none() {
-            storage.add_api_token(admin, "admin", &hash).await?;
         }
+    } else {
+        // No token configured (any more): a previously configured one stops working.
+        storage.provision_configured_token(None).await?;
     }
     if is_first_start && settings.http_sources.is_empty() {
         let token = tokens::generate();

@@ -67,20 +67,24 @@ async fn signing_in_sets_an_http_only_lax_session_cookie_and_opens_the_inbox() {
 }
 
 #[tokio::test]
-async fn behind_an_https_proxy_the_session_cookie_is_secure() {
-    let app = app_with_admin().await;
+async fn behind_a_trusted_https_proxy_the_session_cookie_is_secure() {
+    let app =
+        TestApp::spawn_with(|s| s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    set_admin_password(&app, ADMIN_PASSWORD).await;
     let c = client();
     let form = c
         .get(format!("{}/login", app.base))
+        .header("x-forwarded-proto", "https")
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    let csrf_cookie = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let form = form.text().await.unwrap();
     let r = c
         .post(format!("{}/login", app.base))
         .header("x-forwarded-proto", "https")
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
         .form(&[
             ("login", "admin"),
             ("password", ADMIN_PASSWORD),
@@ -94,7 +98,7 @@ async fn behind_an_https_proxy_the_session_cookie_is_secure() {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("lg_session="))
+        .find(|c| c.starts_with("__Host-lg_session="))
         .unwrap();
     assert!(session.contains("; Secure"), "{session}");
 }

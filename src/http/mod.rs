@@ -140,6 +140,10 @@ pub fn router(
         api = api.route("/metrics", get(metrics).with_state(access));
     }
     api.merge(crate::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::session::strict_transport,
+        ))
         .with_state(state)
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))

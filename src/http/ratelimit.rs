@@ -144,23 +144,27 @@ pub fn client_address(
     trusted_proxies: &[IpAddr],
 ) -> Option<IpAddr> {
     let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(forwarded_client(peer, headers, trusted_proxies))
+}
+
+/// Who sent a request that reached leadgate from `peer`: the peer itself, unless it is a trusted proxy; then
+/// the rightmost address of `X-Forwarded-For` that is not a trusted proxy (the ones left of it are the
+/// client's to write, so they are never believed).
+pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> IpAddr {
     if !trusted_proxies.contains(&peer) {
-        return Some(peer);
+        return peer;
     }
-    let forwarded = headers
+    headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|a| !trusted_proxies.contains(a))
-            .unwrap_or(peer),
-    )
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|a| !trusted_proxies.contains(a))
+        .unwrap_or(peer)
 }
 
 #[cfg(test)]

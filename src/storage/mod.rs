@@ -262,7 +262,27 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors (a token hash that exists already is a conflict).
     async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()>;
 
-    /// The user an API token belongs to, unless revoked.
+    /// Makes the token with this hash the API token named `configured` of this user (adding it, or restoring
+    /// it when revoked) and revokes every other `configured` token, so a token changed in or removed from the
+    /// configuration stops working; `None` revokes them all.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> Result<()>;
+
+    /// Every API token, newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn api_tokens(&self) -> Result<Vec<ApiTokenView>>;
+
+    /// Revokes an API token; `false` when there is no such token or it was revoked already.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn revoke_api_token(&self, id: i64) -> Result<bool>;
+
+    /// The user an API token belongs to, unless revoked or the user is disabled.
     ///
     /// # Errors
     /// Database errors.
@@ -410,7 +430,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<i64>;
 
     /// Changes a user's role and/or password hash (`None` keeps it). Changing the password ends the user's
-    /// sessions.
+    /// sessions, revokes their API tokens (all but the one the configuration provisions) and their calendar
+    /// feed key.
     ///
     /// # Errors
     /// `NotFound`, database errors.
@@ -421,17 +442,29 @@ pub trait Storage: Send + Sync + 'static {
         password_hash: Option<&str>,
     ) -> Result<()>;
 
+    /// Disables a user (ending their sessions) or enables them again; `false` when there is no such user.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<bool>;
+
     /// Stores a new session (and drops expired ones).
     ///
     /// # Errors
     /// Database errors.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
 
-    /// The live session with this id hash, if it has not expired by `now`.
+    /// The live session with this id hash: not expired, not idle, its user not disabled.
     ///
     /// # Errors
     /// Database errors or a corrupt role.
-    async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>>;
+    async fn session(&self, id_hash: &str, check: SessionCheck) -> Result<Option<SessionRecord>>;
+
+    /// Records that a session was used now (for the idle timeout).
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<()>;
 
     /// Ends a session.
     ///
@@ -439,28 +472,23 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors.
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
 
-    /// How many sign-ins failed for this login since `since`.
+    /// Reserves a sign-in attempt before its password is checked, in one transaction: forgets attempts
+    /// older than the window, refuses when the login or the address must wait (see [`LoginLimits`]), and
+    /// otherwise records the attempt as a failure for both, so concurrent guesses all count.
     ///
     /// # Errors
-    /// Database errors.
-    async fn login_failures(&self, login: &str, since: DateTime<Utc>) -> Result<i64>;
-
-    /// Records a failed sign-in (and forgets failures older than `forget_before`).
-    ///
-    /// # Errors
-    /// Database errors.
-    async fn record_login_failure(
+    /// Database errors: the caller must then refuse the sign-in.
+    async fn reserve_login_attempt(
         &self,
-        login: &str,
-        at: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<()>;
+        attempt: &LoginAttempt,
+        limits: &LoginLimits,
+    ) -> Result<LoginReservation>;
 
-    /// Forgets a login's failures after it signed in.
+    /// After a successful sign-in: forgets the login's failures and the attempt's per-address record.
     ///
     /// # Errors
     /// Database errors.
-    async fn clear_login_failures(&self, login: &str) -> Result<()>;
+    async fn clear_login_attempts(&self, login_key: &str, address_attempt: i64) -> Result<()>;
 
     /// Sets the hash of a user's calendar feed key (replacing, and so revoking, the old one).
     ///
@@ -468,7 +496,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Database errors.
     async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> Result<()>;
 
-    /// The user a calendar feed key belongs to.
+    /// The user a calendar feed key belongs to, unless disabled.
     ///
     /// # Errors
     /// Database errors or a corrupt role.

@@ -25,6 +25,8 @@ pub struct UserView {
     pub has_password: bool,
     /// Whether a calendar feed key was issued.
     pub has_ics_secret: bool,
+    /// Whether an administrator disabled the user (no sign-in, no token, no feed).
+    pub disabled: bool,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -40,6 +42,8 @@ pub struct UserCredentials {
     pub role: Role,
     /// Argon2 PHC string; `None` for users who cannot sign in with a password.
     pub password_hash: Option<String>,
+    /// Disabled by an administrator: may not sign in.
+    pub disabled: bool,
 }
 
 impl std::fmt::Debug for UserCredentials {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for UserCredentials {
             .field("id", &self.id)
             .field("login", &self.login)
             .field("role", &self.role)
+            .field("disabled", &self.disabled)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +72,15 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Which sessions are live at a moment: not expired, used since `idle_since`, of a user not disabled.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCheck {
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// A session not used since before this has gone idle.
+    pub idle_since: DateTime<Utc>,
+}
+
 /// A live session with its user.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
@@ -80,6 +94,88 @@ pub struct SessionRecord {
     pub role: Role,
     /// CSRF token of the session.
     pub csrf_token: String,
+    /// When the session was last used (recorded every few minutes, not on every request).
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// One sign-in attempt to reserve against the rate limits, before its password is checked.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    /// SHA-256 (hex) of the lower-cased login: the login itself is never stored.
+    pub login_key: String,
+    /// The client address (an IPv6 client by its /64).
+    pub address: String,
+    /// Now.
+    pub at: DateTime<Utc>,
+    /// Attempts before this are forgotten.
+    pub window_start: DateTime<Utc>,
+}
+
+/// The rate limits a sign-in attempt is checked against: per login and per client address, a number of free
+/// failures in the window, then a wait after the latest one that doubles with each further failure.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Failures per login before waits begin.
+    pub free_per_login: i64,
+    /// Failures per client address before waits begin.
+    pub free_per_address: i64,
+    /// The first wait.
+    pub first_wait: chrono::Duration,
+    /// The longest wait.
+    pub max_wait: chrono::Duration,
+}
+
+impl LoginLimits {
+    /// How long after the latest of `failures` failures the next attempt must wait (`None`: it may go now).
+    pub fn wait(
+        &self,
+        free: i64,
+        failures: i64,
+        latest: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<chrono::Duration> {
+        if failures < free {
+            return None;
+        }
+        let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(16);
+        let wait = self
+            .first_wait
+            .checked_mul(1 << doublings)
+            .unwrap_or(self.max_wait)
+            .min(self.max_wait);
+        let left = latest + wait - now;
+        (left > chrono::Duration::zero()).then_some(left)
+    }
+}
+
+/// What the rate limits said about a sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReservation {
+    /// Recorded as a failure until it succeeds; the id of its per-address record.
+    Granted {
+        /// The per-address record, deleted when the sign-in succeeds.
+        address_attempt: i64,
+    },
+    /// Too many recent failures for the login or the address: try again after this long.
+    Refused {
+        /// The wait.
+        retry_after: chrono::Duration,
+    },
+}
+
+/// An API token as `leadgate tokens list` shows it (never the token itself, which is not stored).
+#[derive(Debug, Clone)]
+pub struct ApiTokenView {
+    /// Id.
+    pub id: i64,
+    /// Owner's login.
+    pub owner: String,
+    /// The token's name (`configured` for the one from `server.admin_token_env`/`_file`).
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Revoked, when it was.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of a lead that lists, calendars and feeds show.
@@ -218,4 +314,30 @@ pub struct HttpSourceView {
     pub cors_origins: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn after_the_free_failures_the_wait_doubles_up_to_its_cap() {
+        let limits = LoginLimits {
+            free_per_login: 5,
+            free_per_address: 20,
+            first_wait: Duration::seconds(15),
+            max_wait: Duration::minutes(2),
+        };
+        let now = Utc::now();
+        assert_eq!(limits.wait(5, 4, now, now), None);
+        assert_eq!(limits.wait(5, 5, now, now), Some(Duration::seconds(15)));
+        assert_eq!(limits.wait(5, 6, now, now), Some(Duration::seconds(30)));
+        assert_eq!(limits.wait(5, 50, now, now), Some(Duration::minutes(2)));
+        assert_eq!(
+            limits.wait(5, 5, now - Duration::seconds(10), now),
+            Some(Duration::seconds(5))
+        );
+        assert_eq!(limits.wait(5, 5, now - Duration::seconds(15), now), None);
+    }
 }

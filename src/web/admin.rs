@@ -34,6 +34,8 @@ pub struct UserRow {
     pub role: &'static str,
     /// Can sign in with a password.
     pub has_password: bool,
+    /// Disabled by an administrator.
+    pub disabled: bool,
     /// Created.
     pub created: String,
     /// The viewer themself (cannot change their own role).
@@ -84,6 +86,7 @@ async fn users_page(
             role_key: u.role.as_str(),
             role: fmt::role(u.role),
             has_password: u.has_password,
+            disabled: u.disabled,
             created: fmt::datetime(u.created_at, tz),
         })
         .collect();
@@ -222,6 +225,45 @@ pub async fn update_user(
     };
     state.storage.update_user(id, role, hash.as_deref()).await?;
     info!(user_id = id, by = %viewer.login, "user changed");
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// `POST /admin/users/{id}/disable`: the user can no longer sign in, their sessions end, and their API tokens
+/// and calendar feed key stop working (until enabled again).
+pub async fn disable_user(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    viewer.require_admin()?;
+    if id == viewer.user_id {
+        return users_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("Себя отключить нельзя: попросите другого администратора.".into()),
+            None,
+        )
+        .await;
+    }
+    if !state.storage.set_user_disabled(id, true).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    info!(user_id = id, by = %viewer.login, "user disabled");
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+/// `POST /admin/users/{id}/enable`.
+pub async fn enable_user(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    viewer.require_admin()?;
+    if !state.storage.set_user_disabled(id, false).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    info!(user_id = id, by = %viewer.login, "user enabled");
     Ok(Redirect::to("/admin/users").into_response())
 }
 

@@ -31,6 +31,7 @@ pub mod session;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect};
@@ -50,7 +51,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 pub fn routes() -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
-        .route("/login", get(login::form).post(login::submit))
+        .route(
+            "/login",
+            get(login::form)
+                .post(login::submit)
+                .layer(DefaultBodyLimit::max(login::MAX_BODY_BYTES)),
+        )
         .route("/logout", post(login::logout))
         .route("/inbox", get(inbox::page))
         .route("/inbox/pulse", get(inbox::pulse))
@@ -74,6 +80,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}", post(admin::update_user))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/users/{id}/enable", post(admin::enable_user))
         .route(
             "/admin/calendars",
             get(admin::calendars).post(admin::create_calendar),

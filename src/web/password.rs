@@ -1,10 +1,14 @@
-//! Password hashing with argon2id, off the async threads.
+//! Password hashing with argon2id, off the async threads and under a global limit.
 //!
 //! People choose passwords, so unlike API tokens (random, hashed with SHA-256) they get a slow, memory-hard
-//! hash. One hash takes tens of milliseconds of CPU: it runs in `spawn_blocking` so a burst of sign-ins never
-//! stalls the request threads.
+//! hash. One hash takes tens of milliseconds of CPU and 19 MiB of memory: it runs in `spawn_blocking` so a
+//! burst of sign-ins never stalls the request threads, at most one per core runs at once, and at most
+//! [`MAX_WAITING`] more wait for a turn; beyond that a hash is refused at once ([`PasswordError::Busy`]), so a
+//! flood of sign-ins costs neither unbounded memory nor the CPU the intake needs.
 
 use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -22,12 +26,56 @@ pub enum PasswordError {
     /// The blocking task was cancelled or panicked.
     #[error("the password hashing task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// Too many hashes are running or waiting already.
+    #[error("too many password checks at once")]
+    Busy,
 }
 
 impl From<PasswordError> for crate::http::ApiError {
     fn from(e: PasswordError) -> Self {
-        crate::http::ApiError::Internal(e.into())
+        match e {
+            PasswordError::Busy => crate::http::ApiError::Unavailable,
+            e => crate::http::ApiError::Internal(e.into()),
+        }
     }
+}
+
+/// Hashes that may wait for a turn beyond those running.
+pub const MAX_WAITING: usize = 32;
+
+/// The turns: `running` permits hash, `admitted` bounds those running plus waiting.
+struct Turns {
+    running: Semaphore,
+    admitted: Semaphore,
+}
+
+fn turns() -> &'static Turns {
+    static TURNS: OnceLock<Turns> = OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let running = cores.clamp(1, 4);
+        Turns {
+            running: Semaphore::new(running),
+            admitted: Semaphore::new(running + MAX_WAITING),
+        }
+    })
+}
+
+/// Runs one argon2 computation in its turn.
+async fn in_turn<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+) -> Result<T, PasswordError> {
+    let turns = turns();
+    let _admitted = turns
+        .admitted
+        .try_acquire()
+        .map_err(|_| PasswordError::Busy)?;
+    let _running = turns
+        .running
+        .acquire()
+        .await
+        .map_err(|_| PasswordError::Busy)?;
+    tokio::task::spawn_blocking(work).await?
 }
 
 /// The shortest password `users add` and the administration page accept.
@@ -36,9 +84,9 @@ pub const MIN_LENGTH: usize = 8;
 /// Hashes a password into an argon2id PHC string with a fresh random salt.
 ///
 /// # Errors
-/// argon2 fails, or the blocking task does.
+/// argon2 fails, the blocking task does, or too many hashes are waiting (`Busy`).
 pub async fn hash(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+    in_turn(move || hash_blocking(&password)).await
 }
 
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
@@ -53,9 +101,9 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 /// so response time does not tell which logins exist.
 ///
 /// # Errors
-/// A malformed stored hash, or the blocking task fails.
+/// A malformed stored hash, the blocking task fails, or too many hashes are waiting (`Busy`).
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, PasswordError> {
-    tokio::task::spawn_blocking(move || {
+    in_turn(move || {
         let (phc, known) = match stored {
             Some(s) => (s, true),
             None => (dummy_hash()?.to_owned(), false),
@@ -66,7 +114,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Pa
             .is_ok();
         Ok(ok && known)
     })
-    .await?
+    .await
 }
 
 fn dummy_hash() -> Result<&'static str, PasswordError> {

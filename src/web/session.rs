@@ -1,26 +1,36 @@
 //! Sessions, the signed-in viewer, CSRF-checked forms and who may see which calendar.
 //!
-//! A session is a 256-bit random id in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` when the request
-//! came over HTTPS through a proxy); the database keeps only its SHA-256, so a leaked backup signs nobody in.
-//! Each session has its own random CSRF token, which every POST form carries in a hidden `csrf` field and
-//! [`CsrfForm`] compares in constant time before the handler runs. `SameSite=Lax` already keeps the cookie
-//! off cross-site POSTs; the token is the second lock.
+//! A session is a 256-bit random id in an `HttpOnly`, `SameSite=Lax` cookie; the database keeps only its
+//! SHA-256, so a leaked backup signs nobody in. Over HTTPS (a proxy listed in `server.trusted_proxies` says so
+//! in `X-Forwarded-Proto`) the cookie is `Secure` and named with the `__Host-` prefix, which a browser accepts
+//! only from a secure origin for the whole host, so a plain-HTTP page or a sibling domain cannot plant one. A
+//! session ends 14 days after sign-in, after `server.session_idle_minutes` without a request, when the password
+//! is changed or when the user is disabled. Each session has its own random CSRF token, which every POST form
+//! carries in a hidden `csrf` field and [`CsrfForm`] compares in constant time before the handler runs.
+//! `SameSite=Lax` already keeps the cookie off cross-site POSTs; the token is the second lock.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use serde::de::DeserializeOwned;
 
+use crate::config::ServerSettings;
 use crate::http::{ApiError, AppState};
-use crate::storage::{CalendarView, NewSession, Role};
+use crate::storage::{CalendarView, NewSession, Role, SessionCheck};
 use crate::tokens;
 
-/// The session cookie's name.
+/// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "lg_session";
 /// How long a session lasts after sign-in.
 pub const SESSION_DAYS: i64 = 14;
+/// How stale a session's "last seen" may get before a request records it again: the idle timeout is
+/// this much coarse, and a busy session costs one write per interval, not one per request.
+const TOUCH_EVERY_MINUTES: i64 = 5;
 /// The largest form body the UI accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -77,9 +87,8 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached leadgate over HTTPS (leadgate itself speaks HTTP; a TLS proxy in front says
-/// so in `X-Forwarded-Proto` or `Forwarded`). Trusting the header is safe here: all it can do is add
-/// `Secure` to the requester's own cookie.
+/// Whether the request says it came over HTTPS (`X-Forwarded-Proto` or `Forwarded`), whoever sent it. Only
+/// for showing links (the feed URL); cookies go by [`Client::https`], which trusts configured proxies only.
 pub fn is_https(headers: &HeaderMap) -> bool {
     let forwarded_proto = headers
         .get("x-forwarded-proto")
@@ -92,7 +101,102 @@ pub fn is_https(headers: &HeaderMap) -> bool {
     forwarded_proto || forwarded
 }
 
-/// A `Set-Cookie` value. `max_age_secs: 0` deletes the cookie.
+/// The other end of a request: the client's address and whether it reached leadgate over HTTPS. Forwarded
+/// headers count only from a proxy listed in `server.trusted_proxies`; from anyone else the connection's own
+/// address is the client and the request is plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address as the rate limits key it: an IPv4 address, an IPv6 /64, or `unknown`.
+    pub address: String,
+    /// Came over HTTPS through a trusted proxy.
+    pub https: bool,
+}
+
+impl Client {
+    /// Reads the connection's peer and, from a trusted proxy, its forwarded headers.
+    pub fn of(headers: &HeaderMap, peer: Option<IpAddr>, server: &ServerSettings) -> Self {
+        let trusted = peer.is_some_and(|p| server.trusted_proxies.contains(&p));
+        let address = peer.map(|p| {
+            crate::http::ratelimit::forwarded_client(p, headers, &server.trusted_proxies)
+        });
+        Self {
+            address: address.map_or_else(|| "unknown".to_owned(), rate_limit_key),
+            https: trusted && is_https(headers),
+        }
+    }
+
+    /// The session cookie's name: `__Host-lg_session` over HTTPS.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.https {
+            "__Host-lg_session"
+        } else {
+            SESSION_COOKIE
+        }
+    }
+}
+
+/// An address as one client: IPv4 as it is, IPv6 by its /64 (one host usually holds a whole /64).
+fn rate_limit_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Client::of(&parts.headers, peer, &state.settings.server))
+    }
+}
+
+/// Adds `Strict-Transport-Security` to responses to HTTPS requests when `server.hsts_max_age_secs` is set.
+pub async fn strict_transport(
+    State(state): State<AppState>,
+    client: Client,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let max_age = state.settings.server.hsts_max_age_secs;
+    if client.https
+        && max_age > 0
+        && let Ok(value) = HeaderValue::from_str(&format!("max-age={max_age}"))
+    {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, value);
+    }
+    response
+}
+
+/// The idle timeout's check for a session lookup now.
+pub fn session_check(state: &AppState) -> SessionCheck {
+    let now = Utc::now();
+    let idle = i64::try_from(state.settings.server.session_idle_minutes).unwrap_or(i64::MAX);
+    SessionCheck {
+        now,
+        idle_since: Duration::try_minutes(idle)
+            .and_then(|d| now.checked_sub_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC),
+    }
+}
+
+/// A `Set-Cookie` value. `max_age_secs: 0` deletes the cookie. A `__Host-` name needs `secure`.
 pub fn set_cookie(
     name: &str,
     value: &str,
@@ -121,7 +225,7 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 pub async fn start(
     state: &AppState,
     user_id: i64,
-    headers: &HeaderMap,
+    client: &Client,
 ) -> Result<HeaderValue, ApiError> {
     let id = tokens::generate();
     let now = Utc::now();
@@ -136,11 +240,11 @@ pub async fn start(
         })
         .await?;
     Ok(set_cookie(
-        SESSION_COOKIE,
+        client.session_cookie(),
         &id,
         SESSION_DAYS * 24 * 3600,
         "Lax",
-        is_https(headers),
+        client.https,
     ))
 }
 
@@ -181,17 +285,27 @@ impl FromRequestParts<AppState> for Viewer {
                 ApiError::Unauthorized.into_response()
             }
         };
-        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
+        let Ok(client) = Client::from_request_parts(parts, state).await;
+        let Some(id) = cookie(&parts.headers, client.session_cookie()) else {
             return Err(refuse(parts));
         };
+        let id_hash = tokens::hash(id);
+        let check = session_check(state);
         let record = state
             .storage
-            .session(&tokens::hash(id), Utc::now())
+            .session(&id_hash, check)
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         let Some(record) = record else {
             return Err(refuse(parts));
         };
+        if record.last_seen_at < check.now - Duration::minutes(TOUCH_EVERY_MINUTES) {
+            state
+                .storage
+                .touch_session(&id_hash, check.now)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
+        }
         let viewer = Viewer {
             user_id: record.user_id,
             login: record.login,
@@ -335,6 +449,32 @@ mod tests {
         assert!(is_https(&h));
         let c = set_cookie("lg_session", "v", 60, "Lax", is_https(&h));
         assert!(c.to_str().unwrap_or_default().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_a_trusted_proxy() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 198.51.100.7"),
+        );
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let mut server = ServerSettings::default();
+        let direct = Client::of(&h, Some(proxy), &server);
+        assert_eq!(direct.address, "10.0.0.2");
+        assert!(!direct.https);
+        assert_eq!(direct.session_cookie(), "lg_session");
+        server.trusted_proxies = vec![proxy];
+        let proxied = Client::of(&h, Some(proxy), &server);
+        assert_eq!(proxied.address, "198.51.100.7");
+        assert!(proxied.https);
+        assert_eq!(proxied.session_cookie(), "__Host-lg_session");
+        let v6: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap_or(proxy);
+        assert_eq!(
+            Client::of(&HeaderMap::new(), Some(v6), &server).address,
+            "2001:db8:1:2::/64"
+        );
     }
 
     #[test]

@@ -963,10 +963,22 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
+    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> Result<()> {
+        web::provision_configured_token(&self.writer, token).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiTokenView>> {
+        web::api_tokens(&self.pool).await
+    }
+
+    async fn revoke_api_token(&self, id: i64) -> Result<bool> {
+        web::revoke_api_token(&self.writer, id).await
+    }
+
     async fn user_by_token(&self, token_hash: &str) -> Result<Option<UserRecord>> {
         let row: Option<(i64, String, String)> = sqlx::query_as(
             "SELECT u.id, u.login, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -1299,29 +1311,32 @@ impl Storage for SqliteStorage {
         web::create_session(&self.writer, session).await
     }
 
-    async fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>> {
-        web::session(&self.pool, id_hash, now).await
+    async fn session(&self, id_hash: &str, check: SessionCheck) -> Result<Option<SessionRecord>> {
+        web::session(&self.pool, id_hash, check).await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<()> {
+        web::touch_session(&self.writer, id_hash, now).await
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<bool> {
+        web::set_user_disabled(&self.writer, id, disabled).await
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         web::delete_session(&self.writer, id_hash).await
     }
 
-    async fn login_failures(&self, login: &str, since: DateTime<Utc>) -> Result<i64> {
-        web::login_failures(&self.pool, login, since).await
-    }
-
-    async fn record_login_failure(
+    async fn reserve_login_attempt(
         &self,
-        login: &str,
-        at: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<()> {
-        web::record_login_failure(&self.writer, login, at, forget_before).await
+        attempt: &LoginAttempt,
+        limits: &LoginLimits,
+    ) -> Result<LoginReservation> {
+        web::reserve_login_attempt(&self.writer, attempt, limits).await
     }
 
-    async fn clear_login_failures(&self, login: &str) -> Result<()> {
-        web::clear_login_failures(&self.writer, login).await
+    async fn clear_login_attempts(&self, login_key: &str, address_attempt: i64) -> Result<()> {
+        web::clear_login_attempts(&self.writer, login_key, address_attempt).await
     }
 
     async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> Result<()> {

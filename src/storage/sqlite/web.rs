@@ -15,9 +15,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{from_ms, ms, parse_enum};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
 use crate::storage::{
-    CounterpartyView, DaySlot, HttpSourceView, InboxCursor, InboxPage, InboxPulse, InboxQuery,
-    LeadSummary, NewSession, Page, PageRequest, Result, Role, SessionRecord, StorageError,
-    UserCredentials, UserRecord, UserView,
+    ApiTokenView, CounterpartyView, DaySlot, HttpSourceView, InboxCursor, InboxPage, InboxPulse,
+    InboxQuery, LeadSummary, LoginAttempt, LoginLimits, LoginReservation, NewSession, Page,
+    PageRequest, Result, Role, SessionCheck, SessionRecord, StorageError, UserCredentials,
+    UserRecord, UserView,
 };
 
 fn role(text: &str) -> Result<Role> {
@@ -37,17 +38,19 @@ pub(super) async fn user_credentials(
     pool: &SqlitePool,
     login: &str,
 ) -> Result<Option<UserCredentials>> {
-    let row: Option<(i64, String, String, Option<String>)> =
-        sqlx::query_as("SELECT id, login, role, password_hash FROM users WHERE login = $1")
-            .bind(login)
-            .fetch_optional(pool)
-            .await?;
-    row.map(|(id, login, r, password_hash)| {
+    let row: Option<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT id, login, role, password_hash, disabled_at IS NOT NULL FROM users WHERE login = $1",
+    )
+    .bind(login)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, login, r, password_hash, disabled)| {
         Ok(UserCredentials {
             id,
             login,
             role: role(&r)?,
             password_hash,
+            disabled,
         })
     })
     .transpose()
@@ -55,7 +58,7 @@ pub(super) async fn user_credentials(
 
 const USER_SELECT: &str =
     "SELECT id, login, display_name, role, password_hash IS NOT NULL AS has_password,
-        ics_secret_hash IS NOT NULL AS has_ics, created_at FROM users";
+        ics_secret_hash IS NOT NULL AS has_ics, disabled_at IS NOT NULL AS disabled, created_at FROM users";
 
 fn user_from_row(row: &SqliteRow) -> Result<UserView> {
     let r: String = row.try_get("role")?;
@@ -66,6 +69,7 @@ fn user_from_row(row: &SqliteRow) -> Result<UserView> {
         role: role(&r)?,
         has_password: row.try_get("has_password")?,
         has_ics_secret: row.try_get("has_ics")?,
+        disabled: row.try_get("disabled")?,
         created_at: from_ms(row.try_get("created_at")?)?,
     })
 }
@@ -134,13 +138,107 @@ pub(super) async fn update_user(
         });
     }
     if password_hash.is_some() {
+        // A new password takes away everything the old one may have given out.
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2
+             WHERE user_id = $1 AND revoked_at IS NULL AND name <> 'configured'",
+        )
+        .bind(id)
+        .bind(ms(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET ics_secret_hash = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+pub(super) async fn set_user_disabled(pool: &SqlitePool, id: i64, disabled: bool) -> Result<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, $3) END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(disabled)
+    .bind(ms(Utc::now()))
+    .execute(&mut *tx)
+    .await?;
+    if disabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn provision_configured_token(
+    pool: &SqlitePool,
+    token: Option<(i64, &str)>,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let now = ms(Utc::now());
+    let token_hash = token.map(|(_, hash)| hash);
+    if let Some((user_id, hash)) = token {
+        sqlx::query(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, 'configured', $2, $3)
+             ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, name = 'configured',
+                 revoked_at = NULL",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1
+         WHERE name = 'configured' AND revoked_at IS NULL AND token_hash IS NOT $2",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn api_tokens(pool: &SqlitePool) -> Result<Vec<ApiTokenView>> {
+    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT t.id, u.login, t.name, t.created_at, t.revoked_at FROM api_tokens t
+         JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, owner, name, created, revoked)| {
+            Ok(ApiTokenView {
+                id,
+                owner,
+                name,
+                created_at: from_ms(created)?,
+                revoked_at: revoked.map(from_ms).transpose()?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn revoke_api_token(pool: &SqlitePool, id: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(ms(Utc::now()))
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub(super) async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<()> {
@@ -150,7 +248,8 @@ pub(super) async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $4)",
     )
     .bind(&s.id_hash)
     .bind(s.user_id)
@@ -166,26 +265,42 @@ pub(super) async fn create_session(pool: &SqlitePool, s: &NewSession) -> Result<
 pub(super) async fn session(
     pool: &SqlitePool,
     id_hash: &str,
-    now: DateTime<Utc>,
+    check: SessionCheck,
 ) -> Result<Option<SessionRecord>> {
-    let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.login, u.display_name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id_hash = $1 AND s.expires_at > $2",
+    let row: Option<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.login, u.display_name, u.role, s.csrf_token, s.last_seen_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
     )
     .bind(id_hash)
-    .bind(ms(now))
+    .bind(ms(check.now))
+    .bind(ms(check.idle_since))
     .fetch_optional(pool)
     .await?;
-    row.map(|(user_id, login, display_name, r, csrf_token)| {
+    row.map(|(user_id, login, display_name, r, csrf_token, last_seen)| {
         Ok(SessionRecord {
             user_id,
             login,
             display_name,
             role: role(&r)?,
             csrf_token,
+            last_seen_at: from_ms(last_seen)?,
         })
     })
     .transpose()
+}
+
+pub(super) async fn touch_session(
+    pool: &SqlitePool,
+    id_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(ms(now))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn delete_session(pool: &SqlitePool, id_hash: &str) -> Result<()> {
@@ -196,43 +311,72 @@ pub(super) async fn delete_session(pool: &SqlitePool, id_hash: &str) -> Result<(
     Ok(())
 }
 
-pub(super) async fn login_failures(
-    pool: &SqlitePool,
-    login: &str,
+/// The number of recorded attempts of one key in the window, and the latest.
+async fn attempts_of(
+    conn: &mut sqlx::SqliteConnection,
+    scope: &str,
+    key: &str,
     since: DateTime<Utc>,
-) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND at >= $2")
-            .bind(login)
-            .bind(ms(since))
-            .fetch_one(pool)
-            .await?,
+) -> Result<(i64, Option<i64>)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), MAX(at) FROM login_attempts WHERE scope = $1 AND key = $2 AND at >= $3",
     )
+    .bind(scope)
+    .bind(key)
+    .bind(ms(since))
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
-pub(super) async fn record_login_failure(
+pub(super) async fn reserve_login_attempt(
     pool: &SqlitePool,
-    login: &str,
-    at: DateTime<Utc>,
-    forget_before: DateTime<Utc>,
-) -> Result<()> {
+    attempt: &LoginAttempt,
+    limits: &LoginLimits,
+) -> Result<LoginReservation> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query("DELETE FROM login_failures WHERE at < $1")
-        .bind(ms(forget_before))
+    sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+        .bind(ms(attempt.window_start))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO login_failures (login, at) VALUES ($1, $2)")
-        .bind(login)
-        .bind(ms(at))
+    let mut retry_after = chrono::Duration::zero();
+    for (scope, key, free) in [
+        ("login", &attempt.login_key, limits.free_per_login),
+        ("address", &attempt.address, limits.free_per_address),
+    ] {
+        let (failures, latest) = attempts_of(&mut tx, scope, key, attempt.window_start).await?;
+        if let Some(latest) = latest
+            && let Some(wait) = limits.wait(free, failures, from_ms(latest)?, attempt.at)
+        {
+            retry_after = retry_after.max(wait);
+        }
+    }
+    if retry_after > chrono::Duration::zero() {
+        return Ok(LoginReservation::Refused { retry_after });
+    }
+    sqlx::query("INSERT INTO login_attempts (scope, key, at) VALUES ('login', $1, $2)")
+        .bind(&attempt.login_key)
+        .bind(ms(attempt.at))
         .execute(&mut *tx)
         .await?;
+    let address_attempt: i64 = sqlx::query_scalar(
+        "INSERT INTO login_attempts (scope, key, at) VALUES ('address', $1, $2) RETURNING id",
+    )
+    .bind(&attempt.address)
+    .bind(ms(attempt.at))
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(LoginReservation::Granted { address_attempt })
 }
 
-pub(super) async fn clear_login_failures(pool: &SqlitePool, login: &str) -> Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE login = $1")
-        .bind(login)
+pub(super) async fn clear_login_attempts(
+    pool: &SqlitePool,
+    login_key: &str,
+    address_attempt: i64,
+) -> Result<()> {
+    sqlx::query("DELETE FROM login_attempts WHERE (scope = 'login' AND key = $1) OR id = $2")
+        .bind(login_key)
+        .bind(address_attempt)
         .execute(pool)
         .await?;
     Ok(())
@@ -251,11 +395,12 @@ pub(super) async fn user_by_ics_secret(
     pool: &SqlitePool,
     hash: &str,
 ) -> Result<Option<UserRecord>> {
-    let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, login, role FROM users WHERE ics_secret_hash = $1")
-            .bind(hash)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, login, role FROM users WHERE ics_secret_hash = $1 AND disabled_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?;
     row.map(|(id, login, r)| {
         Ok(UserRecord {
             id,
