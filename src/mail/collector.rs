@@ -27,7 +27,7 @@ use super::tls::{Endpoint, TlsSettings};
 use crate::config::{ConfigError, read_secret};
 use crate::domain::charset::encoding_for_label;
 use crate::domain::subject::keyword_match;
-use crate::intake::{Intake, IntakeSettings, SubmitError, parse_read_json, parse_text};
+use crate::intake::{Intake, IntakeSettings, Rejection, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
     AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
     SourceRef, Storage, StorageError, StoredRaw, Submission, SubmitOutcome,
@@ -156,7 +156,8 @@ pub fn submission_for(
     let (headers, payload) = if size > rules.max_message_bytes {
         (extract::headers(&raw), None)
     } else {
-        let (headers, payload) = extract::read(&raw, rules.default_charset);
+        let (headers, payload) =
+            extract::read(&raw, rules.default_charset, settings.max_body_bytes);
         (headers, Some(payload))
     };
     let subject = headers.subject.as_deref().unwrap_or_default();
@@ -208,10 +209,14 @@ fn judge(
         }
     };
     let replaced = found.had_errors.then_some(found.encoding);
-    let parsed = match &found.object {
-        Some(json) => parse_read_json(&found.text, json, replaced, settings),
+    let parsed = match (&found.object, found.oversized) {
+        (_, Some(size)) => Err(Rejection::TooLarge {
+            size,
+            limit: settings.max_body_bytes,
+        }),
+        (Some(json), None) => parse_read_json(&found.text, json, replaced, settings),
         // Not an object: parsing the text gives the reason (the JSON error, or its type).
-        None => parse_text(&found.text, replaced, settings),
+        (None, None) => parse_text(&found.text, replaced, settings),
     };
     match parsed {
         Ok(parsed) => parsed.into_lead(rules.calendar_id, rules.auto_tech_cards),
