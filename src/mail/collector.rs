@@ -74,6 +74,12 @@ pub enum CollectorError {
     /// Committing failed.
     #[error("intake: {0}")]
     Submit(#[from] SubmitError),
+    /// The run took longer than `limits.collector_run_deadline_secs`.
+    #[error("the run was stopped at its deadline of {after:?}; what it committed stays")]
+    Deadline {
+        /// The deadline.
+        after: Duration,
+    },
 }
 
 /// What one collector run needs besides the collector.
@@ -85,8 +91,10 @@ pub struct CollectorEnv {
     pub intake: Arc<Intake>,
     /// Largest e-mail.
     pub max_message_bytes: usize,
-    /// Network timeout of every step.
+    /// Network timeout of every step: each IMAP or POP3 command as a whole, and each read or write in it.
     pub timeout: Duration,
+    /// The longest one collector's run may take; the batches committed by then stay committed.
+    pub run_deadline: Duration,
 }
 
 /// The mail-specific facts a raw message is judged by.
@@ -311,10 +319,17 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
         }
     };
     let mut counts = RunCounts::default();
-    let result = match collector.protocol {
-        Protocol::Imap => run_imap(env, collector, &mut counts).await,
-        Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
+    let run = async {
+        match collector.protocol {
+            Protocol::Imap => run_imap(env, collector, &mut counts).await,
+            Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
+        }
     };
+    let result = tokio::time::timeout(env.run_deadline, run)
+        .await
+        .unwrap_or(Err(CollectorError::Deadline {
+            after: env.run_deadline,
+        }));
     let error = result.err().map(|e| e.to_string());
     match &error {
         None => info!(?counts, "collector run finished"),
@@ -538,6 +553,7 @@ async fn run_imap(
     let credentials = credentials(c)?;
     let mut session =
         ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    session.set_max_literal(env.max_message_bytes);
     let folder = session.select(&c.folder).await?;
     let saved = env.storage.scan_state(c.id, &c.folder).await?;
     let after = match saved {
