@@ -53,7 +53,11 @@ fn main() {
         max_batch: 1,
     };
     let rules = MailRules::for_saved_message(1, 25 << 20);
-    let (_, found) = extract::read(MAIL, encoding_rs::WINDOWS_1251);
+    let (_, found) = extract::read(
+        MAIL,
+        encoding_rs::WINDOWS_1251,
+        extract::DEFAULT_MAX_ATTACHMENT_BYTES,
+    );
     let found = found.expect("the fixture carries a JSON attachment");
     let json = found.object.expect("the attachment is a JSON object");
     println!(
@@ -64,9 +68,13 @@ fn main() {
         "read",
         median(|| {
             black_box(
-                extract::read(black_box(MAIL), encoding_rs::WINDOWS_1251)
-                    .1
-                    .is_ok(),
+                extract::read(
+                    black_box(MAIL),
+                    encoding_rs::WINDOWS_1251,
+                    extract::DEFAULT_MAX_ATTACHMENT_BYTES,
+                )
+                .1
+                .is_ok(),
             );
         }),
     );

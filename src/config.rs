@@ -167,6 +167,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// One e-mail.
     pub max_message_bytes: usize,
+    /// Each IMAP or POP3 command, its whole answer included, seconds.
+    pub mail_timeout_secs: u64,
+    /// Each collector's run, seconds; then the job goes on with the next collector.
+    pub collector_run_deadline_secs: u64,
 }
 
 impl Default for Limits {
@@ -174,6 +178,8 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1_048_576,
             max_message_bytes: 26_214_400,
+            mail_timeout_secs: 30,
+            collector_run_deadline_secs: 600,
         }
     }
 }

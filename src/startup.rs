@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -108,7 +109,8 @@ impl Services {
             storage: storage.clone(),
             intake: intake.clone(),
             max_message_bytes: settings.limits.max_message_bytes,
-            timeout: crate::mail::collector::DEFAULT_TIMEOUT,
+            timeout: Duration::from_secs(settings.limits.mail_timeout_secs.max(1)),
+            run_deadline: Duration::from_secs(settings.limits.collector_run_deadline_secs.max(1)),
         }));
         Ok(Self {
             storage,

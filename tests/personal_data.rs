@@ -238,6 +238,7 @@ async fn an_administrator_finds_a_phone_in_the_ui_previews_and_erases_everything
     let by_name = s
         .search_counterparties(
             "Прилепский",
+            None,
             PageRequest {
                 limit: 10,
                 cursor: None,
@@ -393,6 +394,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let by_inn = s
         .search_counterparties(
             "7709745454",
+            None,
             PageRequest {
                 limit: 10,
                 cursor: None,

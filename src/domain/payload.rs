@@ -27,6 +27,14 @@ use super::warning::{Warning, WarningCode};
 /// The most order lines a payload may have; more rejects it with [`PayloadError::TooManyLines`].
 pub const MAX_LINES: usize = 1000;
 
+/// The most JSON values (objects, arrays, strings, numbers, literals) a payload's text may hold. A value takes
+/// tens of bytes once parsed, two of text (`0,`), so a payload of `limits.max_body_bytes` that is one long
+/// array would grow forty-fold into a tree; this bounds the tree. A thousand-line order holds some 30,000.
+pub const MAX_JSON_VALUES: usize = 100_000;
+
+/// The deepest the JSON of a payload may nest (serde_json's own limit, checked before any value is built).
+const MAX_JSON_DEPTH: usize = 128;
+
 /// The most warnings kept for one payload; past it, one last warning says that more were left out.
 pub const MAX_WARNINGS: usize = 200;
 
@@ -285,6 +293,12 @@ pub enum PayloadError {
     /// The JSON nests deeper than the parser allows.
     #[error("the JSON nests too deeply")]
     TooDeep,
+    /// The JSON holds more than [`MAX_JSON_VALUES`] values.
+    #[error("the JSON holds more than {limit} values")]
+    TooManyValues {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
 }
 
 impl PayloadError {
@@ -298,6 +312,7 @@ impl PayloadError {
             PayloadError::NoKnownField => "no_known_field",
             PayloadError::TooManyLines { .. } => "too_many_lines",
             PayloadError::TooDeep => "too_deep",
+            PayloadError::TooManyValues { .. } => "too_many_values",
         }
     }
 }
@@ -316,6 +331,7 @@ impl Payload {
     /// `no_contact_details` warning.
     pub fn from_json(text: &str, tz: chrono_tz::Tz) -> Result<Payload, PayloadError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        check_json_size(text)?;
         let value: Value = serde_json::from_str(text).map_err(json_error)?;
         Payload::from_value(&value, tz)
     }
@@ -412,6 +428,48 @@ fn is_filled_in(value: &Value) -> bool {
 }
 
 /// Turns serde_json's error into ours, telling the nesting limit apart.
+/// Checks, without building anything, that parsing `text` builds a bounded tree: at most
+/// [`MAX_JSON_VALUES`] values, nesting at most 128 deep. Text that is not JSON passes (the parser reports it).
+///
+/// # Errors
+///
+/// [`PayloadError::TooManyValues`] or [`PayloadError::TooDeep`].
+pub fn check_json_size(text: &str) -> Result<(), PayloadError> {
+    // Outside strings, every value but the first is introduced by `,` or by the `[` or `{` around it, so
+    // counting those three bounds the values (and each object's keys) from above.
+    let (mut values, mut depth, mut in_string, mut escaped) = (1usize, 0usize, false, false);
+    for &byte in text.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                values += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(PayloadError::TooDeep);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => values += 1,
+            _ => continue,
+        }
+        if values > MAX_JSON_VALUES {
+            return Err(PayloadError::TooManyValues {
+                limit: MAX_JSON_VALUES,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn json_error(e: serde_json::Error) -> PayloadError {
     let (line, column) = (e.line(), e.column());
     let full = e.to_string();
@@ -1099,6 +1157,28 @@ mod tests {
         let err = Payload::from_json(&deep, MOSCOW).unwrap_err();
         assert_eq!(err, PayloadError::TooDeep);
         assert_eq!(err.code(), "too_deep");
+    }
+
+    #[test]
+    fn json_with_more_values_than_the_limit_is_rejected_before_parsing() {
+        let long = format!(
+            "{{\"Телефон\": \"+7 925 642 42-90\", \"Тема\": [{}0]}}",
+            "0,".repeat(MAX_JSON_VALUES)
+        );
+        let err = Payload::from_json(&long, MOSCOW).unwrap_err();
+        assert_eq!(
+            err,
+            PayloadError::TooManyValues {
+                limit: MAX_JSON_VALUES
+            }
+        );
+        assert_eq!(err.code(), "too_many_values");
+        // Commas and brackets inside strings are text, not values.
+        let text = format!(
+            "{{\"Телефон\": \"+7 925 642 42-90\", \"Описание\": \"{}\\\"[\"}}",
+            ",[{".repeat(MAX_JSON_VALUES)
+        );
+        assert!(Payload::from_json(&text, MOSCOW).is_ok());
     }
 
     #[test]

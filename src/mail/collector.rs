@@ -29,7 +29,7 @@ use super::tls::{Endpoint, TlsSettings};
 use crate::config::{ConfigError, read_secret};
 use crate::domain::charset::encoding_for_label;
 use crate::domain::subject::keyword_match;
-use crate::intake::{Intake, IntakeSettings, SubmitError, parse_read_json, parse_text};
+use crate::intake::{Intake, IntakeSettings, Rejection, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
     AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
     SourceRef, Storage, StorageError, StoredRaw, SubjectFilter, Submission, SubmitOutcome,
@@ -77,6 +77,12 @@ pub enum CollectorError {
     /// Committing failed.
     #[error("intake: {0}")]
     Submit(#[from] SubmitError),
+    /// The run took longer than `limits.collector_run_deadline_secs`.
+    #[error("the run was stopped at its deadline of {after:?}; what it committed stays")]
+    Deadline {
+        /// The deadline.
+        after: Duration,
+    },
 }
 
 /// What one collector run needs besides the collector.
@@ -88,8 +94,10 @@ pub struct CollectorEnv {
     pub intake: Arc<Intake>,
     /// Largest e-mail.
     pub max_message_bytes: usize,
-    /// Network timeout of every step.
+    /// Network timeout of every step: each IMAP or POP3 command as a whole, and each read or write in it.
     pub timeout: Duration,
+    /// The longest one collector's run may take; the batches committed by then stay committed.
+    pub run_deadline: Duration,
 }
 
 /// The mail-specific facts a raw message is judged by.
@@ -230,7 +238,8 @@ fn read_message(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Rea
     let (headers, payload) = if size > rules.max_message_bytes {
         (extract::headers(raw), None)
     } else {
-        let (headers, payload) = extract::read(raw, rules.default_charset);
+        let (headers, payload) =
+            extract::read(raw, rules.default_charset, settings.max_body_bytes);
         (headers, Some(payload))
     };
     let subject = headers.subject.as_deref().unwrap_or_default();
@@ -274,10 +283,14 @@ fn judge(
         }
     };
     let replaced = found.had_errors.then_some(found.encoding);
-    let parsed = match &found.object {
-        Some(json) => parse_read_json(&found.text, json, replaced, settings),
+    let parsed = match (&found.object, found.oversized) {
+        (_, Some(size)) => Err(Rejection::TooLarge {
+            size,
+            limit: settings.max_body_bytes,
+        }),
+        (Some(json), None) => parse_read_json(&found.text, json, replaced, settings),
         // Not an object: parsing the text gives the reason (the JSON error, or its type).
-        None => parse_text(&found.text, replaced, settings),
+        (None, None) => parse_text(&found.text, replaced, settings),
     };
     match parsed {
         Ok(parsed) => parsed.into_lead(rules.calendar_id, rules.auto_tech_cards),
@@ -373,10 +386,17 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
         }
     };
     let mut counts = RunCounts::default();
-    let result = match collector.protocol {
-        Protocol::Imap => run_imap(env, collector, &mut counts).await,
-        Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
+    let run = async {
+        match collector.protocol {
+            Protocol::Imap => run_imap(env, collector, &mut counts).await,
+            Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
+        }
     };
+    let result = tokio::time::timeout(env.run_deadline, run)
+        .await
+        .unwrap_or(Err(CollectorError::Deadline {
+            after: env.run_deadline,
+        }));
     let error = result.err().map(|e| e.to_string());
     match &error {
         None => info!(?counts, "collector run finished"),
@@ -651,6 +671,7 @@ async fn run_imap(
     let credentials = credentials(c)?;
     let mut session =
         ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    session.set_max_literal(env.max_message_bytes);
     let folder = session.select(&c.folder).await?;
     let saved = env.storage.scan_state(c.id, &c.folder).await?;
     let after = match saved {

@@ -48,6 +48,19 @@ pub const MAX_NESTED_MESSAGES: usize = 8;
 /// bound on that nesting; real mail, even a long forwarding chain, has a handful.
 pub const MAX_MESSAGE_MENTIONS: usize = 128;
 
+/// The most MIME parts a message may hold before it is refused unparsed. mail-parser keeps a few hundred
+/// bytes for every part, so a message of tiny parts would cost many times its size; real mail has a few
+/// dozen. Parts are counted from above, as lines that start with `--` and something more than dashes.
+pub const MAX_MIME_PARTS: usize = 2_000;
+
+/// The most JSON-looking attachments read for the payload in one message. Reading stops at the first JSON
+/// object; past this many that were not, the message has no payload.
+pub const MAX_JSON_CANDIDATES: usize = 16;
+
+/// The largest payload attachment leadgate's default `limits.max_body_bytes` allows; [`find_payload`]
+/// applies it.
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 1_048_576;
+
 /// The header fields a collector needs to select and record a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailHeaders {
@@ -110,6 +123,9 @@ pub struct FoundPayload {
     /// first that looked like JSON (starts with `{` or `[`): the caller reports its parse error or its
     /// non-object type.
     pub object: Option<serde_json::Value>,
+    /// The attachment's size after transfer decoding, when it is over the limit: then it was neither
+    /// decoded to text nor parsed, and `text` is empty.
+    pub oversized: Option<usize>,
 }
 
 impl FoundPayload {
@@ -134,6 +150,12 @@ pub enum ExtractError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// The message has more MIME parts than can be parsed safely (see [`MAX_MIME_PARTS`]).
+    #[error("the message has more than {limit} MIME parts; refusing to parse it")]
+    TooManyParts {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
     /// The message has attachments, but none of them looks like JSON.
     #[error("none of the {attachments} attachment(s) is JSON")]
     NoJsonAttachment {
@@ -148,37 +170,56 @@ pub enum ExtractError {
 /// When none is a JSON object but one looks like JSON (its trimmed text starts with `{` or `[`), the first
 /// such attachment is returned with `object == None`, so the caller can report its parse error. Text
 /// is decoded by [`charset::decode`] with the part's declared charset and `default` (the collector's default
-/// charset). Never panics.
+/// charset). A JSON-looking attachment over [`DEFAULT_MAX_ATTACHMENT_BYTES`] is neither decoded nor parsed
+/// (see [`read`]). Never panics.
 ///
 /// # Errors
 ///
 /// - [`ExtractError::NotMime`] when no header can be parsed from `raw`;
 /// - [`ExtractError::TooManyNestedMessages`] when `raw` could nest attached messages deeply enough to
 ///   overflow the stack while parsing;
+/// - [`ExtractError::TooManyParts`] when `raw` has more than [`MAX_MIME_PARTS`] parts;
 /// - [`ExtractError::NoAttachment`] when the message has no attachment;
 /// - [`ExtractError::NoJsonAttachment`] when it has attachments but none looks like JSON.
 pub fn find_payload(
     raw: &[u8],
     default: &'static TextEncoding,
 ) -> Result<FoundPayload, ExtractError> {
-    read(raw, default).1
+    read(raw, default, DEFAULT_MAX_ATTACHMENT_BYTES).1
 }
 
 /// Reads a whole message once: its header fields (as [`headers`] gives them) and the payload
-/// [`find_payload`] finds. A message that nests too many attached messages to be parsed safely gets its
-/// header fields from the header block alone.
+/// [`find_payload`] finds. A message that nests too many attached messages or has too many parts to be
+/// parsed safely gets its header fields from the header block alone.
+///
+/// A JSON-looking attachment larger than `max_attachment_bytes` once transfer-decoded is judged by its size
+/// alone: it is not decoded to text nor parsed, and is returned (when no attachment is a JSON object) with
+/// [`FoundPayload::oversized`] set. So one message costs a small multiple of its own size, whatever it holds.
 pub fn read(
     raw: &[u8],
     default: &'static TextEncoding,
+    max_attachment_bytes: usize,
 ) -> (MailHeaders, Result<FoundPayload, ExtractError>) {
-    if message_mentions(raw) > MAX_MESSAGE_MENTIONS {
-        let refused = ExtractError::TooManyNestedMessages {
+    let shape = message_shape(raw);
+    let refused = if shape.mentions > MAX_MESSAGE_MENTIONS {
+        Some(ExtractError::TooManyNestedMessages {
             limit: MAX_MESSAGE_MENTIONS,
-        };
+        })
+    } else if shape.parts > MAX_MIME_PARTS {
+        Some(ExtractError::TooManyParts {
+            limit: MAX_MIME_PARTS,
+        })
+    } else {
+        None
+    };
+    if let Some(refused) = refused {
         return (headers(raw), Err(refused));
     }
     match PARSER.parse(raw) {
-        Some(message) => (headers_of(&message), payload_of(&message, default)),
+        Some(message) => (
+            headers_of(&message),
+            payload_of(&message, default, max_attachment_bytes),
+        ),
         None => (headers(raw), Err(ExtractError::NotMime)),
     }
 }
@@ -186,10 +227,13 @@ pub fn read(
 fn payload_of(
     message: &Message<'_>,
     default: &'static TextEncoding,
+    max_bytes: usize,
 ) -> Result<FoundPayload, ExtractError> {
     let mut search = Search {
         default,
+        max_bytes,
         attachments: 0,
+        candidates: 0,
         first_broken: None,
     };
     if let Some(found) = search.message(message, 0) {
@@ -204,11 +248,21 @@ fn payload_of(
     }
 }
 
+/// What a message could make mail-parser build, counted from above before parsing it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Shape {
+    /// Nested messages: `message/` and `digest` mentions.
+    mentions: usize,
+    /// MIME parts: lines that may be boundaries.
+    parts: usize,
+}
+
 /// Counts `message/` and `digest` (ASCII case-insensitive): every nested message mail-parser builds is
-/// introduced by one of them. mail-parser also parses base64 and quoted-printable `message/*` parts (up to
-/// 3 levels), so the body of every encoded part that may be a message is decoded and counted too.
-fn message_mentions(raw: &[u8]) -> usize {
-    mentions_within(raw, ENCODED_MESSAGE_LEVELS)
+/// introduced by one of them; and the lines that may start a MIME part. mail-parser also parses base64 and
+/// quoted-printable `message/*` parts (up to 3 levels), so the body of every encoded part that may be a
+/// message is decoded and counted too.
+fn message_shape(raw: &[u8]) -> Shape {
+    shape_within(raw, ENCODED_MESSAGE_LEVELS)
 }
 
 /// mail-parser's own limit on encoded nested messages (`MAX_NESTED_ENCODED`), plus one for safety.
@@ -216,10 +270,14 @@ const ENCODED_MESSAGE_LEVELS: usize = 4;
 
 /// Each header block and each decoded body is scanned once (`from` only moves forward), so this stays linear
 /// in the size of the message whatever it holds.
-fn mentions_within(raw: &[u8], levels: usize) -> usize {
-    let (mut total, digests) = count_mentions(raw);
-    if total == 0 || levels == 0 {
-        return total;
+fn shape_within(raw: &[u8], levels: usize) -> Shape {
+    let (mentions, digests) = count_mentions(raw);
+    let mut shape = Shape {
+        mentions,
+        parts: count_boundary_lines(raw),
+    };
+    if mentions == 0 || levels == 0 {
+        return shape;
     }
     let needle = b"content-transfer-encoding:";
     let mut from = 0;
@@ -258,13 +316,32 @@ fn mentions_within(raw: &[u8], levels: usize) -> usize {
             None
         };
         if let Some(decoded) = decoded {
-            total = total.saturating_add(mentions_within(&decoded, levels - 1));
+            let inner = shape_within(&decoded, levels - 1);
+            shape.mentions = shape.mentions.saturating_add(inner.mentions);
+            shape.parts = shape.parts.saturating_add(inner.parts);
         }
-        if total > MAX_MESSAGE_MENTIONS {
+        if shape.mentions > MAX_MESSAGE_MENTIONS || shape.parts > MAX_MIME_PARTS {
             break;
         }
     }
-    total
+    shape
+}
+
+/// Counts the lines that start with `--` followed by something other than dashes and white space: every
+/// MIME boundary line is one (a signature's `-- ` and a row of dashes are not).
+fn count_boundary_lines(raw: &[u8]) -> usize {
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', raw).map(|at| at + 1));
+    starts
+        .filter(|&at| {
+            raw.get(at..at + 2) == Some(b"--")
+                && raw
+                    .get(at + 2..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&b| b != b'\n')
+                    .any(|&b| b != b'-' && !b.is_ascii_whitespace())
+        })
+        .count()
 }
 
 /// Counts `message/` and `digest` in `raw`, ignoring ASCII case: (both, `digest` alone). Every message a
@@ -295,7 +372,11 @@ fn find_ignoring_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The state of one depth-first walk over a message's parts, in document order.
 struct Search {
     default: &'static TextEncoding,
+    /// The largest attachment decoded to text and parsed.
+    max_bytes: usize,
     attachments: usize,
+    /// JSON-looking attachments read so far (see [`MAX_JSON_CANDIDATES`]).
+    candidates: usize,
     first_broken: Option<FoundPayload>,
 }
 
@@ -304,6 +385,9 @@ impl Search {
     /// attachment that is a JSON object.
     fn message(&mut self, message: &Message<'_>, depth: usize) -> Option<FoundPayload> {
         for part in &message.parts {
+            if self.candidates >= MAX_JSON_CANDIDATES {
+                return None;
+            }
             match &part.body {
                 PartType::Multipart(_) => {}
                 PartType::Message(nested) => {
@@ -336,6 +420,23 @@ impl Search {
         if !may_be_json(&bytes, declared) {
             return None;
         }
+        self.candidates += 1;
+        if bytes.len() > self.max_bytes {
+            // Judged by its size: decoding it to text and parsing it would cost many times the message.
+            if self.first_broken.is_none() {
+                self.first_broken = Some(FoundPayload {
+                    text: String::new(),
+                    file_name: part.attachment_name().map(decode_file_name),
+                    encoding: declared
+                        .and_then(charset::encoding_for_label)
+                        .unwrap_or(self.default),
+                    had_errors: false,
+                    object: None,
+                    oversized: Some(bytes.len()),
+                });
+            }
+            return None;
+        }
         let decoded = charset::decode(&bytes, declared, self.default);
         let trimmed = decoded
             .text
@@ -347,15 +448,18 @@ impl Search {
         }
         // A value that starts with `{` and parses is an object. It is kept, so the order is read from it
         // rather than parsed a second time.
-        let object = looks_like_object
-            .then(|| serde_json::from_str::<serde_json::Value>(&decoded.text).ok())
-            .flatten();
+        // The size check first: the tree of a long array is forty times its text.
+        let object = (looks_like_object
+            && crate::domain::payload::check_json_size(&decoded.text).is_ok())
+        .then(|| serde_json::from_str::<serde_json::Value>(&decoded.text).ok())
+        .flatten();
         let found = FoundPayload {
             file_name: part.attachment_name().map(decode_file_name),
             encoding: decoded.encoding,
             had_errors: decoded.had_errors,
             text: decoded.text,
             object,
+            oversized: None,
         };
         if found.is_json_object() {
             return Some(found);

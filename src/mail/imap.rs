@@ -12,11 +12,20 @@
 //!   the target folder when it is missing.
 //! - **Folder names may be Cyrillic**: they are sent in modified UTF-7 (RFC 3501 5.1.3).
 //! - **Nothing hangs**: every read and write on the socket has the endpoint's timeout
-//!   ([`super::tls::TimeoutIo`]).
+//!   ([`super::tls::TimeoutIo`]), and every command as a whole has it too, so a server that trickles a
+//!   byte now and then cannot hold a command open.
+//! - **Nothing grows without bound**: a literal announced larger than the session's limit (the
+//!   collector's `max_message_bytes`) fails the command before async-imap allocates room for it;
+//!   unsolicited responses and FETCH responses for messages not asked for are dropped as they come.
 //! - **STARTTLS is mandatory when configured**: a server that does not offer it is refused
 //!   before the password is sent.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_imap::error::Error as RawError;
@@ -25,12 +34,21 @@ use async_imap::types::{Fetch, Flag};
 use base64::Engine as _;
 use chrono::NaiveDate;
 use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Credentials;
 use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
 
 /// At most this many UIDs go into one command, to stay far below servers' line limits.
 const UIDS_PER_COMMAND: usize = 500;
+
+/// The largest literal a session accepts until [`ImapSession::set_max_literal`] says otherwise: leadgate's
+/// default `limits.max_message_bytes`.
+pub const DEFAULT_MAX_LITERAL: usize = 26_214_400;
+
+/// The least that one FETCH command may bring back in message bytes, whatever the literal limit: the
+/// collector's batches hold up to 8 MiB of messages.
+const MIN_FETCH_BYTES: usize = 16 << 20;
 
 /// An IMAP failure, by kind: the collector records it and goes on with the next collector.
 #[derive(Debug, thiserror::Error)]
@@ -132,9 +150,10 @@ pub struct FetchedMessage {
 /// A logged-in IMAP session.
 #[derive(Debug)]
 pub struct ImapSession {
-    session: async_imap::Session<MailStream>,
+    session: async_imap::Session<GuardedStream>,
     timeout: Duration,
     capabilities: BTreeSet<String>,
+    max_literal: Arc<AtomicUsize>,
 }
 
 impl ImapSession {
@@ -151,8 +170,23 @@ impl ImapSession {
         endpoint: &Endpoint,
         credentials: &Credentials,
     ) -> Result<Self, ImapError> {
+        // Connecting, the greeting, STARTTLS, LOGIN and CAPABILITY: each has the timeout, and all together
+        // at most twice it.
+        within(
+            "LOGIN",
+            endpoint.timeout.saturating_mul(2),
+            Self::connect_and_login_unbounded(endpoint, credentials),
+        )
+        .await
+    }
+
+    async fn connect_and_login_unbounded(
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+    ) -> Result<Self, ImapError> {
         let timeout = endpoint.timeout;
-        let stream = tls::connect(endpoint).await?;
+        let max_literal = Arc::new(AtomicUsize::new(DEFAULT_MAX_LITERAL));
+        let stream = GuardedStream::new(tls::connect(endpoint).await?, max_literal.clone());
         let mut client = async_imap::Client::new(stream);
         read_greeting(&mut client, timeout).await?;
         if endpoint.tls.mode == TlsMode::StartTls {
@@ -164,8 +198,8 @@ impl ImapSession {
                     RawError::No(_) | RawError::Bad(_) => ImapError::StartTlsUnsupported,
                     other => map_error("STARTTLS", timeout, other),
                 })?;
-            let stream = tls::upgrade(endpoint, client.into_inner()).await?;
-            client = async_imap::Client::new(stream);
+            let stream = tls::upgrade(endpoint, client.into_inner().inner).await?;
+            client = async_imap::Client::new(GuardedStream::new(stream, max_literal.clone()));
         }
         let session = client
             .login(&credentials.user, credentials.password.expose())
@@ -185,24 +219,55 @@ impl ImapSession {
             session,
             timeout,
             capabilities: BTreeSet::new(),
+            max_literal,
         };
         let capabilities = session
             .session
             .capabilities()
             .await
             .map_err(|e| session.error("CAPABILITY", e))?;
+        session.drop_unsolicited();
         session.capabilities = capabilities
             .iter()
             .filter_map(capability_name)
             .map(|name| name.to_ascii_uppercase())
             .collect();
-        tracing::debug!(tls = session.session.get_ref().is_tls(), "IMAP logged in");
+        tracing::debug!(tls = session.is_tls(), "IMAP logged in");
         Ok(session)
     }
 
     /// Whether the session runs over TLS (implicit or after STARTTLS).
     pub fn is_tls(&self) -> bool {
-        self.session.get_ref().is_tls()
+        self.session.get_ref().inner.is_tls()
+    }
+
+    /// Sets the largest literal the server may send (a message, or a part of one): a larger one fails the
+    /// command with [`ImapError::Protocol`] as soon as it is announced, before any room is made for it.
+    pub fn set_max_literal(&mut self, bytes: usize) {
+        self.max_literal.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Runs one command under the session's timeout as a whole, then drops what the server said unasked
+    /// (async-imap queues up to 100 unsolicited responses, which leadgate never reads).
+    async fn command<T>(
+        &mut self,
+        step: &'static str,
+        run: impl AsyncFnOnce(&mut async_imap::Session<GuardedStream>) -> Result<T, RawError>,
+    ) -> Result<T, ImapError> {
+        let timeout = self.timeout;
+        let result = match tokio::time::timeout(timeout, run(&mut self.session)).await {
+            Ok(result) => result.map_err(|e| map_error(step, timeout, e)),
+            Err(_) => Err(ImapError::Timeout {
+                step,
+                after: timeout,
+            }),
+        };
+        self.drop_unsolicited();
+        result
+    }
+
+    fn drop_unsolicited(&mut self) {
+        while self.session.unsolicited_responses.try_recv().is_ok() {}
     }
 
     /// Whether the server announced a capability (case-insensitive), such as `MOVE`.
@@ -221,10 +286,8 @@ impl ImapSession {
     pub async fn select(&mut self, folder: &str) -> Result<SelectedFolder, ImapError> {
         let name = encode_folder("SELECT", folder)?;
         let mailbox = self
-            .session
-            .select(&name)
-            .await
-            .map_err(|e| self.error("SELECT", e))?;
+            .command("SELECT", async |s| s.select(&name).await)
+            .await?;
         let uid_validity = mailbox.uid_validity.ok_or_else(|| ImapError::Protocol {
             step: "SELECT",
             message: "server gave no UIDVALIDITY".into(),
@@ -275,10 +338,8 @@ impl ImapSession {
             format!("UID {first}:*")
         };
         let uids = self
-            .session
-            .uid_search(&query)
-            .await
-            .map_err(|e| self.error("SEARCH", e))?;
+            .command("SEARCH", async |s| s.uid_search(&query).await)
+            .await?;
         // "n:*" matches the highest UID even when it is below n.
         let mut uids: Vec<u32> = uids.into_iter().filter(|&uid| uid > after_uid).collect();
         uids.sort_unstable();
@@ -295,10 +356,8 @@ impl ImapSession {
     pub async fn search_before(&mut self, date: NaiveDate) -> Result<Vec<u32>, ImapError> {
         let query = format!("BEFORE {}", date.format("%-d-%b-%Y"));
         let uids = self
-            .session
-            .uid_search(&query)
-            .await
-            .map_err(|e| self.error("SEARCH", e))?;
+            .command("SEARCH", async |s| s.uid_search(&query).await)
+            .await?;
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
         Ok(uids)
@@ -449,18 +508,14 @@ impl ImapSession {
         self.ensure_folder(&name).await?;
         if self.has_capability("MOVE") {
             for set in uid_sets(uids) {
-                self.session
-                    .uid_mv(&set, &name)
-                    .await
-                    .map_err(|e| self.error("MOVE", e))?;
+                self.command("MOVE", async |s| s.uid_mv(&set, &name).await)
+                    .await?;
             }
             Ok(())
         } else {
             for set in uid_sets(uids) {
-                self.session
-                    .uid_copy(&set, &name)
-                    .await
-                    .map_err(|e| self.error("COPY", e))?;
+                self.command("COPY", async |s| s.uid_copy(&set, &name).await)
+                    .await?;
             }
             self.delete(uids).await
         }
@@ -480,29 +535,20 @@ impl ImapSession {
             return Ok(());
         }
         self.store(uids, "+FLAGS.SILENT (\\Deleted)").await?;
-        let timeout = self.timeout;
         if self.has_capability("UIDPLUS") {
             for set in uid_sets(uids) {
-                let stream = self
-                    .session
-                    .uid_expunge(&set)
-                    .await
-                    .map_err(|e| map_error("EXPUNGE", timeout, e))?;
-                let _expunged: Vec<u32> = stream
-                    .try_collect()
-                    .await
-                    .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+                self.command("EXPUNGE", async |s| {
+                    let _expunged: Vec<u32> = s.uid_expunge(&set).await?.try_collect().await?;
+                    Ok(())
+                })
+                .await?;
             }
         } else {
-            let stream = self
-                .session
-                .expunge()
-                .await
-                .map_err(|e| map_error("EXPUNGE", timeout, e))?;
-            let _expunged: Vec<u32> = stream
-                .try_collect()
-                .await
-                .map_err(|e| map_error("EXPUNGE", timeout, e))?;
+            self.command("EXPUNGE", async |s| {
+                let _expunged: Vec<u32> = s.expunge().await?.try_collect().await?;
+                Ok(())
+            })
+            .await?;
         }
         Ok(())
     }
@@ -514,61 +560,73 @@ impl ImapSession {
     /// [`ImapError::Timeout`], [`ImapError::Io`] or [`ImapError::Protocol`]; the session is
     /// gone either way.
     pub async fn logout(mut self) -> Result<(), ImapError> {
-        let timeout = self.timeout;
-        self.session
-            .logout()
-            .await
-            .map_err(|e| map_error("LOGOUT", timeout, e))
+        self.command("LOGOUT", async |s| s.logout().await).await
     }
 
     async fn ensure_folder(&mut self, encoded: &str) -> Result<(), ImapError> {
-        let timeout = self.timeout;
         let quoted = quote(encoded);
-        let names: Vec<async_imap::types::Name> = self
-            .session
-            .list(Some(""), Some(&quoted))
-            .await
-            .map_err(|e| map_error("LIST", timeout, e))?
-            .try_collect()
-            .await
-            .map_err(|e| map_error("LIST", timeout, e))?;
-        if names.is_empty() {
+        let listed = self
+            .command("LIST", async |s| {
+                let names: Vec<async_imap::types::Name> =
+                    s.list(Some(""), Some(&quoted)).await?.try_collect().await?;
+                Ok(!names.is_empty())
+            })
+            .await?;
+        if !listed {
             tracing::info!(folder = encoded, "creating IMAP folder");
-            self.session
-                .create(encoded)
-                .await
-                .map_err(|e| map_error("CREATE", timeout, e))?;
+            self.command("CREATE", async |s| s.create(encoded).await)
+                .await?;
         }
         Ok(())
     }
 
     async fn store(&mut self, uids: &[u32], query: &str) -> Result<(), ImapError> {
-        let timeout = self.timeout;
         for set in uid_sets(uids) {
-            let _updates: Vec<Fetch> = self
-                .session
-                .uid_store(&set, query)
-                .await
-                .map_err(|e| map_error("STORE", timeout, e))?
-                .try_collect()
-                .await
-                .map_err(|e| map_error("STORE", timeout, e))?;
+            // The answers (the new flags) are not kept: a server could send them without end.
+            self.command("STORE", async |s| {
+                s.uid_store(&set, query)
+                    .await?
+                    .try_for_each(|_| std::future::ready(Ok(())))
+                    .await
+            })
+            .await?;
         }
         Ok(())
     }
 
+    /// Fetches `query` for `uids`, keeping one answer per UID asked for: the server may send FETCH
+    /// responses unasked (flag changes, other messages), and those are dropped as they arrive. The message
+    /// bytes kept are bounded too, by twice the literal limit (and at least [`MIN_FETCH_BYTES`]).
     async fn uid_fetch(&mut self, uids: &[u32], query: &str) -> Result<Vec<Fetch>, ImapError> {
-        let timeout = self.timeout;
+        let max_bytes = self
+            .max_literal
+            .load(Ordering::Relaxed)
+            .saturating_mul(2)
+            .max(MIN_FETCH_BYTES);
         let mut all = Vec::new();
+        let mut kept = 0usize;
         for set in uid_sets(uids) {
-            let mut fetches: Vec<Fetch> = self
-                .session
-                .uid_fetch(&set, query)
-                .await
-                .map_err(|e| map_error("FETCH", timeout, e))?
-                .try_collect()
-                .await
-                .map_err(|e| map_error("FETCH", timeout, e))?;
+            let mut wanted: BTreeSet<u32> = set_members(&set);
+            let mut fetches = self
+                .command("FETCH", async |s| {
+                    let mut fetches = Vec::new();
+                    let mut stream = s.uid_fetch(&set, query).await?;
+                    while let Some(fetch) = stream.try_next().await? {
+                        if !fetch.uid.is_some_and(|uid| wanted.remove(&uid)) {
+                            continue;
+                        }
+                        kept = kept.saturating_add(fetch.body().map_or(0, <[u8]>::len));
+                        if kept > max_bytes {
+                            return Err(RawError::Io(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!("the server sent more than {max_bytes} bytes of messages"),
+                            )));
+                        }
+                        fetches.push(fetch);
+                    }
+                    Ok(fetches)
+                })
+                .await?;
             all.append(&mut fetches);
         }
         Ok(all)
@@ -579,8 +637,147 @@ impl ImapSession {
     }
 }
 
+/// The UIDs of a set [`uid_sets`] made ("1:3,7").
+fn set_members(set: &str) -> BTreeSet<u32> {
+    set.split(',')
+        .flat_map(|range| {
+            let (start, end) = range.split_once(':').unwrap_or((range, range));
+            let start = start.parse::<u32>().unwrap_or(1);
+            let end = end.parse::<u32>().unwrap_or(0);
+            start..=end
+        })
+        .collect()
+}
+
+/// Runs `future` for at most `after`.
+async fn within<T>(
+    step: &'static str,
+    after: Duration,
+    future: impl Future<Output = Result<T, ImapError>>,
+) -> Result<T, ImapError> {
+    tokio::time::timeout(after, future)
+        .await
+        .unwrap_or(Err(ImapError::Timeout { step, after }))
+}
+
+/// The socket as async-imap reads it, watched for literals (`{n}` at the end of a line): one larger than
+/// the limit fails the read with [`std::io::ErrorKind::InvalidData`] before async-imap, which makes room
+/// for a whole literal at once, allocates it.
+#[derive(Debug)]
+struct GuardedStream {
+    inner: MailStream,
+    max_literal: Arc<AtomicUsize>,
+    scan: LiteralScan,
+}
+
+impl GuardedStream {
+    fn new(inner: MailStream, max_literal: Arc<AtomicUsize>) -> Self {
+        Self {
+            inner,
+            max_literal,
+            scan: LiteralScan::default(),
+        }
+    }
+}
+
+/// Where the reader is in the server's byte stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum LiteralScan {
+    /// In a line, nothing literal-like just read.
+    #[default]
+    Line,
+    /// After `{` and these digits.
+    Digits(u64),
+    /// After `{n}`.
+    Closed(u64),
+    /// After `{n}\r`.
+    ClosedCr(u64),
+    /// Inside a literal, this many bytes to go.
+    Literal(u64),
+}
+
+impl LiteralScan {
+    /// Moves over `bytes`; when a literal is announced larger than `limit`, its size as far as read (the
+    /// first digits that pass the limit).
+    fn over(&mut self, bytes: &[u8], limit: u64) -> Option<u64> {
+        let mut at = 0;
+        while at < bytes.len() {
+            if let Self::Literal(left) = *self {
+                let skip = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len() - at);
+                at += skip;
+                let left = left - skip as u64;
+                *self = if left == 0 {
+                    Self::Line
+                } else {
+                    Self::Literal(left)
+                };
+                continue;
+            }
+            let byte = bytes[at];
+            at += 1;
+            *self = match (*self, byte) {
+                (Self::Digits(n), b'0'..=b'9') => {
+                    let n = n.saturating_mul(10).saturating_add(u64::from(byte - b'0'));
+                    if n > limit {
+                        return Some(n);
+                    }
+                    Self::Digits(n)
+                }
+                (Self::Digits(n), b'}') => Self::Closed(n),
+                (Self::Closed(n), b'\r') => Self::ClosedCr(n),
+                (Self::Closed(n) | Self::ClosedCr(n), b'\n') if n > 0 => Self::Literal(n),
+                (_, b'{') => Self::Digits(0),
+                _ => Self::Line,
+            };
+        }
+        None
+    }
+}
+
+impl AsyncRead for GuardedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let limit = this.max_literal.load(Ordering::Relaxed) as u64;
+            if this.scan.over(&buf.filled()[before..], limit).is_some() {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the server announced a literal of more than {limit} bytes"),
+                )));
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for GuardedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 async fn read_greeting(
-    client: &mut async_imap::Client<MailStream>,
+    client: &mut async_imap::Client<GuardedStream>,
     timeout: Duration,
 ) -> Result<(), ImapError> {
     let greeting = client
@@ -637,6 +834,12 @@ fn map_error(step: &'static str, timeout: Duration, error: RawError) -> ImapErro
             ImapError::Timeout {
                 step,
                 after: timeout,
+            }
+        }
+        RawError::Io(source) if source.kind() == std::io::ErrorKind::InvalidData => {
+            ImapError::Protocol {
+                step,
+                message: source.to_string(),
             }
         }
         RawError::Io(source) => ImapError::Io { step, source },
@@ -759,6 +962,27 @@ mod tests {
             "&BB4EMQRABDAEMQQ+BEIEMAQ9BD4-"
         );
         assert!(encode_folder("t", "a\r\nb").is_err());
+    }
+
+    #[test]
+    fn literals_over_the_limit_are_noticed_when_announced_and_literal_bytes_are_skipped() {
+        let mut scan = LiteralScan::default();
+        // A literal's contents may look like an announcement; they are skipped, not read.
+        assert_eq!(
+            scan.over(b"* 1 FETCH (BODY[] {12}\r\n{99999999}\r\n)\r\n", 100),
+            None
+        );
+        assert_eq!(scan, LiteralScan::Line);
+        assert_eq!(scan.over(b"* 2 FETCH (BODY[] {10", 100), None);
+        assert_eq!(scan.over(b"1}\r\n", 100), Some(101));
+        let mut scan = LiteralScan::default();
+        assert_eq!(scan.over(b"* 2 FETCH (BODY[] {100}\r\n", 100), None);
+        assert_eq!(scan, LiteralScan::Literal(100));
+    }
+
+    #[test]
+    fn uid_sets_give_back_their_members() {
+        assert_eq!(set_members("1:3,7"), BTreeSet::from([1, 2, 3, 7]));
     }
 
     #[test]

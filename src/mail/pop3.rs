@@ -6,13 +6,16 @@
 //! downloaded whole), `RETR` with dot-unstuffing, `DELE` and `QUIT`.
 //!
 //! It is defensive because the server is outside our control: every read and write has a
-//! timeout (see [`super::tls::TimeoutIo`]), status lines are capped, and messages are capped at
-//! the caller's `max_message_bytes` (refused early from `LIST`, or drained and refused when the
-//! server under-reported). The password is never logged.
+//! timeout (see [`super::tls::TimeoutIo`]), and so has every command as a whole, answer included
+//! (a server that trickles a byte now and then cannot hold it open); status lines are capped, and
+//! messages are capped at the caller's `max_message_bytes` (refused early from `LIST`, or drained,
+//! at most [`MAX_DRAIN_BYTES`], and refused when the server under-reported). The password is never
+//! logged.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::time::Instant;
 
 use super::Credentials;
 use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
@@ -21,6 +24,9 @@ use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
 const MAX_STATUS_LINE: usize = 8 * 1024;
 /// Longest `UIDL`/`LIST`/`CAPA` listing accepted, in bytes.
 const MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
+/// The most bytes of an over-long answer read and thrown away to keep the connection usable; past it
+/// the answer fails with [`Pop3Error::Protocol`] and the connection is given up.
+pub const MAX_DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A POP3 failure, by kind: the collector records it and goes on with the next collector.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +123,8 @@ pub struct MailboxStat {
 pub struct Pop3Client {
     reader: BufReader<MailStream>,
     timeout: Duration,
+    /// When the current command (its status line and answer) must be done: `timeout` after it was sent.
+    deadline: Instant,
 }
 
 impl Pop3Client {
@@ -133,6 +141,7 @@ impl Pop3Client {
         let mut client = Self {
             reader: BufReader::new(stream),
             timeout: endpoint.timeout,
+            deadline: Instant::now() + endpoint.timeout,
         };
         client.status("greeting").await?;
         if endpoint.tls.mode == TlsMode::StartTls {
@@ -180,6 +189,7 @@ impl Pop3Client {
         Ok(Self {
             reader: BufReader::new(stream),
             timeout: self.timeout,
+            deadline: self.deadline,
         })
     }
 
@@ -370,16 +380,15 @@ impl Pop3Client {
         let mut bytes = Vec::with_capacity(line.len() + 2);
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
+        self.deadline = Instant::now() + self.timeout;
         let stream = self.reader.get_mut();
-        stream
-            .write_all(&bytes)
-            .await
-            .map_err(|e| self.io_error(step, e))?;
-        self.reader
-            .get_mut()
-            .flush()
-            .await
-            .map_err(|e| self.io_error(step, e))?;
+        let sent = tokio::time::timeout_at(self.deadline, async {
+            stream.write_all(&bytes).await?;
+            stream.flush().await
+        })
+        .await
+        .map_err(|_| self.timed_out(step))?;
+        sent.map_err(|e| self.io_error(step, e))?;
         self.status(step).await
     }
 
@@ -467,6 +476,14 @@ impl Pop3Client {
             }
             if overflow {
                 skipped = skipped.saturating_add(line.len() as u64);
+                if skipped > MAX_DRAIN_BYTES {
+                    return Err(protocol(
+                        step,
+                        format!(
+                            "answer longer than {max_bytes} bytes, and still going after {MAX_DRAIN_BYTES} more"
+                        ),
+                    ));
+                }
                 continue;
             }
             // Dot-unstuffing: a line that starts with "." was sent with one more ".".
@@ -500,9 +517,11 @@ impl Pop3Client {
         let start = out.len();
         let mut complete = true;
         loop {
-            let available = match self.reader.fill_buf().await {
-                Ok(available) => available,
-                Err(error) => return Err(self.io_error(step, error)),
+            let (deadline, after) = (self.deadline, self.timeout);
+            let available = match tokio::time::timeout_at(deadline, self.reader.fill_buf()).await {
+                Ok(Ok(available)) => available,
+                Ok(Err(error)) => return Err(self.io_error(step, error)),
+                Err(_) => return Err(Pop3Error::Timeout { step, after }),
             };
             if available.is_empty() {
                 return Err(protocol(step, "connection closed by the server"));
@@ -524,6 +543,13 @@ impl Pop3Client {
             if done {
                 return Ok(complete);
             }
+        }
+    }
+
+    fn timed_out(&self, step: &'static str) -> Pop3Error {
+        Pop3Error::Timeout {
+            step,
+            after: self.timeout,
         }
     }
 
