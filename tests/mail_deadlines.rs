@@ -17,7 +17,7 @@ use leadgate::config::{CollectorConfig, Settings};
 use leadgate::jobs::CollectorSummary;
 use leadgate::mail::tls::TlsMode;
 use leadgate::startup::Services;
-use leadgate::storage::{AfterImport, Protocol};
+use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -169,6 +169,7 @@ fn collector(
         password_file: Some(password),
         folder: "INBOX".to_owned(),
         keyword: "ORDER".to_owned(),
+        subject_filter: SubjectFilter::Server,
         calendar: None,
         default_charset: "windows-1251".to_owned(),
         after_import: AfterImport::Keep,

@@ -12,7 +12,7 @@ use leadgate::domain::payload::Payload;
 use leadgate::mail::tls::TlsMode;
 use leadgate::storage::{
     AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef,
-    Storage, StoredRaw, Submission,
+    Storage, StoredRaw, SubjectFilter, Submission,
 };
 use serde_json::{Value, json};
 use ui_support::*;
@@ -66,6 +66,7 @@ async fn provisioned_collector(app: &TestApp) -> CollectorRecord {
             password_file: Some(secret),
             folder: "INBOX".into(),
             keyword: "ORDER".into(),
+            subject_filter: SubjectFilter::Server,
             calendar_id: 1,
             default_charset: "windows-1251".into(),
             after_import: AfterImport::Keep,
@@ -396,6 +397,7 @@ async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
                 received_at: Utc::now(),
                 raw: StoredRaw::new(text.as_bytes().to_vec()),
                 content_type: "application/json".into(),
+                content_hash: None,
             },
             disposition: Disposition::Lead(Box::new(LeadDraft {
                 payload: payload.clone(),
