@@ -238,8 +238,7 @@ fn read_message(raw: &[u8], rules: &MailRules, settings: &IntakeSettings) -> Rea
     let (headers, payload) = if size > rules.max_message_bytes {
         (extract::headers(raw), None)
     } else {
-        let (headers, payload) =
-            extract::read(raw, rules.default_charset, settings.max_body_bytes);
+        let (headers, payload) = extract::read(raw, rules.default_charset, settings.max_body_bytes);
         (headers, Some(payload))
     };
     let subject = headers.subject.as_deref().unwrap_or_default();

@@ -116,9 +116,8 @@ impl Client {
     /// Reads the connection's peer and, from a trusted proxy, its forwarded headers.
     pub fn of(headers: &HeaderMap, peer: Option<IpAddr>, server: &ServerSettings) -> Self {
         let trusted = peer.is_some_and(|p| server.trusted_proxies.contains(&p));
-        let address = peer.map(|p| {
-            crate::http::ratelimit::forwarded_client(p, headers, &server.trusted_proxies)
-        });
+        let address = peer
+            .map(|p| crate::http::ratelimit::forwarded_client(p, headers, &server.trusted_proxies));
         Self {
             address: address.map_or_else(|| "unknown".to_owned(), rate_limit_key),
             https: trusted && is_https(headers),
