@@ -111,44 +111,7 @@ async fn plain_site(dc: &Dovecot, user: &str, protocol: Protocol, secrets: &Path
 
 /// "Run now" over the API; waits for the run it started and returns its record (counts and error).
 async fn run_now(app: &TestApp, name: &str) -> Value {
-    let response = app.post(&format!("/api/v1/collectors/{name}/run")).await;
-    assert_eq!(response.status().as_u16(), 202);
-    assert_eq!(response.headers()["location"], "/api/v1/collectors");
-    let started: Value = response.json().await.unwrap();
-    assert_eq!(started["collector"], name);
-    finished_run(app, name, &started).await
-}
-
-/// Polls `GET /api/v1/collectors` until the run that `started` (a 202's body) announced has finished.
-async fn finished_run(app: &TestApp, name: &str, started: &Value) -> Value {
-    let time = |v: &Value| {
-        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
-    let accepted_at = time(&started["accepted_at"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let list = app.get("/api/v1/collectors").await;
-        let run = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .map(|c| c["last_run"].clone())
-            .unwrap_or(Value::Null);
-        if run["started_at"].is_string()
-            && time(&run["started_at"]) >= accepted_at
-            && run["finished_at"].is_string()
-        {
-            return run;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run of {name} never finished: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.run_collector_now(name).await
 }
 
 fn counts(summary: &Value) -> (u64, u64, u64, u64) {
@@ -1069,7 +1032,7 @@ async fn a_run_asked_for_while_one_is_going_is_refused_and_the_first_one_finishe
     );
 
     assert_eq!(
-        counts(&finished_run(&app, "site", &first).await),
+        counts(&app.finished_run("site", &first).await),
         (2000, 0, 0, 0)
     );
     assert_eq!(

@@ -93,10 +93,7 @@ async fn app_with(c: CollectorConfig) -> TestApp {
 }
 
 async fn run_now(app: &TestApp) -> Value {
-    let response = app.post("/api/v1/collectors/site/run").await;
-    assert_eq!(response.status().as_u16(), 200);
-    let summaries: Value = response.json().await.unwrap();
-    summaries[0].clone()
+    app.run_collector_now("site").await
 }
 
 /// (imported, duplicate, skipped, rejected) of a run that must have ended without an error.

@@ -203,10 +203,7 @@ async fn app_with(c: CollectorConfig) -> TestApp {
 
 /// (imported, duplicate, skipped, rejected) of a run that must have ended without an error.
 async fn run_now(app: &TestApp) -> (u64, u64, u64, u64) {
-    let response = app.post("/api/v1/collectors/site/run").await;
-    assert_eq!(response.status().as_u16(), 200);
-    let summaries: Value = response.json().await.unwrap();
-    let summary = &summaries[0];
+    let summary = &app.run_collector_now("site").await;
     assert_eq!(summary["error"], Value::Null, "{summary}");
     let n = |k: &str| summary["counts"][k].as_u64().unwrap();
     (n("imported"), n("duplicate"), n("skipped"), n("rejected"))

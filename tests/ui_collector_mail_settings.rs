@@ -39,7 +39,7 @@ async fn the_collector_form_says_retention_deletes_only_imported_mail_and_keeps_
         ("port", "993"),
         ("tls", "implicit"),
         ("username", "orders@example.ru"),
-        ("password_env", "LEADGATE_SITE_ORDERS_PASSWORD"),
+        ("password_env", "LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD"),
         ("folder", "INBOX"),
         ("keyword", "ORDER"),
         ("subject_filter", "local"),

@@ -131,6 +131,52 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// "Run now" over the API: asserts the 202 and its answer, then polls `GET /api/v1/collectors` until
+    /// that run has finished and returns its `last_run` (`counts`, `error`, …).
+    #[allow(dead_code)]
+    pub async fn run_collector_now(&self, name: &str) -> serde_json::Value {
+        let response = self.post(&format!("/api/v1/collectors/{name}/run")).await;
+        assert_eq!(response.status().as_u16(), 202);
+        assert_eq!(response.headers()["location"], "/api/v1/collectors");
+        let started: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(started["collector"], name);
+        self.finished_run(name, &started).await
+    }
+
+    /// Polls `GET /api/v1/collectors` until the run that `started` (a 202's body) announced has finished,
+    /// and returns its `last_run`.
+    #[allow(dead_code)]
+    pub async fn finished_run(&self, name: &str, started: &serde_json::Value) -> serde_json::Value {
+        let time = |v: &serde_json::Value| {
+            chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let accepted_at = time(&started["accepted_at"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let list = self.get("/api/v1/collectors").await;
+            let run = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .map(|c| c["last_run"].clone())
+                .unwrap_or(serde_json::Value::Null);
+            if run["started_at"].is_string()
+                && time(&run["started_at"]) >= accepted_at
+                && run["finished_at"].is_string()
+            {
+                return run;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run of {name} never finished: {list}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn post(&self, path: &str) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.base))
