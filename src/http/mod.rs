@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod collectors;
 pub mod error;
+pub mod extract;
 pub mod intake;
 pub mod read;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         .merge(intake::routes())
         .merge(read::routes())
         .merge(collectors::routes())
+        .route_layer(axum::middleware::from_fn(require_bearer))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()
@@ -110,6 +112,19 @@ pub fn router(state: AppState, cors_origins: Vec<String>) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+/// Every API route needs a bearer token: a request without one is answered 401 before its path, query or
+/// body is read, so a malformed request never tells an anonymous client more than "sign in". The handlers
+/// check the token itself.
+async fn require_bearer(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if auth::bearer(request.headers()).is_none() {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
