@@ -10,8 +10,11 @@ use leadgate::domain::payload::{MAX_LINES, MAX_WARNINGS, Payload};
 use leadgate::domain::subject::keyword_match;
 use leadgate::mail::{extract, imap, pop3};
 
+/// A target's body: it takes the fuzzer's bytes and panics on a failure.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name (the directory of its corpus and regressions) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("payload", payload),
     ("charset", charset),
     ("subject", subject),
