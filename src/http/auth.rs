@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::storage::{HttpSourceRecord, Role, UserRecord};
 use crate::tokens;
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

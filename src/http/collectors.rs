@@ -1,8 +1,7 @@
 //! Collectors and the quarantine over the API (administrators): list collectors with their last run, run
 //! the mail collector now, and reprocess a rejected message.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -12,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ErrorBody;
+use super::extract::{Json, Path};
 use super::{ApiError, AppState, auth};
 use crate::jobs::JobError;
 use crate::reprocess::{ReprocessError, Reprocessed, reprocess};
@@ -71,7 +71,7 @@ pub struct RunStarted {
 #[utoipa::path(post, path = "/api/v1/collectors/{name}/run", tag = "collectors", params(("name" = String, Path)),
     responses((status = 202, description = "Started; the result shows in GET /api/v1/collectors", body = RunStarted,
                headers(("Location" = String))),
-              (status = 401, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "A run is in progress", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn run_collector(
@@ -101,7 +101,8 @@ async fn run_collector(
 
 /// Runs a rejected message through the pipeline again and records the new outcome.
 #[utoipa::path(post, path = "/api/v1/messages/{id}/reprocess", tag = "ledger", params(("id" = i64, Path)),
-    responses((status = 200, body = Reprocessed), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Reprocessed), (status = 400, description = "Malformed id", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "Not a rejected message; `already_imported` (with `details.lead_id`) when it \
                 was imported already, by an earlier or a concurrent call", body = ErrorBody)),
     security(("bearer" = [])))]

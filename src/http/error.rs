@@ -3,6 +3,7 @@
 //! with their whole chain and never shown to the client.
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -60,6 +61,9 @@ pub enum ApiError {
     /// 415: not JSON, not multipart.
     #[error("unsupported media type {0:?}; send application/json or multipart/form-data")]
     UnsupportedMediaType(String),
+    /// 415: a JSON body was expected (the read API's `PATCH`) and the request says another type or none.
+    #[error("send the body as application/json")]
+    ExpectedJson,
     /// 422: the payload parsed but breaks the format's rules.
     #[error("{message}")]
     Rejected {
@@ -94,7 +98,9 @@ impl ApiError {
             | ApiError::AlreadyImported { .. } => StatusCode::CONFLICT,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) | ApiError::ExpectedJson => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -114,7 +120,7 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::AlreadyImported { .. } => "already_imported",
             ApiError::PayloadTooLarge { .. } => "too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedMediaType(_) | ApiError::ExpectedJson => "unsupported_media_type",
             ApiError::Rejected { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable => "unavailable",
@@ -156,6 +162,39 @@ impl From<Rejection> for ApiError {
         }
     }
 }
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::ExpectedJson,
+            JsonRejection::JsonDataError(e) => ApiError::Rejected {
+                code: "invalid_body",
+                message: e.body_text(),
+            },
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge {
+                    limit: DEFAULT_BODY_LIMIT,
+                }
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// axum's limit for a JSON body read with `Json` (its `DefaultBodyLimit`), which the read API keeps.
+const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
@@ -216,7 +255,8 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable message.
     pub message: String,
-    /// Extra data, e.g. `{"line": 3, "column": 14}` for `not_json`.
-    #[schema(value_type = Object)]
+    /// Extra data, e.g. `{"line": 3, "column": 14}` for `not_json` or `{"limit": 1048576}` for `too_large`;
+    /// `null` for most errors.
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }

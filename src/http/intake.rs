@@ -195,20 +195,24 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
 /// Files a lead or an order from the site's JSON.
 #[utoipa::path(
     post, path = "/api/v1/intake", tag = "intake",
-    request_body(content = Object, description = "The v0.1 payload (JSON, or multipart/form-data with the file)",
-                 content_type = "application/json"),
+    request_body(description = "The v0.1 payload (JSON, or multipart/form-data with the file)",
+                 content((Object = "application/json"), (Object = "multipart/form-data"))),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     responses(
         (status = 201, description = "Filed", body = IntakeResponse, headers(("Location" = String))),
-        (status = 200, description = "Idempotent replay of an earlier request", body = IntakeResponse),
-        (status = 400, description = "Not JSON (details: line, column)", body = ErrorBody),
+        (status = 200, description = "Idempotent replay of an earlier request", body = IntakeResponse,
+         headers(("Location" = String))),
+        (status = 400, description = "Not JSON (details: line, column), a malformed multipart body or Idempotency-Key",
+         body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 408, description = "The request was not received within `server.intake_timeout_secs`", body = ErrorBody),
+        (status = 403, description = "An Origin the source does not allow", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
         (status = 422, description = "Payload rejected", body = ErrorBody),
         (status = 429, description = "A rate limit of the source is reached (see Retry-After)", body = ErrorBody),
+        (status = 503, description = "Shutting down", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -445,11 +449,13 @@ async fn commit(state: &AppState, submission: Submission) -> Result<SubmitOutcom
 /// Runs the same checks as the intake and stores nothing.
 #[utoipa::path(
     post, path = "/api/v1/intake/validate", tag = "intake",
-    request_body(content = Object, description = "The v0.1 payload", content_type = "application/json"),
+    request_body(description = "The v0.1 payload (JSON, or multipart/form-data with the file)",
+                 content((Object = "application/json"), (Object = "multipart/form-data"))),
     responses(
         (status = 200, description = "Would be accepted", body = ValidateResponse),
         (status = 400, description = "Not JSON (details: line, column)", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 403, description = "An Origin the source does not allow", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
         (status = 422, description = "Would be rejected", body = ErrorBody),

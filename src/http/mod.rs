@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod collectors;
 pub mod error;
+pub mod extract;
 pub mod intake;
 pub mod personal_data;
 pub mod ratelimit;
@@ -113,6 +114,7 @@ pub fn router(
         .merge(read::routes())
         .merge(collectors::routes())
         .merge(personal_data::routes())
+        .route_layer(axum::middleware::from_fn(require_bearer))
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()
@@ -172,6 +174,19 @@ async fn request_timeout(State(limit): State<Duration>, request: Request, next: 
         Ok(response) => response,
         Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
+}
+
+/// Every API route needs a bearer token: a request without one is answered 401 before its path, query or
+/// body is read, so a malformed request never tells an anonymous client more than "sign in". The handlers
+/// check the token itself.
+async fn require_bearer(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if auth::bearer(request.headers()).is_none() {
+        return ApiError::Unauthorized.into_response();
+    }
+    next.run(request).await
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

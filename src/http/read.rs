@@ -6,8 +6,7 @@
 //! brought. Anything else answers 404, as if it did not exist, so ids of other managers' leads are not
 //! confirmed either. Administrators' tokens reach everything.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ErrorBody;
+use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState, auth};
 use crate::storage::{
     CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page,
@@ -133,7 +133,8 @@ async fn list_leads(
 
 /// One lead (404 for a manager's token when the lead is in a calendar the manager may not see).
 #[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)),
-    responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = LeadView), (status = 400, description = "Malformed id", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_lead(
     State(state): State<AppState>,
@@ -147,7 +148,10 @@ async fn get_lead(
 
 /// Changes a lead's status or assignee.
 #[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)), request_body = LeadPatch,
-    responses((status = 200, body = LeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, description = "No such lead or assignee", body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, description = "Not application/json", body = ErrorBody),
+              (status = 422, description = "JSON of the wrong shape (code invalid_body)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_lead(
     State(state): State<AppState>,
@@ -168,7 +172,8 @@ async fn patch_lead(
 
 /// Forms the lead's tech cards (one per non-service line); forming again changes nothing.
 #[utoipa::path(post, path = "/api/v1/leads/{id}/tech-cards", tag = "tech cards", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<TechCardView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Vec<TechCardView>), (status = 400, description = "Malformed id", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn form_tech_cards(
     State(state): State<AppState>,
@@ -188,7 +193,8 @@ async fn form_tech_cards(
 
 /// One tech card.
 #[utoipa::path(get, path = "/api/v1/tech-cards/{id}", tag = "tech cards", params(("id" = i64, Path)),
-    responses((status = 200, body = TechCardView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = TechCardView), (status = 400, description = "Malformed id", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_tech_card(
     State(state): State<AppState>,
@@ -219,7 +225,7 @@ pub struct InnQuery {
 /// Counterparties; a manager's token lists only those with a lead the manager may see, with the contacts
 /// such leads brought.
 #[utoipa::path(get, path = "/api/v1/counterparties", tag = "counterparties", params(InnQuery, Paging),
-    responses((status = 200, body = Page<CounterpartyView>), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Page<CounterpartyView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_counterparties(
     State(state): State<AppState>,
@@ -265,7 +271,8 @@ pub struct OutcomeQuery {
 
 /// The message ledger (administrators).
 #[utoipa::path(get, path = "/api/v1/messages", tag = "ledger", params(OutcomeQuery, Paging),
-    responses((status = 200, body = Page<MessageView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = Page<MessageView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_messages(
     State(state): State<AppState>,
@@ -284,7 +291,11 @@ async fn list_messages(
 
 /// The original message or request body of a ledger record, as an attachment (never rendered).
 #[utoipa::path(get, path = "/api/v1/messages/{id}/raw", tag = "ledger", params(("id" = i64, Path)),
-    responses((status = 200, description = "The raw bytes"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "The raw bytes as received (an e-mail or an HTTP body)", body = Vec<u8>,
+               content_type = "application/octet-stream",
+               headers(("Content-Disposition" = String, description = "attachment; filename=\"message-{id}.eml\" or .json"))),
+              (status = 400, description = "Malformed id", body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_message_raw(
     State(state): State<AppState>,

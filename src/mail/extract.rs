@@ -215,12 +215,15 @@ pub fn read(
     if let Some(refused) = refused {
         return (headers(raw), Err(refused));
     }
-    match PARSER.parse(raw) {
-        Some(message) => (
+    // mail-parser asserts its own invariants in debug builds, and a message it cannot reconcile (a part id
+    // without its multipart, found by fuzzing) trips one: read such a message as not MIME instead of panicking.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| PARSER.parse(raw)));
+    match parsed {
+        Ok(Some(message)) => (
             headers_of(&message),
             payload_of(&message, default, max_attachment_bytes),
         ),
-        None => (headers(raw), Err(ExtractError::NotMime)),
+        Ok(None) | Err(_) => (headers(raw), Err(ExtractError::NotMime)),
     }
 }
 

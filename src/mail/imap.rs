@@ -806,6 +806,21 @@ async fn read_greeting(
     }
 }
 
+/// The responses in `bytes`, in order, as the IMAP library parses them off the connection; stops at the
+/// first one that is incomplete or cannot be parsed. Pure (no I/O), so the parsing of a server's answers
+/// can be fuzzed without a connection.
+pub fn parse_responses(mut bytes: &[u8]) -> Vec<Response<'_>> {
+    let mut responses = Vec::new();
+    while let Ok((rest, response)) = Response::parse(bytes) {
+        responses.push(response);
+        if rest.len() == bytes.len() {
+            break;
+        }
+        bytes = rest;
+    }
+    responses
+}
+
 fn capability_name(capability: &async_imap::types::Capability) -> Option<String> {
     use async_imap::types::Capability;
     match capability {

@@ -248,10 +248,7 @@ impl Pop3Client {
     /// [`Pop3Error::Io`].
     pub async fn stat(&mut self) -> Result<MailboxStat, Pop3Error> {
         let text = self.command("STAT", "STAT").await?;
-        let mut fields = text.split_ascii_whitespace();
-        let count = parse_field(fields.next(), "STAT", &text)?;
-        let size = parse_field(fields.next(), "STAT", &text)?;
-        Ok(MailboxStat { count, size })
+        parse_stat(&text)
     }
 
     /// Lists every message's unique id (`UIDL`) as `(message number, uidl)`.
@@ -263,17 +260,7 @@ impl Pop3Client {
     pub async fn uidl_all(&mut self) -> Result<Vec<(u32, String)>, Pop3Error> {
         self.command("UIDL", "UIDL").await?;
         let body = self.multiline("UIDL", MAX_LISTING_BYTES).await?;
-        listing(&body, "UIDL")?
-            .into_iter()
-            .map(|(msgno, uidl)| {
-                // RFC 1939: 1 to 70 characters in 0x21..=0x7E.
-                if uidl.is_empty() || uidl.len() > 70 || !uidl.bytes().all(|b| b.is_ascii_graphic())
-                {
-                    return Err(protocol("UIDL", format!("bad unique id {uidl:?}")));
-                }
-                Ok((msgno, uidl))
-            })
-            .collect()
+        parse_uidl(&body)
     }
 
     /// Lists every message's size (`LIST`) as `(message number, bytes)`.
@@ -285,10 +272,7 @@ impl Pop3Client {
     pub async fn list_all(&mut self) -> Result<Vec<(u32, u64)>, Pop3Error> {
         self.command("LIST", "LIST").await?;
         let body = self.multiline("LIST", MAX_LISTING_BYTES).await?;
-        listing(&body, "LIST")?
-            .into_iter()
-            .map(|(msgno, size)| Ok((msgno, parse_field(Some(&size), "LIST", &size)?)))
-            .collect()
+        parse_list(&body)
     }
 
     /// The size of one message (`LIST n`).
@@ -398,19 +382,7 @@ impl Pop3Client {
         if !self.read_line(&mut line, MAX_STATUS_LINE, step).await? {
             return Err(protocol(step, "status line too long"));
         }
-        let line = String::from_utf8_lossy(&line);
-        let line = line.trim_end_matches(['\r', '\n']);
-        tracing::trace!("POP3 < {line}");
-        if let Some(rest) = strip_prefix_ignore_case(line, "+OK") {
-            Ok(rest.trim_start().to_owned())
-        } else if let Some(rest) = strip_prefix_ignore_case(line, "-ERR") {
-            Err(Pop3Error::Refused {
-                step,
-                message: rest.trim_start().to_owned(),
-            })
-        } else {
-            Err(protocol(step, format!("unexpected status line {line:?}")))
-        }
+        parse_status(step, &line)
     }
 
     /// Reads a multi-line body up to the terminating `.` line and dot-unstuffs it; more than
@@ -566,6 +538,71 @@ impl Pop3Client {
             }
         }
     }
+}
+
+/// Reads a status line as the client does: `+OK text` gives the text, `-ERR text` gives
+/// [`Pop3Error::Refused`]. Pure, like the other `parse_` functions here, so the server's answers can be
+/// fuzzed without a connection.
+///
+/// # Errors
+///
+/// [`Pop3Error::Refused`] for `-ERR`; [`Pop3Error::Protocol`] for anything else.
+pub fn parse_status(step: &'static str, line: &[u8]) -> Result<String, Pop3Error> {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end_matches(['\r', '\n']);
+    tracing::trace!("POP3 < {line}");
+    if let Some(rest) = strip_prefix_ignore_case(line, "+OK") {
+        Ok(rest.trim_start().to_owned())
+    } else if let Some(rest) = strip_prefix_ignore_case(line, "-ERR") {
+        Err(Pop3Error::Refused {
+            step,
+            message: rest.trim_start().to_owned(),
+        })
+    } else {
+        Err(protocol(step, format!("unexpected status line {line:?}")))
+    }
+}
+
+/// Reads the text after `+OK` of a `STAT` answer.
+///
+/// # Errors
+///
+/// [`Pop3Error::Protocol`] when it is not two numbers.
+pub fn parse_stat(text: &str) -> Result<MailboxStat, Pop3Error> {
+    let mut fields = text.split_ascii_whitespace();
+    let count = parse_field(fields.next(), "STAT", text)?;
+    let size = parse_field(fields.next(), "STAT", text)?;
+    Ok(MailboxStat { count, size })
+}
+
+/// Reads the dot-unstuffed body of a `UIDL` answer as `(message number, uidl)`.
+///
+/// # Errors
+///
+/// [`Pop3Error::Protocol`] for a malformed line or unique id.
+pub fn parse_uidl(body: &[u8]) -> Result<Vec<(u32, String)>, Pop3Error> {
+    listing(body, "UIDL")?
+        .into_iter()
+        .map(|(msgno, uidl)| {
+            // RFC 1939: 1 to 70 characters in 0x21..=0x7E.
+            if uidl.is_empty() || uidl.len() > 70 || !uidl.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(protocol("UIDL", format!("bad unique id {uidl:?}")));
+            }
+            Ok((msgno, uidl))
+        })
+        .collect()
+}
+
+/// Reads the dot-unstuffed body of a `LIST` answer as `(message number, bytes)`.
+///
+/// # Errors
+///
+/// [`Pop3Error::Protocol`] for a malformed line.
+pub fn parse_list(body: &[u8]) -> Result<Vec<(u32, u64)>, Pop3Error> {
+    listing(body, "LIST")?
+        .into_iter()
+        .map(|(msgno, size)| Ok((msgno, parse_field(Some(&size), "LIST", &size)?)))
+        .collect()
 }
 
 fn protocol(step: &'static str, message: impl Into<String>) -> Pop3Error {
