@@ -30,6 +30,8 @@ enum Trouble {
     HugeLiteral,
     /// Answers RETR with lines as fast as it can, without end.
     Flood,
+    /// Greets with a response code followed by a non-ASCII byte, which the IMAP library's parser panics on.
+    BadGreeting,
 }
 
 /// Sends `prefix`, then one byte every 100 ms until the client goes away.
@@ -55,7 +57,11 @@ async fn fake_imap(trouble: Trouble) -> u16 {
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut lines = BufReader::new(read).lines();
-                write.write_all(b"* OK fake IMAP ready\r\n").await.unwrap();
+                let greeting: &[u8] = match trouble {
+                    Trouble::BadGreeting => b"* OK [CAPABILITY IMAP4rev1]\xa0fake IMAP ready\r\n",
+                    _ => b"* OK fake IMAP ready\r\n",
+                };
+                write.write_all(greeting).await.unwrap();
                 while let Ok(Some(line)) = lines.next_line().await {
                     let mut words = line.split_whitespace();
                     let tag = words.next().unwrap_or("*").to_owned();
@@ -291,4 +297,12 @@ async fn a_pop3_answer_that_never_ends_is_drained_only_so_far() {
     .await;
     let error = bad.error.unwrap();
     assert!(error.contains("still going after"), "{error}");
+}
+
+#[tokio::test]
+async fn an_imap_answer_that_makes_the_parser_panic_fails_that_run_and_the_job_goes_on() {
+    let port = fake_imap(Trouble::BadGreeting).await;
+    let (bad, _) = run_bad_then_good(Protocol::Imap, port, short_commands).await;
+    let error = bad.error.unwrap();
+    assert!(error.contains("could not be read"), "{error}");
 }

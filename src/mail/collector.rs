@@ -83,6 +83,28 @@ pub enum CollectorError {
         /// The deadline.
         after: Duration,
     },
+    /// The mail library panicked on what the server sent (its parser has inputs it cannot take).
+    #[error("the mail server's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// Runs the protocol work of a collector so that a panic inside it (the IMAP library's parser panics on
+/// some malformed server answers) fails this collector's run or test, not the job or the server.
+async fn guarded<T>(
+    work: impl std::future::Future<Output = Result<T, CollectorError>>,
+) -> Result<T, CollectorError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(CollectorError::Unreadable(why))
+        })
 }
 
 /// What one collector run needs besides the collector.
@@ -358,20 +380,23 @@ pub async fn test_connection(
 ) -> Result<(), CollectorError> {
     let credentials = credentials(collector)?;
     let endpoint = endpoint(collector, timeout);
-    match collector.protocol {
-        Protocol::Imap => {
-            let mut session = ImapSession::connect_and_login(&endpoint, &credentials).await?;
-            session.select(&collector.folder).await?;
-            session.logout().await?;
+    guarded(async {
+        match collector.protocol {
+            Protocol::Imap => {
+                let mut session = ImapSession::connect_and_login(&endpoint, &credentials).await?;
+                session.select(&collector.folder).await?;
+                session.logout().await?;
+            }
+            Protocol::Pop3 => {
+                Pop3Client::connect_and_login(&endpoint, &credentials)
+                    .await?
+                    .quit()
+                    .await?
+            }
         }
-        Protocol::Pop3 => {
-            Pop3Client::connect_and_login(&endpoint, &credentials)
-                .await?
-                .quit()
-                .await?
-        }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// Runs one collector once, records the run, and returns its counts and error.
@@ -385,12 +410,12 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
         }
     };
     let mut counts = RunCounts::default();
-    let run = async {
+    let run = guarded(async {
         match collector.protocol {
             Protocol::Imap => run_imap(env, collector, &mut counts).await,
             Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
         }
-    };
+    });
     let result = tokio::time::timeout(env.run_deadline, run)
         .await
         .unwrap_or(Err(CollectorError::Deadline {
