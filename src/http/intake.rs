@@ -211,7 +211,8 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
         (status = 422, description = "Payload rejected", body = ErrorBody),
-        (status = 429, description = "A rate limit of the source is reached (see Retry-After)", body = ErrorBody),
+        (status = 429, description = "A rate limit of the source is reached", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 503, description = "Shutting down", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -459,6 +460,8 @@ async fn commit(state: &AppState, submission: Submission) -> Result<SubmitOutcom
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Unsupported media type", body = ErrorBody),
         (status = 422, description = "Would be rejected", body = ErrorBody),
+        (status = 429, description = "A rate limit of the source is reached", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
