@@ -352,8 +352,9 @@ fn limit_rate(
         .rate_limiter
         .check(source.id, client, limits)
         .map_err(|retry_after_secs| {
+            // Counted, and logged only at debug: a flood must not become a flood of log lines.
             metrics::counter!("leadgate_intake_rate_limited_total").increment(1);
-            tracing::info!(http_source = %source.name, %client, "rate limit reached");
+            tracing::debug!(http_source = %source.name, %client, "rate limit reached");
             ApiError::TooManyRequests { retry_after_secs }
         })
 }
