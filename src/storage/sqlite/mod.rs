@@ -1506,12 +1506,9 @@ fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
 mod tests {
     use super::*;
 
-    /// A database made before migration 0005 kept raw bytes inline (and a large message's rest in parts);
-    /// after upgrading, every raw download is the bytes that were stored.
-    #[tokio::test]
-    async fn raw_messages_stored_inline_by_an_earlier_version_survive_the_upgrade() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    /// A database in `dir` migrated up to `version` only, as an earlier leadgate left it; its URL and a pool.
+    async fn database_at(dir: &std::path::Path, version: i64) -> (String, SqlitePool) {
+        let url = format!("sqlite://{}", dir.join("old.db").display());
         let options = SqliteConnectOptions::from_str(&url)
             .unwrap()
             .create_if_missing(true);
@@ -1521,9 +1518,18 @@ mod tests {
             .await
             .unwrap();
         sqlx::migrate!("./migrations/sqlite")
-            .run_to(4, &old)
+            .run_to(version, &old)
             .await
             .unwrap();
+        (url, old)
+    }
+
+    /// A database made before migration 0005 kept raw bytes inline (and a large message's rest in parts);
+    /// after upgrading, every raw download is the bytes that were stored.
+    #[tokio::test]
+    async fn raw_messages_stored_inline_by_an_earlier_version_survive_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, old) = database_at(dir.path(), 4).await;
         let small = b"Subject: ORDER 1\r\n\r\nbody".to_vec();
         let first_part = vec![b'a'; write::RAW_PART];
         let rest = vec![b'b'; 10];
@@ -1585,19 +1591,7 @@ mod tests {
     #[tokio::test]
     async fn records_from_before_content_hashes_tell_another_message_with_their_message_id_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("old.db").display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let old = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::migrate!("./migrations/sqlite")
-            .run_to(5, &old)
-            .await
-            .unwrap();
+        let (url, old) = database_at(dir.path(), 5).await;
         let kept = b"Subject: ORDER 1\r\n\r\nfirst".to_vec();
         for (id, key, outcome, raw) in [
             (1, "kept@shop", "rejected", Some(kept.clone())),
