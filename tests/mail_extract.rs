@@ -7,6 +7,11 @@ use leadgate::domain::subject::keyword_match;
 use leadgate::mail::extract::{ExtractError, FoundPayload, MailHeaders, find_payload, headers};
 use proptest::prelude::*;
 
+#[path = "common/forward.rs"]
+mod forward;
+
+use forward::{Carried, forward_as_attachment};
+
 const KEYWORD: &str = "ORDER";
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -255,6 +260,61 @@ fn an_order_forwarded_as_an_attached_message_is_found_inside_it() {
     assert_eq!(
         object("fwd_as_attachment.eml")["КонтактноеЛицо"],
         "Прилепский Алексей Анатольевич"
+    );
+}
+
+/// Every fixture, forwarded as an attachment (as it is, and in base64), gives what the original gives: the same
+/// payload text decoded with the same charset, the same file name, the same parsed object, the same error,
+/// and its subject the same external number.
+#[test]
+fn every_fixture_forwarded_as_an_attachment_reads_like_the_original() {
+    for (name, raw) in all_fixtures() {
+        let original = find_payload(raw, WINDOWS_1251);
+        let original_number =
+            keyword_match(&headers(raw).subject.unwrap(), KEYWORD).map(|m| m.external_number);
+        for carried in [Carried::AsIs, Carried::Base64] {
+            let forwarded = forward_as_attachment(raw, name, carried);
+            let subject = headers(&forwarded).subject.unwrap();
+            assert!(
+                subject.starts_with("Fwd: "),
+                "{name} {carried:?}: {subject}"
+            );
+            assert_eq!(
+                keyword_match(&subject, KEYWORD).map(|m| m.external_number),
+                original_number,
+                "{name} {carried:?}: the subject {subject:?}"
+            );
+            assert_eq!(
+                find_payload(&forwarded, WINDOWS_1251),
+                original,
+                "{name} {carried:?}: the forward reads differently"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_forwarded_cp1251_order_without_a_declared_charset_keeps_its_cyrillic() {
+    let raw = forward_as_attachment(&fixture("phpmailer_cp1251.eml"), "cp1251", Carried::AsIs);
+    let found = find_payload(&raw, WINDOWS_1251).unwrap();
+    assert_eq!(found.encoding, WINDOWS_1251);
+    assert!(!found.had_errors, "{}", found.text);
+    assert_eq!(found.file_name.as_deref(), Some("order.json"));
+    let order: serde_json::Value = serde_json::from_str(&found.text).unwrap();
+    assert_eq!(order["КонтактноеЛицо"], "Прилепский Алексей Анатольевич");
+}
+
+#[test]
+fn a_forward_of_a_forward_reads_like_the_original() {
+    let raw = fixture("seed_sample.eml");
+    let twice = forward_as_attachment(
+        &forward_as_attachment(&raw, "once", Carried::AsIs),
+        "twice",
+        Carried::Base64,
+    );
+    assert_eq!(
+        find_payload(&twice, WINDOWS_1251),
+        find_payload(&raw, WINDOWS_1251)
     );
 }
 

@@ -513,13 +513,18 @@ fn declared_charset<'a>(part: &'a MessagePart<'_>) -> Option<&'a str> {
 }
 
 /// The part's body from the raw message, with its transfer encoding undone.
+///
+/// The part's offsets index the buffer mail-parser parsed: the whole downloaded message, also for the parts
+/// of a message attached to it, or the decoded body of an attached message carried in base64 or
+/// quoted-printable. That buffer is `raw_message` itself, not `raw_message()`: the latter is cut to the
+/// message's own extent, so for an attached message it starts at its header and every offset would miss.
 fn raw_body<'a>(
     message: &'a Message<'_>,
     part: &MessagePart<'_>,
 ) -> Option<std::borrow::Cow<'a, [u8]>> {
     let start = usize::try_from(part.offset_body).ok()?;
     let end = usize::try_from(part.offset_end).ok()?;
-    let body = message.raw_message().get(start..end)?;
+    let body = message.raw_message.get(start..end)?;
     match part.encoding {
         TransferEncoding::None => Some(std::borrow::Cow::Borrowed(body)),
         TransferEncoding::Base64 => base64_decode(body).map(std::borrow::Cow::Owned),
