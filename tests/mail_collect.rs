@@ -308,17 +308,33 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     session.logout().await.unwrap();
     assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 
-    // The server renumbers the folder (UIDVALIDITY changes): leadgate rescans and the ledger drops what it holds.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE collector_state SET uid_validity = uid_validity + 1")
-        .execute(&pool)
-        .await
-        .unwrap();
+    // The server renumbers the folder (a new UIDVALIDITY): every UID leadgate remembers is void, so it
+    // rescans the whole folder, downloads the three messages again and the ledger knows each of them.
+    let before = dc.uid_validity(&user, "INBOX");
+    dc.renumber(&user, "INBOX", before.wrapping_add(1000));
     let rescan = run_now(&app, "site").await;
-    assert_eq!(rescan["counts"]["imported"], 0, "{rescan}");
+    assert_eq!(rescan["error"], Value::Null, "{rescan}");
+    assert_eq!(counts(&rescan), (0, 3, 0, 0), "{rescan}");
+    let duplicates = app.get("/api/v1/messages?outcome=duplicate").await;
+    let mut ids: Vec<&str> = duplicates["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "nodemailer_cp1251@shop.example",
+            "python_rfc2231@shop.example",
+            "seed_sample@shop.example"
+        ],
+        "{duplicates}"
+    );
     assert_eq!(all_leads(&app).await.len(), 3);
+    // The new position is kept: the next run downloads nothing.
+    assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 }
 
 async fn folder_uids(dc: &Dovecot, user: &str, folder: &str) -> Vec<(u32, Vec<String>)> {

@@ -132,6 +132,53 @@ impl Dovecot {
     pub fn deliver(&self, user: &str, raw: &[u8]) {
         self.deliver_at(user, raw, SystemTime::now());
     }
+
+    /// The folder's UIDVALIDITY, as the server reports it (`doveadm mailbox status`).
+    pub fn uid_validity(&self, user: &str, folder: &str) -> u32 {
+        let out = self.doveadm(&[
+            "mailbox",
+            "status",
+            "-u",
+            user,
+            "uidvalidity",
+            folder,
+        ]);
+        out.trim()
+            .rsplit_once("uidvalidity=")
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("doveadm mailbox status said {out:?}"))
+    }
+
+    /// Renumbers the folder as a server does after restoring a backup or rebuilding its index: gives it
+    /// a new UIDVALIDITY (`doveadm mailbox update --uid-validity`), so every UID a client remembers is void.
+    pub fn renumber(&self, user: &str, folder: &str, uid_validity: u32) {
+        self.doveadm(&[
+            "mailbox",
+            "update",
+            "-u",
+            user,
+            "--uid-validity",
+            &uid_validity.to_string(),
+            folder,
+        ]);
+        assert_eq!(self.uid_validity(user, folder), uid_validity);
+    }
+
+    fn doveadm(&self, args: &[&str]) -> String {
+        let config = Path::new(self.var("DOVECOT_DIR")).join("dovecot.conf");
+        let out = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("doveadm: {e}"));
+        assert!(
+            out.status.success(),
+            "doveadm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 /// A user name of its own for each test (and each run), so mailboxes never mix.
