@@ -255,6 +255,119 @@ async fn every_fixture_imports_with_its_cyrillic_over_pop3_stls() {
     fixtures_import_over(Protocol::Pop3, TlsMode::StartTls).await;
 }
 
+/// A lead as the manager sees it, without what tells two arrivals of it apart (ids, times, the message and
+/// the collector it came through).
+fn as_seen(lead: &Value) -> String {
+    let mut lead = lead.clone();
+    let object = lead.as_object_mut().unwrap();
+    for key in ["id", "received_at"] {
+        object.remove(key);
+    }
+    let source = object["source"].as_object_mut().unwrap();
+    source.remove("message_id");
+    source.remove("collector");
+    lead.to_string()
+}
+
+/// What one collector filed in its last run: the run's counts, its leads as seen (sorted), and its
+/// rejections (external number and reason, sorted).
+async fn filed_by(
+    app: &TestApp,
+    name: &str,
+) -> ((u64, u64, u64, u64), Vec<String>, Vec<(Value, Value)>) {
+    let collectors = app.get("/api/v1/collectors").await;
+    let summary = collectors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["last_run"].clone())
+        .unwrap();
+    let mut leads: Vec<String> = all_leads(app)
+        .await
+        .iter()
+        .filter(|l| l["source"]["collector"] == name)
+        .map(as_seen)
+        .collect();
+    leads.sort_unstable();
+    let rejected = app.get("/api/v1/messages?outcome=rejected&limit=500").await;
+    let mut rejections: Vec<(Value, Value)> = rejected["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["collector"] == name)
+        .map(|m| (m["external_number"].clone(), m["reason"].clone()))
+        .collect();
+    rejections.sort_unstable_by_key(|(n, r)| (n.to_string(), r.to_string()));
+    (counts(&summary), leads, rejections)
+}
+
+/// A manager forwards each site order as an attachment into the collected mailbox (as it is, and in base64
+/// as some webmail does): each forward is filed exactly as its original is, with the same lead (Cyrillic
+/// included), the same rejection and the same skip.
+#[tokio::test]
+async fn every_fixture_forwarded_as_an_attachment_is_filed_like_the_original() {
+    use common::forward::{Carried, forward_as_attachment};
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let originals = unique_user("originals");
+    let as_is = unique_user("forwarded");
+    let base64 = unique_user("forwarded-b64");
+    let names = IMPORTED
+        .iter()
+        .chain(REJECTED)
+        .map(|(name, _)| *name)
+        .chain(["borderline", "no_keyword", "no_attachment"]);
+    for name in names {
+        let raw = fixture(name);
+        dc.deliver(&originals, &raw);
+        dc.deliver(&as_is, &forward_as_attachment(&raw, name, Carried::AsIs));
+        dc.deliver(&base64, &forward_as_attachment(&raw, name, Carried::Base64));
+    }
+    let mailbox = |name: &str, user: &str| {
+        collector(
+            &dc,
+            name,
+            user,
+            Protocol::Imap,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        )
+    };
+    let app = app_with(vec![
+        mailbox("originals", &originals),
+        mailbox("forwarded", &as_is),
+        mailbox("forwarded-b64", &base64),
+    ])
+    .await;
+
+    for name in ["originals", "forwarded", "forwarded-b64"] {
+        let summary = run_now(&app, name).await;
+        assert_eq!(summary["error"], Value::Null, "{name}: {summary}");
+    }
+    let original = filed_by(&app, "originals").await;
+    assert_eq!(
+        original.0,
+        (IMPORTED.len() as u64, 0, 2, REJECTED.len() as u64),
+        "the originals"
+    );
+    assert_eq!(original.1.len(), IMPORTED.len());
+    assert!(
+        original
+            .1
+            .iter()
+            .any(|l| l.contains("Прилепский Алексей Анатольевич")),
+        "{:?}",
+        original.1
+    );
+    for forwarded in ["forwarded", "forwarded-b64"] {
+        let filed = filed_by(&app, forwarded).await;
+        assert_eq!(filed.0, original.0, "{forwarded}: the run's counts");
+        assert_eq!(filed.1, original.1, "{forwarded}: the leads");
+        assert_eq!(filed.2, original.2, "{forwarded}: the rejections");
+    }
+}
+
 async fn imap_session(dc: &Dovecot, user: &str) -> ImapSession {
     ImapSession::connect_and_login(&dc.imap(TlsMode::None), &dc.login(user))
         .await

@@ -135,14 +135,7 @@ impl Dovecot {
 
     /// The folder's UIDVALIDITY, as the server reports it (`doveadm mailbox status`).
     pub fn uid_validity(&self, user: &str, folder: &str) -> u32 {
-        let out = self.doveadm(&[
-            "mailbox",
-            "status",
-            "-u",
-            user,
-            "uidvalidity",
-            folder,
-        ]);
+        let out = self.doveadm(&["mailbox", "status", "-u", user, "uidvalidity", folder]);
         out.trim()
             .rsplit_once("uidvalidity=")
             .and_then(|(_, v)| v.trim().parse().ok())

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod dovecot;
+pub mod forward;
 
 use std::path::PathBuf;
 
