@@ -343,14 +343,12 @@ async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line(
     let app = app_with_admin().await;
     let m = manager_with_everything(&app).await;
     let leadgate = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("leadgate")
-            .unwrap()
+        let out = common::cli::leadgate()
             .args(args)
             .env(
                 "LEADGATE_DATABASE__URL",
                 format!("sqlite://{}", app.db_path().display()),
             )
-            .env_remove("LEADGATE_CONFIG")
             .output()
             .unwrap();
         (

@@ -6,13 +6,14 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+mod common;
+
 const SEED_SAMPLE: &str = include_str!("fixtures/seed_sample.json");
 
+/// The binary in `dir`, from an environment without `LEADGATE_*` variables.
 fn leadgate(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("leadgate").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("LEADGATE_CONFIG")
-        .env("RUST_LOG", "warn");
+    let mut cmd = common::cli::leadgate();
+    cmd.current_dir(dir).env("RUST_LOG", "warn");
     cmd
 }
 
@@ -268,7 +269,7 @@ fn serve_writes_first_start_tokens_once_to_a_private_file_and_they_work() {
         l.local_addr().unwrap().port()
     };
     let spawn = || {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("leadgate"))
+        common::cli::leadgate_process()
             .arg("serve")
             .current_dir(dir.path())
             .env("LEADGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
@@ -358,19 +359,52 @@ fn serve_writes_first_start_tokens_once_to_a_private_file_and_they_work() {
         "tokens never reach the log"
     );
 
-    // The second start prints no tokens: wait for its "listening" log line, stop it, read its stdout.
+    // The second start comes up on the same database: it answers, keeps the tokens and the lead of the first,
+    // and prints no tokens. Its "listening" log line says the listener is bound.
     let mut child = spawn();
     let mut log = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     while log.read_line(&mut line).unwrap() > 0 && !line.contains("leadgate listening") {
         line.clear();
     }
+    assert!(
+        line.contains("leadgate listening"),
+        "the second start never listened: {:?}",
+        child.try_wait()
+    );
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for (path, body) in [("/healthz", "ok"), ("/readyz", "ready")] {
+            let answer = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 200, "{path}");
+            assert_eq!(answer.text().await.unwrap(), body, "{path}");
+        }
+        let leads: serde_json::Value = client
+            .get(format!("{base}/api/v1/leads"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            leads["items"][0]["contact"]["person"], "Прилепский Алексей Анатольевич",
+            "the first start's token and leads are kept: {leads}"
+        );
+    });
     std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status()
         .unwrap();
-    child.wait().unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "SIGTERM shuts down gracefully"
+    );
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut rest).unwrap();
     assert!(!rest.contains("token"), "{rest}");

@@ -590,7 +590,7 @@ async fn a_wrong_password_on_one_collector_does_not_stop_the_next() {
         ),
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+    let output = common::cli::leadgate_process()
         .arg("--config")
         .arg(&config)
         .arg("collect")
@@ -745,7 +745,7 @@ fn config_for(dir: &Path, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {
 }
 
 fn collect(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+    common::cli::leadgate_process()
         .arg("--config")
         .arg(config)
         .arg("collect")

@@ -354,8 +354,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let person_message = message_of(&app, person).await;
     let db = format!("sqlite://{}", app.db_path().display());
     let cli = |args: &[&str]| {
-        let out = assert_cmd::Command::cargo_bin("leadgate")
-            .unwrap()
+        let out = common::cli::leadgate()
             .args(args)
             .env("LEADGATE_DATABASE__URL", &db)
             .output()
@@ -372,8 +371,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     assert!(found.contains(&format!("lead {person:>8}")), "{found}");
     assert!(!found.contains(&format!("lead {other:>8}")), "{found}");
     assert!(found.contains("counterparty"), "{found}");
-    let refused = assert_cmd::Command::cargo_bin("leadgate")
-        .unwrap()
+    let refused = common::cli::leadgate()
         .args(["personal-data", "erase", "--inn", "77097"])
         .env("LEADGATE_DATABASE__URL", &db)
         .output()

@@ -21,8 +21,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 fn rejected_for_its_size() -> (tempfile::TempDir, i64) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
-    let out = assert_cmd::Command::cargo_bin("leadgate")
-        .unwrap()
+    let out = common::cli::leadgate()
         .arg("import")
         .arg(fixture("seed_sample"))
         .env("LEADGATE_DATABASE__URL", &db)

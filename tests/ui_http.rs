@@ -935,8 +935,7 @@ async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
 async fn users_add_creates_a_manager_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
-    let out = assert_cmd::Command::cargo_bin("leadgate")
-        .unwrap()
+    let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "manager"])
         .env("LEADGATE_DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "manager-password")
@@ -959,8 +958,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
         "first start secrets: {secrets}"
     );
     assert!(!stdout.contains("password:"), "{stdout}");
-    let out = assert_cmd::Command::cargo_bin("leadgate")
-        .unwrap()
+    let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "admin"])
         .env("LEADGATE_DATABASE__URL", &db)
         .env_remove("LEADGATE_NEW_PASSWORD")
@@ -973,14 +971,22 @@ async fn users_add_creates_a_manager_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("user manager1 updated (admin)"));
-    let out = assert_cmd::Command::cargo_bin("leadgate")
-        .unwrap()
+    let out = common::cli::leadgate()
         .args(["users", "add", "x"])
         .env("LEADGATE_DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "short")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the password must be at least 8 characters"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("short"),
+        "the password is not echoed: {stderr}"
+    );
 
     let app = TestApp::spawn_in(dir, |_| {}).await;
     let c = signed_in(&app, "manager1", "new-password-from-stdin").await;

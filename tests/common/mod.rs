@@ -1,6 +1,7 @@
 //! Test support: the real application on a port-0 listener with a fresh SQLite database.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod cli;
 pub mod dovecot;
 pub mod forward;
 
