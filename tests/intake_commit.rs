@@ -1,6 +1,8 @@
 //! A lead queued for its commit is answered with its result, never with an error: a commit slower than the
 //! request timeout still answers 201, and a client that goes away before the commit still gets its lead
-//! committed, exactly once. The commit is slowed down for real: the test holds SQLite's write lock.
+//! committed, exactly once; a group whose commit the database refuses is committed one lead at a time, so
+//! only the refused lead's client gets an error. The commit is slowed down for real (the test holds SQLite's
+//! write lock) and refused for real (a trigger).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
@@ -160,4 +162,101 @@ async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
 
     let app = TestApp::spawn_in(dir, |_| {}).await;
     assert_eq!(leads(&app).await.len(), 1, "the lead survived the shutdown");
+}
+
+/// Posts a contact lead with this subject in a task of its own; the task gives the answer's status and body.
+fn post_lead(app: &TestApp, subject: &str) -> tokio::task::JoinHandle<(u16, Value)> {
+    let body = serde_json::json!({
+        "Тема": subject,
+        "КонтактноеЛицо": "Иванова Мария Петровна",
+        "Телефон": "+79161234567",
+    });
+    let request = app
+        .client
+        .post(format!("{}/api/v1/intake", app.base))
+        .bearer_auth(&app.source_token)
+        .json(&body);
+    tokio::spawn(async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[tokio::test]
+async fn a_group_the_database_refuses_is_committed_one_lead_at_a_time_and_each_client_gets_its_answer()
+ {
+    let app = TestApp::spawn().await;
+    // The database itself refuses one lead, as a full disk or a broken constraint would refuse a group.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_one_lead BEFORE INSERT ON leads WHEN NEW.subject = 'Отказать'
+         BEGIN SELECT RAISE(ABORT, 'this lead is refused'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let groups = metric(&app, "leadgate_intake_group_size_count").await;
+    let grouped = metric(&app, "leadgate_intake_group_size_sum").await;
+
+    // With the write lock held, a first lead makes a group of its own that waits for its commit ...
+    let lock = WriteLock::take(&app).await;
+    let first = post_lead(&app, "Заказ 1");
+    until("the first group is committing", || async {
+        metric(&app, "leadgate_intake_group_size_count").await == groups + 1.0
+    })
+    .await;
+    // ... and three more queue behind it, to be committed together next; the database refuses the middle one.
+    let queued = ["Заказ 2", "Отказать", "Заказ 3"].map(|subject| post_lead(&app, subject));
+    until("all four leads are with the writer", || async {
+        metric(&app, "leadgate_intake_writer_submissions").await == 4.0
+    })
+    .await;
+    lock.release().await;
+
+    let mut answers = vec![first.await.unwrap()];
+    for answer in queued {
+        answers.push(answer.await.unwrap());
+    }
+    assert_eq!(
+        (
+            metric(&app, "leadgate_intake_group_size_count").await - groups,
+            metric(&app, "leadgate_intake_group_size_sum").await - grouped
+        ),
+        (2.0, 4.0),
+        "two groups: the first lead alone, then the other three together"
+    );
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [201, 201, 500, 201], "{answers:?}");
+    assert!(
+        answers[2].1.get("id").is_none(),
+        "the refused lead is not acknowledged: {}",
+        answers[2].1
+    );
+
+    // Every 201 is a committed lead, and only those are stored.
+    let mut subjects = Vec::new();
+    for (_, created) in answers.iter().filter(|(status, _)| *status == 201) {
+        let lead = app.get(&format!("/api/v1/leads/{}", created["id"])).await;
+        subjects.push(lead["subject"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(subjects, ["Заказ 1", "Заказ 2", "Заказ 3"]);
+    let stored: Vec<Value> = leads(&app)
+        .await
+        .iter()
+        .map(|l| l["subject"].clone())
+        .collect();
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    assert!(!stored.contains(&Value::from("Отказать")), "{stored:?}");
+    let messages = app.get("/api/v1/messages").await;
+    let outcomes: Vec<&Value> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["outcome"])
+        .collect();
+    assert_eq!(outcomes, ["imported"; 3], "{messages}");
 }

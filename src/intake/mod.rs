@@ -194,7 +194,10 @@ impl Intake {
             Some(writer) => {
                 let (reply, answer) = oneshot::channel();
                 // A job the writer cannot take is dropped with its reply, so the answer fails too.
-                let _ = writer.send((batch, reply)).await;
+                let _waiting = match writer.send((batch, reply)).await {
+                    Ok(()) => Some(Waiting::new(count)),
+                    Err(_) => None,
+                };
                 match answer.await {
                     Ok(outcomes) => outcomes,
                     Err(_) => return (0..count).map(|_| Err(SubmitError::WriterGone)).collect(),
@@ -206,6 +209,23 @@ impl Intake {
             .into_iter()
             .map(|r| r.map_err(SubmitError::Storage))
             .collect()
+    }
+}
+
+/// Counts submissions in the `leadgate_intake_writer_submissions` gauge while the group-commit writer holds
+/// them (queued, or in the group being committed) and has not answered them, whatever ends the wait.
+struct Waiting(usize);
+
+impl Waiting {
+    fn new(count: usize) -> Self {
+        metrics::gauge!("leadgate_intake_writer_submissions").increment(count as f64);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::gauge!("leadgate_intake_writer_submissions").decrement(self.0 as f64);
     }
 }
 
