@@ -159,3 +159,71 @@ impl CounterpartyEdits for SqliteStorage {
         Ok(LinkOutcome::Linked)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+    use crate::storage::Storage;
+
+    /// A database made by an earlier version, named its organisations after their contact person; the
+    /// upgrade keeps every name, and the contacts stay as private as the leads that brought them.
+    #[tokio::test]
+    async fn counterparties_named_by_an_earlier_version_keep_their_names_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let old = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(8, &old)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO counterparties (id, inn, inn_kind, name, created_at)
+             VALUES (1, '7709745454', 'organisation', 'Прилепский Алексей Анатольевич', 0)",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO counterparty_contacts (counterparty_id, kind, value) VALUES (1, 'phone', '+79256424290')",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let party = storage.counterparty(1, None).await.unwrap().unwrap();
+        assert_eq!(party.name, "Прилепский Алексей Анатольевич");
+        assert_eq!(party.phones, vec!["+79256424290".to_owned()]);
+        // No lead of any calendar brought the phone: a scoped viewer does not see it.
+        let scoped = storage.counterparty_views(
+            vec![(1, "7709745454".into(), "organisation".into(), party.name.clone())],
+            Some(&[]),
+        );
+        assert!(scoped.await.unwrap()[0].phones.is_empty());
+        assert_eq!(
+            storage
+                .counterparties_by_contact(Some("+79256424290"), None, 5)
+                .await
+                .unwrap(),
+            vec![1]
+        );
+        assert!(storage.rename_counterparty(1, "ООО «Ромашка»").await.unwrap());
+        assert_eq!(
+            storage.counterparty(1, None).await.unwrap().unwrap().name,
+            "ООО «Ромашка»"
+        );
+    }
+}
