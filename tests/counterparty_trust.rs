@@ -139,7 +139,7 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
     assert_eq!(r.status(), 303);
     let (_, page) = get(&app, &m1, &path).await;
     assert!(
-        page.contains("ООО «Ромашка» &lt;script&gt;alert(1)&lt;/script&gt;"),
+        page.contains("ООО «Ромашка» &#60;script&#62;alert(1)&#60;/script&#62;"),
         "{page}"
     );
     assert!(!page.contains("<script>alert(1)"));
@@ -182,7 +182,7 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
     assert_eq!(r.status(), 400);
     let refused = r.text().await.unwrap();
     assert!(refused.contains("не похоже на номер телефона"), "{refused}");
-    assert!(refused.contains("позвоните &lt;b&gt;мне&lt;/b&gt;"), "{refused}");
+    assert!(refused.contains("позвоните &#60;b&#62;мне&#60;/b&#62;"), "{refused}");
     // The wrong phone the lead brought goes.
     let r = post_form(
         &app,

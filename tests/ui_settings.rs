@@ -78,7 +78,7 @@ async fn an_administrator_chooses_the_default_calendar_and_it_stays_after_a_rest
     assert_eq!(status, 200);
     assert_eq!(text_of(&page, "default-calendar-origin"), "по умолчанию");
     assert_ne!(chosen_calendar(&page), calendar);
-    assert!(page.contains("Заявки партнёров &lt;b&gt;"), "names are escaped");
+    assert!(page.contains("Заявки партнёров &#60;b&#62;"), "names are escaped");
     let csrf = csrf_in(&page);
 
     let r = post_form(
@@ -202,7 +202,7 @@ async fn a_bad_cron_expression_gets_a_clear_error_and_changes_nothing() {
         );
         assert!(error.contains("0 */5 * * * *"), "the error shows an example: {error}");
         if cron.contains('<') {
-            assert!(html.contains("каждые &lt;5&gt; минут"), "escaped");
+            assert!(html.contains("каждые &#60;5&#62; минут"), "escaped");
         }
     }
     let (_, page) = get(&app, &admin, "/admin/settings").await;
