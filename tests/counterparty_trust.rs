@@ -84,7 +84,11 @@ async fn a_new_organisation_is_named_by_its_inn_and_an_entrepreneur_by_the_perso
     assert_eq!(entrepreneur["counterparty"]["name"], "Петров Пётр Петрович");
 
     // A later lead with another person does not rename either of them.
-    let again = post_lead(&app, json!({"ИНН": "7709745454", "КонтактноеЛицо": "Иванов"})).await;
+    let again = post_lead(
+        &app,
+        json!({"ИНН": "7709745454", "КонтактноеЛицо": "Иванов"}),
+    )
+    .await;
     assert_eq!(again["counterparty"]["name"], "ИНН 7709745454");
     let found = app.get("/api/v1/counterparties?inn=7709745454").await;
     assert_eq!(found["items"][0]["name"], "ИНН 7709745454");
@@ -133,7 +137,10 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
         &app,
         &m1,
         &format!("{path}/name"),
-        &[("csrf", &csrf), ("name", "  ООО «Ромашка» <script>alert(1)</script> ")],
+        &[
+            ("csrf", &csrf),
+            ("name", "  ООО «Ромашка» <script>alert(1)</script> "),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -143,9 +150,20 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
         "{page}"
     );
     assert!(!page.contains("<script>alert(1)"));
-    let r = post_form(&app, &m1, &format!("{path}/name"), &[("csrf", &csrf), ("name", "   ")]).await;
+    let r = post_form(
+        &app,
+        &m1,
+        &format!("{path}/name"),
+        &[("csrf", &csrf), ("name", "   ")],
+    )
+    .await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("Название не может быть пустым"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Название не может быть пустым")
+    );
     let r = post_form(
         &app,
         &m1,
@@ -160,7 +178,11 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
         &app,
         &m1,
         &format!("{path}/contacts"),
-        &[("csrf", &csrf), ("kind", "phone"), ("value", "8 (916) 765-43-21")],
+        &[
+            ("csrf", &csrf),
+            ("kind", "phone"),
+            ("value", "8 (916) 765-43-21"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -168,7 +190,11 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
         &app,
         &m1,
         &format!("{path}/contacts"),
-        &[("csrf", &csrf), ("kind", "email"), ("value", "office@romashka.example")],
+        &[
+            ("csrf", &csrf),
+            ("kind", "email"),
+            ("value", "office@romashka.example"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -176,19 +202,30 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
         &app,
         &m1,
         &format!("{path}/contacts"),
-        &[("csrf", &csrf), ("kind", "phone"), ("value", "позвоните <b>мне</b>")],
+        &[
+            ("csrf", &csrf),
+            ("kind", "phone"),
+            ("value", "позвоните <b>мне</b>"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 400);
     let refused = r.text().await.unwrap();
     assert!(refused.contains("не похоже на номер телефона"), "{refused}");
-    assert!(refused.contains("позвоните &#60;b&#62;мне&#60;/b&#62;"), "{refused}");
+    assert!(
+        refused.contains("позвоните &#60;b&#62;мне&#60;/b&#62;"),
+        "{refused}"
+    );
     // The wrong phone the lead brought goes.
     let r = post_form(
         &app,
         &m1,
         &format!("{path}/contacts/remove"),
-        &[("csrf", &csrf), ("kind", "phone"), ("value", "+79256424290")],
+        &[
+            ("csrf", &csrf),
+            ("kind", "phone"),
+            ("value", "+79256424290"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -196,7 +233,10 @@ async fn a_manager_renames_a_counterparty_and_keeps_its_contacts_in_the_ui() {
     let found = app.get("/api/v1/counterparties?inn=7709745454").await;
     assert_eq!(found["items"][0]["name"], "ООО «Ромашка»");
     assert_eq!(found["items"][0]["phones"], json!(["+79167654321"]));
-    assert_eq!(found["items"][0]["emails"], json!(["office@romashka.example"]));
+    assert_eq!(
+        found["items"][0]["emails"],
+        json!(["office@romashka.example"])
+    );
     let lead = app.get(&format!("/api/v1/leads/{}", lead["id"])).await;
     assert_eq!(lead["counterparty"]["name"], "ООО «Ромашка»");
 
@@ -223,7 +263,10 @@ async fn a_manager_who_may_not_see_any_of_its_leads_cannot_change_a_counterparty
     let csrf = session_csrf(&app, &m1).await;
     for (action, form) in [
         ("name", vec![("name", "Взлом")]),
-        ("contacts", vec![("kind", "phone"), ("value", "+79160000000")]),
+        (
+            "contacts",
+            vec![("kind", "phone"), ("value", "+79160000000")],
+        ),
         (
             "contacts/remove",
             vec![("kind", "phone"), ("value", "+79163456789")],
@@ -351,10 +394,17 @@ async fn an_email_in_other_letters_case_finds_the_customer_too() {
         json!({"ИНН": "7709745454", "АдресЭлектроннойПочты": "Office@Romashka.example"}),
     )
     .await;
-    let anonymous = post_lead(&app, json!({"АдресЭлектроннойПочты": "office@romashka.EXAMPLE"})).await;
+    let anonymous = post_lead(
+        &app,
+        json!({"АдресЭлектроннойПочты": "office@romashka.EXAMPLE"}),
+    )
+    .await;
     let admin = signed_in(&app, "admin", ADMIN_PASSWORD).await;
     let (_, page) = get(&app, &admin, &format!("/leads/{}", anonymous["id"])).await;
-    assert!(page.contains("совпал e-mail office@romashka.EXAMPLE"), "{page}");
+    assert!(
+        page.contains("совпал e-mail office@romashka.EXAMPLE"),
+        "{page}"
+    );
     assert!(page.contains(&format!(
         "name=\"counterparty\" value=\"{}\"",
         first["counterparty"]["id"]
@@ -408,7 +458,10 @@ async fn a_customer_known_only_from_another_managers_calendar_is_never_suggested
             &app,
             &m1,
             &format!("{path}/counterparty"),
-            &[("csrf", &csrf), ("counterparty", &hidden["counterparty"]["id"].to_string())],
+            &[
+                ("csrf", &csrf),
+                ("counterparty", &hidden["counterparty"]["id"].to_string()),
+            ],
         )
         .await;
         assert_eq!(r.status(), 404);

@@ -78,7 +78,10 @@ async fn an_administrator_chooses_the_default_calendar_and_it_stays_after_a_rest
     assert_eq!(status, 200);
     assert_eq!(text_of(&page, "default-calendar-origin"), "по умолчанию");
     assert_ne!(chosen_calendar(&page), calendar);
-    assert!(page.contains("Заявки партнёров &#60;b&#62;"), "names are escaped");
+    assert!(
+        page.contains("Заявки партнёров &#60;b&#62;"),
+        "names are escaped"
+    );
     let csrf = csrf_in(&page);
 
     let r = post_form(
@@ -200,7 +203,10 @@ async fn a_bad_cron_expression_gets_a_clear_error_and_changes_nothing() {
             error.contains(says) || (cron.contains('<') && error.contains("не распознано")),
             "{cron}: {error}"
         );
-        assert!(error.contains("0 */5 * * * *"), "the error shows an example: {error}");
+        assert!(
+            error.contains("0 */5 * * * *"),
+            "the error shows an example: {error}"
+        );
         if cron.contains('<') {
             assert!(html.contains("каждые &#60;5&#62; минут"), "escaped");
         }
@@ -358,7 +364,10 @@ async fn the_running_job_follows_a_schedule_saved_in_the_ui_and_stops_when_switc
     // Three seconds hold three due times of the old schedule: none of them may start a run.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let last = last_run_started(&app).await.unwrap();
-    assert!(last <= off_at, "a run started at {last} after switching off at {off_at}");
+    assert!(
+        last <= off_at,
+        "a run started at {last} after switching off at {off_at}"
+    );
     assert!(!subjects(&app).await.contains(&"Заказ 2".to_owned()));
     app.stop().await;
 }

@@ -180,7 +180,9 @@ impl MailCollectorJob {
             };
             let now = Utc::now().with_timezone(&tz);
             let Ok(next) = cron.find_next_occurrence(&now, false) else {
-                warn!("the cron pattern has no next occurrence; the job waits for another schedule");
+                warn!(
+                    "the cron pattern has no next occurrence; the job waits for another schedule"
+                );
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     changed = changes.changed() => if changed.is_err() { return } else { continue },

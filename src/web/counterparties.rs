@@ -209,9 +209,7 @@ fn checked_name(name: &str) -> Result<String, String> {
         return Err("Название не может быть пустым.".into());
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "Название длиннее {MAX_NAME_CHARS} символов."
-        ));
+        return Err(format!("Название длиннее {MAX_NAME_CHARS} символов."));
     }
     if name.chars().any(char::is_control) {
         return Err("В названии есть управляющие символы.".into());
@@ -253,8 +251,14 @@ pub async fn rename(
     let name = match checked_name(form.name.as_deref().unwrap_or_default()) {
         Ok(name) => name,
         Err(message) => {
-            return render(&state, &viewer, id, StatusCode::BAD_REQUEST, Some((message, &form)))
-                .await;
+            return render(
+                &state,
+                &viewer,
+                id,
+                StatusCode::BAD_REQUEST,
+                Some((message, &form)),
+            )
+            .await;
         }
     };
     if !state.storage.rename_counterparty(id, &name).await? {
@@ -275,8 +279,14 @@ pub async fn add_contact(
     let contact = match checked_contact(form.kind.as_deref(), form.value.as_deref()) {
         Ok(contact) => contact,
         Err(message) => {
-            return render(&state, &viewer, id, StatusCode::BAD_REQUEST, Some((message, &form)))
-                .await;
+            return render(
+                &state,
+                &viewer,
+                id,
+                StatusCode::BAD_REQUEST,
+                Some((message, &form)),
+            )
+            .await;
         }
     };
     state
@@ -318,12 +328,16 @@ mod tests {
 
     #[test]
     fn a_typed_phone_is_kept_in_e164_and_nonsense_is_refused() {
-        let c = checked_contact(Some("phone"), Some(" 8 (916) 123-45-67 ")).unwrap_or_else(|e| panic!("{e}"));
+        let c = checked_contact(Some("phone"), Some(" 8 (916) 123-45-67 "))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.value, "+79161234567");
         assert!(checked_contact(Some("phone"), Some("позвоните")).is_err());
         assert!(checked_contact(Some("email"), Some("ivan@mail,ru")).is_err());
         assert!(checked_contact(Some("fax"), Some("123")).is_err());
-        assert_eq!(checked_name("  ООО   «Ромашка» ").as_deref(), Ok("ООО «Ромашка»"));
+        assert_eq!(
+            checked_name("  ООО   «Ромашка» ").as_deref(),
+            Ok("ООО «Ромашка»")
+        );
         assert!(checked_name("   ").is_err());
     }
 }

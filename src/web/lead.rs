@@ -179,8 +179,9 @@ pub async fn suggestions(
             continue;
         };
         let by_phone = phone.filter(|p| c.phones.iter().any(|cp| cp == p));
-        let by_email =
-            email.filter(|e| !e.is_empty() && c.emails.iter().any(|ce| ce.trim().eq_ignore_ascii_case(e)));
+        let by_email = email.filter(|e| {
+            !e.is_empty() && c.emails.iter().any(|ce| ce.trim().eq_ignore_ascii_case(e))
+        });
         let matched = match (by_phone, by_email) {
             (Some(p), _) => format!("телефон {p}"),
             (None, Some(e)) => format!("e-mail {e}"),
@@ -541,7 +542,9 @@ pub async fn link_counterparty(
             info!(lead_id = id, counterparty = form.counterparty, user = %viewer.login, "lead linked to a counterparty");
             Ok(Redirect::to(&format!("/leads/{id}")).into_response())
         }
-        LinkOutcome::AlreadyLinked => Err(ApiError::Busy("the lead has a counterparty already".into())),
+        LinkOutcome::AlreadyLinked => {
+            Err(ApiError::Busy("the lead has a counterparty already".into()))
+        }
         LinkOutcome::NotFound => Err(ApiError::NotFound("counterparty")),
     }
 }

@@ -102,10 +102,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::sources).post(admin::create_source),
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
-        .route(
-            "/admin/settings",
-            get(settings::page).post(settings::save),
-        )
+        .route("/admin/settings", get(settings::page).post(settings::save))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),

@@ -112,7 +112,15 @@ pub async fn page(
     AdminViewer(viewer): AdminViewer,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    render(&state, &viewer, StatusCode::OK, None, None, q.saved.is_some()).await
+    render(
+        &state,
+        &viewer,
+        StatusCode::OK,
+        None,
+        None,
+        q.saved.is_some(),
+    )
+    .await
 }
 
 /// The settings form. A disabled field (a value of the file) is not sent; `enabled` is a checkbox, sent

@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{SqliteStorage, ms};
-use crate::storage::{
-    CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError,
-};
+use crate::storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
 
 /// The counterparty side of a lead, for linking.
 #[derive(sqlx::FromRow)]
@@ -209,7 +207,12 @@ mod tests {
         assert_eq!(party.phones, vec!["+79256424290".to_owned()]);
         // No lead of any calendar brought the phone: a scoped viewer does not see it.
         let scoped = storage.counterparty_views(
-            vec![(1, "7709745454".into(), "organisation".into(), party.name.clone())],
+            vec![(
+                1,
+                "7709745454".into(),
+                "organisation".into(),
+                party.name.clone(),
+            )],
             Some(&[]),
         );
         assert!(scoped.await.unwrap()[0].phones.is_empty());
@@ -220,7 +223,12 @@ mod tests {
                 .unwrap(),
             vec![1]
         );
-        assert!(storage.rename_counterparty(1, "ООО «Ромашка»").await.unwrap());
+        assert!(
+            storage
+                .rename_counterparty(1, "ООО «Ромашка»")
+                .await
+                .unwrap()
+        );
         assert_eq!(
             storage.counterparty(1, None).await.unwrap().unwrap().name,
             "ООО «Ромашка»"
