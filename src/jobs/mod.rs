@@ -196,22 +196,32 @@ impl MailCollectorJob {
                 changed = changes.changed() => if changed.is_err() { return } else { continue },
                 () = tokio::time::sleep(wait) => {}
             }
-            // A change that came as the run fell due wins: the run belongs to the old schedule.
+            // A change that came as the run fell due wins: the run belongs to the old schedule. It is
+            // looked at again once the run holds its locks, just before it starts.
             if changes.has_changed().unwrap_or(true) {
                 continue;
             }
-            let job = self.clone();
+            let run = match self.prepare(None).await {
+                Ok(run) => run,
+                Err(JobError::AlreadyRunning) => {
+                    info!("scheduled mail collector run skipped: the previous run is still going");
+                    continue;
+                }
+                Err(e) => {
+                    warn!(error = %e, "scheduled mail collector run did not happen");
+                    continue;
+                }
+            };
+            if changes.has_changed().unwrap_or(true) {
+                continue;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {
                     info!("shutdown during a mail collector run; committed batches stay");
                     return;
                 }
-                result = job.run_once(None) => match result {
-                    Ok(summaries) => info!(collectors = summaries.len(), "scheduled mail collector run finished"),
-                    Err(JobError::AlreadyRunning) => {
-                        info!("scheduled mail collector run skipped: the previous run is still going");
-                    }
-                    Err(e) => warn!(error = %e, "scheduled mail collector run did not happen"),
+                summaries = self.run_prepared(run) => {
+                    info!(collectors = summaries.len(), "scheduled mail collector run finished");
                 }
             }
             let missed = runs_between(&cron, &next, &Utc::now().with_timezone(&tz));
