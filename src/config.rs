@@ -57,6 +57,22 @@ pub struct Settings {
     pub http_sources: Vec<HttpSourceConfig>,
     /// Mail collectors to upsert at start.
     pub collectors: Vec<CollectorConfig>,
+    /// Which of the settings the UI may also change the configuration sets (the file, or an environment
+    /// override): those are the configuration's, shown read-only in the UI.
+    #[serde(skip)]
+    pub from_file: FileKeys,
+}
+
+/// The settings the UI may change that the configuration (file or environment) sets itself. Filled by
+/// [`Settings::load`]; settings built in code set none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileKeys {
+    /// `default_calendar`.
+    pub default_calendar: bool,
+    /// `schedule.mail_collector.cron`.
+    pub mail_collector_cron: bool,
+    /// `schedule.mail_collector.enabled`.
+    pub mail_collector_enabled: bool,
 }
 
 impl Default for Settings {
@@ -72,6 +88,7 @@ impl Default for Settings {
             calendars: Vec::new(),
             http_sources: Vec::new(),
             collectors: Vec::new(),
+            from_file: FileKeys::default(),
         }
     }
 }
@@ -363,7 +380,15 @@ impl Settings {
                 .try_parsing(true)
                 .ignore_empty(true),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let built = builder.build()?;
+        let set = |key: &str| built.get::<config::Value>(key).is_ok();
+        let from_file = FileKeys {
+            default_calendar: set("default_calendar"),
+            mail_collector_cron: set("schedule.mail_collector.cron"),
+            mail_collector_enabled: set("schedule.mail_collector.enabled"),
+        };
+        let mut settings: Settings = built.try_deserialize()?;
+        settings.from_file = from_file;
         settings.tz()?;
         Ok(settings)
     }
@@ -428,6 +453,32 @@ mod tests {
         assert_eq!(s.collectors[0].protocol, crate::storage::Protocol::Imap);
         assert_eq!(s.limits.max_body_bytes, 1_048_576);
         assert_eq!(s.schedule.mail_collector.cron, "0 */5 * * * *");
+        assert_eq!(
+            s.from_file,
+            FileKeys {
+                default_calendar: true,
+                mail_collector_cron: true,
+                mail_collector_enabled: true,
+            }
+        );
+    }
+
+    #[test]
+    fn settings_the_file_leaves_out_are_not_marked_as_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leadgate.toml");
+        std::fs::write(&path, "[schedule.mail_collector]\nenabled = false\n").unwrap();
+        let s = Settings::load(Some(&path)).unwrap();
+        assert_eq!(
+            s.from_file,
+            FileKeys {
+                default_calendar: false,
+                mail_collector_cron: false,
+                mail_collector_enabled: true,
+            }
+        );
+        assert_eq!(s.default_calendar, "Заявки с сайта");
+        assert!(!s.schedule.mail_collector.enabled);
     }
 
     #[test]

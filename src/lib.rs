@@ -4,6 +4,7 @@
 //! uses the pure [`domain`] and writes through [`storage`]. [`startup`] wires them together for the server
 //! and for the one-shot commands of [`cli`].
 
+pub mod admin_settings;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -139,8 +139,9 @@ impl Services {
     }
 }
 
-/// The id of the calendar for site data whose source names none (`default_calendar`); provisioning at
-/// every start makes sure it exists.
+/// The id of the calendar for site data whose source names none: `default_calendar` of the configuration,
+/// else the one an administrator chose in the UI ([`crate::admin_settings`]); provisioning at every start
+/// makes sure the configured one exists.
 ///
 /// # Errors
 /// Database errors.
@@ -148,19 +149,21 @@ pub async fn default_calendar_id(
     storage: &dyn Storage,
     settings: &Settings,
 ) -> Result<Option<i64>, crate::storage::StorageError> {
-    Ok(storage
-        .calendars()
+    Ok(crate::admin_settings::load(storage, settings)
         .await?
-        .into_iter()
-        .find(|c| c.name == settings.default_calendar)
-        .map(|c| c.id))
+        .default_calendar
+        .value
+        .id)
 }
 
 /// Upserts the calendars, HTTP sources and collectors the settings name.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
-    let default_calendar = storage
+    let configured_default = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;
+    let default_calendar = default_calendar_id(storage, settings)
+        .await?
+        .unwrap_or(configured_default);
     for calendar in &settings.calendars {
         storage
             .upsert_calendar(&calendar.name, calendar.owner.as_deref())
@@ -365,14 +368,14 @@ impl Application {
             writer,
             ..
         } = self.services;
-        let schedule = &settings.schedule.mail_collector;
-        let cron = if schedule.enabled {
-            Some(crate::jobs::parse_cron(&schedule.cron).context("schedule.mail_collector.cron")?)
-        } else {
-            info!("the mail collector job is switched off");
-            None
-        };
         let tz = settings.tz()?;
+        // The schedule in force: the configuration's, else the one saved in the UI. One in the file that
+        // cannot be used stops the start, as any bad configuration value does.
+        let cron = crate::admin_settings::load(storage.as_ref(), &settings)
+            .await?
+            .schedule(tz)
+            .context("schedule.mail_collector.cron")?;
+        job.set_schedule(cron);
         let metrics_token = read_secret(
             settings.server.metrics_token_env.as_deref(),
             settings.server.metrics_token_file.as_deref(),
@@ -425,12 +428,7 @@ impl Application {
         });
         let scheduler = tokio::spawn({
             let stop = stop.clone();
-            async move {
-                match cron {
-                    Some(cron) => job.run_scheduled(cron, tz, stop).await,
-                    None => stop.cancelled().await,
-                }
-            }
+            async move { job.run_scheduled(tz, stop).await }
         });
         let trigger = stop.clone();
         tokio::spawn(async move {

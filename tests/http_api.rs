@@ -47,8 +47,8 @@ async fn assert_seed_order(app: &TestApp, response: reqwest::Response) {
     assert_eq!(created["calendar"]["name"], "Заявки с сайта");
     assert_eq!(created["counterparty"]["inn"], "7709745454");
     assert_eq!(
-        created["counterparty"]["name"],
-        "Прилепский Алексей Анатольевич"
+        created["counterparty"]["name"], "ИНН 7709745454",
+        "an organisation is named by its INN, not after the person who wrote"
     );
     assert_eq!(created["warnings"], json!([]));
 
@@ -350,8 +350,8 @@ async fn two_leads_with_the_same_inn_share_one_counterparty_with_both_contacts()
         .unwrap();
     assert_eq!(a["counterparty"]["id"], b["counterparty"]["id"]);
     assert_eq!(
-        b["counterparty"]["name"], "Петров",
-        "the first lead named it"
+        b["counterparty"]["name"], "ИНН 7709745454",
+        "an organisation is named by its INN until a manager names it"
     );
     let found = app.get("/api/v1/counterparties?inn=7709745454").await;
     let items = found["items"].as_array().unwrap();

@@ -870,6 +870,18 @@ async fn counterparties_are_found_by_inn_prefix_and_by_name_in_any_case() {
     let app = app_with_admin().await;
     post_lead(&app, SEED_SAMPLE).await;
     let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    // An organisation is called by its INN until a manager names it.
+    let (_, page) = get(&app, &c, "/counterparties/1").await;
+    assert!(page.contains("ИНН 7709745454"));
+    let csrf = csrf_in(&page);
+    let r = post_form(
+        &app,
+        &c,
+        "/counterparties/1/name",
+        &[("csrf", &csrf), ("name", "Прилепский Алексей Анатольевич")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
     for q in ["7709", "прилепский", "ПРИЛЕП", "алексей прил"] {
         let (status, html) = get(&app, &c, &format!("/counterparties?q={}", urlencode(q))).await;
         assert_eq!(status, 200);

@@ -15,12 +15,13 @@ const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 const M1_PASSWORD: &str = "manager1-password";
 const M2_PASSWORD: &str = "manager2-password";
 
+// Individual entrepreneurs (12-digit INNs), so that each counterparty is named after its person.
 /// Known from the common calendar and from manager2's personal one.
-const INN_SHARED: &str = "7709745454";
+const INN_SHARED: &str = "770974545492";
 /// Known only from manager2's personal calendar.
-const INN_SECRET: &str = "5001007329";
+const INN_SECRET: &str = "500100732964";
 /// Known only from manager1's personal calendar.
-const INN_MINE: &str = "3810000011";
+const INN_MINE: &str = "381000001100";
 
 /// What manager2's personal calendar alone knows; none of it may reach manager1.
 const SECRETS: [&str; 7] = [

@@ -136,6 +136,18 @@ impl Inn {
             InnKind::Individual
         }
     }
+
+    /// The name a new counterparty gets until a manager names it. A company is never named after whoever
+    /// filled in the form (its contact person is not the company), so an organisation is `ИНН <inn>`; an
+    /// individual entrepreneur is the person, so a 12-digit INN takes the contact person's name when the
+    /// lead gives one, else `ИНН <inn>` too.
+    pub fn new_counterparty_name(&self, contact_person: Option<&str>) -> String {
+        let person = contact_person.map(str::trim).filter(|p| !p.is_empty());
+        match (self.kind(), person) {
+            (InnKind::Individual, Some(person)) => person.to_owned(),
+            _ => format!("ИНН {}", self.0),
+        }
+    }
 }
 
 /// The check digit the weights give for the leading digits: the weighted sum mod 11, then mod 10.
@@ -184,6 +196,26 @@ impl From<Inn> for String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_organisation_is_named_by_its_inn_and_an_entrepreneur_by_the_person() {
+        let company = Inn::parse("7709745454").unwrap();
+        assert_eq!(
+            company.new_counterparty_name(Some("Прилепский Алексей Анатольевич")),
+            "ИНН 7709745454"
+        );
+        assert_eq!(company.new_counterparty_name(None), "ИНН 7709745454");
+        let entrepreneur = Inn::parse("500100732259").unwrap();
+        assert_eq!(
+            entrepreneur.new_counterparty_name(Some(" Петров Пётр ")),
+            "Петров Пётр"
+        );
+        assert_eq!(
+            entrepreneur.new_counterparty_name(Some("  ")),
+            "ИНН 500100732259"
+        );
+        assert_eq!(entrepreneur.new_counterparty_name(None), "ИНН 500100732259");
+    }
 
     #[test]
     fn a_known_organisation_inn_is_valid() {

@@ -3,7 +3,9 @@
 //!
 //! A run never overlaps the previous one: within a process a mutex is tried, not awaited, so a run that falls
 //! due while one is going is skipped and logged; across processes sharing one database a job lock in storage
-//! does the same, and a crashed holder releases it. [`MailCollectorJob::run_once`] is one step of the scheduler and is what `leadgate collect`,
+//! does the same, and a crashed holder releases it. The schedule and the switch can change while the server
+//! runs ([`MailCollectorJob::set_schedule`], from the settings page): the scheduler wakes on the change and
+//! follows the new schedule from then on. [`MailCollectorJob::run_once`] is one step of the scheduler and is what `leadgate collect`,
 //! the API's "run now" and the tests call, so they exercise exactly what the schedule runs.
 
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use croner::Cron;
 use serde::Serialize;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
@@ -56,6 +58,8 @@ pub enum JobError {
 pub struct MailCollectorJob {
     env: CollectorEnv,
     running: Arc<Mutex<()>>,
+    /// The schedule the scheduler follows; `None`: switched off.
+    schedule: watch::Sender<Option<Cron>>,
 }
 
 /// A run that may go: this process's run guard and the job's lock are held, the collectors chosen.
@@ -71,7 +75,27 @@ impl MailCollectorJob {
         Self {
             env,
             running: Arc::new(Mutex::new(())),
+            schedule: watch::Sender::new(None),
         }
+    }
+
+    /// Sets the schedule the scheduler follows (`None`: switched off). The scheduler takes it at once: a
+    /// run that was due on the old schedule and has not started does not start.
+    pub fn set_schedule(&self, cron: Option<Cron>) {
+        match &cron {
+            Some(c) => info!(pattern = %c.pattern, "mail collector job schedule set"),
+            None => info!("mail collector job switched off"),
+        }
+        self.schedule.send_replace(cron);
+    }
+
+    /// When the schedule in force next falls due (in `tz`), or `None` when the job is switched off.
+    pub fn next_run(&self, tz: Tz) -> Option<chrono::DateTime<Tz>> {
+        let schedule = self.schedule.borrow();
+        schedule
+            .as_ref()?
+            .find_next_occurrence(&Utc::now().with_timezone(&tz), false)
+            .ok()
     }
 
     /// One run: every active collector (or only `only`), in turn.
@@ -140,17 +164,28 @@ impl MailCollectorJob {
         summaries
     }
 
-    /// Runs on `cron` (in the shop's time zone) until `shutdown` is cancelled. A run in progress at shutdown
-    /// is dropped between database transactions: what it committed stays, the rest is picked up next time.
-    pub async fn run_scheduled(self: Arc<Self>, cron: Cron, tz: Tz, shutdown: CancellationToken) {
-        info!(pattern = %cron.pattern, "mail collector job scheduled");
+    /// Runs on the schedule set by [`MailCollectorJob::set_schedule`] (in the shop's time zone) until
+    /// `shutdown` is cancelled, following each change of the schedule as it comes. A run in progress at
+    /// shutdown is dropped between database transactions: what it committed stays, the rest is picked up
+    /// next time.
+    pub async fn run_scheduled(self: Arc<Self>, tz: Tz, shutdown: CancellationToken) {
+        let mut changes = self.schedule.subscribe();
         loop {
+            let Some(cron) = changes.borrow_and_update().clone() else {
+                info!("the mail collector job is switched off");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() { return } else { continue },
+                }
+            };
             let now = Utc::now().with_timezone(&tz);
-            let next = match cron.find_next_occurrence(&now, false) {
-                Ok(next) => next,
-                Err(e) => {
-                    warn!(error = %e, "the cron pattern has no next occurrence; the job stops");
-                    return;
+            let Ok(next) = cron.find_next_occurrence(&now, false) else {
+                warn!(
+                    "the cron pattern has no next occurrence; the job waits for another schedule"
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    changed = changes.changed() => if changed.is_err() { return } else { continue },
                 }
             };
             let wait = (next.with_timezone(&Utc) - Utc::now())
@@ -158,20 +193,35 @@ impl MailCollectorJob {
                 .unwrap_or_default();
             tokio::select! {
                 () = shutdown.cancelled() => return,
+                changed = changes.changed() => if changed.is_err() { return } else { continue },
                 () = tokio::time::sleep(wait) => {}
             }
-            let job = self.clone();
+            // A change that came as the run fell due wins: the run belongs to the old schedule. It is
+            // looked at again once the run holds its locks, just before it starts.
+            if changes.has_changed().unwrap_or(true) {
+                continue;
+            }
+            let run = match self.prepare(None).await {
+                Ok(run) => run,
+                Err(JobError::AlreadyRunning) => {
+                    info!("scheduled mail collector run skipped: the previous run is still going");
+                    continue;
+                }
+                Err(e) => {
+                    warn!(error = %e, "scheduled mail collector run did not happen");
+                    continue;
+                }
+            };
+            if changes.has_changed().unwrap_or(true) {
+                continue;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {
                     info!("shutdown during a mail collector run; committed batches stay");
                     return;
                 }
-                result = job.run_once(None) => match result {
-                    Ok(summaries) => info!(collectors = summaries.len(), "scheduled mail collector run finished"),
-                    Err(JobError::AlreadyRunning) => {
-                        info!("scheduled mail collector run skipped: the previous run is still going");
-                    }
-                    Err(e) => warn!(error = %e, "scheduled mail collector run did not happen"),
+                summaries = self.run_prepared(run) => {
+                    info!(collectors = summaries.len(), "scheduled mail collector run finished");
                 }
             }
             let missed = runs_between(&cron, &next, &Utc::now().with_timezone(&tz));

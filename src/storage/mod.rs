@@ -5,7 +5,9 @@
 //! idempotency key is claimed in the same transaction as the lead it answers with. Handlers and collectors
 //! never compose these steps themselves, so no channel can get them half right.
 
+pub mod counterparty_edit;
 pub mod model;
+pub mod settings;
 pub mod sqlite;
 pub mod web_model;
 
@@ -14,7 +16,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::personal_data::PersonDataQuery;
 
+pub use counterparty_edit::*;
 pub use model::*;
+pub use settings::*;
 pub use web_model::*;
 
 /// Errors from the storage layer.
@@ -65,7 +69,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 ///
 /// Every method is a complete unit of work: it either commits or changes nothing.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: CounterpartyEdits + SettingsStore + Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

@@ -209,15 +209,15 @@ async fn list_page(
             }
         })
         .collect();
-    let schedule = &state.settings.schedule.mail_collector;
+    let schedule = crate::admin_settings::load(state.storage.as_ref(), &state.settings).await?;
     let (progress, outcome) = state.collector_tasks.current();
     let page = ListPage {
         layout: Layout::new(viewer, "admin"),
         collectors,
         notice: notice.or(outcome),
         progress,
-        schedule: schedule.cron.clone(),
-        schedule_enabled: schedule.enabled,
+        schedule: schedule.mail_collector_cron.value,
+        schedule_enabled: schedule.mail_collector_enabled.value,
     };
     Ok((status, page).into_response())
 }

@@ -3,6 +3,11 @@
 //! A manager may open a lead only in a calendar they may see (common, or their own personal one); the same
 //! check guards every action and the tech cards, so another manager's personal calendar never leaks through
 //! a guessed id.
+//!
+//! A lead without an INN has no counterparty, but its phone or e-mail may be a known customer's: the page
+//! then suggests that customer, with their other leads, and one click links the lead. Only customers the
+//! viewer may see are suggested, matched only by contacts the viewer may see, so a suggestion never tells a
+//! manager who is behind a phone in another manager's personal calendar.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,7 +21,7 @@ use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
 use crate::domain::lead::{LeadKind, LeadStatus};
 use crate::http::{ApiError, AppState};
-use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, TechCardView};
+use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, LinkOutcome, TechCardView};
 
 /// A layout file link (only http and https URLs become links).
 #[derive(Debug, Clone)]
@@ -122,6 +127,86 @@ pub struct CardRow {
     pub total_area: String,
 }
 
+/// A known customer the lead may belong to: its phone or e-mail is one of theirs.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    /// Counterparty id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its INN.
+    pub inn: String,
+    /// What matched: `телефон +79161234567` or `e-mail a@b.ru`.
+    pub matched: String,
+    /// Its other leads the viewer may see, newest first.
+    pub leads: Vec<LeadRow>,
+}
+
+/// Most customers suggested for one lead.
+const MAX_SUGGESTIONS: u32 = 5;
+/// Most leads shown with each suggestion.
+const SUGGESTION_LEADS: usize = 10;
+
+/// The customers a lead without an INN (and without a counterparty) may belong to: those the viewer may see
+/// that have the lead's phone (E.164) or e-mail (any case) among the contacts the viewer sees.
+///
+/// # Errors
+/// Database errors.
+pub async fn suggestions(
+    state: &AppState,
+    viewer: &Viewer,
+    lead: &LeadView,
+) -> Result<Vec<Suggestion>, ApiError> {
+    let has_inn = lead.inn.as_deref().is_some_and(|i| !i.trim().is_empty());
+    if lead.counterparty.is_some() || has_inn {
+        return Ok(Vec::new());
+    }
+    let phone = lead.contact.phone_e164.as_deref();
+    let email = lead.contact.email.as_deref().map(str::trim);
+    let ids = state
+        .storage
+        .counterparties_by_contact(phone, email, MAX_SUGGESTIONS)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scope = super::session::calendar_scope(state, viewer).await?;
+    let visible = super::session::visible_calendars(state, viewer).await?;
+    let tz = timezone(state);
+    let mut found = Vec::new();
+    for id in ids {
+        let Some(c) = state.storage.counterparty(id, scope.as_deref()).await? else {
+            continue;
+        };
+        let by_phone = phone.filter(|p| c.phones.iter().any(|cp| cp == p));
+        let by_email = email.filter(|e| {
+            !e.is_empty() && c.emails.iter().any(|ce| ce.trim().eq_ignore_ascii_case(e))
+        });
+        let matched = match (by_phone, by_email) {
+            (Some(p), _) => format!("телефон {p}"),
+            (None, Some(e)) => format!("e-mail {e}"),
+            (None, None) => continue,
+        };
+        let leads = state
+            .storage
+            .leads_of_counterparty(id, 50)
+            .await?
+            .iter()
+            .filter(|l| l.id != lead.id && visible.iter().any(|v| v.id == l.calendar_id))
+            .take(SUGGESTION_LEADS)
+            .map(|l| LeadRow::new(l, tz))
+            .collect();
+        found.push(Suggestion {
+            id: c.id,
+            name: c.name,
+            inn: c.inn,
+            matched,
+            leads,
+        });
+    }
+    Ok(found)
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "lead.html")]
 struct LeadPage {
@@ -145,6 +230,7 @@ struct LeadPage {
     inn: String,
     counterparty: Option<CounterpartyRef>,
     other_leads: Vec<LeadRow>,
+    suggestions: Vec<Suggestion>,
     files: Vec<FileLink>,
     lines: Vec<LineRow>,
     total: String,
@@ -276,6 +362,7 @@ pub async fn page(
         }
         None => Vec::new(),
     };
+    let suggestions = suggestions(&state, &viewer, &lead).await?;
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let c = &lead.contact;
@@ -304,6 +391,7 @@ pub async fn page(
         inn: lead.inn.clone().unwrap_or_default(),
         counterparty: lead.counterparty.clone(),
         other_leads,
+        suggestions,
         files: lead
             .layout_files
             .iter()
@@ -419,6 +507,46 @@ pub async fn form_tech_cards(
         .ok_or(ApiError::NotFound("lead"))?;
     info!(lead_id = id, user = %viewer.login, cards = cards.len(), "tech cards formed");
     Ok(Redirect::to(&format!("/leads/{id}#tech-cards")).into_response())
+}
+
+/// The counterparty a manager links a lead to.
+#[derive(Debug, serde::Deserialize)]
+pub struct LinkForm {
+    /// Counterparty id: one of the lead's suggestions.
+    counterparty: i64,
+}
+
+/// `POST /leads/{id}/counterparty`: links the lead to a suggested customer (and adds the lead's phone and
+/// e-mail to the customer's contacts). Only a current suggestion can be linked: a lead with an INN or a
+/// counterparty, or a customer the viewer may not see, is refused.
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn link_counterparty(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<LinkForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    if lead.counterparty.is_some() {
+        return Err(ApiError::Busy("the lead has a counterparty already".into()));
+    }
+    let suggested = suggestions(&state, &viewer, &lead).await?;
+    if !suggested.iter().any(|s| s.id == form.counterparty) {
+        return Err(ApiError::NotFound("suggested counterparty"));
+    }
+    match state
+        .storage
+        .link_lead_to_counterparty(id, form.counterparty)
+        .await?
+    {
+        LinkOutcome::Linked => {
+            info!(lead_id = id, counterparty = form.counterparty, user = %viewer.login, "lead linked to a counterparty");
+            Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+        }
+        LinkOutcome::AlreadyLinked => {
+            Err(ApiError::Busy("the lead has a counterparty already".into()))
+        }
+        LinkOutcome::NotFound => Err(ApiError::NotFound("counterparty")),
+    }
 }
 
 /// The raw bytes as an opaque download: never rendered by the browser, whatever they hold.

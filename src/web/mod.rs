@@ -28,6 +28,7 @@ pub mod password;
 pub mod personal_data;
 pub mod quarantine;
 pub mod session;
+pub mod settings;
 
 use axum::Router;
 use axum::body::Body;
@@ -67,9 +68,19 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/spam", post(lead::spam))
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
+        .route("/leads/{id}/counterparty", post(lead::link_counterparty))
         .route("/tech-cards/{id}", get(lead::tech_card))
         .route("/counterparties", get(counterparties::list))
         .route("/counterparties/{id}", get(counterparties::page))
+        .route("/counterparties/{id}/name", post(counterparties::rename))
+        .route(
+            "/counterparties/{id}/contacts",
+            post(counterparties::add_contact),
+        )
+        .route(
+            "/counterparties/{id}/contacts/remove",
+            post(counterparties::remove_contact),
+        )
         .route("/account", get(account::page))
         .route("/account/feed-key", post(account::new_feed_key))
         .route("/quarantine", get(quarantine::list))
@@ -91,6 +102,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::sources).post(admin::create_source),
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
+        .route("/admin/settings", get(settings::page).post(settings::save))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),

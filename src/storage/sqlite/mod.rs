@@ -20,7 +20,9 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
+mod counterparty_edit;
 mod personal_data;
+mod settings;
 mod web;
 mod write;
 
@@ -470,12 +472,13 @@ impl SqliteStorage {
                 // A contact is stored as the intake wrote it: the phone in E.164, else as sent; the e-mail
                 // as sent.
                 q.push(
-                    " AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = cc.counterparty_id
+                    " AND (cc.entered_by IS NOT NULL OR EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = cc.counterparty_id
                      AND CASE cc.kind WHEN 'phone' THEN COALESCE(l.phone_e164, l.phone) = cc.value
                          ELSE l.email = cc.value END",
                 );
                 push_calendar_ids(&mut q, calendars);
-                q.push(")");
+                // A contact a manager typed is the counterparty's own, seen by whoever sees it.
+                q.push("))");
             }
             q.push(" ORDER BY cc.id");
             let found: Vec<(i64, String, String)> =

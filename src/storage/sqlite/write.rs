@@ -72,13 +72,7 @@ async fn counterparties(
         if let Some(inn) = lead.draft.payload.inn.as_ref().and_then(|i| i.valid())
             && seen.insert(inn.as_str())
         {
-            let name = lead
-                .draft
-                .payload
-                .contact
-                .person
-                .clone()
-                .unwrap_or_else(|| format!("ИНН {}", inn.as_str()));
+            let name = inn.new_counterparty_name(lead.draft.payload.contact.person.as_deref());
             first.push((inn.as_str(), inn.kind().as_str(), name));
         }
     }
