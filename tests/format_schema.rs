@@ -78,6 +78,13 @@ fn the_schema_is_a_valid_draft_2020_12_schema() {
 }
 
 #[test]
+fn the_format_guide_shows_the_original_sample_and_the_schema_url() {
+    let guide = include_str!("../docs/format-v0.1.md");
+    assert!(guide.contains(&format!("```json\n{SEED_SAMPLE}\n```")));
+    assert!(guide.contains(SCHEMA_URL));
+}
+
+#[test]
 fn the_original_sample_is_valid_and_accepted() {
     let sample: Value = serde_json::from_str(SEED_SAMPLE).unwrap();
     let validator = validator();

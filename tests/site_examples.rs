@@ -330,3 +330,25 @@ async fn the_browser_form_example_files_a_lead_from_another_origin() {
     assert!(lead["occurred_at"].is_string(), "{lead}");
     assert_eq!(lead["warnings"], serde_json::json!([]), "{lead}");
 }
+
+#[test]
+fn the_integration_guide_shows_every_example_as_it_is() {
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/site-integration.md"),
+    )
+    .unwrap();
+    for name in [
+        "mail-phpmailer.php",
+        "http-curl.php",
+        "form.html",
+        "leadgate-form.js",
+        "http_urllib.py",
+    ] {
+        let code = std::fs::read_to_string(example(name)).unwrap();
+        assert!(
+            guide.contains(&format!("\n{code}```\n")),
+            "docs/site-integration.md does not show docs/examples/{name} as it is"
+        );
+        assert!(guide.contains(&format!("(examples/{name})")), "{name} is not linked");
+    }
+}
