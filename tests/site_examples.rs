@@ -349,6 +349,65 @@ fn the_integration_guide_shows_every_example_as_it_is() {
             guide.contains(&format!("\n{code}```\n")),
             "docs/site-integration.md does not show docs/examples/{name} as it is"
         );
-        assert!(guide.contains(&format!("(examples/{name})")), "{name} is not linked");
+        assert!(
+            guide.contains(&format!("(examples/{name})")),
+            "{name} is not linked"
+        );
     }
+}
+
+/// The README's curl command, as written (with the token and address of a test server), files the sample.
+#[tokio::test]
+async fn the_readme_curl_example_files_the_sample_order() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let command = readme
+        .split("```sh\ncurl ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a curl example in the README");
+    let command = format!("curl {command}")
+        .replace("\\\n", " ")
+        .replace("<website token>", "website-token-for-tests");
+    let app = TestApp::spawn().await;
+    let command = command.replace("http://127.0.0.1:8080", &app.base);
+    let args: Vec<String> = command
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    // Quoted header values hold spaces: rejoin "…" runs into one argument each.
+    let mut argv: Vec<String> = Vec::new();
+    let mut open: Option<String> = None;
+    for word in args {
+        match open.take() {
+            Some(mut partial) => {
+                partial.push(' ');
+                partial.push_str(&word);
+                if partial.ends_with('"') {
+                    argv.push(partial.trim_matches('"').to_owned());
+                } else {
+                    open = Some(partial);
+                }
+            }
+            None if word.starts_with('"') && !(word.len() > 1 && word.ends_with('"')) => {
+                open = Some(word)
+            }
+            None => argv.push(word.trim_matches('"').to_owned()),
+        }
+    }
+    assert_eq!(argv[0], "curl");
+    let mut curl = std::process::Command::new("curl");
+    curl.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&argv[1..])
+        .args(["--silent", "--show-error", "--write-out", "\n%{http_code}"]);
+    let output = tokio::task::spawn_blocking(move || curl.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run curl ({e}): install curl"));
+    let stdout = stdout_of(&output, "the README's curl example");
+    assert!(stdout.ends_with("\n201"), "{stdout}");
+    let created: Value = serde_json::from_str(stdout.rsplit_once('\n').unwrap().0).unwrap();
+    let lead = lead(&app, created["id"].as_i64().unwrap()).await;
+    assert_eq!(lead["subject"], "Заказ №123 от 01.06.2019 бла бла бла");
+    assert_eq!(lead["kind"], "order");
 }

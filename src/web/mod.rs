@@ -22,6 +22,7 @@ pub mod counterparties;
 pub mod fmt;
 pub mod ics;
 pub mod inbox;
+pub mod integration;
 pub mod lead;
 pub mod login;
 pub mod password;
@@ -91,6 +92,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::sources).post(admin::create_source),
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
+        .route("/admin/integration", get(integration::page))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),
