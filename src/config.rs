@@ -155,7 +155,7 @@ impl Default for ServerSettings {
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
-    /// `sqlite://path` or `postgres://…`. May hold a password, so `Debug` hides it.
+    /// `sqlite://path` (the one backend). `Debug` hides it: a database URL may hold a password.
     pub url: String,
 }
 

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: parsing mail and building rows allocate many small, short-lived
+/// jemalloc instead of the system allocator: parsing mail and building rows allocate many small, short-lived
 /// objects on several threads, where glibc's malloc spent a fifth of a collector run's CPU.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

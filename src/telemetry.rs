@@ -14,8 +14,9 @@ use tracing_subscriber::{Layer, fmt};
 /// included, and imap-proto the bytes it parses. Their trace events are dropped whatever `RUST_LOG` says.
 const SECRET_TRACING_TARGETS: &[&str] = &["async_imap", "imap_proto"];
 
-/// Whether an event or span may be logged at all: nothing at trace level from [`SECRET_TRACING_TARGETS`].
-/// Events forwarded from the `log` crate (async-imap logs through it) carry their original target.
+/// Whether an event or span may be logged at all: nothing at trace level from the targets whose trace output
+/// carries secrets (async-imap, which traces `LOGIN user password`, and imap-proto). Events forwarded from
+/// the `log` crate (async-imap logs through it) carry their original target.
 pub fn may_log(target: &str, level: Level) -> bool {
     level != Level::TRACE
         || !SECRET_TRACING_TARGETS

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod collectors;
 pub mod error;
 pub mod extract;
+pub mod format;
 pub mod intake;
 pub mod personal_data;
 pub mod ratelimit;
@@ -115,6 +116,8 @@ pub fn router(
         .merge(collectors::routes())
         .merge(personal_data::routes())
         .route_layer(axum::middleware::from_fn(require_bearer))
+        // Public: added after the bearer layer, which covers only the routes above.
+        .merge(format::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()

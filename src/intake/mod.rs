@@ -1,11 +1,11 @@
 //! The intake pipeline every channel shares: bytes in, one ledger record (and at most one lead) out.
 //!
 //! A channel (mail collector, HTTP handler, `leadgate import`) turns what it received into a [`Submission`]
-//! with [`Intake::draft`] — decode, parse, decide — and hands it to [`Intake::submit`]. Submissions from
-//! concurrent requests are committed together by one writer task (group commit): the writer takes whatever has
-//! queued up while the previous transaction was being made durable, commits it as one transaction, and only
-//! then answers each caller. Durability is never traded for speed: every caller's answer comes after its
-//! commit (`synchronous = FULL`), but one fsync now covers many leads.
+//! with [`Intake::parse`] (decode, parse) and [`Parsed::into_lead`] (decide), and hands it to
+//! [`Intake::submit`]. Submissions from concurrent requests are committed together by one writer task (group
+//! commit): the writer takes whatever has queued up while the previous transaction was being made durable,
+//! commits it as one transaction, and only then answers each caller. Durability is never traded for speed:
+//! every caller's answer comes after its commit (`synchronous = FULL`), but one fsync now covers many leads.
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use crate::mail::collector::{self, CollectorEnv};
 use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 
-/// The job's name in the lease table and logs.
+/// The job's name in its lock file (one run at a time across processes on one database) and in logs.
 pub const MAIL_COLLECTOR: &str = "mail_collector";
 
 /// The result of one collector in a run.

@@ -22,6 +22,7 @@ pub mod counterparties;
 pub mod fmt;
 pub mod ics;
 pub mod inbox;
+pub mod integration;
 pub mod lead;
 pub mod login;
 pub mod password;
@@ -103,6 +104,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
         .route("/admin/settings", get(settings::page).post(settings::save))
+        .route("/admin/integration", get(integration::page))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),
