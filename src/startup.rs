@@ -20,7 +20,9 @@ use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
 use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, Role, Storage};
+use crate::storage::{
+    AfterImport, CollectorRecord, FileRecords, HttpSourceRecord, Protocol, Role, Storage,
+};
 use crate::tokens;
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
@@ -156,7 +158,10 @@ pub async fn default_calendar_id(
         .map(|c| c.id))
 }
 
-/// Upserts the calendars, HTTP sources and collectors the settings name.
+/// Applies the configuration file to the records it manages: upserts the calendars (the default calendar
+/// among them), HTTP sources and collectors it declares, marks them managed by the file, and retires those it
+/// managed and no longer declares (see [`Storage::manage_by_file`]). Records made in the web UI are left as
+/// they are.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     let default_calendar = storage
         .upsert_calendar(&settings.default_calendar, None)
@@ -229,6 +234,23 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             deleted: c.deleted,
         };
         storage.upsert_collector(&record).await?;
+    }
+    let declared = FileRecords {
+        calendars: std::iter::once(settings.default_calendar.clone())
+            .chain(settings.calendars.iter().map(|c| c.name.clone()))
+            .collect(),
+        http_sources: settings.http_sources.iter().map(|s| s.name.clone()).collect(),
+        collectors: settings.collectors.iter().map(|c| c.name.clone()).collect(),
+    };
+    let retired = storage.manage_by_file(&declared).await?;
+    if !retired.is_empty() {
+        warn!(
+            collectors_marked_deleted = ?retired.collectors,
+            http_sources_revoked = ?retired.http_sources,
+            calendars_deleted = ?retired.calendars_deleted,
+            calendars_handed_to_ui = ?retired.calendars_released,
+            "records removed from the configuration file were retired"
+        );
     }
     Ok(())
 }
@@ -390,14 +412,8 @@ impl Application {
             collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
-        let cors: Vec<String> = settings
-            .http_sources
-            .iter()
-            .flat_map(|s| s.cors_origins.clone())
-            .collect();
         let router = http::router(
             state,
-            cors,
             self.metrics_listener.is_none().then(|| metrics.clone()),
         );
         info!(addr = %self.listener.local_addr()?, "leadgate listening");

@@ -347,7 +347,7 @@ async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line(
             .unwrap()
             .args(args)
             .env(
-                "LEADGATE_DATABASE__URL",
+                "LEADGATE__DATABASE__URL",
                 format!("sqlite://{}", app.db_path().display()),
             )
             .env_remove("LEADGATE_CONFIG")

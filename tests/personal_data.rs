@@ -357,7 +357,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
         let out = assert_cmd::Command::cargo_bin("leadgate")
             .unwrap()
             .args(args)
-            .env("LEADGATE_DATABASE__URL", &db)
+            .env("LEADGATE__DATABASE__URL", &db)
             .output()
             .unwrap();
         assert!(
@@ -375,7 +375,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let refused = assert_cmd::Command::cargo_bin("leadgate")
         .unwrap()
         .args(["personal-data", "erase", "--inn", "77097"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .output()
         .unwrap();
     assert!(!refused.status.success());

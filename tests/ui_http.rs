@@ -938,7 +938,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     let out = assert_cmd::Command::cargo_bin("leadgate")
         .unwrap()
         .args(["users", "add", "manager1", "--role", "manager"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "manager-password")
         .output()
         .unwrap();
@@ -962,7 +962,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     let out = assert_cmd::Command::cargo_bin("leadgate")
         .unwrap()
         .args(["users", "add", "manager1", "--role", "admin"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env_remove("LEADGATE_NEW_PASSWORD")
         .write_stdin("new-password-from-stdin\n")
         .output()
@@ -976,7 +976,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     let out = assert_cmd::Command::cargo_bin("leadgate")
         .unwrap()
         .args(["users", "add", "x"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "short")
         .output()
         .unwrap();

@@ -91,6 +91,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::sources).post(admin::create_source),
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
+        .route("/admin/sources/{id}/cors", post(admin::set_source_cors))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),
