@@ -551,7 +551,8 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("LEADGATE_TEST_UNSET_TOKEN is not set"),
+        stderr.contains("environment variable LEADGATE_TEST_UNSET_TOKEN")
+            && stderr.contains("is not set"),
         "{stderr}"
     );
     assert!(stderr.contains("\"Нет такого\" is not defined"), "{stderr}");
