@@ -870,7 +870,10 @@ fn config_check(path: Option<&Path>) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout().lock();
     match path {
         Some(path) => writeln!(stdout, "# Configuration file: {}", path.display())?,
-        None => writeln!(stdout, "# No configuration file: defaults and the environment only.")?,
+        None => writeln!(
+            stdout,
+            "# No configuration file: defaults and the environment only."
+        )?,
     }
     stdout.write_all(report.as_bytes())?;
     stdout.flush()?;
@@ -880,6 +883,9 @@ fn config_check(path: Option<&Path>) -> anyhow::Result<i32> {
     for problem in &problems {
         eprintln!("error: {problem}");
     }
-    eprintln!("leadgate: the configuration has {} problem(s)", problems.len());
+    eprintln!(
+        "leadgate: the configuration has {} problem(s)",
+        problems.len()
+    );
     Ok(1)
 }

@@ -419,10 +419,12 @@ impl Settings {
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Value(e.message().trim().to_owned()))?
         } else {
-            table.try_into().map_err(|e: toml::de::Error| ConfigError::Env {
-                vars: overrides.values().cloned().collect::<Vec<_>>().join(", "),
-                message: e.message().trim().to_owned(),
-            })?
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Env {
+                    vars: overrides.values().cloned().collect::<Vec<_>>().join(", "),
+                    message: e.message().trim().to_owned(),
+                })?
         };
         settings.tz()?;
         let effective = toml::Value::try_from(&settings)
@@ -554,7 +556,9 @@ fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)
                 leaves(&join_key(prefix, key), v, out);
             }
         }
-        toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table) => {
+        toml::Value::Array(items)
+            if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+        {
             for (i, item) in items.iter().enumerate() {
                 leaves(&format!("{prefix}[{i}]"), item, out);
             }
@@ -694,7 +698,8 @@ impl Traced {
     pub fn report(&self) -> (String, Vec<String>) {
         use std::fmt::Write as _;
         let s = &self.settings;
-        let mut out = String::from("# The effective configuration: each value, then where it came from.\n");
+        let mut out =
+            String::from("# The effective configuration: each value, then where it came from.\n");
         for v in &self.values {
             let value = match (v.key.as_str(), &v.value) {
                 ("database.url", toml::Value::String(url)) => {
@@ -764,12 +769,18 @@ impl Settings {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.calendars.iter().enumerate() {
             if !seen.insert(("calendar", c.name.as_str())) {
-                problems.push(format!("calendars[{i}]: calendar {:?} is defined twice", c.name));
+                problems.push(format!(
+                    "calendars[{i}]: calendar {:?} is defined twice",
+                    c.name
+                ));
             }
         }
         for (i, source) in self.http_sources.iter().enumerate() {
             if !seen.insert(("source", source.name.as_str())) {
-                problems.push(format!("http_sources[{i}]: source {:?} is defined twice", source.name));
+                problems.push(format!(
+                    "http_sources[{i}]: source {:?} is defined twice",
+                    source.name
+                ));
             }
             if let Some(calendar) = source.calendar.as_deref().filter(|c| !defined(c)) {
                 problems.push(format!(
@@ -784,7 +795,10 @@ impl Settings {
         }
         for (i, c) in self.collectors.iter().enumerate() {
             if !seen.insert(("collector", c.name.as_str())) {
-                problems.push(format!("collectors[{i}]: collector {:?} is defined twice", c.name));
+                problems.push(format!(
+                    "collectors[{i}]: collector {:?} is defined twice",
+                    c.name
+                ));
             }
             if let Some(calendar) = c.calendar.as_deref().filter(|c| !defined(c)) {
                 problems.push(format!(
@@ -856,7 +870,9 @@ mod tests {
     }
 
     fn vars(list: &[(&str, &str)]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-        list.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        list.iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -875,7 +891,10 @@ mod tests {
         let e = Settings::load_traced(Some(&path), vars(&[])).unwrap_err();
         let text = e.to_string();
         assert!(matches!(e, ConfigError::File { line: 10, .. }), "{text}");
-        assert!(text.contains("after_imprt") && text.contains("line 10"), "{text}");
+        assert!(
+            text.contains("after_imprt") && text.contains("line 10"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -895,7 +914,14 @@ mod tests {
         assert_eq!(t.settings.database.url, "sqlite://env.db");
         assert!(!t.settings.intake.group_commit);
         assert_eq!(t.settings.default_calendar, "2024");
-        let origin = |key: &str| t.values.iter().find(|v| v.key == key).unwrap().origin.clone();
+        let origin = |key: &str| {
+            t.values
+                .iter()
+                .find(|v| v.key == key)
+                .unwrap()
+                .origin
+                .clone()
+        };
         assert_eq!(
             origin("database.url"),
             Origin::Environment("LEADGATE__DATABASE__URL".into())
@@ -904,7 +930,11 @@ mod tests {
         let (_dir, path) = file_with("timezone = \"Europe/Moscow\"\n");
         let t = Settings::load_traced(Some(&path), vars(&[])).unwrap();
         assert_eq!(
-            t.values.iter().find(|v| v.key == "timezone").unwrap().origin,
+            t.values
+                .iter()
+                .find(|v| v.key == "timezone")
+                .unwrap()
+                .origin,
             Origin::File { line: 1 }
         );
     }
@@ -918,14 +948,23 @@ mod tests {
         let e = Settings::load_traced(None, vars(&[("LEADGATE__SERVER__LISTNE", "127.0.0.1:1")]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("LEADGATE__SERVER__LISTNE") && e.contains("listne"), "{e}");
+        assert!(
+            e.contains("LEADGATE__SERVER__LISTNE") && e.contains("listne"),
+            "{e}"
+        );
     }
 
     #[test]
     fn origins_are_scheme_host_and_port_only() {
         assert!(valid_origin("https://shop.example"));
         assert!(valid_origin("http://127.0.0.1:3000"));
-        for bad in ["shop.example", "https://", "https://shop.example/", "ftp://x", "https://a b"] {
+        for bad in [
+            "shop.example",
+            "https://",
+            "https://shop.example/",
+            "ftp://x",
+            "https://a b",
+        ] {
             assert!(!valid_origin(bad), "{bad}");
         }
         assert_eq!(

@@ -239,7 +239,11 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         calendars: std::iter::once(settings.default_calendar.clone())
             .chain(settings.calendars.iter().map(|c| c.name.clone()))
             .collect(),
-        http_sources: settings.http_sources.iter().map(|s| s.name.clone()).collect(),
+        http_sources: settings
+            .http_sources
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
         collectors: settings.collectors.iter().map(|c| c.name.clone()).collect(),
     };
     let retired = storage.manage_by_file(&declared).await?;

@@ -526,10 +526,19 @@ fn config_check_shows_each_value_with_its_origin_and_hides_secrets() {
         "http_sources[0].cors_origins = [\"https://shop.example\"]  # file, line 9",
         "http_sources[0].token (site) = \"<redacted>\"  # environment variable LEADGATE_SITE_TOKEN: ok",
     ] {
-        assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
     }
-    assert!(!out.contains("hunter2") && !out.contains("the-site-token-value"), "{out}");
-    assert!(!dir.path().join("data").exists(), "config check opens no database");
+    assert!(
+        !out.contains("hunter2") && !out.contains("the-site-token-value"),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "config check opens no database"
+    );
 }
 
 #[test]

@@ -151,7 +151,10 @@ async fn records_from_the_file_are_marked_and_read_only_in_the_ui() {
     // HTTP sources: marked, no revoke or CORS form; both POSTs refuse and the token keeps working.
     let (_, sources) = get(&app, &c, "/admin/sources").await;
     let r = row(&sources, "source", "website");
-    assert!(r.contains(MARK) && !r.contains("/revoke") && !r.contains("/cors"), "{r}");
+    assert!(
+        r.contains(MARK) && !r.contains("/revoke") && !r.contains("/cors"),
+        "{r}"
+    );
     assert!(r.contains("https://shop.example"), "{r}");
     let website = s
         .http_sources()
@@ -164,15 +167,33 @@ async fn records_from_the_file_are_marked_and_read_only_in_the_ui() {
         ("revoke", vec![("csrf", csrf.as_str())]),
         (
             "cors",
-            vec![("csrf", csrf.as_str()), ("cors_origins", "https://evil.example")],
+            vec![
+                ("csrf", csrf.as_str()),
+                ("cors_origins", "https://evil.example"),
+            ],
         ),
     ] {
-        let r = post_form(&app, &c, &format!("/admin/sources/{}/{action}", website.id), &form).await;
+        let r = post_form(
+            &app,
+            &c,
+            &format!("/admin/sources/{}/{action}", website.id),
+            &form,
+        )
+        .await;
         assert_eq!(r.status(), 409, "{action}");
-        assert!(r.text().await.unwrap().contains("задан в файле настроек"), "{action}");
+        assert!(
+            r.text().await.unwrap().contains("задан в файле настроек"),
+            "{action}"
+        );
     }
-    assert_eq!(intake(&app, &app.source_token, Some("https://shop.example")).await, 201);
-    assert_eq!(intake(&app, &app.source_token, Some("https://evil.example")).await, 403);
+    assert_eq!(
+        intake(&app, &app.source_token, Some("https://shop.example")).await,
+        201
+    );
+    assert_eq!(
+        intake(&app, &app.source_token, Some("https://evil.example")).await,
+        403
+    );
 
     // Calendars: the default calendar and the declared ones are marked.
     let (_, calendars) = get(&app, &c, "/admin/calendars").await;
@@ -196,7 +217,11 @@ async fn a_restart_applies_the_file_and_retires_what_it_no_longer_names() {
     let s = storage(&app).await;
     let collectors = s.collectors(true).await.unwrap();
     let by_name = |n: &str| collectors.iter().find(|c| c.name == n).unwrap();
-    assert_eq!(by_name("file-box").host, "mail2.example.ru", "the file is applied");
+    assert_eq!(
+        by_name("file-box").host,
+        "mail2.example.ru",
+        "the file is applied"
+    );
     assert!(!by_name("file-box").deleted);
     assert!(
         by_name("old-box").deleted,
@@ -208,7 +233,11 @@ async fn a_restart_applies_the_file_and_retires_what_it_no_longer_names() {
         "a source removed from the file has its token revoked"
     );
     assert!(
-        s.http_sources().await.unwrap().iter().any(|s| s.name == "promo" && !s.active),
+        s.http_sources()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "promo" && !s.active),
         "and is kept with its requests"
     );
     let calendars = s.calendars().await.unwrap();
@@ -218,8 +247,13 @@ async fn a_restart_applies_the_file_and_retires_what_it_no_longer_names() {
     );
     let kept = calendars.iter().find(|c| c.name == "С заявками").unwrap();
     let managed = s.managed_by_file().await.unwrap();
-    assert!(!managed.calendars.contains(&kept.id), "handed over to the UI");
-    let leads = app.get(&format!("/api/v1/leads?calendar={}", kept.id)).await;
+    assert!(
+        !managed.calendars.contains(&kept.id),
+        "handed over to the UI"
+    );
+    let leads = app
+        .get(&format!("/api/v1/leads?calendar={}", kept.id))
+        .await;
     assert_eq!(leads["items"].as_array().unwrap().len(), 1, "{leads}");
 
     let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
@@ -237,7 +271,11 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
         &app,
         &c,
         "/admin/calendars",
-        &[("csrf", &csrf), ("name", "Из интерфейса"), ("colour", "#9333ea")],
+        &[
+            ("csrf", &csrf),
+            ("name", "Из интерфейса"),
+            ("colour", "#9333ea"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -254,7 +292,13 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let r = post_form(&app, &c, "/admin/collectors", &collector_form(&csrf, "ui-box", "ORDER")).await;
+    let r = post_form(
+        &app,
+        &c,
+        "/admin/collectors",
+        &collector_form(&csrf, "ui-box", "ORDER"),
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let s = storage(&app).await;
     let ui_box = s
@@ -287,12 +331,18 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
         (s.active, s.cors_origins.clone(), s.calendar_name.clone())
     };
     assert_eq!(ui_site(&sources_after), ui_site(&sources_before));
-    assert_eq!(ui_site(&sources_after).1, vec!["https://ui.example".to_owned()]);
+    assert_eq!(
+        ui_site(&sources_after).1,
+        vec!["https://ui.example".to_owned()]
+    );
     let calendar = |list: &[leadgate::storage::CalendarView]| {
         let c = list.iter().find(|c| c.name == "Из интерфейса").unwrap();
         (c.id, c.color.clone(), c.owner.clone())
     };
-    assert_eq!(calendar(&s.calendars().await.unwrap()), calendar(&calendars_before));
+    assert_eq!(
+        calendar(&s.calendars().await.unwrap()),
+        calendar(&calendars_before)
+    );
 
     // Still the UI's: no mark, and the forms are there.
     let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
@@ -301,7 +351,10 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     assert!(!r.contains(MARK) && r.contains("/delete"), "{r}");
     let (_, sources) = get(&app, &c, "/admin/sources").await;
     let r = row(&sources, "source", "ui-site");
-    assert!(!r.contains(MARK) && r.contains("/cors") && r.contains("/revoke"), "{r}");
+    assert!(
+        !r.contains(MARK) && r.contains("/cors") && r.contains("/revoke"),
+        "{r}"
+    );
     let (_, calendars) = get(&app, &c, "/admin/calendars").await;
     assert!(!row(&calendars, "calendar", "Из интерфейса").contains(MARK));
 }
@@ -309,10 +362,16 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
 async fn preflight(app: &TestApp, origin: &str) -> (u16, Option<String>) {
     let r = app
         .client
-        .request(reqwest::Method::OPTIONS, format!("{}/api/v1/intake", app.base))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/v1/intake", app.base),
+        )
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap();
@@ -357,9 +416,15 @@ async fn a_source_made_in_the_ui_takes_browser_posts_from_the_origins_set_there(
     let (status, allowed) = preflight(&app, "https://promo.example").await;
     assert_eq!(status, 200);
     assert_eq!(allowed.as_deref(), Some("https://promo.example"));
-    assert_eq!(intake(&app, &token, Some("https://promo.example")).await, 201);
+    assert_eq!(
+        intake(&app, &token, Some("https://promo.example")).await,
+        201
+    );
     assert_eq!(preflight(&app, "https://other.example").await.1, None);
-    assert_eq!(intake(&app, &token, Some("https://other.example")).await, 403);
+    assert_eq!(
+        intake(&app, &token, Some("https://other.example")).await,
+        403
+    );
 
     // Changed in the UI, the new origins hold at once, for the preflight and the post.
     let id = storage(&app)
@@ -383,8 +448,14 @@ async fn a_source_made_in_the_ui_takes_browser_posts_from_the_origins_set_there(
         preflight(&app, "https://other.example").await.1.as_deref(),
         Some("https://other.example")
     );
-    assert_eq!(intake(&app, &token, Some("https://other.example")).await, 201);
-    assert_eq!(intake(&app, &token, Some("https://promo.example")).await, 403);
+    assert_eq!(
+        intake(&app, &token, Some("https://other.example")).await,
+        201
+    );
+    assert_eq!(
+        intake(&app, &token, Some("https://promo.example")).await,
+        403
+    );
 
     // A malformed origin is refused with the reason, and nothing changes.
     let r = post_form(

@@ -638,14 +638,19 @@ pub async fn set_source_cors(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn cors_origins_are_read_from_spaces_commas_and_lines() {
         assert_eq!(
-            cors_origins_of(" https://a.example, http://127.0.0.1:3000\nhttps://a.example/ ").unwrap(),
-            vec!["https://a.example".to_owned(), "http://127.0.0.1:3000".to_owned()]
+            cors_origins_of(" https://a.example, http://127.0.0.1:3000\nhttps://a.example/ ")
+                .unwrap(),
+            vec![
+                "https://a.example".to_owned(),
+                "http://127.0.0.1:3000".to_owned()
+            ]
         );
         assert!(cors_origins_of("").unwrap().is_empty());
         assert!(cors_origins_of("https://a.example/form").is_err());
