@@ -163,6 +163,7 @@ pub async fn default_calendar_id(
 /// managed and no longer declares (see [`Storage::manage_by_file`]). Records made in the web UI are left as
 /// they are.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+    warn_of_takeovers(storage, settings).await?;
     let default_calendar = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;
@@ -255,6 +256,40 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             calendars_handed_to_ui = ?retired.calendars_released,
             "records removed from the configuration file were retired"
         );
+    }
+    Ok(())
+}
+
+/// Warns of each record made in the web UI that the file now declares too: from this start on it is the
+/// file's, and the file's values replace the UI's.
+async fn warn_of_takeovers(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+    let managed = storage.managed_by_file().await?;
+    if managed.calendars.is_empty() {
+        // The default calendar is the file's after any start: this is a new database, or the first start
+        // since records became the file's, when every configured record is still unmarked.
+        return Ok(());
+    }
+    let declared_calendars: Vec<&str> = std::iter::once(settings.default_calendar.as_str())
+        .chain(settings.calendars.iter().map(|c| c.name.as_str()))
+        .collect();
+    for c in storage.calendars().await? {
+        if declared_calendars.contains(&c.name.as_str()) && !managed.calendars.contains(&c.id) {
+            warn!(calendar = %c.name, "a calendar made in the web UI is now managed by the configuration file");
+        }
+    }
+    for s in storage.http_sources().await? {
+        if settings.http_sources.iter().any(|d| d.name == s.name)
+            && !managed.http_sources.contains(&s.id)
+        {
+            warn!(source = %s.name, "an HTTP source made in the web UI is now managed by the configuration file");
+        }
+    }
+    for c in storage.collectors(true).await? {
+        if settings.collectors.iter().any(|d| d.name == c.name)
+            && !managed.collectors.contains(&c.id)
+        {
+            warn!(collector = %c.name, "a collector made in the web UI is now managed by the configuration file");
+        }
     }
     Ok(())
 }

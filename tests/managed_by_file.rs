@@ -470,3 +470,54 @@ async fn a_source_made_in_the_ui_takes_browser_posts_from_the_origins_set_there(
     let (_, sources) = get(&app, &c, "/admin/sources").await;
     assert!(row(&sources, "source", "promo-site").contains("https://other.example"));
 }
+
+#[tokio::test]
+async fn upgrading_makes_the_files_records_its_own_and_retires_nothing() {
+    // A database of the version before records became the file's: the file's collector and one made in the
+    // UI look alike there.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("leadgate.db").display());
+    {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(8, &old)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO calendars (id, name, created_at) VALUES (1, 'Заявки с сайта', 0)")
+            .execute(&old)
+            .await
+            .unwrap();
+        for name in ["file-box", "ui-box"] {
+            sqlx::query(
+                "INSERT INTO collectors (name, protocol, host, port, tls, username, calendar_id, created_at,
+                     updated_at)
+                 VALUES ($1, 'imap', 'mail.example.ru', 993, 'implicit', 'orders', 1, 0, 0)",
+            )
+            .bind(name)
+            .execute(&old)
+            .await
+            .unwrap();
+        }
+        old.close().await;
+    }
+    let app = start(dir, |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.collectors = vec![collector("file-box", "mail2.example.ru", None)];
+    })
+    .await;
+    let s = storage(&app).await;
+    let managed = s.managed_by_file().await.unwrap();
+    let collectors = s.collectors(true).await.unwrap();
+    let by_name = |n: &str| collectors.iter().find(|c| c.name == n).unwrap();
+    assert!(managed.collectors.contains(&by_name("file-box").id));
+    assert_eq!(by_name("file-box").host, "mail2.example.ru");
+    assert!(!managed.collectors.contains(&by_name("ui-box").id));
+    assert!(
+        !by_name("ui-box").deleted,
+        "a record the file never named is not retired"
+    );
+}
