@@ -21,7 +21,7 @@ use crate::storage::{
 #[derive(Debug, Parser)]
 #[command(name = "leadgate", version, about)]
 pub struct Cli {
-    /// Configuration file (TOML). Environment variables `LEADGATE_<SECTION>__<KEY>` override it.
+    /// Configuration file (TOML). Environment variables `LEADGATE__<SECTION>__<KEY>` override it.
     #[arg(long, global = true, env = "LEADGATE_CONFIG")]
     pub config: Option<PathBuf>,
     /// What to do (default: serve).
@@ -79,6 +79,12 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Inspect the configuration.
+    Config {
+        /// check.
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
     /// Manage the users of the web UI.
     Users {
         /// add, disable or enable.
@@ -91,6 +97,15 @@ pub enum Command {
         #[command(subcommand)]
         action: TokensCommand,
     },
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted, with where each value came from (file,
+    /// environment, default), and check it: exit code 1 on any problem (an unreadable secret, a calendar
+    /// not defined, a bad cron expression), 2 when it cannot be loaded (an unknown key, a malformed value).
+    Check,
 }
 
 /// `tokens` subcommands.
@@ -208,6 +223,12 @@ pub enum LeadsCommand {
 /// # Errors
 /// Anything that stops the command from completing (bad config, database unreachable).
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Some(Command::Config {
+        action: ConfigCommand::Check,
+    }) = &cli.command
+    {
+        return config_check(cli.config.as_deref());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
@@ -224,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Users { action } => users(settings, action).await,
         Command::PersonalData { action } => personal_data(settings, action).await,
         Command::Tokens { action } => api_tokens(settings, action).await,
+        Command::Config { .. } => config_check(cli.config.as_deref()),
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
             println!("migrations applied");
@@ -839,4 +861,31 @@ fn truncate(s: &str, n: usize) -> String {
     } else {
         s.chars().take(n - 1).chain(['…']).collect()
     }
+}
+
+/// `leadgate config check`.
+fn config_check(path: Option<&Path>) -> anyhow::Result<i32> {
+    let traced = Settings::load_traced(path, std::env::vars_os())?;
+    let (report, problems) = traced.report();
+    let mut stdout = std::io::stdout().lock();
+    match path {
+        Some(path) => writeln!(stdout, "# Configuration file: {}", path.display())?,
+        None => writeln!(
+            stdout,
+            "# No configuration file: defaults and the environment only."
+        )?,
+    }
+    stdout.write_all(report.as_bytes())?;
+    stdout.flush()?;
+    if problems.is_empty() {
+        return Ok(0);
+    }
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    eprintln!(
+        "leadgate: the configuration has {} problem(s)",
+        problems.len()
+    );
+    Ok(1)
 }

@@ -1,21 +1,53 @@
 //! Settings: a TOML file, overridden by environment variables, with secrets read from the environment or
 //! from files and never kept in the settings' `Debug` output.
 //!
-//! Environment variables override file keys as `LEADGATE_<SECTION>__<KEY>` (double underscore between
-//! levels), e.g. `LEADGATE_DATABASE__URL`, `LEADGATE_SERVER__LISTEN`, `LEADGATE_INTAKE__GROUP_COMMIT`.
+//! Every key of the file must be one leadgate knows: a misspelt key stops every command with an error that
+//! names the key and its line, rather than being silently ignored.
+//!
+//! Environment variables override file keys as `LEADGATE__<SECTION>__<KEY>`: the prefix `LEADGATE__` (two
+//! underscores), then the path with `__` between levels, e.g. `LEADGATE__DATABASE__URL`,
+//! `LEADGATE__SERVER__LISTEN`, `LEADGATE__INTAKE__GROUP_COMMIT`, `LEADGATE__TIMEZONE`. The double
+//! underscore after `LEADGATE` keeps overrides apart from the variables that hold secrets
+//! (`LEADGATE_SITE_ORDERS_PASSWORD`, `LEADGATE_ADMIN_TOKEN`), which are never read as overrides. A variable
+//! in the old form `LEADGATE_<SECTION>__<KEY>` is an error, so a deployment that still sets one learns it
+//! at once. The arrays (`calendars`, `http_sources`, `collectors`) are set in the file only.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors while loading settings or reading a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file or an override is malformed.
-    #[error("invalid configuration: {0}")]
-    Invalid(#[from] config::ConfigError),
+    /// The configuration file cannot be read.
+    #[error("cannot read the configuration file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is malformed, has a key leadgate does not know, or a value of the wrong type.
+    #[error("invalid configuration: {path}, line {line}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// What is wrong (names the key).
+        message: String,
+    },
+    /// An environment override is malformed or names a key leadgate does not know.
+    #[error("invalid configuration from the environment ({vars}): {message}")]
+    Env {
+        /// The variable(s) involved.
+        vars: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value is out of its domain.
     #[error("invalid configuration: {0}")]
     Value(String),
@@ -34,8 +66,8 @@ pub enum ConfigError {
 }
 
 /// The whole configuration (SPEC "Config").
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The shop's time zone, for payload dates without an offset.
     pub timezone: String,
@@ -94,8 +126,8 @@ impl Default for Settings {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -152,8 +184,8 @@ impl Default for ServerSettings {
 }
 
 /// `[database]`.
-#[derive(Clone, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path` (the one backend). `Debug` hides it: a database URL may hold a password.
     pub url: String,
@@ -177,8 +209,8 @@ impl std::fmt::Debug for DatabaseSettings {
 }
 
 /// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// HTTP intake body and JSON attachment.
     pub max_body_bytes: usize,
@@ -202,16 +234,16 @@ impl Default for Limits {
 }
 
 /// `[schedule]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScheduleSettings {
     /// `[schedule.mail_collector]`.
     pub mail_collector: JobSchedule,
 }
 
 /// A cron-scheduled job.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobSchedule {
     /// Cron expression, 6 fields (with seconds) or 5.
     pub cron: String,
@@ -229,8 +261,8 @@ impl Default for JobSchedule {
 }
 
 /// `[intake]`: tuning of the pipeline.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IntakeTuning {
     /// Commit concurrent requests in one transaction (on by default; off means one transaction each).
     pub group_commit: bool,
@@ -248,7 +280,8 @@ impl Default for IntakeTuning {
 }
 
 /// `[[calendars]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// Unique name.
     pub name: String,
@@ -257,7 +290,8 @@ pub struct CalendarConfig {
 }
 
 /// `[[http_sources]]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpSourceConfig {
     /// Unique name.
     pub name: String,
@@ -286,7 +320,8 @@ pub struct HttpSourceConfig {
 }
 
 /// `[[collectors]]`. The mail channel reads these.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
     /// Unique name.
     pub name: String,
@@ -360,37 +395,84 @@ fn default_after_import() -> crate::storage::AfterImport {
 
 impl Settings {
     /// Loads the file (when given; a missing `--config` file is an error, no file at all means defaults),
-    /// then applies `LEADGATE_…` environment overrides.
+    /// then applies the `LEADGATE__…` environment overrides.
     ///
     /// # Errors
-    /// Malformed TOML, wrong types, or an unknown time zone.
+    /// Malformed TOML, an unknown key, wrong types, a malformed override, or an unknown time zone.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder();
+        Ok(Self::load_traced(path, std::env::vars_os())?.settings)
+    }
+
+    /// Like [`Settings::load`] with the environment given, and keeping where each value came from (for
+    /// `leadgate config check`).
+    ///
+    /// # Errors
+    /// See [`Settings::load`].
+    pub fn load_traced(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Traced, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut file_lines = std::collections::HashMap::new();
         if let Some(path) = path {
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let file_error = |e: toml::de::Error| ConfigError::File {
+                path: path.to_owned(),
+                line: e.span().map_or(1, |s| line_of(&text, s.start)),
+                message: e.message().trim().to_owned(),
+            };
+            // The file alone first: an unknown key or a wrong type is reported with its line.
+            toml::from_str::<Settings>(&text).map_err(file_error)?;
+            table = toml::from_str(&text).map_err(file_error)?;
+            let spanned = toml::de::DeTable::parse(&text).map_err(file_error)?;
+            file_key_lines("", spanned.get_ref(), &text, &mut file_lines);
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("LEADGATE")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .ignore_empty(true),
-        );
-        let built = builder.build()?;
-        let set = |key: &str| built.get::<config::Value>(key).is_ok();
-        let from_file = FileKeys {
-            default_calendar: set("default_calendar"),
-            mail_collector_cron: set("schedule.mail_collector.cron"),
-            mail_collector_enabled: set("schedule.mail_collector.enabled"),
+        let overrides = apply_env_overrides(&mut table, env)?;
+        let set = |sections: &[&str], key: &str| {
+            let mut node = Some(&table);
+            for section in sections {
+                node = node.and_then(|t| t.get(*section)).and_then(toml::Value::as_table);
+            }
+            node.is_some_and(|t| t.contains_key(key))
         };
-        let mut settings: Settings = built.try_deserialize()?;
+        let from_file = FileKeys {
+            default_calendar: set(&[], "default_calendar"),
+            mail_collector_cron: set(&["schedule", "mail_collector"], "cron"),
+            mail_collector_enabled: set(&["schedule", "mail_collector"], "enabled"),
+        };
+        let mut settings: Settings = if overrides.is_empty() {
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Value(e.message().trim().to_owned()))?
+        } else {
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Env {
+                    vars: overrides.values().cloned().collect::<Vec<_>>().join(", "),
+                    message: e.message().trim().to_owned(),
+                })?
+        };
         settings.from_file = from_file;
         settings.tz()?;
-        Ok(settings)
+        let effective = toml::Value::try_from(&settings)
+            .map_err(|e| ConfigError::Value(format!("cannot show the configuration: {e}")))?;
+        let mut values = Vec::new();
+        leaves("", &effective, &mut values);
+        let values = values
+            .into_iter()
+            .map(|(key, value)| {
+                let origin = match (overrides.get(&key), file_lines.get(&key)) {
+                    (Some(var), _) => Origin::Environment(var.clone()),
+                    (None, Some(line)) => Origin::File { line: *line },
+                    (None, None) => Origin::Default,
+                };
+                TracedValue { key, value, origin }
+            })
+            .collect();
+        Ok(Traced { settings, values })
     }
 
     /// The shop's time zone.
@@ -401,6 +483,360 @@ impl Settings {
         self.timezone
             .parse()
             .map_err(|_| ConfigError::Value(format!("unknown timezone {:?}", self.timezone)))
+    }
+}
+
+/// The prefix of environment overrides: two underscores, so no secret variable is read as one.
+pub const ENV_PREFIX: &str = "LEADGATE__";
+
+/// The settings with where each value came from.
+#[derive(Debug)]
+pub struct Traced {
+    /// The effective settings.
+    pub settings: Settings,
+    /// Every value, by dotted key (`server.listen`, `collectors[0].host`), in the settings' order.
+    pub values: Vec<TracedValue>,
+}
+
+/// One value of the effective configuration.
+#[derive(Debug, Clone)]
+pub struct TracedValue {
+    /// Dotted key: `server.listen`, `collectors[0].host`.
+    pub key: String,
+    /// The value.
+    pub value: toml::Value,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// Where a value of the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The configuration file, at this line.
+    File {
+        /// 1-based line.
+        line: usize,
+    },
+    /// This environment variable.
+    Environment(String),
+    /// leadgate's default.
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File { line } => write!(f, "file, line {line}"),
+            Origin::Environment(var) => write!(f, "environment {var}"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// The line of every leaf key of the file, by dotted key (arrays of tables by index).
+fn file_key_lines(
+    prefix: &str,
+    table: &toml::de::DeTable<'_>,
+    text: &str,
+    out: &mut std::collections::HashMap<String, usize>,
+) {
+    for (key, value) in table {
+        let path = join_key(prefix, key.get_ref());
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => file_key_lines(&path, t, text, out),
+            toml::de::DeValue::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.get_ref().is_table()) =>
+            {
+                for (i, item) in items.iter().enumerate() {
+                    if let toml::de::DeValue::Table(t) = item.get_ref() {
+                        file_key_lines(&format!("{path}[{i}]"), t, text, out);
+                    }
+                }
+            }
+            _ => {
+                out.insert(path, line_of(text, key.span().start));
+            }
+        }
+    }
+}
+
+/// Every leaf of a value, by dotted key.
+fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (key, v) in t {
+                leaves(&join_key(prefix, key), v, out);
+            }
+        }
+        toml::Value::Array(items)
+            if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+        {
+            for (i, item) in items.iter().enumerate() {
+                leaves(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        _ => out.push((prefix.to_owned(), value.clone())),
+    }
+}
+
+/// The top-level keys of the settings, for telling an old-form override (`LEADGATE_DATABASE__URL`) apart
+/// from a secret's variable.
+const SECTIONS: [&str; 10] = [
+    "timezone",
+    "default_calendar",
+    "server",
+    "database",
+    "limits",
+    "schedule",
+    "intake",
+    "calendars",
+    "http_sources",
+    "collectors",
+];
+
+/// Applies the `LEADGATE__…` variables to the file's table; returns the overridden dotted keys with their
+/// variables. An empty variable is no override.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    let defaults = toml::Value::try_from(Settings::default()).ok();
+    let mut vars: Vec<(String, std::ffi::OsString)> = env
+        .into_iter()
+        .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
+        .filter(|(k, _)| k.starts_with("LEADGATE_"))
+        .collect();
+    vars.sort();
+    let mut overridden = std::collections::BTreeMap::new();
+    for (var, value) in vars {
+        let env_error = |message: String| ConfigError::Env {
+            vars: var.clone(),
+            message,
+        };
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            let old = var
+                .strip_prefix("LEADGATE_")
+                .and_then(|rest| rest.split_once("__"))
+                .is_some_and(|(head, _)| SECTIONS.contains(&head.to_ascii_lowercase().as_str()));
+            if old {
+                let rest = var.trim_start_matches("LEADGATE_");
+                return Err(env_error(format!(
+                    "overrides are named {ENV_PREFIX}<SECTION>__<KEY> now (two underscores after LEADGATE): \
+                     rename it to {ENV_PREFIX}{rest}"
+                )));
+            }
+            continue;
+        };
+        let value = value
+            .into_string()
+            .map_err(|_| env_error("the value is not UTF-8".into()))?;
+        if value.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(env_error(format!(
+                "malformed name: {ENV_PREFIX}<SECTION>__<KEY>, one key per level"
+            )));
+        }
+        let default = path
+            .iter()
+            .try_fold(defaults.as_ref(), |v, key| Some(v?.get(key.as_str())))
+            .flatten();
+        // Text keys stay text ("2024" as a calendar name); others are read as a TOML value when they parse as
+        // one (`false`, `512`, `["127.0.0.1"]`), else as text (`127.0.0.1:8080`).
+        let typed = match default {
+            Some(toml::Value::String(_)) => toml::Value::String(value),
+            _ => value
+                .parse::<toml::Value>()
+                .unwrap_or(toml::Value::String(value)),
+        };
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
+        let mut at = &mut *table;
+        let mut walked = String::new();
+        for key in parents {
+            walked = join_key(&walked, key);
+            let next = at
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            at = match next {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(env_error(format!(
+                        "{walked} is not a section; arrays such as collectors are set in the file only"
+                    )));
+                }
+            };
+        }
+        at.insert(last.clone(), typed);
+        overridden.insert(path.join("."), var.clone());
+    }
+    Ok(overridden)
+}
+
+/// Whether `origin` is a browser origin as CORS compares it: `http` or `https`, a host and an optional port,
+/// nothing after (`https://shop.example`, `http://127.0.0.1:3000`).
+pub fn valid_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
+/// The URL with the password of its user part, if any, replaced by `***`.
+fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.rsplit_once('@')
+    {
+        let user = userinfo.split(':').next().unwrap_or_default();
+        let hidden = if userinfo.contains(':') { ":***" } else { "" };
+        return format!("{scheme}://{user}{hidden}@{host}");
+    }
+    url.to_owned()
+}
+
+impl Traced {
+    /// The report of `leadgate config check`: every value (secrets redacted) with where it came from, then
+    /// where each secret is read from and whether it can be; and the problems found, one sentence each.
+    pub fn report(&self) -> (String, Vec<String>) {
+        use std::fmt::Write as _;
+        let s = &self.settings;
+        let mut out =
+            String::from("# The effective configuration: each value, then where it came from.\n");
+        for v in &self.values {
+            let value = match (v.key.as_str(), &v.value) {
+                ("database.url", toml::Value::String(url)) => {
+                    toml::Value::String(redact_url(url)).to_string()
+                }
+                _ => v.value.to_string(),
+            };
+            let _ = writeln!(out, "{} = {value}  # {}", v.key, v.origin);
+        }
+        let mut problems = Vec::new();
+        out.push_str("# Secrets: where each is read from (their values are never shown).\n");
+        let mut secret = |key: String, env: Option<&str>, file: Option<&Path>| {
+            let from = match (env, file) {
+                (Some(var), _) => format!("environment variable {var}"),
+                (None, Some(path)) => format!("file {}", path.display()),
+                (None, None) => return,
+            };
+            let state = match read_secret(env, file) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => {
+                    problems.push(format!("{key}: {e}"));
+                    "MISSING".to_owned()
+                }
+            };
+            let _ = writeln!(out, "{key} = \"<redacted>\"  # {from}: {state}");
+        };
+        secret(
+            "server.admin_token".into(),
+            s.server.admin_token_env.as_deref(),
+            s.server.admin_token_file.as_deref(),
+        );
+        secret(
+            "server.metrics_token".into(),
+            s.server.metrics_token_env.as_deref(),
+            s.server.metrics_token_file.as_deref(),
+        );
+        for (i, source) in s.http_sources.iter().enumerate() {
+            secret(
+                format!("http_sources[{i}].token ({})", source.name),
+                source.token_env.as_deref(),
+                source.token_file.as_deref(),
+            );
+        }
+        for (i, c) in s.collectors.iter().enumerate() {
+            secret(
+                format!("collectors[{i}].password ({})", c.name),
+                c.password_env.as_deref(),
+                c.password_file.as_deref(),
+            );
+        }
+        problems.extend(s.problems());
+        (out, problems)
+    }
+}
+
+impl Settings {
+    /// What loading does not catch and a start would fail on: calendars named but not defined, names given
+    /// twice, a bad cron expression, malformed CORS origins.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = crate::jobs::parse_cron(&self.schedule.mail_collector.cron) {
+            problems.push(format!("schedule.mail_collector.cron: {e}"));
+        }
+        let defined = |name: &str| {
+            name == self.default_calendar || self.calendars.iter().any(|c| c.name == name)
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.calendars.iter().enumerate() {
+            if !seen.insert(("calendar", c.name.as_str())) {
+                problems.push(format!(
+                    "calendars[{i}]: calendar {:?} is defined twice",
+                    c.name
+                ));
+            }
+        }
+        for (i, source) in self.http_sources.iter().enumerate() {
+            if !seen.insert(("source", source.name.as_str())) {
+                problems.push(format!(
+                    "http_sources[{i}]: source {:?} is defined twice",
+                    source.name
+                ));
+            }
+            if let Some(calendar) = source.calendar.as_deref().filter(|c| !defined(c)) {
+                problems.push(format!(
+                    "http_sources[{i}].calendar: calendar {calendar:?} is not defined in [[calendars]]"
+                ));
+            }
+            for origin in source.cors_origins.iter().filter(|o| !valid_origin(o)) {
+                problems.push(format!(
+                    "http_sources[{i}].cors_origins: {origin:?} is not an origin (scheme://host[:port])"
+                ));
+            }
+        }
+        for (i, c) in self.collectors.iter().enumerate() {
+            if !seen.insert(("collector", c.name.as_str())) {
+                problems.push(format!(
+                    "collectors[{i}]: collector {:?} is defined twice",
+                    c.name
+                ));
+            }
+            if let Some(calendar) = c.calendar.as_deref().filter(|c| !defined(c)) {
+                problems.push(format!(
+                    "collectors[{i}].calendar: calendar {calendar:?} is not defined in [[calendars]]"
+                ));
+            }
+        }
+        problems
     }
 }
 
@@ -487,5 +923,109 @@ mod tests {
             url: "postgres://leadgate:hunter2@db/leadgate".into(),
         };
         assert!(!format!("{db:?}").contains("hunter2"));
+    }
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        list.iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leadgate.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let (_dir, path) = file_with(
+            "[server]\nlisten = \"127.0.0.1:1\"\n\n[[collectors]]\nname = \"a\"\nprotocol = \"imap\"\n\
+             host = \"h\"\nport = 993\nusername = \"u\"\nafter_imprt = \"keep\"\n",
+        );
+        let e = Settings::load_traced(Some(&path), vars(&[])).unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, ConfigError::File { line: 10, .. }), "{text}");
+        assert!(
+            text.contains("after_imprt") && text.contains("line 10"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn overrides_use_the_double_underscore_prefix_and_secrets_are_never_read_as_overrides() {
+        let (_dir, path) = file_with("[database]\nurl = \"sqlite://file.db\"\n");
+        let t = Settings::load_traced(
+            Some(&path),
+            vars(&[
+                ("LEADGATE__DATABASE__URL", "sqlite://env.db"),
+                ("LEADGATE__INTAKE__GROUP_COMMIT", "false"),
+                ("LEADGATE__DEFAULT_CALENDAR", "2024"),
+                ("LEADGATE_SITE_ORDERS_PASSWORD", "hunter2"),
+                ("LEADGATE_COLLECTOR__X_PASSWORD", "hunter2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(t.settings.database.url, "sqlite://env.db");
+        assert!(!t.settings.intake.group_commit);
+        assert_eq!(t.settings.default_calendar, "2024");
+        let origin = |key: &str| {
+            t.values
+                .iter()
+                .find(|v| v.key == key)
+                .unwrap()
+                .origin
+                .clone()
+        };
+        assert_eq!(
+            origin("database.url"),
+            Origin::Environment("LEADGATE__DATABASE__URL".into())
+        );
+        assert_eq!(origin("server.listen"), Origin::Default);
+        let (_dir, path) = file_with("timezone = \"Europe/Moscow\"\n");
+        let t = Settings::load_traced(Some(&path), vars(&[])).unwrap();
+        assert_eq!(
+            t.values
+                .iter()
+                .find(|v| v.key == "timezone")
+                .unwrap()
+                .origin,
+            Origin::File { line: 1 }
+        );
+    }
+
+    #[test]
+    fn an_old_form_override_or_an_unknown_override_key_is_an_error_naming_the_variable() {
+        let e = Settings::load_traced(None, vars(&[("LEADGATE_DATABASE__URL", "sqlite://x.db")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("LEADGATE__DATABASE__URL"), "{e}");
+        let e = Settings::load_traced(None, vars(&[("LEADGATE__SERVER__LISTNE", "127.0.0.1:1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LEADGATE__SERVER__LISTNE") && e.contains("listne"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert!(valid_origin("https://shop.example"));
+        assert!(valid_origin("http://127.0.0.1:3000"));
+        for bad in [
+            "shop.example",
+            "https://",
+            "https://shop.example/",
+            "ftp://x",
+            "https://a b",
+        ] {
+            assert!(!valid_origin(bad), "{bad}");
+        }
+        assert_eq!(
+            redact_url("postgres://leadgate:hunter2@db/leadgate"),
+            "postgres://leadgate:***@db/leadgate"
+        );
     }
 }

@@ -20,7 +20,9 @@ use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
 use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, Role, Storage};
+use crate::storage::{
+    AfterImport, CollectorRecord, FileRecords, HttpSourceRecord, Protocol, Role, Storage,
+};
 use crate::tokens;
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
@@ -156,8 +158,12 @@ pub async fn default_calendar_id(
         .id)
 }
 
-/// Upserts the calendars, HTTP sources and collectors the settings name.
+/// Applies the configuration file to the records it manages: upserts the calendars (the default calendar
+/// among them), HTTP sources and collectors it declares, marks them managed by the file, and retires those it
+/// managed and no longer declares (see [`Storage::manage_by_file`]). Records made in the web UI are left as
+/// they are.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+    warn_of_takeovers(storage, settings).await?;
     let configured_default = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;
@@ -232,6 +238,61 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             deleted: c.deleted,
         };
         storage.upsert_collector(&record).await?;
+    }
+    let declared = FileRecords {
+        calendars: std::iter::once(settings.default_calendar.clone())
+            .chain(settings.calendars.iter().map(|c| c.name.clone()))
+            .collect(),
+        http_sources: settings
+            .http_sources
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        collectors: settings.collectors.iter().map(|c| c.name.clone()).collect(),
+    };
+    let retired = storage.manage_by_file(&declared).await?;
+    if !retired.is_empty() {
+        warn!(
+            collectors_marked_deleted = ?retired.collectors,
+            http_sources_revoked = ?retired.http_sources,
+            calendars_deleted = ?retired.calendars_deleted,
+            calendars_handed_to_ui = ?retired.calendars_released,
+            "records removed from the configuration file were retired"
+        );
+    }
+    Ok(())
+}
+
+/// Warns of each record made in the web UI that the file now declares too: from this start on it is the
+/// file's, and the file's values replace the UI's.
+async fn warn_of_takeovers(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+    let managed = storage.managed_by_file().await?;
+    if managed.calendars.is_empty() {
+        // The default calendar is the file's after any start: this is a new database, or the first start
+        // since records became the file's, when every configured record is still unmarked.
+        return Ok(());
+    }
+    let declared_calendars: Vec<&str> = std::iter::once(settings.default_calendar.as_str())
+        .chain(settings.calendars.iter().map(|c| c.name.as_str()))
+        .collect();
+    for c in storage.calendars().await? {
+        if declared_calendars.contains(&c.name.as_str()) && !managed.calendars.contains(&c.id) {
+            warn!(calendar = %c.name, "a calendar made in the web UI is now managed by the configuration file");
+        }
+    }
+    for s in storage.http_sources().await? {
+        if settings.http_sources.iter().any(|d| d.name == s.name)
+            && !managed.http_sources.contains(&s.id)
+        {
+            warn!(source = %s.name, "an HTTP source made in the web UI is now managed by the configuration file");
+        }
+    }
+    for c in storage.collectors(true).await? {
+        if settings.collectors.iter().any(|d| d.name == c.name)
+            && !managed.collectors.contains(&c.id)
+        {
+            warn!(collector = %c.name, "a collector made in the web UI is now managed by the configuration file");
+        }
     }
     Ok(())
 }
@@ -393,14 +454,8 @@ impl Application {
             collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
-        let cors: Vec<String> = settings
-            .http_sources
-            .iter()
-            .flat_map(|s| s.cors_origins.clone())
-            .collect();
         let router = http::router(
             state,
-            cors,
             self.metrics_listener.is_none().then(|| metrics.clone()),
         );
         info!(addr = %self.listener.local_addr()?, "leadgate listening");

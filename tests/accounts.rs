@@ -346,7 +346,7 @@ async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line(
         let out = common::cli::leadgate()
             .args(args)
             .env(
-                "LEADGATE_DATABASE__URL",
+                "LEADGATE__DATABASE__URL",
                 format!("sqlite://{}", app.db_path().display()),
             )
             .output()

@@ -215,7 +215,7 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
         .arg("--config")
         .arg(&config)
         .arg("migrate")
-        .env("LEADGATE_DATABASE__URL", "sqlite://from-env.db")
+        .env("LEADGATE__DATABASE__URL", "sqlite://from-env.db")
         .output()
         .unwrap();
     assert_exit(&overridden, 0);
@@ -272,7 +272,7 @@ fn serve_writes_first_start_tokens_once_to_a_private_file_and_they_work() {
         common::cli::leadgate_process()
             .arg("serve")
             .current_dir(dir.path())
-            .env("LEADGATE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -461,4 +461,147 @@ fn import_and_check_read_saved_eml_files() {
         .unwrap();
     assert_exit(&output, 1);
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
+}
+
+/// A configuration whose collector has a misspelt key on line 9.
+const MISSPELT: &str = "[server]\nlisten = \"127.0.0.1:0\"\n\n[[collectors]]\nname = \"site-orders\"\n\
+protocol = \"imap\"\nhost = \"127.0.0.1\"\nport = 993\nafter_imprt = \"keep\"\nusername = \"orders\"\n";
+
+#[test]
+fn an_unknown_key_stops_every_command_with_the_key_and_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(&config, MISSPELT).unwrap();
+    for args in [
+        &["serve"][..],
+        &["collect"],
+        &["migrate"],
+        &["import", "x.json"],
+        &["tokens", "list"],
+        &["config", "check"],
+    ] {
+        let output = leadgate(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_exit(&output, 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("unknown field `after_imprt`") && stderr.contains("line 9"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "no command opened the database"
+    );
+}
+
+#[test]
+fn an_override_in_the_old_form_is_refused_and_secret_variables_are_not_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leadgate(dir.path())
+        .arg("migrate")
+        .env("LEADGATE_DATABASE__URL", "sqlite://old-form.db")
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("LEADGATE_DATABASE__URL") && stderr.contains("LEADGATE__DATABASE__URL"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("old-form.db").exists());
+
+    // A secret's variable that looks like a key path is a secret, not an override.
+    let output = leadgate(dir.path())
+        .args(["config", "check"])
+        .env("LEADGATE_SITE_ORDERS_PASSWORD", "hunter2")
+        .env("LEADGATE_COLLECTOR__SHOP_PASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(!stdout(&output).contains("hunter2"));
+}
+
+#[test]
+fn config_check_shows_each_value_with_its_origin_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(
+        &config,
+        "timezone = \"Asia/Yekaterinburg\"\n\n[database]\nurl = \"postgres://leadgate:hunter2@db/leadgate\"\n\n\
+         [[http_sources]]\nname = \"site\"\ntoken_env = \"LEADGATE_SITE_TOKEN\"\n\
+         cors_origins = [\"https://shop.example\"]\n",
+    )
+    .unwrap();
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .env("LEADGATE__SERVER__LISTEN", "127.0.0.1:9999")
+        .env("LEADGATE_SITE_TOKEN", "the-site-token-value")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    for line in [
+        "timezone = \"Asia/Yekaterinburg\"  # file, line 1",
+        "database.url = \"postgres://leadgate:***@db/leadgate\"  # file, line 4",
+        "server.listen = \"127.0.0.1:9999\"  # environment LEADGATE__SERVER__LISTEN",
+        "server.request_timeout_secs = 30  # default",
+        "http_sources[0].cors_origins = [\"https://shop.example\"]  # file, line 9",
+        "http_sources[0].token (site) = \"<redacted>\"  # environment variable LEADGATE_SITE_TOKEN: ok",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("hunter2") && !out.contains("the-site-token-value"),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "config check opens no database"
+    );
+}
+
+#[test]
+fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(
+        &config,
+        "[[http_sources]]\nname = \"site\"\ntoken_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n\
+         calendar = \"Нет такого\"\n",
+    )
+    .unwrap();
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("environment variable LEADGATE_TEST_UNSET_TOKEN")
+            && stderr.contains("is not set"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"Нет такого\" is not defined"), "{stderr}");
+
+    std::fs::write(&config, "[server]\nlisten = \"not an address\"\n").unwrap();
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
 }

@@ -356,7 +356,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let cli = |args: &[&str]| {
         let out = common::cli::leadgate()
             .args(args)
-            .env("LEADGATE_DATABASE__URL", &db)
+            .env("LEADGATE__DATABASE__URL", &db)
             .output()
             .unwrap();
         assert!(
@@ -373,7 +373,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     assert!(found.contains("counterparty"), "{found}");
     let refused = common::cli::leadgate()
         .args(["personal-data", "erase", "--inn", "77097"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .output()
         .unwrap();
     assert!(!refused.status.success());

@@ -24,8 +24,8 @@ fn rejected_for_its_size() -> (tempfile::TempDir, i64) {
     let out = common::cli::leadgate()
         .arg("import")
         .arg(fixture("seed_sample"))
-        .env("LEADGATE_DATABASE__URL", &db)
-        .env("LEADGATE_LIMITS__MAX_MESSAGE_BYTES", "1000")
+        .env("LEADGATE__DATABASE__URL", &db)
+        .env("LEADGATE__LIMITS__MAX_MESSAGE_BYTES", "1000")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

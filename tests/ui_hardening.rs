@@ -46,7 +46,8 @@ async fn post_lead(app: &TestApp, payload: Value) -> Value {
     r.json().await.unwrap()
 }
 
-/// A collector as the configuration file provisions it: its password in a file of the server.
+/// A collector whose password is in a file of the server (as one the configuration file provisioned before
+/// the file managed its records; made through storage, so it is not the file's and the UI may edit it).
 async fn provisioned_collector(app: &TestApp) -> CollectorRecord {
     let secret = app.dir().join("mail.password");
     std::fs::write(&secret, "the-mailbox-password\n").unwrap();

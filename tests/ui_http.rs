@@ -949,7 +949,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
     let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "manager"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "manager-password")
         .output()
         .unwrap();
@@ -972,7 +972,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     assert!(!stdout.contains("password:"), "{stdout}");
     let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "admin"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env_remove("LEADGATE_NEW_PASSWORD")
         .write_stdin("new-password-from-stdin\n")
         .output()
@@ -985,7 +985,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("user manager1 updated (admin)"));
     let out = common::cli::leadgate()
         .args(["users", "add", "x"])
-        .env("LEADGATE_DATABASE__URL", &db)
+        .env("LEADGATE__DATABASE__URL", &db)
         .env("LEADGATE_NEW_PASSWORD", "short")
         .output()
         .unwrap();

@@ -1,14 +1,14 @@
 //! Bearer-token authentication: HTTP sources for the intake, users for the read API.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState};
-use crate::storage::{HttpSourceRecord, Role, UserRecord};
+use crate::storage::{HttpSourceRecord, Role, Storage, UserRecord};
 use crate::tokens;
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -25,6 +25,8 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[derive(Debug, Default)]
 pub struct SourceCache {
     entries: RwLock<HashMap<String, (HttpSourceRecord, Instant)>>,
+    /// The CORS origins of the HTTP sources whose tokens work, for the preflight (which carries no token).
+    origins: RwLock<Option<(Arc<HashSet<String>>, Instant)>>,
 }
 
 impl SourceCache {
@@ -61,6 +63,47 @@ impl SourceCache {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        *self
+            .origins
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// Whether some HTTP source with a working token allows `origin` (CORS: a preflight names no source;
+    /// the intake then checks the origin against its own source). Read from storage at most every
+    /// [`SourceCache::TTL`], and at once after [`SourceCache::clear`]; a database error allows nothing.
+    pub async fn allows_origin(&self, storage: &dyn Storage, origin: &str) -> bool {
+        let cached = self
+            .origins
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(set, _)| set.clone());
+        let origins = match cached {
+            Some(set) => set,
+            None => {
+                let set: HashSet<String> = match storage.http_sources().await {
+                    Ok(sources) => sources
+                        .into_iter()
+                        .filter(|s| s.active)
+                        .flat_map(|s| s.cors_origins)
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the HTTP sources' CORS origins");
+                        return false;
+                    }
+                };
+                let set = Arc::new(set);
+                *self
+                    .origins
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((set.clone(), Instant::now()));
+                set
+            }
+        };
+        origins.contains(origin)
     }
 }
 

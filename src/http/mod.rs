@@ -104,12 +104,9 @@ pub fn metrics_router(access: MetricsAccess) -> Router {
 }
 
 /// Builds the router with every route and middleware; `/metrics` only when `metrics_access` is given (it is not
-/// when metrics have a listen address of their own).
-pub fn router(
-    state: AppState,
-    cors_origins: Vec<String>,
-    metrics_access: Option<MetricsAccess>,
-) -> Router {
+/// when metrics have a listen address of their own). CORS allows the origins of the HTTP sources as stored
+/// (the file's and the UI's), read again when a source changes.
+pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
@@ -121,11 +118,16 @@ pub fn router(
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(
-            cors_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        ))
+        .allow_origin(AllowOrigin::async_predicate({
+            let sources = state.sources.clone();
+            let storage = state.storage.clone();
+            move |origin: HeaderValue, _: &axum::http::request::Parts| async move {
+                match origin.to_str() {
+                    Ok(origin) => sources.allows_origin(storage.as_ref(), origin).await,
+                    Err(_) => false,
+                }
+            }
+        }))
         .allow_methods([axum::http::Method::POST, axum::http::Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,

@@ -6,6 +6,7 @@
 //! never compose these steps themselves, so no channel can get them half right.
 
 pub mod counterparty_edit;
+pub mod managed;
 pub mod model;
 pub mod settings;
 pub mod sqlite;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::personal_data::PersonDataQuery;
 
 pub use counterparty_edit::*;
+pub use managed::*;
 pub use model::*;
 pub use settings::*;
 pub use web_model::*;
@@ -610,4 +612,28 @@ pub trait Storage: CounterpartyEdits + SettingsStore + Send + Sync + 'static {
     /// # Errors
     /// `Conflict`, database errors.
     async fn create_calendar(&self, name: &str, owner_id: Option<i64>, color: &str) -> Result<i64>;
+
+    // ---- records the configuration file manages ------------------------------------------------------------
+
+    /// Makes the declared calendars, HTTP sources and collectors (upserted already) managed by the file, and
+    /// retires, in the same transaction, every record the file managed and no longer declares: a collector
+    /// is marked for deletion and an HTTP source's token revoked (both keep their history and stay the
+    /// file's); a calendar is deleted when nothing refers to it, else handed over to the UI with its leads.
+    /// Records made in the UI are never touched.
+    ///
+    /// # Errors
+    /// Database errors; nothing changes then.
+    async fn manage_by_file(&self, declared: &FileRecords) -> Result<Retired>;
+
+    /// The ids of the records the configuration file manages.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn managed_by_file(&self) -> Result<ManagedByFile>;
+
+    /// Replaces the CORS origins of an HTTP source; `false` when there is no such source.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn set_http_source_cors(&self, id: i64, origins: &[String]) -> Result<bool>;
 }

@@ -278,6 +278,8 @@ pub struct CalendarRow {
     pub owner: String,
     /// Colour shown.
     pub colour: String,
+    /// Declared in the configuration file: shown with a mark, changed only there.
+    pub managed: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -297,6 +299,7 @@ async fn calendars_page(
     error: Option<String>,
 ) -> Result<Response, ApiError> {
     let calendars: Vec<CalendarView> = state.storage.calendars().await?;
+    let managed = state.storage.managed_by_file().await?;
     let suggested_colour = assets::PALETTE[calendars.len() % assets::PALETTE.len()].to_owned();
     let page = CalendarsPage {
         layout: Layout::new(viewer, "admin"),
@@ -307,6 +310,7 @@ async fn calendars_page(
                 name: c.name.clone(),
                 owner: c.owner.clone().unwrap_or_default(),
                 colour: assets::colour_of(c),
+                managed: managed.calendars.contains(&c.id),
             })
             .collect(),
         users: state
@@ -390,14 +394,37 @@ pub async fn create_calendar(
     }
 }
 
+/// The label of a record the configuration file manages, and why it cannot be changed here.
+pub const MANAGED_MARK: &str = "из файла настроек";
+
+/// The sentence a refused change of a record the configuration file manages is answered with.
+pub fn managed_refusal(what: &str, name: &str) -> String {
+    format!(
+        "{what} «{name}» задан в файле настроек (leadgate.toml): изменить или удалить его можно только там, \
+         изменения применяются при следующем запуске."
+    )
+}
+
+/// An HTTP source, written out.
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    /// The source.
+    pub view: HttpSourceView,
+    /// Declared in the configuration file: read-only here.
+    pub managed: bool,
+    /// Its CORS origins, space-separated (the form's value).
+    pub cors: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_sources.html")]
 struct SourcesPage {
     layout: Layout,
-    sources: Vec<HttpSourceView>,
+    sources: Vec<SourceRow>,
     calendars: Vec<CalendarView>,
     error: Option<String>,
     new_token: Option<(String, String)>,
+    managed_mark: &'static str,
 }
 
 async fn sources_page(
@@ -407,14 +434,72 @@ async fn sources_page(
     error: Option<String>,
     new_token: Option<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let managed = state.storage.managed_by_file().await?;
     let page = SourcesPage {
         layout: Layout::new(viewer, "admin"),
-        sources: state.storage.http_sources().await?,
+        sources: state
+            .storage
+            .http_sources()
+            .await?
+            .into_iter()
+            .map(|view| SourceRow {
+                managed: managed.http_sources.contains(&view.id),
+                cors: view.cors_origins.join(" "),
+                view,
+            })
+            .collect(),
         calendars: state.storage.calendars().await?,
         error,
         new_token,
+        managed_mark: MANAGED_MARK,
     };
     Ok((status, page).into_response())
+}
+
+/// Reads the CORS origins typed into a form: separated by spaces, commas or new lines, each
+/// `scheme://host[:port]`.
+///
+/// # Errors
+/// A Russian sentence naming the first malformed origin.
+fn cors_origins_of(text: &str) -> Result<Vec<String>, String> {
+    let mut origins: Vec<String> = Vec::new();
+    for origin in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|o| !o.is_empty())
+    {
+        let origin = origin.trim_end_matches('/');
+        if !crate::config::valid_origin(origin) {
+            return Err(format!(
+                "«{origin}» — не адрес сайта: укажите схему и хост, например https://shop.example \
+                 (без пути)."
+            ));
+        }
+        if !origins.iter().any(|o| o == origin) {
+            origins.push(origin.to_owned());
+        }
+    }
+    if origins.len() > 20 {
+        return Err("Не больше 20 адресов сайтов.".into());
+    }
+    Ok(origins)
+}
+
+/// The HTTP source with this id, and whether the configuration file manages it.
+async fn source_of(state: &AppState, id: i64) -> Result<(HttpSourceView, bool), ApiError> {
+    let source = state
+        .storage
+        .http_sources()
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or(ApiError::NotFound("HTTP source"))?;
+    let managed = state
+        .storage
+        .managed_by_file()
+        .await?
+        .http_sources
+        .contains(&id);
+    Ok((source, managed))
 }
 
 /// `GET /admin/sources`.
@@ -430,6 +515,9 @@ pub async fn sources(
 pub struct NewSource {
     name: String,
     calendar: i64,
+    /// The sites allowed to post from a browser (CORS), space-separated.
+    #[serde(default)]
+    cors_origins: String,
 }
 
 /// `POST /admin/sources`: creates a source and shows its token once.
@@ -458,6 +546,12 @@ pub async fn create_source(
     {
         return Err(ApiError::NotFound("calendar"));
     }
+    let origins = match cors_origins_of(&form.cors_origins) {
+        Ok(origins) => origins,
+        Err(msg) => {
+            return sources_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(msg), None).await;
+        }
+    };
     let token = tokens::generate();
     match state
         .storage
@@ -465,6 +559,10 @@ pub async fn create_source(
         .await
     {
         Ok(id) => {
+            if !origins.is_empty() {
+                state.storage.set_http_source_cors(id, &origins).await?;
+                state.sources.clear();
+            }
             info!(source = id, by = %viewer.login, "HTTP source created");
             sources_page(&state, &viewer, StatusCode::OK, None, Some((name, token))).await
         }
@@ -489,6 +587,11 @@ pub async fn revoke_source(
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
+    let (source, managed) = source_of(&state, id).await?;
+    if managed {
+        let msg = managed_refusal("Источник", &source.name);
+        return sources_page(&state, &viewer, StatusCode::CONFLICT, Some(msg), None).await;
+    }
     if !state.storage.revoke_http_source(id).await? {
         return Err(ApiError::NotFound("HTTP source"));
     }
@@ -498,9 +601,61 @@ pub async fn revoke_source(
     Ok(Redirect::to("/admin/sources").into_response())
 }
 
+/// The CORS form of an HTTP source.
+#[derive(Debug, Deserialize)]
+pub struct CorsForm {
+    /// Origins, space-separated.
+    #[serde(default)]
+    cors_origins: String,
+}
+
+/// `POST /admin/sources/{id}/cors`: sets the sites allowed to post to a source from a browser (only for a
+/// source made here: the file's sources take theirs from the file).
+pub async fn set_source_cors(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<CorsForm>,
+) -> Result<Response, ApiError> {
+    viewer.require_admin()?;
+    let (source, managed) = source_of(&state, id).await?;
+    if managed {
+        let msg = managed_refusal("Источник", &source.name);
+        return sources_page(&state, &viewer, StatusCode::CONFLICT, Some(msg), None).await;
+    }
+    let origins = match cors_origins_of(&form.cors_origins) {
+        Ok(origins) => origins,
+        Err(msg) => {
+            return sources_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(msg), None).await;
+        }
+    };
+    if !state.storage.set_http_source_cors(id, &origins).await? {
+        return Err(ApiError::NotFound("HTTP source"));
+    }
+    // The CORS layer and the intake read the origins through the cache: forget it, so the change holds now.
+    state.sources.clear();
+    info!(source = id, by = %viewer.login, "HTTP source CORS origins changed");
+    Ok(Redirect::to("/admin/sources").into_response())
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_read_from_spaces_commas_and_lines() {
+        assert_eq!(
+            cors_origins_of(" https://a.example, http://127.0.0.1:3000\nhttps://a.example/ ")
+                .unwrap(),
+            vec![
+                "https://a.example".to_owned(),
+                "http://127.0.0.1:3000".to_owned()
+            ]
+        );
+        assert!(cors_origins_of("").unwrap().is_empty());
+        assert!(cors_origins_of("https://a.example/form").is_err());
+        assert!(cors_origins_of("a.example").is_err());
+    }
 
     #[test]
     fn logins_are_plain() {

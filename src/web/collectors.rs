@@ -53,6 +53,8 @@ pub struct CollectorRow {
     pub calendar: String,
     /// Marked for deletion.
     pub deleted: bool,
+    /// Declared in the configuration file: shown with a mark, changed only there.
+    pub managed: bool,
     /// Last run start, or empty.
     pub last_run: String,
     /// Still running (or the process died during it).
@@ -159,6 +161,7 @@ async fn list_page(
     let tz = timezone(state);
     let calendars = state.storage.calendars().await?;
     let mut runs = state.storage.last_runs().await?;
+    let managed = state.storage.managed_by_file().await?;
     let collectors = state
         .storage
         .collectors(true)
@@ -187,6 +190,7 @@ async fn list_page(
                     .map(|cal| cal.name.clone())
                     .unwrap_or_default(),
                 deleted: c.deleted,
+                managed: managed.collectors.contains(&c.id),
                 last_run: run
                     .as_ref()
                     .map(|r| fmt::datetime(r.started_at, tz))
@@ -534,6 +538,8 @@ struct FormPage {
     password_file: String,
     ca_file: String,
     auto_tech_cards: bool,
+    /// Declared in the configuration file: shown read-only, without a form.
+    managed: bool,
 }
 
 async fn form_page(
@@ -545,7 +551,12 @@ async fn form_page(
     base: Option<&CollectorRecord>,
     error: Option<String>,
 ) -> Result<Response, ApiError> {
+    let managed = match id {
+        Some(id) => is_managed(state, id).await?,
+        None => false,
+    };
     let page = FormPage {
+        managed,
         layout: Layout::new(viewer, "admin"),
         id,
         auto_tech_cards: form.is_checked(),
@@ -580,6 +591,29 @@ pub async fn new_form(
 ) -> Result<Response, ApiError> {
     let form = CollectorForm::blank(default_calendar(&state).await?);
     form_page(&state, &viewer, StatusCode::OK, None, form, None, None).await
+}
+
+/// Whether the configuration file manages the collector with this id.
+async fn is_managed(state: &AppState, id: i64) -> Result<bool, ApiError> {
+    Ok(state
+        .storage
+        .managed_by_file()
+        .await?
+        .collectors
+        .contains(&id))
+}
+
+/// The answer to a change of a collector the configuration file manages: the list, with why not.
+async fn refuse_managed(
+    state: &AppState,
+    viewer: &Viewer,
+    c: &CollectorRecord,
+) -> Result<Response, ApiError> {
+    let notice = Notice {
+        ok: false,
+        text: super::admin::managed_refusal("Сборщик", &c.name),
+    };
+    list_page(state, viewer, StatusCode::CONFLICT, Some(notice)).await
 }
 
 async fn stored(state: &AppState, id: i64) -> Result<CollectorRecord, ApiError> {
@@ -693,6 +727,9 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let base = stored(&state, id).await?;
+    if is_managed(&state, id).await? {
+        return refuse_managed(&state, &viewer, &base).await;
+    }
     let calendars = state.storage.calendars().await?;
     let mut checked = record(&form, &base, &calendars);
     if checked.is_ok() && !form.password_env.trim().is_empty() {
@@ -737,6 +774,9 @@ pub async fn toggle_deleted(
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let mut c = stored(&state, id).await?;
+    if is_managed(&state, id).await? {
+        return refuse_managed(&state, &viewer, &c).await;
+    }
     c.deleted = !c.deleted;
     state.storage.upsert_collector(&c).await?;
     info!(collector = id, deleted = c.deleted, by = %viewer.login, "collector deletion mark changed");

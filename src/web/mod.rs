@@ -105,6 +105,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
         .route("/admin/settings", get(settings::page).post(settings::save))
         .route("/admin/integration", get(integration::page))
+        .route("/admin/sources/{id}/cors", post(admin::set_source_cors))
         .route(
             "/admin/collectors",
             get(collectors::list).post(collectors::create),

@@ -21,6 +21,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
 mod counterparty_edit;
+mod managed;
 mod personal_data;
 mod settings;
 mod web;
@@ -1426,6 +1427,18 @@ impl Storage for SqliteStorage {
 
     async fn create_calendar(&self, name: &str, owner_id: Option<i64>, color: &str) -> Result<i64> {
         web::create_calendar(&self.writer, name, owner_id, color).await
+    }
+
+    async fn manage_by_file(&self, declared: &FileRecords) -> Result<Retired> {
+        managed::manage_by_file(&self.writer, declared).await
+    }
+
+    async fn managed_by_file(&self) -> Result<ManagedByFile> {
+        managed::managed_by_file(&self.pool).await
+    }
+
+    async fn set_http_source_cors(&self, id: i64, origins: &[String]) -> Result<bool> {
+        managed::set_http_source_cors(&self.writer, id, origins).await
     }
 }
 
