@@ -11,6 +11,7 @@ pub mod eml;
 pub mod http;
 pub mod intake;
 pub mod jobs;
+pub mod layout_files;
 pub mod mail;
 pub mod personal_data;
 pub mod reprocess;

@@ -432,6 +432,16 @@ impl Application {
                 }
             }
         });
+        let downloader = if settings.layout_files.enabled {
+            let downloader =
+                crate::layout_files::LayoutFileDownloader::new(storage.clone(), &settings.layout_files)
+                    .context("building the layout file downloader")?;
+            let stop = stop.clone();
+            Some(tokio::spawn(async move { downloader.run(stop).await }))
+        } else {
+            info!("the download of layout files is switched off");
+            None
+        };
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -447,6 +457,11 @@ impl Application {
                 .context("metrics server task panicked")?;
         }
         scheduler.context("scheduler task panicked")?;
+        if let Some(downloader) = downloader {
+            downloader
+                .await
+                .context("layout file downloader task panicked")?;
+        }
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {
             writer.await.context("intake writer panicked")?;

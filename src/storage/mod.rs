@@ -5,6 +5,7 @@
 //! idempotency key is claimed in the same transaction as the lead it answers with. Handlers and collectors
 //! never compose these steps themselves, so no channel can get them half right.
 
+pub mod layout_files;
 pub mod model;
 pub mod sqlite;
 pub mod web_model;
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::personal_data::PersonDataQuery;
 
+pub use layout_files::*;
 pub use model::*;
 pub use web_model::*;
 
@@ -65,7 +67,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 ///
 /// Every method is a complete unit of work: it either commits or changes nothing.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: LayoutFileStore + Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

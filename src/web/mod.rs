@@ -22,6 +22,7 @@ pub mod counterparties;
 pub mod fmt;
 pub mod ics;
 pub mod inbox;
+pub mod layout_files;
 pub mod lead;
 pub mod login;
 pub mod password;
@@ -67,6 +68,8 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/spam", post(lead::spam))
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
+        .route("/leads/{id}/files/{file}", get(layout_files::download))
+        .route("/leads/{id}/files/{file}/preview", get(layout_files::preview))
         .route("/tech-cards/{id}", get(lead::tech_card))
         .route("/counterparties", get(counterparties::list))
         .route("/counterparties/{id}", get(counterparties::page))
