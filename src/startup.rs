@@ -433,9 +433,11 @@ impl Application {
             }
         });
         let downloader = if settings.layout_files.enabled {
-            let downloader =
-                crate::layout_files::LayoutFileDownloader::new(storage.clone(), &settings.layout_files)
-                    .context("building the layout file downloader")?;
+            let downloader = crate::layout_files::LayoutFileDownloader::new(
+                storage.clone(),
+                &settings.layout_files,
+            )
+            .context("building the layout file downloader")?;
             let stop = stop.clone();
             Some(tokio::spawn(async move { downloader.run(stop).await }))
         } else {

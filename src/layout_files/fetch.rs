@@ -2,20 +2,24 @@
 //! may reach is narrowed before any connection is made.
 //!
 //! - Only `http` and `https`, at every hop; redirects are followed by hand, at most `max_redirects`.
-//! - Every host name is resolved by [`PublicResolver`], which drops loopback, private, link-local and other
-//!   non-public addresses (unless the configuration allows them); a URL with an address instead of a name is
-//!   checked the same way before the request. The client connects only to the addresses the resolver
-//!   returned, so a name cannot resolve to a public address for the check and to a private one for the
-//!   connection.
-//! - No proxy from the environment, certificates verified (rustls with the Mozilla roots), a size limit read
-//!   as the body arrives, and one deadline for the whole download.
+//! - Every host is resolved here, and loopback, private, link-local and other non-public addresses are
+//!   dropped (unless the configuration allows them) before any connection; leadgate then connects to the
+//!   checked addresses itself, so a name cannot resolve to a public address for the check and to a private
+//!   one for the connection.
+//! - No proxy, certificates verified (rustls with the Mozilla roots, as the mail channel), one request per
+//!   connection over HTTP/1.1 (hyper), a size limit read as the body arrives, and one deadline for the whole
+//!   download.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use url::Url;
 
 use crate::config::LayoutFileSettings;
 use crate::storage::DownloadedFile;
@@ -58,37 +62,6 @@ impl FetchError {
             Self::Timeout | Self::Unreachable(_) => true,
             _ => false,
         }
-    }
-}
-
-/// The address a resolver refused, carried through reqwest's error chain.
-#[derive(Debug, thiserror::Error)]
-#[error("{host} resolves only to non-public addresses")]
-struct Refused {
-    host: String,
-}
-
-/// Resolves host names with the system resolver and keeps only the addresses the policy allows.
-#[derive(Debug, Clone, Copy)]
-pub struct PublicResolver {
-    allow_private: bool,
-}
-
-impl Resolve for PublicResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| allow_private || is_public(a.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(Box::new(Refused { host }) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            let addrs: Addrs = Box::new(found.into_iter());
-            Ok(addrs)
-        })
     }
 }
 
@@ -139,39 +112,35 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// The HTTP client for layout files, with the policy of `[layout_files]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    tls: tokio_rustls::TlsConnector,
     settings: LayoutFileSettings,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One plain or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Fetcher {
     /// Builds the client.
     ///
     /// # Errors
-    /// The TLS configuration or the client cannot be built.
+    /// The TLS configuration cannot be built.
     pub fn new(settings: &LayoutFileSettings) -> anyhow::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PublicResolver {
-                allow_private: settings.allow_private_addresses,
-            }))
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .user_agent(concat!("leadgate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let tls = crate::mail::tls::client_config(&crate::mail::tls::TlsSettings::default())?;
         Ok(Self {
-            client,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             settings: settings.clone(),
         })
     }
@@ -191,13 +160,7 @@ impl Fetcher {
         let mut url = Url::parse(url.trim()).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
         let mut redirects = 0;
         loop {
-            self.check(&url)?;
-            let mut response = self
-                .client
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| request_error(&e, &url))?;
+            let response = self.get(&url).await?;
             let status = response.status();
             if status.is_redirection() {
                 if redirects >= self.settings.max_redirects {
@@ -206,7 +169,7 @@ impl Fetcher {
                 redirects += 1;
                 let location = response
                     .headers()
-                    .get(reqwest::header::LOCATION)
+                    .get(header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or(FetchError::BadRedirect)?;
                 url = url.join(location).map_err(|_| FetchError::BadRedirect)?;
@@ -216,24 +179,29 @@ impl Fetcher {
                 return Err(FetchError::Status(status.as_u16()));
             }
             let max = self.settings.max_bytes;
-            if response.content_length().is_some_and(|n| n > max) {
+            let declared = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max) {
                 return Err(FetchError::TooLarge(max));
             }
             let content_type = response
                 .headers()
-                .get(reqwest::header::CONTENT_TYPE)
+                .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map_or_else(|| "application/octet-stream".to_owned(), media_type);
+            let mut body = response.into_body();
             let mut bytes = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| request_error(&e, &url))?
-            {
-                if (bytes.len() + chunk.len()) as u64 > max {
-                    return Err(FetchError::TooLarge(max));
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|_| unreachable(&url, "обмен прервался"))?;
+                if let Some(chunk) = frame.data_ref() {
+                    if (bytes.len() + chunk.len()) as u64 > max {
+                        return Err(FetchError::TooLarge(max));
+                    }
+                    bytes.extend_from_slice(chunk);
                 }
-                bytes.extend_from_slice(&chunk);
             }
             return Ok(DownloadedFile {
                 file_name: file_name(&url),
@@ -243,44 +211,117 @@ impl Fetcher {
         }
     }
 
-    /// The scheme, and an address written in the URL (a name is checked by the resolver).
-    fn check(&self, url: &Url) -> Result<(), FetchError> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(FetchError::BadUrl(url.to_string()));
-        }
+    /// One GET over a new connection to a checked address.
+    async fn get(&self, url: &Url) -> Result<hyper::Response<hyper::body::Incoming>, FetchError> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(FetchError::BadUrl(url.to_string())),
+        };
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
-        let ip: Option<IpAddr> = host.trim_start_matches('[').trim_end_matches(']').parse().ok();
-        match ip {
-            Some(ip) if !self.settings.allow_private_addresses && !is_public(ip) => {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+        let addrs = self.addresses(bare, port).await?;
+        let tcp = connect(&addrs)
+            .await
+            .map_err(|_| unreachable(url, "нет соединения"))?;
+        let stream = if https {
+            let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
+                .map_err(|_| FetchError::BadUrl(url.to_string()))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|_| unreachable(url, "ошибка TLS (сертификат не проверен)"))?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let request = hyper::Request::get(path)
+            .header(header::HOST, authority)
+            .header(
+                header::USER_AGENT,
+                concat!("leadgate/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(header::ACCEPT, "*/*")
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| FetchError::BadUrl(url.to_string()))?;
+        let response = match stream {
+            Stream::Plain(s) => send(TokioIo::new(s), request).await,
+            Stream::Tls(s) => send(TokioIo::new(s), request).await,
+        };
+        response.map_err(|_| unreachable(url, "ошибка обмена"))
+    }
+
+    /// The host's addresses that the policy allows; an address written in the URL is checked as it is.
+    async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+        let allowed = |ip: IpAddr| self.settings.allow_private_addresses || is_public(ip);
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return if allowed(ip) {
+                Ok(vec![SocketAddr::new(ip, port)])
+            } else {
                 Err(FetchError::PrivateAddress(ip.to_string()))
-            }
-            _ => Ok(()),
+            };
+        }
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|_| FetchError::Unreachable(format!("{host}, имя не найдено")))?
+            .collect();
+        let first = found.first().map(SocketAddr::ip);
+        let public: Vec<SocketAddr> = found.into_iter().filter(|a| allowed(a.ip())).collect();
+        match (public.is_empty(), first) {
+            (false, _) => Ok(public),
+            (true, Some(ip)) => Err(FetchError::PrivateAddress(ip.to_string())),
+            (true, None) => Err(FetchError::Unreachable(format!("{host}, имя не найдено"))),
         }
     }
 }
 
-/// A reqwest error as a [`FetchError`]: a resolver refusal anywhere in its chain is a refused address.
-fn request_error(e: &reqwest::Error, url: &Url) -> FetchError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(refused) = err.downcast_ref::<Refused>() {
-            return FetchError::PrivateAddress(refused.host.clone());
+/// Connects to the first address that answers.
+async fn connect(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::other("no address");
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
         }
-        source = err.source();
     }
-    if e.is_timeout() {
-        return FetchError::Timeout;
-    }
-    let host = url.host_str().unwrap_or_default();
-    let why = if e.is_connect() {
-        "нет соединения"
-    } else {
-        "ошибка обмена"
-    };
-    FetchError::Unreachable(format!("{host}, {why}"))
+    Err(last)
+}
+
+/// Sends one request over an HTTP/1.1 connection that serves only it.
+async fn send<T>(
+    io: TokioIo<T>,
+    request: hyper::Request<Empty<Bytes>>,
+) -> hyper::Result<hyper::Response<hyper::body::Incoming>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "layout file connection ended with an error");
+        }
+    });
+    sender.send_request(request).await
+}
+
+fn unreachable(url: &Url, why: &str) -> FetchError {
+    FetchError::Unreachable(format!("{}, {why}", url.host_str().unwrap_or_default()))
 }
 
 /// The `type/subtype` of a `Content-Type` header, lower-cased; anything odd is `application/octet-stream`.
@@ -350,7 +391,12 @@ mod tests {
             let ip: IpAddr = private.parse().expect("a literal address");
             assert!(!is_public(ip), "{private} must not count as public");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2a00:1450:4010::8a", "::ffff:8.8.8.8"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2a00:1450:4010::8a",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = public.parse().expect("a literal address");
             assert!(is_public(ip), "{public} is public");
         }
@@ -360,7 +406,9 @@ mod tests {
     fn file_names_come_from_the_last_path_segment_decoded() {
         let url = |s: &str| Url::parse(s).expect("a valid URL");
         assert_eq!(
-            file_name(&url("https://shop.example/u/%D0%BC%D0%B0%D0%BA%D0%B5%D1%82.pdf?x=1")),
+            file_name(&url(
+                "https://shop.example/u/%D0%BC%D0%B0%D0%BA%D0%B5%D1%82.pdf?x=1"
+            )),
             "макет.pdf"
         );
         assert_eq!(file_name(&url("https://shop.example/dir/")), "dir");
@@ -371,7 +419,10 @@ mod tests {
     #[test]
     fn content_types_keep_only_their_media_type() {
         assert_eq!(media_type("image/PNG; charset=binary"), "image/png");
-        assert_eq!(media_type("text/html\"><script>"), "application/octet-stream");
+        assert_eq!(
+            media_type("text/html\"><script>"),
+            "application/octet-stream"
+        );
         assert_eq!(media_type(""), "application/octet-stream");
     }
 }

@@ -69,7 +69,10 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
         .route("/leads/{id}/files/{file}", get(layout_files::download))
-        .route("/leads/{id}/files/{file}/preview", get(layout_files::preview))
+        .route(
+            "/leads/{id}/files/{file}/preview",
+            get(layout_files::preview),
+        )
         .route("/tech-cards/{id}", get(lead::tech_card))
         .route("/counterparties", get(counterparties::list))
         .route("/counterparties/{id}", get(counterparties::page))
