@@ -15,6 +15,7 @@ pub mod layout_files;
 pub mod mail;
 pub mod personal_data;
 pub mod reprocess;
+pub mod secrets;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

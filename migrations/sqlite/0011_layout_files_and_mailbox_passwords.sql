@@ -51,3 +51,15 @@ SELECT recent.id, j.key, j.value
 FROM recent, json_each(recent.layout_files) AS j
 WHERE j.type = 'text'
   AND (lower(substr(j.value, 1, 7)) = 'http://' OR lower(substr(j.value, 1, 8)) = 'https://');
+
+-- Mailbox passwords typed in the UI, encrypted at rest (ChaCha20-Poly1305 with the key of [secrets], never
+-- stored in the database). `bound_to` names the server and login the password was typed for
+-- (protocol://user@host:port); it is also the cipher's associated data, so the password cannot be decrypted
+-- for any other server, and leadgate deletes the row when the collector moves.
+CREATE TABLE collector_passwords (
+    collector_id  INTEGER PRIMARY KEY REFERENCES collectors(id) ON DELETE CASCADE,
+    bound_to      TEXT    NOT NULL,
+    nonce         BLOB    NOT NULL,
+    ciphertext    BLOB    NOT NULL,
+    updated_at    INTEGER NOT NULL
+);

@@ -5,6 +5,7 @@
 //! idempotency key is claimed in the same transaction as the lead it answers with. Handlers and collectors
 //! never compose these steps themselves, so no channel can get them half right.
 
+pub mod collector_passwords;
 pub mod layout_files;
 pub mod model;
 pub mod sqlite;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::personal_data::PersonDataQuery;
 
+pub use collector_passwords::*;
 pub use layout_files::*;
 pub use model::*;
 pub use web_model::*;
@@ -67,7 +69,7 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 ///
 /// Every method is a complete unit of work: it either commits or changes nothing.
 #[async_trait]
-pub trait Storage: LayoutFileStore + Send + Sync + 'static {
+pub trait Storage: LayoutFileStore + CollectorPasswordStore + Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
+mod collector_passwords;
 mod layout_files;
 mod personal_data;
 mod web;
