@@ -111,6 +111,10 @@ impl Services {
             max_message_bytes: settings.limits.max_message_bytes,
             timeout: Duration::from_secs(settings.limits.mail_timeout_secs.max(1)),
             run_deadline: Duration::from_secs(settings.limits.collector_run_deadline_secs.max(1)),
+            secrets: Arc::new(
+                crate::secrets::SecretBox::load(&settings.secrets, &data_dir(&settings))
+                    .context("loading the [secrets] key")?,
+            ),
         }));
         Ok(Self {
             storage,

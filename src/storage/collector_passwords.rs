@@ -15,6 +15,21 @@ pub struct StoredPassword {
     pub sealed: Sealed,
 }
 
+impl StoredPassword {
+    /// What a password typed for this collector is bound to: its protocol and TLS mode, login, host and
+    /// port (`imap+implicit://user@host:993`).
+    pub fn owner_of(c: &super::CollectorRecord) -> String {
+        use crate::mail::tls::TlsMode;
+        let tls = match c.tls {
+            TlsMode::Implicit => "implicit",
+            TlsMode::StartTls => "starttls",
+            TlsMode::None => "none",
+        };
+        let scheme = format!("{}+{tls}", c.protocol.as_str());
+        crate::secrets::mailbox_owner(&scheme, &c.username, &c.host, c.port)
+    }
+}
+
 /// The sealed mailbox passwords of collectors.
 #[async_trait]
 pub trait CollectorPasswordStore: Send + Sync {

@@ -17,6 +17,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod calendar;
+pub mod collector_password;
 pub mod collectors;
 pub mod counterparties;
 pub mod fmt;
