@@ -67,7 +67,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 #[tokio::test]
-async fn a_mailbox_password_typed_in_the_ui_collects_stays_secret_and_is_dropped_when_the_host_changes() {
+async fn a_mailbox_password_typed_in_the_ui_collects_stays_secret_and_is_dropped_when_the_host_changes()
+ {
     let dc = dovecot();
     let user = unique_user("typed-password");
     let password = dc.var("DOVECOT_PASSWORD").to_owned();
@@ -121,7 +122,10 @@ async fn a_mailbox_password_typed_in_the_ui_collects_stays_secret_and_is_dropped
         "{page}"
     );
     let api = app.get("/api/v1/collectors").await.to_string();
-    assert!(!api.contains(&password), "the API shows the password: {api}");
+    assert!(
+        !api.contains(&password),
+        "the API shows the password: {api}"
+    );
     let sealed = storage
         .collector_password(collector.id)
         .await
@@ -185,7 +189,10 @@ async fn a_mailbox_password_typed_in_the_ui_collects_stays_secret_and_is_dropped
     );
     let run = app.run_collector_now("typed").await;
     assert!(
-        run["error"].as_str().unwrap_or_default().contains("password"),
+        run["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password"),
         "{run}"
     );
 }

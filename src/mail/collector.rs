@@ -60,10 +60,14 @@ pub enum CollectorError {
     #[error("password: {0}")]
     Password(#[from] ConfigError),
     /// The collector names no password source.
-    #[error("the collector has neither password_env nor password_file nor a password typed in the UI")]
+    #[error(
+        "the collector has neither password_env nor password_file nor a password typed in the UI"
+    )]
     NoPassword,
     /// The password typed in the UI does not decrypt (the `[secrets]` key changed, or the row was altered).
-    #[error("the stored mailbox password cannot be decrypted with this [secrets] key: type it again")]
+    #[error(
+        "the stored mailbox password cannot be decrypted with this [secrets] key: type it again"
+    )]
     SealedPassword,
     /// The default charset is unknown.
     #[error("unknown default_charset {0:?}")]

@@ -70,7 +70,10 @@ pub async fn save(
                 },
             )
             .await?;
-        tracing::info!(collector = c.id, "mailbox password typed in the UI stored, encrypted");
+        tracing::info!(
+            collector = c.id,
+            "mailbox password typed in the UI stored, encrypted"
+        );
     } else if state
         .storage
         .collector_password(c.id)
@@ -78,7 +81,10 @@ pub async fn save(
         .is_some_and(|p| p.bound_to != owner)
         && state.storage.clear_collector_password(c.id).await?
     {
-        tracing::info!(collector = c.id, "collector moved: its stored mailbox password is deleted");
+        tracing::info!(
+            collector = c.id,
+            "collector moved: its stored mailbox password is deleted"
+        );
     }
     Ok(())
 }
