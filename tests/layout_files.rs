@@ -400,3 +400,47 @@ async fn erasing_a_persons_data_deletes_the_kept_layout_files() {
     let s = storage(&app).await;
     assert!(s.layout_files_of_lead(id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn in_chromium_the_lead_page_shows_the_kept_image_as_a_thumbnail() {
+    let (site, _server) = serve_site().await;
+    let app = app_for_loopback().await;
+    let id = post_lead(
+        &app,
+        &order_with_files(&[
+            format!("{site}/upload/logo.png"),
+            format!("{site}/upload/gone.pdf/missing"),
+        ]),
+    )
+    .await;
+    settled(&app, id).await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    b.client
+        .goto(&format!("{}/leads/{id}", app.base))
+        .await
+        .unwrap();
+    b.wait_for("img.thumb").await;
+    // The image loaded under the UI's Content-Security-Policy (served by leadgate itself).
+    let loaded = b
+        .client
+        .execute(
+            "const i = document.querySelector('img.thumb'); \
+             return i.complete && i.naturalWidth === 1 && i.naturalHeight === 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, Value::Bool(true), "the thumbnail did not load");
+    let status = b
+        .client
+        .find(fantoccini::Locator::Css(".layout-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "не скачан: сайт ответил 404");
+    b.screenshot("lead-layout-files").await;
+    b.stop().await;
+}
