@@ -105,6 +105,10 @@ pub struct FileKeys {
     pub mail_collector_cron: bool,
     /// `schedule.mail_collector.enabled`.
     pub mail_collector_enabled: bool,
+    /// The download of layout files.
+    pub layout_files: LayoutFileSettings,
+    /// The key that encrypts secrets kept in the database.
+    pub secrets: SecretsSettings,
 }
 
 impl Default for Settings {
@@ -121,8 +125,60 @@ impl Default for Settings {
             http_sources: Vec::new(),
             collectors: Vec::new(),
             from_file: FileKeys::default(),
+            layout_files: LayoutFileSettings::default(),
+            secrets: SecretsSettings::default(),
         }
     }
+}
+
+/// `[layout_files]`: leadgate downloads each lead's layout files (`ФайлыМакета`) in the background and keeps
+/// them with the lead. The defaults are safe for a server on the internet: public addresses only, http and
+/// https only, bounded size, time and redirects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LayoutFileSettings {
+    /// Whether files are downloaded at all (the URLs are kept either way).
+    pub enabled: bool,
+    /// Largest file kept, bytes.
+    pub max_bytes: u64,
+    /// Each download, redirects and body included, seconds.
+    pub timeout_secs: u64,
+    /// Redirects followed.
+    pub max_redirects: u32,
+    /// Reach loopback, private, link-local and other non-public addresses too (only for a site on the
+    /// shop's own network; off, such an address is refused before connecting, on every redirect too).
+    pub allow_private_addresses: bool,
+    /// Attempts before a file that cannot be fetched (the site is down) is given up on.
+    pub max_attempts: u32,
+    /// The wait before the first retry, seconds; it doubles with each further retry.
+    pub retry_after_secs: u64,
+}
+
+impl Default for LayoutFileSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_bytes: 26_214_400,
+            timeout_secs: 60,
+            max_redirects: 5,
+            allow_private_addresses: false,
+            max_attempts: 8,
+            retry_after_secs: 60,
+        }
+    }
+}
+
+/// `[secrets]`: the key that encrypts the secrets kept in the database (mailbox passwords typed in the UI).
+/// Give `key_env` or `key_file` (64 hex digits: 32 bytes); without either, leadgate generates the key at the
+/// first start into `secret.key` in the data directory (mode 0600), which must then be backed up with the
+/// database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// Environment variable holding the key.
+    pub key_env: Option<String>,
+    /// File holding the key.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -599,7 +655,7 @@ fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)
 
 /// The top-level keys of the settings, for telling an old-form override (`LEADGATE_DATABASE__URL`) apart
 /// from a secret's variable.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 12] = [
     "timezone",
     "default_calendar",
     "server",
@@ -610,6 +666,8 @@ const SECTIONS: [&str; 10] = [
     "calendars",
     "http_sources",
     "collectors",
+    "layout_files",
+    "secrets",
 ];
 
 /// Applies the `LEADGATE__…` variables to the file's table; returns the overridden dotted keys with their

@@ -113,6 +113,10 @@ impl Services {
             max_message_bytes: settings.limits.max_message_bytes,
             timeout: Duration::from_secs(settings.limits.mail_timeout_secs.max(1)),
             run_deadline: Duration::from_secs(settings.limits.collector_run_deadline_secs.max(1)),
+            secrets: Arc::new(
+                crate::secrets::SecretBox::load(&settings.secrets, &data_dir(&settings))
+                    .context("loading the [secrets] key")?,
+            ),
         }));
         Ok(Self {
             storage,
@@ -485,6 +489,18 @@ impl Application {
             let stop = stop.clone();
             async move { job.run_scheduled(tz, stop).await }
         });
+        let downloader = if settings.layout_files.enabled {
+            let downloader = crate::layout_files::LayoutFileDownloader::new(
+                storage.clone(),
+                &settings.layout_files,
+            )
+            .context("building the layout file downloader")?;
+            let stop = stop.clone();
+            Some(tokio::spawn(async move { downloader.run(stop).await }))
+        } else {
+            info!("the download of layout files is switched off");
+            None
+        };
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -500,6 +516,11 @@ impl Application {
                 .context("metrics server task panicked")?;
         }
         scheduler.context("scheduler task panicked")?;
+        if let Some(downloader) = downloader {
+            downloader
+                .await
+                .context("layout file downloader task panicked")?;
+        }
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {
             writer.await.context("intake writer panicked")?;

@@ -273,6 +273,8 @@ fn serve_writes_first_start_tokens_once_to_a_private_file_and_they_work() {
             .arg("serve")
             .current_dir(dir.path())
             .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // Tests reach loopback only; the imported sample's layout file is on a public site.
+            .env("LEADGATE__LAYOUT_FILES__ENABLED", "false")
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -98,6 +98,17 @@ impl MailCollectorJob {
             .ok()
     }
 
+    /// What the collectors run with (storage and the key of stored mailbox passwords), for the
+    /// administrator's "test connection" and the collector form.
+    pub fn env(&self) -> &CollectorEnv {
+        &self.env
+    }
+
+    /// The key that seals mailbox passwords typed in the UI.
+    pub fn secrets(&self) -> &crate::secrets::SecretBox {
+        &self.env.secrets
+    }
+
     /// One run: every active collector (or only `only`), in turn.
     ///
     /// # Errors

@@ -60,8 +60,15 @@ pub enum CollectorError {
     #[error("password: {0}")]
     Password(#[from] ConfigError),
     /// The collector names no password source.
-    #[error("the collector has neither password_env nor password_file")]
+    #[error(
+        "the collector has neither password_env nor password_file nor a password typed in the UI"
+    )]
     NoPassword,
+    /// The password typed in the UI does not decrypt (the `[secrets]` key changed, or the row was altered).
+    #[error(
+        "the stored mailbox password cannot be decrypted with this [secrets] key: type it again"
+    )]
+    SealedPassword,
     /// The default charset is unknown.
     #[error("unknown default_charset {0:?}")]
     Charset(String),
@@ -120,6 +127,8 @@ pub struct CollectorEnv {
     pub timeout: Duration,
     /// The longest one collector's run may take; the batches committed by then stay committed.
     pub run_deadline: Duration,
+    /// The key of mailbox passwords typed in the UI (typed in the collector form, kept sealed).
+    pub secrets: Arc<crate::secrets::SecretBox>,
 }
 
 /// The mail-specific facts a raw message is judged by.
@@ -348,13 +357,40 @@ fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
     }
 }
 
-fn credentials(collector: &CollectorRecord) -> Result<Credentials, CollectorError> {
-    let password = read_secret(
+/// The login and password: from the collector's variable or file when it names one, else the password
+/// typed in the UI, opened only for the server and login it was typed for.
+async fn credentials(
+    env: &CollectorEnv,
+    collector: &CollectorRecord,
+) -> Result<Credentials, CollectorError> {
+    let configured = read_secret(
         collector.password_env.as_deref(),
         collector.password_file.as_deref(),
-    )?
-    .ok_or(CollectorError::NoPassword)?;
+    )?;
+    let password = match configured {
+        Some(p) => p,
+        None => typed_password(env, collector)
+            .await?
+            .ok_or(CollectorError::NoPassword)?,
+    };
     Ok(Credentials::new(collector.username.clone(), password))
+}
+
+async fn typed_password(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+) -> Result<Option<String>, CollectorError> {
+    let Some(stored) = env.storage.collector_password(c.id).await? else {
+        return Ok(None);
+    };
+    let owner = crate::storage::StoredPassword::owner_of(c);
+    if stored.bound_to != owner {
+        return Ok(None);
+    }
+    env.secrets
+        .open(&stored.sealed, &owner)
+        .map(Some)
+        .map_err(|_| CollectorError::SealedPassword)
 }
 
 fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
@@ -375,10 +411,11 @@ fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
 /// # Errors
 /// Whatever stops the connection or the login.
 pub async fn test_connection(
+    env: &CollectorEnv,
     collector: &CollectorRecord,
     timeout: Duration,
 ) -> Result<(), CollectorError> {
-    let credentials = credentials(collector)?;
+    let credentials = credentials(env, collector).await?;
     let endpoint = endpoint(collector, timeout);
     guarded(async {
         match collector.protocol {
@@ -692,7 +729,7 @@ async fn run_imap(
     counts: &mut RunCounts,
 ) -> Result<(), CollectorError> {
     let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
-    let credentials = credentials(c)?;
+    let credentials = credentials(env, c).await?;
     let mut session =
         ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
     session.set_max_literal(env.max_message_bytes);
@@ -855,7 +892,7 @@ async fn run_pop3(
     counts: &mut RunCounts,
 ) -> Result<(), CollectorError> {
     let rules = Arc::new(MailRules::of(c, env.max_message_bytes)?);
-    let credentials = credentials(c)?;
+    let credentials = credentials(env, c).await?;
     let mut client = Pop3Client::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
     let listing = client.uidl_all().await?;
     let source = rules.source.key();

@@ -7,6 +7,8 @@
 
 pub mod counterparty_edit;
 pub mod managed;
+pub mod collector_passwords;
+pub mod layout_files;
 pub mod model;
 pub mod settings;
 pub mod sqlite;
@@ -19,6 +21,8 @@ use crate::domain::personal_data::PersonDataQuery;
 
 pub use counterparty_edit::*;
 pub use managed::*;
+pub use collector_passwords::*;
+pub use layout_files::*;
 pub use model::*;
 pub use settings::*;
 pub use web_model::*;
@@ -71,7 +75,9 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 ///
 /// Every method is a complete unit of work: it either commits or changes nothing.
 #[async_trait]
-pub trait Storage: CounterpartyEdits + SettingsStore + Send + Sync + 'static {
+pub trait Storage:
+    CounterpartyEdits + SettingsStore + LayoutFileStore + CollectorPasswordStore + Send + Sync + 'static
+{
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

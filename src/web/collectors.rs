@@ -253,6 +253,12 @@ pub struct CollectorForm {
     /// Environment variable with the password.
     #[serde(default)]
     pub password_env: String,
+    /// The mailbox password typed in the form: write-only, never shown back.
+    #[serde(default)]
+    pub password: super::collector_password::TypedPassword,
+    /// Whether a typed password is stored for the collector's current server (set by the handler).
+    #[serde(skip)]
+    pub has_stored_password: bool,
     /// IMAP folder.
     #[serde(default)]
     pub folder: String,
@@ -299,6 +305,8 @@ impl CollectorForm {
             username: c.username.clone(),
             // Shown apart (see `FormPage`): an empty field keeps the binding while the address stays.
             password_env: String::new(),
+            password: super::collector_password::TypedPassword::default(),
+            has_stored_password: false,
             folder: c.folder.clone(),
             keyword: c.keyword.clone(),
             subject_filter: c.subject_filter.as_str().into(),
@@ -444,16 +452,17 @@ fn record(
         None if moved => (None, None),
         None => (base.password_env.clone(), base.password_file.clone()),
     };
-    if password_env.is_none() && password_file.is_none() {
+    // A stored typed password counts even when the collector moves: saving then deletes it (it is bound to
+    // the old server), and the collector waits for a password typed again.
+    let typed = form.password.is_given() || form.has_stored_password;
+    if password_env.is_none() && password_file.is_none() && !typed {
         return Err(if had_binding {
             format!(
-                "Сервер, порт, шифрование или логин изменились: укажите переменную {reserved} заново \
-                 (прежний пароль к новому адресу не переносится)."
+                "Сервер, порт, шифрование или логин изменились: введите пароль или укажите переменную \
+                 {reserved} заново (прежний пароль к новому адресу не переносится)."
             )
         } else {
-            format!(
-                "Укажите переменную окружения {reserved} с паролем (пароль не хранится в базе)."
-            )
+            format!("Введите пароль почтового ящика или укажите переменную окружения {reserved}.")
         });
     }
     let calendar_id: i64 = form
@@ -540,6 +549,8 @@ struct FormPage {
     auto_tech_cards: bool,
     /// Declared in the configuration file: shown read-only, without a form.
     managed: bool,
+    /// A password typed in the UI is stored for the collector's current server (never shown itself).
+    stored_password: bool,
 }
 
 async fn form_page(
@@ -555,9 +566,14 @@ async fn form_page(
         Some(id) => is_managed(state, id).await?,
         None => false,
     };
+    let stored_password = match base {
+        Some(b) => super::collector_password::has_stored(state, b).await?,
+        None => false,
+    };
     let page = FormPage {
         managed,
         layout: Layout::new(viewer, "admin"),
+        stored_password,
         id,
         auto_tech_cards: form.is_checked(),
         form,
@@ -714,6 +730,8 @@ pub async fn create(
         Err(msg) => return fail(msg, form).await,
     };
     let id = state.storage.upsert_collector(&record).await?;
+    let saved = CollectorRecord { id, ..record };
+    super::collector_password::save(&state, &saved, &form.password).await?;
     info!(collector = id, by = %viewer.login, "collector created");
     Ok(Redirect::to("/admin/collectors").into_response())
 }
@@ -731,6 +749,10 @@ pub async fn update(
         return refuse_managed(&state, &viewer, &base).await;
     }
     let calendars = state.storage.calendars().await?;
+    let form = CollectorForm {
+        has_stored_password: super::collector_password::has_stored(&state, &base).await?,
+        ..form
+    };
     let mut checked = record(&form, &base, &calendars);
     if checked.is_ok() && !form.password_env.trim().is_empty() {
         let all = state.storage.collectors(true).await?;
@@ -744,6 +766,7 @@ pub async fn update(
     match checked {
         Ok(r) => {
             state.storage.upsert_collector(&r).await?;
+            super::collector_password::save(&state, &r, &form.password).await?;
             info!(collector = id, by = %viewer.login, "collector changed");
             Ok(Redirect::to("/admin/collectors").into_response())
         }
@@ -795,8 +818,10 @@ pub async fn test(
     let c = stored(&state, id).await?;
     let tasks = state.collector_tasks.clone();
     let seq = tasks.begin(format!("{}: проверка соединения…", c.name));
+    let job = state.job.clone();
     tokio::spawn(async move {
         let notice = match crate::mail::collector::test_connection(
+            job.env(),
             &c,
             crate::mail::collector::DEFAULT_TIMEOUT,
         )

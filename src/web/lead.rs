@@ -17,20 +17,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tracing::{info, instrument};
 
 use super::fmt::{self, LeadRow};
+pub use super::layout_files::{FileLink, file_link};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
 use crate::domain::lead::{LeadKind, LeadStatus};
 use crate::http::{ApiError, AppState};
 use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, LinkOutcome, TechCardView};
-
-/// A layout file link (only http and https URLs become links).
-#[derive(Debug, Clone)]
-pub struct FileLink {
-    /// The URL.
-    pub href: String,
-    /// The last path segment, for display.
-    pub name: String,
-}
 
 /// An extra work, written out.
 #[derive(Debug, Clone)]
@@ -248,26 +240,6 @@ struct LeadPage {
     can_spam: bool,
 }
 
-/// Only `http:` and `https:` URLs become links; anything else (`javascript:`, `data:`, `file:`) is dropped.
-pub fn file_link(url: &str) -> Option<FileLink> {
-    let lower = url.trim().to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return None;
-    }
-    let name = url
-        .trim()
-        .split(['?', '#'])
-        .next()
-        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
-        .filter(|n| !n.is_empty() && !n.contains(':'))
-        .unwrap_or(url)
-        .to_owned();
-    Some(FileLink {
-        href: url.trim().to_owned(),
-        name,
-    })
-}
-
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
 pub fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
     let number: String = match e164 {
@@ -343,6 +315,7 @@ pub async fn page(
     let tz = timezone(&state);
     let lead = visible_lead(&state, &viewer, id).await?;
     let cards = state.storage.tech_cards_of_lead(id).await?;
+    let layout_files = state.storage.layout_files_of_lead(id).await?;
     let message = state.storage.message_of_lead(id).await?;
     let has_raw = match message {
         Some(m) => state.storage.message(m).await?.is_some_and(|m| m.has_raw),
@@ -392,11 +365,7 @@ pub async fn page(
         counterparty: lead.counterparty.clone(),
         other_leads,
         suggestions,
-        files: lead
-            .layout_files
-            .iter()
-            .filter_map(|u| file_link(u))
-            .collect(),
+        files: super::layout_files::file_links(id, &lead.layout_files, &layout_files),
         lines: lead.lines.iter().map(LineRow::new).collect(),
         total,
         warnings: lead
@@ -608,6 +577,7 @@ struct TechCardPage {
     total_area: String,
     perimeter: String,
     status: String,
+    files: Vec<FileLink>,
 }
 
 /// `GET /tech-cards/{id}`: the printable card (A4 print stylesheet).
@@ -624,6 +594,7 @@ pub async fn tech_card(
         .ok_or(ApiError::NotFound("tech card"))?;
     let lead = visible_lead(&state, &viewer, card.lead_id).await?;
     let tz = timezone(&state);
+    let layout_files = state.storage.layout_files_of_lead(lead.id).await?;
     let customer = lead
         .counterparty
         .as_ref()
@@ -648,6 +619,7 @@ pub async fn tech_card(
             "new" => "Новая".to_owned(),
             other => other.to_owned(),
         },
+        files: super::layout_files::file_links(lead.id, &lead.layout_files, &layout_files),
     };
     Ok(page.into_response())
 }
@@ -655,21 +627,6 @@ pub async fn tech_card(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_http_and_https_urls_become_layout_links() {
-        let l = file_link("https://demo.solvent.ru/cabinet/print/2019/DAC.jpg?x=1");
-        assert_eq!(l.map(|l| l.name).as_deref(), Some("DAC.jpg"));
-        assert!(file_link("HTTP://example.ru/").is_some());
-        for bad in [
-            "javascript:alert(1)",
-            " data:text/html,<script>",
-            "file:///etc/passwd",
-            "ftp://x/",
-        ] {
-            assert!(file_link(bad).is_none(), "{bad}");
-        }
-    }
 
     #[test]
     fn phone_and_mail_links_carry_only_plausible_values() {

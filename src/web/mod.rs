@@ -17,12 +17,14 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod calendar;
+pub mod collector_password;
 pub mod collectors;
 pub mod counterparties;
 pub mod fmt;
 pub mod ics;
 pub mod inbox;
 pub mod integration;
+pub mod layout_files;
 pub mod lead;
 pub mod login;
 pub mod password;
@@ -70,6 +72,11 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
         .route("/leads/{id}/counterparty", post(lead::link_counterparty))
+        .route("/leads/{id}/files/{file}", get(layout_files::download))
+        .route(
+            "/leads/{id}/files/{file}/preview",
+            get(layout_files::preview),
+        )
         .route("/tech-cards/{id}", get(lead::tech_card))
         .route("/counterparties", get(counterparties::list))
         .route("/counterparties/{id}", get(counterparties::page))

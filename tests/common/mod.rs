@@ -26,6 +26,9 @@ pub struct TestApp {
 
 pub fn settings_in(dir: &std::path::Path) -> Settings {
     let mut settings = Settings::default();
+    // Tests reach loopback only: the seed sample's layout file is on a public site, so the downloader is off
+    // unless a test switches it on (with its own server on loopback).
+    settings.layout_files.enabled = false;
     settings.database.url = format!("sqlite://{}", dir.join("leadgate.db").display());
     let admin = dir.join("admin.token");
     std::fs::write(&admin, "admin-token-for-tests\n").unwrap();

@@ -22,6 +22,8 @@ use tracing::instrument;
 
 mod counterparty_edit;
 mod managed;
+mod collector_passwords;
+mod layout_files;
 mod personal_data;
 mod settings;
 mod web;

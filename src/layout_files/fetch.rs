@@ -1,0 +1,428 @@
+//! One guarded download: the URL a stranger typed into a website form is fetched by the server, so what it
+//! may reach is narrowed before any connection is made.
+//!
+//! - Only `http` and `https`, at every hop; redirects are followed by hand, at most `max_redirects`.
+//! - Every host is resolved here, and loopback, private, link-local and other non-public addresses are
+//!   dropped (unless the configuration allows them) before any connection; leadgate then connects to the
+//!   checked addresses itself, so a name cannot resolve to a public address for the check and to a private
+//!   one for the connection.
+//! - No proxy, certificates verified (rustls with the Mozilla roots, as the mail channel), one request per
+//!   connection over HTTP/1.1 (hyper), a size limit read as the body arrives, and one deadline for the whole
+//!   download.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use url::Url;
+
+use crate::config::LayoutFileSettings;
+use crate::storage::DownloadedFile;
+
+/// Why a download failed. The `Display` is the Russian sentence the lead page shows.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Not an http(s) URL, or not a URL at all.
+    #[error("ссылка не http(s): {0}")]
+    BadUrl(String),
+    /// The address is not public and the configuration does not allow it.
+    #[error("адрес {0} не публичный: такие адреса leadgate не запрашивает")]
+    PrivateAddress(String),
+    /// The site answered with an error status.
+    #[error("сайт ответил {0}")]
+    Status(u16),
+    /// The file exceeds `max_bytes`.
+    #[error("файл больше {0} байт")]
+    TooLarge(u64),
+    /// More redirects than allowed.
+    #[error("слишком много перенаправлений (больше {0})")]
+    TooManyRedirects(u32),
+    /// A redirect without a usable `Location`.
+    #[error("сайт перенаправил без адреса")]
+    BadRedirect,
+    /// The download did not finish in time.
+    #[error("сайт не ответил вовремя")]
+    Timeout,
+    /// The site could not be reached (DNS, connection, TLS).
+    #[error("сайт недоступен: {0}")]
+    Unreachable(String),
+}
+
+impl FetchError {
+    /// Whether trying again later may succeed (the site is down or busy), as opposed to an answer that will
+    /// not change (404, a refused address, a file too large).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Status(code) => *code >= 500 || *code == 429 || *code == 408,
+            Self::Timeout | Self::Unreachable(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether an address is on the public internet: not loopback, private, link-local, shared (CGNAT),
+/// documentation, benchmarking, multicast, broadcast, reserved or unspecified; IPv6 forms that embed an IPv4
+/// address are judged by it.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = ip.segments();
+    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
+        let [_, _, _, _, _, _, hi, lo] = s;
+        let v4 = Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+        return is_public_v4(v4);
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[..6].iter().all(|&x| x == 0)) // IPv4-compatible and other ::/96 forms
+}
+
+/// The HTTP client for layout files, with the policy of `[layout_files]`.
+#[derive(Clone)]
+pub struct Fetcher {
+    tls: tokio_rustls::TlsConnector,
+    settings: LayoutFileSettings,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One plain or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Fetcher {
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// The TLS configuration cannot be built.
+    pub fn new(settings: &LayoutFileSettings) -> anyhow::Result<Self> {
+        let tls = crate::mail::tls::client_config(&crate::mail::tls::TlsSettings::default())?;
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            settings: settings.clone(),
+        })
+    }
+
+    /// Downloads `url` under the policy, within one deadline.
+    ///
+    /// # Errors
+    /// [`FetchError`]: its `Display` says why, in Russian, for the lead page.
+    pub async fn fetch(&self, url: &str) -> Result<DownloadedFile, FetchError> {
+        let deadline = Duration::from_secs(self.settings.timeout_secs.max(1));
+        tokio::time::timeout(deadline, self.fetch_within(url))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    }
+
+    async fn fetch_within(&self, url: &str) -> Result<DownloadedFile, FetchError> {
+        let mut url = Url::parse(url.trim()).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        let mut redirects = 0;
+        loop {
+            let response = self.get(&url).await?;
+            let status = response.status();
+            if status.is_redirection() {
+                if redirects >= self.settings.max_redirects {
+                    return Err(FetchError::TooManyRedirects(self.settings.max_redirects));
+                }
+                redirects += 1;
+                let location = response
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                url = url.join(location).map_err(|_| FetchError::BadRedirect)?;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let max = self.settings.max_bytes;
+            let declared = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max) {
+                return Err(FetchError::TooLarge(max));
+            }
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "application/octet-stream".to_owned(), media_type);
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|_| unreachable(&url, "обмен прервался"))?;
+                if let Some(chunk) = frame.data_ref() {
+                    if (bytes.len() + chunk.len()) as u64 > max {
+                        return Err(FetchError::TooLarge(max));
+                    }
+                    bytes.extend_from_slice(chunk);
+                }
+            }
+            return Ok(DownloadedFile {
+                file_name: file_name(&url),
+                content_type,
+                bytes,
+            });
+        }
+    }
+
+    /// One GET over a new connection to a checked address.
+    async fn get(&self, url: &Url) -> Result<hyper::Response<hyper::body::Incoming>, FetchError> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(FetchError::BadUrl(url.to_string())),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+        let addrs = self.addresses(bare, port).await?;
+        let tcp = connect(&addrs)
+            .await
+            .map_err(|_| unreachable(url, "нет соединения"))?;
+        let stream = if https {
+            let name = rustls_pki_types::ServerName::try_from(bare.to_owned())
+                .map_err(|_| FetchError::BadUrl(url.to_string()))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|_| unreachable(url, "ошибка TLS (сертификат не проверен)"))?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let request = hyper::Request::get(path)
+            .header(header::HOST, authority)
+            .header(
+                header::USER_AGENT,
+                concat!("leadgate/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(header::ACCEPT, "*/*")
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| FetchError::BadUrl(url.to_string()))?;
+        let response = match stream {
+            Stream::Plain(s) => send(TokioIo::new(s), request).await,
+            Stream::Tls(s) => send(TokioIo::new(s), request).await,
+        };
+        response.map_err(|_| unreachable(url, "ошибка обмена"))
+    }
+
+    /// The host's addresses that the policy allows; an address written in the URL is checked as it is.
+    async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+        let allowed = |ip: IpAddr| self.settings.allow_private_addresses || is_public(ip);
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return if allowed(ip) {
+                Ok(vec![SocketAddr::new(ip, port)])
+            } else {
+                Err(FetchError::PrivateAddress(ip.to_string()))
+            };
+        }
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|_| FetchError::Unreachable(format!("{host}, имя не найдено")))?
+            .collect();
+        let first = found.first().map(SocketAddr::ip);
+        let public: Vec<SocketAddr> = found.into_iter().filter(|a| allowed(a.ip())).collect();
+        match (public.is_empty(), first) {
+            (false, _) => Ok(public),
+            (true, Some(ip)) => Err(FetchError::PrivateAddress(ip.to_string())),
+            (true, None) => Err(FetchError::Unreachable(format!("{host}, имя не найдено"))),
+        }
+    }
+}
+
+/// Connects to the first address that answers.
+async fn connect(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::other("no address");
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Sends one request over an HTTP/1.1 connection that serves only it.
+async fn send<T>(
+    io: TokioIo<T>,
+    request: hyper::Request<Empty<Bytes>>,
+) -> hyper::Result<hyper::Response<hyper::body::Incoming>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "layout file connection ended with an error");
+        }
+    });
+    sender.send_request(request).await
+}
+
+fn unreachable(url: &Url, why: &str) -> FetchError {
+    FetchError::Unreachable(format!("{}, {why}", url.host_str().unwrap_or_default()))
+}
+
+/// The `type/subtype` of a `Content-Type` header, lower-cased; anything odd is `application/octet-stream`.
+fn media_type(header: &str) -> String {
+    let essence = header
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((t, s)) if token(t) && token(s) => essence,
+        _ => "application/octet-stream".to_owned(),
+    }
+}
+
+/// The last path segment, percent-decoded, for a file name (`file` when there is none).
+fn file_name(url: &Url) -> String {
+    let segment = url
+        .path_segments()
+        .and_then(|mut s| s.rfind(|seg| !seg.is_empty()))
+        .unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    let name: String = decoded
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '/' | '\\'))
+        .take(200)
+        .collect();
+    if name.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = private.parse().expect("a literal address");
+            assert!(!is_public(ip), "{private} must not count as public");
+        }
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2a00:1450:4010::8a",
+            "::ffff:8.8.8.8",
+        ] {
+            let ip: IpAddr = public.parse().expect("a literal address");
+            assert!(is_public(ip), "{public} is public");
+        }
+    }
+
+    #[test]
+    fn file_names_come_from_the_last_path_segment_decoded() {
+        let url = |s: &str| Url::parse(s).expect("a valid URL");
+        assert_eq!(
+            file_name(&url(
+                "https://shop.example/u/%D0%BC%D0%B0%D0%BA%D0%B5%D1%82.pdf?x=1"
+            )),
+            "макет.pdf"
+        );
+        assert_eq!(file_name(&url("https://shop.example/dir/")), "dir");
+        assert_eq!(file_name(&url("https://shop.example/")), "file");
+        assert_eq!(file_name(&url("https://shop.example/a%2F..%2Fb")), "a..b");
+    }
+
+    #[test]
+    fn content_types_keep_only_their_media_type() {
+        assert_eq!(media_type("image/PNG; charset=binary"), "image/png");
+        assert_eq!(
+            media_type("text/html\"><script>"),
+            "application/octet-stream"
+        );
+        assert_eq!(media_type(""), "application/octet-stream");
+    }
+}
