@@ -89,6 +89,10 @@ pub struct Settings {
     pub http_sources: Vec<HttpSourceConfig>,
     /// Mail collectors to upsert at start.
     pub collectors: Vec<CollectorConfig>,
+    /// The download of layout files.
+    pub layout_files: LayoutFileSettings,
+    /// The key that encrypts secrets kept in the database.
+    pub secrets: SecretsSettings,
     /// Which of the settings the UI may also change the configuration sets (the file, or an environment
     /// override): those are the configuration's, shown read-only in the UI.
     #[serde(skip)]
@@ -105,10 +109,6 @@ pub struct FileKeys {
     pub mail_collector_cron: bool,
     /// `schedule.mail_collector.enabled`.
     pub mail_collector_enabled: bool,
-    /// The download of layout files.
-    pub layout_files: LayoutFileSettings,
-    /// The key that encrypts secrets kept in the database.
-    pub secrets: SecretsSettings,
 }
 
 impl Default for Settings {
@@ -490,7 +490,9 @@ impl Settings {
         let set = |sections: &[&str], key: &str| {
             let mut node = Some(&table);
             for section in sections {
-                node = node.and_then(|t| t.get(*section)).and_then(toml::Value::as_table);
+                node = node
+                    .and_then(|t| t.get(*section))
+                    .and_then(toml::Value::as_table);
             }
             node.is_some_and(|t| t.contains_key(key))
         };

@@ -5,10 +5,10 @@
 //! idempotency key is claimed in the same transaction as the lead it answers with. Handlers and collectors
 //! never compose these steps themselves, so no channel can get them half right.
 
-pub mod counterparty_edit;
-pub mod managed;
 pub mod collector_passwords;
+pub mod counterparty_edit;
 pub mod layout_files;
+pub mod managed;
 pub mod model;
 pub mod settings;
 pub mod sqlite;
@@ -19,10 +19,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::personal_data::PersonDataQuery;
 
-pub use counterparty_edit::*;
-pub use managed::*;
 pub use collector_passwords::*;
+pub use counterparty_edit::*;
 pub use layout_files::*;
+pub use managed::*;
 pub use model::*;
 pub use settings::*;
 pub use web_model::*;

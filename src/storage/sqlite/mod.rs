@@ -20,10 +20,10 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
-mod counterparty_edit;
-mod managed;
 mod collector_passwords;
+mod counterparty_edit;
 mod layout_files;
+mod managed;
 mod personal_data;
 mod settings;
 mod web;
