@@ -736,7 +736,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                 ..LeadFilter::default()
             };
             let page = storage
-                .list_leads(
+                .leads(
                     &filter,
                     None,
                     PageRequest {

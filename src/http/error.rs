@@ -201,6 +201,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::NotFound { what, .. } => ApiError::NotFound(what),
             StorageError::Conflict(message) => ApiError::Busy(message),
+            StorageError::Unavailable(e) => {
+                tracing::error!(error = ?e, "the database is unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other.into()),
         }
     }

@@ -126,7 +126,7 @@ async fn list_leads(
     Ok(Json(
         state
             .storage
-            .list_leads(&filter, scope.as_deref(), page)
+            .leads(&filter, scope.as_deref(), page)
             .await?,
     ))
 }
@@ -239,7 +239,7 @@ async fn list_counterparties(
     Ok(Json(
         state
             .storage
-            .list_counterparties(q.inn.as_deref(), scope.as_deref(), page)
+            .counterparties(q.inn.as_deref(), scope.as_deref(), page)
             .await?,
     ))
 }
@@ -284,7 +284,7 @@ async fn list_messages(
     Ok(Json(
         state
             .storage
-            .list_messages(q.outcome, paging.request()?)
+            .messages(q.outcome, paging.request()?)
             .await?,
     ))
 }

@@ -310,9 +310,7 @@ async fn commit_with_fallback(
 
 fn first_outcome(mut outcomes: Vec<SubmitOutcome>) -> Result<SubmitOutcome, Arc<StorageError>> {
     outcomes.pop().ok_or_else(|| {
-        Arc::new(StorageError::Corrupt(
-            "storage returned no outcome".to_owned(),
-        ))
+        Arc::new(StorageError::backend("storage returned no outcome"))
     })
 }
 

@@ -487,7 +487,7 @@ async fn commit_batch(
     let (a, b) = tokio::join!(parse(raws), parse(second));
     let parsed = started.elapsed();
     let failed = |e: tokio::task::JoinError| {
-        CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
+        CollectorError::Storage(StorageError::backend(format!("parser task failed: {e}")))
     };
     let (keys, submissions): (Vec<String>, Vec<Submission>) = a
         .map_err(failed)?
@@ -665,7 +665,7 @@ async fn finish_imap_batch(
     task: CommitTask,
 ) -> Result<(), CollectorError> {
     let outcomes = task.await.map_err(|e| {
-        CollectorError::Storage(StorageError::Corrupt(format!("commit task failed: {e}")))
+        CollectorError::Storage(StorageError::backend(format!("commit task failed: {e}")))
     })??;
     let (mut done, mut failed) = (Vec::new(), Vec::new());
     for (key, outcome) in &outcomes {
