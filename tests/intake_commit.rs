@@ -8,29 +8,13 @@ mod common;
 use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
+use leadgate::storage::sqlite::testing::WriteLock;
 use serde_json::Value;
-use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tokio::io::AsyncWriteExt;
 
-/// A connection of the test's own that holds the database's write lock until it is released.
-struct WriteLock(SqliteConnection);
-
-impl WriteLock {
-    async fn take(app: &TestApp) -> Self {
-        let options = SqliteConnectOptions::new().filename(app.db_path());
-        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Self(conn)
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
-        self.0.close().await.unwrap();
-    }
+/// Holds the database's write lock with a connection of the test's own until it is released.
+async fn take_write_lock(app: &TestApp) -> WriteLock {
+    WriteLock::take(&app.db_path()).await.unwrap()
 }
 
 /// The value of a metric without labels on `/metrics`, 0 when it is not there yet.
@@ -72,7 +56,7 @@ async fn leads(app: &TestApp) -> Vec<Value> {
 #[tokio::test]
 async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
     let app = TestApp::spawn_with(|s| s.server.request_timeout_secs = 1).await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let mut request = tokio::spawn({
         let request = app
             .client
@@ -89,7 +73,7 @@ async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
         "answered while its commit could not happen: {:?}",
         early.map(|r| r.unwrap().status())
     );
-    lock.release().await;
+    lock.release().await.unwrap();
     let response = request.await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let created: Value = response.json().await.unwrap();
@@ -102,7 +86,7 @@ async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
 async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committed_once() {
     // Without group commit the handler commits itself, so dropping the request would drop its commit.
     let app = TestApp::spawn_with(|s| s.intake.group_commit = false).await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let request = format!(
@@ -122,7 +106,7 @@ async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committ
         metric(&app, "leadgate_http_connections_open").await < open
     })
     .await;
-    lock.release().await;
+    lock.release().await.unwrap();
     until("the lead is committed", || async {
         metric(&app, "leadgate_intake_pending_commits").await == 0.0
     })
@@ -138,7 +122,7 @@ async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committ
 #[tokio::test]
 async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
     let app = TestApp::spawn().await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let request = tokio::spawn({
         let request = app
             .client
@@ -153,7 +137,7 @@ async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
     })
     .await;
     let stopped = tokio::spawn(app.stop());
-    lock.release().await;
+    lock.release().await.unwrap();
     let response = request.await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let dir = stopped.await.unwrap();

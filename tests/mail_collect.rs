@@ -13,7 +13,9 @@ use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::sqlite::SqliteStorage;
+use leadgate::storage::sqlite::testing::TestDatabase;
+use leadgate::storage::{AfterImport, Collectors, Protocol, ScanState, SubjectFilter};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -309,11 +311,25 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 
     // The server renumbers the folder (UIDVALIDITY changes): leadgate rescans and the ledger drops what it holds.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+    let storage = SqliteStorage::connect(&format!("sqlite://{}", app.db_path().display()))
         .await
         .unwrap();
-    sqlx::query("UPDATE collector_state SET uid_validity = uid_validity + 1")
-        .execute(&pool)
+    let site = storage.collectors(false).await.unwrap();
+    let site = site.iter().find(|c| c.name == "site").unwrap();
+    let state = storage
+        .scan_state(site.id, &site.folder)
+        .await
+        .unwrap()
+        .unwrap();
+    storage
+        .save_scan_state(
+            site.id,
+            &site.folder,
+            ScanState {
+                uid_validity: state.uid_validity + 1,
+                ..state
+            },
+        )
         .await
         .unwrap();
     let rescan = run_now(&app, "site").await;
@@ -572,31 +588,22 @@ fn orders(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The leads in the database file, 0 while it or its tables do not exist yet.
 async fn lead_count(db: &Path) -> i64 {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(db)
-        .read_only(true);
-    let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
+    let Ok(database) = TestDatabase::open_read_only(db).await else {
         return 0;
     };
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM leads")
-        .fetch_one(&pool)
-        .await
-        .unwrap_or(0);
-    pool.close().await;
+    let n = database.lead_numbers().await.map_or(0, |(n, _)| n);
+    database.close().await;
     n
 }
 
+/// The leads in the database file and their distinct external numbers.
 async fn distinct_numbers(db: &Path) -> (i64, i64) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let row: (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT external_number) FROM leads")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    row
+    let database = TestDatabase::open(db).await.unwrap();
+    let numbers = database.lead_numbers().await.unwrap();
+    database.close().await;
+    numbers
 }
 
 fn config_for(dir: &Path, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {

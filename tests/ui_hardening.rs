@@ -12,7 +12,7 @@ use leadgate::domain::payload::Payload;
 use leadgate::mail::tls::TlsMode;
 use leadgate::storage::{
     AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef,
-    Storage, StoredRaw, SubjectFilter, Submission,
+    StoredRaw, SubjectFilter, Submission,
 };
 use serde_json::{Value, json};
 use ui_support::*;

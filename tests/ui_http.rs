@@ -6,7 +6,7 @@ mod common;
 mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Role;
 use serde_json::Value;
 use ui_support::*;
 

@@ -124,10 +124,7 @@ async fn list_leads(
     let page = paging.request()?;
     let scope = scope_of(&state, &user).await?;
     Ok(Json(
-        state
-            .storage
-            .leads(&filter, scope.as_deref(), page)
-            .await?,
+        state.storage.leads(&filter, scope.as_deref(), page).await?,
     ))
 }
 
@@ -282,10 +279,7 @@ async fn list_messages(
 ) -> Result<Json<Page<MessageView>>, ApiError> {
     auth::admin(&state, &headers).await?;
     Ok(Json(
-        state
-            .storage
-            .messages(q.outcome, paging.request()?)
-            .await?,
+        state.storage.messages(q.outcome, paging.request()?).await?,
     ))
 }
 

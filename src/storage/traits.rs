@@ -64,8 +64,11 @@ pub trait Ledger: Send + Sync {
     ///
     /// # Errors
     /// Database errors.
-    async fn messages(&self, outcome: Option<Outcome>, page: PageRequest)
-    -> Result<Page<MessageView>>;
+    async fn messages(
+        &self,
+        outcome: Option<Outcome>,
+        page: PageRequest,
+    ) -> Result<Page<MessageView>>;
 
     /// One ledger record.
     ///
@@ -279,8 +282,12 @@ pub trait Accounts: Send + Sync {
     ///
     /// # Errors
     /// Database errors.
-    async fn upsert_user(&self, login: &str, role: Role, password_hash: Option<&str>)
-    -> Result<i64>;
+    async fn upsert_user(
+        &self,
+        login: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<i64>;
 
     /// Changes a user's role and/or password hash (`None` keeps it). Changing the password ends the user's
     /// sessions, revokes their API tokens (all but the one the configuration provisions) and their calendar

@@ -14,10 +14,7 @@ fn role(text: &str) -> Result<Role> {
     parse_enum("role", text)
 }
 
-async fn user_credentials(
-    pool: &SqlitePool,
-    login: &str,
-) -> Result<Option<UserCredentials>> {
+async fn user_credentials(pool: &SqlitePool, login: &str) -> Result<Option<UserCredentials>> {
     let row: Option<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
         "SELECT id, login, role, password_hash, disabled_at IS NOT NULL FROM users WHERE login = $1",
     )
@@ -170,10 +167,7 @@ async fn set_user_disabled(pool: &SqlitePool, id: i64, disabled: bool) -> Result
     Ok(done.rows_affected() > 0)
 }
 
-async fn provision_configured_token(
-    pool: &SqlitePool,
-    token: Option<(i64, &str)>,
-) -> Result<()> {
+async fn provision_configured_token(pool: &SqlitePool, token: Option<(i64, &str)>) -> Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let now = ms(Utc::now());
     let token_hash = token.map(|(_, hash)| hash);
@@ -280,11 +274,7 @@ async fn session(
     .transpose()
 }
 
-async fn touch_session(
-    pool: &SqlitePool,
-    id_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
+async fn touch_session(pool: &SqlitePool, id_hash: &str, now: DateTime<Utc>) -> Result<()> {
     sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
         .bind(id_hash)
         .bind(ms(now))
@@ -381,10 +371,7 @@ async fn set_ics_secret(pool: &SqlitePool, user_id: i64, hash: &str) -> Result<(
     Ok(())
 }
 
-async fn user_by_ics_secret(
-    pool: &SqlitePool,
-    hash: &str,
-) -> Result<Option<UserRecord>> {
+async fn user_by_ics_secret(pool: &SqlitePool, hash: &str) -> Result<Option<UserRecord>> {
     let row: Option<(i64, String, String)> = sqlx::query_as(
         "SELECT id, login, role FROM users WHERE ics_secret_hash = $1 AND disabled_at IS NULL",
     )
@@ -400,7 +387,6 @@ async fn user_by_ics_secret(
     })
     .transpose()
 }
-
 
 async fn has_users(pool: &SqlitePool) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -446,14 +432,21 @@ async fn upsert_user(
     Ok(id)
 }
 
-async fn add_api_token(pool: &SqlitePool, user_id: i64, name: &str, token_hash: &str) -> Result<()> {
-    sqlx::query("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(user_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(ms(Utc::now()))
-        .execute(pool)
-        .await?;
+async fn add_api_token(
+    pool: &SqlitePool,
+    user_id: i64,
+    name: &str,
+    token_hash: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(ms(Utc::now()))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -533,7 +526,11 @@ impl Accounts for SqliteStorage {
         Ok(reserve_login_attempt(&self.writer, attempt, limits).await?)
     }
 
-    async fn clear_login_attempts(&self, login_key: &str, address_attempt: i64) -> storage::Result<()> {
+    async fn clear_login_attempts(
+        &self,
+        login_key: &str,
+        address_attempt: i64,
+    ) -> storage::Result<()> {
         Ok(clear_login_attempts(&self.writer, login_key, address_attempt).await?)
     }
 
@@ -557,7 +554,12 @@ impl Accounts for SqliteStorage {
         Ok(delete_session(&self.writer, id_hash).await?)
     }
 
-    async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> storage::Result<()> {
+    async fn add_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> storage::Result<()> {
         Ok(add_api_token(&self.writer, user_id, name, token_hash).await?)
     }
 

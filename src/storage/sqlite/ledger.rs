@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::{Error, Result, SqliteStorage, from_ms, ms, page_of, parse_enum, write};
 use crate::domain::lead::Channel;
 use crate::storage::{
-    self, LeadDraft, LedgerEntry, Ledger, MessageView, Outcome, Page, PageRequest, RawCodec,
+    self, LeadDraft, Ledger, LedgerEntry, MessageView, Outcome, Page, PageRequest, RawCodec,
     RawMessage, Reimport, SourceRef, StoredRaw, Submission, SubmitOutcome,
 };
 
@@ -86,11 +86,12 @@ pub(super) async fn read_raw(conn: &mut SqliteConnection, id: i64) -> Result<Opt
     let codec = parse_enum::<RawCodec>("raw_codec", &codec)?;
     let size = usize::try_from(size.unwrap_or_default())
         .map_err(|_| Error::Corrupt(format!("message {id}: raw_size {size:?}")))?;
-    let parts: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let parts: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT bytes FROM message_raw_parts WHERE message_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut stored = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for part in parts {
         stored.extend_from_slice(&part);
@@ -248,7 +249,9 @@ impl SqliteStorage {
         let mut found = HashSet::new();
         for chunk in keys.chunks(500) {
             let mut q = if imported {
-                QueryBuilder::<Sqlite>::new("SELECT m.mailbox_key FROM messages m WHERE m.source = ")
+                QueryBuilder::<Sqlite>::new(
+                    "SELECT m.mailbox_key FROM messages m WHERE m.source = ",
+                )
             } else {
                 QueryBuilder::<Sqlite>::new("SELECT mailbox_key FROM messages WHERE source = ")
             };
@@ -319,7 +322,9 @@ impl Ledger for SqliteStorage {
         reason: Option<&str>,
         lead_id: Option<i64>,
     ) -> storage::Result<bool> {
-        Ok(self.resolve_message_in(id, outcome, reason, lead_id).await?)
+        Ok(self
+            .resolve_message_in(id, outcome, reason, lead_id)
+            .await?)
     }
 
     async fn messages(

@@ -279,11 +279,7 @@ fn like_pattern(search: &str) -> String {
 
 /// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page
 /// when there is one.
-fn page_of<T>(
-    mut items: Vec<T>,
-    limit: u32,
-    id_of: impl Fn(&T) -> i64,
-) -> crate::storage::Page<T> {
+fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> crate::storage::Page<T> {
     let limit = limit as usize;
     let next = if items.len() > limit {
         items.truncate(limit);

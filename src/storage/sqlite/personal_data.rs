@@ -396,10 +396,7 @@ async fn erase(
 }
 
 /// The latest audit records, newest first.
-async fn erasures(
-    conn: &mut SqliteConnection,
-    limit: u32,
-) -> Result<Vec<ErasureRecord>> {
+async fn erasures(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<ErasureRecord>> {
     let rows: Vec<ErasureRow> = sqlx::query_as(
         "SELECT id, erased_at, actor, channel, query_kind, renamed_counterparties, contacts, lead_ids,
              message_ids, counterparty_ids

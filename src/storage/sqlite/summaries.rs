@@ -377,7 +377,6 @@ pub(super) async fn leads_of_counterparty(
     summaries(rows)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
