@@ -68,6 +68,12 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
             .context("opening the SQLite database")?;
         return Ok(Arc::new(storage));
     }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!(
+            "database.url names a PostgreSQL database, which is not supported by this build of leadgate: \
+             it stores its data in SQLite (database.url = \"sqlite://PATH\")"
+        );
+    }
     anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
 }
 
