@@ -272,7 +272,7 @@ async fn provision_accounts(
             None => {
                 let token = tokens::generate();
                 storage
-                    .add_api_token(admin, "first start", &tokens::hash(&token))
+                    .create_api_token(admin, "first start", &tokens::hash(&token))
                     .await?;
                 first.admin_token = Some(token);
             }

@@ -200,7 +200,7 @@ async fn manager_with_everything(app: &TestApp) -> Manager {
     let token = leadgate::tokens::generate();
     storage(app)
         .await
-        .add_api_token(id, "laptop", &leadgate::tokens::hash(&token))
+        .create_api_token(id, "laptop", &leadgate::tokens::hash(&token))
         .await
         .unwrap();
     let session = signed_in(app, "ivanova", "ivanova-password").await;

@@ -322,7 +322,7 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
         .unwrap()
         .unwrap();
     storage
-        .save_scan_state(
+        .set_scan_state(
             site.id,
             &site.folder,
             ScanState {

@@ -266,7 +266,7 @@ async fn the_api_finds_and_erases_an_email_in_any_case_for_the_admin_token_only(
         .create_user("manager1", "manager1", Role::Manager, None)
         .await
         .unwrap();
-    s.add_api_token(manager, "t", &leadgate::tokens::hash("manager-token"))
+    s.create_api_token(manager, "t", &leadgate::tokens::hash("manager-token"))
         .await
         .unwrap();
 

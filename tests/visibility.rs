@@ -121,11 +121,11 @@ async fn world() -> World {
     );
 
     let m1_token = leadgate::tokens::generate();
-    s.add_api_token(m1, "phone", &leadgate::tokens::hash(&m1_token))
+    s.create_api_token(m1, "phone", &leadgate::tokens::hash(&m1_token))
         .await
         .unwrap();
     let m2_token = leadgate::tokens::generate();
-    s.add_api_token(m2, "phone", &leadgate::tokens::hash(&m2_token))
+    s.create_api_token(m2, "phone", &leadgate::tokens::hash(&m2_token))
         .await
         .unwrap();
     World {

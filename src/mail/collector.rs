@@ -782,7 +782,7 @@ async fn save_position(
         uid_validity,
         last_uid,
     };
-    Ok(env.storage.save_scan_state(c.id, &c.folder, state).await?)
+    Ok(env.storage.set_scan_state(c.id, &c.folder, state).await?)
 }
 
 /// A message as the mailbox gave it.

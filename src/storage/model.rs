@@ -287,7 +287,7 @@ pub struct IdempotencyClaim {
     pub body_hash: String,
 }
 
-/// One unit for [`super::Storage::submit_batch`].
+/// One unit for [`super::Ledger::submit_batch`].
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// The ledger record.
@@ -334,7 +334,7 @@ pub enum SubmitOutcome {
     IdempotencyConflict,
 }
 
-/// What [`super::Storage::import_for_message`] found inside its transaction.
+/// What [`super::Ledger::import_for_message`] found inside its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reimport {
     /// The record was still rejected: this lead was filed for it.

@@ -360,7 +360,7 @@ pub trait Accounts: Send + Sync {
     ///
     /// # Errors
     /// Database errors (a token hash that exists already is a conflict).
-    async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()>;
+    async fn create_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()>;
 
     /// Makes the token with this hash the API token named `configured` of this user (adding it, or restoring
     /// it when revoked) and revokes every other `configured` token, so a token changed in or removed from the
@@ -433,12 +433,8 @@ pub trait Collectors: Send + Sync {
     ///
     /// # Errors
     /// Database errors.
-    async fn save_scan_state(
-        &self,
-        collector_id: i64,
-        folder: &str,
-        state: ScanState,
-    ) -> Result<()>;
+    async fn set_scan_state(&self, collector_id: i64, folder: &str, state: ScanState)
+    -> Result<()>;
 
     /// Opens a run record; returns its id.
     ///

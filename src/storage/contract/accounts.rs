@@ -74,7 +74,7 @@ pub async fn a_password_change_ends_sessions_tokens_and_the_feed_key(s: &dyn Sto
         expires_at: t + Duration::hours(8),
     };
     ok("session", s.create_session(&session).await);
-    ok("token", s.add_api_token(id, "script", "tok-1").await);
+    ok("token", s.create_api_token(id, "script", "tok-1").await);
     ok(
         "configured",
         s.provision_configured_token(Some((id, "tok-conf"))).await,
@@ -253,7 +253,7 @@ pub async fn sign_in_attempts_are_limited_per_login_and_address(s: &dyn Storage)
     granted(reserve(attempt("olga", "10.0.0.1", next_day)).await);
 }
 
-/// [`Accounts::add_api_token`], [`Accounts::user_by_token`], [`Accounts::api_tokens`],
+/// [`Accounts::create_api_token`], [`Accounts::user_by_token`], [`Accounts::api_tokens`],
 /// [`Accounts::revoke_api_token`], [`Accounts::provision_configured_token`].
 pub async fn api_tokens_are_added_revoked_and_provisioned(s: &dyn Storage) {
     let admin = ok("admin", s.upsert_user("admin", Role::Admin, None).await);
@@ -261,10 +261,10 @@ pub async fn api_tokens_are_added_revoked_and_provisioned(s: &dyn Storage) {
         "ivan",
         s.create_user("ivan", "Иван", Role::Manager, None).await,
     );
-    ok("add", s.add_api_token(admin, "script", "tok-a").await);
-    ok("add", s.add_api_token(ivan, "phone", "tok-i").await);
+    ok("add", s.create_api_token(admin, "script", "tok-a").await);
+    ok("add", s.create_api_token(ivan, "phone", "tok-i").await);
     assert!(
-        s.add_api_token(ivan, "twice", "tok-a").await.is_err(),
+        s.create_api_token(ivan, "twice", "tok-a").await.is_err(),
         "a token hash is unique"
     );
     let user = some("owner", ok("by token", s.user_by_token("tok-a").await));

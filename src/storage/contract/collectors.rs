@@ -73,7 +73,7 @@ pub async fn collectors_round_trip_and_are_upserted_by_name(s: &dyn Storage) {
     assert!(ok("unknown", s.collector(id + 1000).await).is_none());
 }
 
-/// [`Collectors::scan_state`] and [`Collectors::save_scan_state`].
+/// [`Collectors::scan_state`] and [`Collectors::set_scan_state`].
 pub async fn a_scan_state_round_trips_per_folder(s: &dyn Storage) {
     let calendar = ok("calendar", s.upsert_calendar("Заказы", None).await);
     let id = ok(
@@ -86,7 +86,7 @@ pub async fn a_scan_state_round_trips_per_folder(s: &dyn Storage) {
         uid_validity: u32::MAX,
         last_uid: 41,
     };
-    ok("save", s.save_scan_state(id, "INBOX", state).await);
+    ok("save", s.set_scan_state(id, "INBOX", state).await);
     assert_eq!(
         ok("read", s.scan_state(id, "INBOX").await),
         Some(state),
@@ -96,10 +96,10 @@ pub async fn a_scan_state_round_trips_per_folder(s: &dyn Storage) {
         uid_validity: 7,
         last_uid: 3,
     };
-    ok("overwrite", s.save_scan_state(id, "INBOX", moved).await);
+    ok("overwrite", s.set_scan_state(id, "INBOX", moved).await);
     assert_eq!(ok("read", s.scan_state(id, "INBOX").await), Some(moved));
     assert_eq!(ok("other folder", s.scan_state(id, "Orders").await), None);
-    ok("other", s.save_scan_state(id, "Orders", state).await);
+    ok("other", s.set_scan_state(id, "Orders", state).await);
     assert_eq!(ok("both", s.scan_state(id, "INBOX").await), Some(moved));
 }
 

@@ -432,7 +432,7 @@ async fn upsert_user(
     Ok(id)
 }
 
-async fn add_api_token(
+async fn create_api_token(
     pool: &SqlitePool,
     user_id: i64,
     name: &str,
@@ -554,13 +554,13 @@ impl Accounts for SqliteStorage {
         Ok(delete_session(&self.writer, id_hash).await?)
     }
 
-    async fn add_api_token(
+    async fn create_api_token(
         &self,
         user_id: i64,
         name: &str,
         token_hash: &str,
     ) -> storage::Result<()> {
-        Ok(add_api_token(&self.writer, user_id, name, token_hash).await?)
+        Ok(create_api_token(&self.writer, user_id, name, token_hash).await?)
     }
 
     async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> storage::Result<()> {

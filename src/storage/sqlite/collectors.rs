@@ -179,7 +179,7 @@ impl SqliteStorage {
         }))
     }
 
-    async fn save_scan_state_in(
+    async fn set_scan_state_in(
         &self,
         collector_id: i64,
         folder: &str,
@@ -300,13 +300,13 @@ impl Collectors for SqliteStorage {
         Ok(self.scan_state_in(collector_id, folder).await?)
     }
 
-    async fn save_scan_state(
+    async fn set_scan_state(
         &self,
         collector_id: i64,
         folder: &str,
         state: ScanState,
     ) -> storage::Result<()> {
-        Ok(self.save_scan_state_in(collector_id, folder, state).await?)
+        Ok(self.set_scan_state_in(collector_id, folder, state).await?)
     }
 
     async fn start_run(&self, collector_id: i64) -> storage::Result<i64> {

@@ -6,10 +6,11 @@
 //! `BEGIN IMMEDIATE`, so a writer in another process (`leadgate collect` beside `leadgate serve`) waits on
 //! the busy timeout instead of failing halfway through an upgrade from a read lock.
 //!
-//! One module per aggregate, each implementing its role trait: [`ledger`] (with the batch write path in
-//! [`write`]), [`leads`] (with [`counterparties`] and the web UI's lead lists in [`summaries`]),
-//! [`accounts`], [`collectors`], [`calendars`] and [`personal_data`]. Rows are read into typed
-//! `sqlx::FromRow` structs. The driver's errors become [`StorageError`]s here, at the edge of the backend.
+//! One module per aggregate, each implementing its role trait: `ledger` (with the batch write path in
+//! `write`), `leads` (with `counterparties` and the web UI's lead lists in `summaries`), `accounts`,
+//! `collectors`, `calendars` and `personal_data`. Rows are read into typed `sqlx::FromRow` structs. The
+//! driver's errors become [`StorageError`]s here, at the edge of the backend; `testing` holds the few
+//! SQLite-only tricks tests need.
 
 use std::path::Path;
 use std::str::FromStr;
