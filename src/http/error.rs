@@ -264,3 +264,21 @@ pub struct ErrorDetail {
     #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_and_a_failed_statement_a_500() {
+        let unavailable = ApiError::from(StorageError::Unavailable("connection refused".into()));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let failed = ApiError::from(StorageError::backend("no such table"));
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let missing = ApiError::from(StorageError::NotFound {
+            what: "lead",
+            key: "1".into(),
+        });
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
+}

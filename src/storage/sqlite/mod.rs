@@ -300,6 +300,37 @@ mod tests {
         content_hash,
     };
 
+    /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed
+    /// statement a boxed backend error that names its cause, a taken name a `Conflict`.
+    #[tokio::test]
+    async fn driver_errors_become_the_cases_callers_tell_apart() {
+        use crate::storage::{Accounts, Calendars};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("errors.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        storage
+            .create_calendar("Заказы", None, "#000000")
+            .await
+            .unwrap();
+        assert!(matches!(
+            storage.create_calendar("Заказы", None, "#000000").await,
+            Err(StorageError::Conflict(_))
+        ));
+        let backend = storage
+            .create_user("x", "x", crate::storage::Role::Admin, None)
+            .await
+            .and(storage.create_api_token(9999, "t", "h").await)
+            .unwrap_err();
+        assert!(matches!(backend, StorageError::Backend(_)), "{backend:?}");
+        let cause = std::error::Error::source(&backend).unwrap().to_string();
+        assert!(cause.contains("FOREIGN KEY"), "{cause}");
+        storage.pool.close().await;
+        assert!(matches!(
+            storage.ping().await,
+            Err(StorageError::Unavailable(_))
+        ));
+    }
+
     /// A database in `dir` migrated up to `version` only, as an earlier leadgate left it; its URL and a pool.
     async fn database_at(dir: &std::path::Path, version: i64) -> (String, SqlitePool) {
         let url = format!("sqlite://{}", dir.join("old.db").display());
