@@ -26,7 +26,7 @@ mod write;
 
 use super::*;
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Payload;
+use crate::domain::payload::{Contact, ExtraWork, OrderLine, Payload};
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -183,6 +183,20 @@ fn parse_enum<T: FromStr>(col: &str, text: &str) -> Result<T> {
         .map_err(|_| StorageError::Corrupt(format!("{col} = {text:?}")))
 }
 
+/// Appends `<column> LIKE '%search%'`: `search` lower-cased as [`search_text`] is, with its `%`, `_` and
+/// backslashes escaped so that they match themselves.
+fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &str, search: &str) {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    q.push(column)
+        .push(" LIKE ")
+        .push_bind(format!("%{escaped}%"))
+        .push(" ESCAPE '\\'");
+}
+
 /// What the lead list and lead page search over, lower-cased once at write time.
 fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     let c = &payload.contact;
@@ -269,7 +283,7 @@ fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
         occurred_at: occurred.map(from_ms).transpose()?,
         received_at: from_ms(row.try_get("received_at")?)?,
         description: row.try_get("description")?,
-        contact: ContactView {
+        contact: Contact {
             person: row.try_get("contact_person")?,
             phone: row.try_get("phone")?,
             phone_e164: row.try_get("phone_e164")?,
@@ -300,9 +314,11 @@ fn lead_from_row(row: &SqliteRow) -> Result<LeadView> {
     })
 }
 
-fn line_from_row(row: &SqliteRow) -> Result<LineView> {
-    Ok(LineView {
-        position: row.try_get("position")?,
+fn line_from_row(row: &SqliteRow) -> Result<OrderLine> {
+    let position: i64 = row.try_get("position")?;
+    Ok(OrderLine {
+        position: u32::try_from(position)
+            .map_err(|_| StorageError::Corrupt(format!("position = {position}")))?,
         nomenclature: row.try_get("nomenclature")?,
         machine_code: row.try_get("machine_code")?,
         resolution: row.try_get("resolution")?,
@@ -320,8 +336,8 @@ fn line_from_row(row: &SqliteRow) -> Result<LineView> {
 
 impl SqliteStorage {
     /// Loads the lines (with extra works) of the given leads, keyed by lead id, in position order.
-    async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<LineView>>> {
-        let mut out: HashMap<i64, Vec<LineView>> = HashMap::new();
+    async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<OrderLine>>> {
+        let mut out: HashMap<i64, Vec<OrderLine>> = HashMap::new();
         if lead_ids.is_empty() {
             return Ok(out);
         }
@@ -353,7 +369,7 @@ impl SqliteStorage {
             if let Some((lead_id, idx)) = line_index.get(&line_id)
                 && let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx))
             {
-                line.extra_works.push(ExtraWorkView {
+                line.extra_works.push(ExtraWork {
                     kind: row.try_get("kind")?,
                     quantity: dec(&row, "quantity")?,
                     description: row.try_get("description")?,
@@ -397,7 +413,7 @@ impl SqliteStorage {
                 .and_then(|lines| {
                     lines
                         .iter()
-                        .position(|l| l.position == position)
+                        .position(|l| i64::from(l.position) == position)
                         .map(|i| lines.swap_remove(i))
                 })
                 .ok_or_else(|| {
@@ -659,14 +675,8 @@ impl Storage for SqliteStorage {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let escaped = search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            q.push(" AND l.search_text LIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
+            q.push(" AND ");
+            push_contains(&mut q, "l.search_text", search);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

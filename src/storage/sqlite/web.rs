@@ -485,16 +485,6 @@ fn push_calendars(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>, index
     }
 }
 
-/// `LIKE` pattern for a substring of the (already lower-cased) search text.
-fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage> {
     if q.calendars.as_ref().is_some_and(Vec::is_empty) {
         return Ok(InboxPage {
@@ -581,9 +571,8 @@ async fn inbox_search(
     b.push(summary_columns!())
         .push(", l.status = 'new' AS in_new")
         .push(summary_from!())
-        .push(" WHERE l.search_text LIKE ")
-        .push_bind(like_pattern(search))
-        .push(" ESCAPE '\\'");
+        .push(" WHERE ");
+    super::push_contains(&mut b, "l.search_text", search);
     push_calendars(&mut b, q.calendars.as_deref(), false);
     if let Some(status) = q.status {
         // Unary plus: a scan in id order, not a walk of the status index (see above).
