@@ -328,7 +328,7 @@ pub struct CollectorConfig {
 }
 
 fn default_tls() -> crate::mail::tls::TlsMode {
-    crate::mail::tls::TlsMode::Implicit
+    CollectorRecord::DEFAULT_TLS
 }
 fn default_folder() -> String {
     CollectorRecord::DEFAULT_FOLDER.to_owned()
@@ -341,8 +341,8 @@ fn default_charset() -> String {
 }
 
 impl CollectorConfig {
-    /// An entry with every other key absent (at its default, as [`CollectorRecord::new`] has it) and the
-    /// default calendar. Tests and tools build entries with this and set what they need.
+    /// An entry with every other key absent: at its default, as [`CollectorRecord::new`] has it, and in the
+    /// default calendar. Set the rest with struct update syntax (`CollectorConfig { tls, ..CollectorConfig::new(…) }`).
     pub fn new(
         name: impl Into<String>,
         protocol: Protocol,
@@ -404,41 +404,6 @@ impl CollectorConfig {
             auto_tech_cards,
             deleted,
         }
-    }
-
-    /// Sets `password_env`.
-    #[must_use]
-    pub fn password_env(mut self, var: impl Into<String>) -> Self {
-        self.password_env = Some(var.into());
-        self
-    }
-
-    /// Sets `password_file`.
-    #[must_use]
-    pub fn password_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.password_file = Some(path.into());
-        self
-    }
-
-    /// Sets `tls`.
-    #[must_use]
-    pub fn tls(mut self, tls: crate::mail::tls::TlsMode) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// Sets `ca_file`.
-    #[must_use]
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
-    }
-
-    /// Sets `calendar` (by name).
-    #[must_use]
-    pub fn calendar(mut self, name: impl Into<String>) -> Self {
-        self.calendar = Some(name.into());
-        self
     }
 }
 

@@ -13,7 +13,7 @@ use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::{AfterImport, Protocol};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -64,27 +64,10 @@ fn collector(
         (Protocol::Pop3, _) => "DOVECOT_POP3_PORT",
     };
     CollectorConfig {
-        name: name.to_owned(),
-        protocol,
-        host: "localhost".to_owned(),
-        port: dc.port(port_key),
         tls,
         ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new(name, protocol, "localhost", dc.port(port_key), user)
     }
 }
 

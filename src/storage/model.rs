@@ -808,8 +808,10 @@ impl CollectorRecord {
     pub const DEFAULT_CHARSET: &'static str = "windows-1251";
     /// The port a new collector form proposes (IMAP over TLS).
     pub const DEFAULT_PORT: u16 = 993;
+    /// How the connection is secured when nothing is configured: TLS from the first byte.
+    pub const DEFAULT_TLS: crate::mail::tls::TlsMode = crate::mail::tls::TlsMode::Implicit;
 
-    /// A collector with every setting at its default: TLS from the first byte, the folder
+    /// A collector with every setting at its default: [`Self::DEFAULT_TLS`], the folder
     /// [`Self::DEFAULT_FOLDER`], the keyword [`Self::DEFAULT_KEYWORD`] judged by the server, the charset
     /// [`Self::DEFAULT_CHARSET`], mail kept after import, no password binding, not stored yet (id 0) and in no
     /// calendar yet (0).
@@ -826,7 +828,7 @@ impl CollectorRecord {
             protocol,
             host: host.into(),
             port,
-            tls: crate::mail::tls::TlsMode::Implicit,
+            tls: Self::DEFAULT_TLS,
             ca_file: None,
             insecure_skip_verify: false,
             username: username.into(),
