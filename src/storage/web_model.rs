@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::Role;
+use super::model::{HttpSourceRecord, Role};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
 
 /// A user as the administration page lists them.
@@ -299,19 +299,13 @@ pub struct DaySlot {
     pub events: Vec<LeadSummary>,
 }
 
-/// An HTTP source as the administration page lists it.
+/// An HTTP source as the administration page lists it: the source, and what only the list shows.
 #[derive(Debug, Clone)]
 pub struct HttpSourceView {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Calendar name.
-    pub calendar_name: String,
+    /// The source.
+    pub source: HttpSourceRecord,
     /// Whether it still has a token (revoked ones do not).
     pub active: bool,
-    /// CORS origins.
-    pub cors_origins: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

@@ -15,10 +15,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{from_ms, ms, parse_enum};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
 use crate::storage::{
-    ApiTokenView, CounterpartyView, DaySlot, HttpSourceView, InboxCursor, InboxPage, InboxPulse,
-    InboxQuery, LeadSummary, LoginAttempt, LoginLimits, LoginReservation, NewSession, Page,
-    PageRequest, Result, Role, SessionCheck, SessionRecord, StorageError, UserCredentials,
-    UserRecord, UserView,
+    ApiTokenView, CounterpartyView, DaySlot, HttpSourceRecord, HttpSourceView, InboxCursor,
+    InboxPage, InboxPulse, InboxQuery, LeadSummary, LoginAttempt, LoginLimits, LoginReservation,
+    NewSession, Page, PageRequest, Result, Role, SessionCheck, SessionRecord, StorageError,
+    UserCredentials, UserRecord, UserView,
 };
 
 fn role(text: &str) -> Result<Role> {
@@ -805,22 +805,28 @@ pub(super) async fn message_of_lead(pool: &SqlitePool, lead_id: i64) -> Result<O
 }
 
 pub(super) async fn http_sources(pool: &SqlitePool) -> Result<Vec<HttpSourceView>> {
-    let rows: Vec<(i64, String, String, bool, String, i64)> = sqlx::query_as(
-        "SELECT s.id, s.name, c.name, s.token_hash IS NOT NULL, s.cors_origins, s.created_at
+    type Row = (i64, String, i64, String, String, bool, bool, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards,
+                s.token_hash IS NOT NULL, s.created_at
          FROM http_sources s JOIN calendars c ON c.id = s.calendar_id ORDER BY s.name",
     )
     .fetch_all(pool)
     .await?;
     rows.into_iter()
         .map(
-            |(id, name, calendar_name, active, cors, created_at)| -> Result<HttpSourceView> {
+            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards, active, created_at)| {
                 Ok(HttpSourceView {
-                    id,
-                    name,
-                    calendar_name,
+                    source: HttpSourceRecord {
+                        id,
+                        name,
+                        calendar_id,
+                        calendar_name,
+                        cors_origins: serde_json::from_str(&cors)
+                            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                        auto_tech_cards,
+                    },
                     active,
-                    cors_origins: serde_json::from_str(&cors)
-                        .map_err(|e| StorageError::Corrupt(e.to_string()))?,
                     created_at: from_ms(created_at)?,
                 })
             },
