@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{HttpSourceRecord, Role};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Contact;
 
 /// A user as the administration page lists them.
 #[derive(Debug, Clone)]
@@ -195,14 +196,8 @@ pub struct LeadSummary {
     pub subject: Option<String>,
     /// Free text (for the calendar feed's DESCRIPTION).
     pub description: Option<String>,
-    /// Contact person.
-    pub contact_person: Option<String>,
-    /// Phone as sent.
-    pub phone: Option<String>,
-    /// Phone in E.164.
-    pub phone_e164: Option<String>,
-    /// E-mail.
-    pub email: Option<String>,
+    /// Who to call back.
+    pub contact: Contact,
     /// INN as sent.
     pub inn: Option<String>,
     /// Counterparty name, when found by INN.

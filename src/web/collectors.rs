@@ -376,8 +376,9 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Checks the form and builds the record; `base` carries what the form does not edit (id, name, files,
-/// flags) and, when editing, the stored address and password binding (see the module docs for the rules).
+/// Checks the form and builds the collector it describes: the one conversion from the form (the way back
+/// is `From<&CollectorRecord>`). `base` carries what the form does not edit (id, name, files, flags) and,
+/// when editing, the stored address and password binding (see the module docs for the rules).
 ///
 /// # Errors
 /// A Russian sentence saying what is wrong.

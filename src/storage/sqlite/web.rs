@@ -14,6 +14,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{from_ms, ms, parse_enum};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Contact;
 use crate::storage::{
     ApiTokenView, CounterpartyView, DaySlot, HttpSourceRecord, HttpSourceView, InboxCursor,
     InboxPage, InboxPulse, InboxQuery, LeadSummary, LoginAttempt, LoginLimits, LoginReservation,
@@ -446,10 +447,12 @@ fn summary_from_row(row: &SqliteRow) -> Result<LeadSummary> {
         status: parse_enum::<LeadStatus>("status", &status)?,
         subject: row.try_get("subject")?,
         description: row.try_get("description")?,
-        contact_person: row.try_get("contact_person")?,
-        phone: row.try_get("phone")?,
-        phone_e164: row.try_get("phone_e164")?,
-        email: row.try_get("email")?,
+        contact: Contact {
+            person: row.try_get("contact_person")?,
+            phone: row.try_get("phone")?,
+            phone_e164: row.try_get("phone_e164")?,
+            email: row.try_get("email")?,
+        },
         inn: row.try_get("inn")?,
         counterparty_name: row.try_get("cp_name")?,
         starts_at: from_ms(row.try_get("starts_at")?)?,
