@@ -566,6 +566,28 @@ mod tests {
     }
 
     #[test]
+    fn a_collector_entry_with_only_the_required_keys_is_the_collector_with_every_default() {
+        let entry: CollectorConfig = toml::from_str(
+            "name = \"site\"\nprotocol = \"imap\"\nhost = \"mail.example.ru\"\nport = 993\n\
+             username = \"orders\"\n",
+        )
+        .unwrap();
+        let defaults = CollectorRecord {
+            calendar_id: 7,
+            ..CollectorRecord::new("site", Protocol::Imap, "mail.example.ru", 993, "orders")
+        };
+        assert_eq!(entry.to_record(7), defaults);
+        assert_eq!(defaults.keyword, "ORDER");
+        assert_eq!(defaults.folder, "INBOX");
+        assert_eq!(defaults.default_charset, "windows-1251");
+        assert_eq!(defaults.tls, crate::mail::tls::TlsMode::Implicit);
+        assert_eq!(defaults.after_import, AfterImport::Keep);
+        assert_eq!(defaults.subject_filter, SubjectFilter::Server);
+        let back = CollectorConfig::new("site", Protocol::Imap, "mail.example.ru", 993, "orders");
+        assert_eq!(back.to_record(7), defaults);
+    }
+
+    #[test]
     fn the_database_url_is_not_shown_by_debug() {
         let db = DatabaseSettings {
             url: "postgres://leadgate:hunter2@db/leadgate".into(),

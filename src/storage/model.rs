@@ -751,7 +751,7 @@ text_enum!(SubjectFilter {
 text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
 
 /// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorRecord {
     /// Id (0 before it is stored).
     pub id: i64,

@@ -828,6 +828,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_collectors_form_left_at_its_defaults_makes_the_default_collector() {
+        let calendars = [CalendarView {
+            id: 3,
+            name: "Заявки с сайта".into(),
+            owner: None,
+            color: "#3366cc".into(),
+        }];
+        let env = reserved_password_env("site");
+        let form = CollectorForm {
+            host: "mail.example.ru".into(),
+            username: "orders".into(),
+            password_env: env.clone(),
+            ..CollectorForm::blank(3)
+        };
+        let base = CollectorRecord::new(
+            "site",
+            Protocol::Imap,
+            "",
+            CollectorRecord::DEFAULT_PORT,
+            "",
+        );
+        let made = record(&form, &base, &calendars).expect("the form is valid");
+        let expected = CollectorRecord {
+            calendar_id: 3,
+            password_env: Some(env),
+            ..CollectorRecord::new("site", Protocol::Imap, "mail.example.ru", 993, "orders")
+        };
+        assert_eq!(made, expected);
+        // And back: the stored collector's form shows the same values (the password variable apart).
+        let shown = CollectorForm::from(&made);
+        assert_eq!(
+            record(
+                &CollectorForm {
+                    password_env: String::new(),
+                    ..shown
+                },
+                &made,
+                &calendars
+            ),
+            Ok(expected)
+        );
+    }
+
+    #[test]
     fn a_collectors_reserved_variable_is_its_name_upper_cased_with_underscores() {
         assert_eq!(
             reserved_password_env("site-orders"),
