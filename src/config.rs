@@ -342,7 +342,8 @@ fn default_charset() -> String {
 
 impl CollectorConfig {
     /// An entry with every other key absent: at its default, as [`CollectorRecord::new`] has it, and in the
-    /// default calendar. Set the rest with struct update syntax (`CollectorConfig { tls, ..CollectorConfig::new(…) }`).
+    /// default calendar. Set the rest with struct update syntax:
+    /// `CollectorConfig { tls, ..CollectorConfig::new(…) }`.
     pub fn new(
         name: impl Into<String>,
         protocol: Protocol,

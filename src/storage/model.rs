@@ -813,8 +813,8 @@ impl CollectorRecord {
 
     /// A collector with every setting at its default: [`Self::DEFAULT_TLS`], the folder
     /// [`Self::DEFAULT_FOLDER`], the keyword [`Self::DEFAULT_KEYWORD`] judged by the server, the charset
-    /// [`Self::DEFAULT_CHARSET`], mail kept after import, no password binding, not stored yet (id 0) and in no
-    /// calendar yet (0).
+    /// [`Self::DEFAULT_CHARSET`], mail kept after import, no password binding, not stored yet (id 0) and in
+    /// no calendar yet (0).
     pub fn new(
         name: impl Into<String>,
         protocol: Protocol,
