@@ -15,7 +15,7 @@ use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::sqlite::testing::TestDatabase;
-use leadgate::storage::{AfterImport, Collectors, Protocol, ScanState, SubjectFilter};
+use leadgate::storage::{AfterImport, Collectors, Protocol, ScanState};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -66,27 +66,10 @@ fn collector(
         (Protocol::Pop3, _) => "DOVECOT_POP3_PORT",
     };
     CollectorConfig {
-        name: name.to_owned(),
-        protocol,
-        host: "localhost".to_owned(),
-        port: dc.port(port_key),
         tls,
         ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new(name, protocol, "localhost", dc.port(port_key), user)
     }
 }
 

@@ -15,7 +15,7 @@ use leadgate::mail::extract;
 use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
 use leadgate::storage::sqlite::testing::TestDatabase;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::{AfterImport, Protocol};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -57,31 +57,15 @@ fn with_message_id(name: &str, message_id: &str) -> Vec<u8> {
 fn collector(dc: &Dovecot, user: &str, protocol: Protocol, secrets: &Path) -> CollectorConfig {
     let password = secrets.join(format!("password-{:08x}", rand::random::<u32>()));
     std::fs::write(&password, format!("{}\n", dc.var("DOVECOT_PASSWORD"))).unwrap();
+    let port = dc.port(match protocol {
+        Protocol::Imap => "DOVECOT_IMAP_PORT",
+        Protocol::Pop3 => "DOVECOT_POP3_PORT",
+    });
     CollectorConfig {
-        name: "site".to_owned(),
-        protocol,
-        host: "localhost".to_owned(),
-        port: dc.port(match protocol {
-            Protocol::Imap => "DOVECOT_IMAP_PORT",
-            Protocol::Pop3 => "DOVECOT_POP3_PORT",
-        }),
         tls: TlsMode::None,
         ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new("site", protocol, "localhost", port, user)
     }
 }
 

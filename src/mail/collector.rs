@@ -167,7 +167,7 @@ impl MailRules {
     pub fn for_saved_message(calendar_id: i64, max_message_bytes: usize) -> Self {
         Self {
             source: SourceRef::File,
-            keyword: "ORDER".to_owned(),
+            keyword: CollectorRecord::DEFAULT_KEYWORD.to_owned(),
             default_charset: encoding_rs::WINDOWS_1251,
             calendar_id,
             auto_tech_cards: false,

@@ -114,16 +114,16 @@ pub async fn http_sources_are_found_by_token_until_revoked(s: &dyn Storage) {
     assert_eq!(
         listed
             .iter()
-            .map(|v| (v.name.as_str(), v.active))
+            .map(|v| (v.source.name.as_str(), v.active))
             .collect::<Vec<_>>(),
         vec![("landing", true), ("site", true)],
         "by name"
     );
     assert_eq!(
-        listed[1].cors_origins,
+        listed[1].source.cors_origins,
         vec!["https://shop.example".to_owned()]
     );
-    assert_eq!(listed[0].calendar_name, "Заказы");
+    assert_eq!(listed[0].source.calendar_name, "Заказы");
     assert!(ok("revoke", s.revoke_http_source(made).await));
     assert!(ok("revoked", s.http_source_by_token("hash-l").await).is_none());
     assert!(!ok("list", s.http_sources().await)[0].active);

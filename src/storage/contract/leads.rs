@@ -351,7 +351,7 @@ pub async fn the_inbox_shows_new_leads_first_and_pages_by_cursor(s: &dyn Storage
         (summary.calendar_id, summary.calendar_name.as_str()),
         (b, "b")
     );
-    assert_eq!(summary.phone_e164.as_deref(), Some("+79250000040"));
+    assert_eq!(summary.contact.phone_e164.as_deref(), Some("+79250000040"));
 
     let pulse = ok("pulse", s.inbox_pulse(None).await);
     assert_eq!((pulse.latest_id, pulse.new_count), (ids[3], 3));

@@ -21,9 +21,22 @@ struct CalendarRow {
 /// tech cards. A tuple, because two columns are called `name`.
 type SourceRow = (i64, String, i64, String, String, bool);
 
-/// An HTTP source as the administration page lists it: id, name, calendar name, whether it has a token, CORS
-/// origins (JSON), when it was made.
-type SourceListRow = (i64, String, String, bool, String, i64);
+/// An HTTP source as the administration page lists it: the columns of a [`SourceRow`], then whether it has a
+/// token and when it was made.
+type SourceListRow = (i64, String, i64, String, String, bool, bool, i64);
+
+fn source_record(
+    (id, name, calendar_id, calendar_name, cors, auto_tech_cards): SourceRow,
+) -> Result<HttpSourceRecord> {
+    Ok(HttpSourceRecord {
+        id,
+        name,
+        calendar_id,
+        calendar_name,
+        cors_origins: from_json("cors_origins", &cors)?,
+        auto_tech_cards,
+    })
+}
 
 impl SqliteStorage {
     async fn calendars_in(&self) -> Result<Vec<CalendarView>> {
@@ -82,22 +95,38 @@ impl SqliteStorage {
 
     async fn http_sources_in(&self) -> Result<Vec<HttpSourceView>> {
         let rows: Vec<SourceListRow> = sqlx::query_as(
-            "SELECT s.id, s.name, c.name, s.token_hash IS NOT NULL, s.cors_origins, s.created_at
+            "SELECT s.id, s.name, s.calendar_id, c.name, s.cors_origins, s.auto_tech_cards,
+                    s.token_hash IS NOT NULL, s.created_at
              FROM http_sources s JOIN calendars c ON c.id = s.calendar_id ORDER BY s.name",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, name, calendar_name, active, cors, created_at)| {
-                Ok(HttpSourceView {
+            .map(
+                |(
                     id,
                     name,
+                    calendar_id,
                     calendar_name,
+                    cors,
+                    auto_tech_cards,
                     active,
-                    cors_origins: from_json("cors_origins", &cors)?,
-                    created_at: from_ms(created_at)?,
-                })
-            })
+                    created_at,
+                )| {
+                    Ok(HttpSourceView {
+                        source: source_record((
+                            id,
+                            name,
+                            calendar_id,
+                            calendar_name,
+                            cors,
+                            auto_tech_cards,
+                        ))?,
+                        active,
+                        created_at: from_ms(created_at)?,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -115,19 +144,7 @@ impl SqliteStorage {
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(
-            |(id, name, calendar_id, calendar_name, cors, auto_tech_cards)| {
-                Ok(HttpSourceRecord {
-                    id,
-                    name,
-                    calendar_id,
-                    calendar_name,
-                    cors_origins: from_json("cors_origins", &cors)?,
-                    auto_tech_cards,
-                })
-            },
-        )
-        .transpose()
+        row.map(source_record).transpose()
     }
 
     async fn create_http_source_in(

@@ -9,14 +9,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{
-    Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, like_pattern,
-    ms, page_of, parse_enum, push_calendar_ids, push_kind_and_period, summaries,
+    Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
+    parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::{Contact, ExtraWork, OrderLine};
 use crate::storage::{
-    self, CalendarRef, ContactView, CounterpartyRef, CounterpartyView, DaySlot, ExtraWorkView,
-    InboxPage, InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads,
-    LineView, Page, PageRequest, SourceView, TechCardView,
+    self, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage, InboxPulse,
+    InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest, SourceView,
+    TechCardView,
 };
 
 /// An order line's figures as stored, for forming its tech card.
@@ -129,7 +130,7 @@ impl LeadRow {
             occurred_at: self.occurred_at.map(from_ms).transpose()?,
             received_at: from_ms(self.received_at)?,
             description: self.description,
-            contact: ContactView {
+            contact: Contact {
                 person: self.contact_person,
                 phone: self.phone,
                 phone_e164: self.phone_e164,
@@ -172,9 +173,10 @@ struct LineRow {
 }
 
 impl LineRow {
-    fn into_view(self) -> Result<LineView> {
-        Ok(LineView {
-            position: self.position,
+    fn into_line(self) -> Result<OrderLine> {
+        Ok(OrderLine {
+            position: u32::try_from(self.position)
+                .map_err(|_| Error::Corrupt(format!("position = {}", self.position)))?,
             nomenclature: self.nomenclature,
             machine_code: self.machine_code,
             resolution: self.resolution,
@@ -215,8 +217,8 @@ struct TechCardRow {
 
 impl SqliteStorage {
     /// Loads the lines (with extra works) of the given leads, keyed by lead id, in position order.
-    async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<LineView>>> {
-        let mut out: HashMap<i64, Vec<LineView>> = HashMap::new();
+    async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<OrderLine>>> {
+        let mut out: HashMap<i64, Vec<OrderLine>> = HashMap::new();
         if lead_ids.is_empty() {
             return Ok(out);
         }
@@ -231,7 +233,7 @@ impl SqliteStorage {
         for row in rows {
             let lines = out.entry(row.lead_id).or_default();
             line_index.insert(row.id, (row.lead_id, lines.len()));
-            lines.push(row.into_view()?);
+            lines.push(row.into_line()?);
         }
         if line_index.is_empty() {
             return Ok(out);
@@ -247,7 +249,7 @@ impl SqliteStorage {
             if let Some((lead_id, idx)) = line_index.get(&work.line_id)
                 && let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx))
             {
-                line.extra_works.push(ExtraWorkView {
+                line.extra_works.push(ExtraWork {
                     kind: work.kind,
                     quantity: dec("quantity", work.quantity)?,
                     description: work.description,
@@ -288,7 +290,7 @@ impl SqliteStorage {
                 .and_then(|lines| {
                     lines
                         .iter()
-                        .position(|l| l.position == position)
+                        .position(|l| i64::from(l.position) == position)
                         .map(|i| lines.swap_remove(i))
                 })
                 .ok_or_else(|| Error::Corrupt(format!("tech card without line {position}")))?;
@@ -349,9 +351,8 @@ impl SqliteStorage {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            q.push(" AND l.search_text LIKE ")
-                .push_bind(like_pattern(search))
-                .push(" ESCAPE '\\'");
+            q.push(" AND ");
+            push_contains(&mut q, "l.search_text", search);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

@@ -268,14 +268,18 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
     q.push(")");
 }
 
-/// `LIKE` pattern (with `ESCAPE '\'`) for a substring of the lower-cased search text.
-fn like_pattern(search: &str) -> String {
+/// Appends `<column> LIKE '%search%'`: `search` lower-cased as the stored search text is, with its `%`, `_`
+/// and backslashes escaped so that they match themselves.
+fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &str, search: &str) {
     let escaped = search
         .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    format!("%{escaped}%")
+    q.push(column)
+        .push(" LIKE ")
+        .push_bind(format!("%{escaped}%"))
+        .push(" ESCAPE '\\'");
 }
 
 /// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page

@@ -10,8 +10,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, like_pattern, ms, parse_enum};
+use super::{Result, from_ms, ms, parse_enum, push_contains};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Contact;
 use crate::storage::{
     DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
 };
@@ -73,10 +74,12 @@ impl SummaryRow {
             status: parse_enum::<LeadStatus>("status", &self.status)?,
             subject: self.subject,
             description: self.description,
-            contact_person: self.contact_person,
-            phone: self.phone,
-            phone_e164: self.phone_e164,
-            email: self.email,
+            contact: Contact {
+                person: self.contact_person,
+                phone: self.phone,
+                phone_e164: self.phone_e164,
+                email: self.email,
+            },
             inn: self.inn,
             counterparty_name: self.cp_name,
             starts_at: from_ms(self.starts_at)?,
@@ -220,9 +223,8 @@ async fn inbox_search(
     b.push(summary_columns!())
         .push(", l.status = 'new' AS in_new")
         .push(summary_from!())
-        .push(" WHERE l.search_text LIKE ")
-        .push_bind(like_pattern(search))
-        .push(" ESCAPE '\\'");
+        .push(" WHERE ");
+    push_contains(&mut b, "l.search_text", search);
     push_calendars(&mut b, q.calendars.as_deref(), false);
     if let Some(status) = q.status {
         // Unary plus: a scan in id order, not a walk of the status index (see above).
