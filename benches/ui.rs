@@ -24,8 +24,10 @@ use leadgate::config::Settings;
 use leadgate::intake::IntakeSettings;
 use leadgate::startup::Application;
 use leadgate::storage::sqlite::SqliteStorage;
+use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate::storage::{
-    Disposition, LeadDraft, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission,
+    Accounts, Calendars, Disposition, LeadDraft, Ledger, LedgerEntry, Role, SourceRef, StoredRaw,
+    Submission,
 };
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -88,7 +90,13 @@ fn payload(i: u64, days: u64) -> String {
     )
 }
 
-async fn seed(storage: &SqliteStorage, leads: u64, days: u64, calendars: &[i64]) {
+async fn seed(
+    storage: &SqliteStorage,
+    db: &std::path::Path,
+    leads: u64,
+    days: u64,
+    calendars: &[i64],
+) {
     let settings = IntakeSettings {
         timezone: chrono_tz::Europe::Moscow,
         max_body_bytes: 1 << 20,
@@ -134,14 +142,9 @@ async fn seed(storage: &SqliteStorage, leads: u64, days: u64, calendars: &[i64])
         storage.submit_batch(&batch).await.unwrap();
     }
     // 30 % of the leads are no longer new.
-    sqlx::query("UPDATE leads SET status = CASE WHEN id % 10 < 2 THEN 'in_progress' ELSE 'done' END WHERE id % 10 < 3")
-        .execute(storage.pool())
-        .await
-        .unwrap();
-    sqlx::query("PRAGMA optimize")
-        .execute(storage.pool())
-        .await
-        .unwrap();
+    let database = TestDatabase::open(db).await.unwrap();
+    database.spread_statuses().await.unwrap();
+    database.close().await;
     eprintln!(
         "seeded {leads} leads in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -300,7 +303,7 @@ async fn main() {
             .await
             .unwrap(),
     );
-    seed(&storage, leads, days, &calendars).await;
+    seed(&storage, &db, leads, days, &calendars).await;
     drop(storage);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

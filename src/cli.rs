@@ -407,7 +407,8 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
         };
         let record = crate::personal_data::erase(storage, &query, &actor).await?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&record)?);
+            let json = crate::http::dto::ErasureRecord::from(record);
+            println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
             println!(
                 "erasure {}: {} leads anonymised {:?}, {} ledger records stripped {:?}, {} counterparties deleted {:?}, \
@@ -426,7 +427,8 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
     } else {
         let found = crate::personal_data::find(storage, &query).await?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&found)?);
+            let json = crate::http::dto::PersonalDataFound::from(found);
+            println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
             for lead in &found.leads {
                 println!(
@@ -758,7 +760,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                 ..LeadFilter::default()
             };
             let page = storage
-                .list_leads(
+                .leads(
                     &filter,
                     None,
                     PageRequest {
@@ -768,7 +770,9 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                 )
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&page.items)?);
+                let json: Vec<crate::http::dto::LeadView> =
+                    page.items.into_iter().map(Into::into).collect();
+                println!("{}", serde_json::to_string_pretty(&json)?);
             } else {
                 println!(
                     "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  SUBJECT",
@@ -802,7 +806,8 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                 return Ok(1);
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&lead)?);
+                let json = crate::http::dto::LeadView::from(lead);
+                println!("{}", serde_json::to_string_pretty(&json)?);
             } else {
                 println!(
                     "Lead {} ({}, {})",

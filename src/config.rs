@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, SubjectFilter};
+
 /// Errors while loading settings or reading a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -382,7 +384,7 @@ pub struct CollectorConfig {
     /// Unique name.
     pub name: String,
     /// `imap` or `pop3`.
-    pub protocol: crate::storage::Protocol,
+    pub protocol: Protocol,
     /// Server.
     pub host: String,
     /// Port.
@@ -410,15 +412,15 @@ pub struct CollectorConfig {
     /// `server` (`UID SEARCH SUBJECT`, the default) or `local` (leadgate reads every new IMAP message's
     /// subject and judges it itself).
     #[serde(default)]
-    pub subject_filter: crate::storage::SubjectFilter,
+    pub subject_filter: SubjectFilter,
     /// Target calendar; the default calendar when absent.
     pub calendar: Option<String>,
     /// Charset of attachments that declare none and are not UTF-8.
     #[serde(default = "default_charset")]
     pub default_charset: String,
     /// `keep`, `seen`, `move` or `delete`.
-    #[serde(default = "default_after_import")]
-    pub after_import: crate::storage::AfterImport,
+    #[serde(default)]
+    pub after_import: AfterImport,
     /// Folder for `after_import = "move"`.
     pub move_to: Option<String>,
     /// Folder for rejected messages.
@@ -434,19 +436,153 @@ pub struct CollectorConfig {
 }
 
 fn default_tls() -> crate::mail::tls::TlsMode {
-    crate::mail::tls::TlsMode::Implicit
+    CollectorRecord::DEFAULT_TLS
 }
 fn default_folder() -> String {
-    "INBOX".to_owned()
+    CollectorRecord::DEFAULT_FOLDER.to_owned()
 }
 fn default_keyword() -> String {
-    "ORDER".to_owned()
+    CollectorRecord::DEFAULT_KEYWORD.to_owned()
 }
 fn default_charset() -> String {
-    "windows-1251".to_owned()
+    CollectorRecord::DEFAULT_CHARSET.to_owned()
 }
-fn default_after_import() -> crate::storage::AfterImport {
-    crate::storage::AfterImport::Keep
+
+impl CollectorConfig {
+    /// An entry with every other key absent: at its default, as [`CollectorRecord::new`] has it, and in the
+    /// default calendar. Set the rest with struct update syntax:
+    /// `CollectorConfig { tls, ..CollectorConfig::new(…) }`.
+    pub fn new(
+        name: impl Into<String>,
+        protocol: Protocol,
+        host: impl Into<String>,
+        port: u16,
+        username: impl Into<String>,
+    ) -> Self {
+        Self::from(CollectorRecord::new(name, protocol, host, port, username))
+    }
+
+    /// The collector this entry declares, filed into the calendar `calendar_id` (the entry names it, the
+    /// caller looks it up).
+    pub fn to_record(&self, calendar_id: i64) -> CollectorRecord {
+        // Destructured, so that a key added to the entry and not carried over fails to build.
+        let Self {
+            name,
+            protocol,
+            host,
+            port,
+            tls,
+            ca_file,
+            insecure_skip_verify,
+            username,
+            password_env,
+            password_file,
+            folder,
+            keyword,
+            subject_filter,
+            calendar: _,
+            default_charset,
+            after_import,
+            move_to,
+            failed_folder,
+            delete_after_days,
+            auto_tech_cards,
+            deleted,
+        } = self.clone();
+        CollectorRecord {
+            id: 0,
+            name,
+            protocol,
+            host,
+            port,
+            tls,
+            ca_file,
+            insecure_skip_verify,
+            username,
+            password_env,
+            password_file,
+            folder,
+            keyword,
+            subject_filter,
+            calendar_id,
+            default_charset,
+            after_import,
+            move_to,
+            failed_folder,
+            delete_after_days,
+            auto_tech_cards,
+            deleted,
+        }
+    }
+}
+
+/// The entry that declares a collector, in the default calendar; the id and calendar id are not part of an
+/// entry.
+impl From<CollectorRecord> for CollectorConfig {
+    fn from(c: CollectorRecord) -> Self {
+        let CollectorRecord {
+            id: _,
+            name,
+            protocol,
+            host,
+            port,
+            tls,
+            ca_file,
+            insecure_skip_verify,
+            username,
+            password_env,
+            password_file,
+            folder,
+            keyword,
+            subject_filter,
+            calendar_id: _,
+            default_charset,
+            after_import,
+            move_to,
+            failed_folder,
+            delete_after_days,
+            auto_tech_cards,
+            deleted,
+        } = c;
+        Self {
+            name,
+            protocol,
+            host,
+            port,
+            tls,
+            ca_file,
+            insecure_skip_verify,
+            username,
+            password_env,
+            password_file,
+            folder,
+            keyword,
+            subject_filter,
+            calendar: None,
+            default_charset,
+            after_import,
+            move_to,
+            failed_folder,
+            delete_after_days,
+            auto_tech_cards,
+            deleted,
+        }
+    }
+}
+
+impl HttpSourceConfig {
+    /// The source this entry declares, filed into the calendar `calendar_id` (the entry names it, the caller
+    /// looks it up). The token, the rate limits and the honeypot are not part of the stored source.
+    pub fn to_record(&self, calendar_id: i64) -> HttpSourceRecord {
+        HttpSourceRecord {
+            id: 0,
+            name: self.name.clone(),
+            calendar_id,
+            calendar_name: String::new(),
+            cors_origins: self.cors_origins.clone(),
+            auto_tech_cards: self.auto_tech_cards,
+        }
+    }
 }
 
 impl Settings {
@@ -975,6 +1111,28 @@ mod tests {
         );
         assert_eq!(s.default_calendar, "Заявки с сайта");
         assert!(!s.schedule.mail_collector.enabled);
+    }
+
+    #[test]
+    fn a_collector_entry_with_only_the_required_keys_is_the_collector_with_every_default() {
+        let entry: CollectorConfig = toml::from_str(
+            "name = \"site\"\nprotocol = \"imap\"\nhost = \"mail.example.ru\"\nport = 993\n\
+             username = \"orders\"\n",
+        )
+        .unwrap();
+        let defaults = CollectorRecord {
+            calendar_id: 7,
+            ..CollectorRecord::new("site", Protocol::Imap, "mail.example.ru", 993, "orders")
+        };
+        assert_eq!(entry.to_record(7), defaults);
+        assert_eq!(defaults.keyword, "ORDER");
+        assert_eq!(defaults.folder, "INBOX");
+        assert_eq!(defaults.default_charset, "windows-1251");
+        assert_eq!(defaults.tls, crate::mail::tls::TlsMode::Implicit);
+        assert_eq!(defaults.after_import, AfterImport::Keep);
+        assert_eq!(defaults.subject_filter, SubjectFilter::Server);
+        let back = CollectorConfig::new("site", Protocol::Imap, "mail.example.ru", 993, "orders");
+        assert_eq!(back.to_record(7), defaults);
     }
 
     #[test]

@@ -67,7 +67,7 @@ async fn mentioning(
         let mut cursor = None;
         loop {
             let page = storage
-                .list_messages(
+                .messages(
                     Some(outcome),
                     PageRequest {
                         limit: PAGE,

@@ -14,15 +14,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
-use crate::config::{Settings, read_secret};
+use crate::config::{HttpSourceConfig, Settings, read_secret};
 use crate::http::{self, AppState};
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
 use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{
-    AfterImport, CollectorRecord, FileRecords, HttpSourceRecord, Protocol, Role, Storage,
-};
+use crate::storage::{AfterImport, FileRecords, Protocol, Role, Storage};
 use crate::tokens;
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
@@ -69,6 +67,12 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
             .await
             .context("opening the SQLite database")?;
         return Ok(Arc::new(storage));
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!(
+            "database.url names a PostgreSQL database, which is not supported by this build of leadgate: \
+             it stores its data in SQLite (database.url = \"sqlite://PATH\")"
+        );
     }
     anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
 }
@@ -196,14 +200,7 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         if token.is_none() {
             warn!(source = %source.name, "HTTP source has neither token_env nor token_file; it keeps its stored token");
         }
-        let record = HttpSourceRecord {
-            id: 0,
-            name: source.name.clone(),
-            calendar_id: calendar_id(source.calendar.as_deref())?,
-            calendar_name: String::new(),
-            cors_origins: source.cors_origins.clone(),
-            auto_tech_cards: source.auto_tech_cards,
-        };
+        let record = source.to_record(calendar_id(source.calendar.as_deref())?);
         storage
             .upsert_http_source(&record, token.as_deref().map(tokens::hash).as_deref())
             .await?;
@@ -217,30 +214,7 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         if c.insecure_skip_verify {
             warn!(collector = %c.name, "insecure_skip_verify is on: the mail server's certificate is not checked");
         }
-        let record = CollectorRecord {
-            id: 0,
-            name: c.name.clone(),
-            protocol: c.protocol,
-            host: c.host.clone(),
-            port: c.port,
-            tls: c.tls,
-            ca_file: c.ca_file.clone(),
-            insecure_skip_verify: c.insecure_skip_verify,
-            username: c.username.clone(),
-            password_env: c.password_env.clone(),
-            password_file: c.password_file.clone(),
-            folder: c.folder.clone(),
-            keyword: c.keyword.clone(),
-            subject_filter: c.subject_filter,
-            calendar_id: calendar_id(c.calendar.as_deref())?,
-            default_charset: c.default_charset.clone(),
-            after_import: c.after_import,
-            move_to: c.move_to.clone(),
-            failed_folder: c.failed_folder.clone(),
-            delete_after_days: c.delete_after_days,
-            auto_tech_cards: c.auto_tech_cards,
-            deleted: c.deleted,
-        };
+        let record = c.to_record(calendar_id(c.calendar.as_deref())?);
         storage.upsert_collector(&record).await?;
     }
     let declared = FileRecords {
@@ -285,10 +259,13 @@ async fn warn_of_takeovers(storage: &dyn Storage, settings: &Settings) -> anyhow
         }
     }
     for s in storage.http_sources().await? {
-        if settings.http_sources.iter().any(|d| d.name == s.name)
-            && !managed.http_sources.contains(&s.id)
+        if settings
+            .http_sources
+            .iter()
+            .any(|d| d.name == s.source.name)
+            && !managed.http_sources.contains(&s.source.id)
         {
-            warn!(source = %s.name, "an HTTP source made in the web UI is now managed by the configuration file");
+            warn!(source = %s.source.name, "an HTTP source made in the web UI is now managed by the configuration file");
         }
     }
     for c in storage.collectors(true).await? {
@@ -334,7 +311,7 @@ async fn provision_accounts(
             None => {
                 let token = tokens::generate();
                 storage
-                    .add_api_token(admin, "first start", &tokens::hash(&token))
+                    .create_api_token(admin, "first start", &tokens::hash(&token))
                     .await?;
                 first.admin_token = Some(token);
             }
@@ -345,16 +322,15 @@ async fn provision_accounts(
     }
     if is_first_start && settings.http_sources.is_empty() {
         let token = tokens::generate();
-        let record = HttpSourceRecord {
-            id: 0,
+        let website = HttpSourceConfig {
             name: "website".to_owned(),
-            calendar_id: default_calendar_id(storage, settings)
+            ..HttpSourceConfig::default()
+        };
+        let record = website.to_record(
+            default_calendar_id(storage, settings)
                 .await?
                 .context("the default calendar is missing")?,
-            calendar_name: String::new(),
-            cors_origins: Vec::new(),
-            auto_tech_cards: false,
-        };
+        );
         storage
             .upsert_http_source(&record, Some(&tokens::hash(&token)))
             .await?;

@@ -6,7 +6,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::sqlite::testing::TestDatabase;
+use leadgate::storage::{Role, SessionCheck};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -156,12 +157,8 @@ async fn the_attempt_table_holds_no_typed_login_and_a_non_login_is_not_even_reco
             .status(),
         401
     );
-    let s = storage(&app).await;
-    let keys: Vec<(String, String)> =
-        sqlx::query_as("SELECT scope, key FROM login_attempts ORDER BY id")
-            .fetch_all(s.pool())
-            .await
-            .unwrap();
+    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let keys = database.login_attempts().await.unwrap();
     assert_eq!(
         keys,
         vec![
@@ -174,11 +171,9 @@ async fn the_attempt_table_holds_no_typed_login_and_a_non_login_is_not_even_reco
 #[tokio::test]
 async fn a_sign_in_is_refused_when_its_attempt_cannot_be_recorded() {
     let app = app_with_admin().await;
-    let s = storage(&app).await;
-    sqlx::query("DROP TABLE login_attempts")
-        .execute(s.pool())
-        .await
-        .unwrap();
+    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    database.break_login_attempts().await.unwrap();
+    database.close().await;
     let r = raw_sign_in(&app, "admin", ADMIN_PASSWORD).await;
     assert_eq!(r.status(), 503);
     assert!(
@@ -205,7 +200,7 @@ async fn manager_with_everything(app: &TestApp) -> Manager {
     let token = leadgate::tokens::generate();
     storage(app)
         .await
-        .add_api_token(id, "laptop", &leadgate::tokens::hash(&token))
+        .create_api_token(id, "laptop", &leadgate::tokens::hash(&token))
         .await
         .unwrap();
     let session = signed_in(app, "ivanova", "ivanova-password").await;
@@ -466,23 +461,42 @@ async fn a_forwarded_proto_from_a_client_that_is_not_a_trusted_proxy_changes_not
 async fn a_session_left_idle_longer_than_the_idle_timeout_is_over() {
     let app = TestApp::spawn_with(|s| s.server.session_idle_minutes = 30).await;
     set_admin_password(&app, ADMIN_PASSWORD).await;
-    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let c = client();
+    let r = sign_in(&app, &c, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let session_id = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| {
+            let cookie = c.to_str().unwrap().strip_prefix("lg_session=")?;
+            Some(cookie.split(';').next().unwrap().to_owned())
+        })
+        .expect("a session cookie");
+    let id_hash = leadgate::tokens::hash(&session_id);
     let s = storage(&app).await;
     let set_idle = |minutes: i64| {
-        let at = (chrono::Utc::now() - chrono::Duration::minutes(minutes)).timestamp_millis();
-        sqlx::query("UPDATE sessions SET last_seen_at = $1")
-            .bind(at)
-            .execute(s.pool())
+        s.touch_session(
+            &id_hash,
+            chrono::Utc::now() - chrono::Duration::minutes(minutes),
+        )
     };
     // Used 20 minutes ago: still live, and this request counts as use.
     set_idle(20).await.unwrap();
     assert_eq!(get(&app, &c, "/inbox").await.0, 200);
-    let seen: i64 = sqlx::query_scalar("SELECT last_seen_at FROM sessions")
-        .fetch_one(s.pool())
+    let now = chrono::Utc::now();
+    let live = SessionCheck {
+        now,
+        idle_since: now - chrono::Duration::days(1),
+    };
+    let seen = s
+        .session(&id_hash, live)
         .await
-        .unwrap();
+        .unwrap()
+        .unwrap()
+        .last_seen_at;
     assert!(
-        seen > (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp_millis(),
+        seen > now - chrono::Duration::minutes(5),
         "the use was recorded"
     );
     set_idle(31).await.unwrap();

@@ -10,29 +10,13 @@ mod common;
 use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
+use leadgate::storage::sqlite::testing::{TestDatabase, WriteLock};
 use serde_json::Value;
-use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tokio::io::AsyncWriteExt;
 
-/// A connection of the test's own that holds the database's write lock until it is released.
-struct WriteLock(SqliteConnection);
-
-impl WriteLock {
-    async fn take(app: &TestApp) -> Self {
-        let options = SqliteConnectOptions::new().filename(app.db_path());
-        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Self(conn)
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
-        self.0.close().await.unwrap();
-    }
+/// Holds the database's write lock with a connection of the test's own until it is released.
+async fn take_write_lock(app: &TestApp) -> WriteLock {
+    WriteLock::take(&app.db_path()).await.unwrap()
 }
 
 /// The value of a metric without labels on `/metrics`, 0 when it is not there yet.
@@ -74,7 +58,7 @@ async fn leads(app: &TestApp) -> Vec<Value> {
 #[tokio::test]
 async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
     let app = TestApp::spawn_with(|s| s.server.request_timeout_secs = 1).await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let mut request = tokio::spawn({
         let request = app
             .client
@@ -91,7 +75,7 @@ async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
         "answered while its commit could not happen: {:?}",
         early.map(|r| r.unwrap().status())
     );
-    lock.release().await;
+    lock.release().await.unwrap();
     let response = request.await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let created: Value = response.json().await.unwrap();
@@ -104,7 +88,7 @@ async fn a_lead_whose_commit_outlasts_the_request_timeout_is_answered_201() {
 async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committed_once() {
     // Without group commit the handler commits itself, so dropping the request would drop its commit.
     let app = TestApp::spawn_with(|s| s.intake.group_commit = false).await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let request = format!(
@@ -124,7 +108,7 @@ async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committ
         metric(&app, "leadgate_http_connections_open").await < open
     })
     .await;
-    lock.release().await;
+    lock.release().await.unwrap();
     until("the lead is committed", || async {
         metric(&app, "leadgate_intake_pending_commits").await == 0.0
     })
@@ -140,7 +124,7 @@ async fn a_client_that_disconnects_before_the_commit_still_gets_its_lead_committ
 #[tokio::test]
 async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
     let app = TestApp::spawn().await;
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let request = tokio::spawn({
         let request = app
             .client
@@ -155,7 +139,7 @@ async fn a_shutdown_waits_for_the_lead_in_flight_and_answers_it_201() {
     })
     .await;
     let stopped = tokio::spawn(app.stop());
-    lock.release().await;
+    lock.release().await.unwrap();
     let response = request.await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let dir = stopped.await.unwrap();
@@ -188,22 +172,14 @@ async fn a_group_the_database_refuses_is_committed_one_lead_at_a_time_and_each_c
  {
     let app = TestApp::spawn().await;
     // The database itself refuses one lead, as a full disk or a broken constraint would refuse a group.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_one_lead BEFORE INSERT ON leads WHEN NEW.subject = 'Отказать'
-         BEGIN SELECT RAISE(ABORT, 'this lead is refused'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
+    let db = TestDatabase::open(&app.db_path()).await.unwrap();
+    db.refuse_leads_with_subject("Отказать").await.unwrap();
+    db.close().await;
     let groups = metric(&app, "leadgate_intake_group_size_count").await;
     let grouped = metric(&app, "leadgate_intake_group_size_sum").await;
 
     // With the write lock held, a first lead makes a group of its own that waits for its commit ...
-    let lock = WriteLock::take(&app).await;
+    let lock = take_write_lock(&app).await;
     let first = post_lead(&app, "Заказ 1");
     until("the first group is committing", || async {
         metric(&app, "leadgate_intake_group_size_count").await == groups + 1.0
@@ -215,7 +191,7 @@ async fn a_group_the_database_refuses_is_committed_one_lead_at_a_time_and_each_c
         metric(&app, "leadgate_intake_writer_submissions").await == 4.0
     })
     .await;
-    lock.release().await;
+    lock.release().await.unwrap();
 
     let mut answers = vec![first.await.unwrap()];
     for answer in queued {

@@ -13,7 +13,8 @@ use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::sqlite::testing::TestDatabase;
+use leadgate::storage::{AfterImport, Protocol};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -64,27 +65,10 @@ fn collector(
         (Protocol::Pop3, _) => "DOVECOT_POP3_PORT",
     };
     CollectorConfig {
-        name: name.to_owned(),
-        protocol,
-        host: "localhost".to_owned(),
-        port: dc.port(port_key),
         tls,
         ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new(name, protocol, "localhost", dc.port(port_key), user)
     }
 }
 
@@ -701,31 +685,22 @@ fn orders(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The leads in the database file, 0 while it or its tables do not exist yet.
 async fn lead_count(db: &Path) -> i64 {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(db)
-        .read_only(true);
-    let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
+    let Ok(database) = TestDatabase::open_read_only(db).await else {
         return 0;
     };
-    let n = sqlx::query_scalar("SELECT COUNT(*) FROM leads")
-        .fetch_one(&pool)
-        .await
-        .unwrap_or(0);
-    pool.close().await;
+    let n = database.lead_numbers().await.map_or(0, |(n, _)| n);
+    database.close().await;
     n
 }
 
+/// The leads in the database file and their distinct external numbers.
 async fn distinct_numbers(db: &Path) -> (i64, i64) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let row: (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT external_number) FROM leads")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    row
+    let database = TestDatabase::open(db).await.unwrap();
+    let numbers = database.lead_numbers().await.unwrap();
+    database.close().await;
+    numbers
 }
 
 fn config_for(dir: &Path, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {

@@ -17,7 +17,7 @@ use leadgate::config::{CollectorConfig, Settings};
 use leadgate::jobs::CollectorSummary;
 use leadgate::mail::tls::TlsMode;
 use leadgate::startup::Services;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::Protocol;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -163,27 +163,9 @@ fn collector(
     password: PathBuf,
 ) -> CollectorConfig {
     CollectorConfig {
-        name: name.to_owned(),
-        protocol,
-        host: "127.0.0.1".to_owned(),
-        port,
         tls: TlsMode::None,
-        ca_file: None,
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new(name, protocol, "127.0.0.1", port, user)
     }
 }
 

@@ -14,7 +14,8 @@ use leadgate::config::CollectorConfig;
 use leadgate::mail::extract;
 use leadgate::mail::imap::ImapSession;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::sqlite::testing::TestDatabase;
+use leadgate::storage::{AfterImport, Protocol};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -56,31 +57,15 @@ fn with_message_id(name: &str, message_id: &str) -> Vec<u8> {
 fn collector(dc: &Dovecot, user: &str, protocol: Protocol, secrets: &Path) -> CollectorConfig {
     let password = secrets.join(format!("password-{:08x}", rand::random::<u32>()));
     std::fs::write(&password, format!("{}\n", dc.var("DOVECOT_PASSWORD"))).unwrap();
+    let port = dc.port(match protocol {
+        Protocol::Imap => "DOVECOT_IMAP_PORT",
+        Protocol::Pop3 => "DOVECOT_POP3_PORT",
+    });
     CollectorConfig {
-        name: "site".to_owned(),
-        protocol,
-        host: "localhost".to_owned(),
-        port: dc.port(match protocol {
-            Protocol::Imap => "DOVECOT_IMAP_PORT",
-            Protocol::Pop3 => "DOVECOT_POP3_PORT",
-        }),
         tls: TlsMode::None,
         ca_file: Some(PathBuf::from(dc.var("DOVECOT_CA_FILE"))),
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
-        subject_filter: SubjectFilter::Server,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new("site", protocol, "localhost", port, user)
     }
 }
 
@@ -137,15 +122,12 @@ async fn subjects(dc: &Dovecot, user: &str, folder: &str) -> Vec<String> {
 
 /// Makes every ledger record look `days` older, as if it had been recorded then.
 async fn age_the_ledger(app: &TestApp, days: i64) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    database
+        .age_the_ledger(chrono::Duration::days(days))
         .await
         .unwrap();
-    sqlx::query("UPDATE messages SET received_at = received_at - $1")
-        .bind(days * 86_400_000)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    database.close().await;
 }
 
 /// A shared mailbox: a person's own letter, a broken order, a customer's reply quoting the keyword, and one
@@ -366,17 +348,9 @@ async fn storage_refuses_one_order(protocol: Protocol) {
     }
     let app = app_with(collector(&dc, &user, protocol, secrets.path())).await;
     // The database itself refuses any lead numbered 666.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_666 BEFORE INSERT ON leads WHEN NEW.external_number = '666'
-         BEGIN SELECT RAISE(ABORT, 'lead 666 refused'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
+    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    database.refuse_leads_numbered(666).await.unwrap();
+    database.close().await;
 
     assert_eq!(counts(&run_now(&app).await), (2, 0, 0, 1), "{protocol:?}");
     let rejected = messages(&app, "rejected").await;

@@ -12,7 +12,7 @@ use common::TestApp;
 use common::dovecot::{dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate::storage::{Protocol, SubjectFilter};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -169,27 +169,10 @@ fn collector(port: u16, user: &str, filter: SubjectFilter, secrets: &Path) -> Co
     let password = secrets.join(format!("password-{:08x}", rand::random::<u32>()));
     std::fs::write(&password, "secret\n").unwrap();
     CollectorConfig {
-        name: "site".to_owned(),
-        protocol: Protocol::Imap,
-        host: "127.0.0.1".to_owned(),
-        port,
         tls: TlsMode::None,
-        ca_file: None,
-        insecure_skip_verify: false,
-        username: user.to_owned(),
-        password_env: None,
         password_file: Some(password),
-        folder: "INBOX".to_owned(),
-        keyword: "ORDER".to_owned(),
         subject_filter: filter,
-        calendar: None,
-        default_charset: "windows-1251".to_owned(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
+        ..CollectorConfig::new("site", Protocol::Imap, "127.0.0.1", port, user)
     }
 }
 

@@ -8,7 +8,6 @@ mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
 use leadgate::config::{CalendarConfig, CollectorConfig, HttpSourceConfig, Settings};
-use leadgate::storage::Storage;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -161,7 +160,7 @@ async fn records_from_the_file_are_marked_and_read_only_in_the_ui() {
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.name == "website")
+        .find(|s| s.source.name == "website")
         .unwrap();
     for (action, form) in [
         ("revoke", vec![("csrf", csrf.as_str())]),
@@ -176,7 +175,7 @@ async fn records_from_the_file_are_marked_and_read_only_in_the_ui() {
         let r = post_form(
             &app,
             &c,
-            &format!("/admin/sources/{}/{action}", website.id),
+            &format!("/admin/sources/{}/{action}", website.source.id),
             &form,
         )
         .await;
@@ -237,7 +236,7 @@ async fn a_restart_applies_the_file_and_retires_what_it_no_longer_names() {
             .await
             .unwrap()
             .iter()
-            .any(|s| s.name == "promo" && !s.active),
+            .any(|s| s.source.name == "promo" && !s.active),
         "and is kept with its requests"
     );
     let calendars = s.calendars().await.unwrap();
@@ -327,8 +326,12 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     assert_eq!(after.host, before.host);
     let sources_after = s.http_sources().await.unwrap();
     let ui_site = |list: &[leadgate::storage::HttpSourceView]| {
-        let s = list.iter().find(|s| s.name == "ui-site").unwrap();
-        (s.active, s.cors_origins.clone(), s.calendar_name.clone())
+        let s = list.iter().find(|s| s.source.name == "ui-site").unwrap();
+        (
+            s.active,
+            s.source.cors_origins.clone(),
+            s.source.calendar_name.clone(),
+        )
     };
     assert_eq!(ui_site(&sources_after), ui_site(&sources_before));
     assert_eq!(
@@ -433,8 +436,9 @@ async fn a_source_made_in_the_ui_takes_browser_posts_from_the_origins_set_there(
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.name == "promo-site")
+        .find(|s| s.source.name == "promo-site")
         .unwrap()
+        .source
         .id;
     let r = post_form(
         &app,

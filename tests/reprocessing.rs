@@ -6,7 +6,6 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::Storage;
 use serde_json::Value;
 use ui_support::*;
 

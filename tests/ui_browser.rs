@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Role;
 use serde_json::Value;
 use ui_support::*;
 

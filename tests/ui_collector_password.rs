@@ -10,7 +10,6 @@ use std::path::Path;
 
 use common::TestApp;
 use common::dovecot::{dovecot, unique_user};
-use leadgate::storage::{CollectorPasswordStore, Storage};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

@@ -9,10 +9,9 @@ mod ui_support;
 use chrono::{Duration, Utc};
 use common::TestApp;
 use leadgate::domain::payload::Payload;
-use leadgate::mail::tls::TlsMode;
 use leadgate::storage::{
-    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef,
-    Storage, StoredRaw, SubjectFilter, Submission,
+    CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef, StoredRaw,
+    Submission,
 };
 use serde_json::{Value, json};
 use ui_support::*;
@@ -54,28 +53,15 @@ async fn provisioned_collector(app: &TestApp) -> CollectorRecord {
     let s = storage(app).await;
     let id = s
         .upsert_collector(&CollectorRecord {
-            id: 0,
-            name: "site-orders".into(),
-            protocol: Protocol::Imap,
-            host: "127.0.0.1".into(),
-            port: 993,
-            tls: TlsMode::Implicit,
-            ca_file: None,
-            insecure_skip_verify: false,
-            username: "orders@example.ru".into(),
-            password_env: None,
             password_file: Some(secret),
-            folder: "INBOX".into(),
-            keyword: "ORDER".into(),
-            subject_filter: SubjectFilter::Server,
             calendar_id: 1,
-            default_charset: "windows-1251".into(),
-            after_import: AfterImport::Keep,
-            move_to: None,
-            failed_folder: None,
-            delete_after_days: None,
-            auto_tech_cards: false,
-            deleted: false,
+            ..CollectorRecord::new(
+                "site-orders",
+                Protocol::Imap,
+                "127.0.0.1",
+                993,
+                "orders@example.ru",
+            )
         })
         .await
         .unwrap();

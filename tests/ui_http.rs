@@ -6,7 +6,7 @@ mod common;
 mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Role;
 use serde_json::Value;
 use ui_support::*;
 
@@ -813,8 +813,9 @@ async fn a_new_http_source_token_is_shown_once_works_for_intake_and_can_be_revok
         .await
         .unwrap()
         .into_iter()
-        .find(|s| s.name == "promo-site")
+        .find(|s| s.source.name == "promo-site")
         .unwrap()
+        .source
         .id;
     let r = post_form(
         &app,

@@ -14,7 +14,8 @@ use common::TestApp;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
 use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, Role, Storage, SubjectFilter};
+use leadgate::storage::sqlite::testing::TestDatabase;
+use leadgate::storage::{AfterImport, Protocol, Role, SubjectFilter};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -285,14 +286,10 @@ async fn subjects(app: &TestApp) -> Vec<String> {
 
 /// How many runs the collectors have had, once none is going.
 async fn finished_runs(app: &TestApp) -> i64 {
-    let s = storage(app).await;
+    let db = TestDatabase::open(&app.db_path()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (all, going): (i64, i64) =
-            sqlx::query_as("SELECT COUNT(*), COUNT(*) - COUNT(finished_at) FROM collector_runs")
-                .fetch_one(s.pool())
-                .await
-                .unwrap();
+        let (all, going) = db.collector_runs().await.unwrap();
         if going == 0 {
             return all;
         }

@@ -7,7 +7,7 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Role;
 use serde_json::{Value, json};
 use ui_support::*;
 
@@ -122,11 +122,11 @@ async fn world() -> World {
     );
 
     let m1_token = leadgate::tokens::generate();
-    s.add_api_token(m1, "phone", &leadgate::tokens::hash(&m1_token))
+    s.create_api_token(m1, "phone", &leadgate::tokens::hash(&m1_token))
         .await
         .unwrap();
     let m2_token = leadgate::tokens::generate();
-    s.add_api_token(m2, "phone", &leadgate::tokens::hash(&m2_token))
+    s.create_api_token(m2, "phone", &leadgate::tokens::hash(&m2_token))
         .await
         .unwrap();
     World {

@@ -87,7 +87,7 @@ impl SourceCache {
                     Ok(sources) => sources
                         .into_iter()
                         .filter(|s| s.active)
-                        .flat_map(|s| s.cors_origins)
+                        .flat_map(|s| s.source.cors_origins)
                         .collect(),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read the HTTP sources' CORS origins");

@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::dto::{CollectorRecord, RunView};
 use super::error::ErrorBody;
 use super::extract::{Json, Path};
 use super::{ApiError, AppState, auth};
 use crate::jobs::JobError;
 use crate::reprocess::{ReprocessError, Reprocessed, reprocess};
-use crate::storage::{CollectorRecord, RunView};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,8 +49,8 @@ async fn list_collectors(
         collectors
             .into_iter()
             .map(|c| CollectorStatus {
-                last_run: runs.remove(&c.id),
-                collector: c,
+                last_run: runs.remove(&c.id).map(Into::into),
+                collector: c.into(),
             })
             .collect(),
     ))

@@ -201,6 +201,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::NotFound { what, .. } => ApiError::NotFound(what),
             StorageError::Conflict(message) => ApiError::Busy(message),
+            StorageError::Unavailable(e) => {
+                tracing::error!(error = ?e, "the database is unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other.into()),
         }
     }
@@ -259,4 +263,22 @@ pub struct ErrorDetail {
     /// `null` for most errors.
     #[schema(value_type = Option<Object>)]
     pub details: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_and_a_failed_statement_a_500() {
+        let unavailable = ApiError::from(StorageError::Unavailable("connection refused".into()));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let failed = ApiError::from(StorageError::backend("no such table"));
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let missing = ApiError::from(StorageError::NotFound {
+            what: "lead",
+            key: "1".into(),
+        });
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
 }

@@ -20,14 +20,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::dto::{CalendarRef, CounterpartyRef};
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
 use crate::domain::lead::LeadKind;
 use crate::domain::warning::Warning;
 use crate::intake::Parsed;
 use crate::storage::{
-    CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
-    SourceRef, StoredRaw, Submission, SubmitOutcome,
+    Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry, SourceRef, StoredRaw, Submission,
+    SubmitOutcome,
 };
 
 /// The intake's route, which is not under the general request timeout (see [`super::request_timeout`]).
@@ -295,7 +296,7 @@ async fn intake(
                     id: source.calendar_id,
                     name: source.calendar_name.clone(),
                 },
-                counterparty,
+                counterparty: counterparty.map(Into::into),
                 warnings,
             };
             let location = format!("/api/v1/leads/{lead_id}");
@@ -315,8 +316,8 @@ async fn intake(
             let body = IntakeResponse {
                 id: lead.id,
                 kind: lead.kind,
-                calendar: lead.calendar,
-                counterparty: lead.counterparty,
+                calendar: lead.calendar.into(),
+                counterparty: lead.counterparty.map(Into::into),
                 warnings: lead.warnings,
             };
             Ok((

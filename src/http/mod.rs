@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod collectors;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod format;

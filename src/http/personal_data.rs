@@ -9,10 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::dto::{ErasureRecord, PersonalDataFound};
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
 use crate::domain::personal_data::PersonDataQuery;
-use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
+use crate::storage::ErasureActor;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,7 +58,9 @@ async fn find(
     auth::admin(&state, &headers).await?;
     let query = q.parse()?;
     Ok(Json(
-        crate::personal_data::find(state.storage.as_ref(), &query).await?,
+        crate::personal_data::find(state.storage.as_ref(), &query)
+            .await?
+            .into(),
     ))
 }
 
@@ -85,6 +88,8 @@ async fn erase(
         channel: "api",
     };
     Ok(Json(
-        crate::personal_data::erase(state.storage.as_ref(), &query, &actor).await?,
+        crate::personal_data::erase(state.storage.as_ref(), &query, &actor)
+            .await?
+            .into(),
     ))
 }

@@ -14,13 +14,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::dto::{
+    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Page,
+    TechCardView,
+};
 use super::error::ErrorBody;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState, auth};
-use crate::storage::{
-    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page,
-    PageRequest, TechCardView, UserRecord, visible_calendar_ids,
-};
+use crate::storage::{self, Outcome, PageRequest, UserRecord, visible_calendar_ids};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,7 +85,7 @@ async fn visible_lead(
     state: &AppState,
     scope: Option<&[i64]>,
     id: i64,
-) -> Result<LeadView, ApiError> {
+) -> Result<storage::LeadView, ApiError> {
     state
         .storage
         .lead(id)
@@ -126,8 +127,9 @@ async fn list_leads(
     Ok(Json(
         state
             .storage
-            .list_leads(&filter, scope.as_deref(), page)
-            .await?,
+            .leads(&filter.into(), scope.as_deref(), page)
+            .await?
+            .into(),
     ))
 }
 
@@ -143,7 +145,8 @@ async fn get_lead(
 ) -> Result<Json<LeadView>, ApiError> {
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
-    visible_lead(&state, scope.as_deref(), id).await.map(Json)
+    let lead = visible_lead(&state, scope.as_deref(), id).await?;
+    Ok(Json(lead.into()))
 }
 
 /// Changes a lead's status or assignee.
@@ -164,9 +167,9 @@ async fn patch_lead(
     visible_lead(&state, scope.as_deref(), id).await?;
     state
         .storage
-        .update_lead(id, &patch)
+        .update_lead(id, &patch.into())
         .await?
-        .map(Json)
+        .map(|lead| Json(lead.into()))
         .ok_or(ApiError::NotFound("lead"))
 }
 
@@ -187,7 +190,7 @@ async fn form_tech_cards(
         .storage
         .form_tech_cards(id)
         .await?
-        .map(Json)
+        .map(|cards| Json(cards.into_iter().map(Into::into).collect()))
         .ok_or(ApiError::NotFound("lead"))
 }
 
@@ -209,7 +212,7 @@ async fn get_tech_card(
         .ok_or(ApiError::NotFound("tech card"))?;
     let scope = scope_of(&state, &user).await?;
     match visible_lead(&state, scope.as_deref(), card.lead_id).await {
-        Ok(_) => Ok(Json(card)),
+        Ok(_) => Ok(Json(card.into())),
         Err(ApiError::NotFound(_)) => Err(ApiError::NotFound("tech card")),
         Err(e) => Err(e),
     }
@@ -239,8 +242,9 @@ async fn list_counterparties(
     Ok(Json(
         state
             .storage
-            .list_counterparties(q.inn.as_deref(), scope.as_deref(), page)
-            .await?,
+            .counterparties(q.inn.as_deref(), scope.as_deref(), page)
+            .await?
+            .into(),
     ))
 }
 
@@ -257,6 +261,7 @@ async fn list_calendars(
         calendars
             .into_iter()
             .filter(|c| c.visible_to(&user.login, user.role))
+            .map(Into::into)
             .collect(),
     ))
 }
@@ -284,8 +289,9 @@ async fn list_messages(
     Ok(Json(
         state
             .storage
-            .list_messages(q.outcome, paging.request()?)
-            .await?,
+            .messages(q.outcome, paging.request()?)
+            .await?
+            .into(),
     ))
 }
 

@@ -329,11 +329,9 @@ async fn commit_with_fallback(
 }
 
 fn first_outcome(mut outcomes: Vec<SubmitOutcome>) -> Result<SubmitOutcome, Arc<StorageError>> {
-    outcomes.pop().ok_or_else(|| {
-        Arc::new(StorageError::Corrupt(
-            "storage returned no outcome".to_owned(),
-        ))
-    })
+    outcomes
+        .pop()
+        .ok_or_else(|| Arc::new(StorageError::backend("storage returned no outcome")))
 }
 
 /// What becomes of a submission that storage refused on its own. A mail message is recorded as rejected

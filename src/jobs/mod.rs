@@ -13,12 +13,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use chrono_tz::Tz;
 use croner::Cron;
-use serde::Serialize;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
-use utoipa::ToSchema;
 
 use crate::mail::collector::{self, CollectorEnv};
 use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
@@ -27,7 +25,7 @@ use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 pub const MAIL_COLLECTOR: &str = "mail_collector";
 
 /// The result of one collector in a run.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CollectorSummary {
     /// Collector name.
     pub collector: String,

@@ -176,7 +176,7 @@ impl MailRules {
     pub fn for_saved_message(calendar_id: i64, max_message_bytes: usize) -> Self {
         Self {
             source: SourceRef::File,
-            keyword: "ORDER".to_owned(),
+            keyword: CollectorRecord::DEFAULT_KEYWORD.to_owned(),
             default_charset: encoding_rs::WINDOWS_1251,
             calendar_id,
             auto_tech_cards: false,
@@ -524,7 +524,7 @@ async fn commit_batch(
     let (a, b) = tokio::join!(parse(raws), parse(second));
     let parsed = started.elapsed();
     let failed = |e: tokio::task::JoinError| {
-        CollectorError::Storage(StorageError::Corrupt(format!("parser task failed: {e}")))
+        CollectorError::Storage(StorageError::backend(format!("parser task failed: {e}")))
     };
     let (keys, submissions): (Vec<String>, Vec<Submission>) = a
         .map_err(failed)?
@@ -702,7 +702,7 @@ async fn finish_imap_batch(
     task: CommitTask,
 ) -> Result<(), CollectorError> {
     let outcomes = task.await.map_err(|e| {
-        CollectorError::Storage(StorageError::Corrupt(format!("commit task failed: {e}")))
+        CollectorError::Storage(StorageError::backend(format!("commit task failed: {e}")))
     })??;
     let (mut done, mut failed) = (Vec::new(), Vec::new());
     for (key, outcome) in &outcomes {
@@ -819,7 +819,7 @@ async fn save_position(
         uid_validity,
         last_uid,
     };
-    Ok(env.storage.save_scan_state(c.id, &c.folder, state).await?)
+    Ok(env.storage.set_scan_state(c.id, &c.folder, state).await?)
 }
 
 /// A message as the mailbox gave it.

@@ -3,6 +3,10 @@
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
+
+use super::error::Result;
+
 /// The calendars, HTTP sources and collectors the configuration file declares, by name.
 #[derive(Debug, Clone, Default)]
 pub struct FileRecords {
@@ -47,4 +51,30 @@ impl Retired {
             && self.calendars_deleted.is_empty()
             && self.calendars_released.is_empty()
     }
+}
+
+/// The records the configuration file manages.
+#[async_trait]
+pub trait FileManaged: Send + Sync {
+    /// Makes the declared calendars, HTTP sources and collectors (upserted already) managed by the file, and
+    /// retires, in the same transaction, every record the file managed and no longer declares: a collector
+    /// is marked for deletion and an HTTP source's token revoked (both keep their history and stay the
+    /// file's); a calendar is deleted when nothing refers to it, else handed over to the UI with its leads.
+    /// Records made in the UI are never touched.
+    ///
+    /// # Errors
+    /// Database errors; nothing changes then.
+    async fn manage_by_file(&self, declared: &FileRecords) -> Result<Retired>;
+
+    /// The ids of the records the configuration file manages.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn managed_by_file(&self) -> Result<ManagedByFile>;
+
+    /// Replaces the CORS origins of an HTTP source; `false` when there is no such source.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn set_http_source_cors(&self, id: i64, origins: &[String]) -> Result<bool>;
 }

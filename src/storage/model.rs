@@ -1,15 +1,15 @@
 //! The records that cross the storage boundary: what the intake pipeline hands in and what the API reads out.
 //!
-//! Views serialise exactly into the API's JSON shapes (SPEC "Lead JSON", "Lists and message records"), so
-//! handlers return them as they are.
+//! Views hold what leadgate shows, embedding the domain's own types (a lead's [`Contact`] and
+//! [`OrderLine`]s) rather than copies of their fields. They know nothing of JSON or of the API: the HTTP
+//! API answers with its own types, made from these (`crate::http::dto`).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Payload;
+use crate::domain::payload::{Contact, OrderLine, Payload};
 use crate::domain::warning::Warning;
 
 /// `as_str` and `FromStr` for an enum stored and configured by name.
@@ -31,7 +31,7 @@ macro_rules! text_enum {
 }
 
 /// Outcome of one message in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A lead was made from it.
@@ -287,7 +287,7 @@ pub struct IdempotencyClaim {
     pub body_hash: String,
 }
 
-/// One unit for [`super::Storage::submit_batch`].
+/// One unit for [`super::Ledger::submit_batch`].
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// The ledger record.
@@ -334,7 +334,7 @@ pub enum SubmitOutcome {
     IdempotencyConflict,
 }
 
-/// What [`super::Storage::import_for_message`] found inside its transaction.
+/// What [`super::Ledger::import_for_message`] found inside its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reimport {
     /// The record was still rejected: this lead was filed for it.
@@ -353,7 +353,7 @@ pub enum Reimport {
 }
 
 /// `{id, name}` of a calendar, as embedded in a lead.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CalendarRef {
     /// Calendar id.
     pub id: i64,
@@ -362,7 +362,7 @@ pub struct CalendarRef {
 }
 
 /// A calendar.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CalendarView {
     /// Calendar id.
     pub id: i64,
@@ -398,21 +398,8 @@ pub fn visible_calendar_ids(
     })
 }
 
-/// Contact details of a lead.
-#[derive(Debug, Clone, Serialize, ToSchema, Default)]
-pub struct ContactView {
-    /// Contact person.
-    pub person: Option<String>,
-    /// Phone as sent.
-    pub phone: Option<String>,
-    /// Phone in E.164, when it parsed.
-    pub phone_e164: Option<String>,
-    /// E-mail.
-    pub email: Option<String>,
-}
-
 /// `{id, inn, name}` of a counterparty, as embedded in a lead.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterpartyRef {
     /// Counterparty id.
     pub id: i64,
@@ -422,65 +409,14 @@ pub struct CounterpartyRef {
     pub name: String,
 }
 
-/// An extra (post-press) work of a line.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ExtraWorkView {
-    /// Kind of work (ВидРаботы).
-    pub kind: Option<String>,
-    /// Quantity.
-    #[schema(value_type = Option<String>)]
-    pub quantity: Option<Decimal>,
-    /// Description.
-    pub description: Option<String>,
-}
-
-/// An order line.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LineView {
-    /// 1-based position.
-    pub position: i64,
-    /// Item name.
-    pub nomenclature: Option<String>,
-    /// Machine code.
-    pub machine_code: Option<String>,
-    /// Print resolution.
-    pub resolution: Option<String>,
-    /// Material.
-    pub material: Option<String>,
-    /// Material code.
-    pub material_code: Option<String>,
-    /// Width, m.
-    #[schema(value_type = Option<String>)]
-    pub width: Option<Decimal>,
-    /// Height, m.
-    #[schema(value_type = Option<String>)]
-    pub height: Option<Decimal>,
-    /// Quantity.
-    #[schema(value_type = Option<String>)]
-    pub quantity: Option<Decimal>,
-    /// Price.
-    #[schema(value_type = Option<String>)]
-    pub price: Option<Decimal>,
-    /// Amount.
-    #[schema(value_type = Option<String>)]
-    pub amount: Option<Decimal>,
-    /// A service line (no tech card).
-    pub is_service: bool,
-    /// Extra works.
-    pub extra_works: Vec<ExtraWorkView>,
-}
-
 /// Where a lead came from.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct SourceView {
     /// `mail`, `http` or `file`.
-    #[schema(value_type = String)]
     pub channel: Channel,
     /// Collector name (mail).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub collector: Option<String>,
     /// HTTP source name (http).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_source: Option<String>,
     /// Message-ID.
     pub message_id: Option<String>,
@@ -488,16 +424,14 @@ pub struct SourceView {
     pub external_number: Option<String>,
 }
 
-/// A lead in the API's shape (SPEC "Lead JSON").
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A lead with everything the API and the lead page show of it (SPEC "Lead JSON").
+#[derive(Debug, Clone)]
 pub struct LeadView {
     /// Lead id.
     pub id: i64,
     /// `contact` or `order`.
-    #[schema(value_type = String)]
     pub kind: LeadKind,
     /// `new`, `in_progress`, `done`, `rejected`.
-    #[schema(value_type = String)]
     pub status: LeadStatus,
     /// Calendar.
     pub calendar: CalendarRef,
@@ -510,7 +444,7 @@ pub struct LeadView {
     /// Description.
     pub description: Option<String>,
     /// Contact details.
-    pub contact: ContactView,
+    pub contact: Contact,
     /// INN as sent.
     pub inn: Option<String>,
     /// The counterparty found or created by INN.
@@ -518,26 +452,23 @@ pub struct LeadView {
     /// Layout file URLs.
     pub layout_files: Vec<String>,
     /// Order lines.
-    pub lines: Vec<LineView>,
+    pub lines: Vec<OrderLine>,
     /// Origin.
     pub source: SourceView,
     /// Warnings found while parsing.
-    #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
     /// Login of the assignee.
     pub assignee: Option<String>,
 }
 
 /// Filters of the lead list.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default)]
 pub struct LeadFilter {
     /// Calendar id or name.
     pub calendar: Option<String>,
     /// Status.
-    #[param(value_type = Option<String>)]
     pub status: Option<LeadStatus>,
     /// Kind.
-    #[param(value_type = Option<String>)]
     pub kind: Option<LeadKind>,
     /// Start of period (inclusive), RFC 3339.
     pub from: Option<DateTime<Utc>>,
@@ -562,7 +493,7 @@ impl PageRequest {
 }
 
 /// A page of items and the cursor of the next one.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -571,17 +502,16 @@ pub struct Page<T> {
 }
 
 /// Changes to a lead.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct LeadPatch {
     /// New status.
-    #[schema(value_type = Option<String>)]
     pub status: Option<LeadStatus>,
     /// New assignee login; `""` clears it.
     pub assignee: Option<String>,
 }
 
 /// A tech card.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TechCardView {
     /// Id.
     pub id: i64,
@@ -594,20 +524,17 @@ pub struct TechCardView {
     /// Status.
     pub status: String,
     /// The line it was made from.
-    pub line: LineView,
+    pub line: OrderLine,
     /// W×H, m².
-    #[schema(value_type = Option<String>)]
     pub area_per_piece: Option<Decimal>,
     /// W×H×quantity, m².
-    #[schema(value_type = Option<String>)]
     pub total_area: Option<Decimal>,
     /// 2(W+H), m.
-    #[schema(value_type = Option<String>)]
     pub perimeter: Option<Decimal>,
 }
 
 /// A counterparty with its contacts.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CounterpartyView {
     /// Id.
     pub id: i64,
@@ -624,18 +551,15 @@ pub struct CounterpartyView {
 }
 
 /// A ledger record (SPEC "message record").
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MessageView {
     /// Id.
     pub id: i64,
     /// Channel.
-    #[schema(value_type = String)]
     pub channel: Channel,
     /// Collector name (mail).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub collector: Option<String>,
     /// HTTP source name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_source: Option<String>,
     /// Message-ID.
     pub message_id: Option<String>,
@@ -652,10 +576,8 @@ pub struct MessageView {
     /// Whether the raw message is kept.
     pub has_raw: bool,
     /// Collector id (mail), for reprocessing with its settings.
-    #[serde(skip)]
     pub collector_id: Option<i64>,
     /// HTTP source id, for reprocessing with its settings.
-    #[serde(skip)]
     pub http_source_id: Option<i64>,
 }
 
@@ -680,7 +602,7 @@ pub struct ErasureActor {
 }
 
 /// A lead found for an erasure request (shown in the preview).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct PersonalLead {
     /// Lead id.
     pub id: i64,
@@ -693,7 +615,7 @@ pub struct PersonalLead {
 }
 
 /// Everything leadgate holds about one phone, e-mail or INN: what an erasure would erase.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct PersonalDataFound {
     /// Leads whose contact, e-mail or INN is the person's: they are anonymised.
     pub leads: Vec<PersonalLead>,
@@ -720,7 +642,7 @@ impl PersonalDataFound {
 }
 
 /// The audit record of one erasure: what, when and by whom, never the erased values themselves.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ErasureRecord {
     /// Record id.
     pub id: i64,
@@ -785,7 +707,7 @@ pub struct UserRecord {
 }
 
 /// IMAP or POP3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// IMAP4rev1.
@@ -795,10 +717,11 @@ pub enum Protocol {
 }
 
 /// What a collector does with a message after its lead is committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AfterImport {
     /// Leave it as it is (the default).
+    #[default]
     Keep,
     /// Set `\Seen` (IMAP).
     Seen,
@@ -809,7 +732,7 @@ pub enum AfterImport {
 }
 
 /// Who decides which new IMAP messages hold the keyword.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectFilter {
     /// The server (`UID SEARCH SUBJECT`): mail without the keyword is never downloaded (the default).
@@ -828,7 +751,7 @@ text_enum!(SubjectFilter {
 text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
 
 /// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorRecord {
     /// Id (0 before it is stored).
     pub id: i64,
@@ -841,10 +764,8 @@ pub struct CollectorRecord {
     /// Server port.
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
-    #[schema(value_type = String)]
     pub tls: crate::mail::tls::TlsMode,
     /// Extra CA certificate file.
-    #[schema(value_type = Option<String>)]
     pub ca_file: Option<std::path::PathBuf>,
     /// Skip certificate verification (warns).
     pub insecure_skip_verify: bool,
@@ -853,7 +774,6 @@ pub struct CollectorRecord {
     /// Environment variable with the password.
     pub password_env: Option<String>,
     /// File with the password.
-    #[schema(value_type = Option<String>)]
     pub password_file: Option<std::path::PathBuf>,
     /// IMAP folder.
     pub folder: String,
@@ -879,8 +799,58 @@ pub struct CollectorRecord {
     pub deleted: bool,
 }
 
+impl CollectorRecord {
+    /// The subject keyword when none is configured.
+    pub const DEFAULT_KEYWORD: &'static str = "ORDER";
+    /// The IMAP folder when none is configured.
+    pub const DEFAULT_FOLDER: &'static str = "INBOX";
+    /// The charset of attachments that declare none and are not UTF-8, when none is configured.
+    pub const DEFAULT_CHARSET: &'static str = "windows-1251";
+    /// The port a new collector form proposes (IMAP over TLS).
+    pub const DEFAULT_PORT: u16 = 993;
+    /// How the connection is secured when nothing is configured: TLS from the first byte.
+    pub const DEFAULT_TLS: crate::mail::tls::TlsMode = crate::mail::tls::TlsMode::Implicit;
+
+    /// A collector with every setting at its default: [`Self::DEFAULT_TLS`], the folder
+    /// [`Self::DEFAULT_FOLDER`], the keyword [`Self::DEFAULT_KEYWORD`] judged by the server, the charset
+    /// [`Self::DEFAULT_CHARSET`], mail kept after import, no password binding, not stored yet (id 0) and in
+    /// no calendar yet (0).
+    pub fn new(
+        name: impl Into<String>,
+        protocol: Protocol,
+        host: impl Into<String>,
+        port: u16,
+        username: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: 0,
+            name: name.into(),
+            protocol,
+            host: host.into(),
+            port,
+            tls: Self::DEFAULT_TLS,
+            ca_file: None,
+            insecure_skip_verify: false,
+            username: username.into(),
+            password_env: None,
+            password_file: None,
+            folder: Self::DEFAULT_FOLDER.to_owned(),
+            keyword: Self::DEFAULT_KEYWORD.to_owned(),
+            subject_filter: SubjectFilter::default(),
+            calendar_id: 0,
+            default_charset: Self::DEFAULT_CHARSET.to_owned(),
+            after_import: AfterImport::default(),
+            move_to: None,
+            failed_folder: None,
+            delete_after_days: None,
+            auto_tech_cards: false,
+            deleted: false,
+        }
+    }
+}
+
 /// One run of one collector.
-#[derive(Debug, Clone, Default, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunCounts {
     /// Leads made.
     pub imported: u64,
@@ -893,7 +863,7 @@ pub struct RunCounts {
 }
 
 /// The last run of a collector.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct RunView {
     /// When it started.
     pub started_at: DateTime<Utc>,

@@ -7,8 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::Role;
+use super::model::{HttpSourceRecord, Role};
 use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Contact;
 
 /// A user as the administration page lists them.
 #[derive(Debug, Clone)]
@@ -195,14 +196,8 @@ pub struct LeadSummary {
     pub subject: Option<String>,
     /// Free text (for the calendar feed's DESCRIPTION).
     pub description: Option<String>,
-    /// Contact person.
-    pub contact_person: Option<String>,
-    /// Phone as sent.
-    pub phone: Option<String>,
-    /// Phone in E.164.
-    pub phone_e164: Option<String>,
-    /// E-mail.
-    pub email: Option<String>,
+    /// Who to call back.
+    pub contact: Contact,
     /// INN as sent.
     pub inn: Option<String>,
     /// Counterparty name, when found by INN.
@@ -299,19 +294,13 @@ pub struct DaySlot {
     pub events: Vec<LeadSummary>,
 }
 
-/// An HTTP source as the administration page lists it.
+/// An HTTP source as the administration page lists it: the source, and what only the list shows.
 #[derive(Debug, Clone)]
 pub struct HttpSourceView {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Calendar name.
-    pub calendar_name: String,
+    /// The source.
+    pub source: HttpSourceRecord,
     /// Whether it still has a token (revoked ones do not).
     pub active: bool,
-    /// CORS origins.
-    pub cors_origins: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }

@@ -443,8 +443,8 @@ async fn sources_page(
             .await?
             .into_iter()
             .map(|view| SourceRow {
-                managed: managed.http_sources.contains(&view.id),
-                cors: view.cors_origins.join(" "),
+                managed: managed.http_sources.contains(&view.source.id),
+                cors: view.source.cors_origins.join(" "),
                 view,
             })
             .collect(),
@@ -491,7 +491,7 @@ async fn source_of(state: &AppState, id: i64) -> Result<(HttpSourceView, bool), 
         .http_sources()
         .await?
         .into_iter()
-        .find(|s| s.id == id)
+        .find(|s| s.source.id == id)
         .ok_or(ApiError::NotFound("HTTP source"))?;
     let managed = state
         .storage
@@ -589,7 +589,7 @@ pub async fn revoke_source(
     viewer.require_admin()?;
     let (source, managed) = source_of(&state, id).await?;
     if managed {
-        let msg = managed_refusal("Источник", &source.name);
+        let msg = managed_refusal("Источник", &source.source.name);
         return sources_page(&state, &viewer, StatusCode::CONFLICT, Some(msg), None).await;
     }
     if !state.storage.revoke_http_source(id).await? {
@@ -619,7 +619,7 @@ pub async fn set_source_cors(
     viewer.require_admin()?;
     let (source, managed) = source_of(&state, id).await?;
     if managed {
-        let msg = managed_refusal("Источник", &source.name);
+        let msg = managed_refusal("Источник", &source.source.name);
         return sources_page(&state, &viewer, StatusCode::CONFLICT, Some(msg), None).await;
     }
     let origins = match cors_origins_of(&form.cors_origins) {

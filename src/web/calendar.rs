@@ -251,9 +251,9 @@ fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
     let mut description = Vec::new();
     for (label, value) in [
         ("Статус", Some(fmt::status(l.status).to_owned())),
-        ("Контакт", l.contact_person.clone()),
-        ("Телефон", l.phone.clone()),
-        ("E-mail", l.email.clone()),
+        ("Контакт", l.contact.person.clone()),
+        ("Телефон", l.contact.phone.clone()),
+        ("E-mail", l.contact.email.clone()),
         ("ИНН", l.inn.clone()),
         ("Контрагент", l.counterparty_name.clone()),
         ("Номер", l.external_number.clone()),

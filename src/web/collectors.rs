@@ -289,8 +289,9 @@ pub struct CollectorForm {
     pub auto_tech_cards: Option<String>,
 }
 
-impl CollectorForm {
-    fn of(c: &CollectorRecord) -> Self {
+/// The form showing a stored collector.
+impl From<&CollectorRecord> for CollectorForm {
+    fn from(c: &CollectorRecord) -> Self {
         Self {
             name: c.name.clone(),
             protocol: c.protocol.as_str().into(),
@@ -322,20 +323,17 @@ impl CollectorForm {
             auto_tech_cards: c.auto_tech_cards.then(|| "on".into()),
         }
     }
+}
 
+impl CollectorForm {
+    /// The form of a new collector: every setting at its default ([`CollectorRecord::new`]), in the default
+    /// calendar.
     fn blank(default_calendar: i64) -> Self {
-        Self {
-            protocol: "imap".into(),
-            port: "993".into(),
-            tls: "implicit".into(),
-            folder: "INBOX".into(),
-            keyword: "ORDER".into(),
-            subject_filter: SubjectFilter::Server.as_str().into(),
-            calendar: default_calendar.to_string(),
-            default_charset: "windows-1251".into(),
-            after_import: "keep".into(),
-            ..Self::default()
-        }
+        let defaults = CollectorRecord {
+            calendar_id: default_calendar,
+            ..CollectorRecord::new("", Protocol::Imap, "", CollectorRecord::DEFAULT_PORT, "")
+        };
+        Self::from(&defaults)
     }
 
     fn is_checked(&self) -> bool {
@@ -390,8 +388,9 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Checks the form and builds the record; `base` carries what the form does not edit (id, name, files,
-/// flags) and, when editing, the stored address and password binding (see the module docs for the rules).
+/// Checks the form and builds the collector it describes: the one conversion from the form (the way back
+/// is `From<&CollectorRecord>`). `base` carries what the form does not edit (id, name, files, flags) and,
+/// when editing, the stored address and password binding (see the module docs for the rules).
 ///
 /// # Errors
 /// A Russian sentence saying what is wrong.
@@ -476,7 +475,7 @@ fn record(
         .parse()
         .map_err(|_| "Неизвестное действие после загрузки.".to_owned())?;
     let subject_filter: SubjectFilter = match opt(&form.subject_filter) {
-        None => SubjectFilter::Server,
+        None => SubjectFilter::default(),
         Some(f) => f
             .parse()
             .map_err(|_| "Неизвестный способ отбора по теме.".to_owned())?,
@@ -485,7 +484,8 @@ fn record(
     if after_import == AfterImport::Move && move_to.is_none() {
         return Err("Для «переместить» укажите папку.".into());
     }
-    let charset = opt(&form.default_charset).unwrap_or_else(|| "windows-1251".into());
+    let charset =
+        opt(&form.default_charset).unwrap_or_else(|| CollectorRecord::DEFAULT_CHARSET.into());
     if encoding_rs::Encoding::for_label(charset.as_bytes()).is_none() {
         return Err(format!("Неизвестная кодировка {charset}."));
     }
@@ -498,8 +498,8 @@ fn record(
                 .ok_or("Срок хранения: целое число дней.")?,
         ),
     };
-    let keyword = opt(&form.keyword).unwrap_or_else(|| "ORDER".into());
-    let folder = opt(&form.folder).unwrap_or_else(|| "INBOX".into());
+    let keyword = opt(&form.keyword).unwrap_or_else(|| CollectorRecord::DEFAULT_KEYWORD.into());
+    let folder = opt(&form.folder).unwrap_or_else(|| CollectorRecord::DEFAULT_FOLDER.into());
     for (text, what) in [
         (keyword.as_str(), "Ключевое слово"),
         (folder.as_str(), "Папка"),
@@ -652,7 +652,7 @@ pub async fn edit_form(
         &viewer,
         StatusCode::OK,
         Some(id),
-        CollectorForm::of(&c),
+        CollectorForm::from(&c),
         Some(&c),
         None,
     )
@@ -700,30 +700,13 @@ pub async fn create(
         )
         .await;
     }
-    let base = CollectorRecord {
-        id: 0,
-        name: name.clone(),
-        protocol: Protocol::Imap,
-        host: String::new(),
-        port: 993,
-        tls: TlsMode::Implicit,
-        ca_file: None,
-        insecure_skip_verify: false,
-        username: String::new(),
-        password_env: None,
-        password_file: None,
-        folder: "INBOX".into(),
-        keyword: "ORDER".into(),
-        subject_filter: SubjectFilter::Server,
-        calendar_id: 0,
-        default_charset: "windows-1251".into(),
-        after_import: AfterImport::Keep,
-        move_to: None,
-        failed_folder: None,
-        delete_after_days: None,
-        auto_tech_cards: false,
-        deleted: false,
-    };
+    let base = CollectorRecord::new(
+        name.clone(),
+        Protocol::Imap,
+        "",
+        CollectorRecord::DEFAULT_PORT,
+        "",
+    );
     let calendars = state.storage.calendars().await?;
     let record = match record(&form, &base, &calendars) {
         Ok(r) => r,
@@ -908,6 +891,50 @@ fn run_notice(summaries: Vec<crate::jobs::CollectorSummary>) -> Notice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_collectors_form_left_at_its_defaults_makes_the_default_collector() {
+        let calendars = [CalendarView {
+            id: 3,
+            name: "Заявки с сайта".into(),
+            owner: None,
+            color: "#3366cc".into(),
+        }];
+        let env = reserved_password_env("site");
+        let form = CollectorForm {
+            host: "mail.example.ru".into(),
+            username: "orders".into(),
+            password_env: env.clone(),
+            ..CollectorForm::blank(3)
+        };
+        let base = CollectorRecord::new(
+            "site",
+            Protocol::Imap,
+            "",
+            CollectorRecord::DEFAULT_PORT,
+            "",
+        );
+        let made = record(&form, &base, &calendars).expect("the form is valid");
+        let expected = CollectorRecord {
+            calendar_id: 3,
+            password_env: Some(env),
+            ..CollectorRecord::new("site", Protocol::Imap, "mail.example.ru", 993, "orders")
+        };
+        assert_eq!(made, expected);
+        // And back: the stored collector's form shows the same values (the password variable apart).
+        let shown = CollectorForm::from(&made);
+        assert_eq!(
+            record(
+                &CollectorForm {
+                    password_env: String::new(),
+                    ..shown
+                },
+                &made,
+                &calendars
+            ),
+            Ok(expected)
+        );
+    }
 
     #[test]
     fn a_collectors_reserved_variable_is_its_name_upper_cased_with_underscores() {

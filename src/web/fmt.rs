@@ -241,10 +241,11 @@ impl LeadRow {
     /// Writes out a summary.
     pub fn new(l: &LeadSummary, tz: Tz) -> Self {
         let who = l
-            .contact_person
+            .contact
+            .person
             .clone()
             .or_else(|| l.counterparty_name.clone())
-            .or_else(|| l.email.clone())
+            .or_else(|| l.contact.email.clone())
             .unwrap_or_default();
         Self {
             id: l.id,
@@ -262,7 +263,7 @@ impl LeadRow {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| format!("{} №{}", kind(l.kind), l.id)),
             who,
-            phone: l.phone.clone().unwrap_or_default(),
+            phone: l.contact.phone.clone().unwrap_or_default(),
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
         }

@@ -21,8 +21,9 @@ pub use super::layout_files::{FileLink, file_link};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
 use crate::domain::lead::{LeadKind, LeadStatus};
+use crate::domain::payload::OrderLine;
 use crate::http::{ApiError, AppState};
-use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, LinkOutcome, TechCardView};
+use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
 
 /// An extra work, written out.
 #[derive(Debug, Clone)]
@@ -67,10 +68,10 @@ pub struct LineRow {
 }
 
 impl LineRow {
-    fn new(l: &LineView) -> Self {
+    fn new(l: &OrderLine) -> Self {
         let text = |s: &Option<String>| s.clone().unwrap_or_default();
         Self {
-            position: l.position,
+            position: l.position.into(),
             item: text(&l.nomenclature),
             machine: text(&l.machine_code),
             resolution: text(&l.resolution),
@@ -266,7 +267,7 @@ pub fn mailto_href(email: Option<&str>) -> Option<String> {
 
 /// The sum of the lines' amounts written out: an em dash without amounts, and a sentence instead of a
 /// panic when the amounts a website sent are too large to add up.
-fn total_amount(lines: &[LineView]) -> String {
+fn total_amount(lines: &[OrderLine]) -> String {
     let mut amounts = lines.iter().filter_map(|l| l.amount).peekable();
     if amounts.peek().is_none() {
         return fmt::opt_money(None);

@@ -83,7 +83,7 @@ pub async fn list(
     let cursor = crate::http::read::parse_cursor(q.cursor.as_deref())?;
     let page = state
         .storage
-        .list_messages(Some(Outcome::Rejected), PageRequest { limit: 50, cursor })
+        .messages(Some(Outcome::Rejected), PageRequest { limit: 50, cursor })
         .await?;
     let tz = timezone(&state);
     Ok(ListPage {

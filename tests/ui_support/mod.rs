@@ -6,6 +6,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -17,11 +18,14 @@ use leadgate::storage::{
 
 use super::common::TestApp;
 
-/// Opens the app's database beside it (WAL: the running server and this pool share it safely).
-pub async fn storage(app: &TestApp) -> SqliteStorage {
-    SqliteStorage::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap()
+/// Opens the app's database beside it (WAL: the running server and this pool share it safely), as the app
+/// holds it: behind the storage traits.
+pub async fn storage(app: &TestApp) -> Arc<dyn Storage> {
+    Arc::new(
+        SqliteStorage::connect(&format!("sqlite://{}", app.db_path().display()))
+            .await
+            .unwrap(),
+    )
 }
 
 /// Creates a user with a password, as the administration page would.

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStorage, ms};
+use super::{Edge, SqliteStorage, ms};
 use crate::secrets::Sealed;
 use crate::storage::{CollectorPasswordStore, Result, StoredPassword};
 
@@ -33,7 +33,7 @@ impl CollectorPasswordStore for SqliteStorage {
         .bind(&password.sealed.ciphertext)
         .bind(ms(Utc::now()))
         .execute(&self.writer)
-        .await?;
+        .await.edge()?;
         Ok(())
     }
 
@@ -43,7 +43,8 @@ impl CollectorPasswordStore for SqliteStorage {
         )
         .bind(collector_id)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .edge()?;
         Ok(row.map(|r| StoredPassword {
             bound_to: r.bound_to,
             sealed: Sealed {
@@ -57,7 +58,8 @@ impl CollectorPasswordStore for SqliteStorage {
         let done = sqlx::query("DELETE FROM collector_passwords WHERE collector_id = ?")
             .bind(collector_id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .edge()?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStorage, ms};
+use super::{Edge, SqliteStorage, ms};
 use crate::storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
 
 /// The counterparty side of a lead, for linking.
@@ -22,7 +22,8 @@ impl CounterpartyEdits for SqliteStorage {
             .bind(name)
             .bind(id)
             .execute(&self.writer)
-            .await?;
+            .await
+            .edge()?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -32,11 +33,12 @@ impl CounterpartyEdits for SqliteStorage {
         contact: &CounterpartyContact,
         entered_by: i64,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.edge()?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM counterparties WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .edge()?;
         if exists.is_none() {
             return Err(StorageError::NotFound {
                 what: "counterparty",
@@ -56,8 +58,8 @@ impl CounterpartyEdits for SqliteStorage {
         .bind(&contact.value)
         .bind(entered_by)
         .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        .await.edge()?;
+        tx.commit().await.edge()?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -73,7 +75,7 @@ impl CounterpartyEdits for SqliteStorage {
         .bind(contact.kind.as_str())
         .bind(&contact.value)
         .execute(&self.writer)
-        .await?;
+        .await.edge()?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -97,7 +99,8 @@ impl CounterpartyEdits for SqliteStorage {
         .bind(email)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?)
+        .await
+        .edge()?)
     }
 
     async fn link_lead_to_counterparty(
@@ -105,13 +108,14 @@ impl CounterpartyEdits for SqliteStorage {
         lead_id: i64,
         counterparty_id: i64,
     ) -> Result<LinkOutcome> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.edge()?;
         let lead: Option<LeadLinkRow> = sqlx::query_as(
             "SELECT counterparty_id, phone, phone_e164, email FROM leads WHERE id = $1",
         )
         .bind(lead_id)
         .fetch_optional(&mut *tx)
-        .await?;
+        .await
+        .edge()?;
         let Some(lead) = lead else {
             return Ok(LinkOutcome::NotFound);
         };
@@ -121,7 +125,8 @@ impl CounterpartyEdits for SqliteStorage {
         let party: Option<i64> = sqlx::query_scalar("SELECT id FROM counterparties WHERE id = $1")
             .bind(counterparty_id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .edge()?;
         if party.is_none() {
             return Ok(LinkOutcome::NotFound);
         }
@@ -133,7 +138,8 @@ impl CounterpartyEdits for SqliteStorage {
         .bind(ms(Utc::now()))
         .bind(lead_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .edge()?;
         // As the intake stores them: the phone in E.164, else as sent; the e-mail as sent.
         let contacts = [
             ("phone", lead.phone_e164.or(lead.phone)),
@@ -151,9 +157,9 @@ impl CounterpartyEdits for SqliteStorage {
             .bind(kind)
             .bind(value)
             .execute(&mut *tx)
-            .await?;
+            .await.edge()?;
         }
-        tx.commit().await?;
+        tx.commit().await.edge()?;
         Ok(LinkOutcome::Linked)
     }
 }
@@ -166,7 +172,8 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
-    use crate::storage::Storage;
+    use crate::storage::Leads;
+    use crate::storage::sqlite::counterparties::{CounterpartyRow, views};
 
     /// A database made by an earlier version, named its organisations after their contact person; the
     /// upgrade keeps every name, and the contacts stay as private as the leads that brought them.
@@ -206,13 +213,14 @@ mod tests {
         assert_eq!(party.name, "Прилепский Алексей Анатольевич");
         assert_eq!(party.phones, vec!["+79256424290".to_owned()]);
         // No lead of any calendar brought the phone: a scoped viewer does not see it.
-        let scoped = storage.counterparty_views(
-            vec![(
-                1,
-                "7709745454".into(),
-                "organisation".into(),
-                party.name.clone(),
-            )],
+        let scoped = views(
+            &storage,
+            vec![CounterpartyRow {
+                id: 1,
+                inn: "7709745454".into(),
+                inn_kind: "organisation".into(),
+                name: party.name.clone(),
+            }],
             Some(&[]),
         );
         assert!(scoped.await.unwrap()[0].phones.is_empty());

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStorage, from_ms, ms};
+use super::{Edge, SqliteStorage, from_ms, ms};
 use crate::storage::{
     DownloadedFile, LayoutFileContent, LayoutFileJob, LayoutFileState, LayoutFileStore,
     LayoutFileView, Result, StorageError,
@@ -36,10 +36,12 @@ struct ViewRow {
 
 impl ViewRow {
     fn into_view(self) -> Result<LayoutFileView> {
-        let state: LayoutFileState = self
-            .state
-            .parse()
-            .map_err(|_| StorageError::Corrupt(format!("layout_files.state = {:?}", self.state)))?;
+        let state: LayoutFileState = self.state.parse().map_err(|_| {
+            StorageError::from(super::Error::Corrupt(format!(
+                "layout_files.state = {:?}",
+                self.state
+            )))
+        })?;
         Ok(LayoutFileView {
             id: self.id,
             lead_id: self.lead_id,
@@ -87,7 +89,8 @@ impl LayoutFileStore for SqliteStorage {
         .bind(ms(now))
         .bind(i64::from(limit))
         .fetch_all(&self.writer)
-        .await?;
+        .await
+        .edge()?;
         Ok(rows
             .into_iter()
             .map(|r| LayoutFileJob {
@@ -119,7 +122,7 @@ impl LayoutFileStore for SqliteStorage {
         .bind(ms(now))
         .bind(id)
         .execute(&self.writer)
-        .await?;
+        .await.edge()?;
         Ok(())
     }
 
@@ -141,7 +144,7 @@ impl LayoutFileStore for SqliteStorage {
         .bind(next)
         .bind(id)
         .execute(&self.writer)
-        .await?;
+        .await.edge()?;
         Ok(())
     }
 
@@ -153,7 +156,8 @@ impl LayoutFileStore for SqliteStorage {
         )
         .bind(lead_id)
         .fetch_all(&self.pool)
-        .await?;
+        .await
+        .edge()?;
         rows.into_iter().map(ViewRow::into_view).collect()
     }
 
@@ -169,7 +173,8 @@ impl LayoutFileStore for SqliteStorage {
         .bind(file_id)
         .bind(lead_id)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .edge()?;
         Ok(row.and_then(|r| {
             Some(LayoutFileContent {
                 file_name: r.file_name.unwrap_or_default(),

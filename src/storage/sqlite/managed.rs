@@ -1,10 +1,26 @@
 //! Records the configuration file manages (the `managed_by_file` columns).
 
+use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::SqlitePool;
 
-use super::{json_text, ms};
-use crate::storage::{FileRecords, ManagedByFile, Result, Retired};
+use super::{Result, SqliteStorage, json_text, ms};
+use crate::storage::{self, FileManaged, FileRecords, ManagedByFile, Retired};
+
+#[async_trait]
+impl FileManaged for SqliteStorage {
+    async fn manage_by_file(&self, declared: &FileRecords) -> storage::Result<Retired> {
+        Ok(manage_by_file(&self.writer, declared).await?)
+    }
+
+    async fn managed_by_file(&self) -> storage::Result<ManagedByFile> {
+        Ok(managed_by_file(&self.pool).await?)
+    }
+
+    async fn set_http_source_cors(&self, id: i64, origins: &[String]) -> storage::Result<bool> {
+        Ok(set_http_source_cors(&self.writer, id, origins).await?)
+    }
+}
 
 pub(super) async fn manage_by_file(writer: &SqlitePool, declared: &FileRecords) -> Result<Retired> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;

@@ -20,14 +20,16 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use tracing::instrument;
 
-use super::{from_ms, json_text, ms};
+use super::{Error, Result, SqliteStorage, from_json, from_ms, json_text, ms};
 use crate::domain::personal_data::{PersonDataQuery, QueryKind};
 use crate::storage::{
-    CounterpartyRef, ErasureActor, ErasureRecord, PersonalDataFound, PersonalLead, Result,
-    StorageError,
+    self, CounterpartyRef, ErasureActor, ErasureRecord, PersonalData, PersonalDataFound,
+    PersonalLead,
 };
 
 /// Ids bound per `IN (...)` list.
@@ -44,6 +46,31 @@ type LeadContacts = (
     Option<String>,
     Option<String>,
 );
+
+/// What the preview shows of a lead.
+#[derive(sqlx::FromRow)]
+struct LeadFound {
+    id: i64,
+    received_at: i64,
+    contact_person: Option<String>,
+    subject: Option<String>,
+    counterparty_id: Option<i64>,
+}
+
+/// An erasure audit record as stored.
+#[derive(sqlx::FromRow)]
+struct ErasureRow {
+    id: i64,
+    erased_at: i64,
+    actor: String,
+    channel: String,
+    query_kind: String,
+    renamed_counterparties: i64,
+    contacts: i64,
+    lead_ids: String,
+    message_ids: String,
+    counterparty_ids: String,
+}
 
 /// Leads holding the person's value, with their phone and e-mail (for the contacts they left behind).
 async fn matching_leads(
@@ -91,9 +118,9 @@ fn push_ids(q: &mut QueryBuilder<Sqlite>, ids: &[i64]) {
     q.push(")");
 }
 
-/// Finds everything held about the value; see [`crate::storage::Storage::find_personal_data`]. Also returns
+/// Finds everything held about the value; see [`PersonalData::find_personal_data`]. Also returns
 /// the ids of the contacts to delete.
-pub(super) async fn find(
+async fn find(
     conn: &mut SqliteConnection,
     query: &PersonDataQuery,
     mentioned: &[i64],
@@ -109,19 +136,20 @@ pub(super) async fn find(
             "SELECT id, received_at, contact_person, subject, counterparty_id FROM leads WHERE id IN ",
         );
         push_ids(&mut q, chunk);
-        for row in q.build().fetch_all(&mut *conn).await? {
-            let person: Option<String> = row.try_get("contact_person")?;
+        let rows: Vec<LeadFound> = q.build_query_as().fetch_all(&mut *conn).await?;
+        for row in rows {
+            let person = row.contact_person;
             if let Some(p) = person.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
                 persons.insert(p.to_owned());
             }
-            if let Some(cp) = row.try_get::<Option<i64>, _>("counterparty_id")? {
+            if let Some(cp) = row.counterparty_id {
                 linked.insert(cp);
             }
             found.leads.push(PersonalLead {
-                id: row.try_get("id")?,
-                received_at: from_ms(row.try_get("received_at")?)?,
+                id: row.id,
+                received_at: from_ms(row.received_at)?,
                 contact_person: person,
-                subject: row.try_get("subject")?,
+                subject: row.subject,
             });
         }
     }
@@ -250,7 +278,7 @@ async fn for_ids(conn: &mut SqliteConnection, head: &str, ids: &[i64]) -> Result
 }
 
 /// Erases what [`find`] finds and writes the audit record; the caller holds the write transaction.
-pub(super) async fn erase(
+async fn erase(
     conn: &mut SqliteConnection,
     query: &PersonDataQuery,
     mentioned: &[i64],
@@ -368,11 +396,8 @@ pub(super) async fn erase(
 }
 
 /// The latest audit records, newest first.
-pub(super) async fn erasures(
-    conn: &mut SqliteConnection,
-    limit: u32,
-) -> Result<Vec<ErasureRecord>> {
-    let rows = sqlx::query(
+async fn erasures(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<ErasureRecord>> {
+    let rows: Vec<ErasureRow> = sqlx::query_as(
         "SELECT id, erased_at, actor, channel, query_kind, renamed_counterparties, contacts, lead_ids,
              message_ids, counterparty_ids
          FROM personal_data_erasures ORDER BY id DESC LIMIT $1",
@@ -380,24 +405,78 @@ pub(super) async fn erasures(
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
     .await?;
-    let ids = |row: &sqlx::sqlite::SqliteRow, col: &str| -> Result<Vec<i64>> {
-        let text: String = row.try_get(col)?;
-        serde_json::from_str(&text).map_err(|e| StorageError::Corrupt(format!("{col}: {e}")))
-    };
-    rows.iter()
+    rows.into_iter()
         .map(|row| {
             Ok(ErasureRecord {
-                id: row.try_get("id")?,
-                erased_at: from_ms(row.try_get("erased_at")?)?,
-                actor: row.try_get("actor")?,
-                channel: row.try_get("channel")?,
-                query_kind: row.try_get("query_kind")?,
-                lead_ids: ids(row, "lead_ids")?,
-                message_ids: ids(row, "message_ids")?,
-                counterparty_ids: ids(row, "counterparty_ids")?,
-                renamed_counterparties: row.try_get("renamed_counterparties")?,
-                contacts: row.try_get("contacts")?,
+                id: row.id,
+                erased_at: from_ms(row.erased_at)?,
+                actor: row.actor,
+                channel: row.channel,
+                query_kind: row.query_kind,
+                lead_ids: from_json("lead_ids", &row.lead_ids)?,
+                message_ids: from_json("message_ids", &row.message_ids)?,
+                counterparty_ids: from_json("counterparty_ids", &row.counterparty_ids)?,
+                renamed_counterparties: row.renamed_counterparties,
+                contacts: row.contacts,
             })
         })
         .collect()
+}
+
+impl SqliteStorage {
+    async fn erase_personal_data_in(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+        actor: &ErasureActor,
+    ) -> Result<ErasureRecord> {
+        let mut conn = self.writer.acquire().await?;
+        // Freed pages are zeroed, so the erased text does not linger in the file.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let erased = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
+            let record = erase(&mut tx, query, mentioned, actor).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(record)
+        }
+        .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let record = erased?;
+        // Copy the zeroed pages over the old ones in the database file now, where no reader holds them.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await?;
+        Ok(record)
+    }
+}
+
+#[async_trait]
+impl PersonalData for SqliteStorage {
+    async fn find_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+    ) -> storage::Result<PersonalDataFound> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(find(&mut conn, query, mentioned).await?.0)
+    }
+
+    #[instrument(skip_all, fields(kind = query.kind().as_str(), channel = actor.channel))]
+    async fn erase_personal_data(
+        &self,
+        query: &PersonDataQuery,
+        mentioned: &[i64],
+        actor: &ErasureActor,
+    ) -> storage::Result<ErasureRecord> {
+        Ok(self.erase_personal_data_in(query, mentioned, actor).await?)
+    }
+
+    async fn personal_data_erasures(&self, limit: u32) -> storage::Result<Vec<ErasureRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(erasures(&mut conn, limit).await?)
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStorage, ms};
+use super::{Edge, SqliteStorage, ms};
 use crate::storage::{Result, SettingsStore};
 
 #[derive(sqlx::FromRow)]
@@ -19,12 +19,13 @@ impl SettingsStore for SqliteStorage {
     async fn stored_settings(&self) -> Result<HashMap<String, String>> {
         let rows: Vec<SettingRow> = sqlx::query_as("SELECT key, value FROM settings")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .edge()?;
         Ok(rows.into_iter().map(|r| (r.key, r.value)).collect())
     }
 
     async fn save_settings(&self, values: &[(&str, Option<&str>)], by: Option<i64>) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.edge()?;
         let now = ms(Utc::now());
         for (key, value) in values {
             match value {
@@ -39,17 +40,18 @@ impl SettingsStore for SqliteStorage {
                     .bind(now)
                     .bind(by)
                     .execute(&mut *tx)
-                    .await?;
+                    .await.edge()?;
                 }
                 None => {
                     sqlx::query("DELETE FROM settings WHERE key = $1")
                         .bind(*key)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .edge()?;
                 }
             }
         }
-        tx.commit().await?;
+        tx.commit().await.edge()?;
         Ok(())
     }
 }

@@ -12,16 +12,37 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{dec_text, json_text, ms, search_text};
+use super::leads::form_cards;
+use super::ledger::read_raw;
+use super::{Result, dec_text, json_text, ms};
 use crate::domain::payload::Payload;
 use crate::domain::warning::Warning;
 use crate::storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, Result, SourceRef, StoredRaw,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, SourceRef, StoredRaw,
     Submission, SubmitOutcome, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;
+
+/// What the lead list and lead page search over, lower-cased once at write time.
+fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
+    let c = &payload.contact;
+    [
+        payload.subject.as_deref(),
+        c.person.as_deref(),
+        c.phone.as_deref(),
+        c.phone_e164.as_deref(),
+        c.email.as_deref(),
+        payload.inn.as_ref().map(|i| i.raw()),
+        external_number,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase()
+}
 
 async fn next_id(conn: &mut SqliteConnection, table: &'static str) -> Result<i64> {
     let sql = format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}");
@@ -266,7 +287,7 @@ pub(super) async fn insert_leads(
         q.build().execute(&mut *conn).await?;
     }
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
-        super::form_cards(conn, lead.id).await?;
+        form_cards(conn, lead.id).await?;
     }
     Ok(leads.iter().map(party_of).collect())
 }
@@ -378,7 +399,7 @@ async fn recorded_keys(conn: &mut SqliteConnection, wanted: &[(String, &str)]) -
         }
     }
     for (id, at) in unhashed {
-        let Some(raw) = super::read_raw(conn, id).await? else {
+        let Some(raw) = read_raw(conn, id).await? else {
             continue;
         };
         let hash = content_hash(&raw.bytes);
@@ -506,7 +527,7 @@ fn plan_key(
     }
 }
 
-/// Records a batch of submissions; see [`crate::storage::Storage::submit_batch`].
+/// Records a batch of submissions; see [`crate::storage::Ledger::submit_batch`].
 pub(super) async fn submit_all(
     conn: &mut SqliteConnection,
     batch: &[Submission],

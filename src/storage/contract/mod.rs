@@ -1,0 +1,254 @@
+//! The storage contract: what every backend must do, checked through the storage traits alone.
+//!
+//! Each case is an async function that takes a fresh, empty backend as `&dyn Storage`, builds what it needs
+//! through the traits (no SQL), and asserts behaviour a user relies on: the ledger's keys are recorded
+//! exactly once, an idempotency key answers with its first lead, a counterparty is found or created by INN,
+//! what a calendar hides stays hidden, sessions expire, a scan state round-trips, a job lock has one holder.
+//! Together the cases call every method of every role trait.
+//!
+//! A backend runs the whole suite with one line in a test file, given an async factory of fresh backends
+//! (anything that dereferences to one: a `Box`, an `Arc`, or a holder that also keeps its temporary
+//! directory alive):
+//!
+//! ```ignore
+//! leadgate::storage_contract_suite!(|| async { TempDatabase::new().await });
+//! ```
+//!
+//! It expands to one `#[tokio::test]` per case, so a failure names the case.
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use crate::domain::payload::Payload;
+use crate::domain::personal_data::PersonDataQuery;
+
+mod accounts;
+mod calendars;
+mod collectors;
+mod leads;
+mod ledger;
+mod personal_data;
+
+pub use accounts::*;
+pub use calendars::*;
+pub use collectors::*;
+pub use leads::*;
+pub use ledger::*;
+pub use personal_data::*;
+
+/// Runs every case of the contract against backends made by `$make`, an expression that can be called
+/// with no arguments and returns a future of a fresh, empty backend (anything that dereferences to a
+/// type implementing [`Storage`]). Expands to one `#[tokio::test]` per case; the calling crate needs
+/// `tokio` with its test macro.
+#[macro_export]
+macro_rules! storage_contract_suite {
+    ($make:expr) => {
+        $crate::storage_contract_suite!(@cases $make;
+            the_database_answers_a_ping,
+            a_lead_and_its_ledger_record_commit_together,
+            a_ledger_key_is_recorded_exactly_once,
+            an_idempotency_key_answers_with_its_first_lead,
+            a_counterparty_is_found_or_created_by_inn,
+            rejected_and_skipped_messages_are_recorded_with_their_reasons,
+            a_rejected_message_gets_one_lead_however_often_it_is_reprocessed,
+            mailbox_keys_tell_known_records_from_what_retention_may_delete,
+            the_lead_list_filters_searches_and_pages,
+            a_lead_changes_status_and_assignee,
+            tech_cards_are_formed_once_per_goods_line,
+            the_inbox_shows_new_leads_first_and_pages_by_cursor,
+            calendar_views_count_and_list_leads_by_day_and_feed_them,
+            a_hidden_calendar_hides_its_counterparties_and_their_contacts,
+            users_are_created_once_and_upserted_by_login,
+            a_password_change_ends_sessions_tokens_and_the_feed_key,
+            sessions_expire_go_idle_end_and_die_with_a_disabled_user,
+            sign_in_attempts_are_limited_per_login_and_address,
+            api_tokens_are_added_revoked_and_provisioned,
+            a_calendar_feed_key_names_its_user_until_replaced,
+            calendars_are_created_once_and_upserted_by_name,
+            http_sources_are_found_by_token_until_revoked,
+            collectors_round_trip_and_are_upserted_by_name,
+            a_scan_state_round_trips_per_folder,
+            runs_are_recorded_and_the_last_one_shown,
+            a_job_lock_has_one_holder_until_dropped,
+            personal_data_is_found_erased_and_audited,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let held = ($make)().await;
+                let storage: &dyn $crate::storage::Storage = &*held;
+                $crate::storage::contract::$case(storage).await;
+            }
+        )+
+    };
+}
+
+// ---- helpers ----------------------------------------------------------------------------------------------
+
+/// The value, or a panic naming the step that failed.
+fn ok<T>(step: &str, result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{step}: {e:?}"),
+    }
+}
+
+/// The value of an `Option` that must be there.
+fn some<T>(what: &str, value: Option<T>) -> T {
+    match value {
+        Some(value) => value,
+        None => panic!("{what} is missing"),
+    }
+}
+
+/// Now, to the millisecond (what storage keeps).
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
+fn page(limit: u32) -> PageRequest {
+    PageRequest {
+        limit,
+        cursor: None,
+    }
+}
+
+fn after(page: &Page<impl Sized>, limit: u32) -> PageRequest {
+    PageRequest {
+        limit,
+        cursor: page.next.as_deref().and_then(|c| c.parse().ok()),
+    }
+}
+
+fn payload(json: &str) -> Payload {
+    match Payload::from_json(json, chrono_tz::UTC) {
+        Ok(payload) => payload,
+        Err(e) => panic!("contract payload {json}: {e}"),
+    }
+}
+
+/// An order of one printed line (2 × 2 m, two pieces) and one service line, with extra works.
+fn order(number: u32, inn: Option<&str>, person: &str, phone: &str, email: &str) -> Payload {
+    let inn = inn.map_or(String::new(), |inn| format!(r#""ИНН": "{inn}","#));
+    payload(&format!(
+        r#"{{"Тема": "Заказ №{number}", "Описание": "описание {number}", {inn}
+            "КонтактноеЛицо": "{person}", "Телефон": "{phone}", "АдресЭлектроннойПочты": "{email}",
+            "ФайлыМакета": [{{"Файл": "https://shop.example/{number}.pdf"}}],
+            "Товары": [
+                {{"Номенклатура": "Баннер", "Ширина": 2, "Высота": 2, "Количество": 2, "Цена": 500,
+                  "Сумма": 1000, "ДополнительныеРаботы": [{{"ВидРаботы": "Люверсы", "Количество": 8,
+                  "Описание": "шаг 30 см"}}]}},
+                {{"Номенклатура": "Доставка", "Услуга": true, "Количество": 1, "Цена": 300, "Сумма": 300}}
+            ]}}"#
+    ))
+}
+
+/// A contact lead (no goods).
+fn contact(subject: &str, phone: &str) -> Payload {
+    payload(&format!(r#"{{"Тема": "{subject}", "Телефон": "{phone}"}}"#))
+}
+
+fn entry(
+    source: SourceRef,
+    key: Option<&str>,
+    raw: &[u8],
+    received_at: DateTime<Utc>,
+) -> LedgerEntry {
+    LedgerEntry {
+        source,
+        ledger_key: key.map(str::to_owned),
+        mailbox_key: key.map(|k| format!("1:{k}")),
+        message_id: key.map(str::to_owned),
+        external_number: None,
+        received_at,
+        raw: StoredRaw::new(raw.to_vec()),
+        content_type: "message/rfc822".to_owned(),
+        content_hash: key.map(|_| content_hash(raw)),
+    }
+}
+
+fn lead_of(ledger: LedgerEntry, payload: Payload, calendar_id: i64) -> Submission {
+    Submission {
+        ledger,
+        disposition: Disposition::Lead(Box::new(LeadDraft {
+            payload,
+            calendar_id,
+            auto_tech_cards: false,
+            extra_warnings: Vec::new(),
+        })),
+        idempotency: None,
+    }
+}
+
+/// Submits one submission on its own and returns its outcome.
+async fn submit(s: &dyn Storage, submission: Submission) -> SubmitOutcome {
+    let mut outcomes = ok("submit", s.submit_batch(&[submission]).await);
+    assert_eq!(outcomes.len(), 1, "one outcome per submission");
+    some("the outcome", outcomes.pop())
+}
+
+/// Files a lead received over HTTP at `received_at` and returns its lead id.
+async fn file_lead(
+    s: &dyn Storage,
+    source: i64,
+    payload: Payload,
+    calendar_id: i64,
+    received_at: DateTime<Utc>,
+) -> i64 {
+    let ledger = entry(SourceRef::Http { id: source }, None, b"{}", received_at);
+    match submit(s, lead_of(ledger, payload, calendar_id)).await {
+        SubmitOutcome::Imported { lead_id, .. } => lead_id,
+        other => panic!("a lead was expected: {other:?}"),
+    }
+}
+
+/// A calendar and an HTTP source posting into it.
+async fn calendar_and_source(s: &dyn Storage, name: &str) -> (i64, i64) {
+    let calendar = ok("calendar", s.upsert_calendar(name, None).await);
+    let source = ok(
+        "source",
+        s.create_http_source(&format!("{name}-site"), calendar, &format!("hash-{name}"))
+            .await,
+    );
+    (calendar, source)
+}
+
+fn collector_record(name: &str, calendar_id: i64) -> CollectorRecord {
+    CollectorRecord {
+        id: 0,
+        name: name.to_owned(),
+        protocol: Protocol::Imap,
+        host: "mail.shop.example".to_owned(),
+        port: 993,
+        tls: crate::mail::tls::TlsMode::Implicit,
+        ca_file: Some("/etc/leadgate/ca.pem".into()),
+        insecure_skip_verify: false,
+        username: "orders".to_owned(),
+        password_env: Some("LEADGATE_COLLECTOR_SITE_PASSWORD".to_owned()),
+        password_file: None,
+        folder: "INBOX".to_owned(),
+        keyword: "ORDER".to_owned(),
+        subject_filter: SubjectFilter::Local,
+        calendar_id,
+        default_charset: "windows-1251".to_owned(),
+        after_import: AfterImport::Move,
+        move_to: Some("Done".to_owned()),
+        failed_folder: Some("Failed".to_owned()),
+        delete_after_days: Some(30),
+        auto_tech_cards: true,
+        deleted: false,
+    }
+}
+
+async fn lead_ids(s: &dyn Storage, filter: &LeadFilter, calendars: Option<&[i64]>) -> Vec<i64> {
+    let found = ok("leads", s.leads(filter, calendars, page(500)).await);
+    found.items.iter().map(|l| l.id).collect()
+}
+
+fn dec(v: i64) -> Option<Decimal> {
+    Some(Decimal::from(v))
+}

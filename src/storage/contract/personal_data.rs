@@ -1,0 +1,126 @@
+//! Personal data: finding, erasing and the audit.
+
+use super::*;
+
+/// [`PersonalData::find_personal_data`], [`PersonalData::erase_personal_data`],
+/// [`PersonalData::personal_data_erasures`].
+pub async fn personal_data_is_found_erased_and_audited(s: &dyn Storage) {
+    let (calendar, source) = calendar_and_source(s, "site").await;
+    let person = "Прилепский Алексей";
+    let lead = file_lead(
+        s,
+        source,
+        order(
+            1,
+            Some("7709745454"),
+            person,
+            "+7 925 642 42-90",
+            "adwcom@gmail.com",
+        ),
+        calendar,
+        now(),
+    )
+    .await;
+    let kept = file_lead(
+        s,
+        source,
+        order(2, None, "Другой", "+7 925 000 00-99", "other@shop.example"),
+        calendar,
+        now(),
+    )
+    .await;
+    let message = some(
+        "its record",
+        ok("message of lead", s.message_of_lead(lead).await),
+    );
+    let party = some(
+        "counterparty",
+        some("lead", ok("lead", s.lead(lead).await)).counterparty,
+    );
+    let query = match PersonDataQuery::phone("8 (925) 642-42-90") {
+        Ok(query) => query,
+        Err(e) => panic!("a phone query: {e}"),
+    };
+    let found = ok("find", s.find_personal_data(&query, &[]).await);
+    assert_eq!(
+        found.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![lead]
+    );
+    assert_eq!(found.leads[0].contact_person.as_deref(), Some(person));
+    assert_eq!(found.message_ids, vec![message]);
+    assert_eq!(
+        found.renamed_counterparty_ids,
+        vec![party.id],
+        "an organisation named after the person is renamed"
+    );
+    assert!(found.counterparties.is_empty(), "an organisation is kept");
+    assert_eq!(found.contacts, 2, "the phone and e-mail the lead brought");
+
+    let actor = ErasureActor {
+        user_id: None,
+        login: "command line".into(),
+        channel: "cli",
+    };
+    let record = ok("erase", s.erase_personal_data(&query, &[], &actor).await);
+    assert_eq!(
+        (record.lead_ids.clone(), record.message_ids.clone()),
+        (vec![lead], vec![message])
+    );
+    assert_eq!((record.renamed_counterparties, record.contacts), (1, 2));
+    assert_eq!(
+        (
+            record.actor.as_str(),
+            record.channel.as_str(),
+            record.query_kind.as_str()
+        ),
+        ("command line", "cli", "phone")
+    );
+    let erased = some("the lead is kept", ok("lead", s.lead(lead).await));
+    assert_eq!(
+        (
+            erased.contact.phone,
+            erased.contact.person,
+            erased.contact.email,
+            erased.inn
+        ),
+        (None, None, None, None)
+    );
+    assert!(erased.counterparty.is_none() && erased.subject.is_none());
+    assert_eq!(erased.lines.len(), 2, "the goods stay for the statistics");
+    assert!(
+        ok("raw", s.message_raw(message).await).is_none(),
+        "the raw message is deleted"
+    );
+    let renamed = some(
+        "counterparty",
+        ok("counterparty", s.counterparty(party.id, None).await),
+    );
+    assert_eq!(renamed.name, "ИНН 7709745454");
+    assert!(renamed.phones.is_empty() && renamed.emails.is_empty());
+    assert!(
+        ok(
+            "search",
+            s.search_counterparties("прилеп", None, page(10)).await
+        )
+        .items
+        .is_empty(),
+        "the name leaves the search"
+    );
+    let other = some("other lead", ok("lead", s.lead(kept).await));
+    assert_eq!(
+        other.contact.person.as_deref(),
+        Some("Другой"),
+        "nobody else is touched"
+    );
+    assert!(ok("find again", s.find_personal_data(&query, &[]).await).is_empty());
+    let audit = ok("audit", s.personal_data_erasures(10).await);
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].id, audit[0].lead_ids.clone()),
+        (record.id, vec![lead])
+    );
+    assert!(
+        !format!("{audit:?}").contains("9256424290"),
+        "the audit holds no erased value"
+    );
+}

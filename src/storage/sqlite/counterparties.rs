@@ -1,0 +1,194 @@
+//! Counterparties in SQLite (part of the [`crate::storage::Leads`] aggregate): the API's list by INN, one
+//! counterparty, and the web UI's search by INN prefix or name words (FTS5), each narrowed to what a user's
+//! calendars show.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Result, SqliteStorage, page_of, push_calendar_ids};
+use crate::storage::{CounterpartyView, Page, PageRequest};
+
+/// A counterparty as stored, without its contacts.
+#[derive(sqlx::FromRow)]
+pub(super) struct CounterpartyRow {
+    pub(super) id: i64,
+    pub(super) inn: String,
+    pub(super) inn_kind: String,
+    pub(super) name: String,
+}
+
+/// A phone or e-mail of a counterparty.
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    counterparty_id: i64,
+    kind: String,
+    value: String,
+}
+
+/// Appends the visibility test of a counterparty whose id is `c.id`: some lead of it is in one of these
+/// calendars (nothing for `None`, every calendar). The leads are found through their counterparty index.
+fn push_counterparty_visible(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>) {
+    if let Some(calendars) = calendars {
+        q.push(" AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = c.id");
+        push_calendar_ids(q, calendars);
+        q.push(")");
+    }
+}
+
+/// Counterparties with their phones and e-mails, the contacts of all of them loaded in one query. With
+/// `calendars`, only the contacts that a lead of one of these calendars brought.
+pub(super) async fn views(
+    storage: &SqliteStorage,
+    rows: Vec<CounterpartyRow>,
+    calendars: Option<&[i64]>,
+) -> Result<Vec<CounterpartyView>> {
+    let mut contacts: HashMap<i64, (Vec<String>, Vec<String>)> = HashMap::new();
+    if !rows.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT cc.counterparty_id, cc.kind, cc.value FROM counterparty_contacts cc
+             WHERE cc.counterparty_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for row in &rows {
+            sep.push_bind(row.id);
+        }
+        q.push(")");
+        if let Some(calendars) = calendars {
+            // A contact is stored as the intake wrote it: the phone in E.164, else as sent; the e-mail
+            // as sent.
+            q.push(
+                " AND (cc.entered_by IS NOT NULL OR EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = cc.counterparty_id
+                 AND CASE cc.kind WHEN 'phone' THEN COALESCE(l.phone_e164, l.phone) = cc.value
+                     ELSE l.email = cc.value END",
+            );
+            push_calendar_ids(&mut q, calendars);
+            // A contact a manager typed is the counterparty's own, seen by whoever sees it.
+            q.push("))");
+        }
+        q.push(" ORDER BY cc.id");
+        let found: Vec<ContactRow> = q.build_query_as().fetch_all(&storage.pool).await?;
+        for c in found {
+            let (phones, emails) = contacts.entry(c.counterparty_id).or_default();
+            if c.kind == "phone" {
+                phones.push(c.value)
+            } else {
+                emails.push(c.value)
+            }
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (phones, emails) = contacts.remove(&row.id).unwrap_or_default();
+            CounterpartyView {
+                id: row.id,
+                inn: row.inn,
+                inn_kind: row.inn_kind,
+                name: row.name,
+                phones,
+                emails,
+            }
+        })
+        .collect())
+}
+
+/// See [`crate::storage::Leads::counterparties`].
+pub(super) async fn list(
+    storage: &SqliteStorage,
+    inn: Option<&str>,
+    calendars: Option<&[i64]>,
+    page: PageRequest,
+) -> Result<Page<CounterpartyView>> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT c.id, c.inn, c.inn_kind, c.name FROM counterparties c WHERE 1 = 1",
+    );
+    if let Some(inn) = inn {
+        q.push(" AND c.inn = ").push_bind(inn.replace(' ', ""));
+    }
+    push_counterparty_visible(&mut q, calendars);
+    if let Some(cursor) = page.cursor {
+        q.push(" AND c.id < ").push_bind(cursor);
+    }
+    q.push(" ORDER BY c.id DESC LIMIT ")
+        .push_bind(i64::from(page.limit) + 1);
+    let rows: Vec<CounterpartyRow> = q.build_query_as().fetch_all(&storage.pool).await?;
+    let items = views(storage, rows, calendars).await?;
+    Ok(page_of(items, page.limit, |c| c.id))
+}
+
+/// See [`crate::storage::Leads::counterparty`].
+pub(super) async fn one(
+    storage: &SqliteStorage,
+    id: i64,
+    calendars: Option<&[i64]>,
+) -> Result<Option<CounterpartyView>> {
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT c.id, c.inn, c.inn_kind, c.name FROM counterparties c WHERE c.id = ",
+    );
+    b.push_bind(id);
+    push_counterparty_visible(&mut b, calendars);
+    let row: Option<CounterpartyRow> = b.build_query_as().fetch_optional(&storage.pool).await?;
+    Ok(views(storage, row.into_iter().collect(), calendars)
+        .await?
+        .pop())
+}
+
+/// An FTS5 query that matches names having words that start with each word of `query`: every word is
+/// quoted (so no FTS5 syntax from the user survives) and made a prefix.
+fn fts_prefix_query(query: &str) -> Option<String> {
+    let terms: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// See [`crate::storage::Leads::search_counterparties`].
+pub(super) async fn search(
+    storage: &SqliteStorage,
+    query: &str,
+    calendars: Option<&[i64]>,
+    page: PageRequest,
+) -> Result<Page<CounterpartyView>> {
+    let query = query.trim();
+    let digits: String = query.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT id, inn, inn_kind, name FROM counterparties c WHERE 1 = 1",
+    );
+    if !query.is_empty() {
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            // Digits only: an INN prefix, served by the UNIQUE index on inn (GLOB is case-sensitive, so
+            // SQLite can turn it into a range; digits hold no GLOB metacharacters).
+            b.push(" AND c.inn GLOB ").push_bind(format!("{digits}*"));
+        } else if let Some(fts) = fts_prefix_query(query) {
+            b.push(" AND c.id IN (SELECT rowid FROM counterparties_fts WHERE counterparties_fts MATCH ")
+                .push_bind(fts)
+                .push(")");
+        }
+    }
+    push_counterparty_visible(&mut b, calendars);
+    if let Some(cursor) = page.cursor {
+        b.push(" AND c.id < ").push_bind(cursor);
+    }
+    b.push(" ORDER BY c.id DESC LIMIT ")
+        .push_bind(i64::from(page.limit) + 1);
+    let rows: Vec<CounterpartyRow> = b.build_query_as().fetch_all(&storage.pool).await?;
+    let items = views(storage, rows, calendars).await?;
+    Ok(page_of(items, page.limit, |c| c.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_fts_query_quotes_every_word_and_makes_it_a_prefix() {
+        assert_eq!(
+            fts_prefix_query("Прилеп  \"ООО\" OR x*").as_deref(),
+            Some("\"Прилеп\"* \"ООО\"* \"OR\"* \"x\"*")
+        );
+        assert_eq!(fts_prefix_query(" ,; "), None);
+    }
+}

@@ -1,0 +1,30 @@
+//! The storage contract suite run against the SQLite backend, each case on a fresh database file in a
+//! temporary directory (a file, not `:memory:`, so the job lock is the one `serve` uses).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use leadgate::storage::sqlite::SqliteStorage;
+
+/// A fresh SQLite database that lives as long as this value.
+struct FreshSqlite {
+    storage: SqliteStorage,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshSqlite {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("leadgate.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        Self { storage, _dir: dir }
+    }
+}
+
+impl std::ops::Deref for FreshSqlite {
+    type Target = SqliteStorage;
+
+    fn deref(&self) -> &SqliteStorage {
+        &self.storage
+    }
+}
+
+leadgate::storage_contract_suite!(|| async { FreshSqlite::new().await });
