@@ -25,8 +25,9 @@ use leadgate::intake::IntakeSettings;
 use leadgate::startup::Application;
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::{
-    Disposition, LeadDraft, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission,
+    Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StoredRaw, Submission,
 };
+use leadgate_domain::account::Role;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)

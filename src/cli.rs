@@ -13,9 +13,10 @@ use crate::config::Settings;
 use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
-    Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, StoredRaw, Submission,
+    Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
     SubmitOutcome, content_hash,
 };
+use leadgate_domain::account::{Name, Role};
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
 #[derive(Debug, Parser)]
@@ -316,7 +317,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
         UsersCommand::Disable { login } => return set_disabled(settings, &login, true).await,
         UsersCommand::Enable { login } => return set_disabled(settings, &login, false).await,
     };
-    if !crate::web::admin::valid_login(&login) {
+    if Name::parse(&login).is_err() {
         anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
     }
     let role: Role = role
@@ -369,7 +370,7 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
         PersonalDataCommand::Find { person, json } => (person, json, false),
         PersonalDataCommand::Erase { person, json } => (person, json, true),
     };
-    let query = crate::domain::personal_data::PersonDataQuery::from_fields(
+    let query = leadgate_domain::personal_data::PersonDataQuery::from_fields(
         person.phone.as_deref(),
         person.email.as_deref(),
         person.inn.as_deref(),
@@ -688,7 +689,7 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
 
 fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> anyhow::Result<i32> {
     let bytes = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
-    let text = crate::domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
+    let text = leadgate_domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
     let number = number
         .or_else(|| number_in_subject(&text))
         .unwrap_or_else(|| "1".to_owned());

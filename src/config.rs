@@ -274,14 +274,14 @@ pub struct CollectorConfig {
     /// Unique name.
     pub name: String,
     /// `imap` or `pop3`.
-    pub protocol: crate::storage::Protocol,
+    pub protocol: leadgate_domain::collector::Protocol,
     /// Server.
     pub host: String,
     /// Port.
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
     #[serde(default = "default_tls")]
-    pub tls: crate::mail::tls::TlsMode,
+    pub tls: leadgate_domain::collector::TlsMode,
     /// Extra CA certificate (PEM) to trust.
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (warns on every connection).
@@ -302,7 +302,7 @@ pub struct CollectorConfig {
     /// `server` (`UID SEARCH SUBJECT`, the default) or `local` (leadgate reads every new IMAP message's
     /// subject and judges it itself).
     #[serde(default)]
-    pub subject_filter: crate::storage::SubjectFilter,
+    pub subject_filter: leadgate_domain::collector::SubjectFilter,
     /// Target calendar; the default calendar when absent.
     pub calendar: Option<String>,
     /// Charset of attachments that declare none and are not UTF-8.
@@ -310,7 +310,7 @@ pub struct CollectorConfig {
     pub default_charset: String,
     /// `keep`, `seen`, `move` or `delete`.
     #[serde(default = "default_after_import")]
-    pub after_import: crate::storage::AfterImport,
+    pub after_import: leadgate_domain::collector::AfterImport,
     /// Folder for `after_import = "move"`.
     pub move_to: Option<String>,
     /// Folder for rejected messages.
@@ -325,8 +325,8 @@ pub struct CollectorConfig {
     pub deleted: bool,
 }
 
-fn default_tls() -> crate::mail::tls::TlsMode {
-    crate::mail::tls::TlsMode::Implicit
+fn default_tls() -> leadgate_domain::collector::TlsMode {
+    leadgate_domain::collector::TlsMode::Implicit
 }
 fn default_folder() -> String {
     "INBOX".to_owned()
@@ -337,8 +337,8 @@ fn default_keyword() -> String {
 fn default_charset() -> String {
     "windows-1251".to_owned()
 }
-fn default_after_import() -> crate::storage::AfterImport {
-    crate::storage::AfterImport::Keep
+fn default_after_import() -> leadgate_domain::collector::AfterImport {
+    leadgate_domain::collector::AfterImport::Keep
 }
 
 impl Settings {
@@ -422,10 +422,16 @@ mod tests {
         assert_eq!(s.collectors[0].port, 993);
         assert_eq!(
             s.collectors[0].after_import,
-            crate::storage::AfterImport::Keep
+            leadgate_domain::collector::AfterImport::Keep
         );
-        assert_eq!(s.collectors[0].tls, crate::mail::tls::TlsMode::Implicit);
-        assert_eq!(s.collectors[0].protocol, crate::storage::Protocol::Imap);
+        assert_eq!(
+            s.collectors[0].tls,
+            leadgate_domain::collector::TlsMode::Implicit
+        );
+        assert_eq!(
+            s.collectors[0].protocol,
+            leadgate_domain::collector::Protocol::Imap
+        );
         assert_eq!(s.limits.max_body_bytes, 1_048_576);
         assert_eq!(s.schedule.mail_collector.cron, "0 */5 * * * *");
     }

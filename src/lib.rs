@@ -6,7 +6,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod domain;
 pub mod eml;
 pub mod http;
 pub mod intake;
@@ -14,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod personal_data;
 pub mod reprocess;
+pub mod schema;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

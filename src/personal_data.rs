@@ -10,11 +10,11 @@
 
 use tracing::{info, instrument};
 
-use crate::domain::personal_data::PersonDataQuery;
 use crate::storage::{
-    ErasureActor, ErasureRecord, Outcome, PageRequest, PersonalDataFound, RawMessage, Storage,
-    StorageError,
+    ErasureActor, ErasureRecord, PageRequest, PersonalDataFound, RawMessage, Storage, StorageError,
 };
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 /// Ledger records read per page while searching raw bytes.
 const PAGE: u32 = 200;

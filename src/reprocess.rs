@@ -12,10 +12,11 @@ use chrono::Utc;
 use tracing::instrument;
 
 use crate::config::Settings;
-use crate::domain::charset::encoding_for_label;
 use crate::intake::Intake;
 use crate::mail::collector::{MailRules, submission_for};
-use crate::storage::{Disposition, MessageView, Outcome, Reimport, Storage, StorageError};
+use crate::storage::{Disposition, MessageView, Reimport, Storage, StorageError};
+use leadgate_domain::charset::encoding_for_label;
+use leadgate_domain::ledger::Outcome;
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

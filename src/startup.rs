@@ -20,8 +20,10 @@ use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
 use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, Role, Storage};
+use crate::storage::{CollectorRecord, HttpSourceRecord, Storage};
 use crate::tokens;
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol};
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
 #[derive(Default)]

@@ -6,7 +6,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Storage;
+use leadgate_domain::account::Role;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

@@ -12,8 +12,8 @@ use common::TestApp;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::imap::ImapSession;
-use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::collector::TlsMode;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");

@@ -15,9 +15,9 @@ use std::time::Duration;
 use common::dovecot::{dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
 use leadgate::jobs::CollectorSummary;
-use leadgate::mail::tls::TlsMode;
 use leadgate::startup::Services;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::collector::TlsMode;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 

@@ -13,8 +13,8 @@ use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate::mail::extract;
 use leadgate::mail::imap::ImapSession;
-use leadgate::mail::tls::TlsMode;
-use leadgate::storage::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::collector::TlsMode;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use leadgate::mail::Credentials;
 use leadgate::mail::imap::{ImapError, ImapSession};
 use leadgate::mail::pop3::{Pop3Client, Pop3Error};
-use leadgate::mail::tls::{ConnectError, Endpoint, TlsError, TlsMode, TlsSettings};
+use leadgate::mail::tls::{ConnectError, Endpoint, TlsError, TlsSettings};
+use leadgate_domain::collector::TlsMode;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 

@@ -6,7 +6,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::{Storage, SubjectFilter};
+use leadgate::storage::Storage;
+use leadgate_domain::collector::SubjectFilter;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

@@ -8,12 +8,12 @@ mod ui_support;
 
 use chrono::{Duration, Utc};
 use common::TestApp;
-use leadgate::domain::payload::Payload;
-use leadgate::mail::tls::TlsMode;
 use leadgate::storage::{
-    AfterImport, CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef,
-    Storage, StoredRaw, SubjectFilter, Submission,
+    CollectorRecord, Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StoredRaw, Submission,
 };
+use leadgate_domain::collector::TlsMode;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::payload::Payload;
 use serde_json::{Value, json};
 use ui_support::*;
 

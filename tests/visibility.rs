@@ -7,7 +7,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::{Role, Storage};
+use leadgate::storage::Storage;
+use leadgate_domain::account::Role;
 use serde_json::{Value, json};
 use ui_support::*;
 

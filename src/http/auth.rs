@@ -8,8 +8,9 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use super::{ApiError, AppState};
-use crate::storage::{HttpSourceRecord, Role, UserRecord};
+use crate::storage::{HttpSourceRecord, UserRecord};
 use crate::tokens;
+use leadgate_domain::account::Role;
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;

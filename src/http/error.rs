@@ -143,7 +143,7 @@ impl ApiError {
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        use crate::domain::payload::PayloadError;
+        use leadgate_domain::payload::PayloadError;
         match r {
             Rejection::Payload(PayloadError::NotJson {
                 line,

@@ -22,13 +22,13 @@ use utoipa_axum::routes;
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
-use crate::domain::lead::LeadKind;
-use crate::domain::warning::Warning;
 use crate::intake::Parsed;
 use crate::storage::{
     CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
     SourceRef, StoredRaw, Submission, SubmitOutcome,
 };
+use leadgate_domain::lead::LeadKind;
+use leadgate_domain::warning::Warning;
 
 /// The intake's route, which is not under the general request timeout (see [`super::request_timeout`]).
 pub(super) const INTAKE_PATH: &str = "/api/v1/intake";
@@ -362,7 +362,7 @@ fn limit_rate(
 /// Whether the payload fills the source's honeypot field: a top-level key with any value but null, false,
 /// an empty string, array or object.
 fn fills_honeypot(body: &Body_, field: &str) -> bool {
-    let decoded = crate::domain::charset::decode(
+    let decoded = leadgate_domain::charset::decode(
         &body.bytes,
         body.charset.as_deref(),
         encoding_rs::WINDOWS_1251,

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState, auth};
-use crate::domain::personal_data::PersonDataQuery;
 use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
+use leadgate_domain::personal_data::PersonDataQuery;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -18,9 +18,10 @@ use super::error::ErrorBody;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, AppState, auth};
 use crate::storage::{
-    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Outcome, Page,
+    CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Page,
     PageRequest, TechCardView, UserRecord, visible_calendar_ids,
 };
+use leadgate_domain::ledger::Outcome;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -15,13 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, instrument, warn};
 
-use crate::domain::charset;
-use crate::domain::payload::{Payload, PayloadError};
-use crate::domain::warning::Warning;
 use crate::storage::{
     Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StorageError, StoredRaw, Submission,
     SubmitOutcome,
 };
+use leadgate_domain::charset;
+use leadgate_domain::payload::{Payload, PayloadError};
+use leadgate_domain::warning::Warning;
 
 /// Why a payload cannot become a lead.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -27,14 +27,14 @@ use super::imap::{ImapError, ImapSession};
 use super::pop3::{Pop3Client, Pop3Error};
 use super::tls::{Endpoint, TlsSettings};
 use crate::config::{ConfigError, read_secret};
-use crate::domain::charset::encoding_for_label;
-use crate::domain::subject::keyword_match;
 use crate::intake::{Intake, IntakeSettings, Rejection, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
-    AfterImport, CollectorRecord, Disposition, LedgerEntry, Protocol, RunCounts, ScanState,
-    SourceRef, Storage, StorageError, StoredRaw, SubjectFilter, Submission, SubmitOutcome,
-    content_hash,
+    CollectorRecord, Disposition, LedgerEntry, RunCounts, ScanState, SourceRef, Storage,
+    StorageError, StoredRaw, Submission, SubmitOutcome, content_hash,
 };
+use leadgate_domain::charset::encoding_for_label;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::subject::keyword_match;
 
 /// How many messages are fetched, parsed and committed together.
 pub const BATCH: usize = 500;
@@ -191,7 +191,7 @@ pub fn submission_for(
 /// What reading a message found: its header fields, the keyword match and the disposition.
 struct Read {
     headers: extract::MailHeaders,
-    matched: Option<crate::domain::subject::KeywordMatch>,
+    matched: Option<leadgate_domain::subject::KeywordMatch>,
     disposition: Disposition,
 }
 

@@ -18,7 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 
 use super::Credentials;
-use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
+use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError};
+use leadgate_domain::collector::TlsMode;
 
 /// Longest status line accepted (RFC 1939 allows 512 bytes; servers add a little).
 const MAX_STATUS_LINE: usize = 8 * 1024;

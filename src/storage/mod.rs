@@ -12,7 +12,9 @@ pub mod web_model;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::personal_data::PersonDataQuery;
+use leadgate_domain::account::Role;
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 pub use model::*;
 pub use web_model::*;

@@ -8,51 +8,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Payload;
-use crate::domain::warning::Warning;
-
-/// `as_str` and `FromStr` for an enum stored and configured by name.
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),+ }) => {
-        impl $t {
-            /// The stored and configured name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)+ other => Err(format!("unknown value {other:?}")) }
-            }
-        }
-    };
-}
-
-/// Outcome of one message in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A lead was made from it.
-    Imported,
-    /// The ledger already held it.
-    Duplicate,
-    /// Looked at, not for leadgate (no keyword as a whole word).
-    Skipped,
-    /// For leadgate, but unusable; the raw message is kept for reprocessing.
-    Rejected,
-    /// A rejected message an administrator threw away (kept in the ledger).
-    Discarded,
-}
-
-text_enum!(Outcome {
-    Imported = "imported",
-    Duplicate = "duplicate",
-    Skipped = "skipped",
-    Rejected = "rejected",
-    Discarded = "discarded"
-});
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::Payload;
+use leadgate_domain::warning::Warning;
 
 /// Who delivered a message: a collector, an HTTP source, or a file given to the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,9 +94,9 @@ pub enum RawCodec {
     Zstd,
 }
 
-text_enum!(RawCodec {
-    Identity = "identity",
-    Zstd = "zstd"
+leadgate_domain::vocabulary!(RawCodec, "raw codec", {
+    Identity => "identity",
+    Zstd => "zstd",
 });
 
 /// zstd level 1 with one context per thread: making a context costs more than compressing a small message.
@@ -642,6 +603,7 @@ pub struct MessageView {
     /// External number.
     pub external_number: Option<String>,
     /// Outcome.
+    #[schema(value_type = crate::schema::Outcome)]
     pub outcome: Outcome,
     /// Why (for rejected, skipped, duplicate).
     pub reason: Option<String>,
@@ -761,18 +723,6 @@ pub struct HttpSourceRecord {
     pub auto_tech_cards: bool,
 }
 
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Administration and everything else.
-    Admin,
-    /// Works leads.
-    Manager,
-}
-
-text_enum!(Role { Admin = "admin", Manager = "manager" });
-
 /// A user as stored.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -784,49 +734,6 @@ pub struct UserRecord {
     pub role: Role,
 }
 
-/// IMAP or POP3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// IMAP4rev1.
-    Imap,
-    /// POP3.
-    Pop3,
-}
-
-/// What a collector does with a message after its lead is committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AfterImport {
-    /// Leave it as it is (the default).
-    Keep,
-    /// Set `\Seen` (IMAP).
-    Seen,
-    /// Move it to `move_to` (IMAP).
-    Move,
-    /// Delete it.
-    Delete,
-}
-
-/// Who decides which new IMAP messages hold the keyword.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectFilter {
-    /// The server (`UID SEARCH SUBJECT`): mail without the keyword is never downloaded (the default).
-    #[default]
-    Server,
-    /// leadgate: it reads the subject of every new message (its header fields only) and judges it itself,
-    /// for servers whose SEARCH does not decode RFC 2047.
-    Local,
-}
-
-text_enum!(Protocol { Imap = "imap", Pop3 = "pop3" });
-text_enum!(SubjectFilter {
-    Server = "server",
-    Local = "local"
-});
-text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
-
 /// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CollectorRecord {
@@ -835,6 +742,7 @@ pub struct CollectorRecord {
     /// Unique name.
     pub name: String,
     /// IMAP or POP3.
+    #[schema(value_type = crate::schema::Protocol)]
     pub protocol: Protocol,
     /// Server host.
     pub host: String,
@@ -842,7 +750,7 @@ pub struct CollectorRecord {
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
     #[schema(value_type = String)]
-    pub tls: crate::mail::tls::TlsMode,
+    pub tls: TlsMode,
     /// Extra CA certificate file.
     #[schema(value_type = Option<String>)]
     pub ca_file: Option<std::path::PathBuf>,
@@ -860,12 +768,14 @@ pub struct CollectorRecord {
     /// Subject keyword.
     pub keyword: String,
     /// Who judges the subjects of new IMAP messages.
+    #[schema(value_type = crate::schema::SubjectFilter)]
     pub subject_filter: SubjectFilter,
     /// Target calendar.
     pub calendar_id: i64,
     /// Charset for attachments that declare none and are not UTF-8.
     pub default_charset: String,
     /// After-import action.
+    #[schema(value_type = crate::schema::AfterImport)]
     pub after_import: AfterImport,
     /// Folder for `move`.
     pub move_to: Option<String>,

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::Role;
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::account::Role;
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 
 /// A user as the administration page lists them.
 #[derive(Debug, Clone)]

@@ -33,8 +33,9 @@ use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::http::{ApiError, AppState};
 use crate::jobs::JobError;
-use crate::mail::tls::TlsMode;
-use crate::storage::{AfterImport, CalendarView, CollectorRecord, Protocol, SubjectFilter};
+use crate::storage::{CalendarView, CollectorRecord};
+use leadgate_domain::account::Name;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
 
 /// A collector in the list, written out.
 #[derive(Debug, Clone)]
@@ -286,12 +287,7 @@ impl CollectorForm {
             protocol: c.protocol.as_str().into(),
             host: c.host.clone(),
             port: c.port.to_string(),
-            tls: match c.tls {
-                TlsMode::Implicit => "implicit",
-                TlsMode::StartTls => "starttls",
-                TlsMode::None => "none",
-            }
-            .into(),
+            tls: c.tls.as_str().into(),
             username: c.username.clone(),
             // Shown apart (see `FormPage`): an empty field keeps the binding while the address stays.
             password_env: String::new(),
@@ -392,12 +388,10 @@ fn record(
         .protocol
         .parse()
         .map_err(|_| "Протокол: IMAP или POP3.".to_owned())?;
-    let tls = match form.tls.as_str() {
-        "implicit" => TlsMode::Implicit,
-        "starttls" => TlsMode::StartTls,
-        "none" => TlsMode::None,
-        _ => return Err("Шифрование: TLS, STARTTLS или без шифрования.".into()),
-    };
+    let tls: TlsMode = form
+        .tls
+        .parse()
+        .map_err(|_| "Шифрование: TLS, STARTTLS или без шифрования.".to_owned())?;
     let host = form.host.trim();
     if host.is_empty()
         || host.len() > 253
@@ -633,7 +627,7 @@ pub async fn create(
             .await
         }
     };
-    if !super::admin::valid_login(&name) {
+    if Name::parse(&name).is_err() {
         return fail("Имя: от 1 до 64 букв, цифр и знаков . _ - @".into(), form).await;
     }
     let all = state.storage.collectors(true).await?;

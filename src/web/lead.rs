@@ -14,9 +14,9 @@ use tracing::{info, instrument};
 use super::fmt::{self, LeadRow};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
-use crate::domain::lead::{LeadKind, LeadStatus};
 use crate::http::{ApiError, AppState};
 use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, TechCardView};
+use leadgate_domain::lead::{LeadKind, LeadStatus};
 
 /// A layout file link (only http and https URLs become links).
 #[derive(Debug, Clone)]

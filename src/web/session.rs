@@ -21,8 +21,9 @@ use serde::de::DeserializeOwned;
 
 use crate::config::ServerSettings;
 use crate::http::{ApiError, AppState};
-use crate::storage::{CalendarView, NewSession, Role, SessionCheck};
+use crate::storage::{CalendarView, NewSession, SessionCheck};
 use crate::tokens;
+use leadgate_domain::account::Role;
 
 /// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "lg_session";

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use leadgate::mail::Credentials;
-use leadgate::mail::tls::{Endpoint, TlsMode, TlsSettings};
+use leadgate::mail::tls::{Endpoint, TlsSettings};
+use leadgate_domain::collector::TlsMode;
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 

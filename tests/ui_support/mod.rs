@@ -12,8 +12,9 @@ use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::{
-    Disposition, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
+    Disposition, LedgerEntry, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
 };
+use leadgate_domain::account::Role;
 
 use super::common::TestApp;
 

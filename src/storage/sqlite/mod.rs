@@ -25,8 +25,11 @@ mod web;
 mod write;
 
 use super::*;
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Payload;
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::Payload;
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -217,7 +220,7 @@ pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Res
     for row in lines {
         let line_id: i64 = row.try_get("id")?;
         let position: i64 = row.try_get("position")?;
-        let f = crate::domain::techcard::figures(
+        let f = leadgate_domain::techcard::figures(
             dec(&row, "width")?,
             dec(&row, "height")?,
             dec(&row, "quantity")?,
@@ -1024,7 +1027,7 @@ impl Storage for SqliteStorage {
         .bind(c.protocol.as_str())
         .bind(&c.host)
         .bind(i64::from(c.port))
-        .bind(tls_text(c.tls))
+        .bind(c.tls.as_str())
         .bind(c.ca_file.as_ref().map(|p| p.to_string_lossy().into_owned()))
         .bind(c.insecure_skip_verify)
         .bind(&c.username)
@@ -1451,17 +1454,7 @@ async fn upsert_user_in(
     Ok(id)
 }
 
-fn tls_text(mode: crate::mail::tls::TlsMode) -> &'static str {
-    use crate::mail::tls::TlsMode;
-    match mode {
-        TlsMode::Implicit => "implicit",
-        TlsMode::StartTls => "starttls",
-        TlsMode::None => "none",
-    }
-}
-
 fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
-    use crate::mail::tls::TlsMode;
     let protocol: String = row.try_get("protocol")?;
     let tls: String = row.try_get("tls")?;
     let after: String = row.try_get("after_import")?;
@@ -1476,12 +1469,7 @@ fn collector_from_row(row: &SqliteRow) -> Result<CollectorRecord> {
         protocol: parse_enum::<Protocol>("protocol", &protocol)?,
         host: row.try_get("host")?,
         port: u16::try_from(port).map_err(|_| StorageError::Corrupt(format!("port {port}")))?,
-        tls: match tls.as_str() {
-            "implicit" => TlsMode::Implicit,
-            "starttls" => TlsMode::StartTls,
-            "none" => TlsMode::None,
-            other => return Err(StorageError::Corrupt(format!("tls {other:?}"))),
-        },
+        tls: parse_enum::<TlsMode>("tls", &tls)?,
         ca_file: ca_file.map(Into::into),
         insecure_skip_verify: row.try_get("insecure_skip_verify")?,
         username: row.try_get("username")?,

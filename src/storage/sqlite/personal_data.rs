@@ -24,11 +24,11 @@ use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{from_ms, json_text, ms};
-use crate::domain::personal_data::{PersonDataQuery, QueryKind};
 use crate::storage::{
     CounterpartyRef, ErasureActor, ErasureRecord, PersonalDataFound, PersonalLead, Result,
     StorageError,
 };
+use leadgate_domain::personal_data::{PersonDataQuery, QueryKind};
 
 /// Ids bound per `IN (...)` list.
 const CHUNK: usize = 500;

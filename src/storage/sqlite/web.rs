@@ -13,13 +13,14 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{from_ms, ms, parse_enum};
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
 use crate::storage::{
     ApiTokenView, CounterpartyView, DaySlot, HttpSourceView, InboxCursor, InboxPage, InboxPulse,
     InboxQuery, LeadSummary, LoginAttempt, LoginLimits, LoginReservation, NewSession, Page,
-    PageRequest, Result, Role, SessionCheck, SessionRecord, StorageError, UserCredentials,
-    UserRecord, UserView,
+    PageRequest, Result, SessionCheck, SessionRecord, StorageError, UserCredentials, UserRecord,
+    UserView,
 };
+use leadgate_domain::account::Role;
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 
 fn role(text: &str) -> Result<Role> {
     text.parse()

@@ -13,12 +13,13 @@ use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{dec_text, json_text, ms, search_text};
-use crate::domain::payload::Payload;
-use crate::domain::warning::Warning;
 use crate::storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, Result, SourceRef, StoredRaw,
-    Submission, SubmitOutcome, content_hash,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Result, SourceRef, StoredRaw, Submission,
+    SubmitOutcome, content_hash,
 };
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::Payload;
+use leadgate_domain::warning::Warning;
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;
