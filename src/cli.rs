@@ -9,8 +9,8 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
+use crate::collector::{MailRules, submission_for};
 use crate::config::Settings;
-use crate::mail::collector::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
     Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
@@ -693,7 +693,7 @@ fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> any
     let number = number
         .or_else(|| number_in_subject(&text))
         .unwrap_or_else(|| "1".to_owned());
-    let eml = crate::eml::site_order_email(&text, &number, from, to)?;
+    let eml = leadgate_mail::eml::site_order_email(&text, &number, from, to)?;
     std::io::stdout().write_all(&eml)?;
     Ok(0)
 }

@@ -5,12 +5,11 @@
 //! and for the one-shot commands of [`cli`].
 
 pub mod cli;
+pub mod collector;
 pub mod config;
-pub mod eml;
 pub mod http;
 pub mod intake;
 pub mod jobs;
-pub mod mail;
 pub mod personal_data;
 pub mod reprocess;
 pub mod schema;

@@ -11,9 +11,9 @@
 use chrono::Utc;
 use tracing::instrument;
 
+use crate::collector::{MailRules, submission_for};
 use crate::config::Settings;
 use crate::intake::Intake;
-use crate::mail::collector::{MailRules, submission_for};
 use crate::storage::{Disposition, MessageView, Reimport, Storage, StorageError};
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::ledger::Outcome;

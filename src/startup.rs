@@ -14,11 +14,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::collector::CollectorEnv;
 use crate::config::{Settings, read_secret};
 use crate::http::{self, AppState};
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
-use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{CollectorRecord, HttpSourceRecord, Storage};
 use crate::tokens;

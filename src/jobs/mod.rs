@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 use utoipa::ToSchema;
 
-use crate::mail::collector::{self, CollectorEnv};
+use crate::collector::{self, CollectorEnv};
 use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 
 /// The job's name in the lease table and logs.

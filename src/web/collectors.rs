@@ -3,7 +3,7 @@
 //!
 //! "Run now" and "test connection" call exactly what the schedule and the API call
 //! ([`MailCollectorJob::start`](crate::jobs::MailCollectorJob::start) and
-//! [`test_connection`](crate::mail::collector::test_connection)), in tasks of their own: the page answers
+//! [`test_connection`](crate::collector::test_connection)), in tasks of their own: the page answers
 //! at once, and the list shows the work going on and then its outcome.
 //!
 //! Where a password comes from is part of a collector, and a collector's login is sent to whatever host the
@@ -750,21 +750,17 @@ pub async fn test(
     let tasks = state.collector_tasks.clone();
     let seq = tasks.begin(format!("{}: проверка соединения…", c.name));
     tokio::spawn(async move {
-        let notice = match crate::mail::collector::test_connection(
-            &c,
-            crate::mail::collector::DEFAULT_TIMEOUT,
-        )
-        .await
-        {
-            Ok(()) => Notice {
-                ok: true,
-                text: format!("{}: соединение и вход успешны.", c.name),
-            },
-            Err(e) => Notice {
-                ok: false,
-                text: format!("{}: {e}", c.name),
-            },
-        };
+        let notice =
+            match crate::collector::test_connection(&c, crate::collector::DEFAULT_TIMEOUT).await {
+                Ok(()) => Notice {
+                    ok: true,
+                    text: format!("{}: соединение и вход успешны.", c.name),
+                },
+                Err(e) => Notice {
+                    ok: false,
+                    text: format!("{}: {e}", c.name),
+                },
+            };
         tasks.finish(seq, notice);
     });
     Ok(Redirect::to("/admin/collectors").into_response())

@@ -21,11 +21,6 @@ use chrono::Utc;
 use encoding_rs::Encoding;
 use tracing::{info, instrument, warn};
 
-use super::Credentials;
-use super::extract;
-use super::imap::{ImapError, ImapSession};
-use super::pop3::{Pop3Client, Pop3Error};
-use super::tls::{Endpoint, TlsSettings};
 use crate::config::{ConfigError, read_secret};
 use crate::intake::{Intake, IntakeSettings, Rejection, SubmitError, parse_read_json, parse_text};
 use crate::storage::{
@@ -35,6 +30,11 @@ use crate::storage::{
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use leadgate_domain::subject::keyword_match;
+use leadgate_mail::Credentials;
+use leadgate_mail::extract;
+use leadgate_mail::imap::{ImapError, ImapSession};
+use leadgate_mail::pop3::{Pop3Client, Pop3Error};
+use leadgate_mail::tls::{Endpoint, TlsSettings};
 
 /// How many messages are fetched, parsed and committed together.
 pub const BATCH: usize = 500;

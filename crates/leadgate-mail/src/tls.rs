@@ -517,22 +517,6 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     #[test]
-    fn tls_modes_read_as_the_config_spells_them() {
-        #[derive(Deserialize)]
-        struct Wrapper {
-            tls: TlsMode,
-        }
-        for (text, mode) in [
-            ("implicit", TlsMode::Implicit),
-            ("starttls", TlsMode::StartTls),
-            ("none", TlsMode::None),
-        ] {
-            let parsed: Wrapper = toml::from_str(&format!("tls = {text:?}")).unwrap();
-            assert_eq!(parsed.tls, mode);
-        }
-    }
-
-    #[test]
     fn a_missing_ca_file_is_a_ca_file_error() {
         let settings = TlsSettings {
             ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
