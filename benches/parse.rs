@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use leadgate::collector::{MailRules, submission_for};
+use leadgate::intake::mail::{MailRules, submission_for};
 use leadgate::intake::{IntakeSettings, parse_read_json};
 use leadgate::storage::StoredRaw;
 use leadgate_mail::extract;

@@ -263,7 +263,7 @@ async fn main() {
     let storage = SqliteStorage::connect(&settings.database.url)
         .await
         .unwrap();
-    let hash = leadgate::web::password::hash("bench-password".into())
+    let hash = leadgate::password::hash("bench-password".into())
         .await
         .unwrap();
     storage

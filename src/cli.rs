@@ -9,8 +9,8 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
-use crate::collector::{MailRules, submission_for};
 use crate::config::Settings;
+use crate::intake::mail::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
     Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
@@ -333,16 +333,16 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    if password.chars().count() < crate::web::password::MIN_LENGTH {
+    if password.chars().count() < crate::password::MIN_LENGTH {
         anyhow::bail!(
             "the password must be at least {} characters (LEADGATE_NEW_PASSWORD or the first line of stdin)",
-            crate::web::password::MIN_LENGTH
+            crate::password::MIN_LENGTH
         );
     }
     let mut services = Services::open(settings).await?;
     services.provision_accounts().await?;
     show_first_start(&services.first_start, &services.settings)?;
-    let hash = crate::web::password::hash(password).await?;
+    let hash = crate::password::hash(password).await?;
     let storage = &services.storage;
     let verb = match storage.user_credentials(&login).await? {
         Some(user) => {
@@ -557,7 +557,7 @@ fn content_key(bytes: &[u8]) -> String {
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     let services = Services::open(settings).await?;
     let default_calendar =
-        crate::startup::default_calendar_id(services.storage.as_ref(), &services.settings)
+        crate::intake::default_calendar_id(services.storage.as_ref(), &services.settings)
             .await?
             .context("the default calendar is missing")?;
     let mut failures = 0;

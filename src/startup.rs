@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::app::AppState;
 use crate::collector::CollectorEnv;
 use crate::config::{Settings, read_secret};
-use crate::http::{self, AppState};
+use crate::http;
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
 use crate::storage::sqlite::SqliteStorage;
@@ -141,23 +142,6 @@ impl Services {
     }
 }
 
-/// The id of the calendar for site data whose source names none (`default_calendar`); provisioning at
-/// every start makes sure it exists.
-///
-/// # Errors
-/// Database errors.
-pub async fn default_calendar_id(
-    storage: &dyn Storage,
-    settings: &Settings,
-) -> Result<Option<i64>, crate::storage::StorageError> {
-    Ok(storage
-        .calendars()
-        .await?
-        .into_iter()
-        .find(|c| c.name == settings.default_calendar)
-        .map(|c| c.id))
-}
-
 /// Upserts the calendars, HTTP sources and collectors the settings name.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     let default_calendar = storage
@@ -249,9 +233,9 @@ async fn provision_accounts(
     .context("reading the admin token")?;
     if admin_token.is_some() || is_first_start {
         // On the first start the administrator also gets a generated web UI password, shown once.
-        let admin_password = is_first_start.then(crate::web::password::generate);
+        let admin_password = is_first_start.then(crate::password::generate);
         let password_hash = match &admin_password {
-            Some(p) => Some(crate::web::password::hash(p.clone()).await?),
+            Some(p) => Some(crate::password::hash(p.clone()).await?),
             None => None,
         };
         let admin = storage
@@ -282,7 +266,7 @@ async fn provision_accounts(
         let record = HttpSourceRecord {
             id: 0,
             name: "website".to_owned(),
-            calendar_id: default_calendar_id(storage, settings)
+            calendar_id: crate::intake::default_calendar_id(storage, settings)
                 .await?
                 .context("the default calendar is missing")?,
             calendar_name: String::new(),
@@ -389,7 +373,6 @@ impl Application {
             settings: settings.clone(),
             sources: Arc::default(),
             rate_limiter: Arc::default(),
-            collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
         let cors: Vec<String> = settings
@@ -397,9 +380,9 @@ impl Application {
             .iter()
             .flat_map(|s| s.cors_origins.clone())
             .collect();
-        let router = http::router(
+        let router = crate::router::router(
             state,
-            cors,
+            &cors,
             self.metrics_listener.is_none().then(|| metrics.clone()),
         );
         info!(addr = %self.listener.local_addr()?, "leadgate listening");

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use base64::Engine as _;
-use leadgate::collector::{MailRules, submission_for};
 use leadgate::intake::IntakeSettings;
+use leadgate::intake::mail::{MailRules, submission_for};
 use leadgate::storage::{Disposition, Submission};
 
 const BOUNDARY: &str = "hostile-boundary";

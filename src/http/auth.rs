@@ -1,13 +1,9 @@
 //! Bearer-token authentication: HTTP sources for the intake, users for the read API.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
-
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use super::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{HttpSourceRecord, UserRecord};
 use crate::tokens;
 use leadgate_domain::account::Role;
@@ -19,50 +15,6 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
-}
-
-/// Recently authenticated HTTP sources by token hash, so a busy website costs no database read per request.
-/// Entries live [`SourceCache::TTL`]: a revoked or changed token stops working within that time.
-#[derive(Debug, Default)]
-pub struct SourceCache {
-    entries: RwLock<HashMap<String, (HttpSourceRecord, Instant)>>,
-}
-
-impl SourceCache {
-    /// How long a looked-up source is trusted.
-    pub const TTL: Duration = Duration::from_secs(10);
-    /// Entries kept at most (the cache is cleared when full; only valid tokens are ever cached).
-    const MAX: usize = 1024;
-
-    fn get(&self, hash: &str) -> Option<HttpSourceRecord> {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < Self::TTL)
-            .map(|(s, _)| s.clone())
-    }
-
-    fn put(&self, hash: String, source: HttpSourceRecord) {
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= Self::MAX {
-            entries.clear();
-        }
-        entries.insert(hash, (source, Instant::now()));
-    }
-
-    /// Forgets everything (after a source is changed or revoked).
-    pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-    }
 }
 
 /// The HTTP source whose token the request carries.

@@ -20,8 +20,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::ErrorBody;
-use super::{ApiError, AppState, auth};
+use super::auth;
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState};
 use crate::intake::Parsed;
 use crate::storage::{
     CalendarRef, CounterpartyRef, Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry,
@@ -248,7 +249,7 @@ async fn intake(
         content_type: body.content_type.clone(),
         content_hash: None,
     };
-    if let Some(field) = super::ratelimit::honeypot(&state.settings, &source.name)
+    if let Some(field) = crate::app::ratelimit::honeypot(&state.settings, &source.name)
         && fills_honeypot(&body, field)
     {
         return answer_spam(&state, &source, ledger, parsed.ok(), field).await;
@@ -340,14 +341,14 @@ fn limit_rate(
     request: &Request,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let Some(client) = super::ratelimit::client_address(
+    let Some(client) = crate::app::ratelimit::client_address(
         request.extensions(),
         headers,
         &state.settings.server.trusted_proxies,
     ) else {
         return Ok(());
     };
-    let limits = super::ratelimit::SourceLimits::of(&state.settings, &source.name);
+    let limits = crate::app::ratelimit::SourceLimits::of(&state.settings, &source.name);
     state
         .rate_limiter
         .check(source.id, client, limits)

@@ -9,8 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::ErrorBody;
-use super::{ApiError, AppState, auth};
+use super::auth;
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState};
 use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
 use leadgate_domain::personal_data::PersonDataQuery;
 

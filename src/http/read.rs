@@ -14,9 +14,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::ErrorBody;
+use super::auth;
 use super::extract::{Json, Path, Query};
-use super::{ApiError, AppState, auth};
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState, parse_cursor};
 use crate::storage::{
     CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Page,
     PageRequest, TechCardView, UserRecord, visible_calendar_ids,
@@ -58,20 +59,6 @@ impl Paging {
             cursor: parse_cursor(self.cursor.as_deref())?,
         })
     }
-}
-
-/// Reads a list cursor (the `next` of the previous page); empty means the first page.
-///
-/// # Errors
-/// `BadRequest` for a cursor leadgate did not make.
-pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
-        })
-        .transpose()
 }
 
 /// The calendars the token's user may see, as a storage filter (`None`: every calendar).

@@ -7,6 +7,9 @@
 //! then answers each caller. Durability is never traded for speed: every caller's answer comes after its
 //! commit (`synchronous = FULL`), but one fsync now covers many leads.
 
+pub mod mail;
+pub mod reprocess;
+
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -22,6 +25,23 @@ use crate::storage::{
 use leadgate_domain::charset;
 use leadgate_domain::payload::{Payload, PayloadError};
 use leadgate_domain::warning::Warning;
+
+/// The id of the calendar for site data whose source names none (`default_calendar`); provisioning at
+/// every start makes sure it exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn default_calendar_id(
+    storage: &dyn Storage,
+    settings: &crate::config::Settings,
+) -> Result<Option<i64>, StorageError> {
+    Ok(storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.name == settings.default_calendar)
+        .map(|c| c.id))
+}
 
 /// Why a payload cannot become a lead.
 #[derive(Debug, thiserror::Error, PartialEq)]

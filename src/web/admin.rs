@@ -14,8 +14,9 @@ use tracing::info;
 
 use super::assets;
 use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
-use super::{Layout, fmt, password, timezone};
-use crate::http::{ApiError, AppState};
+use super::{Layout, fmt, timezone};
+use crate::app::{ApiError, AppState};
+use crate::password;
 use crate::storage::{CalendarView, HttpSourceView, StorageError, UserView};
 use crate::tokens;
 use leadgate_domain::account::{Name, Role};

@@ -21,7 +21,7 @@ use tracing::instrument;
 use super::fmt::{self, LeadRow};
 use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::LeadSummary;
 use crate::tokens;
 use leadgate_domain::lead::LeadStatus;

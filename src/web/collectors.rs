@@ -21,8 +21,11 @@
 //! `password_file` and `ca_file` are set in the configuration file and kept as they are when a collector is
 //! edited here without moving it.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,7 +34,7 @@ use tracing::{info, instrument};
 
 use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::jobs::JobError;
 use crate::storage::{CalendarView, CollectorRecord};
 use leadgate_domain::account::Name;
@@ -153,6 +156,7 @@ fn tls_label(t: TlsMode) -> &'static str {
 
 async fn list_page(
     state: &AppState,
+    tasks: &CollectorTasks,
     viewer: &Viewer,
     status: StatusCode,
     notice: Option<Notice>,
@@ -211,7 +215,7 @@ async fn list_page(
         })
         .collect();
     let schedule = &state.settings.schedule.mail_collector;
-    let (progress, outcome) = state.collector_tasks.current();
+    let (progress, outcome) = tasks.current();
     let page = ListPage {
         layout: Layout::new(viewer, "admin"),
         collectors,
@@ -226,9 +230,10 @@ async fn list_page(
 /// `GET /admin/collectors`.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     AdminViewer(viewer): AdminViewer,
 ) -> Result<Response, ApiError> {
-    list_page(&state, &viewer, StatusCode::OK, None).await
+    list_page(&state, &tasks, &viewer, StatusCode::OK, None).await
 }
 
 /// The collector form's values, as text (what the form shows and sends back).
@@ -563,7 +568,7 @@ async fn form_page(
 }
 
 async fn default_calendar(state: &AppState) -> Result<i64, ApiError> {
-    let id = crate::startup::default_calendar_id(state.storage.as_ref(), &state.settings).await?;
+    let id = crate::intake::default_calendar_id(state.storage.as_ref(), &state.settings).await?;
     Ok(id.unwrap_or_default())
 }
 
@@ -742,12 +747,12 @@ pub async fn toggle_deleted(
 #[instrument(skip_all, fields(collector = id))]
 pub async fn test(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let c = stored(&state, id).await?;
-    let tasks = state.collector_tasks.clone();
     let seq = tasks.begin(format!("{}: проверка соединения…", c.name));
     tokio::spawn(async move {
         let notice =
@@ -771,6 +776,7 @@ pub async fn test(
 #[instrument(skip_all, fields(collector = id))]
 pub async fn run(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
@@ -778,7 +784,7 @@ pub async fn run(
     let c = stored(&state, id).await?;
     let refused = match state.job.start(Some(&c.name)).await {
         Ok(run) => {
-            let tasks = state.collector_tasks.clone();
+            let tasks = tasks.clone();
             let seq = tasks.begin(format!("{}: сбор почты идёт…", c.name));
             let name = c.name.clone();
             tokio::spawn(async move {
@@ -804,7 +810,7 @@ pub async fn run(
         },
         Err(JobError::Storage(e)) => return Err(e.into()),
     };
-    list_page(&state, &viewer, StatusCode::OK, Some(refused)).await
+    list_page(&state, &tasks, &viewer, StatusCode::OK, Some(refused)).await
 }
 
 fn run_notice(summaries: Vec<crate::jobs::CollectorSummary>) -> Notice {

@@ -17,7 +17,7 @@ use super::fmt::LeadRow;
 use super::lead::{mailto_href, tel_href};
 use super::session::{Viewer, calendar_scope, visible_calendars};
 use super::{Layout, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{CounterpartyView, PageRequest};
 
 #[derive(Template, WebTemplate)]
@@ -44,7 +44,7 @@ pub async fn list(
     Query(p): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let q = p.q.unwrap_or_default().trim().to_owned();
-    let cursor = crate::http::read::parse_cursor(p.cursor.as_deref())?;
+    let cursor = crate::app::parse_cursor(p.cursor.as_deref())?;
     let scope = calendar_scope(&state, &viewer).await?;
     let page = state
         .storage

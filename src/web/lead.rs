@@ -14,7 +14,7 @@ use tracing::{info, instrument};
 use super::fmt::{self, LeadRow};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LineView, TechCardView};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
 

@@ -23,9 +23,9 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 use tracing::{info, instrument, warn};
 
-use super::password::{self, PasswordError};
 use super::session::{self, Client, CsrfForm, NoFields};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
+use crate::password::{self, PasswordError};
 use crate::storage::{LoginAttempt, LoginLimits, LoginReservation};
 use crate::tokens;
 use leadgate_domain::account::Name;

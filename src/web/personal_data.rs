@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::session::{AdminViewer, CsrfForm, Viewer};
 use super::{Layout, fmt, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
 use leadgate_domain::personal_data::PersonDataQuery;
 

@@ -11,9 +11,9 @@
 use chrono::Utc;
 use tracing::instrument;
 
-use crate::collector::{MailRules, submission_for};
+use super::Intake;
+use super::mail::{MailRules, submission_for};
 use crate::config::Settings;
-use crate::intake::Intake;
 use crate::storage::{Disposition, MessageView, Reimport, Storage, StorageError};
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::ledger::Outcome;
@@ -70,7 +70,7 @@ pub async fn reprocess(
     message_id: i64,
 ) -> Result<Reprocessed, ReprocessError> {
     let max_message_bytes = settings.limits.max_message_bytes;
-    let default_calendar = crate::startup::default_calendar_id(storage, settings)
+    let default_calendar = super::default_calendar_id(storage, settings)
         .await?
         .unwrap_or_default();
     let message: MessageView = storage
