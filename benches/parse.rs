@@ -5,18 +5,18 @@
 //! `cargo bench --bench parse` prints, for the PHPMailer fixture (a site order with a cp1251 JSON attachment,
 //! like the messages of `bench/run mail`), the median over 15 rounds of 2,000 messages of:
 //! - `read`: mail-parser, the payload search and reading the attachment's JSON
-//!   ([`leadgate::mail::extract::read`]);
+//!   ([`leadgate_mail::extract::read`]);
 //! - `payload`: that JSON into a lead draft ([`leadgate::intake::parse_read_json`]);
 //! - `compress`: the raw message into the form the ledger keeps ([`leadgate::storage::StoredRaw::new`]);
-//! - `submission`: all of it, as the collector calls it ([`leadgate::mail::collector::submission_for`]).
+//! - `submission`: all of it, as the collector calls it ([`leadgate::collector::submission_for`]).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use leadgate::intake::mail::{MailRules, submission_for};
 use leadgate::intake::{IntakeSettings, parse_read_json};
-use leadgate::mail::collector::{MailRules, submission_for};
-use leadgate::mail::extract;
 use leadgate::storage::StoredRaw;
+use leadgate_mail::extract;
 
 const MAIL: &[u8] = include_bytes!("../tests/fixtures/mail/phpmailer_cp1251.eml");
 const ROUNDS: usize = 15;

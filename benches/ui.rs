@@ -26,9 +26,10 @@ use leadgate::startup::Application;
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate::storage::{
-    Accounts, Calendars, Disposition, LeadDraft, Ledger, LedgerEntry, Role, SourceRef, StoredRaw,
+    Accounts, Calendars, Disposition, LeadDraft, Ledger, LedgerEntry, SourceRef, StoredRaw,
     Submission,
 };
+use leadgate_domain::account::Role;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -265,7 +266,7 @@ async fn main() {
     let storage = SqliteStorage::connect(&settings.database.url)
         .await
         .unwrap();
-    let hash = leadgate::web::password::hash("bench-password".into())
+    let hash = leadgate::password::hash("bench-password".into())
         .await
         .unwrap();
     storage

@@ -90,7 +90,7 @@ pub enum ScheduleError {
 /// A malformed expression, or one that never falls due.
 pub fn parse_schedule(pattern: &str, tz: Tz) -> Result<Cron, ScheduleError> {
     let pattern = pattern.trim();
-    let cron = crate::jobs::parse_cron(pattern).map_err(|e| ScheduleError::Invalid {
+    let cron = crate::config::parse_cron(pattern).map_err(|e| ScheduleError::Invalid {
         pattern: pattern.to_owned(),
         reason: e.to_string(),
     })?;

@@ -10,12 +10,13 @@ use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::mail::collector::{MailRules, submission_for};
+use crate::intake::mail::{MailRules, submission_for};
 use crate::startup::{Application, Services};
 use crate::storage::{
-    Disposition, LeadFilter, LedgerEntry, PageRequest, Role, SourceRef, StoredRaw, Submission,
+    Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
     SubmitOutcome, content_hash,
 };
+use leadgate_domain::account::{Name, Role};
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
 #[derive(Debug, Parser)]
@@ -338,7 +339,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
         UsersCommand::Disable { login } => return set_disabled(settings, &login, true).await,
         UsersCommand::Enable { login } => return set_disabled(settings, &login, false).await,
     };
-    if !crate::web::admin::valid_login(&login) {
+    if Name::parse(&login).is_err() {
         anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
     }
     let role: Role = role
@@ -354,16 +355,16 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    if password.chars().count() < crate::web::password::MIN_LENGTH {
+    if password.chars().count() < crate::password::MIN_LENGTH {
         anyhow::bail!(
             "the password must be at least {} characters (LEADGATE_NEW_PASSWORD or the first line of stdin)",
-            crate::web::password::MIN_LENGTH
+            crate::password::MIN_LENGTH
         );
     }
     let mut services = Services::open(settings).await?;
     services.provision_accounts().await?;
     show_first_start(&services.first_start, &services.settings)?;
-    let hash = crate::web::password::hash(password).await?;
+    let hash = crate::password::hash(password).await?;
     let storage = &services.storage;
     let verb = match storage.user_credentials(&login).await? {
         Some(user) => {
@@ -391,7 +392,7 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
         PersonalDataCommand::Find { person, json } => (person, json, false),
         PersonalDataCommand::Erase { person, json } => (person, json, true),
     };
-    let query = crate::domain::personal_data::PersonDataQuery::from_fields(
+    let query = leadgate_domain::personal_data::PersonDataQuery::from_fields(
         person.phone.as_deref(),
         person.email.as_deref(),
         person.inn.as_deref(),
@@ -580,7 +581,7 @@ fn content_key(bytes: &[u8]) -> String {
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
     let services = Services::open(settings).await?;
     let default_calendar =
-        crate::startup::default_calendar_id(services.storage.as_ref(), &services.settings)
+        crate::intake::default_calendar_id(services.storage.as_ref(), &services.settings)
             .await?
             .context("the default calendar is missing")?;
     let mut failures = 0;
@@ -712,11 +713,11 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
 
 fn make_eml(payload: &Path, number: Option<String>, from: &str, to: &str) -> anyhow::Result<i32> {
     let bytes = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
-    let text = crate::domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
+    let text = leadgate_domain::charset::decode(&bytes, None, encoding_rs::WINDOWS_1251).text;
     let number = number
         .or_else(|| number_in_subject(&text))
         .unwrap_or_else(|| "1".to_owned());
-    let eml = crate::eml::site_order_email(&text, &number, from, to)?;
+    let eml = leadgate_mail::eml::site_order_email(&text, &number, from, to)?;
     std::io::stdout().write_all(&eml)?;
     Ok(0)
 }

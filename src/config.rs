@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{AfterImport, CollectorRecord, HttpSourceRecord, Protocol, SubjectFilter};
+use crate::storage::{CollectorRecord, HttpSourceRecord};
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 
 /// Errors while loading settings or reading a secret.
 #[derive(Debug, thiserror::Error)]
@@ -391,7 +392,7 @@ pub struct CollectorConfig {
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
     #[serde(default = "default_tls")]
-    pub tls: crate::mail::tls::TlsMode,
+    pub tls: leadgate_domain::collector::TlsMode,
     /// Extra CA certificate (PEM) to trust.
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (warns on every connection).
@@ -435,7 +436,7 @@ pub struct CollectorConfig {
     pub deleted: bool,
 }
 
-fn default_tls() -> crate::mail::tls::TlsMode {
+fn default_tls() -> leadgate_domain::collector::TlsMode {
     CollectorRecord::DEFAULT_TLS
 }
 fn default_folder() -> String {
@@ -981,12 +982,23 @@ impl Traced {
     }
 }
 
+/// Parses the job's cron expression: 6 fields (with seconds) or 5.
+///
+/// # Errors
+/// A malformed expression.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(pattern)
+}
+
 impl Settings {
     /// What loading does not catch and a start would fail on: calendars named but not defined, names given
     /// twice, a bad cron expression, malformed CORS origins.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if let Err(e) = crate::jobs::parse_cron(&self.schedule.mail_collector.cron) {
+        if let Err(e) = parse_cron(&self.schedule.mail_collector.cron) {
             problems.push(format!("schedule.mail_collector.cron: {e}"));
         }
         let defined = |name: &str| {
@@ -1079,10 +1091,16 @@ mod tests {
         assert_eq!(s.collectors[0].port, 993);
         assert_eq!(
             s.collectors[0].after_import,
-            crate::storage::AfterImport::Keep
+            leadgate_domain::collector::AfterImport::Keep
         );
-        assert_eq!(s.collectors[0].tls, crate::mail::tls::TlsMode::Implicit);
-        assert_eq!(s.collectors[0].protocol, crate::storage::Protocol::Imap);
+        assert_eq!(
+            s.collectors[0].tls,
+            leadgate_domain::collector::TlsMode::Implicit
+        );
+        assert_eq!(
+            s.collectors[0].protocol,
+            leadgate_domain::collector::Protocol::Imap
+        );
         assert_eq!(s.limits.max_body_bytes, 1_048_576);
         assert_eq!(s.schedule.mail_collector.cron, "0 */5 * * * *");
         assert_eq!(
@@ -1128,7 +1146,7 @@ mod tests {
         assert_eq!(defaults.keyword, "ORDER");
         assert_eq!(defaults.folder, "INBOX");
         assert_eq!(defaults.default_charset, "windows-1251");
-        assert_eq!(defaults.tls, crate::mail::tls::TlsMode::Implicit);
+        assert_eq!(defaults.tls, leadgate_domain::collector::TlsMode::Implicit);
         assert_eq!(defaults.after_import, AfterImport::Keep);
         assert_eq!(defaults.subject_filter, SubjectFilter::Server);
         let back = CollectorConfig::new("site", Protocol::Imap, "mail.example.ru", 993, "orders");

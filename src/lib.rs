@@ -1,21 +1,25 @@
 //! leadgate: loads leads and orders from print shops' websites into managers' calendars.
 //!
-//! Data flows one way: the channels (`http`, and the mail collectors) feed the [`intake`] pipeline, which
-//! uses the pure [`domain`] and writes through [`storage`]. [`startup`] wires them together for the server
-//! and for the one-shot commands of [`cli`].
+//! Data flows one way, and the crates and modules are layered so that only this way builds:
+//! - the channels, [`http`] (the API) and [`collector`] (the mail collectors, over the `leadgate_mail` wire),
+//!   feed the [`intake`] pipeline, which uses the pure `leadgate_domain` and writes through [`storage`];
+//! - the web UI ([`web`]) and the API share [`app`] (state and the one error type) and never import each
+//!   other; [`router`] alone puts their routes together;
+//! - [`startup`] wires everything for the server and for the one-shot commands of [`cli`].
 
 pub mod admin_settings;
+pub mod app;
 pub mod cli;
+pub mod collector;
 pub mod config;
-pub mod domain;
-pub mod eml;
 pub mod http;
 pub mod intake;
 pub mod jobs;
 pub mod layout_files;
-pub mod mail;
+pub mod password;
 pub mod personal_data;
-pub mod reprocess;
+pub mod router;
+pub mod schema;
 pub mod secrets;
 pub mod startup;
 pub mod storage;

@@ -10,11 +10,11 @@
 
 use tracing::{info, instrument};
 
-use crate::domain::personal_data::PersonDataQuery;
 use crate::storage::{
-    ErasureActor, ErasureRecord, Outcome, PageRequest, PersonalDataFound, RawMessage, Storage,
-    StorageError,
+    ErasureActor, ErasureRecord, PageRequest, PersonalDataFound, RawMessage, Storage, StorageError,
 };
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 /// Ledger records read per page while searching raw bytes.
 const PAGE: u32 = 200;
@@ -109,7 +109,8 @@ fn mentions(query: &PersonDataQuery, raw: &RawMessage) -> bool {
     if raw.content_type.starts_with("message/") {
         // Read under the default attachment limit, so one huge record costs no more here than in a collector.
         let limit = crate::config::Limits::default().max_body_bytes;
-        let (_, payload) = crate::mail::extract::read(&raw.bytes, encoding_rs::WINDOWS_1251, limit);
+        let (_, payload) =
+            leadgate_mail::extract::read(&raw.bytes, encoding_rs::WINDOWS_1251, limit);
         payload.is_ok_and(|p| query.mentioned_in(&p.text))
     } else {
         std::str::from_utf8(&raw.bytes).is_err()

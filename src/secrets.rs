@@ -17,6 +17,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 
 use crate::config::{SecretsSettings, read_secret};
+use crate::storage::Sealed;
 
 /// The key file generated in the data directory when the configuration names none.
 pub const KEY_FILE: &str = "secret.key";
@@ -42,21 +43,6 @@ pub enum SecretError {
     /// Decryption failed: another key, another owner, or altered bytes.
     #[error("the stored secret cannot be decrypted with this key for this owner")]
     Open,
-}
-
-/// A sealed secret: the nonce and the ciphertext (with its tag).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// 12 random bytes.
-    pub nonce: Vec<u8>,
-    /// Ciphertext and tag.
-    pub ciphertext: Vec<u8>,
-}
-
-impl std::fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealed").finish_non_exhaustive()
-    }
 }
 
 /// The key, ready to seal and open secrets.
@@ -154,15 +140,6 @@ impl SecretBox {
     }
 }
 
-/// What a mailbox password is bound to: `protocol://user@host:port`. Moving a collector changes it.
-pub fn mailbox_owner(protocol: &str, username: &str, host: &str, port: u16) -> String {
-    format!(
-        "{protocol}://{}@{}:{port}",
-        username.trim(),
-        host.trim().to_ascii_lowercase()
-    )
-}
-
 fn parse_key(text: &str) -> Result<[u8; 32], SecretError> {
     let bytes = hex::decode(text.trim()).map_err(|_| SecretError::BadKey)?;
     bytes.try_into().map_err(|_| SecretError::BadKey)
@@ -194,7 +171,7 @@ mod tests {
     #[test]
     fn a_sealed_password_opens_only_with_its_key_and_for_its_owner() {
         let key = SecretBox::new(&[7; 32]);
-        let owner = mailbox_owner("imap", "orders@shop.ru", "Mail.Shop.ru", 993);
+        let owner = crate::storage::mailbox_owner("imap", "orders@shop.ru", "Mail.Shop.ru", 993);
         assert_eq!(owner, "imap://orders@shop.ru@mail.shop.ru:993");
         let sealed = key.seal("hunter2", &owner).unwrap();
         assert!(
@@ -204,7 +181,7 @@ mod tests {
                 .any(|w| w == b"hunter2".as_slice())
         );
         assert_eq!(key.open(&sealed, &owner).unwrap(), "hunter2");
-        let moved = mailbox_owner("imap", "orders@shop.ru", "evil.example", 993);
+        let moved = crate::storage::mailbox_owner("imap", "orders@shop.ru", "evil.example", 993);
         assert!(key.open(&sealed, &moved).is_err());
         assert!(SecretBox::new(&[8; 32]).open(&sealed, &owner).is_err());
         let again = key.seal("hunter2", &owner).unwrap();

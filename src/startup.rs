@@ -14,14 +14,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::app::AppState;
+use crate::collector::CollectorEnv;
 use crate::config::{HttpSourceConfig, Settings, read_secret};
-use crate::http::{self, AppState};
+use crate::http;
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
-use crate::mail::collector::CollectorEnv;
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{AfterImport, FileRecords, Protocol, Role, Storage};
+use crate::storage::{FileRecords, Storage};
 use crate::tokens;
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol};
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
 #[derive(Default)]
@@ -149,23 +152,6 @@ impl Services {
     }
 }
 
-/// The id of the calendar for site data whose source names none: `default_calendar` of the configuration,
-/// else the one an administrator chose in the UI ([`crate::admin_settings`]); provisioning at every start
-/// makes sure the configured one exists.
-///
-/// # Errors
-/// Database errors.
-pub async fn default_calendar_id(
-    storage: &dyn Storage,
-    settings: &Settings,
-) -> Result<Option<i64>, crate::storage::StorageError> {
-    Ok(crate::admin_settings::load(storage, settings)
-        .await?
-        .default_calendar
-        .value
-        .id)
-}
-
 /// Applies the configuration file to the records it manages: upserts the calendars (the default calendar
 /// among them), HTTP sources and collectors it declares, marks them managed by the file, and retires those it
 /// managed and no longer declares (see [`Storage::manage_by_file`]). Records made in the web UI are left as
@@ -175,7 +161,7 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
     let configured_default = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;
-    let default_calendar = default_calendar_id(storage, settings)
+    let default_calendar = crate::intake::default_calendar_id(storage, settings)
         .await?
         .unwrap_or(configured_default);
     for calendar in &settings.calendars {
@@ -292,9 +278,9 @@ async fn provision_accounts(
     .context("reading the admin token")?;
     if admin_token.is_some() || is_first_start {
         // On the first start the administrator also gets a generated web UI password, shown once.
-        let admin_password = is_first_start.then(crate::web::password::generate);
+        let admin_password = is_first_start.then(crate::password::generate);
         let password_hash = match &admin_password {
-            Some(p) => Some(crate::web::password::hash(p.clone()).await?),
+            Some(p) => Some(crate::password::hash(p.clone()).await?),
             None => None,
         };
         let admin = storage
@@ -327,7 +313,7 @@ async fn provision_accounts(
             ..HttpSourceConfig::default()
         };
         let record = website.to_record(
-            default_calendar_id(storage, settings)
+            crate::intake::default_calendar_id(storage, settings)
                 .await?
                 .context("the default calendar is missing")?,
         );
@@ -431,10 +417,9 @@ impl Application {
             settings: settings.clone(),
             sources: Arc::default(),
             rate_limiter: Arc::default(),
-            collector_tasks: Arc::default(),
             metrics: crate::telemetry::prometheus(),
         };
-        let router = http::router(
+        let router = crate::router::router(
             state,
             self.metrics_listener.is_none().then(|| metrics.clone()),
         );

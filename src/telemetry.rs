@@ -60,6 +60,6 @@ mod tests {
         assert!(!may_log("imap_proto::parser", Level::TRACE));
         assert!(may_log("async_imap::client", Level::DEBUG));
         assert!(may_log("async_imapx", Level::TRACE));
-        assert!(may_log("leadgate::mail::imap", Level::TRACE));
+        assert!(may_log("leadgate_mail::imap", Level::TRACE));
     }
 }

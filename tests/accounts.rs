@@ -6,8 +6,9 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
+use leadgate::storage::SessionCheck;
 use leadgate::storage::sqlite::testing::TestDatabase;
-use leadgate::storage::{Role, SessionCheck};
+use leadgate_domain::account::Role;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

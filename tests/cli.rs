@@ -177,13 +177,13 @@ fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
         .unwrap();
     assert_exit(&output, 0);
     let eml = output.stdout;
-    let headers = leadgate::mail::extract::headers(&eml);
+    let headers = leadgate_mail::extract::headers(&eml);
     assert_eq!(
         headers.subject.as_deref(),
         Some("ORDER: 123"),
         "the number comes from Тема"
     );
-    let found = leadgate::mail::extract::find_payload(&eml, encoding_rs::WINDOWS_1251).unwrap();
+    let found = leadgate_mail::extract::find_payload(&eml, encoding_rs::WINDOWS_1251).unwrap();
     assert!(found.is_json_object());
     assert_eq!(found.encoding, encoding_rs::WINDOWS_1251);
     assert_eq!(found.text, SEED_SAMPLE);
@@ -194,7 +194,7 @@ fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
         .args(["--number", "77"])
         .output()
         .unwrap();
-    let headers = leadgate::mail::extract::headers(&numbered.stdout);
+    let headers = leadgate_mail::extract::headers(&numbered.stdout);
     assert_eq!(headers.subject.as_deref(), Some("ORDER: 77"));
 }
 

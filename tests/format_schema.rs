@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::domain::payload::{MAX_LINES, Payload, PayloadError};
+use leadgate_domain::payload::{MAX_LINES, Payload, PayloadError};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -105,7 +105,7 @@ fn every_fixture_is_judged_alike_by_the_schema_and_leadgate() {
     mail.sort();
     for path in mail {
         let raw = std::fs::read(&path).unwrap();
-        if let Ok(found) = leadgate::mail::extract::find_payload(&raw, encoding_rs::WINDOWS_1251) {
+        if let Ok(found) = leadgate_mail::extract::find_payload(&raw, encoding_rs::WINDOWS_1251) {
             documents.push((path.display().to_string(), found.text));
         }
     }

@@ -15,9 +15,8 @@ use std::time::Duration;
 use common::dovecot::{dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
 use leadgate::jobs::CollectorSummary;
-use leadgate::mail::tls::TlsMode;
 use leadgate::startup::Services;
-use leadgate::storage::Protocol;
+use leadgate_domain::collector::{Protocol, TlsMode};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use encoding_rs::{UTF_8, WINDOWS_1251};
-use leadgate::domain::subject::keyword_match;
-use leadgate::mail::extract::{ExtractError, FoundPayload, MailHeaders, find_payload, headers};
+use leadgate_domain::subject::keyword_match;
+use leadgate_mail::extract::{ExtractError, FoundPayload, MailHeaders, find_payload, headers};
 use proptest::prelude::*;
 
 #[path = "common/forward.rs"]

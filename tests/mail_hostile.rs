@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use leadgate::intake::IntakeSettings;
-use leadgate::mail::collector::{MailRules, submission_for};
+use leadgate::intake::mail::{MailRules, submission_for};
 use leadgate::storage::{Disposition, Submission};
 
 const BOUNDARY: &str = "hostile-boundary";

@@ -9,10 +9,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use leadgate::mail::Credentials;
-use leadgate::mail::imap::{ImapError, ImapSession};
-use leadgate::mail::pop3::{Pop3Client, Pop3Error};
-use leadgate::mail::tls::{ConnectError, Endpoint, TlsError, TlsMode, TlsSettings};
+use leadgate_domain::collector::TlsMode;
+use leadgate_mail::Credentials;
+use leadgate_mail::imap::{ImapError, ImapSession};
+use leadgate_mail::pop3::{Pop3Client, Pop3Error};
+use leadgate_mail::tls::{ConnectError, Endpoint, TlsError, TlsSettings};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -509,7 +510,7 @@ async fn a_connect_to_a_closed_port_fails_at_once() {
         "{pop3:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(2));
-    let direct = leadgate::mail::tls::connect(&endpoint).await.unwrap_err();
+    let direct = leadgate_mail::tls::connect(&endpoint).await.unwrap_err();
     assert!(matches!(direct, ConnectError::Io { .. }), "{direct:?}");
 }
 

@@ -84,7 +84,7 @@ async fn ten_reprocess_calls_at_once_from_the_api_and_the_ui_file_one_lead_and_a
     assert_eq!(ids.len(), 1, "one message, one lead: {ids:?}");
     let lead_id = items[0]["id"].as_i64().unwrap();
     let ledger = storage(&app).await.message(message).await.unwrap().unwrap();
-    assert_eq!(ledger.outcome, leadgate::storage::Outcome::Imported);
+    assert_eq!(ledger.outcome, leadgate_domain::ledger::Outcome::Imported);
     assert_eq!(ledger.lead_id, Some(lead_id));
 
     // The API: the call that filed it says so, every other one says which lead it already is.

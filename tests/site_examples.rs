@@ -111,7 +111,7 @@ async fn the_phpmailer_example_mail_is_collected_as_an_order() {
     );
     assert!(mime.contains("application/json; charset=windows-1251"));
     // The attachment really is Windows-1251 text (not UTF-8, not \u escapes).
-    let found = leadgate::mail::extract::find_payload(mime.as_bytes(), encoding_rs::UTF_8).unwrap();
+    let found = leadgate_mail::extract::find_payload(mime.as_bytes(), encoding_rs::UTF_8).unwrap();
     assert_eq!(found.encoding, encoding_rs::WINDOWS_1251);
     assert!(!found.had_errors);
     assert!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
-use leadgate::storage::Role;
+use leadgate_domain::account::Role;
 use serde_json::Value;
 use ui_support::*;
 
@@ -210,7 +210,7 @@ async fn a_script_in_a_quarantined_message_or_a_lead_is_shown_as_text_and_never_
     b.click("#discard").await;
     b.wait_for("p.empty").await;
     let record = storage(&app).await.message(id).await.unwrap().unwrap();
-    assert_eq!(record.outcome, leadgate::storage::Outcome::Discarded);
+    assert_eq!(record.outcome, leadgate_domain::ledger::Outcome::Discarded);
     b.stop().await;
 }
 

@@ -9,7 +9,7 @@ mod ui_support;
 use common::TestApp;
 use fantoccini::Locator;
 use leadgate::config::Settings;
-use leadgate::storage::Role;
+use leadgate_domain::account::Role;
 use serde_json::{Value, json};
 use ui_support::*;
 

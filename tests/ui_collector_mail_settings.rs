@@ -6,7 +6,7 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::SubjectFilter;
+use leadgate_domain::collector::SubjectFilter;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

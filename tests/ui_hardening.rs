@@ -8,11 +8,11 @@ mod ui_support;
 
 use chrono::{Duration, Utc};
 use common::TestApp;
-use leadgate::domain::payload::Payload;
 use leadgate::storage::{
-    CollectorRecord, Disposition, LeadDraft, LedgerEntry, Protocol, SourceRef, StoredRaw,
-    Submission,
+    CollectorRecord, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
 };
+use leadgate_domain::collector::Protocol;
+use leadgate_domain::payload::Payload;
 use serde_json::{Value, json};
 use ui_support::*;
 

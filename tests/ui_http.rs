@@ -6,7 +6,7 @@ mod common;
 mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::storage::Role;
+use leadgate_domain::account::Role;
 use serde_json::Value;
 use ui_support::*;
 
@@ -462,7 +462,7 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
         .update_lead(
             newest,
             &leadgate::storage::LeadPatch {
-                status: Some(leadgate::domain::lead::LeadStatus::Done),
+                status: Some(leadgate_domain::lead::LeadStatus::Done),
                 assignee: None,
             },
         )
@@ -657,7 +657,7 @@ async fn quarantine_shows_the_raw_message_as_escaped_text_and_discarding_keeps_i
     .await;
     assert_eq!(r.status(), 303);
     let record = storage(&app).await.message(id).await.unwrap().unwrap();
-    assert_eq!(record.outcome, leadgate::storage::Outcome::Discarded);
+    assert_eq!(record.outcome, leadgate_domain::ledger::Outcome::Discarded);
     assert_eq!(record.reason.as_deref(), Some("no JSON attachment"));
     let (_, list) = get(&app, &c, "/quarantine").await;
     assert!(!list.contains(&format!("/quarantine/{id}\"")));
@@ -1039,7 +1039,7 @@ async fn reprocessing_from_quarantine_files_a_lead_or_keeps_the_message_with_its
     let s = storage(&app).await;
     assert_eq!(
         s.message(fixed).await.unwrap().unwrap().outcome,
-        leadgate::storage::Outcome::Imported
+        leadgate_domain::ledger::Outcome::Imported
     );
 
     let r = post_form(
@@ -1053,7 +1053,7 @@ async fn reprocessing_from_quarantine_files_a_lead_or_keeps_the_message_with_its
     assert!(r.text().await.unwrap().contains("Снова отклонено"));
     assert_eq!(
         s.message(broken).await.unwrap().unwrap().outcome,
-        leadgate::storage::Outcome::Rejected
+        leadgate_domain::ledger::Outcome::Rejected
     );
     // Without the token nothing is reprocessed.
     let r = post_form(&app, &c, &format!("/quarantine/{broken}/reprocess"), &[]).await;

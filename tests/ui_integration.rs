@@ -8,7 +8,7 @@ mod ui_support;
 
 use common::TestApp;
 use fantoccini::Locator;
-use leadgate::storage::Role;
+use leadgate_domain::account::Role;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

@@ -7,7 +7,7 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::Role;
+use leadgate_domain::account::Role;
 use serde_json::{Value, json};
 use ui_support::*;
 

@@ -5,10 +5,10 @@
 //! `fuzz_targets/` hand them to libFuzzer; leadgate's `tests/fuzz_replay.rs` runs them over every committed
 //! corpus and regression file as an ordinary test, so a crash once found stays fixed.
 
-use leadgate::domain::charset::{self, ChosenBy};
-use leadgate::domain::payload::{MAX_LINES, MAX_WARNINGS, Payload};
-use leadgate::domain::subject::keyword_match;
-use leadgate::mail::{extract, imap, pop3};
+use leadgate_domain::charset::{self, ChosenBy};
+use leadgate_domain::payload::{MAX_LINES, MAX_WARNINGS, Payload};
+use leadgate_domain::subject::keyword_match;
+use leadgate_mail::{extract, imap, pop3};
 
 /// A target's body: it takes the fuzzer's bytes and panics on a failure.
 pub type Target = fn(&[u8]);

@@ -10,12 +10,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth;
 use super::dto::{CollectorRecord, RunView};
-use super::error::ErrorBody;
 use super::extract::{Json, Path};
-use super::{ApiError, AppState, auth};
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState};
+use crate::intake::reprocess::{ReprocessError, Reprocessed, reprocess};
 use crate::jobs::JobError;
-use crate::reprocess::{ReprocessError, Reprocessed, reprocess};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

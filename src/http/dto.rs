@@ -11,10 +11,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::{Contact, ExtraWork, OrderLine};
-use crate::domain::warning::Warning;
 use crate::storage;
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::payload::{Contact, ExtraWork, OrderLine};
+use leadgate_domain::warning::Warning;
 
 /// Outcome of one message in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -32,14 +32,14 @@ pub enum Outcome {
     Discarded,
 }
 
-impl From<storage::Outcome> for Outcome {
-    fn from(o: storage::Outcome) -> Self {
+impl From<leadgate_domain::ledger::Outcome> for Outcome {
+    fn from(o: leadgate_domain::ledger::Outcome) -> Self {
         match o {
-            storage::Outcome::Imported => Self::Imported,
-            storage::Outcome::Duplicate => Self::Duplicate,
-            storage::Outcome::Skipped => Self::Skipped,
-            storage::Outcome::Rejected => Self::Rejected,
-            storage::Outcome::Discarded => Self::Discarded,
+            leadgate_domain::ledger::Outcome::Imported => Self::Imported,
+            leadgate_domain::ledger::Outcome::Duplicate => Self::Duplicate,
+            leadgate_domain::ledger::Outcome::Skipped => Self::Skipped,
+            leadgate_domain::ledger::Outcome::Rejected => Self::Rejected,
+            leadgate_domain::ledger::Outcome::Discarded => Self::Discarded,
         }
     }
 }
@@ -723,11 +723,11 @@ pub enum Protocol {
     Pop3,
 }
 
-impl From<storage::Protocol> for Protocol {
-    fn from(p: storage::Protocol) -> Self {
+impl From<leadgate_domain::collector::Protocol> for Protocol {
+    fn from(p: leadgate_domain::collector::Protocol) -> Self {
         match p {
-            storage::Protocol::Imap => Self::Imap,
-            storage::Protocol::Pop3 => Self::Pop3,
+            leadgate_domain::collector::Protocol::Imap => Self::Imap,
+            leadgate_domain::collector::Protocol::Pop3 => Self::Pop3,
         }
     }
 }
@@ -746,13 +746,13 @@ pub enum AfterImport {
     Delete,
 }
 
-impl From<storage::AfterImport> for AfterImport {
-    fn from(a: storage::AfterImport) -> Self {
+impl From<leadgate_domain::collector::AfterImport> for AfterImport {
+    fn from(a: leadgate_domain::collector::AfterImport) -> Self {
         match a {
-            storage::AfterImport::Keep => Self::Keep,
-            storage::AfterImport::Seen => Self::Seen,
-            storage::AfterImport::Move => Self::Move,
-            storage::AfterImport::Delete => Self::Delete,
+            leadgate_domain::collector::AfterImport::Keep => Self::Keep,
+            leadgate_domain::collector::AfterImport::Seen => Self::Seen,
+            leadgate_domain::collector::AfterImport::Move => Self::Move,
+            leadgate_domain::collector::AfterImport::Delete => Self::Delete,
         }
     }
 }
@@ -768,11 +768,11 @@ pub enum SubjectFilter {
     Local,
 }
 
-impl From<storage::SubjectFilter> for SubjectFilter {
-    fn from(f: storage::SubjectFilter) -> Self {
+impl From<leadgate_domain::collector::SubjectFilter> for SubjectFilter {
+    fn from(f: leadgate_domain::collector::SubjectFilter) -> Self {
         match f {
-            storage::SubjectFilter::Server => Self::Server,
-            storage::SubjectFilter::Local => Self::Local,
+            leadgate_domain::collector::SubjectFilter::Server => Self::Server,
+            leadgate_domain::collector::SubjectFilter::Local => Self::Local,
         }
     }
 }
@@ -792,7 +792,7 @@ pub struct CollectorRecord {
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
     #[schema(value_type = String)]
-    pub tls: crate::mail::tls::TlsMode,
+    pub tls: leadgate_domain::collector::TlsMode,
     /// Extra CA certificate file.
     #[schema(value_type = Option<String>)]
     pub ca_file: Option<std::path::PathBuf>,

@@ -5,7 +5,7 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use crate::app::ApiError;
 
 /// `axum::extract::Path`; a malformed path segment is a 400 with the JSON error body.
 #[derive(Debug, FromRequestParts)]

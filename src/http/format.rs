@@ -11,9 +11,6 @@ use utoipa_axum::routes;
 
 use super::AppState;
 
-/// Where the schema is served.
-pub const SCHEMA_PATH: &str = "/api/v1/format/v0.1.schema.json";
-
 /// The JSON Schema (draft 2020-12) of the v0.1 payload.
 pub const SCHEMA: &str = include_str!("../../docs/format-v0.1.schema.json");
 

@@ -20,16 +20,17 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth;
 use super::dto::{CalendarRef, CounterpartyRef};
-use super::error::ErrorBody;
-use super::{ApiError, AppState, auth};
-use crate::domain::lead::LeadKind;
-use crate::domain::warning::Warning;
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState};
 use crate::intake::Parsed;
 use crate::storage::{
     Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry, SourceRef, StoredRaw, Submission,
     SubmitOutcome,
 };
+use leadgate_domain::lead::LeadKind;
+use leadgate_domain::warning::Warning;
 
 /// The intake's route, which is not under the general request timeout (see [`super::request_timeout`]).
 pub(super) const INTAKE_PATH: &str = "/api/v1/intake";
@@ -249,7 +250,7 @@ async fn intake(
         content_type: body.content_type.clone(),
         content_hash: None,
     };
-    if let Some(field) = super::ratelimit::honeypot(&state.settings, &source.name)
+    if let Some(field) = crate::app::ratelimit::honeypot(&state.settings, &source.name)
         && fills_honeypot(&body, field)
     {
         return answer_spam(&state, &source, ledger, parsed.ok(), field).await;
@@ -341,14 +342,14 @@ fn limit_rate(
     request: &Request,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let Some(client) = super::ratelimit::client_address(
+    let Some(client) = crate::app::ratelimit::client_address(
         request.extensions(),
         headers,
         &state.settings.server.trusted_proxies,
     ) else {
         return Ok(());
     };
-    let limits = super::ratelimit::SourceLimits::of(&state.settings, &source.name);
+    let limits = crate::app::ratelimit::SourceLimits::of(&state.settings, &source.name);
     state
         .rate_limiter
         .check(source.id, client, limits)
@@ -363,7 +364,7 @@ fn limit_rate(
 /// Whether the payload fills the source's honeypot field: a top-level key with any value but null, false,
 /// an empty string, array or object.
 fn fills_honeypot(body: &Body_, field: &str) -> bool {
-    let decoded = crate::domain::charset::decode(
+    let decoded = leadgate_domain::charset::decode(
         &body.bytes,
         body.charset.as_deref(),
         encoding_rs::WINDOWS_1251,

@@ -7,12 +7,10 @@
 pub mod auth;
 pub mod collectors;
 pub mod dto;
-pub mod error;
 pub mod extract;
 pub mod format;
 pub mod intake;
 pub mod personal_data;
-pub mod ratelimit;
 pub mod read;
 pub mod serve;
 
@@ -26,46 +24,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::Settings;
-use crate::intake::Intake;
-use crate::storage::Storage;
-
-pub use error::ApiError;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// Storage.
-    pub storage: Arc<dyn Storage>,
-    /// The intake pipeline.
-    pub intake: Arc<Intake>,
-    /// The mail collector job (run now).
-    pub job: Arc<crate::jobs::MailCollectorJob>,
-    /// Settings as loaded at start.
-    pub settings: Arc<Settings>,
-    /// Recently authenticated HTTP sources.
-    pub sources: Arc<auth::SourceCache>,
-    /// The last "run now" or "test connection" started from the UI.
-    pub collector_tasks: Arc<crate::web::collectors::CollectorTasks>,
-    /// The HTTP sources' rate limits.
-    pub rate_limiter: Arc<ratelimit::RateLimiter>,
-    /// Prometheus renderer, when metrics are installed.
-    pub metrics: Option<PrometheusHandle>,
-}
+use crate::app::{ApiError, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "leadgate", description = "Leads and orders from print shops' websites into managers' calendars"),
     modifiers(&BearerAuth),
-    components(schemas(error::ErrorBody))
+    components(schemas(crate::app::error::ErrorBody))
 )]
 struct ApiDoc;
 
@@ -104,10 +73,10 @@ pub fn metrics_router(access: MetricsAccess) -> Router {
     Router::new().route("/metrics", get(metrics).with_state(access))
 }
 
-/// Builds the router with every route and middleware; `/metrics` only when `metrics_access` is given (it is not
-/// when metrics have a listen address of their own). CORS allows the origins of the HTTP sources as stored
-/// (the file's and the UI's), read again when a source changes.
-pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router {
+/// The API's routes with their OpenAPI document, the health checks and, when `metrics_access` is given,
+/// `/metrics` (it is not when metrics have a listen address of their own). Every route under `/api` needs a
+/// bearer token. [`crate::router`] merges these with the UI's and adds the middleware around both.
+pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
@@ -118,7 +87,23 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
         .merge(format::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
-    let cors = CorsLayer::new()
+    let mut api = api
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz));
+    if let Some(access) = metrics_access {
+        api = api.route("/metrics", get(metrics).with_state(access));
+    }
+    api
+}
+
+/// CORS for the intake: browsers may post to it from the origins of the HTTP sources as stored (the file's
+/// and the UI's), read again when a source changes.
+pub fn cors(state: &AppState) -> CorsLayer {
+    CorsLayer::new()
         .allow_origin(AllowOrigin::async_predicate({
             let sources = state.sources.clone();
             let storage = state.storage.clone();
@@ -134,41 +119,17 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
-        ]);
-    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
-    let request_id = HeaderName::from_static("x-request-id");
-    let mut api = api
-        .route(
-            "/openapi.json",
-            get(move || async move { Json(openapi.as_ref().clone()) }),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz));
-    if let Some(access) = metrics_access {
-        api = api.route("/metrics", get(metrics).with_state(access));
-    }
-    api.merge(crate::web::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::web::session::strict_transport,
-        ))
-        .with_state(state)
-        .layer(cors)
-        .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
-        .layer(CatchPanicLayer::new())
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req.extensions().get::<MatchedPath>().map_or("-", MatchedPath::as_str).to_owned();
-            tracing::info_span!("http", method = %req.method(), route, request_id = tracing::field::Empty)
-        }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        ])
 }
 
 /// Answers 408 to a request that takes longer than `server.request_timeout_secs`, except the intake: it
 /// limits receiving its request itself (`server.intake_timeout_secs`) and then waits for its commit, so a
 /// lead that is committed is never answered with an error.
-async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+pub async fn request_timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     let is_intake = request
         .extensions()
         .get::<MatchedPath>()

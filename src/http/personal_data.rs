@@ -9,11 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth;
 use super::dto::{ErasureRecord, PersonalDataFound};
-use super::error::ErrorBody;
-use super::{ApiError, AppState, auth};
-use crate::domain::personal_data::PersonDataQuery;
+use crate::app::error::ErrorBody;
+use crate::app::{ApiError, AppState};
 use crate::storage::ErasureActor;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,14 +14,17 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth;
 use super::dto::{
     CalendarView, CounterpartyView, LeadFilter, LeadPatch, LeadView, MessageView, Page,
     TechCardView,
 };
-use super::error::ErrorBody;
 use super::extract::{Json, Path, Query};
-use super::{ApiError, AppState, auth};
-use crate::storage::{self, Outcome, PageRequest, UserRecord, visible_calendar_ids};
+use crate::app::error::ErrorBody;
+use crate::app::parse_cursor;
+use crate::app::{ApiError, AppState};
+use crate::storage::{self, PageRequest, UserRecord, visible_calendar_ids};
+use leadgate_domain::ledger::Outcome;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -58,20 +61,6 @@ impl Paging {
             cursor: parse_cursor(self.cursor.as_deref())?,
         })
     }
-}
-
-/// Reads a list cursor (the `next` of the previous page); empty means the first page.
-///
-/// # Errors
-/// `BadRequest` for a cursor leadgate did not make.
-pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest("malformed cursor".into()))
-        })
-        .transpose()
 }
 
 /// The calendars the token's user may see, as a storage filter (`None`: every calendar).

@@ -7,6 +7,9 @@
 //! commits it as one transaction, and only then answers each caller. Durability is never traded for speed:
 //! every caller's answer comes after its commit (`synchronous = FULL`), but one fsync now covers many leads.
 
+pub mod mail;
+pub mod reprocess;
+
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -15,13 +18,30 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, instrument, warn};
 
-use crate::domain::charset;
-use crate::domain::payload::{Payload, PayloadError};
-use crate::domain::warning::Warning;
 use crate::storage::{
     Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StorageError, StoredRaw, Submission,
     SubmitOutcome,
 };
+use leadgate_domain::charset;
+use leadgate_domain::payload::{Payload, PayloadError};
+use leadgate_domain::warning::Warning;
+
+/// The id of the calendar for site data whose source names none: `default_calendar` of the configuration,
+/// else the one an administrator chose in the UI ([`crate::admin_settings`]); provisioning at every start
+/// makes sure the configured one exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn default_calendar_id(
+    storage: &dyn Storage,
+    settings: &crate::config::Settings,
+) -> Result<Option<i64>, StorageError> {
+    Ok(crate::admin_settings::load(storage, settings)
+        .await?
+        .default_calendar
+        .value
+        .id)
+}
 
 /// Why a payload cannot become a lead.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::mail::collector::{self, CollectorEnv};
+use crate::collector::{self, CollectorEnv};
 use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 
 /// The job's name in its lock file (one run at a time across processes on one database) and in logs.
@@ -256,21 +256,11 @@ fn runs_between<T: chrono::TimeZone>(
         .count()
 }
 
-/// Parses the job's cron expression: 6 fields (with seconds) or 5.
-///
-/// # Errors
-/// A malformed expression.
-pub fn parse_cron(pattern: &str) -> Result<Cron, croner::errors::CronError> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Optional)
-        .build()
-        .parse(pattern)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::config::parse_cron;
     use chrono::TimeZone;
 
     #[test]

@@ -138,7 +138,7 @@ impl Fetcher {
     /// # Errors
     /// The TLS configuration cannot be built.
     pub fn new(settings: &LayoutFileSettings) -> anyhow::Result<Self> {
-        let tls = crate::mail::tls::client_config(&crate::mail::tls::TlsSettings::default())?;
+        let tls = leadgate_mail::tls::client_config(&leadgate_mail::tls::TlsSettings::default())?;
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             settings: settings.clone(),

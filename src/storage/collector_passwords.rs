@@ -4,12 +4,11 @@
 use async_trait::async_trait;
 
 use super::Result;
-use crate::secrets::Sealed;
 
 /// A sealed mailbox password with the server and login it was typed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPassword {
-    /// `protocol://user@host:port` ([`crate::secrets::mailbox_owner`]).
+    /// `protocol://user@host:port` ([`mailbox_owner`]).
     pub bound_to: String,
     /// The sealed password.
     pub sealed: Sealed,
@@ -19,14 +18,14 @@ impl StoredPassword {
     /// What a password typed for this collector is bound to: its protocol and TLS mode, login, host and
     /// port (`imap+implicit://user@host:993`).
     pub fn owner_of(c: &super::CollectorRecord) -> String {
-        use crate::mail::tls::TlsMode;
+        use leadgate_domain::collector::TlsMode;
         let tls = match c.tls {
             TlsMode::Implicit => "implicit",
             TlsMode::StartTls => "starttls",
             TlsMode::None => "none",
         };
         let scheme = format!("{}+{tls}", c.protocol.as_str());
-        crate::secrets::mailbox_owner(&scheme, &c.username, &c.host, c.port)
+        mailbox_owner(&scheme, &c.username, &c.host, c.port)
     }
 }
 
@@ -54,4 +53,28 @@ pub trait CollectorPasswordStore: Send + Sync {
     /// # Errors
     /// Database errors.
     async fn clear_collector_password(&self, collector_id: i64) -> Result<bool>;
+}
+
+/// A sealed secret: the nonce and the ciphertext (with its tag).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// 12 random bytes.
+    pub nonce: Vec<u8>,
+    /// Ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed").finish_non_exhaustive()
+    }
+}
+
+/// What a mailbox password is bound to: `protocol://user@host:port`. Moving a collector changes it.
+pub fn mailbox_owner(protocol: &str, username: &str, host: &str, port: u16) -> String {
+    format!(
+        "{protocol}://{}@{}:{port}",
+        username.trim(),
+        host.trim().to_ascii_lowercase()
+    )
 }

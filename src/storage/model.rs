@@ -6,53 +6,13 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::{Contact, OrderLine, Payload};
-use crate::domain::warning::Warning;
-
-/// `as_str` and `FromStr` for an enum stored and configured by name.
-macro_rules! text_enum {
-    ($t:ty { $($v:ident = $s:literal),+ }) => {
-        impl $t {
-            /// The stored and configured name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),+ }
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)+ other => Err(format!("unknown value {other:?}")) }
-            }
-        }
-    };
-}
-
-/// Outcome of one message in the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// A lead was made from it.
-    Imported,
-    /// The ledger already held it.
-    Duplicate,
-    /// Looked at, not for leadgate (no keyword as a whole word).
-    Skipped,
-    /// For leadgate, but unusable; the raw message is kept for reprocessing.
-    Rejected,
-    /// A rejected message an administrator threw away (kept in the ledger).
-    Discarded,
-}
-
-text_enum!(Outcome {
-    Imported = "imported",
-    Duplicate = "duplicate",
-    Skipped = "skipped",
-    Rejected = "rejected",
-    Discarded = "discarded"
-});
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::{Contact, OrderLine, Payload};
+use leadgate_domain::warning::Warning;
 
 /// Who delivered a message: a collector, an HTTP source, or a file given to the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,9 +93,9 @@ pub enum RawCodec {
     Zstd,
 }
 
-text_enum!(RawCodec {
-    Identity = "identity",
-    Zstd = "zstd"
+leadgate_domain::vocabulary!(RawCodec, "raw codec", {
+    Identity => "identity",
+    Zstd => "zstd",
 });
 
 /// zstd level 1 with one context per thread: making a context costs more than compressing a small message.
@@ -683,18 +643,6 @@ pub struct HttpSourceRecord {
     pub auto_tech_cards: bool,
 }
 
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Administration and everything else.
-    Admin,
-    /// Works leads.
-    Manager,
-}
-
-text_enum!(Role { Admin = "admin", Manager = "manager" });
-
 /// A user as stored.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -705,50 +653,6 @@ pub struct UserRecord {
     /// Role.
     pub role: Role,
 }
-
-/// IMAP or POP3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// IMAP4rev1.
-    Imap,
-    /// POP3.
-    Pop3,
-}
-
-/// What a collector does with a message after its lead is committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AfterImport {
-    /// Leave it as it is (the default).
-    #[default]
-    Keep,
-    /// Set `\Seen` (IMAP).
-    Seen,
-    /// Move it to `move_to` (IMAP).
-    Move,
-    /// Delete it.
-    Delete,
-}
-
-/// Who decides which new IMAP messages hold the keyword.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SubjectFilter {
-    /// The server (`UID SEARCH SUBJECT`): mail without the keyword is never downloaded (the default).
-    #[default]
-    Server,
-    /// leadgate: it reads the subject of every new message (its header fields only) and judges it itself,
-    /// for servers whose SEARCH does not decode RFC 2047.
-    Local,
-}
-
-text_enum!(Protocol { Imap = "imap", Pop3 = "pop3" });
-text_enum!(SubjectFilter {
-    Server = "server",
-    Local = "local"
-});
-text_enum!(AfterImport { Keep = "keep", Seen = "seen", Move = "move", Delete = "delete" });
 
 /// A mail collector as stored (SPEC "Collectors"). The password is never stored, only where to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -764,7 +668,7 @@ pub struct CollectorRecord {
     /// Server port.
     pub port: u16,
     /// `implicit`, `starttls` or `none`.
-    pub tls: crate::mail::tls::TlsMode,
+    pub tls: TlsMode,
     /// Extra CA certificate file.
     pub ca_file: Option<std::path::PathBuf>,
     /// Skip certificate verification (warns).
@@ -809,7 +713,8 @@ impl CollectorRecord {
     /// The port a new collector form proposes (IMAP over TLS).
     pub const DEFAULT_PORT: u16 = 993;
     /// How the connection is secured when nothing is configured: TLS from the first byte.
-    pub const DEFAULT_TLS: crate::mail::tls::TlsMode = crate::mail::tls::TlsMode::Implicit;
+    pub const DEFAULT_TLS: leadgate_domain::collector::TlsMode =
+        leadgate_domain::collector::TlsMode::Implicit;
 
     /// A collector with every setting at its default: [`Self::DEFAULT_TLS`], the folder
     /// [`Self::DEFAULT_FOLDER`], the keyword [`Self::DEFAULT_KEYWORD`] judged by the server, the charset

@@ -23,7 +23,9 @@ use super::web_model::*;
 use super::{
     CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, SettingsStore,
 };
-use crate::domain::personal_data::PersonDataQuery;
+use leadgate_domain::account::Role;
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 /// The ledger: every message received, with its outcome, and the intake's writes.
 #[async_trait]

@@ -7,9 +7,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::model::{HttpSourceRecord, Role};
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Contact;
+use super::model::HttpSourceRecord;
+use leadgate_domain::account::Role;
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::payload::Contact;
 
 /// A user as the administration page lists them.
 #[derive(Debug, Clone)]

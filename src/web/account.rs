@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::session::{self, CsrfForm, NoFields, Viewer, visible_calendars};
 use super::{Layout, fmt};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::tokens;
 
 /// A calendar with its feed link (when just made).

@@ -21,10 +21,10 @@ use tracing::instrument;
 use super::fmt::{self, LeadRow};
 use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
-use crate::domain::lead::LeadStatus;
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::LeadSummary;
 use crate::tokens;
+use leadgate_domain::lead::LeadStatus;
 
 /// Events listed per day in the week view.
 pub const WEEK_PER_DAY: u32 = 40;

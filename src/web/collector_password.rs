@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{CollectorRecord, StoredPassword};
 
 /// A password as typed in a form: deserialised from the field, never shown by `Debug`.

@@ -3,7 +3,7 @@
 //!
 //! "Run now" and "test connection" call exactly what the schedule and the API call
 //! ([`MailCollectorJob::start`](crate::jobs::MailCollectorJob::start) and
-//! [`test_connection`](crate::mail::collector::test_connection)), in tasks of their own: the page answers
+//! [`test_connection`](crate::collector::test_connection)), in tasks of their own: the page answers
 //! at once, and the list shows the work going on and then its outcome.
 //!
 //! Where a password comes from is part of a collector, and a collector's login is sent to whatever host the
@@ -21,8 +21,11 @@
 //! `password_file` and `ca_file` are set in the configuration file and kept as they are when a collector is
 //! edited here without moving it.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,10 +34,11 @@ use tracing::{info, instrument};
 
 use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::jobs::JobError;
-use crate::mail::tls::TlsMode;
-use crate::storage::{AfterImport, CalendarView, CollectorRecord, Protocol, SubjectFilter};
+use crate::storage::{CalendarView, CollectorRecord};
+use leadgate_domain::account::Name;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
 
 /// A collector in the list, written out.
 #[derive(Debug, Clone)]
@@ -154,6 +158,7 @@ fn tls_label(t: TlsMode) -> &'static str {
 
 async fn list_page(
     state: &AppState,
+    tasks: &CollectorTasks,
     viewer: &Viewer,
     status: StatusCode,
     notice: Option<Notice>,
@@ -214,7 +219,7 @@ async fn list_page(
         })
         .collect();
     let schedule = crate::admin_settings::load(state.storage.as_ref(), &state.settings).await?;
-    let (progress, outcome) = state.collector_tasks.current();
+    let (progress, outcome) = tasks.current();
     let page = ListPage {
         layout: Layout::new(viewer, "admin"),
         collectors,
@@ -229,9 +234,10 @@ async fn list_page(
 /// `GET /admin/collectors`.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     AdminViewer(viewer): AdminViewer,
 ) -> Result<Response, ApiError> {
-    list_page(&state, &viewer, StatusCode::OK, None).await
+    list_page(&state, &tasks, &viewer, StatusCode::OK, None).await
 }
 
 /// The collector form's values, as text (what the form shows and sends back).
@@ -297,12 +303,7 @@ impl From<&CollectorRecord> for CollectorForm {
             protocol: c.protocol.as_str().into(),
             host: c.host.clone(),
             port: c.port.to_string(),
-            tls: match c.tls {
-                TlsMode::Implicit => "implicit",
-                TlsMode::StartTls => "starttls",
-                TlsMode::None => "none",
-            }
-            .into(),
+            tls: c.tls.as_str().into(),
             username: c.username.clone(),
             // Shown apart (see `FormPage`): an empty field keeps the binding while the address stays.
             password_env: String::new(),
@@ -403,12 +404,10 @@ fn record(
         .protocol
         .parse()
         .map_err(|_| "Протокол: IMAP или POP3.".to_owned())?;
-    let tls = match form.tls.as_str() {
-        "implicit" => TlsMode::Implicit,
-        "starttls" => TlsMode::StartTls,
-        "none" => TlsMode::None,
-        _ => return Err("Шифрование: TLS, STARTTLS или без шифрования.".into()),
-    };
+    let tls: TlsMode = form
+        .tls
+        .parse()
+        .map_err(|_| "Шифрование: TLS, STARTTLS или без шифрования.".to_owned())?;
     let host = form.host.trim();
     if host.is_empty()
         || host.len() > 253
@@ -596,7 +595,7 @@ async fn form_page(
 }
 
 async fn default_calendar(state: &AppState) -> Result<i64, ApiError> {
-    let id = crate::startup::default_calendar_id(state.storage.as_ref(), &state.settings).await?;
+    let id = crate::intake::default_calendar_id(state.storage.as_ref(), &state.settings).await?;
     Ok(id.unwrap_or_default())
 }
 
@@ -622,6 +621,7 @@ async fn is_managed(state: &AppState, id: i64) -> Result<bool, ApiError> {
 /// The answer to a change of a collector the configuration file manages: the list, with why not.
 async fn refuse_managed(
     state: &AppState,
+    tasks: &CollectorTasks,
     viewer: &Viewer,
     c: &CollectorRecord,
 ) -> Result<Response, ApiError> {
@@ -629,7 +629,7 @@ async fn refuse_managed(
         ok: false,
         text: super::admin::managed_refusal("Сборщик", &c.name),
     };
-    list_page(state, viewer, StatusCode::CONFLICT, Some(notice)).await
+    list_page(state, tasks, viewer, StatusCode::CONFLICT, Some(notice)).await
 }
 
 async fn stored(state: &AppState, id: i64) -> Result<CollectorRecord, ApiError> {
@@ -683,7 +683,7 @@ pub async fn create(
             .await
         }
     };
-    if !super::admin::valid_login(&name) {
+    if Name::parse(&name).is_err() {
         return fail("Имя: от 1 до 64 букв, цифр и знаков . _ - @".into(), form).await;
     }
     let all = state.storage.collectors(true).await?;
@@ -724,12 +724,13 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     CsrfForm(viewer, form): CsrfForm<CollectorForm>,
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let base = stored(&state, id).await?;
     if is_managed(&state, id).await? {
-        return refuse_managed(&state, &viewer, &base).await;
+        return refuse_managed(&state, &tasks, &viewer, &base).await;
     }
     let calendars = state.storage.calendars().await?;
     let form = CollectorForm {
@@ -776,12 +777,13 @@ pub async fn update(
 pub async fn toggle_deleted(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let mut c = stored(&state, id).await?;
     if is_managed(&state, id).await? {
-        return refuse_managed(&state, &viewer, &c).await;
+        return refuse_managed(&state, &tasks, &viewer, &c).await;
     }
     c.deleted = !c.deleted;
     state.storage.upsert_collector(&c).await?;
@@ -794,19 +796,19 @@ pub async fn toggle_deleted(
 #[instrument(skip_all, fields(collector = id))]
 pub async fn test(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
     viewer.require_admin()?;
     let c = stored(&state, id).await?;
-    let tasks = state.collector_tasks.clone();
     let seq = tasks.begin(format!("{}: проверка соединения…", c.name));
     let job = state.job.clone();
     tokio::spawn(async move {
-        let notice = match crate::mail::collector::test_connection(
+        let notice = match crate::collector::test_connection(
             job.env(),
             &c,
-            crate::mail::collector::DEFAULT_TIMEOUT,
+            crate::collector::DEFAULT_TIMEOUT,
         )
         .await
         {
@@ -829,6 +831,7 @@ pub async fn test(
 #[instrument(skip_all, fields(collector = id))]
 pub async fn run(
     State(state): State<AppState>,
+    Extension(tasks): Extension<Arc<CollectorTasks>>,
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
@@ -836,7 +839,7 @@ pub async fn run(
     let c = stored(&state, id).await?;
     let refused = match state.job.start(Some(&c.name)).await {
         Ok(run) => {
-            let tasks = state.collector_tasks.clone();
+            let tasks = tasks.clone();
             let seq = tasks.begin(format!("{}: сбор почты идёт…", c.name));
             let name = c.name.clone();
             tokio::spawn(async move {
@@ -862,7 +865,7 @@ pub async fn run(
         },
         Err(JobError::Storage(e)) => return Err(e.into()),
     };
-    list_page(&state, &viewer, StatusCode::OK, Some(refused)).await
+    list_page(&state, &tasks, &viewer, StatusCode::OK, Some(refused)).await
 }
 
 fn run_notice(summaries: Vec<crate::jobs::CollectorSummary>) -> Notice {

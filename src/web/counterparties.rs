@@ -23,7 +23,7 @@ use super::fmt::LeadRow;
 use super::lead::{mailto_href, tel_href};
 use super::session::{CsrfForm, Viewer, calendar_scope, visible_calendars};
 use super::{Layout, timezone};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{ContactKind, CounterpartyContact, CounterpartyView, PageRequest};
 
 #[derive(Template, WebTemplate)]
@@ -50,7 +50,7 @@ pub async fn list(
     Query(p): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let q = p.q.unwrap_or_default().trim().to_owned();
-    let cursor = crate::http::read::parse_cursor(p.cursor.as_deref())?;
+    let cursor = crate::app::parse_cursor(p.cursor.as_deref())?;
     let scope = calendar_scope(&state, &viewer).await?;
     let page = state
         .storage
@@ -221,7 +221,7 @@ fn checked_name(name: &str) -> Result<String, String> {
 fn checked_contact(kind: Option<&str>, value: Option<&str>) -> Result<CounterpartyContact, String> {
     let value = value.unwrap_or_default().trim();
     match kind {
-        Some("phone") => crate::domain::phone::to_e164(value)
+        Some("phone") => leadgate_domain::phone::to_e164(value)
             .map(|value| CounterpartyContact {
                 kind: ContactKind::Phone,
                 value,
@@ -229,7 +229,7 @@ fn checked_contact(kind: Option<&str>, value: Option<&str>) -> Result<Counterpar
             .ok_or_else(|| {
                 format!("«{value}» не похоже на номер телефона: укажите его полностью, например +7 916 123-45-67.")
             }),
-        Some("email") if crate::domain::email::is_plausible(value) => Ok(CounterpartyContact {
+        Some("email") if leadgate_domain::email::is_plausible(value) => Ok(CounterpartyContact {
             kind: ContactKind::Email,
             value: value.to_owned(),
         }),

@@ -16,9 +16,9 @@ use tracing::instrument;
 use super::fmt::{self, LeadRow};
 use super::session::{Viewer, visible_calendars};
 use super::{Layout, timezone};
-use crate::domain::lead::{LeadKind, LeadStatus};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{CalendarView, InboxCursor, InboxPulse, InboxQuery};
+use leadgate_domain::lead::{LeadKind, LeadStatus};
 
 /// Leads per page.
 pub const PAGE_SIZE: u32 = 50;

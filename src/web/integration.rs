@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Layout;
 use super::session::{self, AdminViewer};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::HttpSourceView;
 
 /// The address the examples under `docs/examples/` use for leadgate.
@@ -125,7 +125,7 @@ pub async fn page(
         .collect();
     let page = IntegrationPage {
         layout: Layout::new(&viewer, "admin"),
-        schema_url: format!("{base}{}", crate::http::format::SCHEMA_PATH),
+        schema_url: format!("{base}{}", crate::app::FORMAT_SCHEMA_PATH),
         base,
         sources: state.storage.http_sources().await?,
         mailboxes,

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::instrument;
 
 use super::session::Viewer;
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{LayoutFileState, LayoutFileView};
 
 /// A layout file as the pages show it.

@@ -20,10 +20,10 @@ use super::fmt::{self, LeadRow};
 pub use super::layout_files::{FileLink, file_link};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
-use crate::domain::lead::{LeadKind, LeadStatus};
-use crate::domain::payload::OrderLine;
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
+use leadgate_domain::lead::{LeadKind, LeadStatus};
+use leadgate_domain::payload::OrderLine;
 
 /// An extra work, written out.
 #[derive(Debug, Clone)]

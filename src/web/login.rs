@@ -23,12 +23,12 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 use tracing::{info, instrument, warn};
 
-use super::admin::valid_login;
-use super::password::{self, PasswordError};
 use super::session::{self, Client, CsrfForm, NoFields};
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
+use crate::password::{self, PasswordError};
 use crate::storage::{LoginAttempt, LoginLimits, LoginReservation};
 use crate::tokens;
+use leadgate_domain::account::Name;
 
 /// Failed sign-ins per login within the window before each attempt must wait.
 pub const MAX_FAILURES: i64 = 5;
@@ -150,7 +150,7 @@ pub async fn submit(
             "Форма устарела. Попробуйте войти ещё раз.",
         ));
     }
-    if !valid_login(&login) {
+    if Name::parse(&login).is_err() {
         info!("sign-in refused: not a login name");
         return Ok(page(StatusCode::UNAUTHORIZED, &login, WRONG));
     }

@@ -10,7 +10,7 @@
 //!   Content-Security-Policy can forbid both;
 //! - signing in uses argon2 password hashes and server-side sessions ([`session`]); every POST form carries
 //!   the session's CSRF token;
-//! - errors are the one [`ApiError`](crate::http::ApiError); on UI routes a layer turns its JSON body into a
+//! - errors are the one [`ApiError`](crate::app::ApiError); on UI routes a layer turns its JSON body into a
 //!   readable HTML page with the same status.
 
 pub mod account;
@@ -27,22 +27,23 @@ pub mod integration;
 pub mod layout_files;
 pub mod lead;
 pub mod login;
-pub mod password;
 pub mod personal_data;
 pub mod quarantine;
 pub mod session;
 pub mod settings;
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::http::AppState;
+use crate::app::AppState;
 
 /// The UI's Content-Security-Policy: only leadgate's own scripts, styles and images, no framing, and forms
 /// that post only back to leadgate.
@@ -50,8 +51,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
      object-src 'none'";
 
-/// Every route of the UI and the calendar feed, with the UI's security headers. The HTTP module merges it
-/// into the application's router.
+/// Every route of the UI and the calendar feed, with the UI's security headers; [`crate::router`] merges it
+/// with the API's.
 pub fn routes() -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
@@ -133,6 +134,8 @@ pub fn routes() -> Router<AppState> {
             get(personal_data::page).post(personal_data::find),
         )
         .route("/admin/personal-data/erase", post(personal_data::erase))
+        // The last "run now" or "test connection" started from these pages, shown on the collector list.
+        .layer(Extension(Arc::new(collectors::CollectorTasks::default())))
         .layer(middleware::map_response(html_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
@@ -172,7 +175,7 @@ struct ErrorPage {
     message: &'static str,
 }
 
-/// Turns an error response that is not HTML (the [`ApiError`](crate::http::ApiError) JSON, or axum's plain
+/// Turns an error response that is not HTML (the [`ApiError`](crate::app::ApiError) JSON, or axum's plain
 /// text for a malformed path or form) into an HTML page with the same status. The message shown is a fixed
 /// Russian sentence per status: error details stay in the log.
 async fn html_errors(response: Response<Body>) -> Response<Body> {

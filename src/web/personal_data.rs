@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::session::{AdminViewer, CsrfForm, Viewer};
 use super::{Layout, fmt, timezone};
-use crate::domain::personal_data::PersonDataQuery;
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
+use leadgate_domain::personal_data::PersonDataQuery;
 
 /// Audit records shown under the form.
 const AUDIT_SHOWN: u32 = 20;
@@ -39,10 +39,10 @@ impl PersonForm {
             _ => PersonDataQuery::phone(value),
         };
         Some(parsed.map_err(|e| match e {
-            crate::domain::personal_data::QueryError::NotAPhone => {
+            leadgate_domain::personal_data::QueryError::NotAPhone => {
                 "Это не номер телефона.".to_owned()
             }
-            crate::domain::personal_data::QueryError::NotAnEmail => {
+            leadgate_domain::personal_data::QueryError::NotAnEmail => {
                 "Это не адрес e-mail.".to_owned()
             }
             _ => "ИНН — 10 или 12 цифр.".to_owned(),

@@ -15,8 +15,9 @@ use tracing::{info, instrument};
 
 use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
-use crate::http::{ApiError, AppState};
-use crate::storage::{MessageView, Outcome, PageRequest};
+use crate::app::{ApiError, AppState};
+use crate::storage::{MessageView, PageRequest};
+use leadgate_domain::ledger::Outcome;
 
 /// How much of a raw message the page shows; the download has all of it.
 pub const SHOWN_BYTES: usize = 256 * 1024;
@@ -80,7 +81,7 @@ pub async fn list(
     AdminViewer(viewer): AdminViewer,
     Query(q): Query<CursorQuery>,
 ) -> Result<Response, ApiError> {
-    let cursor = crate::http::read::parse_cursor(q.cursor.as_deref())?;
+    let cursor = crate::app::parse_cursor(q.cursor.as_deref())?;
     let page = state
         .storage
         .messages(Some(Outcome::Rejected), PageRequest { limit: 50, cursor })
@@ -189,7 +190,7 @@ pub async fn discard(
 }
 
 /// `POST /quarantine/{id}/reprocess`: runs the raw message through its channel's rules and the pipeline
-/// again ([`crate::reprocess::reprocess`], as the API does). A lead opens its page, also when the message was
+/// again ([`crate::intake::reprocess::reprocess`], as the API does). A lead opens its page, also when the message was
 /// imported already (a double click); a message that is still rejected stays here with its new reason.
 #[instrument(skip_all, fields(message = id))]
 pub async fn reprocess(
@@ -197,11 +198,15 @@ pub async fn reprocess(
     Path(id): Path<i64>,
     CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    use crate::reprocess::{ReprocessError, Reprocessed};
+    use crate::intake::reprocess::{ReprocessError, Reprocessed};
     viewer.require_admin()?;
-    let done =
-        crate::reprocess::reprocess(state.storage.as_ref(), &state.intake, &state.settings, id)
-            .await;
+    let done = crate::intake::reprocess::reprocess(
+        state.storage.as_ref(),
+        &state.intake,
+        &state.settings,
+        id,
+    )
+    .await;
     info!(message = id, user = %viewer.login, ok = done.is_ok(), "reprocessed from quarantine");
     match done {
         // A second click (or the API first) finds the lead filed already: the same page as the first click.

@@ -19,10 +19,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use serde::de::DeserializeOwned;
 
+use crate::app::{ApiError, AppState};
 use crate::config::ServerSettings;
-use crate::http::{ApiError, AppState};
-use crate::storage::{CalendarView, NewSession, Role, SessionCheck};
+use crate::storage::{CalendarView, NewSession, SessionCheck};
 use crate::tokens;
+use leadgate_domain::account::Role;
 
 /// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "lg_session";
@@ -117,7 +118,7 @@ impl Client {
     pub fn of(headers: &HeaderMap, peer: Option<IpAddr>, server: &ServerSettings) -> Self {
         let trusted = peer.is_some_and(|p| server.trusted_proxies.contains(&p));
         let address = peer
-            .map(|p| crate::http::ratelimit::forwarded_client(p, headers, &server.trusted_proxies));
+            .map(|p| crate::app::ratelimit::forwarded_client(p, headers, &server.trusted_proxies));
         Self {
             address: address.map_or_else(|| "unknown".to_owned(), rate_limit_key),
             https: trusted && is_https(headers),

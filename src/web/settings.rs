@@ -19,7 +19,7 @@ use super::{Layout, timezone};
 use crate::admin_settings::{
     self, DEFAULT_CALENDAR, Effective, MAIL_COLLECTOR_CRON, MAIL_COLLECTOR_ENABLED, Origin,
 };
-use crate::http::{ApiError, AppState};
+use crate::app::{ApiError, AppState};
 
 /// What the page says of a value's origin.
 fn origin_note(origin: Origin) -> &'static str {

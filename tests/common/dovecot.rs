@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use leadgate::mail::Credentials;
-use leadgate::mail::tls::{Endpoint, TlsMode, TlsSettings};
+use leadgate_domain::collector::TlsMode;
+use leadgate_mail::Credentials;
+use leadgate_mail::tls::{Endpoint, TlsSettings};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -13,8 +13,9 @@ use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
 use leadgate::storage::sqlite::SqliteStorage;
 use leadgate::storage::{
-    Disposition, LedgerEntry, Role, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
+    Disposition, LedgerEntry, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
 };
+use leadgate_domain::account::Role;
 
 use super::common::TestApp;
 
@@ -30,9 +31,7 @@ pub async fn storage(app: &TestApp) -> Arc<dyn Storage> {
 
 /// Creates a user with a password, as the administration page would.
 pub async fn add_user(app: &TestApp, login: &str, role: Role, password: &str) -> i64 {
-    let hash = leadgate::web::password::hash(password.to_owned())
-        .await
-        .unwrap();
+    let hash = leadgate::password::hash(password.to_owned()).await.unwrap();
     storage(app)
         .await
         .create_user(login, login, role, Some(&hash))
@@ -44,9 +43,7 @@ pub async fn add_user(app: &TestApp, login: &str, role: Role, password: &str) ->
 pub async fn set_admin_password(app: &TestApp, password: &str) {
     let s = storage(app).await;
     let admin = s.user_credentials("admin").await.unwrap().unwrap();
-    let hash = leadgate::web::password::hash(password.to_owned())
-        .await
-        .unwrap();
+    let hash = leadgate::password::hash(password.to_owned()).await.unwrap();
     s.update_user(admin.id, None, Some(&hash)).await.unwrap();
 }
 

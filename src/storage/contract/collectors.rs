@@ -19,7 +19,7 @@ pub async fn collectors_round_trip_and_are_upserted_by_name(s: &dyn Storage) {
     );
     let changed = CollectorRecord {
         protocol: Protocol::Pop3,
-        tls: crate::mail::tls::TlsMode::StartTls,
+        tls: leadgate_domain::collector::TlsMode::StartTls,
         port: 110,
         ca_file: None,
         password_env: None,

@@ -20,9 +20,12 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Payload;
-use crate::domain::personal_data::PersonDataQuery;
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::Payload;
+use leadgate_domain::personal_data::PersonDataQuery;
 
 mod accounts;
 mod calendars;
@@ -224,7 +227,7 @@ fn collector_record(name: &str, calendar_id: i64) -> CollectorRecord {
         protocol: Protocol::Imap,
         host: "mail.shop.example".to_owned(),
         port: 993,
-        tls: crate::mail::tls::TlsMode::Implicit,
+        tls: leadgate_domain::collector::TlsMode::Implicit,
         ca_file: Some("/etc/leadgate/ca.pem".into()),
         insecure_skip_verify: false,
         username: "orders".to_owned(),

@@ -6,9 +6,10 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{Error, Result, SqliteStorage, conflict_on_unique, from_ms, ms, parse_enum};
 use crate::storage::{
-    self, Accounts, ApiTokenView, LoginAttempt, LoginLimits, LoginReservation, NewSession, Role,
+    self, Accounts, ApiTokenView, LoginAttempt, LoginLimits, LoginReservation, NewSession,
     SessionCheck, SessionRecord, UserCredentials, UserRecord, UserView,
 };
+use leadgate_domain::account::Role;
 
 fn role(text: &str) -> Result<Role> {
     parse_enum("role", text)

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, SqliteStorage, ms};
-use crate::secrets::Sealed;
+use crate::storage::Sealed;
 use crate::storage::{CollectorPasswordStore, Result, StoredPassword};
 
 #[derive(sqlx::FromRow)]

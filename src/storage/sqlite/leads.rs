@@ -12,13 +12,13 @@ use super::{
     Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::{Contact, ExtraWork, OrderLine};
 use crate::storage::{
     self, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage, InboxPulse,
     InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest, SourceView,
     TechCardView,
 };
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::payload::{Contact, ExtraWork, OrderLine};
 
 /// An order line's figures as stored, for forming its tech card.
 #[derive(sqlx::FromRow)]
@@ -43,7 +43,7 @@ pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Res
     .await?;
     let now = ms(Utc::now());
     for line in lines {
-        let f = crate::domain::techcard::figures(
+        let f = leadgate_domain::techcard::figures(
             dec("width", line.width)?,
             dec("height", line.height)?,
             dec("quantity", line.quantity)?,

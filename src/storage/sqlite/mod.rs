@@ -39,8 +39,8 @@ mod summaries;
 pub mod testing;
 mod write;
 
-use crate::domain::lead::LeadKind;
 use crate::storage::StorageError;
+use leadgate_domain::lead::LeadKind;
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -337,7 +337,7 @@ mod tests {
             Err(StorageError::Conflict(_))
         ));
         let backend = storage
-            .create_user("x", "x", crate::storage::Role::Admin, None)
+            .create_user("x", "x", leadgate_domain::account::Role::Admin, None)
             .await
             .and(storage.create_api_token(9999, "t", "h").await)
             .unwrap_err();

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{Result, from_ms, ms, parse_enum, push_contains};
-use crate::domain::lead::{Channel, LeadKind, LeadStatus};
-use crate::domain::payload::Contact;
 use crate::storage::{
     DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
 };
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::payload::Contact;
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
 macro_rules! summary_columns {

@@ -15,12 +15,13 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::leads::form_cards;
 use super::ledger::read_raw;
 use super::{Result, dec_text, json_text, ms};
-use crate::domain::payload::Payload;
-use crate::domain::warning::Warning;
 use crate::storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, Outcome, SourceRef, StoredRaw,
-    Submission, SubmitOutcome, content_hash,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
+    SubmitOutcome, content_hash,
 };
+use leadgate_domain::ledger::Outcome;
+use leadgate_domain::payload::Payload;
+use leadgate_domain::warning::Warning;
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;

@@ -978,7 +978,7 @@ mod tests {
     use serde_json::json;
     use std::str::FromStr;
 
-    const SEED: &str = include_str!("../../tests/fixtures/seed_sample.json");
+    const SEED: &str = include_str!("../../../tests/fixtures/seed_sample.json");
     const MOSCOW: chrono_tz::Tz = chrono_tz::Europe::Moscow;
 
     fn d(s: &str) -> Decimal {
@@ -1034,7 +1034,7 @@ mod tests {
         );
         let inn = p.inn.as_ref().unwrap().valid().unwrap();
         assert_eq!(inn.as_str(), "7709745454");
-        assert_eq!(inn.kind(), crate::domain::inn::InnKind::Organisation);
+        assert_eq!(inn.kind(), crate::inn::InnKind::Organisation);
         assert_eq!(
             p.contact,
             Contact {

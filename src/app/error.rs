@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::intake::{Rejection, SubmitError};
+use crate::password::PasswordError;
 use crate::storage::StorageError;
 
 /// An error answered to an HTTP client.
@@ -143,7 +144,7 @@ impl ApiError {
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        use crate::domain::payload::PayloadError;
+        use leadgate_domain::payload::PayloadError;
         match r {
             Rejection::Payload(PayloadError::NotJson {
                 line,
@@ -215,6 +216,16 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::WriterGone => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// A busy password hasher is 503 (try again); any other failure to hash is a 500.
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => ApiError::Unavailable,
+            e => ApiError::Internal(e.into()),
         }
     }
 }

@@ -1,18 +1,19 @@
-//! The mail channel: talking to the shops' mailboxes.
+//! The mail wire: talking to the shops' mailboxes, and reading and writing the messages they hold.
 //!
-//! Sites send their orders by e-mail, so leadgate reads mailboxes over IMAP or POP3. The wire layer
+//! Sites send their orders by e-mail, so leadgate reads mailboxes over IMAP or POP3. This crate
 //! connects (with TLS verified by default), logs in, lists and fetches messages without marking them
-//! read, and tidies the mailbox after import; [`extract`] finds the payload in a message; the
-//! collector ties them to the intake pipeline and the ledger, which knows what was imported.
+//! read, and tidies the mailbox after import; [`extract`] finds the payload in a message. It knows nothing
+//! of storage or of the intake pipeline: the application's collector ties it to both.
 //!
 //! - [`extract`]: the subject and the JSON attachment of a message;
+//! - [`eml`]: the site-style ORDER e-mail, as site developers should send it;
 //! - [`tls`]: TCP/TLS transport and timeouts shared by both protocols;
 //! - [`imap`]: a thin, timeout-guarded wrapper over `async-imap`;
 //! - [`pop3`]: a small POP3 client (no maintained crate supports STLS with rustls 0.23).
 
 use std::fmt;
 
-pub mod collector;
+pub mod eml;
 pub mod extract;
 pub mod imap;
 pub mod pop3;

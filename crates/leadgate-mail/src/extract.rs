@@ -4,7 +4,7 @@
 //! declaring a charset, and sometimes as `text/plain`. A MIME library that "helpfully" turns text parts into
 //! UTF-8 would guess (mail-parser falls back to lossy UTF-8 for an undeclared charset) and destroy the
 //! Cyrillic, so this module takes each attachment's transfer-decoded *bytes* and its declared `charset`
-//! parameter, and decodes them with [`crate::domain::charset::decode`] in the specification's order:
+//! parameter, and decodes them with [`leadgate_domain::charset::decode`] in the specification's order:
 //! declared charset, byte-order mark, valid UTF-8, the collector's default.
 //!
 //! Messages attached as `message/rfc822` (a manager's "Forward as attachment") are searched too, in document
@@ -22,7 +22,7 @@ use mail_parser::{
     decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode},
 };
 
-use crate::domain::charset;
+use leadgate_domain::charset;
 
 /// mail-parser set to parse only the header fields leadgate reads: the MIME ones, Subject, Message-ID, Date
 /// and From. The others (Received chains, recipient lists, mailer tags) are skipped, not parsed.
@@ -453,7 +453,7 @@ impl Search {
         // rather than parsed a second time.
         // The size check first: the tree of a long array is forty times its text.
         let object = (looks_like_object
-            && crate::domain::payload::check_json_size(&decoded.text).is_ok())
+            && leadgate_domain::payload::check_json_size(&decoded.text).is_ok())
         .then(|| serde_json::from_str::<serde_json::Value>(&decoded.text).ok())
         .flatten();
         let found = FoundPayload {

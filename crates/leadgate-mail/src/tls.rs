@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use leadgate_domain::collector::TlsMode;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -30,19 +31,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_rustls::TlsConnector;
-
-/// How a connection to the mail server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS 993, POP3S 995).
-    Implicit,
-    /// A plain connection upgraded with `STARTTLS` (IMAP) or `STLS` (POP3) before login.
-    #[serde(rename = "starttls")]
-    StartTls,
-    /// No TLS at all: the password crosses the network in clear text.
-    None,
-}
 
 /// TLS settings of one mail endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -527,22 +515,6 @@ mod tests {
 
     use super::*;
     use tokio::io::AsyncReadExt;
-
-    #[test]
-    fn tls_modes_read_as_the_config_spells_them() {
-        #[derive(Deserialize)]
-        struct Wrapper {
-            tls: TlsMode,
-        }
-        for (text, mode) in [
-            ("implicit", TlsMode::Implicit),
-            ("starttls", TlsMode::StartTls),
-            ("none", TlsMode::None),
-        ] {
-            let parsed: Wrapper = toml::from_str(&format!("tls = {text:?}")).unwrap();
-            assert_eq!(parsed.tls, mode);
-        }
-    }
 
     #[test]
     fn a_missing_ca_file_is_a_ca_file_error() {

@@ -11,11 +11,12 @@
 use chrono::Utc;
 use tracing::instrument;
 
+use super::Intake;
+use super::mail::{MailRules, submission_for};
 use crate::config::Settings;
-use crate::domain::charset::encoding_for_label;
-use crate::intake::Intake;
-use crate::mail::collector::{MailRules, submission_for};
-use crate::storage::{Disposition, MessageView, Outcome, Reimport, Storage, StorageError};
+use crate::storage::{Disposition, MessageView, Reimport, Storage, StorageError};
+use leadgate_domain::charset::encoding_for_label;
+use leadgate_domain::ledger::Outcome;
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -69,7 +70,7 @@ pub async fn reprocess(
     message_id: i64,
 ) -> Result<Reprocessed, ReprocessError> {
     let max_message_bytes = settings.limits.max_message_bytes;
-    let default_calendar = crate::startup::default_calendar_id(storage, settings)
+    let default_calendar = super::default_calendar_id(storage, settings)
         .await?
         .unwrap_or_default();
     let message: MessageView = storage

@@ -17,8 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 
-use super::Credentials;
-use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
+use crate::Credentials;
+use crate::tls::{self, ConnectError, Endpoint, MailStream, TlsError};
+use leadgate_domain::collector::TlsMode;
 
 /// Longest status line accepted (RFC 1939 allows 512 bytes; servers add a little).
 const MAX_STATUS_LINE: usize = 8 * 1024;

@@ -6,7 +6,7 @@
 //! matches whole words, case-insensitively, with Unicode-aware word boundaries: a Cyrillic letter glued to the
 //! keyword makes it part of a longer word just as a Latin one does.
 //!
-//! The subject given here is already decoded (RFC 2047); see `crate::mail::extract::headers`.
+//! The subject given here is already decoded (RFC 2047); the mail channel decodes it before asking.
 
 /// The keyword was found in a subject; what followed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct KeywordMatch {
 /// whitespace, `,` or `;`. An empty keyword never matches.
 ///
 /// ```
-/// use leadgate::domain::subject::keyword_match;
+/// use leadgate_domain::subject::keyword_match;
 ///
 /// let found = keyword_match("Fwd: order: 5", "ORDER").map(|m| m.external_number);
 /// assert_eq!(found, Some(Some("5".to_owned())));

@@ -30,7 +30,7 @@ impl Warning {
     }
 
     /// The `charset_replacement` warning for a payload whose bytes were not all valid in `charset` (see
-    /// [`crate::domain::charset::Decoded::had_errors`]). Its field is empty: it concerns the whole payload.
+    /// [`crate::charset::Decoded::had_errors`]). Its field is empty: it concerns the whole payload.
     pub fn charset_replacement(charset: &str) -> Self {
         Warning::new(
             WarningCode::CharsetReplacement,

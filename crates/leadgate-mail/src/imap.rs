@@ -36,8 +36,9 @@ use chrono::NaiveDate;
 use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Credentials;
-use super::tls::{self, ConnectError, Endpoint, MailStream, TlsError, TlsMode};
+use crate::Credentials;
+use crate::tls::{self, ConnectError, Endpoint, MailStream, TlsError};
+use leadgate_domain::collector::TlsMode;
 
 /// At most this many UIDs go into one command, to stay far below servers' line limits.
 const UIDS_PER_COMMAND: usize = 500;

@@ -31,15 +31,6 @@ pub enum PasswordError {
     Busy,
 }
 
-impl From<PasswordError> for crate::http::ApiError {
-    fn from(e: PasswordError) -> Self {
-        match e {
-            PasswordError::Busy => crate::http::ApiError::Unavailable,
-            e => crate::http::ApiError::Internal(e.into()),
-        }
-    }
-}
-
 /// Hashes that may wait for a turn beyond those running.
 pub const MAX_WAITING: usize = 32;
 

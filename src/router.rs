@@ -1,0 +1,45 @@
+//! The whole HTTP surface in one place: the API's routes ([`crate::http`]) and the UI's ([`crate::web`]),
+//! with the middleware around both. This is the only module that uses both of them.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, header};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::http::{self, MetricsAccess};
+use crate::web;
+
+/// Builds the router with every route and middleware; `/metrics` only when `metrics_access` is given (it is not
+/// when metrics have a listen address of their own). CORS allows the origins of the HTTP sources as stored
+/// (the file's and the UI's), read again when a source changes.
+pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router {
+    let cors = http::cors(&state);
+    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
+    let request_id = HeaderName::from_static("x-request-id");
+    http::routes(metrics_access)
+        .merge(web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::session::strict_transport,
+        ))
+        .with_state(state)
+        .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            http::request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map_or("-", MatchedPath::as_str).to_owned();
+            tracing::info_span!("http", method = %req.method(), route, request_id = tracing::field::Empty)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
