@@ -19,7 +19,6 @@ pub mod layout_files;
 pub mod password;
 pub mod personal_data;
 pub mod router;
-pub mod schema;
 pub mod secrets;
 pub mod startup;
 pub mod storage;

@@ -41,9 +41,9 @@ async fn silent_server() -> SilentServer {
     }
 }
 
-/// Settings with a one-second request timeout and the collector "slow" on the silent server.
+/// Settings with a five-second request timeout and the collector "slow" on the silent server.
 fn slow_collector(s: &mut Settings, port: u16) {
-    s.server.request_timeout_secs = 1;
+    s.server.request_timeout_secs = 5;
     s.schedule.mail_collector.enabled = false;
     let dir = std::path::Path::new(s.database.url.trim_start_matches("sqlite://"))
         .parent()

@@ -251,13 +251,61 @@ async fn a_manager_in_the_browser_is_refused_admin_pages_and_another_managers_ca
 
 #[tokio::test]
 async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees_the_lead() {
-    let dc = common::dovecot::dovecot();
     // The variable the UI reserves for a collector named site-orders.
     let password_env = "LEADGATE_COLLECTOR_SITE_ORDERS_PASSWORD";
     assert!(
         std::env::var(password_env).is_ok(),
         "{password_env} is not set: run the suite via scripts/test, which exports it"
     );
+    let (_app, b) =
+        collect_with_a_collector_made_in_the_browser("site-orders", "password_env", password_env)
+            .await;
+    b.stop().await;
+}
+
+/// The mailbox password typed into the collector form: the collector signs in and collects with it, and the
+/// form never shows it back (neither in the field nor anywhere in the page).
+#[tokio::test]
+async fn a_mailbox_password_typed_in_the_collector_form_collects_and_is_never_shown_back() {
+    let password = common::dovecot::dovecot()
+        .var("DOVECOT_PASSWORD")
+        .to_owned();
+    let (app, b) =
+        collect_with_a_collector_made_in_the_browser("typed-orders", "password", &password).await;
+    b.client
+        .goto(&format!("{}/admin/collectors", app.base))
+        .await
+        .unwrap();
+    b.click("tr[data-collector='typed-orders'] a").await;
+    b.wait_for("#collector-form").await;
+    let field = b
+        .client
+        .find(Locator::Css("#mailbox-password"))
+        .await
+        .unwrap();
+    assert_eq!(field.prop("value").await.unwrap().as_deref(), Some(""));
+    assert!(
+        text(&b, "#password-rule").await.contains("Пароль сохранён"),
+        "the form says a password is stored"
+    );
+    let page = b.client.source().await.unwrap();
+    assert!(
+        !page.contains(&password),
+        "the page never carries the password"
+    );
+    b.stop().await;
+}
+
+/// Signs in as an administrator, makes a collector `name` for a new mailbox of the test Dovecot holding the
+/// seed order, with its password given by the form field `credential_field` = `credential`; tests the
+/// connection, runs it now, and opens the imported lead from the inbox. Returns the server and the browser
+/// on the lead.
+async fn collect_with_a_collector_made_in_the_browser(
+    name: &str,
+    credential_field: &str,
+    credential: &str,
+) -> (TestApp, Browser) {
+    let dc = common::dovecot::dovecot();
     let user = common::dovecot::unique_user("ui-collector");
     dc.deliver(
         &user,
@@ -280,11 +328,11 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
     b.wait_for("#collector-form").await;
     let port = dc.var("DOVECOT_IMAP_PORT").to_owned();
     for (field, value) in [
-        ("name", "site-orders"),
+        ("name", name),
         ("host", "localhost"),
         ("port", port.as_str()),
         ("username", user.as_str()),
-        ("password_env", password_env),
+        (credential_field, credential),
     ] {
         let input = b
             .client
@@ -296,7 +344,7 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
     }
     b.click("select[name='tls'] option[value='none']").await;
     b.click("#save-collector").await;
-    let row = "tr[data-collector='site-orders']";
+    let row = &format!("tr[data-collector='{name}']");
     b.wait_for(row).await;
 
     b.click(&format!("{row} button.test-connection")).await;
@@ -323,7 +371,7 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
             .await
             .contains("загружено 1")
     );
-    b.screenshot("collectors").await;
+    b.screenshot(&format!("collectors-{name}")).await;
 
     b.client.goto(&format!("{}/inbox", app.base)).await.unwrap();
     let lead = b
@@ -337,6 +385,6 @@ async fn an_administrator_adds_a_collector_for_the_test_dovecot_runs_it_and_sees
     lead.click().await.unwrap();
     b.wait_for("#lead-title").await;
     let source = text(&b, "section.card:nth-of-type(2)").await;
-    assert!(source.contains("Почта · site-orders"), "{source}");
-    b.stop().await;
+    assert!(source.contains(&format!("Почта · {name}")), "{source}");
+    (app, b)
 }

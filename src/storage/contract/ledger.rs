@@ -264,7 +264,7 @@ pub async fn a_counterparty_is_found_or_created_by_inn(s: &dyn Storage) {
     );
     assert_eq!(
         first.name, "ИНН 7709745454",
-        "an organisation is named by its INN, not after the person who wrote in"
+        "an organisation is named by its INN, never after the person who filled in the form"
     );
     assert_eq!(
         party(&outcomes[2]),
@@ -322,10 +322,10 @@ pub async fn a_counterparty_is_found_or_created_by_inn(s: &dyn Storage) {
         by_prefix.items.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![first.id]
     );
-    // A manager gives the organisation its name; the search finds it by a word of it.
+    // A manager names the customer; the search finds it by a word of its name.
     assert!(ok(
         "rename",
-        s.rename_counterparty(first.id, "ООО Прилепский и партнёры")
+        s.rename_counterparty(first.id, "ООО «Прилепский и партнёры»")
             .await
     ));
     let by_name = ok(
@@ -355,7 +355,8 @@ pub async fn a_counterparty_is_found_or_created_by_inn(s: &dyn Storage) {
     assert!(leads.windows(2).all(|w| w[0].id > w[1].id), "latest first");
     assert_eq!(
         leads[0].counterparty_name.as_deref(),
-        Some("ООО Прилепский и партнёры")
+        Some("ООО «Прилепский и партнёры»"),
+        "a lead shows its customer's current name"
     );
     assert_eq!(
         ok("limited", s.leads_of_counterparty(first.id, 2).await).len(),

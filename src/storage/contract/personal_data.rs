@@ -37,7 +37,7 @@ pub async fn personal_data_is_found_erased_and_audited(s: &dyn Storage) {
         "counterparty",
         some("lead", ok("lead", s.lead(lead).await)).counterparty,
     );
-    // An organisation is named by its INN; a manager named this one after the person who wrote in.
+    // A manager named the organisation after the person (as versions before naming by INN did).
     assert!(ok("rename", s.rename_counterparty(party.id, person).await));
     let query = match PersonDataQuery::phone("8 (925) 642-42-90") {
         Ok(query) => query,
