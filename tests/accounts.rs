@@ -19,20 +19,6 @@ async fn app_with_admin() -> TestApp {
     app
 }
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The CSRF cookie and field of a fresh sign-in form, for posting it by hand.
 async fn login_form(app: &TestApp) -> (String, String) {
     let r = client()

@@ -34,20 +34,6 @@ async fn post_lead(app: &TestApp, payload: Value) -> Value {
     post_with(app, &app.source_token, payload).await
 }
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The app, its administrator, two managers, and manager2's personal calendar with a site of its own
 /// (returns that site's token).
 async fn two_managers() -> (TestApp, String) {

@@ -56,20 +56,6 @@ async fn start(dir: tempfile::TempDir, customise: impl FnOnce(&mut Settings)) ->
     app
 }
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn intake(app: &TestApp, token: &str, origin: Option<&str>) -> u16 {
     let mut request = app
         .client

@@ -25,20 +25,6 @@ async fn app_with_admin() -> TestApp {
     app
 }
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn post_lead(app: &TestApp, payload: Value) -> Value {
     let r = app.intake_json(&payload.to_string()).await;
     assert_eq!(r.status(), 201);

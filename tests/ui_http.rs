@@ -24,20 +24,6 @@ async fn post_lead(app: &TestApp, json: &str) -> i64 {
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn signing_in_sets_an_http_only_lax_session_cookie_and_opens_the_inbox() {
     let app = app_with_admin().await;

@@ -23,20 +23,6 @@ use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(format!("{}{path}", app.base))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The `<select>` or `<input>` of the settings page with this id, up to its end.
 fn field<'a>(page: &'a str, id: &str) -> &'a str {
     let at = page

@@ -148,6 +148,21 @@ pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, S
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// POSTs a form with this client; returns the response.
+pub async fn post_form(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(format!("{}{path}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The CSRF token of the signed-in session (read from any page's sign-out form).
 pub async fn session_csrf(app: &TestApp, client: &reqwest::Client) -> String {
     let (status, html) = get(app, client, "/account").await;
