@@ -7,7 +7,7 @@
 //! - `read`: mail-parser, the payload search and reading the attachment's JSON
 //!   ([`leadgate_mail::extract::read`]);
 //! - `payload`: that JSON into a lead draft ([`leadgate::intake::parse_read_json`]);
-//! - `compress`: the raw message into the form the ledger keeps ([`leadgate::storage::StoredRaw::new`]);
+//! - `compress`: the raw message into the form the ledger keeps ([`leadgate_storage::StoredRaw::new`]);
 //! - `submission`: all of it, as the collector calls it ([`leadgate::collector::submission_for`]).
 
 use std::hint::black_box;
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use leadgate::intake::mail::{MailRules, submission_for};
 use leadgate::intake::{IntakeSettings, parse_read_json};
-use leadgate::storage::StoredRaw;
 use leadgate_mail::extract;
+use leadgate_storage::StoredRaw;
 
 const MAIL: &[u8] = include_bytes!("../tests/fixtures/mail/phpmailer_cp1251.eml");
 const ROUNDS: usize = 15;

@@ -23,13 +23,13 @@ use chrono::Utc;
 use leadgate::config::Settings;
 use leadgate::intake::IntakeSettings;
 use leadgate::startup::Application;
-use leadgate::storage::sqlite::SqliteStorage;
-use leadgate::storage::sqlite::testing::TestDatabase;
-use leadgate::storage::{
+use leadgate_domain::account::Role;
+use leadgate_sqlite::SqliteStorage;
+use leadgate_sqlite::testing::TestDatabase;
+use leadgate_storage::{
     Accounts, Calendars, Disposition, LeadDraft, Ledger, LedgerEntry, SourceRef, StoredRaw,
     Submission,
 };
-use leadgate_domain::account::Role;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 use crate::config::Settings;
-use crate::storage::{Storage, StorageError};
+use leadgate_storage::{Storage, StorageError};
 
 /// Settings key of the default calendar (a calendar id).
 pub const DEFAULT_CALENDAR: &str = "default_calendar";

@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 use crate::config::Settings;
 use crate::intake::mail::{MailRules, submission_for};
 use crate::startup::{Application, Services};
-use crate::storage::{
+use leadgate_domain::account::{Name, Role};
+use leadgate_storage::{
     Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
     SubmitOutcome, content_hash,
 };
-use leadgate_domain::account::{Name, Role};
 
 /// leadgate: leads and orders from print shops' websites into managers' calendars.
 #[derive(Debug, Parser)]
@@ -401,7 +401,7 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
     let services = Services::open(settings).await?;
     let storage = services.storage.as_ref();
     if erase {
-        let actor = crate::storage::ErasureActor {
+        let actor = leadgate_storage::ErasureActor {
             user_id: None,
             login: "command line".to_owned(),
             channel: "cli",

@@ -24,16 +24,16 @@ use tracing::{info, instrument, warn};
 use crate::config::{ConfigError, read_secret};
 use crate::intake::mail::{MailRules, UnknownCharset, submission_for};
 use crate::intake::{Intake, SubmitError};
-use crate::storage::{
-    CollectorRecord, Disposition, LedgerEntry, RunCounts, ScanState, SourceRef, Storage,
-    StorageError, StoredRaw, Submission, SubmitOutcome,
-};
 use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use leadgate_mail::Credentials;
 use leadgate_mail::extract;
 use leadgate_mail::imap::{ImapError, ImapSession};
 use leadgate_mail::pop3::{Pop3Client, Pop3Error};
 use leadgate_mail::tls::{Endpoint, TlsSettings};
+use leadgate_storage::{
+    CollectorRecord, Disposition, LedgerEntry, RunCounts, ScanState, SourceRef, Storage,
+    StorageError, StoredRaw, Submission, SubmitOutcome,
+};
 
 /// How many messages are fetched, parsed and committed together.
 pub const BATCH: usize = 500;
@@ -180,7 +180,7 @@ async fn typed_password(
     let Some(stored) = env.storage.collector_password(c.id).await? else {
         return Ok(None);
     };
-    let owner = crate::storage::StoredPassword::owner_of(c);
+    let owner = leadgate_storage::StoredPassword::owner_of(c);
     if stored.bound_to != owner {
         return Ok(None);
     }

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{CollectorRecord, HttpSourceRecord};
 use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
+use leadgate_storage::{CollectorRecord, HttpSourceRecord};
 
 /// Errors while loading settings or reading a secret.
 #[derive(Debug, thiserror::Error)]

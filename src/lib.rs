@@ -2,7 +2,8 @@
 //!
 //! Data flows one way, and the crates and modules are layered so that only this way builds:
 //! - the channels, [`http`] (the API) and [`collector`] (the mail collectors, over the `leadgate_mail` wire),
-//!   feed the [`intake`] pipeline, which uses the pure `leadgate_domain` and writes through [`storage`];
+//!   feed the [`intake`] pipeline, which uses the pure `leadgate_domain` and writes through the storage traits of `leadgate_storage`
+//!   (implemented by `leadgate_sqlite`);
 //! - the web UI ([`web`]) and the API share [`app`] (state and the one error type) and never import each
 //!   other; [`router`] alone puts their routes together;
 //! - [`startup`] wires everything for the server and for the one-shot commands of [`cli`].
@@ -21,7 +22,6 @@ pub mod personal_data;
 pub mod router;
 pub mod secrets;
 pub mod startup;
-pub mod storage;
 pub mod telemetry;
 pub mod tokens;
 pub mod web;

@@ -5,16 +5,16 @@
 //! Leads, counterparties and contacts are matched by their columns in storage. A rejected or discarded
 //! ledger record has no lead to compare, so its raw bytes are read here, the way the channel read them (the
 //! mail's attachment decoded from its charset, a JSON body from UTF-8 or Windows-1251), and searched for
-//! the value. What erasing means is described in the SQLite backend (`storage::sqlite::personal_data`) and
+//! the value. What erasing means is described in the SQLite backend (`leadgate_sqlite`'s `personal_data` module) and
 //! in the README.
 
 use tracing::{info, instrument};
 
-use crate::storage::{
-    ErasureActor, ErasureRecord, PageRequest, PersonalDataFound, RawMessage, Storage, StorageError,
-};
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::personal_data::PersonDataQuery;
+use leadgate_storage::{
+    ErasureActor, ErasureRecord, PageRequest, PersonalDataFound, RawMessage, Storage, StorageError,
+};
 
 /// Ledger records read per page while searching raw bytes.
 const PAGE: u32 = 200;

@@ -17,7 +17,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 
 use crate::config::{SecretsSettings, read_secret};
-use crate::storage::Sealed;
+use leadgate_storage::Sealed;
 
 /// The key file generated in the data directory when the configuration names none.
 pub const KEY_FILE: &str = "secret.key";
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn a_sealed_password_opens_only_with_its_key_and_for_its_owner() {
         let key = SecretBox::new(&[7; 32]);
-        let owner = crate::storage::mailbox_owner("imap", "orders@shop.ru", "Mail.Shop.ru", 993);
+        let owner = leadgate_storage::mailbox_owner("imap", "orders@shop.ru", "Mail.Shop.ru", 993);
         assert_eq!(owner, "imap://orders@shop.ru@mail.shop.ru:993");
         let sealed = key.seal("hunter2", &owner).unwrap();
         assert!(
@@ -181,7 +181,7 @@ mod tests {
                 .any(|w| w == b"hunter2".as_slice())
         );
         assert_eq!(key.open(&sealed, &owner).unwrap(), "hunter2");
-        let moved = crate::storage::mailbox_owner("imap", "orders@shop.ru", "evil.example", 993);
+        let moved = leadgate_storage::mailbox_owner("imap", "orders@shop.ru", "evil.example", 993);
         assert!(key.open(&sealed, &moved).is_err());
         assert!(SecretBox::new(&[8; 32]).open(&sealed, &owner).is_err());
         let again = key.seal("hunter2", &owner).unwrap();

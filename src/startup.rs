@@ -20,11 +20,11 @@ use crate::config::{HttpSourceConfig, Settings, read_secret};
 use crate::http;
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
-use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{FileRecords, Storage};
 use crate::tokens;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::{AfterImport, Protocol};
+use leadgate_sqlite::SqliteStorage;
+use leadgate_storage::{FileRecords, Storage};
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
 #[derive(Default)]

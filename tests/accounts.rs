@@ -6,9 +6,9 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::SessionCheck;
-use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate_domain::account::Role;
+use leadgate_sqlite::testing::TestDatabase;
+use leadgate_storage::SessionCheck;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::storage::sqlite::testing::{TestDatabase, WriteLock};
+use leadgate_sqlite::testing::{TestDatabase, WriteLock};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 

@@ -20,7 +20,7 @@ use axum::routing::get as route_get;
 use common::{SEED_SAMPLE, TestApp};
 use leadgate::config::LayoutFileSettings;
 use leadgate::layout_files::fetch::{FetchError, Fetcher};
-use leadgate::storage::{LayoutFileState, LayoutFileView};
+use leadgate_storage::{LayoutFileState, LayoutFileView};
 use serde_json::Value;
 use ui_support::*;
 

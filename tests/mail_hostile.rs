@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use leadgate::intake::IntakeSettings;
 use leadgate::intake::mail::{MailRules, submission_for};
-use leadgate::storage::{Disposition, Submission};
+use leadgate_storage::{Disposition, Submission};
 
 const BOUNDARY: &str = "hostile-boundary";
 

@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 use common::TestApp;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
-use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::TlsMode;
 use leadgate_mail::extract;
 use leadgate_mail::imap::ImapSession;
+use leadgate_sqlite::testing::TestDatabase;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");

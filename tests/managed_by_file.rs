@@ -311,7 +311,7 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     assert_eq!(after.keyword, "ЗАКАЗ", "the UI's edit survives a restart");
     assert_eq!(after.host, before.host);
     let sources_after = s.http_sources().await.unwrap();
-    let ui_site = |list: &[leadgate::storage::HttpSourceView]| {
+    let ui_site = |list: &[leadgate_storage::HttpSourceView]| {
         let s = list.iter().find(|s| s.source.name == "ui-site").unwrap();
         (
             s.active,
@@ -324,7 +324,7 @@ async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
         ui_site(&sources_after).1,
         vec!["https://ui.example".to_owned()]
     );
-    let calendar = |list: &[leadgate::storage::CalendarView]| {
+    let calendar = |list: &[leadgate_storage::CalendarView]| {
         let c = list.iter().find(|c| c.name == "Из интерфейса").unwrap();
         (c.id, c.color.clone(), c.owner.clone())
     };
@@ -473,7 +473,7 @@ async fn upgrading_makes_the_files_records_its_own_and_retires_nothing() {
             .unwrap()
             .create_if_missing(true);
         let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate!("./migrations/sqlite")
+        sqlx::migrate!("./crates/leadgate-sqlite/migrations")
             .run_to(8, &old)
             .await
             .unwrap();

@@ -7,9 +7,9 @@ mod common;
 mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate::storage::PageRequest;
 use leadgate_domain::account::Role;
 use leadgate_domain::ledger::Outcome;
+use leadgate_storage::PageRequest;
 use serde_json::{Value, json};
 use ui_support::*;
 

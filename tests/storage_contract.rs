@@ -2,7 +2,7 @@
 //! temporary directory (a file, not `:memory:`, so the job lock is the one `serve` uses).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use leadgate::storage::sqlite::SqliteStorage;
+use leadgate_sqlite::SqliteStorage;
 
 /// A fresh SQLite database that lives as long as this value.
 struct FreshSqlite {
@@ -27,4 +27,4 @@ impl std::ops::Deref for FreshSqlite {
     }
 }
 
-leadgate::storage_contract_suite!(|| async { FreshSqlite::new().await });
+leadgate_storage::storage_contract_suite!(|| async { FreshSqlite::new().await });

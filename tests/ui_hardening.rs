@@ -8,11 +8,11 @@ mod ui_support;
 
 use chrono::{Duration, Utc};
 use common::TestApp;
-use leadgate::storage::{
-    CollectorRecord, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-};
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::payload::Payload;
+use leadgate_storage::{
+    CollectorRecord, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
+};
 use serde_json::{Value, json};
 use ui_support::*;
 

@@ -447,7 +447,7 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
         .await
         .update_lead(
             newest,
-            &leadgate::storage::LeadPatch {
+            &leadgate_storage::LeadPatch {
                 status: Some(leadgate_domain::lead::LeadStatus::Done),
                 assignee: None,
             },

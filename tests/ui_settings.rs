@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use common::TestApp;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
-use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::SubjectFilter;
 use leadgate_domain::collector::TlsMode;
+use leadgate_sqlite::testing::TestDatabase;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

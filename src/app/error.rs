@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::intake::{Rejection, SubmitError};
 use crate::password::PasswordError;
-use crate::storage::StorageError;
+use leadgate_storage::StorageError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::config::Settings;
 use crate::intake::Intake;
 use crate::jobs::MailCollectorJob;
-use crate::storage::Storage;
+use leadgate_storage::Storage;
 
 pub use error::ApiError;
 

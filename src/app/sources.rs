@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::storage::{HttpSourceRecord, Storage};
+use leadgate_storage::{HttpSourceRecord, Storage};
 
 /// Recently authenticated HTTP sources by token hash, so a busy website costs no database read per request.
 /// Entries live [`SourceCache::TTL`]: a revoked or changed token stops working within that time.

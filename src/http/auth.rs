@@ -4,9 +4,9 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use crate::app::{ApiError, AppState};
-use crate::storage::{HttpSourceRecord, UserRecord};
 use crate::tokens;
 use leadgate_domain::account::Role;
+use leadgate_storage::{HttpSourceRecord, UserRecord};
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;

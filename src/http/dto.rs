@@ -11,10 +11,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::storage;
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Contact, ExtraWork, OrderLine};
 use leadgate_domain::warning::Warning;
+use leadgate_storage as storage;
 
 /// Outcome of one message in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

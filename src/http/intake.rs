@@ -25,12 +25,12 @@ use super::dto::{CalendarRef, CounterpartyRef};
 use crate::app::error::ErrorBody;
 use crate::app::{ApiError, AppState};
 use crate::intake::Parsed;
-use crate::storage::{
+use leadgate_domain::lead::LeadKind;
+use leadgate_domain::warning::Warning;
+use leadgate_storage::{
     Disposition, HttpSourceRecord, IdempotencyClaim, LedgerEntry, SourceRef, StoredRaw, Submission,
     SubmitOutcome,
 };
-use leadgate_domain::lead::LeadKind;
-use leadgate_domain::warning::Warning;
 
 /// The intake's route, which is not under the general request timeout (see [`super::request_timeout`]).
 pub(super) const INTAKE_PATH: &str = "/api/v1/intake";

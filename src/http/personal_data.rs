@@ -13,8 +13,8 @@ use super::auth;
 use super::dto::{ErasureRecord, PersonalDataFound};
 use crate::app::error::ErrorBody;
 use crate::app::{ApiError, AppState};
-use crate::storage::ErasureActor;
 use leadgate_domain::personal_data::PersonDataQuery;
+use leadgate_storage::ErasureActor;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -23,8 +23,8 @@ use super::extract::{Json, Path, Query};
 use crate::app::error::ErrorBody;
 use crate::app::parse_cursor;
 use crate::app::{ApiError, AppState};
-use crate::storage::{self, PageRequest, UserRecord, visible_calendar_ids};
 use leadgate_domain::ledger::Outcome;
+use leadgate_storage::{self as storage, PageRequest, UserRecord, visible_calendar_ids};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

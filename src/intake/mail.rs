@@ -11,12 +11,12 @@ use encoding_rs::Encoding;
 use tracing::warn;
 
 use super::{IntakeSettings, Rejection, parse_read_json, parse_text};
-use crate::storage::{
-    CollectorRecord, Disposition, LedgerEntry, SourceRef, StoredRaw, Submission, content_hash,
-};
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::subject::{KeywordMatch, keyword_match};
 use leadgate_mail::extract;
+use leadgate_storage::{
+    CollectorRecord, Disposition, LedgerEntry, SourceRef, StoredRaw, Submission, content_hash,
+};
 
 /// A collector's `default_charset` names no known encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,13 +18,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, instrument, warn};
 
-use crate::storage::{
-    Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StorageError, StoredRaw, Submission,
-    SubmitOutcome,
-};
 use leadgate_domain::charset;
 use leadgate_domain::payload::{Payload, PayloadError};
 use leadgate_domain::warning::Warning;
+use leadgate_storage::{
+    Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StorageError, StoredRaw, Submission,
+    SubmitOutcome,
+};
 
 /// The id of the calendar for site data whose source names none: `default_calendar` of the configuration,
 /// else the one an administrator chose in the UI ([`crate::admin_settings`]); provisioning at every start

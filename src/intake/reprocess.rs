@@ -14,9 +14,9 @@ use tracing::instrument;
 use super::Intake;
 use super::mail::{MailRules, submission_for};
 use crate::config::Settings;
-use crate::storage::{Disposition, MessageView, Reimport, Storage, StorageError};
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::ledger::Outcome;
+use leadgate_storage::{Disposition, MessageView, Reimport, Storage, StorageError};
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::collector::{self, CollectorEnv};
-use crate::storage::{CollectorRecord, JobLock, RunCounts, StorageError};
+use leadgate_storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 
 /// The job's name in its lock file (one run at a time across processes on one database) and in logs.
 pub const MAIL_COLLECTOR: &str = "mail_collector";

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use url::Url;
 
 use crate::config::LayoutFileSettings;
-use crate::storage::DownloadedFile;
+use leadgate_storage::DownloadedFile;
 
 /// Why a download failed. The `Display` is the Russian sentence the lead page shows.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
 use crate::config::LayoutFileSettings;
-use crate::storage::{LayoutFileJob, Storage, StorageError};
+use leadgate_storage::{LayoutFileJob, Storage, StorageError};
 
 /// Files downloaded at once.
 const CONCURRENCY: u32 = 4;

@@ -17,9 +17,9 @@ use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::app::{ApiError, AppState};
 use crate::password;
-use crate::storage::{CalendarView, HttpSourceView, StorageError, UserView};
 use crate::tokens;
 use leadgate_domain::account::{Name, Role};
+use leadgate_storage::{CalendarView, HttpSourceView, StorageError, UserView};
 
 /// A user, written out.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::{ApiError, AppState};
-use crate::storage::CalendarView;
+use leadgate_storage::CalendarView;
 
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");

@@ -22,9 +22,9 @@ use super::fmt::{self, LeadRow};
 use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::LeadSummary;
 use crate::tokens;
 use leadgate_domain::lead::LeadStatus;
+use leadgate_storage::LeadSummary;
 
 /// Events listed per day in the week view.
 pub const WEEK_PER_DAY: u32 = 40;

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use crate::app::{ApiError, AppState};
-use crate::storage::{CollectorRecord, StoredPassword};
+use leadgate_storage::{CollectorRecord, StoredPassword};
 
 /// A password as typed in a form: deserialised from the field, never shown by `Debug`.
 #[derive(Clone, Default, Deserialize)]

@@ -36,9 +36,9 @@ use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::app::{ApiError, AppState};
 use crate::jobs::JobError;
-use crate::storage::{CalendarView, CollectorRecord};
 use leadgate_domain::account::Name;
 use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
+use leadgate_storage::{CalendarView, CollectorRecord};
 
 /// A collector in the list, written out.
 #[derive(Debug, Clone)]

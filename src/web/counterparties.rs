@@ -24,7 +24,7 @@ use super::lead::{mailto_href, tel_href};
 use super::session::{CsrfForm, Viewer, calendar_scope, visible_calendars};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::{ContactKind, CounterpartyContact, CounterpartyView, PageRequest};
+use leadgate_storage::{ContactKind, CounterpartyContact, CounterpartyView, PageRequest};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "counterparties.html")]

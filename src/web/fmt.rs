@@ -8,11 +8,11 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
-use crate::storage::LeadSummary;
 use leadgate_domain::account::Role;
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::warning::WarningCode;
+use leadgate_storage::LeadSummary;
 
 /// `29.05.2019 15:15` in the shop's zone.
 pub fn datetime(t: DateTime<Utc>, tz: Tz) -> String {

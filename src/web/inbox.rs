@@ -17,8 +17,8 @@ use super::fmt::{self, LeadRow};
 use super::session::{Viewer, visible_calendars};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::{CalendarView, InboxCursor, InboxPulse, InboxQuery};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
+use leadgate_storage::{CalendarView, InboxCursor, InboxPulse, InboxQuery};
 
 /// Leads per page.
 pub const PAGE_SIZE: u32 = 50;

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::Layout;
 use super::session::{self, AdminViewer};
 use crate::app::{ApiError, AppState};
-use crate::storage::HttpSourceView;
+use leadgate_storage::HttpSourceView;
 
 /// The address the examples under `docs/examples/` use for leadgate.
 const PLACEHOLDER_URL: &str = "https://leads.shop.example";

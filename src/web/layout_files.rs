@@ -16,7 +16,7 @@ use tracing::instrument;
 
 use super::session::Viewer;
 use crate::app::{ApiError, AppState};
-use crate::storage::{LayoutFileState, LayoutFileView};
+use leadgate_storage::{LayoutFileState, LayoutFileView};
 
 /// A layout file as the pages show it.
 #[derive(Debug, Clone)]

@@ -21,9 +21,9 @@ pub use super::layout_files::{FileLink, file_link};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
 use leadgate_domain::payload::OrderLine;
+use leadgate_storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
 
 /// An extra work, written out.
 #[derive(Debug, Clone)]

@@ -26,9 +26,9 @@ use tracing::{info, instrument, warn};
 use super::session::{self, Client, CsrfForm, NoFields};
 use crate::app::{ApiError, AppState};
 use crate::password::{self, PasswordError};
-use crate::storage::{LoginAttempt, LoginLimits, LoginReservation};
 use crate::tokens;
 use leadgate_domain::account::Name;
+use leadgate_storage::{LoginAttempt, LoginLimits, LoginReservation};
 
 /// Failed sign-ins per login within the window before each attempt must wait.
 pub const MAX_FAILURES: i64 = 5;

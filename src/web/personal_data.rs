@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::session::{AdminViewer, CsrfForm, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::{ErasureActor, ErasureRecord, PersonalDataFound};
 use leadgate_domain::personal_data::PersonDataQuery;
+use leadgate_storage::{ErasureActor, ErasureRecord, PersonalDataFound};
 
 /// Audit records shown under the form.
 const AUDIT_SHOWN: u32 = 20;

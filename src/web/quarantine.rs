@@ -16,8 +16,8 @@ use tracing::{info, instrument};
 use super::session::{AdminViewer, CsrfForm, NoFields, Viewer};
 use super::{Layout, fmt, timezone};
 use crate::app::{ApiError, AppState};
-use crate::storage::{MessageView, PageRequest};
 use leadgate_domain::ledger::Outcome;
+use leadgate_storage::{MessageView, PageRequest};
 
 /// How much of a raw message the page shows; the download has all of it.
 pub const SHOWN_BYTES: usize = 256 * 1024;

@@ -21,9 +21,9 @@ use serde::de::DeserializeOwned;
 
 use crate::app::{ApiError, AppState};
 use crate::config::ServerSettings;
-use crate::storage::{CalendarView, NewSession, SessionCheck};
 use crate::tokens;
 use leadgate_domain::account::Role;
+use leadgate_storage::{CalendarView, NewSession, SessionCheck};
 
 /// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "lg_session";
@@ -402,7 +402,7 @@ pub async fn calendar_scope(
     viewer: &Viewer,
 ) -> Result<Option<Vec<i64>>, ApiError> {
     let calendars = state.storage.calendars().await?;
-    Ok(crate::storage::visible_calendar_ids(
+    Ok(leadgate_storage::visible_calendar_ids(
         &calendars,
         &viewer.login,
         viewer.role,

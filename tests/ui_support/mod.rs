@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
-use leadgate::storage::sqlite::SqliteStorage;
-use leadgate::storage::{
+use leadgate_domain::account::Role;
+use leadgate_sqlite::SqliteStorage;
+use leadgate_storage::{
     Disposition, LedgerEntry, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
 };
-use leadgate_domain::account::Role;
 
 use super::common::TestApp;
 

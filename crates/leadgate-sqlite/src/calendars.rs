@@ -5,7 +5,9 @@ use chrono::Utc;
 
 use super::accounts::upsert_user_in;
 use super::{Result, SqliteStorage, conflict_on_unique, from_json, from_ms, json_text, ms};
-use crate::storage::{self, CalendarView, Calendars, HttpSourceRecord, HttpSourceView};
+use leadgate_storage::{
+    self as storage, CalendarView, Calendars, HttpSourceRecord, HttpSourceView,
+};
 
 /// A calendar with its owner's login.
 #[derive(sqlx::FromRow)]

@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, SqliteConnection};
 
 use super::Error;
-use crate::storage::StorageError;
+use leadgate_storage::StorageError;
 
 /// A connection to a SQLite database file for tests (see the module documentation).
 pub struct TestDatabase {

@@ -2,7 +2,7 @@
 //!
 //! Views hold what leadgate shows, embedding the domain's own types (a lead's [`Contact`] and
 //! [`OrderLine`]s) rather than copies of their fields. They know nothing of JSON or of the API: the HTTP
-//! API answers with its own types, made from these (`crate::http::dto`).
+//! API answers with its own types, made from these (the application's `http::dto`).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -797,7 +797,7 @@ mod tests {
 
     #[test]
     fn site_mail_is_stored_compressed_and_comes_back_byte_for_byte() {
-        let mail = include_bytes!("../../tests/fixtures/mail/phpmailer_cp1251.eml").to_vec();
+        let mail = include_bytes!("../../../tests/fixtures/mail/phpmailer_cp1251.eml").to_vec();
         let stored = StoredRaw::new(mail.clone());
         assert_eq!(stored.codec(), RawCodec::Zstd);
         assert!(stored.stored().len() < mail.len());

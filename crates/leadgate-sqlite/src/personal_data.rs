@@ -26,11 +26,11 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use tracing::instrument;
 
 use super::{Error, Result, SqliteStorage, from_json, from_ms, json_text, ms};
-use crate::storage::{
-    self, CounterpartyRef, ErasureActor, ErasureRecord, PersonalData, PersonalDataFound,
+use leadgate_domain::personal_data::{PersonDataQuery, QueryKind};
+use leadgate_storage::{
+    self as storage, CounterpartyRef, ErasureActor, ErasureRecord, PersonalData, PersonalDataFound,
     PersonalLead,
 };
-use leadgate_domain::personal_data::{PersonDataQuery, QueryKind};
 
 /// Ids bound per `IN (...)` list.
 const CHUNK: usize = 500;

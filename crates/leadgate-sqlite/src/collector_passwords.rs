@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, SqliteStorage, ms};
-use crate::storage::Sealed;
-use crate::storage::{CollectorPasswordStore, Result, StoredPassword};
+use leadgate_storage::Sealed;
+use leadgate_storage::{CollectorPasswordStore, Result, StoredPassword};
 
 #[derive(sqlx::FromRow)]
 struct PasswordRow {

@@ -1,4 +1,4 @@
-//! Counterparties in SQLite (part of the [`crate::storage::Leads`] aggregate): the API's list by INN, one
+//! Counterparties in SQLite (part of the [`leadgate_storage::Leads`] aggregate): the API's list by INN, one
 //! counterparty, and the web UI's search by INN prefix or name words (FTS5), each narrowed to what a user's
 //! calendars show.
 
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Result, SqliteStorage, page_of, push_calendar_ids};
-use crate::storage::{CounterpartyView, Page, PageRequest};
+use leadgate_storage::{CounterpartyView, Page, PageRequest};
 
 /// A counterparty as stored, without its contacts.
 #[derive(sqlx::FromRow)]
@@ -93,7 +93,7 @@ pub(super) async fn views(
         .collect())
 }
 
-/// See [`crate::storage::Leads::counterparties`].
+/// See [`leadgate_storage::Leads::counterparties`].
 pub(super) async fn list(
     storage: &SqliteStorage,
     inn: Option<&str>,
@@ -117,7 +117,7 @@ pub(super) async fn list(
     Ok(page_of(items, page.limit, |c| c.id))
 }
 
-/// See [`crate::storage::Leads::counterparty`].
+/// See [`leadgate_storage::Leads::counterparty`].
 pub(super) async fn one(
     storage: &SqliteStorage,
     id: i64,
@@ -145,7 +145,7 @@ fn fts_prefix_query(query: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// See [`crate::storage::Leads::search_counterparties`].
+/// See [`leadgate_storage::Leads::search_counterparties`].
 pub(super) async fn search(
     storage: &SqliteStorage,
     query: &str,

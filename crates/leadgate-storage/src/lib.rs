@@ -1,11 +1,11 @@
-//! Storage: role traits by aggregate, one module per backend.
+//! Storage: role traits by aggregate; each backend is a crate of its own that implements them.
 //!
 //! [`traits`] holds the interface: [`Ledger`], [`Leads`], [`Accounts`], [`Collectors`], [`Calendars`] and
 //! [`PersonalData`], and [`Storage`], which is all of them and what the application holds. Errors are
 //! [`StorageError`]: the few cases callers tell apart, and the backend's own error boxed. [`model`] and
 //! [`web_model`] are the records that cross the boundary. Nothing here names a database driver: a backend
-//! (today [`sqlite`], the only one this build has) implements the traits in its own module and converts its
-//! driver's errors there, and proves itself against the [`contract`] suite.
+//! (`leadgate-sqlite`) implements the traits in its own crate, converts its driver's errors there, and proves
+//! itself against the [`contract`] suite.
 //!
 //! Handlers and collectors never compose the atomic steps themselves (the ledger record with its lead, the
 //! counterparty found or created by INN, the idempotency key claimed with the lead it answers with): each
@@ -19,7 +19,6 @@ pub mod layout_files;
 pub mod managed;
 pub mod model;
 pub mod settings;
-pub mod sqlite;
 pub mod traits;
 pub mod web_model;
 

@@ -83,8 +83,8 @@ macro_rules! storage_contract_suite {
             #[tokio::test]
             async fn $case() {
                 let held = ($make)().await;
-                let storage: &dyn $crate::storage::Storage = &*held;
-                $crate::storage::contract::$case(storage).await;
+                let storage: &dyn $crate::Storage = &*held;
+                $crate::contract::$case(storage).await;
             }
         )+
     };

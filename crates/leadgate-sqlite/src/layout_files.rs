@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Edge, SqliteStorage, from_ms, ms};
-use crate::storage::{
+use leadgate_storage::{
     DownloadedFile, LayoutFileContent, LayoutFileJob, LayoutFileState, LayoutFileStore,
     LayoutFileView, Result, StorageError,
 };

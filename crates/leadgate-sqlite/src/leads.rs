@@ -12,13 +12,13 @@ use super::{
     Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
-use crate::storage::{
-    self, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage, InboxPulse,
-    InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest, SourceView,
-    TechCardView,
-};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Contact, ExtraWork, OrderLine};
+use leadgate_storage::{
+    self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
+    InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest,
+    SourceView, TechCardView,
+};
 
 /// An order line's figures as stored, for forming its tech card.
 #[derive(sqlx::FromRow)]

@@ -5,7 +5,7 @@ use chrono::Utc;
 use sqlx::SqlitePool;
 
 use super::{Result, SqliteStorage, json_text, ms};
-use crate::storage::{self, FileManaged, FileRecords, ManagedByFile, Retired};
+use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile, Retired};
 
 #[async_trait]
 impl FileManaged for SqliteStorage {

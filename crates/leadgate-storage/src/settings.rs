@@ -1,5 +1,5 @@
 //! Settings an administrator changes in the UI, kept as keys and text values. What the keys mean, and that
-//! the configuration file's value wins, is [`crate::admin_settings`]'s business.
+//! the configuration file's value wins, is the application's business (its `admin_settings` module).
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! The web UI's lead lists in SQLite (part of the [`crate::storage::Leads`] aggregate): the inbox, its
+//! The web UI's lead lists in SQLite (part of the [`leadgate_storage::Leads`] aggregate): the inbox, its
 //! pulse, the calendar views' days and the calendar feed, as light [`LeadSummary`] rows.
 //!
 //! Lists read only the columns they show, and every list is a keyset walk of an index:
@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{Result, from_ms, ms, parse_enum, push_contains};
-use crate::storage::{
-    DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
-};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
+use leadgate_storage::{
+    DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
+};
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
 macro_rules! summary_columns {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, SqliteStorage, ms};
-use crate::storage::{Result, SettingsStore};
+use leadgate_storage::{Result, SettingsStore};
 
 #[derive(sqlx::FromRow)]
 struct SettingRow {

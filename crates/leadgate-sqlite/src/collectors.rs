@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Error, Result, SqliteStorage, count, from_ms, ms, parse_enum};
-use crate::storage::{self, CollectorRecord, Collectors, JobLock, RunCounts, RunView, ScanState};
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::SubjectFilter;
 use leadgate_domain::collector::TlsMode;
+use leadgate_storage::{
+    self as storage, CollectorRecord, Collectors, JobLock, RunCounts, RunView, ScanState,
+};
 
 fn tls_text(mode: TlsMode) -> &'static str {
     match mode {

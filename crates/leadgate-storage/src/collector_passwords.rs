@@ -1,5 +1,5 @@
-//! Mailbox passwords typed in the UI, kept sealed (see [`crate::secrets`]): storage holds only the nonce, the
-//! ciphertext and what the password is bound to, never the password or the key.
+//! Mailbox passwords typed in the UI, kept sealed (by the application's `secrets` module): storage holds only
+//! the nonce, the ciphertext and what the password is bound to, never the password or the key.
 
 use async_trait::async_trait;
 

@@ -9,12 +9,12 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use tracing::instrument;
 
 use super::{Error, Result, SqliteStorage, from_ms, ms, page_of, parse_enum, write};
-use crate::storage::{
-    self, LeadDraft, Ledger, LedgerEntry, MessageView, Page, PageRequest, RawCodec, RawMessage,
-    Reimport, SourceRef, StoredRaw, Submission, SubmitOutcome,
-};
 use leadgate_domain::lead::Channel;
 use leadgate_domain::ledger::Outcome;
+use leadgate_storage::{
+    self as storage, LeadDraft, Ledger, LedgerEntry, MessageView, Page, PageRequest, RawCodec,
+    RawMessage, Reimport, SourceRef, StoredRaw, Submission, SubmitOutcome,
+};
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.collector_id, m.http_source_id, m.message_id,
         m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw,

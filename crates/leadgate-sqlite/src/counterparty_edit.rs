@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, SqliteStorage, ms};
-use crate::storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
+use leadgate_storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
 
 /// The counterparty side of a lead, for linking.
 #[derive(sqlx::FromRow)]
@@ -172,8 +172,8 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
-    use crate::storage::Leads;
-    use crate::storage::sqlite::counterparties::{CounterpartyRow, views};
+    use crate::counterparties::{CounterpartyRow, views};
+    use leadgate_storage::Leads;
 
     /// A database made by an earlier version, named its organisations after their contact person; the
     /// upgrade keeps every name, and the contacts stay as private as the leads that brought them.
@@ -189,7 +189,7 @@ mod tests {
             .connect_with(options)
             .await
             .unwrap();
-        sqlx::migrate!("./migrations/sqlite")
+        sqlx::migrate!("./migrations")
             .run_to(8, &old)
             .await
             .unwrap();

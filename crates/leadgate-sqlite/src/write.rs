@@ -15,13 +15,13 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::leads::form_cards;
 use super::ledger::read_raw;
 use super::{Result, dec_text, json_text, ms};
-use crate::storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-    SubmitOutcome, content_hash,
-};
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::payload::Payload;
 use leadgate_domain::warning::Warning;
+use leadgate_storage::{
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
+    SubmitOutcome, content_hash,
+};
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;
@@ -528,7 +528,7 @@ fn plan_key(
     }
 }
 
-/// Records a batch of submissions; see [`crate::storage::Ledger::submit_batch`].
+/// Records a batch of submissions; see [`leadgate_storage::Ledger::submit_batch`].
 pub(super) async fn submit_all(
     conn: &mut SqliteConnection,
     batch: &[Submission],

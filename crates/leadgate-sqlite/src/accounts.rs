@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{Error, Result, SqliteStorage, conflict_on_unique, from_ms, ms, parse_enum};
-use crate::storage::{
-    self, Accounts, ApiTokenView, LoginAttempt, LoginLimits, LoginReservation, NewSession,
-    SessionCheck, SessionRecord, UserCredentials, UserRecord, UserView,
-};
 use leadgate_domain::account::Role;
+use leadgate_storage::{
+    self as storage, Accounts, ApiTokenView, LoginAttempt, LoginLimits, LoginReservation,
+    NewSession, SessionCheck, SessionRecord, UserCredentials, UserRecord, UserView,
+};
 
 fn role(text: &str) -> Result<Role> {
     parse_enum("role", text)

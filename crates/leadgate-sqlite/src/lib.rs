@@ -39,8 +39,8 @@ mod summaries;
 pub mod testing;
 mod write;
 
-use crate::storage::StorageError;
 use leadgate_domain::lead::LeadKind;
+use leadgate_storage::StorageError;
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -105,11 +105,11 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 /// A unique-constraint failure becomes a `Conflict` with this message; anything else stays a database error.
 /// Turns a backend result into the traits' result, at their edge.
 trait Edge<T> {
-    fn edge(self) -> crate::storage::Result<T>;
+    fn edge(self) -> leadgate_storage::Result<T>;
 }
 
 impl<T, E: Into<Error>> Edge<T> for std::result::Result<T, E> {
-    fn edge(self) -> crate::storage::Result<T> {
+    fn edge(self) -> leadgate_storage::Result<T> {
         self.map_err(|e| StorageError::from(e.into()))
     }
 }
@@ -165,7 +165,7 @@ impl SqliteStorage {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
         let file = Path::new(options.get_filename());
         let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
         let lock_dir = (!in_memory)
@@ -300,7 +300,11 @@ fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &str, search: &str) {
 
 /// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page
 /// when there is one.
-fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> crate::storage::Page<T> {
+fn page_of<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    id_of: impl Fn(&T) -> i64,
+) -> leadgate_storage::Page<T> {
     let limit = limit as usize;
     let next = if items.len() > limit {
         items.truncate(limit);
@@ -308,14 +312,14 @@ fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> crate
     } else {
         None
     };
-    crate::storage::Page { items, next }
+    leadgate_storage::Page { items, next }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::storage::{
+    use leadgate_storage::{
         Disposition, Ledger, LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome,
         content_hash,
     };
@@ -324,7 +328,7 @@ mod tests {
     /// statement a boxed backend error that names its cause, a taken name a `Conflict`.
     #[tokio::test]
     async fn driver_errors_become_the_cases_callers_tell_apart() {
-        use crate::storage::{Accounts, Calendars};
+        use leadgate_storage::{Accounts, Calendars};
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("errors.db").display());
         let storage = SqliteStorage::connect(&url).await.unwrap();
@@ -362,7 +366,7 @@ mod tests {
             .connect_with(options)
             .await
             .unwrap();
-        sqlx::migrate!("./migrations/sqlite")
+        sqlx::migrate!("./migrations")
             .run_to(version, &old)
             .await
             .unwrap();
