@@ -14,6 +14,9 @@ fn with_files(subject: &str, files: &[&str]) -> Payload {
     ))
 }
 
+/// A file's state, why its last attempt failed and when the next is due.
+type Progress<'a> = (LayoutFileState, Option<&'a str>, Option<DateTime<Utc>>);
+
 fn seconds(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n)
 }
@@ -199,7 +202,7 @@ pub async fn layout_files_are_stored_retried_or_given_up_and_served_to_their_own
         s.layout_file_failed(c, "сайт ответил 404", None).await,
     );
     let files = files_of(s, lead).await;
-    let shown: Vec<(LayoutFileState, Option<&str>, Option<DateTime<Utc>>)> = files
+    let shown: Vec<Progress<'_>> = files
         .iter()
         .map(|f| (f.state, f.error.as_deref(), f.next_attempt_at))
         .collect();
