@@ -23,10 +23,40 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// Every value of every table of the database that holds this text, as `table.column`.
+/// Every value of every table of the database that holds this text, as `table.column` (a byte string on
+/// PostgreSQL read as its hex text).
 async fn tables_holding(app: &TestApp, needle: &str) -> Vec<String> {
     use sqlx::{Column, Row, ValueRef};
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+    if common::on_postgres() {
+        let pool = sqlx::PgPool::connect(&app.database_url()).await.unwrap();
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+              WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+        let mut found = Vec::new();
+        for (table, column) in columns {
+            // The names come from information_schema itself.
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM \"{table}\" WHERE strpos(\"{column}\"::text, $1) > 0
+                     OR strpos(\"{column}\"::text, $2) > 0"
+            )))
+            .bind(needle)
+            .bind(&hex)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if n > 0 {
+                found.push(format!("{table}.{column}"));
+            }
+        }
+        pool.close().await;
+        return found;
+    }
+    let pool = sqlx::SqlitePool::connect(&app.database_url())
         .await
         .unwrap();
     let tables: Vec<String> =

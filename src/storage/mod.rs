@@ -18,6 +18,8 @@ pub mod error;
 pub mod layout_files;
 pub mod managed;
 pub mod model;
+#[doc(hidden)]
+pub mod pg_testing;
 pub mod settings;
 pub mod sqlite;
 pub mod traits;
