@@ -447,7 +447,7 @@ impl Application {
                 Ok(app) => break Some(app),
                 Err(e) if is_unavailable(&e) => {
                     warn!(
-                        error = format!("{e:#}"),
+                        error = %format!("{e:#}"),
                         retry_in_ms = pause.as_millis(),
                         "the database cannot be reached: answering 503 until it can"
                     );

@@ -43,7 +43,7 @@ pub fn on_postgres() -> bool {
 /// by [`TestDir::new`] (or when leadgate is first started in it) and dropped with this value.
 pub struct TestDir {
     dir: tempfile::TempDir,
-    postgres: Option<leadgate::storage::postgres::testing::TestPostgres>,
+    postgres: Option<leadgate::storage::postgres::testing::FreshPg>,
 }
 
 impl From<tempfile::TempDir> for TestDir {
@@ -67,7 +67,7 @@ impl TestDir {
     /// (for the tests about PostgreSQL itself).
     pub async fn new_postgres() -> Self {
         let mut dir = Self::from(tempfile::tempdir().unwrap());
-        dir.postgres = Some(leadgate::storage::postgres::testing::TestPostgres::create().await);
+        dir.postgres = Some(leadgate::storage::postgres::testing::FreshPg::new().await);
         dir
     }
 
@@ -80,7 +80,7 @@ impl TestDir {
     pub async fn ensure_database(&mut self) {
         if on_postgres() && self.postgres.is_none() {
             self.postgres =
-                Some(leadgate::storage::postgres::testing::TestPostgres::create().await);
+                Some(leadgate::storage::postgres::testing::FreshPg::new().await);
         }
     }
 
