@@ -10,6 +10,7 @@ pub mod proxy;
 
 use std::path::PathBuf;
 
+#[allow(unused_imports)]
 pub use backend::{TestDatabase, TestDir, WriteLock, on_postgres};
 use leadgate::config::{HttpSourceConfig, Settings};
 use leadgate::startup::Application;
