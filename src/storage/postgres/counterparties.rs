@@ -1,0 +1,1 @@
+//! Counterparties in PostgreSQL (to come).

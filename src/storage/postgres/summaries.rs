@@ -1,0 +1,1 @@
+//! The web UI's lead lists in PostgreSQL (to come).
