@@ -39,3 +39,17 @@ mod sqlite {
 
     leadgate::storage_contract_instances_suite!(two_instances);
 }
+
+mod postgres {
+    use leadgate::storage::postgres::PgStorage;
+    use leadgate::storage::postgres::testing::FreshPg;
+
+    /// Two instances (two pools) on one fresh PostgreSQL database, dropped with the first.
+    async fn two_instances() -> (FreshPg, Box<PgStorage>) {
+        let first = FreshPg::new().await;
+        let second = PgStorage::connect(first.url()).await.unwrap();
+        (first, Box::new(second))
+    }
+
+    leadgate::storage_contract_instances_suite!(two_instances);
+}
