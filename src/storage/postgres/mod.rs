@@ -153,6 +153,7 @@ impl From<Error> for StorageError {
 type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Turns a backend result into the traits' result, at their edge.
+#[allow(dead_code)]
 trait Edge<T> {
     fn edge(self) -> crate::storage::Result<T>;
 }
