@@ -10,6 +10,7 @@ use std::path::Path;
 
 use common::TestApp;
 use common::dovecot::{dovecot, unique_user};
+use leadgate::storage::sqlite::testing::TestDatabase;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -23,39 +24,11 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// Every value of every table of the database that holds this text, as `table.column`.
+/// Every `table.column` of the database that holds this text.
 async fn tables_holding(app: &TestApp, needle: &str) -> Vec<String> {
-    use sqlx::{Column, Row, ValueRef};
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap();
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut found = Vec::new();
-    for table in tables {
-        // The names come from sqlite_master itself.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        for row in rows {
-            for (i, column) in row.columns().iter().enumerate() {
-                if row.try_get_raw(i).unwrap().is_null() {
-                    continue;
-                }
-                let bytes: Vec<u8> = row
-                    .try_get::<Vec<u8>, _>(i)
-                    .or_else(|_| row.try_get::<String, _>(i).map(String::into_bytes))
-                    .unwrap_or_default();
-                if contains(&bytes, needle) {
-                    found.push(format!("{table}.{}", column.name()));
-                }
-            }
-        }
-    }
+    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let found = database.columns_holding(needle).await.unwrap();
+    database.close().await;
     found
 }
 
