@@ -40,7 +40,10 @@ macro_rules! storage_contract_instances_suite {
 /// [`Collectors::try_lock_job`] across instances: while one instance holds a job's lock no other can take
 /// it, and the moment the holder drops it the other can.
 pub async fn a_job_lock_has_one_holder_across_instances(a: &dyn Storage, b: &dyn Storage) {
-    let held = some("a free lock", ok("lock on a", a.try_lock_job("collect").await));
+    let held = some(
+        "a free lock",
+        ok("lock on a", a.try_lock_job("collect").await),
+    );
     assert!(
         ok("lock on b", b.try_lock_job("collect").await).is_none(),
         "another instance cannot take a held lock"

@@ -323,10 +323,7 @@ async fn reserve_login_attempt(
     // Concurrent attempts at one login or from one address, on any instance, are counted one after the
     // other: each takes the key's lock for the rest of its transaction, always the login's first, so two
     // attempts never wait on each other in a circle.
-    for (scope, key) in [
-        ("login", &attempt.login_key),
-        ("address", &attempt.address),
-    ] {
+    for (scope, key) in [("login", &attempt.login_key), ("address", &attempt.address)] {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(advisory_key(&format!("login attempts:{scope}:{key}")))
             .execute(&mut *tx)
