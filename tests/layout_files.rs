@@ -204,24 +204,13 @@ async fn layout_files_are_downloaded_kept_in_the_database_and_shown_with_a_downl
     assert!(hits.hits.load(Ordering::SeqCst) >= 6);
 
     // The bytes are in the database itself, so they travel with its backups and copies.
-    let kept: Vec<u8> = if common::on_postgres() {
-        let pool = sqlx::PgPool::connect(&app.database_url()).await.unwrap();
-        sqlx::query_scalar("SELECT content FROM layout_files WHERE id = $1")
-            .bind(files[0].id)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    } else {
-        let pool = sqlx::SqlitePool::connect(&app.database_url())
-            .await
-            .unwrap();
-        sqlx::query_scalar("SELECT content FROM layout_files WHERE id = ?")
-            .bind(files[0].id)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
-    assert_eq!(kept, PNG);
+    let kept = storage(&app)
+        .await
+        .layout_file_content(id, files[0].id)
+        .await
+        .unwrap()
+        .expect("the stored image");
+    assert_eq!(kept.bytes, PNG);
 
     // The lead page: the image's thumbnail, the PDF's name, type and size, why the others failed, and
     // every original URL.

@@ -8,6 +8,7 @@ mod ui_support;
 
 use common::{SEED_SAMPLE, TestApp};
 use leadgate::config::{CalendarConfig, CollectorConfig, HttpSourceConfig, Settings};
+use leadgate::storage::sqlite::testing::database_before_file_management;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -472,34 +473,13 @@ async fn upgrading_makes_the_files_records_its_own_and_retires_nothing() {
     // A database of the version before records became the file's: the file's collector and one made in the
     // UI look alike there.
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("leadgate.db").display());
-    {
-        use std::str::FromStr;
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let old = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate!("./migrations/sqlite")
-            .run_to(8, &old)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO calendars (id, name, created_at) VALUES (1, 'Заявки с сайта', 0)")
-            .execute(&old)
-            .await
-            .unwrap();
-        for name in ["file-box", "ui-box"] {
-            sqlx::query(
-                "INSERT INTO collectors (name, protocol, host, port, tls, username, calendar_id, created_at,
-                     updated_at)
-                 VALUES ($1, 'imap', 'mail.example.ru', 993, 'implicit', 'orders', 1, 0, 0)",
-            )
-            .bind(name)
-            .execute(&old)
-            .await
-            .unwrap();
-        }
-        old.close().await;
-    }
+    database_before_file_management(
+        &dir.path().join("leadgate.db"),
+        "Заявки с сайта",
+        &["file-box", "ui-box"],
+    )
+    .await
+    .unwrap();
     let app = start(dir, |s| {
         s.schedule.mail_collector.enabled = false;
         s.collectors = vec![collector("file-box", "mail2.example.ru", None)];

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use common::TestApp;
 use common::dovecot::{dovecot, unique_user};
+use common::TestDatabase;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -23,69 +24,11 @@ fn fixture(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// Every value of every table of the database that holds this text, as `table.column` (a byte string on
-/// PostgreSQL read as its hex text).
+/// Every `table.column` of the database that holds this text.
 async fn tables_holding(app: &TestApp, needle: &str) -> Vec<String> {
-    use sqlx::{Column, Row, ValueRef};
-    if common::on_postgres() {
-        let pool = sqlx::PgPool::connect(&app.database_url()).await.unwrap();
-        let columns: Vec<(String, String)> = sqlx::query_as(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
-              WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
-        let mut found = Vec::new();
-        for (table, column) in columns {
-            // The names come from information_schema itself.
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM \"{table}\" WHERE strpos(\"{column}\"::text, $1) > 0
-                     OR strpos(\"{column}\"::text, $2) > 0"
-            )))
-            .bind(needle)
-            .bind(&hex)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            if n > 0 {
-                found.push(format!("{table}.{column}"));
-            }
-        }
-        pool.close().await;
-        return found;
-    }
-    let pool = sqlx::SqlitePool::connect(&app.database_url())
-        .await
-        .unwrap();
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut found = Vec::new();
-    for table in tables {
-        // The names come from sqlite_master itself.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        for row in rows {
-            for (i, column) in row.columns().iter().enumerate() {
-                if row.try_get_raw(i).unwrap().is_null() {
-                    continue;
-                }
-                let bytes: Vec<u8> = row
-                    .try_get::<Vec<u8>, _>(i)
-                    .or_else(|_| row.try_get::<String, _>(i).map(String::into_bytes))
-                    .unwrap_or_default();
-                if contains(&bytes, needle) {
-                    found.push(format!("{table}.{}", column.name()));
-                }
-            }
-        }
-    }
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
+    let found = database.columns_holding(needle).await.unwrap();
+    database.close().await;
     found
 }
 

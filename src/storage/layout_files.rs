@@ -135,7 +135,7 @@ pub trait LayoutFileStore: Send + Sync {
     ) -> Result<()>;
 
     /// Records a failed attempt: with `retry_at` the file stays pending until then, without it the download
-    /// is given up on.
+    /// is given up on. A file no longer pending (stored meanwhile) is left as it is.
     ///
     /// # Errors
     /// Database errors.

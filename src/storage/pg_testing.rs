@@ -171,6 +171,47 @@ impl TestDatabase {
         Ok(())
     }
 
+    /// Every `table.column` of the database with a value that holds this text, in table order: whether a
+    /// secret reached the database anywhere. A byte string counts when its bytes hold the text (compared as
+    /// hex, which is how PostgreSQL writes it as text).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn columns_holding(&self, needle: &str) -> Result<Vec<String>, StorageError> {
+        if needle.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+              WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+        let mut found = Vec::new();
+        for (table, column, data_type) in columns {
+            // The names come from information_schema itself; quotes in them are doubled.
+            let (t, c) = (table.replace('"', "\"\""), column.replace('"', "\"\""));
+            let (value, wanted) = if data_type == "bytea" {
+                (format!("encode(\"{c}\", 'hex')"), hex.as_str())
+            } else {
+                (format!("\"{c}\"::text"), needle)
+            };
+            let holding: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM \"{t}\" WHERE strpos({value}, $1) > 0)"
+            )))
+            .bind(wanted)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+            if holding {
+                found.push(format!("{table}.{column}"));
+            }
+        }
+        Ok(found)
+    }
+
     /// Ends every other session on this database, as a database restart or a network cut would: the
     /// application's pooled connections break, and it has to connect again.
     ///

@@ -209,6 +209,10 @@ impl TestDatabase {
         both!(self, db => db.lead_numbers().await)
     }
 
+    pub async fn columns_holding(&self, needle: &str) -> leadgate::storage::Result<Vec<String>> {
+        both!(self, db => db.columns_holding(needle).await)
+    }
+
     pub async fn close(self) {
         both!(self, db => db.close().await)
     }

@@ -3,7 +3,9 @@
 //! Each case is an async function that takes a fresh, empty backend as `&dyn Storage`, builds what it needs
 //! through the traits (no SQL), and asserts behaviour a user relies on: the ledger's keys are recorded
 //! exactly once, an idempotency key answers with its first lead, a counterparty is found or created by INN,
-//! what a calendar hides stays hidden, sessions expire, a scan state round-trips, a job lock has one holder.
+//! what a calendar hides stays hidden, sessions expire, a scan state round-trips, a job lock has one holder,
+//! a record the configuration file drops is retired, a layout file is claimed once per lease, a sealed
+//! password is kept as bytes.
 //! Together the cases call every method of every role trait.
 //!
 //! A backend runs the whole suite with one line in a test file, given an async factory of fresh backends
@@ -29,17 +31,29 @@ use leadgate_domain::personal_data::PersonDataQuery;
 
 mod accounts;
 mod calendars;
+mod collector_passwords;
 mod collectors;
+mod counterparty_edits;
+mod file_managed;
+mod instances;
+mod layout_files;
 mod leads;
 mod ledger;
 mod personal_data;
+mod settings;
 
 pub use accounts::*;
 pub use calendars::*;
+pub use collector_passwords::*;
 pub use collectors::*;
+pub use counterparty_edits::*;
+pub use file_managed::*;
+pub use instances::*;
+pub use layout_files::*;
 pub use leads::*;
 pub use ledger::*;
 pub use personal_data::*;
+pub use settings::*;
 
 /// Runs every case of the contract against backends made by `$make`, an expression that can be called
 /// with no arguments and returns a future of a fresh, empty backend (anything that dereferences to a
@@ -76,6 +90,15 @@ macro_rules! storage_contract_suite {
             runs_are_recorded_and_the_last_one_shown,
             a_job_lock_has_one_holder_until_dropped,
             personal_data_is_found_erased_and_audited,
+            records_the_file_declares_are_its_own_and_retired_when_it_drops_them,
+            a_sources_cors_origins_are_replaced_as_a_whole,
+            a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts,
+            a_lead_without_an_inn_is_linked_to_a_customer_found_by_its_contacts,
+            settings_are_saved_replaced_and_removed_by_key,
+            a_new_leads_web_layout_files_are_queued_and_claimed_once_per_lease,
+            layout_files_are_stored_retried_or_given_up_and_served_to_their_own_lead,
+            an_erased_lead_loses_its_layout_files,
+            a_collectors_sealed_password_is_kept_replaced_and_cleared,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -1,16 +1,17 @@
-//! Mailbox passwords typed in the UI, sealed in PostgreSQL: not implemented yet; every method fails with a backend error saying so.
-
-#![allow(unused_variables)]
+//! The PostgreSQL side of [`CollectorPasswordStore`]: the `collector_passwords` table.
 
 use async_trait::async_trait;
+use chrono::Utc;
 
-use super::PgStorage;
-use crate::storage::*;
+use super::{Edge, PgStorage, ms};
+use crate::storage::Sealed;
+use crate::storage::{CollectorPasswordStore, Result, StoredPassword};
 
-fn not_implemented(method: &str) -> StorageError {
-    StorageError::backend(format!(
-        "CollectorPasswordStore::{method} is not implemented yet on PostgreSQL"
-    ))
+#[derive(sqlx::FromRow)]
+struct PasswordRow {
+    bound_to: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
 }
 
 #[async_trait]
@@ -20,12 +21,46 @@ impl CollectorPasswordStore for PgStorage {
         collector_id: i64,
         password: &StoredPassword,
     ) -> Result<()> {
-        Err(not_implemented("set_collector_password"))
+        sqlx::query(
+            "INSERT INTO collector_passwords (collector_id, bound_to, nonce, ciphertext, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (collector_id) DO UPDATE SET bound_to = excluded.bound_to,
+                 nonce = excluded.nonce, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        )
+        .bind(collector_id)
+        .bind(&password.bound_to)
+        .bind(&password.sealed.nonce)
+        .bind(&password.sealed.ciphertext)
+        .bind(ms(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .edge()?;
+        Ok(())
     }
+
     async fn collector_password(&self, collector_id: i64) -> Result<Option<StoredPassword>> {
-        Err(not_implemented("collector_password"))
+        let row: Option<PasswordRow> = sqlx::query_as(
+            "SELECT bound_to, nonce, ciphertext FROM collector_passwords WHERE collector_id = $1",
+        )
+        .bind(collector_id)
+        .fetch_optional(&self.pool)
+        .await
+        .edge()?;
+        Ok(row.map(|r| StoredPassword {
+            bound_to: r.bound_to,
+            sealed: Sealed {
+                nonce: r.nonce,
+                ciphertext: r.ciphertext,
+            },
+        }))
     }
+
     async fn clear_collector_password(&self, collector_id: i64) -> Result<bool> {
-        Err(not_implemented("clear_collector_password"))
+        let done = sqlx::query("DELETE FROM collector_passwords WHERE collector_id = $1")
+            .bind(collector_id)
+            .execute(&self.pool)
+            .await
+            .edge()?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -1,6 +1,6 @@
 //! What tests and benchmarks may do to a SQLite database that no storage trait offers, and should not: make
 //! the ledger look older, make the database refuse a lead, take a table away, hold the write lock, bulk-edit
-//! seeded leads. Everything else a test checks goes through the storage traits.
+//! seeded leads, search every column for a secret, write a database as an earlier version left it. Everything else a test checks goes through the storage traits.
 //!
 //! Each helper opens its own connection to the database file, beside whatever process uses it (WAL lets
 //! them share it), and does one named thing. None of it is used by leadgate itself.
@@ -168,10 +168,100 @@ impl TestDatabase {
         Ok(())
     }
 
+    /// Every `table.column` of the database with a value that holds this text (as bytes, in text and blob
+    /// columns alike), in table order: whether a secret reached the file anywhere. No storage trait can
+    /// answer it: each reads back only the records it owns, in its own shape, while the question is about
+    /// every byte the database file holds, whichever table it is in.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn columns_holding(&self, needle: &str) -> Result<Vec<String>, StorageError> {
+        use sqlx::{Column, Row, ValueRef};
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::from)?;
+        let needle = needle.as_bytes();
+        let mut found = Vec::new();
+        for table in tables {
+            // The names come from sqlite_master itself; quotes in them are doubled.
+            let sql = format!("SELECT * FROM \"{}\"", table.replace('"', "\"\""));
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::from)?;
+            for row in rows {
+                for (i, column) in row.columns().iter().enumerate() {
+                    if row.try_get_raw(i).map_err(Error::from)?.is_null() {
+                        continue;
+                    }
+                    let bytes: Vec<u8> = row
+                        .try_get::<Vec<u8>, _>(i)
+                        .or_else(|_| row.try_get::<String, _>(i).map(String::into_bytes))
+                        .unwrap_or_default();
+                    let name = format!("{table}.{}", column.name());
+                    if !needle.is_empty()
+                        && bytes.windows(needle.len()).any(|w| w == needle)
+                        && !found.contains(&name)
+                    {
+                        found.push(name);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         self.pool.close().await;
     }
+}
+
+/// Creates a database file at `path` as the version before records managed by the configuration file left
+/// it (the migrations up to 0008): one calendar, `calendar`, and in it these IMAP collectors, all alike, so
+/// that one the file declares and one made in the UI cannot be told apart. It tests the upgrade of such a
+/// database, which no storage trait can make: the traits write the current schema, and the backend migrates
+/// every database it opens to it.
+///
+/// # Errors
+/// The file cannot be created, or database errors.
+pub async fn database_before_file_management(
+    path: &Path,
+    calendar: &str,
+    collectors: &[&str],
+) -> Result<(), StorageError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(Error::from)?;
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(8, &old)
+        .await
+        .map_err(Error::from)?;
+    sqlx::query("INSERT INTO calendars (id, name, created_at) VALUES (1, $1, 0)")
+        .bind(calendar)
+        .execute(&old)
+        .await
+        .map_err(Error::from)?;
+    for name in collectors {
+        sqlx::query(
+            "INSERT INTO collectors (name, protocol, host, port, tls, username, calendar_id, created_at,
+                 updated_at)
+             VALUES ($1, 'imap', 'mail.example.ru', 993, 'implicit', 'orders', 1, 0, 0)",
+        )
+        .bind(*name)
+        .execute(&old)
+        .await
+        .map_err(Error::from)?;
+    }
+    old.close().await;
+    Ok(())
 }
 
 /// SQLite's write lock on a database file, held by a connection of the test's own until released: the
