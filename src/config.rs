@@ -297,9 +297,8 @@ impl DatabaseSettings {
                 "database.password_env and database.password_file are for a PostgreSQL database.url".into(),
             ));
         }
-        let mut url = url::Url::parse(&self.url).map_err(|e| {
-            ConfigError::Value(format!("database.url is not a valid URL: {e}"))
-        })?;
+        let mut url = url::Url::parse(&self.url)
+            .map_err(|e| ConfigError::Value(format!("database.url is not a valid URL: {e}")))?;
         if url.password().is_some() {
             return Err(ConfigError::Value(
                 "database.url holds a password and database.password_env or password_file gives one too: \
@@ -1082,7 +1081,8 @@ impl Settings {
             }
         } else if self.database.password_env.is_some() && self.database.password_file.is_some() {
             problems.push(
-                "database.password_env and database.password_file are both set: give one".to_owned(),
+                "database.password_env and database.password_file are both set: give one"
+                    .to_owned(),
             );
         }
         if let Err(e) = parse_cron(&self.schedule.mail_collector.cron) {

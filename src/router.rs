@@ -54,13 +54,20 @@ pub fn waiting_router() -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(waiting)
         .layer(CatchPanicLayer::new())
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
 }
 
 async fn waiting(request: Request) -> Response {
     let path = request.uri().path();
     let unavailable = ApiError::Unavailable.into_response();
-    if path.starts_with("/api/") || path == "/readyz" || path == "/metrics" || path == "/openapi.json" {
+    if path.starts_with("/api/")
+        || path == "/readyz"
+        || path == "/metrics"
+        || path == "/openapi.json"
+    {
         unavailable
     } else {
         web::html_errors(unavailable).await

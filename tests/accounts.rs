@@ -6,8 +6,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
-use leadgate::storage::SessionCheck;
 use common::TestDatabase;
+use leadgate::storage::SessionCheck;
 use leadgate_domain::account::Role;
 use ui_support::*;
 

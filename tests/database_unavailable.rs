@@ -34,7 +34,11 @@ async fn until_status(client: &reqwest::Client, url: &str, status: u16) {
 /// Asserts a 503 that says when to try again.
 fn assert_unavailable(r: &reqwest::Response, what: &str) {
     assert_eq!(r.status().as_u16(), 503, "{what}");
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0, "{what}: Retry-After {retry}");
 }
 
@@ -141,7 +145,11 @@ async fn serve_started_while_the_database_is_unreachable_answers_503_until_it_an
     let base = format!("http://127.0.0.1:{port}");
     let path = |name: &str| dir.path().join(name).display().to_string();
     std::fs::write(dir.path().join("admin.token"), "admin-token-for-tests\n").unwrap();
-    std::fs::write(dir.path().join("website.token"), "website-token-for-tests\n").unwrap();
+    std::fs::write(
+        dir.path().join("website.token"),
+        "website-token-for-tests\n",
+    )
+    .unwrap();
     let config = dir.path().join("leadgate.toml");
     std::fs::write(
         &config,
@@ -201,5 +209,8 @@ async fn serve_started_while_the_database_is_unreachable_answers_503_until_it_an
         log.contains("the database cannot be reached"),
         "the wait is logged: {log}"
     );
-    assert!(!log.contains(&password), "the database password is in the log");
+    assert!(
+        !log.contains(&password),
+        "the database password is in the log"
+    );
 }

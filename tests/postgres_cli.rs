@@ -62,10 +62,7 @@ async fn every_command_works_with_the_password_in_a_file_and_never_prints_it() {
         }
         let output = cmd.output().unwrap();
         let (out, err) = text(&output);
-        assert!(
-            output.status.success(),
-            "leadgate {args:?} failed: {err}"
-        );
+        assert!(output.status.success(), "leadgate {args:?} failed: {err}");
         assert!(
             !out.contains(&password) && !err.contains(&password),
             "leadgate {args:?} printed the database password"
@@ -81,10 +78,20 @@ async fn every_command_works_with_the_password_in_a_file_and_never_prints_it() {
         )),
         "{check}"
     );
-    assert!(run(&["users", "add", "manager1", "--role", "manager"], Some("manager-password\n"))
-        .contains("user manager1 created (manager)"));
+    assert!(
+        run(
+            &["users", "add", "manager1", "--role", "manager"],
+            Some("manager-password\n")
+        )
+        .contains("user manager1 created (manager)")
+    );
     // The first start's secrets and the generated key go to database.data_dir.
-    assert!(dir.path().join("files").join(leadgate::cli::FIRST_START_FILE).exists());
+    assert!(
+        dir.path()
+            .join("files")
+            .join(leadgate::cli::FIRST_START_FILE)
+            .exists()
+    );
     let imported = run(&["import", payload.to_str().unwrap()], None);
     assert!(imported.contains("imported"), "{imported}");
     let list = run(&["leads", "list", "--json"], None);

@@ -9,8 +9,8 @@ mod ui_support;
 use std::path::Path;
 
 use common::TestApp;
-use common::dovecot::{dovecot, unique_user};
 use common::TestDatabase;
+use common::dovecot::{dovecot, unique_user};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";

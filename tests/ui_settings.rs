@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::TestDatabase;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
-use common::TestDatabase;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;

@@ -95,8 +95,9 @@ impl TestDatabase {
                  RETURN NEW;
              END $refuse$"
         );
-        let trigger =
-            format!("CREATE TRIGGER {name} BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION {name}()");
+        let trigger = format!(
+            "CREATE TRIGGER {name} BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION {name}()"
+        );
         let mut tx = self.pool.begin().await.map_err(backend)?;
         for sql in [function, trigger] {
             tx.execute(sqlx::AssertSqlSafe(sql))

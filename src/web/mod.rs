@@ -235,7 +235,11 @@ pub async fn html_errors(response: Response<Body>) -> Response<Body> {
     };
     // Keep headers the error carried that the client needs (a cookie being cleared, WWW-Authenticate, when
     // to try again).
-    for name in [header::SET_COOKIE, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+    for name in [
+        header::SET_COOKIE,
+        header::WWW_AUTHENTICATE,
+        header::RETRY_AFTER,
+    ] {
         for value in response.headers().get_all(&name) {
             out.headers_mut().append(name.clone(), value.clone());
         }

@@ -79,8 +79,7 @@ impl TestDir {
     /// Makes the PostgreSQL database when the tests run against PostgreSQL and it is not made yet.
     pub async fn ensure_database(&mut self) {
         if on_postgres() && self.postgres.is_none() {
-            self.postgres =
-                Some(leadgate::storage::postgres::testing::FreshPg::new().await);
+            self.postgres = Some(leadgate::storage::postgres::testing::FreshPg::new().await);
         }
     }
 
@@ -94,7 +93,9 @@ impl TestDir {
         match &self.postgres {
             Some(pg) => pg.url().to_owned(),
             None if on_postgres() => {
-                panic!("the test directory has no PostgreSQL database yet: make it with TestDir::new")
+                panic!(
+                    "the test directory has no PostgreSQL database yet: make it with TestDir::new"
+                )
             }
             None => format!("sqlite://{}", self.dir.path().join("leadgate.db").display()),
         }

@@ -100,7 +100,10 @@ impl TestApp {
 
     /// The SQLite database file (for the tests about SQLite itself).
     pub fn db_path(&self) -> PathBuf {
-        assert!(!on_postgres(), "a test about the SQLite file runs on SQLite only");
+        assert!(
+            !on_postgres(),
+            "a test about the SQLite file runs on SQLite only"
+        );
         self.dir().join("leadgate.db")
     }
 
@@ -111,7 +114,9 @@ impl TestApp {
 
     /// The test's directory and database.
     pub fn test_dir(&self) -> &TestDir {
-        self.dir.as_ref().expect("the directory lives as long as the app")
+        self.dir
+            .as_ref()
+            .expect("the directory lives as long as the app")
     }
 
     /// What no storage trait offers, on this app's database.

@@ -45,11 +45,7 @@ impl Proxy {
                 });
             }
         });
-        Self {
-            addr,
-            up: tx,
-            task,
-        }
+        Self { addr, up: tx, task }
     }
 
     /// Where to connect instead of the target.
