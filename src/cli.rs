@@ -259,7 +259,10 @@ async fn serve(settings: Settings) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("binding {}", settings.server.listen))?;
-    let app = Application::build(settings, listener).await?;
+    // An unreachable database does not stop the start: the server answers 503 until it can open it.
+    let Some(app) = Application::build_waiting(settings, listener, shutdown_signal()).await? else {
+        return Ok(0);
+    };
     show_first_start(&app.services().first_start, &app.services().settings)?;
     app.run_until(shutdown_signal()).await?;
     Ok(0)

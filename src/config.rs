@@ -246,16 +246,76 @@ impl Default for ServerSettings {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://path` (the one backend). `Debug` hides it: a database URL may hold a password.
+    /// `sqlite://path` (the embedded default) or `postgres://user@host:port/db` (`postgresql://` too).
+    /// `Debug` hides it: a database URL may hold a password.
     pub url: String,
+    /// Environment variable holding the PostgreSQL password (instead of a password in the URL).
+    pub password_env: Option<String>,
+    /// File holding the PostgreSQL password (instead of a password in the URL).
+    pub password_file: Option<PathBuf>,
+    /// With PostgreSQL: the directory for leadgate's own files (the generated `secret.key`, the first start's
+    /// secrets); `data` when not set. With SQLite they live beside the database file, and this key is refused.
+    pub data_dir: Option<PathBuf>,
 }
+
+/// The database URL when none is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/leadgate.db";
+
+/// The data directory with a PostgreSQL database when `database.data_dir` is not set.
+pub const DEFAULT_DATA_DIR: &str = "data";
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
-            url: "sqlite://data/leadgate.db".to_owned(),
+            url: DEFAULT_DATABASE_URL.to_owned(),
+            password_env: None,
+            password_file: None,
+            data_dir: None,
         }
     }
+}
+
+impl DatabaseSettings {
+    /// Whether the URL names a PostgreSQL database (`postgres://` or `postgresql://`).
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.url)
+    }
+
+    /// The URL to connect with: the configured one, with the password from `password_env` or
+    /// `password_file` put in when one of them is set. Keep it out of logs and messages.
+    ///
+    /// # Errors
+    /// The password's variable or file cannot be read, the URL also holds a password, or the keys are given
+    /// with a SQLite URL.
+    pub fn connect_url(&self) -> Result<String, ConfigError> {
+        let password = read_secret(self.password_env.as_deref(), self.password_file.as_deref())?;
+        let Some(password) = password else {
+            return Ok(self.url.clone());
+        };
+        if !self.is_postgres() {
+            return Err(ConfigError::Value(
+                "database.password_env and database.password_file are for a PostgreSQL database.url".into(),
+            ));
+        }
+        let mut url = url::Url::parse(&self.url)
+            .map_err(|e| ConfigError::Value(format!("database.url is not a valid URL: {e}")))?;
+        if url.password().is_some() {
+            return Err(ConfigError::Value(
+                "database.url holds a password and database.password_env or password_file gives one too: \
+                 give it in one place"
+                    .into(),
+            ));
+        }
+        url.set_password(Some(&password)).map_err(|()| {
+            ConfigError::Value("database.url has no host to give the password for".into())
+        })?;
+        Ok(url.into())
+    }
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -263,6 +323,9 @@ impl std::fmt::Debug for DatabaseSettings {
         let scheme = self.url.split("://").next().unwrap_or("?");
         f.debug_struct("DatabaseSettings")
             .field("url", &format_args!("{scheme}://…"))
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("data_dir", &self.data_dir)
             .finish()
     }
 }
@@ -954,6 +1017,11 @@ impl Traced {
             let _ = writeln!(out, "{key} = \"<redacted>\"  # {from}: {state}");
         };
         secret(
+            "database.password".into(),
+            s.database.password_env.as_deref(),
+            s.database.password_file.as_deref(),
+        );
+        secret(
             "server.admin_token".into(),
             s.server.admin_token_env.as_deref(),
             s.server.admin_token_file.as_deref(),
@@ -998,6 +1066,25 @@ impl Settings {
     /// twice, a bad cron expression, malformed CORS origins.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if !self.database.is_postgres() {
+            if self.database.data_dir.is_some() {
+                problems.push(
+                    "database.data_dir: only for a PostgreSQL database.url; with SQLite leadgate keeps its \
+                     files beside the database file"
+                        .to_owned(),
+                );
+            }
+            if self.database.password_env.is_some() || self.database.password_file.is_some() {
+                problems.push(
+                    "database.password_env, database.password_file: only for a PostgreSQL database.url".to_owned(),
+                );
+            }
+        } else if self.database.password_env.is_some() && self.database.password_file.is_some() {
+            problems.push(
+                "database.password_env and database.password_file are both set: give one"
+                    .to_owned(),
+            );
+        }
         if let Err(e) = parse_cron(&self.schedule.mail_collector.cron) {
             problems.push(format!("schedule.mail_collector.cron: {e}"));
         }
@@ -1157,6 +1244,7 @@ mod tests {
     fn the_database_url_is_not_shown_by_debug() {
         let db = DatabaseSettings {
             url: "postgres://leadgate:hunter2@db/leadgate".into(),
+            ..DatabaseSettings::default()
         };
         assert!(!format!("{db:?}").contains("hunter2"));
     }

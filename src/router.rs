@@ -6,12 +6,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
+use crate::app::{ApiError, AppState};
 use crate::http::{self, MetricsAccess};
 use crate::web;
 
@@ -42,4 +44,32 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+}
+
+/// What `serve` answers while the database has not answered at start yet: `/healthz` says the process is
+/// alive; everything else (`/readyz`, the intake, the read API, the UI) is 503 with `Retry-After`, as JSON on
+/// the API and as the error page in the UI. Nothing is accepted, so nothing can be lost.
+pub fn waiting_router() -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(waiting)
+        .layer(CatchPanicLayer::new())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}
+
+async fn waiting(request: Request) -> Response {
+    let path = request.uri().path();
+    let unavailable = ApiError::Unavailable.into_response();
+    if path.starts_with("/api/")
+        || path == "/readyz"
+        || path == "/metrics"
+        || path == "/openapi.json"
+    {
+        unavailable
+    } else {
+        web::html_errors(unavailable).await
+    }
 }

@@ -23,8 +23,9 @@ use crate::jobs::MailCollectorJob;
 use crate::tokens;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::{AfterImport, Protocol};
+use leadgate_postgres::PgStorage;
 use leadgate_sqlite::SqliteStorage;
-use leadgate_storage::{FileRecords, Storage};
+use leadgate_storage::{FileRecords, Storage, StorageError};
 
 /// Secrets made on the very first start, shown once to whoever started leadgate and never again.
 #[derive(Default)]
@@ -59,29 +60,64 @@ pub struct Services {
     pub first_start: FirstStart,
 }
 
-/// Opens the database named by the settings.
+/// Opens the database named by the settings: SQLite for `sqlite://…`, PostgreSQL for `postgres://…` and
+/// `postgresql://…` (the password from the URL, `database.password_env` or `database.password_file`), and
+/// runs its migrations.
 ///
 /// # Errors
-/// Unsupported URL scheme, or the database cannot be opened or migrated.
+/// Unsupported URL scheme, an unreadable password, or the database cannot be opened or migrated. An error
+/// never holds the password; one that says the database cannot be reached right now holds a
+/// [`StorageError::Unavailable`](leadgate_storage::StorageError::Unavailable) (see [`is_unavailable`]).
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
-    let url = settings.database.url.as_str();
+    let database = &settings.database;
+    let url = database.url.as_str();
     if url.starts_with("sqlite:") {
-        let storage = SqliteStorage::connect(url)
+        if database.data_dir.is_some() {
+            anyhow::bail!(
+                "database.data_dir is only for a PostgreSQL database.url: with SQLite leadgate keeps its files \
+                 beside the database file"
+            );
+        }
+        let url = database.connect_url()?;
+        let storage = SqliteStorage::connect(&url)
             .await
             .context("opening the SQLite database")?;
         return Ok(Arc::new(storage));
     }
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!(
-            "database.url names a PostgreSQL database, which is not supported by this build of leadgate: \
-             it stores its data in SQLite (database.url = \"sqlite://PATH\")"
-        );
+    if database.is_postgres() {
+        let url = database.connect_url()?;
+        let storage = PgStorage::connect(&url)
+            .await
+            .context("opening the PostgreSQL database")?;
+        return Ok(Arc::new(storage));
     }
-    anyhow::bail!("unsupported database URL scheme in database.url (this build supports sqlite://)")
+    anyhow::bail!(
+        "unsupported database URL scheme in database.url (sqlite://PATH, postgres://USER@HOST:PORT/DATABASE)"
+    )
 }
 
-/// The data directory: where the SQLite database file lives (the current directory for other databases).
+/// Whether an error of [`open_storage`] (or of anything that opens it) says the database cannot be reached
+/// right now, rather than that it refuses (wrong password, no such database) or fails.
+pub fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<StorageError>(),
+            Some(StorageError::Unavailable(_))
+        )
+    })
+}
+
+/// The data directory, where leadgate keeps its own files (the generated `secret.key`, the first start's
+/// secrets): with SQLite the database file's directory; with PostgreSQL `database.data_dir`, else `data`
+/// (relative to the working directory).
 pub fn data_dir(settings: &Settings) -> std::path::PathBuf {
+    if settings.database.is_postgres() {
+        return settings
+            .database
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_DATA_DIR));
+    }
     let url = settings.database.url.as_str();
     let path = url
         .strip_prefix("sqlite://")
@@ -94,6 +130,22 @@ pub fn data_dir(settings: &Settings) -> std::path::PathBuf {
             || std::path::PathBuf::from("."),
             std::path::Path::to_path_buf,
         )
+}
+
+/// The data directory, made (readable by its owner only) when missing: the SQLite backend makes its own,
+/// nothing else makes PostgreSQL's.
+fn ensure_data_dir(settings: &Settings) -> anyhow::Result<std::path::PathBuf> {
+    let dir = data_dir(settings);
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    }
+    Ok(dir)
 }
 
 impl Services {
@@ -121,7 +173,7 @@ impl Services {
             timeout: Duration::from_secs(settings.limits.mail_timeout_secs.max(1)),
             run_deadline: Duration::from_secs(settings.limits.collector_run_deadline_secs.max(1)),
             secrets: Arc::new(
-                crate::secrets::SecretBox::load(&settings.secrets, &data_dir(&settings))
+                crate::secrets::SecretBox::load(&settings.secrets, &ensure_data_dir(&settings)?)
                     .context("loading the [secrets] key")?,
             ),
         }));
@@ -325,6 +377,21 @@ async fn provision_accounts(
     Ok(first)
 }
 
+/// The longest pause between two tries to open the database while `serve` waits for it at start.
+pub const WAIT_FOR_DATABASE_MAX: Duration = Duration::from_secs(10);
+
+/// Stops the waiting server before an error ends the start.
+async fn break_with_error(
+    stop: &CancellationToken,
+    waiting: Option<JoinHandle<()>>,
+) -> anyhow::Result<()> {
+    stop.cancel();
+    if let Some(waiting) = waiting {
+        waiting.await.context("the waiting HTTP server panicked")?;
+    }
+    Ok(())
+}
+
 /// The server: HTTP and (with the mail channel) the scheduler, under one supervisor.
 pub struct Application {
     listener: TcpListener,
@@ -353,6 +420,66 @@ impl Application {
             metrics_listener,
             services,
         })
+    }
+
+    /// Like [`Application::build`], for `serve`: when the database cannot be reached at start, it does not
+    /// give up. Until the database answers, the listener answers as [`crate::router::waiting_router`] does
+    /// (`/healthz` 200, everything else 503 with `Retry-After`), and the start is tried again with a growing
+    /// pause (up to [`WAIT_FOR_DATABASE_MAX`]). `Ok(None)` when `shutdown` completes before the database
+    /// answered.
+    ///
+    /// # Errors
+    /// Anything but an unreachable database that stops [`Application::build`]: a wrong password, a database
+    /// that does not exist, a bad configuration value.
+    pub async fn build_waiting(
+        settings: Settings,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<Option<Self>> {
+        let listener = listener.into_std()?;
+        let stop_waiting = CancellationToken::new();
+        let mut waiting: Option<JoinHandle<()>> = None;
+        let mut pause = Duration::from_millis(250);
+        tokio::pin!(shutdown);
+        let built = loop {
+            let clone = listener.try_clone()?;
+            match Self::build(settings.clone(), TcpListener::from_std(clone)?).await {
+                Ok(app) => break Some(app),
+                Err(e) if is_unavailable(&e) => {
+                    warn!(
+                        error = %format!("{e:#}"),
+                        retry_in_ms = pause.as_millis(),
+                        "the database cannot be reached: answering 503 until it can"
+                    );
+                    if waiting.is_none() {
+                        let limits = http::serve::ConnectionLimits::from_settings(&settings.server);
+                        waiting = Some(tokio::spawn(http::serve::serve(
+                            TcpListener::from_std(listener.try_clone()?)?,
+                            crate::router::waiting_router(),
+                            limits,
+                            stop_waiting.clone(),
+                        )));
+                    }
+                }
+                Err(e) => {
+                    break_with_error(&stop_waiting, waiting.take()).await?;
+                    return Err(e);
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => break None,
+                () = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(WAIT_FOR_DATABASE_MAX);
+        };
+        stop_waiting.cancel();
+        if let Some(waiting) = waiting {
+            waiting.await.context("the waiting HTTP server panicked")?;
+            if built.is_some() {
+                info!("the database answers: leadgate starts");
+            }
+        }
+        Ok(built)
     }
 
     /// The address `/metrics` is served on when `server.metrics_listen` gives it one of its own.

@@ -6,8 +6,8 @@ mod common;
 mod ui_support;
 
 use common::TestApp;
+use common::TestDatabase;
 use leadgate_domain::account::Role;
-use leadgate_sqlite::testing::TestDatabase;
 use leadgate_storage::SessionCheck;
 use ui_support::*;
 
@@ -144,7 +144,7 @@ async fn the_attempt_table_holds_no_typed_login_and_a_non_login_is_not_even_reco
             .status(),
         401
     );
-    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
     let keys = database.login_attempts().await.unwrap();
     assert_eq!(
         keys,
@@ -158,7 +158,7 @@ async fn the_attempt_table_holds_no_typed_login_and_a_non_login_is_not_even_reco
 #[tokio::test]
 async fn a_sign_in_is_refused_when_its_attempt_cannot_be_recorded() {
     let app = app_with_admin().await;
-    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
     database.break_login_attempts().await.unwrap();
     database.close().await;
     let r = raw_sign_in(&app, "admin", ADMIN_PASSWORD).await;
@@ -327,10 +327,7 @@ async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line(
     let leadgate = |args: &[&str]| {
         let out = common::cli::leadgate()
             .args(args)
-            .env(
-                "LEADGATE__DATABASE__URL",
-                format!("sqlite://{}", app.db_path().display()),
-            )
+            .envs(app.test_dir().cli_env())
             .output()
             .unwrap();
         (

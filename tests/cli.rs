@@ -226,33 +226,6 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
 }
 
 #[test]
-fn a_postgres_url_is_refused_as_not_supported_by_this_build() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("leadgate.toml");
-    std::fs::write(
-        &config,
-        "[database]\nurl = \"postgres://leadgate:hunter2@db.example/leadgate\"\n",
-    )
-    .unwrap();
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("migrate")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("PostgreSQL") && stderr.contains("not supported by this build"),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("hunter2"),
-        "the password is never shown: {stderr}"
-    );
-}
-
-#[test]
 fn a_missing_secret_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");

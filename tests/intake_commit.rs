@@ -10,13 +10,13 @@ mod common;
 use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
-use leadgate_sqlite::testing::{TestDatabase, WriteLock};
+use common::{TestDatabase, WriteLock};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 /// Holds the database's write lock with a connection of the test's own until it is released.
 async fn take_write_lock(app: &TestApp) -> WriteLock {
-    WriteLock::take(&app.db_path()).await.unwrap()
+    WriteLock::take(&app.database_url()).await.unwrap()
 }
 
 /// The value of a metric without labels on `/metrics`, 0 when it is not there yet.
@@ -172,7 +172,7 @@ async fn a_group_the_database_refuses_is_committed_one_lead_at_a_time_and_each_c
  {
     let app = TestApp::spawn().await;
     // The database itself refuses one lead, as a full disk or a broken constraint would refuse a group.
-    let db = TestDatabase::open(&app.db_path()).await.unwrap();
+    let db = TestDatabase::open(&app.database_url()).await.unwrap();
     db.refuse_leads_with_subject("Отказать").await.unwrap();
     db.close().await;
     let groups = metric(&app, "leadgate_intake_group_size_count").await;

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::TestApp;
+use common::TestDatabase;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::TlsMode;
 use leadgate_mail::imap::ImapSession;
-use leadgate_sqlite::testing::TestDatabase;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -558,18 +558,18 @@ async fn a_wrong_password_on_one_collector_does_not_stop_the_next() {
     let (bad_user, good_user) = (unique_user("bad"), unique_user("good"));
     dc.deliver(&bad_user, &fixture("seed_sample"));
     dc.deliver(&good_user, &fixture("seed_sample"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestDir::new().await;
     let config = dir.path().join("leadgate.toml");
     let port = dc.port("DOVECOT_IMAP_PORT");
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{db}\"\n\n\
+            "{db}\n\
              [[collectors]]\nname = \"a-bad\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
              username = \"{bad_user}\"\npassword_file = \"{bad}\"\n\n\
              [[collectors]]\nname = \"b-good\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
              username = \"{good_user}\"\npassword_file = \"{good}\"\n",
-            db = dir.path().join("leadgate.db").display(),
+            db = dir.database_toml(),
             bad = password_file(secrets.path(), "wrong").display(),
             good = password_file(secrets.path(), "secret").display(),
         ),
@@ -686,8 +686,8 @@ fn orders(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The leads in the database file, 0 while it or its tables do not exist yet.
-async fn lead_count(db: &Path) -> i64 {
+/// The leads in the database, 0 while it or its tables do not exist yet.
+async fn lead_count(db: &str) -> i64 {
     let Ok(database) = TestDatabase::open_read_only(db).await else {
         return 0;
     };
@@ -696,22 +696,22 @@ async fn lead_count(db: &Path) -> i64 {
     n
 }
 
-/// The leads in the database file and their distinct external numbers.
-async fn distinct_numbers(db: &Path) -> (i64, i64) {
+/// The leads in the database and their distinct external numbers.
+async fn distinct_numbers(db: &str) -> (i64, i64) {
     let database = TestDatabase::open(db).await.unwrap();
     let numbers = database.lead_numbers().await.unwrap();
     database.close().await;
     numbers
 }
 
-fn config_for(dir: &Path, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {
-    let config = dir.join("leadgate.toml");
+fn config_for(dir: &common::TestDir, dc: &Dovecot, user: &str, secrets: &Path) -> PathBuf {
+    let config = dir.path().join("leadgate.toml");
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{db}\"\n\n[[collectors]]\nname = \"site\"\nprotocol = \"imap\"\n\
+            "{db}\n[[collectors]]\nname = \"site\"\nprotocol = \"imap\"\n\
              host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nusername = \"{user}\"\npassword_file = \"{pw}\"\n",
-            db = dir.join("leadgate.db").display(),
+            db = dir.database_toml(),
             port = dc.port("DOVECOT_IMAP_PORT"),
             pw = password_file(secrets, "secret").display(),
         ),
@@ -739,9 +739,9 @@ async fn dovecot_dying_during_a_run_then_restarted_loses_and_duplicates_nothing(
     for raw in orders(4000) {
         dc.deliver(user, &raw);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &dc, user, dir.path());
-    let db = dir.path().join("leadgate.db");
+    let dir = common::TestDir::new().await;
+    let config = config_for(&dir, &dc, user, dir.path());
+    let db = dir.database_url();
     let mut child = collect(&config);
     // Stop the server as soon as the first batch is committed.
     while lead_count(&db).await == 0 {
@@ -776,9 +776,9 @@ async fn leadgate_killed_during_a_run_imports_every_order_exactly_once_after_res
     for raw in orders(1000) {
         dc.deliver(&user, &raw);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &dc, &user, dir.path());
-    let db = dir.path().join("leadgate.db");
+    let dir = common::TestDir::new().await;
+    let config = config_for(&dir, &dc, &user, dir.path());
+    let db = dir.database_url();
     let mut child = collect(&config);
     while lead_count(&db).await == 0 {
         assert!(

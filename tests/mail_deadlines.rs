@@ -185,8 +185,8 @@ async fn run_bad_then_good(
         ))
         .unwrap(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = common::settings_in(dir.path());
+    let dir = common::TestDir::new().await;
+    let mut settings = common::settings_in(&dir);
     settings.schedule.mail_collector.enabled = false;
     settings.collectors = vec![
         collector(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::TestApp;
+use common::TestDatabase;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
 use leadgate_domain::collector::AfterImport;
@@ -16,7 +17,6 @@ use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::TlsMode;
 use leadgate_mail::extract;
 use leadgate_mail::imap::ImapSession;
-use leadgate_sqlite::testing::TestDatabase;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -123,7 +123,7 @@ async fn subjects(dc: &Dovecot, user: &str, folder: &str) -> Vec<String> {
 
 /// Makes every ledger record look `days` older, as if it had been recorded then.
 async fn age_the_ledger(app: &TestApp, days: i64) {
-    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
     database
         .age_the_ledger(chrono::Duration::days(days))
         .await
@@ -349,7 +349,7 @@ async fn storage_refuses_one_order(protocol: Protocol) {
     }
     let app = app_with(collector(&dc, &user, protocol, secrets.path())).await;
     // The database itself refuses any lead numbered 666.
-    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
     database.refuse_leads_numbered(666).await.unwrap();
     database.close().await;
 

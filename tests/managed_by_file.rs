@@ -49,7 +49,8 @@ fn with_file_records(s: &mut Settings) {
     });
 }
 
-async fn start(dir: tempfile::TempDir, customise: impl FnOnce(&mut Settings)) -> TestApp {
+async fn start(dir: impl Into<common::TestDir>, customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = dir.into();
     let path = dir.path().join("promo.token");
     std::fs::write(path, "promo-token-for-tests").unwrap();
     let app = TestApp::spawn_in(dir, customise).await;
@@ -464,6 +465,11 @@ async fn a_source_made_in_the_ui_takes_browser_posts_from_the_origins_set_there(
 
 #[tokio::test]
 async fn upgrading_makes_the_files_records_its_own_and_retires_nothing() {
+    // About upgrading a SQLite database made by an older leadgate (its migrations up to 0008): the
+    // PostgreSQL schema never had that older form, so this runs on SQLite only.
+    if common::on_postgres() {
+        return;
+    }
     // A database of the version before records became the file's: the file's collector and one made in the
     // UI look alike there.
     let dir = tempfile::tempdir().unwrap();

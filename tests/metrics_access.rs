@@ -10,10 +10,7 @@ use leadgate::startup::Application;
 #[tokio::test]
 async fn metrics_behind_a_token_refuse_a_missing_or_wrong_token() {
     let app = TestApp::spawn_with(|s| {
-        let dir = std::path::Path::new(s.database.url.trim_start_matches("sqlite://"))
-            .parent()
-            .unwrap()
-            .to_owned();
+        let dir = leadgate::startup::data_dir(s);
         let file = dir.join("metrics.token");
         std::fs::write(&file, "scrape-token\n").unwrap();
         s.server.metrics_token_file = Some(file);
@@ -45,8 +42,8 @@ async fn metrics_behind_a_token_refuse_a_missing_or_wrong_token() {
 
 #[tokio::test]
 async fn metrics_on_their_own_address_are_not_served_with_the_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = settings_in(dir.path());
+    let dir = common::TestDir::new().await;
+    let mut settings = settings_in(&dir);
     settings.server.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::build(settings, listener).await.unwrap();

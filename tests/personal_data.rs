@@ -348,11 +348,10 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let app = TestApp::spawn().await;
     let (person, other, _, other_rejected) = two_customers(&app).await;
     let person_message = message_of(&app, person).await;
-    let db = format!("sqlite://{}", app.db_path().display());
     let cli = |args: &[&str]| {
         let out = common::cli::leadgate()
             .args(args)
-            .env("LEADGATE__DATABASE__URL", &db)
+            .envs(app.test_dir().cli_env())
             .output()
             .unwrap();
         assert!(
@@ -369,7 +368,7 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     assert!(found.contains("counterparty"), "{found}");
     let refused = common::cli::leadgate()
         .args(["personal-data", "erase", "--inn", "77097"])
-        .env("LEADGATE__DATABASE__URL", &db)
+        .envs(app.test_dir().cli_env())
         .output()
         .unwrap();
     assert!(!refused.status.success());

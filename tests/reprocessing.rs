@@ -17,13 +17,12 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// A site order imported by `leadgate import` while `limits.max_message_bytes` was too small: rejected with
 /// its raw message kept. Returns the directory of the database and the ledger record's id.
-fn rejected_for_its_size() -> (tempfile::TempDir, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
+async fn rejected_for_its_size() -> (common::TestDir, i64) {
+    let dir = common::TestDir::new().await;
     let out = common::cli::leadgate()
         .arg("import")
         .arg(fixture("seed_sample"))
-        .env("LEADGATE__DATABASE__URL", &db)
+        .envs(dir.cli_env())
         .env("LEADGATE__LIMITS__MAX_MESSAGE_BYTES", "1000")
         .output()
         .unwrap();
@@ -40,7 +39,7 @@ fn rejected_for_its_size() -> (tempfile::TempDir, i64) {
 #[tokio::test]
 async fn ten_reprocess_calls_at_once_from_the_api_and_the_ui_file_one_lead_and_all_answer_with_it()
 {
-    let (dir, message) = rejected_for_its_size();
+    let (dir, message) = rejected_for_its_size().await;
     // The administrator raises the limit back to its default: the message is now a valid order.
     let app = TestApp::spawn_in(dir, |_| {}).await;
     set_admin_password(&app, ADMIN_PASSWORD).await;

@@ -45,10 +45,7 @@ async fn silent_server() -> SilentServer {
 fn slow_collector(s: &mut Settings, port: u16) {
     s.server.request_timeout_secs = 5;
     s.schedule.mail_collector.enabled = false;
-    let dir = std::path::Path::new(s.database.url.trim_start_matches("sqlite://"))
-        .parent()
-        .unwrap()
-        .to_owned();
+    let dir = leadgate::startup::data_dir(s);
     let password = dir.join("mail.password");
     std::fs::write(&password, "secret").unwrap();
     let config: CollectorConfig = toml::from_str(&format!(

@@ -15,10 +15,7 @@ const LEAD: &str = r#"{"Тема": "Заявка с формы", "Телефон
 
 /// Adds the source "other" (token "other-token-for-tests") next to "website".
 fn with_other_source(s: &mut Settings) {
-    let dir = std::path::Path::new(s.database.url.trim_start_matches("sqlite://"))
-        .parent()
-        .unwrap()
-        .to_owned();
+    let dir = leadgate::startup::data_dir(s);
     let token = dir.join("other.token");
     std::fs::write(&token, "other-token-for-tests").unwrap();
     s.http_sources.push(HttpSourceConfig {

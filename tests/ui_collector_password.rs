@@ -9,8 +9,8 @@ mod ui_support;
 use std::path::Path;
 
 use common::TestApp;
+use common::TestDatabase;
 use common::dovecot::{dovecot, unique_user};
-use leadgate_sqlite::testing::TestDatabase;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -26,7 +26,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Every `table.column` of the database that holds this text.
 async fn tables_holding(app: &TestApp, needle: &str) -> Vec<String> {
-    let database = TestDatabase::open(&app.db_path()).await.unwrap();
+    let database = TestDatabase::open(&app.database_url()).await.unwrap();
     let found = database.columns_holding(needle).await.unwrap();
     database.close().await;
     found

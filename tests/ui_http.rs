@@ -889,8 +889,8 @@ async fn counterparties_are_found_by_inn_prefix_and_by_name_in_any_case() {
 
 #[tokio::test]
 async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = common::settings_in(dir.path());
+    let dir = common::TestDir::new().await;
+    let settings = common::settings_in(&dir);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = leadgate::startup::Application::build(settings, listener)
@@ -932,11 +932,10 @@ async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
 
 #[tokio::test]
 async fn users_add_creates_a_manager_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("leadgate.db").display());
+    let dir = common::TestDir::new().await;
     let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "manager"])
-        .env("LEADGATE__DATABASE__URL", &db)
+        .envs(dir.cli_env())
         .env("LEADGATE_NEW_PASSWORD", "manager-password")
         .output()
         .unwrap();
@@ -959,7 +958,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     assert!(!stdout.contains("password:"), "{stdout}");
     let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "admin"])
-        .env("LEADGATE__DATABASE__URL", &db)
+        .envs(dir.cli_env())
         .env_remove("LEADGATE_NEW_PASSWORD")
         .write_stdin("new-password-from-stdin\n")
         .output()
@@ -972,7 +971,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("user manager1 updated (admin)"));
     let out = common::cli::leadgate()
         .args(["users", "add", "x"])
-        .env("LEADGATE__DATABASE__URL", &db)
+        .envs(dir.cli_env())
         .env("LEADGATE_NEW_PASSWORD", "short")
         .output()
         .unwrap();

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::TestDatabase;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::{CollectorConfig, Settings};
 use leadgate_domain::account::Role;
@@ -18,7 +19,6 @@ use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::SubjectFilter;
 use leadgate_domain::collector::TlsMode;
-use leadgate_sqlite::testing::TestDatabase;
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -275,7 +275,7 @@ async fn subjects(app: &TestApp) -> Vec<String> {
 
 /// How many runs the collectors have had, once none is going.
 async fn finished_runs(app: &TestApp) -> i64 {
-    let db = TestDatabase::open(&app.db_path()).await.unwrap();
+    let db = TestDatabase::open(&app.database_url()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (all, going) = db.collector_runs().await.unwrap();

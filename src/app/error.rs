@@ -194,6 +194,10 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// The `Retry-After` of a 503: the database or the writer may be back by then (a client that waits longer
+/// loses nothing: nothing was stored).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// axum's limit for a JSON body read with `Json` (its `DefaultBodyLimit`), which the read API keeps.
 const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
@@ -215,6 +219,10 @@ impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
             SubmitError::WriterGone => ApiError::Unavailable,
+            SubmitError::Storage(e) if matches!(*e, StorageError::Unavailable(_)) => {
+                tracing::error!(error = ?e, "the database is unavailable");
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(other.into()),
         }
     }
@@ -235,6 +243,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         if let ApiError::Internal(e) = &self {
@@ -284,6 +293,14 @@ mod tests {
     fn an_unreachable_database_is_a_503_and_a_failed_statement_a_500() {
         let unavailable = ApiError::from(StorageError::Unavailable("connection refused".into()));
         assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let lost = ApiError::from(SubmitError::Storage(std::sync::Arc::new(
+            StorageError::Unavailable("connection reset".into()),
+        )));
+        assert_eq!(lost.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            lost.into_response().headers()[header::RETRY_AFTER],
+            UNAVAILABLE_RETRY_AFTER_SECS.to_string()
+        );
         let failed = ApiError::from(StorageError::backend("no such table"));
         assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let missing = ApiError::from(StorageError::NotFound {

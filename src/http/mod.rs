@@ -156,11 +156,19 @@ async fn require_bearer(
     next.run(request).await
 }
 
+/// How long `/readyz` waits for the database: a load balancer's check should hear "not ready" quickly, not
+/// wait for the storage's own limit on getting a connection.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.storage.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.storage.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "database not ready");
+            ApiError::Unavailable.into_response()
+        }
+        Err(_) => {
+            tracing::warn!("database not ready: no answer in time");
             ApiError::Unavailable.into_response()
         }
     }

@@ -178,7 +178,7 @@ struct ErrorPage {
 /// Turns an error response that is not HTML (the [`ApiError`](crate::app::ApiError) JSON, or axum's plain
 /// text for a malformed path or form) into an HTML page with the same status. The message shown is a fixed
 /// Russian sentence per status: error details stay in the log.
-async fn html_errors(response: Response<Body>) -> Response<Body> {
+pub async fn html_errors(response: Response<Body>) -> Response<Body> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -210,6 +210,11 @@ async fn html_errors(response: Response<Body>) -> Response<Body> {
         StatusCode::TOO_MANY_REQUESTS => {
             ("Слишком много попыток", "Подождите немного и повторите.")
         }
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "Сервис временно недоступен",
+            "База данных сейчас не отвечает. leadgate продолжит работу сам, как только она вернётся; \
+             обновите страницу через минуту.",
+        ),
         s if s.is_server_error() => (
             "Ошибка сервера",
             "Что-то пошло не так. Ошибка записана в журнал; повторите позже.",
@@ -228,8 +233,13 @@ async fn html_errors(response: Response<Body>) -> Response<Body> {
             return response;
         }
     };
-    // Keep headers the error carried that the client needs (a cookie being cleared, WWW-Authenticate).
-    for name in [header::SET_COOKIE, header::WWW_AUTHENTICATE] {
+    // Keep headers the error carried that the client needs (a cookie being cleared, WWW-Authenticate, when
+    // to try again).
+    for name in [
+        header::SET_COOKIE,
+        header::WWW_AUTHENTICATE,
+        header::RETRY_AFTER,
+    ] {
         for value in response.headers().get_all(&name) {
             out.headers_mut().append(name.clone(), value.clone());
         }

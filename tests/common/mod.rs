@@ -1,12 +1,17 @@
-//! Test support: the real application on a port-0 listener with a fresh SQLite database.
+//! Test support: the real application on a port-0 listener with a fresh database: SQLite, or PostgreSQL when
+//! `LEADGATE_TEST_BACKEND=postgres` (see [`backend`]).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod backend;
 pub mod cli;
 pub mod dovecot;
 pub mod forward;
+pub mod proxy;
 
 use std::path::PathBuf;
 
+#[allow(unused_imports)]
+pub use backend::{TestDatabase, TestDir, WriteLock, on_postgres};
 use leadgate::config::{HttpSourceConfig, Settings};
 use leadgate::startup::Application;
 use tokio::sync::oneshot;
@@ -19,17 +24,23 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub source_token: String,
-    dir: Option<tempfile::TempDir>,
+    dir: Option<TestDir>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-pub fn settings_in(dir: &std::path::Path) -> Settings {
+/// The tests' settings for the directory and database of `test_dir`: its database, the administrator's
+/// token and the source "website" in files there.
+pub fn settings_in(test_dir: &TestDir) -> Settings {
+    let dir = test_dir.path();
     let mut settings = Settings::default();
     // Tests reach loopback only: the seed sample's layout file is on a public site, so the downloader is off
     // unless a test switches it on (with its own server on loopback).
     settings.layout_files.enabled = false;
-    settings.database.url = format!("sqlite://{}", dir.join("leadgate.db").display());
+    settings.database.url = test_dir.database_url();
+    if test_dir.is_postgres() {
+        settings.database.data_dir = Some(dir.to_owned());
+    }
     let admin = dir.join("admin.token");
     std::fs::write(&admin, "admin-token-for-tests\n").unwrap();
     settings.server.admin_token_file = Some(admin);
@@ -56,9 +67,11 @@ impl TestApp {
         Self::spawn_in(tempfile::tempdir().unwrap(), customise).await
     }
 
-    /// Starts leadgate on the database in `dir` (a restart when it already holds one).
-    pub async fn spawn_in(dir: tempfile::TempDir, customise: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = settings_in(dir.path());
+    /// Starts leadgate on the database of `dir` (a restart when it already holds one).
+    pub async fn spawn_in(dir: impl Into<TestDir>, customise: impl FnOnce(&mut Settings)) -> Self {
+        let mut dir = dir.into();
+        dir.ensure_database().await;
+        let mut settings = settings_in(&dir);
         customise(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -85,8 +98,35 @@ impl TestApp {
             .path()
     }
 
+    /// The SQLite database file (for the tests about SQLite itself).
     pub fn db_path(&self) -> PathBuf {
+        assert!(
+            !on_postgres(),
+            "a test about the SQLite file runs on SQLite only"
+        );
         self.dir().join("leadgate.db")
+    }
+
+    /// The database's URL (with its password on PostgreSQL: keep it out of assertions' messages).
+    pub fn database_url(&self) -> String {
+        self.test_dir().database_url()
+    }
+
+    /// The test's directory and database.
+    pub fn test_dir(&self) -> &TestDir {
+        self.dir
+            .as_ref()
+            .expect("the directory lives as long as the app")
+    }
+
+    /// What no storage trait offers, on this app's database.
+    pub async fn database(&self) -> TestDatabase {
+        TestDatabase::open(&self.database_url()).await.unwrap()
+    }
+
+    /// A second handle on this app's database, behind the storage traits.
+    pub async fn storage(&self) -> std::sync::Arc<dyn leadgate_storage::Storage> {
+        backend::storage_at(&self.database_url()).await
     }
 
     /// POSTs a body to the intake with the website's token.
@@ -192,7 +232,7 @@ impl TestApp {
     }
 
     /// Stops the server gracefully, waits for it, and hands back its directory (database included).
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    pub async fn stop(mut self) -> TestDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -12,21 +12,16 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use fantoccini::{Client, ClientBuilder, Locator};
 use leadgate_domain::account::Role;
-use leadgate_sqlite::SqliteStorage;
 use leadgate_storage::{
     Disposition, LedgerEntry, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
 };
 
 use super::common::TestApp;
 
-/// Opens the app's database beside it (WAL: the running server and this pool share it safely), as the app
-/// holds it: behind the storage traits.
+/// Opens the app's database beside it (SQLite's WAL lets the running server and this pool share it), as the
+/// app holds it: behind the storage traits.
 pub async fn storage(app: &TestApp) -> Arc<dyn Storage> {
-    Arc::new(
-        SqliteStorage::connect(&format!("sqlite://{}", app.db_path().display()))
-            .await
-            .unwrap(),
-    )
+    app.storage().await
 }
 
 /// Creates a user with a password, as the administration page would.

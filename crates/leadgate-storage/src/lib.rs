@@ -4,8 +4,8 @@
 //! [`PersonalData`], and [`Storage`], which is all of them and what the application holds. Errors are
 //! [`StorageError`]: the few cases callers tell apart, and the backend's own error boxed. [`model`] and
 //! [`web_model`] are the records that cross the boundary. Nothing here names a database driver: a backend
-//! (`leadgate-sqlite`) implements the traits in its own crate, converts its driver's errors there, and proves
-//! itself against the [`contract`] suite.
+//! (`leadgate-sqlite`, the embedded default, and `leadgate-postgres`) implements the traits in its own crate,
+//! converts its driver's errors there, and proves itself against the [`contract`] suite.
 //!
 //! Handlers and collectors never compose the atomic steps themselves (the ledger record with its lead, the
 //! counterparty found or created by INN, the idempotency key claimed with the lead it answers with): each

@@ -1,0 +1,592 @@
+//! Accounts in PostgreSQL: users, web sessions, the sign-in rate limit, API tokens and calendar feed keys.
+//!
+//! What SQLite serialises with `BEGIN IMMEDIATE` is serialised here by row locks and transaction-level
+//! advisory locks, so two instances on one database keep the same rules: a sign-in attempt is counted
+//! before its password is checked, however many instances take guesses at once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use super::collectors::advisory_key;
+use super::{Error, PgStorage, Result, conflict_on_unique, from_ms, ms, parse_enum};
+use leadgate_domain::account::Role;
+use leadgate_storage::{
+    self as storage, Accounts, ApiTokenView, LoginAttempt, LoginLimits, LoginReservation,
+    NewSession, SessionCheck, SessionRecord, UserCredentials, UserRecord, UserView,
+};
+
+fn role(text: &str) -> Result<Role> {
+    parse_enum("role", text)
+}
+
+async fn user_credentials(pool: &PgPool, login: &str) -> Result<Option<UserCredentials>> {
+    let row: Option<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT id, login, role, password_hash, disabled_at IS NOT NULL FROM users WHERE login = $1",
+    )
+    .bind(login)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, login, r, password_hash, disabled)| {
+        Ok(UserCredentials {
+            id,
+            login,
+            role: role(&r)?,
+            password_hash,
+            disabled,
+        })
+    })
+    .transpose()
+}
+
+const USER_SELECT: &str =
+    "SELECT id, login, display_name, role, password_hash IS NOT NULL AS has_password,
+        ics_secret_hash IS NOT NULL AS has_ics, disabled_at IS NOT NULL AS disabled, created_at FROM users";
+
+/// A row of [`USER_SELECT`].
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    login: String,
+    display_name: String,
+    role: String,
+    has_password: bool,
+    has_ics: bool,
+    disabled: bool,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_view(self) -> Result<UserView> {
+        Ok(UserView {
+            id: self.id,
+            login: self.login,
+            display_name: self.display_name,
+            role: role(&self.role)?,
+            has_password: self.has_password,
+            has_ics_secret: self.has_ics,
+            disabled: self.disabled,
+            created_at: from_ms(self.created_at)?,
+        })
+    }
+}
+
+async fn user(pool: &PgPool, id: i64) -> Result<Option<UserView>> {
+    let sql = format!("{USER_SELECT} WHERE id = $1");
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(UserRow::into_view).transpose()
+}
+
+async fn users(pool: &PgPool) -> Result<Vec<UserView>> {
+    let sql = format!("{USER_SELECT} ORDER BY login");
+    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(UserRow::into_view).collect()
+}
+
+async fn create_user(
+    pool: &PgPool,
+    login: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id",
+    )
+    .bind(login)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(ms(Utc::now()))
+    .fetch_one(pool)
+    .await
+    .map_err(|e| conflict_on_unique(e, format!("user {login:?} exists already")))
+}
+
+async fn update_user(
+    pool: &PgPool,
+    id: i64,
+    role: Option<Role>,
+    password_hash: Option<&str>,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash) WHERE id = $3",
+    )
+    .bind(role.map(Role::as_str))
+    .bind(password_hash)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            what: "user",
+            key: id.to_string(),
+        });
+    }
+    if password_hash.is_some() {
+        // A new password takes away everything the old one may have given out.
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2
+             WHERE user_id = $1 AND revoked_at IS NULL AND name <> 'configured'",
+        )
+        .bind(id)
+        .bind(ms(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET ics_secret_hash = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn set_user_disabled(pool: &PgPool, id: i64, disabled: bool) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, $3) END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(disabled)
+    .bind(ms(Utc::now()))
+    .execute(&mut *tx)
+    .await?;
+    if disabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn provision_configured_token(pool: &PgPool, token: Option<(i64, &str)>) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let now = ms(Utc::now());
+    let token_hash = token.map(|(_, hash)| hash);
+    if let Some((user_id, hash)) = token {
+        sqlx::query(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, 'configured', $2, $3)
+             ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, name = 'configured',
+                 revoked_at = NULL",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1
+         WHERE name = 'configured' AND revoked_at IS NULL AND token_hash IS DISTINCT FROM $2",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn api_tokens(pool: &PgPool) -> Result<Vec<ApiTokenView>> {
+    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT t.id, u.login, t.name, t.created_at, t.revoked_at FROM api_tokens t
+         JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, owner, name, created, revoked)| {
+            Ok(ApiTokenView {
+                id,
+                owner,
+                name,
+                created_at: from_ms(created)?,
+                revoked_at: revoked.map(from_ms).transpose()?,
+            })
+        })
+        .collect()
+}
+
+async fn revoke_api_token(pool: &PgPool, id: i64) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(ms(Utc::now()))
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn create_session(pool: &PgPool, s: &NewSession) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(ms(s.created_at))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $4)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.user_id)
+    .bind(&s.csrf_token)
+    .bind(ms(s.created_at))
+    .bind(ms(s.expires_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn session(
+    pool: &PgPool,
+    id_hash: &str,
+    check: SessionCheck,
+) -> Result<Option<SessionRecord>> {
+    let row: Option<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.login, u.display_name, u.role, s.csrf_token, s.last_seen_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
+    )
+    .bind(id_hash)
+    .bind(ms(check.now))
+    .bind(ms(check.idle_since))
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(user_id, login, display_name, r, csrf_token, last_seen)| {
+        Ok(SessionRecord {
+            user_id,
+            login,
+            display_name,
+            role: role(&r)?,
+            csrf_token,
+            last_seen_at: from_ms(last_seen)?,
+        })
+    })
+    .transpose()
+}
+
+async fn touch_session(pool: &PgPool, id_hash: &str, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(ms(now))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn delete_session(pool: &PgPool, id_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The number of recorded attempts of one key in the window, and the latest.
+async fn attempts_of(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<i64>)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*), MAX(at) FROM login_attempts WHERE scope = $1 AND key = $2 AND at >= $3",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(ms(since))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+async fn reserve_login_attempt(
+    pool: &PgPool,
+    attempt: &LoginAttempt,
+    limits: &LoginLimits,
+) -> Result<LoginReservation> {
+    let mut tx = pool.begin().await?;
+    // Concurrent attempts at one login or from one address, on any instance, are counted one after the
+    // other: each takes the key's lock for the rest of its transaction, always the login's first, so two
+    // attempts never wait on each other in a circle.
+    for (scope, key) in [("login", &attempt.login_key), ("address", &attempt.address)] {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(advisory_key(&format!("login attempts:{scope}:{key}")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+        .bind(ms(attempt.window_start))
+        .execute(&mut *tx)
+        .await?;
+    let mut retry_after = chrono::Duration::zero();
+    for (scope, key, free) in [
+        ("login", &attempt.login_key, limits.free_per_login),
+        ("address", &attempt.address, limits.free_per_address),
+    ] {
+        let (failures, latest) = attempts_of(&mut tx, scope, key, attempt.window_start).await?;
+        if let Some(latest) = latest
+            && let Some(wait) = limits.wait(free, failures, from_ms(latest)?, attempt.at)
+        {
+            retry_after = retry_after.max(wait);
+        }
+    }
+    if retry_after > chrono::Duration::zero() {
+        return Ok(LoginReservation::Refused { retry_after });
+    }
+    sqlx::query("INSERT INTO login_attempts (scope, key, at) VALUES ('login', $1, $2)")
+        .bind(&attempt.login_key)
+        .bind(ms(attempt.at))
+        .execute(&mut *tx)
+        .await?;
+    let address_attempt: i64 = sqlx::query_scalar(
+        "INSERT INTO login_attempts (scope, key, at) VALUES ('address', $1, $2) RETURNING id",
+    )
+    .bind(&attempt.address)
+    .bind(ms(attempt.at))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(LoginReservation::Granted { address_attempt })
+}
+
+async fn clear_login_attempts(pool: &PgPool, login_key: &str, address_attempt: i64) -> Result<()> {
+    sqlx::query("DELETE FROM login_attempts WHERE (scope = 'login' AND key = $1) OR id = $2")
+        .bind(login_key)
+        .bind(address_attempt)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn set_ics_secret(pool: &PgPool, user_id: i64, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET ics_secret_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn user_by_ics_secret(pool: &PgPool, hash: &str) -> Result<Option<UserRecord>> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, login, role FROM users WHERE ics_secret_hash = $1 AND disabled_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, login, r)| {
+        Ok(UserRecord {
+            id,
+            login,
+            role: role(&r)?,
+        })
+    })
+    .transpose()
+}
+
+async fn has_users(pool: &PgPool) -> Result<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Creates a user by login or updates it; `role`/`password_hash` of `None` keep what is stored (a new user
+/// defaults to a manager without a password). One statement, so concurrent callers never collide.
+pub(super) async fn upsert_user_in(
+    conn: &mut PgConnection,
+    login: &str,
+    role: Option<Role>,
+    password_hash: Option<&str>,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, role, password_hash, created_at) VALUES ($1, $1, $2, $3, $4)
+         ON CONFLICT (login) DO UPDATE SET
+             role = CASE WHEN $5 THEN excluded.role ELSE users.role END,
+             password_hash = COALESCE(excluded.password_hash, users.password_hash)
+         RETURNING id",
+    )
+    .bind(login)
+    .bind(role.unwrap_or(Role::Manager).as_str())
+    .bind(password_hash)
+    .bind(ms(Utc::now()))
+    .bind(role.is_some())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+async fn upsert_user(
+    pool: &PgPool,
+    login: &str,
+    role: Role,
+    password_hash: Option<&str>,
+) -> Result<i64> {
+    let mut conn = pool.acquire().await?;
+    upsert_user_in(&mut conn, login, Some(role), password_hash).await
+}
+
+async fn create_api_token(pool: &PgPool, user_id: i64, name: &str, token_hash: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(ms(Utc::now()))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn user_by_token(pool: &PgPool, token_hash: &str) -> Result<Option<UserRecord>> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.login, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|(id, login, r)| {
+        Ok(UserRecord {
+            id,
+            login,
+            role: role(&r)?,
+        })
+    })
+    .transpose()
+}
+
+#[async_trait]
+impl Accounts for PgStorage {
+    async fn has_users(&self) -> storage::Result<bool> {
+        Ok(has_users(&self.pool).await?)
+    }
+
+    async fn user(&self, id: i64) -> storage::Result<Option<UserView>> {
+        Ok(user(&self.pool, id).await?)
+    }
+
+    async fn users(&self) -> storage::Result<Vec<UserView>> {
+        Ok(users(&self.pool).await?)
+    }
+
+    async fn create_user(
+        &self,
+        login: &str,
+        display_name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> storage::Result<i64> {
+        Ok(create_user(&self.pool, login, display_name, role, password_hash).await?)
+    }
+
+    async fn upsert_user(
+        &self,
+        login: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> storage::Result<i64> {
+        Ok(upsert_user(&self.pool, login, role, password_hash).await?)
+    }
+
+    async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+    ) -> storage::Result<()> {
+        Ok(update_user(&self.pool, id, role, password_hash).await?)
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> storage::Result<bool> {
+        Ok(set_user_disabled(&self.pool, id, disabled).await?)
+    }
+
+    async fn user_credentials(&self, login: &str) -> storage::Result<Option<UserCredentials>> {
+        Ok(user_credentials(&self.pool, login).await?)
+    }
+
+    async fn reserve_login_attempt(
+        &self,
+        attempt: &LoginAttempt,
+        limits: &LoginLimits,
+    ) -> storage::Result<LoginReservation> {
+        Ok(reserve_login_attempt(&self.pool, attempt, limits).await?)
+    }
+
+    async fn clear_login_attempts(
+        &self,
+        login_key: &str,
+        address_attempt: i64,
+    ) -> storage::Result<()> {
+        Ok(clear_login_attempts(&self.pool, login_key, address_attempt).await?)
+    }
+
+    async fn create_session(&self, session: &NewSession) -> storage::Result<()> {
+        Ok(create_session(&self.pool, session).await?)
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        check: SessionCheck,
+    ) -> storage::Result<Option<SessionRecord>> {
+        Ok(session(&self.pool, id_hash, check).await?)
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> storage::Result<()> {
+        Ok(touch_session(&self.pool, id_hash, now).await?)
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> storage::Result<()> {
+        Ok(delete_session(&self.pool, id_hash).await?)
+    }
+
+    async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+    ) -> storage::Result<()> {
+        Ok(create_api_token(&self.pool, user_id, name, token_hash).await?)
+    }
+
+    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> storage::Result<()> {
+        Ok(provision_configured_token(&self.pool, token).await?)
+    }
+
+    async fn api_tokens(&self) -> storage::Result<Vec<ApiTokenView>> {
+        Ok(api_tokens(&self.pool).await?)
+    }
+
+    async fn revoke_api_token(&self, id: i64) -> storage::Result<bool> {
+        Ok(revoke_api_token(&self.pool, id).await?)
+    }
+
+    async fn user_by_token(&self, token_hash: &str) -> storage::Result<Option<UserRecord>> {
+        Ok(user_by_token(&self.pool, token_hash).await?)
+    }
+
+    async fn set_ics_secret(&self, user_id: i64, secret_hash: &str) -> storage::Result<()> {
+        Ok(set_ics_secret(&self.pool, user_id, secret_hash).await?)
+    }
+
+    async fn user_by_ics_secret(&self, secret_hash: &str) -> storage::Result<Option<UserRecord>> {
+        Ok(user_by_ics_secret(&self.pool, secret_hash).await?)
+    }
+}

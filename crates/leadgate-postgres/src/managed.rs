@@ -1,0 +1,113 @@
+//! Records the configuration file manages (the `managed_by_file` columns), in PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::PgPool;
+
+use super::{PgStorage, Result, json_text, ms};
+use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile, Retired};
+
+#[async_trait]
+impl FileManaged for PgStorage {
+    async fn manage_by_file(&self, declared: &FileRecords) -> storage::Result<Retired> {
+        Ok(manage_by_file(&self.pool, declared).await?)
+    }
+
+    async fn managed_by_file(&self) -> storage::Result<ManagedByFile> {
+        Ok(managed_by_file(&self.pool).await?)
+    }
+
+    async fn set_http_source_cors(&self, id: i64, origins: &[String]) -> storage::Result<bool> {
+        Ok(set_http_source_cors(&self.pool, id, origins).await?)
+    }
+}
+
+async fn manage_by_file(pool: &PgPool, declared: &FileRecords) -> Result<Retired> {
+    let mut tx = pool.begin().await?;
+    // Instances starting together apply the file one after the other.
+    sqlx::query("LOCK TABLE calendars, http_sources, collectors IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await?;
+    let mut retired = Retired::default();
+
+    sqlx::query("UPDATE collectors SET managed_by_file = TRUE WHERE name = ANY($1)")
+        .bind(&declared.collectors)
+        .execute(&mut *tx)
+        .await?;
+    retired.collectors = sqlx::query_scalar(
+        "UPDATE collectors SET deleted = TRUE, updated_at = $2
+         WHERE managed_by_file AND NOT deleted AND name <> ALL($1)
+         RETURNING name",
+    )
+    .bind(&declared.collectors)
+    .bind(ms(Utc::now()))
+    .fetch_all(&mut *tx)
+    .await?;
+
+    sqlx::query("UPDATE http_sources SET managed_by_file = TRUE WHERE name = ANY($1)")
+        .bind(&declared.http_sources)
+        .execute(&mut *tx)
+        .await?;
+    retired.http_sources = sqlx::query_scalar(
+        "UPDATE http_sources SET token_hash = NULL
+         WHERE managed_by_file AND token_hash IS NOT NULL AND name <> ALL($1)
+         RETURNING name",
+    )
+    .bind(&declared.http_sources)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    sqlx::query("UPDATE calendars SET managed_by_file = TRUE WHERE name = ANY($1)")
+        .bind(&declared.calendars)
+        .execute(&mut *tx)
+        .await?;
+    // A calendar that holds leads, or that a source or collector names, is handed over to the UI with them;
+    // one nothing refers to is deleted.
+    retired.calendars_released = sqlx::query_scalar(
+        "UPDATE calendars SET managed_by_file = FALSE
+         WHERE managed_by_file AND name <> ALL($1)
+           AND (EXISTS (SELECT 1 FROM leads l WHERE l.calendar_id = calendars.id)
+             OR EXISTS (SELECT 1 FROM http_sources s WHERE s.calendar_id = calendars.id)
+             OR EXISTS (SELECT 1 FROM collectors c WHERE c.calendar_id = calendars.id))
+         RETURNING name",
+    )
+    .bind(&declared.calendars)
+    .fetch_all(&mut *tx)
+    .await?;
+    retired.calendars_deleted = sqlx::query_scalar(
+        "DELETE FROM calendars WHERE managed_by_file AND name <> ALL($1) RETURNING name",
+    )
+    .bind(&declared.calendars)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(retired)
+}
+
+async fn managed_by_file(pool: &PgPool) -> Result<ManagedByFile> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT 'calendar', id FROM calendars WHERE managed_by_file
+         UNION ALL SELECT 'source', id FROM http_sources WHERE managed_by_file
+         UNION ALL SELECT 'collector', id FROM collectors WHERE managed_by_file",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut managed = ManagedByFile::default();
+    for (kind, id) in rows {
+        match kind.as_str() {
+            "calendar" => managed.calendars.insert(id),
+            "source" => managed.http_sources.insert(id),
+            _ => managed.collectors.insert(id),
+        };
+    }
+    Ok(managed)
+}
+
+async fn set_http_source_cors(pool: &PgPool, id: i64, origins: &[String]) -> Result<bool> {
+    let done = sqlx::query("UPDATE http_sources SET cors_origins = $2 WHERE id = $1")
+        .bind(id)
+        .bind(json_text(&origins)?)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,200 @@
+//! leadgate on PostgreSQL from the command line (`database.url = "postgres://…"`): every command opens it,
+//! the password may come from the URL, an environment variable or a file and is never printed, and a wrong
+//! password or database is one clear error naming host, port and database. Against the test PostgreSQL
+//! server (`scripts/postgres.sh`), on loopback only.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::process::Output;
+
+use common::TestDir;
+
+const SEED_SAMPLE: &str = include_str!("fixtures/seed_sample.json");
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The URL's password, decoded, and the URL without it.
+fn split_password(url: &str) -> (String, String) {
+    let mut url = url::Url::parse(url).unwrap();
+    let password = percent_encoding::percent_decode_str(url.password().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    url.set_password(None).unwrap();
+    (password, url.into())
+}
+
+fn leadgate(dir: &TestDir) -> assert_cmd::Command {
+    let mut cmd = common::cli::leadgate();
+    cmd.current_dir(dir.path()).env("RUST_LOG", "debug");
+    cmd
+}
+
+#[tokio::test]
+async fn every_command_works_with_the_password_in_a_file_and_never_prints_it() {
+    let dir = TestDir::new_postgres().await;
+    let (password, bare_url) = split_password(&dir.database_url());
+    let password_file = dir.path().join("db.password");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = {bare_url:?}\npassword_file = {:?}\ndata_dir = {:?}\n",
+            password_file.display().to_string(),
+            dir.path().join("files").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let payload = dir.path().join("lead.json");
+    std::fs::write(&payload, SEED_SAMPLE).unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = leadgate(&dir);
+        cmd.arg("--config").arg(&config).args(args);
+        if let Some(stdin) = stdin {
+            cmd.write_stdin(stdin.to_owned());
+        }
+        let output = cmd.output().unwrap();
+        let (out, err) = text(&output);
+        assert!(output.status.success(), "leadgate {args:?} failed: {err}");
+        assert!(
+            !out.contains(&password) && !err.contains(&password),
+            "leadgate {args:?} printed the database password"
+        );
+        out
+    };
+    assert!(run(&["migrate"], None).contains("migrations applied"));
+    let check = run(&["config", "check"], None);
+    assert!(
+        check.contains(&format!(
+            "database.password = \"<redacted>\"  # file {}: ok",
+            password_file.display()
+        )),
+        "{check}"
+    );
+    assert!(
+        run(
+            &["users", "add", "manager1", "--role", "manager"],
+            Some("manager-password\n")
+        )
+        .contains("user manager1 created (manager)")
+    );
+    // The first start's secrets and the generated key go to database.data_dir.
+    assert!(
+        dir.path()
+            .join("files")
+            .join(leadgate::cli::FIRST_START_FILE)
+            .exists()
+    );
+    let imported = run(&["import", payload.to_str().unwrap()], None);
+    assert!(imported.contains("imported"), "{imported}");
+    let list = run(&["leads", "list", "--json"], None);
+    let leads: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(leads.as_array().map(Vec::len), Some(1), "{list}");
+
+    // The same database through the URL with its password, and through an environment variable.
+    let again = leadgate(&dir)
+        .args(["leads", "list", "--json"])
+        .envs(dir.cli_env())
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again).1);
+    let from_env = leadgate(&dir)
+        .args(["leads", "list", "--json"])
+        .env("LEADGATE__DATABASE__URL", &bare_url)
+        .env("LEADGATE__DATABASE__PASSWORD_ENV", "SHOP_DB_PASSWORD")
+        .env("LEADGATE__DATABASE__DATA_DIR", dir.path())
+        .env("SHOP_DB_PASSWORD", &password)
+        .output()
+        .unwrap();
+    assert!(from_env.status.success(), "{}", text(&from_env).1);
+    assert_eq!(text(&from_env).0, text(&again).0);
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_database_is_one_clear_error_naming_host_port_and_database() {
+    let dir = TestDir::new_postgres().await;
+    let (password, bare_url) = split_password(&dir.database_url());
+    let url = url::Url::parse(&bare_url).unwrap();
+    let host = url.host_str().unwrap().to_owned();
+    let port = url.port().unwrap_or(5432).to_string();
+    let database = url.path().trim_start_matches('/').to_owned();
+    let wrong = "not-the-password-7f3a";
+
+    let mut with_wrong = url.clone();
+    with_wrong.set_password(Some(wrong)).unwrap();
+    let mut no_such = url::Url::parse(&dir.database_url()).unwrap();
+    no_such.set_path("/leadgate_no_such_database");
+    for (what, url, secret) in [
+        ("a wrong password", with_wrong.to_string(), wrong),
+        ("a missing database", no_such.to_string(), password.as_str()),
+    ] {
+        let output = leadgate(&dir)
+            .arg("migrate")
+            .env("LEADGATE__DATABASE__URL", &url)
+            .env("LEADGATE__DATABASE__DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        let (out, err) = text(&output);
+        assert!(!output.status.success(), "{what}: {out}");
+        let expected_database = url::Url::parse(&url).unwrap().path()[1..].to_owned();
+        assert!(
+            err.contains(&host) && err.contains(&port) && err.contains(&expected_database),
+            "{what}: the error names host {host}, port {port} and database {expected_database}: {err}"
+        );
+        assert!(
+            !err.contains(secret) && !out.contains(secret),
+            "{what}: the password is printed: {err}"
+        );
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("leadgate: ")).count(),
+            1,
+            "{what}: one error: {err}"
+        );
+    }
+    // The same wrong password from an environment variable.
+    let output = leadgate(&dir)
+        .arg("migrate")
+        .env("LEADGATE__DATABASE__URL", &bare_url)
+        .env("LEADGATE__DATABASE__PASSWORD_ENV", "SHOP_DB_PASSWORD")
+        .env("LEADGATE__DATABASE__DATA_DIR", dir.path())
+        .env("SHOP_DB_PASSWORD", wrong)
+        .output()
+        .unwrap();
+    let (_, err) = text(&output);
+    assert!(!output.status.success());
+    assert!(err.contains(&database) && !err.contains(wrong), "{err}");
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_and_in_a_variable_is_refused_and_config_check_redacts_the_url() {
+    let dir = TestDir::new_postgres().await;
+    let (password, _) = split_password(&dir.database_url());
+    let output = leadgate(&dir)
+        .arg("migrate")
+        .envs(dir.cli_env())
+        .env("LEADGATE__DATABASE__PASSWORD_ENV", "SHOP_DB_PASSWORD")
+        .env("SHOP_DB_PASSWORD", "another")
+        .output()
+        .unwrap();
+    let (_, err) = text(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("give it in one place"), "{err}");
+    assert!(!err.contains(&password));
+
+    let check = leadgate(&dir)
+        .args(["config", "check"])
+        .envs(dir.cli_env())
+        .output()
+        .unwrap();
+    let (out, err) = text(&check);
+    assert!(check.status.success(), "{err}");
+    assert!(out.contains(":***@"), "{out}");
+    assert!(!out.contains(&password) && !err.contains(&password));
+}
