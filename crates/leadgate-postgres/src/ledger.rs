@@ -8,9 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use tracing::instrument;
 
-use super::{
-    Error, PgStorage, Result, from_ms, is_unique_violation, ms, page_of, parse_enum, write,
-};
+use super::{Error, PgStorage, Result, from_ms, lost_a_race, ms, page_of, parse_enum, write};
 use leadgate_domain::lead::Channel;
 use leadgate_domain::ledger::Outcome;
 use leadgate_storage::{
@@ -132,8 +130,9 @@ struct ReimportRow {
 
 impl PgStorage {
     /// One transaction for the whole batch. When another instance committed one of its ledger or
-    /// idempotency keys between this transaction's read and its insert (a unique violation), the batch is
-    /// planned again from what is committed now: its copy is then a duplicate or a replay.
+    /// idempotency keys between this transaction's read and its insert (a unique violation, or a deadlock
+    /// when two batches took keys in different orders), the batch is planned again from what is committed
+    /// now: its copy is then a duplicate or a replay.
     async fn submit_batch_in(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
         let mut attempt = 0;
         loop {
@@ -145,7 +144,7 @@ impl PgStorage {
                 Err(e) => Err(e),
             };
             match result {
-                Err(e) if attempt < RACE_RETRIES && is_unique_violation(&e) => {
+                Err(e) if attempt < RACE_RETRIES && lost_a_race(&e) => {
                     tracing::debug!(attempt, "a key was recorded concurrently; planning again");
                 }
                 other => return other,

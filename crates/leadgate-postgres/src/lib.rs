@@ -175,9 +175,12 @@ fn conflict_on_unique(e: sqlx::Error, message: String) -> Error {
     }
 }
 
-/// Whether an error is a unique violation (SQLSTATE 23505): another transaction committed the same key.
-fn is_unique_violation(e: &Error) -> bool {
-    matches!(e, Error::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation())
+/// Whether a transaction lost a race and is worth running again from the start: a unique violation
+/// (another transaction committed the same key; SQLSTATE 23505), a deadlock (40P01: two batches took the
+/// same keys in different orders) or a serialization failure (40001).
+fn lost_a_race(e: &Error) -> bool {
+    matches!(e, Error::Sqlx(sqlx::Error::Database(db))
+        if db.is_unique_violation() || matches!(db.code().as_deref(), Some("40P01" | "40001")))
 }
 
 /// Reads where a `postgres://` URL points, without ever echoing it (it may carry a password).

@@ -32,8 +32,8 @@ const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
 pub fn server_url() -> String {
     std::env::var(URL_VAR).unwrap_or_else(|_| {
         panic!(
-            "{URL_VAR} is not set: the PostgreSQL tests need the test server. Run the suite via scripts/test \
-             (or: scripts/postgres.sh start DIR, then `. DIR/env` before cargo test)"
+            "{URL_VAR} is not set: the PostgreSQL tests need the test server. Start it with \
+             scripts/postgres.sh start DIR, then `. DIR/env` before cargo test"
         )
     })
 }
