@@ -151,8 +151,10 @@ impl Releases {
     }
 }
 
-static RELEASES: LazyLock<StdMutex<HashMap<(String, i64), Arc<Releases>>>> =
-    LazyLock::new(Default::default);
+/// The unlocks under way of each lock: by database name and key.
+type ReleasesByLock = HashMap<(String, i64), Arc<Releases>>;
+
+static RELEASES: LazyLock<StdMutex<ReleasesByLock>> = LazyLock::new(Default::default);
 
 fn releases_of(database: &str, key: i64) -> Arc<Releases> {
     let mut all = RELEASES
