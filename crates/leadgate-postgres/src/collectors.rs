@@ -153,7 +153,7 @@ impl Releases {
     }
 }
 
-/// The releases under way in this process, by database and lock key.
+/// The unlocks under way of each lock: by database name and key.
 type ReleasesByLock = HashMap<(String, i64), Arc<Releases>>;
 
 static RELEASES: LazyLock<StdMutex<ReleasesByLock>> = LazyLock::new(Default::default);
