@@ -1,5 +1,6 @@
-//! The storage contract suite run against the SQLite backend, each case on a fresh database file in a
-//! temporary directory (a file, not `:memory:`, so the job lock is the one `serve` uses).
+//! The storage contract suite run against both backends: SQLite, each case on a fresh database file in a
+//! temporary directory (a file, not `:memory:`, so the job lock is the one `serve` uses), and PostgreSQL,
+//! each case in a fresh database on the test server (`LEADGATE_TEST_POSTGRES_URL`), dropped afterwards.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use leadgate::storage::sqlite::SqliteStorage;
@@ -27,4 +28,14 @@ impl std::ops::Deref for FreshSqlite {
     }
 }
 
-leadgate::storage_contract_suite!(|| async { FreshSqlite::new().await });
+mod sqlite {
+    use super::FreshSqlite;
+
+    leadgate::storage_contract_suite!(|| async { FreshSqlite::new().await });
+}
+
+mod postgres {
+    use leadgate::storage::postgres::testing::FreshPg;
+
+    leadgate::storage_contract_suite!(|| async { FreshPg::new().await });
+}

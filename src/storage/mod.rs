@@ -4,7 +4,7 @@
 //! [`PersonalData`], and [`Storage`], which is all of them and what the application holds. Errors are
 //! [`StorageError`]: the few cases callers tell apart, and the backend's own error boxed. [`model`] and
 //! [`web_model`] are the records that cross the boundary. Nothing here names a database driver: a backend
-//! (today [`sqlite`], the only one this build has) implements the traits in its own module and converts its
+//! ([`sqlite`], the embedded default, and [`postgres`]) implements the traits in its own module and converts its
 //! driver's errors there, and proves itself against the [`contract`] suite.
 //!
 //! Handlers and collectors never compose the atomic steps themselves (the ledger record with its lead, the
@@ -18,6 +18,7 @@ pub mod error;
 pub mod layout_files;
 pub mod managed;
 pub mod model;
+pub mod postgres;
 pub mod settings;
 pub mod sqlite;
 pub mod traits;

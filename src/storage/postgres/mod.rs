@@ -1,0 +1,396 @@
+//! The PostgreSQL backend: for a shop (or a host of many shops) that outgrows one machine, with several
+//! leadgate instances on one database.
+//!
+//! Every connection runs with `synchronous_commit = on`, so a committed lead is on the server's disk (and its
+//! synchronous standbys) before the intake answers. Writers in several processes meet in the database itself:
+//! the intake's ids come from the tables' identity sequences, and everything that must happen once (a
+//! ledger key, an idempotency key, a counterparty per INN) is a unique constraint written with
+//! `INSERT ... ON CONFLICT`, never a read followed by a write.
+//!
+//! One module per aggregate, each implementing its role trait, as in the SQLite backend: `ledger` (with the
+//! batch write path in `write`), `leads` (with `counterparties` and the web UI's lead lists in `summaries`),
+//! `personal_data`, `accounts`, `collectors`, `calendars`, and the smaller stores. The driver's errors become
+//! [`StorageError`]s here, at the edge of the backend; `testing` makes a fresh database per test.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder};
+use tracing::instrument;
+
+mod accounts;
+mod calendars;
+mod collector_passwords;
+mod collectors;
+mod counterparties;
+mod counterparty_edit;
+mod layout_files;
+mod leads;
+mod ledger;
+mod managed;
+mod personal_data;
+mod settings;
+mod summaries;
+#[doc(hidden)]
+pub mod testing;
+mod write;
+
+use crate::storage::StorageError;
+use leadgate_domain::lead::LeadKind;
+
+/// PostgreSQL storage: a pool of connections to one database.
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: PgPool,
+    /// Where the pool connects, for messages: `host:port/database`, never the password.
+    target: Target,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStorage")
+            .field("target", &self.target.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server and database a URL names: what an error may show of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The host (or the socket directory).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The database.
+    pub database: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PostgreSQL at {}:{}, database {:?}",
+            self.host, self.port, self.database
+        )
+    }
+}
+
+/// What the backend's own functions fail with; it becomes a [`StorageError`] at the trait's edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The driver failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database URL cannot be used; the message never repeats the URL (it may hold a password).
+    #[error("the PostgreSQL database URL is not valid: {0}")]
+    Url(String),
+    /// The server named by the URL could not be reached or refused the connection.
+    #[error("cannot connect to {target}: {reason}")]
+    Connect {
+        /// Where.
+        target: Target,
+        /// Why, in the server's or the operating system's words (never the password).
+        reason: String,
+        /// Whether trying again later may succeed (the server is down or starting, not refusing us).
+        transient: bool,
+    },
+    /// A stored value could not be read back (corrupt JSON, an unknown enum value).
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    /// A row referenced by name or id does not exist.
+    #[error("{what} {key:?} does not exist")]
+    NotFound {
+        /// What kind of record.
+        what: &'static str,
+        /// Its name or id.
+        key: String,
+    },
+    /// A unique name is taken.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// SQLSTATEs that mean the server cannot serve us right now: connection exceptions (class 08), the server
+/// shutting down or starting (57P01-57P03), too many connections (53300).
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// Whether a driver error means the database cannot be reached right now.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
+        _ => false,
+    }
+}
+
+impl From<Error> for StorageError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound { what, key } => StorageError::NotFound { what, key },
+            Error::Conflict(message) => StorageError::Conflict(message),
+            Error::Sqlx(e) if is_unavailable(&e) => StorageError::Unavailable(Box::new(e)),
+            e @ Error::Connect {
+                transient: true, ..
+            } => StorageError::Unavailable(Box::new(e)),
+            other => StorageError::Backend(Box::new(other)),
+        }
+    }
+}
+
+/// The backend's own results.
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a backend result into the traits' result, at their edge.
+#[allow(dead_code)]
+trait Edge<T> {
+    fn edge(self) -> crate::storage::Result<T>;
+}
+
+impl<T, E: Into<Error>> Edge<T> for std::result::Result<T, E> {
+    fn edge(self) -> crate::storage::Result<T> {
+        self.map_err(|e| StorageError::from(e.into()))
+    }
+}
+
+/// A unique-constraint failure becomes a `Conflict` with this message; anything else stays a database error.
+#[allow(dead_code)]
+fn conflict_on_unique(e: sqlx::Error, message: String) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message),
+        _ => Error::Sqlx(e),
+    }
+}
+
+/// Whether an error is a unique violation (SQLSTATE 23505): another transaction committed the same key.
+fn is_unique_violation(e: &Error) -> bool {
+    matches!(e, Error::Sqlx(sqlx::Error::Database(db)) if db.is_unique_violation())
+}
+
+/// Reads where a `postgres://` URL points, without ever echoing it (it may carry a password).
+fn parse_url(url: &str) -> Result<(PgConnectOptions, Target)> {
+    let parsed = url::Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(Error::Url(format!(
+            "the scheme is {:?}, not postgres",
+            parsed.scheme()
+        )));
+    }
+    let options = PgConnectOptions::from_str(url).map_err(|e| match e {
+        // The driver's message names the part it could not read, not the URL.
+        sqlx::Error::Configuration(cause) => Error::Url(cause.to_string()),
+        other => Error::Url(other.to_string()),
+    })?;
+    let target = Target {
+        host: options.get_host().to_owned(),
+        port: options.get_port(),
+        database: options
+            .get_database()
+            .unwrap_or(options.get_username())
+            .to_owned(),
+    };
+    Ok((options, target))
+}
+
+impl PgStorage {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`, the password optionally
+    /// from `PGPASSWORD` or a `.pgpass` file as libpq reads them) and runs the embedded migrations.
+    ///
+    /// # Errors
+    /// One error naming the host, port and database (never the password) when the URL is wrong, the server
+    /// cannot be reached, or refuses the credentials; `Unavailable` when it may answer later. A failed
+    /// migration.
+    #[instrument(skip_all)]
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        Ok(Self::open(url).await?)
+    }
+
+    async fn open(url: &str) -> Result<Self> {
+        let (options, target) = parse_url(url)?;
+        let options = options
+            .application_name("leadgate")
+            // A lead is acknowledged only once its commit is durable.
+            .options([("synchronous_commit", "on")]);
+        // One connection first: a wrong host, port, database or password fails at once, with the server's
+        // reason, instead of after the pool's acquire timeout.
+        let first = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| connect_error(&target, e))?;
+        let _ = first.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        tracing::info!(target = %target, "PostgreSQL database open");
+        Ok(Self { pool, target })
+    }
+
+    /// Where this storage connects (host, port, database).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Closes every connection of the pool; later calls fail as `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The one error a failed first connection gives: where, and why in the server's words.
+fn connect_error(target: &Target, e: sqlx::Error) -> Error {
+    let transient = is_unavailable(&e);
+    let reason = match &e {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::PoolTimedOut => "no answer in time".to_owned(),
+        other => other.to_string(),
+    };
+    Error::Connect {
+        target: target.clone(),
+        reason,
+        transient,
+    }
+}
+
+// ---- values as stored -----------------------------------------------------------------------------------------
+
+/// A time as stored: milliseconds since the epoch (as in SQLite, so copies between backends are exact).
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v).ok_or_else(|| Error::Corrupt(format!("timestamp {v}")))
+}
+
+/// A decimal as stored: its text, so no precision is lost.
+fn dec_text(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+fn dec(col: &str, text: Option<String>) -> Result<Option<Decimal>> {
+    text.map(|t| Decimal::from_str(&t).map_err(|_| Error::Corrupt(format!("{col} = {t:?}"))))
+        .transpose()
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(col: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("{col}: {e}")))
+}
+
+fn parse_enum<T: FromStr>(col: &str, text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| Error::Corrupt(format!("{col} = {text:?}")))
+}
+
+// ---- query pieces shared by the aggregates ------------------------------------------------------------------
+
+/// Narrows a lead query (`l`) to one kind and a period of `starts_at`.
+fn push_kind_and_period(
+    q: &mut QueryBuilder<Postgres>,
+    kind: Option<LeadKind>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) {
+    if let Some(kind) = kind {
+        q.push(" AND l.kind = ").push_bind(kind.as_str());
+    }
+    if let Some(from) = from {
+        q.push(" AND l.starts_at >= ").push_bind(ms(from));
+    }
+    if let Some(to) = to {
+        q.push(" AND l.starts_at < ").push_bind(ms(to));
+    }
+}
+
+/// Appends ` AND l.calendar_id = ANY(...)` (an empty list matches nothing).
+fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
+    q.push(" AND l.calendar_id = ANY(")
+        .push_bind(calendars.to_vec())
+        .push(")");
+}
+
+/// Appends `<column> LIKE '%search%'`: `search` lower-cased as the stored search text is, with its `%`, `_`
+/// and backslashes escaped so that they match themselves. A trigram index serves it.
+fn push_contains(q: &mut QueryBuilder<Postgres>, column: &str, search: &str) {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    q.push(column)
+        .push(" LIKE ")
+        .push_bind(format!("%{escaped}%"))
+        .push(" ESCAPE '\\'");
+}
+
+/// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page
+/// when there is one.
+fn page_of<T>(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> i64) -> crate::storage::Page<T> {
+    let limit = limit as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|i| id_of(i).to_string())
+    } else {
+        None
+    };
+    crate::storage::Page { items, next }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_read_without_repeating_its_password() {
+        let (_, target) = parse_url("postgres://shop:s3cret@db.example:6543/leads").unwrap();
+        assert_eq!(
+            target,
+            Target {
+                host: "db.example".into(),
+                port: 6543,
+                database: "leads".into()
+            }
+        );
+        for bad in [
+            "postgres://shop:s3cret@db.example:notaport/leads",
+            "mysql://shop:s3cret@db.example/leads",
+            "postgres://shop:s3cret@db.example/leads?sslmode=sometimes",
+        ] {
+            let message = parse_url(bad).unwrap_err().to_string();
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    /// Nothing listens on the port: one error naming where, `Unavailable` (the server may come up later).
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_and_unavailable() {
+        let err = PgStorage::connect("postgres://shop:s3cret@127.0.0.1:1/leads")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(
+            cause.contains("127.0.0.1:1") && cause.contains("\"leads\""),
+            "{cause}"
+        );
+        assert!(!format!("{err:?}").contains("s3cret"));
+    }
+}

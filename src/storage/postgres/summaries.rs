@@ -1,0 +1,391 @@
+//! The web UI's lead lists in PostgreSQL (part of the [`crate::storage::Leads`] aggregate): the inbox, its
+//! pulse, the calendar views' days and the calendar feed, as light [`LeadSummary`] rows.
+//!
+//! Lists read only the columns they show, and every list is a keyset walk of an index:
+//! `id < cursor ORDER BY id DESC`, never `OFFSET`. A text search is a substring of the lower-cased search
+//! text (`LIKE '%fragment%'`), which the trigram index on it serves.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use super::{Result, from_ms, ms, parse_enum, push_contains};
+use crate::storage::{
+    DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
+};
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::payload::Contact;
+
+/// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
+macro_rules! summary_columns {
+    () => {
+        "l.id, l.calendar_id, c.name AS calendar_name, l.kind, l.status, l.subject, l.description,
+        l.contact_person, l.phone, l.phone_e164, l.email, l.inn, cp.name AS cp_name, l.starts_at, l.received_at,
+        l.updated_at, l.channel, l.external_number, u.login AS assignee_login"
+    };
+}
+
+/// The joins a [`LeadSummary`] reads.
+macro_rules! summary_from {
+    () => {
+        " FROM leads l
+        JOIN calendars c ON c.id = l.calendar_id
+        LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
+        LEFT JOIN users u ON u.id = l.assignee_id"
+    };
+}
+
+const SUMMARY_SELECT: &str = concat!("SELECT ", summary_columns!(), summary_from!());
+
+/// A row of [`SUMMARY_SELECT`].
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    calendar_id: i64,
+    calendar_name: String,
+    kind: String,
+    status: String,
+    subject: Option<String>,
+    description: Option<String>,
+    contact_person: Option<String>,
+    phone: Option<String>,
+    phone_e164: Option<String>,
+    email: Option<String>,
+    inn: Option<String>,
+    cp_name: Option<String>,
+    starts_at: i64,
+    received_at: i64,
+    updated_at: i64,
+    channel: String,
+    external_number: Option<String>,
+    assignee_login: Option<String>,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> Result<LeadSummary> {
+        Ok(LeadSummary {
+            id: self.id,
+            calendar_id: self.calendar_id,
+            calendar_name: self.calendar_name,
+            kind: parse_enum::<LeadKind>("kind", &self.kind)?,
+            status: parse_enum::<LeadStatus>("status", &self.status)?,
+            subject: self.subject,
+            description: self.description,
+            contact: Contact {
+                person: self.contact_person,
+                phone: self.phone,
+                phone_e164: self.phone_e164,
+                email: self.email,
+            },
+            inn: self.inn,
+            counterparty_name: self.cp_name,
+            starts_at: from_ms(self.starts_at)?,
+            received_at: from_ms(self.received_at)?,
+            updated_at: from_ms(self.updated_at)?,
+            channel: parse_enum::<Channel>("channel", &self.channel)?,
+            external_number: self.external_number,
+            assignee: self.assignee_login,
+        })
+    }
+}
+
+/// A summary with the run of the inbox it belongs to (the text search).
+#[derive(sqlx::FromRow)]
+struct SearchRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    in_new: bool,
+}
+
+/// A summary with the day of the calendar view it belongs to.
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    day: i64,
+}
+
+fn summaries(rows: Vec<SummaryRow>) -> Result<Vec<LeadSummary>> {
+    rows.into_iter().map(SummaryRow::into_summary).collect()
+}
+
+/// Appends the calendar test: `= id` for one calendar (so a per-calendar index can serve it), nothing for
+/// every calendar, `= ANY(...)` for several. (`_indexable` is the SQLite backend's planner hint, which
+/// PostgreSQL's planner does not need.)
+fn push_calendars(q: &mut QueryBuilder<Postgres>, calendars: Option<&[i64]>, _indexable: bool) {
+    match calendars {
+        None => {}
+        Some([one]) => {
+            q.push(" AND l.calendar_id = ").push_bind(*one);
+        }
+        Some(many) => {
+            q.push(" AND l.calendar_id = ANY(")
+                .push_bind(many.to_vec())
+                .push(")");
+        }
+    }
+}
+
+pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
+    if q.calendars.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(InboxPage {
+            items: Vec::new(),
+            next: None,
+        });
+    }
+    let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
+    // The runs this query walks: new leads, then the others; a status filter leaves one of them.
+    let runs: &[bool] = match q.status {
+        Some(LeadStatus::New) => &[true],
+        Some(_) => &[false],
+        None => &[true, false],
+    };
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(search) = search {
+        return inbox_search(pool, q, search, limit).await;
+    }
+    let mut found: Vec<(bool, LeadSummary)> = Vec::new();
+    for &in_new in runs {
+        let after = match q.cursor {
+            Some(c) if c.in_new == in_new => Some(c.after_id),
+            // The cursor is already past the run of new leads.
+            Some(c) if in_new && !c.in_new => continue,
+            _ => None,
+        };
+        let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
+        b.push(" WHERE 1 = 1");
+        push_calendars(&mut b, q.calendars.as_deref(), false);
+        match q.status {
+            Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+            None if in_new => b.push(" AND l.status = 'new'"),
+            None => b.push(" AND l.status <> 'new'"),
+        };
+        push_kind_and_period(&mut b, q);
+        if let Some(after) = after {
+            b.push(" AND l.id < ").push_bind(after);
+        }
+        let want = limit + 1 - found.len();
+        b.push(" ORDER BY l.id DESC LIMIT ")
+            .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
+        let rows: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
+        for row in rows {
+            found.push((in_new, row.into_summary()?));
+        }
+        if found.len() > limit {
+            break;
+        }
+    }
+    Ok(inbox_page(found, limit))
+}
+
+/// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next
+/// page when there is one.
+fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|(in_new, lead)| InboxCursor {
+            in_new: *in_new,
+            after_id: lead.id,
+        })
+    } else {
+        None
+    };
+    InboxPage {
+        items: found.into_iter().map(|(_, lead)| lead).collect(),
+        next,
+    }
+}
+
+fn push_kind_and_period(b: &mut QueryBuilder<Postgres>, q: &InboxQuery) {
+    super::push_kind_and_period(b, q.kind, q.from, q.to);
+}
+
+/// A text search is one query instead of the two runs: the trigram index finds the matches, and only they
+/// are sorted into new-first order.
+async fn inbox_search(
+    pool: &PgPool,
+    q: &InboxQuery,
+    search: &str,
+    limit: usize,
+) -> Result<InboxPage> {
+    let mut b = QueryBuilder::<Postgres>::new("SELECT ");
+    b.push(summary_columns!())
+        .push(", l.status = 'new' AS in_new")
+        .push(summary_from!())
+        .push(" WHERE ");
+    push_contains(&mut b, "l.search_text", search);
+    push_calendars(&mut b, q.calendars.as_deref(), false);
+    if let Some(status) = q.status {
+        b.push(" AND l.status = ").push_bind(status.as_str());
+    }
+    push_kind_and_period(&mut b, q);
+    if let Some(c) = q.cursor {
+        // After the cursor: later in its run, or anywhere in the run after it.
+        b.push(" AND (((l.status = 'new') = ")
+            .push_bind(c.in_new)
+            .push(" AND l.id < ")
+            .push_bind(c.after_id)
+            .push(if c.in_new {
+                ") OR l.status <> 'new')"
+            } else {
+                "))"
+            });
+    }
+    b.push(" ORDER BY (l.status = 'new') DESC, l.id DESC LIMIT ")
+        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows: Vec<SearchRow> = b.build_query_as().fetch_all(pool).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        found.push((row.in_new, row.summary.into_summary()?));
+    }
+    Ok(inbox_page(found, limit))
+}
+
+pub(super) async fn inbox_pulse(
+    pool: &PgPool,
+    calendars: Option<&[i64]>,
+) -> Result<InboxPulse> {
+    if calendars.is_some_and(<[i64]>::is_empty) {
+        return Ok(InboxPulse {
+            latest_id: 0,
+            new_count: 0,
+        });
+    }
+    // Every lead arrives new, so the newest new lead is what tells that something arrived; both figures
+    // come from the (status, calendar_id, id) index alone.
+    let mut b = QueryBuilder::<Postgres>::new(
+        "SELECT COALESCE(MAX(l.id), 0) FROM leads l WHERE l.status = 'new'",
+    );
+    push_calendars(&mut b, calendars, true);
+    let latest_id: i64 = b.build_query_scalar().fetch_one(pool).await?;
+    let mut b = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM leads l WHERE l.status = 'new'");
+    push_calendars(&mut b, calendars, true);
+    let new_count: i64 = b.build_query_scalar().fetch_one(pool).await?;
+    Ok(InboxPulse {
+        latest_id,
+        new_count,
+    })
+}
+
+pub(super) async fn calendar_days(
+    pool: &PgPool,
+    calendars: &[i64],
+    bounds: &[DateTime<Utc>],
+    per_day: u32,
+) -> Result<Vec<DaySlot>> {
+    let days = bounds.len().saturating_sub(1);
+    let mut slots = vec![DaySlot::default(); days];
+    if days == 0 || calendars.is_empty() {
+        return Ok(slots);
+    }
+    // Counts: one statement of per-day subqueries, each a range count that the (calendar, time) index
+    // covers, cut at the exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
+    let mut b = QueryBuilder::<Postgres>::new("SELECT ");
+    for day in 0..days {
+        if day > 0 {
+            b.push(", ");
+        }
+        b.push("(SELECT COUNT(*) FROM leads l WHERE l.starts_at >= ")
+            .push_bind(ms(bounds[day]))
+            .push(" AND l.starts_at < ")
+            .push_bind(ms(bounds[day + 1]));
+        push_calendars(&mut b, Some(calendars), true);
+        b.push(")");
+    }
+    let row = b.build().fetch_one(pool).await?;
+    for (day, slot) in slots.iter_mut().enumerate() {
+        slot.count = row.try_get(day)?;
+    }
+    if per_day == 0 {
+        return Ok(slots);
+    }
+    // The first events of each day that has any: one statement, one LIMITed index walk per day.
+    let busy: Vec<usize> = (0..days).filter(|d| slots[*d].count > 0).collect();
+    if busy.is_empty() {
+        return Ok(slots);
+    }
+    let mut b = QueryBuilder::<Postgres>::new("");
+    for (n, day) in busy.iter().enumerate() {
+        if n > 0 {
+            b.push(" UNION ALL ");
+        }
+        b.push("(SELECT ")
+            .push(summary_columns!())
+            .push(", ")
+            .push(*day)
+            .push("::BIGINT AS day")
+            .push(summary_from!())
+            .push(" WHERE 1 = 1");
+        push_calendars(&mut b, Some(calendars), false);
+        b.push(" AND l.starts_at >= ")
+            .push_bind(ms(bounds[*day]))
+            .push(" AND l.starts_at < ")
+            .push_bind(ms(bounds[*day + 1]))
+            .push(" ORDER BY l.starts_at, l.id LIMIT ")
+            .push_bind(i64::from(per_day))
+            .push(")");
+    }
+    let rows: Vec<DayRow> = b.build_query_as().fetch_all(pool).await?;
+    for row in rows {
+        if let Some(slot) = usize::try_from(row.day).ok().and_then(|d| slots.get_mut(d)) {
+            slot.events.push(row.summary.into_summary()?);
+        }
+    }
+    Ok(slots)
+}
+
+pub(super) async fn calendar_feed(
+    pool: &PgPool,
+    calendar_id: i64,
+    from: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<LeadSummary>> {
+    let sql = format!(
+        "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2
+         ORDER BY l.starts_at DESC, l.id DESC LIMIT $3"
+    );
+    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(calendar_id)
+        .bind(ms(from))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    summaries(rows)
+}
+
+pub(super) async fn leads_of_counterparty(
+    pool: &PgPool,
+    counterparty_id: i64,
+    limit: u32,
+) -> Result<Vec<LeadSummary>> {
+    let sql = format!("{SUMMARY_SELECT} WHERE l.counterparty_id = $1 ORDER BY l.id DESC LIMIT $2");
+    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(counterparty_id)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    summaries(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inbox_cursor_round_trips_and_rejects_anything_else() {
+        for c in [
+            InboxCursor {
+                in_new: true,
+                after_id: 42,
+            },
+            InboxCursor {
+                in_new: false,
+                after_id: 7,
+            },
+        ] {
+            assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(InboxCursor::decode("x1"), None);
+        assert_eq!(InboxCursor::decode("n"), None);
+        assert_eq!(InboxCursor::decode(""), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! A fresh PostgreSQL database per test, on the server named by `LEADGATE_TEST_POSTGRES_URL` (written by
+//! `scripts/postgres.sh start DIR` into `DIR/env`): a role that may create databases, and its URL to the
+//! maintenance database.
+//!
+//! Each [`FreshPg`] creates a database of its own with a unique name, migrated by [`PgStorage::connect`],
+//! and drops it (closing whatever connections are left) when the value is dropped, a failing test's
+//! included. A test process killed before its drop leaves its database behind; the next [`FreshPg`] drops
+//! such leftovers once they are an hour old (the name carries its creation time), so a run of failures
+//! never piles databases up. None of it is used by leadgate itself.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use super::PgStorage;
+
+/// The environment variable naming the test server.
+pub const URL_VAR: &str = "LEADGATE_TEST_POSTGRES_URL";
+
+/// Every test database's name starts with this.
+const PREFIX: &str = "leadgate_test_";
+
+/// Leftover test databases older than this are dropped.
+const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
+
+/// The test server's URL (to its maintenance database), or a panic telling how to start it.
+///
+/// # Panics
+/// When `LEADGATE_TEST_POSTGRES_URL` is not set.
+pub fn server_url() -> String {
+    std::env::var(URL_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{URL_VAR} is not set: the PostgreSQL tests need the test server. Run the suite via scripts/test \
+             (or: scripts/postgres.sh start DIR, then `. DIR/env` before cargo test)"
+        )
+    })
+}
+
+/// A fresh, migrated PostgreSQL database that lives as long as this value.
+pub struct FreshPg {
+    storage: PgStorage,
+    name: String,
+    admin: PgConnectOptions,
+    url: String,
+}
+
+impl FreshPg {
+    /// Creates a database of its own on the test server and connects to it.
+    ///
+    /// # Panics
+    /// Without `LEADGATE_TEST_POSTGRES_URL`, or when the server refuses: a test cannot go on then.
+    pub async fn new() -> Self {
+        let server = server_url();
+        let admin: PgConnectOptions = server
+            .parse()
+            .unwrap_or_else(|e| panic!("{URL_VAR} is not a PostgreSQL URL: {e}"));
+        let admin = admin.disable_statement_logging();
+        let name = unique_name();
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL ({URL_VAR}): {e}"));
+        drop_leftovers(&mut conn).await;
+        // A name of our own making (letters, digits, underscores): safe to write into the statement.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
+        let _ = conn.close().await;
+        let mut url =
+            url::Url::parse(&server).unwrap_or_else(|e| panic!("{URL_VAR} is not a URL: {e}"));
+        url.set_path(&name);
+        let url = url.to_string();
+        let storage = match PgStorage::connect(&url).await {
+            Ok(storage) => storage,
+            Err(e) => {
+                drop_database(admin.clone(), name.clone());
+                panic!("cannot open the test database {name}: {e:?}");
+            }
+        };
+        Self {
+            storage,
+            name,
+            admin,
+            url,
+        }
+    }
+
+    /// The database's URL (with the test role's password), for a second connection or a `leadgate` process.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The storage on this database.
+    pub fn storage(&self) -> &PgStorage {
+        &self.storage
+    }
+}
+
+impl std::ops::Deref for FreshPg {
+    type Target = PgStorage;
+
+    fn deref(&self) -> &PgStorage {
+        &self.storage
+    }
+}
+
+impl Drop for FreshPg {
+    fn drop(&mut self) {
+        drop_database(self.admin.clone(), self.name.clone());
+    }
+}
+
+/// `leadgate_test_<unix seconds>_<pid>_<n>`: unique across processes and within one.
+fn unique_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{PREFIX}{secs}_{}_{n}", std::process::id())
+}
+
+/// When a test database was made, from its name.
+fn created_at(name: &str) -> Option<u64> {
+    name.strip_prefix(PREFIX)?.split('_').next()?.parse().ok()
+}
+
+/// Drops test databases older than [`LEFTOVER_AGE`] (left by killed test processes).
+async fn drop_leftovers(conn: &mut PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'leadgate\\_test\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for name in names {
+        let old = created_at(&name).is_some_and(|t| now.saturating_sub(t) > LEFTOVER_AGE.as_secs());
+        if old && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *conn)
+            .await;
+        }
+    }
+}
+
+/// Drops a test database, ending its connections (`WITH (FORCE)`), on a thread of its own: `Drop` cannot
+/// wait for a future on the test's runtime.
+fn drop_database(admin: PgConnectOptions, name: String) {
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime
+            .block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+            .map_err(std::io::Error::other)
+    })
+    .join();
+    if let Ok(Err(e)) = dropped {
+        eprintln!("the test database could not be dropped: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_database_name_tells_when_it_was_made() {
+        let name = unique_name();
+        assert!(name.starts_with(PREFIX));
+        assert!(created_at(&name).is_some_and(|t| t > 1_700_000_000));
+        assert_eq!(created_at("leadgate"), None);
+    }
+}
