@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::storage::StorageError;
 use crate::storage::sqlite::SqliteStorage;
+use crate::storage::transfer::postgres::PgTransfer;
 use crate::storage::transfer::{
     CopiedTable, CopyError, DatabaseBackup, TableTransfer, copy_database,
 };
@@ -66,10 +67,10 @@ async fn open(url: &str) -> anyhow::Result<Arc<dyn Movable>> {
         return Ok(Arc::new(storage));
     }
     if is_postgres(url) {
-        anyhow::bail!(
-            "{} names a PostgreSQL database, which this build of leadgate does not support",
-            redacted(url)
-        );
+        let storage = PgTransfer::connect(url)
+            .await
+            .with_context(|| format!("opening {}", redacted(url)))?;
+        return Ok(Arc::new(storage));
     }
     anyhow::bail!(
         "{}: unsupported database URL (sqlite://PATH or postgres://USER@HOST:PORT/DATABASE)",

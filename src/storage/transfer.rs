@@ -22,6 +22,10 @@ use sha2::{Digest, Sha256};
 
 use super::error::{Result, StorageError};
 
+/// The PostgreSQL side, in the PostgreSQL backend's directory.
+#[path = "postgres/transfer.rs"]
+pub mod postgres;
+
 /// What a column holds, as the neutral value represents it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
