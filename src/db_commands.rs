@@ -130,7 +130,10 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<i32> {
 }
 
 fn print_summary(tables: &[CopiedTable]) {
-    println!("{:<24} {:>10}  {:<16}  VERIFIED", "TABLE", "ROWS", "CHECKSUM");
+    println!(
+        "{:<24} {:>10}  {:<16}  VERIFIED",
+        "TABLE", "ROWS", "CHECKSUM"
+    );
     for t in tables {
         println!(
             "{:<24} {:>10}  {:<16}  yes",
@@ -160,7 +163,10 @@ mod tests {
             redacted("postgres://leadgate@db/shop?password=hunter2&sslmode=require"),
             "postgres://leadgate@db/shop?password=***&sslmode=require"
         );
-        assert_eq!(redacted("sqlite://data/leadgate.db"), "sqlite://data/leadgate.db");
+        assert_eq!(
+            redacted("sqlite://data/leadgate.db"),
+            "sqlite://data/leadgate.db"
+        );
         assert!(!redacted("postgres://u:hunter2@[bad").contains("hunter2"));
     }
 }

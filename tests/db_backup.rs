@@ -107,10 +107,11 @@ async fn a_backup_taken_during_intake_holds_every_lead_acknowledged_before_it() 
         .await
         .unwrap();
     assert_eq!(integrity, "ok");
-    let broken_references: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let broken_references: Vec<(String,)> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(broken_references.is_empty(), "{broken_references:?}");
     pool.close().await;
 

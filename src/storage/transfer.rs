@@ -629,7 +629,9 @@ fn canonical_json(text: &str) -> Option<String> {
             serde_json::Value::Object(map) => {
                 let mut entries: Vec<_> = map.into_iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
-                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+                serde_json::Value::Object(
+                    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect(),
+                )
             }
             serde_json::Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(sorted).collect())
@@ -658,7 +660,9 @@ pub struct CopiedTable {
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     /// The target holds data.
-    #[error("the target is not empty: table {table} has {rows} row(s); copy into a new, empty database")]
+    #[error(
+        "the target is not empty: table {table} has {rows} row(s); copy into a new, empty database"
+    )]
     TargetNotEmpty {
         /// The first table found with rows.
         table: &'static str,

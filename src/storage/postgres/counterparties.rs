@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::{Postgres, QueryBuilder};
 
-use super::{Result, PgStorage, page_of, push_calendar_ids};
+use super::{PgStorage, Result, page_of, push_calendar_ids};
 use crate::storage::{CounterpartyView, Page, PageRequest};
 
 /// A counterparty as stored, without its contacts.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{
-    Error, Result, PgStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
+    Error, PgStorage, Result, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
 use crate::storage::{
@@ -370,10 +370,11 @@ impl PgStorage {
 
     async fn update_lead_in(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Ok(None);
         }
@@ -414,10 +415,11 @@ impl PgStorage {
 
     async fn form_tech_cards_in(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
-            .bind(lead_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
+                .bind(lead_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Ok(None);
         }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use tracing::instrument;
 
-use super::{Error, PgStorage, Result, from_ms, is_unique_violation, ms, page_of, parse_enum, write};
+use super::{
+    Error, PgStorage, Result, from_ms, is_unique_violation, ms, page_of, parse_enum, write,
+};
 use crate::storage::{
     self, LeadDraft, Ledger, LedgerEntry, MessageView, Page, PageRequest, RawCodec, RawMessage,
     Reimport, SourceRef, StoredRaw, Submission, SubmitOutcome,
@@ -268,8 +270,9 @@ impl PgStorage {
     ) -> Result<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in keys.chunks(500) {
-            let mut q =
-                QueryBuilder::<Postgres>::new("SELECT m.mailbox_key FROM messages m WHERE m.source = ");
+            let mut q = QueryBuilder::<Postgres>::new(
+                "SELECT m.mailbox_key FROM messages m WHERE m.source = ",
+            );
             q.push_bind(source)
                 .push(" AND m.mailbox_key = ANY(")
                 .push_bind(chunk.to_vec())

@@ -25,7 +25,7 @@ use chrono::Utc;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use tracing::instrument;
 
-use super::{Error, Result, PgStorage, from_json, from_ms, json_text, ms};
+use super::{Error, PgStorage, Result, from_json, from_ms, json_text, ms};
 use crate::storage::{
     self, CounterpartyRef, ErasureActor, ErasureRecord, PersonalData, PersonalDataFound,
     PersonalLead,

@@ -240,10 +240,7 @@ async fn inbox_search(
     Ok(inbox_page(found, limit))
 }
 
-pub(super) async fn inbox_pulse(
-    pool: &PgPool,
-    calendars: Option<&[i64]>,
-) -> Result<InboxPulse> {
+pub(super) async fn inbox_pulse(pool: &PgPool, calendars: Option<&[i64]>) -> Result<InboxPulse> {
     if calendars.is_some_and(<[i64]>::is_empty) {
         return Ok(InboxPulse {
             latest_id: 0,
@@ -257,7 +254,8 @@ pub(super) async fn inbox_pulse(
     );
     push_calendars(&mut b, calendars, true);
     let latest_id: i64 = b.build_query_scalar().fetch_one(pool).await?;
-    let mut b = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM leads l WHERE l.status = 'new'");
+    let mut b =
+        QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM leads l WHERE l.status = 'new'");
     push_calendars(&mut b, calendars, true);
     let new_count: i64 = b.build_query_scalar().fetch_one(pool).await?;
     Ok(InboxPulse {

@@ -74,7 +74,9 @@ impl PgTransfer {
             .max_connections(2)
             .connect_with(options)
             .await
-            .map_err(|e| StorageError::Unavailable(format!("cannot connect to {target}: {e}").into()))?;
+            .map_err(|e| {
+                StorageError::Unavailable(format!("cannot connect to {target}: {e}").into())
+            })?;
         Ok(Self { pool, target })
     }
 }
@@ -185,9 +187,9 @@ impl TableSession for PgSession {
             "SELECT COUNT(*) FROM {}",
             quoted(table.name)
         )))
-            .fetch_one(&mut *self.tx)
-            .await
-            .edge()?;
+        .fetch_one(&mut *self.tx)
+        .await
+        .edge()?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -240,9 +242,9 @@ impl TableSession for PgSession {
             "DELETE FROM {}",
             quoted(table.name)
         )))
-            .execute(&mut *self.tx)
-            .await
-            .edge()?;
+        .execute(&mut *self.tx)
+        .await
+        .edge()?;
         Ok(())
     }
 

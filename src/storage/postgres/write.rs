@@ -73,10 +73,12 @@ pub(super) async fn new_ids(
 
 /// One new id of `table`.
 async fn new_id(conn: &mut PgConnection, table: &'static str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence($1, 'id'))")
-        .bind(table)
-        .fetch_one(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence($1, 'id'))")
+            .bind(table)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 fn source_ids(source: &SourceRef) -> (Option<i64>, Option<i64>) {
@@ -386,8 +388,9 @@ async fn insert_messages(conn: &mut PgConnection, messages: &[NewMessage<'_>]) -
             n += 1;
         }
         let (chunk, tail) = rest.split_at(n);
-        let mut q =
-            QueryBuilder::<Postgres>::new("INSERT INTO message_raw_parts (message_id, seq, bytes) ");
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO message_raw_parts (message_id, seq, bytes) ",
+        );
         q.push_values(chunk, |mut b, (id, seq, part)| {
             b.push_bind(*id).push_bind(*seq).push_bind(*part);
         });

@@ -104,9 +104,9 @@ impl TableSession for SqliteSession {
             "SELECT COUNT(*) FROM {}",
             quoted(table.name)
         )))
-            .fetch_one(&mut *self.tx)
-            .await
-            .edge()?;
+        .fetch_one(&mut *self.tx)
+        .await
+        .edge()?;
         Ok(super::count(n))
     }
 
@@ -160,9 +160,9 @@ impl TableSession for SqliteSession {
             "DELETE FROM {}",
             quoted(table.name)
         )))
-            .execute(&mut *self.tx)
-            .await
-            .edge()?;
+        .execute(&mut *self.tx)
+        .await
+        .edge()?;
         Ok(())
     }
 
