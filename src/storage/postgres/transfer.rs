@@ -161,10 +161,10 @@ fn read_value(
 }
 
 /// Binds a value of a column of `kind` (a NULL typed as the column is, so PostgreSQL takes it).
-fn bind<'a>(
+fn bind(
     b: &mut sqlx::query_builder::Separated<'_, Postgres, &'static str>,
     kind: ColumnKind,
-    value: &'a Value,
+    value: &Value,
 ) {
     match (value, kind) {
         (Value::Null, ColumnKind::Int | ColumnKind::Time) => b.push_bind(Option::<i64>::None),
@@ -301,5 +301,34 @@ impl DatabaseBackup for PgTransfer {
             "{} is backed up with pg_dump (for example pg_dump --format=custom), not by leadgate",
             self.target
         )))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::storage::transfer::TABLES;
+
+    /// The catalog is the migrated PostgreSQL schema: every table with exactly its stored columns.
+    #[tokio::test]
+    async fn the_copy_catalog_is_the_postgresql_schema() {
+        let pg = crate::storage::postgres::testing::FreshPg::new().await;
+        let db = PgTransfer::connect(pg.url()).await.unwrap();
+        let stored = db.stored_tables().await.unwrap();
+        let mut stored_names: Vec<_> = stored.iter().map(|t| t.name.clone()).collect();
+        stored_names.sort();
+        let mut catalog_names: Vec<_> = TABLES.iter().map(|t| t.name.to_owned()).collect();
+        catalog_names.sort();
+        assert_eq!(stored_names, catalog_names);
+        for table in TABLES {
+            let found = stored.iter().find(|t| t.name == table.name).unwrap();
+            let mut columns = found.columns.clone();
+            columns.sort();
+            let mut catalog: Vec<_> = table.columns.iter().map(|c| c.name.to_owned()).collect();
+            catalog.sort();
+            assert_eq!(columns, catalog, "{}", table.name);
+        }
+        db.pool.close().await;
     }
 }
