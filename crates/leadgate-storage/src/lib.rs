@@ -20,6 +20,7 @@ pub mod managed;
 pub mod model;
 pub mod settings;
 pub mod traits;
+pub mod transfer;
 pub mod web_model;
 
 pub use collector_passwords::*;
