@@ -903,10 +903,11 @@ impl<P: Display> Display for Item<P> {
     }
 }
 
-/// The trimmed text, or `None` when nothing is left.
+/// The trimmed text, or `None` when nothing is left. A NUL character, which means nothing in a lead and which
+/// PostgreSQL cannot keep in text, becomes U+FFFD, so every backend stores the same text.
 fn non_empty(s: &str) -> Option<String> {
     let t = s.trim();
-    (!t.is_empty()).then(|| t.to_owned())
+    (!t.is_empty()).then(|| t.replace('\0', "\u{FFFD}"))
 }
 
 /// True for `http://` and `https://` URLs with something after the scheme, in any case.
