@@ -6,7 +6,6 @@
 mod common;
 mod ui_support;
 
-use std::time::Duration;
 
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
@@ -108,41 +107,6 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
     let lead = app.get(&format!("/api/v1/leads/{id}")).await;
     assert_eq!(lead["status"], "in_progress");
     assert_eq!(lead["assignee"], "manager1");
-    b.stop().await;
-}
-
-#[tokio::test]
-async fn the_inbox_offers_a_refresh_when_a_new_lead_arrives() {
-    let app = TestApp::spawn().await;
-    add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    post_lead(&app, SEED_SAMPLE).await;
-    let b = Browser::start().await;
-    b.sign_in(&app, "manager1", "manager-password").await;
-    assert_eq!(
-        js(&b, "return document.getElementById('live').hidden").await,
-        true
-    );
-    post_lead(
-        &app,
-        r#"{"Тема": "Перезвоните", "Телефон": "+7 916 123-45-67"}"#,
-    )
-    .await;
-    // The page polls every 15 s and at once when the tab regains focus.
-    js(&b, "window.dispatchEvent(new Event('focus')); return null").await;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#live:not([hidden])"))
-        .await
-        .unwrap();
-    b.click("[data-reload]").await;
-    b.client
-        .wait()
-        .for_element(Locator::XPath(
-            "//a[@class='lead-link' and text()='Перезвоните']",
-        ))
-        .await
-        .unwrap();
     b.stop().await;
 }
 
