@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::storage::{LeadSummary, LiveLeads, Storage};
+use crate::storage::{LeadSummary, Storage};
 
 /// How many recent events are kept for pages that reconnect.
 pub const RING: usize = 1024;

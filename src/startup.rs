@@ -497,7 +497,7 @@ impl Application {
                 .context("metrics server task panicked")?;
         }
         scheduler.context("scheduler task panicked")?;
-        pusher.context("push supervisor task panicked")?;
+        pusher.await.context("push supervisor task panicked")?;
         if let Some(downloader) = downloader {
             downloader
                 .await

@@ -80,6 +80,7 @@ async fn a_lead_posted_over_http_appears_in_an_open_untouched_inbox_and_calendar
            FakeNotification.permission = 'granted'; return Promise.resolve('granted');
          };
          window.Notification = FakeNotification;
+         setUpNotifications();
          return null",
     )
     .await;

@@ -32,6 +32,7 @@ mod calendars;
 mod collectors;
 mod leads;
 mod ledger;
+mod live;
 mod personal_data;
 
 pub use accounts::*;
@@ -39,6 +40,7 @@ pub use calendars::*;
 pub use collectors::*;
 pub use leads::*;
 pub use ledger::*;
+pub use live::*;
 pub use personal_data::*;
 
 /// Runs every case of the contract against backends made by `$make`, an expression that can be called
@@ -75,6 +77,7 @@ macro_rules! storage_contract_suite {
             a_scan_state_round_trips_per_folder,
             runs_are_recorded_and_the_last_one_shown,
             a_job_lock_has_one_holder_until_dropped,
+            a_lead_summary_is_read_by_id_as_the_lists_show_it,
             personal_data_is_found_erased_and_audited,
         );
     };
@@ -244,6 +247,7 @@ fn collector_record(name: &str, calendar_id: i64) -> CollectorRecord {
         delete_after_days: Some(30),
         auto_tech_cards: true,
         deleted: false,
+        push: false,
     }
 }
 

@@ -101,7 +101,8 @@ function notificationsOn() {
 
 function setUpNotifications() {
   var toggle = document.getElementById("notify-toggle");
-  if (!toggle || !window.Notification || !window.localStorage) { return; }
+  if (!toggle || toggle.dataset.ready || !window.Notification || !window.localStorage) { return; }
+  toggle.dataset.ready = "1";
   var show = function () {
     var on = notificationsOn();
     toggle.textContent = on ? toggle.dataset.on : toggle.dataset.off;
