@@ -18,14 +18,28 @@ use serde_json::Value;
 /// Long enough for a loaded CI machine; push itself takes well under a second.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// The site-order sample mail as `leadgate make-eml` writes it, with its own number and Message-ID.
 fn order(number: &str) -> Vec<u8> {
-    format!(
-        "From: site@shop.example\r\nTo: orders@shop.example\r\nSubject: ORDER: {number}\r\n\
-         Message-ID: <push-{number}-{:08x}@shop.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         {{\"Тема\": \"Заказ {number}\", \"Телефон\": \"+7 916 000-00-{number:0>2}\"}}\r\n",
-        rand::random::<u32>()
-    )
-    .into_bytes()
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mail/seed_sample.eml"
+    ))
+    .unwrap();
+    let line = |prefix: &str| {
+        template
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap()
+            .to_owned()
+    };
+    template
+        .replacen(
+            &line("Message-ID:"),
+            &format!("Message-ID: <push-{number}-{:08x}@shop.example>", rand::random::<u32>()),
+            1,
+        )
+        .replacen(&line("Subject:"), &format!("Subject: ORDER: {number}"), 1)
+        .into_bytes()
 }
 
 fn password_file(dir: &Path, password: &str) -> PathBuf {
@@ -91,7 +105,7 @@ async fn numbers(app: &TestApp) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| l["external_number"].as_str().unwrap_or_default().to_owned())
+        .map(|l| l["source"]["external_number"].as_str().unwrap_or_default().to_owned())
         .collect();
     numbers.sort();
     numbers
@@ -107,7 +121,8 @@ async fn leads_become(app: &TestApp, want: &[&str]) {
         }
         assert!(
             Instant::now() < deadline,
-            "the leads are {got:?}, not {want:?}"
+            "the leads are {got:?}, not {want:?}; the collector: {}",
+            collector_status(app).await
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
