@@ -279,22 +279,22 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         // A first mail that arrives is proof that push is up: send one and wait for it (not measured).
-        deliver(
-            Path::new(&dc["DOVECOT_MAIL_ROOT"]),
-            "orders",
-            &mail(0),
-            0,
-        );
+        deliver(Path::new(&dc["DOVECOT_MAIL_ROOT"]), "orders", &mail(0), 0);
         if tokio::time::timeout(Duration::from_secs(20), arrival(&browser, "10000"))
             .await
             .is_ok()
         {
             break;
         }
-        assert!(Instant::now() < deadline, "push never imported the first mail");
+        assert!(
+            Instant::now() < deadline,
+            "push never imported the first mail"
+        );
     }
 
-    println!("Lead-to-screen latency, one order at a time, {orders} per channel (default configuration)");
+    println!(
+        "Lead-to-screen latency, one order at a time, {orders} per channel (default configuration)"
+    );
     let mut latencies = Vec::with_capacity(orders);
     for n in 1..=orders {
         let number = 20_000 + n;

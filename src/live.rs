@@ -131,7 +131,10 @@ impl LiveHub {
 
     /// Publishes an event: numbers it, keeps it in the ring, sends it to every open stream.
     pub fn publish(&self, change: Change, lead: LeadSummary) -> u64 {
-        let mut ring = self.ring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seq = ring.next;
         ring.next += 1;
         let event = Arc::new(LeadEvent { seq, change, lead });
@@ -148,7 +151,10 @@ impl LiveHub {
 
     /// The id of the latest event (what a page rendered now has seen).
     pub fn current_id(&self) -> String {
-        let ring = self.ring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.id_of(ring.next - 1)
     }
 
@@ -159,7 +165,10 @@ impl LiveHub {
 
     /// Subscribes after the event with id `last` (`None`: from now on).
     pub fn subscribe(&self, last: Option<&str>) -> Subscription {
-        let ring = self.ring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let receiver = self.sender.subscribe();
         let Some(last) = last else {
             return Subscription {
@@ -248,11 +257,8 @@ mod tests {
         hub.publish(Change::Updated, summary(1));
         let mut sub = hub.subscribe(Some(&seen));
         assert!(!sub.reload);
-        let missed: Vec<(i64, Change)> = sub
-            .backlog
-            .iter()
-            .map(|e| (e.lead.id, e.change))
-            .collect();
+        let missed: Vec<(i64, Change)> =
+            sub.backlog.iter().map(|e| (e.lead.id, e.change)).collect();
         assert_eq!(missed, [(2, Change::New), (1, Change::Updated)]);
         hub.publish(Change::New, summary(3));
         assert_eq!(sub.receiver.recv().await.unwrap().lead.id, 3);

@@ -189,7 +189,11 @@ enum Ended {
     Failed(CollectorError),
 }
 
-async fn idle_collector(job: Arc<MailCollectorJob>, statuses: Arc<PushStatuses>, c: CollectorRecord) {
+async fn idle_collector(
+    job: Arc<MailCollectorJob>,
+    statuses: Arc<PushStatuses>,
+    c: CollectorRecord,
+) {
     let mut backoff = BACKOFF_MIN;
     loop {
         statuses.update(c.id, |s| s.state = "connecting");

@@ -35,7 +35,10 @@ fn order(number: &str) -> Vec<u8> {
     template
         .replacen(
             &line("Message-ID:"),
-            &format!("Message-ID: <push-{number}-{:08x}@shop.example>", rand::random::<u32>()),
+            &format!(
+                "Message-ID: <push-{number}-{:08x}@shop.example>",
+                rand::random::<u32>()
+            ),
             1,
         )
         .replacen(&line("Subject:"), &format!("Subject: ORDER: {number}"), 1)
@@ -92,10 +95,7 @@ async fn connected(app: &TestApp, after: Option<&str>) -> Value {
         {
             return status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "push never connected: {status}"
-        );
+        assert!(Instant::now() < deadline, "push never connected: {status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -105,7 +105,12 @@ async fn numbers(app: &TestApp) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| l["source"]["external_number"].as_str().unwrap_or_default().to_owned())
+        .map(|l| {
+            l["source"]["external_number"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     numbers.sort();
     numbers
@@ -141,10 +146,7 @@ async fn a_message_delivered_while_leadgate_idles_is_imported_with_no_run_due() 
     dc.deliver(&user, &order("1"));
     leads_become(&app, &["1"]).await;
     let status = collector_status(&app).await;
-    assert!(
-        status["push_status"]["last_event"].is_string(),
-        "{status}"
-    );
+    assert!(status["push_status"]["last_event"].is_string(), "{status}");
     // The import went through the collector's ordinary run: it is recorded as one.
     assert!(status["last_run"]["started_at"].is_string(), "{status}");
 
@@ -165,7 +167,10 @@ async fn after_its_own_dovecot_restarts_push_reconnects_and_imports_what_comes_n
 
     server.down();
     server.up();
-    let since = first["push_status"]["connected_since"].as_str().unwrap().to_owned();
+    let since = first["push_status"]["connected_since"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let again = connected(&app, Some(&since)).await;
     assert!(
         again["push_status"]["last_error"].is_string(),

@@ -6,7 +6,6 @@
 mod common;
 mod ui_support;
 
-
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
 use leadgate_domain::account::Role;
@@ -307,6 +306,18 @@ async fn collect_with_a_collector_made_in_the_browser(
         input.send_keys(value).await.unwrap();
     }
     b.click("select[name='tls'] option[value='none']").await;
+    // Push (IMAP IDLE) is on for a new collector; here "run now" is what must import, so it is switched off.
+    assert!(
+        b.client
+            .find(Locator::Css("#push"))
+            .await
+            .unwrap()
+            .is_selected()
+            .await
+            .unwrap(),
+        "push is on by default"
+    );
+    b.click("#push").await;
     b.click("#save-collector").await;
     let row = &format!("tr[data-collector='{name}']");
     b.wait_for(row).await;

@@ -105,12 +105,18 @@ async fn a_lead_posted_over_http_appears_in_an_open_untouched_inbox_and_calendar
     );
     assert!(same_page(&b).await, "the page was not reloaded");
     assert_eq!(
-        js(&b, "return document.getElementById('new-count').textContent").await,
+        js(
+            &b,
+            "return document.getElementById('new-count').textContent"
+        )
+        .await,
         "1"
     );
     let title = b
         .client
-        .find(Locator::Css(&format!("tr[data-lead-id=\"{id}\"] .lead-link")))
+        .find(Locator::Css(&format!(
+            "tr[data-lead-id=\"{id}\"] .lead-link"
+        )))
         .await
         .unwrap()
         .text()
@@ -140,7 +146,12 @@ async fn a_lead_posted_over_http_appears_in_an_open_untouched_inbox_and_calendar
     js(&b, "window.__notes[0].listeners.click(); return null").await;
     appears(&b, "#take, #lead-status").await;
     assert!(
-        b.client.current_url().await.unwrap().path().ends_with(&format!("/leads/{id}")),
+        b.client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with(&format!("/leads/{id}")),
         "the notification opened the lead"
     );
 
@@ -151,11 +162,7 @@ async fn a_lead_posted_over_http_appears_in_an_open_untouched_inbox_and_calendar
         .unwrap();
     stream_open(&b).await;
     mark_page(&b).await;
-    let second = post_lead(
-        &app,
-        &SEED_SAMPLE.replace("бла бла бла", "и ещё один"),
-    )
-    .await;
+    let second = post_lead(&app, &SEED_SAMPLE.replace("бла бла бла", "и ещё один")).await;
     appears(
         &b,
         &format!(".day[data-date=\"2019-05-29\"] a.event[data-lead-id=\"{second}\"]"),
@@ -354,8 +361,16 @@ async fn a_managers_stream_never_carries_a_lead_of_another_managers_personal_cal
         r#"{"Тема": "Секретный заказ", "Телефон": "+7 916 111-11-11"}"#,
     )
     .await;
-    let shared = post_lead(&app, r#"{"Тема": "Общий заказ", "Телефон": "+7 916 222-22-22"}"#).await;
-    let own = post_to(mine, r#"{"Тема": "Мой заказ", "Телефон": "+7 916 333-33-33"}"#).await;
+    let shared = post_lead(
+        &app,
+        r#"{"Тема": "Общий заказ", "Телефон": "+7 916 222-22-22"}"#,
+    )
+    .await;
+    let own = post_to(
+        mine,
+        r#"{"Тема": "Мой заказ", "Телефон": "+7 916 333-33-33"}"#,
+    )
+    .await;
 
     // The other manager's stream carries their lead, with what a notification shows…
     let (_, data) = theirs_stream.until_lead(secret).await;
@@ -408,9 +423,16 @@ async fn a_stream_resumes_after_a_reconnect_and_asks_for_a_reload_when_it_cannot
     // The page's first connection starts from the id it was rendered with (`since`), so a lead committed
     // between the render and the connection is not missed.
     let (_, html) = get(&app, &m, "/inbox").await;
-    let at = html.find("/inbox/events?since=").expect("the stream address") + 20;
+    let at = html
+        .find("/inbox/events?since=")
+        .expect("the stream address")
+        + 20;
     let since = html[at..].split(['"', '&']).next().unwrap().to_owned();
-    let fourth = post_lead(&app, r#"{"Тема": "Четвёртый", "Телефон": "+7 916 000-00-04"}"#).await;
+    let fourth = post_lead(
+        &app,
+        r#"{"Тема": "Четвёртый", "Телефон": "+7 916 000-00-04"}"#,
+    )
+    .await;
     let mut fresh = SseReader::open(&app, &m, &format!("/inbox/events?since={since}"), None).await;
     let data: Value = serde_json::from_str(&fresh.next().await.data).unwrap();
     assert_eq!(data["id"], fourth);

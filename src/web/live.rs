@@ -85,7 +85,12 @@ struct Scope {
 }
 
 impl Scope {
-    async fn read(state: &AppState, login: &str, role: Role, chosen: &[i64]) -> Result<Option<Vec<i64>>, ApiError> {
+    async fn read(
+        state: &AppState,
+        login: &str,
+        role: Role,
+        chosen: &[i64],
+    ) -> Result<Option<Vec<i64>>, ApiError> {
         let calendars = state.storage.calendars().await?;
         let visible = crate::storage::visible_calendar_ids(&calendars, login, role);
         Ok(match (visible, chosen.is_empty()) {
@@ -239,7 +244,10 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
         }
         if s.reload {
             s.done = true;
-            return Some((Ok(Event::default().event("reload").data("reload")), (s, counted)));
+            return Some((
+                Ok(Event::default().event("reload").data("reload")),
+                (s, counted),
+            ));
         }
         loop {
             let event = match s.backlog.pop_front() {
