@@ -23,10 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fantoccini::{Client, ClientBuilder, Locator};
 use leadgate::config::{CollectorConfig, Settings};
 use leadgate::startup::Application;
-use leadgate_storage::Accounts;
-use leadgate_sqlite::SqliteStorage;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::{Protocol, TlsMode};
+use leadgate_sqlite::SqliteStorage;
+use leadgate_storage::Accounts;
 
 const SAMPLE: &str = include_str!("../bench/sample-order.json");
 

@@ -218,9 +218,9 @@ impl LiveHub {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use leadgate_sqlite::SqliteStorage;
     use chrono::Utc;
     use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+    use leadgate_sqlite::SqliteStorage;
 
     fn summary(id: i64) -> LeadSummary {
         LeadSummary {

@@ -23,9 +23,9 @@ use utoipa::ToSchema;
 
 use crate::collector::{self, CollectorError};
 use crate::jobs::MailCollectorJob;
-use leadgate_storage::CollectorRecord;
 use leadgate_domain::collector::Protocol;
 use leadgate_mail::imap::{IdleEnd, ImapSession};
+use leadgate_storage::CollectorRecord;
 
 /// The job lock held by the instance that keeps the IDLE connections.
 pub const PUSH_LOCK: &str = "mail_push";
