@@ -96,7 +96,7 @@ pub enum CollectorError {
 
 /// Runs the protocol work of a collector so that a panic inside it (the IMAP library's parser panics on
 /// some malformed server answers) fails this collector's run or test, not the job or the server.
-async fn guarded<T>(
+pub(crate) async fn guarded<T>(
     work: impl std::future::Future<Output = Result<T, CollectorError>>,
 ) -> Result<T, CollectorError> {
     use futures::FutureExt;
@@ -156,7 +156,7 @@ fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
 
 /// The login and password: from the collector's variable or file when it names one, else the password
 /// typed in the UI, opened only for the server and login it was typed for.
-async fn credentials(
+pub(crate) async fn credentials(
     env: &CollectorEnv,
     collector: &CollectorRecord,
 ) -> Result<Credentials, CollectorError> {
@@ -190,7 +190,7 @@ async fn typed_password(
         .map_err(|_| CollectorError::SealedPassword)
 }
 
-fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
+pub(crate) fn endpoint(collector: &CollectorRecord, timeout: Duration) -> Endpoint {
     Endpoint {
         host: collector.host.clone(),
         port: collector.port,

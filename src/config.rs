@@ -497,6 +497,14 @@ pub struct CollectorConfig {
     /// Marked for deletion: the job skips it.
     #[serde(default)]
     pub deleted: bool,
+    /// IMAP: import new mail as the server announces it (IDLE), besides the schedule. On by default; a
+    /// server without IDLE stays on the schedule alone.
+    #[serde(default = "default_push")]
+    pub push: bool,
+}
+
+fn default_push() -> bool {
+    true
 }
 
 fn default_tls() -> leadgate_domain::collector::TlsMode {
@@ -552,6 +560,7 @@ impl CollectorConfig {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         } = self.clone();
         CollectorRecord {
             id: 0,
@@ -576,6 +585,7 @@ impl CollectorConfig {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         }
     }
 }
@@ -607,6 +617,7 @@ impl From<CollectorRecord> for CollectorConfig {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         } = c;
         Self {
             name,
@@ -630,6 +641,7 @@ impl From<CollectorRecord> for CollectorConfig {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         }
     }
 }
@@ -1236,6 +1248,7 @@ mod tests {
         assert_eq!(defaults.tls, leadgate_domain::collector::TlsMode::Implicit);
         assert_eq!(defaults.after_import, AfterImport::Keep);
         assert_eq!(defaults.subject_filter, SubjectFilter::Server);
+        assert!(defaults.push, "push is on unless switched off");
         let back = CollectorConfig::new("site", Protocol::Imap, "mail.example.ru", 993, "orders");
         assert_eq!(back.to_record(7), defaults);
     }

@@ -56,6 +56,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// The group-commit writer; finishes after the last `Intake` clone is dropped.
     pub writer: Option<JoinHandle<()>>,
+    /// New and changed leads for the live pages.
+    pub live: Arc<crate::live::LiveHub>,
     /// Secrets of the first start, if this was it.
     pub first_start: FirstStart,
 }
@@ -164,7 +166,9 @@ impl Services {
             group_commit: settings.intake.group_commit,
             max_batch: settings.intake.max_batch,
         };
-        let (intake, writer) = Intake::new(storage.clone(), intake_settings);
+        let (mut intake, writer) = Intake::new(storage.clone(), intake_settings);
+        let live = crate::live::LiveHub::new(storage.clone());
+        intake.set_live(live.clone());
         let intake = Arc::new(intake);
         let job = Arc::new(MailCollectorJob::new(CollectorEnv {
             storage: storage.clone(),
@@ -183,6 +187,7 @@ impl Services {
             job,
             settings: Arc::new(settings),
             writer,
+            live,
             first_start: FirstStart::default(),
         })
     }
@@ -520,6 +525,7 @@ impl Application {
             job,
             settings,
             writer,
+            live,
             ..
         } = self.services;
         let tz = settings.tz()?;
@@ -537,6 +543,7 @@ impl Application {
         .context("reading the metrics token")?;
         let metrics =
             http::MetricsAccess::new(crate::telemetry::prometheus(), metrics_token.as_deref());
+        let push = Arc::new(crate::push::PushStatuses::default());
         let state = AppState {
             storage: storage.clone(),
             intake,
@@ -545,6 +552,8 @@ impl Application {
             sources: Arc::default(),
             rate_limiter: Arc::default(),
             metrics: crate::telemetry::prometheus(),
+            live: live.clone(),
+            push: push.clone(),
         };
         let router = crate::router::router(
             state,
@@ -573,6 +582,9 @@ impl Application {
                 stop.clone(),
             ))
         });
+        let pusher = tokio::spawn(
+            crate::push::PushSupervisor::new(job.clone(), push.clone()).run(stop.clone()),
+        );
         let scheduler = tokio::spawn({
             let stop = stop.clone();
             async move { job.run_scheduled(tz, stop).await }
@@ -594,6 +606,14 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
+        // Live streams never end by themselves: they end at shutdown, so their connections can close.
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                live.close();
+            }
+        });
         let server = server.await;
         stop.cancel();
         let scheduler = scheduler.await;
@@ -604,6 +624,7 @@ impl Application {
                 .context("metrics server task panicked")?;
         }
         scheduler.context("scheduler task panicked")?;
+        pusher.await.context("push supervisor task panicked")?;
         if let Some(downloader) = downloader {
             downloader
                 .await

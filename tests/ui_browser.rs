@@ -6,8 +6,6 @@
 mod common;
 mod ui_support;
 
-use std::time::Duration;
-
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
 use leadgate_domain::account::Role;
@@ -108,41 +106,6 @@ async fn a_manager_takes_a_posted_lead_into_work_and_prints_its_tech_card() {
     let lead = app.get(&format!("/api/v1/leads/{id}")).await;
     assert_eq!(lead["status"], "in_progress");
     assert_eq!(lead["assignee"], "manager1");
-    b.stop().await;
-}
-
-#[tokio::test]
-async fn the_inbox_offers_a_refresh_when_a_new_lead_arrives() {
-    let app = TestApp::spawn().await;
-    add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    post_lead(&app, SEED_SAMPLE).await;
-    let b = Browser::start().await;
-    b.sign_in(&app, "manager1", "manager-password").await;
-    assert_eq!(
-        js(&b, "return document.getElementById('live').hidden").await,
-        true
-    );
-    post_lead(
-        &app,
-        r#"{"Тема": "Перезвоните", "Телефон": "+7 916 123-45-67"}"#,
-    )
-    .await;
-    // The page polls every 15 s and at once when the tab regains focus.
-    js(&b, "window.dispatchEvent(new Event('focus')); return null").await;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#live:not([hidden])"))
-        .await
-        .unwrap();
-    b.click("[data-reload]").await;
-    b.client
-        .wait()
-        .for_element(Locator::XPath(
-            "//a[@class='lead-link' and text()='Перезвоните']",
-        ))
-        .await
-        .unwrap();
     b.stop().await;
 }
 
@@ -343,6 +306,18 @@ async fn collect_with_a_collector_made_in_the_browser(
         input.send_keys(value).await.unwrap();
     }
     b.click("select[name='tls'] option[value='none']").await;
+    // Push (IMAP IDLE) is on for a new collector; here "run now" is what must import, so it is switched off.
+    assert!(
+        b.client
+            .find(Locator::Css("#push"))
+            .await
+            .unwrap()
+            .is_selected()
+            .await
+            .unwrap(),
+        "push is on by default"
+    );
+    b.click("#push").await;
     b.click("#save-collector").await;
     let row = &format!("tr[data-collector='{name}']");
     b.wait_for(row).await;

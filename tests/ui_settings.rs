@@ -248,6 +248,8 @@ fn collector(dc: &Dovecot, user: &str, password: PathBuf) -> CollectorConfig {
         delete_after_days: None,
         auto_tech_cards: false,
         deleted: false,
+        // This file is about the schedule: push would import the mail without it.
+        push: false,
     }
 }
 

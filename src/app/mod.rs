@@ -36,6 +36,10 @@ pub struct AppState {
     pub rate_limiter: Arc<ratelimit::RateLimiter>,
     /// Prometheus renderer, when metrics are installed.
     pub metrics: Option<PrometheusHandle>,
+    /// New and changed leads, for the live inbox and calendar.
+    pub live: Arc<crate::live::LiveHub>,
+    /// The state of the collectors' IMAP IDLE connections.
+    pub push: Arc<crate::push::PushStatuses>,
 }
 
 /// Where the API serves the JSON Schema of the payload format (the UI links to it).

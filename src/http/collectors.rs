@@ -33,6 +33,9 @@ pub struct CollectorStatus {
     pub collector: CollectorRecord,
     /// Its last run, if any.
     pub last_run: Option<RunView>,
+    /// Its IMAP IDLE connection, when this instance keeps one (`state`, `connected_since`, `last_event`,
+    /// `last_error`); `null` for POP3, push off, the job switched off, or another instance keeping it.
+    pub push_status: Option<crate::push::PushStatus>,
 }
 
 /// Every collector (also those marked for deletion) with its last run.
@@ -51,6 +54,7 @@ async fn list_collectors(
             .into_iter()
             .map(|c| CollectorStatus {
                 last_run: runs.remove(&c.id).map(Into::into),
+                push_status: state.push.get(c.id),
                 collector: c.into(),
             })
             .collect(),

@@ -827,6 +827,8 @@ pub struct CollectorRecord {
     pub auto_tech_cards: bool,
     /// Marked for deletion.
     pub deleted: bool,
+    /// IMAP push (IDLE) switched on.
+    pub push: bool,
 }
 
 impl From<storage::CollectorRecord> for CollectorRecord {
@@ -854,6 +856,7 @@ impl From<storage::CollectorRecord> for CollectorRecord {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         }: storage::CollectorRecord,
     ) -> Self {
         Self {
@@ -879,6 +882,7 @@ impl From<storage::CollectorRecord> for CollectorRecord {
             delete_after_days,
             auto_tech_cards,
             deleted,
+            push,
         }
     }
 }

@@ -154,12 +154,13 @@ async fn patch_lead(
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
     visible_lead(&state, scope.as_deref(), id).await?;
-    state
+    let lead = state
         .storage
         .update_lead(id, &patch.into())
         .await?
-        .map(|lead| Json(lead.into()))
-        .ok_or(ApiError::NotFound("lead"))
+        .ok_or(ApiError::NotFound("lead"))?;
+    state.intake.announce(id, crate::live::Change::Updated);
+    Ok(Json(lead.into()))
 }
 
 /// Forms the lead's tech cards (one per non-service line); forming again changes nothing.

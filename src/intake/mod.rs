@@ -123,6 +123,7 @@ pub struct Intake {
     storage: Arc<dyn Storage>,
     settings: IntakeSettings,
     writer: Option<mpsc::Sender<Job>>,
+    live: Option<Arc<crate::live::LiveHub>>,
 }
 
 /// Errors from submitting.
@@ -149,6 +150,7 @@ impl Intake {
                     storage,
                     settings,
                     writer: None,
+                    live: None,
                 },
                 None,
             );
@@ -163,9 +165,23 @@ impl Intake {
                 storage,
                 settings,
                 writer: Some(tx),
+                live: None,
             },
             Some(task),
         )
+    }
+
+    /// Announces every lead this pipeline commits (and those changed through [`Intake::announce`]) to the
+    /// live pages.
+    pub fn set_live(&mut self, hub: Arc<crate::live::LiveHub>) {
+        self.live = Some(hub);
+    }
+
+    /// Tells the live pages of a committed lead, if they are served; never waits.
+    pub fn announce(&self, lead_id: i64, change: crate::live::Change) {
+        if let Some(hub) = &self.live {
+            hub.announce(lead_id, change);
+        }
     }
 
     /// The pipeline's settings.
@@ -225,6 +241,11 @@ impl Intake {
             }
             None => commit_with_fallback(self.storage.as_ref(), &batch).await,
         };
+        for outcome in &outcomes {
+            if let Ok(SubmitOutcome::Imported { lead_id, .. }) = outcome {
+                self.announce(*lead_id, crate::live::Change::New);
+            }
+        }
         outcomes
             .into_iter()
             .map(|r| r.map_err(SubmitError::Storage))

@@ -121,7 +121,10 @@ pub async fn reprocess(
     };
     match disposition {
         Disposition::Lead(draft) => match storage.import_for_message(message_id, &draft).await? {
-            Reimport::Imported { lead_id } => Ok(Reprocessed::Imported { lead_id }),
+            Reimport::Imported { lead_id } => {
+                intake.announce(lead_id, crate::live::Change::New);
+                Ok(Reprocessed::Imported { lead_id })
+            }
             Reimport::AlreadyResolved { outcome, lead_id } => Err(not_rejected(outcome, lead_id)),
         },
         Disposition::Rejected { reason } | Disposition::Skipped { reason } => {

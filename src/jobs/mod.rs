@@ -24,6 +24,11 @@ use leadgate_storage::{CollectorRecord, JobLock, RunCounts, StorageError};
 /// The job's name in its lock file (one run at a time across processes on one database) and in logs.
 pub const MAIL_COLLECTOR: &str = "mail_collector";
 
+/// The name of a collector's own lock (one run of a collector at a time across processes).
+fn collector_lock(id: i64) -> String {
+    format!("collector_{id}")
+}
+
 /// The result of one collector in a run.
 #[derive(Debug, Clone)]
 pub struct CollectorSummary {
@@ -56,6 +61,8 @@ pub enum JobError {
 pub struct MailCollectorJob {
     env: CollectorEnv,
     running: Arc<Mutex<()>>,
+    /// One mutex per collector: a scheduled run and a pushed run of one collector never overlap.
+    collectors: std::sync::Mutex<std::collections::HashMap<i64, Arc<Mutex<()>>>>,
     /// The schedule the scheduler follows; `None`: switched off.
     schedule: watch::Sender<Option<Cron>>,
 }
@@ -73,8 +80,66 @@ impl MailCollectorJob {
         Self {
             env,
             running: Arc::new(Mutex::new(())),
+            collectors: std::sync::Mutex::default(),
             schedule: watch::Sender::new(None),
         }
+    }
+
+    /// Whether the job is switched on (push follows it: no IDLE connections while it is off).
+    pub fn is_switched_on(&self) -> bool {
+        self.schedule.borrow().is_some()
+    }
+
+    /// Completes when the schedule (or the switch) changes next.
+    pub async fn schedule_changed(&self) {
+        let mut changes = self.schedule.subscribe();
+        if changes.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    fn collector_mutex(&self, id: i64) -> Arc<Mutex<()>> {
+        self.collectors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
+    /// Runs one collector under its lock: its mutex in this process, and across processes its job lock in
+    /// storage. `None` when another process is running it.
+    async fn run_locked(&self, c: &CollectorRecord) -> Option<(RunCounts, Option<String>)> {
+        let mutex = self.collector_mutex(c.id);
+        let _running = mutex.lock().await;
+        let _lock = match self.env.storage.try_lock_job(&collector_lock(c.id)).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return None,
+            Err(e) => return Some((RunCounts::default(), Some(format!("storage: {e}")))),
+        };
+        let span = info_span!("collector", name = %c.name, id = c.id);
+        Some(collector::run(&self.env, c).instrument(span).await)
+    }
+
+    /// Runs one collector because its server announced new mail (IMAP IDLE): the same run as a scheduled
+    /// one, after the one going (scheduled or pushed) ends. When another process runs it, waits for that
+    /// run and runs again, so mail announced during that run is not left for the schedule.
+    pub async fn run_pushed(&self, collector_id: i64) {
+        for _ in 0..30 {
+            let c = match self.env.storage.collector(collector_id).await {
+                Ok(Some(c)) if !c.deleted => c,
+                Ok(_) => return,
+                Err(e) => {
+                    warn!(error = %e, "cannot read the collector for a pushed run");
+                    return;
+                }
+            };
+            if self.run_locked(&c).await.is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        warn!("a pushed run did not happen: another process kept the collector busy");
     }
 
     /// Sets the schedule the scheduler follows (`None`: switched off). The scheduler takes it at once: a
@@ -162,8 +227,12 @@ impl MailCollectorJob {
     async fn run_prepared(&self, run: PreparedRun) -> Vec<CollectorSummary> {
         let mut summaries = Vec::with_capacity(run.collectors.len());
         for c in &run.collectors {
-            let span = info_span!("collector", name = %c.name, id = c.id);
-            let (counts, error) = collector::run(&self.env, c).instrument(span).await;
+            let (counts, error) = self.run_locked(c).await.unwrap_or_else(|| {
+                (
+                    RunCounts::default(),
+                    Some("another leadgate process is running this collector".to_owned()),
+                )
+            });
             summaries.push(CollectorSummary {
                 collector: c.name.clone(),
                 counts,

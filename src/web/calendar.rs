@@ -63,6 +63,8 @@ pub struct DayCell {
     pub more: i64,
     /// The inbox filtered to this day.
     pub day_url: String,
+    /// `YYYY-MM-DD`, where the live page puts a new lead of that day.
+    pub date: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -80,6 +82,7 @@ struct CalendarPage {
     today_url: String,
     week_url: String,
     month_url: String,
+    live_query: String,
 }
 
 fn url(view: &str, date: NaiveDate, cals: &[i64], all: bool) -> String {
@@ -202,9 +205,17 @@ pub async fn page(
             more: slot.count - slot.events.len() as i64,
             events: slot.events.iter().map(|l| LeadRow::new(l, tz)).collect(),
             day_url: format!("/inbox?from={0}&to={0}{cal_param}", fmt::iso_date(*d)),
+            date: fmt::iso_date(*d),
         })
         .collect();
     let view = if is_month { "month" } else { "week" };
+    let mut live: Vec<(&str, String)> = vec![
+        ("view", view.to_owned()),
+        ("since", state.live.current_id()),
+    ];
+    if !all {
+        live.extend(chosen.iter().map(|c| ("cal", c.to_string())));
+    }
     Ok(CalendarPage {
         layout: Layout::new(&viewer, "calendar"),
         is_month,
@@ -226,6 +237,7 @@ pub async fn page(
         today_url: url(view, today, &chosen, all),
         week_url: url("week", date, &chosen, all),
         month_url: url("month", date, &chosen, all),
+        live_query: serde_urlencoded::to_string(&live).unwrap_or_default(),
     }
     .into_response())
 }

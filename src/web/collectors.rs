@@ -67,6 +67,8 @@ pub struct CollectorRow {
     pub counts: String,
     /// Error of the last run.
     pub error: String,
+    /// The IMAP IDLE connection: `подключено с …`, with the last event and error; empty without one.
+    pub push: String,
 }
 
 /// The outcome of an action, shown above the list.
@@ -214,6 +216,11 @@ async fn list_page(
                     })
                     .unwrap_or_default(),
                 error: run.and_then(|r| r.error).unwrap_or_default(),
+                push: state
+                    .push
+                    .get(c.id)
+                    .map(|p| push_line(&p, tz))
+                    .unwrap_or_default(),
                 name: c.name,
             }
         })
@@ -229,6 +236,23 @@ async fn list_page(
         schedule_enabled: schedule.mail_collector_enabled.value,
     };
     Ok((status, page).into_response())
+}
+
+/// The push state in words: `подключено с 29.11.2026 19:00; последнее событие …; ошибка …`.
+fn push_line(p: &crate::push::PushStatus, tz: chrono_tz::Tz) -> String {
+    let mut line = match (p.state, p.connected_since) {
+        ("connected", Some(since)) => format!("подключено с {}", fmt::datetime(since, tz)),
+        ("unsupported", _) => "сервер не поддерживает IDLE: только по расписанию".to_owned(),
+        ("waiting", _) => "нет соединения, переподключение".to_owned(),
+        _ => "подключение".to_owned(),
+    };
+    if let Some(at) = p.last_event {
+        line.push_str(&format!("; последнее событие {}", fmt::datetime(at, tz)));
+    }
+    if let (Some(error), Some(at)) = (&p.last_error, p.last_error_at) {
+        line.push_str(&format!("; ошибка {}: {error}", fmt::datetime(at, tz)));
+    }
+    line
 }
 
 /// `GET /admin/collectors`.
@@ -293,6 +317,9 @@ pub struct CollectorForm {
     /// Checkbox: form tech cards automatically.
     #[serde(default)]
     pub auto_tech_cards: Option<String>,
+    /// Checkbox: IMAP push (IDLE).
+    #[serde(default)]
+    pub push: Option<String>,
 }
 
 /// The form showing a stored collector.
@@ -322,6 +349,7 @@ impl From<&CollectorRecord> for CollectorForm {
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             auto_tech_cards: c.auto_tech_cards.then(|| "on".into()),
+            push: c.push.then(|| "on".into()),
         }
     }
 }
@@ -527,6 +555,7 @@ fn record(
         failed_folder: opt(&form.failed_folder),
         delete_after_days,
         auto_tech_cards: form.is_checked(),
+        push: form.push.is_some(),
         ..base.clone()
     })
 }
@@ -546,6 +575,7 @@ struct FormPage {
     password_file: String,
     ca_file: String,
     auto_tech_cards: bool,
+    push: bool,
     /// Declared in the configuration file: shown read-only, without a form.
     managed: bool,
     /// A password typed in the UI is stored for the collector's current server (never shown itself).
@@ -575,6 +605,7 @@ async fn form_page(
         stored_password,
         id,
         auto_tech_cards: form.is_checked(),
+        push: form.push.is_some(),
         form,
         calendars: state.storage.calendars().await?,
         error,

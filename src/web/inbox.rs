@@ -1,12 +1,11 @@
 //! The inbox: new leads first, then the rest, newest first, with filters, search and keyset paging.
 //!
-//! The page polls `GET /inbox/pulse` (a few bytes of JSON: the highest visible lead id and the count of new
-//! leads) and offers to refresh when something arrived, so managers see new leads without reloading and the
-//! server does two indexed lookups per poll instead of rendering the page.
+//! An open page receives new and changed leads over `GET /inbox/events` (Server-Sent Events, see
+//! [`super::live`]) and puts them in place: new leads at the top of the first page, changed ones where they
+//! are. Without JavaScript the page is the same list, reloaded by hand.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
@@ -18,7 +17,7 @@ use super::session::{Viewer, visible_calendars};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
-use leadgate_storage::{CalendarView, InboxCursor, InboxPulse, InboxQuery};
+use leadgate_storage::{CalendarView, InboxCursor, InboxQuery};
 
 /// Leads per page.
 pub const PAGE_SIZE: u32 = 50;
@@ -53,7 +52,7 @@ pub struct InboxParams {
     pub cursor: Option<String>,
 }
 
-fn non_empty(v: &Option<String>) -> Option<&str> {
+pub(super) fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -71,7 +70,7 @@ fn date(v: &Option<String>, what: &str) -> Result<Option<NaiveDate>, ApiError> {
 ///
 /// # Errors
 /// `Forbidden` for a calendar the viewer may not see, `BadRequest` for a malformed id.
-fn scope(
+pub(super) fn scope(
     viewer: &Viewer,
     visible: &[CalendarView],
     cal: Option<&str>,
@@ -104,8 +103,9 @@ struct InboxPage {
     filtered: bool,
     paged: bool,
     next_url: Option<String>,
-    pulse_url: String,
-    latest_id: i64,
+    live_query: String,
+    live_insert: bool,
+    live_calendar: Option<String>,
     new_count: i64,
 }
 
@@ -181,12 +181,10 @@ pub async fn page(
             serde_urlencoded::to_string(&params).unwrap_or_default()
         )
     });
-    let pulse_params: Vec<(&str, String)> =
-        base.iter().filter(|(k, _)| *k == "cal").cloned().collect();
-    let pulse_url = format!(
-        "/inbox/pulse?{}",
-        serde_urlencoded::to_string(&pulse_params).unwrap_or_default()
-    );
+    // New leads go in at the top of the first page, when only the calendar filter narrows it.
+    let live_insert = cursor.is_none() && base.iter().all(|(k, _)| *k == "cal");
+    let mut live: Vec<(&str, String)> = vec![("since", state.live.current_id())];
+    live.extend(base.iter().filter(|(k, _)| *k == "cal").cloned());
     let mut calendar_choices = vec![Choice {
         value: String::new(),
         label: "Все календари".into(),
@@ -219,26 +217,10 @@ pub async fn page(
         filtered: !base.is_empty(),
         paged: cursor.is_some(),
         next_url,
-        pulse_url,
-        latest_id: pulse.latest_id,
+        live_query: serde_urlencoded::to_string(&live).unwrap_or_default(),
+        live_insert,
+        live_calendar: cal.map(str::to_owned),
         new_count: pulse.new_count,
     }
     .into_response())
-}
-
-/// `?cal=` of the pulse.
-#[derive(Debug, Deserialize)]
-pub struct PulseParams {
-    cal: Option<String>,
-}
-
-/// `GET /inbox/pulse`: the highest visible lead id and the count of new leads, for live refresh.
-pub async fn pulse(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Query(p): Query<PulseParams>,
-) -> Result<Json<InboxPulse>, ApiError> {
-    let visible = visible_calendars(&state, &viewer).await?;
-    let calendars = scope(&viewer, &visible, non_empty(&p.cal))?;
-    Ok(Json(state.storage.inbox_pulse(calendars.as_deref()).await?))
 }

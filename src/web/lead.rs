@@ -420,6 +420,7 @@ async fn patch(
         .update_lead(id, &patch)
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
+    state.intake.announce(id, crate::live::Change::Updated);
     info!(lead_id = id, user = %viewer.login, action, "lead changed");
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
@@ -509,6 +510,7 @@ pub async fn link_counterparty(
         .await?
     {
         LinkOutcome::Linked => {
+            state.intake.announce(id, crate::live::Change::Updated);
             info!(lead_id = id, counterparty = form.counterparty, user = %viewer.login, "lead linked to a counterparty");
             Ok(Redirect::to(&format!("/leads/{id}")).into_response())
         }

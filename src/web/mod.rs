@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod integration;
 pub mod layout_files;
 pub mod lead;
+pub mod live;
 pub mod login;
 pub mod personal_data;
 pub mod quarantine;
@@ -64,7 +65,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/logout", post(login::logout))
         .route("/inbox", get(inbox::page))
-        .route("/inbox/pulse", get(inbox::pulse))
+        .route("/inbox/events", get(live::inbox))
+        .route("/calendar/events", get(live::calendar))
         .route("/calendar", get(calendar::page))
         .route("/leads/{id}", get(lead::page))
         .route("/leads/{id}/take", post(lead::take))

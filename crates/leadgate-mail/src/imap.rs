@@ -139,6 +139,20 @@ pub struct SelectedFolder {
     pub exists: u32,
 }
 
+/// What ended one [`ImapSession::idle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEnd {
+    /// The server announced new mail in the folder.
+    NewMail,
+    /// Nothing new came in the time given: IDLE was ended so that it can be renewed.
+    Renew,
+}
+
+fn is_new_mail(response: &async_imap::types::UnsolicitedResponse) -> bool {
+    use async_imap::types::UnsolicitedResponse;
+    matches!(response, UnsolicitedResponse::Exists(_))
+}
+
 /// One message fetched with `BODY.PEEK[]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMessage {
@@ -274,6 +288,103 @@ impl ImapSession {
     /// Whether the server announced a capability (case-insensitive), such as `MOVE`.
     pub fn has_capability(&self, name: &str) -> bool {
         self.capabilities.contains(&name.to_ascii_uppercase())
+    }
+
+    /// Waits in IMAP IDLE (RFC 2177) on the selected folder until the server announces new mail (`EXISTS`)
+    /// or `renew_after` passes without it, then ends the IDLE with `DONE`: the session is back, ready for
+    /// commands or the next IDLE. The caller renews IDLE by calling this again, well before the 29 minutes
+    /// after which a server may drop an idle client. Other announcements (flags, expunges) are let pass.
+    ///
+    /// Only for a server that has the `IDLE` capability ([`ImapSession::has_capability`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::Io`] or [`ImapError::Protocol`] when the connection drops or the server refuses
+    /// (`BYE` at shutdown), [`ImapError::Timeout`] when `IDLE` or `DONE` is not answered in time; the
+    /// session is gone then.
+    pub async fn idle(mut self, renew_after: Duration) -> Result<(Self, IdleEnd), ImapError> {
+        let timeout = self.timeout;
+        // Announcements that came with earlier answers count too.
+        if self.drain_new_mail() {
+            return Ok((self, IdleEnd::NewMail));
+        }
+        let unsolicited = self.session.unsolicited_responses.clone();
+        // A read waits as long as the IDLE may, and the command's timeout on top.
+        self.session
+            .get_mut()
+            .inner
+            .set_timeout(renew_after.saturating_add(timeout));
+        let Self {
+            session,
+            capabilities,
+            max_literal,
+            ..
+        } = self;
+        let mut handle = session.idle();
+        match tokio::time::timeout(timeout, handle.init()).await {
+            Ok(result) => result.map_err(|e| map_error("IDLE", timeout, e))?,
+            Err(_) => {
+                return Err(ImapError::Timeout {
+                    step: "IDLE",
+                    after: timeout,
+                });
+            }
+        }
+        let deadline = tokio::time::Instant::now() + renew_after;
+        let mut end = IdleEnd::Renew;
+        // What the server said between IDLE and its go-ahead was queued.
+        while let Ok(response) = unsolicited.try_recv() {
+            if is_new_mail(&response) {
+                end = IdleEnd::NewMail;
+            }
+        }
+        while end == IdleEnd::Renew {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let (wait, _stop) = handle.wait_with_timeout(left);
+            match wait.await.map_err(|e| map_error("IDLE", timeout, e))? {
+                async_imap::extensions::idle::IdleResponse::NewData(data) => {
+                    if let Response::MailboxData(async_imap::imap_proto::MailboxDatum::Exists(_)) =
+                        data.parsed()
+                    {
+                        end = IdleEnd::NewMail;
+                    }
+                }
+                async_imap::extensions::idle::IdleResponse::Timeout
+                | async_imap::extensions::idle::IdleResponse::ManualInterrupt => break,
+            }
+        }
+        let mut session = match tokio::time::timeout(timeout, handle.done()).await {
+            Ok(result) => result.map_err(|e| map_error("DONE", timeout, e))?,
+            Err(_) => {
+                return Err(ImapError::Timeout {
+                    step: "DONE",
+                    after: timeout,
+                });
+            }
+        };
+        session.get_mut().inner.set_timeout(timeout);
+        let mut this = Self {
+            session,
+            timeout,
+            capabilities,
+            max_literal,
+        };
+        if this.drain_new_mail() {
+            end = IdleEnd::NewMail;
+        }
+        Ok((this, end))
+    }
+
+    /// Drops what the server said unasked; whether it announced new mail.
+    fn drain_new_mail(&mut self) -> bool {
+        let mut new_mail = false;
+        while let Ok(response) = self.session.unsolicited_responses.try_recv() {
+            new_mail |= is_new_mail(&response);
+        }
+        new_mail
     }
 
     /// Selects `folder` read-write (flags, moves and deletes come later in the same session).

@@ -355,6 +355,14 @@ impl MailStream {
     pub fn is_tls(&self) -> bool {
         matches!(self, Self::Tls(_))
     }
+
+    /// Changes the timeout of each read and write (see [`TimeoutIo::set_timeout`]).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        match self {
+            Self::Plain(s) => s.set_timeout(timeout),
+            Self::Tls(s) => s.get_mut().0.set_timeout(timeout),
+        }
+    }
 }
 
 impl fmt::Debug for MailStream {
@@ -432,6 +440,14 @@ impl<S> TimeoutIo<S> {
     /// The wrapped stream.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// Changes the per-operation timeout from the next read or write on (IMAP IDLE waits longer than a
+    /// command may).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        self.read_deadline = None;
+        self.write_deadline = None;
     }
 }
 

@@ -364,6 +364,16 @@ pub(super) async fn leads_of_counterparty(
     summaries(rows)
 }
 
+/// One lead as the lists show it (for the live pages), if it exists.
+pub(super) async fn summary(pool: &PgPool, id: i64) -> Result<Option<LeadSummary>> {
+    let sql = format!("{SUMMARY_SELECT} WHERE l.id = $1");
+    let row: Option<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(SummaryRow::into_summary).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

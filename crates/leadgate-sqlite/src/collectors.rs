@@ -57,6 +57,7 @@ struct CollectorRow {
     delete_after_days: Option<i64>,
     auto_tech_cards: bool,
     deleted: bool,
+    push: bool,
 }
 
 impl CollectorRow {
@@ -85,6 +86,7 @@ impl CollectorRow {
             delete_after_days: self.delete_after_days.and_then(|d| u32::try_from(d).ok()),
             auto_tech_cards: self.auto_tech_cards,
             deleted: self.deleted,
+            push: self.push,
         })
     }
 }
@@ -108,9 +110,9 @@ impl SqliteStorage {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO collectors (name, protocol, host, port, tls, ca_file, insecure_skip_verify, username,
                  password_env, password_file, folder, keyword, calendar_id, default_charset, after_import, move_to,
-                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at, subject_filter)
+                 failed_folder, delete_after_days, auto_tech_cards, deleted, created_at, updated_at, subject_filter, push)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21,
-                 $22)
+                 $22, $23)
              ON CONFLICT (name) DO UPDATE SET protocol = excluded.protocol, host = excluded.host,
                  port = excluded.port, tls = excluded.tls, ca_file = excluded.ca_file,
                  insecure_skip_verify = excluded.insecure_skip_verify, username = excluded.username,
@@ -120,7 +122,7 @@ impl SqliteStorage {
                  move_to = excluded.move_to, failed_folder = excluded.failed_folder,
                  delete_after_days = excluded.delete_after_days, auto_tech_cards = excluded.auto_tech_cards,
                  deleted = excluded.deleted, updated_at = excluded.updated_at,
-                 subject_filter = excluded.subject_filter
+                 subject_filter = excluded.subject_filter, push = excluded.push
              RETURNING id",
         )
         .bind(&c.name)
@@ -145,6 +147,7 @@ impl SqliteStorage {
         .bind(c.deleted)
         .bind(now)
         .bind(c.subject_filter.as_str())
+        .bind(c.push)
         .fetch_one(&self.writer)
         .await?;
         Ok(id)

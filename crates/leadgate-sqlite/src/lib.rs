@@ -31,6 +31,7 @@ mod counterparty_edit;
 mod layout_files;
 mod leads;
 mod ledger;
+mod live;
 mod managed;
 mod personal_data;
 mod settings;

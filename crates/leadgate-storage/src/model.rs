@@ -701,6 +701,8 @@ pub struct CollectorRecord {
     pub auto_tech_cards: bool,
     /// Marked for deletion.
     pub deleted: bool,
+    /// IMAP: keep an IDLE connection and import new mail as it comes (when the server offers IDLE).
+    pub push: bool,
 }
 
 impl CollectorRecord {
@@ -750,6 +752,7 @@ impl CollectorRecord {
             delete_after_days: None,
             auto_tech_cards: false,
             deleted: false,
+            push: true,
         }
     }
 }

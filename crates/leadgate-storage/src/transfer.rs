@@ -191,6 +191,7 @@ pub const TABLES: &[Table] = &[
             col("updated_at", Time),
             col("subject_filter", Text),
             col("managed_by_file", Bool),
+            col("push", Bool),
         ],
         key: &["id"],
         page_rows: 500,

@@ -2,28 +2,12 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
-  // Live refresh: poll the small pulse endpoint and offer to reload when a newer lead arrived.
+  // Live pages: new and changed leads arrive over one Server-Sent Events stream and are put in place.
   var live = document.getElementById("live");
-  if (live && live.dataset.pulseUrl && window.fetch) {
-    var latest = parseInt(live.dataset.latest || "0", 10);
-    var poll = function () {
-      fetch(live.dataset.pulseUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (p) {
-          if (p && p.latest_id > latest) {
-            live.hidden = false;
-            document.title = "(" + p.new_count + ") " + document.title.replace(/^\(\d+\) /, "");
-          }
-        })
-        .catch(function () {});
-    };
-    window.setInterval(poll, 15000);
-    // Poll at once when the manager comes back to the tab.
-    window.addEventListener("focus", poll);
+  if (live && live.dataset.liveUrl && window.EventSource) {
+    startLive(live);
   }
-  document.querySelectorAll("[data-reload]").forEach(function (a) {
-    a.addEventListener("click", function (e) { e.preventDefault(); window.location.reload(); });
-  });
+  setUpNotifications();
   document.querySelectorAll("[data-print]").forEach(function (b) {
     b.addEventListener("click", function () { window.print(); });
   });
@@ -44,3 +28,108 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// Parses a fragment of trusted, server-escaped HTML into one element (a <tr> needs a table around it).
+function fragment(html, inRow) {
+  var t = document.createElement("template");
+  t.innerHTML = inRow ? "<table><tbody>" + html + "</tbody></table>" : html;
+  return inRow ? t.content.querySelector("tr") : t.content.firstElementChild;
+}
+
+function startLive(live) {
+  var page = live.dataset.livePage;
+  var source = new EventSource(live.dataset.liveUrl);
+  live.dataset.state = "connecting";
+  source.addEventListener("open", function () { live.dataset.state = "open"; });
+  source.addEventListener("error", function () { live.dataset.state = "reconnecting"; });
+  source.addEventListener("reload", function () {
+    source.close();
+    window.location.reload();
+  });
+  source.addEventListener("lead", function (e) {
+    var lead;
+    try { lead = JSON.parse(e.data); } catch (err) { return; }
+    if (page === "inbox") { inboxLead(live, lead); } else { calendarLead(lead); }
+    live.dataset.lastEvent = e.lastEventId;
+    if (lead.change === "new") { notifyLead(lead); }
+  });
+}
+
+function inboxLead(live, lead) {
+  var table = document.getElementById("leads");
+  if (!table) { return; }
+  var body = table.tBodies[0];
+  var row = fragment(lead.html, true);
+  if (!row) { return; }
+  var old = body.querySelector('tr[data-lead-id="' + lead.id + '"]');
+  if (old) {
+    old.replaceWith(row);
+  } else if (lead.change === "new" && live.hasAttribute("data-live-insert")) {
+    body.insertBefore(row, body.firstElementChild);
+    table.hidden = false;
+    var empty = document.getElementById("no-leads");
+    if (empty) { empty.hidden = true; }
+    var count = document.getElementById("new-count");
+    if (count) { count.textContent = String((parseInt(count.textContent, 10) || 0) + 1); }
+  } else {
+    return;
+  }
+  row.classList.add("live-arrived");
+}
+
+function calendarLead(lead) {
+  var grid = document.getElementById("calendar-grid");
+  if (!grid) { return; }
+  var old = grid.querySelector('a.event[data-lead-id="' + lead.id + '"]');
+  if (old) { old.remove(); }
+  var day = grid.querySelector('.day[data-date="' + lead.date + '"]');
+  if (!day) { return; }
+  var entry = fragment(lead.html, false);
+  if (!entry) { return; }
+  var more = day.querySelector(".more");
+  day.insertBefore(entry, more);
+  entry.classList.add("live-arrived");
+}
+
+// Desktop notifications of new leads, switched on per browser by the manager (the browser asks once).
+var NOTIFY_KEY = "leadgate.notifications";
+
+function notificationsOn() {
+  return window.Notification && Notification.permission === "granted" &&
+    window.localStorage && localStorage.getItem(NOTIFY_KEY) === "on";
+}
+
+function setUpNotifications() {
+  var toggle = document.getElementById("notify-toggle");
+  if (!toggle || toggle.dataset.ready || !window.Notification || !window.localStorage) { return; }
+  toggle.dataset.ready = "1";
+  var show = function () {
+    var on = notificationsOn();
+    toggle.textContent = on ? toggle.dataset.on : toggle.dataset.off;
+    toggle.setAttribute("aria-pressed", on ? "true" : "false");
+  };
+  toggle.hidden = false;
+  show();
+  toggle.addEventListener("click", function () {
+    if (notificationsOn()) {
+      localStorage.setItem(NOTIFY_KEY, "off");
+      show();
+      return;
+    }
+    Notification.requestPermission().then(function (permission) {
+      localStorage.setItem(NOTIFY_KEY, permission === "granted" ? "on" : "off");
+      show();
+    });
+  });
+}
+
+function notifyLead(lead) {
+  if (!notificationsOn()) { return; }
+  var body = lead.phone ? lead.kind + " · " + lead.phone : lead.kind;
+  var n = new Notification(lead.title, { body: body, tag: "lead-" + lead.id });
+  n.addEventListener("click", function () {
+    window.focus();
+    window.location.assign(lead.url);
+    n.close();
+  });
+}

@@ -31,6 +31,7 @@ pub async fn collectors_round_trip_and_are_upserted_by_name(s: &dyn Storage) {
         delete_after_days: None,
         auto_tech_cards: false,
         insecure_skip_verify: true,
+        push: true,
         ..record.clone()
     };
     assert_eq!(

@@ -39,6 +39,7 @@ mod instances;
 mod layout_files;
 mod leads;
 mod ledger;
+mod live;
 mod personal_data;
 mod settings;
 
@@ -52,6 +53,7 @@ pub use instances::*;
 pub use layout_files::*;
 pub use leads::*;
 pub use ledger::*;
+pub use live::*;
 pub use personal_data::*;
 pub use settings::*;
 
@@ -89,6 +91,7 @@ macro_rules! storage_contract_suite {
             a_scan_state_round_trips_per_folder,
             runs_are_recorded_and_the_last_one_shown,
             a_job_lock_has_one_holder_until_dropped,
+            a_lead_summary_is_read_by_id_as_the_lists_show_it,
             personal_data_is_found_erased_and_audited,
             records_the_file_declares_are_its_own_and_retired_when_it_drops_them,
             a_sources_cors_origins_are_replaced_as_a_whole,
@@ -267,6 +270,7 @@ fn collector_record(name: &str, calendar_id: i64) -> CollectorRecord {
         delete_after_days: Some(30),
         auto_tech_cards: true,
         deleted: false,
+        push: false,
     }
 }
 
