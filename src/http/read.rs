@@ -154,9 +154,13 @@ async fn patch_lead(
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
     visible_lead(&state, scope.as_deref(), id).await?;
+    let patch = storage::LeadPatch {
+        by: Some(user.id),
+        ..patch.into()
+    };
     state
         .storage
-        .update_lead(id, &patch.into())
+        .update_lead(id, &patch)
         .await?
         .map(|lead| Json(lead.into()))
         .ok_or(ApiError::NotFound("lead"))

@@ -433,6 +433,7 @@ pub async fn take(
     let p = LeadPatch {
         status: Some(LeadStatus::InProgress),
         assignee: Some(viewer.login.clone()),
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "take").await
 }
@@ -446,6 +447,7 @@ pub async fn done(
     let p = LeadPatch {
         status: Some(LeadStatus::Done),
         assignee: None,
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "done").await
 }
@@ -459,6 +461,7 @@ pub async fn spam(
     let p = LeadPatch {
         status: Some(LeadStatus::Rejected),
         assignee: None,
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "spam").await
 }

@@ -52,6 +52,13 @@ mod key {
     pub const PERSON: &str = "КонтактноеЛицо";
     pub const LAYOUT_FILES: &str = "ФайлыМакета";
     pub const GOODS: &str = "Товары";
+    pub const UTM_SOURCE: &str = "utm_source";
+    pub const UTM_MEDIUM: &str = "utm_medium";
+    pub const UTM_CAMPAIGN: &str = "utm_campaign";
+    pub const PAGE_URL: &str = "page_url";
+    pub const REFERRER: &str = "referrer";
+    /// Where the visitor came from: accepted, but on their own not a lead.
+    pub const CAMPAIGN: &[&str] = &[UTM_SOURCE, UTM_MEDIUM, UTM_CAMPAIGN, PAGE_URL, REFERRER];
     pub const ALL: &[&str] = &[
         SUBJECT,
         DATE,
@@ -62,6 +69,11 @@ mod key {
         PERSON,
         LAYOUT_FILES,
         GOODS,
+        UTM_SOURCE,
+        UTM_MEDIUM,
+        UTM_CAMPAIGN,
+        PAGE_URL,
+        REFERRER,
     ];
 
     /// The key of a layout file object.
@@ -119,6 +131,9 @@ pub struct Payload {
     pub layout_files: Vec<String>,
     /// `Товары`: the order lines, in order.
     pub lines: Vec<OrderLine>,
+    /// `utm_source`, `utm_medium`, `utm_campaign`, `page_url`, `referrer`: where the visitor came from.
+    #[serde(default)]
+    pub campaign: Campaign,
     /// What was odd about the payload; never a reason to reject it.
     pub warnings: Vec<Warning>,
 }
@@ -190,6 +205,29 @@ pub struct Contact {
     pub phone_e164: Option<String>,
     /// `АдресЭлектроннойПочты`, as sent (warned about when implausible).
     pub email: Option<String>,
+}
+
+/// Where the visitor came from, as the site knows it: the campaign's UTM tags, the page the form was on and
+/// the page before it. Optional, and never a reason for a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// `utm_source`.
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    pub utm_campaign: Option<String>,
+    /// `page_url`: the page the lead was sent from.
+    pub page_url: Option<String>,
+    /// `referrer`: the page the visitor came from.
+    pub referrer: Option<String>,
+}
+
+impl Campaign {
+    /// True when the site sent none of the fields.
+    pub fn is_empty(&self) -> bool {
+        self == &Campaign::default()
+    }
 }
 
 impl Contact {
@@ -373,13 +411,24 @@ impl Payload {
         let inn = r.inn(&fields);
         let contact = r.contact(&fields);
         let layout_files = r.layout_files(fields.get(key::LAYOUT_FILES));
+        let campaign = Campaign {
+            utm_source: r.string(&fields, key::UTM_SOURCE, key::UTM_SOURCE),
+            utm_medium: r.string(&fields, key::UTM_MEDIUM, key::UTM_MEDIUM),
+            utm_campaign: r.string(&fields, key::UTM_CAMPAIGN, key::UTM_CAMPAIGN),
+            page_url: r.string(&fields, key::PAGE_URL, key::PAGE_URL),
+            referrer: r.string(&fields, key::REFERRER, key::REFERRER),
+        };
         let lines = line_objects
             .iter()
             .enumerate()
             .map(|(index, line)| r.line(index + 1, line))
             .collect::<Vec<_>>();
 
-        if !fields.found.iter().any(|(_, value)| is_filled_in(value)) {
+        if !fields
+            .found
+            .iter()
+            .any(|(name, value)| !key::CAMPAIGN.contains(name) && is_filled_in(value))
+        {
             return Err(PayloadError::NoKnownField);
         }
         if contact.is_empty() && inn.is_none() && lines.is_empty() {
@@ -402,6 +451,7 @@ impl Payload {
             contact,
             layout_files,
             lines,
+            campaign,
             warnings: r.warnings,
         })
     }
