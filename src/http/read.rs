@@ -87,7 +87,7 @@ async fn visible_lead(
 const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// Refuses a period filter outside [`FILTER_YEARS`].
-fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
+pub(super) fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
     use chrono::Datelike;
     for (name, t) in [("from", filter.from), ("to", filter.to)] {
         if t.is_some_and(|t| !FILTER_YEARS.contains(&t.year())) {
