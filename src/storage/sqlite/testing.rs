@@ -168,6 +168,46 @@ impl TestDatabase {
         Ok(())
     }
 
+    /// Makes the first manager action leadgate recorded on a lead look as if it came `after` its receipt
+    /// (a report fixture with known response times); a lead without a recorded action is left alone.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn answered_after(
+        &self,
+        lead_id: i64,
+        after: chrono::Duration,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE leads SET first_action_at = received_at + $1
+             WHERE id = $2 AND first_action_at IS NOT NULL",
+        )
+        .bind(after.num_milliseconds())
+        .bind(lead_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        Ok(())
+    }
+
+    /// Makes a collector run look as if it had started at `at` (a report fixture over past months).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn run_started_at(
+        &self,
+        run_id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE collector_runs SET started_at = $1, finished_at = $1 WHERE id = $2")
+            .bind(at.timestamp_millis())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(())
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         self.pool.close().await;
