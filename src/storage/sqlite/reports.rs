@@ -3,8 +3,8 @@
 //! Every query joins a small table of the buckets (`WITH b (i, lo, hi) AS (VALUES ...)`, standard SQL) to
 //! the rows by time, so each bucket is one range walk of a time index (`leads_by_received`, which also
 //! carries the columns the lead reports group and filter by, `messages_by_received`,
-//! `collector_runs_by_start`) and the database does the counting. Only the response times come back row by
-//! row (two integers and two ids a lead), since SQLite has no percentile function.
+//! `collector_runs_by_start`) and the database does the counting. Only the response times of answered leads
+//! come back row by row (two times and two ids a lead), since SQLite has no percentile function.
 
 use std::collections::HashMap;
 
@@ -249,17 +249,28 @@ impl SqliteStorage {
         now: DateTime<Utc>,
         threshold: Duration,
     ) -> Result<ResponseReport> {
+        let threshold_ms = threshold.num_milliseconds();
+        let now_ms = ms(now);
         let mut rows: Vec<ResponseRow> = Vec::new();
+        let mut unanswered: Vec<(i64, i64)> = Vec::new();
         if buckets(query) > 0 {
+            // Answered leads, row by row (the percentiles need every value).
             let mut q = QueryBuilder::<Sqlite>::new("");
             push_buckets(&mut q, &query.bounds);
-            q.push(
-                "SELECT l.calendar_id, l.first_action_by, l.received_at, l.first_action_at",
-            );
+            q.push("SELECT l.calendar_id, l.first_action_by, l.received_at, l.first_action_at");
             push_leads_from(&mut q, query, "");
-            // Leads acted on before the first action was recorded are left out: their time is not known.
-            q.push(" AND (l.first_action_at IS NOT NULL OR l.status = 'new')");
+            q.push(" AND l.first_action_at IS NOT NULL");
             rows = q.build_query_as().fetch_all(&self.pool).await?;
+            // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
+            // the first action was recorded are neither: what happened to them first is not known.
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_buckets(&mut q, &query.bounds);
+            q.push("SELECT l.calendar_id, COUNT(*)");
+            push_leads_from(&mut q, query, "");
+            q.push(" AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ")
+                .push_bind(now_ms - threshold_ms);
+            q.push(" GROUP BY l.calendar_id");
+            unanswered = q.build_query_as().fetch_all(&self.pool).await?;
         }
         let calendar_names: HashMap<i64, String> =
             sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM calendars")
@@ -274,8 +285,6 @@ impl SqliteStorage {
                 .into_iter()
                 .collect();
 
-        let threshold_ms = threshold.num_milliseconds();
-        let now_ms = ms(now);
         #[derive(Default)]
         struct Acc {
             times: Vec<i64>,
@@ -285,31 +294,28 @@ impl SqliteStorage {
         let mut calendars: HashMap<i64, Acc> = HashMap::new();
         let mut total = Acc::default();
         for r in &rows {
-            match r.first_action_at {
-                Some(at) => {
-                    let took = (at - r.received_at).max(0);
-                    let late = i64::from(took > threshold_ms);
-                    let secs = took / 1000;
-                    for acc in [
-                        Some(calendars.entry(r.calendar_id).or_default()),
-                        r.first_action_by.map(|u| managers.entry(u).or_default()),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    {
-                        acc.times.push(secs);
-                        acc.late += late;
-                    }
-                    total.times.push(secs);
-                    total.late += late;
-                }
-                None => {
-                    if now_ms - r.received_at > threshold_ms {
-                        calendars.entry(r.calendar_id).or_default().late += 1;
-                        total.late += 1;
-                    }
-                }
+            let Some(at) = r.first_action_at else {
+                continue;
+            };
+            let took = (at - r.received_at).max(0);
+            let late = i64::from(took > threshold_ms);
+            let secs = took / 1000;
+            for acc in [
+                Some(calendars.entry(r.calendar_id).or_default()),
+                r.first_action_by.map(|u| managers.entry(u).or_default()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                acc.times.push(secs);
+                acc.late += late;
             }
+            total.times.push(secs);
+            total.late += late;
+        }
+        for (calendar_id, count) in unanswered {
+            calendars.entry(calendar_id).or_default().late += count;
+            total.late += count;
         }
         fn stat(id: Option<i64>, name: String, mut acc: Acc) -> ResponseStat {
             acc.times.sort_unstable();
