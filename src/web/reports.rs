@@ -10,6 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
+use rust_decimal::prelude::ToPrimitive;
 use tracing::instrument;
 
 use super::inbox::{Choice, InboxParams};
@@ -170,7 +171,7 @@ fn chart(
         .collect();
     let mut y_labels = Vec::new();
     let mut grid = Vec::new();
-    for step in 0..=4 {
+    for step in 0..=4_i32 {
         let v = top * f64::from(step) / 4.0;
         let y = HEIGHT - BOTTOM - scale(v);
         y_labels.push(Label {
@@ -290,7 +291,7 @@ fn orders_section(r: &Resolved, report: &OrdersReport, query: &str) -> Section {
     let value: Vec<f64> = report
         .rows
         .iter()
-        .map(|b| b.value.try_into().unwrap_or(0.0))
+        .map(|b| b.value.to_f64().unwrap_or(0.0))
         .collect();
     Section {
         id: "orders",
