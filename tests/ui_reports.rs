@@ -57,7 +57,13 @@ async fn an_administrator_reads_every_report_as_a_chart_and_a_table() {
     assert_eq!(
         table(&b, "leads-table").await,
         [
-            row(&["Период", "Заявки с сайта", "Личный m1", "Личный m2", "Всего"]),
+            row(&[
+                "Период",
+                "Заявки с сайта",
+                "Личный m1",
+                "Личный m2",
+                "Всего"
+            ]),
             row(&["01.2026", "3", "0", "0", "3"]),
             row(&["02.2026", "1", "1", "1", "3"]),
             row(&["03.2026", "2", "0", "0", "2"]),
@@ -84,7 +90,16 @@ async fn an_administrator_reads_every_report_as_a_chart_and_a_table() {
     assert_eq!(
         table(&b, "outcomes-table").await,
         [
-            row(&["Период", "Выполнено", "Спам", "Открыто", "Всего", "Выполнено, %", "Спам, %", "Открыто, %"]),
+            row(&[
+                "Период",
+                "Выполнено",
+                "Спам",
+                "Открыто",
+                "Всего",
+                "Выполнено, %",
+                "Спам, %",
+                "Открыто, %"
+            ]),
             row(&["01.2026", "1", "1", "1", "3", "33,3", "33,3", "33,3"]),
             row(&["02.2026", "1", "0", "2", "3", "33,3", "0,0", "66,7"]),
             row(&["03.2026", "1", "0", "1", "2", "50,0", "0,0", "50,0"]),
@@ -95,7 +110,14 @@ async fn an_administrator_reads_every_report_as_a_chart_and_a_table() {
     assert_eq!(
         table(&b, "response-table").await,
         [
-            row(&["Разрез", "Кто / где", "С ответом", "Медиана, с", "90-й перцентиль, с", "Без ответа дольше часа"]),
+            row(&[
+                "Разрез",
+                "Кто / где",
+                "С ответом",
+                "Медиана, с",
+                "90-й перцентиль, с",
+                "Без ответа дольше часа"
+            ]),
             row(&["Менеджер", "admin", "1", "7200", "7200", "1"]),
             row(&["Менеджер", "m1", "3", "600", "1200", "0"]),
             row(&["Менеджер", "m2", "3", "3600", "5400", "1"]),
@@ -110,7 +132,15 @@ async fn an_administrator_reads_every_report_as_a_chart_and_a_table() {
     assert_eq!(
         table(&b, "health-table").await,
         [
-            row(&["Период", "Принято", "Повторы", "Пропущено", "В карантине", "Запуски сборщиков", "Неудачные запуски"]),
+            row(&[
+                "Период",
+                "Принято",
+                "Повторы",
+                "Пропущено",
+                "В карантине",
+                "Запуски сборщиков",
+                "Неудачные запуски"
+            ]),
             row(&["01.2026", "3", "0", "0", "2", "2", "1"]),
             row(&["02.2026", "3", "0", "0", "0", "1", "0"]),
             row(&["03.2026", "2", "0", "0", "1", "1", "1"]),
@@ -122,7 +152,10 @@ async fn an_administrator_reads_every_report_as_a_chart_and_a_table() {
     // The page's CSV link downloads the table it stands under.
     let href: Value = b
         .client
-        .execute("return document.querySelector('#report-orders a.csv').getAttribute('href');", vec![])
+        .execute(
+            "return document.querySelector('#report-orders a.csv').getAttribute('href');",
+            vec![],
+        )
         .await
         .unwrap();
     let client = signed_in(&shop.app, "admin", ADMIN_PASSWORD).await;
@@ -161,7 +194,10 @@ async fn a_managers_page_leaves_out_other_managers_calendars_and_counts_what_the
         .execute("return document.querySelector('main').textContent;", vec![])
         .await
         .unwrap();
-    assert!(!page.as_str().unwrap().contains("Личный m2"), "another manager's calendar shown");
+    assert!(
+        !page.as_str().unwrap().contains("Личный m2"),
+        "another manager's calendar shown"
+    );
     assert_eq!(count(&b, "#report-health").await, 0);
     assert_eq!(
         table(&b, "leads-table").await.last().unwrap(),
@@ -170,14 +206,28 @@ async fn a_managers_page_leaves_out_other_managers_calendars_and_counts_what_the
     let response = table(&b, "response-table").await;
     // m1 answered L1, L4, L7 in minutes and L5 just now, months after it came: four, one of them late.
     let m1 = response.iter().find(|r| r[1] == "m1").unwrap();
-    assert_eq!((&m1[0], &m1[2], &m1[3], &m1[5]), (&"Менеджер".to_owned(), &"4".to_owned(), &"600".to_owned(), &"1".to_owned()));
-    assert!(response.contains(&row(&["Менеджер", "m2", "2", "1800", "3600", "0"])), "{response:?}");
+    assert_eq!(
+        (&m1[0], &m1[2], &m1[3], &m1[5]),
+        (
+            &"Менеджер".to_owned(),
+            &"4".to_owned(),
+            &"600".to_owned(),
+            &"1".to_owned()
+        )
+    );
+    assert!(
+        response.contains(&row(&["Менеджер", "m2", "2", "1800", "3600", "0"])),
+        "{response:?}"
+    );
     b.screenshot("reports-manager").await;
 
     // The inbox's current filter as CSV: only what m1 sees, Cyrillic intact.
     let client = signed_in(&shop.app, "m1", M1_PASSWORD).await;
     let r = client
-        .get(format!("{}/inbox.csv?from=2026-01-01&to=2026-03-31", shop.app.base))
+        .get(format!(
+            "{}/inbox.csv?from=2026-01-01&to=2026-03-31",
+            shop.app.base
+        ))
         .send()
         .await
         .unwrap();
@@ -185,9 +235,16 @@ async fn a_managers_page_leaves_out_other_managers_calendars_and_counts_what_the
     let csv = read_csv(&r.bytes().await.unwrap());
     assert_eq!(csv.len() - 1, 7);
     let calendar = csv[0].iter().position(|h| h == "Календарь").unwrap();
-    assert!(csv[1..].iter().all(|r| r[calendar] == "Заявки с сайта" || r[calendar] == "Личный m1"));
+    assert!(
+        csv[1..]
+            .iter()
+            .all(|r| r[calendar] == "Заявки с сайта" || r[calendar] == "Личный m1")
+    );
     let r = client
-        .get(format!("{}/inbox.csv?cal={}", shop.app.base, shop.personal_m2))
+        .get(format!(
+            "{}/inbox.csv?cal={}",
+            shop.app.base, shop.personal_m2
+        ))
         .send()
         .await
         .unwrap();
@@ -216,7 +273,10 @@ async fn the_lead_page_shows_where_the_visitor_came_from() {
         .unwrap();
     assert_eq!(
         shown,
-        serde_json::json!(["utm_source=yandex", "Страница заявки=https://shop.example/banners"])
+        serde_json::json!([
+            "utm_source=yandex",
+            "Страница заявки=https://shop.example/banners"
+        ])
     );
     b.stop().await;
 }

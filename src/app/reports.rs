@@ -132,7 +132,11 @@ fn day(v: Option<&String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .ok()
                 .filter(|d| (1970..=9999).contains(&d.year()))
-                .ok_or_else(|| bad(format!("{name} must be a date YYYY-MM-DD (years 1970 to 9999)")))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{name} must be a date YYYY-MM-DD (years 1970 to 9999)"
+                    ))
+                })
         })
         .transpose()
 }
@@ -1006,13 +1010,7 @@ mod tests {
         assert_eq!(starts, ["2026-03-04", "2026-03-09", "2026-03-16"]);
         assert_eq!(r.query.bounds.len(), 4);
         // Moscow is UTC+3: the period starts at 21:00 UTC the day before.
-        assert_eq!(
-            r.query.bounds[0].to_rfc3339(),
-            "2026-03-03T21:00:00+00:00"
-        );
-        assert_eq!(
-            r.query.bounds[3].to_rfc3339(),
-            "2026-03-20T21:00:00+00:00"
-        );
+        assert_eq!(r.query.bounds[0].to_rfc3339(), "2026-03-03T21:00:00+00:00");
+        assert_eq!(r.query.bounds[3].to_rfc3339(), "2026-03-20T21:00:00+00:00");
     }
 }

@@ -87,7 +87,10 @@ async fn leads_report_csv(
 ) -> Result<Response, ApiError> {
     let r = resolve(&state, &headers, &p, false).await?;
     let report = reports::leads(state.storage.as_ref(), &r).await?;
-    Ok(csv_response("leads-report.csv", &reports::leads_csv(&report)))
+    Ok(csv_response(
+        "leads-report.csv",
+        &reports::leads_csv(&report),
+    ))
 }
 
 /// Orders vs contact leads, and the value of orders (the sum of Сумма), over time.
@@ -116,7 +119,10 @@ async fn orders_report_csv(
 ) -> Result<Response, ApiError> {
     let r = resolve(&state, &headers, &p, false).await?;
     let report = reports::orders(state.storage.as_ref(), &r).await?;
-    Ok(csv_response("orders-report.csv", &reports::orders_csv(&report)))
+    Ok(csv_response(
+        "orders-report.csv",
+        &reports::orders_csv(&report),
+    ))
 }
 
 /// Outcomes: the shares of leads done, rejected as spam and still open, by bucket of receipt.
@@ -213,7 +219,10 @@ async fn health_report_csv(
 ) -> Result<Response, ApiError> {
     let r = resolve(&state, &headers, &p, true).await?;
     let report = reports::health(state.storage.as_ref(), &r).await?;
-    Ok(csv_response("health-report.csv", &reports::health_csv(&report)))
+    Ok(csv_response(
+        "health-report.csv",
+        &reports::health_csv(&report),
+    ))
 }
 
 /// The lead list with the filters of `GET /api/v1/leads`, as CSV (newest first, at most 100,000 leads).
@@ -229,7 +238,8 @@ async fn leads_csv(
     let user = auth::user(&state, &headers).await?;
     super::read::check_period(&filter)?;
     let scope = scope_of(&state, &user).await?;
-    let leads = reports::all_leads(state.storage.as_ref(), &filter.into(), scope.as_deref()).await?;
+    let leads =
+        reports::all_leads(state.storage.as_ref(), &filter.into(), scope.as_deref()).await?;
     Ok(csv_response(
         "leads.csv",
         &reports::leads_list_csv(&leads, timezone(&state)),

@@ -21,8 +21,7 @@ use super::error::Result;
 use super::model::*;
 use super::web_model::*;
 use super::{
-    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, Reports,
-    SettingsStore,
+    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, Reports, SettingsStore,
 };
 use leadgate_domain::account::Role;
 use leadgate_domain::ledger::Outcome;

@@ -118,7 +118,8 @@ fn chart(
         })
         .collect();
     let max = totals.iter().copied().fold(0.0, f64::max);
-    let top = nice_top(max);
+    // Four equal steps of a round size (1, 2 or 5 times a power of ten) up to the top.
+    let top = nice_top(max / 4.0) * 4.0;
     let plot = HEIGHT - TOP - BOTTOM;
     let scale = |v: f64| v / top * plot;
     let mut bars = Vec::new();
@@ -249,9 +250,7 @@ fn table_of(id: &'static str, csv: &reports::Csv) -> Table {
         header,
         rows: rows
             .map(|cells| Row {
-                total: cells
-                    .first()
-                    .is_some_and(|c| c == "Итого" || c == "Всего"),
+                total: cells.first().is_some_and(|c| c == "Итого" || c == "Всего"),
                 cells: cells.clone(),
             })
             .collect(),
@@ -542,7 +541,12 @@ pub async fn page(
         ));
     }
 
-    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let group = r.group.as_str();
     let mut calendars = vec![choice("", "Все календари", None)];
     let cal = trimmed(&p.calendar);
@@ -635,7 +639,12 @@ pub async fn inbox_csv(
     Query(p): Query<InboxParams>,
 ) -> Result<Response, ApiError> {
     let tz = timezone(&state);
-    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let bad = |what: &str| ApiError::BadRequest(format!("malformed {what}"));
     let visible = visible_calendars(&state, &viewer).await?;
     let calendar = match trimmed(&p.cal) {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use leadgate::storage::sqlite::testing::TestDatabase;
 use leadgate::storage::{
-    CollectorRecord, Disposition, LeadDraft, LedgerEntry, RunCounts, SourceRef, Storage,
-    StoredRaw, Submission, SubmitOutcome,
+    CollectorRecord, Disposition, LeadDraft, LedgerEntry, RunCounts, SourceRef, Storage, StoredRaw,
+    Submission, SubmitOutcome,
 };
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::Protocol;
@@ -69,7 +69,13 @@ fn merge(v: &mut Value, extra: Value) {
     }
 }
 
-async fn submit(s: &dyn Storage, source: SourceRef, at: DateTime<Utc>, calendar: i64, payload: &Value) -> i64 {
+async fn submit(
+    s: &dyn Storage,
+    source: SourceRef,
+    at: DateTime<Utc>,
+    calendar: i64,
+    payload: &Value,
+) -> i64 {
     let text = payload.to_string();
     let parsed = Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
@@ -151,8 +157,14 @@ pub async fn shop() -> Shop {
         .find(|c| c.owner.is_none())
         .unwrap()
         .id;
-    let personal_m1 = s.create_calendar("Личный m1", Some(m1), "#16a34a").await.unwrap();
-    let personal_m2 = s.create_calendar("Личный m2", Some(m2), "#dc2626").await.unwrap();
+    let personal_m1 = s
+        .create_calendar("Личный m1", Some(m1), "#16a34a")
+        .await
+        .unwrap();
+    let personal_m2 = s
+        .create_calendar("Личный m2", Some(m2), "#dc2626")
+        .await
+        .unwrap();
     let website = s
         .http_sources()
         .await
@@ -165,38 +177,104 @@ pub async fn shop() -> Shop {
     let collector = s
         .upsert_collector(&CollectorRecord {
             calendar_id: common,
-            ..CollectorRecord::new("site-orders", Protocol::Imap, "127.0.0.1", 993, "orders@example.ru")
+            ..CollectorRecord::new(
+                "site-orders",
+                Protocol::Imap,
+                "127.0.0.1",
+                993,
+                "orders@example.ru",
+            )
         })
         .await
         .unwrap();
     let m1_token = leadgate::tokens::generate();
-    s.create_api_token(m1, "reports", &leadgate::tokens::hash(&m1_token)).await.unwrap();
+    s.create_api_token(m1, "reports", &leadgate::tokens::hash(&m1_token))
+        .await
+        .unwrap();
     let m2_token = leadgate::tokens::generate();
-    s.create_api_token(m2, "reports", &leadgate::tokens::hash(&m2_token)).await.unwrap();
+    s.create_api_token(m2, "reports", &leadgate::tokens::hash(&m2_token))
+        .await
+        .unwrap();
 
     let mail = SourceRef::Collector { id: collector };
     let http = SourceRef::Http { id: website };
     let st = s.as_ref();
     let leads = vec![
         // L1
-        submit(st, mail.clone(), msk(2026, 1, 10, 10, 0), common,
-               &order(&["1000", "500.50"], json!({"Тема": "Баннеры", "utm_source": "yandex", "utm_medium": "cpc"}))).await,
+        submit(
+            st,
+            mail.clone(),
+            msk(2026, 1, 10, 10, 0),
+            common,
+            &order(
+                &["1000", "500.50"],
+                json!({"Тема": "Баннеры", "utm_source": "yandex", "utm_medium": "cpc"}),
+            ),
+        )
+        .await,
         // L2
-        submit(st, http.clone(), msk(2026, 1, 20, 12, 0), common,
-               &contact(json!({"utm_source": "yandex", "page_url": "https://shop.example/banners"}))).await,
+        submit(
+            st,
+            http.clone(),
+            msk(2026, 1, 20, 12, 0),
+            common,
+            &contact(json!({"utm_source": "yandex", "page_url": "https://shop.example/banners"})),
+        )
+        .await,
         // L3
-        submit(st, SourceRef::File, msk(2026, 1, 25, 9, 0), common, &contact(json!({}))).await,
+        submit(
+            st,
+            SourceRef::File,
+            msk(2026, 1, 25, 9, 0),
+            common,
+            &contact(json!({})),
+        )
+        .await,
         // L4
-        submit(st, http.clone(), msk(2026, 2, 3, 15, 0), personal_m1,
-               &order(&["2000"], json!({"utm_source": "vk"}))).await,
+        submit(
+            st,
+            http.clone(),
+            msk(2026, 2, 3, 15, 0),
+            personal_m1,
+            &order(&["2000"], json!({"utm_source": "vk"})),
+        )
+        .await,
         // L5
-        submit(st, mail.clone(), msk(2026, 2, 14, 11, 0), common, &contact(json!({"utm_source": "vk"}))).await,
+        submit(
+            st,
+            mail.clone(),
+            msk(2026, 2, 14, 11, 0),
+            common,
+            &contact(json!({"utm_source": "vk"})),
+        )
+        .await,
         // L6: late on the last evening of February in Moscow (already 20:30 UTC).
-        submit(st, http.clone(), msk(2026, 2, 28, 23, 30), personal_m2, &order(&["999.99"], json!({}))).await,
+        submit(
+            st,
+            http.clone(),
+            msk(2026, 2, 28, 23, 30),
+            personal_m2,
+            &order(&["999.99"], json!({})),
+        )
+        .await,
         // L7: half past midnight on the 1st of March in Moscow (still the 28th of February in UTC).
-        submit(st, mail.clone(), msk(2026, 3, 1, 0, 30), common, &order(&["100"], json!({}))).await,
+        submit(
+            st,
+            mail.clone(),
+            msk(2026, 3, 1, 0, 30),
+            common,
+            &order(&["100"], json!({})),
+        )
+        .await,
         // L8
-        submit(st, http.clone(), msk(2026, 3, 15, 10, 0), common, &contact(json!({"utm_source": "google"}))).await,
+        submit(
+            st,
+            http.clone(),
+            msk(2026, 3, 15, 10, 0),
+            common,
+            &contact(json!({"utm_source": "google"})),
+        )
+        .await,
     ];
     reject(st, mail.clone(), msk(2026, 1, 11, 8, 0)).await;
     reject(st, mail.clone(), msk(2026, 1, 12, 8, 0)).await;
@@ -205,19 +283,59 @@ pub async fn shop() -> Shop {
     // The managers' first actions, through the API (the one update path records them), then placed at known
     // delays after receipt.
     let admin = app.admin_token.clone();
-    patch(&app, &m1_token, leads[0], json!({"status": "in_progress", "assignee": "m1"})).await;
-    patch(&app, &m2_token, leads[1], json!({"status": "in_progress", "assignee": "m2"})).await;
+    patch(
+        &app,
+        &m1_token,
+        leads[0],
+        json!({"status": "in_progress", "assignee": "m1"}),
+    )
+    .await;
+    patch(
+        &app,
+        &m2_token,
+        leads[1],
+        json!({"status": "in_progress", "assignee": "m2"}),
+    )
+    .await;
     patch(&app, &m2_token, leads[1], json!({"status": "done"})).await;
     patch(&app, &admin, leads[2], json!({"status": "rejected"})).await;
-    patch(&app, &m1_token, leads[3], json!({"status": "in_progress", "assignee": "m1"})).await;
+    patch(
+        &app,
+        &m1_token,
+        leads[3],
+        json!({"status": "in_progress", "assignee": "m1"}),
+    )
+    .await;
     patch(&app, &m1_token, leads[3], json!({"status": "done"})).await;
-    patch(&app, &m2_token, leads[5], json!({"status": "in_progress", "assignee": "m2"})).await;
-    patch(&app, &m1_token, leads[6], json!({"status": "in_progress", "assignee": "m1"})).await;
+    patch(
+        &app,
+        &m2_token,
+        leads[5],
+        json!({"status": "in_progress", "assignee": "m2"}),
+    )
+    .await;
+    patch(
+        &app,
+        &m1_token,
+        leads[6],
+        json!({"status": "in_progress", "assignee": "m1"}),
+    )
+    .await;
     patch(&app, &m2_token, leads[7], json!({"assignee": "m2"})).await;
     patch(&app, &m2_token, leads[7], json!({"status": "done"})).await;
     let db = TestDatabase::open(&app.db_path()).await.unwrap();
-    for (lead, minutes) in [(0, 10), (1, 30), (2, 120), (3, 5), (5, 90), (6, 20), (7, 60)] {
-        db.answered_after(leads[lead], Duration::minutes(minutes)).await.unwrap();
+    for (lead, minutes) in [
+        (0, 10),
+        (1, 30),
+        (2, 120),
+        (3, 5),
+        (5, 90),
+        (6, 20),
+        (7, 60),
+    ] {
+        db.answered_after(leads[lead], Duration::minutes(minutes))
+            .await
+            .unwrap();
     }
     // Collector runs: two in January (one failed), one in February, one failed in March.
     for (at, error) in [
@@ -227,7 +345,9 @@ pub async fn shop() -> Shop {
         (msk(2026, 3, 6, 9, 0), Some("authentication failed")),
     ] {
         let run = s.start_run(collector).await.unwrap();
-        s.finish_run(run, &RunCounts::default(), error).await.unwrap();
+        s.finish_run(run, &RunCounts::default(), error)
+            .await
+            .unwrap();
         db.run_started_at(run, at).await.unwrap();
     }
     db.close().await;
