@@ -1575,6 +1575,38 @@ mod tests {
     }
 
     #[test]
+    fn campaign_fields_are_kept_without_a_warning_but_are_no_lead_alone() {
+        let p = read(json!({
+            "Телефон": "+7 925 642 42-90",
+            "utm_source": " yandex ",
+            "utm_medium": "cpc",
+            "utm_campaign": 2026,
+            "page_url": "https://shop.example/banners?utm_source=yandex",
+            "referrer": ""
+        }));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            p.campaign,
+            Campaign {
+                utm_source: Some("yandex".into()),
+                utm_medium: Some("cpc".into()),
+                utm_campaign: Some("2026".into()),
+                page_url: Some("https://shop.example/banners?utm_source=yandex".into()),
+                referrer: None,
+            }
+        );
+        assert!(
+            read(json!({"Телефон": "+7 925 642 42-90"}))
+                .campaign
+                .is_empty()
+        );
+        assert!(matches!(
+            Payload::from_value(&json!({"utm_source": "yandex"}), chrono_tz::UTC),
+            Err(PayloadError::NoKnownField)
+        ));
+    }
+
+    #[test]
     fn unknown_keys_are_warned_never_rejected() {
         let p = read(json!({
             "Телефон": "+7 925 642 42-90",
