@@ -105,6 +105,7 @@ struct InboxPage {
     paged: bool,
     next_url: Option<String>,
     pulse_url: String,
+    csv_url: String,
     latest_id: i64,
     new_count: i64,
 }
@@ -187,6 +188,10 @@ pub async fn page(
         "/inbox/pulse?{}",
         serde_urlencoded::to_string(&pulse_params).unwrap_or_default()
     );
+    let csv_url = format!(
+        "/inbox.csv?{}",
+        serde_urlencoded::to_string(&base).unwrap_or_default()
+    );
     let mut calendar_choices = vec![Choice {
         value: String::new(),
         label: "Все календари".into(),
@@ -220,6 +225,7 @@ pub async fn page(
         paged: cursor.is_some(),
         next_url,
         pulse_url,
+        csv_url,
         latest_id: pulse.latest_id,
         new_count: pulse.new_count,
     }

@@ -29,6 +29,7 @@ pub mod lead;
 pub mod login;
 pub mod personal_data;
 pub mod quarantine;
+pub mod reports;
 pub mod session;
 pub mod settings;
 
@@ -65,6 +66,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/inbox", get(inbox::page))
         .route("/inbox/pulse", get(inbox::pulse))
+        .route("/inbox.csv", get(reports::inbox_csv))
+        .route("/reports", get(reports::page))
+        .route("/reports/{file}", get(reports::csv))
         .route("/calendar", get(calendar::page))
         .route("/leads/{id}", get(lead::page))
         .route("/leads/{id}/take", post(lead::take))
@@ -259,7 +263,8 @@ pub struct Layout {
     pub is_admin: bool,
     /// The session's CSRF token.
     pub csrf: String,
-    /// The current menu item: `inbox`, `calendar`, `counterparties`, `quarantine`, `admin`, `account`.
+    /// The current menu item: `inbox`, `calendar`, `counterparties`, `reports`, `quarantine`, `admin`,
+    /// `account`.
     pub section: &'static str,
 }
 

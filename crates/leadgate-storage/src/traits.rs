@@ -21,7 +21,7 @@ use super::error::Result;
 use super::model::*;
 use super::web_model::*;
 use super::{
-    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, SettingsStore,
+    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, Reports, SettingsStore,
 };
 use leadgate_domain::account::Role;
 use leadgate_domain::ledger::Outcome;
@@ -585,6 +585,7 @@ pub trait Storage:
     + SettingsStore
     + LayoutFileStore
     + CollectorPasswordStore
+    + Reports
     + Send
     + Sync
     + 'static
@@ -603,6 +604,7 @@ impl<T> Storage for T where
         + SettingsStore
         + LayoutFileStore
         + CollectorPasswordStore
+        + Reports
         + Send
         + Sync
         + 'static
