@@ -98,6 +98,35 @@ pub enum Command {
         #[command(subcommand)]
         action: TokensCommand,
     },
+    /// Back up the database, or copy it whole to another database.
+    Db {
+        /// backup or copy.
+        #[command(subcommand)]
+        action: DbCommand,
+    },
+}
+
+/// `db` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Write a consistent copy of the SQLite database of database.url to a new FILE, while `serve` goes on
+    /// running. (A PostgreSQL database is backed up with pg_dump.) Restore: stop leadgate and put the file in
+    /// place of the database file, or `db copy --from sqlite://FILE --to URL`.
+    Backup {
+        /// The backup file to write; it must not exist.
+        file: PathBuf,
+    },
+    /// Copy a whole database (SQLite or PostgreSQL) into an empty one (SQLite or PostgreSQL), every id kept,
+    /// and verify each table's row count and checksum. Stop leadgate on the source first: what arrives during
+    /// the copy stays behind. Passwords in the URLs are never printed.
+    Copy {
+        /// The database to copy: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+        #[arg(long, env = "LEADGATE_COPY_FROM", hide_env_values = true)]
+        from: String,
+        /// The empty database to copy into (created and migrated when missing).
+        #[arg(long, env = "LEADGATE_COPY_TO", hide_env_values = true)]
+        to: String,
+    },
 }
 
 /// `config` subcommands.
@@ -246,6 +275,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Users { action } => users(settings, action).await,
         Command::PersonalData { action } => personal_data(settings, action).await,
         Command::Tokens { action } => api_tokens(settings, action).await,
+        Command::Db {
+            action: DbCommand::Backup { file },
+        } => crate::db_commands::backup(&settings, &file).await,
+        Command::Db {
+            action: DbCommand::Copy { from, to },
+        } => crate::db_commands::copy(&from, &to).await,
         Command::Config { .. } => config_check(cli.config.as_deref()),
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;

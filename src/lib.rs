@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod db_commands;
 pub mod http;
 pub mod intake;
 pub mod jobs;

@@ -38,7 +38,10 @@ mod summaries;
 pub mod test_database;
 #[doc(hidden)]
 pub mod testing;
+mod transfer;
 mod write;
+
+pub use transfer::PgTransfer;
 
 use leadgate_domain::lead::LeadKind;
 use leadgate_storage::StorageError;

@@ -38,6 +38,7 @@ mod settings;
 mod summaries;
 #[doc(hidden)]
 pub mod testing;
+mod transfer;
 mod write;
 
 use leadgate_domain::lead::LeadKind;

@@ -21,6 +21,7 @@ pub mod model;
 pub mod reports;
 pub mod settings;
 pub mod traits;
+pub mod transfer;
 pub mod web_model;
 
 pub use collector_passwords::*;
