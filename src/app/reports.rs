@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
+use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_storage::{
     self as storage, LeadSeries, MAX_BUCKETS, ReportQuery, ReportSource, ResponseStat, Storage,
 };
-use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 
 /// A lead is answered late when its first manager action comes later than this after its receipt.
 pub const LATE_AFTER: Duration = Duration::hours(1);

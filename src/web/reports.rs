@@ -21,8 +21,8 @@ use crate::app::reports::{
     Resolved, ResponseReport, SERIES, csv_response,
 };
 use crate::app::{ApiError, AppState};
-use leadgate_storage::LeadFilter;
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_storage::LeadFilter;
 
 /// Colours of the series, in order; readable in grey when printed (they differ in lightness).
 const PALETTE: &[&str] = &[

@@ -7,14 +7,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use leadgate_sqlite::testing::TestDatabase;
+use leadgate_domain::account::Role;
+use leadgate_domain::collector::Protocol;
+use leadgate_domain::payload::Payload;
 use leadgate_storage::{
     CollectorRecord, Disposition, LeadDraft, LedgerEntry, RunCounts, SourceRef, Storage, StoredRaw,
     Submission, SubmitOutcome,
 };
-use leadgate_domain::account::Role;
-use leadgate_domain::collector::Protocol;
-use leadgate_domain::payload::Payload;
 use serde_json::{Value, json};
 
 use super::common::TestApp;
@@ -323,7 +322,7 @@ pub async fn shop() -> Shop {
     .await;
     patch(&app, &m2_token, leads[7], json!({"assignee": "m2"})).await;
     patch(&app, &m2_token, leads[7], json!({"status": "done"})).await;
-    let db = TestDatabase::open(&app.db_path()).await.unwrap();
+    let db = app.database().await;
     for (lead, minutes) in [
         (0, 10),
         (1, 30),

@@ -32,6 +32,7 @@ mod leads;
 mod ledger;
 mod managed;
 mod personal_data;
+mod reports;
 mod settings;
 mod summaries;
 #[doc(hidden)]

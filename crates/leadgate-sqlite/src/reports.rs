@@ -15,11 +15,11 @@ use rust_decimal::prelude::FromPrimitive;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Result, SqliteStorage, ms, push_calendar_ids};
-use leadgate_storage::{
-    self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery, ReportSource,
-    Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc,
-};
 use leadgate_domain::lead::Channel;
+use leadgate_storage::{
+    self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
+    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc,
+};
 
 /// `WITH b (i, lo, hi) AS (VALUES ...)`: the buckets as a table.
 fn push_buckets(q: &mut QueryBuilder<Sqlite>, bounds: &[DateTime<Utc>]) {

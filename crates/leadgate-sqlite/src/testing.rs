@@ -220,6 +220,7 @@ impl TestDatabase {
             }
         }
         Ok(found)
+    }
 
     /// Makes the first manager action leadgate recorded on a lead look as if it came `after` its receipt
     /// (a report fixture with known response times); a lead without a recorded action is left alone.
