@@ -451,6 +451,7 @@ async fn the_inbox_shows_new_leads_first_and_pages_with_a_cursor() {
             &leadgate_storage::LeadPatch {
                 status: Some(leadgate_domain::lead::LeadStatus::Done),
                 assignee: None,
+                by: None,
             },
         )
         .await

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod ratelimit;
+pub mod reports;
 pub mod sources;
 
 use std::sync::Arc;

@@ -314,6 +314,35 @@ pub struct LeadView {
     pub warnings: Vec<Warning>,
     /// Login of the assignee.
     pub assignee: Option<String>,
+    /// Where the visitor came from, as the site sent it.
+    pub campaign: CampaignView,
+}
+
+/// Where the visitor came from: the optional campaign fields of the payload (`null`: not sent).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CampaignView {
+    /// `utm_source`.
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    pub utm_campaign: Option<String>,
+    /// The page the lead was sent from.
+    pub page_url: Option<String>,
+    /// The page the visitor came from.
+    pub referrer: Option<String>,
+}
+
+impl From<leadgate_domain::payload::Campaign> for CampaignView {
+    fn from(c: leadgate_domain::payload::Campaign) -> Self {
+        Self {
+            utm_source: c.utm_source,
+            utm_medium: c.utm_medium,
+            utm_campaign: c.utm_campaign,
+            page_url: c.page_url,
+            referrer: c.referrer,
+        }
+    }
 }
 
 impl From<storage::LeadView> for LeadView {
@@ -335,6 +364,7 @@ impl From<storage::LeadView> for LeadView {
             source,
             warnings,
             assignee,
+            campaign,
         }: storage::LeadView,
     ) -> Self {
         Self {
@@ -354,6 +384,7 @@ impl From<storage::LeadView> for LeadView {
             source: source.into(),
             warnings,
             assignee,
+            campaign: campaign.into(),
         }
     }
 }
@@ -429,7 +460,11 @@ pub struct LeadPatch {
 
 impl From<LeadPatch> for storage::LeadPatch {
     fn from(LeadPatch { status, assignee }: LeadPatch) -> Self {
-        Self { status, assignee }
+        Self {
+            status,
+            assignee,
+            by: None,
+        }
     }
 }
 

@@ -87,7 +87,7 @@ async fn visible_lead(
 const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// Refuses a period filter outside [`FILTER_YEARS`].
-fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
+pub(super) fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
     use chrono::Datelike;
     for (name, t) in [("from", filter.from), ("to", filter.to)] {
         if t.is_some_and(|t| !FILTER_YEARS.contains(&t.year())) {
@@ -154,9 +154,13 @@ async fn patch_lead(
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
     visible_lead(&state, scope.as_deref(), id).await?;
+    let patch = storage::LeadPatch {
+        by: Some(user.id),
+        ..patch.into()
+    };
     let lead = state
         .storage
-        .update_lead(id, &patch.into())
+        .update_lead(id, &patch)
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
     state.intake.announce(id, crate::live::Change::Updated);

@@ -106,6 +106,7 @@ struct InboxPage {
     live_query: String,
     live_insert: bool,
     live_calendar: Option<String>,
+    csv_url: String,
     new_count: i64,
 }
 
@@ -185,6 +186,10 @@ pub async fn page(
     let live_insert = cursor.is_none() && base.iter().all(|(k, _)| *k == "cal");
     let mut live: Vec<(&str, String)> = vec![("since", state.live.current_id())];
     live.extend(base.iter().filter(|(k, _)| *k == "cal").cloned());
+    let csv_url = format!(
+        "/inbox.csv?{}",
+        serde_urlencoded::to_string(&base).unwrap_or_default()
+    );
     let mut calendar_choices = vec![Choice {
         value: String::new(),
         label: "Все календари".into(),
@@ -220,6 +225,7 @@ pub async fn page(
         live_query: serde_urlencoded::to_string(&live).unwrap_or_default(),
         live_insert,
         live_calendar: cal.map(str::to_owned),
+        csv_url,
         new_count: pulse.new_count,
     }
     .into_response())

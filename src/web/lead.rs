@@ -232,6 +232,8 @@ struct LeadPage {
     source_name: String,
     message_id: String,
     external_number: String,
+    /// The campaign fields the site sent, labelled (shown as text, never as links).
+    campaign: Vec<(&'static str, String)>,
     original_url: Option<String>,
     assignee: String,
     cards: Vec<CardRow>,
@@ -387,6 +389,16 @@ pub async fn page(
             .unwrap_or_default(),
         message_id: lead.source.message_id.clone().unwrap_or_default(),
         external_number: lead.source.external_number.clone().unwrap_or_default(),
+        campaign: [
+            ("utm_source", &lead.campaign.utm_source),
+            ("utm_medium", &lead.campaign.utm_medium),
+            ("utm_campaign", &lead.campaign.utm_campaign),
+            ("Страница заявки", &lead.campaign.page_url),
+            ("Откуда пришёл", &lead.campaign.referrer),
+        ]
+        .into_iter()
+        .filter_map(|(label, v)| v.clone().map(|v| (label, v)))
+        .collect(),
         original_url: has_raw.then(|| format!("/leads/{id}/original")),
         assignee: lead.assignee.clone().unwrap_or_default(),
         can_form_cards: lead.lines.iter().any(|l| !l.is_service)
@@ -434,6 +446,7 @@ pub async fn take(
     let p = LeadPatch {
         status: Some(LeadStatus::InProgress),
         assignee: Some(viewer.login.clone()),
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "take").await
 }
@@ -447,6 +460,7 @@ pub async fn done(
     let p = LeadPatch {
         status: Some(LeadStatus::Done),
         assignee: None,
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "done").await
 }
@@ -460,6 +474,7 @@ pub async fn spam(
     let p = LeadPatch {
         status: Some(LeadStatus::Rejected),
         assignee: None,
+        by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "spam").await
 }

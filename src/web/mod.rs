@@ -30,6 +30,7 @@ pub mod live;
 pub mod login;
 pub mod personal_data;
 pub mod quarantine;
+pub mod reports;
 pub mod session;
 pub mod settings;
 
@@ -67,6 +68,9 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox", get(inbox::page))
         .route("/inbox/events", get(live::inbox))
         .route("/calendar/events", get(live::calendar))
+        .route("/inbox.csv", get(reports::inbox_csv))
+        .route("/reports", get(reports::page))
+        .route("/reports/{file}", get(reports::csv))
         .route("/calendar", get(calendar::page))
         .route("/leads/{id}", get(lead::page))
         .route("/leads/{id}/take", post(lead::take))
@@ -261,7 +265,8 @@ pub struct Layout {
     pub is_admin: bool,
     /// The session's CSRF token.
     pub csrf: String,
-    /// The current menu item: `inbox`, `calendar`, `counterparties`, `quarantine`, `admin`, `account`.
+    /// The current menu item: `inbox`, `calendar`, `counterparties`, `reports`, `quarantine`, `admin`,
+    /// `account`.
     pub section: &'static str,
 }
 

@@ -210,6 +210,26 @@ impl TestDatabase {
         both!(self, db => db.lead_numbers().await)
     }
 
+    pub async fn spread_statuses(&self) -> leadgate_storage::Result<()> {
+        both!(self, db => db.spread_statuses().await)
+    }
+
+    pub async fn answered_after(
+        &self,
+        lead_id: i64,
+        after: chrono::Duration,
+    ) -> leadgate_storage::Result<()> {
+        both!(self, db => db.answered_after(lead_id, after).await)
+    }
+
+    pub async fn run_started_at(
+        &self,
+        run_id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> leadgate_storage::Result<()> {
+        both!(self, db => db.run_started_at(run_id, at).await)
+    }
+
     pub async fn columns_holding(&self, needle: &str) -> leadgate_storage::Result<Vec<String>> {
         both!(self, db => db.columns_holding(needle).await)
     }

@@ -52,6 +52,13 @@ mod key {
     pub const PERSON: &str = "КонтактноеЛицо";
     pub const LAYOUT_FILES: &str = "ФайлыМакета";
     pub const GOODS: &str = "Товары";
+    pub const UTM_SOURCE: &str = "utm_source";
+    pub const UTM_MEDIUM: &str = "utm_medium";
+    pub const UTM_CAMPAIGN: &str = "utm_campaign";
+    pub const PAGE_URL: &str = "page_url";
+    pub const REFERRER: &str = "referrer";
+    /// Where the visitor came from: accepted, but on their own not a lead.
+    pub const CAMPAIGN: &[&str] = &[UTM_SOURCE, UTM_MEDIUM, UTM_CAMPAIGN, PAGE_URL, REFERRER];
     pub const ALL: &[&str] = &[
         SUBJECT,
         DATE,
@@ -62,6 +69,11 @@ mod key {
         PERSON,
         LAYOUT_FILES,
         GOODS,
+        UTM_SOURCE,
+        UTM_MEDIUM,
+        UTM_CAMPAIGN,
+        PAGE_URL,
+        REFERRER,
     ];
 
     /// The key of a layout file object.
@@ -119,6 +131,9 @@ pub struct Payload {
     pub layout_files: Vec<String>,
     /// `Товары`: the order lines, in order.
     pub lines: Vec<OrderLine>,
+    /// `utm_source`, `utm_medium`, `utm_campaign`, `page_url`, `referrer`: where the visitor came from.
+    #[serde(default)]
+    pub campaign: Campaign,
     /// What was odd about the payload; never a reason to reject it.
     pub warnings: Vec<Warning>,
 }
@@ -190,6 +205,29 @@ pub struct Contact {
     pub phone_e164: Option<String>,
     /// `АдресЭлектроннойПочты`, as sent (warned about when implausible).
     pub email: Option<String>,
+}
+
+/// Where the visitor came from, as the site knows it: the campaign's UTM tags, the page the form was on and
+/// the page before it. Optional, and never a reason for a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// `utm_source`.
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    pub utm_campaign: Option<String>,
+    /// `page_url`: the page the lead was sent from.
+    pub page_url: Option<String>,
+    /// `referrer`: the page the visitor came from.
+    pub referrer: Option<String>,
+}
+
+impl Campaign {
+    /// True when the site sent none of the fields.
+    pub fn is_empty(&self) -> bool {
+        self == &Campaign::default()
+    }
 }
 
 impl Contact {
@@ -373,13 +411,24 @@ impl Payload {
         let inn = r.inn(&fields);
         let contact = r.contact(&fields);
         let layout_files = r.layout_files(fields.get(key::LAYOUT_FILES));
+        let campaign = Campaign {
+            utm_source: r.string(&fields, key::UTM_SOURCE, key::UTM_SOURCE),
+            utm_medium: r.string(&fields, key::UTM_MEDIUM, key::UTM_MEDIUM),
+            utm_campaign: r.string(&fields, key::UTM_CAMPAIGN, key::UTM_CAMPAIGN),
+            page_url: r.string(&fields, key::PAGE_URL, key::PAGE_URL),
+            referrer: r.string(&fields, key::REFERRER, key::REFERRER),
+        };
         let lines = line_objects
             .iter()
             .enumerate()
             .map(|(index, line)| r.line(index + 1, line))
             .collect::<Vec<_>>();
 
-        if !fields.found.iter().any(|(_, value)| is_filled_in(value)) {
+        if !fields
+            .found
+            .iter()
+            .any(|(name, value)| !key::CAMPAIGN.contains(name) && is_filled_in(value))
+        {
             return Err(PayloadError::NoKnownField);
         }
         if contact.is_empty() && inn.is_none() && lines.is_empty() {
@@ -402,6 +451,7 @@ impl Payload {
             contact,
             layout_files,
             lines,
+            campaign,
             warnings: r.warnings,
         })
     }
@@ -1523,6 +1573,38 @@ mod tests {
         // Any of the three missing: nothing to compare.
         let p = one_line(json!({"Цена": 500, "Сумма": 1000}));
         assert_eq!(p.warnings, vec![]);
+    }
+
+    #[test]
+    fn campaign_fields_are_kept_without_a_warning_but_are_no_lead_alone() {
+        let p = read(json!({
+            "Телефон": "+7 925 642 42-90",
+            "utm_source": " yandex ",
+            "utm_medium": "cpc",
+            "utm_campaign": 2026,
+            "page_url": "https://shop.example/banners?utm_source=yandex",
+            "referrer": ""
+        }));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            p.campaign,
+            Campaign {
+                utm_source: Some("yandex".into()),
+                utm_medium: Some("cpc".into()),
+                utm_campaign: Some("2026".into()),
+                page_url: Some("https://shop.example/banners?utm_source=yandex".into()),
+                referrer: None,
+            }
+        );
+        assert!(
+            read(json!({"Телефон": "+7 925 642 42-90"}))
+                .campaign
+                .is_empty()
+        );
+        assert!(matches!(
+            Payload::from_value(&json!({"utm_source": "yandex"}), chrono_tz::UTC),
+            Err(PayloadError::NoKnownField)
+        ));
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod ledger;
 mod live;
 mod managed;
 mod personal_data;
+mod reports;
 mod settings;
 mod summaries;
 #[doc(hidden)]

@@ -13,7 +13,7 @@ use super::{
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
-use leadgate_domain::payload::{Contact, ExtraWork, OrderLine};
+use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
 use leadgate_storage::{
     self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
     InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest,
@@ -103,6 +103,11 @@ struct LeadRow {
     message_id: Option<String>,
     external_number: Option<String>,
     assignee_login: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    page_url: Option<String>,
+    referrer: Option<String>,
 }
 
 impl LeadRow {
@@ -149,6 +154,13 @@ impl LeadRow {
             },
             warnings: from_json("warnings", &self.warnings)?,
             assignee: self.assignee_login,
+            campaign: Campaign {
+                utm_source: self.utm_source,
+                utm_medium: self.utm_medium,
+                utm_campaign: self.utm_campaign,
+                page_url: self.page_url,
+                referrer: self.referrer,
+            },
         })
     }
 }
@@ -370,14 +382,37 @@ impl SqliteStorage {
 
     async fn update_lead_in(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
+        let current: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT l.status, u.login, l.first_action_at FROM leads l
+             LEFT JOIN users u ON u.id = l.assignee_id WHERE l.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((status_now, assignee_now, first_action)) = current else {
             return Ok(None);
-        }
+        };
         let now = ms(Utc::now());
+        // The first change of status or assignee is the lead's first manager action (the response time).
+        let changes_status = patch.status.is_some_and(|s| s.as_str() != status_now);
+        let changes_assignee = patch.assignee.as_deref().is_some_and(|login| {
+            if login.is_empty() {
+                assignee_now.is_some()
+            } else {
+                assignee_now.as_deref() != Some(login)
+            }
+        });
+        if first_action.is_none() && (changes_status || changes_assignee) {
+            sqlx::query(
+                "UPDATE leads SET first_action_at = $1, first_action_by = $2
+                 WHERE id = $3 AND first_action_at IS NULL",
+            )
+            .bind(now)
+            .bind(patch.by)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(status) = patch.status {
             sqlx::query("UPDATE leads SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())

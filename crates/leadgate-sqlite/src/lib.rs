@@ -34,6 +34,7 @@ mod ledger;
 mod live;
 mod managed;
 mod personal_data;
+mod reports;
 mod settings;
 mod summaries;
 #[doc(hidden)]

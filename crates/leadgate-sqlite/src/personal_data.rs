@@ -294,7 +294,8 @@ async fn erase(
     let anonymise = format!(
         "UPDATE leads SET subject = NULL, description = NULL, contact_person = NULL, phone = NULL,
              phone_e164 = NULL, email = NULL, inn = NULL, counterparty_id = NULL, layout_files = '[]',
-             warnings = '[]', message_id = NULL, search_text = '', erased_at = {at}, updated_at = {at}
+             warnings = '[]', message_id = NULL, search_text = '', page_url = NULL, referrer = NULL,
+             erased_at = {at}, updated_at = {at}
          WHERE id"
     );
     for_ids(conn, &anonymise, &lead_ids).await?;

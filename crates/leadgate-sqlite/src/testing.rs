@@ -151,8 +151,9 @@ impl TestDatabase {
         )
     }
 
-    /// Gives seeded leads a spread of statuses in one statement (the UI benchmark's 100,000 leads): of each
-    /// ten ids, two in progress, one done, the rest new; then lets SQLite's planner look at the tables.
+    /// Gives seeded leads a spread of statuses (the UI benchmark's 100,000 leads): of each ten ids, two in
+    /// progress, one done, the rest new, those not new with a first action; then lets SQLite's planner look
+    /// at the tables.
     ///
     /// # Errors
     /// Database errors.
@@ -161,6 +162,14 @@ impl TestDatabase {
             .execute(&self.pool)
             .await
             .map_err(Error::from)?;
+        // Their first actions, 1 to 180 minutes after receipt, by the first user (the response time report).
+        sqlx::query(
+            "UPDATE leads SET first_action_at = received_at + (id % 180 + 1) * 60000,
+                 first_action_by = (SELECT MIN(id) FROM users) WHERE status <> 'new'",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(Error::from)?;
         sqlx::query("PRAGMA optimize")
             .execute(&self.pool)
             .await
@@ -211,6 +220,46 @@ impl TestDatabase {
             }
         }
         Ok(found)
+    }
+
+    /// Makes the first manager action leadgate recorded on a lead look as if it came `after` its receipt
+    /// (a report fixture with known response times); a lead without a recorded action is left alone.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn answered_after(
+        &self,
+        lead_id: i64,
+        after: chrono::Duration,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE leads SET first_action_at = received_at + $1
+             WHERE id = $2 AND first_action_at IS NOT NULL",
+        )
+        .bind(after.num_milliseconds())
+        .bind(lead_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        Ok(())
+    }
+
+    /// Makes a collector run look as if it had started at `at` (a report fixture over past months).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn run_started_at(
+        &self,
+        run_id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        sqlx::query("UPDATE collector_runs SET started_at = $1, finished_at = $1 WHERE id = $2")
+            .bind(at.timestamp_millis())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(())
     }
 
     /// Closes the connection.

@@ -205,7 +205,8 @@ pub(super) async fn insert_leads(
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO leads (id, calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
                  contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
-                 collector_id, http_source_id, message_id, external_number, search_text, updated_at) ",
+                 collector_id, http_source_id, message_id, external_number, search_text, updated_at,
+                 utm_source, utm_medium, utm_campaign, page_url, referrer) ",
         );
         q.push_values(chunk, |mut b, (lead, row)| {
             let p = &lead.draft.payload;
@@ -234,7 +235,12 @@ pub(super) async fn insert_leads(
                 .push_bind(lead.entry.message_id.as_deref())
                 .push_bind(lead.entry.external_number.as_deref())
                 .push_bind(row.search.as_str())
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(p.campaign.utm_source.as_deref())
+                .push_bind(p.campaign.utm_medium.as_deref())
+                .push_bind(p.campaign.utm_campaign.as_deref())
+                .push_bind(p.campaign.page_url.as_deref())
+                .push_bind(p.campaign.referrer.as_deref());
         });
         q.build().execute(&mut *conn).await?;
     }

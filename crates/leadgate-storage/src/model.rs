@@ -419,6 +419,8 @@ pub struct LeadView {
     pub warnings: Vec<Warning>,
     /// Login of the assignee.
     pub assignee: Option<String>,
+    /// Where the visitor came from (UTM tags, page, referrer), as the site sent it.
+    pub campaign: leadgate_domain::payload::Campaign,
 }
 
 /// Filters of the lead list.
@@ -468,6 +470,9 @@ pub struct LeadPatch {
     pub status: Option<LeadStatus>,
     /// New assignee login; `""` clears it.
     pub assignee: Option<String>,
+    /// The user making the change. The first change of status or assignee is recorded on the lead as its
+    /// first manager action (when and by whom), for the response time report.
+    pub by: Option<i64>,
 }
 
 /// A tech card.

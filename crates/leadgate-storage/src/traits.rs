@@ -21,7 +21,7 @@ use super::error::Result;
 use super::model::*;
 use super::web_model::*;
 use super::{
-    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, SettingsStore,
+    CollectorPasswordStore, CounterpartyEdits, FileManaged, LayoutFileStore, Reports, SettingsStore,
 };
 use leadgate_domain::account::Role;
 use leadgate_domain::ledger::Outcome;
@@ -586,6 +586,7 @@ pub trait Storage:
     + LayoutFileStore
     + CollectorPasswordStore
     + super::LiveLeads
+    + Reports
     + Send
     + Sync
     + 'static
@@ -605,6 +606,7 @@ impl<T> Storage for T where
         + LayoutFileStore
         + CollectorPasswordStore
         + super::LiveLeads
+        + Reports
         + Send
         + Sync
         + 'static

@@ -131,6 +131,7 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
             &LeadPatch {
                 status: Some(LeadStatus::Done),
                 assignee: None,
+                by: None,
             },
         )
         .await,
@@ -183,6 +184,7 @@ pub async fn a_lead_changes_status_and_assignee(s: &dyn Storage) {
     let patch = LeadPatch {
         status: Some(LeadStatus::InProgress),
         assignee: Some("maria".into()),
+        by: None,
     };
     let lead = some("the lead", ok("update", s.update_lead(id, &patch).await));
     assert_eq!(
@@ -200,6 +202,7 @@ pub async fn a_lead_changes_status_and_assignee(s: &dyn Storage) {
             &LeadPatch {
                 status: None,
                 assignee: Some("nobody".into()),
+                by: None,
             },
         )
         .await
@@ -214,6 +217,7 @@ pub async fn a_lead_changes_status_and_assignee(s: &dyn Storage) {
             &LeadPatch {
                 status: None,
                 assignee: Some(String::new()),
+                by: None,
             },
         )
         .await,
@@ -289,6 +293,7 @@ pub async fn the_inbox_shows_new_leads_first_and_pages_by_cursor(s: &dyn Storage
             &LeadPatch {
                 status: Some(LeadStatus::Done),
                 assignee: None,
+                by: None,
             },
         )
         .await,

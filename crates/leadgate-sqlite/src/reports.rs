@@ -1,0 +1,454 @@
+//! [`Reports`] in the SQLite backend.
+//!
+//! Every query joins a small table of the buckets (`WITH b (i, lo, hi) AS (VALUES ...)`, standard SQL) to
+//! the rows by time, so each bucket is one range walk of a time index (`leads_by_received`, which also
+//! carries the columns the lead reports group and filter by, `messages_by_received`,
+//! `collector_runs_by_start`) and the database does the counting. Only the response times of answered leads
+//! come back row by row (two times and two ids a lead), since SQLite has no percentile function.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Result, SqliteStorage, ms, push_calendar_ids};
+use leadgate_domain::lead::Channel;
+use leadgate_storage::{
+    self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
+    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc,
+};
+
+/// `WITH b (i, lo, hi) AS (VALUES ...)`: the buckets as a table.
+fn push_buckets(q: &mut QueryBuilder<Sqlite>, bounds: &[DateTime<Utc>]) {
+    q.push("WITH b (i, lo, hi) AS (VALUES ");
+    for (i, w) in bounds.windows(2).enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .push_bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .push(", ")
+            .push_bind(ms(w[0]))
+            .push(", ")
+            .push_bind(ms(w[1]))
+            .push(")");
+    }
+    q.push(") ");
+}
+
+/// The filters of a lead report, on `l`.
+fn push_lead_filters(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery) {
+    if let Some(calendars) = &query.calendars {
+        push_calendar_ids(q, calendars);
+    }
+    if let Some(channel) = query.channel {
+        q.push(" AND l.channel = ").push_bind(channel.as_str());
+    }
+    match query.source {
+        Some(ReportSource::Collector(id)) => {
+            q.push(" AND l.collector_id = ").push_bind(id);
+        }
+        Some(ReportSource::Http(id)) => {
+            q.push(" AND l.http_source_id = ").push_bind(id);
+        }
+        None => {}
+    }
+    if let Some(kind) = query.kind {
+        q.push(" AND l.kind = ").push_bind(kind.as_str());
+    }
+}
+
+/// The leads received in the buckets, with the report's filters: `FROM b JOIN leads l ... WHERE ...`.
+fn push_leads_from(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str) {
+    q.push(" FROM b JOIN leads l ON l.received_at >= b.lo AND l.received_at < b.hi ");
+    q.push(joins);
+    q.push(" WHERE 1 = 1");
+    push_lead_filters(q, query);
+}
+
+fn buckets(query: &ReportQuery) -> usize {
+    query.bounds.len().saturating_sub(1)
+}
+
+fn index(i: i64, len: usize) -> Option<usize> {
+    usize::try_from(i).ok().filter(|i| *i < len)
+}
+
+#[derive(sqlx::FromRow)]
+struct SeriesRow {
+    i: i64,
+    key: Option<String>,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrdersRow {
+    i: i64,
+    orders: i64,
+    contacts: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    i: i64,
+    value: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OutcomeRow {
+    i: i64,
+    new: i64,
+    in_progress: i64,
+    done: i64,
+    rejected: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResponseRow {
+    calendar_id: i64,
+    first_action_by: Option<i64>,
+    received_at: i64,
+    first_action_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessagesRow {
+    i: i64,
+    imported: i64,
+    duplicates: i64,
+    skipped: i64,
+    quarantined: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RunsRow {
+    i: i64,
+    runs: i64,
+    failed: i64,
+}
+
+impl SqliteStorage {
+    async fn leads_report(&self, query: &ReportQuery, by: LeadSeries) -> Result<Vec<SeriesCount>> {
+        if buckets(query) == 0 {
+            return Ok(Vec::new());
+        }
+        let (key, joins) = match by {
+            LeadSeries::Channel => ("l.channel", ""),
+            LeadSeries::Calendar => ("c.name", "JOIN calendars c ON c.id = l.calendar_id"),
+            LeadSeries::Source => (
+                "COALESCE(co.name, hs.name)",
+                "LEFT JOIN collectors co ON co.id = l.collector_id
+                 LEFT JOIN http_sources hs ON hs.id = l.http_source_id",
+            ),
+            LeadSeries::Kind => ("l.kind", ""),
+            LeadSeries::UtmSource => ("l.utm_source", ""),
+            LeadSeries::UtmMedium => ("l.utm_medium", ""),
+            LeadSeries::UtmCampaign => ("l.utm_campaign", ""),
+        };
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_buckets(&mut q, &query.bounds);
+        q.push(format!("SELECT b.i AS i, {key} AS key, COUNT(*) AS n"));
+        push_leads_from(&mut q, query, joins);
+        q.push(format!(" GROUP BY b.i, {key} ORDER BY b.i, {key}"));
+        let rows: Vec<SeriesRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let len = buckets(query);
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                index(r.i, len).map(|bucket| SeriesCount {
+                    bucket,
+                    key: r.key,
+                    count: r.n,
+                })
+            })
+            .collect())
+    }
+
+    async fn orders_report(&self, query: &ReportQuery) -> Result<Vec<OrdersBucket>> {
+        let len = buckets(query);
+        let mut out = vec![OrdersBucket::default(); len];
+        if len == 0 {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_buckets(&mut q, &query.bounds);
+        q.push(
+            "SELECT b.i AS i, SUM(CASE WHEN l.kind = 'order' THEN 1 ELSE 0 END) AS orders,
+                 SUM(CASE WHEN l.kind = 'contact' THEN 1 ELSE 0 END) AS contacts",
+        );
+        push_leads_from(&mut q, query, "");
+        q.push(" GROUP BY b.i");
+        let rows: Vec<OrdersRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        for r in rows {
+            if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
+                b.orders = r.orders;
+                b.contacts = r.contacts;
+            }
+        }
+        // Amounts are decimal text; summed as doubles and rounded to kopecks, which is exact for any sum of
+        // amounts in kopecks below 2^53 / 100 roubles.
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_buckets(&mut q, &query.bounds);
+        q.push("SELECT b.i AS i, SUM(CAST(ol.amount AS REAL)) AS value");
+        push_leads_from(&mut q, query, "JOIN order_lines ol ON ol.lead_id = l.id");
+        q.push(" AND l.kind = 'order' AND ol.amount IS NOT NULL GROUP BY b.i");
+        let rows: Vec<ValueRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        for r in rows {
+            if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
+                b.value = r
+                    .value
+                    .and_then(Decimal::from_f64)
+                    .map(|d| d.round_dp(2).normalize())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
+    async fn outcomes_report(&self, query: &ReportQuery) -> Result<Vec<OutcomeBucket>> {
+        let len = buckets(query);
+        let mut out = vec![OutcomeBucket::default(); len];
+        if len == 0 {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_buckets(&mut q, &query.bounds);
+        q.push(
+            "SELECT b.i AS i,
+                 SUM(CASE WHEN l.status = 'new' THEN 1 ELSE 0 END) AS new,
+                 SUM(CASE WHEN l.status = 'in_progress' THEN 1 ELSE 0 END) AS in_progress,
+                 SUM(CASE WHEN l.status = 'done' THEN 1 ELSE 0 END) AS done,
+                 SUM(CASE WHEN l.status = 'rejected' THEN 1 ELSE 0 END) AS rejected",
+        );
+        push_leads_from(&mut q, query, "");
+        q.push(" GROUP BY b.i");
+        let rows: Vec<OutcomeRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        for r in rows {
+            if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
+                *b = OutcomeBucket {
+                    new: r.new,
+                    in_progress: r.in_progress,
+                    done: r.done,
+                    rejected: r.rejected,
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    async fn response_report(
+        &self,
+        query: &ReportQuery,
+        now: DateTime<Utc>,
+        threshold: Duration,
+    ) -> Result<ResponseReport> {
+        let threshold_ms = threshold.num_milliseconds();
+        let now_ms = ms(now);
+        let mut rows: Vec<ResponseRow> = Vec::new();
+        let mut unanswered: Vec<(i64, i64)> = Vec::new();
+        if buckets(query) > 0 {
+            // Answered leads, row by row (the percentiles need every value).
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_buckets(&mut q, &query.bounds);
+            q.push("SELECT l.calendar_id, l.first_action_by, l.received_at, l.first_action_at");
+            push_leads_from(&mut q, query, "");
+            q.push(" AND l.first_action_at IS NOT NULL");
+            rows = q.build_query_as().fetch_all(&self.pool).await?;
+            // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
+            // the first action was recorded are neither: what happened to them first is not known.
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_buckets(&mut q, &query.bounds);
+            q.push("SELECT l.calendar_id, COUNT(*)");
+            push_leads_from(&mut q, query, "");
+            q.push(" AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ")
+                .push_bind(now_ms - threshold_ms);
+            q.push(" GROUP BY l.calendar_id");
+            unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+        }
+        let calendar_names: HashMap<i64, String> =
+            sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM calendars")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        let logins: HashMap<i64, String> =
+            sqlx::query_as::<_, (i64, String)>("SELECT id, login FROM users")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+
+        #[derive(Default)]
+        struct Acc {
+            times: Vec<i64>,
+            late: i64,
+        }
+        let mut managers: HashMap<i64, Acc> = HashMap::new();
+        let mut calendars: HashMap<i64, Acc> = HashMap::new();
+        let mut total = Acc::default();
+        for r in &rows {
+            let Some(at) = r.first_action_at else {
+                continue;
+            };
+            let took = (at - r.received_at).max(0);
+            let late = i64::from(took > threshold_ms);
+            let secs = took / 1000;
+            for acc in [
+                Some(calendars.entry(r.calendar_id).or_default()),
+                r.first_action_by.map(|u| managers.entry(u).or_default()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                acc.times.push(secs);
+                acc.late += late;
+            }
+            total.times.push(secs);
+            total.late += late;
+        }
+        for (calendar_id, count) in unanswered {
+            calendars.entry(calendar_id).or_default().late += count;
+            total.late += count;
+        }
+        fn stat(id: Option<i64>, name: String, mut acc: Acc) -> ResponseStat {
+            acc.times.sort_unstable();
+            ResponseStat {
+                id,
+                name,
+                answered: i64::try_from(acc.times.len()).unwrap_or(i64::MAX),
+                median_secs: percentile_disc(&acc.times, 0.5),
+                p90_secs: percentile_disc(&acc.times, 0.9),
+                late: acc.late,
+            }
+        }
+        let mut managers: Vec<ResponseStat> = managers
+            .into_iter()
+            .map(|(id, acc)| {
+                let name = logins.get(&id).cloned().unwrap_or_else(|| id.to_string());
+                stat(Some(id), name, acc)
+            })
+            .collect();
+        managers.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut calendars: Vec<ResponseStat> = calendars
+            .into_iter()
+            .map(|(id, acc)| {
+                let name = calendar_names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_string());
+                stat(Some(id), name, acc)
+            })
+            .collect();
+        calendars.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(ResponseReport {
+            managers,
+            calendars,
+            total: stat(None, String::new(), total),
+        })
+    }
+
+    async fn health_report(&self, query: &ReportQuery) -> Result<Vec<HealthBucket>> {
+        let len = buckets(query);
+        let mut out = vec![HealthBucket::default(); len];
+        if len == 0 {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        push_buckets(&mut q, &query.bounds);
+        q.push(
+            "SELECT b.i AS i,
+                 SUM(CASE WHEN m.outcome = 'imported' THEN 1 ELSE 0 END) AS imported,
+                 SUM(CASE WHEN m.outcome = 'duplicate' THEN 1 ELSE 0 END) AS duplicates,
+                 SUM(CASE WHEN m.outcome = 'skipped' THEN 1 ELSE 0 END) AS skipped,
+                 SUM(CASE WHEN m.outcome IN ('rejected', 'discarded') THEN 1 ELSE 0 END) AS quarantined
+             FROM b JOIN messages m ON m.received_at >= b.lo AND m.received_at < b.hi WHERE 1 = 1",
+        );
+        if let Some(channel) = query.channel {
+            q.push(" AND m.channel = ").push_bind(channel.as_str());
+        }
+        match query.source {
+            Some(ReportSource::Collector(id)) => {
+                q.push(" AND m.collector_id = ").push_bind(id);
+            }
+            Some(ReportSource::Http(id)) => {
+                q.push(" AND m.http_source_id = ").push_bind(id);
+            }
+            None => {}
+        }
+        q.push(" GROUP BY b.i");
+        let rows: Vec<MessagesRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        for r in rows {
+            if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
+                b.imported = r.imported;
+                b.duplicates = r.duplicates;
+                b.skipped = r.skipped;
+                b.quarantined = r.quarantined;
+            }
+        }
+        // Collector runs are mail; an HTTP source or another channel has none.
+        let runs_apply = query.channel.is_none_or(|c| c == Channel::Mail)
+            && !matches!(query.source, Some(ReportSource::Http(_)));
+        if runs_apply {
+            let mut q = QueryBuilder::<Sqlite>::new("");
+            push_buckets(&mut q, &query.bounds);
+            q.push(
+                "SELECT b.i AS i, COUNT(*) AS runs,
+                     SUM(CASE WHEN r.error IS NOT NULL THEN 1 ELSE 0 END) AS failed
+                 FROM b JOIN collector_runs r ON r.started_at >= b.lo AND r.started_at < b.hi
+                 WHERE 1 = 1",
+            );
+            if let Some(ReportSource::Collector(id)) = query.source {
+                q.push(" AND r.collector_id = ").push_bind(id);
+            }
+            q.push(" GROUP BY b.i");
+            let rows: Vec<RunsRow> = q.build_query_as().fetch_all(&self.pool).await?;
+            for r in rows {
+                if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
+                    b.runs = r.runs;
+                    b.failed_runs = r.failed;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Reports for SqliteStorage {
+    #[tracing::instrument(skip_all)]
+    async fn report_leads(
+        &self,
+        query: &ReportQuery,
+        by: LeadSeries,
+    ) -> storage::Result<Vec<SeriesCount>> {
+        Ok(self.leads_report(query, by).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_orders(&self, query: &ReportQuery) -> storage::Result<Vec<OrdersBucket>> {
+        Ok(self.orders_report(query).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_outcomes(&self, query: &ReportQuery) -> storage::Result<Vec<OutcomeBucket>> {
+        Ok(self.outcomes_report(query).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_response(
+        &self,
+        query: &ReportQuery,
+        now: DateTime<Utc>,
+        threshold: Duration,
+    ) -> storage::Result<ResponseReport> {
+        Ok(self.response_report(query, now, threshold).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_health(&self, query: &ReportQuery) -> storage::Result<Vec<HealthBucket>> {
+        Ok(self.health_report(query).await?)
+    }
+}
