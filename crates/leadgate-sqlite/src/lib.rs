@@ -37,6 +37,7 @@ mod settings;
 mod summaries;
 #[doc(hidden)]
 pub mod testing;
+mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;

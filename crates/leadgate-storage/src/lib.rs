@@ -21,6 +21,7 @@ pub mod model;
 pub mod settings;
 pub mod traits;
 pub mod web_model;
+pub mod webhooks;
 
 pub use collector_passwords::*;
 pub use counterparty_edit::*;
@@ -31,3 +32,4 @@ pub use model::*;
 pub use settings::*;
 pub use traits::*;
 pub use web_model::*;
+pub use webhooks::*;
