@@ -25,7 +25,7 @@ function signature_is_valid(string $secret, string $header, string $body, int $n
         if (count($pair) !== 2) {
             continue;
         }
-        if ($pair[0] === 't' && ctype_digit($pair[1])) {
+        if ($pair[0] === 't' && preg_match('/^[0-9]+$/', $pair[1]) === 1) {
             $timestamp = (int) $pair[1];
         } elseif ($pair[0] === 'v1') {
             $signatures[] = $pair[1];

@@ -144,6 +144,12 @@ pub async fn create(
     Ok((id, secret))
 }
 
+/// A configured number of seconds as a duration, at most ten years (so no date arithmetic overflows).
+fn seconds(secs: u64) -> chrono::Duration {
+    const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+    chrono::Duration::seconds(i64::try_from(secs.min(TEN_YEARS)).unwrap_or(0))
+}
+
 /// The background dispatcher.
 pub struct WebhookDispatcher {
     storage: Arc<dyn Storage>,
@@ -188,7 +194,7 @@ impl WebhookDispatcher {
     /// A claimed attempt is held this long: a dispatcher that stops mid-attempt (or dies) lets the
     /// delivery become due again then.
     fn lease(&self) -> Duration {
-        Duration::from_secs(self.settings.timeout_secs.max(1) + 5)
+        Duration::from_secs(self.settings.timeout_secs.clamp(1, 3600) + 5)
     }
 
     /// Claims the deliveries due at `now` (up to `concurrency`), sends them concurrently and records each
@@ -226,10 +232,7 @@ impl WebhookDispatcher {
             _ if permanent => AttemptOutcome::Dead,
             _ => {
                 let next = at + self.retry_wait(job.attempts);
-                let until = job.retry_since
-                    + chrono::Duration::seconds(
-                        i64::try_from(self.settings.max_age_secs).unwrap_or(i64::MAX / 1000),
-                    );
+                let until = job.retry_since + seconds(self.settings.max_age_secs);
                 if next > until {
                     AttemptOutcome::Dead
                 } else {
@@ -317,7 +320,7 @@ impl WebhookDispatcher {
                     _ => break,
                 }
             }
-            Ok(Answer {
+            Ok::<Answer, (String, bool)>(Answer {
                 status: Some(status),
                 text: String::from_utf8_lossy(&text).chars().take(ANSWER_CHARS).collect(),
             })
@@ -331,12 +334,12 @@ impl WebhookDispatcher {
     /// `retry_after_secs`, doubled for each attempt after the first, at most `max_retry_wait_secs`.
     fn retry_wait(&self, attempts: u32) -> chrono::Duration {
         let factor = 1u64 << attempts.saturating_sub(1).min(30);
-        let secs = self
-            .settings
-            .retry_after_secs
-            .saturating_mul(factor)
-            .min(self.settings.max_retry_wait_secs);
-        chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+        seconds(
+            self.settings
+                .retry_after_secs
+                .saturating_mul(factor)
+                .min(self.settings.max_retry_wait_secs),
+        )
     }
 
     /// Runs steps until `stop`: at once again after a busy step, after a short pause when the outbox was

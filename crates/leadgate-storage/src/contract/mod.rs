@@ -33,6 +33,7 @@ mod collectors;
 mod leads;
 mod ledger;
 mod personal_data;
+mod webhooks;
 
 pub use accounts::*;
 pub use calendars::*;
@@ -40,6 +41,7 @@ pub use collectors::*;
 pub use leads::*;
 pub use ledger::*;
 pub use personal_data::*;
+pub use webhooks::*;
 
 /// Runs every case of the contract against backends made by `$make`, an expression that can be called
 /// with no arguments and returns a future of a fresh, empty backend (anything that dereferences to a
@@ -76,6 +78,7 @@ macro_rules! storage_contract_suite {
             runs_are_recorded_and_the_last_one_shown,
             a_job_lock_has_one_holder_until_dropped,
             personal_data_is_found_erased_and_audited,
+            webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_redelivered,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
