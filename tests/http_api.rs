@@ -557,7 +557,10 @@ async fn health_readiness_metrics_and_openapi_are_published() {
         ("/api/v1/webhooks/{id}", "get"),
         ("/api/v1/webhooks/{id}", "delete"),
         ("/api/v1/webhooks/{id}/deliveries", "get"),
-        ("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", "post"),
+        (
+            "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            "post",
+        ),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

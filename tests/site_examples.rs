@@ -564,11 +564,7 @@ async fn the_php_webhook_receiver_accepts_signed_leads_only() {
     a_receiver_example_accepts_signed_leads_only(port, |secret| {
         serve_example(
             "php",
-            &[
-                "-S",
-                &format!("127.0.0.1:{port}"),
-                script.to_str().unwrap(),
-            ],
+            &["-S", &format!("127.0.0.1:{port}"), script.to_str().unwrap()],
             secret,
             "php-cli",
         )

@@ -189,7 +189,10 @@ async fn a_failing_receiver_gets_the_lead_once_after_the_retries_with_a_valid_si
     let event: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(event["type"], "lead.created");
     assert_eq!(event["id"], delivery["event_id"]);
-    assert_eq!(header(headers, "leadgate-event-id"), event["id"].to_string());
+    assert_eq!(
+        header(headers, "leadgate-event-id"),
+        event["id"].to_string()
+    );
     // The lead as the read API shows it.
     let lead = app.get(&format!("/api/v1/leads/{lead_id}")).await;
     assert_eq!(event["lead"], lead);
@@ -279,7 +282,10 @@ async fn a_dead_letter_is_redelivered_from_the_api() {
     assert_eq!(dead["attempts"], 1);
     assert_eq!(dead["last_status"], 503);
     assert_eq!(dead["last_answer"], "down for maintenance");
-    assert_eq!(app.get(&format!("/api/v1/webhooks/{webhook}")).await["dead"], 1);
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{webhook}")).await["dead"],
+        1
+    );
 
     *receiver.fixed.lock().unwrap() = true;
     let redeliver = app
@@ -294,7 +300,10 @@ async fn a_dead_letter_is_redelivered_from_the_api() {
     assert_eq!(delivered["attempts"], 2);
     assert_eq!(delivered["last_status"], 200);
     assert_eq!(receiver.answered_ok(), 1);
-    assert_eq!(app.get(&format!("/api/v1/webhooks/{webhook}")).await["dead"], 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{webhook}")).await["dead"],
+        0
+    );
 
     // Another webhook's delivery id, or none, is not found.
     let other = app
@@ -378,7 +387,11 @@ async fn the_admin_pages_create_a_webhook_show_its_log_and_redeliver_with_csrf()
         &app,
         &c,
         "/admin/webhooks",
-        &[("csrf", csrf.as_str()), ("calendar", calendar.as_str()), ("url", "ftp://shop.example/")],
+        &[
+            ("csrf", csrf.as_str()),
+            ("calendar", calendar.as_str()),
+            ("url", "ftp://shop.example/"),
+        ],
     )
     .await;
     assert_eq!(refused.status().as_u16(), 400);
@@ -389,7 +402,11 @@ async fn the_admin_pages_create_a_webhook_show_its_log_and_redeliver_with_csrf()
         &app,
         &c,
         "/admin/webhooks",
-        &[("csrf", csrf.as_str()), ("calendar", calendar.as_str()), ("url", url.as_str())],
+        &[
+            ("csrf", csrf.as_str()),
+            ("calendar", calendar.as_str()),
+            ("url", url.as_str()),
+        ],
     )
     .await;
     assert_eq!(created.status().as_u16(), 200);
@@ -418,7 +435,10 @@ async fn the_admin_pages_create_a_webhook_show_its_log_and_redeliver_with_csrf()
     assert!(log.contains("Отправить снова"));
 
     *receiver.fixed.lock().unwrap() = true;
-    let redeliver_path = format!("/admin/webhooks/{webhook}/deliveries/{}/redeliver", dead["id"]);
+    let redeliver_path = format!(
+        "/admin/webhooks/{webhook}/deliveries/{}/redeliver",
+        dead["id"]
+    );
     let forged = post_form(&app, &c, &redeliver_path, &[]).await;
     assert_eq!(forged.status().as_u16(), 403);
     assert_eq!(delivery_in(&app, webhook, "dead").await["attempts"], 1);

@@ -253,7 +253,9 @@ async fn list_deliveries(
         .webhook(id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
-    Ok(Json(state.storage.webhook_deliveries(id, page).await?.into()))
+    Ok(Json(
+        state.storage.webhook_deliveries(id, page).await?.into(),
+    ))
 }
 
 /// Sends a delivery again: a dead letter (or a delivered one) becomes pending, due now, with a fresh retry

@@ -92,7 +92,14 @@ pub async fn create_webhook(
         }
         Err(CreateError::Url(e)) => {
             let message = format!("Адрес не подходит: {e}");
-            webhooks_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(message), None).await
+            webhooks_page(
+                &state,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+                None,
+            )
+            .await
         }
         Err(CreateError::Storage(StorageError::NotFound { .. })) => {
             Err(ApiError::NotFound("calendar"))
@@ -174,7 +181,8 @@ pub async fn log(
         )
         .await?;
     let tz = timezone(&state);
-    let when = |t: Option<chrono::DateTime<Utc>>| t.map(|t| fmt::datetime(t, tz)).unwrap_or_default();
+    let when =
+        |t: Option<chrono::DateTime<Utc>>| t.map(|t| fmt::datetime(t, tz)).unwrap_or_default();
     let deliveries = page
         .items
         .into_iter()

@@ -67,10 +67,14 @@ impl StepOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
     /// Not an absolute http(s) URL of reasonable length.
-    #[error("the webhook URL must be an absolute http:// or https:// URL (at most {MAX_URL_LEN} characters)")]
+    #[error(
+        "the webhook URL must be an absolute http:// or https:// URL (at most {MAX_URL_LEN} characters)"
+    )]
     Malformed,
     /// User name or password in the URL: they would be kept in the clear.
-    #[error("the webhook URL must not carry a user name or password; the receiver checks the signature")]
+    #[error(
+        "the webhook URL must not carry a user name or password; the receiver checks the signature"
+    )]
     Credentials,
     /// The address is refused or cannot be resolved.
     #[error("the webhook URL is refused: {0}")]
@@ -304,7 +308,8 @@ impl WebhookDispatcher {
                 .send(&url, request, Full::new(Bytes::from(body)))
                 .await
                 .map_err(|e| {
-                    let permanent = matches!(e, FetchError::BadUrl(_) | FetchError::PrivateAddress(_));
+                    let permanent =
+                        matches!(e, FetchError::BadUrl(_) | FetchError::PrivateAddress(_));
                     (e.to_string(), permanent)
                 })?;
             let status = response.status().as_u16();
@@ -322,7 +327,10 @@ impl WebhookDispatcher {
             }
             Ok::<Answer, (String, bool)>(Answer {
                 status: Some(status),
-                text: String::from_utf8_lossy(&text).chars().take(ANSWER_CHARS).collect(),
+                text: String::from_utf8_lossy(&text)
+                    .chars()
+                    .take(ANSWER_CHARS)
+                    .collect(),
             })
         };
         let deadline = Duration::from_secs(self.settings.timeout_secs.max(1));

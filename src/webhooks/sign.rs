@@ -83,8 +83,14 @@ mod tests {
         let body = br#"{"id":1,"type":"lead.created"}"#;
         let header = header_value("whsec_a", 1_000, body);
         assert!(verify("whsec_a", &header, body, 1_100, 300));
-        assert!(!verify("whsec_b", &header, body, 1_100, 300), "another secret");
-        assert!(!verify("whsec_a", &header, b"{}", 1_100, 300), "another body");
+        assert!(
+            !verify("whsec_b", &header, body, 1_100, 300),
+            "another secret"
+        );
+        assert!(
+            !verify("whsec_a", &header, b"{}", 1_100, 300),
+            "another body"
+        );
         assert!(!verify("whsec_a", &header, body, 2_000, 300), "too old");
         let moved = header.replace("t=1000", "t=1001");
         assert!(!verify("whsec_a", &moved, body, 1_100, 300), "another time");

@@ -21,9 +21,10 @@ pub(super) async fn queue_events(
     last: i64,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let any: Option<i64> = sqlx::query_scalar("SELECT id FROM webhooks WHERE enabled = TRUE LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM webhooks WHERE enabled = TRUE LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
     if any.is_none() {
         return Ok(());
     }

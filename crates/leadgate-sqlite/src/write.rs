@@ -294,7 +294,14 @@ pub(super) async fn insert_leads(
     let (first, last) = leads.iter().fold((i64::MAX, i64::MIN), |(lo, hi), l| {
         (lo.min(l.id), hi.max(l.id))
     });
-    super::webhooks::queue_events(&mut *conn, WebhookEventType::LeadCreated, first, last, Utc::now()).await?;
+    super::webhooks::queue_events(
+        &mut *conn,
+        WebhookEventType::LeadCreated,
+        first,
+        last,
+        Utc::now(),
+    )
+    .await?;
     Ok(leads.iter().map(party_of).collect())
 }
 

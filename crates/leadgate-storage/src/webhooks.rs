@@ -218,8 +218,11 @@ pub trait Webhooks: Send + Sync {
     ) -> Result<Vec<WebhookJob>>;
 
     /// Records how a claimed attempt ended.
-    async fn record_webhook_attempt(&self, delivery_id: i64, attempt: &DeliveryAttempt)
-    -> Result<()>;
+    async fn record_webhook_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: &DeliveryAttempt,
+    ) -> Result<()>;
 
     /// A webhook's deliveries, newest first.
     async fn webhook_deliveries(

@@ -38,7 +38,11 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     let listed = ok("list", s.webhooks().await);
     assert_eq!(listed.len(), 1);
     assert_eq!(
-        (listed[0].id, listed[0].calendar_id, listed[0].calendar.as_str()),
+        (
+            listed[0].id,
+            listed[0].calendar_id,
+            listed[0].calendar.as_str()
+        ),
         (webhook, calendar, "hooked")
     );
 
@@ -47,8 +51,16 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     file_lead(s, other_source, contact("Тихо", "+79250000031"), other, t0).await;
 
     let lease = std::time::Duration::from_secs(60);
-    let jobs = ok("claim", s.claim_webhook_deliveries(t0 + Duration::seconds(1), lease, 10).await);
-    assert_eq!(jobs.len(), 1, "one delivery, for the hooked calendar's lead");
+    let jobs = ok(
+        "claim",
+        s.claim_webhook_deliveries(t0 + Duration::seconds(1), lease, 10)
+            .await,
+    );
+    assert_eq!(
+        jobs.len(),
+        1,
+        "one delivery, for the hooked calendar's lead"
+    );
     let job = &jobs[0];
     assert_eq!(
         (job.webhook_id, job.lead_id, job.event_type, job.attempts),
@@ -59,11 +71,19 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
         (&job.secret.nonce, &job.secret.ciphertext),
         (&sealed.nonce, &sealed.ciphertext)
     );
-    let again = ok("claim again", s.claim_webhook_deliveries(t0 + Duration::seconds(2), lease, 10).await);
-    assert!(again.is_empty(), "a claimed delivery is held until its lease ends");
+    let again = ok(
+        "claim again",
+        s.claim_webhook_deliveries(t0 + Duration::seconds(2), lease, 10)
+            .await,
+    );
+    assert!(
+        again.is_empty(),
+        "a claimed delivery is held until its lease ends"
+    );
     let lapsed = ok(
         "claim after the lease",
-        s.claim_webhook_deliveries(t0 + Duration::seconds(120), lease, 10).await,
+        s.claim_webhook_deliveries(t0 + Duration::seconds(120), lease, 10)
+            .await,
     );
     assert_eq!(lapsed.len(), 1);
     assert_eq!((lapsed[0].id, lapsed[0].attempts), (job.id, 2));
@@ -84,11 +104,23 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     );
     let view = some("the delivery", ok("read", s.webhook_delivery(job.id).await));
     assert_eq!(
-        (view.state, view.attempts, view.last_status, view.last_answer.as_deref()),
+        (
+            view.state,
+            view.attempts,
+            view.last_status,
+            view.last_answer.as_deref()
+        ),
         (DeliveryState::Pending, 2, Some(503), Some("busy"))
     );
     assert_eq!(view.next_attempt_at, Some(retry_at));
-    assert!(ok("not due", s.claim_webhook_deliveries(retry_at - Duration::seconds(1), lease, 10).await).is_empty());
+    assert!(
+        ok(
+            "not due",
+            s.claim_webhook_deliveries(retry_at - Duration::seconds(1), lease, 10)
+                .await
+        )
+        .is_empty()
+    );
     let due = ok("due", s.claim_webhook_deliveries(retry_at, lease, 10).await);
     assert_eq!(due.len(), 1);
     ok(
@@ -107,13 +139,25 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     let listed = ok("list", s.webhook(webhook).await);
     assert_eq!(some("the webhook", listed).dead, 1);
 
-    assert!(ok("redeliver", s.redeliver_webhook_delivery(job.id, retry_at).await));
+    assert!(ok(
+        "redeliver",
+        s.redeliver_webhook_delivery(job.id, retry_at).await
+    ));
     assert!(
-        !ok("redeliver pending", s.redeliver_webhook_delivery(job.id, retry_at).await),
+        !ok(
+            "redeliver pending",
+            s.redeliver_webhook_delivery(job.id, retry_at).await
+        ),
         "a pending delivery is not queued twice"
     );
-    assert!(!ok("redeliver none", s.redeliver_webhook_delivery(9_999, retry_at).await));
-    let redelivered = ok("claim redelivered", s.claim_webhook_deliveries(retry_at, lease, 10).await);
+    assert!(!ok(
+        "redeliver none",
+        s.redeliver_webhook_delivery(9_999, retry_at).await
+    ));
+    let redelivered = ok(
+        "claim redelivered",
+        s.claim_webhook_deliveries(retry_at, lease, 10).await,
+    );
     assert_eq!(redelivered.len(), 1);
     assert_eq!(redelivered[0].retry_since, retry_at);
     ok(
@@ -148,7 +192,10 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     assert_eq!(log.items.len(), 1);
     assert_eq!(log.items[0].event_type, WebhookEventType::LeadStatusChanged);
     assert_ne!(log.items[0].event_id, view.event_id);
-    let older = ok("older", s.webhook_deliveries(webhook, after(&log, 10)).await);
+    let older = ok(
+        "older",
+        s.webhook_deliveries(webhook, after(&log, 10)).await,
+    );
     assert_eq!(older.items.len(), 1);
     assert_eq!(older.items[0].id, job.id);
 
@@ -157,7 +204,11 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
     assert!(ok("gone", s.webhook_delivery(job.id).await).is_none());
     file_lead(s, source, contact("После", "+79250000032"), calendar, t0).await;
     assert!(
-        ok("nothing queued", s.claim_webhook_deliveries(t0 + Duration::days(1), lease, 10).await)
-            .is_empty()
+        ok(
+            "nothing queued",
+            s.claim_webhook_deliveries(t0 + Duration::days(1), lease, 10)
+                .await
+        )
+        .is_empty()
     );
 }
