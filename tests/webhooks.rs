@@ -34,16 +34,19 @@ enum Behaviour {
     DownUntilFixed,
 }
 
+/// A request: its headers, body, and the status it was answered with (`None`: never answered).
+type Seen = (HeaderMap, Bytes, Option<u16>);
+
 #[derive(Clone)]
 struct Receiver {
     behaviour: Behaviour,
     fixed: Arc<Mutex<bool>>,
-    /// Every request: its headers, body, and the status it was answered with (`None`: never answered).
-    seen: Arc<Mutex<Vec<(HeaderMap, Bytes, Option<u16>)>>>,
+    /// Every request.
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Receiver {
-    fn requests(&self) -> Vec<(HeaderMap, Bytes, Option<u16>)> {
+    fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 

@@ -382,7 +382,7 @@ impl SqliteStorage {
             && status.as_str() != before
         {
             super::webhooks::queue_events(
-                &mut *tx,
+                &mut tx,
                 leadgate_storage::WebhookEventType::LeadStatusChanged,
                 id,
                 id,
