@@ -38,6 +38,7 @@ mod summaries;
 #[doc(hidden)]
 pub mod testing;
 mod transfer;
+mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod traits;
 pub mod transfer;
 pub mod web_model;
+pub mod webhooks;
 
 pub use collector_passwords::*;
 pub use counterparty_edit::*;
@@ -32,3 +33,4 @@ pub use model::*;
 pub use settings::*;
 pub use traits::*;
 pub use web_model::*;
+pub use webhooks::*;

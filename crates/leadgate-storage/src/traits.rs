@@ -585,6 +585,7 @@ pub trait Storage:
     + SettingsStore
     + LayoutFileStore
     + CollectorPasswordStore
+    + crate::webhooks::Webhooks
     + Send
     + Sync
     + 'static
@@ -603,6 +604,7 @@ impl<T> Storage for T where
         + SettingsStore
         + LayoutFileStore
         + CollectorPasswordStore
+        + crate::webhooks::Webhooks
         + Send
         + Sync
         + 'static
