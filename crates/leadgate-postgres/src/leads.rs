@@ -370,15 +370,27 @@ impl PgStorage {
 
     async fn update_lead_in(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>> {
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT status FROM leads WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if exists.is_none() {
+        let Some(before) = before else {
             return Ok(None);
-        }
+        };
         let now = ms(Utc::now());
+        // The webhooks' outbox, in the transaction that changes the status.
+        if let Some(status) = patch.status
+            && status.as_str() != before
+        {
+            super::webhooks::queue_events(
+                &mut tx,
+                leadgate_storage::WebhookEventType::LeadStatusChanged,
+                &[id],
+                Utc::now(),
+            )
+            .await?;
+        }
         if let Some(status) = patch.status {
             sqlx::query("UPDATE leads SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())

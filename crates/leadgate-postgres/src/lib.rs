@@ -39,6 +39,7 @@ pub mod test_database;
 #[doc(hidden)]
 pub mod testing;
 mod transfer;
+mod webhooks;
 mod write;
 
 pub use transfer::PgTransfer;
