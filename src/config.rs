@@ -94,6 +94,8 @@ pub struct Settings {
     pub collectors: Vec<CollectorConfig>,
     /// The download of layout files.
     pub layout_files: LayoutFileSettings,
+    /// The delivery of signed webhooks.
+    pub webhooks: WebhookSettings,
     /// The key that encrypts secrets kept in the database.
     pub secrets: SecretsSettings,
     /// Which of the settings the UI may also change the configuration sets (the file, or an environment
@@ -129,6 +131,7 @@ impl Default for Settings {
             collectors: Vec::new(),
             from_file: FileKeys::default(),
             layout_files: LayoutFileSettings::default(),
+            webhooks: WebhookSettings::default(),
             secrets: SecretsSettings::default(),
         }
     }
@@ -167,6 +170,45 @@ impl Default for LayoutFileSettings {
             allow_private_addresses: false,
             max_attempts: 8,
             retry_after_secs: 60,
+        }
+    }
+}
+
+/// `[webhooks]`: how the signed webhooks (configured per calendar in the UI or the API) are delivered. The
+/// defaults are safe for a server on the internet: public addresses only, bounded time and concurrency.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Whether this instance sends deliveries (they are queued with each lead either way).
+    pub enabled: bool,
+    /// Each request, connection and answer included, seconds.
+    pub timeout_secs: u64,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+    /// The wait before the first retry, seconds; it doubles with each further retry, up to
+    /// `max_retry_wait_secs`.
+    pub retry_after_secs: u64,
+    /// The longest wait between two attempts, seconds.
+    pub max_retry_wait_secs: u64,
+    /// How long a failing delivery is retried, seconds; after that it is a dead letter (an administrator
+    /// can redeliver it).
+    pub max_age_secs: u64,
+    /// Post to loopback, private, link-local and other non-public addresses too (only for a receiver on
+    /// the shop's own network; off, such a URL is refused when the webhook is created and before every
+    /// connection).
+    pub allow_private_addresses: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            timeout_secs: 10,
+            concurrency: 8,
+            retry_after_secs: 10,
+            max_retry_wait_secs: 3600,
+            max_age_secs: 24 * 3600,
+            allow_private_addresses: false,
         }
     }
 }
@@ -869,7 +911,7 @@ fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)
 
 /// The top-level keys of the settings, for telling an old-form override (`LEADGATE_DATABASE__URL`) apart
 /// from a secret's variable.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "timezone",
     "default_calendar",
     "server",
@@ -881,6 +923,7 @@ const SECTIONS: [&str; 12] = [
     "http_sources",
     "collectors",
     "layout_files",
+    "webhooks",
     "secrets",
 ];
 

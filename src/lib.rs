@@ -28,3 +28,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod tokens;
 pub mod web;
+pub mod webhooks;

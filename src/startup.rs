@@ -585,6 +585,7 @@ impl Application {
         let pusher = tokio::spawn(
             crate::push::PushSupervisor::new(job.clone(), push.clone()).run(stop.clone()),
         );
+        let webhook_secrets = Arc::new(job.secrets().clone());
         let scheduler = tokio::spawn({
             let stop = stop.clone();
             async move { job.run_scheduled(tz, stop).await }
@@ -599,6 +600,23 @@ impl Application {
             Some(tokio::spawn(async move { downloader.run(stop).await }))
         } else {
             info!("the download of layout files is switched off");
+            None
+        };
+        let dispatcher = if settings.webhooks.enabled {
+            let document: crate::webhooks::LeadDocument = Arc::new(|lead| {
+                serde_json::to_value(http::dto::LeadView::from(lead)).unwrap_or_default()
+            });
+            let dispatcher = crate::webhooks::WebhookDispatcher::new(
+                storage.clone(),
+                webhook_secrets,
+                &settings.webhooks,
+                document,
+            )
+            .context("building the webhook dispatcher")?;
+            let stop = stop.clone();
+            Some(tokio::spawn(async move { dispatcher.run(stop).await }))
+        } else {
+            info!("this instance does not deliver webhooks ([webhooks] enabled = false)");
             None
         };
         let trigger = stop.clone();
@@ -629,6 +647,11 @@ impl Application {
             downloader
                 .await
                 .context("layout file downloader task panicked")?;
+        }
+        if let Some(dispatcher) = dispatcher {
+            dispatcher
+                .await
+                .context("webhook dispatcher task panicked")?;
         }
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {

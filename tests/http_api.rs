@@ -553,6 +553,15 @@ async fn health_readiness_metrics_and_openapi_are_published() {
         ("/api/v1/collectors", "get"),
         ("/api/v1/collectors/{name}/run", "post"),
         ("/api/v1/calendars", "get"),
+        ("/api/v1/webhooks", "get"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/webhooks/{id}", "get"),
+        ("/api/v1/webhooks/{id}", "delete"),
+        ("/api/v1/webhooks/{id}/deliveries", "get"),
+        (
+            "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            "post",
+        ),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

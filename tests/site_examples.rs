@@ -411,3 +411,178 @@ async fn the_readme_curl_example_files_the_sample_order() {
     assert_eq!(lead["subject"], "Заказ №123 от 01.06.2019 бла бла бла");
     assert_eq!(lead["kind"], "order");
 }
+
+/// A receiver example serving on loopback; killed when dropped. Its output goes to `log`.
+struct Served {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve_example(program: &str, args: &[&str], secret: &str, install: &str) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("receiver.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(program)
+        .args(args)
+        .env("LEADGATE_WEBHOOK_SECRET", secret)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): install {install} (scripts/test installs it)")
+        });
+    Served {
+        child,
+        log,
+        _dir: dir,
+    }
+}
+
+/// A webhook to `port` on loopback is created in a live leadgate, the receiver example started with its
+/// secret, and a lead posted: leadgate's log shows it delivered, the receiver printed the event, and a
+/// request with a forged signature is refused by the receiver.
+async fn a_receiver_example_accepts_signed_leads_only(
+    port: u16,
+    start: impl FnOnce(&str) -> Served,
+) {
+    let app = TestApp::spawn_with(|s| {
+        s.webhooks.allow_private_addresses = true;
+        s.webhooks.retry_after_secs = 0;
+        s.webhooks.max_retry_wait_secs = 1;
+    })
+    .await;
+    let calendars = app.get("/api/v1/calendars").await;
+    let calendar = calendars
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Заявки с сайта")
+        .unwrap()["id"]
+        .clone();
+    let url = format!("http://127.0.0.1:{port}/leadgate-webhook");
+    let created: Value = app
+        .client
+        .post(format!("{}/api/v1/webhooks", app.base))
+        .bearer_auth(&app.admin_token)
+        .json(&serde_json::json!({"calendar_id": calendar, "url": url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let webhook = created["id"].as_i64().unwrap();
+    let served = start(&secret);
+
+    let response = app.intake_json(common::SEED_SAMPLE).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let lead_id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let delivery = loop {
+        let log = app
+            .get(&format!("/api/v1/webhooks/{webhook}/deliveries"))
+            .await;
+        if log["items"][0]["status"] == "delivered" {
+            break log["items"][0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never delivered: {log}\nreceiver: {}",
+            std::fs::read_to_string(&served.log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivery["last_status"], 200);
+
+    // A forged signature, and a valid one made with another secret, are refused.
+    let body = br#"{"id":1,"type":"lead.created","lead":{"id":1}}"#;
+    let now = chrono::Utc::now().timestamp();
+    for signature in [
+        format!("t={now},v1={}", "0".repeat(64)),
+        leadgate::webhooks::sign::header_value("whsec_another", now, body),
+        leadgate::webhooks::sign::header_value(&secret, now - 3600, body),
+    ] {
+        let forged = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("leadgate-signature", &signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 400, "{signature}");
+    }
+    // And the one leadgate signs is accepted.
+    let signed = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(
+            "leadgate-signature",
+            leadgate::webhooks::sign::header_value(&secret, now, body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 200);
+
+    let printed = std::fs::read_to_string(&served.log).unwrap();
+    let line = format!(
+        "получено: событие {} lead.created, лид {lead_id}, ",
+        delivery["event_id"]
+    );
+    assert!(printed.contains(&line), "{line:?} not in {printed}");
+    drop(served);
+}
+
+#[tokio::test]
+async fn the_php_webhook_receiver_accepts_signed_leads_only() {
+    require_php(&["hash"]).await;
+    let port = free_port();
+    let script = example("webhook-receiver.php");
+    a_receiver_example_accepts_signed_leads_only(port, |secret| {
+        serve_example(
+            "php",
+            &["-S", &format!("127.0.0.1:{port}"), script.to_str().unwrap()],
+            secret,
+            "php-cli",
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_python_webhook_receiver_accepts_signed_leads_only() {
+    let port = free_port();
+    let script = example("webhook_receiver.py");
+    a_receiver_example_accepts_signed_leads_only(port, |secret| {
+        serve_example(
+            "python3",
+            &[script.to_str().unwrap(), "127.0.0.1", &port.to_string()],
+            secret,
+            "python3",
+        )
+    })
+    .await;
+}

@@ -14,6 +14,7 @@ pub mod personal_data;
 pub mod read;
 pub mod reports;
 pub mod serve;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,7 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
         .merge(collectors::routes())
         .merge(personal_data::routes())
         .merge(reports::routes())
+        .merge(webhooks::routes())
         .route_layer(axum::middleware::from_fn(require_bearer))
         // Public: added after the bearer layer, which covers only the routes above.
         .merge(format::routes())

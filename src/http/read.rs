@@ -48,7 +48,7 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn request(&self) -> Result<PageRequest, ApiError> {
+    pub(super) fn request(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if limit == 0 || limit > PageRequest::MAX_LIMIT {
             return Err(ApiError::BadRequest(format!(

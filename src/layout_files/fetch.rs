@@ -1,5 +1,6 @@
 //! One guarded download: the URL a stranger typed into a website form is fetched by the server, so what it
-//! may reach is narrowed before any connection is made.
+//! may reach is narrowed before any connection is made. [`GuardedClient`] is the connection part, shared
+//! with the webhooks' deliveries.
 //!
 //! - Only `http` and `https`, at every hop; redirects are followed by hand, at most `max_redirects`.
 //! - Every host is resolved here, and loopback, private, link-local and other non-public addresses are
@@ -114,7 +115,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// The HTTP client for layout files, with the policy of `[layout_files]`.
 #[derive(Clone)]
 pub struct Fetcher {
-    tls: tokio_rustls::TlsConnector,
+    client: GuardedClient,
     settings: LayoutFileSettings,
 }
 
@@ -138,9 +139,8 @@ impl Fetcher {
     /// # Errors
     /// The TLS configuration cannot be built.
     pub fn new(settings: &LayoutFileSettings) -> anyhow::Result<Self> {
-        let tls = leadgate_mail::tls::client_config(&leadgate_mail::tls::TlsSettings::default())?;
         Ok(Self {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            client: GuardedClient::new(settings.allow_private_addresses)?,
             settings: settings.clone(),
         })
     }
@@ -160,7 +160,11 @@ impl Fetcher {
         let mut url = Url::parse(url.trim()).map_err(|_| FetchError::BadUrl(url.to_owned()))?;
         let mut redirects = 0;
         loop {
-            let response = self.get(&url).await?;
+            let request = hyper::Request::get("/").header(header::ACCEPT, "*/*");
+            let response = self
+                .client
+                .send(&url, request, Empty::<Bytes>::new())
+                .await?;
             let status = response.status();
             if status.is_redirection() {
                 if redirects >= self.settings.max_redirects {
@@ -210,22 +214,60 @@ impl Fetcher {
             });
         }
     }
+}
 
-    /// One GET over a new connection to a checked address.
-    async fn get(&self, url: &Url) -> Result<hyper::Response<hyper::body::Incoming>, FetchError> {
-        let https = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            _ => return Err(FetchError::BadUrl(url.to_string())),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+/// Requests to URLs that others typed (layout file links, webhook URLs), each over a new connection that
+/// leadgate opens itself to an address it has checked: http and https only, non-public addresses refused
+/// unless allowed, certificates verified, no proxy, no redirects followed here.
+#[derive(Clone)]
+pub struct GuardedClient {
+    tls: tokio_rustls::TlsConnector,
+    allow_private: bool,
+}
+
+impl GuardedClient {
+    /// A client that refuses non-public addresses unless `allow_private`.
+    ///
+    /// # Errors
+    /// The TLS configuration cannot be built.
+    pub fn new(allow_private: bool) -> anyhow::Result<Self> {
+        let tls = leadgate_mail::tls::client_config(&leadgate_mail::tls::TlsSettings::default())?;
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            allow_private,
+        })
+    }
+
+    /// Checks `url` as a request to it would, without connecting: an http(s) URL whose host has an address
+    /// the policy allows.
+    ///
+    /// # Errors
+    /// `BadUrl`, `PrivateAddress`, or `Unreachable` when the name does not resolve.
+    pub async fn check(&self, url: &Url) -> Result<(), FetchError> {
+        let (_, host, port) = target(url)?;
+        self.addresses(host.trim_start_matches('[').trim_end_matches(']'), port)
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends one request over a new connection to a checked address of `url`'s host. `request` supplies
+    /// the method and headers; its URI and `Host` are set from `url`.
+    ///
+    /// # Errors
+    /// [`FetchError`]: a refused URL or address, or a host that cannot be reached.
+    pub async fn send<B>(
+        &self,
+        url: &Url,
+        request: axum::http::request::Builder,
+        body: B,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, FetchError>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (https, host, port) = target(url)?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
         let addrs = self.addresses(bare, port).await?;
         let tcp = connect(&addrs)
             .await
@@ -251,14 +293,14 @@ impl Fetcher {
             Some(p) => format!("{host}:{p}"),
             None => host.to_owned(),
         };
-        let request = hyper::Request::get(path)
+        let request = request
+            .uri(path)
             .header(header::HOST, authority)
             .header(
                 header::USER_AGENT,
                 concat!("leadgate/", env!("CARGO_PKG_VERSION")),
             )
-            .header(header::ACCEPT, "*/*")
-            .body(Empty::<Bytes>::new())
+            .body(body)
             .map_err(|_| FetchError::BadUrl(url.to_string()))?;
         let response = match stream {
             Stream::Plain(s) => send(TokioIo::new(s), request).await,
@@ -269,7 +311,7 @@ impl Fetcher {
 
     /// The host's addresses that the policy allows; an address written in the URL is checked as it is.
     async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
-        let allowed = |ip: IpAddr| self.settings.allow_private_addresses || is_public(ip);
+        let allowed = |ip: IpAddr| self.allow_private || is_public(ip);
         if let Ok(ip) = host.parse::<IpAddr>() {
             return if allowed(ip) {
                 Ok(vec![SocketAddr::new(ip, port)])
@@ -291,6 +333,23 @@ impl Fetcher {
     }
 }
 
+/// Whether `url` is https, its host as written and its port; `BadUrl` for anything but http(s) with a host.
+fn target(url: &Url) -> Result<(bool, &str, u16), FetchError> {
+    let https = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(FetchError::BadUrl(url.to_string())),
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| FetchError::BadUrl(url.to_string()))?;
+    Ok((https, host, port))
+}
+
 /// Connects to the first address that answers.
 async fn connect(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
     let mut last = std::io::Error::other("no address");
@@ -304,17 +363,20 @@ async fn connect(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
 }
 
 /// Sends one request over an HTTP/1.1 connection that serves only it.
-async fn send<T>(
+async fn send<T, B>(
     io: TokioIo<T>,
-    request: hyper::Request<Empty<Bytes>>,
+    request: hyper::Request<B>,
 ) -> hyper::Result<hyper::Response<hyper::body::Incoming>>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
-            tracing::debug!(%error, "layout file connection ended with an error");
+            tracing::debug!(%error, "outbound connection ended with an error");
         }
     });
     sender.send_request(request).await

@@ -33,6 +33,7 @@ pub mod quarantine;
 pub mod reports;
 pub mod session;
 pub mod settings;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -118,6 +119,16 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/sources/{id}/revoke", post(admin::revoke_source))
         .route("/admin/settings", get(settings::page).post(settings::save))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create_webhook),
+        )
+        .route("/admin/webhooks/{id}", get(webhooks::log))
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/admin/integration", get(integration::page))
         .route("/admin/sources/{id}/cors", post(admin::set_source_cors))
         .route(

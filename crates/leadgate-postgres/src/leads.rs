@@ -414,6 +414,18 @@ impl PgStorage {
             .execute(&mut *tx)
             .await?;
         }
+        // The webhooks' outbox, in the transaction that changes the status.
+        if let Some(status) = patch.status
+            && status.as_str() != status_now
+        {
+            super::webhooks::queue_events(
+                &mut tx,
+                leadgate_storage::WebhookEventType::LeadStatusChanged,
+                &[id],
+                Utc::now(),
+            )
+            .await?;
+        }
         if let Some(status) = patch.status {
             sqlx::query("UPDATE leads SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())

@@ -41,6 +41,7 @@ pub mod test_database;
 #[doc(hidden)]
 pub mod testing;
 mod transfer;
+mod webhooks;
 mod write;
 
 pub use transfer::PgTransfer;

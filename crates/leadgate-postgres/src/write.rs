@@ -28,7 +28,7 @@ use leadgate_domain::payload::Payload;
 use leadgate_domain::warning::Warning;
 use leadgate_storage::{
     CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-    SubmitOutcome, content_hash,
+    SubmitOutcome, WebhookEventType, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (PostgreSQL allows 65,535 bound values; the widest table binds 23 per row).
@@ -330,6 +330,9 @@ pub(super) async fn insert_leads(
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
         form_cards(conn, lead.id).await?;
     }
+    // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
+    let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+    super::webhooks::queue_events(conn, WebhookEventType::LeadCreated, &ids, Utc::now()).await?;
     Ok(leads.iter().map(party_of).collect())
 }
 

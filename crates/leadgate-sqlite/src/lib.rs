@@ -40,6 +40,7 @@ mod summaries;
 #[doc(hidden)]
 pub mod testing;
 mod transfer;
+mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;

@@ -20,7 +20,7 @@ use leadgate_domain::payload::Payload;
 use leadgate_domain::warning::Warning;
 use leadgate_storage::{
     CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-    SubmitOutcome, content_hash,
+    SubmitOutcome, WebhookEventType, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
@@ -296,6 +296,18 @@ pub(super) async fn insert_leads(
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
         form_cards(conn, lead.id).await?;
     }
+    // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
+    let (first, last) = leads.iter().fold((i64::MAX, i64::MIN), |(lo, hi), l| {
+        (lo.min(l.id), hi.max(l.id))
+    });
+    super::webhooks::queue_events(
+        &mut *conn,
+        WebhookEventType::LeadCreated,
+        first,
+        last,
+        Utc::now(),
+    )
+    .await?;
     Ok(leads.iter().map(party_of).collect())
 }
 

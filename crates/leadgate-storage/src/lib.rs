@@ -24,6 +24,7 @@ pub mod settings;
 pub mod traits;
 pub mod transfer;
 pub mod web_model;
+pub mod webhooks;
 
 pub use collector_passwords::*;
 pub use counterparty_edit::*;
@@ -36,3 +37,4 @@ pub use reports::*;
 pub use settings::*;
 pub use traits::*;
 pub use web_model::*;
+pub use webhooks::*;

@@ -587,6 +587,7 @@ pub trait Storage:
     + CollectorPasswordStore
     + super::LiveLeads
     + Reports
+    + crate::webhooks::Webhooks
     + Send
     + Sync
     + 'static
@@ -607,6 +608,7 @@ impl<T> Storage for T where
         + CollectorPasswordStore
         + super::LiveLeads
         + Reports
+        + crate::webhooks::Webhooks
         + Send
         + Sync
         + 'static

@@ -475,6 +475,50 @@ pub const TABLES: &[Table] = &[
         key: &["key"],
         page_rows: 500,
     },
+    Table {
+        name: "webhooks",
+        columns: &[
+            col("id", Int),
+            col("calendar_id", Int),
+            col("url", Text),
+            col("secret_nonce", Bytes),
+            col("secret_ciphertext", Bytes),
+            col("enabled", Bool),
+            col("created_at", Time),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
+    Table {
+        name: "webhook_events",
+        columns: &[
+            col("id", Int),
+            col("type", Text),
+            col("lead_id", Int),
+            col("created_at", Time),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
+    Table {
+        name: "webhook_deliveries",
+        columns: &[
+            col("id", Int),
+            col("webhook_id", Int),
+            col("event_id", Int),
+            col("state", Text),
+            col("attempts", Int),
+            col("next_attempt_at", Time),
+            col("retry_since", Time),
+            col("last_attempt_at", Time),
+            col("last_status", Int),
+            col("last_answer", Text),
+            col("delivered_at", Time),
+            col("created_at", Time),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
 ];
 
 /// A table as a backend has it: its name and the columns it stores (not those it derives itself, such as a

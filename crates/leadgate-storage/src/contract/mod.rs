@@ -42,6 +42,7 @@ mod ledger;
 mod live;
 mod personal_data;
 mod settings;
+mod webhooks;
 
 pub use accounts::*;
 pub use calendars::*;
@@ -56,6 +57,7 @@ pub use ledger::*;
 pub use live::*;
 pub use personal_data::*;
 pub use settings::*;
+pub use webhooks::*;
 
 /// Runs every case of the contract against backends made by `$make`, an expression that can be called
 /// with no arguments and returns a future of a fresh, empty backend (anything that dereferences to a
@@ -102,6 +104,7 @@ macro_rules! storage_contract_suite {
             layout_files_are_stored_retried_or_given_up_and_served_to_their_own_lead,
             an_erased_lead_loses_its_layout_files,
             a_collectors_sealed_password_is_kept_replaced_and_cleared,
+            webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_redelivered,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
