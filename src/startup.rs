@@ -69,7 +69,7 @@ pub struct Services {
 /// # Errors
 /// Unsupported URL scheme, an unreadable password, or the database cannot be opened or migrated. An error
 /// never holds the password; one that says the database cannot be reached right now holds a
-/// [`StorageError::Unavailable`](leadgate_storage::StorageError::Unavailable) (see [`is_unavailable`]).
+/// [`StorageError::Unavailable`] (see [`is_unavailable`]).
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
     let database = &settings.database;
     let url = database.url.as_str();
