@@ -10,8 +10,8 @@
 //!
 //! [`copy_database`] refuses a target that holds any row, writes the whole copy in ONE transaction of the
 //! target, reads it back inside that transaction and compares the row count and a SHA-256 checksum
-//! ([`table_checksums`]) per table (computed over the neutral values, so equal across backends) with what it read from the source, and
-//! commits only when every table matches: a failed copy leaves the target empty.
+//! ([`table_checksums`]) per table (computed over the neutral values, so equal across backends) with what it
+//! read from the source, and commits only when every table matches: a failed copy leaves the target empty.
 
 use std::collections::BTreeSet;
 use std::path::Path;
