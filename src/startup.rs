@@ -624,6 +624,8 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
+        // What the other instances on the database commit reaches this instance's open pages too.
+        live.listen(storage.clone());
         // Live streams never end by themselves: they end at shutdown, so their connections can close.
         tokio::spawn({
             let stop = stop.clone();
