@@ -14,14 +14,15 @@
 //! relay, each lead read from the database, so every instance's pages get every event in their own
 //! sequence, filtered for their viewers as any other. The hub's own notes come back to its listener and are
 //! not published twice. A listener that lost its connection connects again (after a pause that grows up to
-//! half a minute while the database cannot be reached); what other instances committed in between reaches
-//! open pages at their next reload.
+//! half a minute while the database cannot be reached), and since what other instances committed in between
+//! was not heard, every open page is told to reload its list ([`LiveHub::gap`]), as is a page that resumes
+//! from before that moment.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use leadgate_storage::{Heard, LeadListener, LeadNote, LeadSummary, Storage};
@@ -62,11 +63,15 @@ pub struct Subscription {
     pub receiver: broadcast::Receiver<Arc<LeadEvent>>,
     /// The page's last event is no longer known: it must reload its list.
     pub reload: bool,
+    /// Changes when events may have been missed from now on: the page must reload its list then.
+    pub gaps: watch::Receiver<u64>,
 }
 
 struct Ring {
     next: u64,
     events: VecDeque<Arc<LeadEvent>>,
+    /// The number taken by the latest gap (no event has it): a page that saw less than it missed events.
+    last_gap: u64,
 }
 
 /// The in-process broadcast of lead events.
@@ -76,6 +81,7 @@ pub struct LiveHub {
     origin: String,
     ring: Mutex<Ring>,
     sender: broadcast::Sender<Arc<LeadEvent>>,
+    gaps: watch::Sender<u64>,
     announcements: mpsc::UnboundedSender<(i64, Change)>,
     closed: CancellationToken,
 }
@@ -100,8 +106,10 @@ impl LiveHub {
             ring: Mutex::new(Ring {
                 next: 1,
                 events: VecDeque::with_capacity(RING),
+                last_gap: 0,
             }),
             sender,
+            gaps: watch::Sender::new(0),
             announcements,
             closed: CancellationToken::new(),
         });
@@ -194,6 +202,19 @@ impl LiveHub {
         seq
     }
 
+    /// Marks a gap: events may have been missed (the relay's listener was not listening). Every open stream
+    /// is told, and a page that resumes from before it must reload its list.
+    pub fn gap(&self) {
+        let mut ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ring.last_gap = ring.next;
+        ring.next += 1;
+        // Under the ring's lock, as `publish`: a subscriber sees the gap in `subscribe` or on its receiver.
+        self.gaps.send_replace(ring.last_gap);
+    }
+
     /// The id of the latest event (what a page rendered now has seen).
     pub fn current_id(&self) -> String {
         let ring = self
@@ -215,11 +236,13 @@ impl LiveHub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let receiver = self.sender.subscribe();
+        let gaps = self.gaps.subscribe();
         let Some(last) = last else {
             return Subscription {
                 backlog: Vec::new(),
                 receiver,
                 reload: false,
+                gaps,
             };
         };
         let seq = last
@@ -229,8 +252,8 @@ impl LiveHub {
             .filter(|seq| *seq < ring.next);
         let oldest = ring.events.front().map_or(ring.next, |e| e.seq);
         match seq {
-            // Every event after `seq` is still in the ring.
-            Some(seq) if seq + 1 >= oldest => Subscription {
+            // Every event after `seq` is still in the ring, and none was missed since.
+            Some(seq) if seq + 1 >= oldest && seq >= ring.last_gap => Subscription {
                 backlog: ring
                     .events
                     .iter()
@@ -239,11 +262,13 @@ impl LiveHub {
                     .collect(),
                 receiver,
                 reload: false,
+                gaps,
             },
             _ => Subscription {
                 backlog: Vec::new(),
                 receiver,
                 reload: true,
+                gaps,
             },
         }
     }
@@ -296,9 +321,10 @@ async fn listen(
             Ok(Heard::Reconnected) => {
                 pause = LISTEN_RETRY.0;
                 tracing::warn!(
-                    "the live relay lost its connection and listens again: changes other instances made \
-                     meanwhile show on open pages at their next reload"
+                    "the live relay lost its connection and listens again: open pages reload their lists, \
+                     as changes other instances made meanwhile were not heard"
                 );
+                hub.gap();
             }
             Err(e) => {
                 drop(hub);
@@ -376,5 +402,23 @@ mod tests {
         assert!(hub.subscribe(Some("beef-1")).reload);
         assert!(hub.subscribe(Some("garbage")).reload);
         assert!(!hub.subscribe(None).reload);
+    }
+
+    #[tokio::test]
+    async fn after_a_gap_open_streams_are_told_and_a_page_from_before_it_reloads() {
+        let hub = hub().await;
+        hub.publish(Change::New, summary(1));
+        let before = hub.current_id();
+        let mut open = hub.subscribe(Some(&before));
+        assert!(!open.reload);
+        hub.gap();
+        open.gaps.changed().await.unwrap();
+        assert!(hub.subscribe(Some(&before)).reload);
+        let after = hub.current_id();
+        let mut fresh = hub.subscribe(Some(&after));
+        assert!(!fresh.reload);
+        hub.publish(Change::New, summary(2));
+        assert_eq!(fresh.receiver.recv().await.unwrap().lead.id, 2);
+        assert!(!fresh.gaps.has_changed().unwrap());
     }
 }
