@@ -298,6 +298,10 @@ pub struct DatabaseSettings {
     /// With PostgreSQL: the directory for leadgate's own files (the generated `secret.key`, the first start's
     /// secrets); `data` when not set. With SQLite they live beside the database file, and this key is refused.
     pub data_dir: Option<PathBuf>,
+    /// With PostgreSQL: the most connections each instance opens (the live pages' listener has one more).
+    pub max_connections: u32,
+    /// With PostgreSQL: how long a query waits for a free connection before it fails as unavailable.
+    pub acquire_timeout_secs: u64,
 }
 
 /// The database URL when none is configured.
@@ -313,9 +317,17 @@ impl Default for DatabaseSettings {
             password_env: None,
             password_file: None,
             data_dir: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout_secs: DEFAULT_ACQUIRE_TIMEOUT_SECS,
         }
     }
 }
+
+/// `database.max_connections` when not set.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// `database.acquire_timeout_secs` when not set.
+pub const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 10;
 
 impl DatabaseSettings {
     /// Whether the URL names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -368,6 +380,8 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("password_env", &self.password_env)
             .field("password_file", &self.password_file)
             .field("data_dir", &self.data_dir)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .finish()
     }
 }
@@ -1134,11 +1148,26 @@ impl Settings {
                     "database.password_env, database.password_file: only for a PostgreSQL database.url".to_owned(),
                 );
             }
+            if self.database.max_connections != DEFAULT_MAX_CONNECTIONS
+                || self.database.acquire_timeout_secs != DEFAULT_ACQUIRE_TIMEOUT_SECS
+            {
+                problems.push(
+                    "database.max_connections, database.acquire_timeout_secs: only for a PostgreSQL \
+                     database.url"
+                        .to_owned(),
+                );
+            }
         } else if self.database.password_env.is_some() && self.database.password_file.is_some() {
             problems.push(
                 "database.password_env and database.password_file are both set: give one"
                     .to_owned(),
             );
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: at least 1".to_owned());
+        }
+        if self.database.acquire_timeout_secs == 0 {
+            problems.push("database.acquire_timeout_secs: at least 1".to_owned());
         }
         if let Err(e) = parse_cron(&self.schedule.mail_collector.cron) {
             problems.push(format!("schedule.mail_collector.cron: {e}"));

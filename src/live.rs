@@ -8,40 +8,40 @@
 //! when that id has left the ring (or belongs to an earlier start of leadgate: ids carry the hub's epoch), the
 //! page is told to reload its list instead.
 //!
-//! Across several instances on one database, a relay (PostgreSQL `LISTEN`/`NOTIFY`) would carry the
-//! announcements: [`LiveHub::announce`] would `NOTIFY` the lead id and change, and each instance's listener
-//! would call [`LiveHub::publish_from_store`] with what it hears, so every instance's pages get every event
-//! in their own sequence.
+//! Across several instances on one database, the storage's relay carries the announcements (on PostgreSQL
+//! `NOTIFY` and `LISTEN`; SQLite, one process, has none): the hub relays each lead id and change it
+//! publishes, and the listener that `serve` starts ([`LiveHub::listen`]) publishes what the other instances
+//! relay, each lead read from the database, so every instance's pages get every event in their own
+//! sequence, filtered for their viewers as any other. The hub's own notes come back to its listener and are
+//! not published twice. A listener that lost its connection connects again (after a pause that grows up to
+//! half a minute while the database cannot be reached), and since what other instances committed in between
+//! was not heard, every open page is told to reload its list ([`LiveHub::gap`]), as is a page that resumes
+//! from before that moment.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use leadgate_storage::{LeadSummary, Storage};
+use leadgate_storage::{Heard, LeadListener, LeadNote, LeadSummary, Storage};
+
+/// What happened to a lead.
+pub use leadgate_storage::LeadChange as Change;
 
 /// How many recent events are kept for pages that reconnect.
 pub const RING: usize = 1024;
 
-/// What happened to a lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// It was filed.
-    New,
-    /// It was changed (status, assignee, contact, counterparty…).
-    Updated,
-}
+/// How many announcements wait to be relayed to the other instances; beyond that (the database cannot be
+/// reached) new ones are not relayed.
+const RELAY_QUEUE: usize = 4096;
 
-impl Change {
-    /// `new` or `updated`, as the stream sends it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::Updated => "updated",
-        }
-    }
-}
+/// How many announcements are read (and relayed) at once.
+const BATCH: usize = 256;
+
+/// The first and the longest pause before a listener that cannot reach the database tries again.
+const LISTEN_RETRY: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(30));
 
 /// One published event.
 #[derive(Debug)]
@@ -63,18 +63,25 @@ pub struct Subscription {
     pub receiver: broadcast::Receiver<Arc<LeadEvent>>,
     /// The page's last event is no longer known: it must reload its list.
     pub reload: bool,
+    /// Changes when events may have been missed from now on: the page must reload its list then.
+    pub gaps: watch::Receiver<u64>,
 }
 
 struct Ring {
     next: u64,
     events: VecDeque<Arc<LeadEvent>>,
+    /// The number taken by the latest gap (no event has it): a page that saw less than it missed events.
+    last_gap: u64,
 }
 
 /// The in-process broadcast of lead events.
 pub struct LiveHub {
     epoch: String,
+    /// This hub's name in relayed notes: its own notes, heard back, are not published twice.
+    origin: String,
     ring: Mutex<Ring>,
     sender: broadcast::Sender<Arc<LeadEvent>>,
+    gaps: watch::Sender<u64>,
     announcements: mpsc::UnboundedSender<(i64, Change)>,
     closed: CancellationToken,
 }
@@ -88,28 +95,74 @@ impl std::fmt::Debug for LiveHub {
 }
 
 impl LiveHub {
-    /// A hub, with its task that reads announced leads from `storage` (must be called within the runtime).
+    /// A hub, with its task that reads announced leads from `storage` and relays them to the other instances
+    /// on its database (must be called within the runtime).
     pub fn new(storage: Arc<dyn Storage>) -> Arc<Self> {
         let (announcements, mut incoming) = mpsc::unbounded_channel::<(i64, Change)>();
         let (sender, _) = broadcast::channel(RING);
         let hub = Arc::new(Self {
             epoch: format!("{:x}", rand::random::<u32>()),
+            origin: format!("{:016x}", rand::random::<u64>()),
             ring: Mutex::new(Ring {
                 next: 1,
                 events: VecDeque::with_capacity(RING),
+                last_gap: 0,
             }),
             sender,
+            gaps: watch::Sender::new(0),
             announcements,
             closed: CancellationToken::new(),
         });
+        // Only a database that other instances share has a listener, and only then is anything relayed.
+        let relay = storage.lead_listener().is_some().then(|| {
+            let (relay, queued) = mpsc::channel::<LeadNote>(RELAY_QUEUE);
+            tokio::spawn(relay_notes(storage.clone(), queued));
+            relay
+        });
         let weak = Arc::downgrade(&hub);
         tokio::spawn(async move {
-            while let Some((id, change)) = incoming.recv().await {
+            let mut batch = Vec::with_capacity(BATCH);
+            while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let Some(hub) = weak.upgrade() else { return };
-                hub.publish_from_store(storage.as_ref(), id, change).await;
+                if let Some(relay) = &relay {
+                    let mut dropped = 0_usize;
+                    for (lead_id, change) in &batch {
+                        let note = LeadNote {
+                            origin: hub.origin.clone(),
+                            lead_id: *lead_id,
+                            change: *change,
+                        };
+                        if relay.try_send(note).is_err() {
+                            dropped += 1;
+                        }
+                    }
+                    if dropped > 0 {
+                        tracing::warn!(
+                            count = dropped,
+                            "the other instances' live pages miss changes: the relay is behind"
+                        );
+                    }
+                }
+                for (lead_id, change) in batch.drain(..) {
+                    hub.publish_from_store(storage.as_ref(), lead_id, change)
+                        .await;
+                }
             }
         });
         hub
+    }
+
+    /// Starts publishing what the other instances on the database relay, until the hub is closed (what
+    /// `serve` does; a one-shot command only relays). Does nothing where the storage has no relay.
+    pub fn listen(self: &Arc<Self>, storage: Arc<dyn Storage>) {
+        if let Some(listener) = storage.lead_listener() {
+            tokio::spawn(listen(
+                Arc::downgrade(self),
+                storage,
+                listener,
+                self.closed.clone(),
+            ));
+        }
     }
 
     /// Announces a committed lead; never waits. Pages learn of it once its summary is read.
@@ -149,6 +202,19 @@ impl LiveHub {
         seq
     }
 
+    /// Marks a gap: events may have been missed (the relay's listener was not listening). Every open stream
+    /// is told, and a page that resumes from before it must reload its list.
+    pub fn gap(&self) {
+        let mut ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ring.last_gap = ring.next;
+        ring.next += 1;
+        // Under the ring's lock, as `publish`: a subscriber sees the gap in `subscribe` or on its receiver.
+        self.gaps.send_replace(ring.last_gap);
+    }
+
     /// The id of the latest event (what a page rendered now has seen).
     pub fn current_id(&self) -> String {
         let ring = self
@@ -170,11 +236,13 @@ impl LiveHub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let receiver = self.sender.subscribe();
+        let gaps = self.gaps.subscribe();
         let Some(last) = last else {
             return Subscription {
                 backlog: Vec::new(),
                 receiver,
                 reload: false,
+                gaps,
             };
         };
         let seq = last
@@ -184,8 +252,8 @@ impl LiveHub {
             .filter(|seq| *seq < ring.next);
         let oldest = ring.events.front().map_or(ring.next, |e| e.seq);
         match seq {
-            // Every event after `seq` is still in the ring.
-            Some(seq) if seq + 1 >= oldest => Subscription {
+            // Every event after `seq` is still in the ring, and none was missed since.
+            Some(seq) if seq + 1 >= oldest && seq >= ring.last_gap => Subscription {
                 backlog: ring
                     .events
                     .iter()
@@ -194,11 +262,13 @@ impl LiveHub {
                     .collect(),
                 receiver,
                 reload: false,
+                gaps,
             },
             _ => Subscription {
                 backlog: Vec::new(),
                 receiver,
                 reload: true,
+                gaps,
             },
         }
     }
@@ -211,6 +281,61 @@ impl LiveHub {
     /// Cancelled once the hub is closed.
     pub fn closed(&self) -> &CancellationToken {
         &self.closed
+    }
+}
+
+/// Relays queued notes to the other instances, in batches, until the hub is gone. Notes that cannot be
+/// relayed (the database cannot be reached) are dropped: they would be stale by the time it can.
+async fn relay_notes(storage: Arc<dyn Storage>, mut queued: mpsc::Receiver<LeadNote>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queued.recv_many(&mut batch, BATCH).await > 0 {
+        if let Err(e) = storage.relay_leads(&batch).await {
+            tracing::warn!(error = %e, count = batch.len(), "cannot relay changes to the other instances");
+        }
+        batch.clear();
+    }
+}
+
+/// Publishes the other instances' notes as the listener hears them, until `closed` or the hub is gone.
+async fn listen(
+    hub: Weak<LiveHub>,
+    storage: Arc<dyn Storage>,
+    mut listener: Box<dyn LeadListener>,
+    closed: CancellationToken,
+) {
+    let mut pause = LISTEN_RETRY.0;
+    loop {
+        let heard = tokio::select! {
+            () = closed.cancelled() => return,
+            heard = listener.next() => heard,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        match heard {
+            Ok(Heard::Notes(notes)) => {
+                pause = LISTEN_RETRY.0;
+                for note in notes.into_iter().filter(|n| n.origin != hub.origin) {
+                    hub.publish_from_store(storage.as_ref(), note.lead_id, note.change)
+                        .await;
+                }
+            }
+            Ok(Heard::Reconnected) => {
+                pause = LISTEN_RETRY.0;
+                tracing::warn!(
+                    "the live relay lost its connection and listens again: open pages reload their lists, \
+                     as changes other instances made meanwhile were not heard"
+                );
+                hub.gap();
+            }
+            Err(e) => {
+                drop(hub);
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis(), "the live relay cannot listen");
+                tokio::select! {
+                    () = closed.cancelled() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(LISTEN_RETRY.1);
+            }
+        }
     }
 }
 
@@ -277,5 +402,23 @@ mod tests {
         assert!(hub.subscribe(Some("beef-1")).reload);
         assert!(hub.subscribe(Some("garbage")).reload);
         assert!(!hub.subscribe(None).reload);
+    }
+
+    #[tokio::test]
+    async fn after_a_gap_open_streams_are_told_and_a_page_from_before_it_reloads() {
+        let hub = hub().await;
+        hub.publish(Change::New, summary(1));
+        let before = hub.current_id();
+        let mut open = hub.subscribe(Some(&before));
+        assert!(!open.reload);
+        hub.gap();
+        open.gaps.changed().await.unwrap();
+        assert!(hub.subscribe(Some(&before)).reload);
+        let after = hub.current_id();
+        let mut fresh = hub.subscribe(Some(&after));
+        assert!(!fresh.reload);
+        hub.publish(Change::New, summary(2));
+        assert_eq!(fresh.receiver.recv().await.unwrap().lead.id, 2);
+        assert!(!fresh.gaps.has_changed().unwrap());
     }
 }

@@ -23,7 +23,7 @@ use crate::jobs::MailCollectorJob;
 use crate::tokens;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::{AfterImport, Protocol};
-use leadgate_postgres::PgStorage;
+use leadgate_postgres::{PgStorage, PoolSettings};
 use leadgate_sqlite::SqliteStorage;
 use leadgate_storage::{FileRecords, Storage, StorageError};
 
@@ -88,7 +88,11 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
     }
     if database.is_postgres() {
         let url = database.connect_url()?;
-        let storage = PgStorage::connect(&url)
+        let pool = PoolSettings {
+            max_connections: database.max_connections.max(1),
+            acquire_timeout: Duration::from_secs(database.acquire_timeout_secs.max(1)),
+        };
+        let storage = PgStorage::connect_with(&url, pool)
             .await
             .context("opening the PostgreSQL database")?;
         return Ok(Arc::new(storage));
@@ -624,6 +628,8 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
+        // What the other instances on the database commit reaches this instance's open pages too.
+        live.listen(storage.clone());
         // Live streams never end by themselves: they end at shutdown, so their connections can close.
         tokio::spawn({
             let stop = stop.clone();

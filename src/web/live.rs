@@ -5,8 +5,9 @@
 //! per lead (JSON: `id`, `change` (`new` or `updated`), `calendar_id`, `date`, `html`, and for desktop
 //! notifications `kind`, `title`, `phone` and `url`), with the hub's event id. A page resumes after a
 //! reconnect from the browser's `Last-Event-ID`, or at first from the `since` id it was rendered with, so
-//! nothing committed after the page was rendered is missed. When that id is too old for the hub's ring, the
-//! stream sends one event `reload` and ends: the page reloads its list. Visibility is the inbox's: a manager
+//! nothing committed after the page was rendered is missed. When that id is too old for the hub's ring, or
+//! events may have been missed since (another instance's changes were not heard while the relay's listener
+//! reconnected), the stream sends one event `reload` and ends: the page reloads its list. Visibility is the inbox's: a manager
 //! gets the leads of the calendars they may see (read again every half minute), an administrator all.
 
 use std::collections::VecDeque;
@@ -21,7 +22,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::instrument;
 
@@ -130,6 +131,7 @@ struct StreamState {
     target: Target,
     backlog: VecDeque<Arc<LeadEvent>>,
     receiver: broadcast::Receiver<Arc<LeadEvent>>,
+    gaps: watch::Receiver<u64>,
     closed: CancellationToken,
     reload: bool,
     done: bool,
@@ -214,6 +216,7 @@ async fn stream(
         target,
         backlog: subscription.backlog.into(),
         receiver: subscription.receiver,
+        gaps: subscription.gaps,
         reload: subscription.reload,
         done: false,
     };
@@ -254,6 +257,11 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
                 Some(event) => event,
                 None => tokio::select! {
                     () = s.closed.cancelled() => return None,
+                    // Events may have been missed (another instance's were not heard): the page reloads.
+                    Ok(()) = s.gaps.changed() => {
+                        s.done = true;
+                        return Some((Ok(Event::default().event("reload").data("reload")), (s, counted)));
+                    }
                     received = s.receiver.recv() => match received {
                         Ok(event) => event,
                         // The stream fell too far behind: the page reloads its list.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dovecot;
 pub mod forward;
 pub mod proxy;
+pub mod serve;
 
 use std::path::PathBuf;
 

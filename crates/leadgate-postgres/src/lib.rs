@@ -55,6 +55,29 @@ pub struct PgStorage {
     pool: PgPool,
     /// Where the pool connects, for messages: `host:port/database`, never the password.
     target: Target,
+    /// How the pool connects (the live relay's listener connects the same way, outside the pool).
+    options: PgConnectOptions,
+    /// The pool's size and patience.
+    pool_settings: PoolSettings,
+}
+
+/// The size of the connection pool and how long a caller waits for a connection of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// At most this many connections to the server (the live relay's listener holds one more of its own).
+    pub max_connections: u32,
+    /// How long a query waits for a free connection (or for the server to accept one) before it fails as
+    /// unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -224,10 +247,19 @@ impl PgStorage {
     /// migration.
     #[instrument(skip_all)]
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
-        Ok(Self::open(url).await?)
+        Self::connect_with(url, PoolSettings::default()).await
     }
 
-    async fn open(url: &str) -> Result<Self> {
+    /// [`PgStorage::connect`] with a pool of this size and patience.
+    ///
+    /// # Errors
+    /// As [`PgStorage::connect`].
+    #[instrument(skip_all)]
+    pub async fn connect_with(url: &str, pool: PoolSettings) -> Result<Self, StorageError> {
+        Ok(Self::open(url, pool).await?)
+    }
+
+    async fn open(url: &str, pool_settings: PoolSettings) -> Result<Self> {
         let (options, target) = parse_url(url)?;
         let options = options
             .application_name("leadgate")
@@ -240,13 +272,23 @@ impl PgStorage {
             .map_err(|e| connect_error(&target, e))?;
         let _ = first.close().await;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(pool_settings.max_connections.max(1))
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options);
+            .acquire_timeout(pool_settings.acquire_timeout)
+            .connect_lazy_with(options.clone());
         sqlx::migrate!("./migrations").run(&pool).await?;
-        tracing::info!(target = %target, "PostgreSQL database open");
-        Ok(Self { pool, target })
+        tracing::info!(
+            target = %target,
+            max_connections = pool_settings.max_connections,
+            acquire_timeout_secs = pool_settings.acquire_timeout.as_secs_f64(),
+            "PostgreSQL database open"
+        );
+        Ok(Self {
+            pool,
+            target,
+            options,
+            pool_settings,
+        })
     }
 
     /// Where this storage connects (host, port, database).
