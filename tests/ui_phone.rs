@@ -81,12 +81,12 @@ fn big_order() -> Value {
     })
 }
 
-/// 55 leads over the week of 1–7 June 2026 (more than a page of the inbox, more than a month cell shows),
-/// with long Cyrillic subjects, a long unbroken word, a long address, a long e-mail and a long phone as sent;
-/// returns the big order's id and a contact request's id.
-async fn seed(app: &TestApp) -> (i64, i64) {
+/// `leads` contact requests and the big order over the week of 1–7 June 2026 (55 are more than a page of the
+/// inbox and more than a month cell shows), with long Cyrillic subjects, a long unbroken word, a long address,
+/// a long e-mail and a long phone as sent; returns the big order's id and a contact request's id.
+async fn seed(app: &TestApp, leads: u32) -> (i64, i64) {
     let mut contact = 0;
-    for i in 0..54_u32 {
+    for i in 0..leads {
         let mut lead = json!({
             "Тема": LONG_SUBJECTS[i as usize % LONG_SUBJECTS.len()],
             "Дата": format!("{:02}.06.2026 {:02}:{:02}:00", 1 + i % 7, 9 + i % 9, (i * 7) % 60),
@@ -238,10 +238,10 @@ async fn count(b: &Browser, css: &str) -> u64 {
 }
 
 /// A signed-in manager on a phone, with the leads of [`seed`].
-async fn manager_on_a_phone() -> (TestApp, Browser, i64, i64) {
+async fn manager_on_a_phone(leads: u32) -> (TestApp, Browser, i64, i64) {
     let app = TestApp::spawn().await;
     add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    let (order, contact) = seed(&app).await;
+    let (order, contact) = seed(&app, leads).await;
     let b = Browser::start_phone().await;
     b.sign_in(&app, "manager1", "manager-password").await;
     (app, b, order, contact)
@@ -249,7 +249,7 @@ async fn manager_on_a_phone() -> (TestApp, Browser, i64, i64) {
 
 #[tokio::test]
 async fn on_a_phone_the_inbox_fits_the_screen_and_each_lead_s_phone_dials_it() {
-    let (app, b, order, _) = manager_on_a_phone().await;
+    let (app, b, order, _) = manager_on_a_phone(54).await;
     // A page of leads, each phone a link that dials it, and the next page.
     phone_page_fits(&b, &app, "/inbox", "#next-page", "inbox").await;
     assert_eq!(count(&b, "tr.lead-row").await, 50);
@@ -273,7 +273,7 @@ async fn on_a_phone_the_inbox_fits_the_screen_and_each_lead_s_phone_dials_it() {
 
 #[tokio::test]
 async fn on_a_phone_a_lead_with_many_lines_its_actions_and_its_tech_card_fit_the_screen() {
-    let (app, b, order, contact) = manager_on_a_phone().await;
+    let (app, b, order, contact) = manager_on_a_phone(2).await;
     // A contact request with a long unbroken subject, and the big order with its phone to dial.
     phone_page_fits(
         &b,
@@ -302,7 +302,7 @@ async fn on_a_phone_a_lead_with_many_lines_its_actions_and_its_tech_card_fit_the
 
 #[tokio::test]
 async fn on_a_phone_the_calendar_s_week_and_month_fit_the_screen() {
-    let (app, b, _, _) = manager_on_a_phone().await;
+    let (app, b, _, _) = manager_on_a_phone(54).await;
     phone_page_fits(
         &b,
         &app,
@@ -328,7 +328,7 @@ async fn on_a_phone_the_calendar_s_week_and_month_fit_the_screen() {
 async fn at_a_desktop_width_the_inbox_is_still_a_table_with_every_column() {
     let app = TestApp::spawn().await;
     add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    let (order, _) = seed(&app).await;
+    let (order, _) = seed(&app, 54).await;
     let b = Browser::start().await;
     b.sign_in(&app, "manager1", "manager-password").await;
 

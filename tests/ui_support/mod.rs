@@ -343,14 +343,15 @@ impl Browser {
         r.json::<serde_json::Value>().await.unwrap()["value"].take()
     }
 
-    /// Saves a PNG of the page beyond what the viewport shows (its top 4000 CSS px), under
-    /// `target/ui-artifacts/`.
+    /// Saves a PNG of the page beyond what the viewport shows (its top 4000 CSS px, at 1.5 device pixels
+    /// to the CSS pixel on a phone, to keep it quick), under `target/ui-artifacts/`.
     pub async fn full_page_screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine as _;
         let size = self
             .client
             .execute(
-                "const d = document.documentElement; return [d.scrollWidth, Math.min(d.scrollHeight, 4000)]",
+                "const d = document.documentElement; \
+                 return [d.scrollWidth, Math.min(d.scrollHeight, 4000), Math.min(1, 1.5 / devicePixelRatio)]",
                 vec![],
             )
             .await
@@ -361,7 +362,7 @@ impl Browser {
                 serde_json::json!({
                     "format": "png",
                     "captureBeyondViewport": true,
-                    "clip": { "x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1 },
+                    "clip": { "x": 0, "y": 0, "width": size[0], "height": size[1], "scale": size[2] },
                 }),
             )
             .await;
