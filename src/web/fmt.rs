@@ -233,6 +233,8 @@ pub struct LeadRow {
     pub who: String,
     /// Phone as sent.
     pub phone: String,
+    /// `tel:` link that dials it, when it has enough digits.
+    pub phone_href: Option<String>,
     /// External number.
     pub number: String,
     /// Assignee login.
@@ -266,6 +268,10 @@ impl LeadRow {
                 .unwrap_or_else(|| format!("{} №{}", kind(l.kind), l.id)),
             who,
             phone: l.contact.phone.clone().unwrap_or_default(),
+            phone_href: super::lead::tel_href(
+                l.contact.phone_e164.as_deref(),
+                l.contact.phone.as_deref(),
+            ),
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
         }

@@ -179,6 +179,7 @@ pub fn artifacts_dir() -> PathBuf {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    driver_url: String,
     _profile: tempfile::TempDir,
 }
 
@@ -195,6 +196,21 @@ impl Browser {
     /// headless Chromium with the flags this machine needs (no sandbox as root, no background networking
     /// on a closed network) and a fresh profile.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// As [`Browser::start`], with Chromium emulating a phone: a 390×844 CSS px viewport at device scale 3,
+    /// touch events, a mobile user agent, and the page's `<meta name="viewport">` obeyed as on a phone.
+    pub async fn start_phone() -> Self {
+        Self::start_with(Some(serde_json::json!({
+            "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 3.0, "touch": true, "mobile": true },
+            "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
+                          Chrome/126.0 Mobile Safari/537.36",
+        })))
+        .await
+    }
+
+    async fn start_with(mobile_emulation: Option<serde_json::Value>) -> Self {
         let driver_bin =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -234,9 +250,7 @@ impl Browser {
         }
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
+        let mut options = serde_json::json!({
                 "binary": chromium,
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -244,8 +258,11 @@ impl Browser {
                     "--no-first-run", "--disable-dev-shm-usage", "--window-size=1366,900",
                     format!("--user-data-dir={}", profile.path().display()),
                 ]
-            }),
-        );
+        });
+        if let Some(emulation) = mobile_emulation {
+            options["mobileEmulation"] = emulation;
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&base)
@@ -254,6 +271,7 @@ impl Browser {
         Browser {
             client,
             driver,
+            driver_url: base,
             _profile: profile,
         }
     }
@@ -304,6 +322,53 @@ impl Browser {
     /// Saves a PNG screenshot of the page under `target/ui-artifacts/`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Runs a Chrome DevTools Protocol command in this session (through chromedriver); returns its result.
+    pub async fn cdp(&self, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/session/{session}/goog/cdp/execute",
+                self.driver_url
+            ))
+            .json(&serde_json::json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{cmd}: {}", r.status());
+        r.json::<serde_json::Value>().await.unwrap()["value"].take()
+    }
+
+    /// Saves a PNG of the page beyond what the viewport shows (its top 4000 CSS px, at 1.5 device pixels
+    /// to the CSS pixel on a phone, to keep it quick), under `target/ui-artifacts/`.
+    pub async fn full_page_screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let size = self
+            .client
+            .execute(
+                "const d = document.documentElement; \
+                 return [d.scrollWidth, Math.min(d.scrollHeight, 4000), Math.min(1, 1.5 / devicePixelRatio)]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                serde_json::json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": size[0], "height": size[1], "scale": size[2] },
+                }),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
         let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         path
