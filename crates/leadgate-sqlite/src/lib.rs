@@ -130,9 +130,15 @@ impl SqliteStorage {
     /// connection PRAGMAs and runs the embedded migrations.
     ///
     /// # Errors
-    /// The file cannot be created or opened, or a migration fails.
-    #[instrument(skip_all, fields(url = %url))]
+    /// `url` is not a SQLite URL (a PostgreSQL URL would otherwise name a file, and its password end up in a
+    /// path), the file cannot be created or opened, or a migration fails.
+    #[instrument(skip_all)]
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StorageError::backend(
+                "not a SQLite database URL: it starts with sqlite: (sqlite://path or sqlite::memory:)",
+            ));
+        }
         Ok(Self::open(url).await?)
     }
 
@@ -327,6 +333,19 @@ mod tests {
         Disposition, Ledger, LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome,
         content_hash,
     };
+
+    /// A URL of another database is refused before anything is made of it: it is never taken for a file name.
+    #[tokio::test]
+    async fn a_url_that_is_not_sqlite_is_refused_without_naming_it() {
+        let url = "postgres://leadgate:secret-password@127.0.0.1:1/leadgate";
+        let Err(error) = SqliteStorage::connect(url).await else {
+            panic!("a PostgreSQL URL opened as SQLite");
+        };
+        let message = error.to_string();
+        assert!(message.contains("not a SQLite database URL"), "{message}");
+        assert!(!message.contains("secret-password"), "{message}");
+        assert!(!Path::new("postgres:").exists());
+    }
 
     /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed
     /// statement a boxed backend error that names its cause, a taken name a `Conflict`.
