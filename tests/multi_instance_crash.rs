@@ -236,8 +236,9 @@ async fn the_instance_running_the_collector_killed_mid_run_leaves_every_order_im
         .await;
     }
 
-    // Once the run has committed its first batches: the instance whose sessions hold the advisory locks
-    // (the job's and the collector's), as the server lists them.
+    // Once the run has committed its first batches: the instance whose session holds the job's advisory
+    // lock, as the server lists it (its 64-bit key, classid:objid, is the first 8 bytes of the SHA-256 of
+    // the job's name; other instances hold other locks, such as the one of IMAP push).
     until(
         Duration::from_secs(120),
         "the run committed nothing",
@@ -247,8 +248,10 @@ async fn the_instance_running_the_collector_killed_mid_run_leaves_every_order_im
     .await;
     let lockers: Vec<i32> = sqlx::query_scalar(
         "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND l.granted
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND (l.classid::bigint << 32) | l.objid::bigint = ('x' || left(encode(
+                   sha256(convert_to('leadgate:job:mail_collector', 'UTF8')), 'hex'), 16))::bit(64)::bigint",
     )
     .fetch_all(&mut db)
     .await
