@@ -9,11 +9,18 @@
 # Usage:
 #   scripts/postgres.sh start DIR    start the cluster, (re)create the test role, write DIR/env
 #                                    (source it: it exports LEADGATE_TEST_POSTGRES_URL, the role's URL to the
-#                                    `postgres` maintenance database)
-#   scripts/postgres.sh stop DIR     stop the cluster, if DIR/started says this script started it
+#                                    `postgres` maintenance database, and the restart cluster's variables)
+#   scripts/postgres.sh stop DIR     stop the clusters this script started (DIR/started says which)
+#
+# A second cluster of the same version, leadgate_restart, on another loopback port, is for the tests that
+# restart PostgreSQL under a running leadgate (tests/postgres_restart.rs): they restart that one, never the
+# machine's cluster that every other test shares. It is created when missing and started like the first; its
+# URL is LEADGATE_TEST_POSTGRES_RESTART_URL and LEADGATE_TEST_POSTGRES_RESTART_CLUSTER names it for
+# pg_ctlcluster ("VERSION NAME").
 set -euo pipefail
 
 ROLE=leadgate_test
+RESTART_CLUSTER=leadgate_restart
 
 die() {
     echo "postgres.sh: $*" >&2
@@ -34,9 +41,31 @@ ensure_installed() {
     fi
 }
 
-# The first cluster of the newest installed version: "VERSION NAME PORT STATUS".
+# The first cluster of the newest installed version, the restart tests' own left out: "VERSION NAME PORT
+# STATUS".
 cluster() {
-    pg_lsclusters -h | sort -k1,1n | tail -n 1 | awk '{print $1, $2, $3, $4}'
+    pg_lsclusters -h | awk -v skip="$RESTART_CLUSTER" '$2 != skip' | sort -s -k1,1n | tail -n 1 |
+        awk '{print $1, $2, $3, $4}'
+}
+
+# The restart tests' cluster of VERSION, if it exists: "PORT STATUS".
+restart_cluster() {
+    pg_lsclusters -h | awk -v v="$1" -v name="$RESTART_CLUSTER" '$1 == v && $2 == name {print $3, $4}'
+}
+
+# Creates (or resets) the test role on the cluster listening on PORT, with PASSWORD.
+test_role() {
+    local port=$1 password=$2
+    as_postgres psql -q -v ON_ERROR_STOP=1 -p "$port" -d postgres \
+        -v role="$ROLE" -v password="$password" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'password') \gexec
+SQL
+}
+
+new_password() {
+    head -c 18 /dev/urandom | base64 | tr -d '/+='
 }
 
 as_postgres() {
@@ -54,24 +83,38 @@ start() {
         echo "$version $name" >"$dir/started"
     fi
     local password
-    password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-    as_postgres psql -q -v ON_ERROR_STOP=1 -p "$port" -d postgres \
-        -v role="$ROLE" -v password="$password" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'role')
- WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'password') \gexec
-SQL
+    password=$(new_password)
+    test_role "$port" "$password"
+
+    # The restart tests' own cluster: listening on loopback only (the packages' default), on the next free
+    # port pg_createcluster finds, started by hand only.
+    if [ -z "$(restart_cluster "$version")" ]; then
+        pg_createcluster --start-conf=manual "$version" "$RESTART_CLUSTER" >&2
+    fi
+    local restart_port restart_status restart_password
+    read -r restart_port restart_status < <(restart_cluster "$version")
+    if [ "$restart_status" != online ]; then
+        pg_ctlcluster "$version" "$RESTART_CLUSTER" start
+        echo "$version $RESTART_CLUSTER" >>"$dir/started"
+    fi
+    restart_password=$(new_password)
+    test_role "$restart_port" "$restart_password"
+
     cat >"$dir/env" <<ENV
 export LEADGATE_TEST_POSTGRES_URL=postgres://$ROLE:$password@127.0.0.1:$port/postgres
+export LEADGATE_TEST_POSTGRES_RESTART_URL=postgres://$ROLE:$restart_password@127.0.0.1:$restart_port/postgres
+export LEADGATE_TEST_POSTGRES_RESTART_CLUSTER="$version $RESTART_CLUSTER"
 ENV
-    echo "postgres.sh: PostgreSQL $version/$name on 127.0.0.1:$port; test role $ROLE; env in $dir/env" >&2
+    echo "postgres.sh: PostgreSQL $version/$name on 127.0.0.1:$port, $version/$RESTART_CLUSTER (for the" \
+        "restart tests) on 127.0.0.1:$restart_port; test role $ROLE; env in $dir/env" >&2
 }
 
 stop() {
     local dir=$1
     if [ -f "$dir/started" ]; then
-        read -r version name <"$dir/started"
-        pg_ctlcluster "$version" "$name" stop || true
+        while read -r version name; do
+            pg_ctlcluster "$version" "$name" stop || true
+        done <"$dir/started"
         rm -f "$dir/started"
     fi
 }

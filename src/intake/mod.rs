@@ -353,6 +353,11 @@ async fn commit_with_fallback(
 ) -> Vec<Result<SubmitOutcome, Arc<StorageError>>> {
     match storage.submit_batch(batch).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        // The database cannot be reached: no message of the batch is to blame, and none is committed.
+        Err(e @ StorageError::Unavailable(_)) => {
+            let e = Arc::new(e);
+            batch.iter().map(|_| Err(Arc::clone(&e))).collect()
+        }
         Err(e) if batch.len() == 1 => vec![refused_alone(storage, &batch[0], e).await],
         Err(e) => {
             warn!(error = %e, batch = batch.len(), "group commit failed; committing one by one");
@@ -379,13 +384,16 @@ fn first_outcome(mut outcomes: Vec<SubmitOutcome>) -> Result<SubmitOutcome, Arc<
 /// with the storage's reason instead (with its raw message, or, should storage refuse that too, without it
 /// and without its key), so that one message that always fails never blocks its collector: the rest of its
 /// batch commits and the scan moves on. Nobody waits on a mail message for an answer; an HTTP client does, so
-/// other channels get the error.
+/// other channels get the error. A database that cannot be reached refuses nothing: that error is passed on
+/// for every channel, so that the collector stops before its scan position and imports the message next time.
 async fn refused_alone(
     storage: &dyn Storage,
     submission: &Submission,
     error: StorageError,
 ) -> Result<SubmitOutcome, Arc<StorageError>> {
-    if !matches!(submission.ledger.source, SourceRef::Collector { .. }) {
+    if !matches!(submission.ledger.source, SourceRef::Collector { .. })
+        || matches!(error, StorageError::Unavailable(_))
+    {
         return Err(Arc::new(error));
     }
     let mut reason = format!("storage refused the message: {error}");

@@ -285,6 +285,13 @@ impl MailCollectorJob {
                     info!("scheduled mail collector run skipped: the previous run is still going");
                     continue;
                 }
+                // With several instances on one database this is every due run of all but one of them.
+                Err(JobError::LockedElsewhere) => {
+                    info!(
+                        "scheduled mail collector run skipped: another leadgate process is running the job"
+                    );
+                    continue;
+                }
                 Err(e) => {
                     warn!(error = %e, "scheduled mail collector run did not happen");
                     continue;

@@ -52,15 +52,23 @@ impl FreshPg {
     /// # Panics
     /// Without `LEADGATE_TEST_POSTGRES_URL`, or when the server refuses: a test cannot go on then.
     pub async fn new() -> Self {
-        let server = server_url();
+        Self::on(&server_url()).await
+    }
+
+    /// Creates a database of its own on the server at `server` (a URL to its maintenance database, as
+    /// `LEADGATE_TEST_POSTGRES_URL` is) and connects to it.
+    ///
+    /// # Panics
+    /// When the server refuses: a test cannot go on then.
+    pub async fn on(server: &str) -> Self {
         let admin: PgConnectOptions = server
             .parse()
-            .unwrap_or_else(|e| panic!("{URL_VAR} is not a PostgreSQL URL: {e}"));
+            .unwrap_or_else(|e| panic!("the test server URL is not a PostgreSQL URL: {e}"));
         let admin = admin.disable_statement_logging();
         let name = unique_name();
         let mut conn = PgConnection::connect_with(&admin)
             .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL ({URL_VAR}): {e}"));
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL: {e}"));
         drop_leftovers(&mut conn).await;
         // A name of our own making (letters, digits, underscores): safe to write into the statement.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -68,8 +76,8 @@ impl FreshPg {
             .await
             .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
         let _ = conn.close().await;
-        let mut url =
-            url::Url::parse(&server).unwrap_or_else(|e| panic!("{URL_VAR} is not a URL: {e}"));
+        let mut url = url::Url::parse(server)
+            .unwrap_or_else(|e| panic!("the test server URL is not a URL: {e}"));
         url.set_path(&name);
         let url = url.to_string();
         let storage = match PgStorage::connect(&url).await {
