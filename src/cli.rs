@@ -164,6 +164,20 @@ pub enum UsersCommand {
         /// Name shown in the UI (default: the login).
         #[arg(long)]
         name: Option<String>,
+        /// E-mail address for notifications of new leads in the user's calendars.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set (or with --clear remove) the e-mail address notifications of new leads go to.
+    Email {
+        /// Login.
+        login: String,
+        /// The address.
+        #[arg(required_unless_present = "clear")]
+        address: Option<String>,
+        /// Remove the address.
+        #[arg(long, conflicts_with = "address")]
+        clear: bool,
     },
     /// Take a user's access away: no sign-in, sessions ended, API tokens and calendar feed key refused.
     Disable {
@@ -372,13 +386,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// `users add`: creates a user or sets its role and password. It provisions the accounts like `serve` does, so
 /// on a fresh database the first-start secrets are made and shown here.
 async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> {
-    let (login, role, name) = match action {
-        UsersCommand::Add { login, role, name } => (login, role, name),
+    let (login, role, name, email) = match action {
+        UsersCommand::Add {
+            login,
+            role,
+            name,
+            email,
+        } => (login, role, name, email),
+        UsersCommand::Email {
+            login,
+            address,
+            clear: _,
+        } => return set_email(settings, &login, address.as_deref()).await,
         UsersCommand::Disable { login } => return set_disabled(settings, &login, true).await,
         UsersCommand::Enable { login } => return set_disabled(settings, &login, false).await,
     };
     if Name::parse(&login).is_err() {
         anyhow::bail!("a login is 1 to 64 letters, digits and . _ - @");
+    }
+    if let Some(email) = email.as_deref().filter(|e| !crate::config::valid_email(e)) {
+        anyhow::bail!("--email: {email:?} is not an e-mail address");
     }
     let role: Role = role
         .parse()
@@ -404,21 +431,24 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
     show_first_start(&services.first_start, &services.settings)?;
     let hash = crate::password::hash(password).await?;
     let storage = &services.storage;
-    let verb = match storage.user_credentials(&login).await? {
+    let (id, verb) = match storage.user_credentials(&login).await? {
         Some(user) => {
             storage
                 .update_user(user.id, Some(role), Some(&hash))
                 .await?;
-            "updated"
+            (user.id, "updated")
         }
         None => {
             let name = name.unwrap_or_else(|| login.clone());
-            storage
+            let id = storage
                 .create_user(&login, &name, role, Some(&hash))
                 .await?;
-            "created"
+            (id, "created")
         }
     };
+    if let Some(email) = email.as_deref() {
+        storage.set_user_email(id, Some(email.trim())).await?;
+    }
     println!("user {login} {verb} ({})", role.as_str());
     finish(services).await?;
     Ok(0)
@@ -492,6 +522,26 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
         }
     }
     finish(services).await?;
+    Ok(0)
+}
+
+/// `users email`.
+async fn set_email(settings: Settings, login: &str, address: Option<&str>) -> anyhow::Result<i32> {
+    if let Some(address) = address.filter(|a| !crate::config::valid_email(a)) {
+        anyhow::bail!("{address:?} is not an e-mail address");
+    }
+    let storage = crate::startup::open_storage(&settings).await?;
+    let Some(user) = storage.user_credentials(login).await? else {
+        eprintln!("user {login} not found");
+        return Ok(1);
+    };
+    storage
+        .set_user_email(user.id, address.map(str::trim))
+        .await?;
+    match address {
+        Some(address) => println!("user {login}: e-mail {}", address.trim().to_lowercase()),
+        None => println!("user {login}: e-mail removed"),
+    }
     Ok(0)
 }
 

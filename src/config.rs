@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
+use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter, TlsMode};
 use leadgate_storage::{CollectorRecord, HttpSourceRecord};
 
 /// Errors while loading settings or reading a secret.
@@ -96,6 +96,8 @@ pub struct Settings {
     pub layout_files: LayoutFileSettings,
     /// The delivery of signed webhooks.
     pub webhooks: WebhookSettings,
+    /// E-mail notifications of new leads, and the SMTP server they go through.
+    pub notifications: NotificationSettings,
     /// The key that encrypts secrets kept in the database.
     pub secrets: SecretsSettings,
     /// Which of the settings the UI may also change the configuration sets (the file, or an environment
@@ -132,6 +134,7 @@ impl Default for Settings {
             from_file: FileKeys::default(),
             layout_files: LayoutFileSettings::default(),
             webhooks: WebhookSettings::default(),
+            notifications: NotificationSettings::default(),
             secrets: SecretsSettings::default(),
         }
     }
@@ -213,6 +216,64 @@ impl Default for WebhookSettings {
     }
 }
 
+/// `[notifications]`: e-mail notifications of new leads (whom each calendar notifies is set per calendar in
+/// the UI, or in `[[calendars]]` for the calendars of the file) and the SMTP server they are sent through.
+/// Without `smtp_host` nothing is sent: the notifications wait in the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Whether this instance sends notifications (they are queued with each lead either way).
+    pub enabled: bool,
+    /// The SMTP server; none: no mail is sent.
+    pub smtp_host: Option<String>,
+    /// Its port; by `smtp_tls` when absent: 587 (starttls), 465 (implicit), 25 (none).
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `implicit` or `none`.
+    pub smtp_tls: TlsMode,
+    /// A CA certificate (PEM) trusted besides the usual roots, for a server with a private CA.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Skip the check of the server's certificate (warned at start); never on by default.
+    pub smtp_insecure_skip_verify: bool,
+    /// The SMTP user name; none: no authentication.
+    pub smtp_username: Option<String>,
+    /// Environment variable holding the SMTP password.
+    pub smtp_password_env: Option<String>,
+    /// File holding the SMTP password.
+    pub smtp_password_file: Option<PathBuf>,
+    /// The sender address (`From:`), e.g. `leadgate@shop.example`.
+    pub from: Option<String>,
+    /// A recipient gets at most one mail per this many seconds: leads in between go into one digest.
+    pub digest_interval_secs: u64,
+    /// The wait before the first retry of a failed mail, seconds; it doubles with each further failure, up
+    /// to `max_retry_wait_secs`. A failed mail is retried until it is sent: nothing is dropped.
+    pub retry_after_secs: u64,
+    /// The longest wait between two attempts, seconds.
+    pub max_retry_wait_secs: u64,
+    /// Each SMTP conversation, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: TlsMode::StartTls,
+            smtp_ca_file: None,
+            smtp_insecure_skip_verify: false,
+            smtp_username: None,
+            smtp_password_env: None,
+            smtp_password_file: None,
+            from: None,
+            digest_interval_secs: 60,
+            retry_after_secs: 30,
+            max_retry_wait_secs: 3600,
+            timeout_secs: 30,
+        }
+    }
+}
+
 /// `[secrets]`: the key that encrypts the secrets kept in the database (mailbox passwords typed in the UI).
 /// Give `key_env` or `key_file` (64 hex digits: 32 bytes); without either, leadgate generates the key at the
 /// first start into `secret.key` in the data directory (mode 0600), which must then be backed up with the
@@ -261,6 +322,8 @@ pub struct ServerSettings {
     pub hsts_max_age_secs: u64,
     /// A web UI session ends after this many minutes without a request (besides its 14 days).
     pub session_idle_minutes: u64,
+    /// The address the UI is reached at from outside (`https://leads.shop.example`), for links in mail.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -280,6 +343,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             hsts_max_age_secs: 0,
             session_idle_minutes: 12 * 60,
+            public_url: None,
         }
     }
 }
@@ -458,13 +522,19 @@ impl Default for IntakeTuning {
 }
 
 /// `[[calendars]]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
     /// Unique name.
     pub name: String,
     /// Owner's login: personal calendar; absent: common.
     pub owner: Option<String>,
+    /// Notify the owner of each new lead by e-mail (at the address of their account).
+    #[serde(default)]
+    pub notify_owner: bool,
+    /// Further addresses notified of each new lead by e-mail.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 /// `[[http_sources]]`.
@@ -925,7 +995,7 @@ fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)
 
 /// The top-level keys of the settings, for telling an old-form override (`LEADGATE_DATABASE__URL`) apart
 /// from a secret's variable.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "timezone",
     "default_calendar",
     "server",
@@ -938,6 +1008,7 @@ const SECTIONS: [&str; 13] = [
     "collectors",
     "layout_files",
     "webhooks",
+    "notifications",
     "secrets",
 ];
 
@@ -1183,6 +1254,25 @@ impl Settings {
                     c.name
                 ));
             }
+            for address in c.notify.iter().filter(|a| !valid_email(a)) {
+                problems.push(format!(
+                    "calendars[{i}].notify: {address:?} is not an e-mail address"
+                ));
+            }
+            if c.notify_owner && c.owner.is_none() {
+                problems.push(format!(
+                    "calendars[{i}].notify_owner: calendar {:?} has no owner",
+                    c.name
+                ));
+            }
+        }
+        problems.extend(self.notifications.problems());
+        if let Some(url) = &self.server.public_url
+            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            problems.push(format!(
+                "server.public_url: {url:?} is not an absolute http:// or https:// URL"
+            ));
         }
         for (i, source) in self.http_sources.iter().enumerate() {
             if !seen.insert(("source", source.name.as_str())) {
@@ -1214,6 +1304,52 @@ impl Settings {
                     "collectors[{i}].calendar: calendar {calendar:?} is not defined in [[calendars]]"
                 ));
             }
+        }
+        problems
+    }
+}
+
+/// Whether `text` is one plain e-mail address (`local@domain`), as notifications accept it.
+pub fn valid_email(text: &str) -> bool {
+    let text = text.trim();
+    text.len() <= 254
+        && text.parse::<lettre::Address>().is_ok()
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+impl NotificationSettings {
+    /// The SMTP port: the configured one, or the usual one for `smtp_tls`.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.smtp_tls {
+            TlsMode::StartTls => 587,
+            TlsMode::Implicit => 465,
+            TlsMode::None => 25,
+        })
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.smtp_host.is_some() {
+            match &self.from {
+                None => problems.push(
+                    "notifications.from: the sender address is required with smtp_host".to_owned(),
+                ),
+                Some(from) if !valid_email(from) => problems.push(format!(
+                    "notifications.from: {from:?} is not an e-mail address"
+                )),
+                Some(_) => {}
+            }
+        }
+        if self.smtp_password_env.is_some() && self.smtp_password_file.is_some() {
+            problems.push(
+                "notifications.smtp_password_env and smtp_password_file are both set: give one"
+                    .to_owned(),
+            );
+        }
+        if (self.smtp_password_env.is_some() || self.smtp_password_file.is_some())
+            && self.smtp_username.is_none()
+        {
+            problems.push("notifications.smtp_username is required with a password".to_owned());
         }
         problems
     }
@@ -1255,6 +1391,9 @@ mod tests {
         assert_eq!(s.default_calendar, "Заявки с сайта");
         assert_eq!(s.calendars.len(), 2);
         assert_eq!(s.calendars[1].owner.as_deref(), Some("manager1"));
+        assert!(s.calendars[1].notify_owner);
+        assert_eq!(s.calendars[1].notify, ["orders@example.ru"]);
+        assert_eq!(s.notifications.digest_interval_secs, 60);
         assert_eq!(
             s.http_sources[0].cors_origins,
             vec!["https://shop.example".to_owned()]

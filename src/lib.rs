@@ -19,6 +19,7 @@ pub mod intake;
 pub mod jobs;
 pub mod layout_files;
 pub mod live;
+pub mod notifications;
 pub mod password;
 pub mod personal_data;
 pub mod push;

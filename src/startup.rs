@@ -231,6 +231,21 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
             .await?;
     }
     let calendars = storage.calendars().await?;
+    for calendar in &settings.calendars {
+        if let Some(stored) = calendars.iter().find(|c| c.name == calendar.name) {
+            let notifications = leadgate_storage::CalendarNotifications {
+                notify_owner: calendar.notify_owner,
+                addresses: calendar
+                    .notify
+                    .iter()
+                    .map(|a| a.trim().to_lowercase())
+                    .collect(),
+            };
+            storage
+                .set_calendar_notifications(stored.id, &notifications)
+                .await?;
+        }
+    }
     let calendar_id = |name: Option<&str>| -> anyhow::Result<i64> {
         match name {
             None => Ok(default_calendar),
@@ -623,6 +638,31 @@ impl Application {
             info!("this instance does not deliver webhooks ([webhooks] enabled = false)");
             None
         };
+        let notifier = if settings.notifications.enabled {
+            match crate::notifications::NotificationSender::new(
+                storage.clone(),
+                &settings.notifications,
+                settings.server.public_url.as_deref(),
+            )
+            .context("building the notification sender")?
+            {
+                Some(sender) => {
+                    let stop = stop.clone();
+                    Some(tokio::spawn(async move { sender.run(stop).await }))
+                }
+                None => {
+                    info!(
+                        "no SMTP server is configured ([notifications] smtp_host): e-mail notifications wait in the database"
+                    );
+                    None
+                }
+            }
+        } else {
+            info!(
+                "this instance does not send e-mail notifications ([notifications] enabled = false)"
+            );
+            None
+        };
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -658,6 +698,11 @@ impl Application {
             dispatcher
                 .await
                 .context("webhook dispatcher task panicked")?;
+        }
+        if let Some(notifier) = notifier {
+            notifier
+                .await
+                .context("notification sender task panicked")?;
         }
         // Every `Intake` clone is gone now: the writer commits what is queued and ends.
         if let Some(writer) = writer {

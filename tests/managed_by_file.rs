@@ -30,10 +30,12 @@ fn with_file_records(s: &mut Settings) {
         CalendarConfig {
             name: "Пустой".into(),
             owner: None,
+            ..CalendarConfig::default()
         },
         CalendarConfig {
             name: "С заявками".into(),
             owner: None,
+            ..CalendarConfig::default()
         },
     ];
     s.collectors = vec![

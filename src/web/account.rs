@@ -33,6 +33,9 @@ pub struct FeedRow {
 struct AccountPage {
     layout: Layout,
     role: &'static str,
+    /// The address e-mail notifications go to; empty when none.
+    email: String,
+    error: Option<String>,
     has_key: bool,
     just_made: bool,
     feeds: Vec<FeedRow>,
@@ -42,6 +45,15 @@ async fn render(
     state: &AppState,
     viewer: &Viewer,
     key: Option<(&str, String)>,
+) -> Result<Response, ApiError> {
+    render_with(state, viewer, key, None).await
+}
+
+async fn render_with(
+    state: &AppState,
+    viewer: &Viewer,
+    key: Option<(&str, String)>,
+    error: Option<String>,
 ) -> Result<Response, ApiError> {
     let user = state
         .storage
@@ -60,14 +72,60 @@ async fn render(
             personal: c.owner.is_some(),
         })
         .collect();
-    Ok(AccountPage {
-        layout: Layout::new(viewer, "account"),
-        role: fmt::role(viewer.role),
-        has_key: user.has_ics_secret,
-        just_made: key.is_some(),
-        feeds,
+    let email = state
+        .storage
+        .user_email(viewer.user_id)
+        .await?
+        .unwrap_or_default();
+    let status = if error.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        AccountPage {
+            layout: Layout::new(viewer, "account"),
+            role: fmt::role(viewer.role),
+            email,
+            error,
+            has_key: user.has_ics_secret,
+            just_made: key.is_some(),
+            feeds,
+        },
+    )
+        .into_response())
+}
+
+/// The e-mail form of the account page.
+#[derive(Debug, serde::Deserialize)]
+pub struct EmailForm {
+    /// The address; empty clears it.
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /account/email`: sets or clears the address e-mail notifications of the user's calendars go to.
+pub async fn set_email(
+    State(state): State<AppState>,
+    CsrfForm(viewer, form): CsrfForm<EmailForm>,
+) -> Result<Response, ApiError> {
+    let email = form.email.trim();
+    if !email.is_empty() && !crate::config::valid_email(email) {
+        return render_with(
+            &state,
+            &viewer,
+            None,
+            Some(format!("«{email}» — не адрес электронной почты.")),
+        )
+        .await;
     }
-    .into_response())
+    state
+        .storage
+        .set_user_email(viewer.user_id, Some(email).filter(|e| !e.is_empty()))
+        .await?;
+    info!(user = %viewer.login, "e-mail address changed");
+    Ok(axum::response::Redirect::to("/account").into_response())
 }
 
 /// `GET /account`.

@@ -274,6 +274,10 @@ pub struct CalendarRow {
     pub colour: String,
     /// Declared in the configuration file: shown with a mark, changed only there.
     pub managed: bool,
+    /// Whether its owner is notified of new leads by e-mail.
+    pub notify_owner: bool,
+    /// Further addresses notified, one per line.
+    pub notify: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -281,6 +285,10 @@ pub struct CalendarRow {
 struct CalendarsPage {
     layout: Layout,
     calendars: Vec<CalendarRow>,
+    /// Everyone notified by e-mail so far: address, waiting leads, last mail, last error.
+    recipients: Vec<RecipientRow>,
+    /// Whether an SMTP server is configured (`[notifications] smtp_host`).
+    smtp: bool,
     users: Vec<(i64, String)>,
     error: Option<String>,
     suggested_colour: String,
@@ -295,18 +303,42 @@ async fn calendars_page(
     let calendars: Vec<CalendarView> = state.storage.calendars().await?;
     let managed = state.storage.managed_by_file().await?;
     let suggested_colour = assets::PALETTE[calendars.len() % assets::PALETTE.len()].to_owned();
+    let mut rows = Vec::with_capacity(calendars.len());
+    for c in &calendars {
+        let notifications = state.storage.calendar_notifications(c.id).await?;
+        rows.push(CalendarRow {
+            id: c.id,
+            name: c.name.clone(),
+            owner: c.owner.clone().unwrap_or_default(),
+            colour: assets::colour_of(c),
+            managed: managed.calendars.contains(&c.id),
+            notify_owner: notifications.notify_owner,
+            notify: notifications.addresses.join("\n"),
+        });
+    }
+    let tz = timezone(state);
+    let recipients = state
+        .storage
+        .notification_recipients()
+        .await?
+        .into_iter()
+        .map(|r| RecipientRow {
+            address: r.address,
+            pending: r.pending,
+            last_sent: r
+                .last_sent_at
+                .map(|t| fmt::datetime(t, tz))
+                .unwrap_or_default(),
+            last_error: r.last_error.unwrap_or_default(),
+            failures: r.failures,
+        })
+        .collect();
     let page = CalendarsPage {
         layout: Layout::new(viewer, "admin"),
-        calendars: calendars
-            .iter()
-            .map(|c| CalendarRow {
-                id: c.id,
-                name: c.name.clone(),
-                owner: c.owner.clone().unwrap_or_default(),
-                colour: assets::colour_of(c),
-                managed: managed.calendars.contains(&c.id),
-            })
-            .collect(),
+        calendars: rows,
+        recipients,
+        smtp: state.settings.notifications.smtp_host.is_some()
+            && state.settings.notifications.enabled,
         users: state
             .storage
             .users()
@@ -386,6 +418,101 @@ pub async fn create_calendar(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A recipient of e-mail notifications, as the calendars page lists it.
+pub struct RecipientRow {
+    /// The address.
+    pub address: String,
+    /// Leads waiting for its next mail.
+    pub pending: u64,
+    /// The last mail sent, formatted; empty if none yet.
+    pub last_sent: String,
+    /// The last failure's error, while it is failing; empty otherwise.
+    pub last_error: String,
+    /// Failed attempts since its last mail.
+    pub failures: u32,
+}
+
+/// The notification form of a calendar.
+#[derive(Debug, Deserialize)]
+pub struct NotificationsForm {
+    /// `on` when the owner is notified.
+    notify_owner: Option<String>,
+    /// Addresses, separated by line breaks, commas or spaces.
+    #[serde(default)]
+    notify: String,
+}
+
+/// `POST /admin/calendars/{id}/notifications`: whom a calendar notifies of its new leads by e-mail. The
+/// calendars of the configuration file are set there.
+pub async fn set_notifications(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<NotificationsForm>,
+) -> Result<Response, ApiError> {
+    viewer.require_admin()?;
+    let calendar = state
+        .storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(ApiError::NotFound("calendar"))?;
+    if state
+        .storage
+        .managed_by_file()
+        .await?
+        .calendars
+        .contains(&id)
+    {
+        return calendars_page(
+            &state,
+            &viewer,
+            StatusCode::CONFLICT,
+            Some(managed_refusal("Календарь", &calendar.name)),
+        )
+        .await;
+    }
+    let mut addresses: Vec<String> = form
+        .notify
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|a| !a.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    if let Some(bad) = addresses.iter().find(|a| !crate::config::valid_email(a)) {
+        return calendars_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some(format!("«{bad}» — не адрес электронной почты.")),
+        )
+        .await;
+    }
+    if addresses.len() > 50 {
+        return calendars_page(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Some("Не больше 50 адресов на календарь.".into()),
+        )
+        .await;
+    }
+    let notify_owner = form.notify_owner.is_some() && calendar.owner.is_some();
+    state
+        .storage
+        .set_calendar_notifications(
+            id,
+            &leadgate_storage::CalendarNotifications {
+                notify_owner,
+                addresses,
+            },
+        )
+        .await?;
+    info!(calendar = id, by = %viewer.login, "calendar notifications changed");
+    Ok(Redirect::to("/admin/calendars").into_response())
 }
 
 /// The label of a record the configuration file manages, and why it cannot be changed here.

@@ -99,6 +99,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/account", get(account::page))
         .route("/account/feed-key", post(account::new_feed_key))
+        .route("/account/email", post(account::set_email))
         .route("/quarantine", get(quarantine::list))
         .route("/quarantine/{id}", get(quarantine::page))
         .route("/quarantine/{id}/raw", get(quarantine::raw))
@@ -112,6 +113,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/calendars",
             get(admin::calendars).post(admin::create_calendar),
+        )
+        .route(
+            "/admin/calendars/{id}/notifications",
+            post(admin::set_notifications),
         )
         .route(
             "/admin/sources",

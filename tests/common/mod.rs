@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cli;
 pub mod dovecot;
 pub mod forward;
+pub mod postfix;
 pub mod proxy;
 pub mod serve;
 

@@ -333,6 +333,8 @@ pub(super) async fn insert_leads(
     // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
     let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
     super::webhooks::queue_events(conn, WebhookEventType::LeadCreated, &ids, Utc::now()).await?;
+    // The e-mail notifications' outbox, likewise.
+    super::notifications::queue_notifications(conn, &ids, Utc::now()).await?;
     Ok(leads.iter().map(party_of).collect())
 }
 

@@ -33,6 +33,7 @@ mod leads;
 mod ledger;
 mod live;
 mod managed;
+mod notifications;
 mod personal_data;
 mod reports;
 mod settings;

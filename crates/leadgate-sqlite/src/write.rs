@@ -308,6 +308,8 @@ pub(super) async fn insert_leads(
         Utc::now(),
     )
     .await?;
+    // The e-mail notifications' outbox, likewise.
+    super::notifications::queue_notifications(&mut *conn, first, last, Utc::now()).await?;
     Ok(leads.iter().map(party_of).collect())
 }
 

@@ -588,6 +588,7 @@ pub trait Storage:
     + super::LiveLeads
     + Reports
     + crate::webhooks::Webhooks
+    + crate::notifications::Notifications
     + Send
     + Sync
     + 'static
@@ -609,6 +610,7 @@ impl<T> Storage for T where
         + super::LiveLeads
         + Reports
         + crate::webhooks::Webhooks
+        + crate::notifications::Notifications
         + Send
         + Sync
         + 'static
