@@ -237,6 +237,8 @@ pub struct LeadRow {
     pub number: String,
     /// Assignee login.
     pub assignee: String,
+    /// The earlier lead this one may be a second submission of (marked in the inbox).
+    pub possible_duplicate_of: Option<i64>,
 }
 
 impl LeadRow {
@@ -268,6 +270,7 @@ impl LeadRow {
             phone: l.contact.phone.clone().unwrap_or_default(),
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
+            possible_duplicate_of: None,
         }
     }
 }

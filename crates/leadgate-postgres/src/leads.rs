@@ -35,7 +35,7 @@ struct CardLineRow {
 pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<()> {
     let lines: Vec<CardLineRow> = sqlx::query_as(
         "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
-         WHERE l.lead_id = $1 AND NOT l.is_service
+         WHERE l.lead_id = $1 AND NOT l.is_service AND l.removed_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM tech_cards t WHERE t.line_id = l.id)
          ORDER BY l.position",
     )
@@ -44,6 +44,21 @@ pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<
     .await?;
     let now = ms(Utc::now());
     for line in lines {
+        // A line that replaced one whose card went stale gets a number of its own: `7-2/2`.
+        let base = format!("{lead_id}-{}", line.position);
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tech_cards WHERE lead_id = $1 AND (number = $2 OR number LIKE $3)",
+        )
+        .bind(lead_id)
+        .bind(&base)
+        .bind(format!("{base}/%"))
+        .fetch_one(&mut *conn)
+        .await?;
+        let number = if taken == 0 {
+            base
+        } else {
+            format!("{base}/{}", taken + 1)
+        };
         let f = leadgate_domain::techcard::figures(
             dec("width", line.width)?,
             dec("height", line.height)?,
@@ -53,7 +68,7 @@ pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<
             "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(format!("{lead_id}-{}", line.position))
+        .bind(number)
         .bind(lead_id)
         .bind(line.id)
         .bind(dec_text(f.area_per_piece))
@@ -109,6 +124,7 @@ struct LeadRow {
     utm_campaign: Option<String>,
     page_url: Option<String>,
     referrer: Option<String>,
+    duplicate_of: Option<i64>,
 }
 
 impl LeadRow {
@@ -162,9 +178,15 @@ impl LeadRow {
                 page_url: self.page_url,
                 referrer: self.referrer,
             },
+            duplicate_of: self.duplicate_of,
         })
     }
 }
+
+/// The columns of an order line; a line kept for its stale tech card shows the position it had.
+const LINE_SELECT: &str = "SELECT id, lead_id, COALESCE(removed_position, position) AS position, nomenclature,
+        machine_code, resolution, material, material_code, width, height, quantity, price, amount, is_service
+    FROM order_lines";
 
 /// An order line as stored.
 #[derive(sqlx::FromRow)]
@@ -225,27 +247,46 @@ struct TechCardRow {
     area_per_piece: Option<String>,
     total_area: Option<String>,
     perimeter: Option<String>,
+    line_id: i64,
+    stale_at: Option<i64>,
     line_position: i64,
 }
 
 impl PgStorage {
     /// Loads the lines (with extra works) of the given leads, keyed by lead id, in position order.
     async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<OrderLine>>> {
-        let mut out: HashMap<i64, Vec<OrderLine>> = HashMap::new();
+        Ok(self
+            .lines_with_ids(lead_ids, false)
+            .await?
+            .into_iter()
+            .map(|(lead, lines)| (lead, lines.into_iter().map(|(_, l)| l).collect()))
+            .collect())
+    }
+
+    /// The lines of the given leads with their ids; with `removed`, also the lines kept only for their
+    /// stale tech cards (at the position they had).
+    async fn lines_with_ids(
+        &self,
+        lead_ids: &[i64],
+        removed: bool,
+    ) -> Result<HashMap<i64, Vec<(i64, OrderLine)>>> {
+        let mut out: HashMap<i64, Vec<(i64, OrderLine)>> = HashMap::new();
         if lead_ids.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<LineRow> = sqlx::query_as(
-            "SELECT * FROM order_lines WHERE lead_id = ANY($1) ORDER BY lead_id, position",
-        )
-        .bind(lead_ids.to_vec())
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "{LINE_SELECT} WHERE lead_id = ANY($1) AND ($2 OR removed_at IS NULL) ORDER BY lead_id, position"
+        );
+        let rows: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(lead_ids.to_vec())
+            .bind(removed)
+            .fetch_all(&self.pool)
+            .await?;
         let mut line_index: HashMap<i64, (i64, usize)> = HashMap::new();
         for row in rows {
             let lines = out.entry(row.lead_id).or_default();
             line_index.insert(row.id, (row.lead_id, lines.len()));
-            lines.push(row.into_line()?);
+            lines.push((row.id, row.into_line()?));
         }
         if line_index.is_empty() {
             return Ok(out);
@@ -261,7 +302,7 @@ impl PgStorage {
             if let Some((lead_id, idx)) = line_index.get(&work.line_id)
                 && let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx))
             {
-                line.extra_works.push(ExtraWork {
+                line.1.extra_works.push(ExtraWork {
                     kind: work.kind,
                     quantity: dec("quantity", work.quantity)?,
                     description: work.description,
@@ -283,8 +324,9 @@ impl PgStorage {
     /// Tech cards matching `clause` (on `t`, with one `$1`), with their lines.
     async fn cards(&self, clause: &'static str, id: i64) -> Result<Vec<TechCardView>> {
         let sql = format!(
-            "SELECT t.*, l.position AS line_position, l.lead_id AS line_lead FROM tech_cards t
-             JOIN order_lines l ON l.id = t.line_id WHERE {clause} ORDER BY l.position"
+            "SELECT t.*, COALESCE(l.removed_position, l.position) AS line_position, l.lead_id AS line_lead
+             FROM tech_cards t JOIN order_lines l ON l.id = t.line_id
+             WHERE {clause} ORDER BY line_position, t.id"
         );
         let rows: Vec<TechCardRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -293,7 +335,7 @@ impl PgStorage {
         // Every card's line, loaded once for all the leads involved (with its extra works).
         let mut lead_ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
         lead_ids.dedup();
-        let mut lines = self.lines_of(&lead_ids).await?;
+        let mut lines = self.lines_with_ids(&lead_ids, true).await?;
         let mut cards = Vec::with_capacity(rows.len());
         for row in rows {
             let position = row.line_position;
@@ -302,8 +344,8 @@ impl PgStorage {
                 .and_then(|lines| {
                     lines
                         .iter()
-                        .position(|l| i64::from(l.position) == position)
-                        .map(|i| lines.swap_remove(i))
+                        .position(|(id, _)| *id == row.line_id)
+                        .map(|i| lines.swap_remove(i).1)
                 })
                 .ok_or_else(|| Error::Corrupt(format!("tech card without line {position}")))?;
             cards.push(TechCardView {
@@ -312,6 +354,7 @@ impl PgStorage {
                 lead_id: row.lead_id,
                 line_position: position,
                 status: row.status,
+                stale: row.stale_at.is_some(),
                 line,
                 area_per_piece: dec("area_per_piece", row.area_per_piece)?,
                 total_area: dec("total_area", row.total_area)?,

@@ -35,7 +35,7 @@ use leadgate_storage::{
 const CHUNK: usize = 200;
 
 /// What the lead list and lead page search over, lower-cased once at write time.
-fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
+pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     let c = &payload.contact;
     [
         payload.subject.as_deref(),
@@ -112,18 +112,18 @@ struct NewMessage<'a> {
 
 /// Finds or creates the counterparties of these leads (one per distinct valid INN; the first lead in the
 /// batch names a new one), adds their phones and e-mails, and returns them by INN.
-async fn counterparties(
+pub(super) async fn counterparties(
     conn: &mut PgConnection,
-    leads: &[NewLead<'_>],
+    payloads: &[&Payload],
 ) -> Result<HashMap<String, CounterpartyRef>> {
     let now = ms(Utc::now());
     let mut first: Vec<(&str, &'static str, String)> = Vec::new();
     let mut seen = HashSet::new();
-    for lead in leads {
-        if let Some(inn) = lead.draft.payload.inn.as_ref().and_then(|i| i.valid())
+    for payload in payloads {
+        if let Some(inn) = payload.inn.as_ref().and_then(|i| i.valid())
             && seen.insert(inn.as_str())
         {
-            let name = inn.new_counterparty_name(lead.draft.payload.contact.person.as_deref());
+            let name = inn.new_counterparty_name(payload.contact.person.as_deref());
             first.push((inn.as_str(), inn.kind().as_str(), name));
         }
     }
@@ -154,8 +154,7 @@ async fn counterparties(
         }
     }
     let mut contacts: Vec<(i64, &'static str, &str)> = Vec::new();
-    for lead in leads {
-        let p = &lead.draft.payload;
+    for p in payloads {
         let Some(party) = p
             .inn
             .as_ref()
@@ -207,7 +206,8 @@ pub(super) async fn insert_leads(
     if leads.is_empty() {
         return Ok(Vec::new());
     }
-    let parties = counterparties(conn, leads).await?;
+    let payloads: Vec<&Payload> = leads.iter().map(|l| &l.draft.payload).collect();
+    let parties = counterparties(conn, &payloads).await?;
     let now = ms(Utc::now());
     let mut computed = Vec::with_capacity(leads.len());
     for lead in leads {

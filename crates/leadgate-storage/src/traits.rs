@@ -582,6 +582,7 @@ pub trait Storage:
     + PersonalData
     + FileManaged
     + CounterpartyEdits
+    + super::LeadEdits
     + SettingsStore
     + LayoutFileStore
     + CollectorPasswordStore
@@ -603,6 +604,7 @@ impl<T> Storage for T where
         + PersonalData
         + FileManaged
         + CounterpartyEdits
+        + super::LeadEdits
         + SettingsStore
         + LayoutFileStore
         + CollectorPasswordStore
