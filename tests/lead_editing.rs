@@ -9,6 +9,8 @@ mod ui_support;
 
 use common::TestApp;
 use leadgate_domain::account::Role;
+use leadgate_domain::lead::LeadEventKind;
+use leadgate_storage::LeadEvent;
 use serde_json::{Value, json};
 use ui_support::*;
 
@@ -107,6 +109,18 @@ async fn lead_json(app: &TestApp, token: &str, id: i64) -> Value {
     lead
 }
 
+/// The lead's timeline entries of one kind.
+async fn entries(app: &TestApp, lead: i64, kind: LeadEventKind) -> Vec<LeadEvent> {
+    storage(app)
+        .await
+        .lead_history(lead)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
+}
+
 /// The raw bytes of the ledger record a lead was made from.
 async fn raw_of_lead(app: &TestApp, lead: i64) -> Vec<u8> {
     let message = storage(app)
@@ -181,6 +195,18 @@ async fn a_manager_corrects_a_lead_and_the_original_request_stays_as_it_was_rece
         counterparty.items[0].phones.contains(&"+79161234567".to_owned()),
         "the corrected phone is the counterparty's contact, as the intake would add it"
     );
+
+    // The timeline keeps the old values, and who changed them.
+    let edits = entries(app, id, LeadEventKind::Edited).await;
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].actor.as_deref(), Some("manager1"));
+    let phone = edits[0]
+        .changes()
+        .into_iter()
+        .find(|c| c.field == "phone")
+        .unwrap();
+    assert_eq!(phone.old.as_deref(), Some("8 (916) 123-45-6"));
+    assert_eq!(phone.new.as_deref(), Some("+7 916 123-45-67"));
 
     // A phone that is not a number is kept as typed, with the intake's warning.
     let (status, answer) = call(
@@ -372,6 +398,16 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
     )
     .await;
     assert_eq!(status, 404, "no line there any more");
+    let changes = entries(app, id, LeadEventKind::LinesChanged).await;
+    assert_eq!(changes.len(), 5, "two added, one changed, two removed");
+    let edit = changes[2].changes();
+    assert_eq!(edit[0].field, "line 1");
+    assert_eq!(edit[0].old.as_deref(), Some("Баннер, 3 × 2 м, 2 шт., 9000"));
+    assert_eq!(edit[0].new.as_deref(), Some("Баннер, 4 × 2 м, 2 шт., 3000"));
+    assert_eq!(
+        changes[2].notes(),
+        vec![("stale_tech_cards".to_owned(), format!("{id}-1"))]
+    );
 }
 
 #[tokio::test]
@@ -411,6 +447,18 @@ async fn a_tech_card_moves_from_new_to_in_production_to_done_one_step_at_a_time(
     assert_eq!(set("done").await.1["status"], "done");
     assert_eq!(set("done").await.0, 409);
     assert_eq!(set("finished").await.0, 422);
+    let moves = entries(app, id, LeadEventKind::TechCardStatusChanged).await;
+    let moves: Vec<(Option<String>, Option<String>)> = moves
+        .iter()
+        .map(|e| (e.changes()[0].old.clone(), e.changes()[0].new.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (Some("new".into()), Some("in_production".into())),
+            (Some("in_production".into()), Some("done".into()))
+        ]
+    );
 
     // The lead page shows each card's status.
     let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
@@ -477,6 +525,9 @@ async fn a_second_submission_within_a_day_is_hinted_and_leaves_the_inbox_once_ma
     assert!(!inbox.contains(&format!("data-lead-id=\"{second}\"")), "it left the inbox");
     assert!(inbox.contains(&format!("data-lead-id=\"{first}\"")));
     assert_eq!(hint(second).await.0, 404, "answered");
+    let marked = entries(app, second, LeadEventKind::DuplicateMarked).await;
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].detail["duplicate_of"], first);
 
     // A third submission is hinted at the first (the marked one is no original), and can be dismissed.
     let third = post_lead(
@@ -505,6 +556,12 @@ async fn a_second_submission_within_a_day_is_hinted_and_leaves_the_inbox_once_ma
     assert_eq!(status, 200);
     assert!(lead["duplicate_of"].is_null());
     assert_eq!(hint(third).await.0, 404, "dismissed");
+    assert_eq!(
+        entries(app, third, LeadEventKind::DuplicateDismissed)
+            .await
+            .len(),
+        1
+    );
     let (_, inbox) = get(app, &m1, "/inbox").await;
     assert!(inbox.contains(&format!("data-lead-id=\"{third}\"")));
 }

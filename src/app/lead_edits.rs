@@ -88,7 +88,7 @@ pub async fn edit(
         .ok_or(ApiError::NotFound("lead"))?;
     if !changed.is_empty() {
         state.intake.announce(lead.id, crate::live::Change::Updated);
-        let fields: Vec<&str> = changed.iter().map(|c| c.field).collect();
+        let fields: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
         info!(lead_id = lead.id, user_id = by, ?fields, "lead corrected");
     }
     Ok(changed)

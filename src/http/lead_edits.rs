@@ -62,7 +62,7 @@ async fn edit_lead(
     let lead = visible_lead(&state, scope.as_deref(), id).await?;
     Ok(Json(Edited {
         lead: lead.into(),
-        changed: changed.iter().map(|c| c.field.to_owned()).collect(),
+        changed: changed.iter().map(|c| c.field.clone()).collect(),
     }))
 }
 

@@ -43,7 +43,7 @@ fn changes(old: &EditRow, edit: &LeadEdit) -> Vec<FieldChange> {
     .into_iter()
     .filter(|(_, old, new)| *old != new)
     .map(|(field, old, new)| FieldChange {
-        field,
+        field: field.to_owned(),
         old: old.clone(),
         new,
     })
@@ -115,9 +115,7 @@ async fn edit_in(
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    for change in &changed {
-        super::edit_history::edited(conn, id, edit.by, change).await?;
-    }
+    super::edit_history::edited(conn, id, edit.by, &changed).await?;
     Ok(Some(changed))
 }
 
@@ -162,6 +160,39 @@ async fn insert_line(
         .await?;
     }
     Ok(())
+}
+
+/// The line at `line_id` written out for the timeline.
+async fn summary_of(conn: &mut PgConnection, line_id: i64) -> Result<String> {
+    let (nomenclature, width, height, quantity, amount, is_service): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    ) = sqlx::query_as(
+        "SELECT nomenclature, width, height, quantity, amount, is_service FROM order_lines WHERE id = $1",
+    )
+    .bind(line_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let line = OrderLine {
+        position: 0,
+        nomenclature,
+        machine_code: None,
+        resolution: None,
+        material: None,
+        material_code: None,
+        width: super::dec("width", width)?,
+        height: super::dec("height", height)?,
+        quantity: super::dec("quantity", quantity)?,
+        price: None,
+        amount: super::dec("amount", amount)?,
+        is_service,
+        extra_works: Vec::new(),
+    };
+    Ok(super::edit_history::line_summary(&line))
 }
 
 /// Takes the line away: deleted when it has no tech card, otherwise kept for its cards (which go stale),
@@ -219,7 +250,7 @@ async fn change_lines_in(
         .bind(lead_id)
         .bind(i64::from(position))
     };
-    let (position, stale_cards) = match change {
+    let (position, stale_cards, old, new) = match change {
         LineChange::Add(line) => {
             let last: i64 = sqlx::query_scalar(
                 "SELECT COALESCE(MAX(position), 0) FROM order_lines WHERE lead_id = $1 AND removed_at IS NULL",
@@ -229,21 +260,26 @@ async fn change_lines_in(
             .await?;
             let position = u32::try_from(last.saturating_add(1)).unwrap_or(u32::MAX);
             insert_line(conn, lead_id, position, line).await?;
-            (position, Vec::new())
+            let new = super::edit_history::line_summary(line);
+            (position, Vec::new(), None, Some(new))
         }
         LineChange::Edit { position, line } => {
             let Some(line_id) = line_at(*position).fetch_optional(&mut *conn).await? else {
                 return Ok(None);
             };
+            let old = summary_of(conn, line_id).await?;
             let stale = take_line_away(conn, line_id, now).await?;
             insert_line(conn, lead_id, *position, line).await?;
-            (*position, stale)
+            let new = super::edit_history::line_summary(line);
+            (*position, stale, Some(old), Some(new))
         }
         LineChange::Remove { position } => {
             let Some(line_id) = line_at(*position).fetch_optional(&mut *conn).await? else {
                 return Ok(None);
             };
-            (*position, take_line_away(conn, line_id, now).await?)
+            let old = summary_of(conn, line_id).await?;
+            let stale = take_line_away(conn, line_id, now).await?;
+            (*position, stale, Some(old), None)
         }
     };
     // An order while it has lines, a contact lead without, as the payload's kind is decided.
@@ -258,7 +294,7 @@ async fn change_lines_in(
     .bind(lead_id)
     .execute(&mut *conn)
     .await?;
-    super::edit_history::lines_changed(conn, lead_id, by, change, &stale_cards).await?;
+    super::edit_history::lines_changed(conn, lead_id, by, position, old, new, &stale_cards).await?;
     Ok(Some(LinesChanged {
         position,
         stale_cards,
@@ -406,13 +442,13 @@ impl LeadEdits for PgStorage {
         by: i64,
     ) -> leadgate_storage::Result<Option<CardStatusOutcome>> {
         let mut tx = self.pool.begin().await.edge()?;
-        let now: Option<(String, i64)> =
-            sqlx::query_as("SELECT status, lead_id FROM tech_cards WHERE id = $1 FOR UPDATE")
+        let now: Option<(String, i64, String)> =
+            sqlx::query_as("SELECT status, lead_id, number FROM tech_cards WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
                 .edge()?;
-        let Some((now, lead_id)) = now else {
+        let Some((now, lead_id, number)) = now else {
             return Ok(None);
         };
         let now: TechCardStatus = super::parse_enum("status", &now).edge()?;
@@ -425,7 +461,7 @@ impl LeadEdits for PgStorage {
             .execute(&mut *tx)
             .await
             .edge()?;
-        super::edit_history::tech_card_status_changed(&mut tx, lead_id, by, id, from, to)
+        super::edit_history::tech_card_status_changed(&mut tx, lead_id, by, &number, from, to)
             .await
             .edge()?;
         tx.commit().await.edge()?;

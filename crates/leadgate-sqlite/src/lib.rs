@@ -29,6 +29,7 @@ mod collectors;
 mod counterparties;
 mod counterparty_edit;
 mod edit_history;
+pub(crate) mod history;
 mod layout_files;
 mod lead_edits;
 mod leads;

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Result, TechCardView};
+use super::{FieldChange, Result, TechCardView};
 use leadgate_domain::payload::{Contact, InnField, OrderLine};
 use leadgate_domain::techcard::TechCardStatus;
 use leadgate_domain::warning::Warning;
@@ -30,17 +30,6 @@ pub struct LeadEdit {
     pub warnings: Vec<Warning>,
     /// The manager.
     pub by: i64,
-}
-
-/// One field a manager changed, with its old and new text (what the timeline shows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldChange {
-    /// `subject`, `description`, `contact_person`, `phone`, `email` or `inn`.
-    pub field: &'static str,
-    /// Before.
-    pub old: Option<String>,
-    /// After.
-    pub new: Option<String>,
 }
 
 /// A change to a lead's order lines, by line position (1-based, as in `Товары`).
@@ -110,7 +99,8 @@ pub enum DuplicateOutcome {
 #[async_trait]
 pub trait LeadEdits: Send + Sync {
     /// Corrects a lead's subject, description, contact details and INN (re-linking its counterparty), and
-    /// records each changed field with its old value in the timeline, in one transaction. Returns the fields
+    /// records the changed fields with their old values in the timeline (`subject`, `description`,
+    /// `contact_person`, `phone`, `email`, `inn`), in one transaction. Returns the fields
     /// that changed (none: nothing was written), `None` when there is no such lead.
     ///
     /// # Errors
