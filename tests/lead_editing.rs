@@ -138,21 +138,27 @@ async fn raw_of_lead(app: &TestApp, lead: i64) -> Vec<u8> {
 async fn a_manager_corrects_a_lead_and_the_original_request_stays_as_it_was_received() {
     let w = world().await;
     let app = &w.app;
-    let body = json!({"Тема": "Баннер 3х2", "Описание": "Нужен к пятнице", "КонтактноеЛицо": "Прилепский",
+    let body =
+        json!({"Тема": "Баннер 3х2", "Описание": "Нужен к пятнице", "КонтактноеЛицо": "Прилепский",
                       "Телефон": "8 (916) 123-45-6", "АдресЭлектроннойПочты": "alexey@solvent",
                       "ИНН": "7709745455"})
-    .to_string();
+        .to_string();
     let id = post_as(app, &app.source_token, &body).await;
     let before = lead_json(app, &w.m1_token, id).await;
-    assert!(before["counterparty"].is_null(), "an invalid INN links nothing");
+    assert!(
+        before["counterparty"].is_null(),
+        "an invalid INN links nothing"
+    );
 
     let (status, answer) = call(
         app,
         &w.m1_token,
         reqwest::Method::PATCH,
         &format!("/api/v1/leads/{id}/details"),
-        Some(json!({"subject": "Баннер 3×2 м", "phone": "+7 916 123-45-67",
-                    "email": "alexey@solvent.example", "inn": "7709745454"})),
+        Some(
+            json!({"subject": "Баннер 3×2 м", "phone": "+7 916 123-45-67",
+                    "email": "alexey@solvent.example", "inn": "7709745454"}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{answer}");
@@ -166,7 +172,10 @@ async fn a_manager_corrects_a_lead_and_the_original_request_stays_as_it_was_rece
     assert_eq!(changed, ["email", "inn", "phone", "subject"]);
     let lead = &answer["lead"];
     assert_eq!(lead["subject"], "Баннер 3×2 м");
-    assert_eq!(lead["description"], "Нужен к пятнице", "an absent field stays");
+    assert_eq!(
+        lead["description"], "Нужен к пятнице",
+        "an absent field stays"
+    );
     assert_eq!(lead["contact"]["phone"], "+7 916 123-45-67");
     assert_eq!(lead["contact"]["phone_e164"], "+79161234567");
     assert_eq!(lead["inn"], "7709745454");
@@ -185,14 +194,20 @@ async fn a_manager_corrects_a_lead_and_the_original_request_stays_as_it_was_rece
     }
     let counterparty = storage(app)
         .await
-        .counterparties(Some("7709745454"), None, leadgate_storage::PageRequest {
-            limit: 5,
-            cursor: None,
-        })
+        .counterparties(
+            Some("7709745454"),
+            None,
+            leadgate_storage::PageRequest {
+                limit: 5,
+                cursor: None,
+            },
+        )
         .await
         .unwrap();
     assert!(
-        counterparty.items[0].phones.contains(&"+79161234567".to_owned()),
+        counterparty.items[0]
+            .phones
+            .contains(&"+79161234567".to_owned()),
         "the corrected phone is the counterparty's contact, as the intake would add it"
     );
 
@@ -274,7 +289,11 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
  {
     let w = world().await;
     let app = &w.app;
-    let id = post_lead(app, json!({"Тема": "Перезвоните", "Телефон": "+79161234567"})).await;
+    let id = post_lead(
+        app,
+        json!({"Тема": "Перезвоните", "Телефон": "+79161234567"}),
+    )
+    .await;
     assert_eq!(lead_json(app, &w.m1_token, id).await["kind"], "contact");
 
     // The payload's own spelling: decimal commas, "да", and a Сумма that is not Цена × Количество.
@@ -283,8 +302,10 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
         &w.m1_token,
         reqwest::Method::POST,
         &format!("/api/v1/leads/{id}/lines"),
-        Some(json!({"Номенклатура": "Баннер", "Ширина": "3,0", "Высота": "2", "Количество": "2",
-                    "Цена": "1500,00", "Сумма": "9000"})),
+        Some(
+            json!({"Номенклатура": "Баннер", "Ширина": "3,0", "Высота": "2", "Количество": "2",
+                    "Цена": "1500,00", "Сумма": "9000"}),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{added}");
@@ -293,8 +314,11 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
     assert_eq!(added["warnings"][0]["field"], "Товары[1].Сумма");
     let lead = &added["lead"];
     assert_eq!(lead["kind"], "order");
-    assert_eq!(lead["lines"][0]["width"], "3");
-    assert_eq!(lead["lines"][0]["price"], "1500");
+    assert_eq!(
+        lead["lines"][0]["width"], "3.0",
+        "kept as the intake keeps it"
+    );
+    assert_eq!(lead["lines"][0]["price"], "1500.00");
     let (status, _) = call(
         app,
         &w.m1_token,
@@ -314,7 +338,11 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(cards.as_array().unwrap().len(), 1, "a service line gets no card");
+    assert_eq!(
+        cards.as_array().unwrap().len(),
+        1,
+        "a service line gets no card"
+    );
     let card = cards[0]["id"].as_i64().unwrap();
     assert_eq!(cards[0]["total_area"], "12");
     assert_eq!(cards[0]["stale"], false);
@@ -325,8 +353,10 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
         &w.m1_token,
         reqwest::Method::PUT,
         &format!("/api/v1/leads/{id}/lines/1"),
-        Some(json!({"Номенклатура": "Баннер", "Ширина": "4", "Высота": "2", "Количество": "2",
-                    "Цена": "1500", "Сумма": "3000"})),
+        Some(
+            json!({"Номенклатура": "Баннер", "Ширина": "4", "Высота": "2", "Количество": "2",
+                    "Цена": "1500", "Сумма": "3000"}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{edited}");
@@ -349,7 +379,7 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
     )
     .await;
     assert_eq!(stale["stale"], true);
-    assert_eq!(stale["line"]["width"], "3", "never silently rewritten");
+    assert_eq!(stale["line"]["width"], "3.0", "never silently rewritten");
     assert_eq!(stale["total_area"], "12");
 
     // Forming again gives the new line a card of its own.
@@ -504,12 +534,19 @@ async fn a_second_submission_within_a_day_is_hinted_and_leaves_the_inbox_once_ma
     assert_eq!(found["of"], first);
     assert_eq!(found["matched"], json!(["phone", "subject"]));
     assert_eq!(hint(first).await.0, 404, "the first is the original");
-    assert_eq!(hint(other).await.0, 404, "a phone alone is not a second submission");
+    assert_eq!(
+        hint(other).await.0,
+        404,
+        "a phone alone is not a second submission"
+    );
 
     // The inbox marks it.
     let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
     let (_, inbox) = get(app, &m1, "/inbox").await;
-    assert!(inbox.contains(&format!("возможный дубль №{first}")), "{inbox}");
+    assert!(
+        inbox.contains(&format!("возможный дубль №{first}")),
+        "{inbox}"
+    );
 
     let (status, lead) = call(
         app,
@@ -522,7 +559,10 @@ async fn a_second_submission_within_a_day_is_hinted_and_leaves_the_inbox_once_ma
     assert_eq!(status, 200, "{lead}");
     assert_eq!(lead["duplicate_of"], first);
     let (_, inbox) = get(app, &m1, "/inbox").await;
-    assert!(!inbox.contains(&format!("data-lead-id=\"{second}\"")), "it left the inbox");
+    assert!(
+        !inbox.contains(&format!("data-lead-id=\"{second}\"")),
+        "it left the inbox"
+    );
     assert!(inbox.contains(&format!("data-lead-id=\"{first}\"")));
     assert_eq!(hint(second).await.0, 404, "answered");
     let marked = entries(app, second, LeadEventKind::DuplicateMarked).await;
@@ -644,10 +684,19 @@ async fn a_manager_cannot_change_a_lead_in_another_managers_personal_calendar() 
                 ("inn", ""),
             ],
         ),
-        (format!("/leads/{secret}/lines"), vec![("nomenclature", "взлом")]),
-        (format!("/leads/{secret}/lines/1"), vec![("nomenclature", "взлом")]),
+        (
+            format!("/leads/{secret}/lines"),
+            vec![("nomenclature", "взлом")],
+        ),
+        (
+            format!("/leads/{secret}/lines/1"),
+            vec![("nomenclature", "взлом")],
+        ),
         (format!("/leads/{secret}/lines/1/remove"), vec![]),
-        (format!("/tech-cards/{card}/status"), vec![("status", "in_production")]),
+        (
+            format!("/tech-cards/{card}/status"),
+            vec![("status", "in_production")],
+        ),
     ];
     for (path, mut form) in forms {
         form.push(("csrf", &csrf));
@@ -658,7 +707,13 @@ async fn a_manager_cannot_change_a_lead_in_another_managers_personal_calendar() 
     assert_eq!(lead["subject"], "Тайная сделка");
     assert_eq!(lead["lines"].as_array().unwrap().len(), 1);
     assert_eq!(
-        storage(app).await.tech_card(card).await.unwrap().unwrap().status,
+        storage(app)
+            .await
+            .tech_card(card)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "new"
     );
 }
@@ -672,7 +727,7 @@ async fn the_lead_pages_forms_are_refused_without_the_csrf_token() {
         json!({"Тема": "Баннер", "Товары": [{"Номенклатура": "Баннер", "Ширина": 1, "Высота": 1}]}),
     )
     .await;
-    storage(app).await.form_tech_cards(id).await.unwrap();
+    storage(app).await.form_tech_cards(id, None).await.unwrap();
     let card = storage(app).await.tech_cards_of_lead(id).await.unwrap()[0].id;
     let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
     let forms: [(String, Vec<(&str, &str)>); 6] = [
@@ -687,10 +742,19 @@ async fn the_lead_pages_forms_are_refused_without_the_csrf_token() {
                 ("inn", ""),
             ],
         ),
-        (format!("/leads/{id}/lines"), vec![("nomenclature", "подмена")]),
-        (format!("/leads/{id}/lines/1"), vec![("nomenclature", "подмена")]),
+        (
+            format!("/leads/{id}/lines"),
+            vec![("nomenclature", "подмена")],
+        ),
+        (
+            format!("/leads/{id}/lines/1"),
+            vec![("nomenclature", "подмена")],
+        ),
         (format!("/leads/{id}/lines/1/remove"), vec![]),
-        (format!("/tech-cards/{card}/status"), vec![("status", "in_production")]),
+        (
+            format!("/tech-cards/{card}/status"),
+            vec![("status", "in_production")],
+        ),
         (
             format!("/leads/{id}/duplicate"),
             vec![("of", "1"), ("duplicate", "yes")],
@@ -708,7 +772,13 @@ async fn the_lead_pages_forms_are_refused_without_the_csrf_token() {
     assert_eq!(lead["subject"], "Баннер");
     assert_eq!(lead["lines"].as_array().unwrap().len(), 1);
     assert_eq!(
-        storage(app).await.tech_card(card).await.unwrap().unwrap().status,
+        storage(app)
+            .await
+            .tech_card(card)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "new"
     );
 

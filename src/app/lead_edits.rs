@@ -166,7 +166,13 @@ pub async fn change_line(
         .await?
         .ok_or(ApiError::NotFound("order line"))?;
     state.intake.announce(lead.id, crate::live::Change::Updated);
-    info!(lead_id = lead.id, user_id = by, position = changed.position, stale_cards = changed.stale_cards.len(), "order lines changed");
+    info!(
+        lead_id = lead.id,
+        user_id = by,
+        position = changed.position,
+        stale_cards = changed.stale_cards.len(),
+        "order lines changed"
+    );
     Ok((changed, line_warnings))
 }
 
@@ -181,10 +187,12 @@ pub async fn advance_card(
     to: TechCardStatus,
     by: i64,
 ) -> Result<TechCardView, ApiError> {
-    let from: TechCardStatus = card
-        .status
-        .parse()
-        .map_err(|_| ApiError::Busy(format!("the tech card's status {:?} is unknown", card.status)))?;
+    let from: TechCardStatus = card.status.parse().map_err(|_| {
+        ApiError::Busy(format!(
+            "the tech card's status {:?} is unknown",
+            card.status
+        ))
+    })?;
     if from.next() != Some(to) {
         return Err(ApiError::Busy(format!(
             "a tech card moves new → in_production → done; this one is {from}"
@@ -228,7 +236,13 @@ pub async fn resolve_duplicate(
     match outcome {
         DuplicateOutcome::Done => {
             state.intake.announce(lead_id, crate::live::Change::Updated);
-            info!(lead_id, of, is_duplicate, user_id = by, "duplicate hint resolved");
+            info!(
+                lead_id,
+                of,
+                is_duplicate,
+                user_id = by,
+                "duplicate hint resolved"
+            );
             Ok(())
         }
         DuplicateOutcome::NotFound => Err(ApiError::NotFound("duplicate hint")),

@@ -136,7 +136,14 @@ async fn edit_line(
     Path((id, position)): Path<(i64, u32)>,
     Json(line): Json<Map<String, Value>>,
 ) -> Result<Json<LinesAnswer>, ApiError> {
-    let answer = change_line(&state, &headers, id, LineAction::Edit(position), Some(&line)).await?;
+    let answer = change_line(
+        &state,
+        &headers,
+        id,
+        LineAction::Edit(position),
+        Some(&line),
+    )
+    .await?;
     Ok(Json(answer))
 }
 

@@ -64,7 +64,10 @@ impl Paging {
 }
 
 /// The calendars the token's user may see, as a storage filter (`None`: every calendar).
-pub(super) async fn scope_of(state: &AppState, user: &UserRecord) -> Result<Option<Vec<i64>>, ApiError> {
+pub(super) async fn scope_of(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<Option<Vec<i64>>, ApiError> {
     let calendars = state.storage.calendars().await?;
     Ok(visible_calendar_ids(&calendars, &user.login, user.role))
 }

@@ -159,7 +159,9 @@ pub struct EditLine {
 impl EditLine {
     fn new(l: &OrderLine) -> Self {
         let text = |s: &Option<String>| s.clone().unwrap_or_default();
-        let num = |d: Option<rust_decimal::Decimal>| d.map(|d| d.normalize().to_string()).unwrap_or_default();
+        let num = |d: Option<rust_decimal::Decimal>| {
+            d.map(|d| d.normalize().to_string()).unwrap_or_default()
+        };
         Self {
             position: l.position,
             nomenclature: text(&l.nomenclature),
@@ -754,7 +756,8 @@ pub async fn tech_card(
         area_per_piece: fmt::opt_number(card.area_per_piece),
         total_area: fmt::opt_number(card.total_area),
         perimeter: fmt::opt_number(card.perimeter),
-        status: card_status(&card.status).map_or_else(|| card.status.clone(), |s| s.label().to_owned()),
+        status: card_status(&card.status)
+            .map_or_else(|| card.status.clone(), |s| s.label().to_owned()),
         id: card.id,
         next_status: card_status(&card.status)
             .and_then(TechCardStatus::next)

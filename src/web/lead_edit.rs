@@ -120,7 +120,14 @@ pub async fn add_line(
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
     let object = form.object(None);
-    lead_edits::change_line(&state, &lead, LineAction::Add, Some(&object), viewer.user_id).await?;
+    lead_edits::change_line(
+        &state,
+        &lead,
+        LineAction::Add,
+        Some(&object),
+        viewer.user_id,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/leads/{id}#lines")).into_response())
 }
 

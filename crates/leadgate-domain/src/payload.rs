@@ -483,7 +483,11 @@ pub fn read_contact(
     email: Option<&str>,
 ) -> (Contact, Vec<Warning>) {
     let mut object = Map::new();
-    for (name, value) in [(key::PERSON, person), (key::PHONE, phone), (key::EMAIL, email)] {
+    for (name, value) in [
+        (key::PERSON, person),
+        (key::PHONE, phone),
+        (key::EMAIL, email),
+    ] {
         if let Some(value) = value {
             object.insert(name.to_owned(), Value::String(value.to_owned()));
         }

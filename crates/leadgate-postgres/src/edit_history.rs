@@ -54,15 +54,17 @@ pub(super) async fn lines_changed(
     new: Option<String>,
     stale_cards: &[i64],
 ) -> Result<()> {
-    let mut event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::LinesChanged)
-        .with_change(&format!("line {position}"), old.as_deref(), new.as_deref());
+    let mut event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::LinesChanged).with_change(
+        &format!("line {position}"),
+        old.as_deref(),
+        new.as_deref(),
+    );
     if !stale_cards.is_empty() {
-        let numbers: Vec<String> = sqlx::query_scalar(
-            "SELECT number FROM tech_cards WHERE id = ANY($1) ORDER BY id",
-        )
-        .bind(stale_cards.to_vec())
-        .fetch_all(&mut *conn)
-        .await?;
+        let numbers: Vec<String> =
+            sqlx::query_scalar("SELECT number FROM tech_cards WHERE id = ANY($1) ORDER BY id")
+                .bind(stale_cards.to_vec())
+                .fetch_all(&mut *conn)
+                .await?;
         event = event.with("stale_tech_cards", numbers);
     }
     record(conn, &event).await?;
@@ -92,8 +94,8 @@ pub(super) async fn duplicate_marked(
     by: i64,
     of: i64,
 ) -> Result<()> {
-    let event =
-        NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateMarked).with("duplicate_of", of);
+    let event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateMarked)
+        .with("duplicate_of", of);
     record(conn, &event).await?;
     Ok(())
 }
@@ -105,8 +107,8 @@ pub(super) async fn duplicate_dismissed(
     by: i64,
     of: i64,
 ) -> Result<()> {
-    let event =
-        NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateDismissed).with("hinted_at", of);
+    let event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateDismissed)
+        .with("hinted_at", of);
     record(conn, &event).await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::write::{counterparties, search_text};
-use super::{Edge, Result, PgStorage, dec_text, json_text, ms};
+use super::{Edge, PgStorage, Result, dec_text, json_text, ms};
 use leadgate_domain::payload::{Campaign, OrderLine, Payload};
 use leadgate_domain::techcard::TechCardStatus;
 use leadgate_domain::warning::Warning;
@@ -38,7 +38,11 @@ fn changes(old: &EditRow, edit: &LeadEdit) -> Vec<FieldChange> {
         ("contact_person", &old.contact_person, c.person.clone()),
         ("phone", &old.phone, c.phone.clone()),
         ("email", &old.email, c.email.clone()),
-        ("inn", &old.inn, edit.inn.as_ref().map(|i| i.raw().to_owned())),
+        (
+            "inn",
+            &old.inn,
+            edit.inn.as_ref().map(|i| i.raw().to_owned()),
+        ),
     ]
     .into_iter()
     .filter(|(_, old, new)| *old != new)
@@ -442,12 +446,13 @@ impl LeadEdits for PgStorage {
         by: i64,
     ) -> leadgate_storage::Result<Option<CardStatusOutcome>> {
         let mut tx = self.pool.begin().await.edge()?;
-        let now: Option<(String, i64, String)> =
-            sqlx::query_as("SELECT status, lead_id, number FROM tech_cards WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .edge()?;
+        let now: Option<(String, i64, String)> = sqlx::query_as(
+            "SELECT status, lead_id, number FROM tech_cards WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .edge()?;
         let Some((now, lead_id, number)) = now else {
             return Ok(None);
         };

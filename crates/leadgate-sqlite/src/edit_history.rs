@@ -54,8 +54,11 @@ pub(super) async fn lines_changed(
     new: Option<String>,
     stale_cards: &[i64],
 ) -> Result<()> {
-    let mut event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::LinesChanged)
-        .with_change(&format!("line {position}"), old.as_deref(), new.as_deref());
+    let mut event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::LinesChanged).with_change(
+        &format!("line {position}"),
+        old.as_deref(),
+        new.as_deref(),
+    );
     if !stale_cards.is_empty() {
         let numbers: Vec<String> = sqlx::query_scalar(
             "SELECT number FROM tech_cards WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
@@ -92,8 +95,8 @@ pub(super) async fn duplicate_marked(
     by: i64,
     of: i64,
 ) -> Result<()> {
-    let event =
-        NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateMarked).with("duplicate_of", of);
+    let event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateMarked)
+        .with("duplicate_of", of);
     record(conn, &event).await?;
     Ok(())
 }
@@ -105,8 +108,8 @@ pub(super) async fn duplicate_dismissed(
     by: i64,
     of: i64,
 ) -> Result<()> {
-    let event =
-        NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateDismissed).with("hinted_at", of);
+    let event = NewLeadEvent::new(lead_id, Some(by), LeadEventKind::DuplicateDismissed)
+        .with("hinted_at", of);
     record(conn, &event).await?;
     Ok(())
 }

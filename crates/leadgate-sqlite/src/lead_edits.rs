@@ -37,7 +37,11 @@ fn changes(old: &EditRow, edit: &LeadEdit) -> Vec<FieldChange> {
         ("contact_person", &old.contact_person, c.person.clone()),
         ("phone", &old.phone, c.phone.clone()),
         ("email", &old.email, c.email.clone()),
-        ("inn", &old.inn, edit.inn.as_ref().map(|i| i.raw().to_owned())),
+        (
+            "inn",
+            &old.inn,
+            edit.inn.as_ref().map(|i| i.raw().to_owned()),
+        ),
     ]
     .into_iter()
     .filter(|(_, old, new)| *old != new)
