@@ -209,7 +209,7 @@ pub async fn advance_card(
                 .intake
                 .announce(card.lead_id, crate::live::Change::Updated);
             info!(tech_card = card.id, user_id = by, status = %to, "tech card status changed");
-            Ok(card)
+            Ok(*card)
         }
         CardStatusOutcome::Refused { now } => Err(ApiError::Busy(format!(
             "the tech card is {now} now; reload it"

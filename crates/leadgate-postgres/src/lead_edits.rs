@@ -166,21 +166,33 @@ async fn insert_line(
     Ok(())
 }
 
+/// What the timeline says of a line.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    nomenclature: Option<String>,
+    width: Option<String>,
+    height: Option<String>,
+    quantity: Option<String>,
+    amount: Option<String>,
+    is_service: bool,
+}
+
 /// The line at `line_id` written out for the timeline.
 async fn summary_of(conn: &mut PgConnection, line_id: i64) -> Result<String> {
-    let (nomenclature, width, height, quantity, amount, is_service): (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        bool,
-    ) = sqlx::query_as(
+    let row: SummaryRow = sqlx::query_as(
         "SELECT nomenclature, width, height, quantity, amount, is_service FROM order_lines WHERE id = $1",
     )
     .bind(line_id)
     .fetch_one(&mut *conn)
     .await?;
+    let SummaryRow {
+        nomenclature,
+        width,
+        height,
+        quantity,
+        amount,
+        is_service,
+    } = row;
     let line = OrderLine {
         position: 0,
         nomenclature,
@@ -471,7 +483,7 @@ impl LeadEdits for PgStorage {
             .edge()?;
         tx.commit().await.edge()?;
         let card = leadgate_storage::Leads::tech_card(self, id).await?;
-        Ok(card.map(CardStatusOutcome::Changed))
+        Ok(card.map(|c| CardStatusOutcome::Changed(Box::new(c))))
     }
 
     async fn duplicate_hint(

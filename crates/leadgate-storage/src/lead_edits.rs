@@ -64,7 +64,7 @@ pub struct LinesChanged {
 #[derive(Debug, Clone)]
 pub enum CardStatusOutcome {
     /// The card moved to the new status.
-    Changed(TechCardView),
+    Changed(Box<TechCardView>),
     /// The card is not in the status the change starts from (another manager moved it meanwhile, or the
     /// status is not the next one): nothing changed.
     Refused {
