@@ -316,6 +316,8 @@ pub struct LeadView {
     pub assignee: Option<String>,
     /// Where the visitor came from, as the site sent it.
     pub campaign: CampaignView,
+    /// The lead a manager marked this one a second submission of (it has left the inbox).
+    pub duplicate_of: Option<i64>,
 }
 
 /// Where the visitor came from: the optional campaign fields of the payload (`null`: not sent).
@@ -365,6 +367,7 @@ impl From<storage::LeadView> for LeadView {
             warnings,
             assignee,
             campaign,
+            duplicate_of,
         }: storage::LeadView,
     ) -> Self {
         Self {
@@ -385,6 +388,7 @@ impl From<storage::LeadView> for LeadView {
             warnings,
             assignee,
             campaign: campaign.into(),
+            duplicate_of,
         }
     }
 }
@@ -479,8 +483,10 @@ pub struct TechCardView {
     pub lead_id: i64,
     /// The line's position in the lead.
     pub line_position: i64,
-    /// Status.
+    /// Status: `new`, `in_production` or `done`.
     pub status: String,
+    /// The line changed or was removed after the card was formed: the card shows what it was formed from.
+    pub stale: bool,
     /// The line it was made from.
     pub line: LineView,
     /// W×H, m².
@@ -502,6 +508,7 @@ impl From<storage::TechCardView> for TechCardView {
             lead_id,
             line_position,
             status,
+            stale,
             line,
             area_per_piece,
             total_area,
@@ -514,6 +521,7 @@ impl From<storage::TechCardView> for TechCardView {
             lead_id,
             line_position,
             status,
+            stale,
             line: line.into(),
             area_per_piece,
             total_area,

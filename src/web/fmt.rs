@@ -239,6 +239,8 @@ pub struct LeadRow {
     pub number: String,
     /// Assignee login.
     pub assignee: String,
+    /// The earlier lead this one may be a second submission of (marked in the inbox).
+    pub possible_duplicate_of: Option<i64>,
 }
 
 impl LeadRow {
@@ -274,6 +276,7 @@ impl LeadRow {
             ),
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
+            possible_duplicate_of: None,
         }
     }
 }

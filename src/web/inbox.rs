@@ -159,6 +159,15 @@ pub async fn page(
         limit: PAGE_SIZE,
     };
     let page = state.storage.inbox(&query).await?;
+    // Possible second submissions are marked: a few index lookups per lead of the page.
+    let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
+    let scope = super::session::calendar_scope(&state, &viewer).await?;
+    let hints: std::collections::HashMap<i64, i64> = state
+        .storage
+        .duplicate_hints(&ids, scope.as_deref())
+        .await?
+        .into_iter()
+        .collect();
     let pulse = state.storage.inbox_pulse(calendars.as_deref()).await?;
 
     let mut base: Vec<(&str, String)> = Vec::new();
@@ -202,7 +211,14 @@ pub async fn page(
     }));
     Ok(InboxPage {
         layout: Layout::new(&viewer, "inbox"),
-        rows: page.items.iter().map(|l| LeadRow::new(l, tz)).collect(),
+        rows: page
+            .items
+            .iter()
+            .map(|l| LeadRow {
+                possible_duplicate_of: hints.get(&l.id).copied(),
+                ..LeadRow::new(l, tz)
+            })
+            .collect(),
         calendars: calendar_choices,
         statuses: choices(
             LeadStatus::ALL,

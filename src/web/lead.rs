@@ -23,6 +23,7 @@ use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
 use leadgate_domain::payload::OrderLine;
+use leadgate_domain::techcard::TechCardStatus;
 use leadgate_storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
 
 /// An extra work, written out.
@@ -118,6 +119,90 @@ pub struct CardRow {
     pub item: String,
     /// Total area.
     pub total_area: String,
+    /// Status, in Russian.
+    pub status: &'static str,
+    /// `new`, `in_production`, `done`, for CSS.
+    pub status_key: &'static str,
+    /// The line changed or was removed after the card was formed.
+    pub stale: bool,
+}
+
+/// An order line as its edit form shows it: the values as stored, numbers with a decimal point.
+#[derive(Debug, Clone)]
+pub struct EditLine {
+    /// Position.
+    pub position: u32,
+    /// Item.
+    pub nomenclature: String,
+    /// Machine code.
+    pub machine_code: String,
+    /// Resolution.
+    pub resolution: String,
+    /// Material.
+    pub material: String,
+    /// Material code.
+    pub material_code: String,
+    /// Width, m.
+    pub width: String,
+    /// Height, m.
+    pub height: String,
+    /// Quantity.
+    pub quantity: String,
+    /// Price.
+    pub price: String,
+    /// Amount.
+    pub amount: String,
+    /// Service line.
+    pub is_service: bool,
+}
+
+impl EditLine {
+    fn new(l: &OrderLine) -> Self {
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        let num = |d: Option<rust_decimal::Decimal>| {
+            d.map(|d| d.normalize().to_string()).unwrap_or_default()
+        };
+        Self {
+            position: l.position,
+            nomenclature: text(&l.nomenclature),
+            machine_code: text(&l.machine_code),
+            resolution: text(&l.resolution),
+            material: text(&l.material),
+            material_code: text(&l.material_code),
+            width: num(l.width),
+            height: num(l.height),
+            quantity: num(l.quantity),
+            price: num(l.price),
+            amount: num(l.amount),
+            is_service: l.is_service,
+        }
+    }
+}
+
+/// The earlier lead a lead may repeat, as the page shows it.
+#[derive(Debug, Clone)]
+pub struct DuplicateRow {
+    /// Its id.
+    pub of: i64,
+    /// Its title.
+    pub title: String,
+    /// What matched, in Russian.
+    pub matched: String,
+}
+
+/// Russian words for what a duplicate hint matched.
+fn matched_words(matched: &[&str]) -> String {
+    matched
+        .iter()
+        .map(|m| match *m {
+            "phone" => "телефон",
+            "email" => "e-mail",
+            "inn" => "ИНН",
+            "external_number" => "внешний номер",
+            _ => "тема",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A known customer the lead may belong to: its phone or e-mail is one of theirs.
@@ -241,6 +326,14 @@ struct LeadPage {
     can_take: bool,
     can_done: bool,
     can_spam: bool,
+    /// The subject as stored, for the correction form.
+    subject: String,
+    /// The lines as their edit forms show them.
+    edit_lines: Vec<EditLine>,
+    /// The earlier lead this one may repeat.
+    duplicate: Option<DuplicateRow>,
+    /// The lead a manager marked this one a duplicate of.
+    duplicate_of: Option<i64>,
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
@@ -280,6 +373,11 @@ fn total_amount(lines: &[OrderLine]) -> String {
             rust_decimal::Decimal::checked_add,
         )
         .map_or_else(|| "слишком велика для подсчёта".to_owned(), fmt::money)
+}
+
+/// A tech card's status as stored, read.
+fn card_status(status: &str) -> Option<TechCardStatus> {
+    status.parse().ok()
 }
 
 /// Loads a lead the viewer may see.
@@ -339,6 +437,18 @@ pub async fn page(
         None => Vec::new(),
     };
     let suggestions = suggestions(&state, &viewer, &lead).await?;
+    let duplicate = match super::lead_edit::hint_for(&state, &viewer, id).await? {
+        Some(hint) => state.storage.lead(hint.of).await?.map(|of| DuplicateRow {
+            of: of.id,
+            title: of
+                .subject
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| format!("{} №{}", fmt::kind(of.kind), of.id)),
+            matched: matched_words(&hint.matched),
+        }),
+        None => None,
+    };
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let c = &lead.contact;
@@ -410,11 +520,18 @@ pub async fn page(
                 number: t.number.clone(),
                 item: t.line.nomenclature.clone().unwrap_or_default(),
                 total_area: fmt::opt_number(t.total_area),
+                status: card_status(&t.status).map_or("—", TechCardStatus::label),
+                status_key: card_status(&t.status).map_or("", TechCardStatus::as_str),
+                stale: t.stale,
             })
             .collect(),
         can_take: !(lead.status == LeadStatus::InProgress && mine),
         can_done: lead.status != LeadStatus::Done,
         can_spam: lead.status != LeadStatus::Rejected,
+        subject: lead.subject.clone().unwrap_or_default(),
+        edit_lines: lead.lines.iter().map(EditLine::new).collect(),
+        duplicate,
+        duplicate_of: lead.duplicate_of,
     };
     Ok(page.into_response())
 }
@@ -488,7 +605,7 @@ pub async fn form_tech_cards(
     visible_lead(&state, &viewer, id).await?;
     let cards = state
         .storage
-        .form_tech_cards(id)
+        .form_tech_cards(id, Some(viewer.user_id))
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
     info!(lead_id = id, user = %viewer.login, cards = cards.len(), "tech cards formed");
@@ -596,6 +713,12 @@ struct TechCardPage {
     perimeter: String,
     status: String,
     files: Vec<FileLink>,
+    /// The card's id, for its status form.
+    id: i64,
+    /// The status the card moves to next, and the button's label.
+    next_status: Option<(&'static str, &'static str)>,
+    /// The line changed or was removed after the card was formed.
+    stale: bool,
 }
 
 /// `GET /tech-cards/{id}`: the printable card (A4 print stylesheet).
@@ -633,10 +756,19 @@ pub async fn tech_card(
         area_per_piece: fmt::opt_number(card.area_per_piece),
         total_area: fmt::opt_number(card.total_area),
         perimeter: fmt::opt_number(card.perimeter),
-        status: match card.status.as_str() {
-            "new" => "Новая".to_owned(),
-            other => other.to_owned(),
-        },
+        status: card_status(&card.status)
+            .map_or_else(|| card.status.clone(), |s| s.label().to_owned()),
+        id: card.id,
+        next_status: card_status(&card.status)
+            .and_then(TechCardStatus::next)
+            .map(|next| {
+                let label = match next {
+                    TechCardStatus::InProduction => "В производство",
+                    _ => "Готово",
+                };
+                (next.as_str(), label)
+            }),
+        stale: card.stale,
         files: super::layout_files::file_links(lead.id, &lead.layout_files, &layout_files),
     };
     Ok(page.into_response())

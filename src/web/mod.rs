@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod integration;
 pub mod layout_files;
 pub mod lead;
+pub mod lead_edit;
 pub mod live;
 pub mod login;
 pub mod personal_data;
@@ -80,6 +81,15 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
         .route("/leads/{id}/counterparty", post(lead::link_counterparty))
+        .route("/leads/{id}/edit", post(lead_edit::edit))
+        .route("/leads/{id}/lines", post(lead_edit::add_line))
+        .route("/leads/{id}/lines/{position}", post(lead_edit::edit_line))
+        .route(
+            "/leads/{id}/lines/{position}/remove",
+            post(lead_edit::remove_line),
+        )
+        .route("/leads/{id}/duplicate", post(lead_edit::duplicate))
+        .route("/tech-cards/{id}/status", post(lead_edit::card_status))
         .route("/leads/{id}/files/{file}", get(layout_files::download))
         .route(
             "/leads/{id}/files/{file}/preview",

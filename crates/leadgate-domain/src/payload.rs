@@ -466,6 +466,61 @@ impl Payload {
     }
 }
 
+/// One order line a manager typed or an API client sent, with the same keys as a line of `Товары` and read
+/// exactly as the intake reads one (decimal commas, `"да"`, the `Сумма` check), at `position`. The warnings
+/// name the field as the intake's do (`Товары[3].Ширина`).
+pub fn read_line(position: u32, object: &Map<String, Value>) -> (OrderLine, Vec<Warning>) {
+    let mut r = Reader::default();
+    let line = r.line(usize::try_from(position).unwrap_or(usize::MAX), object);
+    (line, r.warnings)
+}
+
+/// The contact details a manager corrected, read as the intake reads them: trimmed (blank is absent), the
+/// phone normalised to E.164 when it is a valid number, the e-mail checked; with the same warnings.
+pub fn read_contact(
+    person: Option<&str>,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> (Contact, Vec<Warning>) {
+    let mut object = Map::new();
+    for (name, value) in [
+        (key::PERSON, person),
+        (key::PHONE, phone),
+        (key::EMAIL, email),
+    ] {
+        if let Some(value) = value {
+            object.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    let mut r = Reader::default();
+    let fields = r.fields(&object, key::ALL, "");
+    let contact = r.contact(&fields);
+    (contact, r.warnings)
+}
+
+/// An INN a manager corrected, read as the intake reads it: blank is absent, an invalid one is kept as typed
+/// with the `invalid_inn` warning.
+pub fn read_inn(inn: Option<&str>) -> (Option<InnField>, Vec<Warning>) {
+    let mut object = Map::new();
+    if let Some(inn) = inn {
+        object.insert(key::INN.to_owned(), Value::String(inn.to_owned()));
+    }
+    let mut r = Reader::default();
+    let fields = r.fields(&object, key::ALL, "");
+    let inn = r.inn(&fields);
+    (inn, r.warnings)
+}
+
+/// A text field a manager corrected: trimmed, blank is absent, as the intake reads text.
+pub fn read_text(text: Option<&str>) -> Option<String> {
+    non_empty(text?)
+}
+
+/// The path the warnings of line `position` start with (`Товары[3]`).
+pub fn line_field(position: u32) -> String {
+    Item(key::GOODS, usize::try_from(position).unwrap_or(usize::MAX)).to_string()
+}
+
 /// Whether a value counts as filled in: not null, not blank text, not an empty list or object.
 fn is_filled_in(value: &Value) -> bool {
     match value {

@@ -7,6 +7,46 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::vocabulary;
+
+/// Where a tech card is in production: new, in production, done, in that order only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TechCardStatus {
+    /// Formed, not started.
+    New,
+    /// On the machines.
+    InProduction,
+    /// Made.
+    Done,
+}
+
+vocabulary!(TechCardStatus, "tech card status", {
+    New => "new",
+    InProduction => "in_production",
+    Done => "done",
+});
+
+impl TechCardStatus {
+    /// The status a card moves to from this one; `None` for a card that is done.
+    pub fn next(self) -> Option<TechCardStatus> {
+        match self {
+            TechCardStatus::New => Some(TechCardStatus::InProduction),
+            TechCardStatus::InProduction => Some(TechCardStatus::Done),
+            TechCardStatus::Done => None,
+        }
+    }
+
+    /// The Russian word the UI shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            TechCardStatus::New => "Новая",
+            TechCardStatus::InProduction => "В производстве",
+            TechCardStatus::Done => "Готова",
+        }
+    }
+}
+
 /// The derived figures of one order line. Each is `None` when an input is missing or the result would not
 /// fit in a [`Decimal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

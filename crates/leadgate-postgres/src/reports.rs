@@ -191,7 +191,7 @@ impl PgStorage {
             &mut q,
             query,
             "LEFT JOIN LATERAL (SELECT SUM(ol.amount::numeric) AS value FROM order_lines ol
-                 WHERE ol.lead_id = l.id AND ol.amount IS NOT NULL) v ON TRUE",
+                 WHERE ol.lead_id = l.id AND ol.amount IS NOT NULL AND ol.removed_at IS NULL) v ON TRUE",
         );
         q.push(" GROUP BY b.i");
         let rows: Vec<OrdersRow> = q.build_query_as().fetch_all(&self.pool).await?;

@@ -197,6 +197,8 @@ fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
 
 fn push_kind_and_period(b: &mut QueryBuilder<Postgres>, q: &InboxQuery) {
     super::push_kind_and_period(b, q.kind, q.from, q.to);
+    // A lead marked a second submission of another has left the inbox.
+    b.push(" AND l.duplicate_of IS NULL");
 }
 
 /// A text search is one query instead of the two runs: the trigram index finds the matches, and only they

@@ -12,12 +12,12 @@ use super::{
     Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
-use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
 use leadgate_storage::{
     self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
-    InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest,
-    SourceView, TechCardView,
+    InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, NewLeadEvent,
+    Page, PageRequest, SourceView, TechCardView,
 };
 
 /// An order line's figures as stored, for forming its tech card.
@@ -30,11 +30,12 @@ struct CardLineRow {
     quantity: Option<String>,
 }
 
-/// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id)).
-pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<()> {
+/// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id)). Returns
+/// the numbers of the cards it created, in line order.
+pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Result<Vec<String>> {
     let lines: Vec<CardLineRow> = sqlx::query_as(
         "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
-         WHERE l.lead_id = $1 AND l.is_service = 0
+         WHERE l.lead_id = $1 AND l.is_service = 0 AND l.removed_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM tech_cards t WHERE t.line_id = l.id)
          ORDER BY l.position",
     )
@@ -42,17 +43,33 @@ pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Res
     .fetch_all(&mut *conn)
     .await?;
     let now = ms(Utc::now());
+    let mut formed = Vec::with_capacity(lines.len());
     for line in lines {
+        // A line that replaced one whose card went stale gets a number of its own: `7-2/2`.
+        let base = format!("{lead_id}-{}", line.position);
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tech_cards WHERE lead_id = $1 AND (number = $2 OR number LIKE $3)",
+        )
+        .bind(lead_id)
+        .bind(&base)
+        .bind(format!("{base}/%"))
+        .fetch_one(&mut *conn)
+        .await?;
+        let number = if taken == 0 {
+            base
+        } else {
+            format!("{base}/{}", taken + 1)
+        };
         let f = leadgate_domain::techcard::figures(
             dec("width", line.width)?,
             dec("height", line.height)?,
             dec("quantity", line.quantity)?,
         );
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (line_id) DO NOTHING",
         )
-        .bind(format!("{lead_id}-{}", line.position))
+        .bind(&number)
         .bind(lead_id)
         .bind(line.id)
         .bind(dec_text(f.area_per_piece))
@@ -61,8 +78,11 @@ pub(super) async fn form_cards(conn: &mut SqliteConnection, lead_id: i64) -> Res
         .bind(now)
         .execute(&mut *conn)
         .await?;
+        if done.rows_affected() > 0 {
+            formed.push(number);
+        }
     }
-    Ok(())
+    Ok(formed)
 }
 
 const LEAD_SELECT: &str =
@@ -108,6 +128,7 @@ struct LeadRow {
     utm_campaign: Option<String>,
     page_url: Option<String>,
     referrer: Option<String>,
+    duplicate_of: Option<i64>,
 }
 
 impl LeadRow {
@@ -161,9 +182,15 @@ impl LeadRow {
                 page_url: self.page_url,
                 referrer: self.referrer,
             },
+            duplicate_of: self.duplicate_of,
         })
     }
 }
+
+/// The columns of an order line; a line kept for its stale tech card shows the position it had.
+const LINE_SELECT: &str = "SELECT id, lead_id, COALESCE(removed_position, position) AS position, nomenclature,
+        machine_code, resolution, material, material_code, width, height, quantity, price, amount, is_service
+    FROM order_lines";
 
 /// An order line as stored.
 #[derive(sqlx::FromRow)]
@@ -224,28 +251,50 @@ struct TechCardRow {
     area_per_piece: Option<String>,
     total_area: Option<String>,
     perimeter: Option<String>,
+    line_id: i64,
+    stale_at: Option<i64>,
     line_position: i64,
 }
 
 impl SqliteStorage {
     /// Loads the lines (with extra works) of the given leads, keyed by lead id, in position order.
     async fn lines_of(&self, lead_ids: &[i64]) -> Result<HashMap<i64, Vec<OrderLine>>> {
-        let mut out: HashMap<i64, Vec<OrderLine>> = HashMap::new();
+        Ok(self
+            .lines_with_ids(lead_ids, false)
+            .await?
+            .into_iter()
+            .map(|(lead, lines)| (lead, lines.into_iter().map(|(_, l)| l).collect()))
+            .collect())
+    }
+
+    /// The lines of the given leads with their ids; with `removed`, also the lines kept only for their
+    /// stale tech cards (at the position they had).
+    async fn lines_with_ids(
+        &self,
+        lead_ids: &[i64],
+        removed: bool,
+    ) -> Result<HashMap<i64, Vec<(i64, OrderLine)>>> {
+        let mut out: HashMap<i64, Vec<(i64, OrderLine)>> = HashMap::new();
         if lead_ids.is_empty() {
             return Ok(out);
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM order_lines WHERE lead_id IN (");
+        let mut q = QueryBuilder::<Sqlite>::new(LINE_SELECT);
+        q.push(" WHERE lead_id IN (");
         let mut sep = q.separated(", ");
         for id in lead_ids {
             sep.push_bind(*id);
         }
-        q.push(") ORDER BY lead_id, position");
+        q.push(")");
+        if !removed {
+            q.push(" AND removed_at IS NULL");
+        }
+        q.push(" ORDER BY lead_id, position");
         let rows: Vec<LineRow> = q.build_query_as().fetch_all(&self.pool).await?;
         let mut line_index: HashMap<i64, (i64, usize)> = HashMap::new();
         for row in rows {
             let lines = out.entry(row.lead_id).or_default();
             line_index.insert(row.id, (row.lead_id, lines.len()));
-            lines.push(row.into_line()?);
+            lines.push((row.id, row.into_line()?));
         }
         if line_index.is_empty() {
             return Ok(out);
@@ -261,7 +310,7 @@ impl SqliteStorage {
             if let Some((lead_id, idx)) = line_index.get(&work.line_id)
                 && let Some(line) = out.get_mut(lead_id).and_then(|l| l.get_mut(*idx))
             {
-                line.extra_works.push(ExtraWork {
+                line.1.extra_works.push(ExtraWork {
                     kind: work.kind,
                     quantity: dec("quantity", work.quantity)?,
                     description: work.description,
@@ -283,8 +332,9 @@ impl SqliteStorage {
     /// Tech cards matching `clause` (on `t`, with one `$1`), with their lines.
     async fn cards(&self, clause: &'static str, id: i64) -> Result<Vec<TechCardView>> {
         let sql = format!(
-            "SELECT t.*, l.position AS line_position, l.lead_id AS line_lead FROM tech_cards t
-             JOIN order_lines l ON l.id = t.line_id WHERE {clause} ORDER BY l.position"
+            "SELECT t.*, COALESCE(l.removed_position, l.position) AS line_position, l.lead_id AS line_lead
+             FROM tech_cards t JOIN order_lines l ON l.id = t.line_id
+             WHERE {clause} ORDER BY line_position, t.id"
         );
         let rows: Vec<TechCardRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -293,7 +343,7 @@ impl SqliteStorage {
         // Every card's line, loaded once for all the leads involved (with its extra works).
         let mut lead_ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
         lead_ids.dedup();
-        let mut lines = self.lines_of(&lead_ids).await?;
+        let mut lines = self.lines_with_ids(&lead_ids, true).await?;
         let mut cards = Vec::with_capacity(rows.len());
         for row in rows {
             let position = row.line_position;
@@ -302,8 +352,8 @@ impl SqliteStorage {
                 .and_then(|lines| {
                     lines
                         .iter()
-                        .position(|l| i64::from(l.position) == position)
-                        .map(|i| lines.swap_remove(i))
+                        .position(|(id, _)| *id == row.line_id)
+                        .map(|i| lines.swap_remove(i).1)
                 })
                 .ok_or_else(|| Error::Corrupt(format!("tech card without line {position}")))?;
             cards.push(TechCardView {
@@ -312,6 +362,7 @@ impl SqliteStorage {
                 lead_id: row.lead_id,
                 line_position: position,
                 status: row.status,
+                stale: row.stale_at.is_some(),
                 line,
                 area_per_piece: dec("area_per_piece", row.area_per_piece)?,
                 total_area: dec("total_area", row.total_area)?,
@@ -456,11 +507,41 @@ impl SqliteStorage {
                 .execute(&mut *tx)
                 .await?;
         }
+        let at = Utc::now();
+        if let Some(status) = patch.status
+            && changes_status
+        {
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent {
+                    at,
+                    ..NewLeadEvent::new(id, patch.by, LeadEventKind::StatusChanged)
+                }
+                .with_change("status", Some(&status_now), Some(status.as_str())),
+            )
+            .await?;
+        }
+        if changes_assignee {
+            let new = patch.assignee.as_deref().filter(|login| !login.is_empty());
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent {
+                    at,
+                    ..NewLeadEvent::new(id, patch.by, LeadEventKind::Assigned)
+                }
+                .with_change("assignee", assignee_now.as_deref(), new),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.lead_in(id).await
     }
 
-    async fn form_tech_cards_in(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>> {
+    async fn form_tech_cards_in(
+        &self,
+        lead_id: i64,
+        by: Option<i64>,
+    ) -> Result<Option<Vec<TechCardView>>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE id = $1")
             .bind(lead_id)
@@ -469,7 +550,15 @@ impl SqliteStorage {
         if exists.is_none() {
             return Ok(None);
         }
-        form_cards(&mut tx, lead_id).await?;
+        let formed = form_cards(&mut tx, lead_id).await?;
+        if !formed.is_empty() {
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent::new(lead_id, by, LeadEventKind::TechCardsFormed)
+                    .with("cards", formed),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(self.cards("t.lead_id = $1", lead_id).await?))
     }
@@ -494,8 +583,12 @@ impl Leads for SqliteStorage {
         Ok(self.update_lead_in(id, patch).await?)
     }
 
-    async fn form_tech_cards(&self, lead_id: i64) -> storage::Result<Option<Vec<TechCardView>>> {
-        Ok(self.form_tech_cards_in(lead_id).await?)
+    async fn form_tech_cards(
+        &self,
+        lead_id: i64,
+        by: Option<i64>,
+    ) -> storage::Result<Option<Vec<TechCardView>>> {
+        Ok(self.form_tech_cards_in(lead_id, by).await?)
     }
 
     async fn tech_cards_of_lead(&self, lead_id: i64) -> storage::Result<Vec<TechCardView>> {

@@ -194,7 +194,7 @@ impl SqliteStorage {
         push_buckets(&mut q, &query.bounds);
         q.push("SELECT b.i AS i, SUM(CAST(ol.amount AS REAL)) AS value");
         push_leads_from(&mut q, query, "JOIN order_lines ol ON ol.lead_id = l.id");
-        q.push(" AND l.kind = 'order' AND ol.amount IS NOT NULL GROUP BY b.i");
+        q.push(" AND l.kind = 'order' AND ol.amount IS NOT NULL AND ol.removed_at IS NULL GROUP BY b.i");
         let rows: Vec<ValueRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
             if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {

@@ -208,6 +208,8 @@ fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
 
 fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
     super::push_kind_and_period(b, q.kind, q.from, q.to);
+    // A lead marked a second submission of another has left the inbox.
+    b.push(" AND l.duplicate_of IS NULL");
 }
 
 /// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order

@@ -15,19 +15,20 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::leads::form_cards;
 use super::ledger::read_raw;
 use super::{Result, dec_text, json_text, ms};
+use leadgate_domain::lead::LeadEventKind;
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::payload::Payload;
 use leadgate_domain::warning::Warning;
 use leadgate_storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-    SubmitOutcome, WebhookEventType, content_hash,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, NewLeadEvent, SourceRef, StoredRaw,
+    Submission, SubmitOutcome, WebhookEventType, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;
 
 /// What the lead list and lead page search over, lower-cased once at write time.
-fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
+pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     let c = &payload.contact;
     [
         payload.subject.as_deref(),
@@ -83,18 +84,18 @@ struct NewMessage<'a> {
 
 /// Finds or creates the counterparties of these leads (one per distinct valid INN; the first lead in the
 /// batch names a new one), adds their phones and e-mails, and returns them by INN.
-async fn counterparties(
+pub(super) async fn counterparties(
     conn: &mut SqliteConnection,
-    leads: &[NewLead<'_>],
+    payloads: &[&Payload],
 ) -> Result<HashMap<String, CounterpartyRef>> {
     let now = ms(Utc::now());
     let mut first: Vec<(&str, &'static str, String)> = Vec::new();
     let mut seen = HashSet::new();
-    for lead in leads {
-        if let Some(inn) = lead.draft.payload.inn.as_ref().and_then(|i| i.valid())
+    for payload in payloads {
+        if let Some(inn) = payload.inn.as_ref().and_then(|i| i.valid())
             && seen.insert(inn.as_str())
         {
-            let name = inn.new_counterparty_name(lead.draft.payload.contact.person.as_deref());
+            let name = inn.new_counterparty_name(payload.contact.person.as_deref());
             first.push((inn.as_str(), inn.kind().as_str(), name));
         }
     }
@@ -124,8 +125,7 @@ async fn counterparties(
         }
     }
     let mut contacts: Vec<(i64, &'static str, &str)> = Vec::new();
-    for lead in leads {
-        let p = &lead.draft.payload;
+    for p in payloads {
         let Some(party) = p
             .inn
             .as_ref()
@@ -175,7 +175,8 @@ pub(super) async fn insert_leads(
     if leads.is_empty() {
         return Ok(Vec::new());
     }
-    let parties = counterparties(conn, leads).await?;
+    let payloads: Vec<&Payload> = leads.iter().map(|l| &l.draft.payload).collect();
+    let parties = counterparties(conn, &payloads).await?;
     let now = ms(Utc::now());
     let mut computed = Vec::with_capacity(leads.len());
     for lead in leads {
@@ -293,8 +294,17 @@ pub(super) async fn insert_leads(
         });
         q.build().execute(&mut *conn).await?;
     }
+    // Cards formed on arrival are in the lead's history too (only for sources that form them).
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
-        form_cards(conn, lead.id).await?;
+        let formed = form_cards(conn, lead.id).await?;
+        if !formed.is_empty() {
+            super::history::record(
+                conn,
+                &NewLeadEvent::new(lead.id, None, LeadEventKind::TechCardsFormed)
+                    .with("cards", formed),
+            )
+            .await?;
+        }
     }
     // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
     let (first, last) = leads.iter().fold((i64::MAX, i64::MIN), |(lo, hi), l| {
@@ -754,12 +764,14 @@ pub(super) async fn submit_all(
     Ok(outcomes)
 }
 
-/// Files a lead for an existing ledger record (reprocessing) and marks the record imported.
+/// Files a lead for an existing ledger record (reprocessing) and marks the record imported; the lead's history
+/// records the reprocessing, by `by`.
 pub(super) async fn import_for_message(
     conn: &mut SqliteConnection,
     message_id: i64,
     entry: &LedgerEntry,
     draft: &LeadDraft,
+    by: Option<i64>,
 ) -> Result<i64> {
     let id = next_id(conn, "leads").await?;
     insert_leads(conn, &[NewLead { id, draft, entry }]).await?;
@@ -769,6 +781,11 @@ pub(super) async fn import_for_message(
     .bind(id)
     .bind(message_id)
     .execute(&mut *conn)
+    .await?;
+    super::history::record(
+        conn,
+        &NewLeadEvent::new(id, by, LeadEventKind::Reprocessed).with("message_id", message_id),
+    )
     .await?;
     Ok(id)
 }

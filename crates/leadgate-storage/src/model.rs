@@ -421,6 +421,8 @@ pub struct LeadView {
     pub assignee: Option<String>,
     /// Where the visitor came from (UTM tags, page, referrer), as the site sent it.
     pub campaign: leadgate_domain::payload::Campaign,
+    /// The lead a manager marked this one a second submission of.
+    pub duplicate_of: Option<i64>,
 }
 
 /// Filters of the lead list.
@@ -488,6 +490,8 @@ pub struct TechCardView {
     pub line_position: i64,
     /// Status.
     pub status: String,
+    /// The line changed or was removed after the card was formed: the card shows what it was formed from.
+    pub stale: bool,
     /// The line it was made from.
     pub line: OrderLine,
     /// W×H, m².

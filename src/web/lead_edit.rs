@@ -1,0 +1,238 @@
+//! The lead page's forms for a manager's changes: correcting the lead's fields, adding, changing and removing
+//! its order lines, moving a tech card on, and answering a duplicate hint. Each form carries the CSRF token
+//! and is refused, like the page itself, for a lead in a calendar the viewer may not see.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value};
+use tracing::instrument;
+
+use super::lead::visible_lead;
+use super::session::{CsrfForm, NoFields, Viewer};
+use crate::app::lead_edits::{self, EditFields, LineAction};
+use crate::app::{ApiError, AppState};
+use leadgate_domain::payload::OrderLine;
+use leadgate_domain::techcard::TechCardStatus;
+use leadgate_storage::DuplicateHint;
+
+/// The correction form: every field as typed (blank clears it).
+#[derive(Debug, serde::Deserialize)]
+pub struct EditForm {
+    subject: String,
+    description: String,
+    person: String,
+    phone: String,
+    email: String,
+    inn: String,
+}
+
+/// `POST /leads/{id}/edit`: corrects the lead's subject, description and contact details.
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<EditForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let fields = EditFields {
+        subject: Some(form.subject),
+        description: Some(form.description),
+        person: Some(form.person),
+        phone: Some(form.phone),
+        email: Some(form.email),
+        inn: Some(form.inn),
+    };
+    lead_edits::edit(&state, &lead, &fields, viewer.user_id).await?;
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
+
+/// An order line as the form sends it: the fields of a line of `Товары`, as typed.
+#[derive(Debug, serde::Deserialize)]
+pub struct LineForm {
+    nomenclature: String,
+    #[serde(default)]
+    machine_code: String,
+    #[serde(default)]
+    resolution: String,
+    #[serde(default)]
+    material: String,
+    #[serde(default)]
+    material_code: String,
+    #[serde(default)]
+    width: String,
+    #[serde(default)]
+    height: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    amount: String,
+    /// The checkbox: present when ticked.
+    service: Option<String>,
+}
+
+impl LineForm {
+    /// The line as an object with the keys of `Товары`, so the domain reads it as the intake would. Extra
+    /// works are not on the form: an edited line keeps those of the line it replaces.
+    fn object(self, keep: Option<&OrderLine>) -> Map<String, Value> {
+        let mut object = Map::new();
+        for (key, value) in [
+            ("Номенклатура", self.nomenclature),
+            ("СтанокКод", self.machine_code),
+            ("Разрешение", self.resolution),
+            ("Материал", self.material),
+            ("МатериалКод", self.material_code),
+            ("Ширина", self.width),
+            ("Высота", self.height),
+            ("Количество", self.quantity),
+            ("Цена", self.price),
+            ("Сумма", self.amount),
+        ] {
+            object.insert(key.to_owned(), Value::String(value));
+        }
+        object.insert("Услуга".to_owned(), Value::Bool(self.service.is_some()));
+        if let Some(line) = keep.filter(|l| !l.extra_works.is_empty()) {
+            let works = line
+                .extra_works
+                .iter()
+                .map(|w| {
+                    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
+                    serde_json::json!({
+                        "ВидРаботы": text(&w.kind),
+                        "Количество": w.quantity.map_or(Value::Null, |q| Value::String(q.normalize().to_string())),
+                        "Описание": text(&w.description),
+                    })
+                })
+                .collect();
+            object.insert("ДополнительныеРаботы".to_owned(), Value::Array(works));
+        }
+        object
+    }
+}
+
+/// `POST /leads/{id}/lines`: adds an order line (a contact lead becomes an order).
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn add_line(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<LineForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let object = form.object(None);
+    lead_edits::change_line(
+        &state,
+        &lead,
+        LineAction::Add,
+        Some(&object),
+        viewer.user_id,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/leads/{id}#lines")).into_response())
+}
+
+/// `POST /leads/{id}/lines/{position}`: replaces an order line (its tech card, if formed, goes stale).
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn edit_line(
+    State(state): State<AppState>,
+    Path((id, position)): Path<(i64, u32)>,
+    CsrfForm(viewer, form): CsrfForm<LineForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let current = lead.lines.iter().find(|l| l.position == position);
+    let object = form.object(current);
+    lead_edits::change_line(
+        &state,
+        &lead,
+        LineAction::Edit(position),
+        Some(&object),
+        viewer.user_id,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/leads/{id}#lines")).into_response())
+}
+
+/// `POST /leads/{id}/lines/{position}/remove`.
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn remove_line(
+    State(state): State<AppState>,
+    Path((id, position)): Path<(i64, u32)>,
+    CsrfForm(viewer, NoFields {}): CsrfForm<NoFields>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    lead_edits::change_line(
+        &state,
+        &lead,
+        LineAction::Remove(position),
+        None,
+        viewer.user_id,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/leads/{id}#lines")).into_response())
+}
+
+/// The status a tech card moves to.
+#[derive(Debug, serde::Deserialize)]
+pub struct CardStatusForm {
+    status: TechCardStatus,
+}
+
+/// `POST /tech-cards/{id}/status`: new → in production → done.
+#[instrument(skip_all, fields(tech_card = id, user = %viewer.login))]
+pub async fn card_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<CardStatusForm>,
+) -> Result<Response, ApiError> {
+    let card = state
+        .storage
+        .tech_card(id)
+        .await?
+        .ok_or(ApiError::NotFound("tech card"))?;
+    visible_lead(&state, &viewer, card.lead_id).await?;
+    lead_edits::advance_card(&state, &card, form.status, viewer.user_id).await?;
+    Ok(Redirect::to(&format!("/tech-cards/{id}")).into_response())
+}
+
+/// The answer to a duplicate hint.
+#[derive(Debug, serde::Deserialize)]
+pub struct DuplicateForm {
+    /// The earlier lead of the hint.
+    of: i64,
+    /// `yes`: a duplicate; anything else dismisses the hint.
+    duplicate: String,
+}
+
+/// The hint the viewer sees for a lead: an earlier lead in a calendar they may see.
+///
+/// # Errors
+/// Database errors.
+pub async fn hint_for(
+    state: &AppState,
+    viewer: &Viewer,
+    lead_id: i64,
+) -> Result<Option<DuplicateHint>, ApiError> {
+    let scope = super::session::calendar_scope(state, viewer).await?;
+    Ok(state
+        .storage
+        .duplicate_hint(lead_id, scope.as_deref())
+        .await?)
+}
+
+/// `POST /leads/{id}/duplicate`: marks the lead a duplicate of its hint (it leaves the inbox) or dismisses
+/// the hint.
+#[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
+pub async fn duplicate(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<DuplicateForm>,
+) -> Result<Response, ApiError> {
+    visible_lead(&state, &viewer, id).await?;
+    let hint = hint_for(&state, &viewer, id).await?;
+    if hint.is_none_or(|h| h.of != form.of) {
+        return Err(ApiError::NotFound("duplicate hint"));
+    }
+    let is_duplicate = form.duplicate == "yes";
+    lead_edits::resolve_duplicate(&state, id, form.of, is_duplicate, viewer.user_id).await?;
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
