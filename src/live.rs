@@ -31,6 +31,11 @@ pub enum Change {
     New,
     /// It was changed (status, assignee, contact, counterparty…).
     Updated,
+    /// It was moved to its calendar from the calendar `from`.
+    Moved {
+        /// The calendar it left.
+        from: i64,
+    },
 }
 
 impl Change {
@@ -39,6 +44,7 @@ impl Change {
         match self {
             Self::New => "new",
             Self::Updated => "updated",
+            Self::Moved { .. } => "moved",
         }
     }
 }

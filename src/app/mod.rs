@@ -5,9 +5,11 @@
 //! puts their routes together.
 
 pub mod error;
+pub mod lead_actions;
 pub mod ratelimit;
 pub mod reports;
 pub mod sources;
+pub mod timeline;
 
 use std::sync::Arc;
 

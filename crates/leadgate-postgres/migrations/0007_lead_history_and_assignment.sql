@@ -33,3 +33,6 @@ CREATE TABLE calendar_round_robin (
 
 -- The inbox filtered by assignee.
 CREATE INDEX leads_by_assignee ON leads (assignee_id, id);
+
+-- A lead's webhook deliveries, for its timeline.
+CREATE INDEX webhook_deliveries_of_event ON webhook_deliveries (event_id);
