@@ -344,6 +344,8 @@ async fn main() {
             "/inbox?status=done",
             &manager,
         ),
+        ("inbox, assigned to me (manager)", "/inbox?who=me", &manager),
+        ("inbox, unassigned (manager)", "/inbox?who=none", &manager),
         (
             "calendar month May 2019 (admin)",
             "/calendar?view=month&date=2019-05-15",

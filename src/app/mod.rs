@@ -5,10 +5,12 @@
 //! puts their routes together.
 
 pub mod error;
+pub mod lead_actions;
 pub mod lead_edits;
 pub mod ratelimit;
 pub mod reports;
 pub mod sources;
+pub mod timeline;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod extract;
 pub mod format;
 pub mod intake;
+pub mod lead_actions;
 pub mod lead_edits;
 pub mod personal_data;
 pub mod read;
@@ -84,6 +85,7 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
         .merge(intake::routes())
         .merge(read::routes())
         .merge(lead_edits::routes())
+        .merge(lead_actions::routes())
         .merge(collectors::routes())
         .merge(personal_data::routes())
         .merge(reports::routes())

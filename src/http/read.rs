@@ -141,12 +141,14 @@ async fn get_lead(
     Ok(Json(lead.into()))
 }
 
-/// Changes a lead's status or assignee.
+/// Changes a lead's status or assignee (a user who may see its calendar; any user for an administrator's
+/// token). Each change is in the lead's timeline.
 #[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)), request_body = LeadPatch,
     responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, description = "No such lead or assignee", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, description = "Not application/json", body = ErrorBody),
-              (status = 422, description = "JSON of the wrong shape (code invalid_body)", body = ErrorBody)),
+              (status = 422, description = "JSON of the wrong shape (code invalid_body), or an assignee the lead may not be \
+                given to (code assignee_not_allowed)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_lead(
     State(state): State<AppState>,
@@ -156,7 +158,16 @@ async fn patch_lead(
 ) -> Result<Json<LeadView>, ApiError> {
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
-    visible_lead(&state, scope.as_deref(), id).await?;
+    let lead = visible_lead(&state, scope.as_deref(), id).await?;
+    if let Some(login) = patch.assignee.as_deref().filter(|l| !l.is_empty()) {
+        crate::app::lead_actions::check_assignee(
+            &state,
+            super::lead_actions::actor(&user),
+            &lead,
+            login,
+        )
+        .await?;
+    }
     let patch = storage::LeadPatch {
         by: Some(user.id),
         ..patch.into()

@@ -278,6 +278,10 @@ pub struct CalendarRow {
     pub notify_owner: bool,
     /// Further addresses notified, one per line.
     pub notify: String,
+    /// Its assignment rule's word.
+    pub rule: &'static str,
+    /// Who may be in its round-robin (the users who see it): id, login, and whether they are.
+    pub members: Vec<(i64, String, bool)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -303,9 +307,12 @@ async fn calendars_page(
     let calendars: Vec<CalendarView> = state.storage.calendars().await?;
     let managed = state.storage.managed_by_file().await?;
     let suggested_colour = assets::PALETTE[calendars.len() % assets::PALETTE.len()].to_owned();
+    let rules = state.storage.calendar_assignments().await?;
+    let users = state.storage.users().await?;
     let mut rows = Vec::with_capacity(calendars.len());
     for c in &calendars {
         let notifications = state.storage.calendar_notifications(c.id).await?;
+        let rule = rules.iter().find(|r| r.calendar_id == c.id);
         rows.push(CalendarRow {
             id: c.id,
             name: c.name.clone(),
@@ -314,6 +321,15 @@ async fn calendars_page(
             managed: managed.calendars.contains(&c.id),
             notify_owner: notifications.notify_owner,
             notify: notifications.addresses.join("\n"),
+            rule: rule.map_or("none", |r| r.rule.as_str()),
+            members: users
+                .iter()
+                .filter(|u| !u.disabled && c.visible_to(&u.login, u.role))
+                .map(|u| {
+                    let chosen = rule.is_some_and(|r| r.members.iter().any(|m| m.user_id == u.id));
+                    (u.id, u.login.clone(), chosen)
+                })
+                .collect(),
         });
     }
     let tz = timezone(state);
@@ -339,13 +355,7 @@ async fn calendars_page(
         recipients,
         smtp: state.settings.notifications.smtp_host.is_some()
             && state.settings.notifications.enabled,
-        users: state
-            .storage
-            .users()
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.login))
-            .collect(),
+        users: users.into_iter().map(|u| (u.id, u.login)).collect(),
         error,
         suggested_colour,
     };
@@ -358,6 +368,66 @@ pub async fn calendars(
     AdminViewer(viewer): AdminViewer,
 ) -> Result<Response, ApiError> {
     calendars_page(&state, &viewer, StatusCode::OK, None).await
+}
+
+/// `POST /admin/calendars/{id}/assignment`: sets how the calendar's new leads are assigned (`rule`: `none`,
+/// `owner` for a personal calendar, `round_robin` among the checked `member`s, who must see the calendar).
+pub async fn set_assignment(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    use leadgate_domain::lead::AssignmentRule;
+    viewer.require_admin()?;
+    let calendar = state
+        .storage
+        .calendars()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(ApiError::NotFound("calendar"))?;
+    let rule: AssignmentRule = fields
+        .iter()
+        .find(|(k, _)| k == "rule")
+        .map_or("none", |(_, v)| v.as_str())
+        .parse()
+        .map_err(|_| ApiError::BadRequest("malformed rule".into()))?;
+    let members = fields
+        .iter()
+        .filter(|(k, _)| k == "member")
+        .map(|(_, v)| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest("malformed member".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let error = match rule {
+        AssignmentRule::Owner if calendar.owner.is_none() => {
+            Some("Владельцу можно назначать только в личном календаре.".to_owned())
+        }
+        AssignmentRule::RoundRobin if members.is_empty() => {
+            Some("Для назначения по очереди отметьте хотя бы одного менеджера.".to_owned())
+        }
+        _ => None,
+    };
+    let users = state.storage.users().await?;
+    let blind = members.iter().any(|m| {
+        users
+            .iter()
+            .find(|u| u.id == *m)
+            .is_none_or(|u| !calendar.visible_to(&u.login, u.role))
+    });
+    let error = error.or_else(|| {
+        blind.then(|| "По очереди можно назначать только тем, кто видит календарь.".to_owned())
+    });
+    if let Some(error) = error {
+        return calendars_page(&state, &viewer, StatusCode::BAD_REQUEST, Some(error)).await;
+    }
+    state
+        .storage
+        .set_assignment_rule(id, rule, &members)
+        .await?;
+    info!(calendar = id, rule = %rule, members = members.len(), by = %viewer.login, "assignment rule set");
+    Ok(Redirect::to("/admin/calendars").into_response())
 }
 
 /// The new-calendar form.

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use leadgate_domain::account::Role;
-use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::lead::{AssignmentRule, Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::warning::WarningCode;
 use leadgate_storage::LeadSummary;
@@ -166,6 +166,76 @@ pub fn channel(c: Channel) -> &'static str {
         Channel::Mail => "Почта",
         Channel::Http => "Сайт (HTTP)",
         Channel::File => "Файл",
+    }
+}
+
+/// Russian name of a timeline entry's kind.
+pub fn event_kind(k: LeadEventKind) -> &'static str {
+    match k {
+        LeadEventKind::Received => "Получена",
+        LeadEventKind::StatusChanged => "Статус изменён",
+        LeadEventKind::Assigned => "Назначен ответственный",
+        LeadEventKind::Moved => "Перенесена в другой календарь",
+        LeadEventKind::Edited => "Исправлена",
+        LeadEventKind::LinesChanged => "Изменены товары",
+        LeadEventKind::TechCardsFormed => "Сформированы техкарты",
+        LeadEventKind::TechCardStatusChanged => "Изменён статус техкарты",
+        LeadEventKind::CommentAdded => "Комментарий",
+        LeadEventKind::FollowUpPlanned => "Запланирован контакт",
+        LeadEventKind::FollowUpDone => "Контакт выполнен",
+        LeadEventKind::Reprocessed => "Обработана повторно",
+        LeadEventKind::DuplicateMarked => "Отмечена как дубликат",
+        LeadEventKind::DuplicateDismissed => "Подсказка о дубликате отклонена",
+        LeadEventKind::WebhookDelivery => "Вебхук",
+    }
+}
+
+/// Russian name of a field a timeline entry names (a changed value or a detail); the field itself when it
+/// has none.
+pub fn event_field(field: &str) -> String {
+    match field {
+        "status" => "Статус",
+        "assignee" => "Ответственный",
+        "calendar" => "Календарь",
+        "subject" => "Тема",
+        "description" => "Описание",
+        "contact_person" => "Контактное лицо",
+        "phone" => "Телефон",
+        "email" => "E-mail",
+        "inn" => "ИНН",
+        "cards" => "Техкарты",
+        "rule" => "По правилу",
+        "message_id" => "Сообщение",
+        "channel" => "Канал",
+        "source" => "Источник",
+        "external_number" => "Внешний номер",
+        "event" => "Событие",
+        "webhook" => "Вебхук",
+        "state" => "Состояние",
+        "attempts" => "Попыток",
+        "http_status" => "Ответ HTTP",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+/// A value a timeline entry shows: statuses, rules and channels by their Russian names, anything else as it is.
+pub fn event_value(field: &str, value: &str) -> String {
+    let named = match field {
+        "status" => value.parse::<LeadStatus>().ok().map(status),
+        "channel" => value.parse::<Channel>().ok().map(channel),
+        "rule" => value.parse::<AssignmentRule>().ok().map(assignment_rule),
+        _ => None,
+    };
+    named.map_or_else(|| value.to_owned(), str::to_owned)
+}
+
+/// Russian name of an assignment rule.
+pub fn assignment_rule(r: AssignmentRule) -> &'static str {
+    match r {
+        AssignmentRule::None => "не назначать",
+        AssignmentRule::Owner => "владельцу календаря",
+        AssignmentRule::RoundRobin => "по очереди",
     }
 }
 

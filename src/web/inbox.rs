@@ -17,7 +17,7 @@ use super::session::{Viewer, visible_calendars};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
-use leadgate_storage::{CalendarView, InboxCursor, InboxQuery};
+use leadgate_storage::{AssigneeFilter, CalendarView, InboxCursor, InboxQuery};
 
 /// Leads per page.
 pub const PAGE_SIZE: u32 = 50;
@@ -48,6 +48,8 @@ pub struct InboxParams {
     pub to: Option<String>,
     /// Search text.
     pub q: Option<String>,
+    /// Assignee: `me`, `none` (unassigned) or a login.
+    pub who: Option<String>,
     /// Paging cursor.
     pub cursor: Option<String>,
 }
@@ -97,6 +99,9 @@ struct InboxPage {
     calendars: Vec<Choice>,
     statuses: Vec<Choice>,
     kinds: Vec<Choice>,
+    assignees: Vec<Choice>,
+    /// Who the checked leads may be given to: `(login, name)`.
+    assign_to: Vec<(String, String)>,
     from: String,
     to: String,
     q: String,
@@ -148,6 +153,26 @@ pub async fn page(
         .map(|c| InboxCursor::decode(c).ok_or_else(|| bad("cursor")))
         .transpose()?;
     let search = non_empty(&p.q).map(str::to_owned);
+    let users: Vec<_> = state
+        .storage
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .collect();
+    let who = non_empty(&p.who);
+    let assignee = match who {
+        None => None,
+        Some("me") => Some(AssigneeFilter::User(viewer.user_id)),
+        Some("none") => Some(AssigneeFilter::Unassigned),
+        Some(login) => Some(AssigneeFilter::User(
+            users
+                .iter()
+                .find(|u| u.login == login)
+                .map(|u| u.id)
+                .ok_or_else(|| bad("assignee"))?,
+        )),
+    };
     let query = InboxQuery {
         calendars: calendars.clone(),
         status,
@@ -155,6 +180,7 @@ pub async fn page(
         from: from.map(|d| fmt::local_midnight(d, tz)),
         to: to.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
         search: search.clone(),
+        assignee,
         cursor,
         limit: PAGE_SIZE,
     };
@@ -178,6 +204,7 @@ pub async fn page(
         ("from", non_empty(&p.from)),
         ("to", non_empty(&p.to)),
         ("q", non_empty(&p.q)),
+        ("who", who),
     ] {
         if let Some(v) = value {
             base.push((key, v.to_owned()));
@@ -209,6 +236,27 @@ pub async fn page(
         label: c.name.clone(),
         selected: cal == Some(c.id.to_string().as_str()),
     }));
+    let mut assignees = vec![
+        Choice {
+            value: "me".into(),
+            label: "Мне".into(),
+            selected: who == Some("me"),
+        },
+        Choice {
+            value: "none".into(),
+            label: "Без ответственного".into(),
+            selected: who == Some("none"),
+        },
+    ];
+    assignees.extend(users.iter().map(|u| Choice {
+        value: u.login.clone(),
+        label: format!("{} ({})", u.display_name, u.login),
+        selected: who == Some(u.login.as_str()),
+    }));
+    let assign_to = users
+        .iter()
+        .map(|u| (u.login.clone(), u.display_name.clone()))
+        .collect();
     Ok(InboxPage {
         layout: Layout::new(&viewer, "inbox"),
         rows: page
@@ -232,6 +280,8 @@ pub async fn page(
             |k| k.as_str().into(),
             |k| fmt::kind(k).into(),
         ),
+        assignees,
+        assign_to,
         from: from.map(fmt::iso_date).unwrap_or_default(),
         to: to.map(fmt::iso_date).unwrap_or_default(),
         q: search.unwrap_or_default(),
@@ -245,4 +295,36 @@ pub async fn page(
         new_count: pulse.new_count,
     }
     .into_response())
+}
+
+/// `POST /inbox/assign`: gives the checked leads (`lead`, repeated) to `assignee` (a login; empty takes them
+/// from whoever has them). Every lead must be one the viewer sees and may give to that user, or none is
+/// changed.
+pub async fn assign(
+    State(state): State<AppState>,
+    super::session::CsrfForm(viewer, fields): super::session::CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let login = fields
+        .iter()
+        .find(|(k, _)| k == "assignee")
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty());
+    let ids = fields
+        .iter()
+        .filter(|(k, _)| k == "lead")
+        .map(|(_, v)| v.parse::<i64>().map_err(|_| bad("lead")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let actor = viewer.actor();
+    let mut leads = Vec::with_capacity(ids.len());
+    for id in ids {
+        let lead = super::lead::visible_lead(&state, &viewer, id).await?;
+        if let Some(login) = login {
+            crate::app::lead_actions::check_assignee(&state, actor, &lead, login).await?;
+        }
+        leads.push(lead);
+    }
+    for lead in &leads {
+        crate::app::lead_actions::assign(&state, actor, lead, login).await?;
+    }
+    Ok(axum::response::Redirect::to("/inbox").into_response())
 }

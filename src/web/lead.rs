@@ -205,6 +205,66 @@ fn matched_words(matched: &[&str]) -> String {
         .join(", ")
 }
 
+/// A changed value in the timeline, written out.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    /// What changed.
+    pub field: String,
+    /// Before, or an em dash.
+    pub old: String,
+    /// After, or an em dash.
+    pub new: String,
+}
+
+/// An entry of the lead's timeline, written out.
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    /// When.
+    pub when: String,
+    /// What happened, in Russian.
+    pub what: &'static str,
+    /// Its kind's word (a CSS class and a test hook).
+    pub kind: &'static str,
+    /// Who, or empty for leadgate itself.
+    pub actor: String,
+    /// Changed values.
+    pub changes: Vec<ChangeRow>,
+    /// Other details, labelled.
+    pub details: Vec<(String, String)>,
+    /// The raw message, for administrators.
+    pub raw_url: Option<String>,
+}
+
+impl TimelineRow {
+    fn new(e: &crate::app::timeline::TimelineEntry, tz: chrono_tz::Tz) -> Self {
+        let shown = |field: &str, v: &Option<String>| {
+            v.as_deref()
+                .map_or_else(|| "—".to_owned(), |v| fmt::event_value(field, v))
+        };
+        Self {
+            when: fmt::datetime(e.at, tz),
+            what: fmt::event_kind(e.kind),
+            kind: e.kind.as_str(),
+            actor: e.actor.clone().unwrap_or_default(),
+            changes: e
+                .changes
+                .iter()
+                .map(|c| ChangeRow {
+                    field: fmt::event_field(&c.field),
+                    old: shown(&c.field, &c.old),
+                    new: shown(&c.field, &c.new),
+                })
+                .collect(),
+            details: e
+                .details
+                .iter()
+                .map(|(k, v)| (fmt::event_field(k), fmt::event_value(k, v)))
+                .collect(),
+            raw_url: e.raw_url.clone(),
+        }
+    }
+}
+
 /// A known customer the lead may belong to: its phone or e-mail is one of theirs.
 #[derive(Debug, Clone)]
 pub struct Suggestion {
@@ -334,6 +394,11 @@ struct LeadPage {
     duplicate: Option<DuplicateRow>,
     /// The lead a manager marked this one a duplicate of.
     duplicate_of: Option<i64>,
+    /// Who the lead may be given to: `(login, name)`.
+    assignees: Vec<(String, String)>,
+    /// Where the lead may be moved: `(id, name)` of the other calendars the viewer sees.
+    move_targets: Vec<(i64, String)>,
+    timeline: Vec<TimelineRow>,
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
@@ -451,6 +516,32 @@ pub async fn page(
     };
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
+    let actor = viewer.actor();
+    let visible = super::session::visible_calendars(&state, &viewer).await?;
+    let assignees = match visible.iter().find(|c| c.id == lead.calendar.id) {
+        Some(calendar) => crate::app::lead_actions::assignable_users(&state, actor, calendar)
+            .await?
+            .into_iter()
+            .map(|u| (u.login, u.display_name))
+            .collect(),
+        None => Vec::new(),
+    };
+    let move_targets = visible
+        .iter()
+        .filter(|c| c.id != lead.calendar.id)
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let timeline = crate::app::timeline::timeline(
+        state.storage.as_ref(),
+        &lead,
+        crate::app::timeline::Audience::Web {
+            admin: viewer.is_admin(),
+        },
+    )
+    .await?
+    .iter()
+    .map(|e| TimelineRow::new(e, tz))
+    .collect();
     let c = &lead.contact;
     let page = LeadPage {
         layout: Layout::new(&viewer, "inbox"),
@@ -532,6 +623,9 @@ pub async fn page(
         edit_lines: lead.lines.iter().map(EditLine::new).collect(),
         duplicate,
         duplicate_of: lead.duplicate_of,
+        assignees,
+        move_targets,
+        timeline,
     };
     Ok(page.into_response())
 }
@@ -566,6 +660,51 @@ pub async fn take(
         by: Some(viewer.user_id),
     };
     patch(&state, &viewer, id, p, "take").await
+}
+
+/// The assign form: a login, empty to take the lead from whoever has it.
+#[derive(Debug, serde::Deserialize)]
+pub struct AssignForm {
+    /// The login.
+    #[serde(default)]
+    pub assignee: String,
+}
+
+/// `POST /leads/{id}/assign`: gives the lead to a user who may see its calendar (any user, for an
+/// administrator).
+pub async fn assign(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<AssignForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let login = form.assignee.trim();
+    crate::app::lead_actions::assign(
+        &state,
+        viewer.actor(),
+        &lead,
+        (!login.is_empty()).then_some(login),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
+
+/// The move form.
+#[derive(Debug, serde::Deserialize)]
+pub struct MoveForm {
+    /// The calendar's id.
+    pub calendar: i64,
+}
+
+/// `POST /leads/{id}/move`: moves the lead to another calendar the viewer sees.
+pub async fn move_lead(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    CsrfForm(viewer, form): CsrfForm<MoveForm>,
+) -> Result<Response, ApiError> {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    crate::app::lead_actions::move_to(&state, viewer.actor(), &lead, form.calendar).await?;
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
 
 /// `POST /leads/{id}/done`.

@@ -2,7 +2,8 @@
 //! leads that viewer may see, each already written out as the page shows it.
 //!
 //! `GET /inbox/events?cal=ID` and `GET /calendar/events?view=week|month&cal=ID&cal=ID` send an event `lead`
-//! per lead (JSON: `id`, `change` (`new` or `updated`), `calendar_id`, `date`, `html`, and for desktop
+//! per lead (JSON: `id`, `change` (`new`, `updated` or `moved`), `gone` (a lead moved out of what the page
+//! shows: it is removed), `calendar_id`, `date`, `html`, and for desktop
 //! notifications `kind`, `title`, `phone` and `url`), with the hub's event id. A page resumes after a
 //! reconnect from the browser's `Last-Event-ID`, or at first from the `since` id it was rendered with, so
 //! nothing committed after the page was rendered is missed. When that id is too old for the hub's ring, or
@@ -30,7 +31,7 @@ use super::fmt::{self, LeadRow};
 use super::session::{Viewer, visible_calendars};
 use super::timezone;
 use crate::app::{ApiError, AppState};
-use crate::live::LeadEvent;
+use crate::live::{Change, LeadEvent};
 use leadgate_domain::account::Role;
 
 /// How long a stream trusts the calendars it read before reading them again.
@@ -64,6 +65,8 @@ enum Target {
 struct LeadData<'a> {
     id: i64,
     change: &'static str,
+    /// The lead left what the page shows (moved to a calendar it does not show): remove it.
+    gone: bool,
     calendar_id: i64,
     /// The local day it is on (`YYYY-MM-DD`), for the calendar.
     date: String,
@@ -273,17 +276,23 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
                     },
                 },
             };
-            if !s.scope.allows(&s.state, event.lead.calendar_id).await {
+            let shown = s.scope.allows(&s.state, event.lead.calendar_id).await;
+            // A lead moved out of what the page shows leaves it.
+            let left = match event.change {
+                Change::Moved { from } => !shown && s.scope.allows(&s.state, from).await,
+                _ => false,
+            };
+            if !shown && !left {
                 continue;
             }
-            if let Some(sse) = render(&s, &event) {
+            if let Some(sse) = render(&s, &event, left) {
                 return Some((Ok(sse), (s, counted)));
             }
         }
     })
 }
 
-fn render(s: &StreamState, event: &LeadEvent) -> Option<Event> {
+fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event> {
     let tz = timezone(&s.state);
     let row = LeadRow::new(&event.lead, tz);
     let html = match s.target {
@@ -295,6 +304,8 @@ fn render(s: &StreamState, event: &LeadEvent) -> Option<Event> {
         .render(),
     };
     let html = match html {
+        // A lead that left the page is only named, not shown.
+        Ok(_) if gone => String::new(),
         Ok(html) => html,
         Err(e) => {
             tracing::warn!(error = %e, "cannot render a live lead");
@@ -304,6 +315,7 @@ fn render(s: &StreamState, event: &LeadEvent) -> Option<Event> {
     let data = LeadData {
         id: row.id,
         change: event.change.as_str(),
+        gone,
         calendar_id: row.calendar_id,
         date: fmt::iso_date(event.lead.starts_at.with_timezone(&tz).date_naive()),
         html,

@@ -68,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/logout", post(login::logout))
         .route("/inbox", get(inbox::page))
+        .route("/inbox/assign", post(inbox::assign))
         .route("/inbox/events", get(live::inbox))
         .route("/calendar/events", get(live::calendar))
         .route("/inbox.csv", get(reports::inbox_csv))
@@ -78,6 +79,8 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/take", post(lead::take))
         .route("/leads/{id}/done", post(lead::done))
         .route("/leads/{id}/spam", post(lead::spam))
+        .route("/leads/{id}/assign", post(lead::assign))
+        .route("/leads/{id}/move", post(lead::move_lead))
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
         .route("/leads/{id}/counterparty", post(lead::link_counterparty))
@@ -127,6 +130,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/calendars/{id}/notifications",
             post(admin::set_notifications),
+        )
+        .route(
+            "/admin/calendars/{id}/assignment",
+            post(admin::set_assignment),
         )
         .route(
             "/admin/sources",

@@ -73,6 +73,15 @@ impl Viewer {
     pub fn may_see(&self, calendar: &CalendarView) -> bool {
         calendar.visible_to(&self.login, self.role)
     }
+
+    /// The viewer as the one who acts on a lead.
+    pub fn actor(&self) -> crate::app::lead_actions::Actor<'_> {
+        crate::app::lead_actions::Actor {
+            id: self.user_id,
+            login: &self.login,
+            role: self.role,
+        }
+    }
 }
 
 /// The value of one cookie of the request.

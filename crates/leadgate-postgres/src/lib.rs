@@ -22,6 +22,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder};
 use tracing::instrument;
 
 mod accounts;
+mod assignment;
 mod calendars;
 mod collector_passwords;
 mod collectors;

@@ -39,7 +39,7 @@ fn payloads(notes: &[LeadNote]) -> Result<Vec<String>> {
                 origin: chunk[0].origin.clone(),
                 leads: chunk
                     .iter()
-                    .map(|n| (n.lead_id, n.change.as_str().to_owned()))
+                    .map(|n| (n.lead_id, n.change.encode()))
                     .collect(),
             };
             out.push(super::json_text(&payload).edge()?);
@@ -190,12 +190,16 @@ mod tests {
     fn notes_travel_as_ids_and_changes_in_payloads_of_bounded_size() {
         let mut notes: Vec<LeadNote> = (0..250).map(|i| note("a1", i, LeadChange::New)).collect();
         notes.push(note("b2", 7, LeadChange::Updated));
+        notes.push(note("b2", 8, LeadChange::Moved { from: 3 }));
         let payloads = payloads(&notes).unwrap();
         assert_eq!(payloads.len(), 4);
         assert!(payloads.iter().all(|p| p.len() < 8000));
         let heard: Vec<LeadNote> = payloads.iter().flat_map(|p| notes_of(p).unwrap()).collect();
         assert_eq!(heard, notes);
-        assert_eq!(payloads[3], r#"{"origin":"b2","leads":[[7,"updated"]]}"#);
+        assert_eq!(
+            payloads[3],
+            r#"{"origin":"b2","leads":[[7,"updated"],[8,"moved:3"]]}"#
+        );
         assert_eq!(notes_of("not json"), None);
         assert_eq!(notes_of(r#"{"origin":"x","leads":[[1,"gone"]]}"#), None);
     }

@@ -300,6 +300,19 @@ impl Webhooks for PgStorage {
         Ok(())
     }
 
+    async fn webhook_deliveries_of_lead(&self, lead_id: i64) -> Result<Vec<DeliveryView>> {
+        let sql = format!("{DELIVERY_SELECT} WHERE e.lead_id = $1 ORDER BY d.id");
+        let rows: Vec<DeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(lead_id)
+            .fetch_all(&self.pool)
+            .await
+            .edge()?;
+        rows.into_iter()
+            .map(DeliveryRow::into_view)
+            .collect::<Result<Vec<_>, _>>()
+            .edge()
+    }
+
     async fn webhook_deliveries(
         &self,
         webhook_id: i64,

@@ -27,5 +27,8 @@ CREATE TABLE calendar_round_robin (
     PRIMARY KEY (calendar_id, user_id)
 );
 
--- The inbox filtered by assignee.
-CREATE INDEX leads_by_assignee ON leads (assignee_id, id);
+-- The inbox filtered by assignee: its two runs (new leads, then the rest), newest first.
+CREATE INDEX leads_by_assignee ON leads (assignee_id, status, id);
+
+-- A lead's webhook deliveries, for its timeline.
+CREATE INDEX webhook_deliveries_of_event ON webhook_deliveries (event_id);

@@ -537,6 +537,52 @@ impl SqliteStorage {
         self.lead_in(id).await
     }
 
+    async fn move_lead_in(
+        &self,
+        id: i64,
+        calendar_id: i64,
+        by: Option<i64>,
+    ) -> Result<Option<LeadView>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<(i64, String)> = sqlx::query_as(
+            "SELECT l.calendar_id, c.name FROM leads l JOIN calendars c ON c.id = l.calendar_id
+             WHERE l.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((from, from_name)) = current else {
+            return Ok(None);
+        };
+        let to_name: String = sqlx::query_scalar("SELECT name FROM calendars WHERE id = $1")
+            .bind(calendar_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "calendar",
+                key: calendar_id.to_string(),
+            })?;
+        if from != calendar_id {
+            sqlx::query("UPDATE leads SET calendar_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(calendar_id)
+                .bind(ms(Utc::now()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent::new(id, by, LeadEventKind::Moved).with_change(
+                    "calendar",
+                    Some(&from_name),
+                    Some(&to_name),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.lead_in(id).await
+    }
+
     async fn form_tech_cards_in(
         &self,
         lead_id: i64,
@@ -581,6 +627,15 @@ impl Leads for SqliteStorage {
 
     async fn update_lead(&self, id: i64, patch: &LeadPatch) -> storage::Result<Option<LeadView>> {
         Ok(self.update_lead_in(id, patch).await?)
+    }
+
+    async fn move_lead(
+        &self,
+        id: i64,
+        calendar_id: i64,
+        by: Option<i64>,
+    ) -> storage::Result<Option<LeadView>> {
+        Ok(self.move_lead_in(id, calendar_id, by).await?)
     }
 
     async fn form_tech_cards(

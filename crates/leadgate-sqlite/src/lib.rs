@@ -23,6 +23,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tracing::instrument;
 
 mod accounts;
+mod assignment;
 mod calendars;
 mod collector_passwords;
 mod collectors;

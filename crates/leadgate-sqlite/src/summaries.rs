@@ -14,7 +14,8 @@ use super::{Result, from_ms, ms, parse_enum, push_contains};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
+    AssigneeFilter, DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary,
+    PageRequest,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -206,10 +207,20 @@ fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
     }
 }
 
+/// The inbox's filters beside status and calendar: kind, period and assignee.
 fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
     super::push_kind_and_period(b, q.kind, q.from, q.to);
     // A lead marked a second submission of another has left the inbox.
     b.push(" AND l.duplicate_of IS NULL");
+    match q.assignee {
+        Some(AssigneeFilter::Unassigned) => {
+            b.push(" AND l.assignee_id IS NULL");
+        }
+        Some(AssigneeFilter::User(id)) => {
+            b.push(" AND l.assignee_id = ").push_bind(id);
+        }
+        None => {}
+    }
 }
 
 /// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order

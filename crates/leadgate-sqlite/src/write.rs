@@ -294,6 +294,9 @@ pub(super) async fn insert_leads(
         });
         q.build().execute(&mut *conn).await?;
     }
+    // The calendars' assignment rules, in this same transaction.
+    let filed: Vec<(i64, i64)> = leads.iter().map(|l| (l.id, l.draft.calendar_id)).collect();
+    super::assignment::assign_new_leads(conn, &filed).await?;
     // Cards formed on arrival are in the lead's history too (only for sources that form them).
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
         let formed = form_cards(conn, lead.id).await?;

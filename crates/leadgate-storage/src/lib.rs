@@ -11,6 +11,7 @@
 //! counterparty found or created by INN, the idempotency key claimed with the lead it answers with): each
 //! is one method, one transaction of the backend, so no channel can get them half right.
 
+pub mod assignment;
 pub mod collector_passwords;
 pub mod contract;
 pub mod counterparty_edit;
@@ -29,6 +30,7 @@ pub mod transfer;
 pub mod web_model;
 pub mod webhooks;
 
+pub use assignment::*;
 pub use collector_passwords::*;
 pub use counterparty_edit::*;
 pub use error::{BoxError, Result, StorageError};

@@ -17,23 +17,40 @@ pub enum LeadChange {
     New,
     /// It was changed (status, assignee, contact, counterparty…).
     Updated,
+    /// It was moved to its calendar from the calendar `from`.
+    Moved {
+        /// The calendar it left.
+        from: i64,
+    },
 }
 
 impl LeadChange {
-    /// `new` or `updated`, as the stream sends it.
+    /// `new`, `updated` or `moved`, as the stream sends it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",
             Self::Updated => "updated",
+            Self::Moved { .. } => "moved",
         }
     }
 
-    /// The change `as_str` names, or `None`.
+    /// The change as a relay note carries it: its name, and for a move the calendar it left (`moved:7`).
+    pub fn encode(self) -> String {
+        match self {
+            Self::Moved { from } => format!("moved:{from}"),
+            other => other.as_str().to_owned(),
+        }
+    }
+
+    /// The change `encode` wrote, or `None`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "new" => Some(Self::New),
             "updated" => Some(Self::Updated),
-            _ => None,
+            _ => text
+                .strip_prefix("moved:")
+                .and_then(|from| from.parse().ok())
+                .map(|from| Self::Moved { from }),
         }
     }
 }

@@ -153,6 +153,18 @@ pub trait Leads: Send + Sync {
     /// `NotFound` for an unknown assignee; database errors.
     async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>>;
 
+    /// Moves a lead to another calendar, recording the move in its history (by `by`) in the same
+    /// transaction; `None` when the lead does not exist, and nothing recorded when it is there already.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown calendar; database errors.
+    async fn move_lead(
+        &self,
+        id: i64,
+        calendar_id: i64,
+        by: Option<i64>,
+    ) -> Result<Option<LeadView>>;
+
     /// Forms the tech cards of a lead, one per non-service line; forming again changes nothing. Cards
     /// formed are recorded in the lead's history (`by`: the user who formed them). Returns `None` when the
     /// lead does not exist.
@@ -603,6 +615,7 @@ pub trait Storage:
     + crate::webhooks::Webhooks
     + crate::notifications::Notifications
     + crate::history::LeadHistory
+    + crate::assignment::Assignments
     + Send
     + Sync
     + 'static
@@ -627,6 +640,7 @@ impl<T> Storage for T where
         + crate::webhooks::Webhooks
         + crate::notifications::Notifications
         + crate::history::LeadHistory
+        + crate::assignment::Assignments
         + Send
         + Sync
         + 'static

@@ -233,6 +233,8 @@ pub struct InboxQuery {
     pub to: Option<DateTime<Utc>>,
     /// Text search (lower-cased substring of the lead's search text).
     pub search: Option<String>,
+    /// Only leads of this assignee, or only unassigned ones.
+    pub assignee: Option<crate::AssigneeFilter>,
     /// Continue after this position.
     pub cursor: Option<InboxCursor>,
     /// Page size.

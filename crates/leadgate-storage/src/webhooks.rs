@@ -231,6 +231,9 @@ pub trait Webhooks: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<DeliveryView>>;
 
+    /// The deliveries of every event of a lead, oldest first (its timeline).
+    async fn webhook_deliveries_of_lead(&self, lead_id: i64) -> Result<Vec<DeliveryView>>;
+
     /// One delivery.
     async fn webhook_delivery(&self, id: i64) -> Result<Option<DeliveryView>>;
 

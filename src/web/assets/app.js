@@ -59,6 +59,11 @@ function inboxLead(live, lead) {
   var table = document.getElementById("leads");
   if (!table) { return; }
   var body = table.tBodies[0];
+  if (lead.gone) {
+    var gone = body.querySelector('tr[data-lead-id="' + lead.id + '"]');
+    if (gone) { gone.remove(); }
+    return;
+  }
   var row = fragment(lead.html, true);
   if (!row) { return; }
   var old = body.querySelector('tr[data-lead-id="' + lead.id + '"]');
@@ -82,6 +87,7 @@ function calendarLead(lead) {
   if (!grid) { return; }
   var old = grid.querySelector('a.event[data-lead-id="' + lead.id + '"]');
   if (old) { old.remove(); }
+  if (lead.gone) { return; }
   var day = grid.querySelector('.day[data-date="' + lead.date + '"]');
   if (!day) { return; }
   var entry = fragment(lead.html, false);

@@ -30,6 +30,7 @@ use leadgate_domain::payload::Payload;
 use leadgate_domain::personal_data::PersonDataQuery;
 
 mod accounts;
+mod assignment;
 mod calendars;
 mod collector_passwords;
 mod collectors;
@@ -46,6 +47,7 @@ mod settings;
 mod webhooks;
 
 pub use accounts::*;
+pub use assignment::*;
 pub use calendars::*;
 pub use collector_passwords::*;
 pub use collectors::*;
@@ -109,6 +111,8 @@ macro_rules! storage_contract_suite {
             webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_redelivered,
             a_leads_history_records_who_changed_what_in_order,
             a_reprocessed_lead_has_its_reprocessing_in_its_history,
+            new_leads_are_assigned_by_their_calendars_rule,
+            a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -63,7 +63,14 @@ pub async fn personal_data_is_found_erased_and_audited(s: &dyn Storage) {
         login: "command line".into(),
         channel: "cli",
     };
+    // An edit kept the old phone in the history; erasure takes it from there too.
+    let old_phone = NewLeadEvent::new(lead, None, leadgate_domain::lead::LeadEventKind::Edited)
+        .with_change("phone", Some("+7 925 642 42-90"), Some("+79256424291"));
+    ok("edit", s.record_lead_event(&old_phone).await);
     let record = ok("erase", s.erase_personal_data(&query, &[], &actor).await);
+    let history = ok("history", s.lead_history(lead).await);
+    assert_eq!(history.len(), 1, "the entry stays, without its detail");
+    assert!(history[0].detail.is_empty(), "{:?}", history[0].detail);
     assert_eq!(
         (record.lead_ids.clone(), record.message_ids.clone()),
         (vec![lead], vec![message])

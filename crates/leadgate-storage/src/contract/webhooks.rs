@@ -103,6 +103,12 @@ pub async fn webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_
         .await,
     );
     let view = some("the delivery", ok("read", s.webhook_delivery(job.id).await));
+    let of_lead = ok("of lead", s.webhook_deliveries_of_lead(job.lead_id).await);
+    assert_eq!(
+        of_lead.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![job.id],
+        "a lead's timeline shows its deliveries"
+    );
     assert_eq!(
         (
             view.state,
