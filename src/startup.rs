@@ -619,6 +619,12 @@ impl Application {
             info!("this instance does not deliver webhooks ([webhooks] enabled = false)");
             None
         };
+        // Follow-ups falling due, told to their owners' pages open on this instance (each instance tells its
+        // own pages, so none needs to claim them).
+        let due_announcer = tokio::spawn(
+            crate::live::DueAnnouncer::new(storage.clone(), live.clone(), chrono::Utc::now())
+                .run(stop.clone()),
+        );
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -643,6 +649,9 @@ impl Application {
         }
         scheduler.context("scheduler task panicked")?;
         pusher.await.context("push supervisor task panicked")?;
+        due_announcer
+            .await
+            .context("follow-up announcer task panicked")?;
         if let Some(downloader) = downloader {
             downloader
                 .await

@@ -5,6 +5,7 @@
 //! puts their routes together.
 
 pub mod error;
+pub mod lead_notes;
 pub mod ratelimit;
 pub mod reports;
 pub mod sources;

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod extract;
 pub mod format;
 pub mod intake;
+pub mod lead_notes;
 pub mod personal_data;
 pub mod read;
 pub mod reports;
@@ -82,6 +83,7 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
+        .merge(lead_notes::routes())
         .merge(collectors::routes())
         .merge(personal_data::routes())
         .merge(reports::routes())

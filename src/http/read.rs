@@ -64,13 +64,16 @@ impl Paging {
 }
 
 /// The calendars the token's user may see, as a storage filter (`None`: every calendar).
-async fn scope_of(state: &AppState, user: &UserRecord) -> Result<Option<Vec<i64>>, ApiError> {
+pub(super) async fn scope_of(
+    state: &AppState,
+    user: &UserRecord,
+) -> Result<Option<Vec<i64>>, ApiError> {
     let calendars = state.storage.calendars().await?;
     Ok(visible_calendar_ids(&calendars, &user.login, user.role))
 }
 
 /// The lead, when it is in a calendar of the scope; `NotFound` otherwise, whether or not it exists.
-async fn visible_lead(
+pub(super) async fn visible_lead(
     state: &AppState,
     scope: Option<&[i64]>,
     id: i64,

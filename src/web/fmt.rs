@@ -237,6 +237,8 @@ pub struct LeadRow {
     pub number: String,
     /// Assignee login.
     pub assignee: String,
+    /// It has an open follow-up that is overdue (set by the inbox).
+    pub overdue: bool,
 }
 
 impl LeadRow {
@@ -268,6 +270,7 @@ impl LeadRow {
             phone: l.contact.phone.clone().unwrap_or_default(),
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
+            overdue: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -48,6 +48,8 @@ pub struct InboxParams {
     pub to: Option<String>,
     /// Search text.
     pub q: Option<String>,
+    /// `1`: only leads with an overdue follow-up.
+    pub overdue: Option<String>,
     /// Paging cursor.
     pub cursor: Option<String>,
 }
@@ -100,6 +102,7 @@ struct InboxPage {
     from: String,
     to: String,
     q: String,
+    overdue: bool,
     filtered: bool,
     paged: bool,
     next_url: Option<String>,
@@ -148,6 +151,8 @@ pub async fn page(
         .map(|c| InboxCursor::decode(c).ok_or_else(|| bad("cursor")))
         .transpose()?;
     let search = non_empty(&p.q).map(str::to_owned);
+    let overdue = non_empty(&p.overdue).is_some();
+    let now = Utc::now();
     let query = InboxQuery {
         calendars: calendars.clone(),
         status,
@@ -155,11 +160,17 @@ pub async fn page(
         from: from.map(|d| fmt::local_midnight(d, tz)),
         to: to.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
         search: search.clone(),
+        overdue_at: overdue.then_some(now),
         cursor,
         limit: PAGE_SIZE,
     };
     let page = state.storage.inbox(&query).await?;
     let pulse = state.storage.inbox_pulse(calendars.as_deref()).await?;
+    let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
+    let overdue_leads = state
+        .storage
+        .leads_with_overdue_follow_ups(&ids, now)
+        .await?;
 
     let mut base: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
@@ -169,6 +180,7 @@ pub async fn page(
         ("from", non_empty(&p.from)),
         ("to", non_empty(&p.to)),
         ("q", non_empty(&p.q)),
+        ("overdue", overdue.then_some("1")),
     ] {
         if let Some(v) = value {
             base.push((key, v.to_owned()));
@@ -202,7 +214,14 @@ pub async fn page(
     }));
     Ok(InboxPage {
         layout: Layout::new(&viewer, "inbox"),
-        rows: page.items.iter().map(|l| LeadRow::new(l, tz)).collect(),
+        rows: page
+            .items
+            .iter()
+            .map(|l| LeadRow {
+                overdue: overdue_leads.contains(&l.id),
+                ..LeadRow::new(l, tz)
+            })
+            .collect(),
         calendars: calendar_choices,
         statuses: choices(
             LeadStatus::ALL,
@@ -219,6 +238,7 @@ pub async fn page(
         from: from.map(fmt::iso_date).unwrap_or_default(),
         to: to.map(fmt::iso_date).unwrap_or_default(),
         q: search.unwrap_or_default(),
+        overdue,
         filtered: !base.is_empty(),
         paged: cursor.is_some(),
         next_url,

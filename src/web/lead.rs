@@ -241,6 +241,8 @@ struct LeadPage {
     can_take: bool,
     can_done: bool,
     can_spam: bool,
+    /// Comments and follow-ups.
+    notes: super::lead_notes::NotesSection,
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
@@ -339,6 +341,7 @@ pub async fn page(
         None => Vec::new(),
     };
     let suggestions = suggestions(&state, &viewer, &lead).await?;
+    let notes = super::lead_notes::section(&state, &viewer, &lead).await?;
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let c = &lead.contact;
@@ -415,6 +418,7 @@ pub async fn page(
         can_take: !(lead.status == LeadStatus::InProgress && mine),
         can_done: lead.status != LeadStatus::Done,
         can_spam: lead.status != LeadStatus::Rejected,
+        notes,
     };
     Ok(page.into_response())
 }

@@ -29,6 +29,7 @@ mod collectors;
 mod counterparties;
 mod counterparty_edit;
 mod layout_files;
+mod lead_notes;
 mod leads;
 mod ledger;
 mod live;

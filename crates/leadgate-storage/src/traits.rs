@@ -584,6 +584,7 @@ pub trait Storage:
     + CounterpartyEdits
     + SettingsStore
     + LayoutFileStore
+    + crate::lead_notes::LeadNotes
     + CollectorPasswordStore
     + super::LiveLeads
     + Reports
@@ -605,6 +606,7 @@ impl<T> Storage for T where
         + CounterpartyEdits
         + SettingsStore
         + LayoutFileStore
+        + crate::lead_notes::LeadNotes
         + CollectorPasswordStore
         + super::LiveLeads
         + Reports

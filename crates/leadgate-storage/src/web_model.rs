@@ -233,6 +233,8 @@ pub struct InboxQuery {
     pub to: Option<DateTime<Utc>>,
     /// Text search (lower-cased substring of the lead's search text).
     pub search: Option<String>,
+    /// Only leads with an open follow-up due before this time (the overdue follow-ups filter).
+    pub overdue_at: Option<DateTime<Utc>>,
     /// Continue after this position.
     pub cursor: Option<InboxCursor>,
     /// Page size.
