@@ -116,8 +116,16 @@ async fn reprocess_message(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Json<Reprocessed>, ApiError> {
-    auth::admin(&state, &headers).await?;
-    match reprocess(state.storage.as_ref(), &state.intake, &state.settings, id).await {
+    let admin = auth::admin(&state, &headers).await?;
+    match reprocess(
+        state.storage.as_ref(),
+        &state.intake,
+        &state.settings,
+        id,
+        Some(admin.id),
+    )
+    .await
+    {
         Ok(done) => Ok(Json(done)),
         Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
         Err(ReprocessError::AlreadyImported { lead_id }) => {

@@ -185,7 +185,7 @@ async fn form_tech_cards(
     visible_lead(&state, scope.as_deref(), id).await?;
     state
         .storage
-        .form_tech_cards(id)
+        .form_tech_cards(id, Some(user.id))
         .await?
         .map(|cards| Json(cards.into_iter().map(Into::into).collect()))
         .ok_or(ApiError::NotFound("lead"))

@@ -58,7 +58,8 @@ pub enum ReprocessError {
     Storage(#[from] StorageError),
 }
 
-/// Runs a rejected ledger record through its channel's rules again.
+/// Runs a rejected ledger record through its channel's rules again; a lead it files has the reprocessing in
+/// its history, by `by`.
 ///
 /// # Errors
 /// See [`ReprocessError`].
@@ -68,6 +69,7 @@ pub async fn reprocess(
     intake: &Intake,
     settings: &Settings,
     message_id: i64,
+    by: Option<i64>,
 ) -> Result<Reprocessed, ReprocessError> {
     let max_message_bytes = settings.limits.max_message_bytes;
     let default_calendar = super::default_calendar_id(storage, settings)
@@ -120,7 +122,8 @@ pub async fn reprocess(
         }
     };
     match disposition {
-        Disposition::Lead(draft) => match storage.import_for_message(message_id, &draft).await? {
+        Disposition::Lead(draft) => match storage.import_for_message(message_id, &draft, by).await?
+        {
             Reimport::Imported { lead_id } => {
                 intake.announce(lead_id, crate::live::Change::New);
                 Ok(Reprocessed::Imported { lead_id })

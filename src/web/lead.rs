@@ -492,7 +492,7 @@ pub async fn form_tech_cards(
     visible_lead(&state, &viewer, id).await?;
     let cards = state
         .storage
-        .form_tech_cards(id)
+        .form_tech_cards(id, Some(viewer.user_id))
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
     info!(lead_id = id, user = %viewer.login, cards = cards.len(), "tech cards formed");

@@ -205,6 +205,7 @@ pub async fn reprocess(
         &state.intake,
         &state.settings,
         id,
+        Some(viewer.user_id),
     )
     .await;
     info!(message = id, user = %viewer.login, ok = done.is_ok(), "reprocessed from quarantine");

@@ -12,12 +12,12 @@ use super::{
     Error, PgStorage, Result, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
     parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
 };
-use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
+use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
 use leadgate_storage::{
     self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
-    InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, Page, PageRequest,
-    SourceView, TechCardView,
+    InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, NewLeadEvent,
+    Page, PageRequest, SourceView, TechCardView,
 };
 
 /// An order line's figures as stored, for forming its tech card.
@@ -32,7 +32,7 @@ struct CardLineRow {
 
 /// Creates the missing tech cards of a lead; existing ones are left as they are (UNIQUE(line_id), and the
 /// number: a concurrent forming of the same lead inserts nothing twice).
-pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<()> {
+pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<Vec<String>> {
     let lines: Vec<CardLineRow> = sqlx::query_as(
         "SELECT l.id, l.position, l.width, l.height, l.quantity FROM order_lines l
          WHERE l.lead_id = $1 AND NOT l.is_service
@@ -43,17 +43,19 @@ pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<
     .fetch_all(&mut *conn)
     .await?;
     let now = ms(Utc::now());
+    let mut formed = Vec::with_capacity(lines.len());
     for line in lines {
         let f = leadgate_domain::techcard::figures(
             dec("width", line.width)?,
             dec("height", line.height)?,
             dec("quantity", line.quantity)?,
         );
-        sqlx::query(
+        let number = format!("{lead_id}-{}", line.position);
+        let done = sqlx::query(
             "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(format!("{lead_id}-{}", line.position))
+        .bind(&number)
         .bind(lead_id)
         .bind(line.id)
         .bind(dec_text(f.area_per_piece))
@@ -62,8 +64,11 @@ pub(super) async fn form_cards(conn: &mut PgConnection, lead_id: i64) -> Result<
         .bind(now)
         .execute(&mut *conn)
         .await?;
+        if done.rows_affected() > 0 {
+            formed.push(number);
+        }
     }
-    Ok(())
+    Ok(formed)
 }
 
 const LEAD_SELECT: &str =
@@ -456,11 +461,41 @@ impl PgStorage {
                 .execute(&mut *tx)
                 .await?;
         }
+        let at = Utc::now();
+        if let Some(status) = patch.status
+            && changes_status
+        {
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent {
+                    at,
+                    ..NewLeadEvent::new(id, patch.by, LeadEventKind::StatusChanged)
+                }
+                .with_change("status", Some(&status_now), Some(status.as_str())),
+            )
+            .await?;
+        }
+        if changes_assignee {
+            let new = patch.assignee.as_deref().filter(|login| !login.is_empty());
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent {
+                    at,
+                    ..NewLeadEvent::new(id, patch.by, LeadEventKind::Assigned)
+                }
+                .with_change("assignee", assignee_now.as_deref(), new),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.lead_in(id).await
     }
 
-    async fn form_tech_cards_in(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>> {
+    async fn form_tech_cards_in(
+        &self,
+        lead_id: i64,
+        by: Option<i64>,
+    ) -> Result<Option<Vec<TechCardView>>> {
         let mut tx = self.pool.begin().await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT id FROM leads WHERE id = $1 FOR UPDATE")
@@ -470,7 +505,15 @@ impl PgStorage {
         if exists.is_none() {
             return Ok(None);
         }
-        form_cards(&mut tx, lead_id).await?;
+        let formed = form_cards(&mut tx, lead_id).await?;
+        if !formed.is_empty() {
+            super::history::record(
+                &mut tx,
+                &NewLeadEvent::new(lead_id, by, LeadEventKind::TechCardsFormed)
+                    .with("cards", formed),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(self.cards("t.lead_id = $1", lead_id).await?))
     }
@@ -495,8 +538,12 @@ impl Leads for PgStorage {
         Ok(self.update_lead_in(id, patch).await?)
     }
 
-    async fn form_tech_cards(&self, lead_id: i64) -> storage::Result<Option<Vec<TechCardView>>> {
-        Ok(self.form_tech_cards_in(lead_id).await?)
+    async fn form_tech_cards(
+        &self,
+        lead_id: i64,
+        by: Option<i64>,
+    ) -> storage::Result<Option<Vec<TechCardView>>> {
+        Ok(self.form_tech_cards_in(lead_id, by).await?)
     }
 
     async fn tech_cards_of_lead(&self, lead_id: i64) -> storage::Result<Vec<TechCardView>> {

@@ -152,7 +152,12 @@ impl PgStorage {
         }
     }
 
-    async fn import_for_message_in(&self, message_id: i64, draft: &LeadDraft) -> Result<Reimport> {
+    async fn import_for_message_in(
+        &self,
+        message_id: i64,
+        draft: &LeadDraft,
+        by: Option<i64>,
+    ) -> Result<Reimport> {
         let mut tx = self.pool.begin().await?;
         // The row stays locked until commit: a concurrent reprocessing waits, then sees it imported.
         let row: ReimportRow = sqlx::query_as(
@@ -188,7 +193,7 @@ impl PgStorage {
             content_type: String::new(),
             content_hash: None,
         };
-        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
+        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft, by).await?;
         tx.commit().await?;
         Ok(Reimport::Imported { lead_id })
     }
@@ -322,8 +327,9 @@ impl Ledger for PgStorage {
         &self,
         message_id: i64,
         draft: &LeadDraft,
+        by: Option<i64>,
     ) -> storage::Result<Reimport> {
-        Ok(self.import_for_message_in(message_id, draft).await?)
+        Ok(self.import_for_message_in(message_id, draft, by).await?)
     }
 
     async fn resolve_message(

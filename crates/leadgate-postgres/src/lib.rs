@@ -27,6 +27,7 @@ mod collector_passwords;
 mod collectors;
 mod counterparties;
 mod counterparty_edit;
+pub(crate) mod history;
 mod layout_files;
 mod lead_notes;
 mod leads;

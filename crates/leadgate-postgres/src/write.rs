@@ -23,12 +23,13 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use super::leads::form_cards;
 use super::ledger::read_raw;
 use super::{Error, Result, dec_text, json_text, ms};
+use leadgate_domain::lead::LeadEventKind;
 use leadgate_domain::ledger::Outcome;
 use leadgate_domain::payload::Payload;
 use leadgate_domain::warning::Warning;
 use leadgate_storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-    SubmitOutcome, WebhookEventType, content_hash,
+    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, NewLeadEvent, SourceRef, StoredRaw,
+    Submission, SubmitOutcome, WebhookEventType, content_hash,
 };
 
 /// Rows per multi-row `INSERT` (PostgreSQL allows 65,535 bound values; the widest table binds 23 per row).
@@ -327,8 +328,17 @@ pub(super) async fn insert_leads(
         });
         q.build().execute(&mut *conn).await?;
     }
+    // Cards formed on arrival are in the lead's history too (only for sources that form them).
     for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
-        form_cards(conn, lead.id).await?;
+        let formed = form_cards(conn, lead.id).await?;
+        if !formed.is_empty() {
+            super::history::record(
+                conn,
+                &NewLeadEvent::new(lead.id, None, LeadEventKind::TechCardsFormed)
+                    .with("cards", formed),
+            )
+            .await?;
+        }
     }
     // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
     let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
@@ -784,12 +794,14 @@ pub(super) async fn submit_all(
     Ok(outcomes)
 }
 
-/// Files a lead for an existing ledger record (reprocessing) and marks the record imported.
+/// Files a lead for an existing ledger record (reprocessing) and marks the record imported; the lead's history
+/// records the reprocessing, by `by`.
 pub(super) async fn import_for_message(
     conn: &mut PgConnection,
     message_id: i64,
     entry: &LedgerEntry,
     draft: &LeadDraft,
+    by: Option<i64>,
 ) -> Result<i64> {
     let id = new_id(conn, "leads").await?;
     insert_leads(conn, &[NewLead { id, draft, entry }]).await?;
@@ -799,6 +811,11 @@ pub(super) async fn import_for_message(
     .bind(id)
     .bind(message_id)
     .execute(&mut *conn)
+    .await?;
+    super::history::record(
+        conn,
+        &NewLeadEvent::new(id, by, LeadEventKind::Reprocessed).with("message_id", message_id),
+    )
     .await?;
     Ok(id)
 }

@@ -133,7 +133,12 @@ impl SqliteStorage {
         Ok(outcomes)
     }
 
-    async fn import_for_message_in(&self, message_id: i64, draft: &LeadDraft) -> Result<Reimport> {
+    async fn import_for_message_in(
+        &self,
+        message_id: i64,
+        draft: &LeadDraft,
+        by: Option<i64>,
+    ) -> Result<Reimport> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row: ReimportRow = sqlx::query_as(
             "SELECT collector_id, http_source_id, message_id, external_number, received_at, outcome, lead_id
@@ -168,7 +173,7 @@ impl SqliteStorage {
             content_type: String::new(),
             content_hash: None,
         };
-        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft).await?;
+        let lead_id = write::import_for_message(&mut tx, message_id, &entry, draft, by).await?;
         tx.commit().await?;
         Ok(Reimport::Imported { lead_id })
     }
@@ -312,8 +317,9 @@ impl Ledger for SqliteStorage {
         &self,
         message_id: i64,
         draft: &LeadDraft,
+        by: Option<i64>,
     ) -> storage::Result<Reimport> {
-        Ok(self.import_for_message_in(message_id, draft).await?)
+        Ok(self.import_for_message_in(message_id, draft, by).await?)
     }
 
     async fn resolve_message(

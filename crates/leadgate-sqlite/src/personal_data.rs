@@ -299,6 +299,13 @@ async fn erase(
          WHERE id"
     );
     for_ids(conn, &anonymise, &lead_ids).await?;
+    // The history keeps old values of edits (contact details among them): its details go too.
+    for_ids(
+        conn,
+        "UPDATE lead_events SET detail = '{}' WHERE lead_id",
+        &lead_ids,
+    )
+    .await?;
     for chunk in lead_ids.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "UPDATE extra_works SET description = NULL

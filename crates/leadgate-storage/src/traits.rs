@@ -46,11 +46,17 @@ pub trait Ledger: Send + Sync {
 
     /// Files a lead for an existing rejected ledger record after reprocessing, and marks it imported, in one
     /// transaction. The outcome is checked inside that transaction: a record that is no longer rejected (a
-    /// concurrent reprocessing got there first) gets no second lead.
+    /// concurrent reprocessing got there first) gets no second lead. The new lead's history records the
+    /// reprocessing (`by`: the user who asked for it).
     ///
     /// # Errors
     /// `NotFound` for an unknown record; database errors.
-    async fn import_for_message(&self, message_id: i64, draft: &LeadDraft) -> Result<Reimport>;
+    async fn import_for_message(
+        &self,
+        message_id: i64,
+        draft: &LeadDraft,
+        by: Option<i64>,
+    ) -> Result<Reimport>;
 
     /// Replaces the outcome of a record that is still rejected, after reprocessing or discarding it; `false`
     /// (and nothing changed) when it is no longer rejected.
@@ -140,18 +146,24 @@ pub trait Leads: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<LeadView>>;
 
-    /// Changes status and/or assignee; `None` when the lead does not exist.
+    /// Changes status and/or assignee; `None` when the lead does not exist. Each change is recorded in the
+    /// lead's history, by `patch.by`, in the same transaction.
     ///
     /// # Errors
     /// `NotFound` for an unknown assignee; database errors.
     async fn update_lead(&self, id: i64, patch: &LeadPatch) -> Result<Option<LeadView>>;
 
-    /// Forms the tech cards of a lead, one per non-service line; forming again changes nothing.
-    /// Returns `None` when the lead does not exist.
+    /// Forms the tech cards of a lead, one per non-service line; forming again changes nothing. Cards
+    /// formed are recorded in the lead's history (`by`: the user who formed them). Returns `None` when the
+    /// lead does not exist.
     ///
     /// # Errors
     /// Database errors.
-    async fn form_tech_cards(&self, lead_id: i64) -> Result<Option<Vec<TechCardView>>>;
+    async fn form_tech_cards(
+        &self,
+        lead_id: i64,
+        by: Option<i64>,
+    ) -> Result<Option<Vec<TechCardView>>>;
 
     /// The tech cards of a lead.
     ///
@@ -589,6 +601,7 @@ pub trait Storage:
     + super::LiveLeads
     + Reports
     + crate::webhooks::Webhooks
+    + crate::history::LeadHistory
     + Send
     + Sync
     + 'static
@@ -611,6 +624,7 @@ impl<T> Storage for T where
         + super::LiveLeads
         + Reports
         + crate::webhooks::Webhooks
+        + crate::history::LeadHistory
         + Send
         + Sync
         + 'static

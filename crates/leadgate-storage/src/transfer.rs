@@ -144,6 +144,7 @@ pub const TABLES: &[Table] = &[
             col("color", Text),
             col("created_at", Time),
             col("managed_by_file", Bool),
+            col("assignment_rule", Text),
         ],
         key: &["id"],
         page_rows: 500,
@@ -517,6 +518,29 @@ pub const TABLES: &[Table] = &[
             col("created_at", Time),
         ],
         key: &["id"],
+        page_rows: 500,
+    },
+    Table {
+        name: "lead_events",
+        columns: &[
+            col("id", Int),
+            col("lead_id", Int),
+            col("at", Time),
+            col("actor_id", Int),
+            col("kind", Text),
+            col("detail", Json),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
+    Table {
+        name: "calendar_round_robin",
+        columns: &[
+            col("calendar_id", Int),
+            col("user_id", Int),
+            col("assigned", Int),
+        ],
+        key: &["calendar_id", "user_id"],
         page_rows: 500,
     },
     Table {

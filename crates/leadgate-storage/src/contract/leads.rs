@@ -243,7 +243,7 @@ pub async fn tech_cards_are_formed_once_per_goods_line(s: &dyn Storage) {
     )
     .await;
     assert!(ok("none yet", s.tech_cards_of_lead(id).await).is_empty());
-    let cards = some("the lead", ok("form", s.form_tech_cards(id).await));
+    let cards = some("the lead", ok("form", s.form_tech_cards(id, None).await));
     assert_eq!(cards.len(), 1, "the service line gets no card");
     let card = &cards[0];
     assert_eq!(
@@ -256,7 +256,10 @@ pub async fn tech_cards_are_formed_once_per_goods_line(s: &dyn Storage) {
     );
     assert_eq!(card.line.nomenclature.as_deref(), Some("Баннер"));
     assert_eq!(card.line.extra_works.len(), 1);
-    let again = some("the lead", ok("form again", s.form_tech_cards(id).await));
+    let again = some(
+        "the lead",
+        ok("form again", s.form_tech_cards(id, None).await),
+    );
     assert_eq!(
         again.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![card.id],
@@ -266,7 +269,7 @@ pub async fn tech_cards_are_formed_once_per_goods_line(s: &dyn Storage) {
     let one = some("by id", ok("card", s.tech_card(card.id).await));
     assert_eq!((one.id, one.lead_id), (card.id, id));
     assert!(ok("unknown card", s.tech_card(card.id + 1000).await).is_none());
-    assert!(ok("unknown lead", s.form_tech_cards(id + 1000).await).is_none());
+    assert!(ok("unknown lead", s.form_tech_cards(id + 1000, None).await).is_none());
 }
 
 /// [`Leads::inbox`] and [`Leads::inbox_pulse`].

@@ -439,13 +439,17 @@ pub async fn a_rejected_message_gets_one_lead_however_often_it_is_reprocessed(s:
         auto_tech_cards: true,
         extra_warnings: Vec::new(),
     };
-    let Reimport::Imported { lead_id } =
-        ok("reimport", s.import_for_message(message_id, &draft).await)
-    else {
+    let Reimport::Imported { lead_id } = ok(
+        "reimport",
+        s.import_for_message(message_id, &draft, None).await,
+    ) else {
         panic!("a rejected record gets a lead");
     };
     assert_eq!(
-        ok("again", s.import_for_message(message_id, &draft).await),
+        ok(
+            "again",
+            s.import_for_message(message_id, &draft, None).await
+        ),
         Reimport::AlreadyResolved {
             outcome: Outcome::Imported,
             lead_id: Some(lead_id)
@@ -469,7 +473,7 @@ pub async fn a_rejected_message_gets_one_lead_however_often_it_is_reprocessed(s:
         ok("message of lead", s.message_of_lead(lead_id).await),
         Some(message_id)
     );
-    match s.import_for_message(message_id + 1000, &draft).await {
+    match s.import_for_message(message_id + 1000, &draft, None).await {
         Err(StorageError::NotFound { .. }) => {}
         other => panic!("an unknown record is NotFound: {other:?}"),
     }

@@ -35,6 +35,7 @@ mod collector_passwords;
 mod collectors;
 mod counterparty_edits;
 mod file_managed;
+mod history;
 mod instances;
 mod layout_files;
 mod leads;
@@ -50,6 +51,7 @@ pub use collector_passwords::*;
 pub use collectors::*;
 pub use counterparty_edits::*;
 pub use file_managed::*;
+pub use history::*;
 pub use instances::*;
 pub use layout_files::*;
 pub use leads::*;
@@ -105,6 +107,8 @@ macro_rules! storage_contract_suite {
             an_erased_lead_loses_its_layout_files,
             a_collectors_sealed_password_is_kept_replaced_and_cleared,
             webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_redelivered,
+            a_leads_history_records_who_changed_what_in_order,
+            a_reprocessed_lead_has_its_reprocessing_in_its_history,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
