@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use common::TestApp;
 use leadgate_domain::account::Role;
+use leadgate_domain::lead::LeadEventKind;
 use serde_json::{Value, json};
 use ui_support::*;
 
@@ -192,6 +193,37 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
     )
     .await;
     assert_eq!(list["items"][0]["done"], true);
+    // Each change is in the lead's history, with who made it.
+    let history = storage(&w.app).await.lead_history(lead).await.unwrap();
+    let entries: Vec<(LeadEventKind, Option<String>)> =
+        history.iter().map(|e| (e.kind, e.actor.clone())).collect();
+    assert_eq!(
+        entries,
+        [
+            (LeadEventKind::CommentAdded, Some("manager1".to_owned())),
+            (LeadEventKind::FollowUpPlanned, Some("manager1".to_owned())),
+            (LeadEventKind::FollowUpDone, Some("manager2".to_owned())),
+        ]
+    );
+    // Marking it done again changes nothing and records nothing.
+    let (status, _) = api(
+        &w,
+        &w.m1_token,
+        "POST",
+        &format!("/api/v1/leads/{lead}/follow-ups/{id}/done"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        storage(&w.app)
+            .await
+            .lead_history(lead)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     // A follow-up is reached only through its own lead.
     let (status, _) = api(
         &w,

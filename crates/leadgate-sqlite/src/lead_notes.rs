@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{Edge, Error, SqliteStorage, from_ms, ms};
-use leadgate_storage::{CommentView, FollowUpView, LeadNotes, NewComment, NewFollowUp, Result};
+use leadgate_domain::lead::LeadEventKind;
+use leadgate_storage::{
+    CommentView, FollowUpView, LeadNotes, NewComment, NewFollowUp, NewLeadEvent, Result,
+};
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {
@@ -134,6 +137,12 @@ impl SqliteStorage {
         .bind(ms(c.at))
         .fetch_one(&mut *tx)
         .await?;
+        let entry = NewLeadEvent {
+            at: c.at,
+            ..NewLeadEvent::new(c.lead_id, Some(c.author_id), LeadEventKind::CommentAdded)
+                .with("comment_id", id)
+        };
+        super::history::record(&mut tx, &entry).await?;
         let sql = format!("{COMMENT_SELECT} WHERE c.id = $1");
         let row: CommentRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -163,6 +172,20 @@ impl SqliteStorage {
         .fetch_one(&mut *tx)
         .await?;
         let view = follow_up_in(&mut tx, id).await?;
+        if let Some(v) = &view {
+            let entry = NewLeadEvent {
+                at: f.at,
+                ..NewLeadEvent::new(
+                    f.lead_id,
+                    Some(f.created_by),
+                    LeadEventKind::FollowUpPlanned,
+                )
+                .with("follow_up_id", id)
+                .with("due_at", v.due_at.to_rfc3339())
+                .with("owner", v.owner_login.clone())
+            };
+            super::history::record(&mut tx, &entry).await?;
+        }
         tx.commit().await?;
         Ok(view)
     }
@@ -182,8 +205,16 @@ impl SqliteStorage {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let _newly_done = done.rows_affected() > 0;
         let view = follow_up_in(&mut tx, id).await?;
+        // Only the change records an entry: one done already is left as it was.
+        if let Some(v) = view.as_ref().filter(|_| done.rows_affected() > 0) {
+            let entry = NewLeadEvent {
+                at,
+                ..NewLeadEvent::new(v.lead_id, Some(by), LeadEventKind::FollowUpDone)
+                    .with("follow_up_id", id)
+            };
+            super::history::record(&mut tx, &entry).await?;
+        }
         tx.commit().await?;
         Ok(view)
     }
