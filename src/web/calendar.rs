@@ -5,6 +5,9 @@
 //! one day. A month cell shows the first few events and how many more there are (a link to that day in the
 //! inbox), so a busy month costs one counting pass and a few LIMITed index walks, not every lead.
 //!
+//! The viewer's own follow-ups are shown in the same cells, apart from the leads (linked to the follow-up on
+//! the lead page), and in the feed as events with UIDs of their own.
+//!
 //! The feed (`/api/v1/calendars/{id}/events.ics?key=…`) is for phones and Outlook, which cannot sign in:
 //! the key is a per-user secret, stored only as its SHA-256, and the feed obeys the same visibility rule as
 //! the pages.
