@@ -8,6 +8,13 @@
 //! when that id has left the ring (or belongs to an earlier start of leadgate: ids carry the hub's epoch), the
 //! page is told to reload its list instead.
 //!
+//! Follow-ups falling due are announced on the same streams, to their owner only (see [`DueAnnouncer`]): a
+//! task of each instance wakes at the next due time, reads what fell due since it last looked and publishes
+//! it to the streams open on this instance. Every page's stream is served by one instance, so with several
+//! instances each page hears of a follow-up once, from its own instance, and no instance needs to claim it.
+//! These events are not kept for reconnecting pages: a follow-up missed that way is still marked overdue in
+//! the inbox and on the lead page.
+//!
 //! Across several instances on one database, the storage's relay carries the announcements (on PostgreSQL
 //! `NOTIFY` and `LISTEN`; SQLite, one process, has none): the hub relays each lead id and change it
 //! publishes, and the listener that `serve` starts ([`LiveHub::listen`]) publishes what the other instances
@@ -22,10 +29,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use leadgate_storage::{Heard, LeadListener, LeadNote, LeadSummary, Storage};
+use leadgate_storage::{FollowUpView, Heard, LeadListener, LeadNote, LeadSummary, Storage};
 
 /// What happened to a lead.
 pub use leadgate_storage::LeadChange as Change;
@@ -84,6 +92,8 @@ pub struct LiveHub {
     gaps: watch::Sender<u64>,
     announcements: mpsc::UnboundedSender<(i64, Change)>,
     closed: CancellationToken,
+    due: broadcast::Sender<Arc<FollowUpView>>,
+    planned: Notify,
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -112,6 +122,8 @@ impl LiveHub {
             gaps: watch::Sender::new(0),
             announcements,
             closed: CancellationToken::new(),
+            due: broadcast::channel(RING).0,
+            planned: Notify::new(),
         });
         // Only a database that other instances share has a listener, and only then is anything relayed.
         let relay = storage.lead_listener().is_some().then(|| {
@@ -273,6 +285,23 @@ impl LiveHub {
         }
     }
 
+    /// Tells the streams open on this instance that a follow-up fell due (each passes it to its owner only).
+    pub fn publish_due(&self, follow_up: FollowUpView) {
+        let _ = self.due.send(Arc::new(follow_up));
+        metrics::counter!("leadgate_follow_ups_due_total").increment(1);
+    }
+
+    /// Follow-ups falling due from now on.
+    pub fn subscribe_due(&self) -> broadcast::Receiver<Arc<FollowUpView>> {
+        self.due.subscribe()
+    }
+
+    /// Wakes this instance's [`DueAnnouncer`]: a follow-up was planned here, perhaps due sooner than the
+    /// one it waits for.
+    pub fn follow_up_planned(&self) {
+        self.planned.notify_one();
+    }
+
     /// Ends every open stream (at shutdown, so that connections can close).
     pub fn close(&self) {
         self.closed.cancel();
@@ -334,6 +363,96 @@ async fn listen(
                     () = tokio::time::sleep(pause) => {}
                 }
                 pause = (pause * 2).min(LISTEN_RETRY.1);
+            }
+        }
+    }
+}
+
+/// The longest the due announcer sleeps: a follow-up planned on another instance, due sooner than the one
+/// this instance waits for, is announced at most this late.
+pub const DUE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Most follow-ups announced in one step.
+const DUE_BATCH: u32 = 500;
+
+/// Announces follow-ups as they fall due, to the streams open on this instance.
+pub struct DueAnnouncer {
+    storage: Arc<dyn Storage>,
+    hub: Arc<LiveHub>,
+    /// Follow-ups due up to this time have been announced (or were due before the announcer started).
+    announced_upto: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for DueAnnouncer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueAnnouncer")
+            .field("announced_upto", &self.announced_upto)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DueAnnouncer {
+    /// An announcer that starts at `since`: follow-ups due earlier are overdue, not announced.
+    pub fn new(storage: Arc<dyn Storage>, hub: Arc<LiveHub>, since: DateTime<Utc>) -> Self {
+        Self {
+            storage,
+            hub,
+            announced_upto: since,
+        }
+    }
+
+    /// One step: publishes the open follow-ups that fell due after the last step, up to `now`, and returns
+    /// how many, with the due time of the next open one (when to step again).
+    ///
+    /// # Errors
+    /// Database errors; nothing is skipped then, the next step reads the same span again.
+    pub async fn step(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> leadgate_storage::Result<(usize, Option<DateTime<Utc>>)> {
+        let due = self
+            .storage
+            .follow_ups_falling_due(self.announced_upto, now, DUE_BATCH)
+            .await?;
+        let count = due.len();
+        // A full batch may leave more due at its last time: the next step resumes just after it.
+        let upto = if count == DUE_BATCH as usize {
+            due.last().map_or(now, |f| f.due_at)
+        } else {
+            now
+        };
+        for follow_up in due {
+            self.hub.publish_due(follow_up);
+        }
+        self.announced_upto = upto;
+        let next = self
+            .storage
+            .follow_ups_falling_due(upto, DateTime::<Utc>::MAX_UTC, 1)
+            .await?
+            .first()
+            .map(|f| f.due_at);
+        Ok((count, next))
+    }
+
+    /// Steps at every due time (and at least every [`DUE_CHECK_EVERY`], and when a follow-up is planned on
+    /// this instance) until `stop`.
+    pub async fn run(mut self, stop: CancellationToken) {
+        loop {
+            let wait = match self.step(Utc::now()).await {
+                Ok((_, Some(next))) => (next - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(DUE_CHECK_EVERY),
+                Ok((_, None)) => DUE_CHECK_EVERY,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the follow-ups falling due");
+                    DUE_CHECK_EVERY
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.hub.planned.notified() => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -663,6 +663,12 @@ impl Application {
             );
             None
         };
+        // Follow-ups falling due, told to their owners' pages open on this instance (each instance tells its
+        // own pages, so none needs to claim them).
+        let due_announcer = tokio::spawn(
+            crate::live::DueAnnouncer::new(storage.clone(), live.clone(), chrono::Utc::now())
+                .run(stop.clone()),
+        );
         let trigger = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -689,6 +695,9 @@ impl Application {
         }
         scheduler.context("scheduler task panicked")?;
         pusher.await.context("push supervisor task panicked")?;
+        due_announcer
+            .await
+            .context("follow-up announcer task panicked")?;
         if let Some(downloader) = downloader {
             downloader
                 .await

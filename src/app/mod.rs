@@ -7,6 +7,7 @@
 pub mod error;
 pub mod lead_actions;
 pub mod lead_edits;
+pub mod lead_notes;
 pub mod ratelimit;
 pub mod reports;
 pub mod sources;

@@ -12,6 +12,7 @@ pub mod format;
 pub mod intake;
 pub mod lead_actions;
 pub mod lead_edits;
+pub mod lead_notes;
 pub mod personal_data;
 pub mod read;
 pub mod reports;
@@ -86,6 +87,7 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
         .merge(read::routes())
         .merge(lead_edits::routes())
         .merge(lead_actions::routes())
+        .merge(lead_notes::routes())
         .merge(collectors::routes())
         .merge(personal_data::routes())
         .merge(reports::routes())

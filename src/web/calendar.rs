@@ -5,6 +5,9 @@
 //! one day. A month cell shows the first few events and how many more there are (a link to that day in the
 //! inbox), so a busy month costs one counting pass and a few LIMITed index walks, not every lead.
 //!
+//! The viewer's own follow-ups are shown in the same cells, apart from the leads (linked to the follow-up on
+//! the lead page), and in the feed as events with UIDs of their own.
+//!
 //! The feed (`/api/v1/calendars/{id}/events.ics?key=…`) is for phones and Outlook, which cannot sign in:
 //! the key is a per-user secret, stored only as its SHA-256, and the feed obeys the same visibility rule as
 //! the pages.
@@ -14,7 +17,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -24,7 +27,7 @@ use super::{Layout, ics, timezone};
 use crate::app::{ApiError, AppState};
 use crate::tokens;
 use leadgate_domain::lead::LeadStatus;
-use leadgate_storage::LeadSummary;
+use leadgate_storage::{FollowUpView, LeadSummary};
 
 /// Events listed per day in the week view.
 pub const WEEK_PER_DAY: u32 = 40;
@@ -65,7 +68,29 @@ pub struct DayCell {
     pub day_url: String,
     /// `YYYY-MM-DD`, where the live page puts a new lead of that day.
     pub date: String,
+    /// The viewer's follow-ups due that day, by time.
+    pub follow_ups: Vec<FollowUpEvent>,
 }
+
+/// A follow-up of the viewer in a day cell: shown apart from the leads, linked to its lead.
+#[derive(Debug, Clone)]
+pub struct FollowUpEvent {
+    /// The follow-up's id.
+    pub id: i64,
+    /// Its lead.
+    pub lead_id: i64,
+    /// Due time, `11:00`.
+    pub time: String,
+    /// The lead's subject (or kind and number) and the note.
+    pub title: String,
+    /// Marked done.
+    pub done: bool,
+    /// Open and past due.
+    pub overdue: bool,
+}
+
+/// Most follow-ups of one user read for one calendar page.
+pub const FOLLOW_UPS_PER_PAGE: u32 = 1000;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "calendar.html")]
@@ -188,6 +213,22 @@ pub async fn page(
         .storage
         .calendar_days(&chosen, &bounds, per_day)
         .await?;
+    let follow_ups = match (bounds.first(), bounds.last()) {
+        (Some(from), Some(to)) => {
+            state
+                .storage
+                .follow_ups_of_owner(
+                    viewer.user_id,
+                    *from,
+                    *to,
+                    Some(&chosen),
+                    FOLLOW_UPS_PER_PAGE,
+                )
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    let now = Utc::now();
     let cal_param = if all || chosen.len() != 1 {
         String::new()
     } else {
@@ -206,6 +247,18 @@ pub async fn page(
             events: slot.events.iter().map(|l| LeadRow::new(l, tz)).collect(),
             day_url: format!("/inbox?from={0}&to={0}{cal_param}", fmt::iso_date(*d)),
             date: fmt::iso_date(*d),
+            follow_ups: follow_ups
+                .iter()
+                .filter(|f| f.due_at.with_timezone(&tz).date_naive() == *d)
+                .map(|f| FollowUpEvent {
+                    id: f.id,
+                    lead_id: f.lead_id,
+                    time: fmt::time(f.due_at, tz),
+                    title: follow_up_title(f),
+                    done: f.done_at.is_some(),
+                    overdue: f.done_at.is_none() && f.due_at < now,
+                })
+                .collect(),
         })
         .collect();
     let view = if is_month { "month" } else { "week" };
@@ -240,6 +293,21 @@ pub async fn page(
         live_query: serde_urlencoded::to_string(&live).unwrap_or_default(),
     }
     .into_response())
+}
+
+/// What a follow-up is called in the calendar and the feed: `Перезвонить: <lead> — <note>`.
+fn follow_up_title(f: &FollowUpView) -> String {
+    let lead = f
+        .lead_subject
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| format!("заявка №{}", f.lead_id));
+    let note = f.note.lines().next().unwrap_or("").trim();
+    if note.is_empty() {
+        format!("Перезвонить: {lead}")
+    } else {
+        format!("Перезвонить: {lead} — {note}")
+    }
 }
 
 /// `?key=` of the feed.
@@ -284,6 +352,29 @@ fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
         description: description.join("\n"),
         url: base.map(|b| format!("{b}/leads/{}", l.id)),
         cancelled: l.status == LeadStatus::Rejected,
+    }
+}
+
+/// A follow-up as an event of its owner's feed, 15 minutes long, with a UID of its own (never a lead's).
+fn follow_up_feed_event(f: &FollowUpView, base: Option<&str>) -> ics::Event {
+    let title = follow_up_title(f);
+    let mut description = vec![format!("Заявка №{}", f.lead_id)];
+    if !f.note.trim().is_empty() {
+        description.push(f.note.clone());
+    }
+    ics::Event {
+        uid: format!("follow-up-{}@leadgate", f.id),
+        start: f.due_at,
+        duration: Duration::minutes(15),
+        stamp: f.done_at.unwrap_or(f.created_at),
+        summary: if f.done_at.is_some() {
+            format!("✓ {title}")
+        } else {
+            title
+        },
+        description: description.join("\n"),
+        url: base.map(|b| format!("{b}/leads/{}#follow-up-{}", f.lead_id, f.id)),
+        cancelled: false,
     }
 }
 
@@ -334,9 +425,22 @@ pub async fn feed(
         .calendar_feed(id, Utc::now() - Duration::days(FEED_DAYS_BACK), FEED_LIMIT)
         .await?;
     let base = origin(&headers);
-    let events: Vec<ics::Event> = leads
+    let now = Utc::now();
+    // The user's own follow-ups on this calendar's leads, from the same time back, and every planned one.
+    let follow_ups = state
+        .storage
+        .follow_ups_of_owner(
+            user.id,
+            now - Duration::days(FEED_DAYS_BACK),
+            DateTime::<Utc>::MAX_UTC,
+            Some(&[id]),
+            FEED_LIMIT,
+        )
+        .await?;
+    let events: Vec<ics::Event> = follow_ups
         .iter()
-        .map(|l| feed_event(l, base.as_deref()))
+        .map(|f| follow_up_feed_event(f, base.as_deref()))
+        .chain(leads.iter().map(|l| feed_event(l, base.as_deref())))
         .collect();
     Ok((
         [

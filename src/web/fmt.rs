@@ -311,6 +311,8 @@ pub struct LeadRow {
     pub assignee: String,
     /// The earlier lead this one may be a second submission of (marked in the inbox).
     pub possible_duplicate_of: Option<i64>,
+    /// It has an open follow-up that is overdue (set by the inbox).
+    pub overdue: bool,
 }
 
 impl LeadRow {
@@ -347,6 +349,7 @@ impl LeadRow {
             number: l.external_number.clone().unwrap_or_default(),
             assignee: l.assignee.clone().unwrap_or_default(),
             possible_duplicate_of: None,
+            overdue: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -50,6 +50,8 @@ pub struct InboxParams {
     pub q: Option<String>,
     /// Assignee: `me`, `none` (unassigned) or a login.
     pub who: Option<String>,
+    /// `1`: only leads with an overdue follow-up.
+    pub overdue: Option<String>,
     /// Paging cursor.
     pub cursor: Option<String>,
 }
@@ -105,6 +107,7 @@ struct InboxPage {
     from: String,
     to: String,
     q: String,
+    overdue: bool,
     filtered: bool,
     paged: bool,
     next_url: Option<String>,
@@ -173,6 +176,8 @@ pub async fn page(
                 .ok_or_else(|| bad("assignee"))?,
         )),
     };
+    let overdue = non_empty(&p.overdue).is_some();
+    let now = Utc::now();
     let query = InboxQuery {
         calendars: calendars.clone(),
         status,
@@ -181,6 +186,7 @@ pub async fn page(
         to: to.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
         search: search.clone(),
         assignee,
+        overdue_at: overdue.then_some(now),
         cursor,
         limit: PAGE_SIZE,
     };
@@ -195,6 +201,11 @@ pub async fn page(
         .into_iter()
         .collect();
     let pulse = state.storage.inbox_pulse(calendars.as_deref()).await?;
+    let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
+    let overdue_leads = state
+        .storage
+        .leads_with_overdue_follow_ups(&ids, now)
+        .await?;
 
     let mut base: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
@@ -205,6 +216,7 @@ pub async fn page(
         ("to", non_empty(&p.to)),
         ("q", non_empty(&p.q)),
         ("who", who),
+        ("overdue", overdue.then_some("1")),
     ] {
         if let Some(v) = value {
             base.push((key, v.to_owned()));
@@ -264,6 +276,7 @@ pub async fn page(
             .iter()
             .map(|l| LeadRow {
                 possible_duplicate_of: hints.get(&l.id).copied(),
+                overdue: overdue_leads.contains(&l.id),
                 ..LeadRow::new(l, tz)
             })
             .collect(),
@@ -285,6 +298,7 @@ pub async fn page(
         from: from.map(fmt::iso_date).unwrap_or_default(),
         to: to.map(fmt::iso_date).unwrap_or_default(),
         q: search.unwrap_or_default(),
+        overdue,
         filtered: !base.is_empty(),
         paged: cursor.is_some(),
         next_url,

@@ -399,6 +399,8 @@ struct LeadPage {
     /// Where the lead may be moved: `(id, name)` of the other calendars the viewer sees.
     move_targets: Vec<(i64, String)>,
     timeline: Vec<TimelineRow>,
+    /// Comments and follow-ups.
+    notes: super::lead_notes::NotesSection,
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
@@ -514,6 +516,7 @@ pub async fn page(
         }),
         None => None,
     };
+    let notes = super::lead_notes::section(&state, &viewer, &lead).await?;
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let actor = viewer.actor();
@@ -626,6 +629,7 @@ pub async fn page(
         assignees,
         move_targets,
         timeline,
+        notes,
     };
     Ok(page.into_response())
 }

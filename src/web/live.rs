@@ -10,6 +10,10 @@
 //! events may have been missed since (another instance's changes were not heard while the relay's listener
 //! reconnected), the stream sends one event `reload` and ends: the page reloads its list. Visibility is the inbox's: a manager
 //! gets the leads of the calendars they may see (read again every half minute), an administrator all.
+//!
+//! The same stream sends an event `follow_up` when one of the viewer's own follow-ups falls due (JSON: `id`,
+//! `lead_id`, `title`, `note`, `when`, `url`), to nobody else; the page shows it and, when switched on, as a
+//! desktop notification.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -33,6 +37,7 @@ use super::timezone;
 use crate::app::{ApiError, AppState};
 use crate::live::{Change, LeadEvent};
 use leadgate_domain::account::Role;
+use leadgate_storage::FollowUpView;
 
 /// How long a stream trusts the calendars it read before reading them again.
 const SCOPE_FRESH_FOR: Duration = Duration::from_secs(30);
@@ -135,6 +140,10 @@ struct StreamState {
     backlog: VecDeque<Arc<LeadEvent>>,
     receiver: broadcast::Receiver<Arc<LeadEvent>>,
     gaps: watch::Receiver<u64>,
+    /// Follow-ups falling due (the viewer's own are sent).
+    due: broadcast::Receiver<Arc<FollowUpView>>,
+    /// The viewer.
+    user_id: i64,
     closed: CancellationToken,
     reload: bool,
     done: bool,
@@ -205,6 +214,7 @@ async fn stream(
         .or_else(|| get("since"))
         .map(str::to_owned);
     let subscription = state.live.subscribe(last.as_deref());
+    let state_due = state.live.subscribe_due();
     let allowed = Scope::read(&state, &viewer.login, viewer.role, &chosen).await?;
     let streamed = StreamState {
         closed: state.live.closed().clone(),
@@ -220,6 +230,8 @@ async fn stream(
         backlog: subscription.backlog.into(),
         receiver: subscription.receiver,
         gaps: subscription.gaps,
+        due: state_due,
+        user_id: viewer.user_id,
         reload: subscription.reload,
         done: false,
     };
@@ -274,6 +286,16 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
+                    due = s.due.recv() => match due {
+                        Ok(follow_up) => {
+                            if let Some(sse) = render_due(&s, &follow_up).await {
+                                return Some((Ok(sse), (s, counted)));
+                            }
+                            continue;
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
                 },
             };
             let shown = s.scope.allows(&s.state, event.lead.calendar_id).await;
@@ -290,6 +312,48 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
             }
         }
     })
+}
+
+/// A follow-up falling due, as its owner's stream sends it.
+#[derive(Debug, Serialize)]
+struct DueData<'a> {
+    id: i64,
+    lead_id: i64,
+    title: String,
+    note: &'a str,
+    when: String,
+    url: String,
+}
+
+/// The event `follow_up` for the viewer's own follow-up on a lead they may still see; `None` for anyone
+/// else's.
+async fn render_due(s: &StreamState, f: &FollowUpView) -> Option<Event> {
+    if f.owner_id != s.user_id {
+        return None;
+    }
+    let calendars = s.state.storage.calendars().await.ok()?;
+    let visible = calendars
+        .iter()
+        .find(|c| c.id == f.calendar_id)
+        .is_some_and(|c| c.visible_to(&s.scope.login, s.scope.role));
+    if !visible {
+        return None;
+    }
+    let tz = timezone(&s.state);
+    let data = DueData {
+        id: f.id,
+        lead_id: f.lead_id,
+        title: f
+            .lead_subject
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| format!("Заявка №{}", f.lead_id)),
+        note: &f.note,
+        when: fmt::datetime(f.due_at, tz),
+        url: format!("/leads/{}#follow-up-{}", f.lead_id, f.id),
+    };
+    let json = serde_json::to_string(&data).ok()?;
+    Some(Event::default().event("follow_up").data(json))
 }
 
 fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event> {

@@ -27,6 +27,7 @@ pub mod integration;
 pub mod layout_files;
 pub mod lead;
 pub mod lead_edit;
+pub mod lead_notes;
 pub mod live;
 pub mod login;
 pub mod personal_data;
@@ -83,6 +84,12 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/move", post(lead::move_lead))
         .route("/leads/{id}/tech-cards", post(lead::form_tech_cards))
         .route("/leads/{id}/original", get(lead::original))
+        .route("/leads/{id}/comments", post(lead_notes::add_comment))
+        .route("/leads/{id}/follow-ups", post(lead_notes::plan_follow_up))
+        .route(
+            "/leads/{id}/follow-ups/{follow_up}/done",
+            post(lead_notes::complete_follow_up),
+        )
         .route("/leads/{id}/counterparty", post(lead::link_counterparty))
         .route("/leads/{id}/edit", post(lead_edit::edit))
         .route("/leads/{id}/lines", post(lead_edit::add_line))

@@ -210,6 +210,14 @@ fn push_kind_and_period(b: &mut QueryBuilder<Postgres>, q: &InboxQuery) {
         }
         None => {}
     }
+    if let Some(now) = q.overdue_at {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM follow_ups f WHERE f.lead_id = l.id AND f.done_at IS NULL \
+             AND f.due_at < ",
+        )
+        .push_bind(super::ms(now))
+        .push(")");
+    }
 }
 
 /// A text search is one query instead of the two runs: the trigram index finds the matches, and only they

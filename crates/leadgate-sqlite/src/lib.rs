@@ -33,6 +33,7 @@ mod edit_history;
 pub(crate) mod history;
 mod layout_files;
 mod lead_edits;
+mod lead_notes;
 mod leads;
 mod ledger;
 mod live;

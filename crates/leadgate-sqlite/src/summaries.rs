@@ -221,6 +221,14 @@ fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
         }
         None => {}
     }
+    if let Some(now) = q.overdue_at {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM follow_ups f WHERE f.lead_id = l.id AND f.done_at IS NULL \
+             AND f.due_at < ",
+        )
+        .push_bind(super::ms(now))
+        .push(")");
+    }
 }
 
 /// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order

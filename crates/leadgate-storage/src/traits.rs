@@ -609,6 +609,7 @@ pub trait Storage:
     + super::LeadEdits
     + SettingsStore
     + LayoutFileStore
+    + crate::lead_notes::LeadNotes
     + CollectorPasswordStore
     + super::LiveLeads
     + Reports
@@ -634,6 +635,7 @@ impl<T> Storage for T where
         + super::LeadEdits
         + SettingsStore
         + LayoutFileStore
+        + crate::lead_notes::LeadNotes
         + CollectorPasswordStore
         + super::LiveLeads
         + Reports

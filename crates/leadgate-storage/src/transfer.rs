@@ -581,6 +581,34 @@ pub const TABLES: &[Table] = &[
         key: &["calendar_id", "user_id"],
         page_rows: 500,
     },
+    Table {
+        name: "lead_comments",
+        columns: &[
+            col("id", Int),
+            col("lead_id", Int),
+            col("author_id", Int),
+            col("body", Text),
+            col("created_at", Time),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
+    Table {
+        name: "follow_ups",
+        columns: &[
+            col("id", Int),
+            col("lead_id", Int),
+            col("owner_id", Int),
+            col("due_at", Time),
+            col("note", Text),
+            col("created_by", Int),
+            col("created_at", Time),
+            col("done_at", Time),
+            col("done_by", Int),
+        ],
+        key: &["id"],
+        page_rows: 500,
+    },
 ];
 
 /// A table as a backend has it: its name and the columns it stores (not those it derives itself, such as a

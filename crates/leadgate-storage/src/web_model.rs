@@ -235,6 +235,8 @@ pub struct InboxQuery {
     pub search: Option<String>,
     /// Only leads of this assignee, or only unassigned ones.
     pub assignee: Option<crate::AssigneeFilter>,
+    /// Only leads with an open follow-up due before this time (the overdue follow-ups filter).
+    pub overdue_at: Option<DateTime<Utc>>,
     /// Continue after this position.
     pub cursor: Option<InboxCursor>,
     /// Page size.

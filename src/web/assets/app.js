@@ -53,6 +53,37 @@ function startLive(live) {
     live.dataset.lastEvent = e.lastEventId;
     if (lead.change === "new") { notifyLead(lead); }
   });
+  source.addEventListener("follow_up", function (e) {
+    var due;
+    try { due = JSON.parse(e.data); } catch (err) { return; }
+    followUpDue(due);
+  });
+}
+
+// One of the viewer's follow-ups fell due: a notice on the page, and a desktop notification when switched on.
+function followUpDue(due) {
+  var list = document.getElementById("follow-ups-due");
+  if (!list) {
+    list = document.createElement("div");
+    list.id = "follow-ups-due";
+    list.className = "follow-ups-due";
+    list.setAttribute("role", "status");
+    var main = document.querySelector("main") || document.body;
+    main.insertBefore(list, main.firstChild);
+  }
+  var notice = document.createElement("a");
+  notice.className = "follow-up-due";
+  notice.dataset.followUpId = String(due.id);
+  notice.href = due.url;
+  notice.textContent = "⏰ Пора перезвонить: " + due.when + " · " + due.title + (due.note ? " — " + due.note : "");
+  list.appendChild(notice);
+  if (!notificationsOn()) { return; }
+  var n = new Notification("Пора перезвонить: " + due.title, { body: due.note || due.when, tag: "follow-up-" + due.id });
+  n.addEventListener("click", function () {
+    window.focus();
+    window.location.assign(due.url);
+    n.close();
+  });
 }
 
 function inboxLead(live, lead) {
