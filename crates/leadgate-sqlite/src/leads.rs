@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{
     Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
-    parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
+    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
@@ -415,7 +415,7 @@ impl SqliteStorage {
             .filter(|s| !s.is_empty())
         {
             q.push(" AND ");
-            push_contains(&mut q, "l.search_text", search);
+            push_lead_search(&mut q, search);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

@@ -300,16 +300,23 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
     q.push(")");
 }
 
-/// Appends `<column> LIKE '%search%'`: `search` lower-cased as the stored search text is, with its `%`, `_`
-/// and backslashes escaped so that they match themselves.
-fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &str, search: &str) {
-    let escaped = search
-        .to_lowercase()
+/// Appends the condition that a lead (`l`) is found by a text search for `search`: its search text contains
+/// `search`, lower-cased as the stored text is, with `%`, `_` and backslashes matching themselves. A fragment
+/// of three characters or more is first looked up in the trigram index `leads_fts` (a phrase of trigrams is a
+/// substring), so that only the leads that contain it are read; the `LIKE` then decides, exactly as for a
+/// shorter fragment, which is a scan.
+fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &str) {
+    let lowered = search.to_lowercase();
+    if lowered.chars().count() >= 3 {
+        q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
+            .push_bind(format!("\"{}\"", lowered.replace('"', "\"\"")))
+            .push(") AND ");
+    }
+    let escaped = lowered
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    q.push(column)
-        .push(" LIKE ")
+    q.push("l.search_text LIKE ")
         .push_bind(format!("%{escaped}%"))
         .push(" ESCAPE '\\'");
 }
@@ -351,6 +358,43 @@ mod tests {
         assert!(message.contains("not a SQLite database URL"), "{message}");
         assert!(!message.contains("secret-password"), "{message}");
         assert!(!Path::new("postgres:").exists());
+    }
+
+    /// The plan of a lead search for `fragment`, one line per step.
+    async fn search_plan(storage: &SqliteStorage, fragment: &str) -> String {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN SELECT l.id FROM leads l WHERE ");
+        push_lead_search(&mut q, fragment);
+        q.push(" ORDER BY l.id DESC LIMIT 50");
+        let steps: Vec<(i64, i64, i64, String)> =
+            q.build_query_as().fetch_all(&storage.pool).await.unwrap();
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A search by a fragment of three characters or more (a phone's digits, part of a surname) reads the
+    /// leads the trigram index names, not the whole table; a shorter fragment is a scan.
+    #[tokio::test]
+    async fn a_text_search_reads_the_trigram_index_not_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("search.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        for fragment in ["916 123", "кузнецова", "\"x\"y"] {
+            let plan = search_plan(&storage, fragment).await;
+            assert!(
+                plan.contains("leads_fts VIRTUAL TABLE"),
+                "{fragment}: {plan}"
+            );
+            assert!(
+                !plan.lines().any(|step| step == "SCAN l"),
+                "{fragment}: {plan}"
+            );
+        }
+        let plan = search_plan(&storage, "91").await;
+        assert!(plan.lines().any(|step| step == "SCAN l"), "{plan}");
     }
 
     /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed

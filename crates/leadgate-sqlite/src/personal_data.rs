@@ -361,8 +361,12 @@ async fn erase(
         &found.renamed_counterparty_ids,
     )
     .await?;
-    // The triggers took the old names and INNs out of the index; merging its segments drops them for good.
+    // The triggers took the old names, INNs and search texts out of the indexes; merging their segments drops
+    // them for good.
     sqlx::query("INSERT INTO counterparties_fts (counterparties_fts) VALUES ('optimize')")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO leads_fts (leads_fts) VALUES ('optimize')")
         .execute(&mut *conn)
         .await?;
 

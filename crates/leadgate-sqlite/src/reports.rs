@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{Result, SqliteStorage, ms, push_calendar_ids};
+use super::{Result, SqliteStorage, ms};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
     self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
@@ -42,7 +42,16 @@ fn push_buckets(q: &mut QueryBuilder<Sqlite>, bounds: &[DateTime<Utc>]) {
 /// The filters of a lead report, on `l`.
 fn push_lead_filters(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery) {
     if let Some(calendars) = &query.calendars {
-        push_calendar_ids(q, calendars);
+        // Unary plus: the calendars are a filter on the covering range walk of `leads_by_received`, never
+        // the index to walk. With the statistics `PRAGMA optimize` gathers (a sample), the planner would
+        // otherwise walk `leads_by_calendar_time` for every bucket: at a million leads, a manager's month
+        // took half a minute instead of a few milliseconds.
+        q.push(" AND +l.calendar_id IN (");
+        let mut ids = q.separated(", ");
+        for id in calendars {
+            ids.push_bind(*id);
+        }
+        q.push(")");
     }
     if let Some(channel) = query.channel {
         q.push(" AND l.channel = ").push_bind(channel.as_str());
@@ -450,5 +459,70 @@ impl Reports for SqliteStorage {
     #[tracing::instrument(skip_all)]
     async fn report_health(&self, query: &ReportQuery) -> storage::Result<Vec<HealthBucket>> {
         Ok(self.health_report(query).await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use sqlx::Connection;
+
+    /// The plan of a query, one line per step, with the statistics of a million-lead database as `PRAGMA
+    /// optimize` samples them (about 400 rows per calendar, where a calendar really has 250,000).
+    async fn plan_with_sampled_statistics(query: &ReportQuery) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let pool = &storage.pool;
+        sqlx::query("ANALYZE").execute(pool).await.unwrap();
+        sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl = 'leads'")
+            .execute(pool)
+            .await
+            .unwrap();
+        for (index, stat) in [
+            ("leads_by_received", "1062200 1 1 1 1 1"),
+            ("leads_by_calendar_time", "1127880 401 1"),
+            ("leads_by_status_calendar", "1213650 401 401 1"),
+            ("leads_by_status", "1261104 401 1"),
+            ("leads_by_starts_at", "1085175 1"),
+        ] {
+            sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('leads', $1, $2)")
+                .bind(index)
+                .bind(stat)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        // A new connection reads the statistics.
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut q = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
+        push_buckets(&mut q, &query.bounds);
+        q.push("SELECT b.i, COUNT(*)");
+        push_leads_from(&mut q, query, "");
+        q.push(" GROUP BY b.i");
+        let steps: Vec<(i64, i64, i64, String)> =
+            q.build_query_as().fetch_all(&mut conn).await.unwrap();
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_managers_report_walks_the_period_not_each_calendar() {
+        let start = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let query = ReportQuery {
+            bounds: (0..=30).map(|d| start + Duration::days(d)).collect(),
+            calendars: Some(vec![1, 2]),
+            channel: None,
+            source: None,
+            kind: None,
+        };
+        let plan = plan_with_sampled_statistics(&query).await;
+        assert!(plan.contains("leads_by_received"), "{plan}");
+        assert!(!plan.contains("leads_by_calendar_time"), "{plan}");
     }
 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, ms, parse_enum, push_contains};
+use super::{Result, from_ms, ms, parse_enum, push_lead_search};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
@@ -231,9 +231,9 @@ fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
     }
 }
 
-/// A text search cannot use an index (a substring anywhere), so it is one pass over the table in id order
-/// instead of the two runs: reading rows in storage order is cheaper than fetching every new lead through
-/// the status index, and only the (few) matches are sorted into new-first order.
+/// A text search reads the leads that contain the fragment (from the trigram index, see
+/// [`push_lead_search`](super::push_lead_search)) instead of the two runs, and sorts the (few) matches into
+/// new-first order.
 async fn inbox_search(
     pool: &SqlitePool,
     q: &InboxQuery,
@@ -245,7 +245,7 @@ async fn inbox_search(
         .push(", l.status = 'new' AS in_new")
         .push(summary_from!())
         .push(" WHERE ");
-    push_contains(&mut b, "l.search_text", search);
+    push_lead_search(&mut b, search);
     push_calendars(&mut b, q.calendars.as_deref(), false);
     if let Some(status) = q.status {
         // Unary plus: a scan in id order, not a walk of the status index (see above).

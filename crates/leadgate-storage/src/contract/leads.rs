@@ -112,6 +112,26 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
         .await
         .is_empty()
     );
+    for (fragment, found, why) in [
+        ("ан 100", vec![first], "a fragment across words"),
+        ("ва", vec![first], "a fragment of two characters"),
+        ("\"иван", vec![], "a quote is literal, not search syntax"),
+        ("иван\"", vec![], "a closing quote too"),
+    ] {
+        assert_eq!(
+            lead_ids(
+                s,
+                &by(LeadFilter {
+                    search: Some(fragment.into()),
+                    ..all.clone()
+                }),
+                None
+            )
+            .await,
+            found,
+            "{why}: {fragment}"
+        );
+    }
     assert_eq!(
         lead_ids(
             s,
