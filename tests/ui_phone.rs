@@ -353,7 +353,7 @@ async fn at_a_desktop_width_the_inbox_is_still_a_table_with_every_column() {
     assert_eq!(layout["table"], "table", "{layout}");
     assert_eq!(layout["head"], "table-header-group", "{layout}");
     assert_eq!(layout["row"], "table-row", "{layout}");
-    assert_eq!(layout["columns"], 7, "{layout}");
+    assert_eq!(layout["columns"], 8, "{layout}");
     assert!(layout["viewport"].as_f64().unwrap() > 1000.0, "{layout}");
     b.full_page_screenshot("desktop-inbox").await;
 

@@ -354,9 +354,14 @@ mod tests {
         let Err(error) = SqliteStorage::connect(url).await else {
             panic!("a PostgreSQL URL opened as SQLite");
         };
-        let message = error.to_string();
-        assert!(message.contains("not a SQLite database URL"), "{message}");
-        assert!(!message.contains("secret-password"), "{message}");
+        let cause = std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(cause.contains("not a SQLite database URL"), "{error:?}");
+        assert!(
+            !format!("{error:?}").contains("secret-password"),
+            "{error:?}"
+        );
         assert!(!Path::new("postgres:").exists());
     }
 
