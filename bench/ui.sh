@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Web UI benchmark: fills a fresh SQLite database with 100,000 leads and drives the inbox and calendar pages
-# with 16 concurrent signed-in clients, printing p50/p90/p99 latency per page (loopback, release build).
+# Web UI benchmark: fills a fresh SQLite database with 100,000 leads and drives the inbox, calendar, search and
+# reports pages with 16 concurrent signed-in clients (8 for the reports), printing p50/p99/max latency per page
+# (loopback, release build). With LG_BENCH_POSTGRES_URL (a role that may create databases) it runs again on a
+# fresh PostgreSQL database, dropped at the end.
 #
 #   bench/ui.sh                      the default run
-#   LG_BENCH_UI_LEADS=200000 bench/ui.sh
+#   LG_BENCH_UI_LEADS=1000000 LG_BENCH_UI_DAYS=365 bench/ui.sh      the targets' run: a year of a million leads
 #
-# Knobs: LG_BENCH_UI_LEADS (100000), LG_BENCH_UI_CLIENTS (16), LG_BENCH_UI_SECONDS (5 per page),
-# LG_BENCH_UI_DAYS (31: all leads in May 2019, the densest month view; 365 spreads them over a year).
+# Knobs: LG_BENCH_UI_LEADS (100000), LG_BENCH_UI_CLIENTS (16), LG_BENCH_UI_REPORT_CLIENTS (8),
+# LG_BENCH_UI_SECONDS (5 per page), LG_BENCH_UI_DAYS (31: all leads in May 2019, the densest month view; 365
+# spreads them over a year), LG_BENCH_POSTGRES_URL, LG_BENCH_UI_BACKENDS ("sqlite postgres" with that URL).
 # Everything runs in one process on 127.0.0.1; its temporary directory is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
