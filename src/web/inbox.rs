@@ -17,7 +17,7 @@ use super::session::{Viewer, visible_calendars};
 use super::{Layout, timezone};
 use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
-use leadgate_storage::{AssigneeFilter, CalendarView, InboxCursor, InboxQuery};
+use leadgate_storage::{AssigneeFilter, CalendarView, InboxCursor, InboxPulse, InboxQuery};
 
 /// Leads per page.
 pub const PAGE_SIZE: u32 = 50;
@@ -115,7 +115,8 @@ struct InboxPage {
     live_insert: bool,
     live_calendar: Option<String>,
     csv_url: String,
-    new_count: i64,
+    /// The count of new leads as shown: the number, or "1000+" past the cap.
+    new_count: String,
 }
 
 fn choices<T: Copy + PartialEq>(
@@ -306,7 +307,11 @@ pub async fn page(
         live_insert,
         live_calendar: cal.map(str::to_owned),
         csv_url,
-        new_count: pulse.new_count,
+        new_count: if pulse.count_capped() {
+            format!("{}+", InboxPulse::NEW_COUNT_CAP)
+        } else {
+            pulse.new_count.to_string()
+        },
     }
     .into_response())
 }

@@ -286,8 +286,18 @@ pub struct InboxPage {
 pub struct InboxPulse {
     /// Highest lead id in the visible calendars (0 when none).
     pub latest_id: i64,
-    /// How many visible leads are new.
+    /// How many visible leads are new, counted up to [`InboxPulse::NEW_COUNT_CAP`].
     pub new_count: i64,
+}
+
+impl InboxPulse {
+    /// The most new leads the inbox counts; the page shows more as "1000+".
+    pub const NEW_COUNT_CAP: i64 = 1000;
+
+    /// Whether there are at least as many new leads as the count goes to.
+    pub fn count_capped(&self) -> bool {
+        self.new_count >= Self::NEW_COUNT_CAP
+    }
 }
 
 /// One day of a calendar view.

@@ -106,7 +106,8 @@ function inboxLead(live, lead) {
     var empty = document.getElementById("no-leads");
     if (empty) { empty.hidden = true; }
     var count = document.getElementById("new-count");
-    if (count) { count.textContent = String((parseInt(count.textContent, 10) || 0) + 1); }
+    // Past the cap the page says "1000+", and one more keeps it so.
+    if (count && !/\+$/.test(count.textContent)) { count.textContent = String((parseInt(count.textContent, 10) || 0) + 1); }
   } else {
     return;
   }

@@ -389,6 +389,28 @@ pub async fn the_inbox_shows_new_leads_first_and_pages_by_cursor(s: &dyn Storage
     assert_eq!((pulse.latest_id, pulse.new_count), (0, 0));
 }
 
+/// [`Leads::inbox_pulse`] counts new leads up to [`InboxPulse::NEW_COUNT_CAP`], not every one of them.
+pub async fn the_inbox_counts_new_leads_up_to_its_cap(s: &dyn Storage) {
+    let (a, source) = calendar_and_source(s, "a").await;
+    let cap = InboxPulse::NEW_COUNT_CAP;
+    let base = now();
+    let batch: Vec<Submission> = (0..=cap)
+        .map(|i| {
+            let at = base + Duration::milliseconds(i);
+            let body = format!("{{\"n\": {i}}}");
+            let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
+            lead_of(ledger, contact("Звонок", "+79250000011"), a)
+        })
+        .collect();
+    let outcomes = ok("a batch past the cap", s.submit_batch(&batch).await);
+    assert_eq!(i64::try_from(outcomes.len()).ok(), Some(cap + 1));
+    let pulse = ok("pulse", s.inbox_pulse(None).await);
+    assert_eq!(pulse.new_count, InboxPulse::NEW_COUNT_CAP);
+    assert!(pulse.count_capped());
+    let pulse = ok("pulse of a", s.inbox_pulse(Some(&[a])).await);
+    assert!(pulse.count_capped());
+}
+
 /// [`Leads::calendar_days`] and [`Leads::calendar_feed`].
 pub async fn calendar_views_count_and_list_leads_by_day_and_feed_them(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
