@@ -341,11 +341,21 @@ async fn collect_with_a_collector_made_in_the_browser(
         .unwrap();
     let notice = text(&b, "#collector-notice").await;
     assert!(notice.contains("загружено 1"), "{notice}");
-    assert!(
-        text(&b, &format!("{row} .last-counts"))
-            .await
-            .contains("загружено 1")
+    // The row shows the run's last record as the list read it; a list read a moment before the run's end was
+    // committed shows it on the next read.
+    let counts = format!(
+        "//tr[@data-collector='{name}']//*[contains(@class, 'last-counts') and contains(., 'загружено 1')]"
     );
+    let mut reads = 0;
+    while b.client.find(Locator::XPath(&counts)).await.is_err() {
+        reads += 1;
+        assert!(reads < 30, "the list never showed the run's counts");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        b.client
+            .goto(&format!("{}/admin/collectors", app.base))
+            .await
+            .unwrap();
+    }
     b.screenshot(&format!("collectors-{name}")).await;
 
     b.client.goto(&format!("{}/inbox", app.base)).await.unwrap();
