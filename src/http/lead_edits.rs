@@ -177,6 +177,7 @@ pub struct CardStatusBody {
     responses((status = 200, body = TechCardView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "Not the card's next status (code conflict)", body = ErrorBody),
+              (status = 415, description = "Not application/json", body = ErrorBody),
               (status = 422, description = "An unknown status (code invalid_body)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn set_card_status(
@@ -250,6 +251,7 @@ pub struct DuplicateAnswer {
     responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody),
               (status = 404, description = "No such lead, or `of` is not its hint", body = ErrorBody),
+              (status = 415, description = "Not application/json", body = ErrorBody),
               (status = 422, description = "JSON of the wrong shape (code invalid_body)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn resolve_duplicate(

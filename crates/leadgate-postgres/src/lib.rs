@@ -388,8 +388,10 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
 /// Appends `<column> LIKE '%search%'`: `search` lower-cased as the stored search text is, with its `%`, `_`
 /// and backslashes escaped so that they match themselves. A trigram index serves it.
 fn push_contains(q: &mut QueryBuilder<Postgres>, column: &str, search: &str) {
+    // Stored text has U+FFFD where a NUL was sent, and PostgreSQL cannot carry a NUL in text.
     let escaped = search
         .to_lowercase()
+        .replace('\0', "\u{FFFD}")
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

@@ -306,7 +306,9 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
 /// substring), so that only the leads that contain it are read; the `LIKE` then decides, exactly as for a
 /// shorter fragment, which is a scan.
 fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &str) {
-    let lowered = search.to_lowercase();
+    // Stored text has U+FFFD where a NUL was sent (see the domain's text rules), and neither the FTS5 query
+    // language nor PostgreSQL can carry a NUL: the search looks for what is stored.
+    let lowered = search.to_lowercase().replace('\0', "\u{FFFD}");
     if lowered.chars().count() >= 3 {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
             .push_bind(format!("\"{}\"", lowered.replace('"', "\"\"")))

@@ -117,6 +117,11 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
         ("ва", vec![first], "a fragment of two characters"),
         ("\"иван", vec![], "a quote is literal, not search syntax"),
         ("иван\"", vec![], "a closing quote too"),
+        (
+            "\0иван",
+            vec![],
+            "a NUL is searched as the U+FFFD stored in its place",
+        ),
     ] {
         assert_eq!(
             lead_ids(
