@@ -202,7 +202,6 @@ pub async fn page(
         .into_iter()
         .collect();
     let pulse = state.storage.inbox_pulse(calendars.as_deref()).await?;
-    let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
     let overdue_leads = state
         .storage
         .leads_with_overdue_follow_ups(&ids, now)
