@@ -1,6 +1,7 @@
 //! Push (IMAP IDLE) against a real Dovecot: `leadgate serve` keeps an IDLE connection per IMAP collector and
-//! imports a message as soon as the server announces it, with no scheduled run due; after the server
-//! restarts the connection comes back; push and runs started besides it import each message exactly once.
+//! imports a message as soon as the server announces it, with no scheduled run due, and one already waiting
+//! when it connects; after the server restarts the connection comes back; push and runs started besides it
+//! import each message exactly once.
 //! The schedule in these tests falls due once a year, so only push can import.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -149,6 +150,22 @@ async fn a_message_delivered_while_leadgate_idles_is_imported_with_no_run_due() 
     assert!(status["push_status"]["last_event"].is_string(), "{status}");
     // The import went through the collector's ordinary run: it is recorded as one.
     assert!(status["last_run"]["started_at"].is_string(), "{status}");
+
+    dc.deliver(&user, &order("2"));
+    leads_become(&app, &["1", "2"]).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_that_came_before_the_idle_connection_is_imported_when_it_connects() {
+    let dc = dovecot();
+    let user = unique_user("push-early");
+    let secrets = tempfile::tempdir().unwrap();
+    // In the mailbox before leadgate starts: no announcement will come for it, and no run is due.
+    dc.deliver(&user, &order("1"));
+    let app = pushing_app(&dc, &user, secrets.path()).await;
+    leads_become(&app, &["1"]).await;
+    connected(&app, None).await;
 
     dc.deliver(&user, &order("2"));
     leads_become(&app, &["1", "2"]).await;
