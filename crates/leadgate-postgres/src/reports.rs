@@ -1,11 +1,15 @@
 //! [`Reports`] in the PostgreSQL backend.
 //!
-//! Every query joins a small table of the buckets (`WITH b (i, lo, hi) AS (VALUES ...)`) to the rows by time,
-//! so each bucket is one range walk of a time index (`leads_by_received`, which also carries the columns the
-//! lead reports group and filter by, `messages_by_received`, `collector_runs_by_start`) and the database does
-//! all the counting: the order value is summed as `numeric` (exact), and the response times' median and 90th
-//! percentile are `percentile_disc` (nearest rank), per manager, per calendar and in total in one pass
-//! (`GROUPING SETS`).
+//! Every query walks the report's period by time and the database does the counting. The lead counts, the orders'
+//! value (`numeric`, exact), the outcomes and the leads still unanswered are summed from `lead_hours` (the
+//! leads counted per UTC hour by triggers, see its migration) when every bound of the report is a whole hour,
+//! as a local midnight is in any time zone with a whole-hour offset; otherwise, and for the UTM splits (not in
+//! the rollup), they walk `leads_by_received`, which also carries the columns the lead reports group and
+//! filter by; the health report sums `message_hours` and `collector_run_hours` the same way, or walks
+//! `messages_by_received` and `collector_runs_by_start`. A row's bucket is a binary search in the bounds
+//! (`width_bucket`). The response times' median and 90th percentile are by nearest rank (`percentile_disc`),
+//! per manager, per calendar and in total, taken in Rust from the answered leads of the period counted by
+//! calendar, manager and seconds (an index-only walk of the partial index `leads_answered`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -19,25 +23,27 @@ use super::{Error, PgStorage, Result, ms, push_calendar_ids};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
     self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
-    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount,
+    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc_counted,
 };
 
-/// `WITH b (i, lo, hi) AS (VALUES ...)`: the buckets as a table.
-fn push_buckets(q: &mut QueryBuilder<Postgres>, bounds: &[DateTime<Utc>]) {
-    q.push("WITH b (i, lo, hi) AS (VALUES ");
-    for (i, w) in bounds.windows(2).enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.push("(")
-            .push_bind(i64::try_from(i).unwrap_or(i64::MAX))
-            .push(", ")
-            .push_bind(ms(w[0]))
-            .push(", ")
-            .push_bind(ms(w[1]))
-            .push(")");
-    }
-    q.push(") ");
+/// The bucket of `column` (a time): `(width_bucket(column, bounds) - 1)::bigint`, one binary search in the
+/// bounds per row. (Joining a table of the buckets by range made the planner compare every row of the period
+/// with every bucket: a year by day of counts took ten times as long.)
+fn push_bucket(q: &mut QueryBuilder<Postgres>, column: &str, bounds: &[DateTime<Utc>]) {
+    let bounds: Vec<i64> = bounds.iter().map(|b| ms(*b)).collect();
+    q.push(format!("(width_bucket({column}, "))
+        .push_bind(bounds)
+        .push("::bigint[]) - 1)::bigint");
+}
+
+/// ` column >= <first bound> AND column < <last bound>`: the period.
+fn push_period(q: &mut QueryBuilder<Postgres>, column: &str, bounds: &[DateTime<Utc>]) {
+    let lo = bounds.first().map_or(0, |b| ms(*b));
+    let hi = bounds.last().map_or(0, |b| ms(*b));
+    q.push(format!(" {column} >= "))
+        .push_bind(lo)
+        .push(format!(" AND {column} < "))
+        .push_bind(hi);
 }
 
 /// The filters of a lead report, on `l`.
@@ -62,12 +68,81 @@ fn push_lead_filters(q: &mut QueryBuilder<Postgres>, query: &ReportQuery) {
     }
 }
 
-/// The leads received in the buckets, with the report's filters: `FROM b JOIN leads l ... WHERE ...`.
+/// The leads received in the period, with the report's filters: `FROM leads l ... WHERE ...`.
 fn push_leads_from(q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str) {
-    q.push(" FROM b JOIN leads l ON l.received_at >= b.lo AND l.received_at < b.hi ");
+    q.push(" FROM leads l ");
     q.push(joins);
-    q.push(" WHERE TRUE");
+    q.push(" WHERE");
+    push_period(q, "l.received_at", &query.bounds);
     push_lead_filters(q, query);
+}
+
+/// The hours of `lead_hours` in the period, as `l` (its columns are named as the leads' are, so the
+/// filters are the same), with the report's filters: `FROM lead_hours l ... WHERE ...`.
+fn push_hours_from(q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str) {
+    q.push(" FROM lead_hours l ");
+    q.push(joins);
+    q.push(" WHERE");
+    push_period(q, "l.hour", &query.bounds);
+    push_lead_filters(q, query);
+}
+
+/// How a lead report reads its leads: summed from the hourly rollup, or counted one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Hours,
+    Leads,
+}
+
+impl Read {
+    /// The rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the bucket
+    /// exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    fn of(query: &ReportQuery) -> Self {
+        let whole_hours = query
+            .bounds
+            .iter()
+            .all(|b| ms(*b).rem_euclid(storage::ROLLUP_HOUR_MS) == 0);
+        let real_source = match query.source {
+            Some(ReportSource::Collector(id) | ReportSource::Http(id)) => id > 0,
+            None => true,
+        };
+        if whole_hours && real_source {
+            Read::Hours
+        } else {
+            Read::Leads
+        }
+    }
+
+    /// The time a row is bucketed by.
+    fn time(self) -> &'static str {
+        match self {
+            Read::Hours => "l.hour",
+            Read::Leads => "l.received_at",
+        }
+    }
+
+    /// `SELECT <the bucket> AS i`.
+    fn push_select_bucket(self, q: &mut QueryBuilder<Postgres>, query: &ReportQuery) {
+        q.push("SELECT ");
+        push_bucket(q, self.time(), &query.bounds);
+        q.push(" AS i");
+    }
+
+    /// `FROM ... WHERE ...` of this reading.
+    fn push_from(self, q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str) {
+        match self {
+            Read::Hours => push_hours_from(q, query, joins),
+            Read::Leads => push_leads_from(q, query, joins),
+        }
+    }
+
+    /// The leads of a group matching `condition` (on `l`; `TRUE` for all of them), as `bigint`.
+    fn count(self, condition: &str) -> String {
+        match self {
+            Read::Hours => format!("COALESCE(SUM(l.leads) FILTER (WHERE {condition}), 0)::bigint"),
+            Read::Leads => format!("COUNT(*) FILTER (WHERE {condition})"),
+        }
+    }
 }
 
 fn buckets(query: &ReportQuery) -> usize {
@@ -103,18 +178,14 @@ struct OutcomeRow {
     rejected: i64,
 }
 
-/// One group of the response times: per manager (`by_manager`), per calendar (`by_calendar`) or the total
-/// (neither).
+/// Answered leads of one calendar and manager with the same time to the first action, in whole seconds.
 #[derive(sqlx::FromRow)]
 struct ResponseRow {
-    by_manager: bool,
-    by_calendar: bool,
+    calendar_id: i64,
     first_action_by: Option<i64>,
-    calendar_id: Option<i64>,
-    answered: i64,
-    median_secs: Option<i64>,
-    p90_secs: Option<i64>,
-    late: i64,
+    secs: i64,
+    late: bool,
+    n: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -151,11 +222,18 @@ impl PgStorage {
             LeadSeries::UtmMedium => ("l.utm_medium", ""),
             LeadSeries::UtmCampaign => ("l.utm_campaign", ""),
         };
+        // The rollup has no UTM values: those splits count the leads.
+        let utm = matches!(
+            by,
+            LeadSeries::UtmSource | LeadSeries::UtmMedium | LeadSeries::UtmCampaign
+        );
+        let read = if utm { Read::Leads } else { Read::of(query) };
+        let n = read.count("TRUE");
         let mut q = QueryBuilder::<Postgres>::new("");
-        push_buckets(&mut q, &query.bounds);
-        q.push(format!("SELECT b.i AS i, {key} AS key, COUNT(*) AS n"));
-        push_leads_from(&mut q, query, joins);
-        q.push(format!(" GROUP BY b.i, {key}"));
+        read.push_select_bucket(&mut q, query);
+        q.push(format!(", {key} AS key, {n} AS n"));
+        read.push_from(&mut q, query, joins);
+        q.push(format!(" GROUP BY i, {key} HAVING {n} > 0"));
         let rows: Vec<SeriesRow> = q.build_query_as().fetch_all(&self.pool).await?;
         let len = buckets(query);
         let mut out: Vec<SeriesCount> = rows
@@ -180,20 +258,30 @@ impl PgStorage {
             return Ok(out);
         }
         // The value: the lines' amounts (decimal text) summed as `numeric` per lead, then per bucket.
+        let read = Read::of(query);
         let mut q = QueryBuilder::<Postgres>::new("");
-        push_buckets(&mut q, &query.bounds);
-        q.push(
-            "SELECT b.i AS i, COUNT(*) FILTER (WHERE l.kind = 'order') AS orders,
-                 COUNT(*) FILTER (WHERE l.kind = 'contact') AS contacts,
-                 SUM(v.value) FILTER (WHERE l.kind = 'order')::text AS value",
-        );
-        push_leads_from(
-            &mut q,
-            query,
-            "LEFT JOIN LATERAL (SELECT SUM(ol.amount::numeric) AS value FROM order_lines ol
-                 WHERE ol.lead_id = l.id AND ol.amount IS NOT NULL AND ol.removed_at IS NULL) v ON TRUE",
-        );
-        q.push(" GROUP BY b.i");
+        read.push_select_bucket(&mut q, query);
+        q.push(format!(
+            ", {} AS orders, {} AS contacts",
+            read.count("l.kind = 'order'"),
+            read.count("l.kind = 'contact'")
+        ));
+        match read {
+            Read::Hours => {
+                q.push(", SUM(l.value) FILTER (WHERE l.kind = 'order')::text AS value");
+                push_hours_from(&mut q, query, "");
+            }
+            Read::Leads => {
+                q.push(", SUM(v.value) FILTER (WHERE l.kind = 'order')::text AS value");
+                push_leads_from(
+                    &mut q,
+                    query,
+                    "LEFT JOIN LATERAL (SELECT SUM(ol.amount::numeric) AS value FROM order_lines ol
+                         WHERE ol.lead_id = l.id AND ol.amount IS NOT NULL AND ol.removed_at IS NULL) v ON TRUE",
+                );
+            }
+        }
+        q.push(" GROUP BY i");
         let rows: Vec<OrdersRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
             if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
@@ -217,17 +305,18 @@ impl PgStorage {
         if len == 0 {
             return Ok(out);
         }
+        let read = Read::of(query);
         let mut q = QueryBuilder::<Postgres>::new("");
-        push_buckets(&mut q, &query.bounds);
-        q.push(
-            "SELECT b.i AS i,
-                 COUNT(*) FILTER (WHERE l.status = 'new') AS new,
-                 COUNT(*) FILTER (WHERE l.status = 'in_progress') AS in_progress,
-                 COUNT(*) FILTER (WHERE l.status = 'done') AS done,
-                 COUNT(*) FILTER (WHERE l.status = 'rejected') AS rejected",
-        );
-        push_leads_from(&mut q, query, "");
-        q.push(" GROUP BY b.i");
+        read.push_select_bucket(&mut q, query);
+        q.push(format!(
+            ", {} AS new, {} AS in_progress, {} AS done, {} AS rejected",
+            read.count("l.status = 'new'"),
+            read.count("l.status = 'in_progress'"),
+            read.count("l.status = 'done'"),
+            read.count("l.status = 'rejected'"),
+        ));
+        read.push_from(&mut q, query, "");
+        q.push(" GROUP BY i");
         let rows: Vec<OutcomeRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
             if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
@@ -253,39 +342,62 @@ impl PgStorage {
         let mut rows: Vec<ResponseRow> = Vec::new();
         let mut unanswered: Vec<(i64, i64)> = Vec::new();
         if buckets(query) > 0 {
-            // Answered leads: time to the first action in whole seconds (never negative), its median and 90th
-            // percentile by nearest rank, per manager, per calendar and over all of them.
-            let mut q = QueryBuilder::<Postgres>::new("");
-            push_buckets(&mut q, &query.bounds);
-            q.push(
-                ", t AS (SELECT l.calendar_id, l.first_action_by,
-                     GREATEST(l.first_action_at - l.received_at, 0) AS took",
+            // Answered leads counted by calendar, manager and time to the first action in whole seconds
+            // (never negative): the percentiles are taken from these counts, exactly as from every value,
+            // without sorting every lead of the period (which spilled to disk for a year's 300,000).
+            let mut q = QueryBuilder::<Postgres>::new(
+                "SELECT l.calendar_id, l.first_action_by,
+                     GREATEST(l.first_action_at - l.received_at, 0) / 1000 AS secs,
+                     GREATEST(l.first_action_at - l.received_at, 0) > ",
             );
+            q.push_bind(threshold_ms).push(" AS late, COUNT(*) AS n");
             push_leads_from(&mut q, query, "");
-            q.push(" AND l.first_action_at IS NOT NULL) ");
-            q.push(
-                "SELECT GROUPING(first_action_by) = 0 AS by_manager,
-                     GROUPING(calendar_id) = 0 AS by_calendar, first_action_by, calendar_id,
-                     COUNT(*) AS answered,
-                     (percentile_disc(0.5) WITHIN GROUP (ORDER BY took / 1000))::bigint AS median_secs,
-                     (percentile_disc(0.9) WITHIN GROUP (ORDER BY took / 1000))::bigint AS p90_secs,
-                     COUNT(*) FILTER (WHERE took > ",
-            )
-            .push_bind(threshold_ms)
-            .push(
-                ") AS late FROM t GROUP BY GROUPING SETS ((first_action_by), (calendar_id), ())",
-            );
+            q.push(" AND l.first_action_at IS NOT NULL GROUP BY 1, 2, 3, 4");
             rows = q.build_query_as().fetch_all(&self.pool).await?;
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
-            let mut q = QueryBuilder::<Postgres>::new("");
-            push_buckets(&mut q, &query.bounds);
-            q.push("SELECT l.calendar_id, COUNT(*)");
-            push_leads_from(&mut q, query, "");
-            q.push(" AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ")
-                .push_bind(now_ms - threshold_ms);
-            q.push(" GROUP BY l.calendar_id");
-            unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+            let cutoff = now_ms - threshold_ms;
+            match Read::of(query) {
+                Read::Hours => {
+                    // Whole hours before the cutoff's from the rollup, the leads of the cutoff's own hour
+                    // received before it one by one.
+                    let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
+                    let mut q =
+                        QueryBuilder::<Postgres>::new("SELECT l.calendar_id, SUM(l.leads)::bigint");
+                    push_hours_from(&mut q, query, "");
+                    q.push(" AND NOT l.answered AND l.status = 'new' AND l.hour < ")
+                        .push_bind(cutoff_hour);
+                    q.push(" GROUP BY l.calendar_id");
+                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+                    // The buckets are contiguous: their union is the period.
+                    let lo = query
+                        .bounds
+                        .first()
+                        .map_or(cutoff_hour, |b| ms(*b).max(cutoff_hour));
+                    let hi = query.bounds.last().map_or(cutoff, |b| ms(*b).min(cutoff));
+                    if lo < hi {
+                        let mut q = QueryBuilder::<Postgres>::new(
+                            "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
+                        );
+                        q.push_bind(lo).push(" AND l.received_at < ").push_bind(hi);
+                        push_lead_filters(&mut q, query);
+                        q.push(" AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id");
+                        let last: Vec<(i64, i64)> =
+                            q.build_query_as().fetch_all(&self.pool).await?;
+                        unanswered.extend(last);
+                    }
+                }
+                Read::Leads => {
+                    let mut q = QueryBuilder::<Postgres>::new("SELECT l.calendar_id, COUNT(*)");
+                    push_leads_from(&mut q, query, "");
+                    q.push(
+                        " AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ",
+                    )
+                    .push_bind(cutoff);
+                    q.push(" GROUP BY l.calendar_id");
+                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+                }
+            }
         }
         let calendar_names: HashMap<i64, String> =
             sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM calendars")
@@ -300,55 +412,65 @@ impl PgStorage {
                 .into_iter()
                 .collect();
 
-        let stat = |id: Option<i64>, name: String, r: &ResponseRow| ResponseStat {
-            id,
-            name,
-            answered: r.answered,
-            median_secs: r.median_secs,
-            p90_secs: r.p90_secs,
-            late: r.late,
-        };
-        let empty = |id: Option<i64>, name: String| ResponseStat {
-            id,
-            name,
-            answered: 0,
-            median_secs: None,
-            p90_secs: None,
-            late: 0,
-        };
-        let mut managers = Vec::new();
-        let mut calendars: HashMap<i64, ResponseStat> = HashMap::new();
-        let mut total = empty(None, String::new());
-        for r in &rows {
-            match (r.by_manager, r.by_calendar) {
-                // Actions recorded without a user are in their calendar and the total only.
-                (true, _) => {
-                    if let Some(id) = r.first_action_by {
-                        let name = logins.get(&id).cloned().unwrap_or_else(|| id.to_string());
-                        managers.push(stat(Some(id), name, r));
-                    }
+        #[derive(Default)]
+        struct Acc {
+            /// Seconds and how many leads took them.
+            times: Vec<(i64, i64)>,
+            late: i64,
+        }
+        impl Acc {
+            fn add(&mut self, r: &ResponseRow) {
+                self.times.push((r.secs, r.n));
+                if r.late {
+                    self.late += r.n;
                 }
-                (false, true) => {
-                    if let Some(id) = r.calendar_id {
-                        let name = calendar_names
-                            .get(&id)
-                            .cloned()
-                            .unwrap_or_else(|| id.to_string());
-                        calendars.insert(id, stat(Some(id), name, r));
-                    }
+            }
+            fn stat(mut self, id: Option<i64>, name: String) -> ResponseStat {
+                self.times.sort_unstable();
+                ResponseStat {
+                    id,
+                    name,
+                    answered: self.times.iter().map(|(_, n)| n).sum(),
+                    median_secs: percentile_disc_counted(&self.times, 0.5),
+                    p90_secs: percentile_disc_counted(&self.times, 0.9),
+                    late: self.late,
                 }
-                (false, false) => total = stat(None, String::new(), r),
             }
         }
+        let mut by_manager: HashMap<i64, Acc> = HashMap::new();
+        let mut by_calendar: HashMap<i64, Acc> = HashMap::new();
+        let mut all = Acc::default();
+        for r in &rows {
+            // Actions recorded without a user are in their calendar and the total only.
+            if let Some(id) = r.first_action_by {
+                by_manager.entry(id).or_default().add(r);
+            }
+            by_calendar.entry(r.calendar_id).or_default().add(r);
+            all.add(r);
+        }
+        let calendar_name = |id: i64| {
+            calendar_names
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        };
+        let mut managers: Vec<ResponseStat> = by_manager
+            .into_iter()
+            .map(|(id, acc)| {
+                let name = logins.get(&id).cloned().unwrap_or_else(|| id.to_string());
+                acc.stat(Some(id), name)
+            })
+            .collect();
+        let mut calendars: HashMap<i64, ResponseStat> = by_calendar
+            .into_iter()
+            .map(|(id, acc)| (id, acc.stat(Some(id), calendar_name(id))))
+            .collect();
+        let mut total = all.stat(None, String::new());
         for (calendar_id, count) in unanswered {
             calendars
                 .entry(calendar_id)
                 .or_insert_with(|| {
-                    let name = calendar_names
-                        .get(&calendar_id)
-                        .cloned()
-                        .unwrap_or_else(|| calendar_id.to_string());
-                    empty(Some(calendar_id), name)
+                    Acc::default().stat(Some(calendar_id), calendar_name(calendar_id))
                 })
                 .late += count;
             total.late += count;
@@ -369,16 +491,39 @@ impl PgStorage {
         if len == 0 {
             return Ok(out);
         }
-        let mut q = QueryBuilder::<Postgres>::new("");
-        push_buckets(&mut q, &query.bounds);
-        q.push(
-            "SELECT b.i AS i,
-                 COUNT(*) FILTER (WHERE m.outcome = 'imported') AS imported,
-                 COUNT(*) FILTER (WHERE m.outcome = 'duplicate') AS duplicates,
-                 COUNT(*) FILTER (WHERE m.outcome = 'skipped') AS skipped,
-                 COUNT(*) FILTER (WHERE m.outcome IN ('rejected', 'discarded')) AS quarantined
-             FROM b JOIN messages m ON m.received_at >= b.lo AND m.received_at < b.hi WHERE TRUE",
-        );
+        // Summed from the hourly rollups, or counted one by one (as the lead reports, see `Read::of`).
+        let read = Read::of(query);
+        let (count, messages, runs): (fn(&str) -> String, &str, &str) = match read {
+            Read::Hours => (
+                |c: &str| format!("COALESCE(SUM(m.messages) FILTER (WHERE {c}), 0)::bigint"),
+                "message_hours m",
+                "SUM(r.runs)::bigint AS runs,
+                     COALESCE(SUM(r.runs) FILTER (WHERE r.failed), 0)::bigint AS failed
+                 FROM collector_run_hours r WHERE",
+            ),
+            Read::Leads => (
+                |c: &str| format!("COUNT(*) FILTER (WHERE {c})"),
+                "messages m",
+                "COUNT(*) AS runs, COUNT(*) FILTER (WHERE r.error IS NOT NULL) AS failed
+                 FROM collector_runs r WHERE",
+            ),
+        };
+        let time = |table: &str| match read {
+            Read::Hours => format!("{table}.hour"),
+            Read::Leads if table == "m" => "m.received_at".to_owned(),
+            Read::Leads => "r.started_at".to_owned(),
+        };
+        let mut q = QueryBuilder::<Postgres>::new("SELECT ");
+        push_bucket(&mut q, &time("m"), &query.bounds);
+        q.push(format!(
+            " AS i, {} AS imported, {} AS duplicates, {} AS skipped, {} AS quarantined
+             FROM {messages} WHERE",
+            count("m.outcome = 'imported'"),
+            count("m.outcome = 'duplicate'"),
+            count("m.outcome = 'skipped'"),
+            count("m.outcome IN ('rejected', 'discarded')"),
+        ));
+        push_period(&mut q, &time("m"), &query.bounds);
         if let Some(channel) = query.channel {
             q.push(" AND m.channel = ").push_bind(channel.as_str());
         }
@@ -391,7 +536,7 @@ impl PgStorage {
             }
             None => {}
         }
-        q.push(" GROUP BY b.i");
+        q.push(" GROUP BY i");
         let rows: Vec<MessagesRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
             if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
@@ -405,17 +550,14 @@ impl PgStorage {
         let runs_apply = query.channel.is_none_or(|c| c == Channel::Mail)
             && !matches!(query.source, Some(ReportSource::Http(_)));
         if runs_apply {
-            let mut q = QueryBuilder::<Postgres>::new("");
-            push_buckets(&mut q, &query.bounds);
-            q.push(
-                "SELECT b.i AS i, COUNT(*) AS runs, COUNT(*) FILTER (WHERE r.error IS NOT NULL) AS failed
-                 FROM b JOIN collector_runs r ON r.started_at >= b.lo AND r.started_at < b.hi
-                 WHERE TRUE",
-            );
+            let mut q = QueryBuilder::<Postgres>::new("SELECT ");
+            push_bucket(&mut q, &time("r"), &query.bounds);
+            q.push(" AS i, ").push(runs);
+            push_period(&mut q, &time("r"), &query.bounds);
             if let Some(ReportSource::Collector(id)) = query.source {
                 q.push(" AND r.collector_id = ").push_bind(id);
             }
-            q.push(" GROUP BY b.i");
+            q.push(" GROUP BY i");
             let rows: Vec<RunsRow> = q.build_query_as().fetch_all(&self.pool).await?;
             for r in rows {
                 if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {

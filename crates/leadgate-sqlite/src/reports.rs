@@ -1,10 +1,15 @@
 //! [`Reports`] in the SQLite backend.
 //!
 //! Every query joins a small table of the buckets (`WITH b (i, lo, hi) AS (VALUES ...)`, standard SQL) to
-//! the rows by time, so each bucket is one range walk of a time index (`leads_by_received`, which also
-//! carries the columns the lead reports group and filter by, `messages_by_received`,
-//! `collector_runs_by_start`) and the database does the counting. Only the response times of answered leads
-//! come back row by row (two times and two ids a lead), since SQLite has no percentile function.
+//! the rows by time, so each bucket is one range walk and the database does the counting. The lead counts,
+//! the orders' value, the outcomes and the leads still unanswered are summed from `lead_hours` (the leads
+//! counted per UTC hour by triggers, see its migration) when every bound of the report is a whole hour, as a
+//! local midnight is in any time zone with a whole-hour offset; otherwise, and for the UTM splits (not in the
+//! rollup), they walk `leads_by_received`, which also carries the columns the lead reports group and filter
+//! by. The health report sums `message_hours` and `collector_run_hours` the same way, or walks
+//! `messages_by_received` and `collector_runs_by_start`. Only the response
+//! times of answered leads come back row by row (two times and two ids a lead, from the partial index
+//! `leads_answered`), since SQLite has no percentile function and a percentile needs every value.
 
 use std::collections::HashMap;
 
@@ -78,6 +83,90 @@ fn push_leads_from(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &st
     push_lead_filters(q, query);
 }
 
+/// The hours of `lead_hours` in the buckets, as `l` (its columns are named as the leads' are, so the
+/// filters are the same), with the report's filters: `FROM b JOIN lead_hours l ... WHERE ...`.
+fn push_hours_from(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str) {
+    q.push(" FROM b JOIN lead_hours l ON l.hour >= b.lo AND l.hour < b.hi ");
+    q.push(joins);
+    q.push(" WHERE 1 = 1");
+    push_lead_filters(q, query);
+}
+
+/// How a lead report reads its leads: summed from the hourly rollup, or counted one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Hours,
+    Leads,
+}
+
+impl Read {
+    /// The rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the bucket
+    /// exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    fn of(query: &ReportQuery) -> Self {
+        let whole_hours = query
+            .bounds
+            .iter()
+            .all(|b| ms(*b).rem_euclid(storage::ROLLUP_HOUR_MS) == 0);
+        let real_source = match query.source {
+            Some(ReportSource::Collector(id) | ReportSource::Http(id)) => id > 0,
+            None => true,
+        };
+        if whole_hours && real_source {
+            Read::Hours
+        } else {
+            Read::Leads
+        }
+    }
+
+    /// `FROM ... WHERE ...` of this reading.
+    fn push_from(self, q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str) {
+        match self {
+            Read::Hours => push_hours_from(q, query, joins),
+            Read::Leads => push_leads_from(q, query, joins),
+        }
+    }
+
+    /// The leads of a group matching `condition` (on `l`; `1` for all of them).
+    fn count(self, condition: &str) -> String {
+        match self {
+            Read::Hours => format!("SUM(CASE WHEN {condition} THEN l.leads ELSE 0 END)"),
+            Read::Leads => format!("SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"),
+        }
+    }
+}
+
+/// The leads report's query: leads per bucket and series.
+fn push_leads_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, by: LeadSeries) {
+    let (key, joins) = match by {
+        LeadSeries::Channel => ("l.channel", ""),
+        LeadSeries::Calendar => ("c.name", "JOIN calendars c ON c.id = l.calendar_id"),
+        LeadSeries::Source => (
+            "COALESCE(co.name, hs.name)",
+            "LEFT JOIN collectors co ON co.id = l.collector_id
+             LEFT JOIN http_sources hs ON hs.id = l.http_source_id",
+        ),
+        LeadSeries::Kind => ("l.kind", ""),
+        LeadSeries::UtmSource => ("l.utm_source", ""),
+        LeadSeries::UtmMedium => ("l.utm_medium", ""),
+        LeadSeries::UtmCampaign => ("l.utm_campaign", ""),
+    };
+    // The rollup has no UTM values: those splits count the leads.
+    let utm = matches!(
+        by,
+        LeadSeries::UtmSource | LeadSeries::UtmMedium | LeadSeries::UtmCampaign
+    );
+    let read = if utm { Read::Leads } else { Read::of(query) };
+    push_buckets(q, &query.bounds);
+    q.push(format!(
+        "SELECT b.i AS i, {key} AS key, {} AS n",
+        read.count("1")
+    ));
+    read.push_from(q, query, joins);
+    q.push(format!(
+        " GROUP BY b.i, {key} HAVING n > 0 ORDER BY b.i, {key}"
+    ));
+}
+
 fn buckets(query: &ReportQuery) -> usize {
     query.bounds.len().saturating_sub(1)
 }
@@ -144,24 +233,8 @@ impl SqliteStorage {
         if buckets(query) == 0 {
             return Ok(Vec::new());
         }
-        let (key, joins) = match by {
-            LeadSeries::Channel => ("l.channel", ""),
-            LeadSeries::Calendar => ("c.name", "JOIN calendars c ON c.id = l.calendar_id"),
-            LeadSeries::Source => (
-                "COALESCE(co.name, hs.name)",
-                "LEFT JOIN collectors co ON co.id = l.collector_id
-                 LEFT JOIN http_sources hs ON hs.id = l.http_source_id",
-            ),
-            LeadSeries::Kind => ("l.kind", ""),
-            LeadSeries::UtmSource => ("l.utm_source", ""),
-            LeadSeries::UtmMedium => ("l.utm_medium", ""),
-            LeadSeries::UtmCampaign => ("l.utm_campaign", ""),
-        };
         let mut q = QueryBuilder::<Sqlite>::new("");
-        push_buckets(&mut q, &query.bounds);
-        q.push(format!("SELECT b.i AS i, {key} AS key, COUNT(*) AS n"));
-        push_leads_from(&mut q, query, joins);
-        q.push(format!(" GROUP BY b.i, {key} ORDER BY b.i, {key}"));
+        push_leads_query(&mut q, query, by);
         let rows: Vec<SeriesRow> = q.build_query_as().fetch_all(&self.pool).await?;
         let len = buckets(query);
         Ok(rows
@@ -182,13 +255,15 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(out);
         }
+        let read = Read::of(query);
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_buckets(&mut q, &query.bounds);
-        q.push(
-            "SELECT b.i AS i, SUM(CASE WHEN l.kind = 'order' THEN 1 ELSE 0 END) AS orders,
-                 SUM(CASE WHEN l.kind = 'contact' THEN 1 ELSE 0 END) AS contacts",
-        );
-        push_leads_from(&mut q, query, "");
+        q.push(format!(
+            "SELECT b.i AS i, {} AS orders, {} AS contacts",
+            read.count("l.kind = 'order'"),
+            read.count("l.kind = 'contact'")
+        ));
+        read.push_from(&mut q, query, "");
         q.push(" GROUP BY b.i");
         let rows: Vec<OrdersRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
@@ -201,9 +276,20 @@ impl SqliteStorage {
         // amounts in kopecks below 2^53 / 100 roubles.
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_buckets(&mut q, &query.bounds);
-        q.push("SELECT b.i AS i, SUM(CAST(ol.amount AS REAL)) AS value");
-        push_leads_from(&mut q, query, "JOIN order_lines ol ON ol.lead_id = l.id");
-        q.push(" AND l.kind = 'order' AND ol.amount IS NOT NULL AND ol.removed_at IS NULL GROUP BY b.i");
+        match read {
+            Read::Hours => {
+                q.push("SELECT b.i AS i, SUM(l.value) AS value");
+                push_hours_from(&mut q, query, "");
+                q.push(" AND l.kind = 'order' GROUP BY b.i");
+            }
+            Read::Leads => {
+                q.push("SELECT b.i AS i, SUM(CAST(ol.amount AS REAL)) AS value");
+                push_leads_from(&mut q, query, "JOIN order_lines ol ON ol.lead_id = l.id");
+                q.push(
+                    " AND l.kind = 'order' AND ol.amount IS NOT NULL AND ol.removed_at IS NULL GROUP BY b.i",
+                );
+            }
+        }
         let rows: Vec<ValueRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
             if let Some(b) = index(r.i, len).and_then(|i| out.get_mut(i)) {
@@ -223,16 +309,17 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(out);
         }
+        let read = Read::of(query);
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_buckets(&mut q, &query.bounds);
-        q.push(
-            "SELECT b.i AS i,
-                 SUM(CASE WHEN l.status = 'new' THEN 1 ELSE 0 END) AS new,
-                 SUM(CASE WHEN l.status = 'in_progress' THEN 1 ELSE 0 END) AS in_progress,
-                 SUM(CASE WHEN l.status = 'done' THEN 1 ELSE 0 END) AS done,
-                 SUM(CASE WHEN l.status = 'rejected' THEN 1 ELSE 0 END) AS rejected",
-        );
-        push_leads_from(&mut q, query, "");
+        q.push(format!(
+            "SELECT b.i AS i, {} AS new, {} AS in_progress, {} AS done, {} AS rejected",
+            read.count("l.status = 'new'"),
+            read.count("l.status = 'in_progress'"),
+            read.count("l.status = 'done'"),
+            read.count("l.status = 'rejected'"),
+        ));
+        read.push_from(&mut q, query, "");
         q.push(" GROUP BY b.i");
         let rows: Vec<OutcomeRow> = q.build_query_as().fetch_all(&self.pool).await?;
         for r in rows {
@@ -268,14 +355,51 @@ impl SqliteStorage {
             rows = q.build_query_as().fetch_all(&self.pool).await?;
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
-            let mut q = QueryBuilder::<Sqlite>::new("");
-            push_buckets(&mut q, &query.bounds);
-            q.push("SELECT l.calendar_id, COUNT(*)");
-            push_leads_from(&mut q, query, "");
-            q.push(" AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ")
-                .push_bind(now_ms - threshold_ms);
-            q.push(" GROUP BY l.calendar_id");
-            unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+            let cutoff = now_ms - threshold_ms;
+            match Read::of(query) {
+                Read::Hours => {
+                    // Whole hours before the cutoff's from the rollup, the leads of the cutoff's own hour
+                    // received before it one by one.
+                    let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
+                    let mut q = QueryBuilder::<Sqlite>::new("");
+                    push_buckets(&mut q, &query.bounds);
+                    q.push("SELECT l.calendar_id, SUM(l.leads)");
+                    push_hours_from(&mut q, query, "");
+                    q.push(" AND l.answered = 0 AND l.status = 'new' AND +l.hour < ")
+                        .push_bind(cutoff_hour);
+                    q.push(" GROUP BY l.calendar_id");
+                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+                    // The buckets are contiguous: their union is the period.
+                    let lo = query
+                        .bounds
+                        .first()
+                        .map_or(cutoff_hour, |b| ms(*b).max(cutoff_hour));
+                    let hi = query.bounds.last().map_or(cutoff, |b| ms(*b).min(cutoff));
+                    if lo < hi {
+                        let mut q = QueryBuilder::<Sqlite>::new(
+                            "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
+                        );
+                        q.push_bind(lo).push(" AND l.received_at < ").push_bind(hi);
+                        push_lead_filters(&mut q, query);
+                        q.push(" AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id");
+                        let last: Vec<(i64, i64)> =
+                            q.build_query_as().fetch_all(&self.pool).await?;
+                        unanswered.extend(last);
+                    }
+                }
+                Read::Leads => {
+                    let mut q = QueryBuilder::<Sqlite>::new("");
+                    push_buckets(&mut q, &query.bounds);
+                    q.push("SELECT l.calendar_id, COUNT(*)");
+                    push_leads_from(&mut q, query, "");
+                    q.push(
+                        " AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ",
+                    )
+                    .push_bind(cutoff);
+                    q.push(" GROUP BY l.calendar_id");
+                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+                }
+            }
         }
         let calendar_names: HashMap<i64, String> =
             sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM calendars")
@@ -365,16 +489,36 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(out);
         }
+        // Summed from the hourly rollups, or counted one by one (as the lead reports, see `Read::of`).
+        let read = Read::of(query);
+        let (one, messages, runs) = match read {
+            Read::Hours => (
+                "m.messages",
+                "message_hours m ON m.hour >= b.lo AND m.hour < b.hi",
+                "SELECT b.i AS i, SUM(r.runs) AS runs,
+                     SUM(CASE WHEN r.failed = 1 THEN r.runs ELSE 0 END) AS failed
+                 FROM b JOIN collector_run_hours r ON r.hour >= b.lo AND r.hour < b.hi
+                 WHERE 1 = 1",
+            ),
+            Read::Leads => (
+                "1",
+                "messages m ON m.received_at >= b.lo AND m.received_at < b.hi",
+                "SELECT b.i AS i, COUNT(*) AS runs,
+                     SUM(CASE WHEN r.error IS NOT NULL THEN 1 ELSE 0 END) AS failed
+                 FROM b JOIN collector_runs r ON r.started_at >= b.lo AND r.started_at < b.hi
+                 WHERE 1 = 1",
+            ),
+        };
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_buckets(&mut q, &query.bounds);
-        q.push(
+        q.push(format!(
             "SELECT b.i AS i,
-                 SUM(CASE WHEN m.outcome = 'imported' THEN 1 ELSE 0 END) AS imported,
-                 SUM(CASE WHEN m.outcome = 'duplicate' THEN 1 ELSE 0 END) AS duplicates,
-                 SUM(CASE WHEN m.outcome = 'skipped' THEN 1 ELSE 0 END) AS skipped,
-                 SUM(CASE WHEN m.outcome IN ('rejected', 'discarded') THEN 1 ELSE 0 END) AS quarantined
-             FROM b JOIN messages m ON m.received_at >= b.lo AND m.received_at < b.hi WHERE 1 = 1",
-        );
+                 SUM(CASE WHEN m.outcome = 'imported' THEN {one} ELSE 0 END) AS imported,
+                 SUM(CASE WHEN m.outcome = 'duplicate' THEN {one} ELSE 0 END) AS duplicates,
+                 SUM(CASE WHEN m.outcome = 'skipped' THEN {one} ELSE 0 END) AS skipped,
+                 SUM(CASE WHEN m.outcome IN ('rejected', 'discarded') THEN {one} ELSE 0 END) AS quarantined
+             FROM b JOIN {messages} WHERE 1 = 1"
+        ));
         if let Some(channel) = query.channel {
             q.push(" AND m.channel = ").push_bind(channel.as_str());
         }
@@ -403,12 +547,7 @@ impl SqliteStorage {
         if runs_apply {
             let mut q = QueryBuilder::<Sqlite>::new("");
             push_buckets(&mut q, &query.bounds);
-            q.push(
-                "SELECT b.i AS i, COUNT(*) AS runs,
-                     SUM(CASE WHEN r.error IS NOT NULL THEN 1 ELSE 0 END) AS failed
-                 FROM b JOIN collector_runs r ON r.started_at >= b.lo AND r.started_at < b.hi
-                 WHERE 1 = 1",
-            );
+            q.push(runs);
             if let Some(ReportSource::Collector(id)) = query.source {
                 q.push(" AND r.collector_id = ").push_bind(id);
             }
@@ -524,5 +663,48 @@ mod tests {
         let plan = plan_with_sampled_statistics(&query).await;
         assert!(plan.contains("leads_by_received"), "{plan}");
         assert!(!plan.contains("leads_by_calendar_time"), "{plan}");
+    }
+
+    /// The plan of the leads report's own query.
+    async fn leads_report_plan(query: &ReportQuery) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let mut q = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
+        push_leads_query(&mut q, query, LeadSeries::Channel);
+        let steps: Vec<(i64, i64, i64, String)> =
+            q.build_query_as().fetch_all(&storage.pool).await.unwrap();
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_year_by_the_shops_days_is_summed_from_the_hourly_counts_not_the_leads() {
+        // The shop's midnights in Moscow: 21:00 UTC, whole hours.
+        let start = Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap();
+        let mut query = ReportQuery {
+            bounds: (0..=365).map(|d| start + Duration::days(d)).collect(),
+            calendars: Some(vec![1, 2]),
+            channel: None,
+            source: None,
+            kind: None,
+        };
+        // `lead_hours` is a table without rowid: its primary key, walked per bucket from hour to hour.
+        let plan = leads_report_plan(&query).await;
+        assert!(
+            plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("leads_by_received"), "{plan}");
+
+        // Bounds off the hour (a half-hour time zone) count the leads themselves.
+        for b in &mut query.bounds {
+            *b += Duration::minutes(30);
+        }
+        let plan = leads_report_plan(&query).await;
+        assert!(plan.contains("leads_by_received"), "{plan}");
     }
 }

@@ -17,6 +17,11 @@ use leadgate_domain::lead::{Channel, LeadKind};
 /// The most buckets one report may have (a year by day, with room).
 pub const MAX_BUCKETS: usize = 400;
 
+/// The unit of the backends' report rollup (`lead_hours`): one UTC hour, in milliseconds. A report whose
+/// bounds are all whole hours (the local midnights of any time zone with a whole-hour offset) is summed from
+/// it; any other is counted from the leads themselves, with the same result.
+pub const ROLLUP_HOUR_MS: i64 = 3_600_000;
+
 /// Where leads came from, for the source filter: one mail collector or one HTTP source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportSource {
@@ -197,9 +202,41 @@ pub fn percentile_disc(sorted: &[i64], p: f64) -> Option<i64> {
     sorted.get(rank - 1).copied()
 }
 
+/// The `p`-th percentile by nearest rank of values given ascending with how many times each occurs (the
+/// same as [`percentile_disc`] of every value).
+pub fn percentile_disc_counted(sorted: &[(i64, i64)], p: f64) -> Option<i64> {
+    let total: i64 = sorted.iter().map(|(_, n)| (*n).max(0)).sum();
+    if total == 0 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let rank = ((p * total as f64).ceil() as i64).clamp(1, total);
+    let mut seen = 0;
+    for (value, n) in sorted {
+        seen += (*n).max(0);
+        if seen >= rank {
+            return Some(*value);
+        }
+    }
+    sorted.last().map(|(value, _)| *value)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::percentile_disc;
+    use super::{percentile_disc, percentile_disc_counted};
+
+    #[test]
+    fn percentiles_of_counted_values_are_those_of_every_value() {
+        let values = [1, 1, 1, 2, 5, 5, 7, 9, 9, 9, 9];
+        let counted = [(1, 3), (2, 1), (5, 2), (7, 1), (9, 4)];
+        for p in [0.1, 0.5, 0.9, 1.0] {
+            assert_eq!(
+                percentile_disc_counted(&counted, p),
+                percentile_disc(&values, p)
+            );
+        }
+        assert_eq!(percentile_disc_counted(&[], 0.5), None);
+    }
 
     #[test]
     fn percentiles_are_by_nearest_rank() {

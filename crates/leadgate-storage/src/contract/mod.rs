@@ -43,6 +43,7 @@ mod leads;
 mod ledger;
 mod live;
 mod personal_data;
+mod reports;
 mod settings;
 mod webhooks;
 
@@ -60,6 +61,7 @@ pub use leads::*;
 pub use ledger::*;
 pub use live::*;
 pub use personal_data::*;
+pub use reports::*;
 pub use settings::*;
 pub use webhooks::*;
 
@@ -114,6 +116,7 @@ macro_rules! storage_contract_suite {
             a_reprocessed_lead_has_its_reprocessing_in_its_history,
             new_leads_are_assigned_by_their_calendars_rule,
             a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee,
+            report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

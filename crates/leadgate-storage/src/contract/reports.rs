@@ -1,0 +1,270 @@
+//! Reports: [`Reports`] over leads that are filed, worked, moved, edited and erased.
+//!
+//! A report whose bounds are whole hours (a shop's midnights) may be summed from what the backend keeps per
+//! hour; one whose bounds are not is counted from the leads themselves. Both must give the same figures, and
+//! the figures the leads make, after every kind of change a lead goes through.
+
+use chrono::TimeZone;
+
+use super::*;
+
+/// Every report of `query`, as one comparable value.
+#[derive(Debug, PartialEq, Eq)]
+struct Figures {
+    by_channel: Vec<SeriesCount>,
+    by_calendar: Vec<SeriesCount>,
+    by_source: Vec<SeriesCount>,
+    by_kind: Vec<SeriesCount>,
+    orders: Vec<OrdersBucket>,
+    outcomes: Vec<OutcomeBucket>,
+    response: ResponseReport,
+    health: Vec<HealthBucket>,
+}
+
+async fn figures(s: &dyn Storage, query: &ReportQuery, now: DateTime<Utc>) -> Figures {
+    let leads = |by| async move { ok("leads report", s.report_leads(query, by).await) };
+    Figures {
+        by_channel: leads(LeadSeries::Channel).await,
+        by_calendar: leads(LeadSeries::Calendar).await,
+        by_source: leads(LeadSeries::Source).await,
+        by_kind: leads(LeadSeries::Kind).await,
+        orders: ok("orders report", s.report_orders(query).await),
+        outcomes: ok("outcomes report", s.report_outcomes(query).await),
+        response: ok(
+            "response report",
+            s.report_response(query, now, Duration::hours(1)).await,
+        ),
+        health: ok("health report", s.report_health(query).await),
+    }
+}
+
+/// The figures of `query`, checked equal to those counted from the leads one by one: the same buckets
+/// with every bound a millisecond later (no lead of the case is received within a millisecond of a bound).
+async fn checked(s: &dyn Storage, query: &ReportQuery, now: DateTime<Utc>, step: &str) -> Figures {
+    let summed = figures(s, query, now).await;
+    let mut off_the_hour = query.clone();
+    for b in &mut off_the_hour.bounds {
+        *b += Duration::milliseconds(1);
+    }
+    let counted = figures(s, &off_the_hour, now).await;
+    assert_eq!(summed, counted, "{step}: the figures are the leads'");
+    summed
+}
+
+fn count(series: &[SeriesCount], bucket: usize, key: &str) -> i64 {
+    series
+        .iter()
+        .filter(|c| c.bucket == bucket && c.key.as_deref() == Some(key))
+        .map(|c| c.count)
+        .sum()
+}
+
+fn late(report: &ResponseReport, calendar: i64) -> i64 {
+    report
+        .calendars
+        .iter()
+        .find(|c| c.id == Some(calendar))
+        .map_or(0, |c| c.late)
+}
+
+/// The report figures are the leads' after every change: intake, a status change (the first manager
+/// action), a move between calendars, order lines removed down to a contact lead, an erasure, a rejection;
+/// for every filter, summed per hour or counted lead by lead.
+pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased(
+    s: &dyn Storage,
+) {
+    let (shop, site) = calendar_and_source(s, "Магазин").await;
+    let (print, _) = calendar_and_source(s, "Типография").await;
+    let manager = ok(
+        "manager",
+        s.create_user("irina", "Ирина", Role::Manager, None).await,
+    );
+    // Three of the shop's days (Moscow midnights, whole UTC hours).
+    let start = some(
+        "a start",
+        Utc.with_ymd_and_hms(2026, 3, 1, 21, 0, 0).single(),
+    );
+    let at = |day: i64, minutes: i64| start + Duration::days(day) + Duration::minutes(minutes);
+    let every = ReportQuery {
+        bounds: (0..=3).map(|d| start + Duration::days(d)).collect(),
+        ..ReportQuery::default()
+    };
+    let now = start + Duration::days(10);
+
+    let first = file_lead(
+        s,
+        site,
+        order(1, None, "Анна", "+7 925 111-11-11", "anna@shop.example"),
+        shop,
+        at(0, 70),
+    )
+    .await;
+    let second = file_lead(
+        s,
+        site,
+        contact("Звонок", "+7 925 222-22-22"),
+        shop,
+        at(0, 300),
+    )
+    .await;
+    let third = file_lead(
+        s,
+        site,
+        order(3, None, "Борис", "+7 925 333-33-33", "boris@shop.example"),
+        print,
+        at(1, 130),
+    )
+    .await;
+    let _fourth = file_lead(
+        s,
+        site,
+        contact("Письмо", "+7 925 444-44-44"),
+        print,
+        at(2, 1430),
+    )
+    .await;
+
+    let filed = checked(s, &every, now, "filed").await;
+    assert_eq!(count(&filed.by_channel, 0, "http"), 2);
+    assert_eq!(count(&filed.by_calendar, 0, "Магазин"), 2);
+    assert_eq!(count(&filed.by_calendar, 2, "Типография"), 1);
+    assert_eq!(count(&filed.by_kind, 1, "order"), 1);
+    assert_eq!(filed.orders[0].orders, 1);
+    assert_eq!(filed.orders[0].contacts, 1);
+    assert_eq!(filed.orders[0].value, Decimal::from(1300));
+    assert_eq!(filed.orders[1].value, Decimal::from(1300));
+    assert_eq!(filed.outcomes[0].new, 2);
+    assert_eq!(filed.health[0].imported, 2);
+    assert_eq!(late(&filed.response, shop), 2, "unanswered past the hour");
+    assert_eq!(filed.response.total.late, 4);
+
+    // Taken into work: the first manager action.
+    ok(
+        "take",
+        s.update_lead(
+            first,
+            &LeadPatch {
+                status: Some(LeadStatus::InProgress),
+                assignee: None,
+                by: Some(manager),
+            },
+        )
+        .await,
+    );
+    let worked = checked(s, &every, now, "worked").await;
+    assert_eq!(worked.outcomes[0].new, 1);
+    assert_eq!(worked.outcomes[0].in_progress, 1);
+    assert_eq!(worked.response.total.answered, 1);
+    assert_eq!(worked.response.managers.len(), 1, "answered by the manager");
+
+    // Moved to the other calendar.
+    ok("move", s.move_lead(second, print, Some(manager)).await);
+    let moved = checked(s, &every, now, "moved").await;
+    assert_eq!(count(&moved.by_calendar, 0, "Магазин"), 1);
+    assert_eq!(count(&moved.by_calendar, 0, "Типография"), 1);
+    let shop_only = ReportQuery {
+        calendars: Some(vec![shop]),
+        ..every.clone()
+    };
+    let shop_figures = checked(s, &shop_only, now, "moved, one calendar").await;
+    assert_eq!(shop_figures.orders[0].contacts, 0, "the contact lead left");
+    assert_eq!(shop_figures.outcomes[0].new, 0);
+
+    // The order's lines removed one by one: its value falls, then it is a contact lead.
+    for position in [2, 1] {
+        ok(
+            "remove a line",
+            s.change_order_lines(third, &LineChange::Remove { position }, &[], manager)
+                .await,
+        );
+        let edited = checked(s, &every, now, "a line removed").await;
+        let expected = if position == 2 { 1000 } else { 0 };
+        assert_eq!(edited.orders[1].value, Decimal::from(expected));
+    }
+    let contact_now = checked(s, &every, now, "no lines").await;
+    assert_eq!(contact_now.orders[1].orders, 0);
+    assert_eq!(contact_now.orders[1].contacts, 1);
+
+    // Erased: the lead stays for the statistics, anonymised.
+    let query = match leadgate_domain::personal_data::PersonDataQuery::phone("+7 925 444-44-44") {
+        Ok(query) => query,
+        Err(e) => panic!("a phone query: {e}"),
+    };
+    let actor = ErasureActor {
+        user_id: None,
+        login: "command line".into(),
+        channel: "cli",
+    };
+    ok("erase", s.erase_personal_data(&query, &[], &actor).await);
+    let erased = checked(s, &every, now, "erased").await;
+    assert_eq!(count(&erased.by_calendar, 2, "Типография"), 1);
+
+    // Rejected as spam.
+    ok(
+        "reject",
+        s.update_lead(
+            second,
+            &LeadPatch {
+                status: Some(LeadStatus::Rejected),
+                assignee: None,
+                by: Some(manager),
+            },
+        )
+        .await,
+    );
+    let rejected = checked(s, &every, now, "rejected").await;
+    assert_eq!(rejected.outcomes[0].rejected, 1);
+    for filter in [
+        ReportQuery {
+            channel: Some(Channel::Http),
+            ..every.clone()
+        },
+        ReportQuery {
+            kind: Some(LeadKind::Order),
+            ..every.clone()
+        },
+        ReportQuery {
+            source: Some(ReportSource::Http(site)),
+            ..every.clone()
+        },
+        ReportQuery {
+            calendars: Some(vec![print]),
+            ..every.clone()
+        },
+    ] {
+        checked(s, &filter, now, "filtered").await;
+    }
+
+    // Within the cutoff's own hour: the leads received before it count as late, the others not yet.
+    let just_after = at(2, 1430) + Duration::hours(1) + Duration::minutes(5);
+    let near = checked(s, &every, just_after, "the cutoff's hour").await;
+    assert_eq!(
+        late(&near.response, print),
+        3,
+        "the second (answered months later), the third, and the fourth by five minutes"
+    );
+
+    // Collector runs, by the hour they started in.
+    let collector = ok(
+        "collector",
+        s.upsert_collector(&collector_record("Почта", shop)).await,
+    );
+    let run = ok("run", s.start_run(collector).await);
+    ok(
+        "finish",
+        s.finish_run(run, &RunCounts::default(), Some("connection refused"))
+            .await,
+    );
+    let hour = Utc::now().timestamp_millis().div_euclid(ROLLUP_HOUR_MS) * ROLLUP_HOUR_MS;
+    let this_hour = some("this hour", DateTime::from_timestamp_millis(hour));
+    let around_now = ReportQuery {
+        bounds: vec![
+            this_hour - Duration::hours(1),
+            this_hour,
+            this_hour + Duration::hours(2),
+        ],
+        ..ReportQuery::default()
+    };
+    let runs = checked(s, &around_now, now, "a failed run").await;
+    assert_eq!(runs.health.iter().map(|b| b.failed_runs).sum::<i64>(), 1);
+}
