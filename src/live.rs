@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, OnceCell, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use leadgate_storage::{FollowUpView, Heard, LeadListener, LeadNote, LeadSummary, Storage};
@@ -61,6 +61,28 @@ pub struct LeadEvent {
     pub change: Change,
     /// The lead as the lists show it, read after the commit.
     pub lead: LeadSummary,
+    /// What the pages' streams send for it, by form (see [`LeadEvent::shared`]).
+    forms: [OnceCell<Option<Arc<str>>>; FORMS],
+}
+
+/// How many forms of an event the pages' streams may send (a list row or a calendar entry, shown or gone).
+pub const FORMS: usize = 6;
+
+impl LeadEvent {
+    /// The event in the form numbered `form` (below [`FORMS`]), as `make` renders it: made by the first
+    /// stream that sends that form and shared by every other, so that a lead costs one rendering per form
+    /// however many pages are open. `None` for a form out of range, or one `make` could not render.
+    pub async fn shared(
+        &self,
+        form: usize,
+        make: impl Future<Output = Option<String>>,
+    ) -> Option<Arc<str>> {
+        self.forms
+            .get(form)?
+            .get_or_init(|| async { make.await.map(Arc::from) })
+            .await
+            .clone()
+    }
 }
 
 /// Where a page resumes.
@@ -224,7 +246,12 @@ impl LiveHub {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seq = ring.next;
         ring.next += 1;
-        let event = Arc::new(LeadEvent { seq, change, lead });
+        let event = Arc::new(LeadEvent {
+            seq,
+            change,
+            lead,
+            forms: Default::default(),
+        });
         if ring.events.len() == RING {
             ring.events.pop_front();
         }
