@@ -26,11 +26,12 @@
 //! from before that moment.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::sync::{Notify, OnceCell, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use leadgate_storage::{FollowUpView, Heard, LeadListener, LeadNote, LeadSummary, Storage};
@@ -60,6 +61,28 @@ pub struct LeadEvent {
     pub change: Change,
     /// The lead as the lists show it, read after the commit.
     pub lead: LeadSummary,
+    /// What the pages' streams send for it, by form (see [`LeadEvent::shared`]).
+    forms: [OnceCell<Option<Arc<str>>>; FORMS],
+}
+
+/// How many forms of an event the pages' streams may send (a list row or a calendar entry, shown or gone).
+pub const FORMS: usize = 6;
+
+impl LeadEvent {
+    /// The event in the form numbered `form` (below [`FORMS`]), as `make` renders it: made by the first
+    /// stream that sends that form and shared by every other, so that a lead costs one rendering per form
+    /// however many pages are open. `None` for a form out of range, or one `make` could not render.
+    pub async fn shared(
+        &self,
+        form: usize,
+        make: impl Future<Output = Option<String>>,
+    ) -> Option<Arc<str>> {
+        self.forms
+            .get(form)?
+            .get_or_init(|| async { make.await.map(Arc::from) })
+            .await
+            .clone()
+    }
 }
 
 /// Where a page resumes.
@@ -73,6 +96,14 @@ pub struct Subscription {
     pub reload: bool,
     /// Changes when events may have been missed from now on: the page must reload its list then.
     pub gaps: watch::Receiver<u64>,
+}
+
+/// A committed change, to relay to the other instances and, where this process serves pages, to publish.
+struct Announcement {
+    lead_id: i64,
+    change: Change,
+    /// Whether to read the lead back for this process's pages (none in a one-shot command).
+    publish: bool,
 }
 
 struct Ring {
@@ -90,10 +121,13 @@ pub struct LiveHub {
     ring: Mutex<Ring>,
     sender: broadcast::Sender<Arc<LeadEvent>>,
     gaps: watch::Sender<u64>,
-    announcements: mpsc::UnboundedSender<(i64, Change)>,
+    announcements: mpsc::UnboundedSender<Announcement>,
     closed: CancellationToken,
     due: broadcast::Sender<Arc<FollowUpView>>,
     planned: Notify,
+    /// Whether this process serves pages (set by [`LiveHub::listen`]): a one-shot command has none, so it
+    /// relays what it commits and reads no lead back for pages that cannot exist.
+    pages: AtomicBool,
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -108,7 +142,7 @@ impl LiveHub {
     /// A hub, with its task that reads announced leads from `storage` and relays them to the other instances
     /// on its database (must be called within the runtime).
     pub fn new(storage: Arc<dyn Storage>) -> Arc<Self> {
-        let (announcements, mut incoming) = mpsc::unbounded_channel::<(i64, Change)>();
+        let (announcements, mut incoming) = mpsc::unbounded_channel::<Announcement>();
         let (sender, _) = broadcast::channel(RING);
         let hub = Arc::new(Self {
             epoch: format!("{:x}", rand::random::<u32>()),
@@ -124,6 +158,7 @@ impl LiveHub {
             closed: CancellationToken::new(),
             due: broadcast::channel(RING).0,
             planned: Notify::new(),
+            pages: AtomicBool::new(false),
         });
         // Only a database that other instances share has a listener, and only then is anything relayed.
         let relay = storage.lead_listener().is_some().then(|| {
@@ -138,11 +173,14 @@ impl LiveHub {
                 let Some(hub) = weak.upgrade() else { return };
                 if let Some(relay) = &relay {
                     let mut dropped = 0_usize;
-                    for (lead_id, change) in &batch {
+                    for &Announcement {
+                        lead_id, change, ..
+                    } in &batch
+                    {
                         let note = LeadNote {
                             origin: hub.origin.clone(),
-                            lead_id: *lead_id,
-                            change: *change,
+                            lead_id,
+                            change,
                         };
                         if relay.try_send(note).is_err() {
                             dropped += 1;
@@ -155,8 +193,8 @@ impl LiveHub {
                         );
                     }
                 }
-                for (lead_id, change) in batch.drain(..) {
-                    hub.publish_from_store(storage.as_ref(), lead_id, change)
+                for a in batch.drain(..).filter(|a| a.publish) {
+                    hub.publish_from_store(storage.as_ref(), a.lead_id, a.change)
                         .await;
                 }
             }
@@ -164,9 +202,11 @@ impl LiveHub {
         hub
     }
 
-    /// Starts publishing what the other instances on the database relay, until the hub is closed (what
-    /// `serve` does; a one-shot command only relays). Does nothing where the storage has no relay.
+    /// Starts publishing to this process's pages (what `serve` does; a one-shot command only relays): the
+    /// leads announced here from now on, and what the other instances on the database relay, until the hub
+    /// is closed.
     pub fn listen(self: &Arc<Self>, storage: Arc<dyn Storage>) {
+        self.pages.store(true, Ordering::Relaxed);
         if let Some(listener) = storage.lead_listener() {
             tokio::spawn(listen(
                 Arc::downgrade(self),
@@ -179,7 +219,11 @@ impl LiveHub {
 
     /// Announces a committed lead; never waits. Pages learn of it once its summary is read.
     pub fn announce(&self, lead_id: i64, change: Change) {
-        let _ = self.announcements.send((lead_id, change));
+        let _ = self.announcements.send(Announcement {
+            lead_id,
+            change,
+            publish: self.pages.load(Ordering::Relaxed),
+        });
     }
 
     /// Reads a lead's summary and publishes it (what the announcement task, or a relay from other instances,
@@ -202,7 +246,12 @@ impl LiveHub {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seq = ring.next;
         ring.next += 1;
-        let event = Arc::new(LeadEvent { seq, change, lead });
+        let event = Arc::new(LeadEvent {
+            seq,
+            change,
+            lead,
+            forms: Default::default(),
+        });
         if ring.events.len() == RING {
             ring.events.pop_front();
         }

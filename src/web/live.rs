@@ -307,7 +307,7 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Event, Infallible>
             if !shown && !left {
                 continue;
             }
-            if let Some(sse) = render(&s, &event, left) {
+            if let Some(sse) = render(&s, &event, left).await {
                 return Some((Ok(sse), (s, counted)));
             }
         }
@@ -356,7 +356,23 @@ async fn render_due(s: &StreamState, f: &FollowUpView) -> Option<Event> {
     Some(Event::default().event("follow_up").data(json))
 }
 
-fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event> {
+async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event> {
+    // What is sent depends on the lead and the page's kind only, never on the viewer: rendered once per form.
+    let form = match s.target {
+        Target::Inbox => 0,
+        Target::Calendar { month: false } => 2,
+        Target::Calendar { month: true } => 4,
+    } + usize::from(gone);
+    let json = event.shared(form, render_json(s, event, gone)).await?;
+    Some(
+        Event::default()
+            .event("lead")
+            .id(s.state.live.id_of(event.seq))
+            .data(&*json),
+    )
+}
+
+async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<String> {
     let tz = timezone(&s.state);
     let row = LeadRow::new(&event.lead, tz);
     let html = match s.target {
@@ -388,11 +404,5 @@ fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event> {
         phone: &row.phone,
         url: format!("/leads/{}", row.id),
     };
-    let json = serde_json::to_string(&data).ok()?;
-    Some(
-        Event::default()
-            .event("lead")
-            .id(s.state.live.id_of(event.seq))
-            .data(json),
-    )
+    serde_json::to_string(&data).ok()
 }
