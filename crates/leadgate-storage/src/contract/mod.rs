@@ -111,6 +111,7 @@ macro_rules! storage_contract_suite {
             a_collectors_sealed_password_is_kept_replaced_and_cleared,
             webhook_deliveries_are_queued_with_their_leads_claimed_retried_and_redelivered,
             a_leads_history_records_who_changed_what_in_order,
+            leads_of_one_batch_get_the_tech_cards_their_sources_form,
             a_reprocessed_lead_has_its_reprocessing_in_its_history,
             new_leads_are_assigned_by_their_calendars_rule,
             a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee,
