@@ -99,6 +99,7 @@ macro_rules! storage_contract_suite {
             runs_are_recorded_and_the_last_one_shown,
             a_job_lock_has_one_holder_until_dropped,
             a_lead_summary_is_read_by_id_as_the_lists_show_it,
+            lead_summaries_are_read_together_as_each_alone,
             personal_data_is_found_erased_and_audited,
             records_the_file_declares_are_its_own_and_retired_when_it_drops_them,
             a_sources_cors_origins_are_replaced_as_a_whole,
