@@ -25,7 +25,7 @@
 //! was not heard, every open page is told to reload its list ([`LiveHub::gap`]), as is a page that resumes
 //! from before that moment.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -193,10 +193,12 @@ impl LiveHub {
                         );
                     }
                 }
-                for a in batch.drain(..).filter(|a| a.publish) {
-                    hub.publish_from_store(storage.as_ref(), a.lead_id, a.change)
-                        .await;
-                }
+                let published: Vec<(i64, Change)> = batch
+                    .drain(..)
+                    .filter(|a| a.publish)
+                    .map(|a| (a.lead_id, a.change))
+                    .collect();
+                hub.publish_from_store(storage.as_ref(), &published).await;
             }
         });
         hub
@@ -226,15 +228,28 @@ impl LiveHub {
         });
     }
 
-    /// Reads a lead's summary and publishes it (what the announcement task, or a relay from other instances,
-    /// calls). A lead that is gone by then is not published.
-    pub async fn publish_from_store(&self, storage: &dyn Storage, lead_id: i64, change: Change) {
-        match storage.lead_summary(lead_id).await {
-            Ok(Some(lead)) => {
-                self.publish(change, lead);
+    /// Reads the leads' summaries, in one query, and publishes each change in order (what the announcement
+    /// task, or a relay from other instances, calls). A lead that is gone by then is not published.
+    pub async fn publish_from_store(&self, storage: &dyn Storage, changes: &[(i64, Change)]) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        match storage.lead_summaries(&ids).await {
+            Ok(found) => {
+                let found: HashMap<i64, LeadSummary> =
+                    found.into_iter().map(|lead| (lead.id, lead)).collect();
+                for (id, change) in changes {
+                    if let Some(lead) = found.get(id) {
+                        self.publish(*change, lead.clone());
+                    }
+                }
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, lead_id, "cannot read a lead for the live pages"),
+            Err(e) => {
+                tracing::warn!(error = %e, count = ids.len(), "cannot read leads for the live pages");
+            }
         }
     }
 
@@ -391,10 +406,12 @@ async fn listen(
         match heard {
             Ok(Heard::Notes(notes)) => {
                 pause = LISTEN_RETRY.0;
-                for note in notes.into_iter().filter(|n| n.origin != hub.origin) {
-                    hub.publish_from_store(storage.as_ref(), note.lead_id, note.change)
-                        .await;
-                }
+                let changes: Vec<(i64, Change)> = notes
+                    .into_iter()
+                    .filter(|n| n.origin != hub.origin)
+                    .map(|n| (n.lead_id, n.change))
+                    .collect();
+                hub.publish_from_store(storage.as_ref(), &changes).await;
             }
             Ok(Heard::Reconnected) => {
                 pause = LISTEN_RETRY.0;

@@ -24,6 +24,30 @@ pub(crate) async fn record(conn: &mut PgConnection, event: &NewLeadEvent) -> Res
     Ok(id)
 }
 
+/// Records `events` as [`record`] does, in one statement (ids in the order given).
+pub(crate) async fn record_all(conn: &mut PgConnection, events: &[NewLeadEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO lead_events (lead_id, at, actor_id, kind, detail)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])",
+    )
+    .bind(events.iter().map(|e| e.lead_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| ms(e.at)).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.actor_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(NewLeadEvent::detail_json)
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: i64,

@@ -69,6 +69,10 @@ impl LiveLeads for PgStorage {
         Ok(summaries::summary(&self.pool, id).await?)
     }
 
+    async fn lead_summaries(&self, ids: &[i64]) -> Result<Vec<LeadSummary>> {
+        Ok(summaries::summaries_by_id(&self.pool, ids).await?)
+    }
+
     fn lead_listener(&self) -> Option<Box<dyn LeadListener>> {
         Some(Box::new(PgLeadListener {
             options: self.options.clone(),

@@ -401,6 +401,19 @@ pub(super) async fn summary(pool: &PgPool, id: i64) -> Result<Option<LeadSummary
     row.map(SummaryRow::into_summary).transpose()
 }
 
+/// The leads with these ids that exist, as [`summary`] reads each (in no particular order).
+pub(super) async fn summaries_by_id(pool: &PgPool, ids: &[i64]) -> Result<Vec<LeadSummary>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{SUMMARY_SELECT} WHERE l.id = ANY($1)");
+    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(SummaryRow::into_summary).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

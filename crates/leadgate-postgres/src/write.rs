@@ -1,39 +1,40 @@
 //! The write path of the PostgreSQL backend: a whole batch of submissions in one transaction and a handful
 //! of statements.
 //!
-//! The group-commit writer hands in hundreds of submissions at a time; every table gets one multi-row
-//! `INSERT` per chunk. Ids are taken up front from the tables' identity sequences (`nextval`), which never
-//! hands one id to two transactions, whichever instance runs them. Duplicates are decided before anything is
-//! written: against the ledger (one `= ANY` query per source) and within the batch, by key and content hash;
-//! a known key with other content is another message, kept under its content key.
+//! The group-commit writer hands in hundreds of submissions at a time; every table gets one
+//! `INSERT ... SELECT FROM UNNEST` with one array per column: its text is the same whatever the batch's size,
+//! so each connection prepares it once, and a big batch binds no more values than a small one. Ids are taken
+//! up front from the tables' identity sequences (`nextval`, one round trip for the batch), which never hands
+//! one id to two transactions, whichever instance runs them. Duplicates are decided before anything is
+//! written: against the ledger (one `= ANY` query per source, one query for the idempotency keys) and within
+//! the batch, by key and content hash; a known key with other content is another message, kept under its
+//! content key.
 //!
 //! Another instance may record the same ledger key or claim the same idempotency key between that read and
 //! this transaction's insert. The unique constraints on `messages (source, ledger_key)` and on
 //! `idempotency_keys` make the later insert fail (PostgreSQL waits for the first transaction to end before
 //! deciding), the whole batch rolls back, and the caller plans it again: the second time the read sees the
-//! committed record, and the submission is a duplicate or a replay. Counterparties are found or created with
-//! `INSERT ... ON CONFLICT (inn) DO NOTHING`, INNs in sorted order so that two batches never wait on each other
-//! in a cycle.
+//! committed record, and the submission is a duplicate or a replay. Counterparties are looked up by INN, and
+//! the missing ones created with `INSERT ... ON CONFLICT (inn) DO NOTHING`, INNs in sorted order so that two
+//! batches never wait on each other in a cycle.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use serde_json::Value;
+use sqlx::PgConnection;
 
-use super::leads::form_cards;
 use super::ledger::read_raw;
 use super::{Error, Result, dec_text, json_text, ms};
 use leadgate_domain::lead::LeadEventKind;
 use leadgate_domain::ledger::Outcome;
-use leadgate_domain::payload::Payload;
+use leadgate_domain::payload::{ExtraWork, OrderLine, Payload};
+use leadgate_domain::techcard::Figures;
 use leadgate_domain::warning::Warning;
 use leadgate_storage::{
-    CounterpartyRef, Disposition, LeadDraft, LedgerEntry, NewLeadEvent, SourceRef, StoredRaw,
-    Submission, SubmitOutcome, WebhookEventType, content_hash,
+    CounterpartyRef, Disposition, IdempotencyClaim, LeadDraft, LedgerEntry, NewLeadEvent,
+    SourceRef, StoredRaw, Submission, SubmitOutcome, WebhookEventType, content_hash,
 };
-
-/// Rows per multi-row `INSERT` (PostgreSQL allows 65,535 bound values; the widest table binds 23 per row).
-const CHUNK: usize = 200;
 
 /// What the lead list and lead page search over, lower-cased once at write time.
 pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
@@ -52,6 +53,11 @@ pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> S
     .collect::<Vec<_>>()
     .join("\n")
     .to_lowercase()
+}
+
+/// One column of rows, as an array to bind for `UNNEST`.
+fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(value).collect()
 }
 
 /// `n` new ids of `table` from its identity sequence, in the order they were drawn.
@@ -131,28 +137,37 @@ pub(super) async fn counterparties(
     // Sorted, so that concurrent batches take the INNs' index entries in one order and never deadlock.
     first.sort_by(|a, b| a.0.cmp(b.0));
     let mut found = HashMap::with_capacity(first.len());
-    for chunk in first.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO counterparties (inn, inn_kind, name, created_at) ",
-        );
-        q.push_values(chunk, |mut b, (inn, kind, name)| {
-            b.push_bind(*inn)
-                .push_bind(*kind)
-                .push_bind(name.as_str())
-                .push_bind(now);
-        });
-        q.push(" ON CONFLICT (inn) DO NOTHING");
-        q.build().execute(&mut *conn).await?;
-        // A new statement sees what another transaction committed while this one waited on its INN.
-        let inns: Vec<&str> = chunk.iter().map(|(inn, _, _)| *inn).collect();
-        let rows: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT id, inn, name FROM counterparties WHERE inn = ANY($1)")
-                .bind(inns)
-                .fetch_all(&mut *conn)
-                .await?;
-        for (id, inn, name) in rows {
+    let inns: Vec<&str> = first.iter().map(|(inn, _, _)| *inn).collect();
+    known_counterparties(conn, &inns, &mut found).await?;
+    let missing: Vec<&(&str, &'static str, String)> = first
+        .iter()
+        .filter(|(inn, _, _)| !found.contains_key(*inn))
+        .collect();
+    if !missing.is_empty() {
+        let created: Vec<(i64, String, String)> = sqlx::query_as(
+            "INSERT INTO counterparties (inn, inn_kind, name, created_at)
+             SELECT inn, inn_kind, name, $4
+             FROM UNNEST($1::text[], $2::text[], $3::text[]) AS c(inn, inn_kind, name)
+             ON CONFLICT (inn) DO NOTHING
+             RETURNING id, inn, name",
+        )
+        .bind(column(&missing, |(inn, _, _)| *inn))
+        .bind(column(&missing, |(_, kind, _)| *kind))
+        .bind(column(&missing, |(_, _, name)| name.as_str()))
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, inn, name) in created {
             found.insert(inn.clone(), CounterpartyRef { id, inn, name });
         }
+        // Another transaction created the rest while this one waited on their INNs; a new statement sees
+        // what it committed.
+        let raced: Vec<&str> = missing
+            .iter()
+            .map(|(inn, _, _)| *inn)
+            .filter(|inn| !found.contains_key(*inn))
+            .collect();
+        known_counterparties(conn, &raced, &mut found).await?;
     }
     let mut contacts: Vec<(i64, &'static str, &str)> = Vec::new();
     for p in payloads {
@@ -178,52 +193,285 @@ pub(super) async fn counterparties(
     }
     contacts.sort_unstable();
     contacts.dedup();
-    for chunk in contacts.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO counterparty_contacts (counterparty_id, kind, value) ",
-        );
-        q.push_values(chunk, |mut b, (id, kind, value)| {
-            b.push_bind(*id).push_bind(*kind).push_bind(*value);
-        });
-        q.push(" ON CONFLICT DO NOTHING");
-        q.build().execute(&mut *conn).await?;
+    if !contacts.is_empty() {
+        sqlx::query(
+            "INSERT INTO counterparty_contacts (counterparty_id, kind, value)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(column(&contacts, |(id, _, _)| *id))
+        .bind(column(&contacts, |(_, kind, _)| *kind))
+        .bind(column(&contacts, |(_, _, value)| *value))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(found)
 }
 
-/// The computed columns of one lead, owned so a query can borrow them.
-struct LeadRow {
-    layout: String,
-    warnings: String,
-    search: String,
+/// Adds the counterparties with these INNs that exist to `found`.
+async fn known_counterparties(
+    conn: &mut PgConnection,
+    inns: &[&str],
+    found: &mut HashMap<String, CounterpartyRef>,
+) -> Result<()> {
+    if inns.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, inn, name FROM counterparties WHERE inn = ANY($1)")
+            .bind(inns)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (id, inn, name) in rows {
+        found.insert(inn.clone(), CounterpartyRef { id, inn, name });
+    }
+    Ok(())
+}
+
+/// A batch of leads as one array per column, for `INSERT ... SELECT FROM UNNEST`: the statement's text is
+/// the same whatever the batch's size, so each connection prepares it once, and no batch nears the limit on
+/// bound values.
+#[derive(Default)]
+struct LeadColumns<'a> {
+    id: Vec<i64>,
+    calendar_id: Vec<i64>,
+    kind: Vec<&'a str>,
+    subject: Vec<Option<&'a str>>,
+    occurred_at: Vec<Option<i64>>,
+    received_at: Vec<i64>,
+    description: Vec<Option<&'a str>>,
+    contact_person: Vec<Option<&'a str>>,
+    phone: Vec<Option<&'a str>>,
+    phone_e164: Vec<Option<&'a str>>,
+    email: Vec<Option<&'a str>>,
+    inn: Vec<Option<&'a str>>,
+    counterparty_id: Vec<Option<i64>>,
+    layout_files: Vec<String>,
+    warnings: Vec<String>,
+    channel: Vec<&'a str>,
+    collector_id: Vec<Option<i64>>,
+    http_source_id: Vec<Option<i64>>,
+    message_id: Vec<Option<&'a str>>,
+    external_number: Vec<Option<&'a str>>,
+    search_text: Vec<String>,
+    utm_source: Vec<Option<&'a str>>,
+    utm_medium: Vec<Option<&'a str>>,
+    utm_campaign: Vec<Option<&'a str>>,
+    page_url: Vec<Option<&'a str>>,
+    referrer: Vec<Option<&'a str>>,
+}
+
+impl<'a> LeadColumns<'a> {
+    fn push(&mut self, lead: &NewLead<'a>, counterparty_id: Option<i64>) -> Result<()> {
+        let p: &'a Payload = &lead.draft.payload;
+        let entry = lead.entry;
+        let warnings: Vec<&Warning> = p
+            .warnings
+            .iter()
+            .chain(lead.draft.extra_warnings.iter())
+            .collect();
+        let (collector_id, http_source_id) = source_ids(&entry.source);
+        self.id.push(lead.id);
+        self.calendar_id.push(lead.draft.calendar_id);
+        self.kind.push(p.kind().as_str());
+        self.subject.push(p.subject.as_deref());
+        self.occurred_at.push(p.occurred_at.map(ms));
+        self.received_at.push(ms(entry.received_at));
+        self.description.push(p.description.as_deref());
+        self.contact_person.push(p.contact.person.as_deref());
+        self.phone.push(p.contact.phone.as_deref());
+        self.phone_e164.push(p.contact.phone_e164.as_deref());
+        self.email.push(p.contact.email.as_deref());
+        self.inn.push(p.inn.as_ref().map(|i| i.raw()));
+        self.counterparty_id.push(counterparty_id);
+        self.layout_files.push(json_text(&p.layout_files)?);
+        self.warnings.push(json_text(&warnings)?);
+        self.channel.push(entry.source.channel().as_str());
+        self.collector_id.push(collector_id);
+        self.http_source_id.push(http_source_id);
+        self.message_id.push(entry.message_id.as_deref());
+        self.external_number.push(entry.external_number.as_deref());
+        self.search_text
+            .push(search_text(p, entry.external_number.as_deref()));
+        self.utm_source.push(p.campaign.utm_source.as_deref());
+        self.utm_medium.push(p.campaign.utm_medium.as_deref());
+        self.utm_campaign.push(p.campaign.utm_campaign.as_deref());
+        self.page_url.push(p.campaign.page_url.as_deref());
+        self.referrer.push(p.campaign.referrer.as_deref());
+        Ok(())
+    }
+
+    async fn insert(self, conn: &mut PgConnection, updated_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO leads (id, calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
+                 contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
+                 collector_id, http_source_id, message_id, external_number, search_text, updated_at,
+                 utm_source, utm_medium, utm_campaign, page_url, referrer)
+             SELECT id, calendar_id, kind, subject, occurred_at, received_at, COALESCE(occurred_at, received_at),
+                 description, contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files,
+                 warnings, channel, collector_id, http_source_id, message_id, external_number, search_text, $27,
+                 utm_source, utm_medium, utm_campaign, page_url, referrer
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[],
+                 $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[], $20::text[],
+                 $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
+                 AS l(id, calendar_id, kind, subject, occurred_at, received_at, description, contact_person,
+                      phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
+                      collector_id, http_source_id, message_id, external_number, search_text, utm_source,
+                      utm_medium, utm_campaign, page_url, referrer)",
+        )
+        .bind(self.id)
+        .bind(self.calendar_id)
+        .bind(self.kind)
+        .bind(self.subject)
+        .bind(self.occurred_at)
+        .bind(self.received_at)
+        .bind(self.description)
+        .bind(self.contact_person)
+        .bind(self.phone)
+        .bind(self.phone_e164)
+        .bind(self.email)
+        .bind(self.inn)
+        .bind(self.counterparty_id)
+        .bind(self.layout_files)
+        .bind(self.warnings)
+        .bind(self.channel)
+        .bind(self.collector_id)
+        .bind(self.http_source_id)
+        .bind(self.message_id)
+        .bind(self.external_number)
+        .bind(self.search_text)
+        .bind(self.utm_source)
+        .bind(self.utm_medium)
+        .bind(self.utm_campaign)
+        .bind(self.page_url)
+        .bind(self.referrer)
+        .bind(updated_at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Order lines as one array per column (see [`LeadColumns`]).
+#[derive(Default)]
+struct LineColumns<'a> {
+    id: Vec<i64>,
+    lead_id: Vec<i64>,
+    position: Vec<i64>,
+    nomenclature: Vec<Option<&'a str>>,
+    machine_code: Vec<Option<&'a str>>,
+    resolution: Vec<Option<&'a str>>,
+    material: Vec<Option<&'a str>>,
+    material_code: Vec<Option<&'a str>>,
+    width: Vec<Option<String>>,
+    height: Vec<Option<String>>,
+    quantity: Vec<Option<String>>,
+    price: Vec<Option<String>>,
+    amount: Vec<Option<String>>,
+    is_service: Vec<bool>,
+}
+
+impl<'a> LineColumns<'a> {
+    fn push(&mut self, lead_id: i64, id: i64, line: &'a OrderLine) {
+        self.id.push(id);
+        self.lead_id.push(lead_id);
+        self.position.push(i64::from(line.position));
+        self.nomenclature.push(line.nomenclature.as_deref());
+        self.machine_code.push(line.machine_code.as_deref());
+        self.resolution.push(line.resolution.as_deref());
+        self.material.push(line.material.as_deref());
+        self.material_code.push(line.material_code.as_deref());
+        self.width.push(dec_text(line.width));
+        self.height.push(dec_text(line.height));
+        self.quantity.push(dec_text(line.quantity));
+        self.price.push(dec_text(line.price));
+        self.amount.push(dec_text(line.amount));
+        self.is_service.push(line.is_service);
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<()> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO order_lines (id, lead_id, position, nomenclature, machine_code, resolution, material,
+                 material_code, width, height, quantity, price, amount, is_service)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                 $14::boolean[])",
+        )
+        .bind(self.id)
+        .bind(self.lead_id)
+        .bind(self.position)
+        .bind(self.nomenclature)
+        .bind(self.machine_code)
+        .bind(self.resolution)
+        .bind(self.material)
+        .bind(self.material_code)
+        .bind(self.width)
+        .bind(self.height)
+        .bind(self.quantity)
+        .bind(self.price)
+        .bind(self.amount)
+        .bind(self.is_service)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Extra works as one array per column (see [`LeadColumns`]).
+#[derive(Default)]
+struct WorkColumns<'a> {
+    line_id: Vec<i64>,
+    position: Vec<i64>,
+    kind: Vec<Option<&'a str>>,
+    quantity: Vec<Option<String>>,
+    description: Vec<Option<&'a str>>,
+}
+
+impl<'a> WorkColumns<'a> {
+    fn push(&mut self, line_id: i64, position: i64, work: &'a ExtraWork) {
+        self.line_id.push(line_id);
+        self.position.push(position);
+        self.kind.push(work.kind.as_deref());
+        self.quantity.push(dec_text(work.quantity));
+        self.description.push(work.description.as_deref());
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<()> {
+        if self.line_id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO extra_works (line_id, position, kind, quantity, description)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])",
+        )
+        .bind(self.line_id)
+        .bind(self.position)
+        .bind(self.kind)
+        .bind(self.quantity)
+        .bind(self.description)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
 /// Inserts leads with their lines and extra works (and tech cards where asked), finding or creating their
-/// counterparties. Returns each lead's counterparty, in order.
+/// counterparties, one statement per table. `line_ids` holds a new id for each order line of the leads, in
+/// order (ids left over go unused). Returns each lead's counterparty, in order.
 pub(super) async fn insert_leads(
     conn: &mut PgConnection,
     leads: &[NewLead<'_>],
+    line_ids: &[i64],
 ) -> Result<Vec<Option<CounterpartyRef>>> {
     if leads.is_empty() {
         return Ok(Vec::new());
     }
     let payloads: Vec<&Payload> = leads.iter().map(|l| &l.draft.payload).collect();
     let parties = counterparties(conn, &payloads).await?;
-    let now = ms(Utc::now());
-    let mut computed = Vec::with_capacity(leads.len());
-    for lead in leads {
-        let p: &Payload = &lead.draft.payload;
-        let warnings: Vec<&Warning> = p
-            .warnings
-            .iter()
-            .chain(lead.draft.extra_warnings.iter())
-            .collect();
-        computed.push(LeadRow {
-            layout: json_text(&p.layout_files)?,
-            warnings: json_text(&warnings)?,
-            search: search_text(p, lead.entry.external_number.as_deref()),
-        });
-    }
     let party_of = |lead: &NewLead<'_>| {
         lead.draft
             .payload
@@ -233,122 +481,115 @@ pub(super) async fn insert_leads(
             .and_then(|inn| parties.get(inn.as_str()))
             .cloned()
     };
-    let rows: Vec<(&NewLead<'_>, &LeadRow)> = leads.iter().zip(&computed).collect();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO leads (id, calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
-                 contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
-                 collector_id, http_source_id, message_id, external_number, search_text, updated_at,
-                 utm_source, utm_medium, utm_campaign, page_url, referrer) ",
-        );
-        q.push_values(chunk, |mut b, (lead, row)| {
-            let p = &lead.draft.payload;
-            let received = ms(lead.entry.received_at);
-            let occurred = p.occurred_at.map(ms);
-            let (collector_id, http_source_id) = source_ids(&lead.entry.source);
-            b.push_bind(lead.id)
-                .push_bind(lead.draft.calendar_id)
-                .push_bind(p.kind().as_str())
-                .push_bind(p.subject.as_deref())
-                .push_bind(occurred)
-                .push_bind(received)
-                .push_bind(occurred.unwrap_or(received))
-                .push_bind(p.description.as_deref())
-                .push_bind(p.contact.person.as_deref())
-                .push_bind(p.contact.phone.as_deref())
-                .push_bind(p.contact.phone_e164.as_deref())
-                .push_bind(p.contact.email.as_deref())
-                .push_bind(p.inn.as_ref().map(|i| i.raw()))
-                .push_bind(party_of(lead).map(|c| c.id))
-                .push_bind(row.layout.as_str())
-                .push_bind(row.warnings.as_str())
-                .push_bind(lead.entry.source.channel().as_str())
-                .push_bind(collector_id)
-                .push_bind(http_source_id)
-                .push_bind(lead.entry.message_id.as_deref())
-                .push_bind(lead.entry.external_number.as_deref())
-                .push_bind(row.search.as_str())
-                .push_bind(now)
-                .push_bind(p.campaign.utm_source.as_deref())
-                .push_bind(p.campaign.utm_medium.as_deref())
-                .push_bind(p.campaign.utm_campaign.as_deref())
-                .push_bind(p.campaign.page_url.as_deref())
-                .push_bind(p.campaign.referrer.as_deref());
-        });
-        q.build().execute(&mut *conn).await?;
+    let mut columns = LeadColumns::default();
+    for lead in leads {
+        columns.push(lead, party_of(lead).map(|c| c.id))?;
     }
-    let line_count = leads.iter().map(|l| l.draft.payload.lines.len()).sum();
-    let mut line_ids = new_ids(conn, "order_lines", line_count).await?.into_iter();
-    let mut lines = Vec::new();
-    let mut works = Vec::new();
+    columns.insert(conn, ms(Utc::now())).await?;
+    let mut line_ids = line_ids.iter().copied();
+    let mut lines = LineColumns::default();
+    let mut works = WorkColumns::default();
+    let mut carded = Vec::new();
     for lead in leads {
         for line in &lead.draft.payload.lines {
             let line_id = line_ids
                 .next()
                 .ok_or_else(|| Error::Corrupt("too few order line ids".into()))?;
-            lines.push((lead.id, line_id, line));
+            lines.push(lead.id, line_id, line);
+            if lead.draft.auto_tech_cards && line.needs_tech_card() {
+                carded.push((lead.id, line_id, line));
+            }
             for (i, work) in line.extra_works.iter().enumerate() {
-                works.push((line_id, i64::try_from(i + 1).unwrap_or(i64::MAX), work));
+                works.push(line_id, i64::try_from(i + 1).unwrap_or(i64::MAX), work);
             }
         }
     }
-    for chunk in lines.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO order_lines (id, lead_id, position, nomenclature, machine_code, resolution, material,
-                 material_code, width, height, quantity, price, amount, is_service) ",
-        );
-        q.push_values(chunk, |mut b, (lead_id, line_id, line)| {
-            b.push_bind(*line_id)
-                .push_bind(*lead_id)
-                .push_bind(i64::from(line.position))
-                .push_bind(line.nomenclature.as_deref())
-                .push_bind(line.machine_code.as_deref())
-                .push_bind(line.resolution.as_deref())
-                .push_bind(line.material.as_deref())
-                .push_bind(line.material_code.as_deref())
-                .push_bind(dec_text(line.width))
-                .push_bind(dec_text(line.height))
-                .push_bind(dec_text(line.quantity))
-                .push_bind(dec_text(line.price))
-                .push_bind(dec_text(line.amount))
-                .push_bind(line.is_service);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for chunk in works.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO extra_works (line_id, position, kind, quantity, description) ",
-        );
-        q.push_values(chunk, |mut b, (line_id, position, work)| {
-            b.push_bind(*line_id)
-                .push_bind(*position)
-                .push_bind(work.kind.as_deref())
-                .push_bind(dec_text(work.quantity))
-                .push_bind(work.description.as_deref());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    lines.insert(conn).await?;
+    works.insert(conn).await?;
+    // What new leads set off besides their own rows, asked in one query, so that a shop using none of it
+    // pays one round trip for the three (each step asks again for what it needs).
+    let (rules, webhooks, notifications): (bool, bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM calendars WHERE assignment_rule <> 'none'),
+                EXISTS (SELECT 1 FROM webhooks WHERE enabled = TRUE),
+                EXISTS (SELECT 1 FROM calendar_notify_addresses)
+                    OR EXISTS (SELECT 1 FROM calendars WHERE notify_owner = TRUE)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     // The calendars' assignment rules, in this same transaction.
-    let filed: Vec<(i64, i64)> = leads.iter().map(|l| (l.id, l.draft.calendar_id)).collect();
-    super::assignment::assign_new_leads(conn, &filed).await?;
+    if rules {
+        let filed: Vec<(i64, i64)> = leads.iter().map(|l| (l.id, l.draft.calendar_id)).collect();
+        super::assignment::assign_new_leads(conn, &filed).await?;
+    }
     // Cards formed on arrival are in the lead's history too (only for sources that form them).
-    for lead in leads.iter().filter(|l| l.draft.auto_tech_cards) {
-        let formed = form_cards(conn, lead.id).await?;
-        if !formed.is_empty() {
-            super::history::record(
-                conn,
-                &NewLeadEvent::new(lead.id, None, LeadEventKind::TechCardsFormed)
-                    .with("cards", formed),
-            )
+    form_new_cards(conn, &mut carded).await?;
+    let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+    // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
+    if webhooks {
+        super::webhooks::queue_events(conn, WebhookEventType::LeadCreated, &ids, Utc::now())
             .await?;
+    }
+    // The e-mail notifications' outbox, likewise.
+    if notifications {
+        super::notifications::queue_notifications(conn, &ids, Utc::now()).await?;
+    }
+    Ok(leads.iter().map(party_of).collect())
+}
+
+/// Forms the tech cards of new leads' produced lines (`(lead id, line id, line)`, for sources that form them
+/// on arrival) in one statement, and records each lead's cards in its history in one more: what
+/// [`super::leads::form_cards`] does for one lead at a time. The lines are new, so no card of theirs exists
+/// yet and each card gets its plain number, `{lead}-{position}`.
+async fn form_new_cards(
+    conn: &mut PgConnection,
+    lines: &mut [(i64, i64, &OrderLine)],
+) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    // A lead's cards in the order of its lines' positions, the leads by id (the order they were filed in).
+    lines.sort_by_key(|(lead_id, _, line)| (*lead_id, line.position));
+    let numbers: Vec<String> = lines
+        .iter()
+        .map(|(lead_id, _, line)| format!("{lead_id}-{}", line.position))
+        .collect();
+    let figures: Vec<Figures> = lines.iter().map(|(_, _, line)| line.figures()).collect();
+    let formed: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO tech_cards (number, lead_id, line_id, area_per_piece, total_area, perimeter, created_at)
+         SELECT number, lead_id, line_id, area_per_piece, total_area, perimeter, $7
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+             AS c(number, lead_id, line_id, area_per_piece, total_area, perimeter)
+         ON CONFLICT DO NOTHING
+         RETURNING number",
+    )
+    .bind(&numbers)
+    .bind(column(lines, |(lead_id, _, _)| *lead_id))
+    .bind(column(lines, |(_, line_id, _)| *line_id))
+    .bind(column(&figures, |f| dec_text(f.area_per_piece)))
+    .bind(column(&figures, |f| dec_text(f.total_area)))
+    .bind(column(&figures, |f| dec_text(f.perimeter)))
+    .bind(ms(Utc::now()))
+    .fetch_all(&mut *conn)
+    .await?;
+    let formed: HashSet<String> = formed.into_iter().collect();
+    let mut events: Vec<NewLeadEvent> = Vec::new();
+    for ((lead_id, _, _), number) in lines.iter().zip(numbers) {
+        if !formed.contains(&number) {
+            continue;
+        }
+        match events.last_mut() {
+            Some(event) if event.lead_id == *lead_id => {
+                if let Some(Value::Array(cards)) = event.detail.get_mut("cards") {
+                    cards.push(Value::String(number));
+                }
+            }
+            _ => events.push(
+                NewLeadEvent::new(*lead_id, None, LeadEventKind::TechCardsFormed)
+                    .with("cards", vec![number]),
+            ),
         }
     }
-    // The webhooks' outbox, in this same transaction: a committed lead always has its deliveries queued.
-    let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
-    super::webhooks::queue_events(conn, WebhookEventType::LeadCreated, &ids, Utc::now()).await?;
-    // The e-mail notifications' outbox, likewise.
-    super::notifications::queue_notifications(conn, &ids, Utc::now()).await?;
-    Ok(leads.iter().map(party_of).collect())
+    super::history::record_all(conn, &events).await
 }
 
 /// The most raw bytes bound as one value: raw bytes are stored in `message_raw_parts` in parts of at most
@@ -361,39 +602,47 @@ fn kept_raw<'a>(m: &NewMessage<'a>) -> Option<&'a StoredRaw> {
         .then_some(&m.entry.raw)
 }
 
+/// Inserts ledger records with their raw bytes: one statement for the records, and one for the raw parts
+/// per [`RAW_PART`] bytes.
 async fn insert_messages(conn: &mut PgConnection, messages: &[NewMessage<'_>]) -> Result<()> {
-    let rows: Vec<(&NewMessage<'_>, String)> =
-        messages.iter().map(|m| (m, m.entry.source.key())).collect();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO messages (id, channel, source, collector_id, http_source_id, ledger_key, mailbox_key,
-                 message_id, external_number, outcome, reason, lead_id, raw_codec, raw_size, content_type,
-                 received_at, content_hash, duplicate_of) ",
-        );
-        q.push_values(chunk, |mut b, (m, source)| {
-            let (collector_id, http_source_id) = source_ids(&m.entry.source);
-            let raw = kept_raw(m);
-            b.push_bind(m.id)
-                .push_bind(m.entry.source.channel().as_str())
-                .push_bind(source.as_str())
-                .push_bind(collector_id)
-                .push_bind(http_source_id)
-                .push_bind(m.ledger_key)
-                .push_bind(m.entry.mailbox_key.as_deref())
-                .push_bind(m.entry.message_id.as_deref())
-                .push_bind(m.entry.external_number.as_deref())
-                .push_bind(m.outcome.as_str())
-                .push_bind(m.reason)
-                .push_bind(m.lead_id)
-                .push_bind(raw.map(|raw| raw.codec().as_str()))
-                .push_bind(raw.map(|raw| i64::try_from(raw.len()).unwrap_or(i64::MAX)))
-                .push_bind(raw.map(|_| m.entry.content_type.as_str()))
-                .push_bind(ms(m.entry.received_at))
-                .push_bind(m.entry.content_hash.as_deref())
-                .push_bind(m.duplicate_of);
-        });
-        q.build().execute(&mut *conn).await?;
+    if messages.is_empty() {
+        return Ok(());
     }
+    let raws: Vec<Option<&StoredRaw>> = messages.iter().map(kept_raw).collect();
+    let sources: Vec<(Option<i64>, Option<i64>)> =
+        column(messages, |m| source_ids(&m.entry.source));
+    sqlx::query(
+        "INSERT INTO messages (id, channel, source, collector_id, http_source_id, ledger_key, mailbox_key,
+             message_id, external_number, outcome, reason, lead_id, raw_codec, raw_size, content_type,
+             received_at, content_hash, duplicate_of)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
+             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[],
+             $14::bigint[], $15::text[], $16::bigint[], $17::text[], $18::bigint[])",
+    )
+    .bind(column(messages, |m| m.id))
+    .bind(column(messages, |m| m.entry.source.channel().as_str()))
+    .bind(column(messages, |m| m.entry.source.key()))
+    .bind(column(&sources, |s| s.0))
+    .bind(column(&sources, |s| s.1))
+    .bind(column(messages, |m| m.ledger_key))
+    .bind(column(messages, |m| m.entry.mailbox_key.as_deref()))
+    .bind(column(messages, |m| m.entry.message_id.as_deref()))
+    .bind(column(messages, |m| m.entry.external_number.as_deref()))
+    .bind(column(messages, |m| m.outcome.as_str()))
+    .bind(column(messages, |m| m.reason))
+    .bind(column(messages, |m| m.lead_id))
+    .bind(column(&raws, |raw| raw.map(|raw| raw.codec().as_str())))
+    .bind(column(&raws, |raw| {
+        raw.map(|raw| i64::try_from(raw.len()).unwrap_or(i64::MAX))
+    }))
+    .bind(column(messages, |m| {
+        kept_raw(m).map(|_| m.entry.content_type.as_str())
+    }))
+    .bind(column(messages, |m| ms(m.entry.received_at)))
+    .bind(column(messages, |m| m.entry.content_hash.as_deref()))
+    .bind(column(messages, |m| m.duplicate_of))
+    .execute(&mut *conn)
+    .await?;
     let parts: Vec<(i64, i64, &[u8])> = messages
         .iter()
         .filter_map(|m| Some((m.id, kept_raw(m)?)))
@@ -405,20 +654,22 @@ async fn insert_messages(conn: &mut PgConnection, messages: &[NewMessage<'_>]) -
         .collect();
     let mut rest = parts.as_slice();
     while !rest.is_empty() {
-        // Up to CHUNK rows and RAW_PART bytes a statement (but at least one part).
+        // Up to RAW_PART bytes a statement (but at least one part).
         let (mut n, mut bytes) = (0, 0);
-        while n < rest.len().min(CHUNK) && (n == 0 || bytes + rest[n].2.len() <= RAW_PART) {
+        while n < rest.len() && (n == 0 || bytes + rest[n].2.len() <= RAW_PART) {
             bytes += rest[n].2.len();
             n += 1;
         }
         let (chunk, tail) = rest.split_at(n);
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO message_raw_parts (message_id, seq, bytes) ",
-        );
-        q.push_values(chunk, |mut b, (id, seq, part)| {
-            b.push_bind(*id).push_bind(*seq).push_bind(*part);
-        });
-        q.build().execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO message_raw_parts (message_id, seq, bytes)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[])",
+        )
+        .bind(column(chunk, |(id, _, _)| *id))
+        .bind(column(chunk, |(_, seq, _)| *seq))
+        .bind(column(chunk, |(_, _, part)| *part))
+        .execute(&mut *conn)
+        .await?;
         rest = tail;
     }
     Ok(())
@@ -438,21 +689,19 @@ async fn recorded_keys(conn: &mut PgConnection, wanted: &[(String, &str)]) -> Re
     let mut recorded = HashMap::new();
     let mut unhashed = Vec::new();
     for (source, keys) in &by_source {
-        for chunk in keys.chunks(CHUNK) {
-            let rows: Vec<(i64, String, Option<String>, bool)> = sqlx::query_as(
-                "SELECT id, ledger_key, content_hash, raw_codec IS NOT NULL FROM messages
-                 WHERE source = $1 AND ledger_key = ANY($2)",
-            )
-            .bind(*source)
-            .bind(chunk.to_vec())
-            .fetch_all(&mut *conn)
-            .await?;
-            for (id, key, hash, has_raw) in rows {
-                if hash.is_none() && has_raw {
-                    unhashed.push((id, (source.to_string(), key.clone())));
-                }
-                recorded.insert((source.to_string(), key), hash);
+        let rows: Vec<(i64, String, Option<String>, bool)> = sqlx::query_as(
+            "SELECT id, ledger_key, content_hash, raw_codec IS NOT NULL FROM messages
+             WHERE source = $1 AND ledger_key = ANY($2)",
+        )
+        .bind(*source)
+        .bind(keys)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, key, hash, has_raw) in rows {
+            if hash.is_none() && has_raw {
+                unhashed.push((id, (source.to_string(), key.clone())));
             }
+            recorded.insert((source.to_string(), key), hash);
         }
     }
     for (id, at) in unhashed {
@@ -584,6 +833,72 @@ fn plan_key(
     }
 }
 
+/// New ids for a batch, drawn from the tables' identity sequences in one round trip, each list in the order
+/// drawn.
+struct BatchIds {
+    messages: Vec<i64>,
+    leads: Vec<i64>,
+    lines: Vec<i64>,
+}
+
+impl BatchIds {
+    async fn take(
+        conn: &mut PgConnection,
+        messages: usize,
+        leads: usize,
+        lines: usize,
+    ) -> Result<Self> {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let (messages, leads, lines) = sqlx::query_as(
+            "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id'))
+                          FROM generate_series(1, $1) ORDER BY 1),
+                    ARRAY(SELECT nextval(pg_get_serial_sequence('leads', 'id'))
+                          FROM generate_series(1, $2) ORDER BY 1),
+                    ARRAY(SELECT nextval(pg_get_serial_sequence('order_lines', 'id'))
+                          FROM generate_series(1, $3) ORDER BY 1)",
+        )
+        .bind(count(messages))
+        .bind(count(leads))
+        .bind(count(lines))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Self {
+            messages,
+            leads,
+            lines,
+        })
+    }
+}
+
+/// The idempotency keys of this batch that earlier requests claimed: their body hash and lead, by (HTTP
+/// source, key). One query for the whole batch.
+async fn claimed_keys(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> Result<HashMap<(i64, String), (String, i64)>> {
+    let claims: Vec<&IdempotencyClaim> = batch
+        .iter()
+        .filter_map(|s| s.idempotency.as_ref())
+        .collect();
+    if claims.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT i.http_source_id, i.key, i.body_hash, i.lead_id
+         FROM idempotency_keys i
+         JOIN UNNEST($1::bigint[], $2::text[]) AS w(http_source_id, key)
+           ON i.http_source_id = w.http_source_id AND i.key = w.key",
+    )
+    .bind(column(&claims, |c| c.http_source_id))
+    .bind(column(&claims, |c| c.key.as_str()))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source, key, hash, lead_id)| ((source, key), (hash, lead_id)))
+        .collect())
+}
+
 /// Records a batch of submissions; see [`leadgate_storage::Ledger::submit_batch`].
 pub(super) async fn submit_all(
     conn: &mut PgConnection,
@@ -620,25 +935,31 @@ pub(super) async fn submit_all(
         .collect();
     recorded.extend(recorded_keys(conn, &others).await?);
     let mut in_batch: Recorded = HashMap::new();
-    // Ids for every submission that may be written; those of replays and duplicates go unused.
-    let lead_count = batch
+    // Ids for every submission that may be written, and for its order lines; those of replays and
+    // duplicates go unused.
+    let lines_of_leads: Vec<usize> = batch
         .iter()
-        .filter(|s| matches!(s.disposition, Disposition::Lead(_)))
-        .count();
-    let mut message_ids = new_ids(conn, "messages", batch.len()).await?.into_iter();
-    let mut lead_ids = new_ids(conn, "leads", lead_count).await?.into_iter();
+        .filter_map(|s| match &s.disposition {
+            Disposition::Lead(draft) => Some(draft.payload.lines.len()),
+            _ => None,
+        })
+        .collect();
+    let ids = BatchIds::take(
+        conn,
+        batch.len(),
+        lines_of_leads.len(),
+        lines_of_leads.iter().sum(),
+    )
+    .await?;
+    let mut message_ids = ids.messages.into_iter();
+    let mut lead_ids = ids.leads.into_iter();
+    let replayed = claimed_keys(conn, batch).await?;
     for (i, s) in batch.iter().enumerate() {
         if let Some(claim) = &s.idempotency {
-            let earlier: Option<(String, i64)> = sqlx::query_as(
-                "SELECT body_hash, lead_id FROM idempotency_keys WHERE http_source_id = $1 AND key = $2",
-            )
-            .bind(claim.http_source_id)
-            .bind(&claim.key)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some((hash, lead_id)) = earlier {
-                plans.push(Plan::Done(if hash == claim.body_hash {
-                    SubmitOutcome::IdempotentReplay { lead_id }
+            if let Some((hash, lead_id)) = replayed.get(&(claim.http_source_id, claim.key.clone()))
+            {
+                plans.push(Plan::Done(if *hash == claim.body_hash {
+                    SubmitOutcome::IdempotentReplay { lead_id: *lead_id }
                 } else {
                     SubmitOutcome::IdempotencyConflict
                 }));
@@ -726,37 +1047,39 @@ pub(super) async fn submit_all(
             duplicate_of: None,
         });
     }
-    let parties = insert_leads(conn, &leads).await?;
+    let parties = insert_leads(conn, &leads, &ids.lines).await?;
     let party_of: HashMap<i64, Option<CounterpartyRef>> =
         leads.iter().map(|l| l.id).zip(parties).collect();
     insert_messages(conn, &messages).await?;
 
-    let claims: Vec<(&Submission, i64)> = batch
+    let claims: Vec<(&IdempotencyClaim, i64)> = batch
         .iter()
         .zip(&plans)
-        .filter_map(|(s, plan)| match plan {
-            Plan::Write {
-                lead_id: Some(lead_id),
-                ..
-            } if s.idempotency.is_some() => Some((s, *lead_id)),
+        .filter_map(|(s, plan)| match (plan, &s.idempotency) {
+            (
+                Plan::Write {
+                    lead_id: Some(lead_id),
+                    ..
+                },
+                Some(claim),
+            ) => Some((claim, *lead_id)),
             _ => None,
         })
         .collect();
-    let now = ms(Utc::now());
-    for chunk in claims.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO idempotency_keys (http_source_id, key, body_hash, lead_id, created_at) ",
-        );
-        q.push_values(chunk, |mut b, (s, lead_id)| {
-            if let Some(claim) = &s.idempotency {
-                b.push_bind(claim.http_source_id)
-                    .push_bind(claim.key.as_str())
-                    .push_bind(claim.body_hash.as_str())
-                    .push_bind(*lead_id)
-                    .push_bind(now);
-            }
-        });
-        q.build().execute(&mut *conn).await?;
+    if !claims.is_empty() {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (http_source_id, key, body_hash, lead_id, created_at)
+             SELECT http_source_id, key, body_hash, lead_id, $5
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[])
+                 AS k(http_source_id, key, body_hash, lead_id)",
+        )
+        .bind(column(&claims, |(c, _)| c.http_source_id))
+        .bind(column(&claims, |(c, _)| c.key.as_str()))
+        .bind(column(&claims, |(c, _)| c.body_hash.as_str()))
+        .bind(column(&claims, |(_, lead_id)| *lead_id))
+        .bind(ms(Utc::now()))
+        .execute(&mut *conn)
+        .await?;
     }
 
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -809,7 +1132,8 @@ pub(super) async fn import_for_message(
     by: Option<i64>,
 ) -> Result<i64> {
     let id = new_id(conn, "leads").await?;
-    insert_leads(conn, &[NewLead { id, draft, entry }]).await?;
+    let line_ids = new_ids(conn, "order_lines", draft.payload.lines.len()).await?;
+    insert_leads(conn, &[NewLead { id, draft, entry }], &line_ids).await?;
     sqlx::query(
         "UPDATE messages SET outcome = 'imported', reason = NULL, lead_id = $1 WHERE id = $2",
     )

@@ -11,6 +11,10 @@ impl LiveLeads for SqliteStorage {
         Ok(summaries::summary(&self.pool, id).await?)
     }
 
+    async fn lead_summaries(&self, ids: &[i64]) -> Result<Vec<LeadSummary>> {
+        Ok(summaries::summaries_by_id(&self.pool, ids).await?)
+    }
+
     fn lead_listener(&self) -> Option<Box<dyn LeadListener>> {
         None
     }

@@ -417,6 +417,19 @@ pub(super) async fn summary(pool: &SqlitePool, id: i64) -> Result<Option<LeadSum
     row.map(SummaryRow::into_summary).transpose()
 }
 
+/// The leads with these ids that exist, as [`summary`] reads each (in no particular order).
+pub(super) async fn summaries_by_id(pool: &SqlitePool, ids: &[i64]) -> Result<Vec<LeadSummary>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{SUMMARY_SELECT} WHERE l.id IN (SELECT value FROM json_each($1))");
+    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(serde_json::to_string(ids).unwrap_or_default())
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter().map(SummaryRow::into_summary).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,13 @@ pub trait LiveLeads: Send + Sync {
     /// Database errors or a corrupt row.
     async fn lead_summary(&self, id: i64) -> Result<Option<LeadSummary>>;
 
+    /// The leads with these ids that exist, each as [`LiveLeads::lead_summary`] reads it, in one query and in
+    /// no particular order: what the live pages read for a group of committed leads.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt row.
+    async fn lead_summaries(&self, ids: &[i64]) -> Result<Vec<LeadSummary>>;
+
     /// A listener of the notes every instance on this database relays, or `None` when the backend serves
     /// one process only (then there is nothing to relay). It connects on its first [`LeadListener::next`].
     fn lead_listener(&self) -> Option<Box<dyn LeadListener>>;

@@ -203,3 +203,69 @@ pub async fn a_reprocessed_lead_has_its_reprocessing_in_its_history(s: &dyn Stor
         vec![("message_id".to_owned(), message_id.to_string())]
     );
 }
+
+/// [`Ledger::submit_batch`] with leads from sources that form tech cards on arrival and from one that does
+/// not, in one batch: each lead of the first kind gets a card per goods line, numbered by its position, and
+/// one history entry naming them in that order; the others get neither.
+pub async fn leads_of_one_batch_get_the_tech_cards_their_sources_form(s: &dyn Storage) {
+    let (calendar, source) = calendar_and_source(s, "site").await;
+    let goods = payload(
+        r#"{"Тема": "Заказ", "Товары": [
+            {"Номенклатура": "Баннер", "Ширина": 2, "Высота": 2, "Количество": 2},
+            {"Номенклатура": "Доставка", "Услуга": true, "Количество": 1},
+            {"Номенклатура": "Плакат", "Ширина": 1, "Высота": 3, "Количество": 1}
+        ]}"#,
+    );
+    let submission = |payload: Payload, auto_tech_cards: bool| Submission {
+        ledger: entry(SourceRef::Http { id: source }, None, b"{}", now()),
+        disposition: Disposition::Lead(Box::new(LeadDraft {
+            payload,
+            calendar_id: calendar,
+            auto_tech_cards,
+            extra_warnings: Vec::new(),
+        })),
+        idempotency: None,
+    };
+    let batch = [
+        submission(goods.clone(), true),
+        submission(contact("Звонок", "+79250000001"), true),
+        submission(goods.clone(), false),
+        submission(goods, true),
+    ];
+    let outcomes = ok("submit", s.submit_batch(&batch).await);
+    let ids: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            SubmitOutcome::Imported { lead_id, .. } => *lead_id,
+            other => panic!("imported expected: {other:?}"),
+        })
+        .collect();
+    for (i, &id) in ids.iter().enumerate() {
+        let cards = ok("cards", s.tech_cards_of_lead(id).await);
+        let history = ok("history", s.lead_history(id).await);
+        if i == 0 || i == 3 {
+            let numbers = vec![format!("{id}-1"), format!("{id}-3")];
+            assert_eq!(
+                cards.iter().map(|c| c.number.clone()).collect::<Vec<_>>(),
+                numbers,
+                "lead {i}"
+            );
+            assert_eq!(
+                cards
+                    .iter()
+                    .map(|c| (c.area_per_piece, c.total_area, c.perimeter))
+                    .collect::<Vec<_>>(),
+                vec![(dec(4), dec(8), dec(8)), (dec(3), dec(3), dec(8))]
+            );
+            assert_eq!(kinds(&history), vec![LeadEventKind::TechCardsFormed]);
+            assert_eq!(history[0].actor, None, "the source formed the cards");
+            assert_eq!(
+                history[0].notes(),
+                vec![("cards".to_owned(), numbers.join(", "))]
+            );
+        } else {
+            assert!(cards.is_empty(), "lead {i}: {cards:?}");
+            assert!(history.is_empty(), "lead {i}: {history:?}");
+        }
+    }
+}
