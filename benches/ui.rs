@@ -16,9 +16,23 @@
 //! Run: `bench/ui.sh` (or `cargo bench --bench ui`). Knobs: `LG_BENCH_UI_LEADS` (100000),
 //! `LG_BENCH_UI_CLIENTS` (16), `LG_BENCH_UI_REPORT_CLIENTS` (8, for the reports pages), `LG_BENCH_UI_SECONDS`
 //! (5 per page), `LG_BENCH_UI_DAYS` (31: the days the leads are spread over from 1 May 2019; 365 is a year,
-//! about 2,700 a day for a million), `LG_BENCH_UI_DB` (keep the SQLite database at this new path),
-//! `LG_BENCH_POSTGRES_URL` (a PostgreSQL role that may create databases: also run on PostgreSQL),
-//! `LG_BENCH_UI_BACKENDS` (`sqlite postgres` when that URL is set, else `sqlite`: which ones to run).
+//! about 2,700 a day for a million), `LG_BENCH_UI_DB` (the SQLite database at this path, kept: seeded when the
+//! file does not exist yet, reused as it is when it does), `LG_BENCH_POSTGRES_URL` (a PostgreSQL role that may
+//! create databases: also run on PostgreSQL), `LG_BENCH_UI_PG_DB` (a database of that name on that server,
+//! kept: created and seeded when it does not exist, reused when it does; without it a fresh database is made
+//! and dropped at the end), `LG_BENCH_UI_BACKENDS` (`sqlite postgres` when that URL is set, else `sqlite`:
+//! which ones to run), `LG_BENCH_UI_PAGES` (only the pages whose name contains one of these comma-separated
+//! words, e.g. `inbox,calendar`; every page by default).
+//!
+//! A reused database is taken as it is (its users, calendars and leads): it must hold `LG_BENCH_UI_LEADS` leads,
+//! and was seeded with the same `LG_BENCH_UI_DAYS`. Migrations leadgate has gained since are applied when it is
+//! opened. Seeding a million leads takes minutes; a reused database lets one measure a change to a query or an
+//! index in seconds (`DROP DATABASE`, or removing the file, starts afresh).
+//!
+//! The PostgreSQL seed writes through the same `Storage::submit_batch` as SQLite's, with the secondary indexes
+//! of the tables it fills (their trigram and full-text GIN indexes above all, which cost most per inserted row)
+//! dropped first and built again from their own definitions once the leads are in, then `VACUUM ANALYZE`: the
+//! same rows and indexes as inserting with them in place, in a fraction of the time.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -103,6 +117,8 @@ enum Database {
         admin: String,
         name: String,
         url: String,
+        /// A named database (`LG_BENCH_UI_PG_DB`): kept at the end, for the next run to reuse.
+        keep: bool,
     },
 }
 
@@ -121,19 +137,39 @@ impl Database {
         }
     }
 
-    /// A fresh database on the server of `admin` (a role that may create databases), as `bench/run` makes.
-    async fn create_postgres(admin: &str) -> Self {
-        let name = format!(
-            "lgbench_ui_{}_{}",
-            std::process::id(),
-            Utc::now().timestamp()
+    /// A database on the server of `admin` (a role that may create databases): the one named `kept` (created
+    /// when it does not exist, never dropped), or a fresh one of its own, dropped at the end, as `bench/run`
+    /// makes.
+    async fn postgres(admin: &str, kept: Option<String>) -> Self {
+        let keep = kept.is_some();
+        let name = kept.unwrap_or_else(|| {
+            format!(
+                "lgbench_ui_{}_{}",
+                std::process::id(),
+                Utc::now().timestamp()
+            )
+        });
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "LG_BENCH_UI_PG_DB must be lower-case letters, digits and underscores: {name:?}"
         );
         let mut conn = PgConnection::connect(admin).await.unwrap();
-        // A name of our own making (letters, digits, underscores): safe to write into the statement.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        if !exists {
+            // Letters, digits and underscores (checked above): safe to write into the statement.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
         conn.close().await.unwrap();
         let mut url = url::Url::parse(admin).unwrap();
         url.set_path(&name);
@@ -141,7 +177,102 @@ impl Database {
             admin: admin.to_owned(),
             name,
             url: url.to_string(),
+            keep,
         }
+    }
+
+    /// How many leads a database holds that an earlier run seeded (its administrator `boss` exists), `None`
+    /// for a database to seed.
+    async fn seeded_leads(&self, storage: &dyn Storage) -> Option<i64> {
+        if !storage
+            .users()
+            .await
+            .unwrap()
+            .iter()
+            .any(|u| u.login == "boss")
+        {
+            return None;
+        }
+        Some(match self {
+            Database::Sqlite(path) => {
+                let db = leadgate_sqlite::testing::TestDatabase::open(path)
+                    .await
+                    .unwrap();
+                let (leads, _) = db.lead_numbers().await.unwrap();
+                db.close().await;
+                leads
+            }
+            Database::Postgres { url, .. } => {
+                let mut conn = PgConnection::connect(url).await.unwrap();
+                let leads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leads")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                leads
+            }
+        })
+    }
+
+    /// Before a PostgreSQL seed: drops the secondary indexes of the tables the seed fills (none that a
+    /// constraint or the write path's own lookups need) and every GIN index, and returns their definitions
+    /// for [`Database::restore_indexes`]. Nothing to do on SQLite.
+    async fn drop_secondary_indexes(&self) -> Vec<String> {
+        let Database::Postgres { url, .. } = self else {
+            return Vec::new();
+        };
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT quote_ident(ic.relname), pg_get_indexdef(i.indexrelid)
+             FROM pg_index i
+             JOIN pg_class ic ON ic.oid = i.indexrelid
+             JOIN pg_class t ON t.oid = i.indrelid
+             JOIN pg_am am ON am.oid = ic.relam
+             WHERE t.relnamespace = current_schema()::text::regnamespace
+               AND NOT i.indisunique AND NOT i.indisprimary
+               AND (t.relname IN ('leads', 'messages', 'order_lines', 'counterparties') OR am.amname = 'gin')",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for (name, _) in &indexes {
+            // A name from the catalog, quoted by quote_ident.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+        indexes
+            .into_iter()
+            .map(|(_, definition)| definition)
+            .collect()
+    }
+
+    /// After a PostgreSQL seed: builds the indexes [`Database::drop_secondary_indexes`] dropped, from their
+    /// own definitions, then vacuums and analyses the database (as autovacuum would after the status updates).
+    async fn restore_indexes(&self, definitions: &[String]) {
+        let Database::Postgres { url, .. } = self else {
+            return;
+        };
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        sqlx::query("SET maintenance_work_mem = '256MB'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for definition in definitions {
+            // pg_get_indexdef's own text.
+            sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        // The simple query protocol: VACUUM runs outside any transaction block.
+        sqlx::raw_sql("VACUUM ANALYZE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
     }
 
     async fn open(&self) -> Arc<dyn Storage> {
@@ -173,7 +304,13 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let Database::Postgres { admin, name, .. } = self else {
+        let Database::Postgres {
+            admin,
+            name,
+            keep: false,
+            ..
+        } = self
+        else {
             return;
         };
         let (admin, name) = (admin.clone(), name.clone());
@@ -208,6 +345,7 @@ async fn seed(storage: &dyn Storage, db: &Database, leads: u64, days: u64, calen
         max_batch: 1,
     };
     let started = Instant::now();
+    let dropped = db.drop_secondary_indexes().await;
     let batch_size = 5000;
     let mut i = 0;
     while i < leads {
@@ -249,6 +387,7 @@ async fn seed(storage: &dyn Storage, db: &Database, leads: u64, days: u64, calen
     let inserted = started.elapsed().as_secs_f64();
     // 30 % of the leads are no longer new.
     db.spread_statuses().await;
+    db.restore_indexes(&dropped).await;
     eprintln!(
         "{}: seeded {leads} leads in {:.1} s ({inserted:.1} s inserting)",
         db.label(),
@@ -369,15 +508,18 @@ async fn main() {
     for backend in backends.split([' ', ',']).filter(|b| !b.is_empty()) {
         let db = match backend {
             "sqlite" => Database::Sqlite(
-                // LG_BENCH_UI_DB keeps the database (a path that must not exist yet) for a look at query plans.
+                // LG_BENCH_UI_DB keeps the database (seeded when new, reused when it exists).
                 std::env::var("LG_BENCH_UI_DB")
                     .map(std::path::PathBuf::from)
                     .unwrap_or_else(|_| dir.path().join("leadgate.db")),
             ),
             "postgres" => {
-                Database::create_postgres(
+                Database::postgres(
                     pg.as_deref()
                         .expect("LG_BENCH_POSTGRES_URL is needed for the postgres backend"),
+                    std::env::var("LG_BENCH_UI_PG_DB")
+                        .ok()
+                        .filter(|n| !n.is_empty()),
                 )
                 .await
             }
@@ -403,45 +545,21 @@ async fn run(db: &Database, dir: &std::path::Path) {
     settings.server.request_timeout_secs = 600;
 
     let storage = db.open().await;
-    let hash = leadgate::password::hash("bench-password".into())
-        .await
-        .unwrap();
-    storage
-        .upsert_calendar(&settings.default_calendar, None)
-        .await
-        .unwrap();
-    let manager = storage
-        .create_user("manager1", "manager1", Role::Manager, Some(&hash))
-        .await
-        .unwrap();
-    let other = storage
-        .create_user("manager2", "manager2", Role::Manager, Some(&hash))
-        .await
-        .unwrap();
-    storage
-        .create_user("boss", "boss", Role::Admin, Some(&hash))
-        .await
-        .unwrap();
-    let mut calendars = vec![
-        storage.calendars().await.unwrap()[0].id,
-        storage
-            .create_calendar("Заказы магазина", None, "#16a34a")
-            .await
-            .unwrap(),
-    ];
-    calendars.push(
-        storage
-            .create_calendar("Личный manager1", Some(manager), "#d97706")
-            .await
-            .unwrap(),
-    );
-    calendars.push(
-        storage
-            .create_calendar("Личный manager2", Some(other), "#9333ea")
-            .await
-            .unwrap(),
-    );
-    seed(storage.as_ref(), db, leads, days, &calendars).await;
+    match db.seeded_leads(storage.as_ref()).await {
+        Some(seeded) => {
+            assert_eq!(
+                u64::try_from(seeded).ok(),
+                Some(leads),
+                "the kept {} database holds {seeded} leads, not LG_BENCH_UI_LEADS={leads}: drop it, or set LG_BENCH_UI_LEADS={seeded}",
+                db.label()
+            );
+            eprintln!(
+                "{}: reusing the kept database of {seeded} leads",
+                db.label()
+            );
+        }
+        None => set_up(storage.as_ref(), db, &settings, leads, days).await,
+    }
     drop(storage);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -528,7 +646,17 @@ async fn run(db: &Database, dir: &std::path::Path) {
             &admin,
         ),
     ];
+    // LG_BENCH_UI_PAGES: only the pages whose name contains one of these words (comma-separated).
+    let only = std::env::var("LG_BENCH_UI_PAGES").unwrap_or_default();
+    let only: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
     for (name, path, cookie) in pages {
+        if !only.is_empty() && !only.iter().any(|w| name.contains(w)) {
+            continue;
+        }
         let url = format!("{base}{path}");
         // One client alone: the server's own time per page (plus a loopback round trip).
         let alone = load(&url, cookie, 1, seconds.div_ceil(2)).await;
@@ -562,4 +690,47 @@ async fn run(db: &Database, dir: &std::path::Path) {
     }
     let _ = tx.send(());
     server.await.unwrap().unwrap();
+}
+
+/// A new database's users, calendars and leads.
+async fn set_up(storage: &dyn Storage, db: &Database, settings: &Settings, leads: u64, days: u64) {
+    let hash = leadgate::password::hash("bench-password".into())
+        .await
+        .unwrap();
+    storage
+        .upsert_calendar(&settings.default_calendar, None)
+        .await
+        .unwrap();
+    let manager = storage
+        .create_user("manager1", "manager1", Role::Manager, Some(&hash))
+        .await
+        .unwrap();
+    let other = storage
+        .create_user("manager2", "manager2", Role::Manager, Some(&hash))
+        .await
+        .unwrap();
+    storage
+        .create_user("boss", "boss", Role::Admin, Some(&hash))
+        .await
+        .unwrap();
+    let mut calendars = vec![
+        storage.calendars().await.unwrap()[0].id,
+        storage
+            .create_calendar("Заказы магазина", None, "#16a34a")
+            .await
+            .unwrap(),
+    ];
+    calendars.push(
+        storage
+            .create_calendar("Личный manager1", Some(manager), "#d97706")
+            .await
+            .unwrap(),
+    );
+    calendars.push(
+        storage
+            .create_calendar("Личный manager2", Some(other), "#9333ea")
+            .await
+            .unwrap(),
+    );
+    seed(storage, db, leads, days, &calendars).await;
 }

@@ -3,7 +3,8 @@
 //! A lead is an event at its `starts_at` (the payload's Дата, else receipt), shown in the shop's time zone.
 //! Days are cut at local midnights computed in that zone, so a day with a daylight-saving change is still
 //! one day. A month cell shows the first few events and how many more there are (a link to that day in the
-//! inbox), so a busy month costs one counting pass and a few LIMITed index walks, not every lead.
+//! inbox), so a busy month costs one counting pass and a few LIMITed index walks, not every lead; a day counts
+//! its leads up to [`DaySlot::COUNT_CAP`] and shows a busier one as "ещё 96+".
 //!
 //! The viewer's own follow-ups are shown in the same cells, apart from the leads (linked to the follow-up on
 //! the lead page), and in the feed as events with UIDs of their own.
@@ -27,7 +28,7 @@ use super::{Layout, ics, timezone};
 use crate::app::{ApiError, AppState};
 use crate::tokens;
 use leadgate_domain::lead::LeadStatus;
-use leadgate_storage::{FollowUpView, LeadSummary};
+use leadgate_storage::{DaySlot, FollowUpView, LeadSummary};
 
 /// Events listed per day in the week view.
 pub const WEEK_PER_DAY: u32 = 40;
@@ -62,8 +63,8 @@ pub struct DayCell {
     pub today: bool,
     /// The events listed.
     pub events: Vec<LeadRow>,
-    /// How many more there are.
-    pub more: i64,
+    /// How many more there are, when there are any: a number, or "96+" past the day's count cap.
+    pub more: Option<String>,
     /// The inbox filtered to this day.
     pub day_url: String,
     /// `YYYY-MM-DD`, where the live page puts a new lead of that day.
@@ -125,6 +126,17 @@ fn url(view: &str, date: NaiveDate, cals: &[i64], all: bool) -> String {
 fn add_months(d: NaiveDate, months: i32) -> NaiveDate {
     let total = d.year() * 12 + d.month0() as i32 + months;
     NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1).unwrap_or(d)
+}
+
+/// What a day cell says past its listed events: how many more leads the day has, "96+" when its count reached
+/// the cap, nothing when it lists them all.
+fn more_of(slot: &DaySlot) -> Option<String> {
+    let more = slot.count - slot.events.len() as i64;
+    if slot.count_capped() {
+        Some(format!("{}+", more.max(0)))
+    } else {
+        (more > 0).then(|| more.to_string())
+    }
 }
 
 /// `GET /calendar?view=week|month&date=YYYY-MM-DD&cal=1&cal=2`.
@@ -243,7 +255,7 @@ pub async fn page(
             weekday: fmt::WEEKDAYS[d.weekday().num_days_from_monday() as usize],
             other: is_month && d.month() != date.month(),
             today: *d == today,
-            more: slot.count - slot.events.len() as i64,
+            more: more_of(&slot),
             events: slot.events.iter().map(|l| LeadRow::new(l, tz)).collect(),
             day_url: format!("/inbox?from={0}&to={0}{cal_param}", fmt::iso_date(*d)),
             date: fmt::iso_date(*d),

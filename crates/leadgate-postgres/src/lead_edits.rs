@@ -331,6 +331,34 @@ struct HintRow {
     duplicate_dismissed: bool,
 }
 
+/// A lead's value of a hint key, trimmed; `None` when it has none.
+fn key_value<'a>(lead: &'a HintRow, key: &str) -> Option<&'a str> {
+    let value = match key {
+        "phone" => lead.phone_e164.as_deref(),
+        "email" => lead.email.as_deref(),
+        _ => lead.inn.as_deref(),
+    };
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The test that an earlier lead `o` has the key's value `value` (an expression).
+fn key_test(key: &str, value: &str) -> String {
+    match key {
+        "phone" => format!("o.phone_e164 = {value}"),
+        "email" => format!("lower(o.email) = lower({value})"),
+        _ => format!("o.inn = {value}"),
+    }
+}
+
+/// What else a match shares, as the statements name it.
+fn matched_by(by: &str) -> &'static str {
+    if by == "external_number" {
+        "external_number"
+    } else {
+        "subject"
+    }
+}
+
 /// The earliest lead before `lead` in the window that shares `key` with it and its external number or
 /// subject: one walk of the key's (key, received_at) index.
 async fn earliest_match(
@@ -339,18 +367,8 @@ async fn earliest_match(
     key: &'static str,
     calendars: Option<&[i64]>,
 ) -> Result<Option<(i64, i64, &'static str)>> {
-    let value = match key {
-        "phone" => lead.phone_e164.as_deref(),
-        "email" => lead.email.as_deref(),
-        _ => lead.inn.as_deref(),
-    };
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(value) = key_value(lead, key) else {
         return Ok(None);
-    };
-    let column = match key {
-        "phone" => "o.phone_e164 = $1",
-        "email" => "lower(o.email) = lower($1)",
-        _ => "o.inn = $1",
     };
     // Calendar ids are integers, written into the statement as such.
     let scope = calendars.map_or_else(String::new, |ids| {
@@ -361,11 +379,12 @@ async fn earliest_match(
         "SELECT o.id, o.received_at,
              CASE WHEN o.external_number IS NOT NULL AND o.external_number = $4 THEN 'external_number' ELSE 'subject' END
          FROM leads o
-         WHERE {column} AND o.received_at >= $2 AND o.received_at <= $3 AND o.id < $5
+         WHERE {} AND o.received_at >= $2 AND o.received_at <= $3 AND o.id < $5
            AND o.duplicate_of IS NULL
            AND ((o.external_number IS NOT NULL AND o.external_number = $4)
                 OR (o.subject IS NOT NULL AND o.subject = $6)){scope}
-         ORDER BY o.received_at, o.id LIMIT 1"
+         ORDER BY o.received_at, o.id LIMIT 1",
+        key_test(key, "$1")
     );
     let received = DateTime::<Utc>::from_timestamp_millis(lead.received_at).unwrap_or_default();
     let found: Option<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -377,17 +396,7 @@ async fn earliest_match(
         .bind(lead.subject.as_deref())
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(found.map(|(id, at, by)| {
-        (
-            id,
-            at,
-            if by == "external_number" {
-                "external_number"
-            } else {
-                "subject"
-            },
-        )
-    }))
+    Ok(found.map(|(id, at, by)| (id, at, matched_by(&by))))
 }
 
 async fn hint_in(
@@ -408,18 +417,124 @@ async fn hint_in(
     let Some(lead) = lead.filter(|l| l.duplicate_of.is_none() && !l.duplicate_dismissed) else {
         return Ok(None);
     };
+    let mut matches = Vec::new();
+    for key in HINT_KEYS {
+        if let Some(found) = earliest_match(conn, &lead, key, calendars).await? {
+            matches.push((key, found));
+        }
+    }
+    Ok(best_hint(matches))
+}
+
+/// The keys a second submission shares with its first, in the order a hint names them.
+const HINT_KEYS: [&str; 3] = ["phone", "email", "inn"];
+
+/// A key and the earliest lead it matched: `(key, (lead id, received at, what else matched))`.
+type KeyMatch = (&'static str, (i64, i64, &'static str));
+
+/// The hint made of a lead's earliest match per key (in [`HINT_KEYS`] order): the earliest lead of them, with
+/// every key that found that same lead.
+fn best_hint(matches: impl IntoIterator<Item = KeyMatch>) -> Option<DuplicateHint> {
     let mut best: Option<(i64, i64, Vec<&'static str>)> = None;
-    for key in ["phone", "email", "inn"] {
-        let Some((id, at, by)) = earliest_match(conn, &lead, key, calendars).await? else {
-            continue;
-        };
+    for (key, (id, at, by)) in matches {
         match &mut best {
             Some((best_id, _, matched)) if *best_id == id => matched.insert(matched.len() - 1, key),
             Some((best_id, best_at, _)) if (*best_at, *best_id) <= (at, id) => {}
             _ => best = Some((id, at, vec![key, by])),
         }
     }
-    Ok(best.map(|(of, _, matched)| DuplicateHint { of, matched }))
+    best.map(|(of, _, matched)| DuplicateHint { of, matched })
+}
+
+/// The hints of many leads (a page of the inbox) as [`hint_in`] finds each: one statement reads the leads,
+/// and one per key finds every lead's earliest match (a lateral walk of the key's index per lead), instead of
+/// up to four statements per lead.
+async fn hints_in(
+    conn: &mut PgConnection,
+    lead_ids: &[i64],
+    calendars: Option<&[i64]>,
+) -> Result<Vec<(i64, i64)>> {
+    if lead_ids.is_empty() || calendars.is_some_and(<[i64]>::is_empty) {
+        return Ok(Vec::new());
+    }
+    let leads: Vec<HintRow> = sqlx::query_as(
+        "SELECT id, phone_e164, email, inn, external_number, subject, received_at, duplicate_of,
+             duplicate_dismissed FROM leads WHERE id = ANY($1)",
+    )
+    .bind(lead_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let leads: Vec<HintRow> = leads
+        .into_iter()
+        .filter(|l| l.duplicate_of.is_none() && !l.duplicate_dismissed)
+        .collect();
+    // Calendar ids are integers, written into the statement as such.
+    let scope = calendars.map_or_else(String::new, |ids| {
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        format!(" AND o.calendar_id IN ({})", ids.join(", "))
+    });
+    let mut matches: std::collections::HashMap<i64, Vec<KeyMatch>> =
+        std::collections::HashMap::new();
+    for key in HINT_KEYS {
+        let with: Vec<(&HintRow, &str)> = leads
+            .iter()
+            .filter_map(|l| Some((l, key_value(l, key)?)))
+            .collect();
+        if with.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT k.lead_id, m.id, m.received_at, m.matched
+             FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[])
+                  AS k (lead_id, value, lo, hi, external_number, subject)
+             CROSS JOIN LATERAL (
+                 SELECT o.id, o.received_at,
+                     CASE WHEN o.external_number IS NOT NULL AND o.external_number = k.external_number
+                          THEN 'external_number' ELSE 'subject' END AS matched
+                 FROM leads o
+                 WHERE {} AND o.received_at >= k.lo AND o.received_at <= k.hi AND o.id < k.lead_id
+                   AND o.duplicate_of IS NULL
+                   AND ((o.external_number IS NOT NULL AND o.external_number = k.external_number)
+                        OR (o.subject IS NOT NULL AND o.subject = k.subject)){scope}
+                 ORDER BY o.received_at, o.id LIMIT 1) m",
+            key_test(key, "k.value")
+        );
+        let window = |l: &HintRow| {
+            let received =
+                DateTime::<Utc>::from_timestamp_millis(l.received_at).unwrap_or_default();
+            ms(duplicate_window_start(received))
+        };
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(with.iter().map(|(l, _)| l.id).collect::<Vec<_>>())
+            .bind(with.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+            .bind(with.iter().map(|(l, _)| window(l)).collect::<Vec<_>>())
+            .bind(with.iter().map(|(l, _)| l.received_at).collect::<Vec<_>>())
+            .bind(
+                with.iter()
+                    .map(|(l, _)| l.external_number.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                with.iter()
+                    .map(|(l, _)| l.subject.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        for (lead_id, id, at, by) in rows {
+            matches
+                .entry(lead_id)
+                .or_default()
+                .push((key, (id, at, matched_by(&by))));
+        }
+    }
+    Ok(lead_ids
+        .iter()
+        .filter_map(|id| {
+            let hint = best_hint(matches.get(id)?.iter().copied())?;
+            Some((*id, hint.of))
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -501,13 +616,7 @@ impl LeadEdits for PgStorage {
         calendars: Option<&[i64]>,
     ) -> leadgate_storage::Result<Vec<(i64, i64)>> {
         let mut conn = self.pool.acquire().await.edge()?;
-        let mut found = Vec::new();
-        for id in lead_ids {
-            if let Some(hint) = hint_in(&mut conn, *id, calendars).await.edge()? {
-                found.push((*id, hint.of));
-            }
-        }
-        Ok(found)
+        hints_in(&mut conn, lead_ids, calendars).await.edge()
     }
 
     async fn mark_duplicate(

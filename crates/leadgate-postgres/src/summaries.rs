@@ -3,7 +3,7 @@
 //!
 //! Lists read only the columns they show, and every list is a keyset walk of an index:
 //! `id < cursor ORDER BY id DESC`, never `OFFSET`. A text search is a substring of the lower-cased search
-//! text (`LIKE '%fragment%'`), which the trigram index on it serves.
+//! text (`LIKE '%fragment%'`), which the trigram index on it serves; in the inbox it narrows each run.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
@@ -89,14 +89,6 @@ impl SummaryRow {
     }
 }
 
-/// A summary with the run of the inbox it belongs to (the text search).
-#[derive(sqlx::FromRow)]
-struct SearchRow {
-    #[sqlx(flatten)]
-    summary: SummaryRow,
-    in_new: bool,
-}
-
 /// A summary with the day of the calendar view it belongs to.
 #[derive(sqlx::FromRow)]
 struct DayRow {
@@ -141,9 +133,6 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         None => &[true, false],
     };
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if let Some(search) = search {
-        return inbox_search(pool, q, search, limit).await;
-    }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for &in_new in runs {
         let after = match q.cursor {
@@ -154,6 +143,10 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         };
         let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
         b.push(" WHERE 1 = 1");
+        if let Some(search) = search {
+            b.push(" AND ");
+            push_contains(&mut b, "l.search_text", search);
+        }
         push_calendars(&mut b, q.calendars.as_deref(), false);
         match q.status {
             Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
@@ -167,7 +160,15 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         let want = limit + 1 - found.len();
         b.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
-        let rows: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
+        // A search is planned for its own fragment every time (an unnamed statement, never a cached generic
+        // plan): a rare fragment (a phone's digits) is best found through the trigram index and its few
+        // matches sorted, a common one (a surname) by walking the run in id order until the page is full,
+        // and only the fragment tells which.
+        let rows: Vec<SummaryRow> = b
+            .build_query_as()
+            .persistent(search.is_none())
+            .fetch_all(pool)
+            .await?;
         for row in rows {
             found.push((in_new, row.into_summary()?));
         }
@@ -220,47 +221,6 @@ fn push_kind_and_period(b: &mut QueryBuilder<Postgres>, q: &InboxQuery) {
     }
 }
 
-/// A text search is one query instead of the two runs: the trigram index finds the matches, and only they
-/// are sorted into new-first order.
-async fn inbox_search(
-    pool: &PgPool,
-    q: &InboxQuery,
-    search: &str,
-    limit: usize,
-) -> Result<InboxPage> {
-    let mut b = QueryBuilder::<Postgres>::new("SELECT ");
-    b.push(summary_columns!())
-        .push(", l.status = 'new' AS in_new")
-        .push(summary_from!())
-        .push(" WHERE ");
-    push_contains(&mut b, "l.search_text", search);
-    push_calendars(&mut b, q.calendars.as_deref(), false);
-    if let Some(status) = q.status {
-        b.push(" AND l.status = ").push_bind(status.as_str());
-    }
-    push_kind_and_period(&mut b, q);
-    if let Some(c) = q.cursor {
-        // After the cursor: later in its run, or anywhere in the run after it.
-        b.push(" AND (((l.status = 'new') = ")
-            .push_bind(c.in_new)
-            .push(" AND l.id < ")
-            .push_bind(c.after_id)
-            .push(if c.in_new {
-                ") OR l.status <> 'new')"
-            } else {
-                "))"
-            });
-    }
-    b.push(" ORDER BY (l.status = 'new') DESC, l.id DESC LIMIT ")
-        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    let rows: Vec<SearchRow> = b.build_query_as().fetch_all(pool).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        found.push((row.in_new, row.summary.into_summary()?));
-    }
-    Ok(inbox_page(found, limit))
-}
-
 pub(super) async fn inbox_pulse(pool: &PgPool, calendars: Option<&[i64]>) -> Result<InboxPulse> {
     if calendars.is_some_and(<[i64]>::is_empty) {
         return Ok(InboxPulse {
@@ -302,19 +262,22 @@ pub(super) async fn calendar_days(
     if days == 0 || calendars.is_empty() {
         return Ok(slots);
     }
-    // Counts: one statement of per-day subqueries, each a range count that the (calendar, time) index
-    // covers, cut at the exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
+    // Counts: one statement of per-day subqueries, each a range walk of the (calendar, time) index cut at the
+    // exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right), that stops at the
+    // cap.
     let mut b = QueryBuilder::<Postgres>::new("SELECT ");
     for day in 0..days {
         if day > 0 {
             b.push(", ");
         }
-        b.push("(SELECT COUNT(*) FROM leads l WHERE l.starts_at >= ")
+        b.push("(SELECT COUNT(*) FROM (SELECT 1 FROM leads l WHERE l.starts_at >= ")
             .push_bind(ms(bounds[day]))
             .push(" AND l.starts_at < ")
             .push_bind(ms(bounds[day + 1]));
         push_calendars(&mut b, Some(calendars), true);
-        b.push(")");
+        b.push(" LIMIT ")
+            .push_bind(DaySlot::COUNT_CAP)
+            .push(") AS capped)");
     }
     let row = b.build().fetch_one(pool).await?;
     for (day, slot) in slots.iter_mut().enumerate() {

@@ -306,15 +306,32 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
 /// substring), so that only the leads that contain it are read; the `LIKE` then decides, exactly as for a
 /// shorter fragment, which is a scan.
 fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &str) {
-    // Stored text has U+FFFD where a NUL was sent (see the domain's text rules), and neither the FTS5 query
-    // language nor PostgreSQL can carry a NUL: the search looks for what is stored.
-    let lowered = search.to_lowercase().replace('\0', "\u{FFFD}");
-    if lowered.chars().count() >= 3 {
+    if let Some(phrase) = lead_search_phrase(search) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
-            .push_bind(format!("\"{}\"", lowered.replace('"', "\"\"")))
+            .push_bind(phrase)
             .push(") AND ");
     }
-    let escaped = lowered
+    push_lead_search_text(q, search);
+}
+
+/// The FTS5 query of the trigram index `leads_fts` that finds the leads whose search text contains `search`
+/// (a phrase of its trigrams), or `None` for a fragment shorter than three characters, which the index cannot
+/// serve.
+fn lead_search_phrase(search: &str) -> Option<String> {
+    let lowered = lowered_search(search);
+    (lowered.chars().count() >= 3).then(|| format!("\"{}\"", lowered.replace('"', "\"\"")))
+}
+
+/// `search` as the stored search text has it: lower-cased, with U+FFFD where a NUL was sent (see the domain's
+/// text rules; neither the FTS5 query language nor PostgreSQL can carry a NUL).
+fn lowered_search(search: &str) -> String {
+    search.to_lowercase().replace('\0', "\u{FFFD}")
+}
+
+/// Appends the test that decides a text search: the lead's (`l`) search text contains `search`, lower-cased,
+/// with `%`, `_` and backslashes matching themselves.
+fn push_lead_search_text(q: &mut QueryBuilder<Sqlite>, search: &str) {
+    let escaped = lowered_search(search)
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, ms, parse_enum, push_lead_search};
+use super::{Result, from_ms, lead_search_phrase, ms, parse_enum, push_lead_search_text};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
@@ -40,6 +40,13 @@ macro_rules! summary_from {
 }
 
 const SUMMARY_SELECT: &str = concat!("SELECT ", summary_columns!(), summary_from!());
+
+/// The joins of a [`LeadSummary`] found through the trigram index: the index's matches first, in its order.
+const SEARCH_FROM: &str = " FROM leads_fts
+        CROSS JOIN leads l ON l.id = leads_fts.rowid
+        CROSS JOIN calendars c ON c.id = l.calendar_id
+        LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
+        LEFT JOIN users u ON u.id = l.assignee_id";
 
 /// A row of [`SUMMARY_SELECT`].
 #[derive(sqlx::FromRow)]
@@ -93,14 +100,6 @@ impl SummaryRow {
     }
 }
 
-/// A summary with the run of the inbox it belongs to (the text search).
-#[derive(sqlx::FromRow)]
-struct SearchRow {
-    #[sqlx(flatten)]
-    summary: SummaryRow,
-    in_new: bool,
-}
-
 /// A summary with the day of the calendar view it belongs to.
 #[derive(sqlx::FromRow)]
 struct DayRow {
@@ -151,10 +150,6 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         Some(_) => &[false],
         None => &[true, false],
     };
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if let Some(search) = search {
-        return inbox_search(pool, q, search, limit).await;
-    }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for &in_new in runs {
         let after = match q.cursor {
@@ -163,22 +158,9 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
             Some(c) if in_new && !c.in_new => continue,
             _ => None,
         };
-        let mut b = QueryBuilder::<Sqlite>::new(SUMMARY_SELECT);
-        b.push(" WHERE 1 = 1");
-        push_calendars(&mut b, q.calendars.as_deref(), false);
-        match q.status {
-            Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
-            None if in_new => b.push(" AND l.status = 'new'"),
-            None => b.push(" AND l.status <> 'new'"),
-        };
-        push_kind_and_period(&mut b, q);
-        if let Some(after) = after {
-            b.push(" AND l.id < ").push_bind(after);
-        }
         let want = limit + 1 - found.len();
-        b.push(" ORDER BY l.id DESC LIMIT ")
-            .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
-        let rows: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
+        let mut run = inbox_run(q, in_new, after, want);
+        let rows: Vec<SummaryRow> = run.build_query_as().fetch_all(pool).await?;
         for row in rows {
             found.push((in_new, row.into_summary()?));
         }
@@ -187,6 +169,56 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         }
     }
     Ok(inbox_page(found, limit))
+}
+
+/// The statement of one run of the inbox (`in_new`: its new leads, else the others), after the lead `after`,
+/// at most `want` leads.
+///
+/// A search of three characters or more walks the trigram index's matches newest first (FTS5 hands them out
+/// in rowid order, lazily): a common fragment fills the page from its first matches, a rare one reads its few
+/// matches; never every match sorted. The `LIKE` then decides each, as for a shorter fragment.
+fn inbox_run(
+    q: &InboxQuery,
+    in_new: bool,
+    after: Option<i64>,
+    want: usize,
+) -> QueryBuilder<Sqlite> {
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let phrase = search.and_then(lead_search_phrase);
+    let id = if phrase.is_some() {
+        "leads_fts.rowid"
+    } else {
+        "l.id"
+    };
+    let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
+    b.push(summary_columns!());
+    match phrase {
+        Some(phrase) => {
+            b.push(SEARCH_FROM)
+                .push(" WHERE leads_fts MATCH ")
+                .push_bind(phrase);
+        }
+        None => {
+            b.push(summary_from!()).push(" WHERE 1 = 1");
+        }
+    }
+    if let Some(search) = search {
+        b.push(" AND ");
+        push_lead_search_text(&mut b, search);
+    }
+    push_calendars(&mut b, q.calendars.as_deref(), false);
+    match q.status {
+        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+        None if in_new => b.push(" AND l.status = 'new'"),
+        None => b.push(" AND l.status <> 'new'"),
+    };
+    push_kind_and_period(&mut b, q);
+    if let Some(after) = after {
+        b.push(format!(" AND {id} < ")).push_bind(after);
+    }
+    b.push(format!(" ORDER BY {id} DESC LIMIT "))
+        .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
+    b
 }
 
 /// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next
@@ -229,49 +261,6 @@ fn push_kind_and_period(b: &mut QueryBuilder<Sqlite>, q: &InboxQuery) {
         .push_bind(super::ms(now))
         .push(")");
     }
-}
-
-/// A text search reads the leads that contain the fragment (from the trigram index, see
-/// [`push_lead_search`](super::push_lead_search)) instead of the two runs, and sorts the (few) matches into
-/// new-first order.
-async fn inbox_search(
-    pool: &SqlitePool,
-    q: &InboxQuery,
-    search: &str,
-    limit: usize,
-) -> Result<InboxPage> {
-    let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
-    b.push(summary_columns!())
-        .push(", l.status = 'new' AS in_new")
-        .push(summary_from!())
-        .push(" WHERE ");
-    push_lead_search(&mut b, search);
-    push_calendars(&mut b, q.calendars.as_deref(), false);
-    if let Some(status) = q.status {
-        // Unary plus: a scan in id order, not a walk of the status index (see above).
-        b.push(" AND +l.status = ").push_bind(status.as_str());
-    }
-    push_kind_and_period(&mut b, q);
-    if let Some(c) = q.cursor {
-        // After the cursor: later in its run, or anywhere in the run after it.
-        b.push(" AND (((l.status = 'new') = ")
-            .push_bind(c.in_new)
-            .push(" AND l.id < ")
-            .push_bind(c.after_id)
-            .push(if c.in_new {
-                ") OR l.status <> 'new')"
-            } else {
-                "))"
-            });
-    }
-    b.push(" ORDER BY (l.status = 'new') DESC, l.id DESC LIMIT ")
-        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    let rows: Vec<SearchRow> = b.build_query_as().fetch_all(pool).await?;
-    let mut found = Vec::with_capacity(rows.len());
-    for row in rows {
-        found.push((row.in_new, row.summary.into_summary()?));
-    }
-    Ok(inbox_page(found, limit))
 }
 
 pub(super) async fn inbox_pulse(
@@ -318,19 +307,22 @@ pub(super) async fn calendar_days(
     if days == 0 || calendars.is_empty() {
         return Ok(slots);
     }
-    // Counts: one statement of per-day subqueries, each a range count that the (calendar, time) index
-    // covers, cut at the exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right).
+    // Counts: one statement of per-day subqueries, each a range walk of the (calendar, time) index cut at the
+    // exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right), that stops at the
+    // cap.
     let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
     for day in 0..days {
         if day > 0 {
             b.push(", ");
         }
-        b.push("(SELECT COUNT(*) FROM leads l WHERE l.starts_at >= ")
+        b.push("(SELECT COUNT(*) FROM (SELECT 1 FROM leads l WHERE l.starts_at >= ")
             .push_bind(ms(bounds[day]))
             .push(" AND l.starts_at < ")
             .push_bind(ms(bounds[day + 1]));
         push_calendars(&mut b, Some(calendars), true);
-        b.push(")");
+        b.push(" LIMIT ")
+            .push_bind(DaySlot::COUNT_CAP)
+            .push(") AS capped)");
     }
     let row = b.build().fetch_one(pool).await?;
     for (day, slot) in slots.iter_mut().enumerate() {
@@ -431,8 +423,58 @@ pub(super) async fn summaries_by_id(pool: &SqlitePool, ids: &[i64]) -> Result<Ve
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The plan of one run of the inbox, one line per step (parameters unbound: SQLite plans without them).
+    async fn run_plan(pool: &SqlitePool, q: &InboxQuery, in_new: bool) -> String {
+        let run = inbox_run(q, in_new, Some(1_000_000), 51);
+        let sql = format!("EXPLAIN QUERY PLAN {}", run.into_string());
+        let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        steps
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// An inbox search (a surname that thousands of leads share, or a phone's digits) reads the trigram
+    /// index's matches newest first and stops when the page is full: the plan walks `leads_fts` first and
+    /// never sorts the matches.
+    #[tokio::test]
+    async fn an_inbox_search_walks_the_trigram_index_newest_first_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+        let storage = crate::SqliteStorage::connect(&url).await.unwrap();
+        for (search, calendars, status) in [
+            ("Кузнецова", None, None),
+            ("916 123", Some(vec![1, 2, 3]), None),
+            ("916", Some(vec![2]), Some(LeadStatus::Done)),
+        ] {
+            let q = InboxQuery {
+                calendars,
+                status,
+                search: Some(search.into()),
+                limit: 50,
+                ..InboxQuery::default()
+            };
+            for in_new in [true, false] {
+                let plan = run_plan(&storage.pool, &q, in_new).await;
+                assert!(
+                    plan.lines()
+                        .next()
+                        .unwrap_or_default()
+                        .contains("leads_fts VIRTUAL TABLE"),
+                    "{search}: {plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{search}: {plan}");
+            }
+        }
+    }
 
     #[test]
     fn an_inbox_cursor_round_trips_and_rejects_anything_else() {

@@ -303,10 +303,21 @@ impl InboxPulse {
 /// One day of a calendar view.
 #[derive(Debug, Clone, Default)]
 pub struct DaySlot {
-    /// How many leads start that day.
+    /// How many leads start that day, counted up to [`DaySlot::COUNT_CAP`].
     pub count: i64,
     /// The first of them, by time.
     pub events: Vec<LeadSummary>,
+}
+
+impl DaySlot {
+    /// The most leads a day of a calendar view counts; a busier day shows "ещё N+". Counting every lead of
+    /// every day of a month read tens of thousands of index entries per page at a million leads.
+    pub const COUNT_CAP: i64 = 100;
+
+    /// Whether the day has at least as many leads as the count goes to.
+    pub fn count_capped(&self) -> bool {
+        self.count >= Self::COUNT_CAP
+    }
 }
 
 /// An HTTP source as the administration page lists it: the source, and what only the list shows.

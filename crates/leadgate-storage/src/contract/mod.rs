@@ -42,6 +42,7 @@ mod layout_files;
 mod leads;
 mod ledger;
 mod live;
+mod pages;
 mod personal_data;
 mod reports;
 mod settings;
@@ -60,6 +61,7 @@ pub use layout_files::*;
 pub use leads::*;
 pub use ledger::*;
 pub use live::*;
+pub use pages::*;
 pub use personal_data::*;
 pub use reports::*;
 pub use settings::*;
@@ -119,6 +121,8 @@ macro_rules! storage_contract_suite {
             new_leads_are_assigned_by_their_calendars_rule,
             a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee,
             report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased,
+            a_pages_duplicate_hints_are_each_leads_own_hint,
+            a_calendar_day_counts_its_leads_up_to_the_cap,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
