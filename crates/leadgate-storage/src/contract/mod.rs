@@ -100,6 +100,7 @@ macro_rules! storage_contract_suite {
             a_job_lock_has_one_holder_until_dropped,
             a_lead_summary_is_read_by_id_as_the_lists_show_it,
             personal_data_is_found_erased_and_audited,
+            an_erased_leads_comments_and_follow_up_notes_are_blanked,
             records_the_file_declares_are_its_own_and_retired_when_it_drops_them,
             a_sources_cors_origins_are_replaced_as_a_whole,
             a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts,
