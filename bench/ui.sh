@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Web UI benchmark: fills a fresh SQLite database with 100,000 leads and drives the inbox, calendar, search and
-# reports pages with 16 concurrent signed-in clients (8 for the reports), printing p50/p99/max latency per page
-# (loopback, release build). With LG_BENCH_POSTGRES_URL (a role that may create databases) it runs again on a
+# Web UI benchmark: fills a fresh SQLite database with 100,000 leads and drives the inbox (filtered by calendar,
+# status and assignee too), a lead page with a 500-entry timeline, the calendar, search and reports pages with
+# 16 concurrent signed-in clients (8 for the reports), printing p50/p99/max latency per page (loopback, release
+# build). With LG_BENCH_POSTGRES_URL (a role that may create databases) it runs again on a
 # fresh PostgreSQL database, dropped at the end.
 #
 #   bench/ui.sh                      the default run

@@ -7,7 +7,11 @@
 //! dropped at the end), fills it through `Storage::submit_batch` in large batches (one transaction each), by
 //! default every lead dated in May 2019
 //! so the month view of May is as dense as it can be (about 3,200 leads a day), spread over four calendars (two
-//! common, one personal of the manager, one of another manager) with 70 % of them new. Then, per page, one
+//! common, one personal of the manager, one of another manager) with 70 % of them new. The leads are assigned
+//! as the calendars' rules say: the first common calendar in turn between the two managers, the personal ones
+//! to their owners, the second common calendar to nobody (the inbox filtered by assignee has each kind). One
+//! lead of the first calendar gets a 500-entry timeline (comments, follow-ups planned and done, edits), for
+//! the lead page at its heaviest. Then, per page, one
 //! client alone requests it in a loop (the server's own time per page, plus a loopback round trip), and then
 //! 16 client tasks do at once; the latency of every response (from sending the request to the last byte) is
 //! reported as p50/p99/max. With 16 clients on a 2-core machine a request mostly waits for the others: its
@@ -38,15 +42,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{Duration as Span, Utc};
 use leadgate::config::Settings;
 use leadgate::intake::IntakeSettings;
 use leadgate::startup::Application;
 use leadgate_domain::account::Role;
+use leadgate_domain::lead::{AssignmentRule, LeadEventKind};
 use leadgate_postgres::PgStorage;
 use leadgate_sqlite::SqliteStorage;
 use leadgate_storage::{
-    Disposition, LeadDraft, LedgerEntry, SourceRef, Storage, StoredRaw, Submission,
+    Disposition, InboxQuery, LeadDraft, LedgerEntry, NewComment, NewFollowUp, NewLeadEvent,
+    SourceRef, Storage, StoredRaw, Submission,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -395,6 +401,76 @@ async fn seed(storage: &dyn Storage, db: &Database, leads: u64, days: u64, calen
     );
 }
 
+/// Gives the newest lead of `calendar` a history of 500 entries, as a year of work on a big customer would:
+/// 200 comments, 100 follow-ups planned (50 of them done), and edits for the rest beside its assignment.
+/// Returns its id.
+async fn long_timeline(storage: &dyn Storage, calendar: i64, manager: i64) -> i64 {
+    let started = Instant::now();
+    let lead = newest_lead(storage, calendar).await;
+    let at = Utc::now() - Span::days(365);
+    let mut entries = storage.lead_history(lead).await.unwrap().len();
+    for n in 0..200 {
+        let comment = NewComment {
+            lead_id: lead,
+            author_id: manager,
+            body: format!(
+                "Звонил клиенту ({n}): макет согласован, ждут счёт.\nПерезвонить после обеда."
+            ),
+            at: at + Span::hours(n),
+        };
+        storage.add_comment(&comment).await.unwrap().unwrap();
+    }
+    for n in 0..100 {
+        let follow_up = NewFollowUp {
+            lead_id: lead,
+            owner_id: manager,
+            due_at: at + Span::days(n),
+            note: format!("Перезвонить насчёт заказа {n}"),
+            created_by: manager,
+            at: at + Span::days(n) - Span::hours(2),
+        };
+        let planned = storage.plan_follow_up(&follow_up).await.unwrap().unwrap();
+        if n % 2 == 0 {
+            storage
+                .complete_follow_up(planned.id, manager, at + Span::days(n))
+                .await
+                .unwrap();
+        }
+    }
+    entries += 350;
+    for n in 0..(500 - entries) {
+        let edit = NewLeadEvent {
+            at: at + Span::minutes(i64::try_from(n).unwrap()),
+            ..NewLeadEvent::new(lead, Some(manager), LeadEventKind::Edited).with_change(
+                "phone",
+                Some(format!("+7 916 000-{n:02}-00").as_str()),
+                Some(format!("+7 916 000-{n:02}-01").as_str()),
+            )
+        };
+        storage.record_lead_event(&edit).await.unwrap();
+    }
+    let history = storage.lead_history(lead).await.unwrap().len();
+    assert_eq!(history, 500, "the busy lead's history");
+    eprintln!(
+        "lead {lead}: a 500-entry history in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    lead
+}
+
+/// The newest lead of `calendar`, as its inbox shows it first.
+async fn newest_lead(storage: &dyn Storage, calendar: i64) -> i64 {
+    let newest = storage
+        .inbox(&InboxQuery {
+            calendars: Some(vec![calendar]),
+            limit: 1,
+            ..InboxQuery::default()
+        })
+        .await
+        .unwrap();
+    newest.items[0].id
+}
+
 async fn sign_in(base: &str, login: &str, password: &str) -> String {
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -560,6 +636,16 @@ async fn run(db: &Database, dir: &std::path::Path) {
         }
         None => set_up(storage.as_ref(), db, &settings, leads, days).await,
     }
+    // The lead with the 500-entry history: the newest of the first common calendar (see `long_timeline`).
+    let first = storage
+        .calendars()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == settings.default_calendar)
+        .unwrap()
+        .id;
+    let busy = newest_lead(storage.as_ref(), first).await;
     drop(storage);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -573,13 +659,14 @@ async fn run(db: &Database, dir: &std::path::Path) {
     let manager = Arc::new(sign_in(&base, "manager1", "bench-password").await);
 
     println!(
-        "leadgate web UI on {}, {leads} leads over {days} days from 1 May 2019 (4 calendars, 70 % new), {clients} concurrent clients ({report_clients} for the reports), {seconds} s per page",
+        "leadgate web UI on {}, {leads} leads over {days} days from 1 May 2019 (4 calendars, 70 % new, 3 in 4 assigned), {clients} concurrent clients ({report_clients} for the reports), {seconds} s per page",
         db.label()
     );
     println!(
         "{:<46} | {:>8} {:>8} {:>8} | {:>3} {:>6} {:>8} {:>8} {:>8}",
         "page (who)", "1: p50", "p99", "max", "n", "req/s", "n: p50", "p99", "max"
     );
+    let busy_page = format!("/leads/{busy}");
     let pages = [
         ("inbox, first page (admin)", "/inbox", &admin),
         (
@@ -600,6 +687,16 @@ async fn run(db: &Database, dir: &std::path::Path) {
         ),
         ("inbox, assigned to me (manager)", "/inbox?who=me", &manager),
         ("inbox, unassigned (manager)", "/inbox?who=none", &manager),
+        (
+            "inbox, assigned to manager2 (admin)",
+            "/inbox?who=manager2",
+            &admin,
+        ),
+        (
+            "lead page, 500-entry timeline (manager)",
+            busy_page.as_str(),
+            &manager,
+        ),
         (
             "calendar month May 2019 (admin)",
             "/calendar?view=month&date=2019-05-15",
@@ -732,5 +829,18 @@ async fn set_up(storage: &dyn Storage, db: &Database, settings: &Settings, leads
             .await
             .unwrap(),
     );
+    // Who gets the leads: the first common calendar in turn between the managers, the personal ones their
+    // owners, the second common one nobody.
+    storage
+        .set_assignment_rule(calendars[0], AssignmentRule::RoundRobin, &[manager, other])
+        .await
+        .unwrap();
+    for personal in &calendars[2..] {
+        storage
+            .set_assignment_rule(*personal, AssignmentRule::Owner, &[])
+            .await
+            .unwrap();
+    }
     seed(storage, db, leads, days, &calendars).await;
+    long_timeline(storage, calendars[0], manager).await;
 }

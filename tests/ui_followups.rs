@@ -216,3 +216,58 @@ async fn an_administrator_plans_a_follow_up_for_a_manager_who_marks_it_done_and_
     );
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_inbox_row_updated_live_keeps_its_overdue_mark() {
+    let app = TestApp::spawn().await;
+    let m1 = add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let lead = post_lead(&app, "Перезвонить о макете").await;
+    storage(&app)
+        .await
+        .plan_follow_up(&NewFollowUp {
+            lead_id: lead,
+            owner_id: m1,
+            due_at: Utc::now() - Duration::hours(1),
+            note: "Просрочено".into(),
+            created_by: m1,
+            at: Utc::now(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let b = Browser::start().await;
+    b.sign_in(&app, "manager1", "manager-password").await;
+    let row = format!("tr[data-lead-id=\"{lead}\"]");
+    b.wait_for(&format!("{row} .overdue-mark")).await;
+    b.wait_for("#live[data-state=\"open\"]").await;
+    js(&b, "window.__same_page = true; return null").await;
+
+    // Taken into work over the API: the open page replaces the row with the one the live stream sends.
+    let r = app
+        .client
+        .patch(format!("{}/api/v1/leads/{lead}", app.base))
+        .bearer_auth(&app.admin_token)
+        .json(&serde_json::json!({"status": "in_progress"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    b.wait_for(&format!("{row}.live-arrived .status-in_progress"))
+        .await;
+    assert_eq!(
+        js(&b, "return window.__same_page === true").await,
+        true,
+        "the row was replaced in place, not by a reload"
+    );
+    assert!(
+        b.client
+            .find(Locator::Css(&format!(
+                "{row}.has-overdue-follow-up .overdue-mark"
+            )))
+            .await
+            .is_ok(),
+        "the live row keeps the overdue mark"
+    );
+    b.screenshot("inbox-live-overdue-follow-up").await;
+    b.stop().await;
+}

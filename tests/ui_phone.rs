@@ -1,8 +1,9 @@
-//! The manager's phone: the inbox, a lead (its `tel:` link and actions), the calendar's week and month and a
-//! tech card, in headless Chromium emulating a 390×844 phone (device scale 3, touch). Each page must fit the
-//! screen's width (no sideways scrolling, no element sticking out), every link, button and form control a
-//! thumb taps must be at least 44×44 CSS px (the size Apple's and WCAG's target-size guidance names), and the
-//! same pages at a desktop's width keep their layout (the inbox a table). Screenshots of both go to
+//! The manager's phone: the inbox, a lead (its `tel:` link and actions), the lead's forms as a manager uses
+//! them (its details corrected, a comment, a follow-up, an order line added and changed), the calendar's week
+//! and month and a tech card, in headless Chromium emulating a 390×844 phone (device scale 3, touch). Each
+//! page must fit the screen's width (no sideways scrolling, no element sticking out), every link, button and
+//! form control a thumb taps must be at least 44×44 CSS px (the size Apple's and WCAG's target-size guidance
+//! names), and the same pages at a desktop's width keep their layout (the inbox a table). Screenshots of both go to
 //! `target/ui-artifacts/` (`phone-*.png`, `desktop-*.png`) for a human to look at.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -386,5 +387,78 @@ async fn at_a_desktop_width_the_inbox_is_still_a_table_with_every_column() {
     b.click("a.tech-card-link").await;
     b.wait_for("#card-number").await;
     b.full_page_screenshot("desktop-tech-card").await;
+    b.stop().await;
+}
+
+/// Replaces the text of an input, as a thumb would: tap, clear, type.
+async fn retype(b: &Browser, css: &str, value: &str) {
+    let input = b
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+}
+
+#[tokio::test]
+async fn on_a_phone_a_manager_edits_a_lead_comments_plans_a_follow_up_and_changes_a_line() {
+    let (app, b, _, contact) = manager_on_a_phone(2).await;
+    let lead = format!("/leads/{contact}");
+    phone_page_fits(&b, &app, &lead, "#edit-lead", "lead-to-edit").await;
+
+    // The details, corrected in the open form.
+    b.click("#edit-lead summary").await;
+    b.wait_for("#edit-phone").await;
+    page_fits(&b, "lead-edit-form").await;
+    retype(&b, "#edit-phone", "+7 916 765-43-21").await;
+    retype(&b, "#edit-person", LONG_PERSON).await;
+    b.click("#edit-save").await;
+    b.wait_for("#phone-link[href=\"tel:+79167654321\"]").await;
+
+    // A comment with a long unbroken word, and a follow-up for tomorrow.
+    b.type_into(
+        "#comment-body",
+        "Перезвонить после обеда: ПросилиСогласоватьМакетБаннераДляФасадаТорговогоЦентраНаМираБезПробелов",
+    )
+    .await;
+    b.click("#add-comment").await;
+    b.wait_for("li.comment").await;
+    b.client
+        .execute(
+            "document.getElementById('follow-up-time').value = '11:00'; return null",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.type_into("#follow-up-note", "Уточнить размеры и выставить счёт")
+        .await;
+    b.click("#plan-follow-up").await;
+    b.wait_for("li.follow-up .complete-follow-up").await;
+    page_fits(&b, "lead-commented-and-planned").await;
+
+    // A line added on the phone turns the request into an order; then it is opened and changed.
+    retype(&b, "#new-line-nomenclature", "Баннер").await;
+    retype(&b, "#new-line-width", "3,0").await;
+    retype(&b, "#new-line-height", "2").await;
+    retype(&b, "#new-line-quantity", "2").await;
+    retype(&b, "#new-line-price", "1500").await;
+    retype(&b, "#new-line-amount", "3000").await;
+    b.click("#add-line-save").await;
+    b.wait_for("details.edit-line").await;
+    b.click("details.edit-line summary").await;
+    b.wait_for("details.edit-line[open] .line-width").await;
+    page_fits(&b, "lead-edit-line").await;
+    retype(&b, "details.edit-line .line-width", "4").await;
+    retype(&b, "details.edit-line .line-amount", "4000").await;
+    b.click("details.edit-line .save-line").await;
+    b.client
+        .wait()
+        .for_element(Locator::XPath(
+            "//table[contains(@class, 'lines')]//td[normalize-space(.) = '4 × 2']",
+        ))
+        .await
+        .expect("the changed line in the order's table");
+    page_fits(&b, "lead-edited-into-an-order").await;
     b.stop().await;
 }

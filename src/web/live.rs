@@ -4,10 +4,11 @@
 //! `GET /inbox/events?cal=ID` and `GET /calendar/events?view=week|month&cal=ID&cal=ID` send an event `lead`
 //! per lead (JSON: `id`, `change` (`new`, `updated` or `moved`), `gone` (a lead moved out of what the page
 //! shows: it is removed), `calendar_id`, `date`, `html`, and for desktop
-//! notifications `kind`, `title`, `phone` and `url`), with the hub's event id. A page resumes after a
-//! reconnect from the browser's `Last-Event-ID`, or at first from the `since` id it was rendered with, so
-//! nothing committed after the page was rendered is missed. When that id is too old for the hub's ring, or
-//! events may have been missed since (another instance's changes were not heard while the relay's listener
+//! notifications `kind`, `title`, `phone` and `url`), with the hub's event id. An inbox row carries the
+//! overdue mark the page's rows carry (read for the lead as it is sent: the lead's summary does not hold it).
+//! A page resumes after a reconnect from the browser's `Last-Event-ID`, or at first from the `since` id it was
+//! rendered with, so nothing committed after the page was rendered is missed. When that id is too old for the
+//! hub's ring, or events may have been missed since (another instance's changes were not heard while the relay's listener
 //! reconnected), the stream sends one event `reload` and ends: the page reloads its list. Visibility is the inbox's: a manager
 //! gets the leads of the calendars they may see (read again every half minute), an administrator all.
 //!
@@ -374,7 +375,22 @@ async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Event>
 
 async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<String> {
     let tz = timezone(&s.state);
-    let row = LeadRow::new(&event.lead, tz);
+    let mut row = LeadRow::new(&event.lead, tz);
+    if s.target == Target::Inbox && !gone {
+        // The row replaces the page's: it carries the same overdue mark, read as the inbox reads it.
+        match s
+            .state
+            .storage
+            .leads_with_overdue_follow_ups(&[row.id], chrono::Utc::now())
+            .await
+        {
+            Ok(overdue) => row.overdue = overdue.contains(&row.id),
+            // The change is still shown; the mark comes back with the next reload.
+            Err(e) => {
+                tracing::warn!(error = %e, lead_id = row.id, "cannot read a live lead's follow-ups");
+            }
+        }
+    }
     let html = match s.target {
         Target::Inbox => RowHtml { r: &row }.render(),
         Target::Calendar { month } => EventHtml {

@@ -1,6 +1,7 @@
 //! The reports page: for a period, grouping and filters, each report as a chart drawn on the server (plain
 //! SVG in the page, so it needs no script and prints as it shows) with its numbers in a table below, and each
-//! table as a CSV download; and the inbox's current filter as CSV.
+//! table as a CSV download; and the inbox's current filter as CSV (every filter the inbox has, its assignee and
+//! overdue follow-ups among them).
 //!
 //! A manager's reports count only the calendars the manager may see (the inbox's rule); the quarantine and
 //! collector health report is for administrators.
@@ -9,7 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use tracing::instrument;
 
@@ -22,7 +23,7 @@ use crate::app::reports::{
 };
 use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
-use leadgate_storage::LeadFilter;
+use leadgate_storage::{LeadFilter, LeadView, PageRequest, Storage};
 
 /// Colours of the series, in order; readable in grey when printed (they differ in lightness).
 const PALETTE: &[&str] = &[
@@ -674,10 +675,86 @@ pub async fn inbox_csv(
         to: date(&p.to, "to")?.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
         search: trimmed(&p.q),
     };
+    // The inbox's own filters beside the lead list's: the assignee and the overdue follow-ups.
+    let assignee = match trimmed(&p.who).as_deref() {
+        None => None,
+        Some("me") => Some(Some(viewer.login.clone())),
+        Some("none") => Some(None),
+        Some(login) => {
+            let known = state
+                .storage
+                .users()
+                .await?
+                .iter()
+                .any(|u| !u.disabled && u.login == login);
+            if !known {
+                return Err(bad("assignee"));
+            }
+            Some(Some(login.to_owned()))
+        }
+    };
+    let inbox = InboxFilter {
+        assignee,
+        overdue_at: trimmed(&p.overdue).map(|_| Utc::now()),
+    };
     let scope = calendar_scope(&state, &viewer).await?;
-    let leads = reports::all_leads(state.storage.as_ref(), &filter, scope.as_deref()).await?;
+    let leads = inbox_leads(state.storage.as_ref(), &filter, scope.as_deref(), &inbox).await?;
     Ok(csv_response(
         "inbox.csv",
         &reports::leads_list_csv(&leads, tz),
     ))
+}
+
+/// What the inbox narrows the lead list by beyond a [`LeadFilter`].
+struct InboxFilter {
+    /// Only leads of this assignee (login), or only unassigned ones (`Some(None)`).
+    assignee: Option<Option<String>>,
+    /// Only leads with an open follow-up due before this time.
+    overdue_at: Option<DateTime<Utc>>,
+}
+
+/// Every lead the inbox shows for its filter (up to [`reports::MAX_EXPORT_LEADS`]), newest first: the lead
+/// list's leads without those marked a second submission of another (they have left the inbox), narrowed by
+/// the assignee and the overdue follow-ups as the inbox narrows them.
+async fn inbox_leads(
+    storage: &dyn Storage,
+    filter: &LeadFilter,
+    scope: Option<&[i64]>,
+    inbox: &InboxFilter,
+) -> Result<Vec<LeadView>, ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = storage
+            .leads(
+                filter,
+                scope,
+                PageRequest {
+                    limit: PageRequest::MAX_LIMIT,
+                    cursor,
+                },
+            )
+            .await?;
+        let mut leads: Vec<LeadView> = page
+            .items
+            .into_iter()
+            .filter(|l| l.duplicate_of.is_none())
+            .filter(|l| inbox.assignee.as_ref().is_none_or(|a| *a == l.assignee))
+            .collect();
+        if let Some(now) = inbox.overdue_at {
+            let ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+            let overdue = storage.leads_with_overdue_follow_ups(&ids, now).await?;
+            leads.retain(|l| overdue.contains(&l.id));
+        }
+        out.extend(leads);
+        if out.len() >= reports::MAX_EXPORT_LEADS {
+            out.truncate(reports::MAX_EXPORT_LEADS);
+            break;
+        }
+        match page.next.as_deref().map(str::parse::<i64>) {
+            Some(Ok(next)) => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(out)
 }

@@ -7,7 +7,8 @@
 //! What erasing means:
 //! - a lead is anonymised, not deleted (the shop's statistics keep its calendar, kind, status, dates, goods
 //!   and tech cards): subject, description, contact person, phones, e-mail, INN, layout file URLs, warnings
-//!   and the searchable text are blanked, extra works lose their free-text description, the link to its
+//!   and the searchable text are blanked, extra works lose their free-text description, the managers'
+//!   comments on it and its follow-ups' notes are blanked, the old values its history kept go, the link to its
 //!   counterparty goes, and `erased_at` is set;
 //! - a ledger record loses its raw bytes (the original message can no longer be downloaded or reprocessed);
 //!   a rejected one becomes discarded. Its ledger key stays, so the same mail still in the mailbox is known
@@ -303,6 +304,20 @@ async fn erase(
     for_ids(
         conn,
         "UPDATE lead_events SET detail = '{}' WHERE lead_id",
+        &lead_ids,
+    )
+    .await?;
+    // What managers wrote about the person: the comments' text and the follow-ups' notes (who wrote them, and
+    // when, stay with the lead's statistics).
+    for_ids(
+        conn,
+        "UPDATE lead_comments SET body = '' WHERE lead_id",
+        &lead_ids,
+    )
+    .await?;
+    for_ids(
+        conn,
+        "UPDATE follow_ups SET note = '' WHERE lead_id",
         &lead_ids,
     )
     .await?;

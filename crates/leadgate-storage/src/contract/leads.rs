@@ -416,6 +416,40 @@ pub async fn the_inbox_counts_new_leads_up_to_its_cap(s: &dyn Storage) {
     assert!(pulse.count_capped());
 }
 
+/// A lead marked a second submission of another has left the inbox: [`Leads::inbox_pulse`] does not count it
+/// among the new ones, though it is still new.
+pub async fn a_lead_marked_a_duplicate_is_not_counted_among_the_new(s: &dyn Storage) {
+    let (a, source) = calendar_and_source(s, "a").await;
+    let manager = ok(
+        "manager",
+        s.create_user("maria", "Мария", Role::Manager, None).await,
+    );
+    let first = file_lead(s, source, contact("Звонок", "+79250000011"), a, now()).await;
+    let again = file_lead(s, source, contact("Звонок", "+79250000011"), a, now()).await;
+    file_lead(s, source, contact("Другой", "+79250000012"), a, now()).await;
+    assert_eq!(ok("pulse", s.inbox_pulse(None).await).new_count, 3);
+    let hints = ok("hints", s.duplicate_hints(&[again], None).await);
+    assert_eq!(
+        hints,
+        vec![(again, first)],
+        "the second submission is hinted"
+    );
+    assert_eq!(
+        ok("mark", s.mark_duplicate(again, first, manager).await),
+        DuplicateOutcome::Done
+    );
+    for calendars in [None, Some(&[a][..])] {
+        let pulse = ok("pulse", s.inbox_pulse(calendars).await);
+        assert_eq!(pulse.new_count, 2, "the duplicate is not counted");
+    }
+    let status = some("the duplicate", ok("lead", s.lead(again).await)).status;
+    assert_eq!(
+        status,
+        LeadStatus::New,
+        "it is still new, only out of the inbox"
+    );
+}
+
 /// [`Leads::calendar_days`] and [`Leads::calendar_feed`].
 pub async fn calendar_views_count_and_list_leads_by_day_and_feed_them(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;

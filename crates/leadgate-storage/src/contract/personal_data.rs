@@ -133,3 +133,74 @@ pub async fn personal_data_is_found_erased_and_audited(s: &dyn Storage) {
         "the audit holds no erased value"
     );
 }
+
+/// Erasing a person's data blanks what managers wrote about them: the comments on their lead and the notes
+/// of its follow-ups (who wrote them and when stay), and nobody else's.
+pub async fn an_erased_leads_comments_and_follow_up_notes_are_blanked(s: &dyn Storage) {
+    let (calendar, source) = calendar_and_source(s, "site").await;
+    let manager = ok(
+        "manager",
+        s.create_user("maria", "Мария", Role::Manager, None).await,
+    );
+    let lead = file_lead(
+        s,
+        source,
+        contact("Перезвоните", "+7 925 642 42-90"),
+        calendar,
+        now(),
+    )
+    .await;
+    let kept = file_lead(
+        s,
+        source,
+        contact("Другой", "+7 925 000 00-99"),
+        calendar,
+        now(),
+    )
+    .await;
+    for id in [lead, kept] {
+        let comment = NewComment {
+            lead_id: id,
+            author_id: manager,
+            body: "Алексей просил звонить на +7 925 642 42-90 после обеда".into(),
+            at: now(),
+        };
+        some("comment", ok("comment", s.add_comment(&comment).await));
+        let follow_up = NewFollowUp {
+            lead_id: id,
+            owner_id: manager,
+            due_at: now() + Duration::days(1),
+            note: "Спросить Алексея про макет".into(),
+            created_by: manager,
+            at: now(),
+        };
+        some("follow-up", ok("plan", s.plan_follow_up(&follow_up).await));
+    }
+    let query = match PersonDataQuery::phone("8 (925) 642-42-90") {
+        Ok(query) => query,
+        Err(e) => panic!("a phone query: {e}"),
+    };
+    let actor = ErasureActor {
+        user_id: Some(manager),
+        login: "maria".into(),
+        channel: "ui",
+    };
+    let record = ok("erase", s.erase_personal_data(&query, &[], &actor).await);
+    assert_eq!(record.lead_ids, vec![lead]);
+
+    let comments = ok("comments", s.comments_of_lead(lead).await);
+    assert_eq!(comments.len(), 1, "the comment stays, without its text");
+    assert_eq!(comments[0].body, "");
+    assert_eq!(comments[0].author_id, manager, "who wrote it stays");
+    let follow_ups = ok("follow-ups", s.follow_ups_of_lead(lead).await);
+    assert_eq!(follow_ups.len(), 1, "the follow-up stays in the calendar");
+    assert_eq!(follow_ups[0].note, "");
+
+    let theirs = ok("other comments", s.comments_of_lead(kept).await);
+    assert!(
+        theirs[0].body.contains("после обеда"),
+        "nobody else's comment is touched"
+    );
+    let theirs = ok("other follow-ups", s.follow_ups_of_lead(kept).await);
+    assert_eq!(theirs[0].note, "Спросить Алексея про макет");
+}
