@@ -81,8 +81,26 @@ BEGIN
 END
 $$;
 
+-- New leads are counted once per statement, not once per row: the intake inserts a whole group of leads in
+-- one statement, mostly of one key, and a row updated once per lead in one transaction would grow a chain of
+-- versions that every later update of it walks.
+CREATE FUNCTION lead_hours_of_new_leads() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lead_hours AS h (hour, calendar_id, channel, collector_id, http_source_id, kind, status,
+                                 answered, leads, value)
+    SELECT lead_hour(received_at), calendar_id, channel, COALESCE(collector_id, 0), COALESCE(http_source_id, 0),
+           kind, status, first_action_at IS NOT NULL, COUNT(*), 0
+      FROM new_leads
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT (hour, calendar_id, channel, collector_id, http_source_id, kind, status, answered)
+    DO UPDATE SET leads = h.leads + EXCLUDED.leads;
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER lead_hours_lead_insert AFTER INSERT ON leads
-    FOR EACH ROW EXECUTE FUNCTION lead_hours_of_a_lead();
+    REFERENCING NEW TABLE AS new_leads
+    FOR EACH STATEMENT EXECUTE FUNCTION lead_hours_of_new_leads();
 CREATE TRIGGER lead_hours_lead_update
     AFTER UPDATE OF received_at, calendar_id, channel, collector_id, http_source_id, kind, status, first_action_at
     ON leads FOR EACH ROW
@@ -117,8 +135,27 @@ BEGIN
 END
 $$;
 
+-- New lines likewise, once per statement.
+CREATE FUNCTION lead_hours_of_new_lines() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE lead_hours h SET value = h.value + n.value
+      FROM (SELECT lead_hour(l.received_at) AS hour, l.calendar_id, l.channel,
+                   COALESCE(l.collector_id, 0) AS collector_id, COALESCE(l.http_source_id, 0) AS http_source_id,
+                   l.kind, l.status, l.first_action_at IS NOT NULL AS answered, SUM(o.amount::numeric) AS value
+              FROM new_lines o
+              JOIN leads l ON l.id = o.lead_id
+             WHERE o.amount IS NOT NULL AND o.removed_at IS NULL
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) n
+     WHERE h.hour = n.hour AND h.calendar_id = n.calendar_id AND h.channel = n.channel
+       AND h.collector_id = n.collector_id AND h.http_source_id = n.http_source_id AND h.kind = n.kind
+       AND h.status = n.status AND h.answered = n.answered;
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER lead_hours_line_insert AFTER INSERT ON order_lines
-    FOR EACH ROW EXECUTE FUNCTION lead_hours_of_a_line();
+    REFERENCING NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION lead_hours_of_new_lines();
 CREATE TRIGGER lead_hours_line_update AFTER UPDATE OF lead_id, amount, removed_at ON order_lines
     FOR EACH ROW
     WHEN (OLD.lead_id IS DISTINCT FROM NEW.lead_id OR OLD.amount IS DISTINCT FROM NEW.amount
@@ -183,8 +220,23 @@ BEGIN
 END
 $$;
 
+-- New ledger records once per statement, as new leads.
+CREATE FUNCTION message_hours_of_new_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO message_hours AS h (hour, channel, collector_id, http_source_id, outcome, messages)
+    SELECT lead_hour(received_at), channel, COALESCE(collector_id, 0), COALESCE(http_source_id, 0), outcome,
+           COUNT(*)
+      FROM new_messages
+     GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (hour, channel, collector_id, http_source_id, outcome)
+    DO UPDATE SET messages = h.messages + EXCLUDED.messages;
+    RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER message_hours_insert AFTER INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION message_hours_of_a_message();
+    REFERENCING NEW TABLE AS new_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION message_hours_of_new_messages();
 CREATE TRIGGER message_hours_update AFTER UPDATE OF received_at, channel, collector_id, http_source_id, outcome
     ON messages FOR EACH ROW
     WHEN (OLD.received_at IS DISTINCT FROM NEW.received_at OR OLD.channel IS DISTINCT FROM NEW.channel
