@@ -9,9 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use leadgate::startup::Services;
 use leadgate_domain::payload::Payload;
-use leadgate_storage::{
-    Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome,
-};
+use leadgate_storage::{LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome};
 use serde_json::json;
 
 async fn submit(services: &Services, key: &str) -> i64 {
@@ -20,8 +18,8 @@ async fn submit(services: &Services, key: &str) -> i64 {
     let calendar_id = services.storage.calendars().await.unwrap()[0].id;
     let outcome = services
         .intake
-        .submit(Submission {
-            ledger: LedgerEntry {
+        .submit(Submission::lead(
+            LedgerEntry {
                 source: SourceRef::File,
                 ledger_key: Some(key.into()),
                 mailbox_key: None,
@@ -32,14 +30,9 @@ async fn submit(services: &Services, key: &str) -> i64 {
                 content_type: "application/json".into(),
                 content_hash: None,
             },
-            disposition: Disposition::Lead(Box::new(LeadDraft {
-                payload,
-                calendar_id,
-                auto_tech_cards: false,
-                extra_warnings: Vec::new(),
-            })),
-            idempotency: None,
-        })
+            payload,
+            calendar_id,
+        ))
         .await
         .unwrap();
     match outcome {

@@ -12,8 +12,8 @@ use leadgate_domain::payload::Payload;
 use leadgate_postgres::PgStorage;
 use leadgate_postgres::testing::{FreshPg, server_url};
 use leadgate_storage::{
-    Calendars, Disposition, IdempotencyClaim, LeadDraft, Leads, Ledger, LedgerEntry, PageRequest,
-    SourceRef, StorageError, StoredRaw, Submission, SubmitOutcome, content_hash,
+    Calendars, IdempotencyClaim, Leads, Ledger, LedgerEntry, PageRequest, SourceRef, StorageError,
+    StoredRaw, Submission, SubmitOutcome, content_hash,
 };
 
 /// Instances writing at once (each its own pool, as separate `leadgate serve` processes have).
@@ -30,8 +30,8 @@ async fn instances(db: &FreshPg) -> Vec<Arc<PgStorage>> {
 fn lead(source: i64, calendar: i64, key: Option<&str>, body: &str) -> Submission {
     let payload = Payload::from_json(body, chrono_tz::UTC).unwrap();
     let raw = body.as_bytes().to_vec();
-    Submission {
-        ledger: LedgerEntry {
+    Submission::lead(
+        LedgerEntry {
             source: if key.is_some() {
                 SourceRef::File
             } else {
@@ -46,14 +46,9 @@ fn lead(source: i64, calendar: i64, key: Option<&str>, body: &str) -> Submission
             raw: StoredRaw::new(raw),
             content_type: "application/json".to_owned(),
         },
-        disposition: Disposition::Lead(Box::new(LeadDraft {
-            payload,
-            calendar_id: calendar,
-            auto_tech_cards: false,
-            extra_warnings: Vec::new(),
-        })),
-        idempotency: None,
-    }
+        payload,
+        calendar,
+    )
 }
 
 /// Runs `make(i)` on instance `i % INSTANCES` for every `i` at once; returns the outcomes in order.

@@ -7,9 +7,7 @@ mod ui_support;
 
 use common::TestApp;
 use leadgate_domain::payload::Payload;
-use leadgate_storage::{
-    DaySlot, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-};
+use leadgate_storage::{DaySlot, LedgerEntry, SourceRef, StoredRaw, Submission};
 use ui_support::*;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -19,8 +17,8 @@ fn lead(calendar_id: i64, n: i64, date: &str) -> Submission {
     let json =
         format!(r#"{{"Тема": "Звонок {n}", "Дата": "{date}", "Телефон": "+7 916 000-00-00"}}"#);
     let payload = Payload::from_json(&json, chrono_tz::Europe::Moscow).unwrap();
-    Submission {
-        ledger: LedgerEntry {
+    Submission::lead(
+        LedgerEntry {
             source: SourceRef::File,
             ledger_key: Some(format!("busy:{n}")),
             mailbox_key: None,
@@ -31,14 +29,9 @@ fn lead(calendar_id: i64, n: i64, date: &str) -> Submission {
             content_type: "application/json".into(),
             content_hash: None,
         },
-        disposition: Disposition::Lead(Box::new(LeadDraft {
-            payload,
-            calendar_id,
-            auto_tech_cards: false,
-            extra_warnings: Vec::new(),
-        })),
-        idempotency: None,
-    }
+        payload,
+        calendar_id,
+    )
 }
 
 #[tokio::test]

@@ -10,9 +10,7 @@ use chrono::{Duration, Utc};
 use common::TestApp;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::payload::Payload;
-use leadgate_storage::{
-    CollectorRecord, Disposition, LeadDraft, LedgerEntry, SourceRef, StoredRaw, Submission,
-};
+use leadgate_storage::{CollectorRecord, LedgerEntry, SourceRef, StoredRaw, Submission};
 use serde_json::{Value, json};
 use ui_support::*;
 
@@ -360,25 +358,22 @@ async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
             .to_string();
     let payload = Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
     let batch: Vec<Submission> = (0..count)
-        .map(|n| Submission {
-            ledger: LedgerEntry {
-                source: SourceRef::File,
-                ledger_key: Some(format!("old-{n}")),
-                mailbox_key: None,
-                message_id: None,
-                external_number: None,
-                received_at: Utc::now(),
-                raw: StoredRaw::new(text.as_bytes().to_vec()),
-                content_type: "application/json".into(),
-                content_hash: None,
-            },
-            disposition: Disposition::Lead(Box::new(LeadDraft {
-                payload: payload.clone(),
-                calendar_id: 1,
-                auto_tech_cards: false,
-                extra_warnings: Vec::new(),
-            })),
-            idempotency: None,
+        .map(|n| {
+            Submission::lead(
+                LedgerEntry {
+                    source: SourceRef::File,
+                    ledger_key: Some(format!("old-{n}")),
+                    mailbox_key: None,
+                    message_id: None,
+                    external_number: None,
+                    received_at: Utc::now(),
+                    raw: StoredRaw::new(text.as_bytes().to_vec()),
+                    content_type: "application/json".into(),
+                    content_hash: None,
+                },
+                payload.clone(),
+                1,
+            )
         })
         .collect();
     storage(app).await.submit_batch(&batch).await.unwrap();

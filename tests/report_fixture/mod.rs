@@ -11,7 +11,7 @@ use leadgate_domain::account::Role;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::payload::Payload;
 use leadgate_storage::{
-    CollectorRecord, Disposition, LeadDraft, LedgerEntry, RunCounts, SourceRef, Storage, StoredRaw,
+    CollectorRecord, Disposition, LedgerEntry, RunCounts, SourceRef, Storage, StoredRaw,
     Submission, SubmitOutcome,
 };
 use serde_json::{Value, json};
@@ -79,8 +79,8 @@ async fn submit(
     let parsed = Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let out = s
-        .submit_batch(&[Submission {
-            ledger: LedgerEntry {
+        .submit_batch(&[Submission::lead(
+            LedgerEntry {
                 source,
                 ledger_key: Some(format!("fixture:{}", leadgate::tokens::generate())),
                 mailbox_key: None,
@@ -91,14 +91,9 @@ async fn submit(
                 content_type: "application/json".into(),
                 content_hash: None,
             },
-            disposition: Disposition::Lead(Box::new(LeadDraft {
-                payload: parsed,
-                calendar_id: calendar,
-                auto_tech_cards: false,
-                extra_warnings: Vec::new(),
-            })),
-            idempotency: None,
-        }])
+            parsed,
+            calendar,
+        )])
         .await
         .unwrap();
     match out.as_slice() {

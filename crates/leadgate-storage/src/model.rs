@@ -258,6 +258,23 @@ pub struct Submission {
     pub idempotency: Option<IdempotencyClaim>,
 }
 
+impl Submission {
+    /// A lead filed into `calendar_id` as it came: no tech cards formed on arrival, no warnings beside the
+    /// payload's own, no idempotency key (what an import, a reprocessing or a test files).
+    pub fn lead(ledger: LedgerEntry, payload: Payload, calendar_id: i64) -> Self {
+        Self {
+            ledger,
+            disposition: Disposition::Lead(Box::new(LeadDraft {
+                payload,
+                calendar_id,
+                auto_tech_cards: false,
+                extra_warnings: Vec::new(),
+            })),
+            idempotency: None,
+        }
+    }
+}
+
 /// What storage did with one submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitOutcome {

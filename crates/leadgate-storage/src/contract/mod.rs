@@ -224,16 +224,7 @@ fn entry(
 }
 
 fn lead_of(ledger: LedgerEntry, payload: Payload, calendar_id: i64) -> Submission {
-    Submission {
-        ledger,
-        disposition: Disposition::Lead(Box::new(LeadDraft {
-            payload,
-            calendar_id,
-            auto_tech_cards: false,
-            extra_warnings: Vec::new(),
-        })),
-        idempotency: None,
-    }
+    Submission::lead(ledger, payload, calendar_id)
 }
 
 /// Submits one submission on its own and returns its outcome.
