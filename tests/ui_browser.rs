@@ -278,7 +278,9 @@ async fn collect_with_a_collector_made_in_the_browser(
         ))
         .unwrap(),
     );
-    let app = TestApp::spawn().await;
+    // "Run now" is what must import here. The schedule (every five minutes on the clock) would run the new
+    // collector too, and a run due a moment after it would be the row's last run, with nothing new to load.
+    let app = TestApp::spawn_with(|s| s.schedule.mail_collector.enabled = false).await;
     set_admin_password(&app, "admin-password-for-tests").await;
     let b = Browser::start().await;
     b.sign_in(&app, "admin", "admin-password-for-tests").await;
