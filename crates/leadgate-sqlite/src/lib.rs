@@ -302,24 +302,40 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
 
 /// Appends the condition that a lead (`l`) is found by a text search for `search`: its search text contains
 /// `search`, lower-cased as the stored text is, with `%`, `_` and backslashes matching themselves. A fragment
-/// of three characters or more is first looked up in the trigram index `leads_fts` (a phrase of trigrams is a
-/// substring), so that only the leads that contain it are read; the `LIKE` then decides, exactly as for a
-/// shorter fragment, which is a scan.
+/// of three characters or more is first looked up in the trigram index `leads_fts` (the leads that hold every
+/// trigram of it), so that only those leads are read; the `LIKE` then decides, exactly as for a shorter
+/// fragment, which is a scan.
 fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &str) {
-    if let Some(phrase) = lead_search_phrase(search) {
+    if let Some(trigrams) = lead_search_trigrams(search) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
-            .push_bind(phrase)
+            .push_bind(trigrams)
             .push(") AND ");
     }
     push_lead_search_text(q, search);
 }
 
-/// The FTS5 query of the trigram index `leads_fts` that finds the leads whose search text contains `search`
-/// (a phrase of its trigrams), or `None` for a fragment shorter than three characters, which the index cannot
-/// serve.
-fn lead_search_phrase(search: &str) -> Option<String> {
-    let lowered = lowered_search(search);
-    (lowered.chars().count() >= 3).then(|| format!("\"{}\"", lowered.replace('"', "\"\"")))
+/// The most trigrams of a fragment a search asks the index for. A longer fragment is looked up by that many of
+/// its distinct trigrams: the index narrows the leads to read, and the `LIKE` decides.
+const SEARCH_TRIGRAMS: usize = 32;
+
+/// The FTS5 query of the trigram index `leads_fts` that finds the leads whose search text holds every trigram
+/// of `search` (a superset of those that contain it: the index keeps no positions), or `None` for a fragment
+/// shorter than three characters, which the index cannot serve.
+fn lead_search_trigrams(search: &str) -> Option<String> {
+    let chars: Vec<char> = lowered_search(search).chars().collect();
+    let mut trigrams: Vec<String> = chars.windows(3).map(String::from_iter).collect();
+    trigrams.sort_unstable();
+    trigrams.dedup();
+    if trigrams.is_empty() {
+        return None;
+    }
+    let step = trigrams.len().div_ceil(SEARCH_TRIGRAMS);
+    let terms: Vec<String> = trigrams
+        .iter()
+        .step_by(step)
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    Some(terms.join(" AND "))
 }
 
 /// `search` as the stored search text has it: lower-cased, with U+FFFD where a NUL was sent (see the domain's
@@ -419,6 +435,21 @@ mod tests {
         }
         let plan = search_plan(&storage, "91").await;
         assert!(plan.lines().any(|step| step == "SCAN l"), "{plan}");
+    }
+
+    /// The index is asked for the distinct trigrams of a fragment, each quoted as a literal, and for no more
+    /// than [`SEARCH_TRIGRAMS`] of a long one; a fragment of fewer than three characters is not looked up.
+    #[test]
+    fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
+        assert_eq!(lead_search_trigrams("00000").as_deref(), Some("\"000\""));
+        assert_eq!(
+            lead_search_trigrams("Ab\"c").as_deref(),
+            Some("\"ab\"\"\" AND \"b\"\"c\"")
+        );
+        assert_eq!(lead_search_trigrams("ab"), None);
+        let long: String = ('a'..='z').chain('а'..='я').collect();
+        let terms = lead_search_trigrams(&long).unwrap();
+        assert!(terms.split(" AND ").count() <= SEARCH_TRIGRAMS, "{terms}");
     }
 
     /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, lead_search_phrase, ms, parse_enum, push_lead_search_text};
+use super::{Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_search_text};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
@@ -184,19 +184,19 @@ fn inbox_run(
     want: usize,
 ) -> QueryBuilder<Sqlite> {
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let phrase = search.and_then(lead_search_phrase);
-    let id = if phrase.is_some() {
+    let trigrams = search.and_then(lead_search_trigrams);
+    let id = if trigrams.is_some() {
         "leads_fts.rowid"
     } else {
         "l.id"
     };
     let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
     b.push(summary_columns!());
-    match phrase {
-        Some(phrase) => {
+    match trigrams {
+        Some(trigrams) => {
             b.push(SEARCH_FROM)
                 .push(" WHERE leads_fts MATCH ")
-                .push_bind(phrase);
+                .push_bind(trigrams);
         }
         None => {
             b.push(summary_from!()).push(" WHERE 1 = 1");

@@ -115,6 +115,16 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
     for (fragment, found, why) in [
         ("ан 100", vec![first], "a fragment across words"),
         ("ва", vec![first], "a fragment of two characters"),
+        (
+            "00000",
+            vec![third, second, first],
+            "a fragment that repeats its trigrams",
+        ),
+        (
+            "000000",
+            vec![],
+            "a fragment none holds, though each of its trigrams is there",
+        ),
         ("\"иван", vec![], "a quote is literal, not search syntax"),
         ("иван\"", vec![], "a closing quote too"),
         (
