@@ -23,7 +23,7 @@
 //! (the collectors' state and the newest leads) instead of only what the page did not show.
 //!
 //! The live pages: each is `GET /inbox/events` with the manager's session cookie on a connection of its own,
-//! read as it comes (a task and a 2 KiB buffer per page, in this process too). A page the server tells to
+//! read as it comes (a task and a 16 KiB buffer per page, in this process too). A page the server tells to
 //! reload (it fell too far behind) loads `/inbox` once and opens its stream again, as the browser does. HTTP
 //! intake is `wrk -t2 -c64 -d10s -s bench/http/intake.lua` (as `bench/run http`) against this server, with no
 //! page open, with them open, and with none again; the browser is on `about:blank` and the webhooks deleted
@@ -378,10 +378,8 @@ async fn open_stream(addr: &str, cookie: &str) -> Option<(tokio::net::TcpStream,
 
 /// Occurrences of `needle` in `hay` that end past `fresh_from` (the bytes before it were counted before).
 fn count(hay: &[u8], needle: &[u8], fresh_from: usize) -> u64 {
-    hay.windows(needle.len())
-        .enumerate()
-        .filter(|(i, w)| *w == needle && i + needle.len() > fresh_from)
-        .count() as u64
+    let start = fresh_from.saturating_sub(needle.len() - 1);
+    memchr::memmem::find_iter(&hay[start..], needle).count() as u64
 }
 
 /// One open live page: reads its stream as it comes, counting its `lead` events; told to reload, it loads
@@ -410,7 +408,7 @@ async fn live_page(
         if let Some(opened) = opened.take() {
             let _ = opened.send(true);
         }
-        let mut buf = [0u8; 2048];
+        let mut buf = vec![0u8; 16 * 1024];
         // The last bytes of the previous read, so that an event's name split over two reads is seen.
         let keep = RELOAD.len() - 1;
         let mut carry_len = first.len().min(keep);
@@ -516,7 +514,7 @@ async fn live_pages(api: &Api, addr: &str, browser: &Client) {
     let again = intake_under_wrk(&api.base).await;
     println!(
         "{pages} open live pages: process RSS {:.1} MB before, {:.1} MB with them open: {:.1} KiB a page \
-         (this process's side of each stream included: a task and a 2 KiB buffer); {:.1} MB after the intake \
+         (this process's side of each stream included: a task and a 16 KiB buffer); {:.1} MB after the intake \
          load with them",
         before as f64 / 1024.0,
         open as f64 / 1024.0,
