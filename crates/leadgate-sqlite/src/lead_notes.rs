@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{Edge, Error, SqliteStorage, from_ms, ms};
+use super::{Edge, Error, SqliteStorage, from_ms, in_one_row, ms, rows_from_json};
 use leadgate_domain::lead::LeadEventKind;
 use leadgate_storage::{
     CommentView, FollowUpView, LeadNotes, NewComment, NewFollowUp, NewLeadEvent, Result,
 };
 
-#[derive(sqlx::FromRow)]
+/// A comment, its columns in this order (a lead's are read with [`in_one_row`]).
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct CommentRow {
     id: i64,
     lead_id: i64,
@@ -42,7 +43,8 @@ const COMMENT_SELECT: &str = "SELECT c.id, c.lead_id, c.author_id, u.login AS au
         u.display_name AS author_name, c.body, c.created_at
      FROM lead_comments c JOIN users u ON u.id = c.author_id";
 
-#[derive(sqlx::FromRow)]
+/// A follow-up, its columns in this order (a lead's are read with [`in_one_row`]).
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct FollowUpRow {
     id: i64,
     lead_id: i64,
@@ -238,12 +240,18 @@ impl LeadNotes for SqliteStorage {
     }
 
     async fn comments_of_lead(&self, lead_id: i64) -> Result<Vec<CommentView>> {
-        let sql = format!("{COMMENT_SELECT} WHERE c.lead_id = $1 ORDER BY c.id");
-        let rows: Vec<CommentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let sql = in_one_row(
+            &format!("{COMMENT_SELECT} WHERE c.lead_id = $1"),
+            "id, lead_id, author_id, author_login, author_name, body, created_at",
+        );
+        let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(lead_id)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .edge()?;
+        let mut rows: Vec<CommentRow> =
+            rows_from_json(&json, &format!("lead {lead_id}'s comments")).edge()?;
+        rows.sort_unstable_by_key(|row| row.id);
         rows.into_iter()
             .map(CommentRow::into_view)
             .collect::<Result<_, _>>()
@@ -269,13 +277,23 @@ impl LeadNotes for SqliteStorage {
     }
 
     async fn follow_ups_of_lead(&self, lead_id: i64) -> Result<Vec<FollowUpView>> {
-        self.follow_ups_where(|b| {
-            b.push("f.lead_id = ")
-                .push_bind(lead_id)
-                .push(" ORDER BY f.due_at, f.id");
-        })
-        .await
-        .edge()
+        let sql = in_one_row(
+            &format!("{FOLLOW_UP_SELECT} WHERE f.lead_id = $1"),
+            "id, lead_id, calendar_id, lead_subject, owner_id, owner_login, owner_name, due_at, note, \
+             created_by_login, created_at, done_at, done_by_login",
+        );
+        let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(lead_id)
+            .fetch_one(&self.pool)
+            .await
+            .edge()?;
+        let mut rows: Vec<FollowUpRow> =
+            rows_from_json(&json, &format!("lead {lead_id}'s follow-ups")).edge()?;
+        rows.sort_unstable_by_key(|row| (row.due_at, row.id));
+        rows.into_iter()
+            .map(FollowUpRow::into_view)
+            .collect::<Result<_, _>>()
+            .edge()
     }
 
     async fn follow_ups_of_owner(
