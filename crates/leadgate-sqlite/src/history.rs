@@ -4,9 +4,7 @@
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 
-use super::{
-    Edge, Error, Result, SqliteStorage, from_ms, in_one_row, ms, parse_enum, rows_from_json,
-};
+use super::{Edge, Error, Result, SqliteStorage, from_ms, ms, parse_enum, rows_in_one};
 use leadgate_storage::{LeadEvent, LeadHistory, NewLeadEvent, parse_detail};
 
 /// Records `event` on `conn`, inside the caller's transaction (the one that makes the change it records).
@@ -26,7 +24,7 @@ pub(crate) async fn record(conn: &mut SqliteConnection, event: &NewLeadEvent) ->
     Ok(id)
 }
 
-/// A `lead_events` row, its columns in this order (read with [`in_one_row`]).
+/// A `lead_events` row, its columns in this order (read with [`rows_in_one`]).
 #[derive(serde::Deserialize)]
 struct EventRow {
     id: i64,
@@ -76,18 +74,16 @@ impl SqliteStorage {
 #[async_trait]
 impl LeadHistory for SqliteStorage {
     async fn lead_history(&self, lead_id: i64) -> leadgate_storage::Result<Vec<LeadEvent>> {
-        let sql = in_one_row(
+        let mut rows: Vec<EventRow> = rows_in_one(
+            &self.pool,
             "SELECT e.id, e.lead_id, e.at, e.actor_id, u.login AS actor, e.kind, e.detail
              FROM lead_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.lead_id = $1",
             "id, lead_id, at, actor_id, actor, kind, detail",
-        );
-        let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(lead_id)
-            .fetch_one(&self.pool)
-            .await
-            .edge()?;
-        let mut rows: Vec<EventRow> =
-            rows_from_json(&json, &format!("lead {lead_id}'s history")).edge()?;
+            lead_id,
+            "a lead's history",
+        )
+        .await
+        .edge()?;
         rows.sort_unstable_by_key(|row| row.id);
         rows.into_iter()
             .map(EventRow::into_event)

@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{Edge, Error, SqliteStorage, from_ms, in_one_row, ms, rows_from_json};
+use super::{Edge, Error, SqliteStorage, from_ms, ms, rows_in_one};
 use leadgate_domain::lead::LeadEventKind;
 use leadgate_storage::{
     CommentView, FollowUpView, LeadNotes, NewComment, NewFollowUp, NewLeadEvent, Result,
 };
 
-/// A comment, its columns in this order (a lead's are read with [`in_one_row`]).
+/// A comment, its columns in this order (a lead's are read with [`rows_in_one`]).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 struct CommentRow {
     id: i64,
@@ -43,7 +43,7 @@ const COMMENT_SELECT: &str = "SELECT c.id, c.lead_id, c.author_id, u.login AS au
         u.display_name AS author_name, c.body, c.created_at
      FROM lead_comments c JOIN users u ON u.id = c.author_id";
 
-/// A follow-up, its columns in this order (a lead's are read with [`in_one_row`]).
+/// A follow-up, its columns in this order (a lead's are read with [`rows_in_one`]).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 struct FollowUpRow {
     id: i64,
@@ -240,17 +240,15 @@ impl LeadNotes for SqliteStorage {
     }
 
     async fn comments_of_lead(&self, lead_id: i64) -> Result<Vec<CommentView>> {
-        let sql = in_one_row(
+        let mut rows: Vec<CommentRow> = rows_in_one(
+            &self.pool,
             &format!("{COMMENT_SELECT} WHERE c.lead_id = $1"),
             "id, lead_id, author_id, author_login, author_name, body, created_at",
-        );
-        let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(lead_id)
-            .fetch_one(&self.pool)
-            .await
-            .edge()?;
-        let mut rows: Vec<CommentRow> =
-            rows_from_json(&json, &format!("lead {lead_id}'s comments")).edge()?;
+            lead_id,
+            "a lead's comments",
+        )
+        .await
+        .edge()?;
         rows.sort_unstable_by_key(|row| row.id);
         rows.into_iter()
             .map(CommentRow::into_view)
@@ -277,18 +275,16 @@ impl LeadNotes for SqliteStorage {
     }
 
     async fn follow_ups_of_lead(&self, lead_id: i64) -> Result<Vec<FollowUpView>> {
-        let sql = in_one_row(
+        let mut rows: Vec<FollowUpRow> = rows_in_one(
+            &self.pool,
             &format!("{FOLLOW_UP_SELECT} WHERE f.lead_id = $1"),
             "id, lead_id, calendar_id, lead_subject, owner_id, owner_login, owner_name, due_at, note, \
              created_by_login, created_at, done_at, done_by_login",
-        );
-        let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(lead_id)
-            .fetch_one(&self.pool)
-            .await
-            .edge()?;
-        let mut rows: Vec<FollowUpRow> =
-            rows_from_json(&json, &format!("lead {lead_id}'s follow-ups")).edge()?;
+            lead_id,
+            "a lead's follow-ups",
+        )
+        .await
+        .edge()?;
         rows.sort_unstable_by_key(|row| (row.due_at, row.id));
         rows.into_iter()
             .map(FollowUpRow::into_view)

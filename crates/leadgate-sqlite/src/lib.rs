@@ -356,18 +356,26 @@ fn push_lead_search_text(q: &mut QueryBuilder<Sqlite>, search: &str) {
         .push(" ESCAPE '\\'");
 }
 
-/// `select` read as one row: a JSON array of its rows, each the array of its `columns` in order. A long list
-/// (a busy lead's history, comments and follow-ups) is read so because the driver hands each row over on its
-/// own, with a copy of every value and a wake-up of the reading task, which for hundreds of rows cost more
-/// than the query. Parse it with [`rows_from_json`]. The order of `select` is not relied on: sort the rows.
-fn in_one_row(select: &str, columns: &str) -> String {
-    format!("SELECT COALESCE(json_group_array(json_array({columns})), '[]') FROM ({select})")
-}
-
-/// The rows [`in_one_row`] read, each into a `T` whose fields are its columns, in order (serde reads a struct
-/// from an array).
-fn rows_from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<Vec<T>> {
-    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+/// The rows of `select` (one `$1`, bound to `key`), each into a `T` whose fields are its `columns` in order,
+/// read as one row: a JSON array of the rows, each the array of its columns (serde reads a struct from an
+/// array). A long list (a busy lead's history, comments and follow-ups) is read so because the driver hands
+/// each row over on its own, with a copy of every value and a wake-up of the reading task, which for hundreds
+/// of rows cost more than the query. The order of `select` is not kept: the caller sorts. `what` names the
+/// list in an error.
+async fn rows_in_one<T: serde::de::DeserializeOwned>(
+    pool: &SqlitePool,
+    select: &str,
+    columns: &str,
+    key: i64,
+    what: &str,
+) -> Result<Vec<T>> {
+    let sql =
+        format!("SELECT COALESCE(json_group_array(json_array({columns})), '[]') FROM ({select})");
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_one(pool)
+        .await?;
+    serde_json::from_str(&json).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
 }
 
 /// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page
