@@ -157,6 +157,9 @@ struct StreamState {
     closed: CancellationToken,
     reload: bool,
     done: bool,
+    /// When the stream last wrote: a comment follows [`KEEP_ALIVE`] after it, however many events for other
+    /// pages went by meanwhile.
+    wrote_at: tokio::time::Instant,
 }
 
 /// `GET /inbox/events`.
@@ -244,6 +247,7 @@ async fn stream(
         user_id: viewer.user_id,
         reload: subscription.reload,
         done: false,
+        wrote_at: tokio::time::Instant::now(),
     };
     metrics::gauge!("leadgate_live_streams").increment(1.0);
     Ok((
@@ -332,7 +336,7 @@ impl StreamState {
                 Err(RecvError::Lagged(_)) => Next::Nothing,
                 Err(RecvError::Closed) => Next::Closed,
             },
-            () = tokio::time::sleep(KEEP_ALIVE) => Next::Quiet,
+            () = tokio::time::sleep_until(self.wrote_at + KEEP_ALIVE) => Next::Quiet,
         }
     }
 }
@@ -392,6 +396,7 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
                 }
             }
         }
+        s.wrote_at = tokio::time::Instant::now();
         Some((Ok(Bytes::from(out)), (s, counted)))
     })
 }
