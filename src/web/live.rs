@@ -277,6 +277,9 @@ impl Drop for Counted {
     }
 }
 
+/// The event that tells the page to reload its list; the stream ends after it.
+const RELOAD: &str = "event: reload\ndata: reload\n\n";
+
 /// One server-sent event, as the stream writes it. `data` is JSON or a word: it holds no line break.
 fn sse(event: &str, id: Option<&str>, data: &str) -> String {
     match id {
@@ -350,8 +353,7 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
         }
         if s.reload {
             s.done = true;
-            let reload = sse("reload", None, "reload");
-            return Some((Ok(Bytes::from(reload)), (s, counted)));
+            return Some((Ok(Bytes::from_static(RELOAD.as_bytes())), (s, counted)));
         }
         let mut out = String::new();
         let mut events = 0;
@@ -379,7 +381,7 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
                 }
                 Next::Reload => {
                     s.done = true;
-                    out.push_str(&sse("reload", None, "reload"));
+                    out.push_str(RELOAD);
                     break;
                 }
                 Next::Quiet => {

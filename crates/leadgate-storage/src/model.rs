@@ -260,7 +260,8 @@ pub struct Submission {
 
 impl Submission {
     /// A lead filed into `calendar_id` as it came: no tech cards formed on arrival, no warnings beside the
-    /// payload's own, no idempotency key (what an import, a reprocessing or a test files).
+    /// payload's own, no idempotency key (what the contract suite and the tests file; the intake builds its
+    /// own disposition, with its source's rules).
     pub fn lead(ledger: LedgerEntry, payload: Payload, calendar_id: i64) -> Self {
         Self {
             ledger,
