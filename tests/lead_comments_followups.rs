@@ -598,3 +598,98 @@ async fn a_follow_up_falling_due_is_announced_on_its_owners_live_stream_only() {
         "manager1's was not sent to manager2"
     );
 }
+
+/// How many times `needle` occurs in `html`.
+fn occurrences(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+#[tokio::test]
+async fn a_long_worked_lead_page_shows_the_newest_entries_and_links_the_whole_history() {
+    let w = world().await;
+    let app = &w.app;
+    let lead = w.common_lead;
+    let s = storage(app).await;
+    // A lead worked on for a while: 40 comments, 36 follow-ups of which all but the first are done.
+    let start = Utc::now() + chrono::Duration::hours(1);
+    for n in 0..40 {
+        s.add_comment(&leadgate_storage::NewComment {
+            lead_id: lead,
+            author_id: w.m1,
+            body: format!("комментарий №{n}."),
+            at: start + chrono::Duration::minutes(n),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    for n in 0..36 {
+        let due = start + chrono::Duration::days(n);
+        let planned = s
+            .plan_follow_up(&leadgate_storage::NewFollowUp {
+                lead_id: lead,
+                owner_id: w.m1,
+                due_at: due,
+                note: format!("перезвон №{n}."),
+                created_by: w.m1,
+                at: start + chrono::Duration::hours(1),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        if n > 0 {
+            s.complete_follow_up(planned.id, w.m1, due).await.unwrap();
+        }
+    }
+    // The arrival, 40 comments, 36 follow-ups planned and 35 done.
+    let history = 1 + s.lead_history(lead).await.unwrap().len();
+    assert_eq!(history, 1 + 40 + 36 + 35);
+
+    let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
+    let (status, page) = get(app, &m1, &format!("/leads/{lead}")).await;
+    assert_eq!(status, 200);
+    // The history: the arrival, then what is left out, then the newest 30.
+    assert_eq!(occurrences(&page, "class=\"timeline-entry"), 31);
+    let arrival = page.find("data-kind=\"received\"").expect("the arrival");
+    let more = page
+        .find("id=\"timeline-more\"")
+        .expect("the link to the rest");
+    assert!(arrival < more, "the arrival comes first");
+    assert!(page.contains(&format!("(ещё записей: {})", history - 31)));
+    assert!(page.contains(&format!("/leads/{lead}?history=all#timeline")));
+    // The newest 30 comments.
+    assert_eq!(occurrences(&page, "class=\"comment\""), 30);
+    assert!(page.contains("комментарий №39."));
+    assert!(page.contains("комментарий №10."));
+    assert!(!page.contains("комментарий №9."));
+    assert!(page.contains("(ещё ранних: 10)"));
+    // Every open follow-up, however old, and the 30 done latest.
+    assert_eq!(occurrences(&page, "data-follow-up-id="), 31);
+    assert!(page.contains("перезвон №0."), "the open one stays");
+    assert!(!page.contains("перезвон №5."), "done longest ago");
+    assert!(page.contains("перезвон №6."));
+    assert!(page.contains("(ещё выполненных: 5)"));
+
+    // The whole of it.
+    let (status, page) = get(app, &m1, &format!("/leads/{lead}?history=all")).await;
+    assert_eq!(status, 200);
+    assert_eq!(occurrences(&page, "class=\"timeline-entry"), history);
+    assert_eq!(occurrences(&page, "class=\"comment\""), 40);
+    assert_eq!(occurrences(&page, "data-follow-up-id="), 36);
+    assert_eq!(occurrences(&page, "class=\"history-more\""), 0);
+    // A lead with a short history shows it all, without a link.
+    let (_, short) = get(
+        app,
+        &m1,
+        &format!(
+            "/leads/{}",
+            post_with(app, &app.source_token, json!({"Тема": "Новая"})).await
+        ),
+    )
+    .await;
+    assert_eq!(occurrences(&short, "class=\"history-more\""), 0);
+    assert_eq!(occurrences(&short, "class=\"timeline-entry"), 1);
+    // Anything else is refused, not guessed.
+    let (status, _) = get(app, &m1, &format!("/leads/{lead}?history=everything")).await;
+    assert_eq!(status, 400);
+}

@@ -8,12 +8,18 @@
 //! then suggests that customer, with their other leads, and one click links the lead. Only customers the
 //! viewer may see are suggested, matched only by contacts the viewer may see, so a suggestion never tells a
 //! manager who is behind a phone in another manager's personal calendar.
+//!
+//! A lead worked on for a year may have hundreds of history entries, comments and follow-ups. The page shows
+//! the newest [`NEWEST`] history entries after the first (the arrival), the newest comments, and every open
+//! follow-up with the latest done ones; it says how many it left out and links the whole (`?history=all`).
+//! The API's timeline is always whole.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use tracing::{info, instrument};
 
 use super::fmt::{self, LeadRow};
@@ -399,8 +405,50 @@ struct LeadPage {
     /// Where the lead may be moved: `(id, name)` of the other calendars the viewer sees.
     move_targets: Vec<(i64, String)>,
     timeline: Vec<TimelineRow>,
+    /// History entries left out between the arrival and the newest (none with `?history=all`).
+    timeline_hidden: usize,
     /// Comments and follow-ups.
     notes: super::lead_notes::NotesSection,
+}
+
+/// How many of a lead's history entries, comments and follow-ups its page shows unless asked for all.
+pub const NEWEST: usize = 30;
+
+/// How much of a lead's history the page shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum History {
+    /// The newest [`NEWEST`] entries of each list (the default).
+    #[default]
+    Newest,
+    /// Everything.
+    All,
+}
+
+/// The lead page's query: `?history=all` shows the whole history.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    history: History,
+}
+
+impl History {
+    /// How many of `len` entries are left out.
+    pub fn hidden(self, len: usize) -> usize {
+        match self {
+            Self::Newest => len.saturating_sub(NEWEST),
+            Self::All => 0,
+        }
+    }
+
+    /// Drops from `rows` (oldest first) all but the newest, keeping the first `keep_first` as well; returns
+    /// how many it dropped.
+    pub fn trim<T>(self, rows: &mut Vec<T>, keep_first: usize) -> usize {
+        let keep_first = keep_first.min(rows.len());
+        let hidden = self.hidden(rows.len() - keep_first);
+        rows.drain(keep_first..keep_first + hidden);
+        hidden
+    }
 }
 
 /// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
@@ -479,6 +527,7 @@ pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let tz = timezone(&state);
     let lead = visible_lead(&state, &viewer, id).await?;
@@ -516,7 +565,7 @@ pub async fn page(
         }),
         None => None,
     };
-    let notes = super::lead_notes::section(&state, &viewer, &lead).await?;
+    let notes = super::lead_notes::section(&state, &viewer, &lead, q.history).await?;
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let actor = viewer.actor();
@@ -534,17 +583,17 @@ pub async fn page(
         .filter(|c| c.id != lead.calendar.id)
         .map(|c| (c.id, c.name.clone()))
         .collect();
-    let timeline = crate::app::timeline::timeline(
+    let mut entries = crate::app::timeline::timeline(
         state.storage.as_ref(),
         &lead,
         crate::app::timeline::Audience::Web {
             admin: viewer.is_admin(),
         },
     )
-    .await?
-    .iter()
-    .map(|e| TimelineRow::new(e, tz))
-    .collect();
+    .await?;
+    // The arrival stays first.
+    let timeline_hidden = q.history.trim(&mut entries, 1);
+    let timeline = entries.iter().map(|e| TimelineRow::new(e, tz)).collect();
     let c = &lead.contact;
     let page = LeadPage {
         layout: Layout::new(&viewer, "inbox"),
@@ -629,6 +678,7 @@ pub async fn page(
         assignees,
         move_targets,
         timeline,
+        timeline_hidden,
         notes,
     };
     Ok(page.into_response())

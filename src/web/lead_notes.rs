@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tracing::instrument;
 
 use super::fmt;
-use super::lead::visible_lead;
+use super::lead::{History, visible_lead};
 use super::session::{CsrfForm, NoFields, Viewer};
 use super::timezone;
 use crate::app::lead_notes::{self, Actor};
@@ -68,8 +68,12 @@ pub struct OwnerChoice {
 pub struct NotesSection {
     /// Comments, oldest first.
     pub comments: Vec<CommentRow>,
+    /// Older comments left out.
+    pub comments_hidden: usize,
     /// Follow-ups, by due time.
     pub follow_ups: Vec<FollowUpRow>,
+    /// Follow-ups done long ago left out.
+    pub follow_ups_hidden: usize,
     /// For an administrator: the users who may see the lead; empty for a manager (they plan for themself).
     pub owners: Vec<OwnerChoice>,
     /// The date field's default: tomorrow.
@@ -107,7 +111,8 @@ pub fn follow_up_row(f: &FollowUpView, tz: Tz, now: DateTime<Utc>) -> FollowUpRo
     }
 }
 
-/// The section for a lead the viewer may see.
+/// The section for a lead the viewer may see: with [`History::Newest`], the newest comments, and the open
+/// follow-ups with the latest done ones.
 ///
 /// # Errors
 /// Database errors.
@@ -115,11 +120,22 @@ pub async fn section(
     state: &AppState,
     viewer: &Viewer,
     lead: &LeadView,
+    history: History,
 ) -> Result<NotesSection, ApiError> {
     let tz = timezone(state);
     let now = Utc::now();
-    let comments = state.storage.comments_of_lead(lead.id).await?;
-    let follow_ups = state.storage.follow_ups_of_lead(lead.id).await?;
+    let mut comments = state.storage.comments_of_lead(lead.id).await?;
+    let comments_hidden = history.trim(&mut comments, 0);
+    let mut follow_ups = state.storage.follow_ups_of_lead(lead.id).await?;
+    // Every open follow-up stays; of the done ones, those due longest ago are left out first.
+    let follow_ups_hidden =
+        history.hidden(follow_ups.iter().filter(|f| f.done_at.is_some()).count());
+    let mut skip = follow_ups_hidden;
+    follow_ups.retain(|f| {
+        let left_out = skip > 0 && f.done_at.is_some();
+        skip -= usize::from(left_out);
+        !left_out
+    });
     let owners = if viewer.is_admin() {
         let calendar = state
             .storage
@@ -149,10 +165,12 @@ pub async fn section(
     };
     Ok(NotesSection {
         comments: comments.iter().map(|c| comment_row(c, tz)).collect(),
+        comments_hidden,
         follow_ups: follow_ups
             .iter()
             .map(|f| follow_up_row(f, tz, now))
             .collect(),
+        follow_ups_hidden,
         owners,
         default_date: fmt::iso_date(fmt::today(tz) + Duration::days(1)),
         default_time: "10:00".into(),
