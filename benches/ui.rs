@@ -57,6 +57,10 @@ use leadgate_storage::{
 };
 use sqlx::{Connection, PgConnection};
 
+/// The server in this process allocates as `leadgate serve` does.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

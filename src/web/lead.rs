@@ -30,7 +30,9 @@ use crate::app::{ApiError, AppState};
 use leadgate_domain::lead::{LeadKind, LeadStatus};
 use leadgate_domain::payload::OrderLine;
 use leadgate_domain::techcard::TechCardStatus;
-use leadgate_storage::{CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView};
+use leadgate_storage::{
+    CalendarView, CounterpartyRef, LeadPatch, LeadView, LinkOutcome, TechCardView,
+};
 
 /// An extra work, written out.
 #[derive(Debug, Clone)]
@@ -504,12 +506,25 @@ pub async fn visible_lead(
     viewer: &Viewer,
     id: i64,
 ) -> Result<LeadView, ApiError> {
+    let calendars = state.storage.calendars().await?;
+    lead_among(state, viewer, id, &calendars).await
+}
+
+/// Loads a lead the viewer may see, given every calendar.
+///
+/// # Errors
+/// `NotFound`, `Forbidden`, database errors.
+async fn lead_among(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    calendars: &[CalendarView],
+) -> Result<LeadView, ApiError> {
     let lead = state
         .storage
         .lead(id)
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
-    let calendars = state.storage.calendars().await?;
     let allowed = calendars
         .iter()
         .find(|c| c.id == lead.calendar.id)
@@ -530,7 +545,10 @@ pub async fn page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let tz = timezone(&state);
-    let lead = visible_lead(&state, &viewer, id).await?;
+    // Every calendar, read once for the page's checks and choices.
+    let calendars = state.storage.calendars().await?;
+    let lead = lead_among(&state, &viewer, id, &calendars).await?;
+    let visible: Vec<&CalendarView> = calendars.iter().filter(|c| viewer.may_see(c)).collect();
     let cards = state.storage.tech_cards_of_lead(id).await?;
     let layout_files = state.storage.layout_files_of_lead(id).await?;
     let message = state.storage.message_of_lead(id).await?;
@@ -539,21 +557,19 @@ pub async fn page(
         None => false,
     };
     let other_leads = match &lead.counterparty {
-        Some(cp) => {
-            let visible = super::session::visible_calendars(&state, &viewer).await?;
-            state
-                .storage
-                .leads_of_counterparty(cp.id, 20)
-                .await?
-                .iter()
-                .filter(|l| l.id != id && visible.iter().any(|c| c.id == l.calendar_id))
-                .map(|l| LeadRow::new(l, tz))
-                .collect()
-        }
+        Some(cp) => state
+            .storage
+            .leads_of_counterparty(cp.id, 20)
+            .await?
+            .iter()
+            .filter(|l| l.id != id && visible.iter().any(|c| c.id == l.calendar_id))
+            .map(|l| LeadRow::new(l, tz))
+            .collect(),
         None => Vec::new(),
     };
     let suggestions = suggestions(&state, &viewer, &lead).await?;
-    let duplicate = match super::lead_edit::hint_for(&state, &viewer, id).await? {
+    let scope = leadgate_storage::visible_calendar_ids(&calendars, &viewer.login, viewer.role);
+    let duplicate = match state.storage.duplicate_hint(id, scope.as_deref()).await? {
         Some(hint) => state.storage.lead(hint.of).await?.map(|of| DuplicateRow {
             of: of.id,
             title: of
@@ -569,7 +585,6 @@ pub async fn page(
     let total = total_amount(&lead.lines);
     let mine = lead.assignee.as_deref() == Some(viewer.login.as_str());
     let actor = viewer.actor();
-    let visible = super::session::visible_calendars(&state, &viewer).await?;
     let assignees = match visible.iter().find(|c| c.id == lead.calendar.id) {
         Some(calendar) => crate::app::lead_actions::assignable_users(&state, actor, calendar)
             .await?
