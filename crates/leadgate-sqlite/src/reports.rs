@@ -625,26 +625,27 @@ mod tests {
     use chrono::TimeZone;
     use sqlx::Connection;
 
-    /// The plan of a query, one line per step, with the statistics of a million-lead database as `PRAGMA
-    /// optimize` samples them (about 400 rows per calendar, where a calendar really has 250,000).
-    async fn plan_with_sampled_statistics(query: &ReportQuery) -> String {
+    /// The plan of the query `build` writes, one line per step, on a new database whose `sqlite_stat1` has
+    /// `stats` (table, index, statistics) in place of what `ANALYZE` finds for those tables.
+    async fn plan_with(
+        stats: &[(&str, &str, &str)],
+        build: impl FnOnce(&mut QueryBuilder<Sqlite>),
+    ) -> String {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
         let storage = SqliteStorage::connect(&url).await.unwrap();
         let pool = &storage.pool;
         sqlx::query("ANALYZE").execute(pool).await.unwrap();
-        sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl = 'leads'")
-            .execute(pool)
-            .await
-            .unwrap();
-        for (index, stat) in [
-            ("leads_by_received", "1062200 1 1 1 1 1"),
-            ("leads_by_calendar_time", "1127880 401 1"),
-            ("leads_by_status_calendar", "1213650 401 401 1"),
-            ("leads_by_status", "1261104 401 1"),
-            ("leads_by_starts_at", "1085175 1"),
-        ] {
-            sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('leads', $1, $2)")
+        for (table, _, _) in stats {
+            sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl = $1")
+                .bind(table)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        for (table, index, stat) in stats {
+            sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ($1, $2, $3)")
+                .bind(table)
                 .bind(index)
                 .bind(stat)
                 .execute(pool)
@@ -654,10 +655,7 @@ mod tests {
         // A new connection reads the statistics.
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
         let mut q = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
-        push_buckets(&mut q, &query.bounds);
-        q.push("SELECT b.i, COUNT(*)");
-        push_leads_from(&mut q, query, "");
-        q.push(" GROUP BY b.i");
+        build(&mut q);
         let steps: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&mut conn).await.unwrap();
         steps
@@ -665,6 +663,25 @@ mod tests {
             .map(|(_, _, _, detail)| detail)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The plan of a report's lead count, with the statistics of a million-lead database as `PRAGMA
+    /// optimize` samples them (about 400 rows per calendar, where a calendar really has 250,000).
+    async fn plan_with_sampled_statistics(query: &ReportQuery) -> String {
+        let stats = [
+            ("leads", "leads_by_received", "1062200 1 1 1 1 1"),
+            ("leads", "leads_by_calendar_time", "1127880 401 1"),
+            ("leads", "leads_by_status_calendar", "1213650 401 401 1"),
+            ("leads", "leads_by_status", "1261104 401 1"),
+            ("leads", "leads_by_starts_at", "1085175 1"),
+        ];
+        plan_with(&stats, |q| {
+            push_buckets(q, &query.bounds);
+            q.push("SELECT b.i, COUNT(*)");
+            push_leads_from(q, query, "");
+            q.push(" GROUP BY b.i");
+        })
+        .await
     }
 
     #[tokio::test]
@@ -685,38 +702,11 @@ mod tests {
     /// The plan of the query `build` writes, with the statistics `ANALYZE` gathered on the benchmark's year
     /// of a million leads: 35,040 hours in `lead_hours`, four calendars.
     async fn plan_at_a_million(build: impl FnOnce(&mut QueryBuilder<Sqlite>)) -> String {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let storage = SqliteStorage::connect(&url).await.unwrap();
-        let pool = &storage.pool;
-        sqlx::query("ANALYZE").execute(pool).await.unwrap();
-        sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl IN ('lead_hours', 'calendars')")
-            .execute(pool)
-            .await
-            .unwrap();
-        for (table, index, stat) in [
+        let stats = [
             ("lead_hours", "lead_hours", "35040 4 1 1 1 1 1 1 1"),
             ("calendars", "sqlite_autoindex_calendars_1", "4 1"),
-        ] {
-            sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ($1, $2, $3)")
-                .bind(table)
-                .bind(index)
-                .bind(stat)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        // A new connection reads the statistics.
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let mut q = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
-        build(&mut q);
-        let steps: Vec<(i64, i64, i64, String)> =
-            q.build_query_as().fetch_all(&mut conn).await.unwrap();
-        steps
-            .into_iter()
-            .map(|(_, _, _, detail)| detail)
-            .collect::<Vec<_>>()
-            .join("\n")
+        ];
+        plan_with(&stats, build).await
     }
 
     #[tokio::test]
