@@ -221,7 +221,10 @@ async fn an_administrator_sets_a_calendars_round_robin_and_new_leads_follow_it()
     b.click(&format!("{form} input[value='{}']", w.m1)).await;
     b.click(&format!("{form} input[value='{}']", w.m2)).await;
     b.click(&format!("{form} button")).await;
-    b.wait_for(".assignment-form").await;
+    // The page the save leads to shows the rule chosen (a click sets no `selected` attribute): the form on
+    // the old page is there at once, before the rule is committed.
+    b.wait_for(&format!("{form} option[value='round_robin'][selected]"))
+        .await;
     let rules = s.calendar_assignments().await.unwrap();
     let rule = rules.iter().find(|r| r.calendar_id == common).unwrap();
     assert_eq!(rule.rule, AssignmentRule::RoundRobin);
