@@ -43,16 +43,17 @@ pub enum Audience {
     },
 }
 
-/// The lead's timeline, oldest first. The caller has checked that the viewer may see the lead.
+/// The lead's timeline, oldest first, given the ledger message the lead came from (`message_of_lead`, which
+/// the lead page reads for itself too). The caller has checked that the viewer may see the lead.
 ///
 /// # Errors
 /// Storage errors.
 pub async fn timeline(
     storage: &dyn Storage,
     lead: &LeadView,
+    message: Option<i64>,
     audience: Audience,
 ) -> Result<Vec<TimelineEntry>, StorageError> {
-    let message = storage.message_of_lead(lead.id).await?;
     let mut entries = vec![received(lead, message, audience)];
     entries.extend(storage.lead_history(lead.id).await?.iter().map(history));
     entries.extend(

@@ -130,9 +130,11 @@ async fn get_timeline(
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
     let lead = visible_lead(&state, scope.as_deref(), id).await?;
+    let message = state.storage.message_of_lead(id).await?;
     let entries = timeline::timeline(
         state.storage.as_ref(),
         &lead,
+        message,
         Audience::Api {
             admin: user.role == Role::Admin,
         },

@@ -601,6 +601,7 @@ pub async fn page(
     let mut entries = crate::app::timeline::timeline(
         state.storage.as_ref(),
         &lead,
+        message,
         crate::app::timeline::Audience::Web {
             admin: viewer.is_admin(),
         },
