@@ -345,6 +345,8 @@ struct PageCounts {
     open: AtomicU64,
     /// `lead` events received, over every page.
     leads: AtomicU64,
+    /// Bytes of the streams received, over every page.
+    bytes: AtomicU64,
     /// `reload` events: the page fell too far behind and loaded its list again.
     reloads: AtomicU64,
     /// Streams the server ended without a reload, or refused.
@@ -415,6 +417,9 @@ async fn live_page(
         buf[..carry_len].copy_from_slice(&first[first.len() - carry_len..]);
         let mut reload = count(&first, RELOAD, 0) > 0;
         counts
+            .bytes
+            .fetch_add(first.len() as u64, Ordering::Relaxed);
+        counts
             .leads
             .fetch_add(count(&first, LEAD, 0), Ordering::Relaxed);
         while !reload {
@@ -423,6 +428,7 @@ async fn live_page(
                 Ok(n) => n,
             };
             let seen = carry_len + n;
+            counts.bytes.fetch_add(n as u64, Ordering::Relaxed);
             counts
                 .leads
                 .fetch_add(count(&buf[..seen], LEAD, carry_len), Ordering::Relaxed);
@@ -528,6 +534,7 @@ async fn live_pages(api: &Api, addr: &str, browser: &Client) {
         return;
     };
     println!("HTTP intake, wrk -t2 -c64 -d10s (bench/http/intake.lua):");
+    let leads = counts.leads.load(Ordering::Relaxed);
     println!("  no page open                 {a:>8.0} leads/s   p99 {a99:>7.1} ms");
     println!(
         "  {pages} pages open              {b:>8.0} leads/s   p99 {b99:>7.1} ms   ({:.2}x the first round)",
@@ -535,9 +542,10 @@ async fn live_pages(api: &Api, addr: &str, browser: &Client) {
     );
     println!("  no page open again           {c:>8.0} leads/s   p99 {c99:>7.1} ms");
     println!(
-        "  during the load the pages received {} lead events, were told to reload {} times (each loaded /inbox \
-         and reopened its stream), {} streams were lost; {still_open} of {pages} were open at its end",
-        counts.leads.load(Ordering::Relaxed),
+        "  during the load the pages received {leads} lead events ({:.0} bytes an event with the stream's \
+         comments), were told to reload {} times (each loaded /inbox and reopened its stream), {} streams were \
+         lost; {still_open} of {pages} were open at its end",
+        counts.bytes.load(Ordering::Relaxed) as f64 / leads.max(1) as f64,
         counts.reloads.load(Ordering::Relaxed),
         counts.lost.load(Ordering::Relaxed),
     );

@@ -65,8 +65,8 @@ pub struct LeadEvent {
     forms: [OnceCell<Option<Arc<str>>>; FORMS],
 }
 
-/// How many forms of an event the pages' streams may send (a list row or a calendar entry, shown or gone).
-pub const FORMS: usize = 6;
+/// How many forms of an event the pages' streams may send (an inbox row, a calendar entry, or gone).
+pub const FORMS: usize = 3;
 
 impl LeadEvent {
     /// The event in the form numbered `form` (below [`FORMS`]), as `make` renders it: made by the first

@@ -218,7 +218,6 @@ async fn a_page_open_on_one_instance_gets_leads_posted_and_changed_on_another_ea
     assert_eq!(data["change"], "new");
     assert_eq!(data["title"], "Заказ с сайта");
     assert_eq!(data["phone"], "+7 916 123-45-67");
-    assert!(data["html"].as_str().unwrap().contains("Заказ с сайта"));
 
     let r = reqwest::Client::new()
         .patch(format!("{}/api/v1/leads/{posted}", a.base))
@@ -230,13 +229,7 @@ async fn a_page_open_on_one_instance_gets_leads_posted_and_changed_on_another_ea
     assert!(r.status().is_success(), "{}", r.status());
     let (data, before) = on_b.until_lead(posted).await;
     assert_eq!(data["change"], "updated");
-    assert!(
-        data["html"]
-            .as_str()
-            .unwrap()
-            .contains("status-in_progress"),
-        "{data}"
-    );
+    assert_eq!(data["status_key"], "in_progress", "{data}");
     assert!(before.is_empty(), "{before:?}");
 
     // B's own lead: published by B at once, and not again when B's own relay note comes back. Once A has

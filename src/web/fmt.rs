@@ -7,6 +7,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use serde::Serialize;
 
 use leadgate_domain::account::Role;
 use leadgate_domain::lead::{AssignmentRule, Channel, LeadEventKind, LeadKind, LeadStatus};
@@ -276,8 +277,10 @@ pub fn warning(code: WarningCode) -> &'static str {
     }
 }
 
-/// A lead as one row of a list or one event of a calendar, with every value already written out.
-#[derive(Debug, Clone)]
+/// A lead as one row of a list or one event of a calendar, with every value already written out. Live pages
+/// get it as JSON and build the row or the entry from it as the templates do (`lead_row.html`,
+/// `calendar_event.html`); an absent optional field is `None` or `false`.
+#[derive(Debug, Clone, Serialize)]
 pub struct LeadRow {
     /// Id.
     pub id: i64,
@@ -289,7 +292,8 @@ pub struct LeadRow {
     pub status_key: &'static str,
     /// Russian status.
     pub status: &'static str,
-    /// Whether the lead is new (highlighted).
+    /// Whether the lead is new (highlighted); on the wire, `status_key` says it.
+    #[serde(skip)]
     pub is_new: bool,
     /// Russian kind.
     pub kind: &'static str,
@@ -304,14 +308,17 @@ pub struct LeadRow {
     /// Phone as sent.
     pub phone: String,
     /// `tel:` link that dials it, when it has enough digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_href: Option<String>,
     /// External number.
     pub number: String,
     /// Assignee login.
     pub assignee: String,
     /// The earlier lead this one may be a second submission of (marked in the inbox).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub possible_duplicate_of: Option<i64>,
     /// It has an open follow-up that is overdue (set by the inbox).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub overdue: bool,
 }
 

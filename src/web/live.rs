@@ -1,11 +1,16 @@
 //! The live inbox and calendar: one Server-Sent Events stream per open page, carrying the new and changed
-//! leads that viewer may see, each already written out as the page shows it.
+//! leads that viewer may see.
 //!
-//! `GET /inbox/events?cal=ID` and `GET /calendar/events?view=week|month&cal=ID&cal=ID` send an event `lead`
-//! per lead (JSON: `id`, `change` (`new`, `updated` or `moved`), `gone` (a lead moved out of what the page
-//! shows: it is removed), `calendar_id`, `date`, `html`, and for desktop
-//! notifications `kind`, `title`, `phone` and `url`), with the hub's event id. An inbox row carries the
-//! overdue mark the page's rows carry (read for the lead as it is sent: the lead's summary does not hold it).
+//! `GET /inbox/events?cal=ID` and `GET /calendar/events?cal=ID&cal=ID` send an event `lead`
+//! per lead (JSON: `change` (`new`, `updated` or `moved`), `gone` (a lead moved out of what the page shows: it
+//! is removed, and only its `id` and `calendar_id` are sent), `date` (its local day, for the calendar), and
+//! the row's values as the page writes them ([`LeadRow`]: `id`, `calendar_id`, `calendar`, `status_key`,
+//! `status`, `kind`, `when`, `time`, `title`, `who`, `phone`, `phone_href`, `number`, `assignee`, `overdue`)),
+//! with the hub's event id. The page builds its row or calendar entry from them as text, never as markup, and
+//! its desktop notification from `kind`, `title` and `phone`. An inbox row carries the overdue mark the page's
+//! rows carry (read for the lead as it is sent: the lead's summary does not hold it). Every page gets every
+//! lead it may see, so the event holds values, not markup: 200 open pages made the rendered rows (about
+//! 1.5 KB an event) the intake's largest cost.
 //! A page resumes after a reconnect from the browser's `Last-Event-ID`, or at first from the `since` id it was
 //! rendered with, so nothing committed after the page was rendered is missed. When that id is too old for the
 //! hub's ring, or events may have been missed since (another instance's changes were not heard while the relay's listener
@@ -24,7 +29,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -55,42 +59,31 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// the intake its rate.
 const COALESCE: usize = 256;
 
-#[derive(Template)]
-#[template(path = "lead_row.html")]
-struct RowHtml<'a> {
-    r: &'a LeadRow,
-}
-
-#[derive(Template)]
-#[template(path = "calendar_event.html")]
-struct EventHtml<'a> {
-    e: &'a LeadRow,
-    is_month: bool,
-}
-
 /// What the page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Inbox,
-    Calendar { month: bool },
+    Calendar,
 }
 
 /// One lead as the stream sends it.
 #[derive(Debug, Serialize)]
 struct LeadData<'a> {
-    id: i64,
     change: &'static str,
     /// The lead left what the page shows (moved to a calendar it does not show): remove it.
     gone: bool,
-    calendar_id: i64,
     /// The local day it is on (`YYYY-MM-DD`), for the calendar.
     date: String,
-    /// The inbox row or the calendar entry, escaped.
-    html: String,
-    kind: &'a str,
-    title: &'a str,
-    phone: &'a str,
-    url: String,
+    #[serde(flatten)]
+    lead: Shown<'a>,
+}
+
+/// What the page is told of the lead: its row, or, when it left the page, only which lead it was.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Shown<'a> {
+    Row(&'a LeadRow),
+    Gone { id: i64, calendar_id: i64 },
 }
 
 /// Which calendars the stream may carry: `None` every calendar (an administrator without a filter).
@@ -213,9 +206,7 @@ async fn stream(
             .map(|(_, v)| v.as_str())
     };
     let target = if calendar {
-        Target::Calendar {
-            month: get("view") == Some("month"),
-        }
+        Target::Calendar
     } else {
         Target::Inbox
     };
@@ -445,15 +436,14 @@ async fn render_due(s: &StreamState, f: &FollowUpView) -> Option<String> {
     Some(sse("follow_up", None, &json))
 }
 
-/// The event `lead` as the page's kind shows the lead: written out once per form and shared by every stream
-/// (what is sent depends on the lead and the page's kind only, never on the viewer, and the event's id is the
-/// hub's).
+/// The event `lead` for the page's kind: written out once per form and shared by every stream (what is sent
+/// depends on the lead and the page's kind only, never on the viewer, and the event's id is the hub's).
 async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Arc<str>> {
-    let form = match s.target {
-        Target::Inbox => 0,
-        Target::Calendar { month: false } => 2,
-        Target::Calendar { month: true } => 4,
-    } + usize::from(gone);
+    let form = match (gone, s.target) {
+        (true, _) => 0,
+        (false, Target::Inbox) => 1,
+        (false, Target::Calendar) => 2,
+    };
     event
         .shared(form, async {
             let json = render_json(s, event, gone).await?;
@@ -480,34 +470,18 @@ async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<S
             }
         }
     }
-    let html = match s.target {
-        Target::Inbox => RowHtml { r: &row }.render(),
-        Target::Calendar { month } => EventHtml {
-            e: &row,
-            is_month: month,
-        }
-        .render(),
-    };
-    let html = match html {
-        // A lead that left the page is only named, not shown.
-        Ok(_) if gone => String::new(),
-        Ok(html) => html,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot render a live lead");
-            return None;
-        }
-    };
     let data = LeadData {
-        id: row.id,
         change: event.change.as_str(),
         gone,
-        calendar_id: row.calendar_id,
         date: fmt::iso_date(event.lead.starts_at.with_timezone(&tz).date_naive()),
-        html,
-        kind: row.kind,
-        title: &row.title,
-        phone: &row.phone,
-        url: format!("/leads/{}", row.id),
+        lead: if gone {
+            Shown::Gone {
+                id: row.id,
+                calendar_id: row.calendar_id,
+            }
+        } else {
+            Shown::Row(&row)
+        },
     };
     serde_json::to_string(&data).ok()
 }

@@ -29,11 +29,79 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
-// Parses a fragment of trusted, server-escaped HTML into one element (a <tr> needs a table around it).
-function fragment(html, inRow) {
-  var t = document.createElement("template");
-  t.innerHTML = inRow ? "<table><tbody>" + html + "</tbody></table>" : html;
-  return inRow ? t.content.querySelector("tr") : t.content.firstElementChild;
+// An element with a class and a text; a live lead's values are always set as text, never parsed as markup.
+function el(tag, className, text) {
+  var e = document.createElement(tag);
+  if (className) { e.className = className; }
+  if (text !== undefined) { e.textContent = text; }
+  return e;
+}
+
+function leadUrl(lead) { return "/leads/" + lead.id; }
+
+// A table cell with the label the phone layout shows beside it.
+function labelled(label, child) {
+  var td = el("td");
+  td.dataset.label = label;
+  td.append(child);
+  return td;
+}
+
+// An inbox row built from a live lead's values, as templates/lead_row.html writes it.
+function leadRow(lead) {
+  var row = el("tr", "lead-row" + (lead.status_key === "new" ? " is-new" : "") +
+    (lead.overdue ? " has-overdue-follow-up" : ""));
+  row.dataset.leadId = lead.id;
+  row.dataset.calendarId = lead.calendar_id;
+  var pick = el("td", "pick");
+  var box = el("input");
+  box.type = "checkbox";
+  box.name = "lead";
+  box.value = lead.id;
+  box.setAttribute("form", "bulk-assign");
+  box.setAttribute("aria-label", "Отметить заявку " + lead.id);
+  pick.append(box);
+  var status = el("td", "status");
+  status.append(el("span", "badge status-" + lead.status_key, lead.status));
+  var main = el("td");
+  var link = el("a", "lead-link", lead.title);
+  link.href = leadUrl(lead);
+  main.append(link);
+  if (lead.possible_duplicate_of) {
+    var duplicate = el("span", "badge warn possible-duplicate", "возможный дубль №" + lead.possible_duplicate_of);
+    duplicate.title = "Похоже на заявку №" + lead.possible_duplicate_of + " за сутки до этой";
+    main.append(" ", duplicate);
+  }
+  if (lead.overdue) {
+    var mark = el("a", "badge overdue-mark", "перезвонить");
+    mark.href = leadUrl(lead) + "#follow-ups";
+    mark.title = "Просрочен запланированный перезвон";
+    main.append(" ", mark);
+  }
+  main.append(el("div", "muted small", lead.kind + (lead.number ? " · № " + lead.number : "")));
+  var phone = lead.phone;
+  if (lead.phone_href && /^tel:/.test(lead.phone_href)) {
+    phone = el("a", "phone-link", lead.phone);
+    phone.href = lead.phone_href;
+  }
+  var calendar = labelled("Календарь", el("span", "dot cal-" + lead.calendar_id));
+  calendar.append(lead.calendar);
+  var phoneCell = labelled("Телефон", phone);
+  phoneCell.className = "nowrap";
+  row.append(pick, el("td", "nowrap when", lead.when), status, main, labelled("Контакт", lead.who), phoneCell,
+    calendar, labelled("Ответственный", lead.assignee));
+  return row;
+}
+
+// A calendar entry built from a live lead's values, as templates/calendar_event.html writes it.
+function calendarEntry(lead, month) {
+  var entry = el("a", "event cal-" + lead.calendar_id + " status-" + lead.status_key +
+    (lead.status_key === "new" ? " is-new" : ""),
+    lead.time + " " + lead.title + (!month && lead.who ? " — " + lead.who : ""));
+  entry.href = leadUrl(lead);
+  entry.dataset.leadId = lead.id;
+  entry.title = lead.when + " · " + lead.title + " · " + lead.who + " · " + lead.calendar;
+  return entry;
 }
 
 function startLive(live) {
@@ -95,8 +163,7 @@ function inboxLead(live, lead) {
     if (gone) { gone.remove(); }
     return;
   }
-  var row = fragment(lead.html, true);
-  if (!row) { return; }
+  var row = leadRow(lead);
   var old = body.querySelector('tr[data-lead-id="' + lead.id + '"]');
   if (old) {
     old.replaceWith(row);
@@ -122,8 +189,7 @@ function calendarLead(lead) {
   if (lead.gone) { return; }
   var day = grid.querySelector('.day[data-date="' + lead.date + '"]');
   if (!day) { return; }
-  var entry = fragment(lead.html, false);
-  if (!entry) { return; }
+  var entry = calendarEntry(lead, grid.classList.contains("month"));
   var more = day.querySelector(".more");
   day.insertBefore(entry, more);
   entry.classList.add("live-arrived");
@@ -167,7 +233,7 @@ function notifyLead(lead) {
   var n = new Notification(lead.title, { body: body, tag: "lead-" + lead.id });
   n.addEventListener("click", function () {
     window.focus();
-    window.location.assign(lead.url);
+    window.location.assign(leadUrl(lead));
     n.close();
   });
 }
