@@ -269,10 +269,26 @@ async fn find(
 
 /// Runs `head` (a statement ending in `WHERE <column>`) with ` IN (ids)`, for every chunk of ids.
 async fn for_ids(conn: &mut PgConnection, head: &str, ids: &[i64]) -> Result<()> {
+    for_ids_closing(conn, head, ids, "").await
+}
+
+/// As [`for_ids`], for a `head` that ends inside a subquery (`… IN (SELECT id … WHERE <column>`), which
+/// is closed after the ids.
+async fn for_ids_within(conn: &mut PgConnection, head: &str, ids: &[i64]) -> Result<()> {
+    for_ids_closing(conn, head, ids, ")").await
+}
+
+async fn for_ids_closing(
+    conn: &mut PgConnection,
+    head: &str,
+    ids: &[i64],
+    close: &str,
+) -> Result<()> {
     for chunk in ids.chunks(CHUNK) {
         let mut q = QueryBuilder::<Postgres>::new(head);
         q.push(" IN ");
         push_ids(&mut q, chunk);
+        q.push(close);
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -321,15 +337,22 @@ async fn erase(
         &lead_ids,
     )
     .await?;
-    for chunk in lead_ids.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "UPDATE extra_works SET description = NULL
-             WHERE line_id IN (SELECT id FROM order_lines WHERE lead_id IN ",
-        );
-        push_ids(&mut q, chunk);
-        q.push(")");
-        q.build().execute(&mut *conn).await?;
-    }
+    for_ids_within(
+        conn,
+        "UPDATE extra_works SET description = NULL
+         WHERE line_id IN (SELECT id FROM order_lines WHERE lead_id",
+        &lead_ids,
+    )
+    .await?;
+    // What webhook receivers answered to the lead's deliveries may repeat what they were sent; the log keeps
+    // each delivery's state, status and attempts.
+    for_ids_within(
+        conn,
+        "UPDATE webhook_deliveries SET last_answer = NULL
+         WHERE event_id IN (SELECT id FROM webhook_events WHERE lead_id",
+        &lead_ids,
+    )
+    .await?;
 
     for_ids(
         conn,

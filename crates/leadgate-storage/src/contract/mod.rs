@@ -107,6 +107,7 @@ macro_rules! storage_contract_suite {
             lead_summaries_are_read_together_as_each_alone,
             personal_data_is_found_erased_and_audited,
             an_erased_leads_comments_and_follow_up_notes_are_blanked,
+            an_erased_leads_webhook_answers_are_blanked,
             records_the_file_declares_are_its_own_and_retired_when_it_drops_them,
             a_sources_cors_origins_are_replaced_as_a_whole,
             a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts,

@@ -204,3 +204,89 @@ pub async fn an_erased_leads_comments_and_follow_up_notes_are_blanked(s: &dyn St
     let theirs = ok("other follow-ups", s.follow_ups_of_lead(kept).await);
     assert_eq!(theirs[0].note, "Спросить Алексея про макет");
 }
+
+/// Erasing a person's data blanks what webhook receivers answered to the deliveries of their lead (an answer
+/// may repeat what it was sent); the log keeps each delivery's state, status and attempts, and another lead's
+/// answers stay.
+pub async fn an_erased_leads_webhook_answers_are_blanked(s: &dyn Storage) {
+    let (calendar, source) = calendar_and_source(s, "hooked").await;
+    ok(
+        "webhook",
+        s.create_webhook(&NewWebhook {
+            calendar_id: calendar,
+            url: "https://crm.example/hook".into(),
+            secret: Sealed {
+                nonce: vec![1; 12],
+                ciphertext: vec![2; 40],
+            },
+        })
+        .await,
+    );
+    let t0 = now();
+    let lead = file_lead(
+        s,
+        source,
+        contact("Перезвоните", "+7 925 642 42-90"),
+        calendar,
+        t0,
+    )
+    .await;
+    let kept = file_lead(
+        s,
+        source,
+        contact("Другой", "+7 925 000 00-99"),
+        calendar,
+        t0,
+    )
+    .await;
+    let jobs = ok(
+        "claim",
+        s.claim_webhook_deliveries(
+            t0 + Duration::seconds(1),
+            std::time::Duration::from_secs(60),
+            10,
+        )
+        .await,
+    );
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        ok(
+            "attempt",
+            s.record_webhook_attempt(
+                job.id,
+                &DeliveryAttempt {
+                    at: t0 + Duration::seconds(2),
+                    status: Some(200),
+                    answer: "принято: Алексей, +7 925 642 42-90".into(),
+                    outcome: AttemptOutcome::Delivered,
+                },
+            )
+            .await,
+        );
+    }
+    let query = match PersonDataQuery::phone("8 (925) 642-42-90") {
+        Ok(query) => query,
+        Err(e) => panic!("a phone query: {e}"),
+    };
+    let actor = ErasureActor {
+        user_id: None,
+        login: "admin".into(),
+        channel: "api",
+    };
+    let record = ok("erase", s.erase_personal_data(&query, &[], &actor).await);
+    assert_eq!(record.lead_ids, vec![lead]);
+
+    let erased = ok("deliveries", s.webhook_deliveries_of_lead(lead).await);
+    assert_eq!(erased.len(), 1, "the delivery stays in the log");
+    assert_eq!(
+        (erased[0].state, erased[0].last_status, erased[0].attempts),
+        (DeliveryState::Delivered, Some(200), 1)
+    );
+    assert_eq!(erased[0].last_answer, None, "the receiver's answer is gone");
+    let theirs = ok("other deliveries", s.webhook_deliveries_of_lead(kept).await);
+    assert_eq!(
+        theirs[0].last_answer.as_deref(),
+        Some("принято: Алексей, +7 925 642 42-90"),
+        "nobody else's answer is touched"
+    );
+}
