@@ -455,8 +455,9 @@ async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Arc<st
 async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<String> {
     let tz = timezone(&s.state);
     let mut row = LeadRow::new(&event.lead, tz);
-    if s.target == Target::Inbox && !gone {
-        // The row replaces the page's: it carries the same overdue mark, read as the inbox reads it.
+    // A lead just filed has no follow-ups yet; a changed one's row replaces the page's, with the same overdue
+    // mark, read as the inbox reads it.
+    if s.target == Target::Inbox && !gone && !matches!(event.change, Change::New) {
         match s
             .state
             .storage
