@@ -125,6 +125,8 @@ pub struct LiveHub {
     closed: CancellationToken,
     due: broadcast::Sender<Arc<FollowUpView>>,
     planned: Notify,
+    /// Told of every lead committed here or heard from another instance (the webhook dispatcher waits on it).
+    committed: Notify,
     /// Whether this process serves pages (set by [`LiveHub::listen`]): a one-shot command has none, so it
     /// relays what it commits and reads no lead back for pages that cannot exist.
     pages: AtomicBool,
@@ -158,6 +160,7 @@ impl LiveHub {
             closed: CancellationToken::new(),
             due: broadcast::channel(RING).0,
             planned: Notify::new(),
+            committed: Notify::new(),
             pages: AtomicBool::new(false),
         });
         // Only a database that other instances share has a listener, and only then is anything relayed.
@@ -221,6 +224,7 @@ impl LiveHub {
 
     /// Announces a committed lead; never waits. Pages learn of it once its summary is read.
     pub fn announce(&self, lead_id: i64, change: Change) {
+        self.committed.notify_one();
         let _ = self.announcements.send(Announcement {
             lead_id,
             change,
@@ -360,6 +364,12 @@ impl LiveHub {
         self.due.subscribe()
     }
 
+    /// Resolves once a lead is committed here or heard from another instance after the last call resolved
+    /// (or at once, when one was since): what the webhook dispatcher waits on when its outbox is empty.
+    pub async fn committed(&self) {
+        self.committed.notified().await;
+    }
+
     /// Wakes this instance's [`DueAnnouncer`]: a follow-up was planned here, perhaps due sooner than the
     /// one it waits for.
     pub fn follow_up_planned(&self) {
@@ -411,6 +421,9 @@ async fn listen(
                     .filter(|n| n.origin != hub.origin)
                     .map(|n| (n.lead_id, n.change))
                     .collect();
+                if !changes.is_empty() {
+                    hub.committed.notify_one();
+                }
                 hub.publish_from_store(storage.as_ref(), &changes).await;
             }
             Ok(Heard::Reconnected) => {

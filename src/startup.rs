@@ -633,7 +633,8 @@ impl Application {
             )
             .context("building the webhook dispatcher")?;
             let stop = stop.clone();
-            Some(tokio::spawn(async move { dispatcher.run(stop).await }))
+            let hub = live.clone();
+            Some(tokio::spawn(async move { dispatcher.run(stop, hub).await }))
         } else {
             info!("this instance does not deliver webhooks ([webhooks] enabled = false)");
             None

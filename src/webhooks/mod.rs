@@ -26,14 +26,19 @@ use url::Url;
 
 use crate::config::WebhookSettings;
 use crate::layout_files::fetch::{FetchError, GuardedClient};
+use crate::live::LiveHub;
 use crate::secrets::SecretBox;
 use leadgate_storage::{
     AttemptOutcome, DeliveryAttempt, LeadView, NewWebhook, Storage, StorageError, WebhookJob,
     webhook_secret_owner,
 };
 
-/// How often the outbox is looked at when it was empty.
+/// How often the outbox is looked at when it was empty and no lead was committed (a retry falls due, another
+/// instance committed one that was not heard).
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long an idle dispatcher waits after a lead is committed before it looks at the outbox: at most 20
+/// looks a second, however fast leads come.
+const WAKE_GAP: Duration = Duration::from_millis(50);
 /// The most of a receiver's answer kept in the log.
 const ANSWER_CHARS: usize = 500;
 /// How long the check of a new webhook's URL waits for its name to resolve.
@@ -350,9 +355,11 @@ impl WebhookDispatcher {
         )
     }
 
-    /// Runs steps until `stop`: at once again after a busy step, after a short pause when the outbox was
-    /// empty. A stop interrupts the deliveries under way; they are tried again once their claim has lapsed.
-    pub async fn run(&self, stop: CancellationToken) {
+    /// Runs steps until `stop`: at once again after a busy step; when the outbox was empty, as soon as the
+    /// hub tells of a committed lead (its event may be in the outbox now) or after a short pause (a retry falls
+    /// due, or an instance whose notes were not heard). A stop interrupts the deliveries under way; they are
+    /// tried again once their claim has lapsed.
+    pub async fn run(&self, stop: CancellationToken, hub: Arc<LiveHub>) {
         info!("the webhook dispatcher is running");
         loop {
             let step = tokio::select! {
@@ -370,6 +377,13 @@ impl WebhookDispatcher {
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(pause) => {}
+                () = hub.committed(), if pause == IDLE_POLL => {
+                    // Leads come in bursts: the outbox is looked at once for all committed meanwhile.
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(WAKE_GAP) => {}
+                    }
+                }
             }
         }
     }
