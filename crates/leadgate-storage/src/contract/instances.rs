@@ -80,18 +80,7 @@ pub async fn a_job_lock_has_one_holder_across_instances(a: &dyn Storage, b: &dyn
 /// share the due deliveries between them, and none is claimed by both.
 pub async fn a_webhook_delivery_is_claimed_by_one_instance_only(a: &dyn Storage, b: &dyn Storage) {
     let (calendar, source) = calendar_and_source(a, "shared").await;
-    ok(
-        "create",
-        a.create_webhook(&NewWebhook {
-            calendar_id: calendar,
-            url: "https://crm.example/hook".into(),
-            secret: Sealed {
-                nonce: vec![1; 12],
-                ciphertext: vec![2; 40],
-            },
-        })
-        .await,
-    );
+    hook(a, calendar).await;
     let t0 = now();
     for i in 0..12 {
         let phone = format!("+7925000{i:04}");

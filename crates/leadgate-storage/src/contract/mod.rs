@@ -261,6 +261,22 @@ async fn calendar_and_source(s: &dyn Storage, name: &str) -> (i64, i64) {
     (calendar, source)
 }
 
+/// A webhook to `https://crm.example/hook` on `calendar`, with a made-up sealed secret; returns its id.
+async fn hook(s: &dyn Storage, calendar: i64) -> i64 {
+    ok(
+        "webhook",
+        s.create_webhook(&NewWebhook {
+            calendar_id: calendar,
+            url: "https://crm.example/hook".into(),
+            secret: Sealed {
+                nonce: vec![1; 12],
+                ciphertext: vec![2; 40],
+            },
+        })
+        .await,
+    )
+}
+
 fn collector_record(name: &str, calendar_id: i64) -> CollectorRecord {
     CollectorRecord {
         id: 0,

@@ -210,18 +210,7 @@ pub async fn an_erased_leads_comments_and_follow_up_notes_are_blanked(s: &dyn St
 /// answers stay.
 pub async fn an_erased_leads_webhook_answers_are_blanked(s: &dyn Storage) {
     let (calendar, source) = calendar_and_source(s, "hooked").await;
-    ok(
-        "webhook",
-        s.create_webhook(&NewWebhook {
-            calendar_id: calendar,
-            url: "https://crm.example/hook".into(),
-            secret: Sealed {
-                nonce: vec![1; 12],
-                ciphertext: vec![2; 40],
-            },
-        })
-        .await,
-    );
+    hook(s, calendar).await;
     let t0 = now();
     let lead = file_lead(
         s,
