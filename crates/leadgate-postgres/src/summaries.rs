@@ -6,7 +6,7 @@
 //! text (`LIKE '%fragment%'`), which the trigram index on it serves; in the inbox it narrows each run.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::{Result, from_ms, ms, parse_enum, push_contains};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
@@ -269,56 +269,56 @@ pub(super) async fn calendar_days(
     if days == 0 || calendars.is_empty() {
         return Ok(slots);
     }
-    // Counts: one statement of per-day subqueries, each a range walk of the (calendar, time) index cut at the
-    // exact day bounds (so days of 23 or 25 hours in a zone with daylight saving are right), that stops at the
-    // cap.
-    let mut b = QueryBuilder::<Postgres>::new("SELECT ");
-    for day in 0..days {
-        if day > 0 {
-            b.push(", ");
+    // The days come as arrays and each is one row of `unnest`, so a statement is planned once however many
+    // days the view has: one subquery per day, written out, took 20–35 ms to plan at a million leads, against
+    // about 0.1 ms each to run.
+    let lows: Vec<i64> = bounds[..days].iter().map(|b| ms(*b)).collect();
+    let highs: Vec<i64> = bounds[1..].iter().map(|b| ms(*b)).collect();
+    // Counts: for each day a range walk of the (calendar, time) index cut at the exact day bounds (so days of
+    // 23 or 25 hours in a zone with daylight saving are right), that stops at the cap.
+    let mut b = QueryBuilder::<Postgres>::new(
+        "SELECT d.day - 1, (SELECT COUNT(*) FROM (SELECT 1 FROM leads l
+             WHERE l.starts_at >= d.lo AND l.starts_at < d.hi",
+    );
+    push_calendars(&mut b, Some(calendars), true);
+    b.push(" LIMIT ")
+        .push_bind(DaySlot::COUNT_CAP)
+        .push(") AS capped) FROM unnest(")
+        .push_bind(&lows)
+        .push("::BIGINT[], ")
+        .push_bind(&highs)
+        .push("::BIGINT[]) WITH ORDINALITY AS d(lo, hi, day)");
+    let counts: Vec<(i64, i64)> = b.build_query_as().fetch_all(pool).await?;
+    for (day, count) in counts {
+        if let Some(slot) = usize::try_from(day).ok().and_then(|d| slots.get_mut(d)) {
+            slot.count = count;
         }
-        b.push("(SELECT COUNT(*) FROM (SELECT 1 FROM leads l WHERE l.starts_at >= ")
-            .push_bind(ms(bounds[day]))
-            .push(" AND l.starts_at < ")
-            .push_bind(ms(bounds[day + 1]));
-        push_calendars(&mut b, Some(calendars), true);
-        b.push(" LIMIT ")
-            .push_bind(DaySlot::COUNT_CAP)
-            .push(") AS capped)");
-    }
-    let row = b.build().fetch_one(pool).await?;
-    for (day, slot) in slots.iter_mut().enumerate() {
-        slot.count = row.try_get(day)?;
     }
     if per_day == 0 {
         return Ok(slots);
     }
-    // The first events of each day that has any: one statement, one LIMITed index walk per day.
+    // The first events of each day that has any: a LIMITed index walk per day.
     let busy: Vec<usize> = (0..days).filter(|d| slots[*d].count > 0).collect();
     if busy.is_empty() {
         return Ok(slots);
     }
-    let mut b = QueryBuilder::<Postgres>::new("");
-    for (n, day) in busy.iter().enumerate() {
-        if n > 0 {
-            b.push(" UNION ALL ");
-        }
-        b.push("(SELECT ")
-            .push(summary_columns!())
-            .push(", ")
-            .push(*day)
-            .push("::BIGINT AS day")
-            .push(summary_from!())
-            .push(" WHERE 1 = 1");
-        push_calendars(&mut b, Some(calendars), false);
-        b.push(" AND l.starts_at >= ")
-            .push_bind(ms(bounds[*day]))
-            .push(" AND l.starts_at < ")
-            .push_bind(ms(bounds[*day + 1]))
-            .push(" ORDER BY l.starts_at, l.id LIMIT ")
-            .push_bind(i64::from(per_day))
-            .push(")");
-    }
+    let numbers: Vec<i64> = busy.iter().map(|&d| d as i64).collect();
+    let lows: Vec<i64> = busy.iter().map(|&d| lows[d]).collect();
+    let highs: Vec<i64> = busy.iter().map(|&d| highs[d]).collect();
+    let mut b = QueryBuilder::<Postgres>::new("SELECT s.*, d.day FROM unnest(");
+    b.push_bind(numbers)
+        .push("::BIGINT[], ")
+        .push_bind(lows)
+        .push("::BIGINT[], ")
+        .push_bind(highs)
+        .push("::BIGINT[]) AS d(day, lo, hi) CROSS JOIN LATERAL (SELECT ")
+        .push(summary_columns!())
+        .push(summary_from!())
+        .push(" WHERE l.starts_at >= d.lo AND l.starts_at < d.hi");
+    push_calendars(&mut b, Some(calendars), false);
+    b.push(" ORDER BY l.starts_at, l.id LIMIT ")
+        .push_bind(i64::from(per_day))
+        .push(") AS s ORDER BY d.day, s.starts_at, s.id");
     let rows: Vec<DayRow> = b.build_query_as().fetch_all(pool).await?;
     for row in rows {
         if let Some(slot) = usize::try_from(row.day).ok().and_then(|d| slots.get_mut(d)) {
