@@ -267,17 +267,34 @@ async fn find(
     Ok((found, contacts.into_iter().collect()))
 }
 
+/// What erasure blanks beside the lead's own columns, as statements for [`for_ids_closing`] over the lead ids
+/// (the statement, and what closes it after the ids): the history's old values (contact details among them);
+/// what managers wrote about the person, the comments' text and the follow-ups' notes (who wrote them, and
+/// when, stay with the lead's statistics); the extra works' descriptions; and what webhook receivers answered
+/// to the lead's deliveries, which may repeat what they were sent (the log keeps each delivery's state,
+/// status and attempts).
+const LEAD_TEXTS: [(&str, &str); 5] = [
+    ("UPDATE lead_events SET detail = '{}' WHERE lead_id", ""),
+    ("UPDATE lead_comments SET body = '' WHERE lead_id", ""),
+    ("UPDATE follow_ups SET note = '' WHERE lead_id", ""),
+    (
+        "UPDATE extra_works SET description = NULL
+         WHERE line_id IN (SELECT id FROM order_lines WHERE lead_id",
+        ")",
+    ),
+    (
+        "UPDATE webhook_deliveries SET last_answer = NULL
+         WHERE event_id IN (SELECT id FROM webhook_events WHERE lead_id",
+        ")",
+    ),
+];
+
 /// Runs `head` (a statement ending in `WHERE <column>`) with ` IN (ids)`, for every chunk of ids.
 async fn for_ids(conn: &mut PgConnection, head: &str, ids: &[i64]) -> Result<()> {
     for_ids_closing(conn, head, ids, "").await
 }
 
-/// As [`for_ids`], for a `head` that ends inside a subquery (`… IN (SELECT id … WHERE <column>`), which
-/// is closed after the ids.
-async fn for_ids_within(conn: &mut PgConnection, head: &str, ids: &[i64]) -> Result<()> {
-    for_ids_closing(conn, head, ids, ")").await
-}
-
+/// As [`for_ids`], with `close` after the ids (`")"` for a `head` that ends inside a subquery).
 async fn for_ids_closing(
     conn: &mut PgConnection,
     head: &str,
@@ -316,43 +333,9 @@ async fn erase(
          WHERE id"
     );
     for_ids(conn, &anonymise, &lead_ids).await?;
-    // The history keeps old values of edits (contact details among them): its details go too.
-    for_ids(
-        conn,
-        "UPDATE lead_events SET detail = '{}' WHERE lead_id",
-        &lead_ids,
-    )
-    .await?;
-    // What managers wrote about the person: the comments' text and the follow-ups' notes (who wrote them, and
-    // when, stay with the lead's statistics).
-    for_ids(
-        conn,
-        "UPDATE lead_comments SET body = '' WHERE lead_id",
-        &lead_ids,
-    )
-    .await?;
-    for_ids(
-        conn,
-        "UPDATE follow_ups SET note = '' WHERE lead_id",
-        &lead_ids,
-    )
-    .await?;
-    for_ids_within(
-        conn,
-        "UPDATE extra_works SET description = NULL
-         WHERE line_id IN (SELECT id FROM order_lines WHERE lead_id",
-        &lead_ids,
-    )
-    .await?;
-    // What webhook receivers answered to the lead's deliveries may repeat what they were sent; the log keeps
-    // each delivery's state, status and attempts.
-    for_ids_within(
-        conn,
-        "UPDATE webhook_deliveries SET last_answer = NULL
-         WHERE event_id IN (SELECT id FROM webhook_events WHERE lead_id",
-        &lead_ids,
-    )
-    .await?;
+    for (head, close) in LEAD_TEXTS {
+        for_ids_closing(conn, head, &lead_ids, close).await?;
+    }
 
     for_ids(
         conn,
