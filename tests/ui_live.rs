@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::dovecot::{dovecot, unique_user};
 use common::{SEED_SAMPLE, TestApp};
 use fantoccini::Locator;
+use futures::StreamExt;
 use leadgate::config::CollectorConfig;
 use leadgate_domain::account::Role;
 use leadgate_domain::collector::{Protocol, TlsMode};
@@ -535,4 +536,44 @@ async fn a_stream_resumes_after_a_reconnect_and_asks_for_a_reload_when_it_cannot
     // An id the server does not know (another start of leadgate, or too old) asks the page to reload.
     let mut stale = SseReader::open(&app, &m, "/inbox/events", Some("0-1")).await;
     assert_eq!(stale.next().await.event, "reload");
+}
+
+#[tokio::test]
+async fn a_burst_of_leads_reaches_an_open_stream_whole_without_a_reload() {
+    // A site's form sends this many in a minute only under load: the source's limits are lifted.
+    let app = TestApp::spawn_with(|s| {
+        s.http_sources[0].rate_limit_per_client = Some(0);
+        s.http_sources[0].rate_limit_total = Some(0);
+    })
+    .await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let m = signed_in(&app, "manager1", "manager-password").await;
+    let mut stream = SseReader::open(&app, &m, "/inbox/events", None).await;
+    // More leads than one write of the stream holds (256), posted 32 at a time, so that group commits file
+    // them in groups and they pile up for the page between two of its writes.
+    let posted: Vec<i64> = futures::stream::iter(0..400)
+        .map(|i| {
+            let app = &app;
+            async move {
+                post_lead(
+                    app,
+                    &format!(r#"{{"Тема": "Пачка {i}", "Телефон": "+7 916 100-{i:04}"}}"#),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut received = Vec::new();
+    while received.len() < posted.len() {
+        let event = stream.next().await;
+        assert_eq!(event.event, "lead", "{event:?}");
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        received.push(data["id"].as_i64().unwrap());
+    }
+    // Every lead once, in the order they were filed.
+    let mut filed = posted;
+    filed.sort_unstable();
+    assert_eq!(received, filed);
 }
