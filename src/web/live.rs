@@ -18,7 +18,8 @@
 //! gets the leads of the calendars they may see (read again every half minute), an administrator all.
 //!
 //! Events ready for a page together (a group commit's leads) are written to it in one piece, up to
-//! 256 of them: a write per event per page was what 200 open pages cost the intake.
+//! 256 of them, and a page gets at most one write per 50 ms (a lead after a quiet spell goes out at once):
+//! a write per event per page was what 200 open pages cost the intake.
 //!
 //! The same stream sends an event `follow_up` when one of the viewer's own follow-ups falls due (JSON: `id`,
 //! `lead_id`, `title`, `note`, `when`, `url`), to nobody else; the page shows it and, when switched on, as a
