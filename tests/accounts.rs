@@ -324,26 +324,24 @@ async fn a_changed_admin_token_setting_revokes_the_previously_configured_token()
 async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line() {
     let app = app_with_admin().await;
     let m = manager_with_everything(&app).await;
-    let leadgate = |args: &[&str]| {
-        let out = common::cli::leadgate()
-            .args(args)
-            .envs(app.test_dir().cli_env())
-            .output()
-            .unwrap();
+    let leadgate = async |args: &[&str]| {
+        let mut command = common::cli::leadgate_process();
+        command.args(args).envs(app.test_dir().cli_env());
+        let out = common::cli::output(command).await;
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let (code, out) = leadgate(&["users", "disable", "ivanova"]);
+    let (code, out) = leadgate(&["users", "disable", "ivanova"]).await;
     assert_eq!((code, out.trim()), (Some(0), "user ivanova disabled"));
     assert_eq!(api_status(&app, &m.token).await, 401);
-    let (code, _) = leadgate(&["users", "enable", "ivanova"]);
+    let (code, _) = leadgate(&["users", "enable", "ivanova"]).await;
     assert_eq!(code, Some(0));
     assert_eq!(api_status(&app, &m.token).await, 200);
-    assert_eq!(leadgate(&["users", "disable", "nobody"]).0, Some(1));
+    assert_eq!(leadgate(&["users", "disable", "nobody"]).await.0, Some(1));
 
-    let (code, list) = leadgate(&["tokens", "list"]);
+    let (code, list) = leadgate(&["tokens", "list"]).await;
     assert_eq!(code, Some(0));
     assert!(!list.contains(&m.token) && !list.contains("lg_"), "{list}");
     let line = list
@@ -351,13 +349,13 @@ async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line(
         .find(|l| l.contains("ivanova") && l.contains("laptop"))
         .unwrap_or_else(|| panic!("the manager's token is listed: {list}"));
     let id = line.split_whitespace().next().unwrap();
-    let (code, out) = leadgate(&["tokens", "revoke", id]);
+    let (code, out) = leadgate(&["tokens", "revoke", id]).await;
     assert_eq!(
         (code, out.trim()),
         (Some(0), format!("token {id} revoked").as_str())
     );
     assert_eq!(api_status(&app, &m.token).await, 401);
-    assert_eq!(leadgate(&["tokens", "revoke", id]).0, Some(1));
+    assert_eq!(leadgate(&["tokens", "revoke", id]).await.0, Some(1));
 }
 
 // ---- sessions ----------------------------------------------------------------------------------------------

@@ -348,12 +348,13 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
     let app = TestApp::spawn().await;
     let (person, other, _, other_rejected) = two_customers(&app).await;
     let person_message = message_of(&app, person).await;
-    let cli = |args: &[&str]| {
-        let out = common::cli::leadgate()
-            .args(args)
-            .envs(app.test_dir().cli_env())
-            .output()
-            .unwrap();
+    let command = |args: &[&str]| {
+        let mut command = common::cli::leadgate_process();
+        command.args(args).envs(app.test_dir().cli_env());
+        command
+    };
+    let cli = async |args: &[&str]| {
+        let out = common::cli::output(command(args)).await;
         assert!(
             out.status.success(),
             "{}",
@@ -362,18 +363,14 @@ async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterp
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
 
-    let found = cli(&["personal-data", "find", "--inn", "7709 745 454"]);
+    let found = cli(&["personal-data", "find", "--inn", "7709 745 454"]).await;
     assert!(found.contains(&format!("lead {person:>8}")), "{found}");
     assert!(!found.contains(&format!("lead {other:>8}")), "{found}");
     assert!(found.contains("counterparty"), "{found}");
-    let refused = common::cli::leadgate()
-        .args(["personal-data", "erase", "--inn", "77097"])
-        .envs(app.test_dir().cli_env())
-        .output()
-        .unwrap();
+    let refused = common::cli::output(command(&["personal-data", "erase", "--inn", "77097"])).await;
     assert!(!refused.status.success());
 
-    let erased = cli(&["personal-data", "erase", "--inn", "7709745454", "--json"]);
+    let erased = cli(&["personal-data", "erase", "--inn", "7709745454", "--json"]).await;
     let record: Value = serde_json::from_str(&erased).unwrap();
     assert_eq!(record["channel"], "cli");
     assert_eq!(record["actor"], "command line");

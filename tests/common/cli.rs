@@ -22,3 +22,14 @@ pub fn leadgate_process() -> std::process::Command {
 pub fn leadgate() -> assert_cmd::Command {
     assert_cmd::Command::from_std(leadgate_process())
 }
+
+/// Runs `command` to its end and returns what it wrote, without blocking the test's runtime. A server the
+/// test started runs on that runtime (one thread under `#[tokio::test]`): blocked while the command runs, it
+/// would hold whatever it had begun, a SQLite write transaction included, and the command would wait for the
+/// database until its busy timeout ran out ("database is locked").
+pub async fn output(command: std::process::Command) -> std::process::Output {
+    tokio::process::Command::from(command)
+        .output()
+        .await
+        .expect("leadgate starts")
+}
