@@ -280,7 +280,7 @@ async fn a_stream_on_another_instance_never_carries_a_lead_of_another_managers_p
     let m1 = signed_in(&a, "manager1", "manager-password").await;
     let m2 = signed_in(&a, "manager2", "manager2-password").await;
     let mut mine_stream = SseReader::open(&b, &m1, "/inbox/events").await;
-    let mut calendar_stream = SseReader::open(&b, &m1, "/calendar/events?view=week").await;
+    let mut calendar_stream = SseReader::open(&b, &m1, "/calendar/events").await;
     let mut theirs_stream = SseReader::open(&b, &m2, "/inbox/events").await;
 
     let secret = post_lead(

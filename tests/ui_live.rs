@@ -443,7 +443,7 @@ async fn a_managers_stream_never_carries_a_lead_of_another_managers_personal_cal
     let m2 = signed_in(&app, "manager2", "manager2-password").await;
     let mut mine_stream = SseReader::open(&app, &m1, "/inbox/events", None).await;
     let mut theirs_stream = SseReader::open(&app, &m2, "/inbox/events", None).await;
-    let mut calendar_stream = SseReader::open(&app, &m1, "/calendar/events?view=week", None).await;
+    let mut calendar_stream = SseReader::open(&app, &m1, "/calendar/events", None).await;
     // Asking for the other manager's calendar is refused outright.
     let r = m1
         .get(format!("{}/inbox/events?cal={theirs}", app.base))

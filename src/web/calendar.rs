@@ -274,10 +274,7 @@ pub async fn page(
         })
         .collect();
     let view = if is_month { "month" } else { "week" };
-    let mut live: Vec<(&str, String)> = vec![
-        ("view", view.to_owned()),
-        ("since", state.live.current_id()),
-    ];
+    let mut live: Vec<(&str, String)> = vec![("since", state.live.current_id())];
     if !all {
         live.extend(chosen.iter().map(|c| ("cal", c.to_string())));
     }
