@@ -170,16 +170,17 @@ async fn a_manager_assigns_several_leads_from_the_inbox_and_filters_it_by_assign
     b.click("#who-filter option[value='manager2']").await;
     b.click("#filters button[type='submit']").await;
     b.wait_for("#filters").await;
-    let mut shown = Vec::new();
-    for row in b
+    // Read in one go: the live page may put a changed lead's row in place of the old one at any time, and a
+    // row element held across that is stale.
+    let shown = b
         .client
-        .find_all(Locator::Css("tr.lead-row"))
+        .execute(
+            "return [...document.querySelectorAll('tr.lead-row')].map(r => r.dataset.leadId)",
+            vec![],
+        )
         .await
-        .unwrap()
-    {
-        shown.push(row.attr("data-lead-id").await.unwrap().unwrap());
-    }
-    assert_eq!(shown, [c.to_string(), a.to_string()]);
+        .unwrap();
+    assert_eq!(shown, json!([c.to_string(), a.to_string()]));
     b.client
         .goto(&format!("{}/inbox?who=none", app.base))
         .await
