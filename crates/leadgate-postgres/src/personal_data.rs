@@ -267,28 +267,6 @@ async fn find(
     Ok((found, contacts.into_iter().collect()))
 }
 
-/// What erasure blanks beside the lead's own columns, as statements for [`for_ids_closing`] over the lead ids
-/// (the statement, and what closes it after the ids): the history's old values (contact details among them);
-/// what managers wrote about the person, the comments' text and the follow-ups' notes (who wrote them, and
-/// when, stay with the lead's statistics); the extra works' descriptions; and what webhook receivers answered
-/// to the lead's deliveries, which may repeat what they were sent (the log keeps each delivery's state,
-/// status and attempts).
-const LEAD_TEXTS: [(&str, &str); 5] = [
-    ("UPDATE lead_events SET detail = '{}' WHERE lead_id", ""),
-    ("UPDATE lead_comments SET body = '' WHERE lead_id", ""),
-    ("UPDATE follow_ups SET note = '' WHERE lead_id", ""),
-    (
-        "UPDATE extra_works SET description = NULL
-         WHERE line_id IN (SELECT id FROM order_lines WHERE lead_id",
-        ")",
-    ),
-    (
-        "UPDATE webhook_deliveries SET last_answer = NULL
-         WHERE event_id IN (SELECT id FROM webhook_events WHERE lead_id",
-        ")",
-    ),
-];
-
 /// Runs `head` (a statement ending in `WHERE <column>`) with ` IN (ids)`, for every chunk of ids.
 async fn for_ids(conn: &mut PgConnection, head: &str, ids: &[i64]) -> Result<()> {
     for_ids_closing(conn, head, ids, "").await
@@ -333,7 +311,7 @@ async fn erase(
          WHERE id"
     );
     for_ids(conn, &anonymise, &lead_ids).await?;
-    for (head, close) in LEAD_TEXTS {
+    for (head, close) in storage::ERASED_LEAD_TEXTS {
         for_ids_closing(conn, head, &lead_ids, close).await?;
     }
 
