@@ -174,6 +174,15 @@ impl LiveHub {
             let mut batch = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let Some(hub) = weak.upgrade() else { return };
+                // Published here before it is relayed: another instance that acts on a change it heard
+                // from this one (a page there showed it) is heard back after this instance's pages have it,
+                // so they get the two in the order they happened.
+                let published: Vec<(i64, Change)> = batch
+                    .iter()
+                    .filter(|a| a.publish)
+                    .map(|a| (a.lead_id, a.change))
+                    .collect();
+                hub.publish_from_store(storage.as_ref(), &published).await;
                 if let Some(relay) = &relay {
                     let mut dropped = 0_usize;
                     for &Announcement {
@@ -196,12 +205,7 @@ impl LiveHub {
                         );
                     }
                 }
-                let published: Vec<(i64, Change)> = batch
-                    .drain(..)
-                    .filter(|a| a.publish)
-                    .map(|a| (a.lead_id, a.change))
-                    .collect();
-                hub.publish_from_store(storage.as_ref(), &published).await;
+                batch.clear();
             }
         });
         hub
