@@ -7,9 +7,10 @@
 //! the rollup), they walk `leads_by_received`, which also carries the columns the lead reports group and
 //! filter by; the health report sums `message_hours` and `collector_run_hours` the same way, or walks
 //! `messages_by_received` and `collector_runs_by_start`. A row's bucket is a binary search in the bounds
-//! (`width_bucket`). The response times' median and 90th percentile are by nearest rank (`percentile_disc`),
-//! per manager, per calendar and in total, taken in Rust from the answered leads of the period counted by
-//! calendar, manager and seconds (an index-only walk of the partial index `leads_answered`).
+//! (`width_bucket`). A percentile needs every value: the response times of the answered
+//! leads are kept, as text, per hour of receipt in `lead_response_hours` (see its migration), and the report
+//! concatenates them per calendar and manager in one row each (with bounds off the hour, from the partial
+//! index `leads_answered`); the percentiles are taken in [`leadgate_storage::response_report`].
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -22,8 +23,8 @@ use sqlx::{Postgres, QueryBuilder};
 use super::{Error, PgStorage, Result, ms, push_calendar_ids};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
-    self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
-    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc_counted,
+    self as storage, AnsweredTimes, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket,
+    ReportQuery, ReportSource, Reports, ResponseReport, SeriesCount,
 };
 
 /// The bucket of `column` (a time): `(width_bucket(column, bounds) - 1)::bigint`, one binary search in the
@@ -178,16 +179,6 @@ struct OutcomeRow {
     rejected: i64,
 }
 
-/// Answered leads of one calendar and manager with the same time to the first action, in whole seconds.
-#[derive(sqlx::FromRow)]
-struct ResponseRow {
-    calendar_id: i64,
-    first_action_by: Option<i64>,
-    secs: i64,
-    late: bool,
-    n: i64,
-}
-
 #[derive(sqlx::FromRow)]
 struct MessagesRow {
     i: i64,
@@ -339,25 +330,46 @@ impl PgStorage {
     ) -> Result<ResponseReport> {
         let threshold_ms = threshold.num_milliseconds();
         let now_ms = ms(now);
-        let mut rows: Vec<ResponseRow> = Vec::new();
+        let mut answered: Vec<AnsweredTimes> = Vec::new();
         let mut unanswered: Vec<(i64, i64)> = Vec::new();
         if buckets(query) > 0 {
-            // Answered leads counted by calendar, manager and time to the first action in whole seconds
-            // (never negative): the percentiles are taken from these counts, exactly as from every value,
-            // without sorting every lead of the period (which spilled to disk for a year's 300,000).
-            let mut q = QueryBuilder::<Postgres>::new(
-                "SELECT l.calendar_id, l.first_action_by,
-                     GREATEST(l.first_action_at - l.received_at, 0) / 1000 AS secs,
-                     GREATEST(l.first_action_at - l.received_at, 0) > ",
-            );
-            q.push_bind(threshold_ms).push(" AS late, COUNT(*) AS n");
-            push_leads_from(&mut q, query, "");
-            q.push(" AND l.first_action_at IS NOT NULL GROUP BY 1, 2, 3, 4");
-            rows = q.build_query_as().fetch_all(&self.pool).await?;
+            // The answered leads' times per calendar and manager (the percentiles need every value), from the
+            // hourly rollup or the leads: one row of text each.
+            let read = Read::of(query);
+            let mut q = match read {
+                Read::Hours => {
+                    let mut q = QueryBuilder::<Postgres>::new(
+                        "SELECT l.calendar_id, l.first_action_by, string_agg(l.times, '')
+                         FROM lead_response_hours l WHERE",
+                    );
+                    push_period(&mut q, "l.hour", &query.bounds);
+                    q
+                }
+                Read::Leads => {
+                    let mut q = QueryBuilder::<Postgres>::new(
+                        "SELECT l.calendar_id, COALESCE(l.first_action_by, 0),
+                             string_agg(lead_response_time(l.received_at, l.first_action_at), '')
+                         FROM leads l WHERE l.first_action_at IS NOT NULL AND",
+                    );
+                    push_period(&mut q, "l.received_at", &query.bounds);
+                    q
+                }
+            };
+            push_lead_filters(&mut q, query);
+            q.push(" GROUP BY 1, 2");
+            let rows: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            answered = rows
+                .into_iter()
+                .map(|(calendar_id, by, times)| AnsweredTimes {
+                    calendar_id,
+                    answered_by: (by != 0).then_some(by),
+                    times,
+                })
+                .collect();
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            match Read::of(query) {
+            match read {
                 Read::Hours => {
                     // Whole hours before the cutoff's from the rollup, the leads of the cutoff's own hour
                     // received before it one by one.
@@ -412,77 +424,8 @@ impl PgStorage {
                 .into_iter()
                 .collect();
 
-        #[derive(Default)]
-        struct Acc {
-            /// Seconds and how many leads took them.
-            times: Vec<(i64, i64)>,
-            late: i64,
-        }
-        impl Acc {
-            fn add(&mut self, r: &ResponseRow) {
-                self.times.push((r.secs, r.n));
-                if r.late {
-                    self.late += r.n;
-                }
-            }
-            fn stat(mut self, id: Option<i64>, name: String) -> ResponseStat {
-                self.times.sort_unstable();
-                ResponseStat {
-                    id,
-                    name,
-                    answered: self.times.iter().map(|(_, n)| n).sum(),
-                    median_secs: percentile_disc_counted(&self.times, 0.5),
-                    p90_secs: percentile_disc_counted(&self.times, 0.9),
-                    late: self.late,
-                }
-            }
-        }
-        let mut by_manager: HashMap<i64, Acc> = HashMap::new();
-        let mut by_calendar: HashMap<i64, Acc> = HashMap::new();
-        let mut all = Acc::default();
-        for r in &rows {
-            // Actions recorded without a user are in their calendar and the total only.
-            if let Some(id) = r.first_action_by {
-                by_manager.entry(id).or_default().add(r);
-            }
-            by_calendar.entry(r.calendar_id).or_default().add(r);
-            all.add(r);
-        }
-        let calendar_name = |id: i64| {
-            calendar_names
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| id.to_string())
-        };
-        let mut managers: Vec<ResponseStat> = by_manager
-            .into_iter()
-            .map(|(id, acc)| {
-                let name = logins.get(&id).cloned().unwrap_or_else(|| id.to_string());
-                acc.stat(Some(id), name)
-            })
-            .collect();
-        let mut calendars: HashMap<i64, ResponseStat> = by_calendar
-            .into_iter()
-            .map(|(id, acc)| (id, acc.stat(Some(id), calendar_name(id))))
-            .collect();
-        let mut total = all.stat(None, String::new());
-        for (calendar_id, count) in unanswered {
-            calendars
-                .entry(calendar_id)
-                .or_insert_with(|| {
-                    Acc::default().stat(Some(calendar_id), calendar_name(calendar_id))
-                })
-                .late += count;
-            total.late += count;
-        }
-        managers.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut calendars: Vec<ResponseStat> = calendars.into_values().collect();
-        calendars.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ResponseReport {
-            managers,
-            calendars,
-            total,
-        })
+        storage::response_report(&answered, &unanswered, &calendar_names, &logins, threshold)
+            .map_err(Error::Corrupt)
     }
 
     async fn health_report(&self, query: &ReportQuery) -> Result<Vec<HealthBucket>> {

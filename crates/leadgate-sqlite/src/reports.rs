@@ -10,10 +10,11 @@
 //! local midnight is in any time zone with a whole-hour offset; otherwise, and for the UTM splits (not in the
 //! rollup), they walk `leads_by_received`, which also carries the columns the lead reports group and filter
 //! by. The health report sums `message_hours` and `collector_run_hours` the same way, or walks
-//! `messages_by_received` and `collector_runs_by_start`. Only the response
-//! times of answered leads come back one by one (a calendar, a user and a time a lead, from the partial index
-//! `leads_answered`, in one row as a JSON array), since SQLite has no percentile function and a percentile
-//! needs every value.
+//! `messages_by_received` and `collector_runs_by_start`. A percentile needs every value: the response
+//! times of the answered leads are kept, as text, per hour of receipt in `lead_response_hours` (see its
+//! migration), and the report concatenates them per calendar and manager in one row each (with bounds off the
+//! hour, from the partial index `leads_answered`); the percentiles are taken in
+//! [`leadgate_storage::response_report`].
 
 use std::collections::HashMap;
 
@@ -26,8 +27,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::{Error, Result, SqliteStorage, ms};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
-    self as storage, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket, ReportQuery,
-    ReportSource, Reports, ResponseReport, ResponseStat, SeriesCount, percentile_disc,
+    self as storage, AnsweredTimes, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket,
+    ReportQuery, ReportSource, Reports, ResponseReport, SeriesCount,
 };
 
 /// `WITH b (i, lo, hi) AS (VALUES ...)`: the buckets as a table.
@@ -241,10 +242,6 @@ struct OutcomeRow {
     rejected: i64,
 }
 
-/// An answered lead: its calendar, who answered it, and how long that took (ms).
-#[derive(serde::Deserialize)]
-struct ResponseRow(i64, Option<i64>, i64);
-
 #[derive(sqlx::FromRow)]
 struct MessagesRow {
     i: i64,
@@ -362,26 +359,45 @@ impl SqliteStorage {
     ) -> Result<ResponseReport> {
         let threshold_ms = threshold.num_milliseconds();
         let now_ms = ms(now);
-        let mut rows: Vec<ResponseRow> = Vec::new();
+        let mut answered: Vec<AnsweredTimes> = Vec::new();
         let mut unanswered: Vec<(i64, i64)> = Vec::new();
-        if buckets(query) > 0 {
-            // Every answered lead (the percentiles need every value), read as one row of a JSON array:
-            // handed over row by row, a year's 300,000 leads cost most of the report's time.
-            let mut q = QueryBuilder::<Sqlite>::new("");
-            push_buckets(&mut q, &query.bounds);
-            q.push(
-                "SELECT COALESCE(json_group_array(json_array(
-                     l.calendar_id, l.first_action_by, l.first_action_at - l.received_at)), '[]')",
-            );
-            push_leads_from(&mut q, query, "");
-            q.push(" AND l.first_action_at IS NOT NULL");
-            let json: String = q.build_query_scalar().fetch_one(&self.pool).await?;
-            rows = serde_json::from_str(&json)
-                .map_err(|e| Error::Corrupt(format!("answered leads: {e}")))?;
+        if let (Some(first), Some(last)) = (query.bounds.first(), query.bounds.last())
+            && buckets(query) > 0
+        {
+            // The answered leads' times per calendar and manager (the percentiles need every value), from the
+            // hourly rollup or the leads: one row of text each, not a row a lead through the driver.
+            let read = Read::of(query);
+            let (select, time) = match read {
+                Read::Hours => (
+                    "SELECT l.calendar_id, l.first_action_by, group_concat(l.times, '')
+                     FROM lead_response_hours l WHERE 1 = 1",
+                    "l.hour",
+                ),
+                Read::Leads => (
+                    "SELECT l.calendar_id, COALESCE(l.first_action_by, 0),
+                         group_concat(max(l.first_action_at - l.received_at, 0) || ',', '')
+                     FROM leads l WHERE l.first_action_at IS NOT NULL",
+                    "l.received_at",
+                ),
+            };
+            let mut q = QueryBuilder::<Sqlite>::new(select);
+            q.push(format!(" AND {time} >= ")).push_bind(ms(*first));
+            q.push(format!(" AND {time} < ")).push_bind(ms(*last));
+            push_lead_filters(&mut q, query);
+            q.push(" GROUP BY 1, 2");
+            let rows: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            answered = rows
+                .into_iter()
+                .map(|(calendar_id, by, times)| AnsweredTimes {
+                    calendar_id,
+                    answered_by: (by != 0).then_some(by),
+                    times,
+                })
+                .collect();
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            match Read::of(query) {
+            match read {
                 Read::Hours => {
                     // Whole hours before the cutoff's from the rollup, the leads of the cutoff's own hour
                     // received before it one by one.
@@ -433,71 +449,8 @@ impl SqliteStorage {
                 .await?
                 .into_iter()
                 .collect();
-
-        #[derive(Default)]
-        struct Acc {
-            times: Vec<i64>,
-            late: i64,
-        }
-        let mut managers: HashMap<i64, Acc> = HashMap::new();
-        let mut calendars: HashMap<i64, Acc> = HashMap::new();
-        let mut total = Acc::default();
-        for &ResponseRow(calendar_id, first_action_by, took) in &rows {
-            let took = took.max(0);
-            let late = i64::from(took > threshold_ms);
-            let secs = took / 1000;
-            for acc in [
-                Some(calendars.entry(calendar_id).or_default()),
-                first_action_by.map(|u| managers.entry(u).or_default()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                acc.times.push(secs);
-                acc.late += late;
-            }
-            total.times.push(secs);
-            total.late += late;
-        }
-        for (calendar_id, count) in unanswered {
-            calendars.entry(calendar_id).or_default().late += count;
-            total.late += count;
-        }
-        fn stat(id: Option<i64>, name: String, mut acc: Acc) -> ResponseStat {
-            acc.times.sort_unstable();
-            ResponseStat {
-                id,
-                name,
-                answered: i64::try_from(acc.times.len()).unwrap_or(i64::MAX),
-                median_secs: percentile_disc(&acc.times, 0.5),
-                p90_secs: percentile_disc(&acc.times, 0.9),
-                late: acc.late,
-            }
-        }
-        let mut managers: Vec<ResponseStat> = managers
-            .into_iter()
-            .map(|(id, acc)| {
-                let name = logins.get(&id).cloned().unwrap_or_else(|| id.to_string());
-                stat(Some(id), name, acc)
-            })
-            .collect();
-        managers.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut calendars: Vec<ResponseStat> = calendars
-            .into_iter()
-            .map(|(id, acc)| {
-                let name = calendar_names
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| id.to_string());
-                stat(Some(id), name, acc)
-            })
-            .collect();
-        calendars.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ResponseReport {
-            managers,
-            calendars,
-            total: stat(None, String::new(), total),
-        })
+        storage::response_report(&answered, &unanswered, &calendar_names, &logins, threshold)
+            .map_err(Error::Corrupt)
     }
 
     async fn health_report(&self, query: &ReportQuery) -> Result<Vec<HealthBucket>> {

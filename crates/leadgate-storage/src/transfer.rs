@@ -614,9 +614,15 @@ pub const TABLES: &[Table] = &[
 /// Tables a backend derives from the copied ones and keeps true itself, by triggers: not copied, but rebuilt
 /// by the target's triggers as the copy writes the rows they derive from: the reports' hourly counts of
 /// `leads` and the value of their `order_lines` (`lead_hours`: its value is a double on SQLite and exact on
-/// PostgreSQL, so its rows could not compare equal across backends anyway), of `messages` and of
-/// `collector_runs`.
-pub const DERIVED_TABLES: &[&str] = &["lead_hours", "message_hours", "collector_run_hours"];
+/// PostgreSQL, so its rows could not compare equal across backends anyway), the answered leads' response
+/// times per hour (`lead_response_hours`: kept in the order the leads were answered or copied), and the
+/// hourly counts of `messages` and of `collector_runs`.
+pub const DERIVED_TABLES: &[&str] = &[
+    "lead_hours",
+    "lead_response_hours",
+    "message_hours",
+    "collector_run_hours",
+];
 
 /// A table as a backend has it: its name and the columns it stores (not those it derives itself, such as a
 /// generated search column).

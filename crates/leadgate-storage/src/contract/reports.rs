@@ -67,8 +67,17 @@ fn late(report: &ResponseReport, calendar: i64) -> i64 {
         .map_or(0, |c| c.late)
 }
 
+fn answered(report: &ResponseReport, calendar: i64) -> i64 {
+    report
+        .calendars
+        .iter()
+        .find(|c| c.id == Some(calendar))
+        .map_or(0, |c| c.answered)
+}
+
 /// The report figures are the leads' after every change: intake, a status change (the first manager
-/// action), a move between calendars, order lines removed down to a contact lead, an erasure, a rejection;
+/// action), a move between calendars (before and after the first action), order lines removed down to a
+/// contact lead, an erasure, a rejection;
 /// for every filter, summed per hour or counted lead by lead.
 pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased(
     s: &dyn Storage,
@@ -243,6 +252,23 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
         3,
         "the second (answered months later), the third, and the fourth by five minutes"
     );
+
+    // An answered lead moved: its response time leaves the one calendar's figures for the other's.
+    let before = checked(s, &every, now, "before the answered lead moves").await;
+    ok(
+        "move answered",
+        s.move_lead(first, print, Some(manager)).await,
+    );
+    let after = checked(s, &every, now, "an answered lead moved").await;
+    assert_eq!(
+        answered(&after.response, shop),
+        answered(&before.response, shop) - 1
+    );
+    assert_eq!(
+        answered(&after.response, print),
+        answered(&before.response, print) + 1
+    );
+    assert_eq!(after.response.total, before.response.total);
 
     // Collector runs, by the hour they started in.
     let collector = ok(
