@@ -230,12 +230,13 @@ pub fn response_report(
             self.late += late;
         }
         fn stat(mut self, id: Option<i64>, name: String) -> ResponseStat {
+            let [median_secs, p90_secs] = percentiles_disc(&mut self.secs, [0.5, 0.9]);
             ResponseStat {
                 id,
                 name,
                 answered: i64::try_from(self.secs.len()).unwrap_or(i64::MAX),
-                median_secs: percentile_disc(&mut self.secs, 0.5),
-                p90_secs: percentile_disc(&mut self.secs, 0.9),
+                median_secs,
+                p90_secs,
                 late: self.late,
             }
         }
@@ -300,17 +301,33 @@ pub fn response_report(
 /// The `p`-th percentile of values by nearest rank (SQL's `percentile_disc`), in any order (they are
 /// reordered): a selection, not a sort, so a year's 300,000 response times cost a few milliseconds.
 pub fn percentile_disc(values: &mut [i64], p: f64) -> Option<i64> {
-    if values.is_empty() {
-        return None;
-    }
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
-    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    let (_, nth, _) = values.select_nth_unstable(rank - 1);
-    Some(*nth)
+    let [value] = percentiles_disc(values, [p]);
+    value
+}
+
+/// [`percentile_disc`] of each of `ps`, in ascending order: each selection leaves every larger value after
+/// the one it found, so the next percentile is selected among those alone.
+pub fn percentiles_disc<const N: usize>(values: &mut [i64], ps: [f64; N]) -> [Option<i64>; N] {
+    let len = values.len();
+    let mut from = 0;
+    ps.map(|p| {
+        if len == 0 {
+            return None;
+        }
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let rank = ((p * len as f64).ceil() as usize).clamp(1, len);
+        // Ranks below `from` were settled by an earlier selection (a `p` out of order): select again whole.
+        let start = if rank > from { from } else { 0 };
+        let (_, nth, _) = values
+            .get_mut(start..)?
+            .select_nth_unstable(rank - 1 - start);
+        from = rank;
+        Some(*nth)
+    })
 }
 
 #[cfg(test)]
@@ -320,7 +337,7 @@ mod tests {
 
     use chrono::Duration;
 
-    use super::{AnsweredTimes, percentile_disc, response_report};
+    use super::{AnsweredTimes, percentile_disc, percentiles_disc, response_report};
 
     #[test]
     fn percentiles_are_by_nearest_rank_in_any_order() {
@@ -333,6 +350,36 @@ mod tests {
         let mut eleven: Vec<i64> = (1..=11).rev().collect();
         assert_eq!(percentile_disc(&mut eleven, 0.9), Some(10));
         assert_eq!(percentile_disc(&mut [9, 1, 9, 1, 1], 0.5), Some(1));
+    }
+
+    #[test]
+    fn percentiles_selected_one_after_another_are_those_of_the_sorted_values() {
+        // A fixed pseudo-random sequence with repeats.
+        let mut x: i64 = 7;
+        for len in [1_usize, 2, 3, 10, 11, 99, 1000] {
+            let values: Vec<i64> = (0..len)
+                .map(|_| {
+                    x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+                    x % 50
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let rank = |p: f64| sorted[((p * len as f64).ceil() as usize).clamp(1, len) - 1];
+            let ps = [0.1, 0.5, 0.5, 0.9, 1.0];
+            let mut shuffled = values.clone();
+            assert_eq!(
+                percentiles_disc(&mut shuffled, ps),
+                ps.map(|p| Some(rank(p))),
+                "{values:?}"
+            );
+            // Out of order too.
+            let mut shuffled = values.clone();
+            assert_eq!(
+                percentiles_disc(&mut shuffled, [0.9, 0.5]),
+                [Some(rank(0.9)), Some(rank(0.5))]
+            );
+        }
     }
 
     #[test]
