@@ -59,20 +59,21 @@ fn count(series: &[SeriesCount], bucket: usize, key: &str) -> i64 {
         .sum()
 }
 
-fn late(report: &ResponseReport, calendar: i64) -> i64 {
+/// A calendar's line of the response report: (answered, late), zeros where it has none.
+fn calendar_line(report: &ResponseReport, calendar: i64) -> (i64, i64) {
     report
         .calendars
         .iter()
         .find(|c| c.id == Some(calendar))
-        .map_or(0, |c| c.late)
+        .map_or((0, 0), |c| (c.answered, c.late))
+}
+
+fn late(report: &ResponseReport, calendar: i64) -> i64 {
+    calendar_line(report, calendar).1
 }
 
 fn answered(report: &ResponseReport, calendar: i64) -> i64 {
-    report
-        .calendars
-        .iter()
-        .find(|c| c.id == Some(calendar))
-        .map_or(0, |c| c.answered)
+    calendar_line(report, calendar).0
 }
 
 /// The report figures are the leads' after every change: intake, a status change (the first manager
