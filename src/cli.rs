@@ -645,20 +645,33 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
     Ok(if failed { 1 } else { 0 })
 }
 
-/// Drops the pipeline and waits for its writer to commit what is queued.
+/// Drops the pipeline, waits for its writer to commit what is queued, and then for the live hub to hand
+/// what was committed to the other instances (their open pages show it), at most [`FLUSH_PATIENCE`].
 async fn finish(services: Services) -> anyhow::Result<()> {
     let Services {
         intake,
         job,
         writer,
+        live,
         ..
     } = services;
     drop((intake, job));
     if let Some(writer) = writer {
         writer.await?;
     }
+    if tokio::time::timeout(FLUSH_PATIENCE, live.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the live pages of the other instances may miss what this command committed: the relay is behind"
+        );
+    }
     Ok(())
 }
+
+/// How long a one-shot command waits at its end for the live relay (the database is slow or gone).
+const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The ledger key of a file without a Message-ID: its content hash, so the same file imported twice is one
 /// lead.

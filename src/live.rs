@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, OnceCell, broadcast, mpsc, watch};
+use tokio::sync::{Notify, OnceCell, broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use leadgate_storage::{FollowUpView, Heard, LeadListener, LeadNote, LeadSummary, Storage};
@@ -106,6 +106,13 @@ struct Announcement {
     publish: bool,
 }
 
+/// What the announcement task and the relay task read, in order: changes, and a caller waiting until the
+/// changes before it are done with ([`LiveHub::flush`]).
+enum Queued<T> {
+    Change(T),
+    Flush(oneshot::Sender<()>),
+}
+
 struct Ring {
     next: u64,
     events: VecDeque<Arc<LeadEvent>>,
@@ -121,7 +128,7 @@ pub struct LiveHub {
     ring: Mutex<Ring>,
     sender: broadcast::Sender<Arc<LeadEvent>>,
     gaps: watch::Sender<u64>,
-    announcements: mpsc::UnboundedSender<Announcement>,
+    announcements: mpsc::UnboundedSender<Queued<Announcement>>,
     closed: CancellationToken,
     due: broadcast::Sender<Arc<FollowUpView>>,
     planned: Notify,
@@ -144,7 +151,7 @@ impl LiveHub {
     /// A hub, with its task that reads announced leads from `storage` and relays them to the other instances
     /// on its database (must be called within the runtime).
     pub fn new(storage: Arc<dyn Storage>) -> Arc<Self> {
-        let (announcements, mut incoming) = mpsc::unbounded_channel::<Announcement>();
+        let (announcements, mut incoming) = mpsc::unbounded_channel::<Queued<Announcement>>();
         let (sender, _) = broadcast::channel(RING);
         let hub = Arc::new(Self {
             epoch: format!("{:x}", rand::random::<u32>()),
@@ -165,47 +172,36 @@ impl LiveHub {
         });
         // Only a database that other instances share has a listener, and only then is anything relayed.
         let relay = storage.lead_listener().is_some().then(|| {
-            let (relay, queued) = mpsc::channel::<LeadNote>(RELAY_QUEUE);
+            let (relay, queued) = mpsc::channel::<Queued<LeadNote>>(RELAY_QUEUE);
             tokio::spawn(relay_notes(storage.clone(), queued));
             relay
         });
         let weak = Arc::downgrade(&hub);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
+            let mut changes = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let Some(hub) = weak.upgrade() else { return };
-                // Published here before it is relayed: another instance that acts on a change it heard
-                // from this one (a page there showed it) is heard back after this instance's pages have it,
-                // so they get the two in the order they happened.
-                let published: Vec<(i64, Change)> = batch
-                    .iter()
-                    .filter(|a| a.publish)
-                    .map(|a| (a.lead_id, a.change))
-                    .collect();
-                hub.publish_from_store(storage.as_ref(), &published).await;
-                if let Some(relay) = &relay {
-                    let mut dropped = 0_usize;
-                    for &Announcement {
-                        lead_id, change, ..
-                    } in &batch
-                    {
-                        let note = LeadNote {
-                            origin: hub.origin.clone(),
-                            lead_id,
-                            change,
-                        };
-                        if relay.try_send(note).is_err() {
-                            dropped += 1;
+                for queued in batch.drain(..) {
+                    match queued {
+                        Queued::Change(announcement) => changes.push(announcement),
+                        Queued::Flush(done) => {
+                            hub.announced(storage.as_ref(), relay.as_ref(), &mut changes)
+                                .await;
+                            match &relay {
+                                // After the notes queued before it.
+                                Some(relay) => {
+                                    let _ = relay.send(Queued::Flush(done)).await;
+                                }
+                                None => {
+                                    let _ = done.send(());
+                                }
+                            }
                         }
                     }
-                    if dropped > 0 {
-                        tracing::warn!(
-                            count = dropped,
-                            "the other instances' live pages miss changes: the relay is behind"
-                        );
-                    }
                 }
-                batch.clear();
+                hub.announced(storage.as_ref(), relay.as_ref(), &mut changes)
+                    .await;
             }
         });
         hub
@@ -229,11 +225,65 @@ impl LiveHub {
     /// Announces a committed lead; never waits. Pages learn of it once its summary is read.
     pub fn announce(&self, lead_id: i64, change: Change) {
         self.committed.notify_one();
-        let _ = self.announcements.send(Announcement {
+        let _ = self.announcements.send(Queued::Change(Announcement {
             lead_id,
             change,
             publish: self.pages.load(Ordering::Relaxed),
-        });
+        }));
+    }
+
+    /// Waits until every change announced before it has been published to this process's pages and handed
+    /// to the database for the other instances (a one-shot command calls it before it exits, so that what it
+    /// committed reaches the pages open on the instances serving them).
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.announcements.send(Queued::Flush(done)).is_ok() {
+            let _ = flushed.await;
+        }
+    }
+
+    /// Publishes `changes` (announced here) to this process's pages, then queues them for the other
+    /// instances; empties `changes`. Published first: another instance that acts on a change it heard from
+    /// this one (a page there showed it) is heard back after this instance's pages have it, so they get the
+    /// two in the order they happened.
+    async fn announced(
+        &self,
+        storage: &dyn Storage,
+        relay: Option<&mpsc::Sender<Queued<LeadNote>>>,
+        changes: &mut Vec<Announcement>,
+    ) {
+        if changes.is_empty() {
+            return;
+        }
+        let published: Vec<(i64, Change)> = changes
+            .iter()
+            .filter(|a| a.publish)
+            .map(|a| (a.lead_id, a.change))
+            .collect();
+        self.publish_from_store(storage, &published).await;
+        if let Some(relay) = relay {
+            let mut dropped = 0_usize;
+            for &Announcement {
+                lead_id, change, ..
+            } in changes.iter()
+            {
+                let note = LeadNote {
+                    origin: self.origin.clone(),
+                    lead_id,
+                    change,
+                };
+                if relay.try_send(Queued::Change(note)).is_err() {
+                    dropped += 1;
+                }
+            }
+            if dropped > 0 {
+                tracing::warn!(
+                    count = dropped,
+                    "the other instances' live pages miss changes: the relay is behind"
+                );
+            }
+        }
+        changes.clear();
     }
 
     /// Reads the leads' summaries, in one query, and publishes each change in order (what the announcement
@@ -393,13 +443,27 @@ impl LiveHub {
 
 /// Relays queued notes to the other instances, in batches, until the hub is gone. Notes that cannot be
 /// relayed (the database cannot be reached) are dropped: they would be stale by the time it can.
-async fn relay_notes(storage: Arc<dyn Storage>, mut queued: mpsc::Receiver<LeadNote>) {
+async fn relay_notes(storage: Arc<dyn Storage>, mut queued: mpsc::Receiver<Queued<LeadNote>>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut notes = Vec::with_capacity(BATCH);
+    let mut flushed = Vec::new();
     while queued.recv_many(&mut batch, BATCH).await > 0 {
-        if let Err(e) = storage.relay_leads(&batch).await {
-            tracing::warn!(error = %e, count = batch.len(), "cannot relay changes to the other instances");
+        for item in batch.drain(..) {
+            match item {
+                Queued::Change(note) => notes.push(note),
+                Queued::Flush(done) => flushed.push(done),
+            }
         }
-        batch.clear();
+        // A flush waits for the notes queued before it; those after it in the batch go in the same statement.
+        if !notes.is_empty()
+            && let Err(e) = storage.relay_leads(&notes).await
+        {
+            tracing::warn!(error = %e, count = notes.len(), "cannot relay changes to the other instances");
+        }
+        notes.clear();
+        for done in flushed.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 

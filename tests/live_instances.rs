@@ -395,3 +395,116 @@ async fn after_its_listener_is_killed_a_page_reloads_and_gets_the_leads_posted_a
     assert_eq!(data["title"], "После обрыва");
     assert!(before.is_empty(), "{before:?}");
 }
+
+#[tokio::test]
+async fn leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance() {
+    if !on_postgres("leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance") {
+        return;
+    }
+    let dir = TestDir::new_postgres().await;
+    let config = config(&dir, "");
+    let a = Instance::start(&config);
+    let s = storage(&dir).await;
+    add_user(s.as_ref(), "manager1", "manager-password").await;
+    let manager = signed_in(&a, "manager1", "manager-password").await;
+    let mut page = SseReader::open(&a, &manager, "/inbox/events").await;
+
+    // `leadgate import` of many files: a process that serves no pages, commits and exits. What it committed
+    // last is relayed before it exits, not lost with the process.
+    const FILES: usize = 300;
+    let files = dir.path().join("import");
+    std::fs::create_dir(&files).unwrap();
+    let paths: Vec<std::path::PathBuf> = (0..FILES)
+        .map(|i| {
+            let path = files.join(format!("order-{i}.json"));
+            let json = serde_json::json!({"Тема": format!("Заказ из файла {i}")}).to_string();
+            std::fs::write(&path, json).unwrap();
+            path
+        })
+        .collect();
+    let mut import = common::cli::leadgate_process();
+    import
+        .arg("--config")
+        .arg(&config)
+        .arg("import")
+        .args(&paths);
+    let output = common::cli::output(import).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut db = PgConnection::connect(&dir.database_url()).await.unwrap();
+    let imported: HashSet<i64> = sqlx::query_scalar("SELECT id FROM leads WHERE channel = 'file'")
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    db.close().await.unwrap();
+    assert_eq!(imported.len(), FILES);
+    let shown = all_shown(&mut page, &imported).await;
+    assert_eq!(shown, imported);
+}
+
+/// Reads lead events from `page` until every lead of `expected` was shown as new, at most [`PATIENCE`];
+/// the leads shown.
+async fn all_shown(page: &mut SseReader, expected: &HashSet<i64>) -> HashSet<i64> {
+    let mut shown = HashSet::new();
+    let read = async {
+        while shown.len() < expected.len() {
+            let (id, data) = page.next_lead().await;
+            assert_eq!(data["change"], "new", "{data}");
+            assert!(expected.contains(&id), "{data}");
+            shown.insert(id);
+        }
+    };
+    if tokio::time::timeout(PATIENCE, read).await.is_err() {
+        panic!(
+            "{} of {} leads never reached the page",
+            expected.len() - shown.len(),
+            expected.len()
+        );
+    }
+    shown
+}
+
+#[tokio::test]
+async fn a_one_shot_process_hands_what_it_committed_to_the_relay_before_it_ends() {
+    if !on_postgres("a_one_shot_process_hands_what_it_committed_to_the_relay_before_it_ends") {
+        return;
+    }
+    let dir = TestDir::new_postgres().await;
+    let config = config(&dir, "");
+    let a = Instance::start(&config);
+    let s = storage(&dir).await;
+    add_user(s.as_ref(), "manager1", "manager-password").await;
+    let manager = signed_in(&a, "manager1", "manager-password").await;
+    let mut page = SseReader::open(&a, &manager, "/inbox/events").await;
+
+    // A process that serves no pages, on a runtime of its own that ends the moment `flush` returns, as a
+    // one-shot command's process ends after it: whatever the relay had not sent by then is lost.
+    const LEADS: usize = 200;
+    let settings = common::settings_in(&dir);
+    let committed: HashSet<i64> = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let committed = runtime.block_on(async {
+            let services = leadgate::startup::Services::open(settings).await.unwrap();
+            let services = &services;
+            let ids = futures::future::join_all((0..LEADS).map(|i| async move {
+                common::submit_file_lead(services, &format!("one-shot-{i}")).await
+            }))
+            .await;
+            services.live.flush().await;
+            ids
+        });
+        runtime.shutdown_background();
+        committed.into_iter().collect()
+    })
+    .await
+    .unwrap();
+    assert_eq!(committed.len(), LEADS);
+    let shown = all_shown(&mut page, &committed).await;
+    assert_eq!(shown, committed);
+}

@@ -6,40 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use leadgate::startup::Services;
-use leadgate_domain::payload::Payload;
-use leadgate_storage::{LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome};
-use serde_json::json;
-
-async fn submit(services: &Services, key: &str) -> i64 {
-    let text = json!({"Тема": format!("Звонок {key}"), "Телефон": "+7 916 123-45-67"}).to_string();
-    let payload = Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
-    let calendar_id = services.storage.calendars().await.unwrap()[0].id;
-    let outcome = services
-        .intake
-        .submit(Submission::lead(
-            LedgerEntry {
-                source: SourceRef::File,
-                ledger_key: Some(key.into()),
-                mailbox_key: None,
-                message_id: None,
-                external_number: None,
-                received_at: Utc::now(),
-                raw: StoredRaw::new(text.into_bytes()),
-                content_type: "application/json".into(),
-                content_hash: None,
-            },
-            payload,
-            calendar_id,
-        ))
-        .await
-        .unwrap();
-    match outcome {
-        SubmitOutcome::Imported { lead_id, .. } => lead_id,
-        other => panic!("not imported: {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn a_process_without_pages_publishes_nothing_and_one_serving_pages_publishes_its_leads() {
@@ -48,12 +15,12 @@ async fn a_process_without_pages_publishes_nothing_and_one_serving_pages_publish
     let before = services.live.current_id();
 
     // A one-shot command: the lead is committed, and no page can ever see it live.
-    submit(&services, "one-shot").await;
+    common::submit_file_lead(&services, "one-shot").await;
 
     // The process starts serving pages: what it commits from now on is published.
     services.live.listen(services.storage.clone());
     let mut subscription = services.live.subscribe(Some(&before));
-    let served = submit(&services, "served").await;
+    let served = common::submit_file_lead(&services, "served").await;
     let event = match subscription.backlog.pop() {
         Some(event) => event,
         None => tokio::time::timeout(Duration::from_secs(30), subscription.receiver.recv())

@@ -259,3 +259,35 @@ pub fn cp1251(text: &str) -> Vec<u8> {
     assert!(!unmappable);
     bytes.into_owned()
 }
+
+/// Files a contact lead through `services`' intake as an imported file would be (ledger key `key`); its id.
+pub async fn submit_file_lead(services: &leadgate::startup::Services, key: &str) -> i64 {
+    let text = serde_json::json!({"Тема": format!("Звонок {key}"), "Телефон": "+7 916 123-45-67"})
+        .to_string();
+    let payload =
+        leadgate_domain::payload::Payload::from_json(&text, chrono_tz::Europe::Moscow).unwrap();
+    let calendar_id = services.storage.calendars().await.unwrap()[0].id;
+    let outcome = services
+        .intake
+        .submit(leadgate_storage::Submission::lead(
+            leadgate_storage::LedgerEntry {
+                source: leadgate_storage::SourceRef::File,
+                ledger_key: Some(key.into()),
+                mailbox_key: None,
+                message_id: None,
+                external_number: None,
+                received_at: chrono::Utc::now(),
+                raw: leadgate_storage::StoredRaw::new(text.into_bytes()),
+                content_type: "application/json".into(),
+                content_hash: None,
+            },
+            payload,
+            calendar_id,
+        ))
+        .await
+        .unwrap();
+    match outcome {
+        leadgate_storage::SubmitOutcome::Imported { lead_id, .. } => lead_id,
+        other => panic!("not imported: {other:?}"),
+    }
+}
