@@ -396,18 +396,25 @@ async fn after_its_listener_is_killed_a_page_reloads_and_gets_the_leads_posted_a
     assert!(before.is_empty(), "{before:?}");
 }
 
-#[tokio::test]
-async fn leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance() {
-    if !on_postgres("leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance") {
-        return;
-    }
+/// One instance on a fresh PostgreSQL database, with a manager's inbox open on it: the directory, the
+/// configuration file, the instance and the page's stream.
+async fn one_open_page() -> (TestDir, std::path::PathBuf, Instance, SseReader) {
     let dir = TestDir::new_postgres().await;
     let config = config(&dir, "");
     let a = Instance::start(&config);
     let s = storage(&dir).await;
     add_user(s.as_ref(), "manager1", "manager-password").await;
     let manager = signed_in(&a, "manager1", "manager-password").await;
-    let mut page = SseReader::open(&a, &manager, "/inbox/events").await;
+    let page = SseReader::open(&a, &manager, "/inbox/events").await;
+    (dir, config, a, page)
+}
+
+#[tokio::test]
+async fn leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance() {
+    if !on_postgres("leads_a_one_shot_import_commits_reach_a_page_open_on_a_serving_instance") {
+        return;
+    }
+    let (dir, config, _a, mut page) = one_open_page().await;
 
     // `leadgate import` of many files: a process that serves no pages, commits and exits. What it committed
     // last is relayed before it exits, not lost with the process.
@@ -475,13 +482,7 @@ async fn a_one_shot_process_hands_what_it_committed_to_the_relay_before_it_ends(
     if !on_postgres("a_one_shot_process_hands_what_it_committed_to_the_relay_before_it_ends") {
         return;
     }
-    let dir = TestDir::new_postgres().await;
-    let config = config(&dir, "");
-    let a = Instance::start(&config);
-    let s = storage(&dir).await;
-    add_user(s.as_ref(), "manager1", "manager-password").await;
-    let manager = signed_in(&a, "manager1", "manager-password").await;
-    let mut page = SseReader::open(&a, &manager, "/inbox/events").await;
+    let (dir, _config, _a, mut page) = one_open_page().await;
 
     // A process that serves no pages, on a runtime of its own that ends the moment `flush` returns, as a
     // one-shot command's process ends after it: whatever the relay had not sent by then is lost.
