@@ -25,8 +25,15 @@ CREATE TABLE lead_response_hours (
     PRIMARY KEY (hour, calendar_id, channel, collector_id, http_source_id, kind, first_action_by)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER lead_response_hours_lead_insert AFTER INSERT ON leads
-WHEN new.first_action_at IS NOT NULL
+-- How a lead joins (`n` = 1) or leaves (`n` = -1) its row, written once: a view no query reads, whose inserts
+-- its INSTEAD OF triggers carry out (SQLite's triggers cannot call a routine). The triggers on `leads` below
+-- insert the lead's old or new values into it.
+CREATE VIEW lead_response_change (received_at, calendar_id, channel, collector_id, http_source_id, kind,
+                                  first_action_at, first_action_by, n) AS
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+
+CREATE TRIGGER lead_response_change_join INSTEAD OF INSERT ON lead_response_change
+WHEN new.n > 0
 BEGIN
     INSERT INTO lead_response_hours (hour, calendar_id, channel, collector_id, http_source_id, kind,
                                      first_action_by, leads, times)
@@ -37,9 +44,37 @@ BEGIN
     DO UPDATE SET leads = leads + 1, times = times || excluded.times;
 END;
 
--- A lead whose key or time changes leaves its old row and joins its new one. Leaving cuts one occurrence of
--- its value out of the text (`,` before the text makes every value start after a comma, so `,60000,` never
--- matches the end of `160000,`); an emptied row goes.
+-- Leaving cuts one occurrence of the lead's value out of the text (`,` before the text makes every value start
+-- after a comma, so `,60000,` never matches the end of `160000,`); an emptied row goes.
+CREATE TRIGGER lead_response_change_leave INSTEAD OF INSERT ON lead_response_change
+WHEN new.n < 0
+BEGIN
+    UPDATE lead_response_hours
+       SET leads = leads - 1,
+           times = substr(times, 1, instr(',' || times, ',' || max(new.first_action_at - new.received_at, 0) || ',') - 1)
+                || substr(times, instr(',' || times, ',' || max(new.first_action_at - new.received_at, 0) || ',')
+                                 + length(max(new.first_action_at - new.received_at, 0) || ','))
+     WHERE hour = new.received_at - ((new.received_at % 3600000) + 3600000) % 3600000
+       AND calendar_id = new.calendar_id AND channel = new.channel
+       AND collector_id = COALESCE(new.collector_id, 0) AND http_source_id = COALESCE(new.http_source_id, 0)
+       AND kind = new.kind AND first_action_by = COALESCE(new.first_action_by, 0)
+       AND instr(',' || times, ',' || max(new.first_action_at - new.received_at, 0) || ',') > 0;
+    DELETE FROM lead_response_hours
+     WHERE hour = new.received_at - ((new.received_at % 3600000) + 3600000) % 3600000
+       AND calendar_id = new.calendar_id AND channel = new.channel
+       AND collector_id = COALESCE(new.collector_id, 0) AND http_source_id = COALESCE(new.http_source_id, 0)
+       AND kind = new.kind AND first_action_by = COALESCE(new.first_action_by, 0) AND leads <= 0;
+END;
+
+CREATE TRIGGER lead_response_hours_lead_insert AFTER INSERT ON leads
+WHEN new.first_action_at IS NOT NULL
+BEGIN
+    INSERT INTO lead_response_change
+    VALUES (new.received_at, new.calendar_id, new.channel, new.collector_id, new.http_source_id, new.kind,
+            new.first_action_at, new.first_action_by, 1);
+END;
+
+-- A lead whose key or time changes leaves its old row and joins its new one.
 CREATE TRIGGER lead_response_hours_lead_update
 AFTER UPDATE OF received_at, calendar_id, channel, collector_id, http_source_id, kind, first_action_at,
                 first_action_by
@@ -49,51 +84,22 @@ WHEN old.received_at IS NOT new.received_at OR old.calendar_id IS NOT new.calend
   OR old.http_source_id IS NOT new.http_source_id OR old.kind IS NOT new.kind
   OR old.first_action_at IS NOT new.first_action_at OR old.first_action_by IS NOT new.first_action_by
 BEGIN
-    UPDATE lead_response_hours
-       SET leads = leads - 1,
-           times = substr(times, 1, instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',') - 1)
-                || substr(times, instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',')
-                                 + length(max(old.first_action_at - old.received_at, 0) || ','))
-     WHERE old.first_action_at IS NOT NULL
-       AND hour = old.received_at - ((old.received_at % 3600000) + 3600000) % 3600000
-       AND calendar_id = old.calendar_id AND channel = old.channel
-       AND collector_id = COALESCE(old.collector_id, 0) AND http_source_id = COALESCE(old.http_source_id, 0)
-       AND kind = old.kind AND first_action_by = COALESCE(old.first_action_by, 0)
-       AND instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',') > 0;
-    DELETE FROM lead_response_hours
-     WHERE old.first_action_at IS NOT NULL
-       AND hour = old.received_at - ((old.received_at % 3600000) + 3600000) % 3600000
-       AND calendar_id = old.calendar_id AND channel = old.channel
-       AND collector_id = COALESCE(old.collector_id, 0) AND http_source_id = COALESCE(old.http_source_id, 0)
-       AND kind = old.kind AND first_action_by = COALESCE(old.first_action_by, 0) AND leads <= 0;
-    INSERT INTO lead_response_hours (hour, calendar_id, channel, collector_id, http_source_id, kind,
-                                     first_action_by, leads, times)
-    SELECT new.received_at - ((new.received_at % 3600000) + 3600000) % 3600000, new.calendar_id, new.channel,
-           COALESCE(new.collector_id, 0), COALESCE(new.http_source_id, 0), new.kind,
-           COALESCE(new.first_action_by, 0), 1, max(new.first_action_at - new.received_at, 0) || ','
-     WHERE new.first_action_at IS NOT NULL
-    ON CONFLICT (hour, calendar_id, channel, collector_id, http_source_id, kind, first_action_by)
-    DO UPDATE SET leads = leads + 1, times = times || excluded.times;
+    INSERT INTO lead_response_change
+    SELECT old.received_at, old.calendar_id, old.channel, old.collector_id, old.http_source_id, old.kind,
+           old.first_action_at, old.first_action_by, -1
+     WHERE old.first_action_at IS NOT NULL;
+    INSERT INTO lead_response_change
+    SELECT new.received_at, new.calendar_id, new.channel, new.collector_id, new.http_source_id, new.kind,
+           new.first_action_at, new.first_action_by, 1
+     WHERE new.first_action_at IS NOT NULL;
 END;
 
 CREATE TRIGGER lead_response_hours_lead_delete AFTER DELETE ON leads
 WHEN old.first_action_at IS NOT NULL
 BEGIN
-    UPDATE lead_response_hours
-       SET leads = leads - 1,
-           times = substr(times, 1, instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',') - 1)
-                || substr(times, instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',')
-                                 + length(max(old.first_action_at - old.received_at, 0) || ','))
-     WHERE hour = old.received_at - ((old.received_at % 3600000) + 3600000) % 3600000
-       AND calendar_id = old.calendar_id AND channel = old.channel
-       AND collector_id = COALESCE(old.collector_id, 0) AND http_source_id = COALESCE(old.http_source_id, 0)
-       AND kind = old.kind AND first_action_by = COALESCE(old.first_action_by, 0)
-       AND instr(',' || times, ',' || max(old.first_action_at - old.received_at, 0) || ',') > 0;
-    DELETE FROM lead_response_hours
-     WHERE hour = old.received_at - ((old.received_at % 3600000) + 3600000) % 3600000
-       AND calendar_id = old.calendar_id AND channel = old.channel
-       AND collector_id = COALESCE(old.collector_id, 0) AND http_source_id = COALESCE(old.http_source_id, 0)
-       AND kind = old.kind AND first_action_by = COALESCE(old.first_action_by, 0) AND leads <= 0;
+    INSERT INTO lead_response_change
+    VALUES (old.received_at, old.calendar_id, old.channel, old.collector_id, old.http_source_id, old.kind,
+            old.first_action_at, old.first_action_by, -1);
 END;
 
 -- The rows of the leads already answered.

@@ -169,8 +169,12 @@ fn push_leads_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, by: LeadS
 
 /// `WITH b ... SELECT b.i, (SELECT json_array(<figures>) FROM <the bucket's rows>) FROM b`: each bucket's
 /// figures as a JSON array.
-fn push_figures_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, figures: &[&str]) {
-    let read = Read::of(query);
+fn push_figures_query(
+    q: &mut QueryBuilder<Sqlite>,
+    query: &ReportQuery,
+    read: Read,
+    figures: &[&str],
+) {
     push_buckets(q, &query.bounds);
     q.push(format!(
         "SELECT b.i, (SELECT json_array({})",
@@ -272,6 +276,7 @@ impl SqliteStorage {
         push_figures_query(
             &mut q,
             query,
+            read,
             &[
                 &read.count("l.kind = 'order'"),
                 &read.count("l.kind = 'contact'"),
@@ -305,6 +310,7 @@ impl SqliteStorage {
         push_figures_query(
             &mut q,
             query,
+            read,
             &[
                 &read.count("l.status = 'new'"),
                 &read.count("l.status = 'in_progress'"),
@@ -643,7 +649,12 @@ mod tests {
         let by_calendar =
             plan_at_a_million(|q| push_leads_query(q, &query, LeadSeries::Calendar)).await;
         let orders = plan_at_a_million(|q| {
-            push_figures_query(q, &query, &["SUM(l.leads)", Read::Hours.value()]);
+            push_figures_query(
+                q,
+                &query,
+                Read::Hours,
+                &["SUM(l.leads)", Read::Hours.value()],
+            );
         })
         .await;
         let unanswered = plan_at_a_million(|q| {
