@@ -219,6 +219,11 @@ impl Services {
 /// they are.
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     warn_of_takeovers(storage, settings).await?;
+    // The reports' daily counts, in the shop's days: rebuilt once when the zone is new to the database.
+    let zone = settings.tz()?;
+    if storage.use_report_zone(zone).await? {
+        tracing::info!(%zone, "reports: the daily counts are kept in the shop's days");
+    }
     let configured_default = storage
         .upsert_calendar(&settings.default_calendar, None)
         .await?;

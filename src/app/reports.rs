@@ -5,7 +5,7 @@
 //! Visibility is the inbox's: the caller passes the scope from [`leadgate_storage::visible_calendar_ids`], and
 //! a calendar filter outside it is refused.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -141,19 +141,7 @@ fn day(v: Option<&String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
         .transpose()
 }
 
-/// The instant a local day starts (the first instant after a gap, when midnight does not exist).
-pub fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.with_timezone(&Utc)
-        }
-        chrono::LocalResult::None => tz
-            .from_local_datetime(&(naive + Duration::hours(1)))
-            .earliest()
-            .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc)),
-    }
-}
+pub use leadgate_domain::days::local_midnight;
 
 /// The first day of the unit after the one `d` is in.
 fn next_start(d: NaiveDate, group: Grouping) -> Option<NaiveDate> {

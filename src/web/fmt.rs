@@ -4,7 +4,7 @@
 //!
 //! Pages get these as ready strings, so templates only place text and never compute.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -41,20 +41,7 @@ pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
         .filter(|d| DATE_YEARS.contains(&d.year()))
 }
 
-/// Midnight of a local date, in UTC. A midnight that does not exist (a daylight-saving gap) falls back to
-/// the earliest valid time of that day.
-pub fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-            t.with_timezone(&Utc)
-        }
-        chrono::LocalResult::None => tz
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-            .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc)),
-    }
-}
+pub use leadgate_domain::days::local_midnight;
 
 /// Today in the shop's zone.
 pub fn today(tz: Tz) -> NaiveDate {

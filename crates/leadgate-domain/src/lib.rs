@@ -9,6 +9,7 @@
 pub mod account;
 pub mod charset;
 pub mod collector;
+pub mod days;
 pub mod email;
 pub mod inn;
 pub mod lead;

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sqlx::{Postgres, QueryBuilder};
 
@@ -78,26 +79,34 @@ fn push_leads_from(q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &
     push_lead_filters(q, query);
 }
 
-/// The hours of `lead_hours` in the period, as `l` (its columns are named as the leads' are, so the
-/// filters are the same), with the report's filters: `FROM lead_hours l ... WHERE ...`.
-fn push_hours_from(q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str) {
-    q.push(" FROM lead_hours l ");
+/// The rows of a rollup (`lead_days` by `l.day` or `lead_hours` by `l.hour`) in the period, as `l` (its
+/// columns are named as the leads' are, so the filters are the same), with the report's filters:
+/// `FROM <rollup> l ... WHERE ...`.
+fn push_rollup_from(
+    q: &mut QueryBuilder<Postgres>,
+    query: &ReportQuery,
+    joins: &str,
+    (table, time): (&str, &str),
+) {
+    q.push(format!(" FROM {table} l "));
     q.push(joins);
     q.push(" WHERE");
-    push_period(q, "l.hour", &query.bounds);
+    push_period(q, time, &query.bounds);
     push_lead_filters(q, query);
 }
 
-/// How a lead report reads its leads: summed from the hourly rollup, or counted one by one.
+/// How a lead report reads its leads: summed from the daily or the hourly rollup, or counted one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
+    Days,
     Hours,
     Leads,
 }
 
 impl Read {
-    /// The rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the bucket
-    /// exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    /// The hourly rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the
+    /// bucket exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    /// Whether the daily one serves it too is the database's to say ([`PgStorage::read_of`]).
     fn of(query: &ReportQuery) -> Self {
         let whole_hours = query
             .bounds
@@ -117,6 +126,7 @@ impl Read {
     /// The time a row is bucketed by.
     fn time(self) -> &'static str {
         match self {
+            Read::Days => "l.day",
             Read::Hours => "l.hour",
             Read::Leads => "l.received_at",
         }
@@ -132,7 +142,8 @@ impl Read {
     /// `FROM ... WHERE ...` of this reading.
     fn push_from(self, q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str) {
         match self {
-            Read::Hours => push_hours_from(q, query, joins),
+            Read::Days => push_rollup_from(q, query, joins, ("lead_days", "l.day")),
+            Read::Hours => push_rollup_from(q, query, joins, ("lead_hours", "l.hour")),
             Read::Leads => push_leads_from(q, query, joins),
         }
     }
@@ -140,7 +151,9 @@ impl Read {
     /// The leads of a group matching `condition` (on `l`; `TRUE` for all of them), as `bigint`.
     fn count(self, condition: &str) -> String {
         match self {
-            Read::Hours => format!("COALESCE(SUM(l.leads) FILTER (WHERE {condition}), 0)::bigint"),
+            Read::Days | Read::Hours => {
+                format!("COALESCE(SUM(l.leads) FILTER (WHERE {condition}), 0)::bigint")
+            }
             Read::Leads => format!("COUNT(*) FILTER (WHERE {condition})"),
         }
     }
@@ -196,6 +209,94 @@ struct RunsRow {
 }
 
 impl PgStorage {
+    /// How a report reads: per day when every bound starts one of the kept days (see migration 0013) and the
+    /// days between them are all kept, else as [`Read::of`] says.
+    async fn read_of(&self, query: &ReportQuery) -> Result<Read> {
+        let read = Read::of(query);
+        let (Some(first), Some(last)) = (query.bounds.first(), query.bounds.last()) else {
+            return Ok(read);
+        };
+        if read != Read::Hours {
+            return Ok(read);
+        }
+        let (lo, hi) = (ms(*first), ms(*last));
+        let bounds: Vec<i64> = query.bounds.iter().map(|b| ms(*b)).collect();
+        let days: bool = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM report_days WHERE day_start = ANY($1)) = cardinality($1)
+                AND (SELECT COALESCE(SUM(day_end - day_start), 0) FROM report_days
+                      WHERE day_start >= $2 AND day_start < $3) = $3 - $2",
+        )
+        .bind(&bounds)
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if days { Read::Days } else { Read::Hours })
+    }
+
+    /// See [`Reports::use_report_zone`]: the hourly rollups are locked against writers (which wait) while
+    /// the days are written and the daily rollups summed from them, in one transaction.
+    async fn use_zone(&self, zone: Tz) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        // One instance at a time: another that starts with the same zone then finds it kept.
+        sqlx::query("LOCK TABLE report_zone IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let kept: Option<String> = sqlx::query_scalar("SELECT zone FROM report_zone")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if kept.as_deref() == Some(zone.name()) {
+            return Ok(false);
+        }
+        sqlx::query("LOCK TABLE message_hours, lead_hours IN SHARE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let (starts, ends): (Vec<i64>, Vec<i64>) = storage::report_days(zone).into_iter().unzip();
+        for statement in [
+            "DELETE FROM report_days",
+            "DELETE FROM lead_days",
+            "DELETE FROM message_days",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO report_days (day_start, day_end) SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+        )
+        .bind(&starts)
+        .bind(&ends)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO lead_days (day, calendar_id, channel, collector_id, http_source_id, kind, status,
+                                    answered, leads, value)
+             SELECT * FROM (
+                 SELECT report_day(hour) AS day, calendar_id, channel, collector_id, http_source_id, kind,
+                        status, answered, SUM(leads), SUM(value)
+                   FROM lead_hours GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) h
+              WHERE day IS NOT NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_days (day, channel, collector_id, http_source_id, outcome, messages)
+             SELECT * FROM (
+                 SELECT report_day(hour) AS day, channel, collector_id, http_source_id, outcome, SUM(messages)
+                   FROM message_hours GROUP BY 1, 2, 3, 4, 5) h
+              WHERE day IS NOT NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO report_zone (id, zone) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET zone = EXCLUDED.zone",
+        )
+        .bind(zone.name())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn leads_report(&self, query: &ReportQuery, by: LeadSeries) -> Result<Vec<SeriesCount>> {
         if buckets(query) == 0 {
             return Ok(Vec::new());
@@ -218,7 +319,11 @@ impl PgStorage {
             by,
             LeadSeries::UtmSource | LeadSeries::UtmMedium | LeadSeries::UtmCampaign
         );
-        let read = if utm { Read::Leads } else { Read::of(query) };
+        let read = if utm {
+            Read::Leads
+        } else {
+            self.read_of(query).await?
+        };
         let n = read.count("TRUE");
         let mut q = QueryBuilder::<Postgres>::new("");
         read.push_select_bucket(&mut q, query);
@@ -249,7 +354,7 @@ impl PgStorage {
             return Ok(out);
         }
         // The value: the lines' amounts (decimal text) summed as `numeric` per lead, then per bucket.
-        let read = Read::of(query);
+        let read = self.read_of(query).await?;
         let mut q = QueryBuilder::<Postgres>::new("");
         read.push_select_bucket(&mut q, query);
         q.push(format!(
@@ -258,9 +363,9 @@ impl PgStorage {
             read.count("l.kind = 'contact'")
         ));
         match read {
-            Read::Hours => {
+            Read::Days | Read::Hours => {
                 q.push(", SUM(l.value) FILTER (WHERE l.kind = 'order')::text AS value");
-                push_hours_from(&mut q, query, "");
+                read.push_from(&mut q, query, "");
             }
             Read::Leads => {
                 q.push(", SUM(v.value) FILTER (WHERE l.kind = 'order')::text AS value");
@@ -296,7 +401,7 @@ impl PgStorage {
         if len == 0 {
             return Ok(out);
         }
-        let read = Read::of(query);
+        let read = self.read_of(query).await?;
         let mut q = QueryBuilder::<Postgres>::new("");
         read.push_select_bucket(&mut q, query);
         q.push(format!(
@@ -335,9 +440,9 @@ impl PgStorage {
         if buckets(query) > 0 {
             // The answered leads' times per calendar and manager (the percentiles need every value), from the
             // hourly rollup or the leads: one row of text each.
-            let read = Read::of(query);
+            let read = self.read_of(query).await?;
             let mut q = match read {
-                Read::Hours => {
+                Read::Days | Read::Hours => {
                     let mut q = QueryBuilder::<Postgres>::new(
                         "SELECT l.calendar_id, l.first_action_by, string_agg(l.times, '')
                          FROM lead_response_hours l WHERE",
@@ -369,46 +474,57 @@ impl PgStorage {
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            match read {
-                Read::Hours => {
-                    // Whole hours before the cutoff's from the rollup, the leads of the cutoff's own hour
-                    // received before it one by one.
-                    let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
-                    let mut q =
-                        QueryBuilder::<Postgres>::new("SELECT l.calendar_id, SUM(l.leads)::bigint");
-                    push_hours_from(&mut q, query, "");
-                    q.push(" AND NOT l.answered AND l.status = 'new' AND l.hour < ")
-                        .push_bind(cutoff_hour);
-                    q.push(" GROUP BY l.calendar_id");
-                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
-                    // The buckets are contiguous: their union is the period.
-                    let lo = query
-                        .bounds
-                        .first()
-                        .map_or(cutoff_hour, |b| ms(*b).max(cutoff_hour));
-                    let hi = query.bounds.last().map_or(cutoff, |b| ms(*b).min(cutoff));
-                    if lo < hi {
-                        let mut q = QueryBuilder::<Postgres>::new(
-                            "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
-                        );
-                        q.push_bind(lo).push(" AND l.received_at < ").push_bind(hi);
+            let (lo, hi) = (
+                query.bounds.first().map_or(0, |b| ms(*b)),
+                query.bounds.last().map_or(0, |b| ms(*b)),
+            );
+            let mut leads_from = lo;
+            if read != Read::Leads {
+                // The rollup's whole days before the cutoff's day, its whole hours before the cutoff's hour,
+                // then the leads received before the cutoff one by one.
+                let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
+                let mut hours_from = lo;
+                if read == Read::Days {
+                    let cutoff_day: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(day_start) FROM report_days WHERE day_start <= $1",
+                    )
+                    .bind(cutoff_hour)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    hours_from = cutoff_day.unwrap_or(lo).clamp(lo, hi);
+                }
+                for ((table, time), from, to) in [
+                    (("lead_days", "l.day"), lo, hours_from),
+                    (("lead_hours", "l.hour"), hours_from, hi.min(cutoff_hour)),
+                ] {
+                    if from < to {
+                        let mut q = QueryBuilder::<Postgres>::new(format!(
+                            "SELECT l.calendar_id, SUM(l.leads)::bigint FROM {table} l WHERE {time} >= "
+                        ));
+                        q.push_bind(from)
+                            .push(format!(" AND {time} < "))
+                            .push_bind(to);
                         push_lead_filters(&mut q, query);
-                        q.push(" AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id");
-                        let last: Vec<(i64, i64)> =
+                        q.push(" AND NOT l.answered AND l.status = 'new' GROUP BY l.calendar_id");
+                        let counted: Vec<(i64, i64)> =
                             q.build_query_as().fetch_all(&self.pool).await?;
-                        unanswered.extend(last);
+                        unanswered.extend(counted);
                     }
                 }
-                Read::Leads => {
-                    let mut q = QueryBuilder::<Postgres>::new("SELECT l.calendar_id, COUNT(*)");
-                    push_leads_from(&mut q, query, "");
-                    q.push(
-                        " AND l.first_action_at IS NULL AND l.status = 'new' AND l.received_at < ",
-                    )
-                    .push_bind(cutoff);
-                    q.push(" GROUP BY l.calendar_id");
-                    unanswered = q.build_query_as().fetch_all(&self.pool).await?;
-                }
+                leads_from = leads_from.max(cutoff_hour);
+            }
+            let leads_to = hi.min(cutoff);
+            if leads_from < leads_to {
+                let mut q = QueryBuilder::<Postgres>::new(
+                    "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
+                );
+                q.push_bind(leads_from)
+                    .push(" AND l.received_at < ")
+                    .push_bind(leads_to);
+                push_lead_filters(&mut q, query);
+                q.push(" AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id");
+                let counted: Vec<(i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+                unanswered.extend(counted);
             }
         }
         let calendar_names: HashMap<i64, String> =
@@ -434,16 +550,16 @@ impl PgStorage {
         if len == 0 {
             return Ok(out);
         }
-        // Summed from the hourly rollups, or counted one by one (as the lead reports, see `Read::of`).
-        let read = Read::of(query);
+        // Summed from the daily or hourly rollups, or counted one by one (as the lead reports, see
+        // `read_of`); the collector runs, a few a day, from the hourly one.
+        let read = self.read_of(query).await?;
+        let sum = |c: &str| format!("COALESCE(SUM(m.messages) FILTER (WHERE {c}), 0)::bigint");
+        let hourly_runs = "SUM(r.runs)::bigint AS runs,
+                 COALESCE(SUM(r.runs) FILTER (WHERE r.failed), 0)::bigint AS failed
+             FROM collector_run_hours r WHERE";
         let (count, messages, runs): (fn(&str) -> String, &str, &str) = match read {
-            Read::Hours => (
-                |c: &str| format!("COALESCE(SUM(m.messages) FILTER (WHERE {c}), 0)::bigint"),
-                "message_hours m",
-                "SUM(r.runs)::bigint AS runs,
-                     COALESCE(SUM(r.runs) FILTER (WHERE r.failed), 0)::bigint AS failed
-                 FROM collector_run_hours r WHERE",
-            ),
+            Read::Days => (sum, "message_days m", hourly_runs),
+            Read::Hours => (sum, "message_hours m", hourly_runs),
             Read::Leads => (
                 |c: &str| format!("COUNT(*) FILTER (WHERE {c})"),
                 "messages m",
@@ -452,7 +568,8 @@ impl PgStorage {
             ),
         };
         let time = |table: &str| match read {
-            Read::Hours => format!("{table}.hour"),
+            Read::Days if table == "m" => "m.day".to_owned(),
+            Read::Days | Read::Hours => format!("{table}.hour"),
             Read::Leads if table == "m" => "m.received_at".to_owned(),
             Read::Leads => "r.started_at".to_owned(),
         };
@@ -547,5 +664,10 @@ impl Reports for PgStorage {
     #[tracing::instrument(skip_all)]
     async fn report_health(&self, query: &ReportQuery) -> storage::Result<Vec<HealthBucket>> {
         Ok(self.health_report(query).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(zone = %zone))]
+    async fn use_report_zone(&self, zone: Tz) -> storage::Result<bool> {
+        Ok(self.use_zone(zone).await?)
     }
 }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use sqlx::{QueryBuilder, Sqlite};
@@ -79,16 +80,18 @@ fn push_lead_filters(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery) {
     }
 }
 
-/// How a lead report reads its leads: summed from the hourly rollup, or counted one by one.
+/// How a lead report reads its leads: summed from the daily or the hourly rollup, or counted one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
+    Days,
     Hours,
     Leads,
 }
 
 impl Read {
-    /// The rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the bucket
-    /// exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    /// The hourly rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the
+    /// bucket exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
+    /// Whether the daily one serves it too is the database's to say ([`SqliteStorage::read_of`]).
     fn of(query: &ReportQuery) -> Self {
         let whole_hours = query
             .bounds
@@ -108,6 +111,7 @@ impl Read {
     /// ` FROM ... WHERE ...`: the rows of bucket `b` (the outer query's), as `l`, with the report's filters.
     fn push_bucket_rows(self, q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str) {
         let (from, time) = match self {
+            Read::Days => ("lead_days", "l.day"),
             Read::Hours => ("lead_hours", "l.hour"),
             Read::Leads => ("leads", "l.received_at"),
         };
@@ -120,7 +124,7 @@ impl Read {
     /// The value of the orders among the rows: the rollup's sums of their lines, or each lead's lines.
     fn value(self) -> &'static str {
         match self {
-            Read::Hours => "SUM(CASE WHEN l.kind = 'order' THEN l.value ELSE 0 END)",
+            Read::Days | Read::Hours => "SUM(CASE WHEN l.kind = 'order' THEN l.value ELSE 0 END)",
             Read::Leads => {
                 "SUM(CASE WHEN l.kind = 'order' THEN (SELECT SUM(CAST(ol.amount AS REAL)) FROM order_lines ol
                      WHERE ol.lead_id = l.id AND ol.amount IS NOT NULL AND ol.removed_at IS NULL) END)"
@@ -131,14 +135,21 @@ impl Read {
     /// The leads of a group matching `condition` (on `l`; `1` for all of them).
     fn count(self, condition: &str) -> String {
         match self {
-            Read::Hours => format!("SUM(CASE WHEN {condition} THEN l.leads ELSE 0 END)"),
+            Read::Days | Read::Hours => {
+                format!("SUM(CASE WHEN {condition} THEN l.leads ELSE 0 END)")
+            }
             Read::Leads => format!("SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"),
         }
     }
 }
 
 /// The leads report's query: leads per bucket and series.
-fn push_leads_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, by: LeadSeries) {
+fn push_leads_query(
+    q: &mut QueryBuilder<Sqlite>,
+    query: &ReportQuery,
+    read: Read,
+    by: LeadSeries,
+) {
     let (key, joins) = match by {
         LeadSeries::Channel => ("l.channel", ""),
         LeadSeries::Calendar => ("c.name", "CROSS JOIN calendars c ON c.id = l.calendar_id"),
@@ -157,7 +168,7 @@ fn push_leads_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, by: LeadS
         by,
         LeadSeries::UtmSource | LeadSeries::UtmMedium | LeadSeries::UtmCampaign
     );
-    let read = if utm { Read::Leads } else { Read::of(query) };
+    let read = if utm { Read::Leads } else { read };
     push_buckets(q, &query.bounds);
     q.push(format!(
         "SELECT b.i, (SELECT json_group_array(json_array(k, n)) FROM (SELECT {key} AS k, {} AS n",
@@ -184,18 +195,20 @@ fn push_figures_query(
     q.push(") FROM b");
 }
 
-/// The leads still new and unanswered per calendar, in the rollup's whole hours before `cutoff_hour`.
-fn push_unanswered_hours_query(
+/// The leads still new and unanswered per calendar, in the rows of a rollup (`lead_days` or `lead_hours`,
+/// with its time column) from `lo` to `hi`.
+fn push_unanswered_query(
     q: &mut QueryBuilder<Sqlite>,
     query: &ReportQuery,
-    cutoff_hour: i64,
+    (table, time): (&str, &str),
+    (lo, hi): (i64, i64),
 ) {
-    let lo = query.bounds.first().map_or(0, |b| ms(*b));
-    let hi = query.bounds.last().map_or(0, |b| ms(*b).min(cutoff_hour));
-    q.push("SELECT l.calendar_id, SUM(l.leads) FROM lead_hours l WHERE l.hour >= ")
-        .push_bind(lo)
-        .push(" AND l.hour < ")
-        .push_bind(hi);
+    q.push(format!(
+        "SELECT l.calendar_id, SUM(l.leads) FROM {table} l WHERE {time} >= "
+    ))
+    .push_bind(lo)
+    .push(format!(" AND {time} < "))
+    .push_bind(hi);
     push_lead_filters(q, query);
     q.push(" AND +l.answered = 0 AND +l.status = 'new' GROUP BY l.calendar_id");
 }
@@ -229,6 +242,39 @@ fn index(i: i64, len: usize) -> Option<usize> {
 }
 
 impl SqliteStorage {
+    /// How a report reads: per day when every bound starts one of the kept days (see migration 0023) and the
+    /// days between them are all kept, else as [`Read::of`] says.
+    async fn read_of(&self, query: &ReportQuery) -> Result<Read> {
+        let read = Read::of(query);
+        let (Some(first), Some(last)) = (query.bounds.first(), query.bounds.last()) else {
+            return Ok(read);
+        };
+        if read != Read::Hours {
+            return Ok(read);
+        }
+        let (lo, hi) = (ms(*first), ms(*last));
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT (SELECT COUNT(*) FROM report_days WHERE day_start IN (",
+        );
+        let mut starts = q.separated(", ");
+        for b in &query.bounds {
+            starts.push_bind(ms(*b));
+        }
+        q.push(")) = ")
+            .push_bind(i64::try_from(query.bounds.len()).unwrap_or(i64::MAX))
+            .push(
+                " AND (SELECT COALESCE(SUM(day_end - day_start), 0) FROM report_days
+                  WHERE day_start >= ",
+            )
+            .push_bind(lo)
+            .push(" AND day_start < ")
+            .push_bind(hi)
+            .push(") = ")
+            .push_bind(hi - lo);
+        let days: bool = q.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(if days { Read::Days } else { Read::Hours })
+    }
+
     /// Each bucket's JSON text from a query of `b.i` and one subquery per bucket, parsed.
     async fn per_bucket<T: serde::de::DeserializeOwned>(
         &self,
@@ -247,8 +293,9 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(Vec::new());
         }
+        let read = self.read_of(query).await?;
         let mut q = QueryBuilder::<Sqlite>::new("");
-        push_leads_query(&mut q, query, by);
+        push_leads_query(&mut q, query, read, by);
         let mut out = Vec::new();
         for (bucket, mut series) in self
             .per_bucket::<Vec<(Option<String>, i64)>>(q, len)
@@ -271,7 +318,7 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(out);
         }
-        let read = Read::of(query);
+        let read = self.read_of(query).await?;
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_figures_query(
             &mut q,
@@ -305,7 +352,7 @@ impl SqliteStorage {
         if len == 0 {
             return Ok(out);
         }
-        let read = Read::of(query);
+        let read = self.read_of(query).await?;
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_figures_query(
             &mut q,
@@ -350,9 +397,9 @@ impl SqliteStorage {
             // The answered leads' times (the percentiles need every value), from the hourly rollup or the
             // leads, as one text: `calendar user times;` per row of the rollup or per lead (user 0: not known).
             // Neither grouped in SQL (a sort of the rows) nor a row each through the driver.
-            let read = Read::of(query);
+            let read = self.read_of(query).await?;
             let (select, time) = match read {
-                Read::Hours => (
+                Read::Days | Read::Hours => (
                     "SELECT group_concat(l.calendar_id || ' ' || l.first_action_by || ' ' || l.times, ';')
                      FROM lead_response_hours l WHERE 1 = 1",
                     "l.hour",
@@ -376,18 +423,39 @@ impl SqliteStorage {
                 .map(answered_times)
                 .collect::<Result<_>>()?;
             // Leads still new and unanswered past the threshold, counted per calendar: the rollup's whole
-            // hours before the cutoff's, then the leads received before the cutoff one by one. Leads acted on
-            // before the first action was recorded are neither: what happened to them first is not known.
+            // days before the cutoff's day, its whole hours before the cutoff's hour, then the leads received
+            // before the cutoff one by one. Leads acted on before the first action was recorded are neither:
+            // what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            let mut leads_from = ms(*first);
-            if read == Read::Hours {
+            let (lo, hi) = (ms(*first), ms(*last));
+            let mut leads_from = lo;
+            if read != Read::Leads {
                 let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
-                let mut q = QueryBuilder::<Sqlite>::new("");
-                push_unanswered_hours_query(&mut q, query, cutoff_hour);
-                unanswered = q.build_query_as().fetch_all(&self.pool).await?;
+                let mut hours_from = lo;
+                if read == Read::Days {
+                    let cutoff_day: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(day_start) FROM report_days WHERE day_start <= $1",
+                    )
+                    .bind(cutoff_hour)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    hours_from = cutoff_day.unwrap_or(lo).clamp(lo, hi);
+                }
+                for (rollup, from, to) in [
+                    (("lead_days", "l.day"), lo, hours_from),
+                    (("lead_hours", "l.hour"), hours_from, hi.min(cutoff_hour)),
+                ] {
+                    if from < to {
+                        let mut q = QueryBuilder::<Sqlite>::new("");
+                        push_unanswered_query(&mut q, query, rollup, (from, to));
+                        let counted: Vec<(i64, i64)> =
+                            q.build_query_as().fetch_all(&self.pool).await?;
+                        unanswered.extend(counted);
+                    }
+                }
                 leads_from = leads_from.max(cutoff_hour);
             }
-            let leads_to = ms(*last).min(cutoff);
+            let leads_to = hi.min(cutoff);
             if leads_from < leads_to {
                 let mut q = QueryBuilder::<Sqlite>::new(
                     "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
@@ -419,22 +487,90 @@ impl SqliteStorage {
             .map_err(Error::Corrupt)
     }
 
+    /// See [`Reports::use_report_zone`]: the days written as one JSON array, the daily rollups summed from
+    /// the hourly ones, in one write transaction.
+    async fn use_zone(&self, zone: Tz) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let kept: Option<String> = sqlx::query_scalar("SELECT zone FROM report_zone")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if kept.as_deref() == Some(zone.name()) {
+            return Ok(false);
+        }
+        let days = serde_json::to_string(&storage::report_days(zone))
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        for statement in [
+            "DELETE FROM report_days",
+            "DELETE FROM lead_days",
+            "DELETE FROM message_days",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO report_days (day_start, day_end)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)",
+        )
+        .bind(days)
+        .execute(&mut *tx)
+        .await?;
+        // Each hour's day: the last day starting at or before it, if the hour is within it.
+        sqlx::query(
+            "INSERT INTO lead_days (day, calendar_id, channel, collector_id, http_source_id, kind, status,
+                                    answered, leads, value)
+             SELECT * FROM (
+                 SELECT (SELECT d.day_start FROM (SELECT day_start, day_end FROM report_days
+                                                   WHERE day_start <= h.hour ORDER BY day_start DESC LIMIT 1) d
+                          WHERE d.day_end > h.hour) AS day,
+                        calendar_id, channel, collector_id, http_source_id, kind, status, answered, SUM(leads),
+                        SUM(value)
+                   FROM lead_hours h GROUP BY 1, 2, 3, 4, 5, 6, 7, 8)
+              WHERE day IS NOT NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_days (day, channel, collector_id, http_source_id, outcome, messages)
+             SELECT * FROM (
+                 SELECT (SELECT d.day_start FROM (SELECT day_start, day_end FROM report_days
+                                                   WHERE day_start <= h.hour ORDER BY day_start DESC LIMIT 1) d
+                          WHERE d.day_end > h.hour) AS day,
+                        channel, collector_id, http_source_id, outcome, SUM(messages)
+                   FROM message_hours h GROUP BY 1, 2, 3, 4, 5)
+              WHERE day IS NOT NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO report_zone (id, zone) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET zone = excluded.zone",
+        )
+        .bind(zone.name())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn health_report(&self, query: &ReportQuery) -> Result<Vec<HealthBucket>> {
         let len = buckets(query);
         let mut out = vec![HealthBucket::default(); len];
         if len == 0 {
             return Ok(out);
         }
-        // Summed from the hourly rollups, or counted one by one (as the lead reports, see `Read::of`).
-        let ((one, messages, time), (runs, failed, run_rows, started)) = match Read::of(query) {
+        // Summed from the daily or hourly rollups, or counted one by one (as the lead reports, see
+        // `read_of`); the collector runs, a few a day, from the hourly one.
+        let read = self.read_of(query).await?;
+        let hourly_runs = (
+            "SUM(r.runs)",
+            "SUM(CASE WHEN r.failed = 1 THEN r.runs ELSE 0 END)",
+            "collector_run_hours",
+            "r.hour",
+        );
+        let ((one, messages, time), (runs, failed, run_rows, started)) = match read {
+            Read::Days => (("m.messages", "message_days", "m.day"), hourly_runs),
             Read::Hours => (
                 ("m.messages", "message_hours", "m.hour"),
-                (
-                    "SUM(r.runs)",
-                    "SUM(CASE WHEN r.failed = 1 THEN r.runs ELSE 0 END)",
-                    "collector_run_hours",
-                    "r.hour",
-                ),
+                hourly_runs,
             ),
             Read::Leads => (
                 ("1", "messages", "m.received_at"),
@@ -543,6 +679,11 @@ impl Reports for SqliteStorage {
     async fn report_health(&self, query: &ReportQuery) -> storage::Result<Vec<HealthBucket>> {
         Ok(self.health_report(query).await?)
     }
+
+    #[tracing::instrument(skip_all, fields(zone = %zone))]
+    async fn use_report_zone(&self, zone: Tz) -> storage::Result<bool> {
+        Ok(self.use_zone(zone).await?)
+    }
 }
 
 #[cfg(test)]
@@ -604,7 +745,7 @@ mod tests {
             ("leads", "leads_by_starts_at", "1085175 1"),
         ];
         plan_with(&stats, |q| {
-            push_leads_query(q, query, LeadSeries::UtmSource)
+            push_leads_query(q, query, Read::Leads, LeadSeries::UtmSource)
         })
         .await
     }
@@ -629,6 +770,7 @@ mod tests {
     async fn plan_at_a_million(build: impl FnOnce(&mut QueryBuilder<Sqlite>)) -> String {
         let stats = [
             ("lead_hours", "lead_hours", "35040 4 1 1 1 1 1 1 1"),
+            ("lead_days", "lead_days", "1460 4 1 1 1 1 1 1 1"),
             ("calendars", "sqlite_autoindex_calendars_1", "4 1"),
         ];
         plan_with(&stats, build).await
@@ -647,7 +789,8 @@ mod tests {
         // Left to itself, SQLite built an index of `lead_hours` by calendar, kind or status for each day
         // (on the benchmark's database, 0.7 s instead of 24 ms for the leads split by calendar).
         let by_calendar =
-            plan_at_a_million(|q| push_leads_query(q, &query, LeadSeries::Calendar)).await;
+            plan_at_a_million(|q| push_leads_query(q, &query, Read::Hours, LeadSeries::Calendar))
+                .await;
         let orders = plan_at_a_million(|q| {
             push_figures_query(
                 q,
@@ -658,7 +801,12 @@ mod tests {
         })
         .await;
         let unanswered = plan_at_a_million(|q| {
-            push_unanswered_hours_query(q, &query, ms(start + Duration::days(365)));
+            push_unanswered_query(
+                q,
+                &query,
+                ("lead_hours", "l.hour"),
+                (ms(start), ms(start + Duration::days(365))),
+            );
         })
         .await;
         for plan in [by_calendar, orders, unanswered] {
@@ -668,15 +816,35 @@ mod tests {
             );
             assert!(!plan.contains("AUTOMATIC"), "{plan}");
         }
+        // The same per day of the shop.
+        let by_calendar =
+            plan_at_a_million(|q| push_leads_query(q, &query, Read::Days, LeadSeries::Calendar))
+                .await;
+        let outcomes = plan_at_a_million(|q| {
+            push_figures_query(q, &query, Read::Days, &[&Read::Days.count("l.status = 'new'")]);
+        })
+        .await;
+        for plan in [by_calendar, outcomes] {
+            assert!(
+                plan.contains("SEARCH l USING PRIMARY KEY (day>? AND day<?)"),
+                "{plan}"
+            );
+            assert!(!plan.contains("AUTOMATIC"), "{plan}");
+        }
     }
 
-    /// The plan of the leads report's own query.
-    async fn leads_report_plan(query: &ReportQuery) -> String {
+    /// The plan of the leads report's own query, on a database whose daily rollups are in `zone`'s days
+    /// (`None`: none set yet).
+    async fn leads_report_plan(query: &ReportQuery, zone: Option<Tz>) -> String {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
         let storage = SqliteStorage::connect(&url).await.unwrap();
+        if let Some(zone) = zone {
+            assert!(storage.use_zone(zone).await.unwrap(), "days written");
+        }
+        let read = storage.read_of(query).await.unwrap();
         let mut q = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
-        push_leads_query(&mut q, query, LeadSeries::Channel);
+        push_leads_query(&mut q, query, read, LeadSeries::Channel);
         let steps: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&storage.pool).await.unwrap();
         steps
@@ -684,6 +852,25 @@ mod tests {
             .map(|(_, _, _, detail)| detail)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_year_by_the_shops_days_is_summed_from_the_daily_counts_in_the_shops_zone() {
+        let moscow = chrono_tz::Europe::Moscow;
+        let start = Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap();
+        let mut query = ReportQuery {
+            bounds: (0..=365).map(|d| start + Duration::days(d)).collect(),
+            ..ReportQuery::default()
+        };
+        let plan = leads_report_plan(&query, Some(moscow)).await;
+        assert!(plan.contains("SEARCH l USING PRIMARY KEY (day>? AND day<?)"), "{plan}");
+        // Days of another zone are no buckets of this one: its hours are summed.
+        let plan = leads_report_plan(&query, Some(chrono_tz::Asia::Vladivostok)).await;
+        assert!(plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"), "{plan}");
+        // Nor is a bucket that is not whole days.
+        query.bounds[1] += Duration::hours(1);
+        let plan = leads_report_plan(&query, Some(moscow)).await;
+        assert!(plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"), "{plan}");
     }
 
     #[tokio::test]
@@ -697,8 +884,9 @@ mod tests {
             source: None,
             kind: None,
         };
-        // `lead_hours` is a table without rowid: its primary key, walked per bucket from hour to hour.
-        let plan = leads_report_plan(&query).await;
+        // `lead_hours` is a table without rowid: its primary key, walked per bucket from hour to hour (before
+        // any zone's days are kept).
+        let plan = leads_report_plan(&query, None).await;
         assert!(
             plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"),
             "{plan}"
@@ -709,7 +897,7 @@ mod tests {
         for b in &mut query.bounds {
             *b += Duration::minutes(30);
         }
-        let plan = leads_report_plan(&query).await;
+        let plan = leads_report_plan(&query, None).await;
         assert!(plan.contains("leads_by_received"), "{plan}");
     }
 }

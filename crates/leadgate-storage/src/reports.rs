@@ -10,10 +10,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::error::Result;
+use leadgate_domain::days::local_midnight;
 use leadgate_domain::lead::{Channel, LeadKind};
 
 /// The most buckets one report may have (a year by day, with room).
@@ -23,6 +25,36 @@ pub const MAX_BUCKETS: usize = 400;
 /// bounds are all whole hours (the local midnights of any time zone with a whole-hour offset) is summed from
 /// it; any other is counted from the leads themselves, with the same result.
 pub const ROLLUP_HOUR_MS: i64 = 3_600_000;
+
+/// The years the backends' daily rollups (`lead_days`, `message_days`) cover: the shop's days from the first
+/// of January of the first to the last of December of the second.
+pub const REPORT_DAY_YEARS: (i32, i32) = (2000, 2099);
+
+/// The shop's days in `zone` that the daily rollups keep, as `(start, end)` in milliseconds since the epoch,
+/// in order: every day of [`REPORT_DAY_YEARS`] that starts and ends on a whole UTC hour (a day is then made of
+/// the hourly rollup's hours; in a zone whose midnights are not whole hours there are none, and reports are
+/// summed per hour or counted, as before).
+pub fn report_days(zone: Tz) -> Vec<(i64, i64)> {
+    let (first, last) = REPORT_DAY_YEARS;
+    let (Some(first), Some(end)) = (
+        NaiveDate::from_ymd_opt(first, 1, 1),
+        NaiveDate::from_ymd_opt(last + 1, 1, 1),
+    ) else {
+        return Vec::new();
+    };
+    let midnights: Vec<i64> = first
+        .iter_days()
+        .take_while(|d| *d <= end)
+        .map(|d| local_midnight(d, zone).timestamp_millis())
+        .collect();
+    midnights
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|(start, end)| {
+            start < end && start % ROLLUP_HOUR_MS == 0 && end % ROLLUP_HOUR_MS == 0
+        })
+        .collect()
+}
 
 /// Where leads came from, for the source filter: one mail collector or one HTTP source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +220,15 @@ pub trait Reports: Send + Sync {
     /// # Errors
     /// Database errors.
     async fn report_health(&self, query: &ReportQuery) -> Result<Vec<HealthBucket>>;
+
+    /// Keeps the daily rollups in the days of `zone` (the shop's time zone, see [`report_days`]): when they
+    /// were kept in another zone's days, or in none, they are rebuilt from the hourly ones, in one
+    /// transaction; otherwise nothing changes. A report whose every bound is one of these days' starts is
+    /// summed per day, any other as before. Returns whether it rebuilt them.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn use_report_zone(&self, zone: Tz) -> Result<bool>;
 }
 
 /// The answered leads of one calendar whose first action one user took, as a backend reads them for the
@@ -337,7 +378,31 @@ mod tests {
 
     use chrono::Duration;
 
-    use super::{AnsweredTimes, percentile_disc, percentiles_disc, response_report};
+    use super::{
+        AnsweredTimes, ROLLUP_HOUR_MS, percentile_disc, percentiles_disc, report_days,
+        response_report,
+    };
+
+    #[test]
+    fn the_rollups_days_are_the_shops_whole_hour_days_end_to_end() {
+        // 2000 to 2099: 36,525 days, each the next one's start.
+        for zone in [chrono_tz::Europe::Moscow, chrono_tz::Europe::Berlin] {
+            let days = report_days(zone);
+            assert_eq!(days.len(), 36_525, "{zone}");
+            assert!(days.windows(2).all(|w| w[0].1 == w[1].0), "{zone}");
+        }
+        // Berlin's days change length with summer time: 23 and 25 hours.
+        let lengths: std::collections::BTreeSet<i64> = report_days(chrono_tz::Europe::Berlin)
+            .iter()
+            .map(|(start, end)| (end - start) / ROLLUP_HOUR_MS)
+            .collect();
+        assert_eq!(lengths.into_iter().collect::<Vec<_>>(), vec![23, 24, 25]);
+        // Moscow's day of 2 March 2026 starts at 21:00 UTC the day before.
+        let moscow = report_days(chrono_tz::Europe::Moscow);
+        assert!(moscow.iter().any(|(start, _)| *start == 1_772_398_800_000));
+        // A zone whose midnights are not whole hours has no days the hourly rollup could make.
+        assert!(report_days(chrono_tz::Asia::Kolkata).is_empty());
+    }
 
     #[test]
     fn percentiles_are_by_nearest_rank_in_any_order() {

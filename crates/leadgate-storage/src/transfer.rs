@@ -616,12 +616,19 @@ pub const TABLES: &[Table] = &[
 /// `leads` and the value of their `order_lines` (`lead_hours`: its value is a double on SQLite and exact on
 /// PostgreSQL, so its rows could not compare equal across backends anyway), the answered leads' response
 /// times per hour (`lead_response_hours`: kept in the order the leads were answered or copied), and the
-/// hourly counts of `messages` and of `collector_runs`.
+/// hourly counts of `messages` and of `collector_runs`, and the same counts per day of the shop (`lead_days`,
+/// `message_days`). The shop's days themselves (`report_days`, `report_zone`) are written by the application
+/// for its time zone when it starts (`Reports::use_report_zone`), which rebuilds the daily counts if the target
+/// had none.
 pub const DERIVED_TABLES: &[&str] = &[
     "lead_hours",
     "lead_response_hours",
     "message_hours",
     "collector_run_hours",
+    "lead_days",
+    "message_days",
+    "report_days",
+    "report_zone",
 ];
 
 /// A table as a backend has it: its name and the columns it stores (not those it derives itself, such as a

@@ -38,10 +38,38 @@ async fn figures(s: &dyn Storage, query: &ReportQuery, now: DateTime<Utc>) -> Fi
     }
 }
 
-/// The figures of `query`, checked equal to those counted from the leads one by one: the same buckets
-/// with every bound a millisecond later (no lead of the case is received within a millisecond of a bound).
+/// The first `n` buckets of `figures`.
+fn first_buckets(mut figures: Figures, n: usize) -> Figures {
+    for series in [
+        &mut figures.by_channel,
+        &mut figures.by_calendar,
+        &mut figures.by_source,
+        &mut figures.by_kind,
+    ] {
+        series.retain(|c| c.bucket < n);
+    }
+    figures.orders.truncate(n);
+    figures.outcomes.truncate(n);
+    figures.health.truncate(n);
+    figures
+}
+
+/// The figures of `query` read three ways and checked equal: as the backend reads them (per day of the
+/// shop's zone when every bound starts one), per hour (the same buckets and one more hour after them, in
+/// which no lead of the case is received, so that the bounds are not all days), and counted from the leads
+/// one by one (every bound a millisecond later; no lead of the case is received within a millisecond of a
+/// bound).
 async fn checked(s: &dyn Storage, query: &ReportQuery, now: DateTime<Utc>, step: &str) -> Figures {
     let summed = figures(s, query, now).await;
+    let mut hourly = query.clone();
+    if let Some(last) = hourly.bounds.last().copied() {
+        hourly.bounds.push(last + Duration::hours(1));
+    }
+    let hourly = first_buckets(
+        figures(s, &hourly, now).await,
+        query.bounds.len().saturating_sub(1),
+    );
+    assert_eq!(summed, hourly, "{step}: the daily figures are the hourly ones");
     let mut off_the_hour = query.clone();
     for b in &mut off_the_hour.bounds {
         *b += Duration::milliseconds(1);
@@ -79,7 +107,8 @@ fn answered(report: &ResponseReport, calendar: i64) -> i64 {
 /// The report figures are the leads' after every change: intake, a status change (the first manager
 /// action), a move between calendars (before and after the first action), order lines removed down to a
 /// contact lead, an erasure, a rejection;
-/// for every filter, summed per hour or counted lead by lead.
+/// for every filter, summed per day of the shop, per hour or counted lead by lead; and with the days of
+/// another zone.
 pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased(
     s: &dyn Storage,
 ) {
@@ -125,6 +154,10 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
         at(1, 130),
     )
     .await;
+    // The shop's days are kept from here on: the rollup of the leads before is rebuilt, the later ones
+    // are added as they come. Asking again changes nothing.
+    assert!(ok("zone", s.use_report_zone(chrono_tz::Europe::Moscow).await));
+    assert!(!ok("zone again", s.use_report_zone(chrono_tz::Europe::Moscow).await));
     let _fourth = file_lead(
         s,
         site,
@@ -270,6 +303,26 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
         answered(&before.response, print) + 1
     );
     assert_eq!(after.response.total, before.response.total);
+
+    // Another zone's days: the rollup is rebuilt in them, and its days are buckets too.
+    assert!(ok("zone", s.use_report_zone(chrono_tz::Asia::Vladivostok).await));
+    let vladivostok_start = some(
+        "a Vladivostok midnight",
+        Utc.with_ymd_and_hms(2026, 3, 1, 14, 0, 0).single(),
+    );
+    let vladivostok_days = ReportQuery {
+        bounds: (0..=4)
+            .map(|d| vladivostok_start + Duration::days(d))
+            .collect(),
+        ..ReportQuery::default()
+    };
+    let in_vladivostok = checked(s, &vladivostok_days, now, "Vladivostok's days").await;
+    assert_eq!(in_vladivostok.response.total, after.response.total);
+    assert!(ok("zone", s.use_report_zone(chrono_tz::Europe::Moscow).await));
+    assert_eq!(
+        checked(s, &every, now, "Moscow's days again").await,
+        after
+    );
 
     // Collector runs, by the hour they started in.
     let collector = ok(
