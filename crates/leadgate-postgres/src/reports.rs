@@ -522,7 +522,9 @@ impl PgStorage {
                     .push(" AND l.received_at < ")
                     .push_bind(leads_to);
                 push_lead_filters(&mut q, query);
-                q.push(" AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id");
+                q.push(
+                    " AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id",
+                );
                 let counted: Vec<(i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
                 unanswered.extend(counted);
             }

@@ -31,6 +31,12 @@ use leadgate_storage::{
     ReportQuery, ReportSource, Reports, ResponseReport, SeriesCount,
 };
 
+/// `SELECT <every bucket's figures> FROM b`, around the subquery of one bucket's figures (a JSON value): the
+/// buckets' figures as one JSON array of `[i, figures]`, one row, so that a year by day hands one value to the
+/// driver rather than 365 rows (each a hand-over between the database's thread and the caller's).
+const BUCKETS_OPEN: &str = "SELECT json_group_array(json_array(b.i, json((";
+const BUCKETS_CLOSE: &str = ")))) FROM b";
+
 /// `WITH b (i, lo, hi) AS (VALUES ...)`: the buckets as a table.
 fn push_buckets(q: &mut QueryBuilder<Sqlite>, bounds: &[DateTime<Utc>]) {
     q.push("WITH b (i, lo, hi) AS (VALUES ");
@@ -144,12 +150,7 @@ impl Read {
 }
 
 /// The leads report's query: leads per bucket and series.
-fn push_leads_query(
-    q: &mut QueryBuilder<Sqlite>,
-    query: &ReportQuery,
-    read: Read,
-    by: LeadSeries,
-) {
+fn push_leads_query(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, read: Read, by: LeadSeries) {
     let (key, joins) = match by {
         LeadSeries::Channel => ("l.channel", ""),
         LeadSeries::Calendar => ("c.name", "CROSS JOIN calendars c ON c.id = l.calendar_id"),
@@ -171,11 +172,11 @@ fn push_leads_query(
     let read = if utm { Read::Leads } else { read };
     push_buckets(q, &query.bounds);
     q.push(format!(
-        "SELECT b.i, (SELECT json_group_array(json_array(k, n)) FROM (SELECT {key} AS k, {} AS n",
+        "{BUCKETS_OPEN}SELECT json_group_array(json_array(k, n)) FROM (SELECT {key} AS k, {} AS n",
         read.count("1")
     ));
     read.push_bucket_rows(q, query, joins);
-    q.push(format!(" GROUP BY {key})) FROM b"));
+    q.push(format!(" GROUP BY {key}){BUCKETS_CLOSE}"));
 }
 
 /// `WITH b ... SELECT b.i, (SELECT json_array(<figures>) FROM <the bucket's rows>) FROM b`: each bucket's
@@ -188,11 +189,11 @@ fn push_figures_query(
 ) {
     push_buckets(q, &query.bounds);
     q.push(format!(
-        "SELECT b.i, (SELECT json_array({})",
+        "{BUCKETS_OPEN}SELECT json_array({})",
         figures.join(", ")
     ));
     read.push_bucket_rows(q, query, "");
-    q.push(") FROM b");
+    q.push(BUCKETS_CLOSE);
 }
 
 /// The leads still new and unanswered per calendar, in the rows of a rollup (`lead_days` or `lead_hours`,
@@ -275,17 +276,18 @@ impl SqliteStorage {
         Ok(if days { Read::Days } else { Read::Hours })
     }
 
-    /// Each bucket's JSON text from a query of `b.i` and one subquery per bucket, parsed.
+    /// Each bucket's figures from a query of [`BUCKETS_OPEN`] ... [`BUCKETS_CLOSE`], parsed.
     async fn per_bucket<T: serde::de::DeserializeOwned>(
         &self,
         mut q: QueryBuilder<Sqlite>,
         len: usize,
     ) -> Result<Vec<(usize, T)>> {
-        let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .filter_map(|(i, json)| index(i, len).map(|bucket| (bucket, json)))
-            .map(|(bucket, json)| Ok((bucket, super::from_json("report bucket", &json)?)))
-            .collect()
+        let json: String = q.build_query_scalar().fetch_one(&self.pool).await?;
+        let buckets: Vec<(i64, T)> = super::from_json("report buckets", &json)?;
+        Ok(buckets
+            .into_iter()
+            .filter_map(|(i, figures)| index(i, len).map(|bucket| (bucket, figures)))
+            .collect())
     }
 
     async fn leads_report(&self, query: &ReportQuery, by: LeadSeries) -> Result<Vec<SeriesCount>> {
@@ -568,10 +570,7 @@ impl SqliteStorage {
         );
         let ((one, messages, time), (runs, failed, run_rows, started)) = match read {
             Read::Days => (("m.messages", "message_days", "m.day"), hourly_runs),
-            Read::Hours => (
-                ("m.messages", "message_hours", "m.hour"),
-                hourly_runs,
-            ),
+            Read::Hours => (("m.messages", "message_hours", "m.hour"), hourly_runs),
             Read::Leads => (
                 ("1", "messages", "m.received_at"),
                 (
@@ -585,7 +584,7 @@ impl SqliteStorage {
         let mut q = QueryBuilder::<Sqlite>::new("");
         push_buckets(&mut q, &query.bounds);
         q.push(format!(
-            "SELECT b.i, (SELECT json_array(
+            "{BUCKETS_OPEN}SELECT json_array(
                  SUM(CASE WHEN m.outcome = 'imported' THEN {one} ELSE 0 END),
                  SUM(CASE WHEN m.outcome = 'duplicate' THEN {one} ELSE 0 END),
                  SUM(CASE WHEN m.outcome = 'skipped' THEN {one} ELSE 0 END),
@@ -604,7 +603,7 @@ impl SqliteStorage {
             }
             None => {}
         }
-        q.push(") FROM b");
+        q.push(BUCKETS_CLOSE);
         type Messages = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
         for (bucket, (imported, duplicates, skipped, quarantined)) in
             self.per_bucket::<Messages>(q, len).await?
@@ -623,13 +622,13 @@ impl SqliteStorage {
             let mut q = QueryBuilder::<Sqlite>::new("");
             push_buckets(&mut q, &query.bounds);
             q.push(format!(
-                "SELECT b.i, (SELECT json_array({runs}, {failed})
+                "{BUCKETS_OPEN}SELECT json_array({runs}, {failed})
                  FROM {run_rows} r WHERE {started} >= b.lo AND {started} < b.hi"
             ));
             if let Some(ReportSource::Collector(id)) = query.source {
                 q.push(" AND r.collector_id = ").push_bind(id);
             }
-            q.push(") FROM b");
+            q.push(BUCKETS_CLOSE);
             for (bucket, (runs, failed)) in self
                 .per_bucket::<(Option<i64>, Option<i64>)>(q, len)
                 .await?
@@ -821,7 +820,12 @@ mod tests {
             plan_at_a_million(|q| push_leads_query(q, &query, Read::Days, LeadSeries::Calendar))
                 .await;
         let outcomes = plan_at_a_million(|q| {
-            push_figures_query(q, &query, Read::Days, &[&Read::Days.count("l.status = 'new'")]);
+            push_figures_query(
+                q,
+                &query,
+                Read::Days,
+                &[&Read::Days.count("l.status = 'new'")],
+            );
         })
         .await;
         for plan in [by_calendar, outcomes] {
@@ -863,14 +867,23 @@ mod tests {
             ..ReportQuery::default()
         };
         let plan = leads_report_plan(&query, Some(moscow)).await;
-        assert!(plan.contains("SEARCH l USING PRIMARY KEY (day>? AND day<?)"), "{plan}");
+        assert!(
+            plan.contains("SEARCH l USING PRIMARY KEY (day>? AND day<?)"),
+            "{plan}"
+        );
         // Days of another zone are no buckets of this one: its hours are summed.
         let plan = leads_report_plan(&query, Some(chrono_tz::Asia::Vladivostok)).await;
-        assert!(plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"), "{plan}");
+        assert!(
+            plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"),
+            "{plan}"
+        );
         // Nor is a bucket that is not whole days.
         query.bounds[1] += Duration::hours(1);
         let plan = leads_report_plan(&query, Some(moscow)).await;
-        assert!(plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"), "{plan}");
+        assert!(
+            plan.contains("USING PRIMARY KEY (hour>? AND hour<?)"),
+            "{plan}"
+        );
     }
 
     #[tokio::test]

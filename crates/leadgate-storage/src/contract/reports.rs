@@ -69,7 +69,10 @@ async fn checked(s: &dyn Storage, query: &ReportQuery, now: DateTime<Utc>, step:
         figures(s, &hourly, now).await,
         query.bounds.len().saturating_sub(1),
     );
-    assert_eq!(summed, hourly, "{step}: the daily figures are the hourly ones");
+    assert_eq!(
+        summed, hourly,
+        "{step}: the daily figures are the hourly ones"
+    );
     let mut off_the_hour = query.clone();
     for b in &mut off_the_hour.bounds {
         *b += Duration::milliseconds(1);
@@ -156,8 +159,14 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     .await;
     // The shop's days are kept from here on: the rollup of the leads before is rebuilt, the later ones
     // are added as they come. Asking again changes nothing.
-    assert!(ok("zone", s.use_report_zone(chrono_tz::Europe::Moscow).await));
-    assert!(!ok("zone again", s.use_report_zone(chrono_tz::Europe::Moscow).await));
+    assert!(ok(
+        "zone",
+        s.use_report_zone(chrono_tz::Europe::Moscow).await
+    ));
+    assert!(!ok(
+        "zone again",
+        s.use_report_zone(chrono_tz::Europe::Moscow).await
+    ));
     let _fourth = file_lead(
         s,
         site,
@@ -305,7 +314,10 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     assert_eq!(after.response.total, before.response.total);
 
     // Another zone's days: the rollup is rebuilt in them, and its days are buckets too.
-    assert!(ok("zone", s.use_report_zone(chrono_tz::Asia::Vladivostok).await));
+    assert!(ok(
+        "zone",
+        s.use_report_zone(chrono_tz::Asia::Vladivostok).await
+    ));
     let vladivostok_start = some(
         "a Vladivostok midnight",
         Utc.with_ymd_and_hms(2026, 3, 1, 14, 0, 0).single(),
@@ -318,11 +330,11 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     };
     let in_vladivostok = checked(s, &vladivostok_days, now, "Vladivostok's days").await;
     assert_eq!(in_vladivostok.response.total, after.response.total);
-    assert!(ok("zone", s.use_report_zone(chrono_tz::Europe::Moscow).await));
-    assert_eq!(
-        checked(s, &every, now, "Moscow's days again").await,
-        after
-    );
+    assert!(ok(
+        "zone",
+        s.use_report_zone(chrono_tz::Europe::Moscow).await
+    ));
+    assert_eq!(checked(s, &every, now, "Moscow's days again").await, after);
 
     // Collector runs, by the hour they started in.
     let collector = ok(
