@@ -78,8 +78,14 @@ pub struct Chart {
     empty: bool,
 }
 
+/// A coordinate to a tenth of a pixel. Written from whole tenths: a year by day draws thousands of bars, and
+/// formatting a float to a fixed precision is its slow path.
 fn n(v: f64) -> String {
-    format!("{v:.1}")
+    #[allow(clippy::cast_possible_truncation)]
+    let tenths = (v * 10.0).round() as i64;
+    let sign = if tenths < 0 { "-" } else { "" };
+    let tenths = tenths.unsigned_abs();
+    format!("{sign}{}.{}", tenths / 10, tenths % 10)
 }
 
 /// A "nice" top of the scale for `max`: 1, 2 or 5 times a power of ten.
@@ -757,4 +763,23 @@ async fn inbox_leads(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::n;
+
+    #[test]
+    fn a_coordinate_is_written_to_a_tenth() {
+        for (v, text) in [
+            (0.0, "0.0"),
+            (12.34, "12.3"),
+            (12.36, "12.4"),
+            (640.0, "640.0"),
+            (-0.04, "0.0"),
+            (-3.25, "-3.3"),
+        ] {
+            assert_eq!(n(v), text, "{v}");
+        }
+    }
 }

@@ -4,12 +4,14 @@
 //! figures are one correlated subquery over its range (`SELECT b.i, (SELECT json_array(...) FROM ... WHERE
 //! time >= b.lo AND time < b.hi) FROM b`), so each bucket is one range walk and the database does the
 //! counting without sorting: a `GROUP BY b.i` over a join of the buckets and the rows sorted every row of the
-//! period (a year's 35,000 hours of `lead_hours` cost about 10 ms in the sorter, four times the walk). The
-//! lead counts, the orders' value, the outcomes and the leads still unanswered are summed from `lead_hours`
-//! (the leads counted per UTC hour by triggers, see its migration) when every bound of the report is a whole
-//! hour, as a local midnight is in any time zone with a whole-hour offset; otherwise, and for the UTM splits
-//! (not in the rollup), they walk `leads_by_received`, which also carries the columns the lead reports group
-//! and filter by. The health report sums `message_hours` and `collector_run_hours` the same way, or walks
+//! period (a year's 35,000 hours of `lead_hours` cost about 10 ms in the sorter, four times the walk); the
+//! buckets' figures come back as one JSON array, one row. The lead counts, the orders' value, the outcomes and
+//! the leads still unanswered are summed from `lead_days` (the hourly counts summed per day of the shop, see
+//! migration 0023) when every bound starts one of the shop's days, from `lead_hours` (the leads counted per
+//! UTC hour by triggers, see its migration) when every bound is a whole hour, as a local midnight is in any
+//! time zone with a whole-hour offset; otherwise, and for the UTM splits (not in the rollups), they walk
+//! `leads_by_received`, which also carries the columns the lead reports group and filter by. The health
+//! report sums `message_days` or `message_hours` and `collector_run_hours` the same way, or walks
 //! `messages_by_received` and `collector_runs_by_start`. A percentile needs every value: the response times
 //! of the answered leads are kept, as text, per hour of receipt in `lead_response_hours` (see its
 //! migration), and the report reads the period's rows as one text (with bounds off the hour, the leads from
