@@ -26,7 +26,7 @@ use super::{Error, PgStorage, Result, ms, push_calendar_ids};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
     self as storage, AnsweredTimes, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket,
-    ReportQuery, ReportSource, Reports, ResponseReport, SeriesCount,
+    ReportQuery, ReportRows as Read, ReportSource, Reports, ResponseReport, SeriesCount,
 };
 
 /// The bucket of `column` (a time): `(width_bucket(column, bounds) - 1)::bigint`, one binary search in the
@@ -96,34 +96,15 @@ fn push_rollup_from(
     push_lead_filters(q, query);
 }
 
-/// How a lead report reads its leads: summed from the daily or the hourly rollup, or counted one by one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Read {
-    Days,
-    Hours,
-    Leads,
+/// How a lead report reads its leads, in SQL.
+trait ReadSql {
+    fn time(self) -> &'static str;
+    fn push_select_bucket(self, q: &mut QueryBuilder<Postgres>, query: &ReportQuery);
+    fn push_from(self, q: &mut QueryBuilder<Postgres>, query: &ReportQuery, joins: &str);
+    fn count(self, condition: &str) -> String;
 }
 
-impl Read {
-    /// The hourly rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the
-    /// bucket exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
-    /// Whether the daily one serves it too is the database's to say ([`PgStorage::read_of`]).
-    fn of(query: &ReportQuery) -> Self {
-        let whole_hours = query
-            .bounds
-            .iter()
-            .all(|b| ms(*b).rem_euclid(storage::ROLLUP_HOUR_MS) == 0);
-        let real_source = match query.source {
-            Some(ReportSource::Collector(id) | ReportSource::Http(id)) => id > 0,
-            None => true,
-        };
-        if whole_hours && real_source {
-            Read::Hours
-        } else {
-            Read::Leads
-        }
-    }
-
+impl ReadSql for Read {
     /// The time a row is bucketed by.
     fn time(self) -> &'static str {
         match self {
@@ -211,7 +192,7 @@ struct RunsRow {
 
 impl PgStorage {
     /// How a report reads: per day when every bound starts one of the kept days (see migration 0013) and the
-    /// days between them are all kept, else as [`Read::of`] says.
+    /// days between them are all kept, else as [`Read::of`] says (the days are the database's).
     async fn read_of(&self, query: &ReportQuery) -> Result<Read> {
         let read = Read::of(query);
         let (Some(first), Some(last)) = (query.bounds.first(), query.bounds.last()) else {
@@ -475,57 +456,49 @@ impl PgStorage {
             // Leads still new and unanswered past the threshold, counted per calendar. Leads acted on before
             // the first action was recorded are neither: what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            let (lo, hi) = (
+            let cutoff_day: Option<i64> = if read == Read::Days {
+                sqlx::query_scalar("SELECT MAX(day_start) FROM report_days WHERE day_start <= $1")
+                    .bind(cutoff)
+                    .fetch_one(&self.pool)
+                    .await?
+            } else {
+                None
+            };
+            let period = (
                 query.bounds.first().map_or(0, |b| ms(*b)),
                 query.bounds.last().map_or(0, |b| ms(*b)),
             );
-            let mut leads_from = lo;
-            if read != Read::Leads {
-                // The rollup's whole days before the cutoff's day, its whole hours before the cutoff's hour,
-                // then the leads received before the cutoff one by one.
-                let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
-                let mut hours_from = lo;
-                if read == Read::Days {
-                    let cutoff_day: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(day_start) FROM report_days WHERE day_start <= $1",
-                    )
-                    .bind(cutoff_hour)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    hours_from = cutoff_day.unwrap_or(lo).clamp(lo, hi);
-                }
-                for ((table, time), from, to) in [
-                    (("lead_days", "l.day"), lo, hours_from),
-                    (("lead_hours", "l.hour"), hours_from, hi.min(cutoff_hour)),
-                ] {
-                    if from < to {
-                        let mut q = QueryBuilder::<Postgres>::new(format!(
-                            "SELECT l.calendar_id, SUM(l.leads)::bigint FROM {table} l WHERE {time} >= "
-                        ));
-                        q.push_bind(from)
-                            .push(format!(" AND {time} < "))
-                            .push_bind(to);
-                        push_lead_filters(&mut q, query);
-                        q.push(" AND NOT l.answered AND l.status = 'new' GROUP BY l.calendar_id");
-                        let counted: Vec<(i64, i64)> =
-                            q.build_query_as().fetch_all(&self.pool).await?;
-                        unanswered.extend(counted);
-                    }
-                }
-                leads_from = leads_from.max(cutoff_hour);
-            }
-            let leads_to = hi.min(cutoff);
-            if leads_from < leads_to {
-                let mut q = QueryBuilder::<Postgres>::new(
-                    "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
-                );
-                q.push_bind(leads_from)
-                    .push(" AND l.received_at < ")
-                    .push_bind(leads_to);
+            for (rows, from, to) in storage::unanswered_parts(read, period, cutoff, cutoff_day) {
+                let (count, table, time, unanswered_now) = match rows {
+                    Read::Days => (
+                        "SUM(l.leads)::bigint",
+                        "lead_days",
+                        "l.day",
+                        "NOT l.answered",
+                    ),
+                    Read::Hours => (
+                        "SUM(l.leads)::bigint",
+                        "lead_hours",
+                        "l.hour",
+                        "NOT l.answered",
+                    ),
+                    Read::Leads => (
+                        "COUNT(*)",
+                        "leads",
+                        "l.received_at",
+                        "l.first_action_at IS NULL",
+                    ),
+                };
+                let mut q = QueryBuilder::<Postgres>::new(format!(
+                    "SELECT l.calendar_id, {count} FROM {table} l WHERE {time} >= "
+                ));
+                q.push_bind(from)
+                    .push(format!(" AND {time} < "))
+                    .push_bind(to);
                 push_lead_filters(&mut q, query);
-                q.push(
-                    " AND l.first_action_at IS NULL AND l.status = 'new' GROUP BY l.calendar_id",
-                );
+                q.push(format!(
+                    " AND {unanswered_now} AND l.status = 'new' GROUP BY l.calendar_id"
+                ));
                 let counted: Vec<(i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
                 unanswered.extend(counted);
             }

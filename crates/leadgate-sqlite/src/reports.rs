@@ -30,7 +30,7 @@ use super::{Error, Result, SqliteStorage, ms};
 use leadgate_domain::lead::Channel;
 use leadgate_storage::{
     self as storage, AnsweredTimes, HealthBucket, LeadSeries, OrdersBucket, OutcomeBucket,
-    ReportQuery, ReportSource, Reports, ResponseReport, SeriesCount,
+    ReportQuery, ReportRows as Read, ReportSource, Reports, ResponseReport, SeriesCount,
 };
 
 /// `SELECT <every bucket's figures> FROM b`, around the subquery of one bucket's figures (a JSON value): the
@@ -88,34 +88,14 @@ fn push_lead_filters(q: &mut QueryBuilder<Sqlite>, query: &ReportQuery) {
     }
 }
 
-/// How a lead report reads its leads: summed from the daily or the hourly rollup, or counted one by one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Read {
-    Days,
-    Hours,
-    Leads,
+/// How a lead report reads its leads, in SQL.
+trait ReadSql {
+    fn push_bucket_rows(self, q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str);
+    fn value(self) -> &'static str;
+    fn count(self, condition: &str) -> String;
 }
 
-impl Read {
-    /// The hourly rollup serves a report whose every bound is a whole UTC hour (a lead's hour is then in the
-    /// bucket exactly when the lead is) and whose source, if any, is a real id (the rollup's 0 means "none").
-    /// Whether the daily one serves it too is the database's to say ([`SqliteStorage::read_of`]).
-    fn of(query: &ReportQuery) -> Self {
-        let whole_hours = query
-            .bounds
-            .iter()
-            .all(|b| ms(*b).rem_euclid(storage::ROLLUP_HOUR_MS) == 0);
-        let real_source = match query.source {
-            Some(ReportSource::Collector(id) | ReportSource::Http(id)) => id > 0,
-            None => true,
-        };
-        if whole_hours && real_source {
-            Read::Hours
-        } else {
-            Read::Leads
-        }
-    }
-
+impl ReadSql for Read {
     /// ` FROM ... WHERE ...`: the rows of bucket `b` (the outer query's), as `l`, with the report's filters.
     fn push_bucket_rows(self, q: &mut QueryBuilder<Sqlite>, query: &ReportQuery, joins: &str) {
         let (from, time) = match self {
@@ -198,22 +178,34 @@ fn push_figures_query(
     q.push(BUCKETS_CLOSE);
 }
 
-/// The leads still new and unanswered per calendar, in the rows of a rollup (`lead_days` or `lead_hours`,
-/// with its time column) from `lo` to `hi`.
+/// The leads still new and unanswered (no first action) per calendar, received from `lo` to `hi`, counted
+/// from `rows`.
 fn push_unanswered_query(
     q: &mut QueryBuilder<Sqlite>,
     query: &ReportQuery,
-    (table, time): (&str, &str),
+    rows: Read,
     (lo, hi): (i64, i64),
 ) {
+    let (count, table, time, unanswered) = match rows {
+        Read::Days => ("SUM(l.leads)", "lead_days", "l.day", "+l.answered = 0"),
+        Read::Hours => ("SUM(l.leads)", "lead_hours", "l.hour", "+l.answered = 0"),
+        Read::Leads => (
+            "COUNT(*)",
+            "leads",
+            "l.received_at",
+            "l.first_action_at IS NULL",
+        ),
+    };
     q.push(format!(
-        "SELECT l.calendar_id, SUM(l.leads) FROM {table} l WHERE {time} >= "
+        "SELECT l.calendar_id, {count} FROM {table} l WHERE {time} >= "
     ))
     .push_bind(lo)
     .push(format!(" AND {time} < "))
     .push_bind(hi);
     push_lead_filters(q, query);
-    q.push(" AND +l.answered = 0 AND +l.status = 'new' GROUP BY l.calendar_id");
+    q.push(format!(
+        " AND {unanswered} AND +l.status = 'new' GROUP BY l.calendar_id"
+    ));
 }
 
 /// `calendar user times` (user 0: not known), one part of the response report's text.
@@ -246,7 +238,7 @@ fn index(i: i64, len: usize) -> Option<usize> {
 
 impl SqliteStorage {
     /// How a report reads: per day when every bound starts one of the kept days (see migration 0023) and the
-    /// days between them are all kept, else as [`Read::of`] says.
+    /// days between them are all kept, else as [`Read::of`] says (the days are the database's).
     async fn read_of(&self, query: &ReportQuery) -> Result<Read> {
         let read = Read::of(query);
         let (Some(first), Some(last)) = (query.bounds.first(), query.bounds.last()) else {
@@ -431,46 +423,18 @@ impl SqliteStorage {
             // before the cutoff one by one. Leads acted on before the first action was recorded are neither:
             // what happened to them first is not known.
             let cutoff = now_ms - threshold_ms;
-            let (lo, hi) = (ms(*first), ms(*last));
-            let mut leads_from = lo;
-            if read != Read::Leads {
-                let cutoff_hour = cutoff - cutoff.rem_euclid(storage::ROLLUP_HOUR_MS);
-                let mut hours_from = lo;
-                if read == Read::Days {
-                    let cutoff_day: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(day_start) FROM report_days WHERE day_start <= $1",
-                    )
-                    .bind(cutoff_hour)
+            let cutoff_day: Option<i64> = if read == Read::Days {
+                sqlx::query_scalar("SELECT MAX(day_start) FROM report_days WHERE day_start <= $1")
+                    .bind(cutoff)
                     .fetch_one(&self.pool)
-                    .await?;
-                    hours_from = cutoff_day.unwrap_or(lo).clamp(lo, hi);
-                }
-                for (rollup, from, to) in [
-                    (("lead_days", "l.day"), lo, hours_from),
-                    (("lead_hours", "l.hour"), hours_from, hi.min(cutoff_hour)),
-                ] {
-                    if from < to {
-                        let mut q = QueryBuilder::<Sqlite>::new("");
-                        push_unanswered_query(&mut q, query, rollup, (from, to));
-                        let counted: Vec<(i64, i64)> =
-                            q.build_query_as().fetch_all(&self.pool).await?;
-                        unanswered.extend(counted);
-                    }
-                }
-                leads_from = leads_from.max(cutoff_hour);
-            }
-            let leads_to = hi.min(cutoff);
-            if leads_from < leads_to {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "SELECT l.calendar_id, COUNT(*) FROM leads l WHERE l.received_at >= ",
-                );
-                q.push_bind(leads_from)
-                    .push(" AND l.received_at < ")
-                    .push_bind(leads_to);
-                push_lead_filters(&mut q, query);
-                q.push(
-                    " AND l.first_action_at IS NULL AND +l.status = 'new' GROUP BY l.calendar_id",
-                );
+                    .await?
+            } else {
+                None
+            };
+            let period = (ms(*first), ms(*last));
+            for (rows, from, to) in storage::unanswered_parts(read, period, cutoff, cutoff_day) {
+                let mut q = QueryBuilder::<Sqlite>::new("");
+                push_unanswered_query(&mut q, query, rows, (from, to));
                 let counted: Vec<(i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
                 unanswered.extend(counted);
             }
@@ -805,7 +769,7 @@ mod tests {
             push_unanswered_query(
                 q,
                 &query,
-                ("lead_hours", "l.hour"),
+                Read::Hours,
                 (ms(start), ms(start + Duration::days(365))),
             );
         })

@@ -56,6 +56,68 @@ pub fn report_days(zone: Tz) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// Which rows a backend reads a lead report's period from: its daily rollup (the period's bounds all start
+/// the shop's days it keeps), its hourly rollup (all whole hours), or the leads themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportRows {
+    /// `lead_days` (and `message_days`).
+    Days,
+    /// `lead_hours` (and `message_hours`, `collector_run_hours`).
+    Hours,
+    /// The leads (and messages, runs) one by one.
+    Leads,
+}
+
+impl ReportRows {
+    /// What a report may read without asking the database: the hourly rollup when every bound is a whole UTC
+    /// hour (a lead's hour is then in the bucket exactly when the lead is) and its source, if any, is a real id
+    /// (the rollups' 0 means "none"); else the leads. Whether the daily rollup serves it too, only the
+    /// database knows (the days it keeps).
+    pub fn of(query: &ReportQuery) -> Self {
+        let whole_hours = query
+            .bounds
+            .iter()
+            .all(|b| b.timestamp_millis().rem_euclid(ROLLUP_HOUR_MS) == 0);
+        let real_source = match query.source {
+            Some(ReportSource::Collector(id) | ReportSource::Http(id)) => id > 0,
+            None => true,
+        };
+        if whole_hours && real_source {
+            ReportRows::Hours
+        } else {
+            ReportRows::Leads
+        }
+    }
+}
+
+/// The parts of the period `[lo, hi)` in which a backend counts the leads still new and unanswered at
+/// `cutoff` (received before it), and the rows of each: with `read` days, the daily rollup up to `cutoff_day`
+/// (the start of the kept day the cutoff's hour is in, if any); with a rollup, the hourly one up to the
+/// cutoff's hour; then the leads received before the cutoff one by one. Empty parts are left out; the parts
+/// follow one another, so each lead is counted once.
+pub fn unanswered_parts(
+    read: ReportRows,
+    (lo, hi): (i64, i64),
+    cutoff: i64,
+    cutoff_day: Option<i64>,
+) -> Vec<(ReportRows, i64, i64)> {
+    let mut parts = Vec::new();
+    let mut leads_from = lo;
+    if read != ReportRows::Leads {
+        let cutoff_hour = cutoff - cutoff.rem_euclid(ROLLUP_HOUR_MS);
+        let hours_from = match read {
+            ReportRows::Days => cutoff_day.unwrap_or(lo).clamp(lo, hi),
+            _ => lo,
+        };
+        parts.push((ReportRows::Days, lo, hours_from));
+        parts.push((ReportRows::Hours, hours_from, hi.min(cutoff_hour)));
+        leads_from = lo.max(cutoff_hour);
+    }
+    parts.push((ReportRows::Leads, leads_from, hi.min(cutoff)));
+    parts.retain(|(_, from, to)| from < to);
+    parts
+}
+
 /// Where leads came from, for the source filter: one mail collector or one HTTP source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportSource {
