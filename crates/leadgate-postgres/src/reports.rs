@@ -230,7 +230,9 @@ impl PgStorage {
         if kept.as_deref() == Some(zone.name()) {
             return Ok(false);
         }
-        sqlx::query("LOCK TABLE message_hours, lead_hours IN SHARE MODE")
+        // Writers wait until the rebuild commits. In the order the intake writes them (a lead, then its ledger
+        // record), so a batch that holds the one is never waiting for the other behind this lock.
+        sqlx::query("LOCK TABLE lead_hours, message_hours IN SHARE MODE")
             .execute(&mut *tx)
             .await?;
         let (starts, ends): (Vec<i64>, Vec<i64>) = storage::report_days(zone).into_iter().unzip();
@@ -645,5 +647,40 @@ impl Reports for PgStorage {
     #[tracing::instrument(skip_all, fields(zone = %zone))]
     async fn use_report_zone(&self, zone: Tz) -> storage::Result<bool> {
         Ok(self.use_zone(zone).await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[tokio::test]
+    async fn a_report_by_the_shops_days_reads_the_daily_counts_of_the_shops_zone() {
+        let pg = crate::testing::FreshPg::new().await;
+        let storage = pg.storage();
+        let start = Utc.with_ymd_and_hms(2025, 12, 31, 21, 0, 0).unwrap();
+        let mut query = ReportQuery {
+            bounds: (0..=365).map(|d| start + Duration::days(d)).collect(),
+            ..ReportQuery::default()
+        };
+        // Before any zone's days are kept: the hours.
+        assert_eq!(storage.read_of(&query).await.unwrap(), Read::Hours);
+        assert!(storage.use_zone(chrono_tz::Europe::Moscow).await.unwrap());
+        assert!(!storage.use_zone(chrono_tz::Europe::Moscow).await.unwrap());
+        assert_eq!(storage.read_of(&query).await.unwrap(), Read::Days);
+        // Another zone's days are not this report's buckets.
+        assert!(
+            storage
+                .use_zone(chrono_tz::Asia::Vladivostok)
+                .await
+                .unwrap()
+        );
+        assert_eq!(storage.read_of(&query).await.unwrap(), Read::Hours);
+        // Nor is a bucket of other whole hours, in any zone.
+        assert!(storage.use_zone(chrono_tz::Europe::Moscow).await.unwrap());
+        query.bounds[1] += Duration::hours(1);
+        assert_eq!(storage.read_of(&query).await.unwrap(), Read::Hours);
     }
 }
