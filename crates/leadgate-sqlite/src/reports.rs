@@ -458,6 +458,13 @@ impl SqliteStorage {
     /// See [`Reports::use_report_zone`]: the days written as one JSON array, the daily rollups summed from
     /// the hourly ones, in one write transaction.
     async fn use_zone(&self, zone: Tz) -> Result<bool> {
+        // Read first: every command's start asks, and the zone seldom changes; only a change takes the lock.
+        let kept: Option<String> = sqlx::query_scalar("SELECT zone FROM report_zone")
+            .fetch_optional(&self.pool)
+            .await?;
+        if kept.as_deref() == Some(zone.name()) {
+            return Ok(false);
+        }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let kept: Option<String> = sqlx::query_scalar("SELECT zone FROM report_zone")
             .fetch_optional(&mut *tx)
