@@ -141,7 +141,7 @@ fn day(v: Option<&String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
         .transpose()
 }
 
-pub use leadgate_domain::days::local_midnight;
+use leadgate_domain::days::local_midnight;
 
 /// The first day of the unit after the one `d` is in.
 fn next_start(d: NaiveDate, group: Grouping) -> Option<NaiveDate> {

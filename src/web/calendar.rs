@@ -19,6 +19,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use leadgate_domain::days::local_midnight;
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -220,7 +221,7 @@ pub async fn page(
         )
     };
     let dates: Vec<NaiveDate> = (0..=days).map(|i| first + Duration::days(i)).collect();
-    let bounds: Vec<_> = dates.iter().map(|d| fmt::local_midnight(*d, tz)).collect();
+    let bounds: Vec<_> = dates.iter().map(|d| local_midnight(*d, tz)).collect();
     let slots = state
         .storage
         .calendar_days(&chosen, &bounds, per_day)

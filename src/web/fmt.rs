@@ -41,8 +41,6 @@ pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
         .filter(|d| DATE_YEARS.contains(&d.year()))
 }
 
-pub use leadgate_domain::days::local_midnight;
-
 /// Today in the shop's zone.
 pub fn today(tz: Tz) -> NaiveDate {
     Utc::now().with_timezone(&tz).date_naive()
@@ -380,7 +378,7 @@ mod tests {
         assert_eq!(datetime(t, chrono_tz::Europe::Moscow), "29.05.2019 15:15");
         let d = NaiveDate::from_ymd_opt(2019, 5, 29).unwrap();
         assert_eq!(
-            local_midnight(d, chrono_tz::Europe::Moscow).to_rfc3339(),
+            leadgate_domain::days::local_midnight(d, chrono_tz::Europe::Moscow).to_rfc3339(),
             "2019-05-28T21:00:00+00:00"
         );
         assert_eq!(day_heading(d), "29 мая");

@@ -9,6 +9,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate, Utc};
+use leadgate_domain::days::local_midnight;
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -183,8 +184,8 @@ pub async fn page(
         calendars: calendars.clone(),
         status,
         kind,
-        from: from.map(|d| fmt::local_midnight(d, tz)),
-        to: to.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
+        from: from.map(|d| local_midnight(d, tz)),
+        to: to.map(|d| local_midnight(d + Duration::days(1), tz)),
         search: search.clone(),
         assignee,
         overdue_at: overdue.then_some(now),

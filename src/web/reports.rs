@@ -11,6 +11,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
+use leadgate_domain::days::local_midnight;
 use rust_decimal::prelude::ToPrimitive;
 use tracing::instrument;
 
@@ -677,8 +678,8 @@ pub async fn inbox_csv(
         kind: trimmed(&p.kind)
             .map(|s| s.parse::<LeadKind>().map_err(|_| bad("kind")))
             .transpose()?,
-        from: date(&p.from, "from")?.map(|d| fmt::local_midnight(d, tz)),
-        to: date(&p.to, "to")?.map(|d| fmt::local_midnight(d + Duration::days(1), tz)),
+        from: date(&p.from, "from")?.map(|d| local_midnight(d, tz)),
+        to: date(&p.to, "to")?.map(|d| local_midnight(d + Duration::days(1), tz)),
         search: trimmed(&p.q),
     };
     // The inbox's own filters beside the lead list's: the assignee and the overdue follow-ups.
