@@ -227,6 +227,8 @@ async fn a_live_row_or_calendar_entry_is_what_the_reloaded_page_shows() {
 
     stream_open(&b).await;
     mark_page(&b).await;
+    // Ticked for assigning: the changed row that replaces it stays ticked.
+    b.click(&format!("{row} input[name='lead']")).await;
     let r = app
         .client
         .patch(format!("{}/api/v1/leads/{id}", app.base))
@@ -240,6 +242,18 @@ async fn a_live_row_or_calendar_entry_is_what_the_reloaded_page_shows() {
     assert!(same_page(&b).await, "the page was not reloaded");
     let live = written_out(&b, &row).await;
     assert!(live.contains("manager1"), "{live}");
+    assert_eq!(
+        js(
+            &b,
+            &format!(
+                "return document.querySelector({:?}).checked",
+                format!("{row} input[name=lead]")
+            )
+        )
+        .await,
+        Value::Bool(true),
+        "the tick survives the live change"
+    );
     b.client.refresh().await.unwrap();
     assert_eq!(live, written_out(&b, &row).await, "the changed lead's row");
 

@@ -166,6 +166,9 @@ function inboxLead(live, lead) {
   var row = leadRow(lead);
   var old = body.querySelector('tr[data-lead-id="' + lead.id + '"]');
   if (old) {
+    // A row the manager has ticked for assigning stays ticked when its lead changes.
+    var ticked = old.querySelector('input[name="lead"]');
+    if (ticked && ticked.checked) { row.querySelector('input[name="lead"]').checked = true; }
     old.replaceWith(row);
   } else if (lead.change === "new" && live.hasAttribute("data-live-insert")) {
     body.insertBefore(row, body.firstElementChild);
