@@ -345,7 +345,8 @@ fn key_value<'a>(lead: &'a HintRow, key: &str) -> Option<&'a str> {
 fn key_test(key: &str, value: &str) -> String {
     match key {
         "phone" => format!("o.phone_e164 = {value}"),
-        "email" => format!("lower(o.email) = lower({value})"),
+        // ASCII letters in any case, as SQLite's NOCASE (see migration 0014).
+        "email" => format!("lower(o.email COLLATE \"C\") = lower({value} COLLATE \"C\")"),
         _ => format!("o.inn = {value}"),
     }
 }

@@ -19,7 +19,7 @@ async fn one_by_one(s: &dyn Storage, ids: &[i64], calendars: Option<&[i64]>) -> 
 }
 
 /// [`LeadEdits::duplicate_hints`] (what the inbox marks on a page) finds for each lead the same earlier lead as
-/// [`LeadEdits::duplicate_hint`] (the lead page): by phone, e-mail in any case or INN with the same subject, within
+/// [`LeadEdits::duplicate_hint`] (the lead page): by phone, e-mail (ASCII letters in any case) or INN with the same subject, within
 /// the window, the earliest of them, in the calendars asked for; a marked or dismissed lead has none.
 pub async fn a_pages_duplicate_hints_are_each_leads_own_hint(s: &dyn Storage) {
     let anna = ok(
@@ -141,6 +141,21 @@ pub async fn a_pages_duplicate_hints_are_each_leads_own_hint(s: &dyn Storage) {
     );
     let all = ok("hints", s.duplicate_hints(&page, None).await);
     assert_eq!(all, [(phone_and_inn, inn)]);
+    assert_eq!(all, one_by_one(s, &page, None).await);
+
+    // "Any case" is ASCII's on both backends: an address differing in a Cyrillic letter's case is no match.
+    let mailed =
+        |address: &str| format!(r#"{{"Тема": "Наклейки", "АдресЭлектроннойПочты": "{address}"}}"#);
+    let earlier = lead(s, source_b, b, &mailed("Anna@Печать.рф"), at(2)).await;
+    let ascii_case = lead(s, source_b, b, &mailed("aNNA@Печать.рф"), at(1)).await;
+    let cyrillic_case = lead(s, source_b, b, &mailed("Anna@пЕЧАТЬ.рф"), at(1)).await;
+    let page = [cyrillic_case, ascii_case, earlier];
+    let all = ok("hints", s.duplicate_hints(&page, None).await);
+    assert_eq!(
+        all,
+        [(ascii_case, earlier)],
+        "only ASCII letters' case is folded"
+    );
     assert_eq!(all, one_by_one(s, &page, None).await);
 }
 
