@@ -351,23 +351,38 @@ async fn provision_accounts(
     settings: &Settings,
 ) -> anyhow::Result<FirstStart> {
     let mut first = FirstStart::default();
-    let is_first_start = !storage.has_users().await?;
+    // The first start is the one that creates the administrator, with a generated web UI password shown once.
+    // Instances started at once on an empty database all find no users, but only one of them creates the
+    // login; the others start as any later start does, so no secrets are shown that are not the stored ones.
+    let mut created_admin = None;
+    if !storage.has_users().await? {
+        let password = crate::password::generate();
+        let hash = crate::password::hash(password.clone()).await?;
+        match storage
+            .create_user("admin", "admin", Role::Admin, Some(&hash))
+            .await
+        {
+            Ok(id) => {
+                created_admin = Some(id);
+                first.admin_password = Some(password);
+            }
+            Err(StorageError::Conflict(_)) => {
+                info!("another instance made the first start's administrator");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let is_first_start = created_admin.is_some();
     let admin_token = read_secret(
         settings.server.admin_token_env.as_deref(),
         settings.server.admin_token_file.as_deref(),
     )
     .context("reading the admin token")?;
     if admin_token.is_some() || is_first_start {
-        // On the first start the administrator also gets a generated web UI password, shown once.
-        let admin_password = is_first_start.then(crate::password::generate);
-        let password_hash = match &admin_password {
-            Some(p) => Some(crate::password::hash(p.clone()).await?),
-            None => None,
+        let admin = match created_admin {
+            Some(id) => id,
+            None => storage.upsert_user("admin", Role::Admin, None).await?,
         };
-        let admin = storage
-            .upsert_user("admin", Role::Admin, password_hash.as_deref())
-            .await?;
-        first.admin_password = admin_password;
         match admin_token {
             // The configured token replaces whichever was configured before.
             Some(token) => {

@@ -1,5 +1,5 @@
-//! HTTP intake through several `serve` processes on one PostgreSQL database: posts that race each other on two
-//! instances still make exactly what one instance would.
+//! Several `serve` processes on one PostgreSQL database: instances started at once on an empty database make one
+//! first start, and posts that race each other on two instances still make exactly what one instance would.
 //!
 //! These run when the tests run against PostgreSQL (`LEADGATE_TEST_BACKEND=postgres`); with SQLite one process
 //! holds the database (`http_api` races the posts there).
@@ -9,6 +9,7 @@ mod common;
 
 use common::TestDir;
 use common::serve::{Instance, config};
+use leadgate_storage::Storage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_posts_with_one_new_inn_over_two_instances_make_fifty_leads_and_one_counterparty()
@@ -64,4 +65,86 @@ async fn fifty_concurrent_posts_with_one_new_inn_over_two_instances_make_fifty_l
             assert_eq!(lead["counterparty"]["id"], parties[0]["id"], "{lead}");
         }
     }
+}
+
+/// Two instances started at once on an empty database, as a deployment of several replicas starts (each on its
+/// own machine, so each with its own data directory): only one makes the first start's administrator, and the
+/// secrets it leaves are the stored ones; the other shows none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_started_at_once_on_an_empty_database_make_one_first_start_whose_secrets_work() {
+    if !common::on_postgres() {
+        eprintln!(
+            "skipped: several instances share a PostgreSQL database only (LEADGATE_TEST_BACKEND=postgres)"
+        );
+        return;
+    }
+    let dir = TestDir::new_postgres().await;
+    let names = ["a", "b"];
+    let configs = names.map(|name| {
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+                 [database]\nurl = {url:?}\ndata_dir = {data:?}\nacquire_timeout_secs = 120\n\n\
+                 [layout_files]\nenabled = false\n",
+                url = dir.database_url(),
+                data = dir.path().join(name).display().to_string(),
+            ),
+        )
+        .unwrap();
+        config
+    });
+    let instances: Vec<Instance> = std::thread::scope(|s| {
+        let starting: Vec<_> = configs
+            .iter()
+            .map(|config| s.spawn(move || Instance::start(config)))
+            .collect();
+        starting.into_iter().map(|i| i.join().unwrap()).collect()
+    });
+    let secrets: Vec<String> = names
+        .iter()
+        .filter_map(|name| {
+            std::fs::read_to_string(dir.path().join(name).join(leadgate::cli::FIRST_START_FILE))
+                .ok()
+        })
+        .collect();
+    assert_eq!(secrets.len(), 1, "one first start");
+    let secret = |label: &str| {
+        secrets[0]
+            .lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("{label} is among the secrets"))
+            .to_owned()
+    };
+    let (admin, source) = (secret("admin API token"), secret("\"website\" token"));
+    let password = secret("password:");
+
+    let client = reqwest::Client::new();
+    for instance in &instances {
+        let r = instance
+            .post(
+                &client,
+                Some(&source),
+                r#"{"Тема": "Первая заявка", "Телефон": "+79250000001"}"#,
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", instance.log());
+        let r = client
+            .get(format!("{}/api/v1/leads", instance.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let storage = common::backend::storage_at(&dir.database_url()).await;
+    let stored = storage.user_credentials("admin").await.unwrap().unwrap();
+    assert!(
+        leadgate::password::verify(password, stored.password_hash)
+            .await
+            .unwrap(),
+        "the shown password is the administrator's"
+    );
 }
