@@ -623,6 +623,7 @@ async fn a_long_worked_lead_page_shows_the_newest_entries_and_links_the_whole_hi
         .unwrap()
         .unwrap();
     }
+    let mut first_follow_up = None;
     for n in 0..36 {
         let due = start + chrono::Duration::days(n);
         let planned = s
@@ -639,6 +640,8 @@ async fn a_long_worked_lead_page_shows_the_newest_entries_and_links_the_whole_hi
             .unwrap();
         if n > 0 {
             s.complete_follow_up(planned.id, w.m1, due).await.unwrap();
+        } else {
+            first_follow_up = Some(planned.id);
         }
     }
     // The arrival, 40 comments, 36 follow-ups planned and 35 done.
@@ -669,10 +672,26 @@ async fn a_long_worked_lead_page_shows_the_newest_entries_and_links_the_whole_hi
     assert!(!page.contains("перезвон №5."), "done longest ago");
     assert!(page.contains("перезвон №6."));
     assert!(page.contains("(ещё выполненных: 5)"));
-
-    // The whole of it.
-    let (status, page) = get(app, &m1, &format!("/leads/{lead}?history=all")).await;
+    let (status, all) = get(app, &m1, &format!("/leads/{lead}?history=all")).await;
     assert_eq!(status, 200);
+
+    // The open one, due first, marked done last: it stays in sight, and the one done longest ago goes.
+    s.complete_follow_up(
+        first_follow_up.unwrap(),
+        w.m1,
+        start + chrono::Duration::days(40),
+    )
+    .await
+    .unwrap();
+    let (_, marked) = get(app, &m1, &format!("/leads/{lead}")).await;
+    assert_eq!(occurrences(&marked, "data-follow-up-id="), 30);
+    assert!(marked.contains("перезвон №0."), "the one just marked done");
+    assert!(!marked.contains("перезвон №6."), "done longest ago");
+    assert!(marked.contains("перезвон №7."));
+    assert!(marked.contains("(ещё выполненных: 6)"));
+
+    // The whole of it (read before the last follow-up was marked done).
+    let page = all;
     assert_eq!(occurrences(&page, "class=\"timeline-entry"), history);
     assert_eq!(occurrences(&page, "class=\"comment\""), 40);
     assert_eq!(occurrences(&page, "data-follow-up-id="), 36);

@@ -127,15 +127,19 @@ pub async fn section(
     let mut comments = state.storage.comments_of_lead(lead.id).await?;
     let comments_hidden = history.trim(&mut comments, 0);
     let mut follow_ups = state.storage.follow_ups_of_lead(lead.id).await?;
-    // Every open follow-up stays; of the done ones, those due longest ago are left out first.
-    let follow_ups_hidden =
-        history.hidden(follow_ups.iter().filter(|f| f.done_at.is_some()).count());
-    let mut skip = follow_ups_hidden;
-    follow_ups.retain(|f| {
-        let left_out = skip > 0 && f.done_at.is_some();
-        skip -= usize::from(left_out);
-        !left_out
-    });
+    // Every open follow-up stays; of the done ones, those marked done longest ago are left out first, so one
+    // just marked stays in sight however long ago it was due.
+    let mut done: Vec<_> = follow_ups
+        .iter()
+        .filter_map(|f| Some((f.done_at?, f.id)))
+        .collect();
+    let follow_ups_hidden = history.hidden(done.len());
+    done.sort_unstable();
+    let left_out: std::collections::HashSet<i64> = done[..follow_ups_hidden]
+        .iter()
+        .map(|(_, id)| *id)
+        .collect();
+    follow_ups.retain(|f| !left_out.contains(&f.id));
     let owners = if viewer.is_admin() {
         let calendar = state
             .storage
