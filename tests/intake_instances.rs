@@ -9,7 +9,6 @@ mod common;
 
 use common::TestDir;
 use common::serve::{Instance, config};
-use leadgate_storage::Storage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_posts_with_one_new_inn_over_two_instances_make_fifty_leads_and_one_counterparty()

@@ -4,12 +4,17 @@
 //! `scripts/postgres.sh`); the counting and the hand-written rows go through a connection of the test's own.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
+use leadgate::intake::{Intake, IntakeSettings};
 use leadgate_domain::payload::Payload;
+use leadgate_postgres::PgStorage;
 use leadgate_postgres::testing::FreshPg;
 use leadgate_storage::{
-    Calendars, Disposition, LayoutFileStore, LeadDraft, Ledger, LedgerEntry, SourceRef, StoredRaw,
-    Submission, SubmitOutcome,
+    Calendars, Disposition, LayoutFileStore, LeadDraft, Ledger, LedgerEntry, SourceRef, Storage,
+    StoredRaw, Submission, SubmitOutcome,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -34,6 +39,11 @@ const ORDER: &str = r#"{
 }"#;
 
 fn order(source: i64, calendar: i64) -> Submission {
+    submission(source, calendar, ORDER)
+}
+
+/// A submission of `json` from the HTTP source `source`.
+fn submission(source: i64, calendar: i64, json: &str) -> Submission {
     Submission {
         ledger: LedgerEntry {
             source: SourceRef::Http { id: source },
@@ -43,11 +53,11 @@ fn order(source: i64, calendar: i64) -> Submission {
             external_number: None,
             received_at: Utc::now(),
             content_hash: None,
-            raw: StoredRaw::new(ORDER.as_bytes().to_vec()),
+            raw: StoredRaw::new(json.as_bytes().to_vec()),
             content_type: "application/json".to_owned(),
         },
         disposition: Disposition::Lead(Box::new(LeadDraft {
-            payload: Payload::from_json(ORDER, chrono_tz::UTC).unwrap(),
+            payload: Payload::from_json(json, chrono_tz::UTC).unwrap(),
             calendar_id: calendar,
             auto_tech_cards: true,
             extra_warnings: Vec::new(),
@@ -190,4 +200,87 @@ async fn leads_inserted_together_queue_their_own_layout_files_even_beside_one_th
         urls(db.layout_files_of_lead(ids[3]).await.unwrap()),
         vec![(0, "http://shop.example/only.png".to_owned())]
     );
+}
+
+/// The intake on PostgreSQL writes two groups at once: a group waiting for a row lock (here the test holds the
+/// row of the order's customer, whom its lead refers to) does not hold up the next group, which commits and is
+/// answered meanwhile; the first commits once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_waiting_for_a_lock_does_not_hold_up_the_next_group() {
+    let db = FreshPg::new().await;
+    let calendar = db.upsert_calendar("Заказы", None).await.unwrap();
+    let site = db.create_http_source("site", calendar, "h1").await.unwrap();
+    let other_site = db
+        .create_http_source("other", calendar, "h2")
+        .await
+        .unwrap();
+    // The order's customer is known.
+    db.submit_batch(&[order(site, calendar)]).await.unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(PgStorage::connect(db.url()).await.unwrap());
+    let (intake, writer) = Intake::new(
+        storage,
+        IntakeSettings {
+            timezone: chrono_tz::UTC,
+            max_body_bytes: 1 << 20,
+            group_commit: true,
+            max_batch: 512,
+        },
+    );
+    let intake = Arc::new(intake);
+
+    let mut holder = PgConnection::connect(db.url()).await.unwrap();
+    let mut lock = holder.begin().await.unwrap();
+    sqlx::query("SELECT id FROM counterparties WHERE inn = '7709745454' FOR UPDATE")
+        .fetch_one(&mut *lock)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let intake = intake.clone();
+        async move { intake.submit(order(site, calendar)).await }
+    });
+    let mut watcher = PgConnection::connect(db.url()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let blocked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if blocked > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first group never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let call_back = submission(
+        other_site,
+        calendar,
+        r#"{"Тема": "Перезвоните", "Телефон": "+7 925 000-00-01"}"#,
+    );
+    let answered = tokio::time::timeout(Duration::from_secs(60), intake.submit(call_back)).await;
+    assert!(
+        matches!(answered, Ok(Ok(SubmitOutcome::Imported { .. }))),
+        "the next group commits while the first waits: {answered:?}"
+    );
+    assert!(
+        !waiting.is_finished(),
+        "the first group still waits for the lock"
+    );
+    lock.rollback().await.unwrap();
+    assert!(matches!(
+        waiting.await.unwrap(),
+        Ok(SubmitOutcome::Imported { .. })
+    ));
+    drop(intake);
+    writer.unwrap().await.unwrap();
+    let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads")
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+    assert_eq!(leads, 3);
 }

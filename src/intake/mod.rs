@@ -2,10 +2,12 @@
 //!
 //! A channel (mail collector, HTTP handler, `leadgate import`) turns what it received into a [`Submission`]
 //! with [`Intake::parse`] (decode, parse) and [`Parsed::into_lead`] (decide), and hands it to
-//! [`Intake::submit`]. Submissions from concurrent requests are committed together by one writer task (group
+//! [`Intake::submit`]. Submissions from concurrent requests are committed together by a writer task (group
 //! commit): the writer takes whatever has queued up while the previous transaction was being made durable,
 //! commits it as one transaction, and only then answers each caller. Durability is never traded for speed:
 //! every caller's answer comes after its commit (`synchronous = FULL`), but one fsync now covers many leads.
+//! SQLite has one writer; PostgreSQL two, so that one group is written while the other commits or waits for a
+//! row lock (see [`Storage::concurrent_batches`]).
 
 pub mod mail;
 pub mod reprocess;
@@ -156,10 +158,22 @@ impl Intake {
             );
         }
         let (tx, rx) = mpsc::channel(settings.max_batch.max(1) * 4);
-        let task = tokio::spawn(
-            run_writer(storage.clone(), rx, settings.max_batch.max(1))
-                .instrument(tracing::info_span!("intake_writer")),
-        );
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers: Vec<_> = (0..storage.concurrent_batches().max(1))
+            .map(|writer| {
+                tokio::spawn(
+                    run_writer(storage.clone(), rx.clone(), settings.max_batch.max(1))
+                        .instrument(tracing::info_span!("intake_writer", writer)),
+                )
+            })
+            .collect();
+        let task = tokio::spawn(async move {
+            for writer in writers {
+                if let Err(e) = writer.await {
+                    warn!(error = %e, "an intake writer failed");
+                }
+            }
+        });
         (
             Self {
                 storage,
@@ -425,21 +439,33 @@ async fn refused_alone(
     }
 }
 
-async fn run_writer(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+/// One writer of the group commit. With several (see [`Storage::concurrent_batches`]), each takes the queue in
+/// turn to gather its group, and commits it while the next writer gathers the next.
+async fn run_writer(
+    storage: Arc<dyn Storage>,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    max_batch: usize,
+) {
     let mut submissions = Vec::with_capacity(max_batch);
     let mut replies = Vec::new();
-    while let Some((first, reply)) = rx.recv().await {
-        replies.push((first.len(), reply));
-        submissions.extend(first);
-        // Take every job that queued while the previous group was being fsynced, while the group is under
-        // `max_batch` (a job is never split).
-        while submissions.len() < max_batch {
-            match rx.try_recv() {
-                Ok((more, reply)) => {
-                    replies.push((more.len(), reply));
-                    submissions.extend(more);
+    loop {
+        {
+            let mut rx = queue.lock().await;
+            let Some((first, reply)) = rx.recv().await else {
+                return;
+            };
+            replies.push((first.len(), reply));
+            submissions.extend(first);
+            // Take every job that queued while the previous group was being fsynced, while the group is
+            // under `max_batch` (a job is never split).
+            while submissions.len() < max_batch {
+                match rx.try_recv() {
+                    Ok((more, reply)) => {
+                        replies.push((more.len(), reply));
+                        submissions.extend(more);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
         }
         metrics::histogram!("leadgate_intake_group_size").record(submissions.len() as f64);

@@ -313,6 +313,11 @@ impl Ledger for SqliteStorage {
         Ok(self.submit_batch_in(batch).await?)
     }
 
+    fn concurrent_batches(&self) -> usize {
+        // One write lock: a second transaction would only wait for it.
+        1
+    }
+
     async fn import_for_message(
         &self,
         message_id: i64,

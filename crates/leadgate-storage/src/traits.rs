@@ -44,6 +44,11 @@ pub trait Ledger: Send + Sync {
     /// Database errors; nothing of the batch is stored then.
     async fn submit_batch(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>>;
 
+    /// How many [`Ledger::submit_batch`] transactions the group-commit writer runs at once. An embedded
+    /// database with one write lock gains nothing from a second; a database server works on one group while
+    /// another waits for its commit or a lock.
+    fn concurrent_batches(&self) -> usize;
+
     /// Files a lead for an existing rejected ledger record after reprocessing, and marks it imported, in one
     /// transaction. The outcome is checked inside that transaction: a record that is no longer rejected (a
     /// concurrent reprocessing got there first) gets no second lead. The new lead's history records the
