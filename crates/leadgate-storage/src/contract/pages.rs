@@ -19,8 +19,9 @@ async fn one_by_one(s: &dyn Storage, ids: &[i64], calendars: Option<&[i64]>) -> 
 }
 
 /// [`LeadEdits::duplicate_hints`] (what the inbox marks on a page) finds for each lead the same earlier lead as
-/// [`LeadEdits::duplicate_hint`] (the lead page): by phone, e-mail (ASCII letters in any case) or INN with the same subject, within
-/// the window, the earliest of them, in the calendars asked for; a marked or dismissed lead has none.
+/// [`LeadEdits::duplicate_hint`] (the lead page): by phone, e-mail (its ASCII letters in any case) or INN with
+/// the same subject, within the window, the earliest of them, in the calendars asked for; a marked or dismissed
+/// lead has none.
 pub async fn a_pages_duplicate_hints_are_each_leads_own_hint(s: &dyn Storage) {
     let anna = ok(
         "anna",
