@@ -31,7 +31,7 @@ use leadgate_mail::imap::{ImapError, ImapSession};
 use leadgate_mail::pop3::{Pop3Client, Pop3Error};
 use leadgate_mail::tls::{Endpoint, TlsSettings};
 use leadgate_storage::{
-    CollectorRecord, Disposition, LedgerEntry, RunCounts, ScanState, SourceRef, Storage,
+    CollectorRecord, Disposition, JobLock, LedgerEntry, RunCounts, ScanState, SourceRef, Storage,
     StorageError, StoredRaw, Submission, SubmitOutcome,
 };
 
@@ -89,6 +89,12 @@ pub enum CollectorError {
         /// The deadline.
         after: Duration,
     },
+    /// The run's job lock was lost while it ran (the database ended the session holding it), so another
+    /// process may run the same collector now.
+    #[error(
+        "the job lock was lost (the database ended its session); the run stopped, what it committed stays"
+    )]
+    LockLost,
     /// The mail library panicked on what the server sent (its parser has inputs it cannot take).
     #[error("the mail server's answer could not be read: {0}")]
     Unreadable(String),
@@ -235,7 +241,11 @@ pub async fn test_connection(
 
 /// Runs one collector once, records the run, and returns its counts and error.
 #[instrument(skip_all, fields(collector = %collector.name))]
-pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts, Option<String>) {
+pub async fn run(
+    env: &CollectorEnv,
+    collector: &CollectorRecord,
+    lock: &JobLock,
+) -> (RunCounts, Option<String>) {
     let run_id = match env.storage.start_run(collector.id).await {
         Ok(id) => Some(id),
         Err(e) => {
@@ -250,11 +260,14 @@ pub async fn run(env: &CollectorEnv, collector: &CollectorRecord) -> (RunCounts,
             Protocol::Pop3 => run_pop3(env, collector, &mut counts).await,
         }
     });
-    let result = tokio::time::timeout(env.run_deadline, run)
-        .await
-        .unwrap_or(Err(CollectorError::Deadline {
-            after: env.run_deadline,
-        }));
+    let result = tokio::select! {
+        result = tokio::time::timeout(env.run_deadline, run) => {
+            result.unwrap_or(Err(CollectorError::Deadline {
+                after: env.run_deadline,
+            }))
+        }
+        () = lock.lost() => Err(CollectorError::LockLost),
+    };
     let error = result.err().map(|e| e.to_string());
     match &error {
         None => info!(?counts, "collector run finished"),

@@ -1,15 +1,36 @@
 //! The mail job's lock on PostgreSQL when its holder dies: a process holding it is killed with SIGKILL (no
 //! destructor runs, nothing unlocks), and another instance can take the lock as soon as the server has ended
-//! the dead process's session.
+//! the dead process's session. And when the server ends the holder's session while the holder lives on (a
+//! restart or a fail-over ends every session): the lock says it is lost, and the run it guarded stops.
 #![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use common::TestApp;
+use leadgate::config::CollectorConfig;
+use leadgate_domain::collector::{Protocol, TlsMode};
 use leadgate_postgres::PgStorage;
 use leadgate_postgres::testing::FreshPg;
 use leadgate_storage::Collectors;
 use sqlx::{Connection, PgConnection};
+
+/// Ends the sessions that hold advisory locks on the connection's database, as a restarting server ends every
+/// session; returns how many it ended.
+async fn end_lock_sessions(conn: &mut PgConnection) -> usize {
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    ended.into_iter().filter(|ended| *ended).count()
+}
 
 /// Where the holder process connects; set only for it.
 const HOLDER_URL: &str = "LEADGATE_TEST_JOB_LOCK_HOLDER_URL";
@@ -79,4 +100,97 @@ async fn a_job_lock_is_free_again_once_its_holder_is_killed() {
         db.try_lock_job("collect").await.unwrap().is_some(),
         "the lock of a killed holder is free for the next run"
     );
+}
+
+/// A lock whose session the server ends while it is held says so within seconds, and another instance can
+/// take it then; while the session lives, the lock is not lost.
+#[tokio::test]
+async fn a_job_lock_whose_session_the_server_ends_says_it_is_lost() {
+    let db = FreshPg::new().await;
+    let lock = db.try_lock_job("collect").await.unwrap().unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), lock.lost())
+            .await
+            .is_err(),
+        "a lock whose session lives is not lost"
+    );
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    assert_eq!(end_lock_sessions(&mut conn).await, 1);
+    tokio::time::timeout(Duration::from_secs(60), lock.lost())
+        .await
+        .expect("the lock says it is lost");
+    assert!(
+        db.try_lock_job("collect").await.unwrap().is_some(),
+        "another instance takes the lock"
+    );
+    drop(lock);
+    conn.close().await.unwrap();
+}
+
+/// A collector's run whose job locks the server drops while it runs stops and records why, rather than go on
+/// beside a run of the same collector that another instance may now start. Here the run waits on a mail
+/// server that accepted its connection and never answers, far longer than the test waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
+    if !common::on_postgres() {
+        eprintln!(
+            "skipped: the job lock is a database session's on PostgreSQL only (LEADGATE_TEST_BACKEND=postgres)"
+        );
+        return;
+    }
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _server = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            connections.push(connection);
+        }
+    });
+    let secrets = tempfile::tempdir().unwrap();
+    let password = secrets.path().join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    let app = TestApp::spawn_with(move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.limits.mail_timeout_secs = 600;
+        s.collectors = vec![CollectorConfig {
+            tls: TlsMode::None,
+            password_file: Some(password),
+            ..CollectorConfig::new("silent", Protocol::Imap, "127.0.0.1", port, "orders")
+        }];
+    })
+    .await;
+    let mut conn = PgConnection::connect(&app.database_url()).await.unwrap();
+    let held = async |conn: &mut PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(conn)
+        .await
+        .unwrap()
+    };
+    // The serving instance's own (it keeps the IMAP IDLE connections).
+    let before = held(&mut conn).await;
+    let started = app.post("/api/v1/collectors/silent/run").await;
+    assert_eq!(started.status().as_u16(), 202);
+    let started: serde_json::Value = started.json().await.unwrap();
+
+    // The run holds the job's lock and its collector's once it has started.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while held(&mut conn).await < before + 2 {
+        assert!(Instant::now() < deadline, "the run never took its locks");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        end_lock_sessions(&mut conn).await,
+        usize::try_from(before + 2).unwrap()
+    );
+    let run = app.finished_run("silent", &started).await;
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("job lock was lost")),
+        "{run}"
+    );
+    conn.close().await.unwrap();
 }

@@ -112,13 +112,14 @@ impl MailCollectorJob {
     async fn run_locked(&self, c: &CollectorRecord) -> Option<(RunCounts, Option<String>)> {
         let mutex = self.collector_mutex(c.id);
         let _running = mutex.lock().await;
-        let _lock = match self.env.storage.try_lock_job(&collector_lock(c.id)).await {
+        let lock = match self.env.storage.try_lock_job(&collector_lock(c.id)).await {
             Ok(Some(lock)) => lock,
             Ok(None) => return None,
             Err(e) => return Some((RunCounts::default(), Some(format!("storage: {e}")))),
         };
         let span = info_span!("collector", name = %c.name, id = c.id);
-        Some(collector::run(&self.env, c).instrument(span).await)
+        // A run whose lock is lost stops: another process may take the lock and run this collector.
+        Some(collector::run(&self.env, c, &lock).instrument(span).await)
     }
 
     /// Runs one collector because its server announced new mail (IMAP IDLE): the same run as a scheduled

@@ -4,16 +4,21 @@
 //! The job lock is a session-level advisory lock (`pg_try_advisory_lock`) held by a connection taken out of
 //! the pool for as long as the [`JobLock`] lives. Dropping the guard unlocks and closes that connection, so
 //! no connection that goes back to the pool ever keeps a lock; and when the holder dies, even by SIGKILL,
-//! the server ends its session and the lock is free again.
+//! the server ends its session and the lock is free again. While held, the session is asked every two
+//! seconds whether it is still there: a restarted server ended it, and the lock with it, while the holder's
+//! run went on with new connections; the guard then says the lock is lost ([`JobLock::lost`]), and the job
+//! stops that run before another instance starts the same collector.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex as StdMutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
+use tokio::sync::{oneshot, watch};
 
 use super::{Error, PgStorage, Result, from_ms, ms, parse_enum};
 use leadgate_domain::collector::AfterImport;
@@ -21,7 +26,7 @@ use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::SubjectFilter;
 use leadgate_domain::collector::TlsMode;
 use leadgate_storage::{
-    self as storage, CollectorRecord, Collectors, JobLock, RunCounts, RunView, ScanState,
+    self as storage, CollectorRecord, Collectors, JobLock, LockLoss, RunCounts, RunView, ScanState,
 };
 
 fn tls_text(mode: TlsMode) -> &'static str {
@@ -167,40 +172,96 @@ fn releases_of(database: &str, key: i64) -> Arc<Releases> {
     Arc::clone(all.entry((database.to_owned(), key)).or_default())
 }
 
-/// A held advisory lock: the connection whose session holds it, out of the pool for good.
+/// How often a held job lock's session is asked whether it is still there.
+const LOCK_CHECK: Duration = Duration::from_secs(2);
+
+/// How long that question may take before the session is taken for gone (a server under load answers a
+/// `SELECT 1` well within it).
+const LOCK_CHECK_PATIENCE: Duration = Duration::from_secs(30);
+
+/// A held advisory lock. Its connection, out of the pool for good, is kept by a task of its own
+/// ([`keep_lock`]); dropping the guard has that task unlock and close it.
 struct AdvisoryLock {
-    conn: Option<PgConnection>,
-    key: i64,
+    release: Option<oneshot::Sender<()>>,
     releases: Arc<Releases>,
 }
 
 impl Drop for AdvisoryLock {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(release) = self.release.take() else {
             return;
         };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // Without a runtime (the process is ending) dropping the connection closes its socket, and the
-            // server ends the session with its lock.
-            return;
-        };
-        let key = self.key;
-        let releases = Arc::clone(&self.releases);
-        releases.pending.fetch_add(1, Ordering::AcqRel);
-        runtime.spawn(async move {
-            // The unlock waits for the server's answer: once it is back, the lock is free. The connection
-            // is closed either way, so a session that failed to unlock ends, and its lock with it.
-            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(key)
-                .execute(&mut conn)
-                .await;
-            if let Err(error) = unlocked {
-                tracing::warn!(%error, "a job lock could not be unlocked; its connection is closed");
+        self.releases.pending.fetch_add(1, Ordering::AcqRel);
+        if release.send(()).is_err() {
+            // The keeper is gone: the session ended (the lock with it), or the runtime did and the
+            // connection's socket was closed, which ends the session on the server.
+            self.releases.pending.fetch_sub(1, Ordering::AcqRel);
+            self.releases.done.notify_waiters();
+        }
+    }
+}
+
+/// Tells a holder that its lock's session ended (see [`keep_lock`]).
+struct SessionLoss(watch::Receiver<bool>);
+
+impl LockLoss for SessionLoss {
+    fn lost(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let mut lost = self.0.clone();
+        Box::pin(async move {
+            // The keeper says "lost" before it ends; ending without a word means it released the lock.
+            if lost.wait_for(|lost| *lost).await.is_err() {
+                std::future::pending::<()>().await;
             }
-            let _ = conn.close().await;
-            releases.pending.fetch_sub(1, Ordering::AcqRel);
-            releases.done.notify_waiters();
-        });
+        })
+    }
+}
+
+/// Keeps the session that holds the lock `key`: asks the server every [`LOCK_CHECK`] whether the session is
+/// still there, and says `lost` when it is not (a restarted server ended it, and the lock with it, while the
+/// holder's run goes on with new connections of the pool); unlocks and closes the connection when the guard
+/// is dropped.
+async fn keep_lock(
+    mut conn: PgConnection,
+    key: i64,
+    releases: Arc<Releases>,
+    mut release: oneshot::Receiver<()>,
+    lost: watch::Sender<bool>,
+) {
+    loop {
+        tokio::select! {
+            dropped = &mut release => {
+                // The unlock waits for the server's answer: once it is back, the lock is free. The
+                // connection is closed either way, so a session that failed to unlock ends, and its lock
+                // with it.
+                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(key)
+                    .execute(&mut conn)
+                    .await;
+                if let Err(error) = unlocked {
+                    tracing::warn!(%error, "a job lock could not be unlocked; its connection is closed");
+                }
+                let _ = conn.close().await;
+                if dropped.is_ok() {
+                    releases.pending.fetch_sub(1, Ordering::AcqRel);
+                    releases.done.notify_waiters();
+                }
+                return;
+            }
+            () = tokio::time::sleep(LOCK_CHECK) => {
+                let asked = tokio::time::timeout(
+                    LOCK_CHECK_PATIENCE,
+                    sqlx::query("SELECT 1").execute(&mut conn),
+                )
+                .await;
+                if !matches!(asked, Ok(Ok(_))) {
+                    tracing::warn!(
+                        "the database session holding a job lock ended: the lock is lost, and its run stops"
+                    );
+                    let _ = lost.send(true);
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -389,24 +450,30 @@ impl PgStorage {
         }
         // The connection leaves the pool with its session, and so with the lock: nothing else can borrow a
         // session that holds it, and the guard decides when it ends.
-        let mut lock = AdvisoryLock {
-            conn: Some(conn.detach()),
-            key,
+        let mut conn = conn.detach();
+        // The server notices within a minute that a holder's machine is gone (not only its process), and
+        // never ends the holder's session for being idle while a run works through a mailbox.
+        let configured = sqlx::query(
+            "SELECT set_config(v.name, v.value, false)
+             FROM (VALUES ('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'),
+                          ('tcp_keepalives_count', '3'), ('idle_session_timeout', '0')) AS v (name, value)
+             WHERE v.name IN (SELECT name FROM pg_settings)",
+        )
+        .execute(&mut conn)
+        .await;
+        if let Err(e) = configured {
+            // Closing the connection ends the session and frees the lock.
+            let _ = conn.close().await;
+            return Err(e.into());
+        }
+        let (release, released) = oneshot::channel();
+        let (lost, loss) = watch::channel(false);
+        tokio::spawn(keep_lock(conn, key, releases.clone(), released, lost));
+        let lock = AdvisoryLock {
+            release: Some(release),
             releases,
         };
-        if let Some(conn) = lock.conn.as_mut() {
-            // The server notices within a minute that a holder's machine is gone (not only its process), and
-            // never ends the holder's session for being idle while a run works through a mailbox.
-            sqlx::query(
-                "SELECT set_config(v.name, v.value, false)
-                 FROM (VALUES ('tcp_keepalives_idle', '30'), ('tcp_keepalives_interval', '10'),
-                              ('tcp_keepalives_count', '3'), ('idle_session_timeout', '0')) AS v (name, value)
-                 WHERE v.name IN (SELECT name FROM pg_settings)",
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(Some(JobLock::new(lock)))
+        Ok(Some(JobLock::losable(lock, SessionLoss(loss))))
     }
 }
 

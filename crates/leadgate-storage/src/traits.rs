@@ -655,12 +655,46 @@ impl<T> Storage for T where
 }
 
 /// A held job lock; dropping it releases the lock.
-pub struct JobLock(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+pub struct JobLock {
+    _holder: Box<dyn std::any::Any + Send + Sync>,
+    loss: Option<Box<dyn LockLoss>>,
+}
+
+/// How a lock held in a database session learns that it is gone: a restarted or failed-over server ends the
+/// session, and the lock with it, while its holder works on.
+pub trait LockLoss: Send + Sync {
+    /// Completes once the lock is known to be lost; never while it is held.
+    fn lost(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
 
 impl JobLock {
-    /// Wraps whatever holds the lock (a locked file, a database connection).
+    /// Wraps whatever holds a lock that lasts as long as its holder (a locked file).
     pub fn new(holder: impl std::any::Any + Send + Sync) -> Self {
-        Self(Box::new(holder))
+        Self {
+            _holder: Box::new(holder),
+            loss: None,
+        }
+    }
+
+    /// Wraps whatever holds a lock that can be lost while held, with what tells when it is.
+    pub fn losable(
+        holder: impl std::any::Any + Send + Sync,
+        loss: impl LockLoss + 'static,
+    ) -> Self {
+        Self {
+            _holder: Box::new(holder),
+            loss: Some(Box::new(loss)),
+        }
+    }
+
+    /// Completes once the lock is lost while held; a holder must then stop the work the lock guards, as
+    /// another process may take the lock and start the same work. Never completes for a lock that cannot be
+    /// lost.
+    pub async fn lost(&self) {
+        match &self.loss {
+            Some(loss) => loss.lost().await,
+            None => std::future::pending().await,
+        }
     }
 }
 
