@@ -7,7 +7,7 @@
 //! commits it as one transaction, and only then answers each caller. Durability is never traded for speed:
 //! every caller's answer comes after its commit (`synchronous = FULL`), but one fsync now covers many leads.
 //! SQLite has one writer; PostgreSQL two, so that one group is written while the other commits or waits for a
-//! row lock (see [`Storage::concurrent_batches`]).
+//! row lock (see [`Ledger::concurrent_batches`](leadgate_storage::Ledger::concurrent_batches)).
 
 pub mod mail;
 pub mod reprocess;
@@ -439,7 +439,7 @@ async fn refused_alone(
     }
 }
 
-/// One writer of the group commit. With several (see [`Storage::concurrent_batches`]), each takes the queue in
+/// One writer of the group commit. With several (see [`Ledger::concurrent_batches`](leadgate_storage::Ledger::concurrent_batches)), each takes the queue in
 /// turn to gather its group, and commits it while the next writer gathers the next.
 async fn run_writer(
     storage: Arc<dyn Storage>,
