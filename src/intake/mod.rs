@@ -439,8 +439,9 @@ async fn refused_alone(
     }
 }
 
-/// One writer of the group commit. With several (see [`Ledger::concurrent_batches`](leadgate_storage::Ledger::concurrent_batches)), each takes the queue in
-/// turn to gather its group, and commits it while the next writer gathers the next.
+/// One writer of the group commit. With several (see
+/// [`Ledger::concurrent_batches`](leadgate_storage::Ledger::concurrent_batches)), each takes the queue in turn
+/// to gather its group, and commits it while the next writer gathers the next.
 async fn run_writer(
     storage: Arc<dyn Storage>,
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
