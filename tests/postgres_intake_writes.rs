@@ -4,8 +4,10 @@
 //! `scripts/postgres.sh`); the counting and the hand-written rows go through a connection of the test's own.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use leadgate::intake::{Intake, IntakeSettings};
@@ -239,23 +241,7 @@ async fn a_group_waiting_for_a_lock_does_not_hold_up_the_next_group() {
         async move { intake.submit(order(site, calendar)).await }
     });
     let mut watcher = PgConnection::connect(db.url()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let blocked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut watcher)
-        .await
-        .unwrap();
-        if blocked > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the first group never waited for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::backend::until_a_write_waits(&mut watcher).await;
 
     let call_back = submission(
         other_site,

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{TestApp, TestDir, WriteLock};
 use sqlx::{Connection, PgConnection};
 
@@ -72,26 +70,6 @@ fn config_check_shows_the_pool_settings_and_refuses_them_with_sqlite() {
     );
 }
 
-/// Polls until one of leadgate's connections waits for a lock (the intake's write behind the test's lock).
-async fn until_a_write_waits(db: &mut PgConnection) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'leadgate'
-               AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut *db)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the intake's write never waited");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_pool_of_one_a_read_waits_for_the_held_connection_and_gives_up_after_the_acquire_timeout()
  {
@@ -121,7 +99,7 @@ async fn with_a_pool_of_one_a_read_waits_for_the_held_connection_and_gives_up_af
         async move { request.send().await.unwrap().status().as_u16() }
     });
     let mut db = PgConnection::connect(&url).await.unwrap();
-    until_a_write_waits(&mut db).await;
+    common::backend::until_a_write_waits(&mut db).await;
     // A read needs a connection too (readers pass the lock): it waits for the held one, then gives up.
     let read = app
         .client

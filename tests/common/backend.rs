@@ -268,3 +268,27 @@ impl WriteLock {
         }
     }
 }
+
+/// Polls until one of leadgate's connections waits for a lock (the intake's write behind the test's lock).
+pub async fn until_a_write_waits(db: &mut sqlx::PgConnection) {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'leadgate'
+               AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the intake's write never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
