@@ -174,10 +174,12 @@ function inboxLead(live, lead) {
     // In the inbox's order, newest first: leads committed at the same moment (two groups written at once) may
     // arrive a little out of it. A new lead goes after the last new row with a larger id, else on top.
     var newer = null;
-    body.querySelectorAll("tr.lead-row.is-new").forEach(function (r) {
-      if (Number(r.dataset.leadId) > lead.id) { newer = r; }
-    });
-    if (newer && lead.status_key === "new") { newer.after(row); } else { body.insertBefore(row, body.firstElementChild); }
+    if (lead.status_key === "new") {
+      body.querySelectorAll("tr.lead-row.is-new").forEach(function (r) {
+        if (Number(r.dataset.leadId) > lead.id) { newer = r; }
+      });
+    }
+    if (newer) { newer.after(row); } else { body.insertBefore(row, body.firstElementChild); }
     table.hidden = false;
     var empty = document.getElementById("no-leads");
     if (empty) { empty.hidden = true; }
