@@ -6,7 +6,8 @@
 //!
 //! With several instances on one database, only the one holding the push lock ([`PUSH_LOCK`], a job lock
 //! of [`leadgate_storage::Collectors::try_lock_job`]) keeps IDLE connections; the others try to take it over
-//! every half minute. IDLE is renewed every [`RENEW_AFTER`] (RFC 2177 asks for less than 29 minutes); a
+//! every half minute. An instance whose push lock is lost (the database ended the lock's session, as a restart
+//! does) closes its IDLE connections and takes the lock again like the others. IDLE is renewed every [`RENEW_AFTER`] (RFC 2177 asks for less than 29 minutes); a
 //! dropped connection comes back after a capped exponential backoff, and then runs the collector once, so
 //! mail that came while it was down is imported at once too. Each collector's state (connected since when,
 //! the last event, the last error) is kept in memory for the collector list of the UI and the API.
@@ -89,6 +90,13 @@ impl PushStatuses {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&collector_id);
     }
+
+    fn clear(&self) {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
 }
 
 /// Keeps the IDLE connections of this instance.
@@ -117,9 +125,22 @@ impl PushSupervisor {
             };
             if let Some(lock) = lock {
                 info!("this instance keeps the IMAP IDLE connections");
-                self.supervise(&stop).await;
+                // The connections end with the lock: another instance may take a lost lock and keep its own.
+                let held = stop.child_token();
+                tokio::select! {
+                    () = self.supervise(&held) => return,
+                    () = lock.lost() => {
+                        warn!(
+                            "the push lock was lost (the database ended its session); this instance closes \
+                             its IMAP IDLE connections and tries to take the lock again"
+                        );
+                    }
+                }
+                held.cancel();
+                self.statuses.clear();
                 drop(lock);
-                return;
+                // At once: the instance that held the lock takes it back before another's next try.
+                continue;
             }
             tokio::select! {
                 () = stop.cancelled() => return,

@@ -1,7 +1,7 @@
 //! Push (IMAP IDLE) against a real Dovecot: `leadgate serve` keeps an IDLE connection per IMAP collector and
 //! imports a message as soon as the server announces it, with no scheduled run due, and one already waiting
 //! when it connects; after the server restarts the connection comes back; push and runs started besides it
-//! import each message exactly once.
+//! import each message exactly once; on PostgreSQL, push whose lock the database dropped takes it again.
 //! The schedule in these tests falls due once a year, so only push can import.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use common::backend::end_lock_sessions;
 use common::dovecot::{Dovecot, dovecot, unique_user};
 use leadgate::config::CollectorConfig;
+use leadgate::push::PUSH_LOCK;
 use leadgate_domain::collector::{Protocol, TlsMode};
 use serde_json::Value;
+use sqlx::{Connection, PgConnection};
 
 /// Long enough for a loaded CI machine; push itself takes well under a second.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -235,6 +238,46 @@ async fn push_and_runs_started_beside_it_import_each_message_exactly_once() {
     };
     assert_eq!(last["counts"]["imported"], 0, "{last}");
     assert_eq!(numbers(&app).await, want);
+    app.stop().await;
+}
+
+/// On PostgreSQL the push lock lives in a database session. When the server ends that session (a restart or a
+/// fail-over ends every session), the instance closes its IDLE connection and takes the lock again before it
+/// connects anew; an instance that kept IDLE without the lock would keep it beside another instance's, which
+/// takes a free lock within half a minute. Push goes on importing.
+#[tokio::test]
+async fn when_the_database_ends_the_push_locks_session_push_reconnects_under_the_lock_taken_again()
+{
+    if !common::on_postgres() {
+        eprintln!(
+            "skipped: the push lock is a database session's on PostgreSQL only (LEADGATE_TEST_BACKEND=postgres)"
+        );
+        return;
+    }
+    let dc = dovecot();
+    let user = unique_user("push-lock");
+    let secrets = tempfile::tempdir().unwrap();
+    let app = pushing_app(&dc, &user, secrets.path()).await;
+    let first = connected(&app, None).await;
+    let since = first["push_status"]["connected_since"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut db = PgConnection::connect(&app.database_url()).await.unwrap();
+    assert!(
+        end_lock_sessions(&mut db).await >= 1,
+        "the push lock is held"
+    );
+    connected(&app, Some(&since)).await;
+    let other = common::backend::storage_at(&app.database_url()).await;
+    assert!(
+        other.try_lock_job(PUSH_LOCK).await.unwrap().is_none(),
+        "the instance that keeps IDLE holds the push lock again"
+    );
+    dc.deliver(&user, &order("1"));
+    leads_become(&app, &["1"]).await;
+    db.close().await.unwrap();
     app.stop().await;
 }
 

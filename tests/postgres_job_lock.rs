@@ -11,26 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TestApp;
+use common::backend::end_lock_sessions;
 use leadgate::config::CollectorConfig;
 use leadgate_domain::collector::{Protocol, TlsMode};
 use leadgate_postgres::PgStorage;
 use leadgate_postgres::testing::FreshPg;
 use leadgate_storage::Collectors;
 use sqlx::{Connection, PgConnection};
-
-/// Ends the sessions that hold advisory locks on the connection's database, as a restarting server ends every
-/// session; returns how many it ended.
-async fn end_lock_sessions(conn: &mut PgConnection) -> usize {
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks
-         WHERE locktype = 'advisory' AND granted
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    ended.into_iter().filter(|ended| *ended).count()
-}
 
 /// Where the holder process connects; set only for it.
 const HOLDER_URL: &str = "LEADGATE_TEST_JOB_LOCK_HOLDER_URL";

@@ -292,3 +292,17 @@ pub async fn until_a_write_waits(db: &mut sqlx::PgConnection) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Ends the sessions that hold advisory locks (leadgate's job locks) on the connection's database, as a
+/// restarting or failing-over server ends every session; returns how many it ended.
+pub async fn end_lock_sessions(conn: &mut sqlx::PgConnection) -> usize {
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    ended.into_iter().filter(|ended| *ended).count()
+}
