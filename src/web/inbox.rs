@@ -195,7 +195,7 @@ pub async fn page(
     let page = state.storage.inbox(&query).await?;
     // Possible second submissions are marked: a few index lookups per lead of the page.
     let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
-    let scope = super::session::calendar_scope(&state, &viewer).await?;
+    let scope = super::session::scope_of(&viewer, &visible);
     let hints: std::collections::HashMap<i64, i64> = state
         .storage
         .duplicate_hints(&ids, scope.as_deref())

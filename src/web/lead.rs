@@ -316,8 +316,8 @@ pub async fn suggestions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let scope = super::session::calendar_scope(state, viewer).await?;
     let visible = super::session::visible_calendars(state, viewer).await?;
+    let scope = super::session::scope_of(viewer, &visible);
     let tz = timezone(state);
     let mut found = Vec::new();
     for id in ids {

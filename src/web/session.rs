@@ -418,6 +418,12 @@ pub async fn calendar_scope(
     ))
 }
 
+/// [`calendar_scope`] of calendars already read with [`visible_calendars`]: a page that needs both reads the
+/// calendars once.
+pub fn scope_of(viewer: &Viewer, visible: &[CalendarView]) -> Option<Vec<i64>> {
+    (!viewer.is_admin()).then(|| visible.iter().map(|c| c.id).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
