@@ -413,8 +413,11 @@ impl PgStorage {
             q.push(" AND ");
             push_contains(&mut q, "l.search_text", search);
         }
-        q.push(" ORDER BY l.id DESC LIMIT ")
-            .push_bind(i64::from(page.limit) + 1);
+        // Written in, not bound, so that the statement keeps one plan (see `summaries::inbox`).
+        q.push(format_args!(
+            " ORDER BY l.id DESC LIMIT {}",
+            i64::from(page.limit) + 1
+        ));
         let rows: Vec<LeadRow> = q.build_query_as().fetch_all(&self.pool).await?;
         let leads = rows
             .into_iter()

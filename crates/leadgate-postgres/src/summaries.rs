@@ -286,11 +286,14 @@ pub(super) async fn calendar_days(
     );
     push_calendars(&mut b, Some(calendars), true);
     // Limits are written in, not bound, so that the statements keep one plan (see `inbox`).
-    b.push(format_args!(" LIMIT {}) AS capped) FROM unnest(", DaySlot::COUNT_CAP))
-        .push_bind(&lows)
-        .push("::BIGINT[], ")
-        .push_bind(&highs)
-        .push("::BIGINT[]) WITH ORDINALITY AS d(lo, hi, day)");
+    b.push(format_args!(
+        " LIMIT {}) AS capped) FROM unnest(",
+        DaySlot::COUNT_CAP
+    ))
+    .push_bind(&lows)
+    .push("::BIGINT[], ")
+    .push_bind(&highs)
+    .push("::BIGINT[]) WITH ORDINALITY AS d(lo, hi, day)");
     let counts: Vec<(i64, i64)> = b.build_query_as().fetch_all(pool).await?;
     for (day, count) in counts {
         if let Some(slot) = usize::try_from(day).ok().and_then(|d| slots.get_mut(d)) {
@@ -337,14 +340,14 @@ pub(super) async fn calendar_feed(
     from: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<LeadSummary>> {
+    // The limit is written in, not bound, so that the statement keeps one plan (see `inbox`).
     let sql = format!(
         "{SUMMARY_SELECT} WHERE l.calendar_id = $1 AND l.starts_at >= $2
-         ORDER BY l.starts_at DESC, l.id DESC LIMIT $3"
+         ORDER BY l.starts_at DESC, l.id DESC LIMIT {limit}"
     );
     let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(calendar_id)
         .bind(ms(from))
-        .bind(i64::from(limit))
         .fetch_all(pool)
         .await?;
     summaries(rows)
@@ -355,10 +358,10 @@ pub(super) async fn leads_of_counterparty(
     counterparty_id: i64,
     limit: u32,
 ) -> Result<Vec<LeadSummary>> {
-    let sql = format!("{SUMMARY_SELECT} WHERE l.counterparty_id = $1 ORDER BY l.id DESC LIMIT $2");
+    let sql =
+        format!("{SUMMARY_SELECT} WHERE l.counterparty_id = $1 ORDER BY l.id DESC LIMIT {limit}");
     let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(counterparty_id)
-        .bind(i64::from(limit))
         .fetch_all(pool)
         .await?;
     summaries(rows)
