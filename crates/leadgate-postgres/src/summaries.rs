@@ -141,36 +141,21 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
             Some(c) if in_new && !c.in_new => continue,
             _ => None,
         };
-        let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
-        b.push(" WHERE 1 = 1");
-        if let Some(search) = search {
-            b.push(" AND ");
-            push_contains(&mut b, "l.search_text", search);
-        }
-        push_calendars(&mut b, q.calendars.as_deref(), false);
-        match q.status {
-            Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
-            None if in_new => b.push(" AND l.status = 'new'"),
-            None => b.push(" AND l.status <> 'new'"),
-        };
-        push_kind_and_period(&mut b, q);
-        if let Some(after) = after {
-            b.push(" AND l.id < ").push_bind(after);
-        }
         let want = limit + 1 - found.len();
-        // Every limit is written into the statement as a number, never bound: PostgreSQL cannot estimate a
-        // generic plan's `LIMIT $n`, so it planned the statement again at every execution (0.5–0.7 ms at a
-        // million leads, three times what running it took). One text for both runs: the second takes `want`.
-        b.push(format_args!(" ORDER BY l.id DESC LIMIT {}", limit + 1));
-        // A search is planned for its own fragment every time (an unnamed statement, never a cached generic
-        // plan): a rare fragment (a phone's digits) is best found through the trigram index and its few
-        // matches sorted, a common one (a surname) by walking the run in id order until the page is full,
-        // and only the fragment tells which.
-        let rows: Vec<SummaryRow> = b
-            .build_query_as()
-            .persistent(search.is_none())
-            .fetch_all(pool)
-            .await?;
+        let rows = match search {
+            Some(search) => search_run(pool, q, in_new, after, want, search).await?,
+            None => {
+                let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
+                b.push(" WHERE 1 = 1");
+                push_run(&mut b, q, in_new, after);
+                // Every limit is written into the statement as a number, never bound: PostgreSQL cannot
+                // estimate a generic plan's `LIMIT $n`, so it planned the statement again at every execution
+                // (0.5–0.7 ms at a million leads, three times what running it took). One text for both runs:
+                // the second takes `want`.
+                b.push(format_args!(" ORDER BY l.id DESC LIMIT {}", limit + 1));
+                b.build_query_as().fetch_all(pool).await?
+            }
+        };
         for row in rows.into_iter().take(want) {
             found.push((in_new, row.into_summary()?));
         }
@@ -179,6 +164,85 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         }
     }
     Ok(inbox_page(found, limit))
+}
+
+/// Appends the tests of one run of the inbox (`in_new`: its new leads, else the others) after the lead
+/// `after`: calendars, status, kind, period and assignee.
+fn push_run(b: &mut QueryBuilder<Postgres>, q: &InboxQuery, in_new: bool, after: Option<i64>) {
+    push_calendars(b, q.calendars.as_deref(), false);
+    match q.status {
+        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+        None if in_new => b.push(" AND l.status = 'new'"),
+        None => b.push(" AND l.status <> 'new'"),
+    };
+    push_kind_and_period(b, q);
+    if let Some(after) = after {
+        b.push(" AND l.id < ").push_bind(after);
+    }
+}
+
+/// How many of a run's newest leads a search tests itself before it leaves the rest to the planner.
+const SEARCH_WALK: usize = 500;
+
+/// The newest `want` leads of one run that hold `search`.
+///
+/// The planner chooses between walking the run in id order, testing each lead, and reading the trigram
+/// index's matches and sorting them, by how common the fragment is overall. It cannot know where the matches
+/// are: a fragment whose leads are all in calendars the viewer may not see (a surname of another branch's
+/// customers) is common overall, so it walked the whole run, a million leads (about 2 s). So the run's
+/// `SEARCH_WALK` newest leads are tested first; when they hold the page (or are the whole run), that is the
+/// answer. When they hold some matches, the older ones are the planner's to find, as before. When they hold
+/// none, the matches are too sparse in the run for a walk, and the older ones come from the trigram index,
+/// sorted (`l.id + 0`: an order no index gives, so the plan cannot be a walk): a few hundred milliseconds for
+/// 125,000 matches of which none is shown. Searches are unnamed statements, planned for their own fragment
+/// every time.
+async fn search_run(
+    pool: &PgPool,
+    q: &InboxQuery,
+    in_new: bool,
+    after: Option<i64>,
+    want: usize,
+    search: &str,
+) -> Result<Vec<SummaryRow>> {
+    let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, ");
+    push_contains(&mut b, "l.search_text", search);
+    b.push(" FROM leads l WHERE 1 = 1");
+    push_run(&mut b, q, in_new, after);
+    b.push(format_args!(" ORDER BY l.id DESC LIMIT {SEARCH_WALK}"));
+    let walked: Vec<(i64, bool)> = b.build_query_as().persistent(false).fetch_all(pool).await?;
+    let mut ids: Vec<i64> = walked
+        .iter()
+        .filter(|(_, hit)| *hit)
+        .map(|(id, _)| *id)
+        .take(want)
+        .collect();
+    let rest = walked
+        .last()
+        .filter(|_| walked.len() == SEARCH_WALK && ids.len() < want);
+    if let Some((oldest, _)) = rest {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT l.id FROM leads l WHERE ");
+        push_contains(&mut b, "l.search_text", search);
+        push_run(&mut b, q, in_new, Some(*oldest));
+        let order = if ids.is_empty() { "l.id + 0" } else { "l.id" };
+        b.push(format_args!(
+            " ORDER BY {order} DESC LIMIT {}",
+            want - ids.len()
+        ));
+        let older: Vec<i64> = b
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_all(pool)
+            .await?;
+        ids.extend(older);
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{SUMMARY_SELECT} WHERE l.id = ANY($1) ORDER BY l.id DESC");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next

@@ -404,6 +404,67 @@ pub async fn the_inbox_shows_new_leads_first_and_pages_by_cursor(s: &dyn Storage
     assert_eq!((pulse.latest_id, pulse.new_count), (0, 0));
 }
 
+/// [`Leads::inbox`] finds a search's matches however far behind newer leads that do not match them they are,
+/// and however many matches sit in calendars the viewer may not see, newest first and page by page.
+pub async fn an_inbox_search_finds_matches_behind_many_newer_leads(s: &dyn Storage) {
+    let (a, source) = calendar_and_source(s, "a").await;
+    let b = ok("calendar b", s.upsert_calendar("b", None).await);
+    let base = now() - Duration::days(1);
+    let filed = |subject: &str, calendar: i64, i: i64| {
+        let at = base + Duration::milliseconds(i);
+        let body = format!("{{\"n\": {i}}}");
+        let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
+        lead_of(ledger, contact(subject, "+79250000011"), calendar)
+    };
+    // Two old matches (one hidden from a viewer of `a`), 1,200 newer leads that do not match, and a newer
+    // match in `b`.
+    let mut batch = vec![filed("Кузнецова", a, 0), filed("Кузнецова", b, 1)];
+    batch.extend((2..1202).map(|i| filed("Звонок", a, i)));
+    batch.push(filed("Кузнецова", b, 1202));
+    let ids: Vec<i64> = ok("a batch", s.submit_batch(&batch).await)
+        .into_iter()
+        .map(|o| match o {
+            SubmitOutcome::Imported { lead_id, .. } => lead_id,
+            other => panic!("not imported: {other:?}"),
+        })
+        .collect();
+    let (old_a, old_b, new_b) = (ids[0], ids[1], ids[1202]);
+    let search =
+        |calendars: Option<Vec<i64>>, limit: u32, cursor: Option<InboxCursor>| InboxQuery {
+            calendars,
+            search: Some("кузнецова".into()),
+            limit,
+            cursor,
+            ..InboxQuery::default()
+        };
+    let page = ok("visible", s.inbox(&search(Some(vec![a]), 10, None)).await);
+    assert_eq!(
+        page.items.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![old_a]
+    );
+    assert!(page.next.is_none());
+    let page = ok("hidden", s.inbox(&search(Some(vec![b]), 10, None)).await);
+    assert_eq!(
+        page.items.iter().map(|l| l.id).collect::<Vec<_>>(),
+        vec![new_b, old_b]
+    );
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ok("a page", s.inbox(&search(None, 1, cursor)).await);
+        seen.extend(page.items.iter().map(|l| l.id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![new_b, old_b, old_a],
+        "page by page, newest first"
+    );
+}
+
 /// [`Leads::inbox_pulse`] counts new leads up to [`InboxPulse::NEW_COUNT_CAP`], not every one of them.
 pub async fn the_inbox_counts_new_leads_up_to_its_cap(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
