@@ -410,18 +410,13 @@ pub async fn calendar_scope(
     state: &AppState,
     viewer: &Viewer,
 ) -> Result<Option<Vec<i64>>, ApiError> {
-    let calendars = state.storage.calendars().await?;
-    Ok(leadgate_storage::visible_calendar_ids(
-        &calendars,
-        &viewer.login,
-        viewer.role,
-    ))
+    Ok(scope_of(viewer, &state.storage.calendars().await?))
 }
 
-/// [`calendar_scope`] of calendars already read with [`visible_calendars`]: a page that needs both reads the
-/// calendars once.
-pub fn scope_of(viewer: &Viewer, visible: &[CalendarView]) -> Option<Vec<i64>> {
-    (!viewer.is_admin()).then(|| visible.iter().map(|c| c.id).collect())
+/// [`calendar_scope`] of calendars already read (all of them, or those [`visible_calendars`] gave): a page that
+/// needs both reads the calendars once.
+pub fn scope_of(viewer: &Viewer, calendars: &[CalendarView]) -> Option<Vec<i64>> {
+    leadgate_storage::visible_calendar_ids(calendars, &viewer.login, viewer.role)
 }
 
 #[cfg(test)]
