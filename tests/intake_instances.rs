@@ -13,10 +13,7 @@ use common::serve::{Instance, config};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_posts_with_one_new_inn_over_two_instances_make_fifty_leads_and_one_counterparty()
  {
-    if !common::on_postgres() {
-        eprintln!(
-            "skipped: several instances share a PostgreSQL database only (LEADGATE_TEST_BACKEND=postgres)"
-        );
+    if !common::postgres_only("several instances share a PostgreSQL database only") {
         return;
     }
     let dir = TestDir::new_postgres().await;
@@ -71,10 +68,7 @@ async fn fifty_concurrent_posts_with_one_new_inn_over_two_instances_make_fifty_l
 /// secrets it leaves are the stored ones; the other shows none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_started_at_once_on_an_empty_database_make_one_first_start_whose_secrets_work() {
-    if !common::on_postgres() {
-        eprintln!(
-            "skipped: several instances share a PostgreSQL database only (LEADGATE_TEST_BACKEND=postgres)"
-        );
+    if !common::postgres_only("several instances share a PostgreSQL database only") {
         return;
     }
     let dir = TestDir::new_postgres().await;

@@ -24,14 +24,9 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Whether the tests run against PostgreSQL; says why a test is skipped otherwise.
 fn on_postgres(test: &str) -> bool {
-    if common::on_postgres() {
-        return true;
-    }
-    eprintln!(
-        "{test}: skipped, several instances share a PostgreSQL database only \
-         (LEADGATE_TEST_BACKEND=postgres); SQLite's one process is covered by ui_live"
-    );
-    false
+    common::postgres_only(&format!(
+        "{test}: several instances share a PostgreSQL database only; SQLite's one process is covered by ui_live"
+    ))
 }
 
 /// Two instances on a fresh PostgreSQL database, the first started (and the database provisioned) first.

@@ -248,10 +248,7 @@ async fn push_and_runs_started_beside_it_import_each_message_exactly_once() {
 #[tokio::test]
 async fn when_the_database_ends_the_push_locks_session_push_reconnects_under_the_lock_taken_again()
 {
-    if !common::on_postgres() {
-        eprintln!(
-            "skipped: the push lock is a database session's on PostgreSQL only (LEADGATE_TEST_BACKEND=postgres)"
-        );
+    if !common::postgres_only("the push lock is a database session's on PostgreSQL only") {
         return;
     }
     let dc = dovecot();

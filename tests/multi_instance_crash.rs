@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::TestDir;
 use common::dovecot::{Dovecot, dovecot, unique_user};
-use common::{TestDir, on_postgres};
 use sqlx::{Connection, PgConnection};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mail");
@@ -189,11 +189,7 @@ async fn runs(conn: &mut PgConnection) -> Vec<(i64, bool)> {
 #[tokio::test]
 async fn the_instance_running_the_collector_killed_mid_run_leaves_every_order_imported_exactly_once()
  {
-    if !on_postgres() {
-        println!(
-            "skipped: several leadgate instances share one database only on PostgreSQL \
-             (LEADGATE_TEST_BACKEND=postgres)"
-        );
+    if !common::postgres_only("several leadgate instances share one database only on PostgreSQL") {
         return;
     }
     let dc = dovecot();

@@ -119,10 +119,7 @@ async fn a_job_lock_whose_session_the_server_ends_says_it_is_lost() {
 /// server that accepted its connection and never answers, far longer than the test waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
-    if !common::on_postgres() {
-        eprintln!(
-            "skipped: the job lock is a database session's on PostgreSQL only (LEADGATE_TEST_BACKEND=postgres)"
-        );
+    if !common::postgres_only("the job lock is a database session's on PostgreSQL only") {
         return;
     }
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

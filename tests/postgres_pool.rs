@@ -73,8 +73,7 @@ fn config_check_shows_the_pool_settings_and_refuses_them_with_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_pool_of_one_a_read_waits_for_the_held_connection_and_gives_up_after_the_acquire_timeout()
  {
-    if !common::on_postgres() {
-        eprintln!("skipped: the pool settings are PostgreSQL's (LEADGATE_TEST_BACKEND=postgres)");
+    if !common::postgres_only("the pool settings are PostgreSQL's") {
         return;
     }
     let dir = TestDir::new_postgres().await;

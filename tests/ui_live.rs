@@ -173,17 +173,23 @@ async fn a_lead_posted_over_http_appears_in_an_open_untouched_inbox_and_calendar
     b.stop().await;
 }
 
+/// A shop with one manager, signed in in Chromium on the inbox, its live stream open.
+async fn manager_on_a_live_inbox() -> (TestApp, Browser) {
+    let app = TestApp::spawn().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let b = Browser::start().await;
+    b.sign_in(&app, "manager1", "manager-password").await;
+    stream_open(&b).await;
+    (app, b)
+}
+
 /// Leads committed at the same moment (on PostgreSQL two groups are written at once) may reach an open inbox out
 /// of their order; each new row takes its place in the inbox's order, newest first, as the reloaded page shows
 /// it. Here three leads arrive in order and their events are kept; then the middle one's row is taken away and
 /// its own event given to the page again, as if it had come last.
 #[tokio::test]
 async fn a_new_lead_arriving_out_of_order_takes_its_place_in_the_inbox() {
-    let app = TestApp::spawn().await;
-    add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    let b = Browser::start().await;
-    b.sign_in(&app, "manager1", "manager-password").await;
-    stream_open(&b).await;
+    let (app, b) = manager_on_a_live_inbox().await;
     js(
         &b,
         "window.__events = {};
@@ -254,11 +260,7 @@ async fn written_out(b: &Browser, css: &str) -> String {
 /// the event's values as text, so a subject with markup in it shows as that text.
 #[tokio::test]
 async fn a_live_row_or_calendar_entry_is_what_the_reloaded_page_shows() {
-    let app = TestApp::spawn().await;
-    add_user(&app, "manager1", Role::Manager, "manager-password").await;
-    let b = Browser::start().await;
-    b.sign_in(&app, "manager1", "manager-password").await;
-    stream_open(&b).await;
+    let (app, b) = manager_on_a_live_inbox().await;
     mark_page(&b).await;
     let subject = "<b>Визитки</b> & <i>буклеты</i>";
     let id = post_lead(

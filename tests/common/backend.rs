@@ -39,6 +39,16 @@ pub fn on_postgres() -> bool {
     backend() == Backend::Postgres
 }
 
+/// Whether a test that needs PostgreSQL runs: `true` on PostgreSQL; otherwise it says that the test is
+/// skipped and `why` (what only PostgreSQL has), and gives `false`.
+pub fn postgres_only(why: &str) -> bool {
+    if on_postgres() {
+        return true;
+    }
+    eprintln!("skipped: {why} (LEADGATE_TEST_BACKEND=postgres)");
+    false
+}
+
 /// A test's directory and its database: `leadgate.db` in the directory, or a fresh PostgreSQL database made
 /// by [`TestDir::new`] (or when leadgate is first started in it) and dropped with this value.
 pub struct TestDir {

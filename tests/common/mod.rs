@@ -13,7 +13,7 @@ pub mod serve;
 use std::path::PathBuf;
 
 #[allow(unused_imports)]
-pub use backend::{TestDatabase, TestDir, WriteLock, on_postgres};
+pub use backend::{TestDatabase, TestDir, WriteLock, on_postgres, postgres_only};
 use leadgate::config::{HttpSourceConfig, Settings};
 use leadgate::startup::Application;
 use tokio::sync::oneshot;
