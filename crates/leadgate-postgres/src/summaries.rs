@@ -132,19 +132,23 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         Some(_) => &[false],
         None => &[true, false],
     };
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let mut found: Vec<(bool, LeadSummary)> = Vec::new();
-    for &in_new in runs {
-        let after = match q.cursor {
-            Some(c) if c.in_new == in_new => Some(c.after_id),
+    // Each run from where the cursor left it.
+    let runs: Vec<(bool, Option<i64>)> = runs
+        .iter()
+        .filter_map(|&in_new| match q.cursor {
+            Some(c) if c.in_new == in_new => Some((in_new, Some(c.after_id))),
             // The cursor is already past the run of new leads.
-            Some(c) if in_new && !c.in_new => continue,
-            _ => None,
-        };
-        let want = limit + 1 - found.len();
-        let rows = match search {
-            Some(search) => search_run(pool, q, in_new, after, want, search).await?,
-            None => {
+            Some(c) if in_new && !c.in_new => None,
+            _ => Some((in_new, None)),
+        })
+        .collect();
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let rows = match search {
+        Some(search) => search_runs(pool, q, &runs, limit + 1, search).await?,
+        None => {
+            let mut rows = Vec::new();
+            for &(in_new, after) in &runs {
+                let want = limit + 1 - rows.len();
                 let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
                 b.push(" WHERE 1 = 1");
                 push_run(&mut b, q, in_new, after);
@@ -153,16 +157,19 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
                 // (0.5–0.7 ms at a million leads, three times what running it took). One text for both runs:
                 // the second takes `want`.
                 b.push(format_args!(" ORDER BY l.id DESC LIMIT {}", limit + 1));
-                b.build_query_as().fetch_all(pool).await?
+                let run: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
+                rows.extend(run.into_iter().take(want).map(|row| (in_new, row)));
+                if rows.len() > limit {
+                    break;
+                }
             }
-        };
-        for row in rows.into_iter().take(want) {
-            found.push((in_new, row.into_summary()?));
+            rows
         }
-        if found.len() > limit {
-            break;
-        }
-    }
+    };
+    let found = rows
+        .into_iter()
+        .map(|(in_new, row)| Ok((in_new, row.into_summary()?)))
+        .collect::<Result<_>>()?;
     Ok(inbox_page(found, limit))
 }
 
@@ -170,79 +177,166 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
 /// `after`: calendars, status, kind, period and assignee.
 fn push_run(b: &mut QueryBuilder<Postgres>, q: &InboxQuery, in_new: bool, after: Option<i64>) {
     push_calendars(b, q.calendars.as_deref(), false);
-    match q.status {
-        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
-        None if in_new => b.push(" AND l.status = 'new'"),
-        None => b.push(" AND l.status <> 'new'"),
-    };
+    push_status(b, q, in_new);
     push_kind_and_period(b, q);
     if let Some(after) = after {
         b.push(" AND l.id < ").push_bind(after);
     }
 }
 
+/// Appends the status test of one run: the filter's status, else new or not new.
+fn push_status(b: &mut QueryBuilder<Postgres>, q: &InboxQuery, in_new: bool) {
+    match q.status {
+        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+        None if in_new => b.push(" AND l.status = 'new'"),
+        None => b.push(" AND l.status <> 'new'"),
+    };
+}
+
 /// How many of a run's newest leads a search tests itself before it leaves the rest to the planner.
 const SEARCH_WALK: usize = 500;
 
-/// The newest `want` leads of one run that hold `search`.
+/// The newest `want` leads of the `runs` (each from its cursor) that hold `search`, run by run.
 ///
-/// The planner chooses between walking the run in id order, testing each lead, and reading the trigram
+/// The planner chooses between walking a run in id order, testing each lead, and reading the trigram
 /// index's matches and sorting them, by how common the fragment is overall. It cannot know where the matches
 /// are: a fragment whose leads are all in calendars the viewer may not see (a surname of another branch's
-/// customers) is common overall, so it walked the whole run, a million leads (about 2 s). So the run's
+/// customers) is common overall, so it walked the whole run, a million leads (about 2 s). So each run's
 /// `SEARCH_WALK` newest leads are tested first; when they hold the page (or are the whole run), that is the
 /// answer. When they hold some matches, the older ones are the planner's to find, as before. When they hold
-/// none, the matches are too sparse in the run for a walk, and the older ones come from the trigram index,
-/// sorted (`l.id + 0`: an order no index gives, so the plan cannot be a walk): a few hundred milliseconds for
-/// 125,000 matches of which none is shown. Searches are unnamed statements, planned for their own fragment
-/// every time.
-async fn search_run(
+/// none, the matches are too sparse in the run for a walk, and the older ones come from the index (which
+/// carries the calendar, so matches the viewer may not see stay in it), sorted (`l.id + 0`: an order no index
+/// gives, so the plan cannot be a walk). When the runs of new leads and of the others both have no match
+/// among their newest, one such statement reads the rest of both: one index read instead of two (a phone
+/// fragment's short trigrams, common to every phone, are most of a search's time). Searches are unnamed
+/// statements, planned for their own fragment every time.
+async fn search_runs(
+    pool: &PgPool,
+    q: &InboxQuery,
+    runs: &[(bool, Option<i64>)],
+    want: usize,
+    search: &str,
+) -> Result<Vec<(bool, SummaryRow)>> {
+    let mut ids: Vec<(bool, i64)> = Vec::new();
+    let mut walked_ahead = None;
+    for (i, &(in_new, after)) in runs.iter().enumerate() {
+        let need = want - ids.len();
+        let walk = match walked_ahead.take() {
+            Some(walk) => walk,
+            None => walk_run(pool, q, in_new, after, search).await?,
+        };
+        ids.extend(walk.hits.iter().take(need).map(|&id| (in_new, id)));
+        let Some(oldest) = walk.oldest.filter(|_| walk.hits.len() < need) else {
+            if ids.len() == want {
+                break;
+            }
+            continue;
+        };
+        let sparse = walk.hits.is_empty();
+        if sparse && let Some(&(next_new, next_after)) = runs.get(i + 1) {
+            let next = walk_run(pool, q, next_new, next_after, search).await?;
+            if let Some(next_oldest) = next.oldest.filter(|_| next.hits.is_empty()) {
+                let rest = [(in_new, oldest), (next_new, next_oldest)];
+                ids.extend(search_rest(pool, q, &rest, need, search, true).await?);
+                break;
+            }
+            walked_ahead = Some(next);
+        }
+        let rest = [(in_new, oldest)];
+        ids.extend(search_rest(pool, q, &rest, need - walk.hits.len(), search, sparse).await?);
+        if ids.len() == want {
+            break;
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("{SUMMARY_SELECT} WHERE l.id = ANY($1)");
+    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids.iter().map(|&(_, id)| id).collect::<Vec<_>>())
+        .fetch_all(pool)
+        .await?;
+    let mut rows: std::collections::HashMap<i64, SummaryRow> =
+        rows.into_iter().map(|row| (row.id, row)).collect();
+    // In the runs' order; a lead erased in between is left out.
+    Ok(ids
+        .into_iter()
+        .filter_map(|(in_new, id)| rows.remove(&id).map(|row| (in_new, row)))
+        .collect())
+}
+
+/// The matches among a run's `SEARCH_WALK` newest leads, newest first, and the oldest lead walked when the
+/// run goes on past them.
+struct Walk {
+    hits: Vec<i64>,
+    oldest: Option<i64>,
+}
+
+async fn walk_run(
     pool: &PgPool,
     q: &InboxQuery,
     in_new: bool,
     after: Option<i64>,
-    want: usize,
     search: &str,
-) -> Result<Vec<SummaryRow>> {
+) -> Result<Walk> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, ");
     push_contains(&mut b, "l.search_text", search);
     b.push(" FROM leads l WHERE 1 = 1");
     push_run(&mut b, q, in_new, after);
     b.push(format_args!(" ORDER BY l.id DESC LIMIT {SEARCH_WALK}"));
     let walked: Vec<(i64, bool)> = b.build_query_as().persistent(false).fetch_all(pool).await?;
-    let mut ids: Vec<i64> = walked
-        .iter()
-        .filter(|(_, hit)| *hit)
-        .map(|(id, _)| *id)
-        .take(want)
-        .collect();
-    let rest = walked
-        .last()
-        .filter(|_| walked.len() == SEARCH_WALK && ids.len() < want);
-    if let Some((oldest, _)) = rest {
-        let mut b = QueryBuilder::<Postgres>::new("SELECT l.id FROM leads l WHERE ");
-        push_contains(&mut b, "l.search_text", search);
-        push_run(&mut b, q, in_new, Some(*oldest));
-        let order = if ids.is_empty() { "l.id + 0" } else { "l.id" };
-        b.push(format_args!(
-            " ORDER BY {order} DESC LIMIT {}",
-            want - ids.len()
-        ));
-        let older: Vec<i64> = b
-            .build_query_scalar()
-            .persistent(false)
-            .fetch_all(pool)
-            .await?;
-        ids.extend(older);
+    Ok(Walk {
+        hits: walked
+            .iter()
+            .filter(|(_, hit)| *hit)
+            .map(|(id, _)| *id)
+            .collect(),
+        oldest: walked
+            .last()
+            .filter(|_| walked.len() == SEARCH_WALK)
+            .map(|(id, _)| *id),
+    })
+}
+
+/// The newest `limit` leads holding `search` in the `runs`, each before its lead: the planner's choice of
+/// plan, or, for matches too `sparse` for a walk, the index's matches sorted. Several runs (the new leads
+/// and the others, with no status filter) come in their order, new first.
+async fn search_rest(
+    pool: &PgPool,
+    q: &InboxQuery,
+    runs: &[(bool, i64)],
+    limit: usize,
+    search: &str,
+    sparse: bool,
+) -> Result<Vec<(bool, i64)>> {
+    let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");
+    push_contains(&mut b, "l.search_text", search);
+    let order = if sparse { "l.id + 0" } else { "l.id" };
+    match runs {
+        [(in_new, before)] => {
+            push_run(&mut b, q, *in_new, Some(*before));
+            b.push(format_args!(" ORDER BY {order} DESC LIMIT {limit}"));
+        }
+        _ => {
+            push_calendars(&mut b, q.calendars.as_deref(), false);
+            push_kind_and_period(&mut b, q);
+            for (i, &(in_new, before)) in runs.iter().enumerate() {
+                b.push(if i == 0 { " AND ((1 = 1" } else { " OR (1 = 1" });
+                push_status(&mut b, q, in_new);
+                b.push(" AND l.id < ").push_bind(before).push(")");
+            }
+            b.push(format_args!(
+                ") ORDER BY l.status = 'new' DESC, {order} DESC LIMIT {limit}"
+            ));
+        }
     }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!("{SUMMARY_SELECT} WHERE l.id = ANY($1) ORDER BY l.id DESC");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(ids)
-        .fetch_all(pool)
-        .await?)
+    let rows: Vec<(i64, bool)> = b.build_query_as().persistent(false).fetch_all(pool).await?;
+    // One run is that run, whatever status a filter names; several are told apart by status.
+    let one = (runs.len() == 1).then(|| runs[0].0);
+    Ok(rows
+        .into_iter()
+        .map(|(id, is_new)| (one.unwrap_or(is_new), id))
+        .collect())
 }
 
 /// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next

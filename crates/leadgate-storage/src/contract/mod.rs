@@ -89,6 +89,7 @@ macro_rules! storage_contract_suite {
             the_inbox_shows_new_leads_first_and_pages_by_cursor,
             the_inbox_counts_new_leads_up_to_its_cap,
             an_inbox_search_finds_matches_behind_many_newer_leads,
+            an_inbox_search_reads_both_runs_behind_many_newer_leads,
             a_lead_marked_a_duplicate_is_not_counted_among_the_new,
             calendar_views_count_and_list_leads_by_day_and_feed_them,
             a_hidden_calendar_hides_its_counterparties_and_their_contacts,
