@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::write::{counterparties, search_text};
+use super::write::counterparties;
 use super::{Edge, PgStorage, Result, dec_text, json_text, ms};
 use leadgate_domain::payload::{Campaign, OrderLine, Payload};
 use leadgate_domain::techcard::TechCardStatus;
@@ -114,7 +114,7 @@ async fn edit_in(
     .bind(edit.inn.as_ref().map(|i| i.raw()))
     .bind(counterparty)
     .bind(json_text(&edit.warnings)?)
-    .bind(search_text(&payload, old.external_number.as_deref()))
+    .bind(leadgate_storage::search_text(&payload, old.external_number.as_deref()))
     .bind(now)
     .bind(id)
     .execute(&mut *conn)

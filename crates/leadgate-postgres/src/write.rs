@@ -36,25 +36,6 @@ use leadgate_storage::{
     SourceRef, StoredRaw, Submission, SubmitOutcome, WebhookEventType, content_hash,
 };
 
-/// What the lead list and lead page search over, lower-cased once at write time.
-pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
-    let c = &payload.contact;
-    [
-        payload.subject.as_deref(),
-        c.person.as_deref(),
-        c.phone.as_deref(),
-        c.phone_e164.as_deref(),
-        c.email.as_deref(),
-        payload.inn.as_ref().map(|i| i.raw()),
-        external_number,
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join("\n")
-    .to_lowercase()
-}
-
 /// One column of rows, as an array to bind for `UNNEST`.
 fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
     rows.iter().map(value).collect()
@@ -291,8 +272,10 @@ impl<'a> LeadColumns<'a> {
         self.http_source_id.push(http_source_id);
         self.message_id.push(entry.message_id.as_deref());
         self.external_number.push(entry.external_number.as_deref());
-        self.search_text
-            .push(search_text(p, entry.external_number.as_deref()));
+        self.search_text.push(leadgate_storage::search_text(
+            p,
+            entry.external_number.as_deref(),
+        ));
         self.utm_source.push(p.campaign.utm_source.as_deref());
         self.utm_medium.push(p.campaign.utm_medium.as_deref());
         self.utm_campaign.push(p.campaign.utm_campaign.as_deref());

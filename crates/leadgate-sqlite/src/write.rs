@@ -27,25 +27,6 @@ use leadgate_storage::{
 /// Rows per multi-row `INSERT` (SQLite allows 32,766 bound values; the widest table binds 22 per row).
 const CHUNK: usize = 200;
 
-/// What the lead list and lead page search over, lower-cased once at write time.
-pub(super) fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
-    let c = &payload.contact;
-    [
-        payload.subject.as_deref(),
-        c.person.as_deref(),
-        c.phone.as_deref(),
-        c.phone_e164.as_deref(),
-        c.email.as_deref(),
-        payload.inn.as_ref().map(|i| i.raw()),
-        external_number,
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join("\n")
-    .to_lowercase()
-}
-
 async fn next_id(conn: &mut SqliteConnection, table: &'static str) -> Result<i64> {
     let sql = format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}");
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -189,7 +170,7 @@ pub(super) async fn insert_leads(
         computed.push(LeadRow {
             layout: json_text(&p.layout_files)?,
             warnings: json_text(&warnings)?,
-            search: search_text(p, lead.entry.external_number.as_deref()),
+            search: leadgate_storage::search_text(p, lead.entry.external_number.as_deref()),
         });
     }
     let party_of = |lead: &NewLead<'_>| {

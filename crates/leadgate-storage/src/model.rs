@@ -83,6 +83,26 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// What a lead's text search reads (its `search_text`): subject, contact person, phone as sent and in E.164,
+/// e-mail, INN and external number, one per line, lower-cased once at write time. Both backends store this.
+pub fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
+    let c = &payload.contact;
+    [
+        payload.subject.as_deref(),
+        c.person.as_deref(),
+        c.phone.as_deref(),
+        c.phone_e164.as_deref(),
+        c.email.as_deref(),
+        payload.inn.as_ref().map(|i| i.raw()),
+        external_number,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase()
+}
+
 /// How stored raw bytes are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RawCodec {
