@@ -12,8 +12,7 @@ use super::{Result, from_ms, ms, parse_enum, push_contains};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    AssigneeFilter, DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary,
-    PageRequest,
+    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -143,34 +142,31 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         })
         .collect();
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let rows = match search {
-        Some(search) => search_runs(pool, q, &runs, limit + 1, search).await?,
-        None => {
-            let mut rows = Vec::new();
-            for &(in_new, after) in &runs {
-                let want = limit + 1 - rows.len();
-                let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
-                b.push(" WHERE 1 = 1");
-                push_run(&mut b, q, in_new, after);
-                // Every limit is written into the statement as a number, never bound: PostgreSQL cannot
-                // estimate a generic plan's `LIMIT $n`, so it planned the statement again at every execution
-                // (0.5–0.7 ms at a million leads, three times what running it took). One text for both runs:
-                // the second takes `want`.
-                b.push(format_args!(" ORDER BY l.id DESC LIMIT {}", limit + 1));
-                let run: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
-                rows.extend(run.into_iter().take(want).map(|row| (in_new, row)));
-                if rows.len() > limit {
-                    break;
-                }
-            }
-            rows
+    if let Some(search) = search {
+        let ids = search_runs(pool, q, &runs, limit + 1, search).await?;
+        let leads =
+            summaries_by_id(pool, &ids.iter().map(|&(_, id)| id).collect::<Vec<_>>()).await?;
+        return Ok(InboxPage::from_ids(&ids, leads, limit));
+    }
+    let mut found = Vec::new();
+    for &(in_new, after) in &runs {
+        let want = limit + 1 - found.len();
+        let mut b = QueryBuilder::<Postgres>::new(SUMMARY_SELECT);
+        b.push(" WHERE 1 = 1");
+        push_run(&mut b, q, in_new, after);
+        // Every limit is written into the statement as a number, never bound: PostgreSQL cannot estimate a
+        // generic plan's `LIMIT $n`, so it planned the statement again at every execution (0.5–0.7 ms at a
+        // million leads, three times what running it took). One text for both runs: the second takes `want`.
+        b.push(format_args!(" ORDER BY l.id DESC LIMIT {}", limit + 1));
+        let rows: Vec<SummaryRow> = b.build_query_as().fetch_all(pool).await?;
+        for row in rows.into_iter().take(want) {
+            found.push((in_new, row.into_summary()?));
         }
-    };
-    let found = rows
-        .into_iter()
-        .map(|(in_new, row)| Ok((in_new, row.into_summary()?)))
-        .collect::<Result<_>>()?;
-    Ok(inbox_page(found, limit))
+        if found.len() > limit {
+            break;
+        }
+    }
+    Ok(InboxPage::from_runs(found, limit))
 }
 
 /// Appends the tests of one run of the inbox (`in_new`: its new leads, else the others) after the lead
@@ -196,7 +192,8 @@ fn push_status(b: &mut QueryBuilder<Postgres>, q: &InboxQuery, in_new: bool) {
 /// How many of a run's newest leads a search tests itself before it leaves the rest to the planner.
 const SEARCH_WALK: usize = 500;
 
-/// The newest `want` leads of the `runs` (each from its cursor) that hold `search`, run by run.
+/// The newest `want` leads of the `runs` (each from its cursor) that hold `search`, run by run: each lead's id
+/// with whether it is of the run of new leads.
 ///
 /// The planner chooses between walking a run in id order, testing each lead, and reading the trigram
 /// index's matches and sorting them, by how common the fragment is overall. It cannot know where the matches
@@ -216,7 +213,7 @@ async fn search_runs(
     runs: &[(bool, Option<i64>)],
     want: usize,
     search: &str,
-) -> Result<Vec<(bool, SummaryRow)>> {
+) -> Result<Vec<(bool, i64)>> {
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
     for (i, &(in_new, after)) in runs.iter().enumerate() {
@@ -248,21 +245,7 @@ async fn search_runs(
             break;
         }
     }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!("{SUMMARY_SELECT} WHERE l.id = ANY($1)");
-    let rows: Vec<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(ids.iter().map(|&(_, id)| id).collect::<Vec<_>>())
-        .fetch_all(pool)
-        .await?;
-    let mut rows: std::collections::HashMap<i64, SummaryRow> =
-        rows.into_iter().map(|row| (row.id, row)).collect();
-    // In the runs' order; a lead erased in between is left out.
-    Ok(ids
-        .into_iter()
-        .filter_map(|(in_new, id)| rows.remove(&id).map(|row| (in_new, row)))
-        .collect())
+    Ok(ids)
 }
 
 /// The matches among a run's `SEARCH_WALK` newest leads, newest first, and the oldest lead walked when the
@@ -337,24 +320,6 @@ async fn search_rest(
         .into_iter()
         .map(|(id, is_new)| (one.unwrap_or(is_new), id))
         .collect())
-}
-
-/// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next
-/// page when there is one.
-fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
-    let next = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(|(in_new, lead)| InboxCursor {
-            in_new: *in_new,
-            after_id: lead.id,
-        })
-    } else {
-        None
-    };
-    InboxPage {
-        items: found.into_iter().map(|(_, lead)| lead).collect(),
-        next,
-    }
 }
 
 /// The inbox's filters beside status and calendar: kind, period and assignee.
@@ -546,28 +511,4 @@ pub(super) async fn summaries_by_id(pool: &PgPool, ids: &[i64]) -> Result<Vec<Le
         .fetch_all(pool)
         .await?;
     rows.into_iter().map(SummaryRow::into_summary).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_inbox_cursor_round_trips_and_rejects_anything_else() {
-        for c in [
-            InboxCursor {
-                in_new: true,
-                after_id: 42,
-            },
-            InboxCursor {
-                in_new: false,
-                after_id: 7,
-            },
-        ] {
-            assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
-        }
-        assert_eq!(InboxCursor::decode("x1"), None);
-        assert_eq!(InboxCursor::decode("n"), None);
-        assert_eq!(InboxCursor::decode(""), None);
-    }
 }

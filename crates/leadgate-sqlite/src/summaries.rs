@@ -8,14 +8,14 @@
 //! matching row; walking the id or time index and filtering stops after one page.
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_search_text};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    AssigneeFilter, DaySlot, InboxCursor, InboxPage, InboxPulse, InboxQuery, LeadSummary,
-    PageRequest,
+    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -150,6 +150,13 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         Some(_) => &[false],
         None => &[true, false],
     };
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some() && runs.len() == 2 && q.cursor.is_none() {
+        let ids = search_both_runs(pool, q, limit + 1).await?;
+        let leads =
+            summaries_by_id(pool, &ids.iter().map(|&(_, id)| id).collect::<Vec<_>>()).await?;
+        return Ok(InboxPage::from_ids(&ids, leads, limit));
+    }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for &in_new in runs {
         let after = match q.cursor {
@@ -168,7 +175,7 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
             break;
         }
     }
-    Ok(inbox_page(found, limit))
+    Ok(InboxPage::from_runs(found, limit))
 }
 
 /// The statement of one run of the inbox (`in_new`: its new leads, else the others), after the lead `after`,
@@ -183,6 +190,24 @@ fn inbox_run(
     after: Option<i64>,
     want: usize,
 ) -> QueryBuilder<Sqlite> {
+    let (mut b, id) = inbox_leads(q, summary_columns!());
+    match q.status {
+        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
+        None if in_new => b.push(" AND l.status = 'new'"),
+        None => b.push(" AND l.status <> 'new'"),
+    };
+    if let Some(after) = after {
+        b.push(format!(" AND {id} < ")).push_bind(after);
+    }
+    b.push(format!(" ORDER BY {id} DESC LIMIT "))
+        .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
+    b
+}
+
+/// `SELECT columns` of the leads the inbox query `q` shows, whatever their status, without an order: its
+/// search, calendars, kind, period and assignee. Returns the statement and the expression of the lead's id
+/// that walks them newest first (the trigram index's rowid for a search it serves).
+fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static str) {
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let trigrams = search.and_then(lead_search_trigrams);
     let id = if trigrams.is_some() {
@@ -191,7 +216,7 @@ fn inbox_run(
         "l.id"
     };
     let mut b = QueryBuilder::<Sqlite>::new("SELECT ");
-    b.push(summary_columns!());
+    b.push(columns);
     match trigrams {
         Some(trigrams) => {
             b.push(SEARCH_FROM)
@@ -207,36 +232,40 @@ fn inbox_run(
         push_lead_search_text(&mut b, search);
     }
     push_calendars(&mut b, q.calendars.as_deref(), false);
-    match q.status {
-        Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
-        None if in_new => b.push(" AND l.status = 'new'"),
-        None => b.push(" AND l.status <> 'new'"),
-    };
     push_kind_and_period(&mut b, q);
-    if let Some(after) = after {
-        b.push(format!(" AND {id} < ")).push_bind(after);
-    }
-    b.push(format!(" ORDER BY {id} DESC LIMIT "))
-        .push_bind(i64::try_from(want).unwrap_or(i64::MAX));
-    b
+    (b, id)
 }
 
-/// A page of at most `limit` leads from `found` (fetched with one extra row), with the cursor to the next
-/// page when there is one.
-fn inbox_page(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> InboxPage {
-    let next = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(|(in_new, lead)| InboxCursor {
-            in_new: *in_new,
-            after_id: lead.id,
-        })
-    } else {
-        None
-    };
-    InboxPage {
-        items: found.into_iter().map(|(_, lead)| lead).collect(),
-        next,
+/// The first page of an inbox search over both runs (no status filter), as the newest `want` leads of the new
+/// leads' run and then of the others': each lead's id with whether it is new.
+///
+/// Run by run, a fragment whose new leads do not fill the page read every match twice: all of them in the
+/// run of new leads, then again from the newest in the others' (a surname whose leads are all in calendars
+/// the viewer may not see, or a phone fragment: every match read and none shown, twice). One walk of the
+/// matches newest first serves both: it keeps the new ones, and the others' first `want`, and stops once the
+/// new ones fill the page.
+async fn search_both_runs(
+    pool: &SqlitePool,
+    q: &InboxQuery,
+    want: usize,
+) -> Result<Vec<(bool, i64)>> {
+    let (mut b, id) = inbox_leads(q, "l.id, l.status = 'new'");
+    b.push(format!(" ORDER BY {id} DESC"));
+    let mut walk = b.build_query_as::<(i64, bool)>().fetch(pool);
+    let (mut new, mut others) = (Vec::new(), Vec::new());
+    while let Some((id, is_new)) = walk.try_next().await? {
+        if is_new {
+            new.push((true, id));
+            if new.len() == want {
+                break;
+            }
+        } else if others.len() < want {
+            others.push((false, id));
+        }
     }
+    new.extend(others);
+    new.truncate(want);
+    Ok(new)
 }
 
 /// The inbox's filters beside status and calendar: kind, period and assignee.
@@ -476,24 +505,5 @@ mod tests {
                 assert!(!plan.contains("TEMP B-TREE"), "{search}: {plan}");
             }
         }
-    }
-
-    #[test]
-    fn an_inbox_cursor_round_trips_and_rejects_anything_else() {
-        for c in [
-            InboxCursor {
-                in_new: true,
-                after_id: 42,
-            },
-            InboxCursor {
-                in_new: false,
-                after_id: 7,
-            },
-        ] {
-            assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
-        }
-        assert_eq!(InboxCursor::decode("x1"), None);
-        assert_eq!(InboxCursor::decode("n"), None);
-        assert_eq!(InboxCursor::decode(""), None);
     }
 }

@@ -281,6 +281,38 @@ pub struct InboxPage {
     pub next: Option<InboxCursor>,
 }
 
+impl InboxPage {
+    /// A page of at most `limit` leads from `found` (each with whether it is of the run of new leads, in the
+    /// page's order), fetched with one extra lead: with the cursor to the next page when there is one.
+    pub fn from_runs(mut found: Vec<(bool, LeadSummary)>, limit: usize) -> Self {
+        let next = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(|(in_new, lead)| InboxCursor {
+                in_new: *in_new,
+                after_id: lead.id,
+            })
+        } else {
+            None
+        };
+        InboxPage {
+            items: found.into_iter().map(|(_, lead)| lead).collect(),
+            next,
+        }
+    }
+
+    /// [`InboxPage::from_runs`] of the leads `ids` names, in its order, taken from `leads` read in any order;
+    /// a lead no longer there (erased in between) is left out.
+    pub fn from_ids(ids: &[(bool, i64)], leads: Vec<LeadSummary>, limit: usize) -> Self {
+        let mut leads: std::collections::HashMap<i64, LeadSummary> =
+            leads.into_iter().map(|lead| (lead.id, lead)).collect();
+        let found = ids
+            .iter()
+            .filter_map(|&(in_new, id)| leads.remove(&id).map(|lead| (in_new, lead)))
+            .collect();
+        Self::from_runs(found, limit)
+    }
+}
+
 /// What the inbox polls for: has anything arrived?
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct InboxPulse {
@@ -354,5 +386,24 @@ mod tests {
             Some(Duration::seconds(5))
         );
         assert_eq!(limits.wait(5, 5, now - Duration::seconds(15), now), None);
+    }
+
+    #[test]
+    fn an_inbox_cursor_round_trips_and_rejects_anything_else() {
+        for c in [
+            InboxCursor {
+                in_new: true,
+                after_id: 42,
+            },
+            InboxCursor {
+                in_new: false,
+                after_id: 7,
+            },
+        ] {
+            assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(InboxCursor::decode("x1"), None);
+        assert_eq!(InboxCursor::decode("n"), None);
+        assert_eq!(InboxCursor::decode(""), None);
     }
 }
