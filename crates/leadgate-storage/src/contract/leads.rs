@@ -408,54 +408,80 @@ pub async fn the_inbox_shows_new_leads_first_and_pages_by_cursor(s: &dyn Storage
 pub async fn an_inbox_search_finds_matches_behind_many_newer_leads(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
     let b = ok("calendar b", s.upsert_calendar("b", None).await);
-    let base = now() - Duration::days(1);
-    let filed = |subject: &str, calendar: i64, i: i64| {
-        let at = base + Duration::milliseconds(i);
-        let body = format!("{{\"n\": {i}}}");
-        let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
-        lead_of(ledger, contact(subject, "+79250000011"), calendar)
-    };
     // Two old matches (one hidden from a viewer of `a`), 1,200 newer leads that do not match, and a newer
     // match in `b`.
-    let mut batch = vec![filed("Кузнецова", a, 0), filed("Кузнецова", b, 1)];
-    batch.extend((2..1202).map(|i| filed("Звонок", a, i)));
-    batch.push(filed("Кузнецова", b, 1202));
-    let ids: Vec<i64> = ok("a batch", s.submit_batch(&batch).await)
+    let mut leads = vec![("Кузнецова", a), ("Кузнецова", b)];
+    leads.extend([("Звонок", a); 1200]);
+    leads.push(("Кузнецова", b));
+    let ids = file_in_one_batch(s, source, &leads).await;
+    let (old_a, old_b, new_b) = (ids[0], ids[1], ids[1202]);
+    let page = ok(
+        "visible",
+        s.inbox(&surname_search(Some(vec![a]), 10, None)).await,
+    );
+    assert_eq!(page_ids(&page), vec![old_a]);
+    assert!(page.next.is_none());
+    let page = ok(
+        "hidden",
+        s.inbox(&surname_search(Some(vec![b]), 10, None)).await,
+    );
+    assert_eq!(page_ids(&page), vec![new_b, old_b]);
+    assert_eq!(
+        every_page(s, surname_search(None, 1, None)).await,
+        vec![new_b, old_b, old_a],
+        "page by page, newest first"
+    );
+}
+
+/// The inbox search for `кузнецова` of the two tests of searches behind newer leads: in `calendars` (`None`: every calendar), `limit`
+/// a page, from `cursor`.
+fn surname_search(
+    calendars: Option<Vec<i64>>,
+    limit: u32,
+    cursor: Option<InboxCursor>,
+) -> InboxQuery {
+    InboxQuery {
+        calendars,
+        search: Some("кузнецова".into()),
+        limit,
+        cursor,
+        ..InboxQuery::default()
+    }
+}
+
+/// Files one lead per `(subject, calendar)` through one batch, a millisecond apart from a day ago, and
+/// returns their ids in that order.
+async fn file_in_one_batch(s: &dyn Storage, source: i64, leads: &[(&str, i64)]) -> Vec<i64> {
+    let base = now() - Duration::days(1);
+    let batch: Vec<Submission> = (0i64..)
+        .zip(leads)
+        .map(|(i, &(subject, calendar))| {
+            let at = base + Duration::milliseconds(i);
+            let body = format!("{{\"n\": {i}}}");
+            let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
+            lead_of(ledger, contact(subject, "+79250000011"), calendar)
+        })
+        .collect();
+    ok("a batch", s.submit_batch(&batch).await)
         .into_iter()
         .map(|o| match o {
             SubmitOutcome::Imported { lead_id, .. } => lead_id,
             other => panic!("not imported: {other:?}"),
         })
-        .collect();
-    let (old_a, old_b, new_b) = (ids[0], ids[1], ids[1202]);
-    let search =
-        |calendars: Option<Vec<i64>>, limit: u32, cursor: Option<InboxCursor>| InboxQuery {
-            calendars,
-            search: Some("кузнецова".into()),
-            limit,
-            cursor,
-            ..InboxQuery::default()
-        };
-    let page = ok("visible", s.inbox(&search(Some(vec![a]), 10, None)).await);
-    assert_eq!(page_ids(&page), vec![old_a]);
-    assert!(page.next.is_none());
-    let page = ok("hidden", s.inbox(&search(Some(vec![b]), 10, None)).await);
-    assert_eq!(page_ids(&page), vec![new_b, old_b]);
+        .collect()
+}
+
+/// The ids of every page of the inbox `query`, from its first page on, following the cursors.
+async fn every_page(s: &dyn Storage, mut query: InboxQuery) -> Vec<i64> {
     let mut seen = Vec::new();
-    let mut cursor = None;
     loop {
-        let page = ok("a page", s.inbox(&search(None, 1, cursor)).await);
-        seen.extend(page.items.iter().map(|l| l.id));
+        let page = ok("a page", s.inbox(&query).await);
+        seen.extend(page_ids(&page));
         match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+            Some(next) => query.cursor = Some(next),
+            None => return seen,
         }
     }
-    assert_eq!(
-        seen,
-        vec![new_b, old_b, old_a],
-        "page by page, newest first"
-    );
 }
 
 /// The ids of an inbox page's leads, in its order.
@@ -469,29 +495,16 @@ fn page_ids(page: &InboxPage) -> Vec<i64> {
 pub async fn an_inbox_search_reads_both_runs_behind_many_newer_leads(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
     let b = ok("calendar b", s.upsert_calendar("b", None).await);
-    let base = now() - Duration::days(1);
-    let filed = |subject: &str, calendar: i64, i: i64| {
-        let at = base + Duration::milliseconds(i);
-        let body = format!("{{\"n\": {i}}}");
-        let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
-        lead_of(ledger, contact(subject, "+79250000011"), calendar)
-    };
     // Four old matches, two of each run (one of each in `b`), then 600 newer leads that do not match for each
     // run: more than either backend tests among a run's newest before it reads the rest otherwise.
-    let mut batch = vec![
-        filed("Кузнецова", a, 0),
-        filed("Кузнецова", b, 1),
-        filed("Кузнецова", a, 2),
-        filed("Кузнецова", b, 3),
+    let mut leads = vec![
+        ("Кузнецова", a),
+        ("Кузнецова", b),
+        ("Кузнецова", a),
+        ("Кузнецова", b),
     ];
-    batch.extend((4..1204).map(|i| filed("Звонок", a, i)));
-    let ids: Vec<i64> = ok("a batch", s.submit_batch(&batch).await)
-        .into_iter()
-        .map(|o| match o {
-            SubmitOutcome::Imported { lead_id, .. } => lead_id,
-            other => panic!("not imported: {other:?}"),
-        })
-        .collect();
+    leads.extend([("Звонок", a); 1200]);
+    let ids = file_in_one_batch(s, source, &leads).await;
     let (new_a, new_b, done_a, done_b) = (ids[0], ids[1], ids[2], ids[3]);
     let done = LeadPatch {
         status: Some(LeadStatus::Done),
@@ -501,34 +514,22 @@ pub async fn an_inbox_search_reads_both_runs_behind_many_newer_leads(s: &dyn Sto
     for &id in [done_a, done_b].iter().chain(&ids[604..]) {
         some("done", ok("status", s.update_lead(id, &done).await));
     }
-    let search =
-        |calendars: Option<Vec<i64>>, limit: u32, cursor: Option<InboxCursor>| InboxQuery {
-            calendars,
-            search: Some("кузнецова".into()),
-            limit,
-            cursor,
-            ..InboxQuery::default()
-        };
-    let page = ok("visible", s.inbox(&search(Some(vec![a]), 10, None)).await);
+    let page = ok(
+        "visible",
+        s.inbox(&surname_search(Some(vec![a]), 10, None)).await,
+    );
     assert_eq!(page_ids(&page), vec![new_a, done_a]);
     assert!(page.next.is_none());
-    let page = ok("both runs", s.inbox(&search(None, 3, None)).await);
+    let page = ok("both runs", s.inbox(&surname_search(None, 3, None)).await);
     assert_eq!(page_ids(&page), vec![new_b, new_a, done_b]);
-    let page = ok("the rest", s.inbox(&search(None, 3, page.next)).await);
+    let page = ok(
+        "the rest",
+        s.inbox(&surname_search(None, 3, page.next)).await,
+    );
     assert_eq!(page_ids(&page), vec![done_a]);
     assert!(page.next.is_none());
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = ok("a page", s.inbox(&search(None, 1, cursor)).await);
-        seen.extend(page_ids(&page));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
     assert_eq!(
-        seen,
+        every_page(s, surname_search(None, 1, None)).await,
         vec![new_b, new_a, done_b, done_a],
         "page by page, new first, newest first"
     );
