@@ -152,10 +152,8 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
     };
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if search.is_some() && runs.len() == 2 && q.cursor.is_none() {
-        let ids = search_both_runs(pool, q, limit + 1).await?;
-        let leads =
-            summaries_by_id(pool, &ids.iter().map(|&(_, id)| id).collect::<Vec<_>>()).await?;
-        return Ok(InboxPage::from_ids(&ids, leads, limit));
+        let found = search_both_runs(pool, q, limit + 1).await?;
+        return Ok(InboxPage::from_runs(found, limit));
     }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for &in_new in runs {
@@ -237,7 +235,7 @@ fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static
 }
 
 /// The first page of an inbox search over both runs (no status filter), as the newest `want` leads of the new
-/// leads' run and then of the others': each lead's id with whether it is new.
+/// leads' run and then of the others', each with whether it is new.
 ///
 /// Run by run, a fragment whose new leads do not fill the page read every match twice: all of them in the
 /// run of new leads, then again from the newest in the others' (a surname whose leads are all in calendars
@@ -248,24 +246,41 @@ async fn search_both_runs(
     pool: &SqlitePool,
     q: &InboxQuery,
     want: usize,
-) -> Result<Vec<(bool, i64)>> {
-    let (mut b, id) = inbox_leads(q, "l.id, l.status = 'new'");
-    b.push(format!(" ORDER BY {id} DESC"));
-    let mut walk = b.build_query_as::<(i64, bool)>().fetch(pool);
+) -> Result<Vec<(bool, LeadSummary)>> {
+    let mut b = both_runs_walk(q);
+    let mut walk = b.build_query_as::<RunRow>().fetch(pool);
     let (mut new, mut others) = (Vec::new(), Vec::new());
-    while let Some((id, is_new)) = walk.try_next().await? {
-        if is_new {
-            new.push((true, id));
+    while let Some(row) = walk.try_next().await? {
+        if row.in_new {
+            new.push((true, row.summary.into_summary()?));
             if new.len() == want {
                 break;
             }
         } else if others.len() < want {
-            others.push((false, id));
+            others.push((false, row.summary.into_summary()?));
         }
     }
     new.extend(others);
     new.truncate(want);
     Ok(new)
+}
+
+/// The statement of [`search_both_runs`]: every lead the query shows, newest first, with whether it is new.
+fn both_runs_walk(q: &InboxQuery) -> QueryBuilder<Sqlite> {
+    let (mut b, id) = inbox_leads(
+        q,
+        concat!(summary_columns!(), ", l.status = 'new' AS in_new"),
+    );
+    b.push(format!(" ORDER BY {id} DESC"));
+    b
+}
+
+/// A summary with whether the lead is new (the run it belongs to).
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    in_new: bool,
 }
 
 /// The inbox's filters beside status and calendar: kind, period and assignee.
@@ -458,10 +473,9 @@ pub(super) async fn summaries_by_id(pool: &SqlitePool, ids: &[i64]) -> Result<Ve
 mod tests {
     use super::*;
 
-    /// The plan of one run of the inbox, one line per step (parameters unbound: SQLite plans without them).
-    async fn run_plan(pool: &SqlitePool, q: &InboxQuery, in_new: bool) -> String {
-        let run = inbox_run(q, in_new, Some(1_000_000), 51);
-        let sql = format!("EXPLAIN QUERY PLAN {}", run.into_string());
+    /// The plan of a statement, one line per step (parameters unbound: SQLite plans without them).
+    async fn plan(pool: &SqlitePool, statement: QueryBuilder<Sqlite>) -> String {
+        let sql = format!("EXPLAIN QUERY PLAN {}", statement.into_string());
         let steps: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_all(pool)
             .await
@@ -474,8 +488,8 @@ mod tests {
     }
 
     /// An inbox search (a surname that thousands of leads share, or a phone's digits) reads the trigram
-    /// index's matches newest first and stops when the page is full: the plan walks `leads_fts` first and
-    /// never sorts the matches.
+    /// index's matches newest first and stops when the page is full: the plan of each run, and of the walk of
+    /// both runs of a first page, walks `leads_fts` first and never sorts the matches.
     #[tokio::test]
     async fn an_inbox_search_walks_the_trigram_index_newest_first_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
@@ -493,8 +507,9 @@ mod tests {
                 limit: 50,
                 ..InboxQuery::default()
             };
-            for in_new in [true, false] {
-                let plan = run_plan(&storage.pool, &q, in_new).await;
+            let runs = [true, false].map(|in_new| inbox_run(&q, in_new, Some(1_000_000), 51));
+            for statement in runs.into_iter().chain([both_runs_walk(&q)]) {
+                let plan = plan(&storage.pool, statement).await;
                 assert!(
                     plan.lines()
                         .next()
