@@ -255,6 +255,7 @@ struct Walk {
     oldest: Option<i64>,
 }
 
+/// Tests the `SEARCH_WALK` newest leads of one run (`in_new`), after the lead `after`, for `search`.
 async fn walk_run(
     pool: &PgPool,
     q: &InboxQuery,
