@@ -125,23 +125,8 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
         });
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
-    // The runs this query walks: new leads, then the others; a status filter leaves one of them.
-    let runs: &[bool] = match q.status {
-        Some(LeadStatus::New) => &[true],
-        Some(_) => &[false],
-        None => &[true, false],
-    };
-    // Each run from where the cursor left it.
-    let runs: Vec<(bool, Option<i64>)> = runs
-        .iter()
-        .filter_map(|&in_new| match q.cursor {
-            Some(c) if c.in_new == in_new => Some((in_new, Some(c.after_id))),
-            // The cursor is already past the run of new leads.
-            Some(c) if in_new && !c.in_new => None,
-            _ => Some((in_new, None)),
-        })
-        .collect();
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let runs = q.runs();
+    let search = q.search_fragment();
     if let Some(search) = search {
         let ids = search_runs(pool, q, &runs, limit + 1, search).await?;
         let leads =

@@ -144,25 +144,13 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
         });
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
-    // The runs this query walks: new leads, then the others; a status filter leaves one of them.
-    let runs: &[bool] = match q.status {
-        Some(LeadStatus::New) => &[true],
-        Some(_) => &[false],
-        None => &[true, false],
-    };
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if search.is_some() && runs.len() == 2 && q.cursor.is_none() {
+    let runs = q.runs();
+    if q.search_fragment().is_some() && runs == [(true, None), (false, None)] {
         let found = search_both_runs(pool, q, limit + 1).await?;
         return Ok(InboxPage::from_runs(found, limit));
     }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
-    for &in_new in runs {
-        let after = match q.cursor {
-            Some(c) if c.in_new == in_new => Some(c.after_id),
-            // The cursor is already past the run of new leads.
-            Some(c) if in_new && !c.in_new => continue,
-            _ => None,
-        };
+    for (in_new, after) in runs {
         let want = limit + 1 - found.len();
         let mut run = inbox_run(q, in_new, after, want);
         let rows: Vec<SummaryRow> = run.build_query_as().fetch_all(pool).await?;
@@ -206,7 +194,7 @@ fn inbox_run(
 /// search, calendars, kind, period and assignee. Returns the statement and the expression of the lead's id
 /// that walks them newest first (the trigram index's rowid for a search it serves).
 fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static str) {
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = q.search_fragment();
     let trigrams = search.and_then(lead_search_trigrams);
     let id = if trigrams.is_some() {
         "leads_fts.rowid"

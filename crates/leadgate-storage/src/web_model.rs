@@ -243,6 +243,34 @@ pub struct InboxQuery {
     pub limit: u32,
 }
 
+impl InboxQuery {
+    /// The runs the query walks, in order, each with the lead it continues after: the new leads (`true`), then
+    /// the others; a status filter leaves one of them, and a cursor past the new leads leaves the others.
+    pub fn runs(&self) -> Vec<(bool, Option<i64>)> {
+        let runs: &[bool] = match self.status {
+            Some(LeadStatus::New) => &[true],
+            Some(_) => &[false],
+            None => &[true, false],
+        };
+        runs.iter()
+            .filter_map(|&in_new| match self.cursor {
+                Some(c) if c.in_new == in_new => Some((in_new, Some(c.after_id))),
+                // The cursor is already past the run of new leads.
+                Some(c) if in_new && !c.in_new => None,
+                _ => Some((in_new, None)),
+            })
+            .collect()
+    }
+
+    /// The text searched for, trimmed; `None` when there is none.
+    pub fn search_fragment(&self) -> Option<&str> {
+        self.search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// A position in the inbox. New leads come first, newest first; then every other lead, newest first. The
 /// cursor says which of the two runs the page is in and the last id shown, so paging is a keyset walk of an
 /// index, whatever the page number.
