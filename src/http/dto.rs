@@ -408,7 +408,8 @@ pub struct LeadFilter {
     pub from: Option<DateTime<Utc>>,
     /// End of period (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
-    /// Text search over subject, names, phone, INN, e-mail, external number.
+    /// Text search over subject, names, phone, INN, e-mail, external number: a fragment, in any case; spaces,
+    /// hyphens, dots and brackets count on neither side, so a phone is found however it was written.
     pub search: Option<String>,
 }
 

@@ -244,6 +244,14 @@ impl TestDatabase {
         both!(self, db => db.columns_holding(needle).await)
     }
 
+    pub async fn unfold_search_text(
+        &self,
+        lead_id: i64,
+        text: &str,
+    ) -> leadgate_storage::Result<()> {
+        both!(self, db => db.unfold_search_text(lead_id, text).await)
+    }
+
     pub async fn close(self) {
         both!(self, db => db.close().await)
     }

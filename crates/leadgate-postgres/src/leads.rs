@@ -10,14 +10,14 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{
     Error, PgStorage, Result, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
-    parse_enum, push_calendar_ids, push_contains, push_kind_and_period, summaries,
+    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
 use leadgate_storage::{
     self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
     InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, NewLeadEvent,
-    Page, PageRequest, SourceView, TechCardView,
+    Page, PageRequest, SearchKey, SourceView, TechCardView,
 };
 
 /// An order line's figures as stored, for forming its tech card.
@@ -404,14 +404,9 @@ impl PgStorage {
             q.push(" AND l.status = ").push_bind(status.as_str());
         }
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(search) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_contains(&mut q, "l.search_text", search);
+            push_lead_search(&mut q, &search);
         }
         // Written in, not bound, so that the statement keeps one plan (see `summaries::inbox`).
         q.push(format_args!(

@@ -53,7 +53,7 @@ mod write;
 pub use transfer::PgTransfer;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::StorageError;
+use leadgate_storage::{SearchKey, StorageError};
 
 /// PostgreSQL storage: a pool of connections to one database.
 #[derive(Clone)]
@@ -385,19 +385,11 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
         .push(")");
 }
 
-/// Appends `<column> LIKE '%search%'`: `search` lower-cased as the stored search text is, with its `%`, `_`
-/// and backslashes escaped so that they match themselves. A trigram index serves it.
-fn push_contains(q: &mut QueryBuilder<Postgres>, column: &str, search: &str) {
-    // Stored text has U+FFFD where a NUL was sent, and PostgreSQL cannot carry a NUL in text.
-    let escaped = search
-        .to_lowercase()
-        .replace('\0', "\u{FFFD}")
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    q.push(column)
-        .push(" LIKE ")
-        .push_bind(format!("%{escaped}%"))
+/// Appends the condition that a lead (`l`) is found by a text search for `key`: its search text contains
+/// `key`. The trigram index `leads_search_by_calendar` serves it.
+fn push_lead_search(q: &mut QueryBuilder<Postgres>, key: &SearchKey) {
+    q.push("l.search_text LIKE ")
+        .push_bind(key.like_pattern())
         .push(" ESCAPE '\\'");
 }
 

@@ -8,11 +8,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{Result, from_ms, ms, parse_enum, push_contains};
+use super::{Result, from_ms, ms, parse_enum, push_lead_search};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
+    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest, SearchKey,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -126,9 +126,8 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
-    let search = q.search_fragment();
-    if let Some(search) = search {
-        let ids = search_runs(pool, q, &runs, limit + 1, search).await?;
+    if let Some(search) = q.search_key() {
+        let ids = search_runs(pool, q, &runs, limit + 1, &search).await?;
         let leads =
             summaries_by_id(pool, &ids.iter().map(|&(_, id)| id).collect::<Vec<_>>()).await?;
         return Ok(InboxPage::from_ids(&ids, leads, limit));
@@ -197,7 +196,7 @@ async fn search_runs(
     q: &InboxQuery,
     runs: &[(bool, Option<i64>)],
     want: usize,
-    search: &str,
+    search: &SearchKey,
 ) -> Result<Vec<(bool, i64)>> {
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
@@ -246,10 +245,10 @@ async fn walk_run(
     q: &InboxQuery,
     in_new: bool,
     after: Option<i64>,
-    search: &str,
+    search: &SearchKey,
 ) -> Result<Walk> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, ");
-    push_contains(&mut b, "l.search_text", search);
+    push_lead_search(&mut b, search);
     b.push(" FROM leads l WHERE 1 = 1");
     push_run(&mut b, q, in_new, after);
     b.push(format_args!(" ORDER BY l.id DESC LIMIT {SEARCH_WALK}"));
@@ -275,11 +274,11 @@ async fn search_rest(
     q: &InboxQuery,
     runs: &[(bool, i64)],
     limit: usize,
-    search: &str,
+    search: &SearchKey,
     sparse: bool,
 ) -> Result<Vec<(bool, i64)>> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");
-    push_contains(&mut b, "l.search_text", search);
+    push_lead_search(&mut b, search);
     let order = if sparse { "l.id + 0" } else { "l.id" };
     match runs {
         [(in_new, before)] => {

@@ -278,6 +278,28 @@ impl TestDatabase {
         Ok(())
     }
 
+    /// Gives lead `lead_id` the search text `text`, as a version of leadgate before the search left out spaces
+    /// and hyphens stored it, and forgets that the migration folding the stored texts ran, so that the next
+    /// open runs it on this database (with the trigram index holding `text`, as that version left it).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn unfold_search_text(&self, lead_id: i64, text: &str) -> Result<(), StorageError> {
+        sqlx::query("UPDATE leads SET search_text = $1 WHERE id = $2")
+            .bind(text)
+            .bind(lead_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM _sqlx_migrations WHERE description = 'lead search ignores separators'",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         self.pool.close().await;

@@ -17,7 +17,7 @@ use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
 use leadgate_storage::{
     self as storage, CalendarRef, CounterpartyRef, CounterpartyView, DaySlot, InboxPage,
     InboxPulse, InboxQuery, LeadFilter, LeadPatch, LeadSummary, LeadView, Leads, NewLeadEvent,
-    Page, PageRequest, SourceView, TechCardView,
+    Page, PageRequest, SearchKey, SourceView, TechCardView,
 };
 
 /// An order line's figures as stored, for forming its tech card.
@@ -408,14 +408,9 @@ impl SqliteStorage {
             q.push(" AND l.status = ").push_bind(status.as_str());
         }
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(search) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_lead_search(&mut q, search);
+            push_lead_search(&mut q, &search);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

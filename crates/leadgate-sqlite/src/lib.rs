@@ -50,7 +50,7 @@ mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::StorageError;
+use leadgate_storage::{SearchKey, StorageError};
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -300,29 +300,28 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
     q.push(")");
 }
 
-/// Appends the condition that a lead (`l`) is found by a text search for `search`: its search text contains
-/// `search`, lower-cased as the stored text is, with `%`, `_` and backslashes matching themselves. A fragment
-/// of three characters or more is first looked up in the trigram index `leads_fts` (the leads that hold every
-/// trigram of it), so that only those leads are read; the `LIKE` then decides, exactly as for a shorter
-/// fragment, which is a scan.
-fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &str) {
-    if let Some(trigrams) = lead_search_trigrams(search) {
+/// Appends the condition that a lead (`l`) is found by a text search for `key`: its search text contains
+/// `key`. A key of three characters or more is first looked up in the trigram index `leads_fts` (the leads that
+/// hold every trigram of it), so that only those leads are read; the `LIKE` then decides, exactly as for a
+/// shorter key, which is a scan.
+fn push_lead_search(q: &mut QueryBuilder<Sqlite>, key: &SearchKey) {
+    if let Some(trigrams) = lead_search_trigrams(key) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
             .push_bind(trigrams)
             .push(") AND ");
     }
-    push_lead_search_text(q, search);
+    push_lead_search_text(q, key);
 }
 
-/// The most trigrams of a fragment a search asks the index for. A longer fragment is looked up by that many of
-/// its distinct trigrams: the index narrows the leads to read, and the `LIKE` decides.
+/// The most trigrams of a key a search asks the index for. A longer key is looked up by that many of its
+/// distinct trigrams: the index narrows the leads to read, and the `LIKE` decides.
 const SEARCH_TRIGRAMS: usize = 32;
 
 /// The FTS5 query of the trigram index `leads_fts` that finds the leads whose search text holds every trigram
-/// of `search` (a superset of those that contain it: the index keeps no positions), or `None` for a fragment
-/// shorter than three characters, which the index cannot serve.
-fn lead_search_trigrams(search: &str) -> Option<String> {
-    let chars: Vec<char> = lowered_search(search).chars().collect();
+/// of `key` (a superset of those that contain it: the index keeps no positions), or `None` for a key shorter
+/// than three characters, which the index cannot serve.
+fn lead_search_trigrams(key: &SearchKey) -> Option<String> {
+    let chars: Vec<char> = key.as_str().chars().collect();
     let mut trigrams: Vec<String> = chars.windows(3).map(String::from_iter).collect();
     trigrams.sort_unstable();
     trigrams.dedup();
@@ -338,21 +337,10 @@ fn lead_search_trigrams(search: &str) -> Option<String> {
     Some(terms.join(" AND "))
 }
 
-/// `search` as the stored search text has it: lower-cased, with U+FFFD where a NUL was sent (see the domain's
-/// text rules; neither the FTS5 query language nor PostgreSQL can carry a NUL).
-fn lowered_search(search: &str) -> String {
-    search.to_lowercase().replace('\0', "\u{FFFD}")
-}
-
-/// Appends the test that decides a text search: the lead's (`l`) search text contains `search`, lower-cased,
-/// with `%`, `_` and backslashes matching themselves.
-fn push_lead_search_text(q: &mut QueryBuilder<Sqlite>, search: &str) {
-    let escaped = lowered_search(search)
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+/// Appends the test that decides a text search: the lead's (`l`) search text contains `key`.
+fn push_lead_search_text(q: &mut QueryBuilder<Sqlite>, key: &SearchKey) {
     q.push("l.search_text LIKE ")
-        .push_bind(format!("%{escaped}%"))
+        .push_bind(key.like_pattern())
         .push(" ESCAPE '\\'");
 }
 
@@ -426,7 +414,7 @@ mod tests {
     async fn search_plan(storage: &SqliteStorage, fragment: &str) -> String {
         let mut q =
             QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN SELECT l.id FROM leads l WHERE ");
-        push_lead_search(&mut q, fragment);
+        push_lead_search(&mut q, &SearchKey::parse(fragment).unwrap());
         q.push(" ORDER BY l.id DESC LIMIT 50");
         let steps: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&storage.pool).await.unwrap();
@@ -459,18 +447,24 @@ mod tests {
         assert!(plan.lines().any(|step| step == "SCAN l"), "{plan}");
     }
 
-    /// The index is asked for the distinct trigrams of a fragment, each quoted as a literal, and for no more
-    /// than [`SEARCH_TRIGRAMS`] of a long one; a fragment of fewer than three characters is not looked up.
+    /// The index is asked for the distinct trigrams of a fragment as the search folds it (a phone's digits
+    /// without their spaces), each quoted as a literal, and for no more than [`SEARCH_TRIGRAMS`] of a long one;
+    /// a fragment of fewer than three characters is not looked up.
     #[test]
     fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
-        assert_eq!(lead_search_trigrams("00000").as_deref(), Some("\"000\""));
+        let trigrams = |fragment: &str| lead_search_trigrams(&SearchKey::parse(fragment).unwrap());
+        assert_eq!(trigrams("00000").as_deref(), Some("\"000\""));
         assert_eq!(
-            lead_search_trigrams("Ab\"c").as_deref(),
+            trigrams("Ab\"c").as_deref(),
             Some("\"ab\"\"\" AND \"b\"\"c\"")
         );
-        assert_eq!(lead_search_trigrams("ab"), None);
+        assert_eq!(
+            trigrams("916 12-3").as_deref(),
+            Some("\"123\" AND \"161\" AND \"612\" AND \"916\"")
+        );
+        assert_eq!(trigrams("ab"), None);
         let long: String = ('a'..='z').chain('а'..='я').collect();
-        let terms = lead_search_trigrams(&long).unwrap();
+        let terms = trigrams(&long).unwrap();
         assert!(terms.split(" AND ").count() <= SEARCH_TRIGRAMS, "{terms}");
     }
 

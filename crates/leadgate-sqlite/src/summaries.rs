@@ -145,7 +145,7 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
-    if q.search_fragment().is_some() && runs == [(true, None), (false, None)] {
+    if q.search_key().is_some() && runs == [(true, None), (false, None)] {
         let found = search_both_runs(pool, q, limit + 1).await?;
         return Ok(InboxPage::from_runs(found, limit));
     }
@@ -194,8 +194,8 @@ fn inbox_run(
 /// search, calendars, kind, period and assignee. Returns the statement and the expression of the lead's id
 /// that walks them newest first (the trigram index's rowid for a search it serves).
 fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static str) {
-    let search = q.search_fragment();
-    let trigrams = search.and_then(lead_search_trigrams);
+    let search = q.search_key();
+    let trigrams = search.as_ref().and_then(lead_search_trigrams);
     let id = if trigrams.is_some() {
         "leads_fts.rowid"
     } else {
@@ -215,7 +215,7 @@ fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static
     }
     if let Some(search) = search {
         b.push(" AND ");
-        push_lead_search_text(&mut b, search);
+        push_lead_search_text(&mut b, &search);
     }
     push_calendars(&mut b, q.calendars.as_deref(), false);
     push_kind_and_period(&mut b, q);

@@ -84,10 +84,11 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 /// What a lead's text search reads (its `search_text`): subject, contact person, phone as sent and in E.164,
-/// e-mail, INN and external number, one per line, lower-cased once at write time. Both backends store this.
+/// e-mail, INN and external number, one per line, folded once at write time as [`search_folded`] says. Both
+/// backends store this.
 pub fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     let c = &payload.contact;
-    [
+    let text = [
         payload.subject.as_deref(),
         c.person.as_deref(),
         c.phone.as_deref(),
@@ -99,8 +100,53 @@ pub fn search_text(payload: &Payload, external_number: Option<&str>) -> String {
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
-    .join("\n")
-    .to_lowercase()
+    .join("\n");
+    search_folded(&text)
+}
+
+/// The characters a lead search leaves out, of the stored text and of the searched fragment alike: spaces,
+/// tabs, no-break spaces, hyphens, dots and brackets. A phone is then found however the site wrote it and the
+/// manager types it: `916 123`, `916-123`, `(916) 123 45 67` and `9161234567` all find `+7 (916) 123-45-67`.
+/// A search still finds every lead whose text holds the fragment as typed. PostgreSQL's migration 0016 and
+/// SQLite's 0024 took the same characters out of the texts stored before.
+pub const SEARCH_IGNORED: [char; 7] = [' ', '\t', '\u{a0}', '-', '.', '(', ')'];
+
+/// `text` as a lead search compares it: lower-cased, with U+FFFD for a NUL (neither FTS5's query language nor
+/// PostgreSQL can carry one), without the [`SEARCH_IGNORED`] characters.
+pub fn search_folded(text: &str) -> String {
+    text.to_lowercase()
+        .replace('\0', "\u{FFFD}")
+        .replace(SEARCH_IGNORED, "")
+}
+
+/// A searched fragment as a lead search compares it: folded as [`search_folded`] says, never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchKey(String);
+
+impl SearchKey {
+    /// The key of `fragment`, or `None` when nothing is left to search for (an empty fragment, or one of
+    /// spaces and hyphens only).
+    pub fn parse(fragment: &str) -> Option<Self> {
+        Some(search_folded(fragment))
+            .filter(|k| !k.is_empty())
+            .map(Self)
+    }
+
+    /// The folded text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The `LIKE` pattern (with `ESCAPE '\'`) that a search text containing the key matches: `%`, `_` and
+    /// backslashes in the key match themselves.
+    pub fn like_pattern(&self) -> String {
+        let escaped = self
+            .0
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    }
 }
 
 /// How stored raw bytes are encoded.
@@ -476,7 +522,7 @@ pub struct LeadFilter {
     pub from: Option<DateTime<Utc>>,
     /// End of period (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
-    /// Text search over subject, names, phone, INN, e-mail, external number.
+    /// Text search over subject, names, phone, INN, e-mail, external number ([`SearchKey`] folds it).
     pub search: Option<String>,
 }
 

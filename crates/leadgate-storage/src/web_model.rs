@@ -231,7 +231,7 @@ pub struct InboxQuery {
     pub from: Option<DateTime<Utc>>,
     /// `starts_at` to (exclusive).
     pub to: Option<DateTime<Utc>>,
-    /// Text search (lower-cased substring of the lead's search text).
+    /// Text search: a fragment of the lead's search text, as [`crate::SearchKey`] folds it.
     pub search: Option<String>,
     /// Only leads of this assignee, or only unassigned ones.
     pub assignee: Option<crate::AssigneeFilter>,
@@ -262,12 +262,9 @@ impl InboxQuery {
             .collect()
     }
 
-    /// The text searched for, trimmed; `None` when there is none.
-    pub fn search_fragment(&self) -> Option<&str> {
-        self.search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+    /// The text searched for, as the search compares it; `None` when there is none.
+    pub fn search_key(&self) -> Option<crate::SearchKey> {
+        self.search.as_deref().and_then(crate::SearchKey::parse)
     }
 }
 

@@ -201,6 +201,39 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
     );
 }
 
+/// A search finds a phone however the site wrote it and the manager types it: spaces, hyphens, dots and
+/// brackets count on neither side, in the lead list and in the inbox alike.
+pub async fn a_phone_is_found_however_it_is_written(s: &dyn Storage) {
+    let (a, source) = calendar_and_source(s, "a").await;
+    let at = now() - Duration::hours(1);
+    let bracketed = file_lead(s, source, contact("Звонок", "+7 (916) 123-45-67"), a, at).await;
+    let spaced = file_lead(s, source, contact("Звонок", "8 916 123 45 68"), a, at).await;
+    let other = file_lead(s, source, contact("Звонок", "+7 916 765.43.21"), a, at).await;
+    for (fragment, found) in [
+        ("916 123 45 67", vec![bracketed]),
+        ("(916) 123-45", vec![spaced, bracketed]),
+        ("9161234567", vec![bracketed]),
+        ("916-123", vec![spaced, bracketed]),
+        ("765 43", vec![other]),
+        ("8 (916) 123", vec![spaced]),
+        ("звонок 8916", vec![]),
+        (" - ( ) ", vec![other, spaced, bracketed]),
+    ] {
+        let filter = LeadFilter {
+            search: Some(fragment.into()),
+            ..LeadFilter::default()
+        };
+        assert_eq!(lead_ids(s, &filter, None).await, found, "list: {fragment}");
+        let query = InboxQuery {
+            search: Some(fragment.into()),
+            limit: 10,
+            ..InboxQuery::default()
+        };
+        let page = ok("inbox", s.inbox(&query).await);
+        assert_eq!(page_ids(&page), found, "inbox: {fragment}");
+    }
+}
+
 /// [`Leads::update_lead`].
 pub async fn a_lead_changes_status_and_assignee(s: &dyn Storage) {
     let (calendar, source) = calendar_and_source(s, "site").await;

@@ -84,6 +84,7 @@ macro_rules! storage_contract_suite {
             a_rejected_message_gets_one_lead_however_often_it_is_reprocessed,
             mailbox_keys_tell_known_records_from_what_retention_may_delete,
             the_lead_list_filters_searches_and_pages,
+            a_phone_is_found_however_it_is_written,
             a_lead_changes_status_and_assignee,
             tech_cards_are_formed_once_per_goods_line,
             the_inbox_shows_new_leads_first_and_pages_by_cursor,
