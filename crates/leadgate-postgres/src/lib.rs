@@ -53,7 +53,7 @@ mod write;
 pub use transfer::PgTransfer;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{SearchKey, StorageError};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
 
 /// PostgreSQL storage: a pool of connections to one database.
 #[derive(Clone)]
@@ -65,6 +65,8 @@ pub struct PgStorage {
     options: PgConnectOptions,
     /// The pool's size and patience.
     pool_settings: PoolSettings,
+    /// The trigrams common among the leads, which a search leaves out of its index lookup.
+    common_trigrams: std::sync::Arc<CommonTrigramsCache>,
 }
 
 /// The size of the connection pool and how long a caller waits for a connection of it.
@@ -294,6 +296,7 @@ impl PgStorage {
             target,
             options,
             pool_settings,
+            common_trigrams: std::sync::Arc::default(),
         })
     }
 
@@ -385,12 +388,58 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
         .push(")");
 }
 
-/// Appends the condition that a lead (`l`) is found by a text search for `key`: its search text contains
-/// `key`. The trigram index `leads_search_by_calendar` serves it.
-fn push_lead_search(q: &mut QueryBuilder<Postgres>, key: &SearchKey) {
-    q.push("l.search_text LIKE ")
-        .push_bind(key.like_pattern())
-        .push(" ESCAPE '\\'");
+/// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. The trigram
+/// index `leads_search_by_calendar` serves it. A search that leaves common trigrams out
+/// ([`LeadSearch::narrowed`]) asks the index for its other trigrams, each on its own, and the key decides;
+/// any other is one `LIKE`, whose trigrams `pg_trgm` takes itself. (Given the trigrams of a common surname each
+/// on its own, the planner expects a few leads and leaves the calendars the viewer may see out of the index
+/// read, to test each of the surname's leads in the table instead.)
+fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch) {
+    if !search.narrowed {
+        let escaped = search
+            .key
+            .as_str()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push("l.search_text LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+        return;
+    }
+    for trigram in &search.trigrams {
+        // Letters and digits only (see `trigram_indexed`): nothing in it is special to `LIKE`.
+        q.push("l.search_text LIKE ")
+            .push_bind(format!("%{trigram}%"))
+            .push(" AND ");
+    }
+    push_lead_contains(q, &search.key);
+}
+
+/// Appends the test that decides a text search: the lead's (`l`) search text contains `key`. No index
+/// serves it: [`push_lead_search`]'s trigrams narrow the leads it reads.
+fn push_lead_contains(q: &mut QueryBuilder<Postgres>, key: &SearchKey) {
+    q.push("strpos(l.search_text, ")
+        .push_bind(key.as_str().to_owned())
+        .push(") > 0");
+}
+
+/// Whether `pg_trgm` indexes a trigram: it takes the trigrams of words, runs of letters and digits.
+fn trigram_indexed(trigram: &[char; 3]) -> bool {
+    trigram.iter().all(|c| c.is_alphanumeric())
+}
+
+impl PgStorage {
+    /// The search for `key` ([`CommonTrigramsCache::search`]), sampling the newest leads' search texts when due.
+    async fn lead_search(&self, key: SearchKey) -> Result<LeadSearch> {
+        let sample = sqlx::query_scalar("SELECT search_text FROM leads ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(CommonTrigramsCache::SAMPLE))
+            .fetch_all(&self.pool);
+        Ok(self
+            .common_trigrams
+            .search(key, trigram_indexed, sample)
+            .await?)
+    }
 }
 
 /// A page of `items` fetched with one extra row: at most `limit` of them, and the cursor of the next page

@@ -8,11 +8,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{Result, from_ms, ms, parse_enum, push_lead_search};
+use super::{Result, from_ms, ms, parse_enum, push_lead_contains, push_lead_search};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest, SearchKey,
+    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSearch, LeadSummary,
+    PageRequest, SearchKey,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -117,7 +118,11 @@ fn push_calendars(q: &mut QueryBuilder<Postgres>, calendars: Option<&[i64]>, _in
     }
 }
 
-pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
+pub(super) async fn inbox(
+    pool: &PgPool,
+    q: &InboxQuery,
+    search: Option<&LeadSearch>,
+) -> Result<InboxPage> {
     if q.calendars.as_ref().is_some_and(Vec::is_empty) {
         return Ok(InboxPage {
             items: Vec::new(),
@@ -126,8 +131,8 @@ pub(super) async fn inbox(pool: &PgPool, q: &InboxQuery) -> Result<InboxPage> {
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
-    if let Some(search) = q.search_key() {
-        let ids = search_runs(pool, q, &runs, limit + 1, &search).await?;
+    if let Some(search) = search {
+        let ids = search_runs(pool, q, &runs, limit + 1, search).await?;
         let leads =
             summaries_by_id(pool, &ids.iter().map(|&(_, id)| id).collect::<Vec<_>>()).await?;
         return Ok(InboxPage::from_ids(&ids, leads, limit));
@@ -196,7 +201,7 @@ async fn search_runs(
     q: &InboxQuery,
     runs: &[(bool, Option<i64>)],
     want: usize,
-    search: &SearchKey,
+    search: &LeadSearch,
 ) -> Result<Vec<(bool, i64)>> {
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
@@ -204,7 +209,7 @@ async fn search_runs(
         let need = want - ids.len();
         let walk = match walked_ahead.take() {
             Some(walk) => walk,
-            None => walk_run(pool, q, in_new, after, search).await?,
+            None => walk_run(pool, q, in_new, after, &search.key).await?,
         };
         ids.extend(walk.hits.iter().take(need).map(|&id| (in_new, id)));
         let Some(oldest) = walk.oldest.filter(|_| walk.hits.len() < need) else {
@@ -215,7 +220,7 @@ async fn search_runs(
         };
         let sparse = walk.hits.is_empty();
         if sparse && let Some(&(next_new, next_after)) = runs.get(i + 1) {
-            let next = walk_run(pool, q, next_new, next_after, search).await?;
+            let next = walk_run(pool, q, next_new, next_after, &search.key).await?;
             if let Some(next_oldest) = next.oldest.filter(|_| next.hits.is_empty()) {
                 let rest = [(in_new, oldest), (next_new, next_oldest)];
                 ids.extend(search_rest(pool, q, &rest, need, search, true).await?);
@@ -239,16 +244,16 @@ struct Walk {
     oldest: Option<i64>,
 }
 
-/// Tests the `SEARCH_WALK` newest leads of one run (`in_new`), after the lead `after`, for `search`.
+/// Tests the `SEARCH_WALK` newest leads of one run (`in_new`), after the lead `after`, for `key`.
 async fn walk_run(
     pool: &PgPool,
     q: &InboxQuery,
     in_new: bool,
     after: Option<i64>,
-    search: &SearchKey,
+    key: &SearchKey,
 ) -> Result<Walk> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, ");
-    push_lead_search(&mut b, search);
+    push_lead_contains(&mut b, key);
     b.push(" FROM leads l WHERE 1 = 1");
     push_run(&mut b, q, in_new, after);
     b.push(format_args!(" ORDER BY l.id DESC LIMIT {SEARCH_WALK}"));
@@ -274,7 +279,7 @@ async fn search_rest(
     q: &InboxQuery,
     runs: &[(bool, i64)],
     limit: usize,
-    search: &SearchKey,
+    search: &LeadSearch,
     sparse: bool,
 ) -> Result<Vec<(bool, i64)>> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");

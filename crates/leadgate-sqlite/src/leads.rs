@@ -408,9 +408,9 @@ impl SqliteStorage {
             q.push(" AND l.status = ").push_bind(status.as_str());
         }
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
-        if let Some(search) = filter.search.as_deref().and_then(SearchKey::parse) {
+        if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_lead_search(&mut q, &search);
+            push_lead_search(&mut q, &self.lead_search(key).await?);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);
@@ -685,7 +685,11 @@ impl Leads for SqliteStorage {
 
     #[tracing::instrument(skip_all)]
     async fn inbox(&self, query: &InboxQuery) -> storage::Result<InboxPage> {
-        Ok(summaries::inbox(&self.pool, query).await?)
+        let search = match query.search_key() {
+            Some(key) => Some(self.lead_search(key).await?),
+            None => None,
+        };
+        Ok(summaries::inbox(&self.pool, query, search.as_ref()).await?)
     }
 
     async fn inbox_pulse(&self, calendars: Option<&[i64]>) -> storage::Result<InboxPulse> {

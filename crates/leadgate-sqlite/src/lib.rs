@@ -14,6 +14,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,7 +51,7 @@ mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{SearchKey, StorageError};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -63,6 +64,8 @@ pub struct SqliteStorage {
     lock_dir: Option<std::path::PathBuf>,
     /// The database file's name, prefixing its lock files.
     lock_stem: String,
+    /// The trigrams common among the leads, which a search leaves out of its index lookup.
+    common_trigrams: Arc<CommonTrigramsCache>,
 }
 
 /// What the backend's own functions fail with; it becomes a [`StorageError`] at the trait's edge.
@@ -202,6 +205,7 @@ impl SqliteStorage {
             writer,
             lock_dir,
             lock_stem,
+            common_trigrams: Arc::default(),
         })
     }
 }
@@ -300,36 +304,44 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
     q.push(")");
 }
 
-/// Appends the condition that a lead (`l`) is found by a text search for `key`: its search text contains
-/// `key`. A key of three characters or more is first looked up in the trigram index `leads_fts` (the leads that
-/// hold every trigram of it), so that only those leads are read; the `LIKE` then decides, exactly as for a
-/// shorter key, which is a scan.
-fn push_lead_search(q: &mut QueryBuilder<Sqlite>, key: &SearchKey) {
-    if let Some(trigrams) = lead_search_trigrams(key) {
+impl SqliteStorage {
+    /// The search for `key` ([`CommonTrigramsCache::search`]), sampling the newest leads' search texts when due.
+    async fn lead_search(&self, key: SearchKey) -> Result<LeadSearch> {
+        let sample = sqlx::query_scalar("SELECT search_text FROM leads ORDER BY id DESC LIMIT $1")
+            .bind(CommonTrigramsCache::SAMPLE)
+            .fetch_all(&self.pool);
+        Ok(self.common_trigrams.search(key, |_| true, sample).await?)
+    }
+}
+
+/// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. A key of
+/// three characters or more is first looked up in the trigram index `leads_fts` (the leads that hold the
+/// search's trigrams), so that only those leads are read; the text then decides, exactly as for a shorter key,
+/// which is a scan.
+fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch) {
+    if let Some(trigrams) = lead_search_trigrams(search) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
             .push_bind(trigrams)
             .push(") AND ");
     }
-    push_lead_search_text(q, key);
+    push_lead_contains(q, &search.key);
 }
 
-/// The most trigrams of a key a search asks the index for. A longer key is looked up by that many of its
-/// distinct trigrams: the index narrows the leads to read, and the `LIKE` decides.
+/// The most trigrams a search asks the index for. A long key is looked up by that many of its trigrams: the
+/// index narrows the leads to read, and the text decides.
 const SEARCH_TRIGRAMS: usize = 32;
 
-/// The FTS5 query of the trigram index `leads_fts` that finds the leads whose search text holds every trigram
-/// of `key` (a superset of those that contain it: the index keeps no positions), or `None` for a key shorter
-/// than three characters, which the index cannot serve.
-fn lead_search_trigrams(key: &SearchKey) -> Option<String> {
-    let chars: Vec<char> = key.as_str().chars().collect();
-    let mut trigrams: Vec<String> = chars.windows(3).map(String::from_iter).collect();
-    trigrams.sort_unstable();
-    trigrams.dedup();
-    if trigrams.is_empty() {
+/// The FTS5 query of the trigram index `leads_fts` that finds the leads holding every trigram `search` looks
+/// up (a superset of those that contain its key: the index keeps no positions, and a search leaves common
+/// trigrams out), each quoted as a literal, or `None` when it looks none up (a key shorter than three
+/// characters, which the index cannot serve).
+fn lead_search_trigrams(search: &LeadSearch) -> Option<String> {
+    if search.trigrams.is_empty() {
         return None;
     }
-    let step = trigrams.len().div_ceil(SEARCH_TRIGRAMS);
-    let terms: Vec<String> = trigrams
+    let step = search.trigrams.len().div_ceil(SEARCH_TRIGRAMS);
+    let terms: Vec<String> = search
+        .trigrams
         .iter()
         .step_by(step)
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
@@ -338,10 +350,10 @@ fn lead_search_trigrams(key: &SearchKey) -> Option<String> {
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`.
-fn push_lead_search_text(q: &mut QueryBuilder<Sqlite>, key: &SearchKey) {
-    q.push("l.search_text LIKE ")
-        .push_bind(key.like_pattern())
-        .push(" ESCAPE '\\'");
+fn push_lead_contains(q: &mut QueryBuilder<Sqlite>, key: &SearchKey) {
+    q.push("instr(l.search_text, ")
+        .push_bind(key.as_str().to_owned())
+        .push(") > 0");
 }
 
 /// The rows of `select` (one `$1`, bound to `key`), each into a `T` whose fields are its `columns` in order,
@@ -388,8 +400,8 @@ fn page_of<T>(
 mod tests {
     use super::*;
     use leadgate_storage::{
-        Disposition, Ledger, LedgerEntry, SourceRef, StoredRaw, Submission, SubmitOutcome,
-        content_hash,
+        CommonTrigrams, Disposition, Ledger, LedgerEntry, SourceRef, StoredRaw, Submission,
+        SubmitOutcome, content_hash,
     };
 
     /// A URL of another database is refused before anything is made of it: it is never taken for a file name.
@@ -414,7 +426,11 @@ mod tests {
     async fn search_plan(storage: &SqliteStorage, fragment: &str) -> String {
         let mut q =
             QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN SELECT l.id FROM leads l WHERE ");
-        push_lead_search(&mut q, &SearchKey::parse(fragment).unwrap());
+        let key = SearchKey::parse(fragment).unwrap();
+        push_lead_search(
+            &mut q,
+            &LeadSearch::new(key, &CommonTrigrams::default(), |_| true),
+        );
         q.push(" ORDER BY l.id DESC LIMIT 50");
         let steps: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&storage.pool).await.unwrap();
@@ -452,7 +468,10 @@ mod tests {
     /// a fragment of fewer than three characters is not looked up.
     #[test]
     fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
-        let trigrams = |fragment: &str| lead_search_trigrams(&SearchKey::parse(fragment).unwrap());
+        let trigrams = |fragment: &str| {
+            let key = SearchKey::parse(fragment).unwrap();
+            lead_search_trigrams(&LeadSearch::new(key, &CommonTrigrams::default(), |_| true))
+        };
         assert_eq!(trigrams("00000").as_deref(), Some("\"000\""));
         assert_eq!(
             trigrams("Ab\"c").as_deref(),

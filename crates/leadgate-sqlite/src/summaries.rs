@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_search_text};
+use super::{Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_contains};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
-    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSummary, PageRequest,
+    AssigneeFilter, DaySlot, InboxPage, InboxPulse, InboxQuery, LeadSearch, LeadSummary,
+    PageRequest,
 };
 
 /// The columns of a [`LeadSummary`], without `SELECT`, so a query can add its own.
@@ -136,7 +137,11 @@ fn push_calendars(q: &mut QueryBuilder<Sqlite>, calendars: Option<&[i64]>, index
     }
 }
 
-pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage> {
+pub(super) async fn inbox(
+    pool: &SqlitePool,
+    q: &InboxQuery,
+    search: Option<&LeadSearch>,
+) -> Result<InboxPage> {
     if q.calendars.as_ref().is_some_and(Vec::is_empty) {
         return Ok(InboxPage {
             items: Vec::new(),
@@ -145,14 +150,14 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
-    if q.search_key().is_some() && runs == [(true, None), (false, None)] {
-        let found = search_both_runs(pool, q, limit + 1).await?;
+    if let Some(search) = search.filter(|_| runs == [(true, None), (false, None)]) {
+        let found = search_both_runs(pool, q, search, limit + 1).await?;
         return Ok(InboxPage::from_runs(found, limit));
     }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for (in_new, after) in runs {
         let want = limit + 1 - found.len();
-        let mut run = inbox_run(q, in_new, after, want);
+        let mut run = inbox_run(q, search, in_new, after, want);
         let rows: Vec<SummaryRow> = run.build_query_as().fetch_all(pool).await?;
         for row in rows {
             found.push((in_new, row.into_summary()?));
@@ -172,11 +177,12 @@ pub(super) async fn inbox(pool: &SqlitePool, q: &InboxQuery) -> Result<InboxPage
 /// matches; never every match sorted. The `LIKE` then decides each, as for a shorter fragment.
 fn inbox_run(
     q: &InboxQuery,
+    search: Option<&LeadSearch>,
     in_new: bool,
     after: Option<i64>,
     want: usize,
 ) -> QueryBuilder<Sqlite> {
-    let (mut b, id) = inbox_leads(q, summary_columns!());
+    let (mut b, id) = inbox_leads(q, search, summary_columns!());
     match q.status {
         Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
         None if in_new => b.push(" AND l.status = 'new'"),
@@ -193,9 +199,12 @@ fn inbox_run(
 /// `SELECT columns` of the leads the inbox query `q` shows, whatever their status, without an order: its
 /// search, calendars, kind, period and assignee. Returns the statement and the expression of the lead's id
 /// that walks them newest first (the trigram index's rowid for a search it serves).
-fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static str) {
-    let search = q.search_key();
-    let trigrams = search.as_ref().and_then(lead_search_trigrams);
+fn inbox_leads(
+    q: &InboxQuery,
+    search: Option<&LeadSearch>,
+    columns: &str,
+) -> (QueryBuilder<Sqlite>, &'static str) {
+    let trigrams = search.and_then(lead_search_trigrams);
     let id = if trigrams.is_some() {
         "leads_fts.rowid"
     } else {
@@ -215,7 +224,7 @@ fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static
     }
     if let Some(search) = search {
         b.push(" AND ");
-        push_lead_search_text(&mut b, &search);
+        push_lead_contains(&mut b, &search.key);
     }
     push_calendars(&mut b, q.calendars.as_deref(), false);
     push_kind_and_period(&mut b, q);
@@ -233,9 +242,10 @@ fn inbox_leads(q: &InboxQuery, columns: &str) -> (QueryBuilder<Sqlite>, &'static
 async fn search_both_runs(
     pool: &SqlitePool,
     q: &InboxQuery,
+    search: &LeadSearch,
     want: usize,
 ) -> Result<Vec<(bool, LeadSummary)>> {
-    let mut b = both_runs_walk(q);
+    let mut b = both_runs_walk(q, search);
     let mut walk = b.build_query_as::<RunRow>().fetch(pool);
     let (mut new, mut others) = (Vec::new(), Vec::new());
     while let Some(row) = walk.try_next().await? {
@@ -254,9 +264,10 @@ async fn search_both_runs(
 }
 
 /// The statement of [`search_both_runs`]: every lead the query shows, newest first, with whether it is new.
-fn both_runs_walk(q: &InboxQuery) -> QueryBuilder<Sqlite> {
+fn both_runs_walk(q: &InboxQuery, search: &LeadSearch) -> QueryBuilder<Sqlite> {
     let (mut b, id) = inbox_leads(
         q,
+        Some(search),
         concat!(summary_columns!(), ", l.status = 'new' AS in_new"),
     );
     b.push(format!(" ORDER BY {id} DESC"));
@@ -460,6 +471,7 @@ pub(super) async fn summaries_by_id(pool: &SqlitePool, ids: &[i64]) -> Result<Ve
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use leadgate_storage::CommonTrigrams;
 
     /// The plan of a statement, one line per step (parameters unbound: SQLite plans without them).
     async fn plan(pool: &SqlitePool, statement: QueryBuilder<Sqlite>) -> String {
@@ -483,7 +495,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
         let storage = crate::SqliteStorage::connect(&url).await.unwrap();
-        for (search, calendars, status) in [
+        for (fragment, calendars, status) in [
             ("Кузнецова", None, None),
             ("916 123", Some(vec![1, 2, 3]), None),
             ("916", Some(vec![2]), Some(LeadStatus::Done)),
@@ -491,21 +503,26 @@ mod tests {
             let q = InboxQuery {
                 calendars,
                 status,
-                search: Some(search.into()),
+                search: Some(fragment.into()),
                 limit: 50,
                 ..InboxQuery::default()
             };
-            let runs = [true, false].map(|in_new| inbox_run(&q, in_new, Some(1_000_000), 51));
-            for statement in runs.into_iter().chain([both_runs_walk(&q)]) {
+            let search =
+                LeadSearch::new(q.search_key().unwrap(), &CommonTrigrams::default(), |_| {
+                    true
+                });
+            let runs = [true, false]
+                .map(|in_new| inbox_run(&q, Some(&search), in_new, Some(1_000_000), 51));
+            for statement in runs.into_iter().chain([both_runs_walk(&q, &search)]) {
                 let plan = plan(&storage.pool, statement).await;
                 assert!(
                     plan.lines()
                         .next()
                         .unwrap_or_default()
                         .contains("leads_fts VIRTUAL TABLE"),
-                    "{search}: {plan}"
+                    "{fragment}: {plan}"
                 );
-                assert!(!plan.contains("TEMP B-TREE"), "{search}: {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "{fragment}: {plan}");
             }
         }
     }

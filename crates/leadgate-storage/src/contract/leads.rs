@@ -202,10 +202,22 @@ pub async fn the_lead_list_filters_searches_and_pages(s: &dyn Storage) {
 }
 
 /// A search finds a phone however the site wrote it and the manager types it: spaces, hyphens, dots and
-/// brackets count on neither side, in the lead list and in the inbox alike.
+/// brackets count on neither side, in the lead list and in the inbox alike. Among leads whose phones share the
+/// operator's code (a trigram the search leaves out of its index lookup, being common).
 pub async fn a_phone_is_found_however_it_is_written(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
     let at = now() - Duration::hours(1);
+    for i in 0..40 {
+        let phone = format!("+7 916 000-00-{i:02}");
+        file_lead(
+            s,
+            source,
+            contact("Звонок", &phone),
+            a,
+            at - Duration::hours(1),
+        )
+        .await;
+    }
     let bracketed = file_lead(s, source, contact("Звонок", "+7 (916) 123-45-67"), a, at).await;
     let spaced = file_lead(s, source, contact("Звонок", "8 916 123 45 68"), a, at).await;
     let other = file_lead(s, source, contact("Звонок", "+7 916 765.43.21"), a, at).await;
@@ -217,7 +229,6 @@ pub async fn a_phone_is_found_however_it_is_written(s: &dyn Storage) {
         ("765 43", vec![other]),
         ("8 (916) 123", vec![spaced]),
         ("звонок 8916", vec![]),
-        (" - ( ) ", vec![other, spaced, bracketed]),
     ] {
         let filter = LeadFilter {
             search: Some(fragment.into()),
@@ -232,6 +243,15 @@ pub async fn a_phone_is_found_however_it_is_written(s: &dyn Storage) {
         let page = ok("inbox", s.inbox(&query).await);
         assert_eq!(page_ids(&page), found, "inbox: {fragment}");
     }
+    let nothing = LeadFilter {
+        search: Some(" - ( ) ".into()),
+        ..LeadFilter::default()
+    };
+    assert_eq!(
+        lead_ids(s, &nothing, None).await,
+        lead_ids(s, &LeadFilter::default(), None).await,
+        "a fragment of separators only searches for nothing"
+    );
 }
 
 /// [`Leads::update_lead`].
