@@ -456,7 +456,7 @@ pub struct LeadFilter {
     pub from: Option<DateTime<Utc>>,
     /// End of period (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
-    /// Text search over subject, names, phone, INN, e-mail, external number ([`SearchKey`] folds it).
+    /// Text search over subject, names, phone, INN, e-mail, external number ([`crate::SearchKey`] folds it).
     pub search: Option<String>,
 }
 
