@@ -28,6 +28,16 @@ macro_rules! summary_columns {
     };
 }
 
+/// The values of [`summary_columns`] without their names, in [`SummaryRow`]'s order: a summary as
+/// `json_array(...)`, which serde reads as a [`SummaryRow`].
+macro_rules! summary_values {
+    () => {
+        "l.id, l.calendar_id, c.name, l.kind, l.status, l.subject, l.description, l.contact_person, l.phone,
+        l.phone_e164, l.email, l.inn, cp.name, l.starts_at, l.received_at, l.updated_at, l.channel,
+        l.external_number, u.login"
+    };
+}
+
 /// The joins a [`LeadSummary`] reads. `CROSS JOIN` is SQLite's way of fixing the join order: leads are
 /// always walked first, by the index the WHERE clause picks, and calendars looked up per row; otherwise the
 /// planner may start from the (tiny) calendars table and then sort every lead of the chosen calendars.
@@ -49,8 +59,8 @@ const SEARCH_FROM: &str = " FROM leads_fts
         LEFT JOIN counterparties cp ON cp.id = l.counterparty_id
         LEFT JOIN users u ON u.id = l.assignee_id";
 
-/// A row of [`SUMMARY_SELECT`].
-#[derive(sqlx::FromRow)]
+/// A row of [`SUMMARY_SELECT`], or a `json_array` of [`summary_values`].
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct SummaryRow {
     id: i64,
     calendar_id: i64,
@@ -99,14 +109,6 @@ impl SummaryRow {
             assignee: self.assignee_login,
         })
     }
-}
-
-/// A summary with the day of the calendar view it belongs to.
-#[derive(sqlx::FromRow)]
-struct DayRow {
-    #[sqlx(flatten)]
-    summary: SummaryRow,
-    day: i64,
 }
 
 fn summaries(rows: Vec<SummaryRow>) -> Result<Vec<LeadSummary>> {
@@ -376,21 +378,25 @@ pub(super) async fn calendar_days(
     if per_day == 0 {
         return Ok(slots);
     }
-    // The first events of each day that has any: one statement, one LIMITed index walk per day.
+    // The first events of each day that has any: one statement, one LIMITed index walk per day, its rows
+    // handed over as one JSON array of `[summary, day]` (see `rows_in_one`: a month's hundred rows one by one
+    // cost more than the statement).
     let busy: Vec<usize> = (0..days).filter(|d| slots[*d].count > 0).collect();
     if busy.is_empty() {
         return Ok(slots);
     }
-    let mut b = QueryBuilder::<Sqlite>::new("");
+    let mut b = QueryBuilder::<Sqlite>::new(
+        "SELECT '[' || COALESCE(group_concat(event, ','), '') || ']' FROM (",
+    );
     for (n, day) in busy.iter().enumerate() {
         if n > 0 {
             b.push(" UNION ALL ");
         }
-        b.push("SELECT * FROM (SELECT ")
-            .push(summary_columns!())
-            .push(", ")
+        b.push("SELECT * FROM (SELECT json_array(json_array(")
+            .push(summary_values!())
+            .push("), ")
             .push(*day)
-            .push(" AS day")
+            .push(") AS event")
             .push(summary_from!())
             .push(" WHERE 1 = 1");
         push_calendars(&mut b, Some(calendars), false);
@@ -402,10 +408,13 @@ pub(super) async fn calendar_days(
             .push_bind(i64::from(per_day))
             .push(")");
     }
-    let rows: Vec<DayRow> = b.build_query_as().fetch_all(pool).await?;
-    for row in rows {
-        if let Some(slot) = usize::try_from(row.day).ok().and_then(|d| slots.get_mut(d)) {
-            slot.events.push(row.summary.into_summary()?);
+    b.push(")");
+    let json: String = b.build_query_scalar().fetch_one(pool).await?;
+    let events: Vec<(SummaryRow, usize)> = serde_json::from_str(&json)
+        .map_err(|e| super::Error::Corrupt(format!("calendar days: {e}")))?;
+    for (summary, day) in events {
+        if let Some(slot) = slots.get_mut(day) {
+            slot.events.push(summary.into_summary()?);
         }
     }
     Ok(slots)
