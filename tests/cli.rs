@@ -203,14 +203,27 @@ fn migrate_creates_the_database_and_a_config_file_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");
     std::fs::write(&config, "[database]\nurl = \"sqlite://custom/place.db\"\n").unwrap();
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let migrate = || {
+        let mut cmd = leadgate(dir.path());
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("migrate")
+            .env("RUST_LOG", "info");
+        cmd
+    };
+    let output = migrate().output().unwrap();
     assert_exit(&output, 0);
     assert!(dir.path().join("custom/place.db").exists());
+    // The log names the migrations it applies (an upgrade that rewrites every lead takes a while), and an
+    // up-to-date database applies none.
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("applying database migrations"), "{log}");
+    assert!(log.contains("0024 lead search ignores separators"), "{log}");
+    assert!(log.contains("database migrations applied"), "{log}");
+    let again = migrate().output().unwrap();
+    assert_exit(&again, 0);
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(!log.contains("migrations appl"), "{log}");
     let overridden = leadgate(dir.path())
         .arg("--config")
         .arg(&config)

@@ -284,7 +284,7 @@ impl PgStorage {
             .min_connections(0)
             .acquire_timeout(pool_settings.acquire_timeout)
             .connect_lazy_with(options.clone());
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        migrate(&pool).await?;
         tracing::info!(
             target = %target,
             max_connections = pool_settings.max_connections,
@@ -386,6 +386,28 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
     q.push(" AND l.calendar_id = ANY(")
         .push_bind(calendars.to_vec())
         .push(")");
+}
+
+/// Applies the embedded migrations ([`leadgate_storage::apply_migrations`] says which and how long). Instances
+/// started together each say so; sqlx's lock lets one of them apply them.
+async fn migrate(pool: &PgPool) -> Result<()> {
+    let migrator = sqlx::migrate!("./migrations");
+    // A new database has no table of applied migrations yet: every migration is pending. Asked first, so that
+    // the server logs no error for the missing table.
+    let known: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if known {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let all = migrator
+        .iter()
+        .map(|m| (m.version, m.description.to_string()));
+    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
 }
 
 /// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. The trigram

@@ -184,7 +184,7 @@ impl SqliteStorage {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        migrate(&writer).await?;
         let file = Path::new(options.get_filename());
         let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
         let lock_dir = (!in_memory)
@@ -208,6 +208,20 @@ impl SqliteStorage {
             common_trigrams: Arc::default(),
         })
     }
+}
+
+/// Applies the embedded migrations ([`leadgate_storage::apply_migrations`] says which and how long).
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let migrator = sqlx::migrate!("./migrations");
+    // A new database has no table of applied migrations yet: every migration is pending.
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    let all = migrator
+        .iter()
+        .map(|m| (m.version, m.description.to_string()));
+    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
 }
 
 /// Creates the data directory (and any missing parents) readable only by its owner (0700): it holds the
