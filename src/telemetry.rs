@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -27,18 +27,28 @@ pub fn may_log(target: &str, level: Level) -> bool {
 /// Installs the global `tracing` subscriber: `RUST_LOG` filter (default `info`), to stderr, JSON when
 /// `LEADGATE_LOG_FORMAT=json`. Trace output of the IMAP client library is never logged (see [`may_log`]).
 /// Safe to call more than once.
+///
+/// The filters are global, not the output layer's own: a per-layer filter carries its decision from
+/// `enabled` to the event in a thread-local, and sqlx, which asks whether its query log is enabled after every
+/// query with metadata of its own, left that stale, so the next event on the thread was dropped (on
+/// PostgreSQL, whose queries run on the caller's thread, the log lines that followed a query; tracing issue
+/// 2519). With one output there is nothing a per-layer filter would add.
 pub fn init() {
     let env =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let filter = env.and(filter_fn(|meta| may_log(meta.target(), *meta.level())));
+    let secrets = filter_fn(|meta| may_log(meta.target(), *meta.level()));
     let json = std::env::var("LEADGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
     let layer = fmt::layer().with_writer(std::io::stderr);
     let layer = if json {
-        layer.json().with_filter(filter).boxed()
+        layer.json().boxed()
     } else {
-        layer.with_filter(filter).boxed()
+        layer.boxed()
     };
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(env)
+        .with(secrets)
+        .with(layer)
+        .try_init();
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
