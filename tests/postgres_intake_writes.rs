@@ -9,14 +9,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use leadgate::intake::{Intake, IntakeSettings};
 use leadgate_domain::payload::Payload;
 use leadgate_postgres::PgStorage;
 use leadgate_postgres::testing::FreshPg;
 use leadgate_storage::{
-    Calendars, Disposition, LayoutFileStore, LeadDraft, Ledger, LedgerEntry, SourceRef, Storage,
-    StoredRaw, Submission, SubmitOutcome,
+    Calendars, Disposition, LayoutFileStore, LeadDraft, Ledger, Storage, Submission, SubmitOutcome,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -47,17 +45,7 @@ fn order(source: i64, calendar: i64) -> Submission {
 /// A submission of `json` from the HTTP source `source`.
 fn submission(source: i64, calendar: i64, json: &str) -> Submission {
     Submission {
-        ledger: LedgerEntry {
-            source: SourceRef::Http { id: source },
-            ledger_key: None,
-            mailbox_key: None,
-            message_id: None,
-            external_number: None,
-            received_at: Utc::now(),
-            content_hash: None,
-            raw: StoredRaw::new(json.as_bytes().to_vec()),
-            content_type: "application/json".to_owned(),
-        },
+        ledger: common::backend::http_ledger_entry(source, json),
         disposition: Disposition::Lead(Box::new(LeadDraft {
             payload: Payload::from_json(json, chrono_tz::UTC).unwrap(),
             calendar_id: calendar,

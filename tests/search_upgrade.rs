@@ -5,13 +5,10 @@
 
 mod common;
 
-use chrono::Utc;
 use common::TestDir;
 use common::backend::{TestDatabase, storage_at};
 use leadgate_domain::payload::Payload;
-use leadgate_storage::{
-    LeadFilter, LedgerEntry, PageRequest, SourceRef, Storage, StoredRaw, Submission, SubmitOutcome,
-};
+use leadgate_storage::{LeadFilter, PageRequest, Storage, Submission, SubmitOutcome};
 
 /// The ids of the leads a search for `fragment` lists.
 async fn found(storage: &dyn Storage, fragment: &str) -> Vec<i64> {
@@ -39,17 +36,7 @@ async fn leads_stored_before_the_search_left_out_separators_are_found_after_the_
         .unwrap();
     let body = r#"{"Тема": "Заказ 50-60-70", "Телефон": "+7 (916) 123-45-67"}"#;
     let payload = Payload::from_json(body, chrono_tz::UTC).unwrap();
-    let ledger = LedgerEntry {
-        source: SourceRef::Http { id: source },
-        ledger_key: None,
-        mailbox_key: None,
-        message_id: None,
-        external_number: None,
-        received_at: Utc::now(),
-        raw: StoredRaw::new(body.as_bytes().to_vec()),
-        content_type: "application/json".to_owned(),
-        content_hash: None,
-    };
+    let ledger = common::backend::http_ledger_entry(source, body);
     let outcome = storage
         .submit_batch(&[Submission::lead(ledger, payload, calendar)])
         .await

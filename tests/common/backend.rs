@@ -324,3 +324,18 @@ pub async fn end_lock_sessions(conn: &mut sqlx::PgConnection) -> usize {
     .unwrap();
     ended.into_iter().filter(|ended| *ended).count()
 }
+
+/// The ledger entry of `body` received just now from the HTTP source `source`, as the intake records a post.
+pub fn http_ledger_entry(source: i64, body: &str) -> leadgate_storage::LedgerEntry {
+    leadgate_storage::LedgerEntry {
+        source: leadgate_storage::SourceRef::Http { id: source },
+        ledger_key: None,
+        mailbox_key: None,
+        message_id: None,
+        external_number: None,
+        received_at: chrono::Utc::now(),
+        content_hash: None,
+        raw: leadgate_storage::StoredRaw::new(body.as_bytes().to_vec()),
+        content_type: "application/json".to_owned(),
+    }
+}
