@@ -1,6 +1,7 @@
 //! A database an earlier leadgate wrote keeps its leads findable after the upgrade that made the lead search
 //! leave out spaces, hyphens, dots and brackets: the migration folds the search texts stored before and
-//! rebuilds the search index from them. On the backend the suite runs against.
+//! rebuilds the search index from them (with the leads' calendars, which SQLite's index carries since). On the
+//! backend the suite runs against.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
@@ -10,8 +11,8 @@ use common::backend::{TestDatabase, storage_at};
 use leadgate_domain::payload::Payload;
 use leadgate_storage::{LeadFilter, PageRequest, Storage, Submission, SubmitOutcome};
 
-/// The ids of the leads a search for `fragment` lists.
-async fn found(storage: &dyn Storage, fragment: &str) -> Vec<i64> {
+/// The ids of the leads a search for `fragment` lists, in `calendars` when given (a manager's view).
+async fn found(storage: &dyn Storage, fragment: &str, calendars: Option<&[i64]>) -> Vec<i64> {
     let filter = LeadFilter {
         search: Some(fragment.into()),
         ..LeadFilter::default()
@@ -20,7 +21,7 @@ async fn found(storage: &dyn Storage, fragment: &str) -> Vec<i64> {
         limit: 10,
         cursor: None,
     };
-    let leads = storage.leads(&filter, None, page).await.unwrap();
+    let leads = storage.leads(&filter, calendars, page).await.unwrap();
     leads.items.iter().map(|l| l.id).collect()
 }
 
@@ -51,7 +52,7 @@ async fn leads_stored_before_the_search_left_out_separators_are_found_after_the_
         .unwrap();
     db.close().await;
     assert!(
-        found(&*storage, "506070").await.is_empty(),
+        found(&*storage, "506070", None).await.is_empty(),
         "the unfolded text does not hold the subject's digits together"
     );
     drop(storage);
@@ -65,10 +66,12 @@ async fn leads_stored_before_the_search_left_out_separators_are_found_after_the_
         "(916) 123-45",
         "Заказ",
     ] {
-        assert_eq!(
-            found(&*upgraded, fragment).await,
-            vec![lead_id],
-            "{fragment}"
-        );
+        for calendars in [None, Some(&[calendar][..])] {
+            assert_eq!(
+                found(&*upgraded, fragment, calendars).await,
+                vec![lead_id],
+                "{fragment} in {calendars:?}"
+            );
+        }
     }
 }

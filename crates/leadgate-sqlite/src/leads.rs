@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{
-    Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
-    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
+    CalendarMarks, Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms,
+    ms, page_of, parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
@@ -410,7 +410,8 @@ impl SqliteStorage {
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_lead_search(&mut q, &self.lead_search(key).await?);
+            let marks = CalendarMarks::read(&self.pool, calendars).await?;
+            push_lead_search(&mut q, &self.lead_search(key).await?, &marks);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

@@ -330,10 +330,10 @@ impl SqliteStorage {
 
 /// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. A key of
 /// three characters or more is first looked up in the trigram index `leads_fts` (the leads that hold the
-/// search's trigrams), so that only those leads are read; the text then decides, exactly as for a shorter key,
-/// which is a scan.
-fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch) {
-    if let Some(trigrams) = lead_search_trigrams(search) {
+/// search's trigrams, narrowed to `calendars`), so that only those leads are read; the text then decides,
+/// exactly as for a shorter key, which is a scan. The caller tests the calendars.
+fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch, calendars: &CalendarMarks) {
+    if let Some(trigrams) = lead_search_trigrams(search, calendars) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
             .push_bind(trigrams)
             .push(") AND ");
@@ -347,20 +347,94 @@ const SEARCH_TRIGRAMS: usize = 32;
 
 /// The FTS5 query of the trigram index `leads_fts` that finds the leads holding every trigram `search` looks
 /// up (a superset of those that contain its key: the index keeps no positions, and a search leaves common
-/// trigrams out), each quoted as a literal, or `None` when it looks none up (a key shorter than three
-/// characters, which the index cannot serve).
-fn lead_search_trigrams(search: &LeadSearch) -> Option<String> {
+/// trigrams out), each quoted as a literal, and within `calendars` by their marks; or `None` when it looks no
+/// trigram up (a key shorter than three characters, which the index cannot serve).
+fn lead_search_trigrams(search: &LeadSearch, calendars: &CalendarMarks) -> Option<String> {
     if search.trigrams.is_empty() {
         return None;
     }
     let step = search.trigrams.len().div_ceil(SEARCH_TRIGRAMS);
-    let terms: Vec<String> = search
+    let trigrams = search
         .trigrams
         .iter()
         .step_by(step)
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
-    Some(terms.join(" AND "))
+        .map(|t| fts5_literal(t))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let marks = |ids: &[i64]| {
+        ids.iter()
+            .map(|&id| fts5_literal(&calendar_mark(id)))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    Some(match calendars {
+        CalendarMarks::Any => trigrams,
+        CalendarMarks::In(ids) => format!("{trigrams} AND ({})", marks(ids)),
+        CalendarMarks::NotIn(ids) => format!("({trigrams}) NOT ({})", marks(ids)),
+    })
+}
+
+/// `text` as an FTS5 string: quoted, its quotes doubled.
+fn fts5_literal(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// The calendars a search looks up in the trigram index by their marks ([`calendar_mark`]): the leads of
+/// several calendars are as many lists of the index to read beside the search's trigrams, so a viewer's
+/// calendars are asked for as the few it may see, or as the few it may not. The calendars themselves are
+/// tested too: the marks only narrow.
+#[derive(Debug, PartialEq, Eq)]
+enum CalendarMarks {
+    /// Every calendar: no mark.
+    Any,
+    /// Leads in one of these.
+    In(Vec<i64>),
+    /// Leads in none of these.
+    NotIn(Vec<i64>),
+}
+
+impl CalendarMarks {
+    /// The marks of the search of a viewer who may see `visible` (`None`: every calendar), out of the
+    /// calendars `all`.
+    fn of(visible: Option<&[i64]>, all: &[i64]) -> Self {
+        let Some(visible) = visible.filter(|v| !v.is_empty()) else {
+            return Self::Any;
+        };
+        let hidden: Vec<i64> = all
+            .iter()
+            .copied()
+            .filter(|id| !visible.contains(id))
+            .collect();
+        if hidden.is_empty() {
+            Self::Any
+        } else if hidden.len() < visible.len() {
+            Self::NotIn(hidden)
+        } else {
+            Self::In(visible.to_vec())
+        }
+    }
+
+    /// [`CalendarMarks::of`] the calendars in the database.
+    async fn read(pool: &SqlitePool, visible: Option<&[i64]>) -> Result<Self> {
+        if visible.is_none() {
+            return Ok(Self::Any);
+        }
+        let all: Vec<i64> = sqlx::query_scalar("SELECT id FROM calendars")
+            .fetch_all(pool)
+            .await?;
+        Ok(Self::of(visible, &all))
+    }
+}
+
+/// The mark the trigram index `leads_fts` carries for the calendar `id` beside a lead's search text (SQLite
+/// migration 0025 writes the same): one trigram of its own, a character from the Supplementary Private Use
+/// Area-A for each of the id's low three bytes, each from a block of 256 of its own. It only narrows a search:
+/// the calendar itself is tested too.
+fn calendar_mark(id: i64) -> String {
+    [(16, 0xF0000), (8, 0xF0100), (0, 0xF0200)]
+        .into_iter()
+        .filter_map(|(shift, block)| char::from_u32(block + ((id >> shift) & 0xFF) as u32))
+        .collect()
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`.
@@ -444,6 +518,7 @@ mod tests {
         push_lead_search(
             &mut q,
             &LeadSearch::new(key, &CommonTrigrams::default(), |_| true),
+            &CalendarMarks::Any,
         );
         q.push(" ORDER BY l.id DESC LIMIT 50");
         let steps: Vec<(i64, i64, i64, String)> =
@@ -484,7 +559,10 @@ mod tests {
     fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
         let trigrams = |fragment: &str| {
             let key = SearchKey::parse(fragment).unwrap();
-            lead_search_trigrams(&LeadSearch::new(key, &CommonTrigrams::default(), |_| true))
+            lead_search_trigrams(
+                &LeadSearch::new(key, &CommonTrigrams::default(), |_| true),
+                &CalendarMarks::Any,
+            )
         };
         assert_eq!(trigrams("00000").as_deref(), Some("\"000\""));
         assert_eq!(
@@ -499,6 +577,42 @@ mod tests {
         let long: String = ('a'..='z').chain('а'..='я').collect();
         let terms = trigrams(&long).unwrap();
         assert!(terms.split(" AND ").count() <= SEARCH_TRIGRAMS, "{terms}");
+    }
+
+    /// A viewer's search asks the index for the marks of the calendars it may see, or, when they are more, for
+    /// leads without the marks of those it may not; an administrator's for none. A mark is one trigram per
+    /// calendar, a character per byte of its id, each byte from a block of its own.
+    #[test]
+    fn a_search_in_calendars_asks_the_index_for_the_fewer_marks() {
+        let search = LeadSearch::new(
+            SearchKey::parse("abc").unwrap(),
+            &CommonTrigrams::default(),
+            |_| true,
+        );
+        let all = [1, 2, 3, 0x0A_0B0C];
+        let query = |visible: Option<&[i64]>| {
+            lead_search_trigrams(&search, &CalendarMarks::of(visible, &all)).unwrap()
+        };
+        assert_eq!(
+            query(Some(&[1, 0x0A_0B0C])),
+            "\"abc\" AND (\"\u{F0000}\u{F0100}\u{F0201}\" OR \"\u{F000A}\u{F010B}\u{F020C}\")"
+        );
+        assert_eq!(
+            query(Some(&[1, 2, 3])),
+            "(\"abc\") NOT (\"\u{F000A}\u{F010B}\u{F020C}\")"
+        );
+        assert_eq!(query(Some(&all)), "\"abc\"");
+        assert_eq!(query(None), "\"abc\"");
+        assert_eq!(
+            query(Some(&[])),
+            "\"abc\"",
+            "no calendar finds nothing anyway"
+        );
+        assert_eq!(
+            calendar_mark(0x0100_0001),
+            calendar_mark(1),
+            "the low 24 bits"
+        );
     }
 
     /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::{Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_contains};
+use super::{
+    CalendarMarks, Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_contains,
+};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
@@ -152,14 +154,18 @@ pub(super) async fn inbox(
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
+    let marks = match search {
+        Some(_) => CalendarMarks::read(pool, q.calendars.as_deref()).await?,
+        None => CalendarMarks::Any,
+    };
     if let Some(search) = search.filter(|_| runs == [(true, None), (false, None)]) {
-        let found = search_both_runs(pool, q, search, limit + 1).await?;
+        let found = search_both_runs(pool, q, search, &marks, limit + 1).await?;
         return Ok(InboxPage::from_runs(found, limit));
     }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for (in_new, after) in runs {
         let want = limit + 1 - found.len();
-        let mut run = inbox_run(q, search, in_new, after, want);
+        let mut run = inbox_run(q, search, &marks, in_new, after, want);
         let rows: Vec<SummaryRow> = run.build_query_as().fetch_all(pool).await?;
         for row in rows {
             found.push((in_new, row.into_summary()?));
@@ -180,11 +186,12 @@ pub(super) async fn inbox(
 fn inbox_run(
     q: &InboxQuery,
     search: Option<&LeadSearch>,
+    marks: &CalendarMarks,
     in_new: bool,
     after: Option<i64>,
     want: usize,
 ) -> QueryBuilder<Sqlite> {
-    let (mut b, id) = inbox_leads(q, search, summary_columns!());
+    let (mut b, id) = inbox_leads(q, search, marks, summary_columns!());
     match q.status {
         Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
         None if in_new => b.push(" AND l.status = 'new'"),
@@ -204,9 +211,10 @@ fn inbox_run(
 fn inbox_leads(
     q: &InboxQuery,
     search: Option<&LeadSearch>,
+    marks: &CalendarMarks,
     columns: &str,
 ) -> (QueryBuilder<Sqlite>, &'static str) {
-    let trigrams = search.and_then(lead_search_trigrams);
+    let trigrams = search.and_then(|s| lead_search_trigrams(s, marks));
     let id = if trigrams.is_some() {
         "leads_fts.rowid"
     } else {
@@ -245,9 +253,10 @@ async fn search_both_runs(
     pool: &SqlitePool,
     q: &InboxQuery,
     search: &LeadSearch,
+    marks: &CalendarMarks,
     want: usize,
 ) -> Result<Vec<(bool, LeadSummary)>> {
-    let mut b = both_runs_walk(q, search);
+    let mut b = both_runs_walk(q, search, marks);
     let mut walk = b.build_query_as::<RunRow>().fetch(pool);
     let (mut new, mut others) = (Vec::new(), Vec::new());
     while let Some(row) = walk.try_next().await? {
@@ -266,10 +275,15 @@ async fn search_both_runs(
 }
 
 /// The statement of [`search_both_runs`]: every lead the query shows, newest first, with whether it is new.
-fn both_runs_walk(q: &InboxQuery, search: &LeadSearch) -> QueryBuilder<Sqlite> {
+fn both_runs_walk(
+    q: &InboxQuery,
+    search: &LeadSearch,
+    marks: &CalendarMarks,
+) -> QueryBuilder<Sqlite> {
     let (mut b, id) = inbox_leads(
         q,
         Some(search),
+        marks,
         concat!(summary_columns!(), ", l.status = 'new' AS in_new"),
     );
     b.push(format!(" ORDER BY {id} DESC"));
@@ -520,9 +534,14 @@ mod tests {
                 LeadSearch::new(q.search_key().unwrap(), &CommonTrigrams::default(), |_| {
                     true
                 });
+            // Three of four calendars are asked for as not the fourth, one as itself.
+            let marks = CalendarMarks::of(q.calendars.as_deref(), &[1, 2, 3, 4]);
             let runs = [true, false]
-                .map(|in_new| inbox_run(&q, Some(&search), in_new, Some(1_000_000), 51));
-            for statement in runs.into_iter().chain([both_runs_walk(&q, &search)]) {
+                .map(|in_new| inbox_run(&q, Some(&search), &marks, in_new, Some(1_000_000), 51));
+            for statement in runs
+                .into_iter()
+                .chain([both_runs_walk(&q, &search, &marks)])
+            {
                 let plan = plan(&storage.pool, statement).await;
                 assert!(
                     plan.lines()

@@ -263,8 +263,10 @@ impl TestDatabase {
     }
 
     /// Gives lead `lead_id` the search text `text`, as a version of leadgate before the search left out spaces
-    /// and hyphens stored it, and forgets that the migration folding the stored texts ran, so that the next
-    /// open runs it on this database (with the trigram index holding `text`, as that version left it).
+    /// and hyphens stored it, and puts the database back to that version's schema of the search: the trigram
+    /// index as migration 0021 made it (holding `text`), and no record of the migrations since (0024 folds the
+    /// stored texts, 0025 gives the index the calendars). The next open runs them on this database, as an
+    /// upgrade from that version does.
     ///
     /// # Errors
     /// Database errors.
@@ -275,12 +277,19 @@ impl TestDatabase {
             .execute(&self.pool)
             .await
             .map_err(Error::from)?;
-        sqlx::query(
-            "DELETE FROM _sqlx_migrations WHERE description = 'lead search ignores separators'",
-        )
-        .execute(&self.pool)
+        // 0021 drops the index and its triggers and makes them again, from the leads' texts as they are.
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        sqlx::raw_sql(include_str!(
+            "../migrations/0021_lead_search_index_without_positions.sql"
+        ))
+        .execute(&mut *tx)
         .await
         .map_err(Error::from)?;
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 24")
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
         Ok(())
     }
 

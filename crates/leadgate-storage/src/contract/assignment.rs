@@ -143,6 +143,25 @@ pub async fn a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee(s:
         ok("move", s.move_lead(id, to, Some(anna)).await),
     );
     assert_eq!(moved.calendar.id, to);
+    // A search in calendars finds the leads in them now: the moved lead in its new one only. (A viewer of one
+    // calendar or of two of the three.)
+    let third = ok("third", s.upsert_calendar("third", None).await);
+    for (calendars, found) in [
+        (vec![to], vec![id]),
+        (vec![from], vec![other]),
+        (vec![to, third], vec![id]),
+        (vec![from, third], vec![other]),
+    ] {
+        let query = InboxQuery {
+            calendars: Some(calendars.clone()),
+            search: Some("925000008".into()),
+            limit: 10,
+            ..InboxQuery::default()
+        };
+        let page = ok("search", s.inbox(&query).await);
+        let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
+        assert_eq!(ids, found, "a search in calendars {calendars:?}");
+    }
     ok("again", s.move_lead(id, to, Some(anna)).await);
     let history = ok("history", s.lead_history(id).await);
     assert_eq!(history.len(), 1, "moving where it is records nothing");
