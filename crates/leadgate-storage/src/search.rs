@@ -68,10 +68,10 @@ pub struct LeadSearch {
     /// What the lead's search text must contain.
     pub key: SearchKey,
     /// The key's distinct trigrams to look up, sorted: of those the index holds, the ones not
-    /// [`CommonTrigrams`], or all of them when every one is common; none for a key shorter than three
-    /// characters.
+    /// [`CommonTrigrams`]; when every one is common, those of them that narrow the sample
+    /// ([`CommonTrigrams::narrowing`]); none for a key shorter than three characters.
     pub trigrams: Vec<String>,
-    /// Whether common trigrams of the key were left out of [`LeadSearch::trigrams`].
+    /// Whether common trigrams of the key were left out of [`LeadSearch::trigrams`] for its uncommon ones.
     pub narrowed: bool,
 }
 
@@ -90,10 +90,15 @@ impl LeadSearch {
         let rare: Vec<[char; 3]> = all
             .iter()
             .copied()
-            .filter(|t| !common.0.contains(t))
+            .filter(|t| !common.texts_with.contains_key(t))
             .collect();
         let narrowed = !rare.is_empty() && rare.len() < all.len();
-        let chosen = if rare.is_empty() { all } else { rare };
+        let mut chosen = if rare.is_empty() {
+            common.narrowing(&all)
+        } else {
+            rare
+        };
+        chosen.sort_unstable();
         Self {
             key,
             trigrams: chosen.iter().map(|t| t.iter().collect()).collect(),
@@ -103,38 +108,85 @@ impl LeadSearch {
 }
 
 /// The trigrams common among the leads' search texts: each in more than one text in [`COMMON_SHARE`] of a
-/// sample of them. A common trigram's list in a trigram index is long (the operator code of most phones, a word
-/// every subject starts with): reading it is most of a search's time, and it narrows the leads little. So a
-/// search asks the index for its key's other trigrams only, when it has any. Which leads a search finds never
-/// depends on it: the search text decides.
+/// sample of them, with the texts of the sample it is in. A common trigram's list in a trigram index is long
+/// (the operator code of most phones, a word every subject starts with, a common surname): reading it is most
+/// of a search's time, and it narrows the leads little. So a search asks the index for its key's other
+/// trigrams only, when it has any, and otherwise for those of its common ones that narrow the sample. Which
+/// leads a search finds never depends on it: the search text decides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommonTrigrams(HashSet<[char; 3]>);
+pub struct CommonTrigrams {
+    /// Each common trigram, with the texts of the sample that hold it (a bit per text).
+    texts_with: HashMap<[char; 3], Vec<u64>>,
+}
 
 /// A trigram in more than one text in this many of a sample is common.
 pub const COMMON_SHARE: usize = 20;
 
+/// How many entries of a trigram's list in an index cost as much as reading one lead it lets through. A
+/// common trigram is looked up beside another one only when it leaves out more than one lead of the sample
+/// in this many of those it is in. (FTS5 reads a list entry in tens of nanoseconds; a lead read and tested
+/// takes microseconds.)
+const ENTRIES_PER_LEAD: usize = 50;
+
 impl CommonTrigrams {
     /// The trigrams common among `texts` (a sample of search texts).
     pub fn of_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let sets: Vec<HashSet<[char; 3]>> = texts
+            .into_iter()
+            .map(|text| {
+                let chars: Vec<char> = text.chars().collect();
+                chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+            })
+            .collect();
         let mut counts: HashMap<[char; 3], usize> = HashMap::new();
-        let mut sampled = 0;
-        let mut seen = HashSet::new();
-        for text in texts {
-            sampled += 1;
-            let chars: Vec<char> = text.chars().collect();
-            seen.clear();
-            seen.extend(chars.windows(3).map(|w| [w[0], w[1], w[2]]));
-            for trigram in &seen {
-                *counts.entry(*trigram).or_default() += 1;
+        for trigram in sets.iter().flatten() {
+            *counts.entry(*trigram).or_default() += 1;
+        }
+        let mut texts_with: HashMap<[char; 3], Vec<u64>> = counts
+            .into_iter()
+            .filter(|&(_, n)| n * COMMON_SHARE > sets.len())
+            .map(|(trigram, _)| (trigram, vec![0; sets.len().div_ceil(64)]))
+            .collect();
+        for (i, set) in sets.iter().enumerate() {
+            for trigram in set {
+                if let Some(bits) = texts_with.get_mut(trigram) {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
             }
         }
-        Self(
-            counts
-                .into_iter()
-                .filter(|&(_, n)| n * COMMON_SHARE > sampled)
-                .map(|(trigram, _)| trigram)
-                .collect(),
-        )
+        Self { texts_with }
+    }
+
+    /// Whether `trigram` is common.
+    pub fn contains(&self, trigram: &[char; 3]) -> bool {
+        self.texts_with.contains_key(trigram)
+    }
+
+    /// Of `trigrams`, all common, those worth looking up together: the rarest in the sample, then each other
+    /// that leaves out enough of the sample's texts the ones before let through ([`ENTRIES_PER_LEAD`]). The
+    /// trigrams of one word (the letters of a common surname) are in the same texts: the first of them
+    /// narrows the search as much as all of them, and each other's list would be read for nothing.
+    fn narrowing(&self, trigrams: &[[char; 3]]) -> Vec<[char; 3]> {
+        let ones = |bits: &[u64]| bits.iter().map(|b| b.count_ones() as usize).sum::<usize>();
+        let mut by_count: Vec<(&[char; 3], &Vec<u64>)> = trigrams
+            .iter()
+            .filter_map(|t| self.texts_with.get_key_value(t))
+            .collect();
+        by_count.sort_by_key(|&(t, bits)| (ones(bits), *t));
+        let mut chosen = Vec::new();
+        let mut through: Option<Vec<u64>> = None;
+        for (trigram, bits) in by_count {
+            let narrowed: Vec<u64> = match &through {
+                None => bits.clone(),
+                Some(through) => through.iter().zip(bits).map(|(a, b)| a & b).collect(),
+            };
+            let left_out = through.as_deref().map_or(usize::MAX, ones) - ones(&narrowed);
+            if left_out.saturating_mul(ENTRIES_PER_LEAD) > ones(bits) {
+                chosen.push(*trigram);
+                through = Some(narrowed);
+            }
+        }
+        chosen
     }
 }
 
@@ -207,15 +259,16 @@ mod tests {
     fn a_search_leaves_the_common_trigrams_out_of_its_index_lookup() {
         let texts: Vec<String> = (0..100).map(|i| format!("+7916{:07}", i * 7919)).collect();
         let common = CommonTrigrams::of_texts(texts.iter().map(String::as_str));
-        assert!(common.0.contains(&['7', '9', '1']), "{common:?}");
-        assert!(!common.0.contains(&['6', '1', '2']), "{common:?}");
+        assert!(common.contains(&['7', '9', '1']), "{common:?}");
+        assert!(!common.contains(&['6', '1', '2']), "{common:?}");
         assert_eq!(
             search("916 123", &common),
             (strings(&["123", "161", "612"]), true)
         );
         assert_eq!(
             search("+7916", &common),
-            (strings(&["+79", "791", "916"]), false)
+            (strings(&["+79"]), false),
+            "all common and in the same texts: one of them narrows as much as the three"
         );
         assert_eq!(search("91", &common), (vec![], false));
         assert_eq!(
@@ -226,8 +279,38 @@ mod tests {
         let key = SearchKey::parse("+79-16").unwrap();
         assert_eq!(
             LeadSearch::new(key, &common, alphanumeric).trigrams,
-            ["791", "916"],
-            "of the trigrams an index holds only; all, as both are common"
+            ["791"],
+            "of the trigrams an index holds only"
+        );
+    }
+
+    /// When every trigram of a key is common, the search asks for the rarest, and for each other one only when
+    /// it narrows the sample further: a common surname's trigrams all stand in the same texts, so one of them
+    /// is asked for; two common trigrams of unrelated words each narrow the other's texts, so both are.
+    #[test]
+    fn of_common_trigrams_a_search_asks_for_those_that_narrow_the_sample() {
+        let texts: Vec<String> = (0..100)
+            .map(|i| {
+                let surname = if i % 8 == 0 {
+                    "кузнецова"
+                } else {
+                    "петрова"
+                };
+                let first = if i % 2 == 0 { "aba" } else { "ccc" };
+                let second = if i % 3 == 0 { "bab" } else { "ddd" };
+                format!("{surname}{i}\n{first}|{second}")
+            })
+            .collect();
+        let common = CommonTrigrams::of_texts(texts.iter().map(String::as_str));
+        let (trigrams, narrowed) = search("Кузнецова", &common);
+        assert_eq!(trigrams.len(), 1, "{trigrams:?}");
+        assert!(!narrowed);
+        assert_ne!(trigrams, ["ова"], "the rarest: ова is in every text");
+        assert_eq!(search("abab", &common), (strings(&["aba", "bab"]), false));
+        assert_eq!(
+            search("Кузнецова 17", &common),
+            (strings(&["а17"]), true),
+            "an uncommon trigram is asked for alone, as before"
         );
     }
 }
