@@ -412,10 +412,11 @@ async fn migrate(pool: &PgPool) -> Result<()> {
 
 /// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. The trigram
 /// index `leads_search_by_calendar` serves it. A search that leaves common trigrams out
-/// ([`LeadSearch::narrowed`]) asks the index for its other trigrams, each on its own, and the key decides;
-/// any other is one `LIKE`, whose trigrams `pg_trgm` takes itself. (Given the trigrams of a common surname each
-/// on its own, the planner expects a few leads and leaves the calendars the viewer may see out of the index
-/// read, to test each of the surname's leads in the table instead.)
+/// ([`LeadSearch::narrowed`]) asks the index for the trigrams it kept, each on its own, and the key decides
+/// (a common surname: one of its trigrams, whose list is as long as each other's); any other is one `LIKE`,
+/// whose trigrams `pg_trgm` takes itself. (Given all the trigrams of a common surname each on its own, the
+/// planner expected a few leads and left the calendars the viewer may see out of the index read, to test each
+/// of the surname's leads in the table instead.)
 fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch) {
     if !search.narrowed {
         let escaped = search
