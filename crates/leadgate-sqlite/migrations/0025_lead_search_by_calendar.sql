@@ -3,11 +3,11 @@
 -- manager's calendar (or a phone's digits, common to thousands of leads) had every one of its matches read
 -- from the table to learn its calendar, and none shown.
 --
--- The calendar is indexed as a mark of three characters from the Supplementary Private Use Area-A, one per
--- byte of its id and each byte from a block of its own (U+F0000, U+F0100, U+F0200), so that the mark is one
--- trigram of its own (`leadgate_sqlite`'s `calendar_mark` writes the same). The mark only narrows: the search
--- still tests every lead's calendar and text, so a text that happened to hold such characters, or two
--- calendars whose ids agree in their low 24 bits, are never shown wrongly.
+-- The calendar is indexed as a mark of three capital Latin letters, its id in base 26 (modulo 26^3), so that
+-- the mark is one trigram. A search text is lower-cased when it is written, so it never holds a mark, and a
+-- search key never asks for one: a search may ask for the leads without the marks of the calendars a viewer
+-- may not see. Two calendars whose ids share a mark are told apart by the search itself (`leadgate_sqlite`'s
+-- `calendar_mark` writes the same marks), which tests every lead's calendar as before.
 --
 -- The index holds no copy of the texts (content = ''): it is written by the triggers alone, with the values
 -- they are given, and read for lead ids only.
@@ -23,28 +23,23 @@ CREATE VIRTUAL TABLE leads_fts USING fts5(
 CREATE TRIGGER leads_fts_insert AFTER INSERT ON leads BEGIN
     INSERT INTO leads_fts (rowid, search_text, calendar) VALUES (
         new.id, new.search_text,
-        char(983040 + ((new.calendar_id >> 16) & 255), 983296 + ((new.calendar_id >> 8) & 255),
-            983552 + (new.calendar_id & 255)));
+        char(65 + (new.calendar_id / 676) % 26, 65 + (new.calendar_id / 26) % 26, 65 + new.calendar_id % 26));
 END;
 CREATE TRIGGER leads_fts_delete AFTER DELETE ON leads BEGIN
     INSERT INTO leads_fts (leads_fts, rowid, search_text, calendar) VALUES (
         'delete', old.id, old.search_text,
-        char(983040 + ((old.calendar_id >> 16) & 255), 983296 + ((old.calendar_id >> 8) & 255),
-            983552 + (old.calendar_id & 255)));
+        char(65 + (old.calendar_id / 676) % 26, 65 + (old.calendar_id / 26) % 26, 65 + old.calendar_id % 26));
 END;
 CREATE TRIGGER leads_fts_update AFTER UPDATE OF search_text, calendar_id ON leads BEGIN
     INSERT INTO leads_fts (leads_fts, rowid, search_text, calendar) VALUES (
         'delete', old.id, old.search_text,
-        char(983040 + ((old.calendar_id >> 16) & 255), 983296 + ((old.calendar_id >> 8) & 255),
-            983552 + (old.calendar_id & 255)));
+        char(65 + (old.calendar_id / 676) % 26, 65 + (old.calendar_id / 26) % 26, 65 + old.calendar_id % 26));
     INSERT INTO leads_fts (rowid, search_text, calendar) VALUES (
         new.id, new.search_text,
-        char(983040 + ((new.calendar_id >> 16) & 255), 983296 + ((new.calendar_id >> 8) & 255),
-            983552 + (new.calendar_id & 255)));
+        char(65 + (new.calendar_id / 676) % 26, 65 + (new.calendar_id / 26) % 26, 65 + new.calendar_id % 26));
 END;
 
 INSERT INTO leads_fts (rowid, search_text, calendar)
 SELECT id, search_text,
-    char(983040 + ((calendar_id >> 16) & 255), 983296 + ((calendar_id >> 8) & 255),
-        983552 + (calendar_id & 255))
+    char(65 + (calendar_id / 676) % 26, 65 + (calendar_id / 26) % 26, 65 + calendar_id % 26)
 FROM leads;

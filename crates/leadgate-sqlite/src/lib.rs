@@ -405,9 +405,15 @@ impl CalendarMarks {
             .copied()
             .filter(|id| !visible.contains(id))
             .collect();
+        // A hidden calendar whose mark a visible one shares cannot be left out by its mark.
+        let shared = hidden.iter().any(|&h| {
+            visible
+                .iter()
+                .any(|&v| calendar_mark(v) == calendar_mark(h))
+        });
         if hidden.is_empty() {
             Self::Any
-        } else if hidden.len() < visible.len() {
+        } else if hidden.len() < visible.len() && !shared {
             Self::NotIn(hidden)
         } else {
             Self::In(visible.to_vec())
@@ -427,13 +433,12 @@ impl CalendarMarks {
 }
 
 /// The mark the trigram index `leads_fts` carries for the calendar `id` beside a lead's search text (SQLite
-/// migration 0025 writes the same): one trigram of its own, a character from the Supplementary Private Use
-/// Area-A for each of the id's low three bytes, each from a block of 256 of its own. It only narrows a search:
-/// the calendar itself is tested too.
+/// migration 0025 writes the same): three capital Latin letters, the id in base 26 modulo 26³, so one trigram.
+/// A search text is lower-cased when written ([`leadgate_storage::search_folded`]), so it never holds a mark.
 fn calendar_mark(id: i64) -> String {
-    [(16, 0xF0000), (8, 0xF0100), (0, 0xF0200)]
+    [676, 26, 1]
         .into_iter()
-        .filter_map(|(shift, block)| char::from_u32(block + ((id >> shift) & 0xFF) as u32))
+        .map(|place| char::from(b'A' + (id / place).rem_euclid(26) as u8))
         .collect()
 }
 
@@ -581,7 +586,7 @@ mod tests {
 
     /// A viewer's search asks the index for the marks of the calendars it may see, or, when they are more, for
     /// leads without the marks of those it may not; an administrator's for none. A mark is one trigram per
-    /// calendar, a character per byte of its id, each byte from a block of its own.
+    /// calendar: its id in base 26, in capital letters.
     #[test]
     fn a_search_in_calendars_asks_the_index_for_the_fewer_marks() {
         let search = LeadSearch::new(
@@ -589,18 +594,15 @@ mod tests {
             &CommonTrigrams::default(),
             |_| true,
         );
-        let all = [1, 2, 3, 0x0A_0B0C];
+        let all = [1, 2, 3, 26 * 26 * 4 + 26 * 5 + 6];
         let query = |visible: Option<&[i64]>| {
             lead_search_trigrams(&search, &CalendarMarks::of(visible, &all)).unwrap()
         };
         assert_eq!(
-            query(Some(&[1, 0x0A_0B0C])),
-            "\"abc\" AND (\"\u{F0000}\u{F0100}\u{F0201}\" OR \"\u{F000A}\u{F010B}\u{F020C}\")"
+            query(Some(&[1, all[3]])),
+            "\"abc\" AND (\"AAB\" OR \"EFG\")"
         );
-        assert_eq!(
-            query(Some(&[1, 2, 3])),
-            "(\"abc\") NOT (\"\u{F000A}\u{F010B}\u{F020C}\")"
-        );
+        assert_eq!(query(Some(&[1, 2, 3])), "(\"abc\") NOT (\"EFG\")");
         assert_eq!(query(Some(&all)), "\"abc\"");
         assert_eq!(query(None), "\"abc\"");
         assert_eq!(
@@ -608,10 +610,13 @@ mod tests {
             "\"abc\"",
             "no calendar finds nothing anyway"
         );
+        // 26³ calendars on, the marks come round again: a hidden calendar that shares a visible one's mark is
+        // not left out by it.
+        let again = 26 * 26 * 26 + 1;
+        assert_eq!(calendar_mark(again), calendar_mark(1));
         assert_eq!(
-            calendar_mark(0x0100_0001),
-            calendar_mark(1),
-            "the low 24 bits"
+            CalendarMarks::of(Some(&[1, 2]), &[1, 2, again]),
+            CalendarMarks::In(vec![1, 2])
         );
     }
 
