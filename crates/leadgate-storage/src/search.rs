@@ -68,8 +68,8 @@ pub struct LeadSearch {
     /// What the lead's search text must contain.
     pub key: SearchKey,
     /// The key's distinct trigrams to look up, sorted: of those the index holds, the ones not
-    /// [`CommonTrigrams`]; when every one is common, those of them that narrow the sample
-    /// ([`CommonTrigrams::narrowing`]); none for a key shorter than three characters.
+    /// [`CommonTrigrams`]; when every one is common, the rarest of them and each other that narrows the
+    /// sample further; none for a key shorter than three characters.
     pub trigrams: Vec<String>,
     /// Whether trigrams of the key were left out of [`LeadSearch::trigrams`]: common ones, for its uncommon
     /// ones or for fewer common ones that narrow as much.
