@@ -410,8 +410,9 @@ impl SqliteStorage {
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            let marks = CalendarMarks::read(&self.pool, calendars).await?;
-            push_lead_search(&mut q, &self.lead_search(key).await?, &marks);
+            let search = self.lead_search(key).await?;
+            let marks = CalendarMarks::read(&self.pool, &search, calendars).await?;
+            push_lead_search(&mut q, &search, &marks);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

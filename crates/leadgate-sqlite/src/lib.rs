@@ -420,9 +420,10 @@ impl CalendarMarks {
         }
     }
 
-    /// [`CalendarMarks::of`] the calendars in the database.
-    async fn read(pool: &SqlitePool, visible: Option<&[i64]>) -> Result<Self> {
-        if visible.is_none() {
+    /// The marks `search` asks the index for: [`CalendarMarks::of`] the calendars in the database, read only
+    /// when the search looks trigrams up in a viewer's calendars.
+    async fn read(pool: &SqlitePool, search: &LeadSearch, visible: Option<&[i64]>) -> Result<Self> {
+        if visible.is_none() || search.trigrams.is_empty() {
             return Ok(Self::Any);
         }
         let all: Vec<i64> = sqlx::query_scalar("SELECT id FROM calendars")

@@ -155,7 +155,7 @@ pub(super) async fn inbox(
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
     let marks = match search {
-        Some(_) => CalendarMarks::read(pool, q.calendars.as_deref()).await?,
+        Some(search) => CalendarMarks::read(pool, search, q.calendars.as_deref()).await?,
         None => CalendarMarks::Any,
     };
     if let Some(search) = search.filter(|_| runs == [(true, None), (false, None)]) {

@@ -91,7 +91,7 @@ impl LeadSearch {
         let rare: Vec<[char; 3]> = all
             .iter()
             .copied()
-            .filter(|t| !common.texts_with.contains_key(t))
+            .filter(|t| !common.contains(t))
             .collect();
         let mut chosen = if rare.is_empty() {
             common.narrowing(&all)
@@ -159,7 +159,7 @@ impl CommonTrigrams {
     }
 
     /// Whether `trigram` is common.
-    pub fn contains(&self, trigram: &[char; 3]) -> bool {
+    fn contains(&self, trigram: &[char; 3]) -> bool {
         self.texts_with.contains_key(trigram)
     }
 
