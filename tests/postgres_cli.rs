@@ -224,6 +224,7 @@ async fn migrate_logs_the_migrations_it_applies() {
     assert!(first.status.success(), "{log}");
     assert!(log.contains("applying database migrations"), "{log}");
     assert!(log.contains("0016 lead search ignores separators"), "{log}");
+    assert!(log.contains("0017 lead search keys"), "{log}");
     assert!(log.contains("database migrations applied"), "{log}");
     let again = migrate();
     let (_, log) = text(&again);

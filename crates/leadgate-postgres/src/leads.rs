@@ -406,7 +406,7 @@ impl PgStorage {
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_lead_search(&mut q, &self.lead_search(key).await?);
+            push_lead_search(&mut q, &self.lead_search(key).await?, calendars);
         }
         // Written in, not bound, so that the statement keeps one plan (see `summaries::inbox`).
         q.push(format_args!(

@@ -410,31 +410,23 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
 }
 
-/// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. The trigram
-/// index `leads_search_by_calendar` serves it. A search that leaves common trigrams out
-/// ([`LeadSearch::narrowed`]) asks the index for the trigrams it kept, each on its own, and the key decides
-/// (a common surname: one of its trigrams, whose list is as long as each other's); any other is one `LIKE`,
-/// whose trigrams `pg_trgm` takes itself. (Given all the trigrams of a common surname each on its own, the
-/// planner expected a few leads and left the calendars the viewer may see out of the index read, to test each
-/// of the surname's leads in the table instead.)
-fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch) {
-    if !search.narrowed {
-        let escaped = search
-            .key
-            .as_str()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        q.push("l.search_text LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\'");
-        return;
-    }
+/// Appends the condition that a lead (`l`) in one of `calendars` (`None`: any) is found by `search`: its
+/// search text contains the key. The index `leads_search_keys` (migration 0017) serves it: it is asked for
+/// each of the search's trigrams in each of the calendars, so it hands out only leads of those calendars that
+/// hold them all, and the key decides. A key shorter than three characters has no trigram: the leads are
+/// tested one by one.
+fn push_lead_search(
+    q: &mut QueryBuilder<Postgres>,
+    search: &LeadSearch,
+    calendars: Option<&[i64]>,
+) {
     for trigram in &search.trigrams {
-        // Letters and digits only (see `trigram_indexed`): nothing in it is special to `LIKE`.
-        q.push("l.search_text LIKE ")
-            .push_bind(format!("%{trigram}%"))
-            .push(" AND ");
+        q.push("lead_search_keys(l.calendar_id, l.search_text) && lead_search_keys_in(");
+        match calendars {
+            Some(calendars) => q.push_bind(calendars.to_vec()),
+            None => q.push("ARRAY(SELECT id FROM calendars)"),
+        };
+        q.push(", ").push_bind(trigram.clone()).push(") AND ");
     }
     push_lead_contains(q, &search.key);
 }
@@ -447,21 +439,14 @@ fn push_lead_contains(q: &mut QueryBuilder<Postgres>, key: &SearchKey) {
         .push(") > 0");
 }
 
-/// Whether `pg_trgm` indexes a trigram: it takes the trigrams of words, runs of letters and digits.
-fn trigram_indexed(trigram: &[char; 3]) -> bool {
-    trigram.iter().all(|c| c.is_alphanumeric())
-}
-
 impl PgStorage {
     /// The search for `key` ([`CommonTrigramsCache::search`]), sampling the newest leads' search texts when due.
     async fn lead_search(&self, key: SearchKey) -> Result<LeadSearch> {
-        let sample = sqlx::query_scalar("SELECT search_text FROM leads ORDER BY id DESC LIMIT $1")
-            .bind(i64::from(CommonTrigramsCache::SAMPLE))
-            .fetch_all(&self.pool);
-        Ok(self
-            .common_trigrams
-            .search(key, trigram_indexed, sample)
-            .await?)
+        let sample =
+            sqlx::query_as("SELECT search_text, calendar_id FROM leads ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(CommonTrigramsCache::SAMPLE))
+                .fetch_all(&self.pool);
+        Ok(self.common_trigrams.search(key, sample).await?)
     }
 }
 
@@ -505,6 +490,31 @@ mod tests {
         ] {
             let message = parse_url(bad).unwrap_err().to_string();
             assert!(!message.contains("s3cret"), "{message}");
+        }
+    }
+
+    /// A search asks the index of trigrams in calendars (`leads_search_keys`) for its trigrams in the viewer's
+    /// calendars, or in every calendar: the statement's expression is the index's, so the plan reads it.
+    #[tokio::test]
+    async fn a_search_reads_the_index_of_trigrams_in_calendars() {
+        let db = testing::FreshPg::new().await;
+        let mut conn = db.storage().pool.acquire().await.unwrap();
+        // An empty table is read whole otherwise: what is asked here is whether the index can serve.
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let key = SearchKey::parse("Кузнецова").unwrap();
+        let search = LeadSearch::new(key, &leadgate_storage::CommonTrigrams::default());
+        for calendars in [Some(&[1, 2][..]), None] {
+            let mut q = QueryBuilder::<Postgres>::new("EXPLAIN SELECT l.id FROM leads l WHERE ");
+            push_lead_search(&mut q, &search, calendars);
+            let plan: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await.unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("Bitmap Index Scan on leads_search_keys"),
+                "{calendars:?}: {plan}"
+            );
         }
     }
 

@@ -2,8 +2,8 @@
 //! pulse, the calendar views' days and the calendar feed, as light [`LeadSummary`] rows.
 //!
 //! Lists read only the columns they show, and every list is a keyset walk of an index:
-//! `id < cursor ORDER BY id DESC`, never `OFFSET`. A text search is a substring of the lower-cased search
-//! text (`LIKE '%fragment%'`), which the trigram index on it serves; in the inbox it narrows each run.
+//! `id < cursor ORDER BY id DESC`, never `OFFSET`. A text search is a substring of the folded search text,
+//! which the index of its trigrams in the lead's calendar serves; in the inbox it narrows each run.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -181,6 +181,11 @@ fn push_status(b: &mut QueryBuilder<Postgres>, q: &InboxQuery, in_new: bool) {
 /// How many of a run's newest leads a search tests itself before it leaves the rest to the planner.
 const SEARCH_WALK: usize = 500;
 
+/// A search whose key at most this many of the newest leads sampled in the viewer's calendars hold
+/// ([`LeadSearch::sampled_in`]) reads its matches from the index at once: about one lead in a thousand or
+/// fewer lately, too few for a walk of the newest to fill a page.
+const SPARSE_IN_SAMPLE: usize = 2;
+
 /// The newest `want` leads of the `runs` (each from its cursor) that hold `search`, run by run: each lead's id
 /// with whether it is of the run of new leads.
 ///
@@ -194,8 +199,11 @@ const SEARCH_WALK: usize = 500;
 /// carries the calendar, so matches the viewer may not see stay in it), sorted (`l.id + 0`: an order no index
 /// gives, so the plan cannot be a walk). When the runs of new leads and of the others both have no match
 /// among their newest, one such statement reads the rest of both: one index read instead of two (a phone
-/// fragment's short trigrams, common to every phone, are most of a search's time). Searches are unnamed
-/// statements, planned for their own fragment every time.
+/// fragment's short trigrams, common to every phone, are most of a search's time). A key the sample of the
+/// newest leads holds (almost) nowhere in the viewer's calendars ([`SPARSE_IN_SAMPLE`]) skips the walks when
+/// the index can serve it (three characters or more): its matches come from the index at once, in one
+/// statement for all runs. Searches are unnamed statements,
+/// planned for their own fragment every time.
 async fn search_runs(
     pool: &PgPool,
     q: &InboxQuery,
@@ -203,6 +211,10 @@ async fn search_runs(
     want: usize,
     search: &LeadSearch,
 ) -> Result<Vec<(bool, i64)>> {
+    let rare_lately = search.sampled_in(q.calendars.as_deref()) <= SPARSE_IN_SAMPLE;
+    if rare_lately && !search.trigrams.is_empty() {
+        return search_rest(pool, q, runs, want, search, true).await;
+    }
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
     for (i, &(in_new, after)) in runs.iter().enumerate() {
@@ -222,13 +234,13 @@ async fn search_runs(
         if sparse && let Some(&(next_new, next_after)) = runs.get(i + 1) {
             let next = walk_run(pool, q, next_new, next_after, &search.key).await?;
             if let Some(next_oldest) = next.oldest.filter(|_| next.hits.is_empty()) {
-                let rest = [(in_new, oldest), (next_new, next_oldest)];
+                let rest = [(in_new, Some(oldest)), (next_new, Some(next_oldest))];
                 ids.extend(search_rest(pool, q, &rest, need, search, true).await?);
                 break;
             }
             walked_ahead = Some(next);
         }
-        let rest = [(in_new, oldest)];
+        let rest = [(in_new, Some(oldest))];
         ids.extend(search_rest(pool, q, &rest, need - walk.hits.len(), search, sparse).await?);
         if ids.len() == want {
             break;
@@ -271,23 +283,23 @@ async fn walk_run(
     })
 }
 
-/// The newest `limit` leads holding `search` in the `runs`, each before its lead: the planner's choice of
+/// The newest `limit` leads holding `search` in the `runs`, each before its lead if any: the planner's choice of
 /// plan, or, for matches too `sparse` for a walk, the index's matches sorted. Several runs (the new leads
 /// and the others, with no status filter) come in their order, new first.
 async fn search_rest(
     pool: &PgPool,
     q: &InboxQuery,
-    runs: &[(bool, i64)],
+    runs: &[(bool, Option<i64>)],
     limit: usize,
     search: &LeadSearch,
     sparse: bool,
 ) -> Result<Vec<(bool, i64)>> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");
-    push_lead_search(&mut b, search);
+    push_lead_search(&mut b, search, q.calendars.as_deref());
     let order = if sparse { "l.id + 0" } else { "l.id" };
     match runs {
         [(in_new, before)] => {
-            push_run(&mut b, q, *in_new, Some(*before));
+            push_run(&mut b, q, *in_new, *before);
             b.push(format_args!(" ORDER BY {order} DESC LIMIT {limit}"));
         }
         _ => {
@@ -296,7 +308,10 @@ async fn search_rest(
             for (i, &(in_new, before)) in runs.iter().enumerate() {
                 b.push(if i == 0 { " AND ((1 = 1" } else { " OR (1 = 1" });
                 push_status(&mut b, q, in_new);
-                b.push(" AND l.id < ").push_bind(before).push(")");
+                if let Some(before) = before {
+                    b.push(" AND l.id < ").push_bind(before);
+                }
+                b.push(")");
             }
             b.push(format_args!(
                 ") ORDER BY l.status = 'new' DESC, {order} DESC LIMIT {limit}"

@@ -279,24 +279,38 @@ impl TestDatabase {
     }
 
     /// Gives lead `lead_id` the search text `text`, as a version of leadgate before the search left out spaces
-    /// and hyphens stored it, and forgets that the migration folding the stored texts ran, so that the next
-    /// open runs it on this database (with the trigram index holding `text`, as that version left it).
+    /// and hyphens stored it, and puts the database back to that version's schema of the search: the trigram
+    /// index beside the calendar as migration 0015 made it (holding `text`), and no record of the migrations
+    /// since (0016 folds the stored texts, 0017 keys the trigrams by calendar). The next open runs them on this
+    /// database, as an upgrade from that version does.
     ///
     /// # Errors
     /// Database errors.
     pub async fn unfold_search_text(&self, lead_id: i64, text: &str) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::raw_sql(
+            "DROP INDEX leads_search_keys;
+             DROP FUNCTION lead_search_keys(bigint, text);
+             DROP FUNCTION lead_search_keys_in(bigint[], text);
+             DELETE FROM _sqlx_migrations WHERE version >= 16;",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query("UPDATE leads SET search_text = $1 WHERE id = $2")
             .bind(text)
             .bind(lead_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        sqlx::query(
-            "DELETE FROM _sqlx_migrations WHERE description = 'lead search ignores separators'",
+        sqlx::raw_sql(
+            "CREATE INDEX leads_search_by_calendar ON leads \
+             USING gin (calendar_id, search_text gin_trgm_ops)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         Ok(())
     }
 

@@ -321,10 +321,11 @@ fn push_calendar_ids(q: &mut QueryBuilder<Sqlite>, calendars: &[i64]) {
 impl SqliteStorage {
     /// The search for `key` ([`CommonTrigramsCache::search`]), sampling the newest leads' search texts when due.
     async fn lead_search(&self, key: SearchKey) -> Result<LeadSearch> {
-        let sample = sqlx::query_scalar("SELECT search_text FROM leads ORDER BY id DESC LIMIT $1")
-            .bind(CommonTrigramsCache::SAMPLE)
-            .fetch_all(&self.pool);
-        Ok(self.common_trigrams.search(key, |_| true, sample).await?)
+        let sample =
+            sqlx::query_as("SELECT search_text, calendar_id FROM leads ORDER BY id DESC LIMIT $1")
+                .bind(CommonTrigramsCache::SAMPLE)
+                .fetch_all(&self.pool);
+        Ok(self.common_trigrams.search(key, sample).await?)
     }
 }
 
@@ -341,10 +342,6 @@ fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch, calendars
     push_lead_contains(q, &search.key);
 }
 
-/// The most trigrams a search asks the index for. A long key is looked up by that many of its trigrams: the
-/// index narrows the leads to read, and the text decides.
-const SEARCH_TRIGRAMS: usize = 32;
-
 /// The FTS5 query of the trigram index `leads_fts` that finds the leads holding every trigram `search` looks
 /// up (a superset of those that contain its key: the index keeps no positions, and a search leaves common
 /// trigrams out), each quoted as a literal, and within `calendars` by their marks; or `None` when it looks no
@@ -353,11 +350,9 @@ fn lead_search_trigrams(search: &LeadSearch, calendars: &CalendarMarks) -> Optio
     if search.trigrams.is_empty() {
         return None;
     }
-    let step = search.trigrams.len().div_ceil(SEARCH_TRIGRAMS);
     let trigrams = search
         .trigrams
         .iter()
-        .step_by(step)
         .map(|t| fts5_literal(t))
         .collect::<Vec<_>>()
         .join(" AND ");
@@ -523,7 +518,7 @@ mod tests {
         let key = SearchKey::parse(fragment).unwrap();
         push_lead_search(
             &mut q,
-            &LeadSearch::new(key, &CommonTrigrams::default(), |_| true),
+            &LeadSearch::new(key, &CommonTrigrams::default()),
             &CalendarMarks::Any,
         );
         q.push(" ORDER BY l.id DESC LIMIT 50");
@@ -559,14 +554,14 @@ mod tests {
     }
 
     /// The index is asked for the distinct trigrams of a fragment as the search folds it (a phone's digits
-    /// without their spaces), each quoted as a literal, and for no more than [`SEARCH_TRIGRAMS`] of a long one;
+    /// without their spaces), each quoted as a literal;
     /// a fragment of fewer than three characters is not looked up.
     #[test]
     fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
         let trigrams = |fragment: &str| {
             let key = SearchKey::parse(fragment).unwrap();
             lead_search_trigrams(
-                &LeadSearch::new(key, &CommonTrigrams::default(), |_| true),
+                &LeadSearch::new(key, &CommonTrigrams::default()),
                 &CalendarMarks::Any,
             )
         };
@@ -580,9 +575,6 @@ mod tests {
             Some("\"123\" AND \"161\" AND \"612\" AND \"916\"")
         );
         assert_eq!(trigrams("ab"), None);
-        let long: String = ('a'..='z').chain('а'..='я').collect();
-        let terms = trigrams(&long).unwrap();
-        assert!(terms.split(" AND ").count() <= SEARCH_TRIGRAMS, "{terms}");
     }
 
     /// A viewer's search asks the index for the marks of the calendars it may see, or, when they are more, for
@@ -590,11 +582,7 @@ mod tests {
     /// calendar: its id in base 26, in capital letters.
     #[test]
     fn a_search_in_calendars_asks_the_index_for_the_fewer_marks() {
-        let search = LeadSearch::new(
-            SearchKey::parse("abc").unwrap(),
-            &CommonTrigrams::default(),
-            |_| true,
-        );
+        let search = LeadSearch::new(SearchKey::parse("abc").unwrap(), &CommonTrigrams::default());
         let all = [1, 2, 3, 26 * 26 * 4 + 26 * 5 + 6];
         let query = |visible: Option<&[i64]>| {
             lead_search_trigrams(&search, &CalendarMarks::of(visible, &all)).unwrap()

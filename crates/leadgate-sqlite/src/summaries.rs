@@ -530,10 +530,7 @@ mod tests {
                 limit: 50,
                 ..InboxQuery::default()
             };
-            let search =
-                LeadSearch::new(q.search_key().unwrap(), &CommonTrigrams::default(), |_| {
-                    true
-                });
+            let search = LeadSearch::new(q.search_key().unwrap(), &CommonTrigrams::default());
             // Three of four calendars are asked for as not the fourth, one as itself.
             let marks = CalendarMarks::of(q.calendars.as_deref(), &[1, 2, 3, 4]);
             let runs = [true, false]

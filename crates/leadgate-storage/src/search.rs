@@ -67,25 +67,24 @@ impl SearchKey {
 pub struct LeadSearch {
     /// What the lead's search text must contain.
     pub key: SearchKey,
-    /// The key's distinct trigrams to look up, sorted: of those the index holds, the ones not
-    /// [`CommonTrigrams`]; when every one is common, the rarest of them and each other that narrows the
-    /// sample further; none for a key shorter than three characters.
+    /// The key's distinct trigrams to look up, sorted: the ones not [`CommonTrigrams`]; when every one is
+    /// common, the rarest of them and each other that narrows the sample further; none for a key shorter than
+    /// three characters; at most [`SEARCH_TRIGRAMS`] of a long key, spread over it.
     pub trigrams: Vec<String>,
-    /// Whether trigrams of the key were left out of [`LeadSearch::trigrams`]: common ones, for its uncommon
-    /// ones or for fewer common ones that narrow as much.
-    pub narrowed: bool,
+    /// The calendar of each of the newest leads sampled ([`CommonTrigramsCache::SAMPLE`]) whose search text
+    /// holds the key: how common the key is lately, and where. Empty for a search made without a sample.
+    pub sampled_in: Vec<i64>,
 }
 
+/// The most trigrams a search asks the index for. A long key is looked up by that many of its trigrams: the
+/// index narrows the leads to read, and the text decides.
+pub const SEARCH_TRIGRAMS: usize = 32;
+
 impl LeadSearch {
-    /// The search for `key` in an index that holds the trigrams `indexed` accepts, with the trigrams it is
-    /// asked for chosen against `common`.
-    pub fn new(key: SearchKey, common: &CommonTrigrams, indexed: fn(&[char; 3]) -> bool) -> Self {
+    /// The search for `key`, with the trigrams it asks the index for chosen against `common`.
+    pub fn new(key: SearchKey, common: &CommonTrigrams) -> Self {
         let chars: Vec<char> = key.as_str().chars().collect();
-        let mut all: Vec<[char; 3]> = chars
-            .windows(3)
-            .map(|w| [w[0], w[1], w[2]])
-            .filter(indexed)
-            .collect();
+        let mut all: Vec<[char; 3]> = chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
         all.sort_unstable();
         all.dedup();
         let rare: Vec<[char; 3]> = all
@@ -99,12 +98,24 @@ impl LeadSearch {
             rare
         };
         chosen.sort_unstable();
-        let narrowed = chosen.len() < all.len();
+        let step = chosen.len().div_ceil(SEARCH_TRIGRAMS).max(1);
         Self {
             key,
-            trigrams: chosen.iter().map(|t| t.iter().collect()).collect(),
-            narrowed,
+            trigrams: chosen
+                .iter()
+                .step_by(step)
+                .map(|t| t.iter().collect())
+                .collect(),
+            sampled_in: Vec::new(),
         }
+    }
+
+    /// How many of the newest leads sampled in `calendars` (`None`: any) hold the key.
+    pub fn sampled_in(&self, calendars: Option<&[i64]>) -> usize {
+        self.sampled_in
+            .iter()
+            .filter(|c| calendars.is_none_or(|all| all.contains(c)))
+            .count()
     }
 }
 
@@ -191,10 +202,35 @@ impl CommonTrigrams {
     }
 }
 
-/// The [`CommonTrigrams`] a backend sampled last, kept for [`CommonTrigramsCache::TTL`]: the leads a shop
-/// receives change their common trigrams slowly.
+/// The newest leads' search texts a backend sampled last, each with its lead's calendar, and the
+/// [`CommonTrigrams`] among them, kept for [`CommonTrigramsCache::TTL`]: the leads a shop receives change
+/// slowly.
 #[derive(Debug, Default)]
-pub struct CommonTrigramsCache(Mutex<Option<(Instant, Arc<CommonTrigrams>)>>);
+pub struct CommonTrigramsCache(Mutex<Option<(Instant, Arc<Sample>)>>);
+
+#[derive(Debug)]
+struct Sample {
+    texts: Vec<(String, i64)>,
+    common: CommonTrigrams,
+}
+
+impl Sample {
+    fn new(texts: Vec<(String, i64)>) -> Self {
+        let common = CommonTrigrams::of_texts(texts.iter().map(|(text, _)| text.as_str()));
+        Self { texts, common }
+    }
+
+    fn search(&self, key: SearchKey) -> LeadSearch {
+        let mut search = LeadSearch::new(key, &self.common);
+        search.sampled_in = self
+            .texts
+            .iter()
+            .filter(|(text, _)| text.contains(search.key.as_str()))
+            .map(|&(_, calendar)| calendar)
+            .collect();
+        search
+    }
+}
 
 impl CommonTrigramsCache {
     /// How long a sample serves.
@@ -203,37 +239,37 @@ impl CommonTrigramsCache {
     /// How many of the newest leads' search texts a backend samples.
     pub const SAMPLE: u32 = 2000;
 
-    /// The search for `key`, its trigrams chosen against the common trigrams sampled less than [`Self::TTL`]
-    /// ago, or else against those of `sample`, awaited only then: the newest [`Self::SAMPLE`] search texts.
+    /// The search for `key`, its trigrams chosen against the common trigrams of the newest leads sampled
+    /// less than [`Self::TTL`] ago, or else of `sample`, awaited only then: the newest [`Self::SAMPLE`] search
+    /// texts, each with its lead's calendar; with the calendars of the sampled leads that hold the key
+    /// ([`LeadSearch::sampled_in`]).
     ///
     /// # Errors
     /// `sample`'s.
     pub async fn search<E>(
         &self,
         key: SearchKey,
-        indexed: fn(&[char; 3]) -> bool,
-        sample: impl Future<Output = Result<Vec<String>, E>>,
+        sample: impl Future<Output = Result<Vec<(String, i64)>, E>>,
     ) -> Result<LeadSearch, E> {
-        let common = match self.fresh() {
-            Some(common) => common,
+        let sample = match self.fresh() {
+            Some(sample) => sample,
             None => {
-                let texts = sample.await?;
-                let common = Arc::new(CommonTrigrams::of_texts(texts.iter().map(String::as_str)));
-                *self.lock() = Some((Instant::now(), Arc::clone(&common)));
-                common
+                let sample = Arc::new(Sample::new(sample.await?));
+                *self.lock() = Some((Instant::now(), Arc::clone(&sample)));
+                sample
             }
         };
-        Ok(LeadSearch::new(key, &common, indexed))
+        Ok(sample.search(key))
     }
 
-    fn fresh(&self) -> Option<Arc<CommonTrigrams>> {
+    fn fresh(&self) -> Option<Arc<Sample>> {
         self.lock()
             .as_ref()
             .filter(|(at, _)| at.elapsed() < Self::TTL)
-            .map(|(_, common)| Arc::clone(common))
+            .map(|(_, sample)| Arc::clone(sample))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<CommonTrigrams>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<Sample>)>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -249,9 +285,8 @@ mod tests {
         all.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    fn search(fragment: &str, common: &CommonTrigrams) -> (Vec<String>, bool) {
-        let search = LeadSearch::new(SearchKey::parse(fragment).unwrap(), common, |_| true);
-        (search.trigrams, search.narrowed)
+    fn search(fragment: &str, common: &CommonTrigrams) -> Vec<String> {
+        LeadSearch::new(SearchKey::parse(fragment).unwrap(), common).trigrams
     }
 
     /// Texts that all hold `+7916`, and a subscriber number each: the operator's trigrams are common, a number's
@@ -262,26 +297,32 @@ mod tests {
         let common = CommonTrigrams::of_texts(texts.iter().map(String::as_str));
         assert!(common.contains(&['7', '9', '1']), "{common:?}");
         assert!(!common.contains(&['6', '1', '2']), "{common:?}");
-        assert_eq!(
-            search("916 123", &common),
-            (strings(&["123", "161", "612"]), true)
-        );
+        assert_eq!(search("916 123", &common), strings(&["123", "161", "612"]));
         assert_eq!(
             search("+7916", &common),
-            (strings(&["+79"]), true),
+            strings(&["+79"]),
             "all common and in the same texts: one of them narrows as much as the three"
         );
-        assert_eq!(search("91", &common), (vec![], false));
+        assert_eq!(search("91", &common), Vec::<String>::new());
         assert_eq!(
             search("916 123", &CommonTrigrams::default()),
-            (strings(&["123", "161", "612", "916"]), false)
+            strings(&["123", "161", "612", "916"])
         );
-        let alphanumeric = |t: &[char; 3]| t.iter().all(|c| c.is_alphanumeric());
-        let key = SearchKey::parse("+79-16").unwrap();
-        assert_eq!(
-            LeadSearch::new(key, &common, alphanumeric).trigrams,
-            ["791"],
-            "of the trigrams an index holds only"
+    }
+
+    /// A long key is looked up by [`SEARCH_TRIGRAMS`] of its trigrams at most, taken over the whole of it.
+    #[test]
+    fn a_long_key_asks_for_a_bounded_number_of_trigrams() {
+        let long: String = ('a'..='z').chain('а'..='я').collect();
+        let trigrams = search(&long, &CommonTrigrams::default());
+        assert!(
+            (SEARCH_TRIGRAMS / 2..=SEARCH_TRIGRAMS).contains(&trigrams.len()),
+            "{trigrams:?}"
+        );
+        assert!(trigrams.contains(&"abc".to_owned()), "{trigrams:?}");
+        assert!(
+            trigrams.iter().any(|t| t.contains('ю')),
+            "from the whole key: {trigrams:?}"
         );
     }
 
@@ -303,15 +344,32 @@ mod tests {
             })
             .collect();
         let common = CommonTrigrams::of_texts(texts.iter().map(String::as_str));
-        let (trigrams, narrowed) = search("Кузнецова", &common);
+        let trigrams = search("Кузнецова", &common);
         assert_eq!(trigrams.len(), 1, "{trigrams:?}");
-        assert!(narrowed);
         assert_ne!(trigrams, ["ова"], "the rarest: ова is in every text");
-        assert_eq!(search("abab", &common), (strings(&["aba", "bab"]), false));
+        assert_eq!(search("abab", &common), strings(&["aba", "bab"]));
         assert_eq!(
             search("Кузнецова 17", &common),
-            (strings(&["а17"]), true),
+            strings(&["а17"]),
             "an uncommon trigram is asked for alone, as before"
         );
+    }
+
+    /// A search made against a sample knows which of the sampled leads hold its key, by calendar: a viewer
+    /// of other calendars sees none of them.
+    #[test]
+    fn a_search_counts_the_sampled_leads_that_hold_its_key_by_calendar() {
+        let sample = Sample::new(vec![
+            (search_folded("Кузнецова Анна\n+7 916 123-45-67"), 4),
+            (search_folded("Петрова Мария\n+7 916 765-43-21"), 1),
+            (search_folded("Кузнецова Ольга"), 4),
+        ]);
+        let search = sample.search(SearchKey::parse("кузнецова").unwrap());
+        assert_eq!(search.sampled_in, [4, 4]);
+        assert_eq!(search.sampled_in(None), 2);
+        assert_eq!(search.sampled_in(Some(&[1, 2, 3])), 0);
+        assert_eq!(search.sampled_in(Some(&[4])), 2);
+        let phone = sample.search(SearchKey::parse("916 765").unwrap());
+        assert_eq!(phone.sampled_in, [1], "folded alike");
     }
 }
