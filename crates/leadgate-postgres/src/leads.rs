@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{
-    Error, PgStorage, Result, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
-    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
+    Error, PgStorage, Result, all_calendar_ids, counterparties, dec, dec_text, from_json, from_ms,
+    ms, page_of, parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
@@ -406,7 +406,11 @@ impl PgStorage {
         push_kind_and_period(&mut q, filter.kind, filter.from, filter.to);
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
-            push_lead_search(&mut q, &self.lead_search(key).await?, calendars);
+            let search = self.lead_search(key).await?;
+            match calendars {
+                Some(calendars) => push_lead_search(&mut q, &search, calendars),
+                None => push_lead_search(&mut q, &search, &all_calendar_ids(&self.pool).await?),
+            }
         }
         // Written in, not bound, so that the statement keeps one plan (see `summaries::inbox`).
         q.push(format_args!(

@@ -410,25 +410,51 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
 }
 
-/// Appends the condition that a lead (`l`) in one of `calendars` (`None`: any) is found by `search`: its
-/// search text contains the key. The index `leads_search_keys` (migration 0017) serves it: it is asked for
-/// each of the search's trigrams in each of the calendars, so it hands out only leads of those calendars that
-/// hold them all, and the key decides. A key shorter than three characters has no trigram: the leads are
-/// tested one by one.
-fn push_lead_search(
-    q: &mut QueryBuilder<Postgres>,
-    search: &LeadSearch,
-    calendars: Option<&[i64]>,
-) {
+/// Appends the condition that a lead (`l`) in one of `calendars` is found by `search`: its search text contains
+/// the key. The index `leads_search_keys` (migration 0017) serves it: it is asked for each of the search's
+/// trigrams in each of the calendars ([`search_key`]), so it hands out only leads of those calendars that hold
+/// them all, and the key decides. A key shorter than three characters has no trigram: the leads are tested one
+/// by one.
+fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch, calendars: &[i64]) {
     for trigram in &search.trigrams {
-        q.push("lead_search_keys(l.calendar_id, l.search_text) && lead_search_keys_in(");
-        match calendars {
-            Some(calendars) => q.push_bind(calendars.to_vec()),
-            None => q.push("ARRAY(SELECT id FROM calendars)"),
-        };
-        q.push(", ").push_bind(trigram.clone()).push(") AND ");
+        let chars: Vec<char> = trigram.chars().collect();
+        if let Ok(trigram) = <[char; 3]>::try_from(chars) {
+            let keys: Vec<i32> = calendars.iter().map(|&c| search_key(c, trigram)).collect();
+            q.push("l.search_keys && ").push_bind(keys).push(" AND ");
+        }
     }
     push_lead_contains(q, &search.key);
+}
+
+/// The key of `trigram` in calendar `calendar` in the index of the lead search: its characters' code points
+/// `a`, `b`, `c` and the calendar's id, `((a * 2^42 + b * 2^21 + c) % P + calendar % P * 40503) % P` with
+/// `P = 2^31 - 1`. Migration 0017's `lead_search_keys` computes the same in SQL.
+fn search_key(calendar: i64, trigram: [char; 3]) -> i32 {
+    const P: i64 = 2_147_483_647;
+    let [a, b, c] = trigram.map(|ch| i64::from(u32::from(ch)));
+    // Code points are under 2^21, so the sum is under 2^63; the remainders are under P in magnitude.
+    let key = ((a * (1 << 42) + b * (1 << 21) + c) % P + calendar % P * 40_503) % P;
+    i32::try_from(key).unwrap_or(i32::MAX)
+}
+
+/// A lead's keys in the index of the lead search (`leads.search_keys`): those of every trigram of its search
+/// text in its calendar ([`search_key`]), sorted, each once.
+fn search_keys(calendar: i64, search_text: &str) -> Vec<i32> {
+    let chars: Vec<char> = search_text.chars().collect();
+    let mut keys: Vec<i32> = chars
+        .windows(3)
+        .map(|w| search_key(calendar, [w[0], w[1], w[2]]))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The ids of every calendar: those a search by a viewer who may see them all asks the index for.
+async fn all_calendar_ids(pool: &PgPool) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`. No index
@@ -494,7 +520,7 @@ mod tests {
     }
 
     /// A search asks the index of trigrams in calendars (`leads_search_keys`) for its trigrams in the viewer's
-    /// calendars, or in every calendar: the statement's expression is the index's, so the plan reads it.
+    /// calendars: the plan reads it.
     #[tokio::test]
     async fn a_search_reads_the_index_of_trigrams_in_calendars() {
         let db = testing::FreshPg::new().await;
@@ -506,16 +532,41 @@ mod tests {
             .unwrap();
         let key = SearchKey::parse("Кузнецова").unwrap();
         let search = LeadSearch::new(key, &leadgate_storage::CommonTrigrams::default());
-        for calendars in [Some(&[1, 2][..]), None] {
-            let mut q = QueryBuilder::<Postgres>::new("EXPLAIN SELECT l.id FROM leads l WHERE ");
-            push_lead_search(&mut q, &search, calendars);
-            let plan: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await.unwrap();
-            let plan = plan.join("\n");
-            assert!(
-                plan.contains("Bitmap Index Scan on leads_search_keys"),
-                "{calendars:?}: {plan}"
-            );
+        let mut q = QueryBuilder::<Postgres>::new("EXPLAIN SELECT l.id FROM leads l WHERE ");
+        push_lead_search(&mut q, &search, &[1, 2]);
+        let plan: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await.unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Bitmap Index Scan on leads_search_keys"),
+            "{plan}"
+        );
+    }
+
+    /// The keys leadgate computes for the leads it writes are those the database computes for the others (a
+    /// copy, a moved or edited lead, the leads stored before migration 0017): else a lead would be found or
+    /// not depending on how it was written.
+    #[tokio::test]
+    async fn the_search_keys_are_the_databases() {
+        let db = testing::FreshPg::new().await;
+        let texts = [
+            "заказ с сайта №17\nкузнецова анна\n+79161234567\nanna@example.ru\n7707083893",
+            "ab",
+            "abc",
+            "",
+            "ё\u{fffd}😀 x\t\u{10ffff}\u{10ffff}\u{10ffff}",
+        ];
+        for calendar in [1_i64, 2, 7_000_000_000_001] {
+            for text in texts {
+                let theirs: Vec<i32> = sqlx::query_scalar("SELECT lead_search_keys($1, $2)")
+                    .bind(calendar)
+                    .bind(text)
+                    .fetch_one(&db.storage().pool)
+                    .await
+                    .unwrap();
+                assert_eq!(search_keys(calendar, text), theirs, "{calendar} {text:?}");
+            }
         }
+        assert_ne!(search_keys(1, "abc"), search_keys(2, "abc"));
     }
 
     /// Nothing listens on the port: one error naming where, `Unavailable` (the server may come up later).

@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{Result, from_ms, ms, parse_enum, push_lead_contains, push_lead_search};
+use super::{
+    Result, all_calendar_ids, from_ms, ms, parse_enum, push_lead_contains, push_lead_search,
+};
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
 use leadgate_storage::{
@@ -295,7 +297,15 @@ async fn search_rest(
     sparse: bool,
 ) -> Result<Vec<(bool, i64)>> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");
-    push_lead_search(&mut b, search, q.calendars.as_deref());
+    let every;
+    let calendars = match q.calendars.as_deref() {
+        Some(calendars) => calendars,
+        None => {
+            every = all_calendar_ids(pool).await?;
+            &every
+        }
+    };
+    push_lead_search(&mut b, search, calendars);
     let order = if sparse { "l.id + 0" } else { "l.id" };
     match runs {
         [(in_new, before)] => {

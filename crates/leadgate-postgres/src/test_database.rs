@@ -289,9 +289,11 @@ impl TestDatabase {
     pub async fn unfold_search_text(&self, lead_id: i64, text: &str) -> Result<(), StorageError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::raw_sql(
-            "DROP INDEX leads_search_keys;
+            "DROP TRIGGER leads_search_keys_written ON leads;
+             DROP TRIGGER leads_search_keys_changed ON leads;
+             ALTER TABLE leads DROP COLUMN search_keys;
+             DROP FUNCTION leads_search_keys();
              DROP FUNCTION lead_search_keys(bigint, text);
-             DROP FUNCTION lead_search_keys_in(bigint[], text);
              DELETE FROM _sqlx_migrations WHERE version >= 16;",
         )
         .execute(&mut *tx)

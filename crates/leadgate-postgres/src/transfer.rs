@@ -6,7 +6,8 @@
 //! as `boolean`, times and ids as `bigint`, text, decimals and JSON as `text`, bytes as `bytea`), so the
 //! neutral values do not depend on how a column is declared. Text keys are ordered `COLLATE "C"`, byte-wise,
 //! as SQLite orders them. After the load the identity sequences are moved past the copied ids. The search
-//! indexes are expression indexes PostgreSQL keeps by itself; the migration bookkeeping is not listed.
+//! indexes are expression indexes PostgreSQL keeps by itself, and `leads.search_keys` a column its trigger
+//! fills for rows written without it (migration 0017); neither is listed, nor is the migration bookkeeping.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -106,6 +107,7 @@ impl TableTransfer for PgTransfer {
                ON t.table_schema = c.table_schema AND t.table_name = c.table_name
              WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
                AND c.is_generated = 'NEVER' AND c.table_name <> '_sqlx_migrations'
+               AND (c.table_name, c.column_name) <> ('leads', 'search_keys')
              ORDER BY c.table_name, c.ordinal_position",
         )
         .fetch_all(&self.pool)

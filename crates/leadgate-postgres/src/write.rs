@@ -235,6 +235,9 @@ struct LeadColumns<'a> {
     message_id: Vec<Option<&'a str>>,
     external_number: Vec<Option<&'a str>>,
     search_text: Vec<String>,
+    /// Each lead's [`crate::search_keys`] as an array's text (`{1,2,3}`): `UNNEST` cannot take an array of
+    /// arrays of different lengths.
+    search_keys: Vec<String>,
     utm_source: Vec<Option<&'a str>>,
     utm_medium: Vec<Option<&'a str>>,
     utm_campaign: Vec<Option<&'a str>>,
@@ -272,10 +275,13 @@ impl<'a> LeadColumns<'a> {
         self.http_source_id.push(http_source_id);
         self.message_id.push(entry.message_id.as_deref());
         self.external_number.push(entry.external_number.as_deref());
-        self.search_text.push(leadgate_storage::search_text(
-            p,
-            entry.external_number.as_deref(),
-        ));
+        let search_text = leadgate_storage::search_text(p, entry.external_number.as_deref());
+        let keys: Vec<String> = crate::search_keys(lead.draft.calendar_id, &search_text)
+            .iter()
+            .map(i32::to_string)
+            .collect();
+        self.search_keys.push(format!("{{{}}}", keys.join(",")));
+        self.search_text.push(search_text);
         self.utm_source.push(p.campaign.utm_source.as_deref());
         self.utm_medium.push(p.campaign.utm_medium.as_deref());
         self.utm_campaign.push(p.campaign.utm_campaign.as_deref());
@@ -288,20 +294,20 @@ impl<'a> LeadColumns<'a> {
         sqlx::query(
             "INSERT INTO leads (id, calendar_id, kind, subject, occurred_at, received_at, starts_at, description,
                  contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
-                 collector_id, http_source_id, message_id, external_number, search_text, updated_at,
-                 utm_source, utm_medium, utm_campaign, page_url, referrer)
+                 collector_id, http_source_id, message_id, external_number, search_text, search_keys,
+                 updated_at, utm_source, utm_medium, utm_campaign, page_url, referrer)
              SELECT id, calendar_id, kind, subject, occurred_at, received_at, COALESCE(occurred_at, received_at),
                  description, contact_person, phone, phone_e164, email, inn, counterparty_id, layout_files,
-                 warnings, channel, collector_id, http_source_id, message_id, external_number, search_text, $27,
-                 utm_source, utm_medium, utm_campaign, page_url, referrer
+                 warnings, channel, collector_id, http_source_id, message_id, external_number, search_text,
+                 search_keys::int4[], $27, utm_source, utm_medium, utm_campaign, page_url, referrer
              FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
                  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[],
                  $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::text[], $20::text[],
-                 $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
+                 $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $28::text[])
                  AS l(id, calendar_id, kind, subject, occurred_at, received_at, description, contact_person,
                       phone, phone_e164, email, inn, counterparty_id, layout_files, warnings, channel,
                       collector_id, http_source_id, message_id, external_number, search_text, utm_source,
-                      utm_medium, utm_campaign, page_url, referrer)",
+                      utm_medium, utm_campaign, page_url, referrer, search_keys)",
         )
         .bind(self.id)
         .bind(self.calendar_id)
@@ -330,6 +336,7 @@ impl<'a> LeadColumns<'a> {
         .bind(self.page_url)
         .bind(self.referrer)
         .bind(updated_at)
+        .bind(self.search_keys)
         .execute(&mut *conn)
         .await?;
         Ok(())
