@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{
-    Error, PgStorage, Result, all_calendar_ids, counterparties, dec, dec_text, from_json, from_ms,
-    ms, page_of, parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
+    Error, PgStorage, Result, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
+    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, search_calendars,
+    summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
@@ -407,10 +408,8 @@ impl PgStorage {
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
             let search = self.lead_search(key).await?;
-            match calendars {
-                Some(calendars) => push_lead_search(&mut q, &search, calendars),
-                None => push_lead_search(&mut q, &search, &all_calendar_ids(&self.pool).await?),
-            }
+            let calendars = search_calendars(&self.pool, &search, calendars).await?;
+            push_lead_search(&mut q, &search, &calendars);
         }
         // Written in, not bound, so that the statement keeps one plan (see `summaries::inbox`).
         q.push(format_args!(

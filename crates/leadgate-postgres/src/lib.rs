@@ -450,11 +450,21 @@ fn search_keys(calendar: i64, search_text: &str) -> Vec<i32> {
     keys
 }
 
-/// The ids of every calendar: those a search by a viewer who may see them all asks the index for.
-async fn all_calendar_ids(pool: &PgPool) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
-        .fetch_all(pool)
-        .await?)
+/// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for: the
+/// viewer's, or every calendar's ids, read only when the search asks the index at all (a key of three
+/// characters or more).
+async fn search_calendars(
+    pool: &PgPool,
+    search: &LeadSearch,
+    calendars: Option<&[i64]>,
+) -> Result<Vec<i64>> {
+    match calendars {
+        Some(calendars) => Ok(calendars.to_vec()),
+        None if search.trigrams.is_empty() => Ok(Vec::new()),
+        None => Ok(sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
+            .fetch_all(pool)
+            .await?),
+    }
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`. No index

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::{
-    Result, all_calendar_ids, from_ms, ms, parse_enum, push_lead_contains, push_lead_search,
+    Result, from_ms, ms, parse_enum, push_lead_contains, push_lead_search, search_calendars,
 };
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
@@ -213,9 +213,10 @@ async fn search_runs(
     want: usize,
     search: &LeadSearch,
 ) -> Result<Vec<(bool, i64)>> {
+    let calendars = search_calendars(pool, search, q.calendars.as_deref()).await?;
     let rare_lately = search.sampled_in(q.calendars.as_deref()) <= SPARSE_IN_SAMPLE;
     if rare_lately && !search.trigrams.is_empty() {
-        return search_rest(pool, q, runs, want, search, true).await;
+        return search_rest(pool, q, runs, want, search, &calendars, true).await;
     }
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
@@ -237,13 +238,24 @@ async fn search_runs(
             let next = walk_run(pool, q, next_new, next_after, &search.key).await?;
             if let Some(next_oldest) = next.oldest.filter(|_| next.hits.is_empty()) {
                 let rest = [(in_new, Some(oldest)), (next_new, Some(next_oldest))];
-                ids.extend(search_rest(pool, q, &rest, need, search, true).await?);
+                ids.extend(search_rest(pool, q, &rest, need, search, &calendars, true).await?);
                 break;
             }
             walked_ahead = Some(next);
         }
         let rest = [(in_new, Some(oldest))];
-        ids.extend(search_rest(pool, q, &rest, need - walk.hits.len(), search, sparse).await?);
+        ids.extend(
+            search_rest(
+                pool,
+                q,
+                &rest,
+                need - walk.hits.len(),
+                search,
+                &calendars,
+                sparse,
+            )
+            .await?,
+        );
         if ids.len() == want {
             break;
         }
@@ -294,17 +306,10 @@ async fn search_rest(
     runs: &[(bool, Option<i64>)],
     limit: usize,
     search: &LeadSearch,
+    calendars: &[i64],
     sparse: bool,
 ) -> Result<Vec<(bool, i64)>> {
     let mut b = QueryBuilder::<Postgres>::new("SELECT l.id, l.status = 'new' FROM leads l WHERE ");
-    let every;
-    let calendars = match q.calendars.as_deref() {
-        Some(calendars) => calendars,
-        None => {
-            every = all_calendar_ids(pool).await?;
-            &every
-        }
-    };
     push_lead_search(&mut b, search, calendars);
     let order = if sparse { "l.id + 0" } else { "l.id" };
     match runs {
