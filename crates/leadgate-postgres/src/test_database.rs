@@ -294,7 +294,7 @@ impl TestDatabase {
              ALTER TABLE leads DROP COLUMN search_keys;
              DROP FUNCTION leads_search_keys();
              DROP FUNCTION lead_search_keys(bigint, text);
-             DELETE FROM _sqlx_migrations WHERE version >= 16;",
+             DELETE FROM _sqlx_migrations WHERE version IN (16, 17);",
         )
         .execute(&mut *tx)
         .await

@@ -1037,6 +1037,12 @@ pub(super) async fn submit_all(
             duplicate_of: None,
         });
     }
+    if !leads.is_empty() {
+        // This transaction counts its leads in the report rollup itself, last (`count_new_leads`).
+        sqlx::query("SELECT set_config('leadgate.intake_counts', 'on', true)")
+            .execute(&mut *conn)
+            .await?;
+    }
     let parties = insert_leads(conn, &leads, &ids.lines).await?;
     let party_of: HashMap<i64, Option<CounterpartyRef>> =
         leads.iter().map(|l| l.id).zip(parties).collect();
@@ -1109,7 +1115,23 @@ pub(super) async fn submit_all(
         };
         outcomes.push(outcome);
     }
+    let lead_ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
+    count_new_leads(conn, &lead_ids).await?;
     Ok(outcomes)
+}
+
+/// Counts the leads `ids`, inserted by this transaction with their lines, in the report rollup: the last
+/// statement of an intake batch (migration 0018). The rollup's row of their hour, which every writer's batch
+/// updates, stays locked from here to the commit only, so the other writer's batch is not held up behind this
+/// one's inserts.
+async fn count_new_leads(conn: &mut PgConnection, ids: &[i64]) -> Result<()> {
+    if !ids.is_empty() {
+        sqlx::query("SELECT lead_hours_add_new_leads($1)")
+            .bind(ids)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Files a lead for an existing ledger record (reprocessing) and marks the record imported; the lead's history
