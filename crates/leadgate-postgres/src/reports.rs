@@ -3,8 +3,9 @@
 //! Every query walks the report's period by time and the database does the counting. The lead counts, the orders'
 //! value (`numeric`, exact), the outcomes and the leads still unanswered are summed from `lead_days` (the
 //! hourly counts summed per day of the shop, see migration 0013) when every bound starts one of the shop's
-//! days, from `lead_hours` (the leads counted per UTC hour by triggers, see its migration) when every bound is
-//! a whole hour, as a local midnight is in any time zone with a whole-hour offset; otherwise, and for the UTM
+//! days, from `lead_hours` (the leads counted per UTC hour by triggers, and by the intake's own last statement,
+//! migrations 0010 and 0018) when every bound is a whole hour, as a local midnight is in any time zone with a
+//! whole-hour offset; otherwise, and for the UTM
 //! splits (not in the rollups), they walk `leads_by_received`, which also carries the columns the lead
 //! reports group and filter by; the health report sums `message_days` or `message_hours` and
 //! `collector_run_hours` the same way, or walks `messages_by_received` and `collector_runs_by_start`. A row's bucket is a binary search in the bounds
