@@ -12,6 +12,7 @@
 //! `personal_data`, `accounts`, `collectors`, `calendars`, and the smaller stores. The driver's errors become
 //! [`StorageError`]s here, at the edge of the backend; `testing` makes a fresh database per test.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -453,17 +454,19 @@ fn search_keys(calendar: i64, search_text: &str) -> Vec<i32> {
 /// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for: the
 /// viewer's, or every calendar's ids, read only when the search asks the index at all (a key of three
 /// characters or more).
-async fn search_calendars(
+async fn search_calendars<'a>(
     pool: &PgPool,
     search: &LeadSearch,
-    calendars: Option<&[i64]>,
-) -> Result<Vec<i64>> {
+    calendars: Option<&'a [i64]>,
+) -> Result<Cow<'a, [i64]>> {
     match calendars {
-        Some(calendars) => Ok(calendars.to_vec()),
-        None if search.trigrams.is_empty() => Ok(Vec::new()),
-        None => Ok(sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
-            .fetch_all(pool)
-            .await?),
+        Some(calendars) => Ok(Cow::Borrowed(calendars)),
+        None if search.trigrams.is_empty() => Ok(Cow::Borrowed(&[])),
+        None => Ok(Cow::Owned(
+            sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
+                .fetch_all(pool)
+                .await?,
+        )),
     }
 }
 

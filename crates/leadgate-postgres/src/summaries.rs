@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use tokio::sync::OnceCell;
 
 use super::{
     Result, from_ms, ms, parse_enum, push_lead_contains, push_lead_search, search_calendars,
@@ -213,10 +214,13 @@ async fn search_runs(
     want: usize,
     search: &LeadSearch,
 ) -> Result<Vec<(bool, i64)>> {
-    let calendars = search_calendars(pool, search, q.calendars.as_deref()).await?;
+    // Read when a statement first asks the index, at most once per request: a page the walks fill needs none.
+    let calendars = OnceCell::new();
+    let calendars =
+        || calendars.get_or_try_init(|| search_calendars(pool, search, q.calendars.as_deref()));
     let rare_lately = search.sampled_in(q.calendars.as_deref()) <= SPARSE_IN_SAMPLE;
     if rare_lately && !search.trigrams.is_empty() {
-        return search_rest(pool, q, runs, want, search, &calendars, true).await;
+        return search_rest(pool, q, runs, want, search, calendars().await?, true).await;
     }
     let mut ids: Vec<(bool, i64)> = Vec::new();
     let mut walked_ahead = None;
@@ -238,7 +242,9 @@ async fn search_runs(
             let next = walk_run(pool, q, next_new, next_after, &search.key).await?;
             if let Some(next_oldest) = next.oldest.filter(|_| next.hits.is_empty()) {
                 let rest = [(in_new, Some(oldest)), (next_new, Some(next_oldest))];
-                ids.extend(search_rest(pool, q, &rest, need, search, &calendars, true).await?);
+                ids.extend(
+                    search_rest(pool, q, &rest, need, search, calendars().await?, true).await?,
+                );
                 break;
             }
             walked_ahead = Some(next);
@@ -251,7 +257,7 @@ async fn search_runs(
                 &rest,
                 need - walk.hits.len(),
                 search,
-                &calendars,
+                calendars().await?,
                 sparse,
             )
             .await?,
