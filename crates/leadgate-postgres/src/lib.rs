@@ -54,7 +54,7 @@ mod write;
 pub use transfer::PgTransfer;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError, search_key};
 
 /// PostgreSQL storage: a pool of connections to one database.
 #[derive(Clone)]
@@ -427,30 +427,6 @@ fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch, calenda
     push_lead_contains(q, &search.key);
 }
 
-/// The key of `trigram` in calendar `calendar` in the index of the lead search: its characters' code points
-/// `a`, `b`, `c` and the calendar's id, `((a * 2^42 + b * 2^21 + c) % P + calendar % P * 40503) % P` with
-/// `P = 2^31 - 1`. Migration 0017's `lead_search_keys` computes the same in SQL.
-fn search_key(calendar: i64, trigram: [char; 3]) -> i32 {
-    const P: i64 = 2_147_483_647;
-    let [a, b, c] = trigram.map(|ch| i64::from(u32::from(ch)));
-    // Code points are under 2^21, so the sum is under 2^63; the remainders are under P in magnitude.
-    let key = ((a * (1 << 42) + b * (1 << 21) + c) % P + calendar % P * 40_503) % P;
-    i32::try_from(key).unwrap_or(i32::MAX)
-}
-
-/// A lead's keys in the index of the lead search (`leads.search_keys`): those of every trigram of its search
-/// text in its calendar ([`search_key`]), sorted, each once.
-fn search_keys(calendar: i64, search_text: &str) -> Vec<i32> {
-    let chars: Vec<char> = search_text.chars().collect();
-    let mut keys: Vec<i32> = chars
-        .windows(3)
-        .map(|w| search_key(calendar, [w[0], w[1], w[2]]))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
-}
-
 /// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for: the
 /// viewer's, or every calendar's ids, read only when the search asks the index at all (a key of three
 /// characters or more).
@@ -510,6 +486,7 @@ fn page_of<T>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use leadgate_storage::search_keys;
 
     #[test]
     fn a_url_is_read_without_repeating_its_password() {

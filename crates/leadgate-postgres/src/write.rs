@@ -276,7 +276,7 @@ impl<'a> LeadColumns<'a> {
         self.message_id.push(entry.message_id.as_deref());
         self.external_number.push(entry.external_number.as_deref());
         let search_text = leadgate_storage::search_text(p, entry.external_number.as_deref());
-        let keys: Vec<String> = crate::search_keys(lead.draft.calendar_id, &search_text)
+        let keys: Vec<String> = leadgate_storage::search_keys(lead.draft.calendar_id, &search_text)
             .iter()
             .map(i32::to_string)
             .collect();

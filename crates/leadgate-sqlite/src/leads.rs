@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{
-    CalendarMarks, Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms,
-    ms, page_of, parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, summaries,
+    Error, Result, SqliteStorage, counterparties, dec, dec_text, from_json, from_ms, ms, page_of,
+    parse_enum, push_calendar_ids, push_kind_and_period, push_lead_search, search_calendars,
+    summaries,
 };
 use leadgate_domain::lead::{Channel, LeadEventKind, LeadKind, LeadStatus};
 use leadgate_domain::payload::{Campaign, Contact, ExtraWork, OrderLine};
@@ -390,6 +391,12 @@ impl SqliteStorage {
         calendars: Option<&[i64]>,
         page: PageRequest,
     ) -> Result<Page<LeadView>> {
+        if calendars.is_some_and(<[i64]>::is_empty) {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut q = QueryBuilder::<Sqlite>::new(LEAD_SELECT);
         q.push(" WHERE 1 = 1");
         if let Some(calendars) = calendars {
@@ -411,8 +418,8 @@ impl SqliteStorage {
         if let Some(key) = filter.search.as_deref().and_then(SearchKey::parse) {
             q.push(" AND ");
             let search = self.lead_search(key).await?;
-            let marks = CalendarMarks::read(&self.pool, &search, calendars).await?;
-            push_lead_search(&mut q, &search, &marks);
+            let calendars = search_calendars(&self.pool, &search, calendars).await?;
+            push_lead_search(&mut q, &search, &calendars);
         }
         q.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);

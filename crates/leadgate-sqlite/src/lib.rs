@@ -12,6 +12,7 @@
 //! driver's errors become [`StorageError`]s here, at the edge of the backend; `testing` holds the few
 //! SQLite-only tricks tests need.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,7 +52,7 @@ mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError, search_key};
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -329,113 +330,63 @@ impl SqliteStorage {
     }
 }
 
-/// Appends the condition that a lead (`l`) is found by `search`: its search text contains the key. A key of
-/// three characters or more is first looked up in the trigram index `leads_fts` (the leads that hold the
-/// search's trigrams, narrowed to `calendars`), so that only those leads are read; the text then decides,
+/// Appends the condition that a lead (`l`) in one of `calendars` is found by `search`: its search text contains
+/// the key. A key of three characters or more is first looked up in the index `leads_fts` (SQLite migration
+/// 0026): it is asked for each of the search's trigrams in each of the calendars ([`search_key`]), so it hands
+/// out only leads of those calendars that hold them all, and only those are read; the text then decides,
 /// exactly as for a shorter key, which is a scan. The caller tests the calendars.
-fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch, calendars: &CalendarMarks) {
-    if let Some(trigrams) = lead_search_trigrams(search, calendars) {
+fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch, calendars: &[i64]) {
+    if let Some(keys) = lead_search_keys(search, calendars) {
         q.push("l.id IN (SELECT rowid FROM leads_fts WHERE leads_fts MATCH ")
-            .push_bind(trigrams)
+            .push_bind(keys)
             .push(") AND ");
     }
     push_lead_contains(q, &search.key);
 }
 
-/// The FTS5 query of the trigram index `leads_fts` that finds the leads holding every trigram `search` looks
-/// up (a superset of those that contain its key: the index keeps no positions, and a search leaves common
-/// trigrams out), each quoted as a literal, and within `calendars` by their marks; or `None` when it looks no
-/// trigram up (a key shorter than three characters, which the index cannot serve).
-fn lead_search_trigrams(search: &LeadSearch, calendars: &CalendarMarks) -> Option<String> {
-    if search.trigrams.is_empty() {
+/// The FTS5 query of the index `leads_fts` that finds the leads of `calendars` holding every trigram `search`
+/// looks up (a superset of those that contain its key: the index keeps no positions, keys may share a number,
+/// and a search leaves common trigrams out): each trigram as its key in one of the calendars, in hexadecimal
+/// as the index's words are written. `None` when it looks no trigram up (a key shorter than three characters,
+/// which the index cannot serve) or there is no calendar to look in.
+fn lead_search_keys(search: &LeadSearch, calendars: &[i64]) -> Option<String> {
+    if search.trigrams.is_empty() || calendars.is_empty() {
         return None;
     }
     let trigrams = search
         .trigrams
         .iter()
-        .map(|t| fts5_literal(t))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let marks = |ids: &[i64]| {
-        ids.iter()
-            .map(|&id| fts5_literal(&calendar_mark(id)))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    };
-    Some(match calendars {
-        CalendarMarks::Any => trigrams,
-        CalendarMarks::In(ids) => format!("{trigrams} AND ({})", marks(ids)),
-        CalendarMarks::NotIn(ids) => format!("({trigrams}) NOT ({})", marks(ids)),
-    })
-}
-
-/// `text` as an FTS5 string: quoted, its quotes doubled.
-fn fts5_literal(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
-/// The calendars a search looks up in the trigram index by their marks ([`calendar_mark`]): the leads of
-/// several calendars are as many lists of the index to read beside the search's trigrams, so a viewer's
-/// calendars are asked for as the few it may see, or as the few it may not. The calendars themselves are
-/// tested too: the marks only narrow.
-#[derive(Debug, PartialEq, Eq)]
-enum CalendarMarks {
-    /// Every calendar: no mark.
-    Any,
-    /// Leads in one of these.
-    In(Vec<i64>),
-    /// Leads in none of these.
-    NotIn(Vec<i64>),
-}
-
-impl CalendarMarks {
-    /// The marks of the search of a viewer who may see `visible` (`None`: every calendar), out of the
-    /// calendars `all`.
-    fn of(visible: Option<&[i64]>, all: &[i64]) -> Self {
-        let Some(visible) = visible.filter(|v| !v.is_empty()) else {
-            return Self::Any;
-        };
-        let hidden: Vec<i64> = all
-            .iter()
-            .copied()
-            .filter(|id| !visible.contains(id))
-            .collect();
-        // A hidden calendar whose mark a visible one shares cannot be left out by its mark.
-        let shared = hidden.iter().any(|&h| {
-            visible
+        .filter_map(|t| <[char; 3]>::try_from(t.chars().collect::<Vec<_>>()).ok())
+        .map(|trigram| {
+            let keys: Vec<String> = calendars
                 .iter()
-                .any(|&v| calendar_mark(v) == calendar_mark(h))
+                .map(|&calendar| format!("{:x}", search_key(calendar, trigram)))
+                .collect();
+            match keys.as_slice() {
+                [one] => one.clone(),
+                many => format!("({})", many.join(" OR ")),
+            }
         });
-        if hidden.is_empty() {
-            Self::Any
-        } else if hidden.len() < visible.len() && !shared {
-            Self::NotIn(hidden)
-        } else {
-            Self::In(visible.to_vec())
-        }
-    }
-
-    /// The marks `search` asks the index for: [`CalendarMarks::of`] the calendars in the database, read only
-    /// when the search looks trigrams up in a viewer's calendars.
-    async fn read(pool: &SqlitePool, search: &LeadSearch, visible: Option<&[i64]>) -> Result<Self> {
-        if visible.is_none() || search.trigrams.is_empty() {
-            return Ok(Self::Any);
-        }
-        let all: Vec<i64> = sqlx::query_scalar("SELECT id FROM calendars")
-            .fetch_all(pool)
-            .await?;
-        Ok(Self::of(visible, &all))
-    }
+    Some(trigrams.collect::<Vec<_>>().join(" AND "))
 }
 
-/// The mark the trigram index `leads_fts` carries for the calendar `id` beside a lead's search text (SQLite
-/// migration 0025 writes the same): three capital Latin letters, the id in base 26 modulo 26³, so one trigram.
-/// A search text is lower-cased when written ([`leadgate_storage::search_folded`]), so it never holds a mark.
-fn calendar_mark(id: i64) -> String {
-    [676, 26, 1]
-        .into_iter()
-        .map(|place| char::from(b'A' + (id / place).rem_euclid(26) as u8))
-        .collect()
+/// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for: the
+/// viewer's, or every calendar's ids, read only when the search asks the index at all (a key of three
+/// characters or more).
+async fn search_calendars<'a>(
+    pool: &SqlitePool,
+    search: &LeadSearch,
+    calendars: Option<&'a [i64]>,
+) -> Result<Cow<'a, [i64]>> {
+    match calendars {
+        Some(calendars) => Ok(Cow::Borrowed(calendars)),
+        None if search.trigrams.is_empty() => Ok(Cow::Borrowed(&[])),
+        None => Ok(Cow::Owned(
+            sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
+                .fetch_all(pool)
+                .await?,
+        )),
+    }
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`.
@@ -519,7 +470,7 @@ mod tests {
         push_lead_search(
             &mut q,
             &LeadSearch::new(key, &CommonTrigrams::default()),
-            &CalendarMarks::Any,
+            &[1, 2],
         );
         q.push(" ORDER BY l.id DESC LIMIT 50");
         let steps: Vec<(i64, i64, i64, String)> =
@@ -554,59 +505,106 @@ mod tests {
     }
 
     /// The index is asked for the distinct trigrams of a fragment as the search folds it (a phone's digits
-    /// without their spaces), each quoted as a literal;
-    /// a fragment of fewer than three characters is not looked up.
+    /// without their spaces), each as its keys in the viewer's calendars, in hexadecimal: one of them for each
+    /// trigram. A fragment of fewer than three characters is not looked up, nor is a search in no calendar.
     #[test]
-    fn a_search_asks_the_index_for_the_fragments_distinct_trigrams() {
-        let trigrams = |fragment: &str| {
+    fn a_search_asks_the_index_for_the_fragments_trigrams_in_the_calendars() {
+        let keys = |fragment: &str, calendars: &[i64]| {
             let key = SearchKey::parse(fragment).unwrap();
-            lead_search_trigrams(
-                &LeadSearch::new(key, &CommonTrigrams::default()),
-                &CalendarMarks::Any,
-            )
+            lead_search_keys(&LeadSearch::new(key, &CommonTrigrams::default()), calendars)
         };
-        assert_eq!(trigrams("00000").as_deref(), Some("\"000\""));
+        let hex = |calendar: i64, t: &str| {
+            let t: Vec<char> = t.chars().collect();
+            format!("{:x}", search_key(calendar, [t[0], t[1], t[2]]))
+        };
+        assert_eq!(keys("00000", &[7]), Some(hex(7, "000")));
         assert_eq!(
-            trigrams("Ab\"c").as_deref(),
-            Some("\"ab\"\"\" AND \"b\"\"c\"")
+            keys("Ab\"c", &[7]),
+            Some(format!("{} AND {}", hex(7, "ab\""), hex(7, "b\"c")))
         );
         assert_eq!(
-            trigrams("916 12-3").as_deref(),
-            Some("\"123\" AND \"161\" AND \"612\" AND \"916\"")
+            keys("916 12-3", &[1, 2]),
+            Some(
+                [("123"), ("161"), ("612"), ("916")]
+                    .map(|t| format!("({} OR {})", hex(1, t), hex(2, t)))
+                    .join(" AND ")
+            )
         );
-        assert_eq!(trigrams("ab"), None);
+        assert_eq!(keys("ab", &[1]), None);
+        assert_eq!(keys("abc", &[]), None);
     }
 
-    /// A viewer's search asks the index for the marks of the calendars it may see, or, when they are more, for
-    /// leads without the marks of those it may not; an administrator's for none. A mark is one trigram per
-    /// calendar: its id in base 26, in capital letters.
-    #[test]
-    fn a_search_in_calendars_asks_the_index_for_the_fewer_marks() {
-        let search = LeadSearch::new(SearchKey::parse("abc").unwrap(), &CommonTrigrams::default());
-        let all = [1, 2, 3, 26 * 26 * 4 + 26 * 5 + 6];
-        let query = |visible: Option<&[i64]>| {
-            lead_search_trigrams(&search, &CalendarMarks::of(visible, &all)).unwrap()
-        };
-        assert_eq!(
-            query(Some(&[1, all[3]])),
-            "\"abc\" AND (\"AAB\" OR \"EFG\")"
-        );
-        assert_eq!(query(Some(&[1, 2, 3])), "(\"abc\") NOT (\"EFG\")");
-        assert_eq!(query(Some(&all)), "\"abc\"");
-        assert_eq!(query(None), "\"abc\"");
-        assert_eq!(
-            query(Some(&[])),
-            "\"abc\"",
-            "no calendar finds nothing anyway"
-        );
-        // 26³ calendars on, the marks come round again: a hidden calendar that shares a visible one's mark is
-        // not left out by it.
-        let again = 26 * 26 * 26 + 1;
-        assert_eq!(calendar_mark(again), calendar_mark(1));
-        assert_eq!(
-            CalendarMarks::of(Some(&[1, 2]), &[1, 2, again]),
-            CalendarMarks::In(vec![1, 2])
-        );
+    /// The keys leadgate writes for the leads it stores are those the database's trigger writes for a lead
+    /// whose search text or calendar changes (and migration 0026 for the leads stored before): else a lead
+    /// would be found or not depending on how it was written. Each is one word of the index.
+    #[tokio::test]
+    async fn the_search_keys_are_the_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let storage = SqliteStorage::connect(&url).await.unwrap();
+        let mut conn = storage.pool.acquire().await.unwrap();
+        let calendars = [1_i64, 2, 7_000_000_000_001];
+        for id in calendars {
+            sqlx::query("INSERT INTO calendars (id, name, created_at) VALUES ($1, $2, 0)")
+                .bind(id)
+                .bind(format!("Календарь {id}"))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO leads (id, calendar_id, kind, received_at, starts_at, channel, updated_at)
+             VALUES (1, 1, 'order', 0, 0, 'file', 0)",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, leads_fts, row)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let texts = [
+            "заказ с сайта №17\nкузнецова анна\n+79161234567\nanna@example.ru\n7707083893",
+            "ab",
+            "abc",
+            "",
+            "ё\u{fffd}😀 x\t\u{10ffff}\u{10ffff}\u{10ffff}",
+        ];
+        for calendar in calendars {
+            for text in texts {
+                let mut expected: Vec<String> = leadgate_storage::search_keys(calendar, text)
+                    .iter()
+                    .map(|key| format!("{key:x}"))
+                    .collect();
+                expected.sort();
+                for written_by in ["trigger", "leadgate"] {
+                    sqlx::query("INSERT INTO leads_fts (leads_fts) VALUES ('delete-all')")
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                    if written_by == "trigger" {
+                        sqlx::query(
+                            "UPDATE leads SET calendar_id = $1, search_text = $2 WHERE id = 1",
+                        )
+                        .bind(calendar)
+                        .bind(text)
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                    } else {
+                        write::index_search_keys(&mut conn, &[(1, calendar, text)])
+                            .await
+                            .unwrap();
+                    }
+                    let words: Vec<String> =
+                        sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
+                            .fetch_all(&mut *conn)
+                            .await
+                            .unwrap();
+                    assert_eq!(words, expected, "{written_by}: {calendar} {text:?}");
+                }
+            }
+        }
     }
 
     /// A database that cannot be reached is `Unavailable` (the API and the UI answer 503), a failed

@@ -7,12 +7,14 @@
 //! which cannot deliver rows in id or time order across several calendars and would make it sort every
 //! matching row; walking the id or time index and filtering stops after one page.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    CalendarMarks, Result, from_ms, lead_search_trigrams, ms, parse_enum, push_lead_contains,
+    Result, from_ms, lead_search_keys, ms, parse_enum, push_lead_contains, search_calendars,
 };
 use leadgate_domain::lead::{Channel, LeadKind, LeadStatus};
 use leadgate_domain::payload::Contact;
@@ -154,18 +156,18 @@ pub(super) async fn inbox(
     }
     let limit = q.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
     let runs = q.runs();
-    let marks = match search {
-        Some(search) => CalendarMarks::read(pool, search, q.calendars.as_deref()).await?,
-        None => CalendarMarks::Any,
+    let calendars = match search {
+        Some(search) => search_calendars(pool, search, q.calendars.as_deref()).await?,
+        None => Cow::Borrowed(&[][..]),
     };
     if let Some(search) = search.filter(|_| runs == [(true, None), (false, None)]) {
-        let found = search_both_runs(pool, q, search, &marks, limit + 1).await?;
+        let found = search_both_runs(pool, q, search, &calendars, limit + 1).await?;
         return Ok(InboxPage::from_runs(found, limit));
     }
     let mut found: Vec<(bool, LeadSummary)> = Vec::new();
     for (in_new, after) in runs {
         let want = limit + 1 - found.len();
-        let mut run = inbox_run(q, search, &marks, in_new, after, want);
+        let mut run = inbox_run(q, search, &calendars, in_new, after, want);
         let rows: Vec<SummaryRow> = run.build_query_as().fetch_all(pool).await?;
         for row in rows {
             found.push((in_new, row.into_summary()?));
@@ -186,12 +188,12 @@ pub(super) async fn inbox(
 fn inbox_run(
     q: &InboxQuery,
     search: Option<&LeadSearch>,
-    marks: &CalendarMarks,
+    calendars: &[i64],
     in_new: bool,
     after: Option<i64>,
     want: usize,
 ) -> QueryBuilder<Sqlite> {
-    let (mut b, id) = inbox_leads(q, search, marks, summary_columns!());
+    let (mut b, id) = inbox_leads(q, search, calendars, summary_columns!());
     match q.status {
         Some(status) => b.push(" AND l.status = ").push_bind(status.as_str()),
         None if in_new => b.push(" AND l.status = 'new'"),
@@ -211,10 +213,10 @@ fn inbox_run(
 fn inbox_leads(
     q: &InboxQuery,
     search: Option<&LeadSearch>,
-    marks: &CalendarMarks,
+    calendars: &[i64],
     columns: &str,
 ) -> (QueryBuilder<Sqlite>, &'static str) {
-    let trigrams = search.and_then(|s| lead_search_trigrams(s, marks));
+    let trigrams = search.and_then(|s| lead_search_keys(s, calendars));
     let id = if trigrams.is_some() {
         "leads_fts.rowid"
     } else {
@@ -253,10 +255,10 @@ async fn search_both_runs(
     pool: &SqlitePool,
     q: &InboxQuery,
     search: &LeadSearch,
-    marks: &CalendarMarks,
+    calendars: &[i64],
     want: usize,
 ) -> Result<Vec<(bool, LeadSummary)>> {
-    let mut b = both_runs_walk(q, search, marks);
+    let mut b = both_runs_walk(q, search, calendars);
     let mut walk = b.build_query_as::<RunRow>().fetch(pool);
     let (mut new, mut others) = (Vec::new(), Vec::new());
     while let Some(row) = walk.try_next().await? {
@@ -275,15 +277,11 @@ async fn search_both_runs(
 }
 
 /// The statement of [`search_both_runs`]: every lead the query shows, newest first, with whether it is new.
-fn both_runs_walk(
-    q: &InboxQuery,
-    search: &LeadSearch,
-    marks: &CalendarMarks,
-) -> QueryBuilder<Sqlite> {
+fn both_runs_walk(q: &InboxQuery, search: &LeadSearch, calendars: &[i64]) -> QueryBuilder<Sqlite> {
     let (mut b, id) = inbox_leads(
         q,
         Some(search),
-        marks,
+        calendars,
         concat!(summary_columns!(), ", l.status = 'new' AS in_new"),
     );
     b.push(format!(" ORDER BY {id} DESC"));
@@ -531,13 +529,14 @@ mod tests {
                 ..InboxQuery::default()
             };
             let search = LeadSearch::new(q.search_key().unwrap(), &CommonTrigrams::default());
-            // Three of four calendars are asked for as not the fourth, one as itself.
-            let marks = CalendarMarks::of(q.calendars.as_deref(), &[1, 2, 3, 4]);
-            let runs = [true, false]
-                .map(|in_new| inbox_run(&q, Some(&search), &marks, in_new, Some(1_000_000), 51));
+            // The viewer's calendars, or an administrator's four.
+            let calendars = q.calendars.clone().unwrap_or_else(|| vec![1, 2, 3, 4]);
+            let runs = [true, false].map(|in_new| {
+                inbox_run(&q, Some(&search), &calendars, in_new, Some(1_000_000), 51)
+            });
             for statement in runs
                 .into_iter()
-                .chain([both_runs_walk(&q, &search, &marks)])
+                .chain([both_runs_walk(&q, &search, &calendars)])
             {
                 let plan = plan(&storage.pool, statement).await;
                 assert!(

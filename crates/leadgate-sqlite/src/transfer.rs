@@ -4,7 +4,8 @@
 //! that writers do not disturb, and loads through one `BEGIN IMMEDIATE` transaction on the writer. Flags
 //! are stored as 0 and 1, times as milliseconds: they read into the neutral values as they are. The
 //! counterparty search index (FTS5) is kept by its triggers as counterparties are inserted and rebuilt once
-//! more at the end; it and the migration bookkeeping are not among the tables listed.
+//! more at the end; the lead search's index is written at the end, as the intake writes it. Neither index nor
+//! the migration bookkeeping is among the tables listed.
 //!
 //! A backup is `VACUUM INTO` a new file: a consistent copy of one moment of the database, made on a reader
 //! connection while the writer goes on committing.
@@ -198,7 +199,28 @@ impl TableSession for SqliteSession {
             .execute(&mut *self.tx)
             .await
             .edge()?;
-        Ok(())
+        // The lead search's keys, as the intake writes them, a page of leads at a time.
+        let mut after = 0_i64;
+        loop {
+            let page: Vec<(i64, i64, String)> = sqlx::query_as(
+                "SELECT id, calendar_id, search_text FROM leads WHERE id > $1 ORDER BY id LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(&mut *self.tx)
+            .await
+            .edge()?;
+            let Some(&(last, _, _)) = page.last() else {
+                return Ok(());
+            };
+            let keyed: Vec<(i64, i64, &str)> = page
+                .iter()
+                .map(|(id, calendar, text)| (*id, *calendar, text.as_str()))
+                .collect();
+            super::write::index_search_keys(&mut self.tx, &keyed)
+                .await
+                .edge()?;
+            after = last;
+        }
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -43,6 +43,33 @@ pub fn search_folded(text: &str) -> String {
         .replace(SEARCH_IGNORED, "")
 }
 
+/// The key of `trigram` in calendar `calendar` in both backends' indexes of the lead search: its characters'
+/// code points `a`, `b`, `c` and the calendar's id, `((a * 2^42 + b * 2^21 + c) % P + calendar % P * 40503) % P`
+/// with `P = 2^31 - 1`. One key stands for a trigram in one calendar, so a search asks only for its trigrams in
+/// the calendars its viewer may see, and the index reads nothing of the others. Two keys may share a number:
+/// a search still tests each lead's calendar and text itself. The backends' migrations compute the same in SQL
+/// (PostgreSQL's 0017, SQLite's 0026) for the leads they key themselves.
+pub fn search_key(calendar: i64, trigram: [char; 3]) -> i32 {
+    const P: i64 = 2_147_483_647;
+    let [a, b, c] = trigram.map(|ch| i64::from(u32::from(ch)));
+    // Code points are under 2^21, so the sum is under 2^63; the remainders are under P in magnitude.
+    let key = ((a * (1 << 42) + b * (1 << 21) + c) % P + calendar % P * 40_503) % P;
+    i32::try_from(key).unwrap_or(i32::MAX)
+}
+
+/// A lead's keys in the index of the lead search: those of every trigram of its search text in its calendar
+/// ([`search_key`]), sorted, each once.
+pub fn search_keys(calendar: i64, search_text: &str) -> Vec<i32> {
+    let chars: Vec<char> = search_text.chars().collect();
+    let mut keys: Vec<i32> = chars
+        .windows(3)
+        .map(|w| search_key(calendar, [w[0], w[1], w[2]]))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// A searched fragment as a lead search compares it: folded as [`search_folded`] says, never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchKey(String);
