@@ -8,6 +8,7 @@
 //! by key and content hash; a known key with other content is another message, kept under its content key.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -324,11 +325,12 @@ pub(super) async fn index_search_keys(
     for chunk in leads.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO leads_fts (rowid, keys) ");
         q.push_values(chunk, |mut b, &(id, calendar, text)| {
-            let keys: Vec<String> = leadgate_storage::search_keys(calendar, text)
-                .iter()
-                .map(|key| format!("{key:x}"))
-                .collect();
-            b.push_bind(id).push_bind(keys.join(" "));
+            let mut words = String::with_capacity(9 * text.len());
+            for key in leadgate_storage::search_keys(calendar, text) {
+                // Writing to a `String` cannot fail.
+                let _ = write!(words, "{key:x} ");
+            }
+            b.push_bind(id).push_bind(words);
         });
         q.build().execute(&mut *conn).await?;
     }
