@@ -135,6 +135,30 @@ async fn read_api(app: &TestApp) -> Vec<(String, Value)> {
                 answers.push((path.clone(), app.get(&path).await));
             }
         }
+        // The lead search finds it by its e-mail, or by its phone's digits, through the search index that the
+        // copy wrote for its leads.
+        let fragment = detail["contact"]["email"]
+            .as_str()
+            .or(detail["contact"]["phone_e164"].as_str())
+            .map(|f| f.trim_start_matches('+').to_owned());
+        if let Some(fragment) = fragment {
+            let search = format!(
+                "/api/v1/leads?search={}",
+                percent_encoding::utf8_percent_encode(
+                    &fragment,
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            );
+            let found = app.get(&search).await;
+            let ids: Vec<&Value> = found["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| &l["id"])
+                .collect();
+            assert!(ids.contains(&&lead["id"]), "{search}: {found}");
+            answers.push((search, found));
+        }
         answers.push((path, detail));
     }
     let messages = all(app, "/api/v1/messages").await;
