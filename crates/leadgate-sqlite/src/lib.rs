@@ -370,23 +370,15 @@ fn lead_search_keys(search: &LeadSearch, calendars: &[i64]) -> Option<String> {
     Some(trigrams.collect::<Vec<_>>().join(" AND "))
 }
 
-/// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for: the
-/// viewer's, or every calendar's ids, read only when the search asks the index at all (a key of three
-/// characters or more).
+/// The calendars whose keys `search` by a viewer of `calendars` (`None`: every one) asks the index for
+/// ([`LeadSearch::calendars`]).
 async fn search_calendars<'a>(
     pool: &SqlitePool,
     search: &LeadSearch,
     calendars: Option<&'a [i64]>,
 ) -> Result<Cow<'a, [i64]>> {
-    match calendars {
-        Some(calendars) => Ok(Cow::Borrowed(calendars)),
-        None if search.trigrams.is_empty() => Ok(Cow::Borrowed(&[])),
-        None => Ok(Cow::Owned(
-            sqlx::query_scalar("SELECT id FROM calendars ORDER BY id")
-                .fetch_all(pool)
-                .await?,
-        )),
-    }
+    let all = sqlx::query_scalar("SELECT id FROM calendars ORDER BY id").fetch_all(pool);
+    Ok(search.calendars(calendars, all).await?)
 }
 
 /// Appends the test that decides a text search: the lead's (`l`) search text contains `key`.

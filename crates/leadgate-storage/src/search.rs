@@ -1,6 +1,7 @@
 //! The lead search: the text each lead is found by, the fragment a user searches for, folded alike, and which
 //! of the fragment's trigrams a search asks the backends' trigram indexes for.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -134,6 +135,24 @@ impl LeadSearch {
                 .map(|t| t.iter().collect())
                 .collect(),
             sampled_in: Vec::new(),
+        }
+    }
+
+    /// The calendars whose keys ([`search_key`]) this search by a viewer of `calendars` (`None`: every one)
+    /// asks a backend's index for: the viewer's, or every calendar's ids, which `all` reads (a future that is
+    /// awaited only when the search asks the index at all: a key of three characters or more).
+    ///
+    /// # Errors
+    /// Those of `all`.
+    pub async fn calendars<'a, E>(
+        &self,
+        calendars: Option<&'a [i64]>,
+        all: impl Future<Output = std::result::Result<Vec<i64>, E>>,
+    ) -> std::result::Result<Cow<'a, [i64]>, E> {
+        match calendars {
+            Some(calendars) => Ok(Cow::Borrowed(calendars)),
+            None if self.trigrams.is_empty() => Ok(Cow::Borrowed(&[])),
+            None => Ok(Cow::Owned(all.await?)),
         }
     }
 
