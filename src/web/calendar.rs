@@ -147,6 +147,8 @@ pub async fn page(
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    // The live stream's position before the days are read (as the inbox's).
+    let since = state.live.current_id();
     let tz = timezone(&state);
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| ApiError::BadRequest("malformed query".into()))?;
@@ -275,7 +277,7 @@ pub async fn page(
         })
         .collect();
     let view = if is_month { "month" } else { "week" };
-    let mut live: Vec<(&str, String)> = vec![("since", state.live.current_id())];
+    let mut live: Vec<(&str, String)> = vec![("since", since)];
     if !all {
         live.extend(chosen.iter().map(|c| ("cal", c.to_string())));
     }

@@ -142,6 +142,9 @@ pub async fn page(
     viewer: Viewer,
     Query(p): Query<InboxParams>,
 ) -> Result<Response, ApiError> {
+    // The live stream's position before the list is read: what is published after it is sent to the page,
+    // whether the list holds it or not (the page replaces a row it has).
+    let since = state.live.current_id();
     let tz = timezone(&state);
     let visible = visible_calendars(&state, &viewer).await?;
     let cal = non_empty(&p.cal);
@@ -233,7 +236,7 @@ pub async fn page(
     });
     // New leads go in at the top of the first page, when only the calendar filter narrows it.
     let live_insert = cursor.is_none() && base.iter().all(|(k, _)| *k == "cal");
-    let mut live: Vec<(&str, String)> = vec![("since", state.live.current_id())];
+    let mut live: Vec<(&str, String)> = vec![("since", since)];
     live.extend(base.iter().filter(|(k, _)| *k == "cal").cloned());
     let csv_url = format!(
         "/inbox.csv?{}",
