@@ -7,8 +7,8 @@
 -- at a million, and none shown).
 --
 -- leadgate writes the keys of the leads it stores itself (the intake, and `db copy` into SQLite), computed in
--- Rust: here in SQL they cost about thirty times as much. This migration computes them for the leads stored
--- before, and the trigger below for every later change of a lead's search text or calendar, with the same
+-- Rust: in SQL they cost over ten times the index write itself. This migration computes them for the leads
+-- stored before, and the trigger below for every later change of a lead's search text or calendar, with the same
 -- formula: `((a * 2^42 + b * 2^21 + c) % P + calendar % P * 40503) % P` with `P = 2^31 - 1`, `a`, `b`, `c`
 -- the code points of a trigram. `json_each` over an array of as many elements as the text has trigrams numbers
 -- them (a trigger may not hold a recursive `WITH`).

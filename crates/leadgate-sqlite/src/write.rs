@@ -317,7 +317,8 @@ pub(super) async fn insert_leads(
 /// text)` just inserted: every trigram of the text in the lead's calendar
 /// ([`leadgate_storage::search_keys`]), in hexadecimal, one word each. The migration's trigger keys a lead
 /// whose text or calendar changes, with the same formula in SQL; leadgate keys the leads it inserts itself,
-/// since the trigger's SQL costs about thirty times as much.
+/// since in SQL the keys cost over ten times the index write itself (`sqlite3` shell, 100,000 leads: 14.5 s
+/// against about 1 s).
 pub(super) async fn index_search_keys(
     conn: &mut SqliteConnection,
     leads: &[(i64, i64, &str)],
