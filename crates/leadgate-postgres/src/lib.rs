@@ -54,7 +54,7 @@ mod write;
 pub use transfer::PgTransfer;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError, search_key};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
 
 /// PostgreSQL storage: a pool of connections to one database.
 #[derive(Clone)]
@@ -413,16 +413,12 @@ async fn migrate(pool: &PgPool) -> Result<()> {
 
 /// Appends the condition that a lead (`l`) in one of `calendars` is found by `search`: its search text contains
 /// the key. The index `leads_search_keys` (migration 0017) serves it: it is asked for each of the search's
-/// trigrams in each of the calendars ([`search_key`]), so it hands out only leads of those calendars that hold
+/// trigrams in each of the calendars ([`LeadSearch::keys_in`]), so it hands out only leads of those calendars that hold
 /// them all, and the key decides. A key shorter than three characters has no trigram: the leads are tested one
 /// by one.
 fn push_lead_search(q: &mut QueryBuilder<Postgres>, search: &LeadSearch, calendars: &[i64]) {
-    for trigram in &search.trigrams {
-        let chars: Vec<char> = trigram.chars().collect();
-        if let Ok(trigram) = <[char; 3]>::try_from(chars) {
-            let keys: Vec<i32> = calendars.iter().map(|&c| search_key(c, trigram)).collect();
-            q.push("l.search_keys && ").push_bind(keys).push(" AND ");
-        }
+    for keys in search.keys_in(calendars) {
+        q.push("l.search_keys && ").push_bind(keys).push(" AND ");
     }
     push_lead_contains(q, &search.key);
 }

@@ -52,7 +52,7 @@ mod webhooks;
 mod write;
 
 use leadgate_domain::lead::LeadKind;
-use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError, search_key};
+use leadgate_storage::{CommonTrigramsCache, LeadSearch, SearchKey, StorageError};
 
 /// SQLite storage.
 #[derive(Clone, Debug)]
@@ -332,7 +332,7 @@ impl SqliteStorage {
 
 /// Appends the condition that a lead (`l`) in one of `calendars` is found by `search`: its search text contains
 /// the key. A key of three characters or more is first looked up in the index `leads_fts` (SQLite migration
-/// 0026): it is asked for each of the search's trigrams in each of the calendars ([`search_key`]), so it hands
+/// 0026): it is asked for each of the search's trigrams in each of the calendars ([`LeadSearch::keys_in`]), so it hands
 /// out only leads of those calendars that hold them all, and only those are read; the text then decides,
 /// exactly as for a shorter key, which is a scan. The caller tests the calendars.
 fn push_lead_search(q: &mut QueryBuilder<Sqlite>, search: &LeadSearch, calendars: &[i64]) {
@@ -353,20 +353,13 @@ fn lead_search_keys(search: &LeadSearch, calendars: &[i64]) -> Option<String> {
     if search.trigrams.is_empty() || calendars.is_empty() {
         return None;
     }
-    let trigrams = search
-        .trigrams
-        .iter()
-        .filter_map(|t| <[char; 3]>::try_from(t.chars().collect::<Vec<_>>()).ok())
-        .map(|trigram| {
-            let keys: Vec<String> = calendars
-                .iter()
-                .map(|&calendar| format!("{:x}", search_key(calendar, trigram)))
-                .collect();
-            match keys.as_slice() {
-                [one] => one.clone(),
-                many => format!("({})", many.join(" OR ")),
-            }
-        });
+    let trigrams = search.keys_in(calendars).into_iter().map(|keys| {
+        let words: Vec<String> = keys.iter().map(|key| format!("{key:x}")).collect();
+        match words.as_slice() {
+            [one] => one.clone(),
+            many => format!("({})", many.join(" OR ")),
+        }
+    });
     Some(trigrams.collect::<Vec<_>>().join(" AND "))
 }
 
@@ -433,7 +426,7 @@ mod tests {
     use super::*;
     use leadgate_storage::{
         CommonTrigrams, Disposition, Ledger, LedgerEntry, SourceRef, StoredRaw, Submission,
-        SubmitOutcome, content_hash,
+        SubmitOutcome, content_hash, search_key,
     };
 
     /// A URL of another database is refused before anything is made of it: it is never taken for a file name.

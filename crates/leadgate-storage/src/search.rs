@@ -156,6 +156,21 @@ impl LeadSearch {
         }
     }
 
+    /// What this search asks a backend's index for in `calendars`: for each trigram it looks up, its key in
+    /// each of them ([`search_key`]). A lead may hold the key when it holds one key of every list.
+    pub fn keys_in(&self, calendars: &[i64]) -> Vec<Vec<i32>> {
+        self.trigrams
+            .iter()
+            .filter_map(|t| <[char; 3]>::try_from(t.chars().collect::<Vec<_>>()).ok())
+            .map(|trigram| {
+                calendars
+                    .iter()
+                    .map(|&calendar| search_key(calendar, trigram))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// How many of the newest leads sampled in `calendars` (`None`: any) hold the key.
     pub fn sampled_in(&self, calendars: Option<&[i64]>) -> usize {
         self.sampled_in
