@@ -2,11 +2,13 @@
 //! open inbox and calendar page (see [`crate::web::live`]).
 //!
 //! The places that commit leads (the intake writer, the lead update paths) call [`LiveHub::announce`] with the
-//! lead's id, which never waits: a task of the hub reads the lead's summary once and publishes it. Each event
-//! gets the next number of a monotonic sequence and is kept in a bounded ring of recent events, so a page
-//! that reconnects with the id of the last event it saw (`Last-Event-ID`) receives exactly what it missed;
-//! when that id has left the ring (or belongs to an earlier start of leadgate: ids carry the hub's epoch), the
-//! page is told to reload its list instead.
+//! lead's id, which never waits: a task of the hub publishes it, with the lead's summary read once for every
+//! open page. Each event gets the next number of a monotonic sequence and is kept in a bounded ring of recent
+//! events, so a page that reconnects with the id of the last event it saw (`Last-Event-ID`) receives exactly
+//! what it missed; when that id has left the ring (or belongs to an earlier start of leadgate: ids carry the
+//! hub's epoch), the page is told to reload its list instead. While no page's stream is open on the instance,
+//! nothing reads the summaries: a page that resumes reads those of the events it missed then
+//! ([`Subscription::read_backlog`]), and most events leave the ring unread.
 //!
 //! Follow-ups falling due are announced on the same streams, to their owner only (see [`DueAnnouncer`]): a
 //! task of each instance wakes at the next due time, reads what fell due since it last looked and publishes
@@ -59,8 +61,10 @@ pub struct LeadEvent {
     pub seq: u64,
     /// What happened.
     pub change: Change,
-    /// The lead as the lists show it, read after the commit.
-    pub lead: LeadSummary,
+    /// The lead's id.
+    pub lead_id: i64,
+    /// The lead as the lists show it, once read (see [`LeadEvent::lead`]); `None` when it was gone by then.
+    lead: OnceCell<Option<LeadSummary>>,
     /// What the pages' streams send for it, by form (see [`LeadEvent::shared`]).
     forms: [OnceCell<Option<Arc<str>>>; FORMS],
 }
@@ -69,6 +73,27 @@ pub struct LeadEvent {
 pub const FORMS: usize = 3;
 
 impl LeadEvent {
+    /// The lead as the lists show it: read after the commit when a page's stream was open here, else by the
+    /// first page that needs it (one that resumes from before the event). `None` when the lead was gone by
+    /// then, or cannot be read now: no page is sent the event then.
+    pub async fn lead(&self, storage: &dyn Storage) -> Option<&LeadSummary> {
+        let read = self
+            .lead
+            .get_or_try_init(|| async {
+                Ok::<_, leadgate_storage::StorageError>(
+                    storage.lead_summaries(&[self.lead_id]).await?.pop(),
+                )
+            })
+            .await;
+        match read {
+            Ok(lead) => lead.as_ref(),
+            Err(e) => {
+                tracing::warn!(error = %e, lead_id = self.lead_id, "cannot read a lead for the live pages");
+                None
+            }
+        }
+    }
+
     /// The event in the form numbered `form` (below [`FORMS`]), as `make` renders it: made by the first
     /// stream that sends that form and shared by every other, so that a lead costs one rendering per form
     /// however many pages are open. `None` for a form out of range, or one `make` could not render.
@@ -96,6 +121,39 @@ pub struct Subscription {
     pub reload: bool,
     /// Changes when events may have been missed from now on: the page must reload its list then.
     pub gaps: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// Reads the leads of the backlog's events that were published unread (no page's stream was open then),
+    /// in one query. When they cannot be read, the page is told to reload its list instead.
+    pub async fn read_backlog(&mut self, storage: &dyn Storage) {
+        let mut unread: Vec<i64> = self
+            .backlog
+            .iter()
+            .filter(|e| e.lead.get().is_none())
+            .map(|e| e.lead_id)
+            .collect();
+        if unread.is_empty() {
+            return;
+        }
+        unread.sort_unstable();
+        unread.dedup();
+        match storage.lead_summaries(&unread).await {
+            Ok(found) => {
+                let found: HashMap<i64, LeadSummary> =
+                    found.into_iter().map(|lead| (lead.id, lead)).collect();
+                for event in &self.backlog {
+                    // Another page may have read it meanwhile: the same lead, read as late or later.
+                    let _ = event.lead.set(found.get(&event.lead_id).cloned());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, count = unread.len(), "cannot read the leads a page missed");
+                self.backlog.clear();
+                self.reload = true;
+            }
+        }
+    }
 }
 
 /// A committed change, to relay to the other instances and, where this process serves pages, to publish.
@@ -287,9 +345,16 @@ impl LiveHub {
     }
 
     /// Reads the leads' summaries, in one query, and publishes each change in order (what the announcement
-    /// task, or a relay from other instances, calls). A lead that is gone by then is not published.
+    /// task, or a relay from other instances, calls). A lead that is gone by then is not published. While no
+    /// page's stream is open here, the changes are published unread (see [`Subscription::read_backlog`]).
     pub async fn publish_from_store(&self, storage: &dyn Storage, changes: &[(i64, Change)]) {
         if changes.is_empty() {
+            return;
+        }
+        if self.sender.receiver_count() == 0 {
+            for &(id, change) in changes {
+                self.push(change, id, OnceCell::new());
+            }
             return;
         }
         let mut ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
@@ -313,6 +378,11 @@ impl LiveHub {
 
     /// Publishes an event: numbers it, keeps it in the ring, sends it to every open stream.
     pub fn publish(&self, change: Change, lead: LeadSummary) -> u64 {
+        self.push(change, lead.id, OnceCell::new_with(Some(Some(lead))))
+    }
+
+    /// Publishes an event of lead `lead_id`, with its summary if read.
+    fn push(&self, change: Change, lead_id: i64, lead: OnceCell<Option<LeadSummary>>) -> u64 {
         let mut ring = self
             .ring
             .lock()
@@ -322,6 +392,7 @@ impl LiveHub {
         let event = Arc::new(LeadEvent {
             seq,
             change,
+            lead_id,
             lead,
             forms: Default::default(),
         });
@@ -649,10 +720,10 @@ mod tests {
         let mut sub = hub.subscribe(Some(&seen));
         assert!(!sub.reload);
         let missed: Vec<(i64, Change)> =
-            sub.backlog.iter().map(|e| (e.lead.id, e.change)).collect();
+            sub.backlog.iter().map(|e| (e.lead_id, e.change)).collect();
         assert_eq!(missed, [(2, Change::New), (1, Change::Updated)]);
         hub.publish(Change::New, summary(3));
-        assert_eq!(sub.receiver.recv().await.unwrap().lead.id, 3);
+        assert_eq!(sub.receiver.recv().await.unwrap().lead_id, 3);
     }
 
     #[tokio::test]
@@ -684,7 +755,7 @@ mod tests {
         let mut fresh = hub.subscribe(Some(&after));
         assert!(!fresh.reload);
         hub.publish(Change::New, summary(2));
-        assert_eq!(fresh.receiver.recv().await.unwrap().lead.id, 2);
+        assert_eq!(fresh.receiver.recv().await.unwrap().lead_id, 2);
         assert!(!fresh.gaps.has_changed().unwrap());
     }
 }

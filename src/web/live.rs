@@ -47,7 +47,7 @@ use super::timezone;
 use crate::app::{ApiError, AppState};
 use crate::live::{Change, LeadEvent};
 use leadgate_domain::account::Role;
-use leadgate_storage::FollowUpView;
+use leadgate_storage::{FollowUpView, LeadSummary};
 
 /// How long a stream trusts the calendars it read before reading them again.
 const SCOPE_FRESH_FOR: Duration = Duration::from_secs(30);
@@ -227,7 +227,8 @@ async fn stream(
         .filter(|v| !v.is_empty())
         .or_else(|| get("since"))
         .map(str::to_owned);
-    let subscription = state.live.subscribe(last.as_deref());
+    let mut subscription = state.live.subscribe(last.as_deref());
+    subscription.read_backlog(state.storage.as_ref()).await;
     let state_due = state.live.subscribe_due();
     let allowed = Scope::read(&state, &viewer.login, viewer.role, &chosen).await?;
     let streamed = StreamState {
@@ -368,14 +369,17 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
         while events < COALESCE {
             match s.next(out.is_empty()).await {
                 Next::Lead(event) => {
-                    let shown = s.scope.allows(&s.state, event.lead.calendar_id).await;
+                    let Some(lead) = event.lead(s.state.storage.as_ref()).await else {
+                        continue;
+                    };
+                    let shown = s.scope.allows(&s.state, lead.calendar_id).await;
                     // A lead moved out of what the page shows leaves it.
                     let left = match event.change {
                         Change::Moved { from } => !shown && s.scope.allows(&s.state, from).await,
                         _ => false,
                     };
                     if (shown || left)
-                        && let Some(sent) = render(&s, &event, left).await
+                        && let Some(sent) = render(&s, &event, lead, left).await
                     {
                         out.push_str(&sent);
                         events += 1;
@@ -457,7 +461,12 @@ async fn render_due(s: &StreamState, f: &FollowUpView) -> Option<String> {
 
 /// The event `lead` for the page's kind: written out once per form and shared by every stream (what is sent
 /// depends on the lead and the page's kind only, never on the viewer, and the event's id is the hub's).
-async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Arc<str>> {
+async fn render(
+    s: &StreamState,
+    event: &LeadEvent,
+    lead: &LeadSummary,
+    gone: bool,
+) -> Option<Arc<str>> {
     let form = match (gone, s.target) {
         (true, _) => 0,
         (false, Target::Inbox) => 1,
@@ -465,15 +474,20 @@ async fn render(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<Arc<st
     };
     event
         .shared(form, async {
-            let json = render_json(s, event, gone).await?;
+            let json = render_json(s, event, lead, gone).await?;
             Some(sse("lead", Some(&s.state.live.id_of(event.seq)), &json))
         })
         .await
 }
 
-async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<String> {
+async fn render_json(
+    s: &StreamState,
+    event: &LeadEvent,
+    lead: &LeadSummary,
+    gone: bool,
+) -> Option<String> {
     let tz = timezone(&s.state);
-    let mut row = LeadRow::new(&event.lead, tz);
+    let mut row = LeadRow::new(lead, tz);
     // A lead just filed has no follow-ups yet; a changed one's row replaces the page's, with the same overdue
     // mark, read as the inbox reads it.
     if s.target == Target::Inbox && !gone && !matches!(event.change, Change::New) {
@@ -493,7 +507,7 @@ async fn render_json(s: &StreamState, event: &LeadEvent, gone: bool) -> Option<S
     let data = LeadData {
         change: event.change.as_str(),
         gone,
-        date: fmt::iso_date(event.lead.starts_at.with_timezone(&tz).date_naive()),
+        date: fmt::iso_date(lead.starts_at.with_timezone(&tz).date_naive()),
         lead: if gone {
             Shown::Gone {
                 id: row.id,
