@@ -69,6 +69,11 @@ data_dir = "$WORK/data"
 
 [[calendars]]
 name = "$CALENDAR"
+
+# The sample's layout files are on the internet, which a benchmark never reaches: their URLs are queued with
+# each lead as usual, and nothing downloads them.
+[layout_files]
+enabled = false
 EOF
   env BENCH_TOKEN=bench-token-for-the-instances-benchmark BENCH_MAIL_PASSWORD="${DOVECOT_PASSWORD:-}" \
     "$LEADGATE" serve --config "$dir/leadgate.toml" </dev/null >"$dir/serve.log" 2>&1 &
