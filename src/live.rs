@@ -127,7 +127,7 @@ impl Subscription {
     /// Reads the leads of the backlog's events that were published unread (no page's stream was open then),
     /// in one query. When they cannot be read, the page is told to reload its list instead.
     pub async fn read_backlog(&mut self, storage: &dyn Storage) {
-        let mut unread: Vec<i64> = self
+        let unread: Vec<i64> = self
             .backlog
             .iter()
             .filter(|e| e.lead.get().is_none())
@@ -136,19 +136,16 @@ impl Subscription {
         if unread.is_empty() {
             return;
         }
-        unread.sort_unstable();
-        unread.dedup();
-        match storage.lead_summaries(&unread).await {
+        let count = unread.len();
+        match read_summaries(storage, unread).await {
             Ok(found) => {
-                let found: HashMap<i64, LeadSummary> =
-                    found.into_iter().map(|lead| (lead.id, lead)).collect();
                 for event in &self.backlog {
                     // Another page may have read it meanwhile: the same lead, read as late or later.
                     let _ = event.lead.set(found.get(&event.lead_id).cloned());
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, count = unread.len(), "cannot read the leads a page missed");
+                tracing::warn!(error = %e, count, "cannot read the leads a page missed");
                 self.backlog.clear();
                 self.reload = true;
             }
@@ -357,13 +354,8 @@ impl LiveHub {
             }
             return;
         }
-        let mut ids: Vec<i64> = changes.iter().map(|(id, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        match storage.lead_summaries(&ids).await {
+        match read_summaries(storage, changes.iter().map(|(id, _)| *id).collect()).await {
             Ok(found) => {
-                let found: HashMap<i64, LeadSummary> =
-                    found.into_iter().map(|lead| (lead.id, lead)).collect();
                 for (id, change) in changes {
                     if let Some(lead) = found.get(id) {
                         self.publish(*change, lead.clone());
@@ -371,7 +363,7 @@ impl LiveHub {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, count = ids.len(), "cannot read leads for the live pages");
+                tracing::warn!(error = %e, count = changes.len(), "cannot read leads for the live pages");
             }
         }
     }
@@ -510,6 +502,21 @@ impl LiveHub {
     pub fn closed(&self) -> &CancellationToken {
         &self.closed
     }
+}
+
+/// The summaries of the leads `ids` (repeats allowed), read in one query, by id; a lead that is gone has none.
+async fn read_summaries(
+    storage: &dyn Storage,
+    mut ids: Vec<i64>,
+) -> leadgate_storage::Result<HashMap<i64, LeadSummary>> {
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(storage
+        .lead_summaries(&ids)
+        .await?
+        .into_iter()
+        .map(|lead| (lead.id, lead))
+        .collect())
 }
 
 /// Relays queued notes to the other instances, in batches, until the hub is gone. Notes that cannot be
