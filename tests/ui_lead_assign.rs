@@ -154,7 +154,7 @@ async fn a_manager_assigns_several_leads_from_the_inbox_and_filters_it_by_assign
     b.click(&format!("tr[data-lead-id='{c}'] input[name='lead']"))
         .await;
     b.click("#bulk-assignee option[value='manager2']").await;
-    b.click("#bulk-assign-submit").await;
+    b.click_to_load("#bulk-assign-submit").await;
     b.wait_for("#filters").await;
     let s = storage(app).await;
     for id in [a, c] {
@@ -168,7 +168,7 @@ async fn a_manager_assigns_several_leads_from_the_inbox_and_filters_it_by_assign
 
     // Filters: by assignee, unassigned, and "assigned to me".
     b.click("#who-filter option[value='manager2']").await;
-    b.click("#filters button[type='submit']").await;
+    b.click_to_load("#filters button[type='submit']").await;
     b.wait_for("#filters").await;
     // Read in one go: the live page may put a changed lead's row in place of the old one at any time, and a
     // row element held across that is stale.

@@ -287,6 +287,17 @@ impl Browser {
             .unwrap();
     }
 
+    /// Clicks the element `css` selects (a submit button or a link) and waits until the page it loads has
+    /// replaced this one: an element both pages have would otherwise be found on this one, before it goes.
+    pub async fn click_to_load(&self, css: &str) {
+        self.client
+            .execute("document.documentElement.dataset.leaving = 'yes'", vec![])
+            .await
+            .unwrap();
+        self.click(css).await;
+        self.wait_for("html:not([data-leaving])").await;
+    }
+
     /// Waits until an element `css` selects is on the page.
     pub async fn wait_for(&self, css: &str) {
         self.client
