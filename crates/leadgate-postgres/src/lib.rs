@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Postgres, QueryBuilder};
 use tracing::instrument;
 
 mod accounts;
@@ -275,17 +275,17 @@ impl PgStorage {
             // A lead is acknowledged only once its commit is durable.
             .options([("synchronous_commit", "on")]);
         // One connection first: a wrong host, port, database or password fails at once, with the server's
-        // reason, instead of after the pool's acquire timeout.
-        let first = PgConnection::connect_with(&options)
+        // reason, instead of after the pool's acquire timeout. It applies the migrations.
+        let mut first = PgConnection::connect_with(&migration_options(options.clone()))
             .await
             .map_err(|e| connect_error(&target, e))?;
+        migrate(&mut first).await?;
         let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(pool_settings.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(pool_settings.acquire_timeout)
             .connect_lazy_with(options.clone());
-        migrate(&pool).await?;
         tracing::info!(
             target = %target,
             max_connections = pool_settings.max_connections,
@@ -391,16 +391,16 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
 
 /// Applies the embedded migrations ([`leadgate_storage::apply_migrations`] says which and how long). Instances
 /// started together each say so; sqlx's lock lets one of them apply them.
-async fn migrate(pool: &PgPool) -> Result<()> {
+async fn migrate(conn: &mut PgConnection) -> Result<()> {
     let migrator = sqlx::migrate!("./migrations");
     // A new database has no table of applied migrations yet: every migration is pending. Asked first, so that
     // the server logs no error for the missing table.
     let known: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     let applied: Vec<i64> = if known {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?
     } else {
         Vec::new()
@@ -408,7 +408,15 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     let all = migrator
         .iter()
         .map(|m| (m.version, m.description.to_string()));
-    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
+    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(conn)).await?)
+}
+
+/// The options of the connection that applies the migrations: a statement of over a second is logged at
+/// DEBUG, not at WARN as sqlx does by default. A migration that rewrites every lead takes minutes, and the
+/// warning would carry its whole SQL text; [`leadgate_storage::apply_migrations`] logs which migrations ran
+/// and how long they took.
+fn migration_options(options: PgConnectOptions) -> PgConnectOptions {
+    options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
 }
 
 /// Appends the condition that a lead (`l`) in one of `calendars` is found by `search`: its search text contains

@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use tracing::instrument;
 
 mod accounts;
@@ -185,7 +185,12 @@ impl SqliteStorage {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        migrate(&writer).await?;
+        // A connection of its own applies the migrations, opened after the pools so that an in-memory
+        // database, shared by the connections of these options, outlives it.
+        let mut migrator =
+            SqliteConnection::connect_with(&migration_options(options.clone())).await?;
+        migrate(&mut migrator).await?;
+        migrator.close().await?;
         let file = Path::new(options.get_filename());
         let in_memory = options.get_filename().as_os_str().is_empty() || url.contains(":memory:");
         let lock_dir = (!in_memory)
@@ -212,17 +217,25 @@ impl SqliteStorage {
 }
 
 /// Applies the embedded migrations ([`leadgate_storage::apply_migrations`] says which and how long).
-async fn migrate(pool: &SqlitePool) -> Result<()> {
+async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
     let migrator = sqlx::migrate!("./migrations");
     // A new database has no table of applied migrations yet: every migration is pending.
     let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
         .unwrap_or_default();
     let all = migrator
         .iter()
         .map(|m| (m.version, m.description.to_string()));
-    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(pool)).await?)
+    Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(conn)).await?)
+}
+
+/// The options of the connection that applies the migrations: a statement of over a second is logged at
+/// DEBUG, not at WARN as sqlx does by default. A migration that rewrites every lead takes a minute at a
+/// million, and the warning would carry its whole SQL text; [`leadgate_storage::apply_migrations`] logs which
+/// migrations ran and how long they took.
+fn migration_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
 }
 
 /// Creates the data directory (and any missing parents) readable only by its owner (0700): it holds the
