@@ -7,7 +7,8 @@
 //! migrations 0010 and 0018) when every bound is a whole hour, as a local midnight is in any time zone with a
 //! whole-hour offset; otherwise, and for the UTM
 //! splits (not in the rollups), they walk `leads_by_received`, which also carries the columns the lead
-//! reports group and filter by; the health report sums `message_days` or `message_hours` and
+//! reports group and filter by; the health report sums `message_days` or `message_hours` (kept the same way,
+//! the intake's records counted in its last statement since migration 0019) and
 //! `collector_run_hours` the same way, or walks `messages_by_received` and `collector_runs_by_start`. A row's bucket is a binary search in the bounds
 //! (`width_bucket`). A percentile needs every value: the response times of the answered
 //! leads are kept, as text, per hour of receipt in `lead_response_hours` (see its migration), and the report

@@ -724,12 +724,12 @@ fn content_key(key: &str, hash: &str) -> String {
 }
 
 /// Records a second copy of an already-recorded message (the record under `key`) as a duplicate, once per
-/// mailbox position, and returns the lead of the first copy.
+/// mailbox position, and returns the lead of the first copy and the new record's id, if it made one.
 async fn record_duplicate(
     conn: &mut PgConnection,
     entry: &LedgerEntry,
     key: &str,
-) -> Result<Option<i64>> {
+) -> Result<(Option<i64>, Option<i64>)> {
     let source = entry.source.key();
     let earlier: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, lead_id FROM messages WHERE source = $1 AND ledger_key = $2")
@@ -760,9 +760,10 @@ async fn record_duplicate(
                 duplicate_of: earlier.map(|(id, _)| id),
             };
             insert_messages(conn, std::slice::from_ref(&row)).await?;
+            return Ok((earlier.and_then(|(_, lead)| lead), Some(id)));
         }
     }
-    Ok(earlier.and_then(|(_, lead)| lead))
+    Ok((earlier.and_then(|(_, lead)| lead), None))
 }
 
 /// What became of a submission before anything is written.
@@ -1037,12 +1038,10 @@ pub(super) async fn submit_all(
             duplicate_of: None,
         });
     }
-    if !leads.is_empty() {
-        // This transaction counts its leads in the report rollup itself, last (`count_new_leads`).
-        sqlx::query("SELECT set_config('leadgate.intake_counts', 'on', true)")
-            .execute(&mut *conn)
-            .await?;
-    }
+    // This transaction counts its leads and ledger records in the report rollups itself, last (`count_new`).
+    sqlx::query("SELECT set_config('leadgate.intake_counts', 'on', true)")
+        .execute(&mut *conn)
+        .await?;
     let parties = insert_leads(conn, &leads, &ids.lines).await?;
     let party_of: HashMap<i64, Option<CounterpartyRef>> =
         leads.iter().map(|l| l.id).zip(parties).collect();
@@ -1078,13 +1077,16 @@ pub(super) async fn submit_all(
         .await?;
     }
 
+    let mut message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
     let mut outcomes = Vec::with_capacity(batch.len());
     for (i, plan) in plans.iter().enumerate() {
         let outcome = match plan {
             Plan::Done(outcome) => outcome.clone(),
-            Plan::Duplicate(key) => SubmitOutcome::Duplicate {
-                lead_id: record_duplicate(conn, &batch[i].ledger, key).await?,
-            },
+            Plan::Duplicate(key) => {
+                let (lead_id, recorded) = record_duplicate(conn, &batch[i].ledger, key).await?;
+                message_ids.extend(recorded);
+                SubmitOutcome::Duplicate { lead_id }
+            }
             Plan::SameKeyAs { first, same_body } => match (&plans[*first], same_body) {
                 (
                     Plan::Write {
@@ -1116,18 +1118,19 @@ pub(super) async fn submit_all(
         outcomes.push(outcome);
     }
     let lead_ids: Vec<i64> = leads.iter().map(|l| l.id).collect();
-    count_new_leads(conn, &lead_ids).await?;
+    count_new(conn, &lead_ids, &message_ids).await?;
     Ok(outcomes)
 }
 
-/// Counts the leads `ids`, inserted by this transaction with their lines, in the report rollup: the last
-/// statement of an intake batch (migration 0018). The rollup's row of their hour, which every writer's batch
-/// updates, stays locked from here to the commit only, so the other writer's batch is not held up behind this
-/// one's inserts.
-async fn count_new_leads(conn: &mut PgConnection, ids: &[i64]) -> Result<()> {
-    if !ids.is_empty() {
-        sqlx::query("SELECT lead_hours_add_new_leads($1)")
-            .bind(ids)
+/// Counts the leads `leads`, inserted by this transaction with their lines, and the ledger records `messages`
+/// it inserted, in the report rollups: the last statement of an intake batch (migrations 0018 and 0019). The
+/// rollups' rows of their hour, which every writer's batch updates, stay locked from here to the commit
+/// only, so another writer's batch is not held up behind this one's inserts.
+async fn count_new(conn: &mut PgConnection, leads: &[i64], messages: &[i64]) -> Result<()> {
+    if !leads.is_empty() || !messages.is_empty() {
+        sqlx::query("SELECT lead_hours_add_new_leads($1), message_hours_add_new_messages($2)")
+            .bind(leads)
+            .bind(messages)
             .execute(&mut *conn)
             .await?;
     }

@@ -127,6 +127,7 @@ macro_rules! storage_contract_suite {
             new_leads_are_assigned_by_their_calendars_rule,
             a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee,
             report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and_erased,
+            the_health_report_counts_every_record_a_batch_writes,
             a_pages_duplicate_hints_are_each_leads_own_hint,
             a_calendar_day_counts_its_leads_up_to_the_cap,
         );

@@ -360,3 +360,83 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     let runs = checked(s, &around_now, now, "a failed run").await;
     assert_eq!(runs.health.iter().map(|b| b.failed_runs).sum::<i64>(), 1);
 }
+
+/// The health report counts every ledger record an intake batch writes: a lead, a second copy of it in the same
+/// batch and in a later one (each recorded as a duplicate once per mailbox position), a rejected and a skipped
+/// message, and a batch of a rejection alone; summed per day, per hour and counted record by record alike.
+pub async fn the_health_report_counts_every_record_a_batch_writes(s: &dyn Storage) {
+    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
+    let collector = ok(
+        "collector",
+        s.upsert_collector(&collector_record("site", calendar))
+            .await,
+    );
+    let mail = SourceRef::Collector { id: collector };
+    // One of the shop's days (a Moscow midnight, a whole UTC hour).
+    let start = some(
+        "a start",
+        Utc.with_ymd_and_hms(2026, 4, 1, 21, 0, 0).single(),
+    );
+    assert!(ok(
+        "zone",
+        s.use_report_zone(chrono_tz::Europe::Moscow).await
+    ));
+    let at = |minutes: i64| start + Duration::minutes(minutes);
+    let message = |key: &str, raw: &[u8], disposition: Disposition| Submission {
+        ledger: entry(mail.clone(), Some(key), raw, at(90)),
+        disposition,
+        idempotency: None,
+    };
+    let first = lead_of(
+        entry(mail.clone(), Some("a@shop"), b"ORDER 1", at(90)),
+        contact("1", "+79250000001"),
+        calendar,
+    );
+    let mut again = first.clone();
+    again.ledger.mailbox_key = Some("1:again".to_owned());
+    let rejected = |key: &str| {
+        message(
+            key,
+            b"broken",
+            Disposition::Rejected {
+                reason: "not JSON".to_owned(),
+            },
+        )
+    };
+    let skipped = message(
+        "s@shop",
+        b"no keyword",
+        Disposition::Skipped {
+            reason: "no keyword".to_owned(),
+        },
+    );
+    ok(
+        "a mixed batch",
+        s.submit_batch(&[first.clone(), again, rejected("r@shop"), skipped])
+            .await,
+    );
+    let mut later = first;
+    later.ledger.mailbox_key = Some("1:later".to_owned());
+    ok("a later copy", s.submit_batch(&[later]).await);
+    ok(
+        "a rejection alone",
+        s.submit_batch(&[rejected("r2@shop")]).await,
+    );
+
+    let day = ReportQuery {
+        bounds: vec![start, start + Duration::days(1)],
+        ..ReportQuery::default()
+    };
+    let figures = checked(s, &day, start + Duration::days(2), "a day of records").await;
+    let health = &figures.health[0];
+    assert_eq!(
+        (
+            health.imported,
+            health.duplicates,
+            health.skipped,
+            health.quarantined
+        ),
+        (1, 2, 1, 2),
+        "imported, duplicates, skipped, quarantined: {health:?}"
+    );
+}
