@@ -388,26 +388,33 @@ pub(super) async fn inbox_pulse(pool: &PgPool, calendars: Option<&[i64]>) -> Res
     let latest_id: i64 = b.build_query_scalar().fetch_one(pool).await?;
     // Counted up to the cap: a count of every new lead reads the whole run of them in the index, which at a
     // million leads costs more than the rest of the page. A lead marked a second submission of another has left
-    // the inbox and is not counted; testing that reads each row counted, at most the cap's worth and the
-    // (few) duplicates among them.
-    let mut b = QueryBuilder::<Postgres>::new(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM leads l WHERE l.status = 'new' AND l.duplicate_of IS NULL",
-    );
-    push_calendars(&mut b, calendars, true);
-    // Newest first, so the walk is an index's from the newest lead (the primary key's, or `leads_by_status`
-    // where few leads are new) and ends at the cap. Without an order, where
-    // most leads are new, PostgreSQL chose a sequential scan that stops at the cap; a synchronised scan may
-    // then start amid a long run of leads that are not new (a year of done ones, say) and read through it:
-    // about a second at a million leads, for one page in a hundred.
-    // The cap is written in, not bound, so that the statement keeps one plan (see `inbox`).
-    b.push(format_args!(
-        " ORDER BY l.id DESC LIMIT {}) AS capped",
-        InboxPulse::NEW_COUNT_CAP
-    ));
+    // the inbox and is not counted. Newest first, each walk an index's alone, which carries `duplicate_of`
+    // (migration 0020) and ends at the cap: `leads_by_status` for every calendar, `leads_by_status_calendar`
+    // for each of a viewer's. (Walking the primary key and testing each lead's row, the count was the
+    // costliest statement of an inbox page.) With no order, where most leads are new, PostgreSQL chose a
+    // sequential scan that stops at the cap; a synchronised scan may then start amid a long run of leads that
+    // are not new (a year of done ones, say) and read through it: about a second at a million leads, for one
+    // page in a hundred. The cap is written in, not bound, so that the statement keeps one plan (see `inbox`).
+    let cap = InboxPulse::NEW_COUNT_CAP;
+    let mut b = match calendars {
+        None => QueryBuilder::<Postgres>::new(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM leads l WHERE l.status = 'new' AND l.duplicate_of IS NULL
+             ORDER BY l.id DESC LIMIT {cap}) AS capped"
+        )),
+        Some(calendars) => {
+            let mut b = QueryBuilder::<Postgres>::new("SELECT COALESCE(SUM(k.n), 0)::bigint FROM unnest(");
+            b.push_bind(calendars.to_vec()).push(format!(
+                "::bigint[]) AS c(id) CROSS JOIN LATERAL (SELECT COUNT(*) AS n FROM (SELECT 1 FROM leads l
+                 WHERE l.status = 'new' AND l.duplicate_of IS NULL AND l.calendar_id = c.id
+                 ORDER BY l.id DESC LIMIT {cap}) AS capped) k"
+            ));
+            b
+        }
+    };
     let new_count: i64 = b.build_query_scalar().fetch_one(pool).await?;
     Ok(InboxPulse {
         latest_id,
-        new_count,
+        new_count: new_count.min(cap),
     })
 }
 

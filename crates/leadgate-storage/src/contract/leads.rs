@@ -588,26 +588,33 @@ pub async fn an_inbox_search_reads_both_runs_behind_many_newer_leads(s: &dyn Sto
     );
 }
 
-/// [`Leads::inbox_pulse`] counts new leads up to [`InboxPulse::NEW_COUNT_CAP`], not every one of them.
+/// [`Leads::inbox_pulse`] counts new leads up to [`InboxPulse::NEW_COUNT_CAP`], not every one of them: in every
+/// calendar, in several together (past the cap only together), and in one.
 pub async fn the_inbox_counts_new_leads_up_to_its_cap(s: &dyn Storage) {
     let (a, source) = calendar_and_source(s, "a").await;
+    let (b, _) = calendar_and_source(s, "b").await;
     let cap = InboxPulse::NEW_COUNT_CAP;
     let base = now();
+    // One more than the cap, every other lead in `b`: `a` gets half of them and one more.
     let batch: Vec<Submission> = (0..=cap)
         .map(|i| {
             let at = base + Duration::milliseconds(i);
             let body = format!("{{\"n\": {i}}}");
             let ledger = entry(SourceRef::Http { id: source }, None, body.as_bytes(), at);
-            lead_of(ledger, contact("Звонок", "+79250000011"), a)
+            let calendar = if i % 2 == 0 { a } else { b };
+            lead_of(ledger, contact("Звонок", "+79250000011"), calendar)
         })
         .collect();
     let outcomes = ok("a batch past the cap", s.submit_batch(&batch).await);
     assert_eq!(i64::try_from(outcomes.len()).ok(), Some(cap + 1));
-    let pulse = ok("pulse", s.inbox_pulse(None).await);
-    assert_eq!(pulse.new_count, InboxPulse::NEW_COUNT_CAP);
-    assert!(pulse.count_capped());
+    for calendars in [None, Some(&[a, b][..])] {
+        let pulse = ok("pulse", s.inbox_pulse(calendars).await);
+        assert_eq!(pulse.new_count, cap, "{calendars:?}");
+        assert!(pulse.count_capped());
+    }
     let pulse = ok("pulse of a", s.inbox_pulse(Some(&[a])).await);
-    assert!(pulse.count_capped());
+    assert_eq!(pulse.new_count, cap / 2 + 1);
+    assert!(!pulse.count_capped());
 }
 
 /// A lead marked a second submission of another has left the inbox: [`Leads::inbox_pulse`] does not count it
