@@ -97,13 +97,7 @@ pub async fn a_lead_and_its_ledger_record_commit_together(s: &dyn Storage) {
 /// [`Ledger::submit_batch`] with ledger keys: a message is recorded once, whether it comes again in the same
 /// batch or a later one; another message under a known key is a new record.
 pub async fn a_ledger_key_is_recorded_exactly_once(s: &dyn Storage) {
-    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
-    let collector = ok(
-        "collector",
-        s.upsert_collector(&collector_record("site", calendar))
-            .await,
-    );
-    let mail = SourceRef::Collector { id: collector };
+    let (calendar, mail) = mail_calendar_and_collector(s).await;
     let raw = b"Subject: ORDER 1\r\n\r\nfirst".to_vec();
     let first = lead_of(
         entry(mail.clone(), Some("a@shop"), &raw, now()),
@@ -366,13 +360,7 @@ pub async fn a_counterparty_is_found_or_created_by_inn(s: &dyn Storage) {
 
 /// [`Ledger::submit_batch`] of rejections and skips, [`Ledger::messages`] by outcome.
 pub async fn rejected_and_skipped_messages_are_recorded_with_their_reasons(s: &dyn Storage) {
-    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
-    let collector = ok(
-        "collector",
-        s.upsert_collector(&collector_record("site", calendar))
-            .await,
-    );
-    let mail = SourceRef::Collector { id: collector };
+    let (_, mail) = mail_calendar_and_collector(s).await;
     let rejected = Submission {
         ledger: entry(mail.clone(), Some("r@shop"), b"broken", now()),
         disposition: Disposition::Rejected {
@@ -507,13 +495,7 @@ pub async fn a_rejected_message_gets_one_lead_however_often_it_is_reprocessed(s:
 
 /// [`Ledger::known_mailbox_keys`], [`Ledger::imported_mailbox_keys`], [`Ledger::imported_mailbox_keys_before`].
 pub async fn mailbox_keys_tell_known_records_from_what_retention_may_delete(s: &dyn Storage) {
-    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
-    let collector = ok(
-        "collector",
-        s.upsert_collector(&collector_record("site", calendar))
-            .await,
-    );
-    let mail = SourceRef::Collector { id: collector };
+    let (calendar, mail) = mail_calendar_and_collector(s).await;
     let source = mail.key();
     let imported = lead_of(
         entry(mail.clone(), Some("i@shop"), b"imported", now()),

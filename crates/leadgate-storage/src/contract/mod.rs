@@ -265,6 +265,17 @@ async fn calendar_and_source(s: &dyn Storage, name: &str) -> (i64, i64) {
     (calendar, source)
 }
 
+/// A calendar "mail" and a mail collector "site" filing into it: the calendar, and the collector as a source.
+async fn mail_calendar_and_collector(s: &dyn Storage) -> (i64, SourceRef) {
+    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
+    let collector = ok(
+        "collector",
+        s.upsert_collector(&collector_record("site", calendar))
+            .await,
+    );
+    (calendar, SourceRef::Collector { id: collector })
+}
+
 /// A webhook to `https://crm.example/hook` on `calendar`, with a made-up sealed secret; returns its id.
 async fn hook(s: &dyn Storage, calendar: i64) -> i64 {
     ok(

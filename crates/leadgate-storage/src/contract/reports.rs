@@ -365,13 +365,7 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
 /// batch and in a later one (each recorded as a duplicate once per mailbox position), a rejected and a skipped
 /// message, and a batch of a rejection alone; summed per day, per hour and counted record by record alike.
 pub async fn the_health_report_counts_every_record_a_batch_writes(s: &dyn Storage) {
-    let calendar = ok("calendar", s.upsert_calendar("mail", None).await);
-    let collector = ok(
-        "collector",
-        s.upsert_collector(&collector_record("site", calendar))
-            .await,
-    );
-    let mail = SourceRef::Collector { id: collector };
+    let (calendar, mail) = mail_calendar_and_collector(s).await;
     // One of the shop's days (a Moscow midnight, a whole UTC hour).
     let start = some(
         "a start",
