@@ -340,11 +340,7 @@ impl Drop for Database {
                 .unwrap()
                 .block_on(async {
                     let mut conn = PgConnection::connect(&admin).await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await?;
+                    leadgate_postgres::testing::drop_database(&mut conn, &name).await?;
                     conn.close().await
                 })
         })

@@ -83,7 +83,7 @@ impl FreshPg {
         let storage = match PgStorage::connect(&url).await {
             Ok(storage) => storage,
             Err(e) => {
-                drop_database(admin.clone(), name.clone());
+                drop_on_a_thread(admin.clone(), name.clone());
                 panic!("cannot open the test database {name}: {e:?}");
             }
         };
@@ -121,7 +121,7 @@ impl std::ops::Deref for FreshPg {
 
 impl Drop for FreshPg {
     fn drop(&mut self) {
-        drop_database(self.admin.clone(), self.name.clone());
+        drop_on_a_thread(self.admin.clone(), self.name.clone());
     }
 }
 
@@ -152,20 +152,60 @@ async fn drop_leftovers(conn: &mut PgConnection) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     for name in names {
-        let old = created_at(&name).is_some_and(|t| now.saturating_sub(t) > LEFTOVER_AGE.as_secs());
-        if old && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut *conn)
-            .await;
+        if created_at(&name).is_some_and(|t| now.saturating_sub(t) > LEFTOVER_AGE.as_secs()) {
+            let _ = drop_database(conn, &name).await;
         }
     }
 }
 
-/// Drops a test database, ending its connections (`WITH (FORCE)`), on a thread of its own: `Drop` cannot
-/// wait for a future on the test's runtime.
-fn drop_database(admin: PgConnectOptions, name: String) {
+/// Drops the database `name` (a name of letters, digits and underscores) on the server `conn` is connected
+/// to, ending the connections to it first.
+///
+/// `DROP DATABASE … WITH (FORCE)` is not enough for a role that is not a superuser: when autovacuum works in
+/// the database (it visits one that wrote a few thousand rows), PostgreSQL 15 refuses the whole statement,
+/// because such a role may not end an autovacuum worker ("must be a member of the role whose process is being
+/// terminated"). So this ends the connections of its own role, then drops the database without `FORCE`, which
+/// stops autovacuum itself and waits for the ended connections to go (up to 5 s). It tries three times: a
+/// process of the role that connects again in between makes one attempt fail.
+///
+/// # Errors
+/// The name is not one this crate makes, or the last attempt's error.
+pub async fn drop_database(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(sqlx::Error::Protocol(format!(
+            "not a database name leadgate's tests make: {name:?}"
+        )));
+    }
+    let mut attempt = 0;
+    loop {
+        let dropped = async {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+                 WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+            // A name checked above: safe to write into the statement.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(&mut *conn)
+            .await
+        }
+        .await;
+        attempt += 1;
+        match dropped {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt == 3 => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Drops a test database ([`drop_database`]) on a thread of its own: `Drop` cannot wait for a future on the
+/// test's runtime.
+fn drop_on_a_thread(admin: PgConnectOptions, name: String) {
     let dropped = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -173,11 +213,7 @@ fn drop_database(admin: PgConnectOptions, name: String) {
         runtime
             .block_on(async {
                 let mut conn = PgConnection::connect_with(&admin).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await?;
+                drop_database(&mut conn, &name).await?;
                 conn.close().await?;
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
             })
@@ -190,6 +226,7 @@ fn drop_database(admin: PgConnectOptions, name: String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -199,5 +236,44 @@ mod tests {
         assert!(name.starts_with(PREFIX));
         assert!(created_at(&name).is_some_and(|t| t > 1_700_000_000));
         assert_eq!(created_at("leadgate"), None);
+    }
+
+    /// A database is dropped while connections to it are open (a test's own pool, a `leadgate` process),
+    /// and a name leadgate's tests do not make is refused.
+    #[tokio::test]
+    async fn a_database_is_dropped_with_its_connections_open() {
+        let db = FreshPg::new().await;
+        let busy = db.storage().pool.clone();
+        let sleeping =
+            tokio::spawn(async move { sqlx::query("SELECT pg_sleep(30)").execute(&busy).await });
+        let admin: PgConnectOptions = server_url().parse().unwrap();
+        let mut conn = PgConnection::connect_with(&admin).await.unwrap();
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%'",
+        )
+        .bind(db.name())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop_database(&mut conn, db.name()).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+            .bind(db.name())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(
+            sleeping.await.unwrap().is_err(),
+            "the open connection was ended"
+        );
+        assert!(
+            drop_database(&mut conn, "postgres; SELECT 1")
+                .await
+                .is_err()
+        );
     }
 }
