@@ -360,44 +360,20 @@ fn matched_by(by: &str) -> &'static str {
     }
 }
 
-/// The earliest lead before `lead` in the window that shares `key` with it and its external number or
-/// subject: one walk of the key's (key, received_at) index.
-async fn earliest_match(
-    conn: &mut PgConnection,
-    lead: &HintRow,
-    key: &'static str,
-    calendars: Option<&[i64]>,
-) -> Result<Option<(i64, i64, &'static str)>> {
-    let Some(value) = key_value(lead, key) else {
-        return Ok(None);
-    };
-    // Calendar ids are integers, written into the statement as such.
-    let scope = calendars.map_or_else(String::new, |ids| {
-        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-        format!(" AND o.calendar_id IN ({})", ids.join(", "))
-    });
-    let sql = format!(
-        "SELECT o.id, o.received_at,
-             CASE WHEN o.external_number IS NOT NULL AND o.external_number = $4 THEN 'external_number' ELSE 'subject' END
-         FROM leads o
-         WHERE {} AND o.received_at >= $2 AND o.received_at <= $3 AND o.id < $5
-           AND o.duplicate_of IS NULL
-           AND ((o.external_number IS NOT NULL AND o.external_number = $4)
-                OR (o.subject IS NOT NULL AND o.subject = $6)){scope}
-         ORDER BY o.received_at, o.id LIMIT 1",
-        key_test(key, "$1")
-    );
-    let received = DateTime::<Utc>::from_timestamp_millis(lead.received_at).unwrap_or_default();
-    let found: Option<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .bind(ms(duplicate_window_start(received)))
-        .bind(lead.received_at)
-        .bind(lead.external_number.as_deref())
-        .bind(lead.id)
-        .bind(lead.subject.as_deref())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(found.map(|(id, at, by)| (id, at, matched_by(&by))))
+/// The hint's fields of the leads `ids`: those that may still be hinted at (not marked a second submission,
+/// no hint dismissed).
+async fn hint_rows(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<HintRow>> {
+    let leads: Vec<HintRow> = sqlx::query_as(
+        "SELECT id, phone_e164, email, inn, external_number, subject, received_at, duplicate_of,
+             duplicate_dismissed FROM leads WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(leads
+        .into_iter()
+        .filter(|l| l.duplicate_of.is_none() && !l.duplicate_dismissed)
+        .collect())
 }
 
 async fn hint_in(
@@ -408,23 +384,9 @@ async fn hint_in(
     if calendars.is_some_and(<[i64]>::is_empty) {
         return Ok(None);
     }
-    let lead: Option<HintRow> = sqlx::query_as(
-        "SELECT id, phone_e164, email, inn, external_number, subject, received_at, duplicate_of,
-             duplicate_dismissed FROM leads WHERE id = $1",
-    )
-    .bind(lead_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(lead) = lead.filter(|l| l.duplicate_of.is_none() && !l.duplicate_dismissed) else {
-        return Ok(None);
-    };
-    let mut matches = Vec::new();
-    for key in HINT_KEYS {
-        if let Some(found) = earliest_match(conn, &lead, key, calendars).await? {
-            matches.push((key, found));
-        }
-    }
-    Ok(best_hint(matches))
+    let leads = hint_rows(conn, &[lead_id]).await?;
+    let mut matches = key_matches(conn, &leads, calendars).await?;
+    Ok(matches.remove(&lead_id).and_then(best_hint))
 }
 
 /// The keys a second submission shares with its first, in the order a hint names them.
@@ -447,9 +409,7 @@ fn best_hint(matches: impl IntoIterator<Item = KeyMatch>) -> Option<DuplicateHin
     best.map(|(of, _, matched)| DuplicateHint { of, matched })
 }
 
-/// The hints of many leads (a page of the inbox) as [`hint_in`] finds each: one statement reads the leads,
-/// and one per key finds every lead's earliest match (a lateral walk of the key's index per lead), instead of
-/// up to four statements per lead.
+/// The hints of many leads (a page of the inbox) as [`hint_in`] finds each, in two statements for the page.
 async fn hints_in(
     conn: &mut PgConnection,
     lead_ids: &[i64],
@@ -458,38 +418,38 @@ async fn hints_in(
     if lead_ids.is_empty() || calendars.is_some_and(<[i64]>::is_empty) {
         return Ok(Vec::new());
     }
-    let leads: Vec<HintRow> = sqlx::query_as(
-        "SELECT id, phone_e164, email, inn, external_number, subject, received_at, duplicate_of,
-             duplicate_dismissed FROM leads WHERE id = ANY($1)",
-    )
-    .bind(lead_ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let leads: Vec<HintRow> = leads
-        .into_iter()
-        .filter(|l| l.duplicate_of.is_none() && !l.duplicate_dismissed)
-        .collect();
-    // Calendar ids are integers, written into the statement as such.
-    let scope = calendars.map_or_else(String::new, |ids| {
-        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-        format!(" AND o.calendar_id IN ({})", ids.join(", "))
-    });
+    let leads = hint_rows(conn, lead_ids).await?;
+    let mut matches = key_matches(conn, &leads, calendars).await?;
+    Ok(lead_ids
+        .iter()
+        .filter_map(|id| Some((*id, best_hint(matches.remove(id)?)?.of)))
+        .collect())
+}
+
+/// Every lead's earliest match per key, each in [`HINT_KEYS`] order: the earliest lead before it in the
+/// window (in the `calendars`, if any) that shares the key with it and its external number or subject.
+///
+/// One statement for all of them: per lead, a lateral walk of each key's (key, received_at) index, the three
+/// walks a union (a key the lead lacks is a NULL, which no walk matches). A page of the inbox asked one
+/// statement per key before, and a lead page one per key and lead.
+async fn key_matches(
+    conn: &mut PgConnection,
+    leads: &[HintRow],
+    calendars: Option<&[i64]>,
+) -> Result<std::collections::HashMap<i64, Vec<KeyMatch>>> {
     let mut matches: std::collections::HashMap<i64, Vec<KeyMatch>> =
         std::collections::HashMap::new();
-    for key in HINT_KEYS {
-        let with: Vec<(&HintRow, &str)> = leads
-            .iter()
-            .filter_map(|l| Some((l, key_value(l, key)?)))
-            .collect();
-        if with.is_empty() {
-            continue;
-        }
-        let sql = format!(
-            "SELECT k.lead_id, m.id, m.received_at, m.matched
-             FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[])
-                  AS k (lead_id, value, lo, hi, external_number, subject)
-             CROSS JOIN LATERAL (
-                 SELECT o.id, o.received_at,
+    if leads.is_empty() {
+        return Ok(matches);
+    }
+    let scope = calendars.map_or_else(String::new, |ids| {
+        format!(" AND o.calendar_id IN ({})", super::id_list(ids))
+    });
+    let walks: Vec<String> = HINT_KEYS
+        .iter()
+        .map(|key| {
+            format!(
+                "(SELECT '{key}' AS key, o.id, o.received_at,
                      CASE WHEN o.external_number IS NOT NULL AND o.external_number = k.external_number
                           THEN 'external_number' ELSE 'subject' END AS matched
                  FROM leads o
@@ -497,45 +457,48 @@ async fn hints_in(
                    AND o.duplicate_of IS NULL
                    AND ((o.external_number IS NOT NULL AND o.external_number = k.external_number)
                         OR (o.subject IS NOT NULL AND o.subject = k.subject)){scope}
-                 ORDER BY o.received_at, o.id LIMIT 1) m",
-            key_test(key, "k.value")
-        );
-        let window = |l: &HintRow| {
-            let received =
-                DateTime::<Utc>::from_timestamp_millis(l.received_at).unwrap_or_default();
-            ms(duplicate_window_start(received))
-        };
-        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(with.iter().map(|(l, _)| l.id).collect::<Vec<_>>())
-            .bind(with.iter().map(|(_, v)| *v).collect::<Vec<_>>())
-            .bind(with.iter().map(|(l, _)| window(l)).collect::<Vec<_>>())
-            .bind(with.iter().map(|(l, _)| l.received_at).collect::<Vec<_>>())
-            .bind(
-                with.iter()
-                    .map(|(l, _)| l.external_number.as_deref())
-                    .collect::<Vec<_>>(),
+                 ORDER BY o.received_at, o.id LIMIT 1)",
+                key_test(key, &format!("k.{key}"))
             )
-            .bind(
-                with.iter()
-                    .map(|(l, _)| l.subject.as_deref())
-                    .collect::<Vec<_>>(),
-            )
-            .fetch_all(&mut *conn)
-            .await?;
-        for (lead_id, id, at, by) in rows {
-            matches
-                .entry(lead_id)
-                .or_default()
-                .push((key, (id, at, matched_by(&by))));
-        }
-    }
-    Ok(lead_ids
-        .iter()
-        .filter_map(|id| {
-            let hint = best_hint(matches.get(id)?.iter().copied())?;
-            Some((*id, hint.of))
         })
-        .collect())
+        .collect();
+    let sql = format!(
+        "SELECT k.lead_id, m.key, m.id, m.received_at, m.matched
+         FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[],
+                     $7::TEXT[], $8::TEXT[])
+              AS k (lead_id, phone, email, inn, lo, hi, external_number, subject)
+         CROSS JOIN LATERAL ({}) m",
+        walks.join(" UNION ALL ")
+    );
+    let column = |f: fn(&HintRow) -> Option<&str>| leads.iter().map(f).collect::<Vec<_>>();
+    let window = |l: &HintRow| {
+        let received = DateTime::<Utc>::from_timestamp_millis(l.received_at).unwrap_or_default();
+        ms(duplicate_window_start(received))
+    };
+    let rows: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(leads.iter().map(|l| l.id).collect::<Vec<_>>())
+        .bind(column(|l| key_value(l, "phone")))
+        .bind(column(|l| key_value(l, "email")))
+        .bind(column(|l| key_value(l, "inn")))
+        .bind(leads.iter().map(window).collect::<Vec<_>>())
+        .bind(leads.iter().map(|l| l.received_at).collect::<Vec<_>>())
+        .bind(column(|l| l.external_number.as_deref()))
+        .bind(column(|l| l.subject.as_deref()))
+        .fetch_all(&mut *conn)
+        .await?;
+    for (lead_id, key, id, at, by) in rows {
+        let Some(key) = HINT_KEYS.into_iter().find(|k| *k == key) else {
+            continue;
+        };
+        matches
+            .entry(lead_id)
+            .or_default()
+            .push((key, (id, at, matched_by(&by))));
+    }
+    for found in matches.values_mut() {
+        found.sort_by_key(|(key, _)| HINT_KEYS.iter().position(|k| k == key));
+    }
+    Ok(matches)
 }
 
 #[async_trait]
