@@ -430,8 +430,8 @@ async fn hints_in(
 /// window (in the `calendars`, if any) that shares the key with it and its external number or subject.
 ///
 /// One statement for all of them: per lead, a lateral walk of each key's (key, received_at) index, the three
-/// walks a union (a key the lead lacks is a NULL, which no walk matches). A page of the inbox asked one
-/// statement per key before, and a lead page one per key and lead.
+/// walks a union (a key the lead lacks is a NULL, which no walk matches). A page of the inbox, and a lead
+/// page, asked one statement per key before.
 async fn key_matches(
     conn: &mut PgConnection,
     leads: &[HintRow],
