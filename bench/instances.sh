@@ -34,15 +34,7 @@ cleanup() {
   stop_servers
   [ -n "$DOVECOT_DIR" ] && scripts/dovecot.sh stop "$DOVECOT_DIR" >/dev/null 2>&1 || true
   [ -f "$WORK/dbs" ] && mapfile -t DBS <"$WORK/dbs"
-  # The role's own connections are ended first, then the database dropped without FORCE, which stops
-  # autovacuum itself (a role that is not a superuser may not end an autovacuum worker: FORCE fails then).
-  for db in "${DBS[@]}"; do
-    psql -q "$PG_ADMIN_URL" -v db="$db" >/dev/null 2>&1 <<'SQL' || true
-SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
- WHERE datname = :'db' AND usename = current_user AND pid <> pg_backend_pid();
-DROP DATABASE IF EXISTS :"db";
-SQL
-  done
+  for db in "${DBS[@]}"; do scripts/postgres.sh drop "$PG_ADMIN_URL" "$db" >/dev/null 2>&1 || true; done
   if [ "${LG_BENCH_KEEP:-0}" = 1 ]; then echo "instances: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

@@ -11,6 +11,8 @@
 #                                    (source it: it exports LEADGATE_TEST_POSTGRES_URL, the role's URL to the
 #                                    `postgres` maintenance database, and the restart cluster's variables)
 #   scripts/postgres.sh stop DIR     stop the clusters this script started (DIR/started says which)
+#   scripts/postgres.sh drop URL DB  drop the database DB on the server at URL (a role's URL to another
+#                                    database), ending the role's connections to it first
 #
 # A second cluster of the same version, leadgate_restart, on another loopback port, is for the tests that
 # restart PostgreSQL under a running leadgate (tests/postgres_restart.rs): they restart that one, never the
@@ -28,7 +30,7 @@ die() {
 }
 
 usage() {
-    sed -n '9,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '9,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -123,9 +125,23 @@ stop() {
     fi
 }
 
+# Drops the database $2 on the server at the URL $1. DROP DATABASE ... WITH (FORCE) is not enough for a role
+# that is not a superuser: PostgreSQL refuses the whole statement while autovacuum works in the database (it
+# visits one that wrote a few thousand rows), since such a role may not end an autovacuum worker. So the
+# role's own connections are ended first, and the database dropped without FORCE, which stops autovacuum
+# itself. The same as the tests' leadgate_postgres::testing::drop_database.
+drop_database() {
+    psql -q -v ON_ERROR_STOP=1 "$1" -v db="$2" >/dev/null <<'SQL'
+SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+ WHERE datname = :'db' AND usename = current_user AND pid <> pg_backend_pid();
+DROP DATABASE IF EXISTS :"db";
+SQL
+}
+
 [ $# -ge 2 ] || usage
 case "$1" in
 start) start "$2" ;;
 stop) stop "$2" ;;
+drop) [ $# -eq 3 ] || usage; drop_database "$2" "$3" ;;
 *) usage ;;
 esac
