@@ -126,8 +126,9 @@ stop() {
 }
 
 # Drops the database $2 on the server at the URL $1. DROP DATABASE ... WITH (FORCE) is not enough for a role
-# that is not a superuser: PostgreSQL refuses the whole statement while autovacuum works in the database (it
-# visits one that wrote a few thousand rows), since such a role may not end an autovacuum worker. So the
+# that is not a superuser: PostgreSQL refuses the whole statement while autovacuum works in the database
+# (which it may do soon after the database is made and written), since such a role may not end an
+# autovacuum worker. So the
 # role's own connections are ended first, and the database dropped without FORCE, which stops autovacuum
 # itself. The same as the tests' leadgate_postgres::testing::drop_database.
 drop_database() {

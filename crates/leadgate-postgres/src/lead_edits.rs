@@ -430,8 +430,9 @@ async fn hints_in(
 /// window (in the `calendars`, if any) that shares the key with it and its external number or subject.
 ///
 /// One statement for all of them: per lead, a lateral walk of each key's (key, received_at) index, the three
-/// walks a union (a key the lead lacks is a NULL, which no walk matches). A page of the inbox, and a lead
-/// page, asked one statement per key before.
+/// walks a union (a key the lead lacks is a NULL, which no walk matches), each row naming its key by its
+/// place in [`HINT_KEYS`] and sorted by it. A page of the inbox, and a lead page, asked one statement per key
+/// before.
 async fn key_matches(
     conn: &mut PgConnection,
     leads: &[HintRow],
@@ -447,9 +448,10 @@ async fn key_matches(
     });
     let walks: Vec<String> = HINT_KEYS
         .iter()
-        .map(|key| {
+        .enumerate()
+        .map(|(place, key)| {
             format!(
-                "(SELECT '{key}' AS key, o.id, o.received_at,
+                "(SELECT {place} AS key, o.id, o.received_at,
                      CASE WHEN o.external_number IS NOT NULL AND o.external_number = k.external_number
                           THEN 'external_number' ELSE 'subject' END AS matched
                  FROM leads o
@@ -467,7 +469,8 @@ async fn key_matches(
          FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[],
                      $7::TEXT[], $8::TEXT[])
               AS k (lead_id, phone, email, inn, lo, hi, external_number, subject)
-         CROSS JOIN LATERAL ({}) m",
+         CROSS JOIN LATERAL ({}) m
+         ORDER BY k.lead_id, m.key",
         walks.join(" UNION ALL ")
     );
     let column = |f: fn(&HintRow) -> Option<&str>| leads.iter().map(f).collect::<Vec<_>>();
@@ -475,7 +478,7 @@ async fn key_matches(
         let received = DateTime::<Utc>::from_timestamp_millis(l.received_at).unwrap_or_default();
         ms(duplicate_window_start(received))
     };
-    let rows: Vec<(i64, String, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(i64, i32, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(leads.iter().map(|l| l.id).collect::<Vec<_>>())
         .bind(column(|l| key_value(l, "phone")))
         .bind(column(|l| key_value(l, "email")))
@@ -486,17 +489,14 @@ async fn key_matches(
         .bind(column(|l| l.subject.as_deref()))
         .fetch_all(&mut *conn)
         .await?;
-    for (lead_id, key, id, at, by) in rows {
-        let Some(key) = HINT_KEYS.into_iter().find(|k| *k == key) else {
+    for (lead_id, place, id, at, by) in rows {
+        let Some(key) = usize::try_from(place).ok().and_then(|i| HINT_KEYS.get(i)) else {
             continue;
         };
         matches
             .entry(lead_id)
             .or_default()
             .push((key, (id, at, matched_by(&by))));
-    }
-    for found in matches.values_mut() {
-        found.sort_by_key(|(key, _)| HINT_KEYS.iter().position(|k| k == key));
     }
     Ok(matches)
 }

@@ -385,12 +385,10 @@ pub(super) async fn inbox_pulse(pool: &PgPool, calendars: Option<&[i64]>) -> Res
     // One statement, with the calendar ids written in ([`super::id_list`]): each connection plans it once per
     // viewer's calendars. With the calendars bound as an array, PostgreSQL planned it again at every execution
     // (0.3 ms a page at a million leads, nearly as much as running it).
-    let list = calendars.map(super::id_list);
+    //
     // Every lead arrives new, so the newest new lead is what tells that something arrived; it comes from the
     // (status, calendar_id, id) index alone.
-    let in_calendars = list.as_ref().map_or_else(String::new, |list| {
-        format!(" AND l.calendar_id IN ({list})")
-    });
+    //
     // Counted up to the cap: a count of every new lead reads the whole run of them in the index, which at a
     // million leads costs more than the rest of the page. A lead marked a second submission of another has left
     // the inbox and is not counted. Newest first, each walk an index's alone, which carries `duplicate_of`
@@ -402,12 +400,21 @@ pub(super) async fn inbox_pulse(pool: &PgPool, calendars: Option<&[i64]>) -> Res
     // it: about a second at a million leads, for one page in a hundred.
     let cap = InboxPulse::NEW_COUNT_CAP;
     let new_leads = "SELECT 1 FROM leads l WHERE l.status = 'new' AND l.duplicate_of IS NULL";
-    let capped = match &list {
-        None => format!("{new_leads} ORDER BY l.id DESC LIMIT {cap}"),
-        Some(list) => format!(
-            "SELECT 1 FROM unnest(ARRAY[{list}]::bigint[]) AS c(id) CROSS JOIN LATERAL
-             ({new_leads} AND l.calendar_id = c.id ORDER BY l.id DESC LIMIT {cap}) AS w LIMIT {cap}"
+    let (in_calendars, capped) = match calendars {
+        None => (
+            String::new(),
+            format!("{new_leads} ORDER BY l.id DESC LIMIT {cap}"),
         ),
+        Some(ids) => {
+            let list = super::id_list(ids);
+            (
+                format!(" AND l.calendar_id IN ({list})"),
+                format!(
+                    "SELECT 1 FROM unnest(ARRAY[{list}]::bigint[]) AS c(id) CROSS JOIN LATERAL
+                     ({new_leads} AND l.calendar_id = c.id ORDER BY l.id DESC LIMIT {cap}) AS w LIMIT {cap}"
+                ),
+            )
+        }
     };
     let sql = format!(
         "SELECT (SELECT COALESCE(MAX(l.id), 0) FROM leads l WHERE l.status = 'new'{in_calendars}),
