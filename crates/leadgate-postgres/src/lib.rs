@@ -551,8 +551,13 @@ mod tests {
             "",
             "ё\u{fffd}😀 x\t\u{10ffff}\u{10ffff}\u{10ffff}",
         ];
+        // A long text of one-, two- and four-byte characters, as a site may send (migration 0021 reads it in
+        // linear time).
+        let long: String = (0..20_000_u32)
+            .map(|i| ['s', 'ж', '😀', '7'][(i % 4) as usize].to_string() + &(i % 97).to_string())
+            .collect();
         for calendar in [1_i64, 2, 7_000_000_000_001] {
-            for text in texts {
+            for text in texts.into_iter().chain([long.as_str()]) {
                 let theirs: Vec<i32> = sqlx::query_scalar("SELECT lead_search_keys($1, $2)")
                     .bind(calendar)
                     .bind(text)

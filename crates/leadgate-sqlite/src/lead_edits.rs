@@ -26,6 +26,7 @@ struct EditRow {
     inn: Option<String>,
     counterparty_id: Option<i64>,
     external_number: Option<String>,
+    calendar_id: i64,
 }
 
 /// The fields that differ, old and new.
@@ -74,7 +75,8 @@ async fn edit_in(
     edit: &LeadEdit,
 ) -> Result<Option<Vec<FieldChange>>> {
     let old: Option<EditRow> = sqlx::query_as(
-        "SELECT subject, description, contact_person, phone, email, inn, counterparty_id, external_number
+        "SELECT subject, description, contact_person, phone, email, inn, counterparty_id, external_number,
+             calendar_id
          FROM leads WHERE id = $1",
     )
     .bind(id)
@@ -99,6 +101,7 @@ async fn edit_in(
         None => None,
     };
     let now = ms(Utc::now());
+    let search_text = leadgate_storage::search_text(&payload, old.external_number.as_deref());
     sqlx::query(
         "UPDATE leads SET subject = $1, description = $2, contact_person = $3, phone = $4, phone_e164 = $5,
              email = $6, inn = $7, counterparty_id = $8, warnings = $9, search_text = $10, updated_at = $11
@@ -113,11 +116,13 @@ async fn edit_in(
     .bind(edit.inn.as_ref().map(|i| i.raw()))
     .bind(counterparty)
     .bind(json_text(&edit.warnings)?)
-    .bind(leadgate_storage::search_text(&payload, old.external_number.as_deref()))
+    .bind(&search_text)
     .bind(now)
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    // The trigger deleted the lead's old search keys.
+    super::write::index_search_keys(conn, &[(id, old.calendar_id, &search_text)]).await?;
     super::edit_history::edited(conn, id, edit.by, &changed).await?;
     Ok(Some(changed))
 }

@@ -548,14 +548,14 @@ impl SqliteStorage {
         by: Option<i64>,
     ) -> Result<Option<LeadView>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(i64, String)> = sqlx::query_as(
-            "SELECT l.calendar_id, c.name FROM leads l JOIN calendars c ON c.id = l.calendar_id
-             WHERE l.id = $1",
+        let current: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT l.calendar_id, c.name, l.search_text FROM leads l
+             JOIN calendars c ON c.id = l.calendar_id WHERE l.id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((from, from_name)) = current else {
+        let Some((from, from_name, search_text)) = current else {
             return Ok(None);
         };
         let to_name: String = sqlx::query_scalar("SELECT name FROM calendars WHERE id = $1")
@@ -573,6 +573,8 @@ impl SqliteStorage {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            // The search keys hold the calendar (the trigger deleted the old ones).
+            super::write::index_search_keys(&mut tx, &[(id, calendar_id, &search_text)]).await?;
             super::history::record(
                 &mut tx,
                 &NewLeadEvent::new(id, by, LeadEventKind::Moved).with_change(

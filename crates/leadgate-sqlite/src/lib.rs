@@ -532,11 +532,12 @@ mod tests {
         assert_eq!(keys("abc", &[]), None);
     }
 
-    /// The keys leadgate writes for the leads it stores are those the database's trigger writes for a lead
-    /// whose search text or calendar changes (and migration 0026 for the leads stored before): else a lead
-    /// would be found or not depending on how it was written. Each is one word of the index.
+    /// leadgate writes a lead's keys, [`leadgate_storage::search_keys`], each one word of the index; a change of
+    /// the lead's search text or calendar deletes them (the trigger of migration 0027), and leadgate writes the
+    /// new ones (a lead stored before 0026 got them from that migration, with the same formula in SQL:
+    /// `tests/search_upgrade.rs` finds such leads).
     #[tokio::test]
-    async fn the_search_keys_are_the_databases() {
+    async fn leadgate_writes_the_search_keys_and_a_change_deletes_them() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("keys.db").display());
         let storage = SqliteStorage::connect(&url).await.unwrap();
@@ -575,32 +576,26 @@ mod tests {
                     .map(|key| format!("{key:x}"))
                     .collect();
                 expected.sort();
-                for written_by in ["trigger", "leadgate"] {
-                    sqlx::query("INSERT INTO leads_fts (leads_fts) VALUES ('delete-all')")
-                        .execute(&mut *conn)
+                let words = async |conn: &mut SqliteConnection| -> Vec<String> {
+                    sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
+                        .fetch_all(conn)
                         .await
-                        .unwrap();
-                    if written_by == "trigger" {
-                        sqlx::query(
-                            "UPDATE leads SET calendar_id = $1, search_text = $2 WHERE id = 1",
-                        )
-                        .bind(calendar)
-                        .bind(text)
-                        .execute(&mut *conn)
-                        .await
-                        .unwrap();
-                    } else {
-                        write::index_search_keys(&mut conn, &[(1, calendar, text)])
-                            .await
-                            .unwrap();
-                    }
-                    let words: Vec<String> =
-                        sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
-                            .fetch_all(&mut *conn)
-                            .await
-                            .unwrap();
-                    assert_eq!(words, expected, "{written_by}: {calendar} {text:?}");
-                }
+                        .unwrap()
+                };
+                write::index_search_keys(&mut conn, &[(1, calendar, text)])
+                    .await
+                    .unwrap();
+                assert_eq!(words(&mut conn).await, expected, "{calendar} {text:?}");
+                sqlx::query("UPDATE leads SET calendar_id = $1, search_text = $2 WHERE id = 1")
+                    .bind(calendar)
+                    .bind(format!("{text} changed"))
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                assert!(
+                    words(&mut conn).await.is_empty(),
+                    "a change deletes the keys: {calendar} {text:?}"
+                );
             }
         }
     }
