@@ -467,6 +467,14 @@ async fn the_lead_list_filters_pages_and_patches() {
         .send()
         .await;
     assert_error(bad.unwrap(), 400, "bad_request").await;
+    // No calendar's name holds a NUL character.
+    let nul = app
+        .client
+        .get(format!("{}/api/v1/leads?calendar=a%00", app.base))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await;
+    assert_error(nul.unwrap(), 400, "bad_request").await;
 
     let id = page1["items"][0]["id"].as_i64().unwrap();
     let patched: Value = app

@@ -158,6 +158,17 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
     )
     .await;
     assert_eq!(status, 422, "{empty}");
+    // A NUL character means nothing (and PostgreSQL cannot store it): it is kept as U+FFFD, as in a lead.
+    let (status, nul) = api(
+        &w,
+        &w.m1_token,
+        "POST",
+        &format!("/api/v1/leads/{lead}/comments"),
+        Some(json!({"body": "до\u{0}после"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{nul}");
+    assert_eq!(nul["body"], "до\u{fffd}после");
 
     let due = Utc::now() + chrono::Duration::days(2);
     let (status, planned) = api(
@@ -165,10 +176,11 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
         &w.m1_token,
         "POST",
         &format!("/api/v1/leads/{lead}/follow-ups"),
-        Some(json!({"due_at": rfc3339(due), "note": "Уточнить макет"})),
+        Some(json!({"due_at": rfc3339(due), "note": "Уточнить\u{0}макет"})),
     )
     .await;
     assert_eq!(status, 201, "{planned}");
+    assert_eq!(planned["note"], "Уточнить\u{fffd}макет");
     assert_eq!(planned["owner"], "manager1", "a manager's own by default");
     assert_eq!(planned["done"], false);
     assert_eq!(planned["due_at"], rfc3339(due));
@@ -201,6 +213,7 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
         entries,
         [
             (LeadEventKind::CommentAdded, Some("manager1".to_owned())),
+            (LeadEventKind::CommentAdded, Some("manager1".to_owned())),
             (LeadEventKind::FollowUpPlanned, Some("manager1".to_owned())),
             (LeadEventKind::FollowUpDone, Some("manager2".to_owned())),
         ]
@@ -222,7 +235,7 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
             .await
             .unwrap()
             .len(),
-        3
+        4
     );
     // A follow-up is reached only through its own lead.
     let (status, _) = api(

@@ -838,6 +838,33 @@ async fn an_administrator_creates_a_personal_calendar() {
     assert_eq!(cal.owner.as_deref(), Some("manager1"));
     let (_, css) = get(&app, &c, "/static/calendars.css").await;
     assert!(css.contains(&format!(".cal-{} {{ --cal: #9333ea; }}", cal.id)));
+
+    // A NUL character in a form's field means nothing (and PostgreSQL cannot store it): it is kept as U+FFFD,
+    // as in a lead's fields.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Заказы\u{0}опта"),
+        ("owner", ""),
+        ("colour", "#9333ea"),
+    ];
+    assert_eq!(
+        post_form(&app, &c, "/admin/calendars", &form)
+            .await
+            .status(),
+        303
+    );
+    let names: Vec<String> = storage(&app)
+        .await
+        .calendars()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(
+        names.contains(&"Заказы\u{fffd}опта".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]

@@ -35,10 +35,13 @@ fn rejected(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Text as typed, with line ends made `\n` and the blank lines around it trimmed; `None` when nothing is
-/// left.
+/// Text as typed, with line ends made `\n`, a NUL character (which means nothing, and which PostgreSQL cannot
+/// store) made U+FFFD as in a lead's fields, and the blank lines around it trimmed; `None` when nothing is left.
 fn clean(text: &str) -> Option<String> {
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\0', "\u{FFFD}");
     let text = text.trim_matches(|c: char| c == '\n' || c.is_whitespace());
     (!text.is_empty()).then(|| text.to_owned())
 }

@@ -89,9 +89,15 @@ pub(super) async fn visible_lead(
 /// The years an RFC 3339 timestamp can carry (four digits); anything beyond is a malformed filter.
 const FILTER_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
-/// Refuses a period filter outside [`FILTER_YEARS`].
-pub(super) fn check_period(filter: &LeadFilter) -> Result<(), ApiError> {
+/// Refuses a period filter outside [`FILTER_YEARS`], and a calendar filter with a NUL character (no name holds
+/// one, and PostgreSQL cannot compare text with it).
+pub(super) fn check_filter(filter: &LeadFilter) -> Result<(), ApiError> {
     use chrono::Datelike;
+    if filter.calendar.as_deref().is_some_and(|c| c.contains('\0')) {
+        return Err(ApiError::BadRequest(
+            "calendar must be a calendar's name or id".into(),
+        ));
+    }
     for (name, t) in [("from", filter.from), ("to", filter.to)] {
         if t.is_some_and(|t| !FILTER_YEARS.contains(&t.year())) {
             return Err(ApiError::BadRequest(format!(
@@ -113,7 +119,7 @@ async fn list_leads(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<LeadView>>, ApiError> {
     let user = auth::user(&state, &headers).await?;
-    check_period(&filter)?;
+    check_filter(&filter)?;
     let page = paging.request()?;
     let scope = scope_of(&state, &user).await?;
     Ok(Json(

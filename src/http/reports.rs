@@ -236,7 +236,7 @@ async fn leads_csv(
     Query(filter): Query<LeadFilter>,
 ) -> Result<Response, ApiError> {
     let user = auth::user(&state, &headers).await?;
-    super::read::check_period(&filter)?;
+    super::read::check_filter(&filter)?;
     let scope = scope_of(&state, &user).await?;
     let leads =
         reports::all_leads(state.storage.as_ref(), &filter.into(), scope.as_deref()).await?;

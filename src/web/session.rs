@@ -375,10 +375,35 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             tracing::warn!(user = %viewer.login, "form without a valid CSRF token refused");
             return Err(ApiError::Forbidden.into_response());
         }
-        let form = serde_urlencoded::from_bytes::<T>(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("malformed form: {e}")).into_response())?;
+        let malformed = |e: serde_urlencoded::de::Error| {
+            ApiError::BadRequest(format!("malformed form: {e}")).into_response()
+        };
+        let form = if has_nul(&bytes) {
+            // A NUL character means nothing in any field, and PostgreSQL cannot store it in text: it becomes
+            // U+FFFD, as in a lead's fields.
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&bytes).map_err(malformed)?;
+            let fields: Vec<(String, String)> = fields
+                .into_iter()
+                .map(|(name, value)| (name, value.replace('\0', "\u{FFFD}")))
+                .collect();
+            let encoded = serde_urlencoded::to_string(&fields).map_err(|e| {
+                ApiError::BadRequest(format!("malformed form: {e}")).into_response()
+            })?;
+            serde_urlencoded::from_str::<T>(&encoded).map_err(malformed)?
+        } else {
+            serde_urlencoded::from_bytes::<T>(&bytes).map_err(malformed)?
+        };
         Ok(CsrfForm(viewer, form))
     }
+}
+
+/// Whether a URL-encoded form's body holds a NUL character, encoded (`%00`) or not.
+fn has_nul(body: &[u8]) -> bool {
+    body.contains(&0)
+        || body
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 /// A form with nothing but the CSRF token (the action buttons).

@@ -77,11 +77,12 @@ impl PersonDataQuery {
     /// An e-mail address, compared case-insensitively.
     ///
     /// # Errors
-    /// [`QueryError::NotAnEmail`] without an `@` between two non-empty parts.
+    /// [`QueryError::NotAnEmail`] without an `@` between two non-empty parts, or with a space or a control
+    /// character.
     pub fn email(raw: &str) -> Result<Self, QueryError> {
         let value = raw.trim().to_lowercase();
         let ok = value.len() <= MAX_VALUE
-            && !value.chars().any(char::is_whitespace)
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
             && value
                 .split_once('@')
                 .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
@@ -302,6 +303,13 @@ mod tests {
             PersonDataQuery::email("adwcom"),
             Err(QueryError::NotAnEmail)
         );
+        for control in ["adw\0com@gmail.com", "adwcom@gmail\u{1b}.com"] {
+            assert_eq!(
+                PersonDataQuery::email(control),
+                Err(QueryError::NotAnEmail),
+                "{control:?}"
+            );
+        }
     }
 
     #[test]
