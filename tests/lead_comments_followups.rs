@@ -181,6 +181,17 @@ async fn a_manager_comments_on_a_lead_and_plans_a_follow_up_through_the_api_and_
     .await;
     assert_eq!(status, 201, "{planned}");
     assert_eq!(planned["note"], "Уточнить\u{fffd}макет");
+    // The calendar feed and the pages write four-digit years, in any time zone.
+    let (status, far) = api(
+        &w,
+        &w.m1_token,
+        "POST",
+        &format!("/api/v1/leads/{lead}/follow-ups"),
+        Some(json!({"due_at": "9999-12-31T23:59:59Z"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{far}");
+    assert_eq!(far["error"]["code"], "due_at_out_of_range");
     assert_eq!(planned["owner"], "manager1", "a manager's own by default");
     assert_eq!(planned["done"], false);
     assert_eq!(planned["due_at"], rfc3339(due));

@@ -35,6 +35,11 @@ fn rejected(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
+/// The first instant a follow-up may not fall due: its calendar entry (half an hour) and its time in any time
+/// zone stay within four-digit years, which the calendar feed and the pages write.
+const LAST_DUE: DateTime<Utc> =
+    DateTime::from_timestamp(253_402_128_000, 0).expect("9999-12-30T00:00:00Z");
+
 /// Text as typed, with line ends made `\n`, a NUL character (which means nothing, and which PostgreSQL cannot
 /// store) made U+FFFD as in a lead's fields, and the blank lines around it trimmed; `None` when nothing is left.
 fn clean(text: &str) -> Option<String> {
@@ -83,7 +88,7 @@ pub async fn add_comment(
 ///
 /// # Errors
 /// 403 when a manager plans for someone else; 422 for an owner who is unknown, disabled or may not see the
-/// lead, or a note too long; database errors.
+/// lead, a time from 9999-12-30 on, or a note too long; database errors.
 pub async fn plan_follow_up(
     state: &AppState,
     actor: Actor<'_>,
@@ -123,6 +128,12 @@ pub async fn plan_follow_up(
             user.id
         }
     };
+    if due_at >= LAST_DUE {
+        return Err(rejected(
+            "due_at_out_of_range",
+            "a follow-up falls due before 9999-12-30",
+        ));
+    }
     let note = clean(note).unwrap_or_default();
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(rejected(
