@@ -92,7 +92,7 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersCommand,
     },
-    /// List or revoke API tokens.
+    /// List, create or revoke API tokens.
     Tokens {
         /// list or revoke.
         #[command(subcommand)]
@@ -143,6 +143,15 @@ pub enum ConfigCommand {
 pub enum TokensCommand {
     /// Every API token: id, owner, name, when created and revoked (never the token, which is not stored).
     List,
+    /// Make an API token for a user (for their scripts: it reaches what the user sees). The token is printed
+    /// once, alone on stdout; only its hash is stored.
+    Create {
+        /// The user's login.
+        login: String,
+        /// What the token is for, shown by `tokens list`.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
     /// Revoke a token by its id (from `tokens list`).
     Revoke {
         /// Token id.
@@ -560,7 +569,7 @@ async fn set_disabled(settings: Settings, login: &str, disabled: bool) -> anyhow
     Ok(0)
 }
 
-/// `tokens list` / `tokens revoke`.
+/// `tokens list` / `tokens create` / `tokens revoke`.
 async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result<i32> {
     let storage = crate::startup::open_storage(&settings).await?;
     match action {
@@ -582,6 +591,25 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                     ),
                 );
             }
+            Ok(0)
+        }
+        TokensCommand::Create { login, name } => {
+            let user = storage
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.login == login);
+            let Some(user) = user.filter(|u| !u.disabled) else {
+                eprintln!("no enabled user {login:?}");
+                return Ok(1);
+            };
+            let token = crate::tokens::generate();
+            storage
+                .create_api_token(user.id, &name, &crate::tokens::hash(&token))
+                .await?;
+            tracing::info!(user = %login, name = %name, "API token created");
+            eprintln!("API token {name:?} of {login} created; it is shown only now:");
+            println!("{token}");
             Ok(0)
         }
         TokensCommand::Revoke { id } => {

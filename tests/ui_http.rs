@@ -945,6 +945,94 @@ async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
     server.await.unwrap().unwrap();
 }
 
+/// A manager's API token for their scripts is made from the command line, printed once, and reaches what the
+/// manager sees: their leads, not another manager's. A disabled or unknown user gets none.
+#[tokio::test]
+async fn tokens_create_makes_a_managers_api_token_from_the_command_line() {
+    let dir = common::TestDir::new().await;
+    let cli = |args: &[&str]| {
+        common::cli::leadgate()
+            .args(args)
+            .envs(dir.cli_env())
+            .env("LEADGATE_NEW_PASSWORD", "manager-password")
+            .output()
+            .unwrap()
+    };
+    for login in ["manager1", "manager2"] {
+        assert!(
+            cli(&["users", "add", login, "--role", "manager"])
+                .status
+                .success()
+        );
+    }
+    let out = cli(&["tokens", "create", "manager1", "--name", "scripts"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        !token.is_empty() && !token.contains(char::is_whitespace),
+        "{token:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
+    let list = String::from_utf8(cli(&["tokens", "list"]).stdout).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains("manager1") && l.contains("scripts")),
+        "{list}"
+    );
+    assert!(!list.contains(&token), "the token is not stored: {list}");
+    assert!(cli(&["users", "disable", "manager2"]).status.success());
+    for login in ["manager2", "nobody"] {
+        let out = cli(&["tokens", "create", login]);
+        assert_eq!(out.status.code(), Some(1), "{login}");
+        assert!(out.stdout.is_empty(), "{login}");
+    }
+
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    let s = storage(&app).await;
+    let manager2 = s
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.login == "manager2")
+        .unwrap()
+        .id;
+    let personal = s
+        .create_calendar("Личный manager2", Some(manager2), "#dc2626")
+        .await
+        .unwrap();
+    let common_lead = post_lead(&app, SEED_SAMPLE).await;
+    let hidden = s
+        .move_lead(post_lead(&app, SEED_SAMPLE).await, personal, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let r = app
+        .client
+        .get(format!("{}/api/v1/leads", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ids: Vec<i64> = r.json::<serde_json::Value>().await.unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![common_lead],
+        "not {hidden}, in manager2's calendar"
+    );
+}
+
 #[tokio::test]
 async fn users_add_creates_a_manager_from_the_command_line() {
     let dir = common::TestDir::new().await;
