@@ -945,6 +945,37 @@ async fn the_first_start_prints_a_web_password_for_admin_that_signs_in() {
     server.await.unwrap().unwrap();
 }
 
+/// A site may send a subject and a contact name of a hundred thousand characters: the inbox and the calendar
+/// show their first 200, the lead's page all of it.
+#[tokio::test]
+async fn the_lists_show_the_start_of_a_very_long_text_and_the_lead_page_all_of_it() {
+    let app = app_with_admin().await;
+    let subject = format!("Баннер {}", "ж".repeat(100_000));
+    let person = format!("Иван {}", "в".repeat(100_000));
+    let id = post_lead(
+        &app,
+        &serde_json::json!({"Тема": subject, "КонтактноеЛицо": person, "Телефон": "+79160000001",
+                            "Дата": "15.05.2019 10:00:00"})
+        .to_string(),
+    )
+    .await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let start: String = subject.chars().take(199).collect();
+    for path in ["/inbox", "/calendar?view=week&date=2019-05-15"] {
+        let (status, page) = get(&app, &c, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains(&format!("{start}…")), "{path}");
+        assert!(
+            !page.contains(&subject) && !page.contains(&person),
+            "{path}"
+        );
+        assert!(page.len() < 50_000, "{path}: {} bytes", page.len());
+    }
+    let (status, page) = get(&app, &c, &format!("/leads/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&subject) && page.contains(&person));
+}
+
 /// A manager's API token for their scripts is made from the command line, printed once, and reaches what the
 /// manager sees: their leads, not another manager's. A disabled or unknown user gets none.
 #[tokio::test]

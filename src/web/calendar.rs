@@ -334,12 +334,12 @@ pub const FEED_DAYS_BACK: i64 = 90;
 /// oldest leads, never the new ones.
 pub const FEED_LIMIT: u32 = 2000;
 
+/// The most characters a feed event's description shows of one of a lead's texts (its title shows
+/// [`fmt::LIST_CHARS`]): enough for an order's description, not a megabyte a site sent.
+const FEED_CHARS: usize = 2_000;
+
 fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
-    let title = l
-        .subject
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| format!("{} №{}", fmt::kind(l.kind), l.id));
+    let title = fmt::lead_title(l);
     let mut description = Vec::new();
     for (label, value) in [
         ("Статус", Some(fmt::status(l.status).to_owned())),
@@ -352,7 +352,7 @@ fn feed_event(l: &LeadSummary, base: Option<&str>) -> ics::Event {
         ("Описание", l.description.clone()),
     ] {
         if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
-            description.push(format!("{label}: {v}"));
+            description.push(format!("{label}: {}", fmt::shortened(&v, FEED_CHARS)));
         }
     }
     ics::Event {

@@ -307,16 +307,40 @@ pub struct LeadRow {
     pub overdue: bool,
 }
 
+/// The most characters the lists (the inbox, the calendar, the live rows, the calendar feed) show of one of a
+/// lead's texts; the lead's page shows it whole. A site may send a subject of a megabyte, and a list of fifty
+/// such leads would be fifty megabytes.
+pub const LIST_CHARS: usize = 200;
+
+/// `text` cut to at most `max` characters, the last of them `…` when anything was cut.
+pub fn shortened(text: &str, max: usize) -> String {
+    if text.chars().nth(max).is_none() {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A lead's title in the lists: its subject, else its kind and id, shortened to [`LIST_CHARS`].
+pub fn lead_title(l: &LeadSummary) -> String {
+    match l.subject.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(subject) => shortened(subject, LIST_CHARS),
+        None => format!("{} №{}", kind(l.kind), l.id),
+    }
+}
+
 impl LeadRow {
-    /// Writes out a summary.
+    /// Writes out a summary, its texts shortened to [`LIST_CHARS`].
     pub fn new(l: &LeadSummary, tz: Tz) -> Self {
-        let who = l
-            .contact
-            .person
-            .clone()
-            .or_else(|| l.counterparty_name.clone())
-            .or_else(|| l.contact.email.clone())
-            .unwrap_or_default();
+        let list = |text: Option<&str>| shortened(text.unwrap_or_default(), LIST_CHARS);
+        let who = list(
+            l.contact
+                .person
+                .as_deref()
+                .or(l.counterparty_name.as_deref())
+                .or(l.contact.email.as_deref()),
+        );
         Self {
             id: l.id,
             calendar_id: l.calendar_id,
@@ -327,18 +351,14 @@ impl LeadRow {
             kind: kind(l.kind),
             when: datetime(l.starts_at, tz),
             time: time(l.starts_at, tz),
-            title: l
-                .subject
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .unwrap_or_else(|| format!("{} №{}", kind(l.kind), l.id)),
+            title: lead_title(l),
             who,
-            phone: l.contact.phone.clone().unwrap_or_default(),
+            phone: list(l.contact.phone.as_deref()),
             phone_href: super::lead::tel_href(
                 l.contact.phone_e164.as_deref(),
                 l.contact.phone.as_deref(),
             ),
-            number: l.external_number.clone().unwrap_or_default(),
+            number: list(l.external_number.as_deref()),
             assignee: l.assignee.clone().unwrap_or_default(),
             possible_duplicate_of: None,
             overdue: false,
@@ -352,6 +372,18 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+
+    #[test]
+    fn a_text_is_shortened_to_its_characters_with_an_ellipsis() {
+        assert_eq!(shortened("", 3), "");
+        assert_eq!(shortened("абв", 3), "абв");
+        assert_eq!(shortened("абвг", 3), "аб…");
+        assert_eq!(shortened("😀😀😀😀", 2), "😀…");
+        assert_eq!(
+            shortened(&"ж".repeat(100_000), LIST_CHARS).chars().count(),
+            LIST_CHARS
+        );
+    }
 
     #[test]
     fn decimals_are_written_with_a_comma_and_without_trailing_zeros() {
