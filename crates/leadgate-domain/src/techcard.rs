@@ -61,12 +61,15 @@ pub struct Figures {
 
 /// Computes the figures of a line from its width and height (metres) and its quantity.
 ///
-/// Results are normalised (`4`, not `4.0000`). This never panics: an overflow gives `None` for that figure.
+/// Results are normalised (`4`, not `4.0000`). This never panics: an overflow gives `None` for that figure,
+/// and so does a negative width, height or quantity (no size a print shop makes; the line keeps it as sent).
 pub fn figures(
     width: Option<Decimal>,
     height: Option<Decimal>,
     quantity: Option<Decimal>,
 ) -> Figures {
+    let size = |d: Option<Decimal>| d.filter(|d| !d.is_sign_negative() || d.is_zero());
+    let (width, height, quantity) = (size(width), size(height), size(quantity));
     let area_per_piece = width.zip(height).and_then(|(w, h)| w.checked_mul(h));
     let total_area = area_per_piece
         .zip(quantity)
@@ -118,6 +121,17 @@ mod tests {
         assert_eq!(f.area_per_piece, Some(d("6")));
         assert_eq!(f.total_area, None);
         assert_eq!(f.perimeter, Some(d("10")));
+    }
+
+    #[test]
+    fn a_negative_size_or_quantity_gives_no_figure_from_it() {
+        let f = figures(Some(d("-2")), Some(d("3")), Some(d("1")));
+        assert_eq!(f, figures(None, Some(d("3")), Some(d("1"))));
+        let f = figures(Some(d("2")), Some(d("3")), Some(d("-1")));
+        assert_eq!(f.area_per_piece, Some(d("6")));
+        assert_eq!(f.total_area, None);
+        let f = figures(Some(d("-0")), Some(d("3")), Some(d("1")));
+        assert_eq!(f.area_per_piece, Some(d("0")));
     }
 
     #[test]
