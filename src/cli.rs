@@ -94,7 +94,7 @@ pub enum Command {
     },
     /// List, create or revoke API tokens.
     Tokens {
-        /// list or revoke.
+        /// list, create or revoke.
         #[command(subcommand)]
         action: TokensCommand,
     },

@@ -569,6 +569,12 @@ mod tests {
             "",
             "ё\u{fffd}😀 x\t\u{10ffff}\u{10ffff}\u{10ffff}",
         ];
+        let words = async |conn: &mut SqliteConnection| -> Vec<String> {
+            sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
+                .fetch_all(conn)
+                .await
+                .unwrap()
+        };
         for calendar in calendars {
             for text in texts {
                 let mut expected: Vec<String> = leadgate_storage::search_keys(calendar, text)
@@ -576,12 +582,6 @@ mod tests {
                     .map(|key| format!("{key:x}"))
                     .collect();
                 expected.sort();
-                let words = async |conn: &mut SqliteConnection| -> Vec<String> {
-                    sqlx::query_scalar("SELECT term FROM temp.words ORDER BY term")
-                        .fetch_all(conn)
-                        .await
-                        .unwrap()
-                };
                 write::index_search_keys(&mut conn, &[(1, calendar, text)])
                     .await
                     .unwrap();
