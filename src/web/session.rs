@@ -375,24 +375,22 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             tracing::warn!(user = %viewer.login, "form without a valid CSRF token refused");
             return Err(ApiError::Forbidden.into_response());
         }
-        let malformed = |e: serde_urlencoded::de::Error| {
+        let malformed = |e: &dyn std::fmt::Display| {
             ApiError::BadRequest(format!("malformed form: {e}")).into_response()
         };
         let form = if has_nul(&bytes) {
             // A NUL character means nothing in any field, and PostgreSQL cannot store it in text: it becomes
             // U+FFFD, as in a lead's fields.
             let fields: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&bytes).map_err(malformed)?;
+                serde_urlencoded::from_bytes(&bytes).map_err(|e| malformed(&e))?;
             let fields: Vec<(String, String)> = fields
                 .into_iter()
                 .map(|(name, value)| (name, value.replace('\0', "\u{FFFD}")))
                 .collect();
-            let encoded = serde_urlencoded::to_string(&fields).map_err(|e| {
-                ApiError::BadRequest(format!("malformed form: {e}")).into_response()
-            })?;
-            serde_urlencoded::from_str::<T>(&encoded).map_err(malformed)?
+            let encoded = serde_urlencoded::to_string(&fields).map_err(|e| malformed(&e))?;
+            serde_urlencoded::from_str::<T>(&encoded).map_err(|e| malformed(&e))?
         } else {
-            serde_urlencoded::from_bytes::<T>(&bytes).map_err(malformed)?
+            serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| malformed(&e))?
         };
         Ok(CsrfForm(viewer, form))
     }
