@@ -128,9 +128,8 @@ stop() {
 # Drops the database $2 on the server at the URL $1. DROP DATABASE ... WITH (FORCE) is not enough for a role
 # that is not a superuser: PostgreSQL refuses the whole statement while autovacuum works in the database
 # (which it may do soon after the database is made and written), since such a role may not end an
-# autovacuum worker. So the
-# role's own connections are ended first, and the database dropped without FORCE, which stops autovacuum
-# itself. The same as the tests' leadgate_postgres::testing::drop_database.
+# autovacuum worker. So the role's own connections are ended first, and the database dropped without FORCE,
+# which stops autovacuum itself. The same as the tests' leadgate_postgres::testing::drop_database.
 drop_database() {
     psql -q -v ON_ERROR_STOP=1 "$1" -v db="$2" >/dev/null <<'SQL'
 SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity

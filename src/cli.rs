@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Settings;
 use crate::intake::mail::{MailRules, submission_for};
 use crate::startup::{Application, Services};
+use crate::web::fmt::shortened;
 use leadgate_domain::account::{Name, Role};
 use leadgate_storage::{
     Disposition, LeadFilter, LedgerEntry, PageRequest, SourceRef, StoredRaw, Submission,
@@ -582,8 +583,8 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                 println!(
                     "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  -",
                     t.id,
-                    truncate(&t.owner, 20),
-                    truncate(&t.name, 16),
+                    shortened(&t.owner, 20),
+                    shortened(&t.name, 16),
                     t.created_at.format("%Y-%m-%d %H:%M"),
                     t.revoked_at.map_or_else(
                         || "-".to_owned(),
@@ -661,7 +662,7 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
         failed |= s.error.is_some();
         println!(
             "{:<24} {:>9} {:>9} {:>9} {:>9}  {}",
-            truncate(&s.collector, 24),
+            shortened(&s.collector, 24),
             s.counts.imported,
             s.counts.duplicate,
             s.counts.skipped,
@@ -915,8 +916,8 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                         l.kind.as_str(),
                         l.status.as_str(),
                         l.received_at.format("%Y-%m-%d %H:%M"),
-                        truncate(&l.calendar.name, 20),
-                        truncate(
+                        shortened(&l.calendar.name, 20),
+                        shortened(
                             l.contact
                                 .person
                                 .as_deref()
@@ -987,14 +988,6 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             }
             Ok(0)
         }
-    }
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        s.chars().take(n - 1).chain(['…']).collect()
     }
 }
 

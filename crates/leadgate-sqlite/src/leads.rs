@@ -548,14 +548,14 @@ impl SqliteStorage {
         by: Option<i64>,
     ) -> Result<Option<LeadView>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT l.calendar_id, c.name, l.search_text FROM leads l
-             JOIN calendars c ON c.id = l.calendar_id WHERE l.id = $1",
+        let current: Option<(i64, String)> = sqlx::query_as(
+            "SELECT l.calendar_id, c.name FROM leads l JOIN calendars c ON c.id = l.calendar_id
+             WHERE l.id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((from, from_name, search_text)) = current else {
+        let Some((from, from_name)) = current else {
             return Ok(None);
         };
         let to_name: String = sqlx::query_scalar("SELECT name FROM calendars WHERE id = $1")
@@ -567,12 +567,14 @@ impl SqliteStorage {
                 key: calendar_id.to_string(),
             })?;
         if from != calendar_id {
-            sqlx::query("UPDATE leads SET calendar_id = $1, updated_at = $2 WHERE id = $3")
-                .bind(calendar_id)
-                .bind(ms(Utc::now()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let search_text: String = sqlx::query_scalar(
+                "UPDATE leads SET calendar_id = $1, updated_at = $2 WHERE id = $3 RETURNING search_text",
+            )
+            .bind(calendar_id)
+            .bind(ms(Utc::now()))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
             // The search keys hold the calendar (the trigger deleted the old ones).
             super::write::index_search_keys(&mut tx, &[(id, calendar_id, &search_text)]).await?;
             super::history::record(
