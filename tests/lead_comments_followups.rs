@@ -370,7 +370,8 @@ async fn the_ui_refuses_comments_and_follow_ups_on_another_managers_lead_and_for
         &[("csrf", &csrf), ("body", "подсмотрел")],
     )
     .await;
-    assert_eq!(r.status(), 403);
+    // As for a lead that does not exist: the page does not tell that it does.
+    assert_eq!(r.status(), 404);
     let r = post_form(
         app,
         &m1,
@@ -383,7 +384,7 @@ async fn the_ui_refuses_comments_and_follow_ups_on_another_managers_lead_and_for
         ],
     )
     .await;
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 404);
     let lead = w.common_lead;
     let r = post_form(
         app,

@@ -384,11 +384,19 @@ async fn a_manager_never_sees_another_managers_personal_calendar() {
         format!("/inbox?cal={theirs}"),
         format!("/inbox/events?cal={theirs}"),
         format!("/calendar/events?cal={theirs}"),
-        format!("/leads/{secret_lead}"),
-        format!("/leads/{secret_lead}/original"),
     ] {
         let (status, _) = get(&app, &m, &path).await;
         assert_eq!(status, 403, "{path}");
+    }
+    // A hidden lead is answered as one that does not exist: the page does not tell which ids are taken.
+    for path in [
+        format!("/leads/{secret_lead}"),
+        format!("/leads/{secret_lead}/original"),
+        format!("/leads/{}", secret_lead + 1000),
+    ] {
+        let (status, html) = get(&app, &m, &path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!html.contains("Секретный заказ"), "{path}");
     }
     let (status, _) = get(&app, &m, &format!("/calendar?cal={mine}")).await;
     assert_eq!(status, 200);
@@ -400,7 +408,7 @@ async fn a_manager_never_sees_another_managers_personal_calendar() {
         &[("csrf", &csrf)],
     )
     .await;
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 404);
 
     // The owner and the administrator do see it.
     let owner = signed_in(&app, "manager2", "manager2-password").await;

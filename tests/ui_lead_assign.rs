@@ -269,7 +269,7 @@ async fn another_managers_personal_lead_cannot_be_assigned_moved_or_seen_and_eve
     let csrf = session_csrf(app, &m1).await;
     let secret = w.m2_lead;
     let (status, html) = get(app, &m1, &format!("/leads/{secret}")).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     assert!(!html.contains("Тайная сделка"), "no timeline, no subject");
     let cal = w.cal_m1.to_string();
     for (path, form) in [
@@ -291,7 +291,7 @@ async fn another_managers_personal_lead_cannot_be_assigned_moved_or_seen_and_eve
         ),
     ] {
         let r = post_form(app, &m1, &path, &form).await;
-        assert_eq!(r.status(), 403, "{path}");
+        assert_eq!(r.status(), 404, "{path}");
     }
     let s = storage(app).await;
     assert!(s.lead_history(secret).await.unwrap().is_empty());

@@ -500,7 +500,8 @@ fn card_status(status: &str) -> Option<TechCardStatus> {
 /// Loads a lead the viewer may see.
 ///
 /// # Errors
-/// `NotFound`, `Forbidden`, database errors.
+/// `NotFound` for a lead that does not exist or that the viewer may not see (as the API answers: a page
+/// must not tell which leads exist in other calendars), database errors.
 pub async fn visible_lead(
     state: &AppState,
     viewer: &Viewer,
@@ -510,10 +511,31 @@ pub async fn visible_lead(
     lead_among(state, viewer, id, &calendars).await
 }
 
+/// Loads a tech card and its lead, when the viewer may see the lead.
+///
+/// # Errors
+/// `NotFound` for a card that does not exist or whose lead the viewer may not see, database errors.
+pub async fn visible_card(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<(TechCardView, LeadView), ApiError> {
+    let card = state
+        .storage
+        .tech_card(id)
+        .await?
+        .ok_or(ApiError::NotFound("tech card"))?;
+    match visible_lead(state, viewer, card.lead_id).await {
+        Ok(lead) => Ok((card, lead)),
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound("tech card")),
+        Err(e) => Err(e),
+    }
+}
+
 /// Loads a lead the viewer may see, given every calendar.
 ///
 /// # Errors
-/// `NotFound`, `Forbidden`, database errors.
+/// As [`visible_lead`].
 async fn lead_among(
     state: &AppState,
     viewer: &Viewer,
@@ -532,7 +554,7 @@ async fn lead_among(
     if allowed {
         Ok(lead)
     } else {
-        Err(ApiError::Forbidden)
+        Err(ApiError::NotFound("lead"))
     }
 }
 
@@ -937,12 +959,7 @@ pub async fn tech_card(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let card: TechCardView = state
-        .storage
-        .tech_card(id)
-        .await?
-        .ok_or(ApiError::NotFound("tech card"))?;
-    let lead = visible_lead(&state, &viewer, card.lead_id).await?;
+    let (card, lead) = visible_card(&state, &viewer, id).await?;
     let tz = timezone(&state);
     let layout_files = state.storage.layout_files_of_lead(lead.id).await?;
     let customer = lead

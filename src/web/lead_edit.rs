@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
 use tracing::instrument;
 
-use super::lead::visible_lead;
+use super::lead::{visible_card, visible_lead};
 use super::session::{CsrfForm, NoFields, Viewer};
 use crate::app::lead_edits::{self, EditFields, LineAction};
 use crate::app::{ApiError, AppState};
@@ -184,12 +184,7 @@ pub async fn card_status(
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<CardStatusForm>,
 ) -> Result<Response, ApiError> {
-    let card = state
-        .storage
-        .tech_card(id)
-        .await?
-        .ok_or(ApiError::NotFound("tech card"))?;
-    visible_lead(&state, &viewer, card.lead_id).await?;
+    let (card, _) = visible_card(&state, &viewer, id).await?;
     lead_edits::advance_card(&state, &card, form.status, viewer.user_id).await?;
     Ok(Redirect::to(&format!("/tech-cards/{id}")).into_response())
 }
