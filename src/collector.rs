@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use leadgate_domain::subject::keyword_match;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::config::{ConfigError, read_secret};
 use crate::intake::mail::{MailRules, UnknownCharset, submission_for};
@@ -724,18 +724,31 @@ async fn run_pop3(
                 break;
             }
             taken += 1;
-            let head = client.top_headers(*msgno, 256 * 1024).await?;
-            let headers = extract::headers(&head);
-            let wanted =
-                keyword_match(headers.subject.as_deref().unwrap_or_default(), &c.keyword).is_some();
-            let raw = if !wanted {
-                Fetched::Raw(head) // recorded as skipped; the body is never downloaded
-            } else {
-                match client.retr(*msgno, env.max_message_bytes).await {
+            // The header tells whether the message is wanted; one too long to read so is judged as a
+            // whole, within the limit of a message.
+            let wanted = match client.top_headers(*msgno, POP3_HEADER_BYTES).await {
+                Ok(head) => {
+                    let headers = extract::headers(&head);
+                    let subject = headers.subject.as_deref().unwrap_or_default();
+                    keyword_match(subject, &c.keyword).map(|_| ()).ok_or(head)
+                }
+                Err(Pop3Error::MessageTooLarge { size, .. }) => {
+                    debug!(
+                        msgno,
+                        size, "POP3 header over its limit: reading the whole message"
+                    );
+                    Ok(())
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let raw = match wanted {
+                // Recorded as skipped; the body is never downloaded.
+                Err(head) => Fetched::Raw(head),
+                Ok(()) => match client.retr(*msgno, env.max_message_bytes).await {
                     Ok(raw) => Fetched::Raw(raw),
                     Err(Pop3Error::MessageTooLarge { size, .. }) => Fetched::TooLarge(size),
                     Err(e) => return Err(e.into()),
-                }
+                },
             };
             if let Fetched::Raw(raw) = &raw {
                 bytes += raw.len() as u64;
@@ -780,6 +793,11 @@ async fn run_pop3(
     client.quit().await?;
     Ok(())
 }
+
+/// The most bytes of a POP3 message's header read to tell whether it is wanted (`TOP n 0`). A message
+/// whose header is longer (thousands of `Received:` lines, say) is downloaded whole, within
+/// `max_message_bytes`, and judged as a whole.
+const POP3_HEADER_BYTES: usize = 256 * 1024;
 
 /// Default network timeout of collector steps.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -378,3 +378,74 @@ async fn an_imap_message_the_storage_refuses_is_recorded_rejected_and_its_batch_
 async fn a_pop3_message_the_storage_refuses_is_recorded_rejected_and_its_batch_and_scan_go_on() {
     storage_refuses_one_order(Protocol::Pop3).await;
 }
+
+/// `raw` with `lines` `Received:` lines before its header, as mail relayed through many hops (or made to
+/// look so) carries: a header of hundreds of kilobytes.
+fn with_long_header(raw: &[u8], lines: usize) -> Vec<u8> {
+    let hops: String = (0..lines)
+        .map(|i| {
+            format!(
+                "Received: from relay{i}.example.net (relay{i}.example.net [192.0.2.{}])\r\n\tby mx.example.net with ESMTPS id {i:08x}; Mon, 1 Jun 2026 10:00:00 +0300\r\n",
+                i % 250
+            )
+        })
+        .collect();
+    [hops.as_bytes(), raw].concat()
+}
+
+async fn messages_with_long_headers(protocol: Protocol) {
+    let dc = dovecot();
+    let user = unique_user("long-header");
+    let secrets = tempfile::tempdir().unwrap();
+    // Each header is over 300 KB, more than a POP3 collector reads to judge a header.
+    let long_order = with_long_header(&order("long-header@shop.example", "602"), 2_500);
+    let long_letter = with_long_header(&fixture("no_keyword"), 2_500);
+    assert!(long_order.len() > 300_000);
+    dc.deliver(&user, &order("before@shop.example", "601"));
+    dc.deliver(&user, &long_order);
+    dc.deliver(&user, &long_letter);
+    dc.deliver(&user, &order("after@shop.example", "603"));
+    let mut c = collector(&dc, &user, protocol, secrets.path());
+    c.after_import = AfterImport::Delete;
+    let app = app_with(c).await;
+    // IMAP asks the server for the keyword's messages; POP3 reads each header and records the letter skipped.
+    let skipped = u64::from(protocol == Protocol::Pop3);
+    assert_eq!(
+        counts(&run_now(&app).await),
+        (3, 0, skipped, 0),
+        "{protocol:?}"
+    );
+    let leads = app.get("/api/v1/leads?limit=10").await;
+    let mut numbers: Vec<&str> = leads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["source"]["external_number"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, ["601", "602", "603"], "{protocol:?}");
+    // The order is kept whole, its long header too; the letter stays in the mailbox.
+    let imported = messages(&app, "imported").await;
+    let mut kept = Vec::new();
+    for m in &imported {
+        kept.push(app.raw(&m["id"]).await.bytes().await.unwrap().to_vec());
+    }
+    assert!(kept.contains(&long_order), "{protocol:?}");
+    assert_eq!(
+        subjects(&dc, &user, "INBOX").await,
+        vec![extract::headers(&long_letter).subject.unwrap()],
+        "{protocol:?}"
+    );
+    assert_eq!(counts(&run_now(&app).await), (0, 0, 0, 0), "{protocol:?}");
+}
+
+#[tokio::test]
+async fn an_imap_message_with_a_header_of_hundreds_of_kilobytes_is_judged_as_any_other() {
+    messages_with_long_headers(Protocol::Imap).await;
+}
+
+#[tokio::test]
+async fn a_pop3_message_with_a_header_of_hundreds_of_kilobytes_is_judged_as_any_other_and_blocks_nothing()
+ {
+    messages_with_long_headers(Protocol::Pop3).await;
+}

@@ -84,7 +84,7 @@ pub enum Pop3Error {
     MessageTooLarge {
         /// Its message number.
         msgno: u32,
-        /// Its size as reported by `LIST`, or as far as it was read.
+        /// Its size as reported by `LIST`, or (for an answer longer than `LIST` said) as far as it was read.
         size: u64,
         /// The limit.
         limit: usize,
@@ -394,8 +394,8 @@ impl Pop3Client {
         max_bytes: usize,
     ) -> Result<Vec<u8>, Pop3Error> {
         match self.multiline_body(step, max_bytes, 0).await? {
-            (body, false) => Ok(body),
-            (_, true) => Err(protocol(
+            (body, None) => Ok(body),
+            (_, Some(_)) => Err(protocol(
                 step,
                 format!("answer longer than {max_bytes} bytes"),
             )),
@@ -410,24 +410,24 @@ impl Pop3Client {
         expected: usize,
     ) -> Result<Vec<u8>, Pop3Error> {
         match self.multiline_body(step, max_bytes, expected).await? {
-            (body, false) => Ok(body),
-            (body, true) => Err(Pop3Error::MessageTooLarge {
+            (body, None) => Ok(body),
+            (_, Some(size)) => Err(Pop3Error::MessageTooLarge {
                 msgno,
-                size: body.len() as u64,
+                size,
                 limit: max_bytes,
             }),
         }
     }
 
-    /// Returns the body and whether it overflowed `max_bytes`. On overflow the rest of the
-    /// answer is read and thrown away, so the connection can go on. The body's buffer starts at
-    /// `expected` bytes (the size LIST gave), so a large message is not copied as it grows.
+    /// Returns the body, or on overflow of `max_bytes` what was kept and the whole answer's size. On
+    /// overflow the rest of the answer is read and thrown away, so the connection can go on. The body's
+    /// buffer starts at `expected` bytes (the size LIST gave), so a large message is not copied as it grows.
     async fn multiline_body(
         &mut self,
         step: &'static str,
         max_bytes: usize,
         expected: usize,
-    ) -> Result<(Vec<u8>, bool), Pop3Error> {
+    ) -> Result<(Vec<u8>, Option<u64>), Pop3Error> {
         let mut body = Vec::with_capacity(expected.min(max_bytes));
         let mut line = Vec::new();
         let mut overflow = false;
@@ -468,15 +468,17 @@ impl Pop3Client {
             }
             body.extend_from_slice(content);
         }
-        if overflow {
-            tracing::debug!(
-                step,
-                kept = body.len(),
-                skipped,
-                "POP3 answer over the limit drained"
-            );
+        if !overflow {
+            return Ok((body, None));
         }
-        Ok((body, overflow))
+        tracing::debug!(
+            step,
+            kept = body.len(),
+            skipped,
+            "POP3 answer over the limit drained"
+        );
+        let size = (body.len() as u64).saturating_add(skipped);
+        Ok((body, Some(size)))
     }
 
     /// Reads one line including its `\n` into `out`. Returns `false` when the line was longer
