@@ -466,3 +466,72 @@ async fn a_customer_known_only_from_another_managers_calendar_is_never_suggested
     let (_, page) = get(&app, &m2, &format!("/leads/{}", by_secret_phone["id"])).await;
     assert!(page.contains("совпал телефон +79163456789"), "{page}");
 }
+
+#[tokio::test]
+async fn a_manager_who_types_and_removes_another_managers_private_contact_leaves_it_to_them() {
+    let (app, m2_site) = two_managers().await;
+    // One customer: manager1 sees its lead with an e-mail, manager2 alone the lead that brought a phone.
+    let shared = post_lead(
+        &app,
+        json!({"ИНН": "7709745454", "АдресЭлектроннойПочты": "buyer@shop.example", "Тема": "Общий заказ"}),
+    )
+    .await;
+    post_with(
+        &app,
+        &m2_site,
+        json!({"ИНН": "7709745454", "Телефон": "+7 916 222-33-44", "Тема": "Личный заказ manager2"}),
+    )
+    .await;
+    let party = shared["counterparty"]["id"].as_i64().unwrap();
+    let path = format!("/counterparties/{party}");
+    let m1 = signed_in(&app, "manager1", M1_PASSWORD).await;
+    let csrf = session_csrf(&app, &m1).await;
+    let phone = [("csrf", csrf.as_str()), ("kind", "phone")];
+    let remove = |value: &'static str| {
+        let mut form = phone.to_vec();
+        form.push(("value", value));
+        form
+    };
+    // Not seen, so not removable; typed, then removed.
+    let r = post_form(
+        &app,
+        &m1,
+        &format!("{path}/contacts/remove"),
+        &remove("+79162223344"),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = post_form(
+        &app,
+        &m1,
+        &format!("{path}/contacts"),
+        &remove("+7 916 222-33-44"),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let r = post_form(
+        &app,
+        &m1,
+        &format!("{path}/contacts/remove"),
+        &remove("+79162223344"),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, page) = get(&app, &m1, &path).await;
+    assert!(
+        !page.contains("+79162223344"),
+        "manager1 removed it for themself"
+    );
+
+    // manager2's lead brought it: manager2 and the administrator still see it, and a new lead of manager2's
+    // with that phone is still offered the customer.
+    let m2 = signed_in(&app, "manager2", M2_PASSWORD).await;
+    let (_, page) = get(&app, &m2, &path).await;
+    assert!(page.contains("+79162223344"), "{page}");
+    let admin = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, page) = get(&app, &admin, &path).await;
+    assert!(page.contains("+79162223344"), "{page}");
+    let by_phone = post_with(&app, &m2_site, json!({"Телефон": "+7 916 222-33-44"})).await;
+    let (_, page) = get(&app, &m2, &format!("/leads/{}", by_phone["id"])).await;
+    assert!(page.contains("совпал телефон +79162223344"), "{page}");
+}

@@ -304,7 +304,12 @@ pub async fn remove_contact(
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<ChangeForm>,
 ) -> Result<Response, ApiError> {
-    let c = visible_counterparty(&state, &viewer, id).await?;
+    let scope = calendar_scope(&state, &viewer).await?;
+    let c = state
+        .storage
+        .counterparty(id, scope.as_deref())
+        .await?
+        .ok_or(ApiError::NotFound("counterparty"))?;
     let value = form.value.clone().unwrap_or_default();
     let (kind, shown) = match form.kind.as_deref() {
         Some("phone") => (ContactKind::Phone, &c.phones),
@@ -316,7 +321,7 @@ pub async fn remove_contact(
     }
     state
         .storage
-        .remove_counterparty_contact(id, &CounterpartyContact { kind, value })
+        .remove_counterparty_contact(id, &CounterpartyContact { kind, value }, scope.as_deref())
         .await?;
     info!(counterparty = id, user = %viewer.login, kind = kind.as_str(), "counterparty contact removed");
     Ok(Redirect::to(&format!("/counterparties/{id}#contacts")).into_response())

@@ -72,16 +72,40 @@ impl CounterpartyEdits for PgStorage {
         &self,
         id: i64,
         contact: &CounterpartyContact,
+        calendars: Option<&[i64]>,
     ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.edge()?;
+        if let Some(calendars) = calendars {
+            // Brought by a lead the viewer may not see: only the manager's confirmation goes.
+            let kept = sqlx::query(
+                "UPDATE counterparty_contacts cc SET entered_by = NULL
+                 WHERE cc.counterparty_id = $1 AND cc.kind = $2 AND cc.value = $3
+                 AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = cc.counterparty_id
+                     AND CASE cc.kind WHEN 'phone' THEN COALESCE(l.phone_e164, l.phone) ELSE l.email END = cc.value
+                     AND l.calendar_id <> ALL($4))",
+            )
+            .bind(id)
+            .bind(contact.kind.as_str())
+            .bind(&contact.value)
+            .bind(calendars)
+            .execute(&mut *tx)
+            .await
+            .edge()?;
+            if kept.rows_affected() > 0 {
+                tx.commit().await.edge()?;
+                return Ok(true);
+            }
+        }
         let done = sqlx::query(
             "DELETE FROM counterparty_contacts WHERE counterparty_id = $1 AND kind = $2 AND value = $3",
         )
         .bind(id)
         .bind(contact.kind.as_str())
         .bind(&contact.value)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .edge()?;
+        tx.commit().await.edge()?;
         Ok(done.rows_affected() > 0)
     }
 

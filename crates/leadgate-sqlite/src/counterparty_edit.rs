@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{Edge, SqliteStorage, ms};
+use super::{Edge, SqliteStorage, ms, push_calendar_ids};
 use leadgate_storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
+use sqlx::{QueryBuilder, Sqlite};
 
 /// The counterparty side of a lead, for linking.
 #[derive(sqlx::FromRow)]
@@ -67,15 +68,41 @@ impl CounterpartyEdits for SqliteStorage {
         &self,
         id: i64,
         contact: &CounterpartyContact,
+        calendars: Option<&[i64]>,
     ) -> Result<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await.edge()?;
+        if let Some(calendars) = calendars {
+            // Brought by a lead the viewer may not see: only the manager's confirmation goes.
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE counterparty_contacts SET entered_by = NULL
+                 WHERE counterparty_id = ",
+            );
+            q.push_bind(id)
+                .push(" AND kind = ")
+                .push_bind(contact.kind.as_str())
+                .push(" AND value = ")
+                .push_bind(&contact.value)
+                .push(
+                    " AND EXISTS (SELECT 1 FROM leads l WHERE l.counterparty_id = counterparty_contacts.counterparty_id
+                     AND CASE counterparty_contacts.kind WHEN 'phone' THEN COALESCE(l.phone_e164, l.phone)
+                         ELSE l.email END = counterparty_contacts.value AND NOT (1 = 1",
+                );
+            push_calendar_ids(&mut q, calendars);
+            q.push("))");
+            if q.build().execute(&mut *tx).await.edge()?.rows_affected() > 0 {
+                tx.commit().await.edge()?;
+                return Ok(true);
+            }
+        }
         let done = sqlx::query(
             "DELETE FROM counterparty_contacts WHERE counterparty_id = $1 AND kind = $2 AND value = $3",
         )
         .bind(id)
         .bind(contact.kind.as_str())
         .bind(&contact.value)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await.edge()?;
+        tx.commit().await.edge()?;
         Ok(done.rows_affected() > 0)
     }
 

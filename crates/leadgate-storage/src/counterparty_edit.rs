@@ -68,8 +68,11 @@ pub trait CounterpartyEdits: Send + Sync {
         entered_by: i64,
     ) -> Result<bool>;
 
-    /// Removes a contact; `false` when the counterparty does not have it. A later lead with the INN may bring
-    /// it back, as it would bring a new one.
+    /// Removes a contact for a viewer of `calendars` (`None`: every calendar); `false` when the counterparty
+    /// does not have it. A contact that a lead in a calendar outside them brought stays, private to that
+    /// lead's viewers as before anyone typed it: what the viewer removes is the contact as typed or
+    /// confirmed by a manager, never what another manager's lead brought. A later lead with the INN may
+    /// bring it back, as it would bring a new one.
     ///
     /// # Errors
     /// Database errors.
@@ -77,6 +80,7 @@ pub trait CounterpartyEdits: Send + Sync {
         &self,
         id: i64,
         contact: &CounterpartyContact,
+        calendars: Option<&[i64]>,
     ) -> Result<bool>;
 
     /// Counterparties holding this phone (E.164) or this e-mail (ASCII letters in any case) as a contact,

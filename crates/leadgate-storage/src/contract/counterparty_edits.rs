@@ -123,18 +123,44 @@ pub async fn a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts(
         other => panic!("an unknown counterparty is NotFound: {other:?}"),
     }
 
+    // A viewer of the second calendar removing it withdraws only the confirmation: the first calendar's
+    // lead brought it, and its viewers keep it.
+    assert!(ok(
+        "withdraw",
+        s.remove_counterparty_contact(party, &phone("+79256424290"), Some(&viewer))
+            .await
+    ));
+    for (calendars, kept) in [
+        (Some(&viewer[..]), false),
+        (Some(&first_only[..]), true),
+        (None, true),
+    ] {
+        assert_eq!(
+            some("seen", seen(s, party, calendars).await)
+                .phones
+                .contains(&"+79256424290".to_owned()),
+            kept,
+            "{calendars:?}"
+        );
+    }
+
+    // A typed contact no lead brought goes for every viewer.
     assert!(ok(
         "remove",
-        s.remove_counterparty_contact(party, &typed).await
+        s.remove_counterparty_contact(party, &typed, Some(&viewer))
+            .await
     ));
     assert!(
-        !ok("again", s.remove_counterparty_contact(party, &typed).await),
+        !ok(
+            "again",
+            s.remove_counterparty_contact(party, &typed, None).await
+        ),
         "it is gone"
     );
     assert!(
         !ok(
             "other kind",
-            s.remove_counterparty_contact(party, &phone("adwcom@gmail.com"))
+            s.remove_counterparty_contact(party, &phone("adwcom@gmail.com"), None)
                 .await
         ),
         "a phone is not an e-mail"
@@ -142,7 +168,7 @@ pub async fn a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts(
     let brought = phone("+79250000002");
     assert!(ok(
         "remove",
-        s.remove_counterparty_contact(party, &brought).await
+        s.remove_counterparty_contact(party, &brought, None).await
     ));
     let after = some("seen", seen(s, party, None).await);
     assert!(!after.emails.contains(&typed.value), "{:?}", after.emails);
