@@ -1046,7 +1046,7 @@ async fn tokens_create_makes_a_managers_api_token_from_the_command_line() {
         .unwrap();
     let common_lead = post_lead(&app, SEED_SAMPLE).await;
     let hidden = s
-        .move_lead(post_lead(&app, SEED_SAMPLE).await, personal, None)
+        .move_lead(post_lead(&app, SEED_SAMPLE).await, personal, None, None)
         .await
         .unwrap()
         .unwrap()

@@ -126,6 +126,25 @@ async fn a_manager_assigns_and_moves_a_lead_from_its_page_and_sees_both_in_its_t
     b.wait_for("#timeline li[data-kind='moved']").await;
     let moved = text_of(&b, "#timeline li[data-kind='moved']").await;
     assert!(moved.contains("→ Личный manager1"), "{moved}");
+    // manager2 may not see manager1's personal calendar: the move took the lead from them, on the record.
+    let mut assigned = Vec::new();
+    for e in b
+        .client
+        .find_all(Locator::Css("#timeline li[data-kind='assigned']"))
+        .await
+        .unwrap()
+    {
+        assigned.push(e.text().await.unwrap());
+    }
+    assert_eq!(assigned.len(), 2, "{assigned:?}");
+    assert!(
+        assigned
+            .iter()
+            .any(|e| e.contains("Ответственный: manager2 → —")),
+        "{assigned:?}"
+    );
+    let s = storage(app).await;
+    assert_eq!(s.lead(lead).await.unwrap().unwrap().assignee, None);
     b.screenshot("lead-assign-timeline").await;
     // The received entry: channel and source, and no ledger link for a manager.
     let received = text_of(&b, "#timeline li[data-kind='received']").await;

@@ -99,6 +99,8 @@ pub async fn assign(
 }
 
 /// Moves the lead to the calendar `to`, which the actor must see (else `NotFound`, as if it did not exist).
+/// An assignee who may not see `to` loses the lead with the move (in its transaction, recorded): a lead is
+/// never assigned to someone who cannot open it.
 ///
 /// # Errors
 /// `NotFound` for an unknown lead or a calendar the actor may not see; database errors.
@@ -112,10 +114,21 @@ pub async fn move_to(
     if !target.visible_to(actor.login, actor.role) {
         return Err(ApiError::NotFound("calendar"));
     }
+    let unassign = match lead.assignee.as_deref() {
+        Some(login) => state
+            .storage
+            .users()
+            .await?
+            .into_iter()
+            .find(|u| u.login == login)
+            .filter(|u| !target.visible_to(&u.login, u.role))
+            .map(|u| u.login),
+        None => None,
+    };
     let from = lead.calendar.id;
     let moved = state
         .storage
-        .move_lead(lead.id, to, Some(actor.id))
+        .move_lead(lead.id, to, Some(actor.id), unassign.as_deref())
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
     if from != to {

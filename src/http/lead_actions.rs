@@ -174,7 +174,7 @@ async fn assign_lead(
 }
 
 /// Moves the lead to another calendar; the token's user must see both (404 for a calendar they may not
-/// see). The move is in the lead's timeline.
+/// see). The move is in the lead's timeline; an assignee who may not see the new calendar loses the lead with it.
 #[utoipa::path(post, path = "/api/v1/leads/{id}/move", tag = "leads", params(("id" = i64, Path)),
     request_body = MoveRequest,
     responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),

@@ -539,6 +539,7 @@ impl PgStorage {
         id: i64,
         calendar_id: i64,
         by: Option<i64>,
+        unassign: Option<&str>,
     ) -> Result<Option<LeadView>> {
         let mut tx = self.pool.begin().await?;
         let current: Option<(i64, String)> = sqlx::query_as(
@@ -575,6 +576,27 @@ impl PgStorage {
                 ),
             )
             .await?;
+            if let Some(login) = unassign {
+                let taken = sqlx::query(
+                    "UPDATE leads SET assignee_id = NULL
+                     WHERE id = $1 AND assignee_id = (SELECT id FROM users WHERE login = $2)",
+                )
+                .bind(id)
+                .bind(login)
+                .execute(&mut *tx)
+                .await?;
+                if taken.rows_affected() > 0 {
+                    super::history::record(
+                        &mut tx,
+                        &NewLeadEvent::new(id, by, LeadEventKind::Assigned).with_change(
+                            "assignee",
+                            Some(login),
+                            None,
+                        ),
+                    )
+                    .await?;
+                }
+            }
         }
         tx.commit().await?;
         self.lead_in(id).await
@@ -632,8 +654,9 @@ impl Leads for PgStorage {
         id: i64,
         calendar_id: i64,
         by: Option<i64>,
+        unassign: Option<&str>,
     ) -> storage::Result<Option<LeadView>> {
-        Ok(self.move_lead_in(id, calendar_id, by).await?)
+        Ok(self.move_lead_in(id, calendar_id, by, unassign).await?)
     }
 
     async fn form_tech_cards(

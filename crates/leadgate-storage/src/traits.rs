@@ -160,6 +160,9 @@ pub trait Leads: Send + Sync {
 
     /// Moves a lead to another calendar, recording the move in its history (by `by`) in the same
     /// transaction; `None` when the lead does not exist, and nothing recorded when it is there already.
+    /// `unassign` names an assignee who may not see the new calendar: when the lead is still that user's,
+    /// the move takes it from them too, recorded as an assignment to nobody (a lead is never left with an
+    /// assignee who cannot open it).
     ///
     /// # Errors
     /// `NotFound` for an unknown calendar; database errors.
@@ -168,6 +171,7 @@ pub trait Leads: Send + Sync {
         id: i64,
         calendar_id: i64,
         by: Option<i64>,
+        unassign: Option<&str>,
     ) -> Result<Option<LeadView>>;
 
     /// Forms the tech cards of a lead, one per non-service line; forming again changes nothing. Cards

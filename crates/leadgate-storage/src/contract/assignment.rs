@@ -140,7 +140,7 @@ pub async fn a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee(s:
     let other = file_lead(s, source, contact("Другая", "+79250000081"), from, now()).await;
     let moved = some(
         "the lead",
-        ok("move", s.move_lead(id, to, Some(anna)).await),
+        ok("move", s.move_lead(id, to, Some(anna), None).await),
     );
     assert_eq!(moved.calendar.id, to);
     // A search in calendars finds the leads in them now: the moved lead in its new one only. (A viewer of one
@@ -162,7 +162,7 @@ pub async fn a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee(s:
         let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
         assert_eq!(ids, found, "a search in calendars {calendars:?}");
     }
-    ok("again", s.move_lead(id, to, Some(anna)).await);
+    ok("again", s.move_lead(id, to, Some(anna), None).await);
     let history = ok("history", s.lead_history(id).await);
     assert_eq!(history.len(), 1, "moving where it is records nothing");
     assert_eq!(history[0].kind, LeadEventKind::Moved);
@@ -175,11 +175,11 @@ pub async fn a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee(s:
             new: Some("shop".into())
         }]
     );
-    match s.move_lead(id, 9_999, None).await {
+    match s.move_lead(id, 9_999, None, None).await {
         Err(StorageError::NotFound { .. }) => {}
         other => panic!("an unknown calendar is NotFound: {other:?}"),
     }
-    assert!(ok("unknown lead", s.move_lead(id + 1000, to, None).await).is_none());
+    assert!(ok("unknown lead", s.move_lead(id + 1000, to, None, None).await).is_none());
 
     ok(
         "assign",
@@ -210,4 +210,50 @@ pub async fn a_lead_moves_between_calendars_and_the_inbox_filters_by_assignee(s:
     assert_eq!(inbox(Some(AssigneeFilter::User(anna))).await, vec![id]);
     assert_eq!(inbox(Some(AssigneeFilter::Unassigned)).await, vec![other]);
     assert_eq!(inbox(None).await, vec![other, id]);
+
+    // A move that takes the lead from an assignee who may not see the new calendar records both changes; one
+    // naming someone else leaves the assignee.
+    let moved = some(
+        "the lead",
+        ok(
+            "move back",
+            s.move_lead(id, from, None, Some("boris")).await,
+        ),
+    );
+    assert_eq!(moved.assignee.as_deref(), Some("anna"));
+    let moved = some(
+        "the lead",
+        ok("move", s.move_lead(id, third, None, Some("anna")).await),
+    );
+    assert_eq!((moved.calendar.id, moved.assignee), (third, None));
+    let history = ok("history", s.lead_history(id).await);
+    let last: Vec<_> = history[history.len() - 2..]
+        .iter()
+        .map(|e| (e.kind, e.changes()))
+        .collect();
+    assert_eq!(
+        last,
+        vec![
+            (
+                LeadEventKind::Moved,
+                vec![FieldChange {
+                    field: "calendar".into(),
+                    old: Some("site".into()),
+                    new: Some("third".into())
+                }]
+            ),
+            (
+                LeadEventKind::Assigned,
+                vec![FieldChange {
+                    field: "assignee".into(),
+                    old: Some("anna".into()),
+                    new: None
+                }]
+            ),
+        ]
+    );
+    assert_eq!(
+        inbox(Some(AssigneeFilter::Unassigned)).await,
+        vec![other, id]
+    );
 }

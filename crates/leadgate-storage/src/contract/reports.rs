@@ -210,7 +210,10 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     assert_eq!(worked.response.managers.len(), 1, "answered by the manager");
 
     // Moved to the other calendar.
-    ok("move", s.move_lead(second, print, Some(manager)).await);
+    ok(
+        "move",
+        s.move_lead(second, print, Some(manager), None).await,
+    );
     let moved = checked(s, &every, now, "moved").await;
     assert_eq!(count(&moved.by_calendar, 0, "Магазин"), 1);
     assert_eq!(count(&moved.by_calendar, 0, "Типография"), 1);
@@ -300,7 +303,7 @@ pub async fn report_figures_stay_true_as_leads_are_filed_worked_moved_edited_and
     let before = checked(s, &every, now, "before the answered lead moves").await;
     ok(
         "move answered",
-        s.move_lead(first, print, Some(manager)).await,
+        s.move_lead(first, print, Some(manager), None).await,
     );
     let after = checked(s, &every, now, "an answered lead moved").await;
     assert_eq!(
