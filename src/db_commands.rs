@@ -58,12 +58,16 @@ pub fn redacted(url: &str) -> String {
     parsed.to_string()
 }
 
-/// Opens (and migrates) the database at `url` for a copy or a backup.
-async fn open(url: &str) -> anyhow::Result<Arc<dyn Movable>> {
+/// Opens (and migrates) the database at `url` for a copy or a backup. A SQLite file is made only for a
+/// copy's target: a source or a backup's database that does not exist is an error, not an empty database.
+async fn open(url: &str, target: bool) -> anyhow::Result<Arc<dyn Movable>> {
     if url.starts_with("sqlite:") {
-        let storage = SqliteStorage::connect(url)
-            .await
-            .with_context(|| format!("opening {}", redacted(url)))?;
+        let storage = if target {
+            SqliteStorage::connect(url).await
+        } else {
+            SqliteStorage::connect_existing(url).await
+        };
+        let storage = storage.with_context(|| format!("opening {}", redacted(url)))?;
         return Ok(Arc::new(storage));
     }
     if is_postgres(url) {
@@ -89,8 +93,10 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
         );
         return Ok(2);
     }
-    let db = open(url).await?;
-    match db.backup_to(file).await {
+    let db = open(url, false).await?;
+    let written = db.backup_to(file).await;
+    db.close().await;
+    match written {
         Ok(()) => {
             println!(
                 "backup of {} written to {}",
@@ -109,13 +115,15 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
 
 /// `leadgate db copy --from URL --to URL`.
 pub async fn copy(from: &str, to: &str) -> anyhow::Result<i32> {
-    let source = open(from).await.context("the source")?;
-    let target = open(to).await.context("the target")?;
+    let source = open(from, false).await.context("the source")?;
+    let target = open(to, true).await.context("the target")?;
     println!("copying {} to {}", source.describe(), target.describe());
     let copied = copy_database(source.as_ref(), target.as_ref(), |table| {
         eprintln!("  {} {} row(s)", table.name, table.rows);
     })
     .await;
+    source.close().await;
+    target.close().await;
     match copied {
         Ok(tables) => {
             print_summary(&tables);

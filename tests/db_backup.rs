@@ -142,12 +142,34 @@ async fn a_backup_taken_during_intake_holds_every_lead_acknowledged_before_it() 
     restored.stop().await;
 }
 
-/// An existing file is never overwritten; a PostgreSQL database is backed up with pg_dump.
+/// An existing file is never overwritten; a database that does not exist is not made to be backed up; a
+/// PostgreSQL database is backed up with pg_dump.
 #[test]
 fn a_backup_never_overwrites_a_file_and_points_postgresql_to_pg_dump() {
     let dir = tempfile::tempdir().unwrap();
     let existing = dir.path().join("precious.db");
     std::fs::write(&existing, "keep me").unwrap();
+    let output = common::cli::leadgate()
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .args(["db", "backup", "out.db"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("does not exist"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!dir.path().join("data").exists() && !dir.path().join("out.db").exists());
+
+    let migrated = common::cli::leadgate()
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(migrated.status.code(), Some(0));
     let output = common::cli::leadgate()
         .current_dir(dir.path())
         .env("RUST_LOG", "warn")

@@ -300,6 +300,16 @@ async fn a_shop_copied_to_postgresql_and_back_answers_the_read_api_as_before() {
     let back = db_copy(&pg_url, &sqlite_url(back_dir.path()));
     assert_copied(&back);
     assert!(!text(&back).contains(&password), "{}", text(&back));
+    // The copy is its file alone: no write-ahead log is left beside it, and the file moved by itself holds
+    // every row.
+    assert!(!back_dir.path().join("leadgate.db-wal").exists());
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        back_dir.path().join("leadgate.db"),
+        alone.path().join("leadgate.db"),
+    )
+    .unwrap();
+    assert_eq!(checksums(&sqlite_url(alone.path())).await, original);
 
     // Table by table, the final copy holds the original's rows: same counts, same checksums.
     assert_eq!(checksums(&sqlite_url(back_dir.path())).await, original);
@@ -389,7 +399,7 @@ fn a_wrong_password_is_named_as_a_failed_connection_without_the_password() {
     let mut url = url::Url::parse(&server).unwrap();
     url.set_password(Some("not-the-password-8c1f")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let output = db_copy(&sqlite_url(dir.path()), url.as_str());
+    let output = db_copy(url.as_str(), &sqlite_url(dir.path()));
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     let all = text(&output);
     assert!(!all.contains("not-the-password-8c1f"), "{all}");
@@ -399,4 +409,24 @@ fn a_wrong_password_is_named_as_a_failed_connection_without_the_password() {
     );
     let right = password_of(&server);
     assert!(right.is_empty() || !all.contains(&right), "{all}");
+}
+
+/// A source that does not exist (a mistyped path) is an error naming it, never an empty database copied and
+/// "verified"; nothing is made at either end.
+#[test]
+fn a_source_file_that_does_not_exist_is_refused_and_nothing_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo").join("leadgate.db");
+    let output = db_copy(
+        &format!("sqlite://{}", missing.display()),
+        &sqlite_url(dir.path()),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(&missing.display().to_string()),
+        "{}",
+        text(&output)
+    );
+    assert!(!missing.exists() && !missing.parent().unwrap().exists());
+    assert!(!dir.path().join("leadgate.db").exists(), "no target made");
 }

@@ -99,6 +99,10 @@ impl TableTransfer for PgTransfer {
         self.target.to_string()
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn stored_tables(&self) -> Result<Vec<StoredTable>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT c.table_name::text, c.column_name::text

@@ -149,12 +149,39 @@ impl SqliteStorage {
                 "not a SQLite database URL: it starts with sqlite: (sqlite://path or sqlite::memory:)",
             ));
         }
-        Ok(Self::open(url).await?)
+        Ok(Self::open(url, true).await?)
     }
 
-    async fn open(url: &str) -> Result<Self> {
+    /// Opens the database at `url` as [`SqliteStorage::connect`] does, but only when its file exists: what
+    /// is read whole (the source of a copy, a backup) must not be an empty database made for a mistyped path.
+    ///
+    /// # Errors
+    /// Those of [`SqliteStorage::connect`], and `NotFound` for a file that does not exist.
+    pub async fn connect_existing(url: &str) -> Result<Self, StorageError> {
+        if !url.starts_with("sqlite:") || url.contains(":memory:") {
+            return Self::connect(url).await;
+        }
+        let options = SqliteConnectOptions::from_str(url).map_err(Error::from)?;
+        let file = options.get_filename();
+        if !file.is_file() {
+            return Err(StorageError::NotFound {
+                what: "SQLite database file",
+                key: file.display().to_string(),
+            });
+        }
+        Ok(Self::open(url, false).await?)
+    }
+
+    /// Closes every connection: the last one to close checkpoints the write-ahead log into the database
+    /// file and removes it, so the file alone then holds every change.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
@@ -167,12 +194,13 @@ impl SqliteStorage {
             .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "4096");
-        if let Some(parent) = Path::new(options.get_filename()).parent()
+        if create
+            && let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
             create_private_dir(parent)?;
         }
-        if !url.contains(":memory:") && !options.get_filename().as_os_str().is_empty() {
+        if create && !url.contains(":memory:") && !options.get_filename().as_os_str().is_empty() {
             create_private_file(options.get_filename())?;
         }
         let pool = SqlitePoolOptions::new()

@@ -44,6 +44,10 @@ impl TableTransfer for SqliteStorage {
         }
     }
 
+    async fn close(&self) {
+        SqliteStorage::close(self).await;
+    }
+
     async fn stored_tables(&self) -> Result<Vec<StoredTable>> {
         // Ordinary tables only: the FTS5 index is a virtual table and its storage "shadow" tables.
         let names: Vec<String> = sqlx::query_scalar(

@@ -666,6 +666,10 @@ pub trait TableTransfer: Send + Sync {
     /// # Errors
     /// Database errors.
     async fn begin_load(&self) -> Result<Box<dyn TableSession>>;
+
+    /// Closes the database's connections once the copy is done: a SQLite file then holds every change
+    /// itself, with no write-ahead log beside it, and may be moved alone.
+    async fn close(&self);
 }
 
 /// A transaction of a [`TableTransfer`]: a read snapshot, or the load of a copy.
