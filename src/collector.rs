@@ -268,7 +268,7 @@ pub async fn run(
         }
         () = lock.lost() => Err(CollectorError::LockLost),
     };
-    let error = result.err().map(|e| e.to_string());
+    let error = result.err().map(|e| crate::telemetry::error_chain(&e));
     match &error {
         None => info!(?counts, "collector run finished"),
         Some(e) => warn!(?counts, error = %e, "collector run failed"),

@@ -280,15 +280,7 @@ impl NotificationSender {
 /// An SMTP error as kept for the administrator: the server's answer or what failed, never a credential
 /// (lettre's errors carry none).
 fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    crate::telemetry::error_chain(e)
 }
 
 /// A configured number of seconds as a duration, at most ten years (so no date arithmetic overflows).

@@ -59,6 +59,24 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// `error` with its causes, `outer: inner: innermost`, each told once: a cause whose text the ones before
+/// already end with (an error that shows its source's text itself) is not repeated. What an administrator
+/// reads of a failure (a collector's run, a notification) needs the cause: "IMAP TLS" alone does not say
+/// whether the certificate was untrusted or the CA file missing.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let told = cause.to_string();
+        if !text.ends_with(&told) {
+            text.push_str(": ");
+            text.push_str(&told);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +89,26 @@ mod tests {
         assert!(may_log("async_imap::client", Level::DEBUG));
         assert!(may_log("async_imapx", Level::TRACE));
         assert!(may_log("leadgate_mail::imap", Level::TRACE));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("IMAP: {0}")]
+        Shows(#[from] Inner),
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("IMAP TLS")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn each_cause_is_told_once() {
+        let e = Outer::from(Inner(std::io::Error::other(
+            "invalid peer certificate: UnknownIssuer",
+        )));
+        assert_eq!(
+            error_chain(&e),
+            "IMAP: IMAP TLS: invalid peer certificate: UnknownIssuer"
+        );
     }
 }

@@ -1147,3 +1147,62 @@ async fn a_run_asked_for_while_one_is_going_is_refused_and_the_first_one_finishe
     );
     app.stop().await;
 }
+
+/// A run that cannot reach its mailbox says why, in the run's record the UI and the API show: an untrusted
+/// certificate, a CA file that is missing, a port nobody listens on (named with its host).
+#[tokio::test]
+async fn a_failed_connection_is_recorded_with_its_cause() {
+    let dc = dovecot();
+    let secrets = tempfile::tempdir().unwrap();
+    let user = unique_user("tls-cause");
+    let password = password_file(secrets.path(), "secret");
+    let mut untrusted = collector(
+        &dc,
+        "untrusted",
+        &user,
+        Protocol::Imap,
+        TlsMode::Implicit,
+        password.clone(),
+    );
+    untrusted.ca_file = None;
+    let mut no_ca = collector(
+        &dc,
+        "no-ca",
+        &user,
+        Protocol::Pop3,
+        TlsMode::Implicit,
+        password.clone(),
+    );
+    let missing = secrets.path().join("missing-ca.pem");
+    no_ca.ca_file = Some(missing.clone());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut refused = collector(
+        &dc,
+        "refused",
+        &user,
+        Protocol::Imap,
+        TlsMode::None,
+        password,
+    );
+    refused.host = "127.0.0.1".into();
+    refused.port = closed_port;
+    let app = app_with(vec![untrusted, no_ca, refused]).await;
+    let error = |run: Value| run["error"].as_str().unwrap_or_default().to_owned();
+    let untrusted = error(run_now(&app, "untrusted").await);
+    assert!(
+        untrusted.contains("IMAP TLS") && untrusted.contains("certificate"),
+        "{untrusted}"
+    );
+    let no_ca = error(run_now(&app, "no-ca").await);
+    assert!(
+        no_ca.contains(&missing.display().to_string()) && no_ca.contains("No such file"),
+        "{no_ca}"
+    );
+    let refused = error(run_now(&app, "refused").await);
+    assert!(
+        refused.contains(&format!("127.0.0.1:{closed_port}")) && refused.contains("refused"),
+        "{refused}"
+    );
+}

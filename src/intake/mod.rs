@@ -410,12 +410,10 @@ async fn refused_alone(
     {
         return Err(Arc::new(error));
     }
-    let mut reason = format!("storage refused the message: {error}");
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        reason = format!("{reason}: {cause}");
-        source = cause.source();
-    }
+    let reason = format!(
+        "storage refused the message: {}",
+        crate::telemetry::error_chain(&error)
+    );
     warn!(%reason, "recording the message as rejected");
     let rejected = Submission {
         ledger: submission.ledger.clone(),

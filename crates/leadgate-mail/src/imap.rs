@@ -107,6 +107,10 @@ pub enum ImapError {
         #[source]
         source: std::io::Error,
     },
+    /// The TCP connection failed (refused, unreachable, name not resolved): the error names the host and
+    /// port.
+    #[error("IMAP connect")]
+    Connect(#[source] ConnectError),
     /// TLS could not be set up, or the certificate did not verify.
     #[error("IMAP TLS")]
     Tls(#[source] TlsError),
@@ -119,10 +123,7 @@ impl From<ConnectError> for ImapError {
                 step: "connect",
                 after,
             },
-            ConnectError::Io { source, .. } => Self::Io {
-                step: "connect",
-                source,
-            },
+            error @ ConnectError::Io { .. } => Self::Connect(error),
             ConnectError::Tls(tls) => Self::Tls(tls),
         }
     }

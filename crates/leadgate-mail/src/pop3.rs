@@ -76,6 +76,10 @@ pub enum Pop3Error {
         #[source]
         source: std::io::Error,
     },
+    /// The TCP connection failed (refused, unreachable, name not resolved): the error names the host and
+    /// port.
+    #[error("POP3 connect")]
+    Connect(#[source] ConnectError),
     /// TLS could not be set up, or the certificate did not verify.
     #[error("POP3 TLS")]
     Tls(#[source] TlsError),
@@ -98,10 +102,7 @@ impl From<ConnectError> for Pop3Error {
                 step: "connect",
                 after,
             },
-            ConnectError::Io { source, .. } => Self::Io {
-                step: "connect",
-                source,
-            },
+            error @ ConnectError::Io { .. } => Self::Connect(error),
             ConnectError::Tls(tls) => Self::Tls(tls),
         }
     }
