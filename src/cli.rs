@@ -308,7 +308,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Config { .. } => config_check(cli.config.as_deref()),
         Command::Migrate => {
             crate::startup::open_storage(&settings).await?;
-            println!("migrations applied");
+            say!("migrations applied")?;
             Ok(0)
         }
     }
@@ -459,7 +459,7 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
     if let Some(email) = email.as_deref() {
         storage.set_user_email(id, Some(email.trim())).await?;
     }
-    println!("user {login} {verb} ({})", role.as_str());
+    say!("user {login} {verb} ({})", role.as_str())?;
     finish(services).await?;
     Ok(0)
 }
@@ -487,9 +487,9 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
         let record = crate::personal_data::erase(storage, &query, &actor).await?;
         if json {
             let json = crate::http::dto::ErasureRecord::from(record);
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            say!("{}", serde_json::to_string_pretty(&json)?)?;
         } else {
-            println!(
+            say!(
                 "erasure {}: {} leads anonymised {:?}, {} ledger records stripped {:?}, {} counterparties deleted {:?}, \
                  {} renamed, {} contacts deleted",
                 record.id,
@@ -501,34 +501,37 @@ async fn personal_data(settings: Settings, action: PersonalDataCommand) -> anyho
                 record.counterparty_ids,
                 record.renamed_counterparties,
                 record.contacts
-            );
+            )?;
         }
     } else {
         let found = crate::personal_data::find(storage, &query).await?;
         if json {
             let json = crate::http::dto::PersonalDataFound::from(found);
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            say!("{}", serde_json::to_string_pretty(&json)?)?;
         } else {
             for lead in &found.leads {
-                println!(
+                say!(
                     "lead {:>8}  {}  {}  {}",
                     lead.id,
                     lead.received_at.format("%Y-%m-%d %H:%M"),
                     lead.contact_person.as_deref().unwrap_or("-"),
                     lead.subject.as_deref().unwrap_or("-")
-                );
+                )?;
             }
-            println!("ledger records: {:?}", found.message_ids);
+            say!("ledger records: {:?}", found.message_ids)?;
             for c in &found.counterparties {
-                println!(
+                say!(
                     "counterparty {:>8}  {}  {} (deleted on erase)",
-                    c.id, c.inn, c.name
-                );
+                    c.id,
+                    c.inn,
+                    c.name
+                )?;
             }
-            println!(
+            say!(
                 "counterparties renamed on erase: {:?}; contacts deleted on erase: {}",
-                found.renamed_counterparty_ids, found.contacts
-            );
+                found.renamed_counterparty_ids,
+                found.contacts
+            )?;
         }
     }
     finish(services).await?;
@@ -549,8 +552,8 @@ async fn set_email(settings: Settings, login: &str, address: Option<&str>) -> an
         .set_user_email(user.id, address.map(str::trim))
         .await?;
     match address {
-        Some(address) => println!("user {login}: e-mail {}", address.trim().to_lowercase()),
-        None => println!("user {login}: e-mail removed"),
+        Some(address) => say!("user {login}: e-mail {}", address.trim().to_lowercase())?,
+        None => say!("user {login}: e-mail removed")?,
     }
     Ok(0)
 }
@@ -563,10 +566,10 @@ async fn set_disabled(settings: Settings, login: &str, disabled: bool) -> anyhow
         return Ok(1);
     };
     storage.set_user_disabled(user.id, disabled).await?;
-    println!(
+    say!(
         "user {login} {}",
         if disabled { "disabled" } else { "enabled" }
-    );
+    )?;
     Ok(0)
 }
 
@@ -575,12 +578,16 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
     let storage = crate::startup::open_storage(&settings).await?;
     match action {
         TokensCommand::List => {
-            println!(
+            say!(
                 "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  LAST USED",
-                "ID", "OWNER", "NAME", "CREATED", "REVOKED"
-            );
+                "ID",
+                "OWNER",
+                "NAME",
+                "CREATED",
+                "REVOKED"
+            )?;
             for t in storage.api_tokens().await? {
-                println!(
+                say!(
                     "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  -",
                     t.id,
                     shortened(&t.owner, 20),
@@ -590,7 +597,7 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                         || "-".to_owned(),
                         |r| r.format("%Y-%m-%d %H:%M").to_string()
                     ),
-                );
+                )?;
             }
             Ok(0)
         }
@@ -610,12 +617,12 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                 .await?;
             tracing::info!(user = %login, name = %name, "API token created");
             eprintln!("API token {name:?} of {login} created; it is shown only now:");
-            println!("{token}");
+            say!("{token}")?;
             Ok(0)
         }
         TokensCommand::Revoke { id } => {
             if storage.revoke_api_token(id).await? {
-                println!("token {id} revoked");
+                say!("token {id} revoked")?;
                 Ok(0)
             } else {
                 eprintln!("no active token {id}");
@@ -654,13 +661,17 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
     let services = Services::open(settings).await?;
     let summaries = services.job.run_once(only).await?;
     let mut failed = false;
-    println!(
+    say!(
         "{:<24} {:>9} {:>9} {:>9} {:>9}  ERROR",
-        "COLLECTOR", "IMPORTED", "DUPLICATE", "SKIPPED", "REJECTED"
-    );
+        "COLLECTOR",
+        "IMPORTED",
+        "DUPLICATE",
+        "SKIPPED",
+        "REJECTED"
+    )?;
     for s in &summaries {
         failed |= s.error.is_some();
-        println!(
+        say!(
             "{:<24} {:>9} {:>9} {:>9} {:>9}  {}",
             shortened(&s.collector, 24),
             s.counts.imported,
@@ -668,7 +679,7 @@ async fn collect(settings: Settings, only: Option<&str>) -> anyhow::Result<i32> 
             s.counts.skipped,
             s.counts.rejected,
             s.error.as_deref().unwrap_or("-")
-        );
+        )?;
     }
     finish(services).await?;
     Ok(if failed { 1 } else { 0 })
@@ -755,15 +766,15 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
         };
         match services.intake.submit(submission).await? {
             SubmitOutcome::Imported { lead_id, .. } => {
-                println!("{}: imported as lead {lead_id}", file.display())
+                say!("{}: imported as lead {lead_id}", file.display())?
             }
-            SubmitOutcome::Duplicate { lead_id } => println!(
+            SubmitOutcome::Duplicate { lead_id } => say!(
                 "{}: already imported{}",
                 file.display(),
                 lead_id
                     .map(|id| format!(" as lead {id}"))
                     .unwrap_or_default()
-            ),
+            )?,
             SubmitOutcome::Rejected { message_id } => {
                 failures += 1;
                 let reason = services
@@ -772,10 +783,10 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                     .await?
                     .and_then(|m| m.reason)
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{}: rejected: {reason} (ledger record {message_id})",
                     file.display()
-                );
+                )?;
             }
             SubmitOutcome::Skipped { message_id } => {
                 failures += 1;
@@ -785,9 +796,9 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                     .await?
                     .and_then(|m| m.reason)
                     .unwrap_or_default();
-                println!("{}: skipped: {reason}", file.display());
+                say!("{}: skipped: {reason}", file.display())?;
             }
-            other => println!("{}: {other:?}", file.display()),
+            other => say!("{}: {other:?}", file.display())?,
         }
     }
     finish(services).await?;
@@ -837,7 +848,7 @@ fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
             1,
         ),
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    say!("{}", serde_json::to_string_pretty(&report)?)?;
     Ok(code)
 }
 
@@ -903,14 +914,19 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             if json {
                 let json: Vec<crate::http::dto::LeadView> =
                     page.items.into_iter().map(Into::into).collect();
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                say!("{}", serde_json::to_string_pretty(&json)?)?;
             } else {
-                println!(
+                say!(
                     "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  SUBJECT",
-                    "ID", "KIND", "STATUS", "RECEIVED", "CALENDAR", "CONTACT"
-                );
+                    "ID",
+                    "KIND",
+                    "STATUS",
+                    "RECEIVED",
+                    "CALENDAR",
+                    "CONTACT"
+                )?;
                 for l in &page.items {
-                    println!(
+                    say!(
                         "{:>6}  {:<7}  {:<11}  {:<16}  {:<20}  {:<24}  {}",
                         l.id,
                         l.kind.as_str(),
@@ -926,7 +942,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                             24
                         ),
                         l.subject.as_deref().unwrap_or("-")
-                    );
+                    )?;
                 }
             }
             Ok(0)
@@ -938,38 +954,38 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             };
             if json {
                 let json = crate::http::dto::LeadView::from(lead);
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                say!("{}", serde_json::to_string_pretty(&json)?)?;
             } else {
-                println!(
+                say!(
                     "Lead {} ({}, {})",
                     lead.id,
                     lead.kind.as_str(),
                     lead.status.as_str()
-                );
-                println!("Calendar:     {}", lead.calendar.name);
-                println!("Subject:      {}", lead.subject.as_deref().unwrap_or("-"));
-                println!(
+                )?;
+                say!("Calendar:     {}", lead.calendar.name)?;
+                say!("Subject:      {}", lead.subject.as_deref().unwrap_or("-"))?;
+                say!(
                     "Contact:      {}",
                     lead.contact.person.as_deref().unwrap_or("-")
-                );
-                println!(
+                )?;
+                say!(
                     "Phone:        {}",
                     lead.contact
                         .phone_e164
                         .as_deref()
                         .or(lead.contact.phone.as_deref())
                         .unwrap_or("-")
-                );
-                println!(
+                )?;
+                say!(
                     "E-mail:       {}",
                     lead.contact.email.as_deref().unwrap_or("-")
-                );
-                println!("INN:          {}", lead.inn.as_deref().unwrap_or("-"));
+                )?;
+                say!("INN:          {}", lead.inn.as_deref().unwrap_or("-"))?;
                 if let Some(c) = &lead.counterparty {
-                    println!("Counterparty: {} (INN {})", c.name, c.inn);
+                    say!("Counterparty: {} (INN {})", c.name, c.inn)?;
                 }
                 for line in &lead.lines {
-                    println!(
+                    say!(
                         "  {}. {}  qty {}  amount {}{}",
                         line.position,
                         line.nomenclature.as_deref().unwrap_or("-"),
@@ -980,10 +996,10 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                             .map(|d| d.to_string())
                             .unwrap_or_else(|| "-".into()),
                         if line.is_service { "  (service)" } else { "" }
-                    );
+                    )?;
                 }
                 for w in &lead.warnings {
-                    println!("  warning: {} {}", w.field, w.message);
+                    say!("  warning: {} {}", w.field, w.message)?;
                 }
             }
             Ok(0)

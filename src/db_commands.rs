@@ -98,11 +98,11 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
     db.close().await;
     match written {
         Ok(()) => {
-            println!(
+            say!(
                 "backup of {} written to {}",
                 db.describe(),
                 std::path::absolute(file)?.display()
-            );
+            )?;
             Ok(0)
         }
         Err(StorageError::Conflict(message)) => {
@@ -117,7 +117,7 @@ pub async fn backup(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
 pub async fn copy(from: &str, to: &str) -> anyhow::Result<i32> {
     let source = open(from, false).await.context("the source")?;
     let target = open(to, true).await.context("the target")?;
-    println!("copying {} to {}", source.describe(), target.describe());
+    say!("copying {} to {}", source.describe(), target.describe())?;
     let copied = copy_database(source.as_ref(), target.as_ref(), |table| {
         eprintln!("  {} {} row(s)", table.name, table.rows);
     })
@@ -126,7 +126,7 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<i32> {
     target.close().await;
     match copied {
         Ok(tables) => {
-            print_summary(&tables);
+            print_summary(&tables)?;
             Ok(0)
         }
         Err(e @ (CopyError::TargetNotEmpty { .. } | CopyError::Mismatch { .. })) => {
@@ -137,24 +137,26 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<i32> {
     }
 }
 
-fn print_summary(tables: &[CopiedTable]) {
-    println!(
+fn print_summary(tables: &[CopiedTable]) -> std::io::Result<()> {
+    say!(
         "{:<24} {:>10}  {:<16}  VERIFIED",
-        "TABLE", "ROWS", "CHECKSUM"
-    );
+        "TABLE",
+        "ROWS",
+        "CHECKSUM"
+    )?;
     for t in tables {
-        println!(
+        say!(
             "{:<24} {:>10}  {:<16}  yes",
             t.name,
             t.rows,
             &t.checksum[..16.min(t.checksum.len())]
-        );
+        )?;
     }
     let rows: u64 = tables.iter().map(|t| t.rows).sum();
-    println!(
+    say!(
         "copied {} tables, {rows} rows; the target's row counts and checksums equal the source's",
         tables.len()
-    );
+    )
 }
 
 #[cfg(test)]

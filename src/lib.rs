@@ -8,6 +8,14 @@
 //!   other; [`router`] alone puts their routes together;
 //! - [`startup`] wires everything for the server and for the one-shot commands of [`cli`].
 
+/// `println!` for the command line that returns the error of a closed stdout (a pipe whose reader left, as
+/// `| head` does) instead of panicking: the command then ends with one line on stderr and exit code 2.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod admin_settings;
 pub mod app;
 pub mod cli;

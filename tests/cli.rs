@@ -620,3 +620,38 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     assert_exit(&output, 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
 }
+
+/// Output into a pipe whose reader has gone (`leadgate leads list | head -1` after the first line) ends the
+/// command with one line on stderr and exit code 2, never a panic.
+#[test]
+fn a_closed_stdout_ends_a_command_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_cp1251(dir.path(), "order.json", SEED_SAMPLE);
+    assert_exit(
+        &leadgate(dir.path())
+            .arg("import")
+            .arg(&file)
+            .output()
+            .unwrap(),
+        0,
+    );
+    for args in [
+        vec!["check", "order.json"],
+        vec!["leads", "list"],
+        vec!["leads", "show", "1"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = common::cli::leadgate_process()
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
