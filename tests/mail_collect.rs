@@ -15,6 +15,7 @@ use leadgate::config::CollectorConfig;
 use leadgate_domain::collector::AfterImport;
 use leadgate_domain::collector::Protocol;
 use leadgate_domain::collector::TlsMode;
+use leadgate_mail::extract;
 use leadgate_mail::imap::ImapSession;
 use serde_json::Value;
 
@@ -389,8 +390,19 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     for name in ["seed_sample", "nodemailer_cp1251", "python_rfc2231"] {
         dc.deliver(&user, &fixture(name));
     }
+    // A site's order without a Message-ID: the ledger knows it by its content.
+    let raw = fixture("phpmailer_cp1251");
+    let start = raw
+        .windows(12)
+        .position(|w| w == b"\r\nMessage-ID")
+        .unwrap()
+        + 2;
+    let end = start + raw[start..].windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    let without_id = [&raw[..start], &raw[end..]].concat();
+    assert!(extract::headers(&without_id).message_id.is_none());
+    dc.deliver(&user, &without_id);
     let app = plain_site(&dc, &user, Protocol::Imap, secrets.path()).await;
-    assert_eq!(counts(&run_now(&app, "site").await), (3, 0, 0, 0));
+    assert_eq!(counts(&run_now(&app, "site").await), (4, 0, 0, 0));
 
     // leadgate fetched with BODY.PEEK: a person reading the mailbox still sees the messages as new.
     let mut session = imap_session(&dc, &user).await;
@@ -407,30 +419,31 @@ async fn seen_flags_and_a_uidvalidity_change_never_cause_a_second_import() {
     assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 
     // The server renumbers the folder (a new UIDVALIDITY): every UID leadgate remembers is void, so it
-    // rescans the whole folder, downloads the three messages again and the ledger knows each of them.
+    // rescans the whole folder, downloads the four messages again and the ledger knows each of them.
     let before = dc.uid_validity(&user, "INBOX");
     dc.renumber(&user, "INBOX", before.wrapping_add(1000));
     let rescan = run_now(&app, "site").await;
     assert_eq!(rescan["error"], Value::Null, "{rescan}");
-    assert_eq!(counts(&rescan), (0, 3, 0, 0), "{rescan}");
+    assert_eq!(counts(&rescan), (0, 4, 0, 0), "{rescan}");
     let duplicates = app.get("/api/v1/messages?outcome=duplicate").await;
-    let mut ids: Vec<&str> = duplicates["items"]
+    let mut ids: Vec<Option<&str>> = duplicates["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["message_id"].as_str().unwrap())
+        .map(|m| m["message_id"].as_str())
         .collect();
     ids.sort_unstable();
     assert_eq!(
         ids,
         [
-            "nodemailer_cp1251@shop.example",
-            "python_rfc2231@shop.example",
-            "seed_sample@shop.example"
+            None,
+            Some("nodemailer_cp1251@shop.example"),
+            Some("python_rfc2231@shop.example"),
+            Some("seed_sample@shop.example")
         ],
         "{duplicates}"
     );
-    assert_eq!(all_leads(&app).await.len(), 3);
+    assert_eq!(all_leads(&app).await.len(), 4);
     // The new position is kept: the next run downloads nothing.
     assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
 }

@@ -96,6 +96,9 @@ struct Read {
     disposition: Disposition,
 }
 
+/// The ledger key of a message without a Message-ID starts with this, before its content's SHA-256.
+pub const CONTENT_KEY_PREFIX: &str = "sha256:";
+
 /// [`submission_for`] with the reading step given, so that its containment of a panic can be tested.
 fn submission_with(
     raw: Vec<u8>,
@@ -135,7 +138,13 @@ fn submission_with(
     } = read;
     let ledger = LedgerEntry {
         source: rules.source.clone(),
-        ledger_key: headers.message_id.clone().or_else(|| mailbox_key.clone()),
+        // Without a Message-ID, the content names the message: the same bytes found again under another
+        // UIDVALIDITY, or over another protocol, are the same message.
+        ledger_key: headers.message_id.clone().or_else(|| {
+            content_hash
+                .as_ref()
+                .map(|hash| format!("{CONTENT_KEY_PREFIX}{hash}"))
+        }),
         mailbox_key,
         message_id: headers.message_id,
         external_number: matched.and_then(|m| m.external_number),
@@ -264,7 +273,11 @@ mod tests {
             panic!("{:?}", submission.disposition);
         };
         assert!(reason.contains("a bug reading this message"), "{reason}");
-        assert_eq!(submission.ledger.ledger_key.as_deref(), Some("7:42"));
+        assert_eq!(
+            submission.ledger.ledger_key,
+            Some(format!("{CONTENT_KEY_PREFIX}{}", content_hash(&raw)))
+        );
+        assert_eq!(submission.ledger.mailbox_key.as_deref(), Some("7:42"));
         assert_eq!(submission.ledger.raw.clone().into_original().unwrap(), raw);
         // The same message read by the real reader is judged as usual.
         let judged = submission_for(raw, Some("7:42".to_owned()), &rules(), &settings());
