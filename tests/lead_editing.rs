@@ -604,6 +604,47 @@ async fn a_second_submission_within_a_day_is_hinted_and_leaves_the_inbox_once_ma
     );
     let (_, inbox) = get(app, &m1, "/inbox").await;
     assert!(inbox.contains(&format!("data-lead-id=\"{third}\"")));
+
+    // A marking is undone on the lead's page ("Не дубль: вернуть во входящие"): the lead is back in the
+    // inbox, with no hint, and the undo is in its timeline. Only the lead it was marked of can be named.
+    let csrf = session_csrf(app, &m1).await;
+    let (_, page) = get(app, &m1, &format!("/leads/{second}")).await;
+    assert!(page.contains("id=\"undo-duplicate\""), "{page}");
+    let wrong = post_form(
+        app,
+        &m1,
+        &format!("/leads/{second}/duplicate"),
+        &[
+            ("csrf", &csrf),
+            ("of", &third.to_string()),
+            ("duplicate", "no"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), 404);
+    let undone = post_form(
+        app,
+        &m1,
+        &format!("/leads/{second}/duplicate"),
+        &[
+            ("csrf", &csrf),
+            ("of", &first.to_string()),
+            ("duplicate", "no"),
+        ],
+    )
+    .await;
+    assert_eq!(undone.status(), 303);
+    let lead = lead_json(app, &w.m1_token, second).await;
+    assert!(lead["duplicate_of"].is_null(), "{lead}");
+    let (_, inbox) = get(app, &m1, "/inbox").await;
+    assert!(inbox.contains(&format!("data-lead-id=\"{second}\"")));
+    assert_eq!(hint(second).await.0, 404, "not hinted again");
+    assert_eq!(
+        entries(app, second, LeadEventKind::DuplicateDismissed)
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

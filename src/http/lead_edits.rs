@@ -241,16 +241,17 @@ async fn get_duplicate(
 pub struct DuplicateAnswer {
     /// The earlier lead of the hint.
     pub of: i64,
-    /// `true`: the lead is a duplicate of it (it leaves the inbox, linked to it); `false`: dismiss the hint.
+    /// `true`: the lead is a duplicate of it (it leaves the inbox, linked to it); `false`: dismiss the hint, or
+    /// undo the lead's marking as a duplicate of it (it is back in the inbox).
     pub duplicate: bool,
 }
 
-/// Marks the lead a duplicate of its hint's earlier lead, or dismisses the hint.
+/// Marks the lead a duplicate of its hint's earlier lead, dismisses the hint, or undoes the marking.
 #[utoipa::path(post, path = "/api/v1/leads/{id}/duplicate", tag = "leads", params(("id" = i64, Path)),
     request_body = DuplicateAnswer,
     responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody),
-              (status = 404, description = "No such lead, or `of` is not its hint", body = ErrorBody),
+              (status = 404, description = "No such lead, or `of` is neither its hint nor the lead it was marked a duplicate of", body = ErrorBody),
               (status = 415, description = "Not application/json", body = ErrorBody),
               (status = 422, description = "JSON of the wrong shape (code invalid_body)", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -262,10 +263,16 @@ async fn resolve_duplicate(
 ) -> Result<Json<LeadView>, ApiError> {
     let user = auth::user(&state, &headers).await?;
     let scope = scope_of(&state, &user).await?;
-    visible_lead(&state, scope.as_deref(), id).await?;
-    // Only a hint the user may see can be answered.
-    let hint = state.storage.duplicate_hint(id, scope.as_deref()).await?;
-    if hint.is_none_or(|h| h.of != answer.of) {
+    let lead = visible_lead(&state, scope.as_deref(), id).await?;
+    // Only a hint the user may see can be answered; a marking can be undone.
+    let undo = !answer.duplicate && lead.duplicate_of == Some(answer.of);
+    if !undo
+        && state
+            .storage
+            .duplicate_hint(id, scope.as_deref())
+            .await?
+            .is_none_or(|h| h.of != answer.of)
+    {
         return Err(ApiError::NotFound("duplicate hint"));
     }
     lead_edits::resolve_duplicate(&state, id, answer.of, answer.duplicate, user.id).await?;

@@ -215,19 +215,24 @@ pub async fn hint_for(
 }
 
 /// `POST /leads/{id}/duplicate`: marks the lead a duplicate of its hint (it leaves the inbox) or dismisses
-/// the hint.
+/// the hint, or undoes the marking.
 #[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
 pub async fn duplicate(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<DuplicateForm>,
 ) -> Result<Response, ApiError> {
-    visible_lead(&state, &viewer, id).await?;
-    let hint = hint_for(&state, &viewer, id).await?;
-    if hint.is_none_or(|h| h.of != form.of) {
+    let lead = visible_lead(&state, &viewer, id).await?;
+    let is_duplicate = form.duplicate == "yes";
+    // The hint the viewer sees is answered; a marking is undone ("Не дубль" beside it).
+    let undo = !is_duplicate && lead.duplicate_of == Some(form.of);
+    if !undo
+        && hint_for(&state, &viewer, id)
+            .await?
+            .is_none_or(|h| h.of != form.of)
+    {
         return Err(ApiError::NotFound("duplicate hint"));
     }
-    let is_duplicate = form.duplicate == "yes";
     lead_edits::resolve_duplicate(&state, id, form.of, is_duplicate, viewer.user_id).await?;
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }

@@ -615,16 +615,31 @@ impl LeadEdits for PgStorage {
         by: i64,
     ) -> leadgate_storage::Result<DuplicateOutcome> {
         let mut tx = self.pool.begin().await.edge()?;
-        let hint = hint_in(&mut tx, lead_id, None).await.edge()?;
-        if hint.is_none_or(|h| h.of != of) {
-            return Ok(DuplicateOutcome::NotFound);
-        }
-        sqlx::query("UPDATE leads SET duplicate_dismissed = TRUE, updated_at = $1 WHERE id = $2")
+        // A lead marked a duplicate of `of` is one no more.
+        let undone = sqlx::query(
+            "UPDATE leads SET duplicate_of = NULL, duplicate_dismissed = TRUE, updated_at = $1
+             WHERE id = $2 AND duplicate_of = $3",
+        )
+        .bind(ms(Utc::now()))
+        .bind(lead_id)
+        .bind(of)
+        .execute(&mut *tx)
+        .await
+        .edge()?;
+        if undone.rows_affected() == 0 {
+            let hint = hint_in(&mut tx, lead_id, None).await.edge()?;
+            if hint.is_none_or(|h| h.of != of) {
+                return Ok(DuplicateOutcome::NotFound);
+            }
+            sqlx::query(
+                "UPDATE leads SET duplicate_dismissed = TRUE, updated_at = $1 WHERE id = $2",
+            )
             .bind(ms(Utc::now()))
             .bind(lead_id)
             .execute(&mut *tx)
             .await
             .edge()?;
+        }
         super::edit_history::duplicate_dismissed(&mut tx, lead_id, by, of)
             .await
             .edge()?;

@@ -164,7 +164,8 @@ pub trait LeadEdits: Send + Sync {
     /// Database errors.
     async fn mark_duplicate(&self, lead_id: i64, of: i64, by: i64) -> Result<DuplicateOutcome>;
 
-    /// Dismisses a lead's duplicate hint of `of`: the lead is not a duplicate and is not hinted at again.
+    /// Dismisses a lead's duplicate hint of `of`, or undoes its marking as a duplicate of `of`: the lead is not
+    /// a duplicate (back in the inbox) and is not hinted at again.
     ///
     /// # Errors
     /// Database errors.

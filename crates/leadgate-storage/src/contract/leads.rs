@@ -649,6 +649,19 @@ pub async fn a_lead_marked_a_duplicate_is_not_counted_among_the_new(s: &dyn Stor
         LeadStatus::New,
         "it is still new, only out of the inbox"
     );
+    // Undone: back in the inbox, not hinted again.
+    assert_eq!(
+        ok("undo", s.dismiss_duplicate(again, first, manager).await),
+        DuplicateOutcome::Done
+    );
+    let lead = some("the lead", ok("lead", s.lead(again).await));
+    assert_eq!(lead.duplicate_of, None);
+    assert_eq!(ok("pulse", s.inbox_pulse(None).await).new_count, 3);
+    assert!(ok("hints", s.duplicate_hints(&[again], None).await).is_empty());
+    assert_eq!(
+        ok("again", s.dismiss_duplicate(again, first, manager).await),
+        DuplicateOutcome::NotFound
+    );
 }
 
 /// [`Leads::calendar_days`] and [`Leads::calendar_feed`].
