@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::intake::mail::{MailRules, submission_for};
+use crate::intake::mail::{MailRules, content_key, submission_for};
 use crate::startup::{Application, Services};
 use crate::web::fmt::shortened;
 use leadgate_domain::account::{Name, Role};
@@ -713,10 +712,15 @@ async fn finish(services: Services) -> anyhow::Result<()> {
 /// How long a one-shot command waits at its end for the live relay (the database is slow or gone).
 const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The ledger key of a file without a Message-ID: its content hash, so the same file imported twice is one
-/// lead.
-fn content_key(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+/// The bytes of a file given to `import` or `check`, or `None` when it holds more than `limit` bytes
+/// (`limits.max_message_bytes`): a file of gigabytes, or a device such as `/dev/zero`, is not read whole.
+fn read_at_most(file: &Path, limit: usize) -> anyhow::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("reading {}", file.display()))?;
+    Ok((bytes.len() <= limit).then_some(bytes))
 }
 
 async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
@@ -725,18 +729,30 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
         crate::intake::default_calendar_id(services.storage.as_ref(), &services.settings)
             .await?
             .context("the default calendar is missing")?;
+    let limit = services.settings.limits.max_message_bytes;
     let mut failures = 0;
+    // Each file on its own: one that cannot be read, or is too big, is reported and the others go on.
     for file in files {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let bytes = match read_at_most(file, limit) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                failures += 1;
+                eprintln!(
+                    "{}: more than {limit} bytes (limits.max_message_bytes): not imported",
+                    file.display()
+                );
+                continue;
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("leadgate: {e:#}");
+                continue;
+            }
+        };
         let submission = if is_eml(file) {
-            let rules = MailRules::for_saved_message(
-                default_calendar,
-                services.settings.limits.max_message_bytes,
-            );
-            let key = content_key(&bytes);
-            let mut submission = submission_for(bytes, None, &rules, services.intake.settings());
-            submission.ledger.ledger_key.get_or_insert(key);
-            submission
+            let rules = MailRules::for_saved_message(default_calendar, limit);
+            // Keyed by its Message-ID, else by its content (the same file imported twice is one lead).
+            submission_for(bytes, None, &rules, services.intake.settings())
         } else {
             let disposition = match services
                 .intake
@@ -747,14 +763,15 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
                     reason: rejection.to_string(),
                 },
             };
+            let hash = content_hash(&bytes);
             let ledger = LedgerEntry {
                 source: SourceRef::File,
-                ledger_key: Some(content_key(&bytes)),
+                ledger_key: Some(content_key(&hash)),
                 mailbox_key: None,
                 message_id: None,
                 external_number: None,
                 received_at: Utc::now(),
-                content_hash: Some(content_hash(&bytes)),
+                content_hash: Some(hash),
                 raw: StoredRaw::new(bytes),
                 content_type: "application/json".to_owned(),
             };
@@ -768,13 +785,18 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             SubmitOutcome::Imported { lead_id, .. } => {
                 say!("{}: imported as lead {lead_id}", file.display())?
             }
-            SubmitOutcome::Duplicate { lead_id } => say!(
-                "{}: already imported{}",
-                file.display(),
-                lead_id
-                    .map(|id| format!(" as lead {id}"))
-                    .unwrap_or_default()
-            )?,
+            SubmitOutcome::Duplicate {
+                lead_id: Some(lead_id),
+            } => say!("{}: already imported as lead {lead_id}", file.display())?,
+            // Recorded before without a lead: rejected or skipped, or its lead erased.
+            SubmitOutcome::Duplicate { lead_id: None } => {
+                failures += 1;
+                say!(
+                    "{}: already in the ledger without a lead (rejected or skipped before): not imported; \
+                     reprocess it from the ledger",
+                    file.display()
+                )?;
+            }
             SubmitOutcome::Rejected { message_id } => {
                 failures += 1;
                 let reason = services
@@ -806,7 +828,14 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
 }
 
 fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let limit = settings.limits.max_message_bytes;
+    let Some(bytes) = read_at_most(file, limit)? else {
+        eprintln!(
+            "{}: more than {limit} bytes (limits.max_message_bytes): not read",
+            file.display()
+        );
+        return Ok(1);
+    };
     let intake_settings = crate::intake::IntakeSettings {
         timezone: settings.tz()?,
         max_body_bytes: settings.limits.max_body_bytes,

@@ -136,13 +136,42 @@ fn import_files_leads_into_the_embedded_database_once() {
         .unwrap();
     assert_exit(&output, 1);
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
+    // Again, with a file that cannot be read and one over limits.max_message_bytes between good ones: the
+    // rejected file is not reported imported, and every file is tried.
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 4096]).unwrap();
+    let second = write_cp1251(
+        dir.path(),
+        "second.json",
+        &SEED_SAMPLE.replace("Прилепский", "Прилепская"),
+    );
+    let output = leadgate(dir.path())
+        .env("LEADGATE__LIMITS__MAX_MESSAGE_BYTES", "2000")
+        .arg("import")
+        .args([&bad, &dir.path().join("missing.json"), &big, &good, &second])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let out = stdout(&output);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        out.contains("bad.json: already in the ledger without a lead"),
+        "{out}"
+    );
+    assert!(err.contains("missing.json"), "{err}");
+    assert!(err.contains("big.json: more than 2000 bytes"), "{err}");
+    assert!(
+        out.contains("order.json: already imported as lead 1"),
+        "{out}"
+    );
+    assert!(out.contains("second.json: imported as lead 2"), "{out}");
 
     let list = leadgate(dir.path())
         .args(["leads", "list", "--json"])
         .output()
         .unwrap();
     let leads: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
-    assert_eq!(leads.as_array().unwrap().len(), 1);
+    assert_eq!(leads.as_array().unwrap().len(), 2);
     assert_eq!(leads[0]["source"]["channel"], "file");
     let table = leadgate(dir.path())
         .args(["leads", "list"])
@@ -654,4 +683,22 @@ fn a_closed_stdout_ends_a_command_without_a_panic() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
+}
+
+/// `check` reads no more of a file than a message may hold: an endless one (`/dev/zero`) is refused at once.
+#[test]
+fn check_refuses_a_file_over_the_message_limit_without_reading_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = leadgate(dir.path())
+        .env("LEADGATE__LIMITS__MAX_MESSAGE_BYTES", "65536")
+        .args(["check", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("more than 65536 bytes"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

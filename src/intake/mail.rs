@@ -96,8 +96,11 @@ struct Read {
     disposition: Disposition,
 }
 
-/// The ledger key of a message without a Message-ID starts with this, before its content's SHA-256.
-pub const CONTENT_KEY_PREFIX: &str = "sha256:";
+/// The ledger key of a message (or a file) without a Message-ID: `sha256:` and its content's SHA-256
+/// ([`content_hash`]), so the same bytes are one message wherever they are found.
+pub fn content_key(hash: &str) -> String {
+    format!("sha256:{hash}")
+}
 
 /// [`submission_for`] with the reading step given, so that its containment of a panic can be tested.
 fn submission_with(
@@ -140,11 +143,10 @@ fn submission_with(
         source: rules.source.clone(),
         // Without a Message-ID, the content names the message: the same bytes found again under another
         // UIDVALIDITY, or over another protocol, are the same message.
-        ledger_key: headers.message_id.clone().or_else(|| {
-            content_hash
-                .as_ref()
-                .map(|hash| format!("{CONTENT_KEY_PREFIX}{hash}"))
-        }),
+        ledger_key: headers
+            .message_id
+            .clone()
+            .or_else(|| content_hash.as_deref().map(content_key)),
         mailbox_key,
         message_id: headers.message_id,
         external_number: matched.and_then(|m| m.external_number),
@@ -275,7 +277,7 @@ mod tests {
         assert!(reason.contains("a bug reading this message"), "{reason}");
         assert_eq!(
             submission.ledger.ledger_key,
-            Some(format!("{CONTENT_KEY_PREFIX}{}", content_hash(&raw)))
+            Some(content_key(&content_hash(&raw)))
         );
         assert_eq!(submission.ledger.mailbox_key.as_deref(), Some("7:42"));
         assert_eq!(submission.ledger.raw.clone().into_original().unwrap(), raw);
