@@ -26,6 +26,8 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
     let request_id = HeaderName::from_static("x-request-id");
     http::routes(metrics_access)
         .merge(web::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(http::method_not_allowed_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::session::strict_transport,
@@ -58,6 +60,14 @@ pub fn waiting_router() -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+}
+
+/// A path no route has: the API's answer ([`http::unknown_api_path`]), else the UI's "not found" page.
+async fn not_found(request: Request) -> Response {
+    match http::unknown_api_path(request.headers(), request.uri().path()) {
+        Some(response) => response,
+        None => web::html_errors(ApiError::NotFound("page").into_response()).await,
+    }
 }
 
 async fn waiting(request: Request) -> Response {

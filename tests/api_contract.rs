@@ -266,3 +266,54 @@ async fn the_intake_documents_its_created_answer_with_location_and_its_refusals(
         .unwrap();
     assert_json_error(foreign_origin, 403, "forbidden").await;
 }
+
+/// Every route that takes a body answers 413 to one over its limit, and says so in the document; a list's
+/// `limit` is documented with the bounds it is checked against.
+#[tokio::test]
+async fn an_oversized_body_is_a_documented_413_on_every_route_that_takes_one() {
+    let app = TestApp::spawn().await;
+    let created: Value = app
+        .intake_json(common::SEED_SAMPLE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let doc = openapi(&app).await;
+    let big = format!(r#"{{"assignee": "{}"}}"#, "x".repeat(3 << 20));
+    let assign = app
+        .client
+        .post(format!("{}/api/v1/leads/{id}/assign", app.base))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assign.status().as_u16(), 413);
+    let mut with_body = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_some() {
+                with_body += 1;
+                assert!(
+                    documented(&doc, path, method).contains(&"413".to_owned()),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    assert!(with_body >= 10, "{with_body}");
+    let limit = doc["paths"]["/api/v1/leads"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (&Value::from(1), &Value::from(500)),
+        "{limit}"
+    );
+}

@@ -625,3 +625,53 @@ async fn leads_survive_a_restart_of_the_server() {
     assert_eq!(lead["kind"], "order");
     assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
 }
+
+/// Paths and methods no route takes are answered in the API's own way: 401 without a token (as every API
+/// route answers, so an anonymous client cannot tell which paths exist), then a JSON 404 or 405; API answers
+/// are never kept by a cache; a UI path no route has is the UI's page.
+#[tokio::test]
+async fn unknown_api_paths_and_methods_get_json_errors_and_no_answer_is_cached() {
+    let app = TestApp::spawn().await;
+    let url = |path: &str| format!("{}{path}", app.base);
+    let anonymous = app.client.get(url("/api/v1/nosuch")).send().await.unwrap();
+    assert_error(anonymous, 401, "unauthorized").await;
+    let unknown = app
+        .client
+        .get(url("/api/v1/nosuch"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(unknown, 404, "not_found").await;
+    let wrong_method = app
+        .client
+        .put(url("/api/v1/leads"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        wrong_method.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    assert_error(wrong_method, 405, "method_not_allowed").await;
+    let leads = app
+        .client
+        .get(url("/api/v1/leads"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leads.status().as_u16(), 200);
+    assert_eq!(leads.headers()["cache-control"], "no-store");
+    let page = app.client.get(url("/nosuch")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 404);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}

@@ -56,6 +56,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// 405: the route does not take this method (the `Allow` header says which it takes).
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     /// 408: the request was not received (body read and checked) within its limit.
     #[error("the request was not received in time")]
     RequestTimeout,
@@ -97,6 +100,7 @@ impl ApiError {
             ApiError::IdempotencyConflict
             | ApiError::Busy(_)
             | ApiError::AlreadyImported { .. } => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) | ApiError::ExpectedJson => {
@@ -118,6 +122,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::IdempotencyConflict => "idempotency_conflict",
             ApiError::Busy(_) => "conflict",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RequestTimeout => "request_timeout",
             ApiError::AlreadyImported { .. } => "already_imported",
             ApiError::PayloadTooLarge { .. } => "too_large",

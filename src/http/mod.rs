@@ -30,6 +30,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -53,6 +54,50 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Every operation that takes a body may answer 413: the body limit is checked before any handler reads it
+/// (`limits.max_body_bytes` for the intake, 2 MiB for the rest of the API).
+struct BodyLimit;
+
+impl utoipa::Modify for BodyLimit {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                operation
+                    .responses
+                    .responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("Body too large")
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(RefOr::Ref(
+                                            utoipa::openapi::Ref::from_schema_name("ErrorBody"),
+                                        )))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+            }
+        }
     }
 }
 
@@ -82,7 +127,7 @@ pub fn metrics_router(access: MetricsAccess) -> Router {
 /// `/metrics` (it is not when metrics have a listen address of their own). Every route under `/api` needs a
 /// bearer token. [`crate::router`] merges these with the UI's and adds the middleware around both.
 pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
         .merge(lead_edits::routes())
@@ -96,7 +141,14 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
         // Public: added after the bearer layer, which covers only the routes above.
         .merge(format::routes())
         .split_for_parts();
+    // Once the routes are in the document: it describes every operation.
+    utoipa::Modify::modify(&BodyLimit, &mut openapi);
     let openapi = Arc::new(openapi);
+    // What the API answers is about customers: no cache keeps it.
+    let api = api.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
     let mut api = api
         .route(
             "/openapi.json",
@@ -149,8 +201,36 @@ pub async fn request_timeout(
     }
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+        Err(_) => ApiError::RequestTimeout.into_response(),
     }
+}
+
+/// Answers a request to a path no route has: under `/api/`, 401 without a bearer token (as every API route
+/// answers it: an anonymous client learns nothing of which paths exist) and a JSON 404 with one; elsewhere
+/// `None`, for the UI's page.
+pub fn unknown_api_path(headers: &HeaderMap, path: &str) -> Option<Response> {
+    if !path.starts_with("/api/") {
+        return None;
+    }
+    Some(match auth::bearer(headers) {
+        None => ApiError::Unauthorized.into_response(),
+        Some(_) => ApiError::NotFound("route").into_response(),
+    })
+}
+
+/// Gives a 405 that axum answered itself (no body) the API's JSON error body, keeping its `Allow` header.
+pub async fn method_not_allowed_body(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut json = ApiError::MethodNotAllowed.into_response();
+    for (name, value) in &parts.headers {
+        json.headers_mut().insert(name.clone(), value.clone());
+    }
+    json
 }
 
 /// Every API route needs a bearer token: a request without one is answered 401 before its path, query or
