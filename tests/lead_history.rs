@@ -184,7 +184,8 @@ async fn every_api_operation_on_a_lead_leaves_its_entry_in_the_timeline_with_who
             "status_changed",
             "assigned",
             "tech_cards_formed",
-            "moved"
+            "moved",
+            "assigned"
         ]
     );
     assert_eq!(entries[0]["actor"], Value::Null);
@@ -212,6 +213,11 @@ async fn every_api_operation_on_a_lead_leaves_its_entry_in_the_timeline_with_who
         entries[4]["changes"],
         json!([{"field": "calendar", "old": w.common_name, "new": "Личный manager1"}])
     );
+    // manager2 may not see manager1's personal calendar: the move took the lead from them.
+    assert_eq!(
+        entries[5]["changes"],
+        json!([{"field": "assignee", "old": "manager2", "new": null}])
+    );
 
     // The administrator's token gets the link to the raw message in the ledger.
     let admin = timeline(app, &app.admin_token, lead).await;
@@ -228,6 +234,36 @@ async fn every_api_operation_on_a_lead_leaves_its_entry_in_the_timeline_with_who
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Заказ баннера"));
 
+    // A body without the field is refused, not read as taking the lead away.
+    let (status, _) = call(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/leads/{lead}/assign"),
+        Some(json!({"assignee": "manager1"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, refused) = call(
+        app,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/leads/{lead}/assign"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_body");
+    let (_, still) = call(
+        app,
+        token,
+        reqwest::Method::GET,
+        &format!("/api/v1/leads/{lead}"),
+        None,
+    )
+    .await;
+    assert_eq!(still["assignee"], "manager1");
+
     // Unassigning is an entry too, from someone to nobody.
     let (status, _) = call(
         app,
@@ -241,7 +277,7 @@ async fn every_api_operation_on_a_lead_leaves_its_entry_in_the_timeline_with_who
     let entries = timeline(app, token, lead).await;
     assert_eq!(
         entries.last().unwrap()["changes"],
-        json!([{"field": "assignee", "old": "manager2", "new": null}])
+        json!([{"field": "assignee", "old": "manager1", "new": null}])
     );
 
     // The timeline is in /openapi.json with the new routes.

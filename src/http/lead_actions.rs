@@ -104,7 +104,10 @@ pub struct Timeline {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
-    /// A login; `null` (or `""`) takes the lead from whoever has it.
+    /// A login; `null` (or `""`) takes the lead from whoever has it. Required: a body that leaves it out
+    /// (`{}`) is refused rather than read as taking the lead away.
+    #[serde(deserialize_with = "Option::deserialize")]
+    #[schema(required = true)]
     pub assignee: Option<String>,
 }
 
