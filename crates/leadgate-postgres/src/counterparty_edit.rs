@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, PgStorage, ms};
-use leadgate_storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
+use leadgate_storage::{
+    ContactKind, CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError,
+};
 
 /// The counterparty side of a lead, for linking.
 #[derive(sqlx::FromRow)]
@@ -49,6 +51,20 @@ impl CounterpartyEdits for PgStorage {
                 key: id.to_string(),
             });
         }
+        // An e-mail the counterparty has in other letter case is the same address: that one is confirmed.
+        let stored: Option<String> = match contact.kind {
+            ContactKind::Email => sqlx::query_scalar(
+                r#"SELECT value FROM counterparty_contacts
+                 WHERE counterparty_id = $1 AND kind = 'email'
+                 AND lower(value COLLATE "C") = lower($2 COLLATE "C") ORDER BY id LIMIT 1"#,
+            )
+            .bind(id)
+            .bind(&contact.value)
+            .fetch_optional(&mut *tx)
+            .await
+            .edge()?,
+            ContactKind::Phone => None,
+        };
         // A contact a lead brought and a manager now confirms becomes visible to everyone who sees the
         // counterparty, like one the manager typed.
         let done = sqlx::query(
@@ -59,7 +75,7 @@ impl CounterpartyEdits for PgStorage {
         )
         .bind(id)
         .bind(contact.kind.as_str())
-        .bind(&contact.value)
+        .bind(stored.as_deref().unwrap_or(&contact.value))
         .bind(entered_by)
         .execute(&mut *tx)
         .await

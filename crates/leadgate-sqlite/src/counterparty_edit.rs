@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Edge, SqliteStorage, ms, push_calendar_ids};
-use leadgate_storage::{CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError};
+use leadgate_storage::{
+    ContactKind, CounterpartyContact, CounterpartyEdits, LinkOutcome, Result, StorageError,
+};
 use sqlx::{QueryBuilder, Sqlite};
 
 /// The counterparty side of a lead, for linking.
@@ -46,6 +48,19 @@ impl CounterpartyEdits for SqliteStorage {
                 key: id.to_string(),
             });
         }
+        // An e-mail the counterparty has in other letter case is the same address: that one is confirmed.
+        let stored: Option<String> = match contact.kind {
+            ContactKind::Email => sqlx::query_scalar(
+                "SELECT value FROM counterparty_contacts
+                 WHERE counterparty_id = $1 AND kind = 'email' AND lower(value) = lower($2) ORDER BY id LIMIT 1",
+            )
+            .bind(id)
+            .bind(&contact.value)
+            .fetch_optional(&mut *tx)
+            .await
+            .edge()?,
+            ContactKind::Phone => None,
+        };
         // A contact a lead brought and a manager now confirms becomes visible to everyone who sees the
         // counterparty, like one the manager typed.
         let done = sqlx::query(
@@ -56,7 +71,7 @@ impl CounterpartyEdits for SqliteStorage {
         )
         .bind(id)
         .bind(contact.kind.as_str())
-        .bind(&contact.value)
+        .bind(stored.as_deref().unwrap_or(&contact.value))
         .bind(entered_by)
         .execute(&mut *tx)
         .await.edge()?;

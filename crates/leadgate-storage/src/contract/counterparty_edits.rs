@@ -89,6 +89,14 @@ pub async fn a_manager_renames_a_counterparty_and_adds_and_removes_its_contacts(
         ),
         "the counterparty has it already"
     );
+    assert!(
+        !ok(
+            "in other case",
+            s.add_counterparty_contact(party, &email("BUH@Shop.Example"), maria)
+                .await
+        ),
+        "an e-mail in other letter case is the same address"
+    );
     let first_only = [first];
     for calendars in [Some(&first_only[..]), Some(&viewer[..]), None] {
         let view = some("seen", seen(s, party, calendars).await);
