@@ -896,3 +896,74 @@ async fn a_corrected_or_moved_lead_is_found_by_its_new_text_in_its_new_calendar(
     assert_eq!(found(app, "заказ-уникум", second).await, vec![id]);
     assert!(found(app, "заказ-уникум", first).await.is_empty());
 }
+
+fn as_refs(form: &[(String, String)]) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("{name}")) + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
+}
+
+/// A correction form opened before a colleague's correction writes only what its manager changed, and one
+/// that changes the very field the colleague changed is refused: no correction is undone unseen.
+#[tokio::test]
+async fn a_stale_correction_form_never_undoes_a_colleagues_change() {
+    let w = world().await;
+    let app = &w.app;
+    let id = post_lead(
+        app,
+        json!({"Тема": "Баннер", "Телефон": "+7 916 000-11-11", "КонтактноеЛицо": "Анна"}),
+    )
+    .await;
+    let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
+    let csrf = session_csrf(app, &m1).await;
+    let (_, page) = get(app, &m1, &format!("/leads/{id}")).await;
+    let shown: Vec<(String, String)> =
+        ["subject", "description", "person", "phone", "email", "inn"]
+            .iter()
+            .map(|f| (format!("was_{f}"), hidden(&page, &format!("was_{f}"))))
+            .collect();
+    assert_eq!(shown[3].1, "+7 916 000-11-11");
+    // manager2 corrects the phone meanwhile.
+    let (status, _) = call(
+        app,
+        &w.m2_token,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/leads/{id}/details"),
+        Some(json!({"phone": "+7 916 999-88-77"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let submit = |subject: &'static str, phone: &'static str| {
+        let mut form: Vec<(String, String)> = vec![
+            ("csrf".into(), csrf.clone()),
+            ("subject".into(), subject.into()),
+            ("description".into(), String::new()),
+            ("person".into(), "Анна".into()),
+            ("phone".into(), phone.into()),
+            ("email".into(), String::new()),
+            ("inn".into(), String::new()),
+        ];
+        form.extend(shown.iter().cloned());
+        form
+    };
+    // manager1 changes the subject only, on the form opened before.
+    let form = submit("Баннер 3×2", "+7 916 000-11-11");
+    let r = post_form(app, &m1, &format!("/leads/{id}/edit"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 303);
+    let lead = lead_json(app, &w.m1_token, id).await;
+    assert_eq!(lead["subject"], "Баннер 3×2");
+    assert_eq!(lead["contact"]["phone_e164"], "+79169998877", "{lead}");
+    // The same stale form changing the phone too: refused, nothing written.
+    let form = submit("Баннер 3×2 м", "+7 916 555-55-55");
+    let r = post_form(app, &m1, &format!("/leads/{id}/edit"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 409);
+    let lead = lead_json(app, &w.m1_token, id).await;
+    assert_eq!(lead["subject"], "Баннер 3×2");
+    assert_eq!(lead["contact"]["phone_e164"], "+79169998877");
+}

@@ -24,6 +24,39 @@ pub struct EditForm {
     phone: String,
     email: String,
     inn: String,
+    // The values the form was shown with (hidden fields; absent in a form from before they were sent):
+    // only what the manager changed is written, so a form opened before a colleague's correction does not
+    // undo it.
+    #[serde(default)]
+    was_subject: Option<String>,
+    #[serde(default)]
+    was_description: Option<String>,
+    #[serde(default)]
+    was_person: Option<String>,
+    #[serde(default)]
+    was_phone: Option<String>,
+    #[serde(default)]
+    was_email: Option<String>,
+    #[serde(default)]
+    was_inn: Option<String>,
+}
+
+/// A field of the edit form: `None` when the manager left it as shown, else the new value. A field that was
+/// changed both here and, since the form was shown, by someone else is a conflict: neither is lost silently.
+fn edited(
+    field: &'static str,
+    posted: String,
+    shown: Option<String>,
+    now: Option<&str>,
+) -> Result<Option<String>, &'static str> {
+    // A browser sends a textarea's lines with CRLF; the stored text may have LF.
+    let same = |a: &str, b: &str| a.replace("\r\n", "\n").trim() == b.replace("\r\n", "\n").trim();
+    match shown {
+        None => Ok(Some(posted)),
+        Some(shown) if same(&posted, &shown) => Ok(None),
+        Some(shown) if !same(&shown, now.unwrap_or_default()) => Err(field),
+        Some(_) => Ok(Some(posted)),
+    }
 }
 
 /// `POST /leads/{id}/edit`: corrects the lead's subject, description and contact details.
@@ -34,14 +67,27 @@ pub async fn edit(
     CsrfForm(viewer, form): CsrfForm<EditForm>,
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
-    let fields = EditFields {
-        subject: Some(form.subject),
-        description: Some(form.description),
-        person: Some(form.person),
-        phone: Some(form.phone),
-        email: Some(form.email),
-        inn: Some(form.inn),
-    };
+    let c = &lead.contact;
+    let fields = (|| {
+        Ok::<_, &'static str>(EditFields {
+            subject: edited("Тема", form.subject, form.was_subject, lead.subject.as_deref())?,
+            description: edited(
+                "Описание",
+                form.description,
+                form.was_description,
+                lead.description.as_deref(),
+            )?,
+            person: edited("Контактное лицо", form.person, form.was_person, c.person.as_deref())?,
+            phone: edited("Телефон", form.phone, form.was_phone, c.phone.as_deref())?,
+            email: edited("E-mail", form.email, form.was_email, c.email.as_deref())?,
+            inn: edited("ИНН", form.inn, form.was_inn, lead.inn.as_deref())?,
+        })
+    })()
+    .map_err(|field| {
+        ApiError::Busy(format!(
+            "«{field}» was changed by someone else after this form was opened; reload the lead and correct it again"
+        ))
+    })?;
     lead_edits::edit(&state, &lead, &fields, viewer.user_id).await?;
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
