@@ -712,8 +712,15 @@ async fn finish(services: Services) -> anyhow::Result<()> {
 /// How long a one-shot command waits at its end for the live relay (the database is slow or gone).
 const FLUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The bytes of a file given to `import` or `check`, or `None` when it holds more than `limit` bytes
-/// (`limits.max_message_bytes`): a file of gigabytes, or a device such as `/dev/zero`, is not read whole.
+/// The most bytes `import` and `check` read of a file: four times `limits.max_message_bytes`, and at least
+/// 64 MiB. A file over the message limit but within this is read and judged (rejected for its size, its
+/// bytes kept for a reprocessing once the limit is raised); a bigger one, or a device such as `/dev/zero`,
+/// is not read whole.
+fn read_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_mul(4).max(64 << 20)
+}
+
+/// The bytes of a file given to `import` or `check`, or `None` when it holds more than `limit` bytes.
 fn read_at_most(file: &Path, limit: usize) -> anyhow::Result<Option<Vec<u8>>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
@@ -731,15 +738,16 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             .context("the default calendar is missing")?;
     let limit = services.settings.limits.max_message_bytes;
     let mut failures = 0;
-    // Each file on its own: one that cannot be read, or is too big, is reported and the others go on.
+    // Each file on its own: one that cannot be read, or is too big to read, is reported and the others go on.
     for file in files {
-        let bytes = match read_at_most(file, limit) {
+        let bytes = match read_at_most(file, read_limit(limit)) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 failures += 1;
                 eprintln!(
-                    "{}: more than {limit} bytes (limits.max_message_bytes): not imported",
-                    file.display()
+                    "{}: more than {} bytes: not read, not imported",
+                    file.display(),
+                    read_limit(limit)
                 );
                 continue;
             }
@@ -828,12 +836,9 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
 }
 
 fn check(settings: &Settings, file: &Path) -> anyhow::Result<i32> {
-    let limit = settings.limits.max_message_bytes;
+    let limit = read_limit(settings.limits.max_message_bytes);
     let Some(bytes) = read_at_most(file, limit)? else {
-        eprintln!(
-            "{}: more than {limit} bytes (limits.max_message_bytes): not read",
-            file.display()
-        );
+        eprintln!("{}: more than {limit} bytes: not read", file.display());
         return Ok(1);
     };
     let intake_settings = crate::intake::IntakeSettings {

@@ -1201,6 +1201,9 @@ pub fn parse_cron(pattern: &str) -> Result<croner::Cron, croner::errors::CronErr
         .parse(pattern)
 }
 
+/// The smallest `limits.max_message_bytes` `config check` accepts: the header of a site's order alone.
+const MIN_MESSAGE_BYTES: usize = 1024;
+
 impl Settings {
     /// What loading does not catch and a start would fail on: calendars named but not defined, names given
     /// twice, a bad cron expression, malformed CORS origins.
@@ -1304,6 +1307,26 @@ impl Settings {
                     "collectors[{i}].calendar: calendar {calendar:?} is not defined in [[calendars]]"
                 ));
             }
+            if c.after_import == AfterImport::Move && c.move_to.is_none() {
+                problems.push(format!(
+                    "collectors[{i}].move_to: required with after_import = \"move\" (the messages would be kept)"
+                ));
+            }
+            if let Some(ca) = c.ca_file.as_deref().filter(|f| !f.is_file()) {
+                problems.push(format!(
+                    "collectors[{i}].ca_file: {} is not a file",
+                    ca.display()
+                ));
+            }
+        }
+        // Below these no message or answer gets through.
+        if self.limits.max_message_bytes < MIN_MESSAGE_BYTES {
+            problems.push(format!(
+                "limits.max_message_bytes: at least {MIN_MESSAGE_BYTES} (every message would be rejected)"
+            ));
+        }
+        if self.limits.mail_timeout_secs == 0 {
+            problems.push("limits.mail_timeout_secs: at least 1".to_owned());
         }
         problems
     }
