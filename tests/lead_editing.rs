@@ -296,6 +296,21 @@ async fn order_lines_turn_a_contact_lead_into_an_order_and_a_formed_card_goes_st
     .await;
     assert_eq!(lead_json(app, &w.m1_token, id).await["kind"], "contact");
 
+    // A line that fills in nothing is refused: it would make the contact lead an order of nothing.
+    for empty in [json!({}), json!({"Номенклатура": " ", "Услуга": false})] {
+        let (status, refused) = call(
+            app,
+            &w.m1_token,
+            reqwest::Method::POST,
+            &format!("/api/v1/leads/{id}/lines"),
+            Some(empty),
+        )
+        .await;
+        assert_eq!(status, 422, "{refused}");
+        assert_eq!(refused["error"]["code"], "empty_line");
+    }
+    assert_eq!(lead_json(app, &w.m1_token, id).await["kind"], "contact");
+
     // The payload's own spelling: decimal commas, "да", and a Сумма that is not Цена × Количество.
     let (status, added) = call(
         app,

@@ -127,11 +127,23 @@ pub enum LineAction {
     Remove(u32),
 }
 
+/// Whether a line as sent fills in nothing: every value null, blank, `false` or an empty list.
+fn is_blank(object: &Map<String, Value>) -> bool {
+    object.values().all(|v| match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Bool(true) | Value::Number(_) => false,
+    })
+}
+
 /// Adds, edits or removes a line of the lead (`object` is the line for add and edit). Returns what changed
 /// and the line's warnings.
 ///
 /// # Errors
-/// `NotFound` for a position without a line; database errors.
+/// `NotFound` for a position without a line; `Rejected` (`empty_line`) for a line that fills in nothing;
+/// database errors.
 pub async fn change_line(
     state: &AppState,
     lead: &LeadView,
@@ -141,6 +153,13 @@ pub async fn change_line(
 ) -> Result<(LinesChanged, Vec<Warning>), ApiError> {
     let empty = Map::new();
     let object = object.unwrap_or(&empty);
+    if !matches!(action, LineAction::Remove(_)) && is_blank(object) {
+        // An empty line would turn a contact lead into an order of nothing.
+        return Err(ApiError::Rejected {
+            code: "empty_line",
+            message: "the line has no field filled in: give at least Номенклатура".to_owned(),
+        });
+    }
     let next = lead
         .lines
         .iter()

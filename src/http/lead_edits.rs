@@ -108,7 +108,7 @@ async fn change_line(
     responses((status = 201, body = LinesAnswer), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 415, description = "Not application/json", body = ErrorBody),
-              (status = 422, description = "Not a JSON object (code invalid_body)", body = ErrorBody)),
+              (status = 422, description = "Not a JSON object (code invalid_body), or a line that fills in nothing (code empty_line)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn add_line(
     State(state): State<AppState>,
@@ -128,7 +128,7 @@ async fn add_line(
     responses((status = 200, body = LinesAnswer), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, description = "No such lead or line", body = ErrorBody),
               (status = 415, description = "Not application/json", body = ErrorBody),
-              (status = 422, description = "Not a JSON object (code invalid_body)", body = ErrorBody)),
+              (status = 422, description = "Not a JSON object (code invalid_body), or a line that fills in nothing (code empty_line)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn edit_line(
     State(state): State<AppState>,
