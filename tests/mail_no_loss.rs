@@ -90,6 +90,19 @@ fn counts(summary: &Value) -> (u64, u64, u64, u64) {
     (n("imported"), n("duplicate"), n("skipped"), n("rejected"))
 }
 
+/// The external numbers (`ORDER: N`) of the leads, sorted.
+async fn external_numbers(app: &TestApp) -> Vec<String> {
+    let leads = app.get("/api/v1/leads?limit=100").await;
+    let mut numbers: Vec<String> = leads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["source"]["external_number"].as_str().unwrap().to_owned())
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
 async fn messages(app: &TestApp, outcome: &str) -> Vec<Value> {
     app.get(&format!("/api/v1/messages?outcome={outcome}&limit=500"))
         .await["items"]
@@ -281,15 +294,7 @@ async fn two_orders_sharing_a_message_id(protocol: Protocol) {
     let app = app_with(c).await;
     assert_eq!(counts(&run_now(&app).await), (2, 0, 0, 1), "{protocol:?}");
 
-    let leads = app.get("/api/v1/leads?limit=10").await;
-    let mut numbers: Vec<&str> = leads["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["source"]["external_number"].as_str().unwrap())
-        .collect();
-    numbers.sort_unstable();
-    assert_eq!(numbers, ["501", "502"], "{protocol:?}");
+    assert_eq!(external_numbers(&app).await, ["501", "502"], "{protocol:?}");
     // Each order's own bytes are kept, and the broken one waits in the mailbox for a person.
     let mut kept = Vec::new();
     for m in messages(&app, "imported").await {
@@ -415,15 +420,11 @@ async fn messages_with_long_headers(protocol: Protocol) {
         (3, 0, skipped, 0),
         "{protocol:?}"
     );
-    let leads = app.get("/api/v1/leads?limit=10").await;
-    let mut numbers: Vec<&str> = leads["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["source"]["external_number"].as_str().unwrap())
-        .collect();
-    numbers.sort_unstable();
-    assert_eq!(numbers, ["601", "602", "603"], "{protocol:?}");
+    assert_eq!(
+        external_numbers(&app).await,
+        ["601", "602", "603"],
+        "{protocol:?}"
+    );
     // The order is kept whole, its long header too; the letter stays in the mailbox.
     let imported = messages(&app, "imported").await;
     let mut kept = Vec::new();
