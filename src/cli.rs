@@ -245,17 +245,17 @@ pub enum LeadsCommand {
         /// Calendar id or name.
         #[arg(long)]
         calendar: Option<String>,
-        /// Status: new, in_progress, done, rejected.
-        #[arg(long)]
+        /// Status.
+        #[arg(long, value_parser = ["new", "in_progress", "done", "rejected"])]
         status: Option<String>,
-        /// Kind: contact or order.
-        #[arg(long)]
+        /// Kind.
+        #[arg(long, value_parser = ["contact", "order"])]
         kind: Option<String>,
         /// Text search.
         #[arg(long)]
         search: Option<String>,
-        /// How many.
-        #[arg(long, default_value_t = 50)]
+        /// How many, 1 to 500.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
         limit: u32,
         /// Print JSON.
         #[arg(long)]
@@ -577,17 +577,17 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
     let storage = crate::startup::open_storage(&settings).await?;
     match action {
         TokensCommand::List => {
+            // leadgate does not record when a token was last used (that would be a write per request).
             say!(
-                "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  LAST USED",
+                "{:>5}  {:<20}  {:<16}  {:<16}  REVOKED",
                 "ID",
                 "OWNER",
                 "NAME",
-                "CREATED",
-                "REVOKED"
+                "CREATED"
             )?;
             for t in storage.api_tokens().await? {
                 say!(
-                    "{:>5}  {:<20}  {:<16}  {:<16}  {:<16}  -",
+                    "{:>5}  {:<20}  {:<16}  {:<16}  {}",
                     t.id,
                     shortened(&t.owner, 20),
                     shortened(&t.name, 16),
@@ -922,6 +922,15 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
             limit,
             json,
         } => {
+            if let Some(wanted) = &calendar
+                && !storage
+                    .calendars()
+                    .await?
+                    .iter()
+                    .any(|c| c.name == *wanted || c.id.to_string() == *wanted)
+            {
+                anyhow::bail!("no calendar {wanted:?} (give a calendar's id or name)");
+            }
             let filter = LeadFilter {
                 calendar,
                 status: status
@@ -940,7 +949,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
                     &filter,
                     None,
                     PageRequest {
-                        limit: limit.clamp(1, 500),
+                        limit,
                         cursor: None,
                     },
                 )

@@ -38,7 +38,10 @@ pub fn init() {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let secrets = filter_fn(|meta| may_log(meta.target(), *meta.level()));
     let json = std::env::var("LEADGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let layer = fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a terminal: a log written to a file or a pipe carries no escape codes.
+    let layer = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let layer = if json {
         layer.json().boxed()
     } else {

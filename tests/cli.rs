@@ -188,6 +188,20 @@ fn import_files_leads_into_the_embedded_database_once() {
         .output()
         .unwrap();
     assert_exit(&missing, 1);
+    // A filter that cannot match is an error that says why, not an empty list.
+    for (args, says) in [
+        (&["leads", "list", "--limit", "0"][..], "1..=500"),
+        (&["leads", "list", "--status", "lost"][..], "in_progress"),
+        (
+            &["leads", "list", "--calendar", "Нет такого"][..],
+            "no calendar",
+        ),
+    ] {
+        let output = leadgate(dir.path()).args(args).output().unwrap();
+        assert_exit(&output, 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

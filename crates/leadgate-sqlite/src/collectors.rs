@@ -270,11 +270,12 @@ impl SqliteStorage {
             return Ok(Some(JobLock::new(())));
         };
         let path = dir.join(format!("{}.{job}.lock", self.lock_stem));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        // As private as the database beside it.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(JobLock::new(file))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -488,6 +488,24 @@ mod tests {
         assert!(!Path::new("postgres:").exists());
     }
 
+    /// A job's lock file beside the database is as private as the database (0600).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_jobs_lock_file_is_private() {
+        use leadgate_storage::Collectors as _;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.db");
+        let storage = SqliteStorage::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let lock = storage.try_lock_job("mail-collector").await.unwrap();
+        assert!(lock.is_some());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("shop.db.mail-collector.lock")), 0o600);
+        assert_eq!(mode(&file), 0o600);
+    }
+
     /// The plan of a lead search for `fragment`, one line per step.
     async fn search_plan(storage: &SqliteStorage, fragment: &str) -> String {
         let mut q =
