@@ -314,6 +314,29 @@ async fn the_api_finds_and_erases_an_email_in_any_case_for_the_admin_token_only(
         .await
         .unwrap();
     assert_eq!(r.status(), 400, "exactly one of phone, email and inn");
+    // The erasure reads its body as every JSON route of the API does.
+    for (content_type, body, status, code) in [
+        (
+            "text/plain",
+            r#"{"email": "a@b.ru"}"#,
+            415,
+            "unsupported_media_type",
+        ),
+        ("application/json", r#"{"inn": 123}"#, 422, "invalid_body"),
+    ] {
+        let r = app
+            .client
+            .post(format!("{}/api/v1/personal-data/erase", app.base))
+            .bearer_auth(&app.admin_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(error["error"]["code"], code, "{error}");
+    }
 
     let r = app
         .client

@@ -1,8 +1,7 @@
 //! A person's data over the API (administrators only): find everything held about a phone, an e-mail or an
 //! INN, and erase it (152-ФЗ). The erasure answers with its audit record.
 
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::auth;
 use super::dto::{ErasureRecord, PersonalDataFound};
+use super::extract::{Json, Query};
 use crate::app::error::ErrorBody;
 use crate::app::{ApiError, AppState};
 use leadgate_domain::personal_data::PersonDataQuery;
@@ -69,19 +69,16 @@ async fn find(
 /// `{"inn": …}`) and answers with the audit record, which holds ids and counts, never the data.
 #[utoipa::path(post, path = "/api/v1/personal-data/erase", tag = "personal data", request_body = PersonQuery,
     responses((status = 200, body = ErasureRecord), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 415, description = "Not application/json", body = ErrorBody),
+              (status = 422, description = "JSON of the wrong shape (code invalid_body)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn erase(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Json(q): Json<PersonQuery>,
 ) -> Result<Json<ErasureRecord>, ApiError> {
     let admin = auth::admin(&state, &headers).await?;
-    let q: PersonQuery = serde_json::from_slice(&body).map_err(|e| ApiError::BadJson {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
     let query = q.parse()?;
     let actor = ErasureActor {
         user_id: Some(admin.id),
