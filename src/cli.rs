@@ -737,17 +737,17 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             .await?
             .context("the default calendar is missing")?;
     let limit = services.settings.limits.max_message_bytes;
+    let read_limit = read_limit(limit);
     let mut failures = 0;
     // Each file on its own: one that cannot be read, or is too big to read, is reported and the others go on.
     for file in files {
-        let bytes = match read_at_most(file, read_limit(limit)) {
+        let bytes = match read_at_most(file, read_limit) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 failures += 1;
                 eprintln!(
-                    "{}: more than {} bytes: not read, not imported",
-                    file.display(),
-                    read_limit(limit)
+                    "{}: more than {read_limit} bytes: not read, not imported",
+                    file.display()
                 );
                 continue;
             }

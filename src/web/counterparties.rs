@@ -107,12 +107,22 @@ async fn visible_counterparty(
     viewer: &Viewer,
     id: i64,
 ) -> Result<CounterpartyView, ApiError> {
+    Ok(scoped_counterparty(state, viewer, id).await?.0)
+}
+
+/// [`visible_counterparty`], with the viewer's calendars it was read in (`None`: every one).
+async fn scoped_counterparty(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<(CounterpartyView, Option<Vec<i64>>), ApiError> {
     let scope = calendar_scope(state, viewer).await?;
-    state
+    let view = state
         .storage
         .counterparty(id, scope.as_deref())
         .await?
-        .ok_or(ApiError::NotFound("counterparty"))
+        .ok_or(ApiError::NotFound("counterparty"))?;
+    Ok((view, scope))
 }
 
 /// The page, with an error and the typed values when a change was refused.
@@ -304,12 +314,7 @@ pub async fn remove_contact(
     Path(id): Path<i64>,
     CsrfForm(viewer, form): CsrfForm<ChangeForm>,
 ) -> Result<Response, ApiError> {
-    let scope = calendar_scope(&state, &viewer).await?;
-    let c = state
-        .storage
-        .counterparty(id, scope.as_deref())
-        .await?
-        .ok_or(ApiError::NotFound("counterparty"))?;
+    let (c, scope) = scoped_counterparty(&state, &viewer, id).await?;
     let value = form.value.clone().unwrap_or_default();
     let (kind, shown) = match form.kind.as_deref() {
         Some("phone") => (ContactKind::Phone, &c.phones),

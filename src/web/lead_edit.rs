@@ -59,6 +59,38 @@ fn edited(
     }
 }
 
+/// The fields of `form` its manager changed, against `lead` as it is now ([`edited`]); the name of a field
+/// changed by someone else too.
+fn edited_fields(
+    form: EditForm,
+    lead: &leadgate_storage::LeadView,
+) -> Result<EditFields, &'static str> {
+    let c = &lead.contact;
+    Ok(EditFields {
+        subject: edited(
+            "Тема",
+            form.subject,
+            form.was_subject,
+            lead.subject.as_deref(),
+        )?,
+        description: edited(
+            "Описание",
+            form.description,
+            form.was_description,
+            lead.description.as_deref(),
+        )?,
+        person: edited(
+            "Контактное лицо",
+            form.person,
+            form.was_person,
+            c.person.as_deref(),
+        )?,
+        phone: edited("Телефон", form.phone, form.was_phone, c.phone.as_deref())?,
+        email: edited("E-mail", form.email, form.was_email, c.email.as_deref())?,
+        inn: edited("ИНН", form.inn, form.was_inn, lead.inn.as_deref())?,
+    })
+}
+
 /// `POST /leads/{id}/edit`: corrects the lead's subject, description and contact details.
 #[instrument(skip_all, fields(lead_id = id, user = %viewer.login))]
 pub async fn edit(
@@ -67,23 +99,7 @@ pub async fn edit(
     CsrfForm(viewer, form): CsrfForm<EditForm>,
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
-    let c = &lead.contact;
-    let fields = (|| {
-        Ok::<_, &'static str>(EditFields {
-            subject: edited("Тема", form.subject, form.was_subject, lead.subject.as_deref())?,
-            description: edited(
-                "Описание",
-                form.description,
-                form.was_description,
-                lead.description.as_deref(),
-            )?,
-            person: edited("Контактное лицо", form.person, form.was_person, c.person.as_deref())?,
-            phone: edited("Телефон", form.phone, form.was_phone, c.phone.as_deref())?,
-            email: edited("E-mail", form.email, form.was_email, c.email.as_deref())?,
-            inn: edited("ИНН", form.inn, form.was_inn, lead.inn.as_deref())?,
-        })
-    })()
-    .map_err(|field| {
+    let fields = edited_fields(form, &lead).map_err(|field| {
         ApiError::Busy(format!(
             "«{field}» was changed by someone else after this form was opened; reload the lead and correct it again"
         ))
