@@ -22,7 +22,8 @@ use leadgate_domain::subject::keyword_match;
 use tracing::{debug, info, instrument, warn};
 
 use crate::config::{ConfigError, read_secret};
-use crate::intake::mail::{MailRules, UnknownCharset, submission_for};
+use crate::intake::mail::{HEADER_ONLY, MailRules, UnknownCharset, submission_for};
+use crate::intake::reprocess::{Downloaded, Mailboxes};
 use crate::intake::{Intake, SubmitError};
 use leadgate_domain::collector::{AfterImport, Protocol, SubjectFilter};
 use leadgate_mail::Credentials;
@@ -98,6 +99,9 @@ pub enum CollectorError {
     /// The mail library panicked on what the server sent (its parser has inputs it cannot take).
     #[error("the mail server's answer could not be read: {0}")]
     Unreadable(String),
+    /// A message that reprocessing looked for is no longer where its collector found it or put it.
+    #[error("the message is no longer in the mailbox ({0})")]
+    Gone(String),
 }
 
 /// Runs the protocol work of a collector so that a panic inside it (the IMAP library's parser panics on
@@ -136,28 +140,147 @@ pub struct CollectorEnv {
     pub secrets: Arc<crate::secrets::SecretBox>,
 }
 
-/// The ledger record of a message that was not downloaded because of its size.
-fn too_large(mailbox_key: &str, size: u64, rules: &MailRules) -> Submission {
+/// The ledger record of a message that was not downloaded because of its size. Its header fields, when the
+/// server gave them, are kept as its raw form ([`HEADER_ONLY`]): they name the message in the ledger, and
+/// reprocessing finds it in the mailbox again by them ([`refetch`]) once the limit is raised.
+fn too_large(mailbox_key: &str, size: u64, head: Option<Vec<u8>>, rules: &MailRules) -> Submission {
+    let headers = head.as_deref().map(extract::headers).unwrap_or_default();
+    let external_number = keyword_match(
+        headers.subject.as_deref().unwrap_or_default(),
+        &rules.keyword,
+    )
+    .and_then(|m| m.external_number);
+    let message_id = headers.message_id;
     Submission {
         ledger: LedgerEntry {
             source: rules.source.clone(),
+            // Keyed by its place: its content, never downloaded, has no hash to key it by or to compare.
             ledger_key: Some(mailbox_key.to_owned()),
             mailbox_key: Some(mailbox_key.to_owned()),
-            message_id: None,
-            external_number: None,
+            message_id,
+            external_number,
             received_at: Utc::now(),
-            raw: StoredRaw::default(),
-            content_type: "message/rfc822".to_owned(),
+            raw: head.map(StoredRaw::new).unwrap_or_default(),
+            content_type: HEADER_ONLY.to_owned(),
             content_hash: None,
         },
         disposition: Disposition::Rejected {
             reason: format!(
-                "the message is {size} bytes, over limits.max_message_bytes ({}); it was not downloaded",
+                "the message is {size} bytes, over limits.max_message_bytes ({}); it was not downloaded \
+                 and stays in the mailbox: raise the limit and reprocess it",
                 rules.max_message_bytes
             ),
         },
         idempotency: None,
     }
+}
+
+impl Mailboxes for CollectorEnv {
+    async fn download(
+        &self,
+        collector: &CollectorRecord,
+        mailbox_key: Option<&str>,
+        message_id: Option<&str>,
+    ) -> Result<Downloaded, String> {
+        let found = guarded(async {
+            match collector.protocol {
+                Protocol::Imap => {
+                    download_from_imap(self, collector, mailbox_key, message_id).await
+                }
+                Protocol::Pop3 => download_from_pop3(self, collector, mailbox_key).await,
+            }
+        })
+        .await;
+        found.map_err(|e| crate::telemetry::error_chain(&e))
+    }
+}
+
+/// Finds a message again in the collector's folder, or in its failed folder where a rejected message is
+/// moved: by its `Message-ID` when it has a usable one, else by its UID while the folder's UIDVALIDITY is
+/// the one it was found under. Downloads it under the limit in force.
+async fn download_from_imap(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    mailbox_key: Option<&str>,
+    message_id: Option<&str>,
+) -> Result<Downloaded, CollectorError> {
+    let message_id =
+        message_id.filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()));
+    let place = mailbox_key.and_then(|key| {
+        let (validity, uid) = key.split_once(':')?;
+        Some((validity.parse::<u32>().ok()?, uid.parse::<u32>().ok()?))
+    });
+    let credentials = credentials(env, c).await?;
+    let mut session =
+        ImapSession::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    session.set_max_literal(env.max_message_bytes);
+    let mut found = None;
+    for folder in std::iter::once(&c.folder).chain(c.failed_folder.as_ref()) {
+        let selected = session.select(folder).await?;
+        let uid = match (message_id, place) {
+            (Some(id), _) => session.search_message_id(id).await?.first().copied(),
+            (None, Some((validity, uid)))
+                if *folder == c.folder && validity == selected.uid_validity =>
+            {
+                Some(uid)
+            }
+            (None, _) => None,
+        };
+        if let Some(uid) = uid {
+            found = Some((uid, selected.uid_validity));
+            break;
+        }
+    }
+    let (uid, uid_validity) = found.ok_or_else(|| CollectorError::Gone(searched(c)))?;
+    let Some(&(_, size)) = session.fetch_sizes(&[uid]).await?.first() else {
+        return Err(CollectorError::Gone(searched(c)));
+    };
+    let batch = Planned {
+        messages: vec![(uid, size)],
+        judged: Vec::new(),
+        last: uid,
+    };
+    let fetched = download(env, &mut session, &batch, uid_validity).await?;
+    session.logout().await?;
+    match fetched.into_iter().next() {
+        Some((_, Fetched::Raw(raw))) => Ok(Downloaded::Raw(raw)),
+        Some((_, Fetched::TooLarge { size, .. })) => Ok(Downloaded::TooLarge(size)),
+        None => Err(CollectorError::Gone(searched(c))),
+    }
+}
+
+/// Where [`download_from_imap`] looked.
+fn searched(c: &CollectorRecord) -> String {
+    match &c.failed_folder {
+        Some(failed) => format!("looked in {:?} and {failed:?}", c.folder),
+        None => format!("looked in {:?}", c.folder),
+    }
+}
+
+/// Finds a message again in a POP3 mailbox by its UIDL, and downloads it under the limit in force.
+async fn download_from_pop3(
+    env: &CollectorEnv,
+    c: &CollectorRecord,
+    mailbox_key: Option<&str>,
+) -> Result<Downloaded, CollectorError> {
+    let credentials = credentials(env, c).await?;
+    let mut client = Pop3Client::connect_and_login(&endpoint(c, env.timeout), &credentials).await?;
+    let msgno = client
+        .uidl_all()
+        .await?
+        .into_iter()
+        .find(|(_, uidl)| Some(uidl.as_str()) == mailbox_key)
+        .map(|(msgno, _)| msgno);
+    let downloaded = match msgno {
+        None => Err(CollectorError::Gone("no message has its UIDL".into())),
+        Some(msgno) => match client.retr(msgno, env.max_message_bytes).await {
+            Ok(raw) => Ok(Downloaded::Raw(raw)),
+            Err(Pop3Error::MessageTooLarge { size, .. }) => Ok(Downloaded::TooLarge(size)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    client.quit().await?;
+    downloaded
 }
 
 /// The login and password: from the collector's variable or file when it names one, else the password
@@ -322,7 +445,7 @@ async fn commit_batch(
                         Fetched::Raw(raw) => {
                             submission_for(raw, Some(key.clone()), &rules, &settings)
                         }
-                        Fetched::TooLarge(size) => too_large(&key, size, &rules),
+                        Fetched::TooLarge { size, head } => too_large(&key, size, head, &rules),
                     };
                     (key, submission)
                 })
@@ -473,13 +596,14 @@ async fn download(
     let started = Instant::now();
     let mut fetched = Vec::with_capacity(batch.messages.len() + batch.judged.len());
     let mut small = Vec::with_capacity(batch.messages.len());
+    let mut large = Vec::new();
     for (uid, head) in &batch.judged {
         fetched.push((*uid, Fetched::Raw(head.clone())));
     }
     for &(uid, size) in &batch.messages {
         if size as usize > env.max_message_bytes {
             warn!(uid, size, "message over max_message_bytes");
-            fetched.push((uid, Fetched::TooLarge(u64::from(size))));
+            large.push((uid, size));
         } else if size > PART_BYTES {
             let message = session
                 .fetch_in_parts(uid, size, PART_BYTES, env.max_message_bytes)
@@ -493,6 +617,21 @@ async fn download(
         for message in session.fetch_batch(&small).await? {
             fetched.push((message.uid, Fetched::Raw(message.raw)));
         }
+    }
+    if !large.is_empty() {
+        let uids: Vec<u32> = large.iter().map(|(uid, _)| *uid).collect();
+        let mut heads: std::collections::HashMap<u32, Vec<u8>> =
+            session.fetch_subjects(&uids).await?.into_iter().collect();
+        fetched.extend(large.into_iter().map(|(uid, size)| {
+            let head = heads.remove(&uid);
+            (
+                uid,
+                Fetched::TooLarge {
+                    size: u64::from(size),
+                    head,
+                },
+            )
+        }));
     }
     // In UID order, so that of two copies of a message in one batch the earlier one is imported.
     fetched.sort_unstable_by_key(|(uid, _)| *uid);
@@ -636,8 +775,8 @@ async fn save_position(
 enum Fetched {
     /// The whole raw message (or, for a POP3 message without the keyword, its headers).
     Raw(Vec<u8>),
-    /// Not downloaded: larger than `max_message_bytes`.
-    TooLarge(u64),
+    /// Not downloaded: larger than `max_message_bytes`; its header fields, when the server gave them.
+    TooLarge { size: u64, head: Option<Vec<u8>> },
 }
 
 async fn after_import(
@@ -730,23 +869,28 @@ async fn run_pop3(
                 Ok(head) => {
                     let headers = extract::headers(&head);
                     let subject = headers.subject.as_deref().unwrap_or_default();
-                    keyword_match(subject, &c.keyword).map(|_| ()).ok_or(head)
+                    match keyword_match(subject, &c.keyword) {
+                        Some(_) => Ok(Some(head)),
+                        None => Err(head),
+                    }
                 }
                 Err(Pop3Error::MessageTooLarge { size, .. }) => {
                     debug!(
                         msgno,
                         size, "POP3 header over its limit: reading the whole message"
                     );
-                    Ok(())
+                    Ok(None)
                 }
                 Err(e) => return Err(e.into()),
             };
             let raw = match wanted {
                 // Recorded as skipped; the body is never downloaded.
                 Err(head) => Fetched::Raw(head),
-                Ok(()) => match client.retr(*msgno, env.max_message_bytes).await {
+                Ok(head) => match client.retr(*msgno, env.max_message_bytes).await {
                     Ok(raw) => Fetched::Raw(raw),
-                    Err(Pop3Error::MessageTooLarge { size, .. }) => Fetched::TooLarge(size),
+                    Err(Pop3Error::MessageTooLarge { size, .. }) => {
+                        Fetched::TooLarge { size, head }
+                    }
                     Err(e) => return Err(e.into()),
                 },
             };

@@ -106,6 +106,15 @@ fn counts(summary: &Value) -> (u64, u64, u64, u64) {
     (n("imported"), n("duplicate"), n("skipped"), n("rejected"))
 }
 
+/// Reprocesses a ledger record over the API and returns the answer.
+async fn reprocess(app: &TestApp, id: &Value) -> Value {
+    app.post(&format!("/api/v1/messages/{id}/reprocess"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn all_leads(app: &TestApp) -> Vec<Value> {
     app.get("/api/v1/leads?limit=500").await["items"]
         .as_array()
@@ -983,23 +992,13 @@ async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
         s.collectors = vec![again];
     })
     .await;
-    let done: Value = app
-        .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let done = reprocess(&app, &too_large["id"]).await;
     assert_eq!(done["outcome"], "imported", "{done}");
     let lead = app.get(&format!("/api/v1/leads/{}", done["lead_id"])).await;
     assert_eq!(lead["source"]["external_number"], "123");
     assert_eq!(lead["source"]["collector"], "site");
     assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
-    let still: Value = app
-        .post(&format!("/api/v1/messages/{}/reprocess", array["id"]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still = reprocess(&app, &array["id"]).await;
     assert_eq!(still["outcome"], "rejected");
     let twice = app
         .post(&format!("/api/v1/messages/{}/reprocess", too_large["id"]))
@@ -1011,6 +1010,124 @@ async fn a_rejected_message_is_reprocessed_after_the_limit_is_raised() {
     );
     let imported = app.get("/api/v1/messages?outcome=imported").await;
     assert_eq!(imported["items"][0]["lead_id"], done["lead_id"]);
+}
+
+/// An order over `limits.max_message_bytes` is not downloaded, and not lost either: its record names it by its
+/// header fields, and once the limit is raised, reprocessing downloads it from where the collector left it
+/// (over IMAP the failed folder, over POP3 the mailbox) and files its lead. One no longer there is a clear 409.
+#[tokio::test]
+async fn an_order_over_the_size_limit_is_downloaded_again_and_filed_when_reprocessed_after_the_limit_is_raised()
+ {
+    for protocol in [Protocol::Imap, Protocol::Pop3] {
+        let dc = dovecot();
+        let user = unique_user("oversize");
+        let secrets = tempfile::tempdir().unwrap();
+        dc.deliver(&user, &fixture("seed_sample"));
+        dc.deliver(&user, &fixture("phpmailer_cp1251"));
+        let mut config = collector(
+            &dc,
+            "site",
+            &user,
+            protocol,
+            TlsMode::None,
+            password_file(secrets.path(), "secret"),
+        );
+        config.failed_folder = (protocol == Protocol::Imap).then(|| "Failed".to_owned());
+        let again = config.clone();
+        let app = TestApp::spawn_with(move |s| {
+            s.schedule.mail_collector.enabled = false;
+            s.limits.max_message_bytes = 2048; // both orders are larger
+            s.collectors = vec![config];
+        })
+        .await;
+        assert_eq!(
+            counts(&run_now(&app, "site").await),
+            (0, 0, 0, 2),
+            "{protocol:?}"
+        );
+        let rejected = app.get("/api/v1/messages?outcome=rejected").await["items"].clone();
+        let record = |message_id: &str| {
+            rejected
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["message_id"] == message_id)
+                .unwrap_or_else(|| panic!("{protocol:?}: no record of {message_id} in {rejected}"))
+                .clone()
+        };
+        let (sample, other) = (
+            record("seed_sample@shop.example"),
+            record("phpmailer_cp1251@shop.example"),
+        );
+        assert!(
+            sample["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not downloaded"),
+            "{sample}"
+        );
+        let head = app.raw(&sample["id"]).await.text().await.unwrap();
+        assert!(head.contains("Subject: ORDER: 123"), "{protocol:?}: {head}");
+        assert!(!head.contains("Content-Type: application/json"), "{head}");
+
+        // Still over the limit: still rejected, with the size.
+        let still = reprocess(&app, &sample["id"]).await;
+        assert_eq!(still["outcome"], "rejected", "{protocol:?}: {still}");
+        assert!(
+            still["reason"].as_str().unwrap().contains("still over"),
+            "{still}"
+        );
+
+        // The other order leaves the mailbox before the limit is raised.
+        if protocol == Protocol::Imap {
+            let mut session = imap_session(&dc, &user).await;
+            session.select("Failed").await.unwrap();
+            let uids = session
+                .search_message_id("phpmailer_cp1251@shop.example")
+                .await
+                .unwrap();
+            assert_eq!(uids.len(), 1, "the rejected order is in the failed folder");
+            session.delete(&uids).await.unwrap();
+            session.logout().await.unwrap();
+        } else {
+            let mut client = leadgate_mail::pop3::Pop3Client::connect_and_login(
+                &dc.pop3(TlsMode::None),
+                &dc.login(&user),
+            )
+            .await
+            .unwrap();
+            client.dele(2).await.unwrap();
+            client.quit().await.unwrap();
+        }
+
+        let dir = app.stop().await;
+        let app = TestApp::spawn_in(dir, move |s| {
+            s.schedule.mail_collector.enabled = false;
+            s.collectors = vec![again];
+        })
+        .await;
+        let done = reprocess(&app, &sample["id"]).await;
+        assert_eq!(done["outcome"], "imported", "{protocol:?}: {done}");
+        let lead = app.get(&format!("/api/v1/leads/{}", done["lead_id"])).await;
+        assert_eq!(lead["source"]["external_number"], "123");
+        assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
+
+        let gone = app
+            .post(&format!("/api/v1/messages/{}/reprocess", other["id"]))
+            .await;
+        assert_eq!(gone.status().as_u16(), 409, "{protocol:?}");
+        let error: Value = gone.json().await.unwrap();
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no longer in the mailbox"),
+            "{protocol:?}: {error}"
+        );
+        // Collecting again imports nothing twice.
+        assert_eq!(counts(&run_now(&app, "site").await).0, 0, "{protocol:?}");
+        assert_eq!(all_leads(&app).await.len(), 1, "{protocol:?}");
+    }
 }
 
 /// The product note's sample with a binary layout file after its JSON attachment, `size` bytes in all:

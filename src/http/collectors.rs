@@ -109,7 +109,8 @@ async fn run_collector(
     responses((status = 200, body = Reprocessed), (status = 400, description = "Malformed id", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "Not a rejected message; `already_imported` (with `details.lead_id`) when it \
-                was imported already, by an earlier or a concurrent call", body = ErrorBody)),
+                was imported already, by an earlier or a concurrent call; or a message over the size limit, kept as \
+                its header fields, could not be downloaded from its mailbox again (the text says why)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn reprocess_message(
     State(state): State<AppState>,
@@ -121,6 +122,7 @@ async fn reprocess_message(
         state.storage.as_ref(),
         &state.intake,
         &state.settings,
+        state.job.env(),
         id,
         Some(admin.id),
     )
@@ -131,9 +133,11 @@ async fn reprocess_message(
         Err(ReprocessError::AlreadyImported { lead_id }) => {
             Err(ApiError::AlreadyImported { lead_id })
         }
-        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
-            Err(ApiError::Busy(e.to_string()))
-        }
+        Err(
+            e @ (ReprocessError::NotRejected(_)
+            | ReprocessError::NoRaw
+            | ReprocessError::Mailbox(_)),
+        ) => Err(ApiError::Busy(e.to_string())),
         Err(ReprocessError::Storage(e)) => Err(e.into()),
     }
 }

@@ -617,6 +617,7 @@ impl From<storage::MessageView> for MessageView {
             // Internal: which settings reprocessing uses.
             collector_id: _,
             http_source_id: _,
+            mailbox_key: _,
         }: storage::MessageView,
     ) -> Self {
         Self {

@@ -329,7 +329,7 @@ async fn get_message_raw(
         .message_raw(id)
         .await?
         .ok_or(ApiError::NotFound("raw message"))?;
-    let extension = if raw.content_type.starts_with("message/") {
+    let extension = if crate::intake::mail::is_mail(&raw.content_type) {
         "eml"
     } else {
         "json"

@@ -102,6 +102,17 @@ pub fn content_key(hash: &str) -> String {
     format!("sha256:{hash}")
 }
 
+/// The content type of a ledger record that keeps only a message's header fields (RFC 6522's name for a
+/// header block): a message over `limits.max_message_bytes`, which was not downloaded. Reprocessing such a
+/// record downloads the message from its mailbox first.
+pub const HEADER_ONLY: &str = "text/rfc822-headers";
+
+/// Whether a ledger record's raw form is an e-mail, whole or its header fields alone: it is read by the
+/// mail channel's rules, and downloaded as a `.eml` file.
+pub fn is_mail(content_type: &str) -> bool {
+    content_type.starts_with("message/") || content_type == HEADER_ONLY
+}
+
 /// [`submission_for`] with the reading step given, so that its containment of a panic can be tested.
 fn submission_with(
     raw: Vec<u8>,

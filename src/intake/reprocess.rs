@@ -3,6 +3,10 @@
 //! its new outcome. Nothing is lost either way: a message that is still rejected keeps its raw bytes and gets
 //! the new reason.
 //!
+//! A message that was not downloaded because of its size keeps only its header fields
+//! ([`HEADER_ONLY`]); reprocessing it downloads it from its collector's mailbox first, through
+//! [`Mailboxes`], under the limit in force now.
+//!
 //! Reprocessing is atomic: the outcome is checked again inside the write transaction, so two calls at once
 //! on one message (a double click, the UI and the API together) file one lead. The call that comes second,
 //! at once or later, gets [`ReprocessError::AlreadyImported`] with that lead: 409 `already_imported` with
@@ -12,11 +16,13 @@ use chrono::Utc;
 use tracing::instrument;
 
 use super::Intake;
-use super::mail::{MailRules, submission_for};
+use super::mail::{HEADER_ONLY, MailRules, is_mail, submission_for};
 use crate::config::Settings;
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::ledger::Outcome;
-use leadgate_storage::{Disposition, MessageView, Reimport, Storage, StorageError};
+use leadgate_storage::{
+    CollectorRecord, Disposition, MessageView, Reimport, Storage, StorageError,
+};
 
 /// What reprocessing did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -53,6 +59,9 @@ pub enum ReprocessError {
     /// The raw bytes were not kept.
     #[error("the raw message was not kept")]
     NoRaw,
+    /// The message, kept as its header fields alone, could not be downloaded from its mailbox again.
+    #[error("the message could not be downloaded from its mailbox: {0}")]
+    Mailbox(String),
     /// The database failed.
     #[error("storage")]
     Storage(#[from] StorageError),
@@ -63,11 +72,12 @@ pub enum ReprocessError {
 ///
 /// # Errors
 /// See [`ReprocessError`].
-#[instrument(skip(storage, intake, settings))]
+#[instrument(skip(storage, intake, settings, mailboxes))]
 pub async fn reprocess(
     storage: &dyn Storage,
     intake: &Intake,
     settings: &Settings,
+    mailboxes: &impl Mailboxes,
     message_id: i64,
     by: Option<i64>,
 ) -> Result<Reprocessed, ReprocessError> {
@@ -82,18 +92,39 @@ pub async fn reprocess(
     if message.outcome != Outcome::Rejected {
         return Err(not_rejected(message.outcome, message.lead_id));
     }
-    let raw = storage
+    let mut raw = storage
         .message_raw(message_id)
         .await?
         .ok_or(ReprocessError::NoRaw)?;
-    let disposition = if raw.content_type.starts_with("message/") {
-        let rules = match message.collector_id {
-            Some(id) => match storage.collector(id).await? {
-                Some(c) => MailRules::of(&c, max_message_bytes).ok(),
-                None => None,
-            },
-            None => None,
-        };
+    let collector = match message.collector_id {
+        Some(id) => storage.collector(id).await?,
+        None => None,
+    };
+    if raw.content_type == HEADER_ONLY {
+        let collector = collector.as_ref().ok_or_else(|| {
+            ReprocessError::Mailbox("the collector that found it no longer exists".into())
+        })?;
+        match mailboxes
+            .download(
+                collector,
+                message.mailbox_key.as_deref(),
+                message.message_id.as_deref(),
+            )
+            .await
+            .map_err(ReprocessError::Mailbox)?
+        {
+            Downloaded::Raw(bytes) => raw.bytes = bytes,
+            Downloaded::TooLarge(size) => {
+                let reason = format!(
+                    "the message is {size} bytes, still over limits.max_message_bytes \
+                     ({max_message_bytes}); it stays in the mailbox"
+                );
+                return still_rejected(storage, message_id, reason).await;
+            }
+        }
+    }
+    let disposition = if is_mail(&raw.content_type) {
+        let rules = collector.and_then(|c| MailRules::of(&c, max_message_bytes).ok());
         let rules = rules
             .unwrap_or_else(|| MailRules::for_saved_message(default_calendar, max_message_bytes));
         submission_for(raw.bytes, None, &rules, intake.settings()).disposition
@@ -131,24 +162,55 @@ pub async fn reprocess(
             Reimport::AlreadyResolved { outcome, lead_id } => Err(not_rejected(outcome, lead_id)),
         },
         Disposition::Rejected { reason } | Disposition::Skipped { reason } => {
-            let reason = format!(
-                "{reason} (reprocessed {})",
-                Utc::now().format("%Y-%m-%d %H:%M UTC")
-            );
-            if storage
-                .resolve_message(message_id, Outcome::Rejected, Some(&reason), None)
-                .await?
-            {
-                return Ok(Reprocessed::Rejected { reason });
-            }
-            // Resolved meanwhile by another call: answer with what it did.
-            let now = storage
-                .message(message_id)
-                .await?
-                .ok_or(ReprocessError::NotFound)?;
-            Err(not_rejected(now.outcome, now.lead_id))
+            still_rejected(storage, message_id, reason).await
         }
     }
+}
+
+/// Records the new reason of a message that is still rejected.
+async fn still_rejected(
+    storage: &dyn Storage,
+    message_id: i64,
+    reason: String,
+) -> Result<Reprocessed, ReprocessError> {
+    let reason = format!(
+        "{reason} (reprocessed {})",
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    if storage
+        .resolve_message(message_id, Outcome::Rejected, Some(&reason), None)
+        .await?
+    {
+        return Ok(Reprocessed::Rejected { reason });
+    }
+    // Resolved meanwhile by another call: answer with what it did.
+    let now = storage
+        .message(message_id)
+        .await?
+        .ok_or(ReprocessError::NotFound)?;
+    Err(not_rejected(now.outcome, now.lead_id))
+}
+
+/// What a mailbox gave for a message that the ledger holds as its header fields alone.
+#[derive(Debug)]
+pub enum Downloaded {
+    /// The whole message.
+    Raw(Vec<u8>),
+    /// Its size, still over `limits.max_message_bytes`: not downloaded.
+    TooLarge(u64),
+}
+
+/// The collectors' mailboxes, as reprocessing needs them: implemented by the mail channel
+/// (`crate::collector::CollectorEnv`), so that the pipeline does not depend on the channel.
+pub trait Mailboxes: Sync {
+    /// Downloads the message a collector found at `mailbox_key` (`UIDVALIDITY:UID` or the UIDL) with this
+    /// `Message-ID`, wherever the collector may have moved it; the error says why it could not.
+    fn download(
+        &self,
+        collector: &CollectorRecord,
+        mailbox_key: Option<&str>,
+        message_id: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<Downloaded, String>> + Send;
 }
 
 /// The error for a record that is no longer rejected.

@@ -886,7 +886,7 @@ pub async fn link_counterparty(
 
 /// The raw bytes as an opaque download: never rendered by the browser, whatever they hold.
 pub fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
-    let extension = if content_type.starts_with("message/") {
+    let extension = if crate::intake::mail::is_mail(content_type) {
         "eml"
     } else {
         "json"

@@ -204,6 +204,7 @@ pub async fn reprocess(
         state.storage.as_ref(),
         &state.intake,
         &state.settings,
+        state.job.env(),
         id,
         Some(viewer.user_id),
     )
@@ -220,9 +221,11 @@ pub async fn reprocess(
             message_page(&state, &viewer, id, Some(notice)).await
         }
         Err(ReprocessError::NotFound) => Err(ApiError::NotFound("message")),
-        Err(e @ (ReprocessError::NotRejected(_) | ReprocessError::NoRaw)) => {
-            message_page(&state, &viewer, id, Some(e.to_string())).await
-        }
+        Err(
+            e @ (ReprocessError::NotRejected(_)
+            | ReprocessError::NoRaw
+            | ReprocessError::Mailbox(_)),
+        ) => message_page(&state, &viewer, id, Some(e.to_string())).await,
         Err(ReprocessError::Storage(e)) => Err(e.into()),
     }
 }

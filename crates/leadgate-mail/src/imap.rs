@@ -476,6 +476,30 @@ impl ImapSession {
         Ok(uids)
     }
 
+    /// UIDs of the messages of the selected folder whose `Message-ID` header holds `message_id`
+    /// (`UID SEARCH HEADER Message-ID`), ascending; for finding a message again after it was moved.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::InvalidArgument`] for an id that is not printable ASCII; [`ImapError::Refused`],
+    /// [`ImapError::Protocol`], [`ImapError::Timeout`] or [`ImapError::Io`].
+    #[tracing::instrument(skip(self))]
+    pub async fn search_message_id(&mut self, message_id: &str) -> Result<Vec<u32>, ImapError> {
+        if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ImapError::InvalidArgument {
+                step: "SEARCH",
+                message: "the Message-ID is empty or not printable ASCII".into(),
+            });
+        }
+        let query = format!("HEADER Message-ID {}", quote(message_id));
+        let uids = self
+            .command("SEARCH", async |s| s.uid_search(&query).await)
+            .await?;
+        let mut uids: Vec<u32> = uids.into_iter().collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
     /// The sizes (RFC822.SIZE) of the given messages, so oversized ones can be refused before
     /// they are downloaded. Messages that no longer exist are left out.
     ///

@@ -20,7 +20,7 @@ use leadgate_storage::{
 const RACE_RETRIES: u32 = 5;
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.collector_id, m.http_source_id, m.message_id,
-        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw,
+        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw, m.mailbox_key,
         co.name AS collector_name, hs.name AS http_source_name
     FROM messages m
     LEFT JOIN collectors co ON co.id = m.collector_id
@@ -40,6 +40,7 @@ struct MessageRow {
     lead_id: Option<i64>,
     received_at: i64,
     has_raw: bool,
+    mailbox_key: Option<String>,
     collector_name: Option<String>,
     http_source_name: Option<String>,
 }
@@ -60,6 +61,7 @@ impl MessageRow {
             has_raw: self.has_raw,
             collector_id: self.collector_id,
             http_source_id: self.http_source_id,
+            mailbox_key: self.mailbox_key,
         })
     }
 }

@@ -17,7 +17,7 @@ use leadgate_storage::{
 };
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.channel, m.collector_id, m.http_source_id, m.message_id,
-        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw,
+        m.external_number, m.outcome, m.reason, m.lead_id, m.received_at, m.raw_codec IS NOT NULL AS has_raw, m.mailbox_key,
         co.name AS collector_name, hs.name AS http_source_name
     FROM messages m
     LEFT JOIN collectors co ON co.id = m.collector_id
@@ -37,6 +37,7 @@ struct MessageRow {
     lead_id: Option<i64>,
     received_at: i64,
     has_raw: bool,
+    mailbox_key: Option<String>,
     collector_name: Option<String>,
     http_source_name: Option<String>,
 }
@@ -57,6 +58,7 @@ impl MessageRow {
             has_raw: self.has_raw,
             collector_id: self.collector_id,
             http_source_id: self.http_source_id,
+            mailbox_key: self.mailbox_key,
         })
     }
 }

@@ -566,6 +566,8 @@ pub struct MessageView {
     pub collector_id: Option<i64>,
     /// HTTP source id, for reprocessing with its settings.
     pub http_source_id: Option<i64>,
+    /// Where its collector found it (`UIDVALIDITY:UID` or the UIDL), for finding it there again.
+    pub mailbox_key: Option<String>,
 }
 
 /// The raw bytes of a ledger record.

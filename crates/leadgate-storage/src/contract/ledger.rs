@@ -388,6 +388,11 @@ pub async fn rejected_and_skipped_messages_are_recorded_with_their_reasons(s: &d
     );
     assert!(r.has_raw, "a rejected message is kept for reprocessing");
     assert_eq!(r.collector.as_deref(), Some("site"));
+    assert_eq!(
+        r.mailbox_key.as_deref(),
+        Some("1:r@shop"),
+        "where the collector found it, to find it there again"
+    );
     let k = some("skipped", ok("message", s.message(*k).await));
     assert_eq!(k.outcome, Outcome::Skipped);
     assert!(!k.has_raw, "a skipped message is not kept");
