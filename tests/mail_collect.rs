@@ -615,6 +615,13 @@ async fn a_wrong_password_on_one_collector_does_not_stop_the_next() {
         lines[1].starts_with("a-bad") && lines[1].contains("IMAP"),
         "{stdout}"
     );
+    // The server's own words, not the IMAP library's debug form of them.
+    assert!(
+        lines[1].contains(&format!(
+            "IMAP login as {bad_user:?} refused: [AUTHENTICATIONFAILED] Authentication failed."
+        )),
+        "{stdout}"
+    );
     assert!(
         lines[2].starts_with("b-good") && lines[2].split_whitespace().nth(1) == Some("1"),
         "{stdout}"

@@ -223,7 +223,7 @@ impl ImapSession {
             .map_err(|(error, _client)| match error {
                 RawError::No(message) => ImapError::Auth {
                     user: credentials.user.clone(),
-                    message,
+                    message: server_text(&message),
                 },
                 RawError::Validate(_) => ImapError::InvalidArgument {
                     step: "LOGIN",
@@ -998,7 +998,10 @@ fn map_error(step: &'static str, timeout: Duration, error: RawError) -> ImapErro
             }
         }
         RawError::Io(source) => ImapError::Io { step, source },
-        RawError::No(message) | RawError::Bad(message) => ImapError::Refused { step, message },
+        RawError::No(message) | RawError::Bad(message) => ImapError::Refused {
+            step,
+            message: server_text(&message),
+        },
         RawError::Validate(invalid) => ImapError::InvalidArgument {
             step,
             message: invalid.to_string(),
@@ -1087,6 +1090,30 @@ fn encode_folder(step: &'static str, folder: &str) -> Result<String, ImapError> 
     }
     flush(&mut pending, &mut out);
     Ok(out)
+}
+
+/// The server's own text of a `NO` or `BAD` answer. The IMAP library hands it over in Rust's debug form
+/// (`code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")`); the administrator reads what
+/// the server said. Any other form is kept as it is.
+fn server_text(answer: &str) -> String {
+    let info = answer
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"));
+    let Some(info) = info else {
+        return answer.to_owned();
+    };
+    let mut text = String::with_capacity(info.len());
+    let mut chars = info.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(escaped @ ('"' | '\\' | '\''))) => {
+                text.push(escaped);
+                chars.next();
+            }
+            _ => text.push(c),
+        }
+    }
+    text
 }
 
 #[cfg(test)]
