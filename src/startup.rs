@@ -213,10 +213,9 @@ impl Services {
     }
 }
 
-/// Applies the configuration file to the records it manages: upserts the calendars (the default calendar
-/// among them), HTTP sources and collectors it declares, marks them managed by the file, and retires those it
-/// managed and no longer declares (see [`Storage::manage_by_file`]). Records made in the web UI are left as
-/// they are.
+/// Applies the configuration file to the records it declares: upserts the calendars (the default calendar
+/// among them), HTTP sources and collectors. Records made in the web UI are left as they are; `serve` then
+/// retires what the file no longer declares ([`retire_undeclared`]).
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     warn_of_takeovers(storage, settings).await?;
     // The reports' daily counts, in the shop's days: rebuilt once when the zone is new to the database.
@@ -284,6 +283,14 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         let record = c.to_record(calendar_id(c.calendar.as_deref())?);
         storage.upsert_collector(&record).await?;
     }
+    Ok(())
+}
+
+/// Marks the records the configuration file declares as the file's, and retires those it managed and no
+/// longer declares (see [`Storage::manage_by_file`]). Only `serve` does this, at its start: a one-shot command
+/// (`collect`, `import`, `personal-data`, `users`) may run with another configuration, or with none, from
+/// cron or by hand beside the running instances, and must not take their sites' tokens or collectors away.
+async fn retire_undeclared(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     let declared = FileRecords {
         calendars: std::iter::once(settings.default_calendar.clone())
             .chain(settings.calendars.iter().map(|c| c.name.clone()))
@@ -458,6 +465,7 @@ impl Application {
             None => None,
         };
         let mut services = Services::open(settings).await?;
+        retire_undeclared(services.storage.as_ref(), &services.settings).await?;
         services.provision_accounts().await?;
         Ok(Self {
             listener,

@@ -251,6 +251,45 @@ async fn a_restart_applies_the_file_and_retires_what_it_no_longer_names() {
     assert!(r.contains(MARK) && r.contains("помечен на удаление"), "{r}");
 }
 
+/// A one-shot command run by hand or from cron with another configuration (here none) applies what it is given
+/// and retires nothing: the running server's sites keep their tokens and its collectors stay.
+#[tokio::test]
+async fn a_one_shot_command_without_the_file_retires_nothing_of_the_running_server() {
+    let app = start(tempfile::tempdir().unwrap(), with_file_records).await;
+    assert_eq!(intake(&app, "promo-token-for-tests", None).await, 201);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let payload = elsewhere.path().join("order.json");
+    std::fs::write(&payload, SEED_SAMPLE).unwrap();
+    for args in [
+        vec!["import", payload.to_str().unwrap()],
+        vec!["personal-data", "find", "--phone", "+79250000000"],
+    ] {
+        let mut command = common::cli::leadgate_process();
+        command
+            .current_dir(elsewhere.path())
+            .args(&args)
+            .envs(app.test_dir().cli_env());
+        let out = common::cli::output(command).await;
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            intake(&app, "promo-token-for-tests", None).await,
+            201,
+            "{args:?}: the site's token still works"
+        );
+    }
+    let collectors = storage(&app).await.collectors(true).await.unwrap();
+    assert!(
+        collectors
+            .iter()
+            .any(|c| c.name == "file-box" && !c.deleted),
+        "the server's collector stays: {collectors:?}"
+    );
+}
+
 #[tokio::test]
 async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     let app = start(tempfile::tempdir().unwrap(), with_file_records).await;
