@@ -231,3 +231,73 @@ async fn migrate_logs_the_migrations_it_applies() {
     assert!(again.status.success(), "{log}");
     assert!(!log.contains("migrations appl"), "{log}");
 }
+
+/// TLS to PostgreSQL, as libpq's URL options ask for it: `sslmode=require` encrypts, `verify-full` checks the
+/// server's certificate against `sslrootcert` and the host's name, and a certificate that does not fit is one
+/// clear error; `serve` stops on it rather than waiting for a database that will never answer.
+#[tokio::test]
+async fn tls_to_postgresql_is_verified_as_the_url_asks() {
+    let dir = TestDir::new_postgres().await;
+    let url = url::Url::parse(&dir.database_url()).unwrap();
+    let (ssl, cert) = {
+        use sqlx::Connection as _;
+        let mut db = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+        let settings: (String, String) =
+            sqlx::query_as("SELECT current_setting('ssl'), current_setting('ssl_cert_file')")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        settings
+    };
+    assert_eq!(
+        ssl, "on",
+        "the test server serves TLS (Debian's clusters do, with their snakeoil certificate for localhost)"
+    );
+    let with = |host: &str, options: &str| {
+        let mut url = url.clone();
+        url.set_host(Some(host)).unwrap();
+        url.set_query(Some(options));
+        url.to_string()
+    };
+    let leads_list = |url: String| {
+        let mut cmd = leadgate(&dir);
+        cmd.env("LEADGATE__DATABASE__URL", url)
+            .env("LEADGATE__DATABASE__DATA_DIR", dir.path().join("files"))
+            .args(["leads", "list"]);
+        cmd.output().unwrap()
+    };
+    for options in [
+        "sslmode=require".to_owned(),
+        format!("sslmode=verify-full&sslrootcert={cert}"),
+    ] {
+        let out = leads_list(with("localhost", &options));
+        assert!(out.status.success(), "{options}: {:?}", text(&out));
+    }
+
+    // The certificate is for "localhost", not for 127.0.0.1.
+    let wrong_name = with(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={cert}"),
+    );
+    let out = leads_list(wrong_name.clone());
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("127.0.0.1") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    let mut serve = leadgate(&dir);
+    serve
+        .env("LEADGATE__DATABASE__URL", wrong_name)
+        .env("LEADGATE__DATABASE__DATA_DIR", dir.path().join("files"))
+        .env("LEADGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .arg("serve")
+        .timeout(std::time::Duration::from_secs(60));
+    let out = serve.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "serve stops on a certificate that does not verify: {:?}",
+        text(&out)
+    );
+}

@@ -235,6 +235,16 @@ fn parse_url(url: &str) -> Result<(PgConnectOptions, Target)> {
         sqlx::Error::Configuration(cause) => Error::Url(cause.to_string()),
         other => Error::Url(other.to_string()),
     })?;
+    let asks_ssl = parsed.query_pairs().any(|(k, _)| k == "sslmode")
+        || std::env::var_os("PGSSLMODE").is_some();
+    let options = if asks_ssl || !is_loopback(options.get_host()) {
+        options
+    } else {
+        // libpq's default, `prefer`, would encrypt a loopback connection without verifying anything: it protects
+        // nothing there, and through the driver it costs most of the intake's throughput (its TLS socket sends
+        // without TCP_NODELAY, so statements wait out delayed ACKs). An explicit sslmode is followed as given.
+        options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
+    };
     let target = Target {
         host: options.get_host().to_owned(),
         port: options.get_port(),
@@ -244,6 +254,16 @@ fn parse_url(url: &str) -> Result<(PgConnectOptions, Target)> {
             .to_owned(),
     };
     Ok((options, target))
+}
+
+/// Whether a URL's host is this machine: `localhost`, a loopback address, or a Unix socket's directory.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl PgStorage {
@@ -314,7 +334,14 @@ impl PgStorage {
 
 /// The one error a failed first connection gives: where, and why in the server's words.
 fn connect_error(target: &Target, e: sqlx::Error) -> Error {
-    let transient = is_unavailable(&e);
+    // A certificate that does not verify (the TLS handshake's error comes as invalid data), or TLS the server
+    // does not offer, stays so however long one waits.
+    let refused_tls = match &e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+        _ => false,
+    };
+    let transient = is_unavailable(&e) && !refused_tls;
     let reason = match &e {
         sqlx::Error::Database(db) => db.message().to_owned(),
         sqlx::Error::Io(io) => io.to_string(),
@@ -493,6 +520,32 @@ fn page_of<T>(
 mod tests {
     use super::*;
     use leadgate_storage::search_keys;
+
+    /// libpq's default `prefer` for a server elsewhere; no TLS to this machine unless the URL asks for it.
+    #[test]
+    fn tls_is_left_out_on_loopback_unless_the_url_asks_for_it() {
+        use sqlx::postgres::PgSslMode;
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return; // the variable decides, as in libpq
+        }
+        let mode = |url: &str| parse_url(url).unwrap().0.get_ssl_mode();
+        for local in ["localhost", "127.0.0.1", "127.1.2.3", "[::1]"] {
+            let url = format!("postgres://shop@{local}/leads");
+            assert!(matches!(mode(&url), PgSslMode::Disable), "{url}");
+            assert!(
+                matches!(mode(&format!("{url}?sslmode=require")), PgSslMode::Require),
+                "{url}"
+            );
+        }
+        assert!(matches!(
+            mode("postgres://shop@db.example/leads"),
+            PgSslMode::Prefer
+        ));
+        assert!(matches!(
+            mode("postgres://shop@db.example/leads?sslmode=verify-full"),
+            PgSslMode::VerifyFull
+        ));
+    }
 
     #[test]
     fn a_url_is_read_without_repeating_its_password() {
