@@ -58,8 +58,9 @@ pub fn redacted(url: &str) -> String {
     parsed.to_string()
 }
 
-/// Opens (and migrates) the database at `url` for a copy or a backup. A SQLite file is made only for a
-/// copy's target: a source or a backup's database that does not exist is an error, not an empty database.
+/// Opens the database at `url` for a copy or a backup. A SQLite file is made only for a copy's target: a
+/// source or a backup's database that does not exist is an error, not an empty database. A PostgreSQL source
+/// is never migrated: it must be leadgate's database at this version.
 async fn open(url: &str, target: bool) -> anyhow::Result<Arc<dyn Movable>> {
     if url.starts_with("sqlite:") {
         let storage = if target {
@@ -71,9 +72,12 @@ async fn open(url: &str, target: bool) -> anyhow::Result<Arc<dyn Movable>> {
         return Ok(Arc::new(storage));
     }
     if is_postgres(url) {
-        let storage = PgTransfer::connect(url)
-            .await
-            .with_context(|| format!("opening {}", redacted(url)))?;
+        let storage = if target {
+            PgTransfer::connect(url).await
+        } else {
+            PgTransfer::connect_source(url).await
+        };
+        let storage = storage.with_context(|| format!("opening {}", redacted(url)))?;
         return Ok(Arc::new(storage));
     }
     anyhow::bail!(

@@ -430,3 +430,61 @@ fn a_source_file_that_does_not_exist_is_refused_and_nothing_is_made() {
     assert!(!missing.exists() && !missing.parent().unwrap().exists());
     assert!(!dir.path().join("leadgate.db").exists(), "no target made");
 }
+
+/// A PostgreSQL source is only read: one that is not leadgate's database at this version (a mistyped database
+/// name, an older or a newer leadgate's) is refused with a reason, and nothing is written to it, nor copied.
+#[tokio::test]
+async fn a_postgresql_source_that_is_not_this_versions_leadgate_database_is_refused_untouched() {
+    use sqlx::Connection as _;
+    let (url, _pg) = fresh_postgres().await;
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let newest: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    for (change, reason) in [
+        (
+            format!("DELETE FROM _sqlx_migrations WHERE version = {newest}"),
+            "run `leadgate migrate` on it first",
+        ),
+        (
+            format!(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES ({}, 'from the future', true, '\\x00', 0)",
+                newest + 1000
+            ),
+            "newer leadgate",
+        ),
+        (
+            "DROP TABLE _sqlx_migrations".to_owned(),
+            "holds no leadgate database",
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change.clone()))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        const TABLES: &str = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+        let before: i64 = sqlx::query_scalar(TABLES).fetch_one(&mut db).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let output = db_copy(&url, &sqlite_url(dir.path()));
+        assert_eq!(output.status.code(), Some(2), "{change}: {}", text(&output));
+        assert!(text(&output).contains(reason), "{change}: {}", text(&output));
+        assert!(!text(&output).contains(&password_of(&url)));
+        let after: i64 = sqlx::query_scalar(TABLES).fetch_one(&mut db).await.unwrap();
+        assert_eq!(after, before, "{change}: not migrated");
+        let reapplied: bool = sqlx::query_scalar(
+            "SELECT to_regclass('_sqlx_migrations') IS NOT NULL
+                AND EXISTS (SELECT FROM _sqlx_migrations WHERE version = $1)",
+        )
+        .bind(newest)
+        .fetch_one(&mut db)
+        .await
+        .unwrap_or(false);
+        assert!(!reapplied, "{change}: the source was migrated");
+        assert!(
+            !dir.path().join("leadgate.db").exists(),
+            "{change}: no target made"
+        );
+    }
+}

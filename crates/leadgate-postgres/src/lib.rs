@@ -154,6 +154,9 @@ pub enum Error {
     /// A unique name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The database is not leadgate's at this version (for what is read, never migrated).
+    #[error("{0}")]
+    Schema(String),
 }
 
 /// SQLSTATEs that mean the server cannot serve us right now: connection exceptions (class 08), the server
@@ -420,22 +423,56 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
 /// started together each say so; sqlx's lock lets one of them apply them.
 async fn migrate(conn: &mut PgConnection) -> Result<()> {
     let migrator = sqlx::migrate!("./migrations");
-    // A new database has no table of applied migrations yet: every migration is pending. Asked first, so that
-    // the server logs no error for the missing table.
-    let known: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(&mut *conn)
-        .await?;
-    let applied: Vec<i64> = if known {
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&mut *conn)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let applied = applied_migrations(conn).await?.unwrap_or_default();
     let all = migrator
         .iter()
         .map(|m| (m.version, m.description.to_string()));
     Ok(leadgate_storage::apply_migrations(all, &applied, migrator.run(conn)).await?)
+}
+
+/// The versions of the migrations applied to the database, or `None` when it has no table of them (a new
+/// database, or one leadgate never opened). Asked first, so that the server logs no error for the missing table.
+async fn applied_migrations(conn: &mut PgConnection) -> Result<Option<Vec<i64>>> {
+    let known: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !known {
+        return Ok(None);
+    }
+    Ok(Some(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut *conn)
+            .await?,
+    ))
+}
+
+/// Checks, without changing anything, that the database is leadgate's at this version: every embedded
+/// migration applied and no other. What is only read (the source of a copy) is never migrated.
+async fn ensure_current_schema(conn: &mut PgConnection, target: &Target) -> Result<()> {
+    let Some(mut applied) = applied_migrations(conn).await? else {
+        return Err(Error::Schema(format!(
+            "{target} holds no leadgate database (it has no table of leadgate's migrations)"
+        )));
+    };
+    applied.sort_unstable();
+    let embedded: Vec<i64> = sqlx::migrate!("./migrations")
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    if applied == embedded {
+        return Ok(());
+    }
+    let newer = applied.iter().any(|v| !embedded.contains(v));
+    Err(Error::Schema(if newer {
+        format!("{target} was written by a newer leadgate: copy it with that version")
+    } else {
+        format!(
+            "{target} is a leadgate database of an older version ({} of {} migrations applied): \
+             run `leadgate migrate` on it first",
+            applied.len(),
+            embedded.len()
+        )
+    }))
 }
 
 /// The options of the connection that applies the migrations: a statement of over a second is logged at

@@ -10,10 +10,10 @@
 //! fills for rows written without it (migration 0017); neither is listed, nor is the migration bookkeeping.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection as _;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row as _, Transaction};
 
 use crate::{PgStorage, Target};
@@ -68,12 +68,32 @@ impl PgTransfer {
         let storage = PgStorage::connect(url).await?;
         let target = storage.target().clone();
         storage.close().await;
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|_| StorageError::backend(format!("{target}: the URL is not valid")))?
-            .application_name("leadgate db copy");
+        Self::pool(url, target).await
+    }
+
+    /// Opens the database at `url` to be read whole (the source of a copy): never migrated, and refused unless
+    /// it is leadgate's at this version, so a mistyped URL naming another database is an error that changes
+    /// nothing there.
+    ///
+    /// # Errors
+    /// As [`PgTransfer::connect`], and an error naming the database when it is not leadgate's at this version.
+    pub async fn connect_source(url: &str) -> Result<Self> {
+        let (options, target) = crate::parse_url(url)?;
+        let mut first = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| crate::connect_error(&target, e))?;
+        let checked = crate::ensure_current_schema(&mut first, &target).await;
+        let _ = first.close().await;
+        checked?;
+        Self::pool(url, target).await
+    }
+
+    /// Two connections to the database at `url`, for the copy's reads or its load.
+    async fn pool(url: &str, target: Target) -> Result<Self> {
+        let (options, _) = crate::parse_url(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(2)
-            .connect_with(options)
+            .connect_with(options.application_name("leadgate db copy"))
             .await
             .map_err(|e| {
                 StorageError::Unavailable(format!("cannot connect to {target}: {e}").into())
