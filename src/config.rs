@@ -418,11 +418,7 @@ impl DatabaseSettings {
         let mut url = url::Url::parse(&self.url)
             .map_err(|e| ConfigError::Value(format!("database.url is not a valid URL: {e}")))?;
         if url.password().is_some() {
-            return Err(ConfigError::Value(
-                "database.url holds a password and database.password_env or password_file gives one too: \
-                 give it in one place"
-                    .into(),
-            ));
+            return Err(ConfigError::Value(PASSWORD_TWICE.into()));
         }
         url.set_password(Some(&password)).map_err(|()| {
             ConfigError::Value("database.url has no host to give the password for".into())
@@ -1201,6 +1197,11 @@ pub fn parse_cron(pattern: &str) -> Result<croner::Cron, croner::errors::CronErr
         .parse(pattern)
 }
 
+/// A PostgreSQL password given in the URL and by `password_env` or `password_file` too: refused, by every
+/// command and by `config check`.
+const PASSWORD_TWICE: &str = "database.url holds a password and database.password_env or password_file gives \
+                              one too: give it in one place";
+
 /// The smallest `limits.max_message_bytes` `config check` accepts: the header of a site's order alone.
 const MIN_MESSAGE_BYTES: usize = 1024;
 
@@ -1231,11 +1232,22 @@ impl Settings {
                         .to_owned(),
                 );
             }
-        } else if self.database.password_env.is_some() && self.database.password_file.is_some() {
-            problems.push(
-                "database.password_env and database.password_file are both set: give one"
-                    .to_owned(),
+        } else {
+            let (env, file) = (
+                self.database.password_env.is_some(),
+                self.database.password_file.is_some(),
             );
+            if env && file {
+                problems.push(
+                    "database.password_env and database.password_file are both set: give one"
+                        .to_owned(),
+                );
+            }
+            if (env || file)
+                && url::Url::parse(&self.database.url).is_ok_and(|u| u.password().is_some())
+            {
+                problems.push(PASSWORD_TWICE.to_owned());
+            }
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections: at least 1".to_owned());

@@ -197,6 +197,23 @@ async fn a_password_in_the_url_and_in_a_variable_is_refused_and_config_check_red
     assert!(check.status.success(), "{err}");
     assert!(out.contains(":***@"), "{out}");
     assert!(!out.contains(&password) && !err.contains(&password));
+
+    // What every command refuses, `config check` reports.
+    let password_file = dir.path().join("db.password");
+    std::fs::write(&password_file, "another\n").unwrap();
+    let check = leadgate(&dir)
+        .args(["config", "check"])
+        .envs(dir.cli_env())
+        .env("LEADGATE__DATABASE__PASSWORD_FILE", &password_file)
+        .output()
+        .unwrap();
+    let (out, err) = text(&check);
+    assert_eq!(check.status.code(), Some(1), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("give it in one place"),
+        "{out}{err}"
+    );
+    assert!(!out.contains(&password) && !err.contains(&password));
 }
 
 /// An upgrade's log says which migrations it applies and then how long they took (one that rewrites every lead
