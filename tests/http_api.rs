@@ -233,6 +233,34 @@ async fn an_oversized_body_is_413() {
     let error = assert_error(app.intake_json(&big).await, 413, "too_large").await;
     assert_eq!(error["error"]["details"]["limit"], 4096);
     assert_eq!(lead_count(&app).await, 0);
+    // Beyond four times the limit the body is not read at all.
+    let huge = format!(r#"{{"Описание": "{}"}}"#, "x".repeat(4 * 4096));
+    assert_error(app.intake_json(&huge).await, 413, "too_large").await;
+
+    // Both are in the ledger; the first keeps its bytes, and files its lead once the limit is raised.
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await["items"].clone();
+    let [unread, kept] = rejected.as_array().unwrap().as_slice() else {
+        panic!("two records: {rejected}");
+    };
+    assert!(!unread["has_raw"].as_bool().unwrap(), "{unread}");
+    assert!(
+        unread["reason"].as_str().unwrap().contains("not read"),
+        "{unread}"
+    );
+    assert_eq!(
+        app.raw(&kept["id"]).await.bytes().await.unwrap().as_ref(),
+        big.as_bytes()
+    );
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    let done: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", kept["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["outcome"], "imported", "{done}");
+    assert_eq!(lead_count(&app).await, 1);
 }
 
 #[tokio::test]
@@ -272,13 +300,37 @@ async fn an_idempotency_key_replays_the_first_result_and_refuses_another_body() 
     assert_eq!(replay.status().as_u16(), 200);
     let replay: Value = replay.json().await.unwrap();
     assert_eq!(replay, first);
-    assert_error(
-        send(r#"{"Телефон": "+79161234567"}"#).await.unwrap(),
-        409,
-        "idempotency_conflict",
-    )
-    .await;
+    let other = r#"{"Телефон": "+79161234567"}"#;
+    assert_error(send(other).await.unwrap(), 409, "idempotency_conflict").await;
     assert_eq!(lead_count(&app).await, 1);
+
+    // The other body is not filed, and not lost: it is kept, and reprocessing files it as a lead of its own.
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await;
+    let record = &rejected["items"][0];
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{rejected}"
+    );
+    assert_eq!(
+        app.raw(&record["id"]).await.bytes().await.unwrap().as_ref(),
+        other.as_bytes()
+    );
+    let done: Value = app
+        .post(&format!("/api/v1/messages/{}/reprocess", record["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["outcome"], "imported", "{done}");
+    assert_eq!(lead_count(&app).await, 2);
+    assert_eq!(
+        send(SEED_SAMPLE).await.unwrap().status().as_u16(),
+        200,
+        "the key still replays its first lead"
+    );
 }
 
 #[tokio::test]

@@ -103,11 +103,13 @@ async fn read_body(
     if !is_multipart && !is_json {
         return Err(ApiError::UnsupportedMediaType(content_type));
     }
-    // Multipart framing adds a little; the file inside is held to the limit below.
+    // A body over the limit is read up to four times the limit, so that it is recorded with its bytes (the
+    // parse rejects it by its size) and can be reprocessed once the limit is raised; a larger one is refused
+    // unread. Multipart framing adds a little; the file inside is held to the limit by the parse.
     let wire_limit = if is_multipart {
         limit + 64 * 1024
     } else {
-        limit
+        kept_limit(limit)
     };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
@@ -151,9 +153,6 @@ async fn read_body(
             .bytes()
             .await
             .map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
-        if data.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
         let body = Body_ {
             bytes: data,
             charset,
@@ -165,6 +164,11 @@ async fn read_body(
         fallback.get_or_insert(body);
     }
     fallback.ok_or_else(|| ApiError::BadRequest("the multipart body has no file part".to_owned()))
+}
+
+/// The most bytes of a JSON body read to keep it when it is over `limits.max_body_bytes`.
+fn kept_limit(limit: usize) -> usize {
+    limit.saturating_mul(4)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -232,24 +236,32 @@ async fn intake(
     let key = idempotency_key(&headers)?;
     // Receiving and checking the request has a limit; its commit, once queued, has none.
     let limit = Duration::from_secs(state.settings.server.intake_timeout_secs.max(1));
-    let (body, parsed) = tokio::time::timeout(limit, async {
+    let received = tokio::time::timeout(limit, async {
         let body = read_body(&state, &headers, request).await?;
         let parsed = parse(&state, &body).await?;
         Ok::<_, ApiError>((body, parsed))
     })
     .await
-    .map_err(|_| ApiError::RequestTimeout)??;
-    let ledger = LedgerEntry {
-        source: SourceRef::Http { id: source.id },
-        ledger_key: None,
-        mailbox_key: None,
-        message_id: None,
-        external_number: None,
-        received_at: Utc::now(),
-        raw: StoredRaw::new(body.bytes.to_vec()),
-        content_type: body.content_type.clone(),
-        content_hash: None,
+    .map_err(|_| ApiError::RequestTimeout)?;
+    let (body, parsed) = match received {
+        Ok(received) => received,
+        Err(too_large @ ApiError::PayloadTooLarge { .. }) => {
+            // Too large to read: recorded without its bytes, so that the ledger still shows it.
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json");
+            let limit = state.settings.limits.max_body_bytes;
+            let reason = format!(
+                "the body is over {} bytes, four times limits.max_body_bytes ({limit}): not read, not kept",
+                kept_limit(limit)
+            );
+            reject(&state, entry(&source, Bytes::new(), content_type), reason).await?;
+            return Err(too_large);
+        }
+        Err(e) => return Err(e),
     };
+    let ledger = entry(&source, body.bytes.clone(), &body.content_type);
     if let Some(field) = crate::app::ratelimit::honeypot(&state.settings, &source.name)
         && fills_honeypot(&body, field)
     {
@@ -258,15 +270,7 @@ async fn intake(
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(rejection) => {
-            let submission = Submission {
-                ledger,
-                disposition: Disposition::Rejected {
-                    reason: rejection.to_string(),
-                },
-                idempotency: None,
-            };
-            commit(&state, submission).await?;
-            metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "rejected").increment(1);
+            reject(&state, ledger, rejection.to_string()).await?;
             return Err(rejection.into());
         }
     };
@@ -328,11 +332,46 @@ async fn intake(
             )
                 .into_response())
         }
-        SubmitOutcome::IdempotencyConflict => Err(ApiError::IdempotencyConflict),
+        SubmitOutcome::IdempotencyConflict => {
+            // Not filed, but not lost: the other body is kept, to be reprocessed as a lead of its own.
+            let reason = "Idempotency-Key was used before with another body: not filed (reprocessing files \
+                          it as a new lead)";
+            let ledger = entry(&source, body.bytes.clone(), &body.content_type);
+            reject(&state, ledger, reason.to_owned()).await?;
+            Err(ApiError::IdempotencyConflict)
+        }
         other => Err(ApiError::Internal(anyhow::anyhow!(
             "unexpected outcome for an HTTP submission: {other:?}"
         ))),
     }
+}
+
+/// The ledger record of a request body from `source`.
+fn entry(source: &HttpSourceRecord, bytes: Bytes, content_type: &str) -> LedgerEntry {
+    LedgerEntry {
+        source: SourceRef::Http { id: source.id },
+        ledger_key: None,
+        mailbox_key: None,
+        message_id: None,
+        external_number: None,
+        received_at: Utc::now(),
+        raw: StoredRaw::new(bytes.into()),
+        content_type: content_type.to_owned(),
+        content_hash: None,
+    }
+}
+
+/// Records a body as rejected, with its reason.
+async fn reject(state: &AppState, ledger: LedgerEntry, reason: String) -> Result<(), ApiError> {
+    let submission = Submission {
+        ledger,
+        disposition: Disposition::Rejected { reason },
+        idempotency: None,
+    };
+    commit(state, submission).await?;
+    metrics::counter!("leadgate_intake_total", "channel" => "http", "outcome" => "rejected")
+        .increment(1);
+    Ok(())
 }
 
 /// Takes the request out of the source's rate limits (per client address and in total).
