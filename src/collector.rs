@@ -283,6 +283,14 @@ async fn download_from_pop3(
     downloaded
 }
 
+/// Completes once any of the locks is lost.
+async fn any_lost(locks: &[&JobLock]) {
+    if locks.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(locks.iter().map(|lock| Box::pin(lock.lost()))).await;
+}
+
 /// The login and password: from the collector's variable or file when it names one, else the password
 /// typed in the UI, opened only for the server and login it was typed for.
 pub(crate) async fn credentials(
@@ -362,12 +370,13 @@ pub async fn test_connection(
     .await
 }
 
-/// Runs one collector once, records the run, and returns its counts and error.
+/// Runs one collector once, records the run, and returns its counts and error. The run stops, recorded as
+/// such, when any of the locks it runs under is lost: another process may take them and run it.
 #[instrument(skip_all, fields(collector = %collector.name))]
 pub async fn run(
     env: &CollectorEnv,
     collector: &CollectorRecord,
-    lock: &JobLock,
+    locks: &[&JobLock],
 ) -> (RunCounts, Option<String>) {
     let run_id = match env.storage.start_run(collector.id).await {
         Ok(id) => Some(id),
@@ -389,7 +398,7 @@ pub async fn run(
                 after: env.run_deadline,
             }))
         }
-        () = lock.lost() => Err(CollectorError::LockLost),
+        () = any_lost(locks) => Err(CollectorError::LockLost),
     };
     let error = result.err().map(|e| crate::telemetry::error_chain(&e));
     match &error {

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TestApp;
-use common::backend::end_lock_sessions;
+use common::backend::{end_lock_session_of, end_lock_sessions};
 use leadgate::config::CollectorConfig;
 use leadgate_domain::collector::{Protocol, TlsMode};
 use leadgate_postgres::PgStorage;
@@ -114,17 +114,13 @@ async fn a_job_lock_whose_session_the_server_ends_says_it_is_lost() {
     conn.close().await.unwrap();
 }
 
-/// A collector's run whose job locks the server drops while it runs stops and records why, rather than go on
-/// beside a run of the same collector that another instance may now start. Here the run waits on a mail
-/// server that accepted its connection and never answers, far longer than the test waits.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
-    if !common::postgres_only("the job lock is a database session's on PostgreSQL only") {
-        return;
-    }
+/// A served app with one collector, "silent", whose IMAP server accepts connections and never answers: its
+/// runs wait far longer than a test does, until something stops them. Only "run now" reaches it.
+async fn app_with_a_silent_collector() -> (TestApp, tokio::task::JoinHandle<()>, tempfile::TempDir)
+{
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = silent.local_addr().unwrap().port();
-    let _server = tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         let mut connections = Vec::new();
         while let Ok((connection, _)) = silent.accept().await {
             connections.push(connection);
@@ -136,7 +132,7 @@ async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
     let app = TestApp::spawn_with(move |s| {
         s.schedule.mail_collector.enabled = false;
         s.limits.mail_timeout_secs = 600;
-        // Only the "run now" below reaches the silent server (no IMAP IDLE connection of its own).
+        // No IMAP IDLE connection of its own.
         s.collectors = vec![CollectorConfig {
             tls: TlsMode::None,
             push: false,
@@ -145,9 +141,25 @@ async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
         }];
     })
     .await;
+    (app, server, secrets)
+}
+
+/// "Run now" of the silent collector: the 202's body.
+async fn run_now(app: &TestApp) -> serde_json::Value {
     let started = app.post("/api/v1/collectors/silent/run").await;
     assert_eq!(started.status().as_u16(), 202);
-    let started: serde_json::Value = started.json().await.unwrap();
+    started.json().await.unwrap()
+}
+
+/// A collector's run whose job locks the server drops while it runs stops and records why, rather than go on
+/// beside a run of the same collector that another instance may now start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
+    if !common::postgres_only("the job lock is a database session's on PostgreSQL only") {
+        return;
+    }
+    let (app, _server, _secrets) = app_with_a_silent_collector().await;
+    let started = run_now(&app).await;
 
     // The server ends every session holding an advisory lock, again and again until the run has finished: the
     // run's locks (the job's and its collector's) are taken a moment after the 202, and the serving instance
@@ -168,4 +180,56 @@ async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
         "{run}"
     );
     ending.abort();
+}
+
+/// Losing the whole job's lock stops the run as losing its collector's does: another instance may take the
+/// job's lock and start the job at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stops_when_only_the_jobs_lock_is_lost() {
+    if !common::postgres_only("the job lock is a database session's on PostgreSQL only") {
+        return;
+    }
+    let (app, _server, _secrets) = app_with_a_silent_collector().await;
+    let started = run_now(&app).await;
+    let mut conn = PgConnection::connect(&app.database_url()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !end_lock_session_of(&mut conn, "job:mail_collector").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never took the job's lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run = app.finished_run("silent", &started).await;
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("job lock was lost")),
+        "{run}"
+    );
+    conn.close().await.unwrap();
+}
+
+/// A "run now" that finds the collector run by another process (here the test holds the collector's lock, as
+/// a process whose job lock was lost still does) is not dropped in silence: its run is recorded, with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_now_of_a_collector_another_process_runs_is_recorded_with_why() {
+    if !common::postgres_only("the job lock is a database session's on PostgreSQL only") {
+        return;
+    }
+    let (app, _server, _secrets) = app_with_a_silent_collector().await;
+    let list = app.get("/api/v1/collectors").await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let other = PgStorage::connect(&app.database_url()).await.unwrap();
+    let _held = other
+        .try_lock_job(&format!("collector_{id}"))
+        .await
+        .unwrap()
+        .expect("the collector's lock is free");
+    let started = run_now(&app).await;
+    let run = app.finished_run("silent", &started).await;
+    assert_eq!(
+        run["error"], "another leadgate process is running this collector",
+        "{run}"
+    );
 }

@@ -70,7 +70,7 @@ pub struct MailCollectorJob {
 /// A run that may go: this process's run guard and the job's lock are held, the collectors chosen.
 struct PreparedRun {
     _running: OwnedMutexGuard<()>,
-    _lock: JobLock,
+    lock: JobLock,
     collectors: Vec<CollectorRecord>,
 }
 
@@ -108,8 +108,13 @@ impl MailCollectorJob {
     }
 
     /// Runs one collector under its lock: its mutex in this process, and across processes its job lock in
-    /// storage. `None` when another process is running it.
-    async fn run_locked(&self, c: &CollectorRecord) -> Option<(RunCounts, Option<String>)> {
+    /// storage; the run also stops if `job` (the whole job's lock, when the run is the job's) is lost. `None`
+    /// when another process is running it.
+    async fn run_locked(
+        &self,
+        c: &CollectorRecord,
+        job: Option<&JobLock>,
+    ) -> Option<(RunCounts, Option<String>)> {
         let mutex = self.collector_mutex(c.id);
         let _running = mutex.lock().await;
         let lock = match self.env.storage.try_lock_job(&collector_lock(c.id)).await {
@@ -119,7 +124,27 @@ impl MailCollectorJob {
         };
         let span = info_span!("collector", name = %c.name, id = c.id);
         // A run whose lock is lost stops: another process may take the lock and run this collector.
-        Some(collector::run(&self.env, c, &lock).instrument(span).await)
+        let locks: Vec<&JobLock> = std::iter::once(&lock).chain(job).collect();
+        Some(collector::run(&self.env, c, &locks).instrument(span).await)
+    }
+
+    /// Records a run of the job that found the collector run by another process (whose job lock was lost, or
+    /// a pushed run), so that the run asked for, "run now" too, shows in the collector's runs with why it did
+    /// not happen.
+    async fn record_busy(&self, c: &CollectorRecord) -> (RunCounts, Option<String>) {
+        let error = "another leadgate process is running this collector".to_owned();
+        let counts = RunCounts::default();
+        let recorded = async {
+            let run = self.env.storage.start_run(c.id).await?;
+            self.env
+                .storage
+                .finish_run(run, &counts, Some(&error))
+                .await
+        };
+        if let Err(e) = recorded.await {
+            warn!(collector = %c.name, error = %e, "cannot record a run that did not happen");
+        }
+        (counts, Some(error))
     }
 
     /// Runs one collector because its server announced new mail (IMAP IDLE): the same run as a scheduled
@@ -135,7 +160,7 @@ impl MailCollectorJob {
                     return;
                 }
             };
-            if self.run_locked(&c).await.is_some() {
+            if self.run_locked(&c, None).await.is_some() {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -220,7 +245,7 @@ impl MailCollectorJob {
             .ok_or(JobError::LockedElsewhere)?;
         Ok(PreparedRun {
             _running: running,
-            _lock: lock,
+            lock,
             collectors,
         })
     }
@@ -228,12 +253,10 @@ impl MailCollectorJob {
     async fn run_prepared(&self, run: PreparedRun) -> Vec<CollectorSummary> {
         let mut summaries = Vec::with_capacity(run.collectors.len());
         for c in &run.collectors {
-            let (counts, error) = self.run_locked(c).await.unwrap_or_else(|| {
-                (
-                    RunCounts::default(),
-                    Some("another leadgate process is running this collector".to_owned()),
-                )
-            });
+            let (counts, error) = match self.run_locked(c, Some(&run.lock)).await {
+                Some(done) => done,
+                None => self.record_busy(c).await,
+            };
             summaries.push(CollectorSummary {
                 collector: c.name.clone(),
                 counts,

@@ -325,6 +325,26 @@ pub async fn end_lock_sessions(conn: &mut sqlx::PgConnection) -> usize {
     ended.into_iter().filter(|ended| *ended).count()
 }
 
+/// Ends the session holding leadgate's advisory lock named `name` in the test's database (its key as every
+/// instance derives it: the first eight bytes of SHA-256 of `leadgate:NAME`; a job lock's name is `job:JOB`),
+/// and says whether one held it.
+pub async fn end_lock_session_of(conn: &mut sqlx::PgConnection, name: &str) -> bool {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("leadgate:{name}").as_bytes());
+    let key = i64::from_be_bytes(digest[..8].try_into().unwrap());
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((classid::bigint << 32) | objid::bigint) = $1",
+    )
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    ended.contains(&true)
+}
+
 /// The ledger entry of `body` received just now from the HTTP source `source`, as the intake records a post.
 pub fn http_ledger_entry(source: i64, body: &str) -> leadgate_storage::LedgerEntry {
     leadgate_storage::LedgerEntry {
