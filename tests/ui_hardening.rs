@@ -350,6 +350,29 @@ async fn phone_and_mail_links_on_a_counterparty_page_carry_only_plausible_values
     assert!(!page.contains("mailto:buyer"), "{page}");
 }
 
+/// A phone leadgate could not read, written with an extension or as two numbers, is shown as sent with no
+/// `tel:` link: joining its digits would dial a number nobody gave.
+#[tokio::test]
+async fn a_phone_with_an_extension_or_two_numbers_gets_no_link_that_dials_their_digits_joined() {
+    let app = app_with_admin().await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for phone in [
+        "+7 (916) 123-45-67 доб. 12",
+        "+79161234567, 8 (495) 765-43-21",
+    ] {
+        let lead = post_lead(&app, json!({"Тема": "Звонок", "Телефон": phone})).await;
+        let (status, page) = get(&app, &c, &format!("/leads/{}", lead["id"])).await;
+        assert_eq!(status, 200);
+        assert!(page.contains(phone), "{phone}: {page}");
+        assert!(
+            !page.contains("tel:+7916123456712") && !page.contains("tel:+7916123456784957654321"),
+            "{phone}: {page}"
+        );
+        let (_, inbox) = get(&app, &c, "/inbox").await;
+        assert!(!inbox.contains("tel:+79161234567"), "{phone}: {inbox}");
+    }
+}
+
 /// `count` leads dated `days_ago` days back in the default calendar, in one transaction, as an import would.
 async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
     let date = (Utc::now() - Duration::days(days_ago)).format("%d.%m.%Y 10:00:00");

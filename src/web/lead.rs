@@ -453,16 +453,27 @@ impl History {
     }
 }
 
-/// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent.
+/// `tel:` target: the E.164 form, else the digits (and a leading +) of what was sent when that is one
+/// number written with the usual separators, 5 to 15 digits. What else was sent (an extension, "доб. 12",
+/// or two numbers) gets no link: joining its digits would dial a wrong number.
 pub fn tel_href(e164: Option<&str>, raw: Option<&str>) -> Option<String> {
     let number: String = match e164 {
         Some(n) => n.to_owned(),
-        None => raw?
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '+')
-            .collect(),
+        None => {
+            let raw = raw?.trim();
+            if !raw
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            {
+                return None;
+            }
+            raw.chars()
+                .filter(|c| c.is_ascii_digit() || *c == '+')
+                .collect()
+        }
     };
-    (number.chars().filter(char::is_ascii_digit).count() >= 5).then(|| format!("tel:{number}"))
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    (5..=15).contains(&digits).then(|| format!("tel:{number}"))
 }
 
 /// `mailto:` target, only for something shaped like an address (no spaces, one @, no URL syntax).
@@ -1015,6 +1026,13 @@ mod tests {
             Some("tel:89161234567")
         );
         assert_eq!(tel_href(None, Some("call me")), None);
+        // An extension or a second number: no link that would dial all the digits as one number.
+        assert_eq!(tel_href(None, Some("+7 (916) 123-45-67 доб. 12")), None);
+        assert_eq!(
+            tel_href(None, Some("+79161234567, 8 (495) 765-43-21")),
+            None
+        );
+        assert_eq!(tel_href(None, Some("1234567890123456")), None);
         assert_eq!(
             mailto_href(Some("a@b.ru")).as_deref(),
             Some("mailto:a@b.ru")
