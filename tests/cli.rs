@@ -204,6 +204,41 @@ fn import_files_leads_into_the_embedded_database_once() {
     }
 }
 
+/// A website's text with terminal control sequences (colours, a window title, a bell, a carriage return that
+/// overwrites the line) is printed by the CLI with those characters escaped, never sent to the terminal.
+#[test]
+fn the_cli_prints_a_websites_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hostile.json");
+    std::fs::write(
+        &file,
+        r#"{"Тема": "esc \u001b[31mRED\u001b[0m \u001b]0;pwned\u0007 bell",
+            "КонтактноеЛицо": "a\rOVERWRITE", "Телефон": "+79160707070"}"#,
+    )
+    .unwrap();
+    assert_exit(
+        &leadgate(dir.path())
+            .arg("import")
+            .arg(&file)
+            .output()
+            .unwrap(),
+        0,
+    );
+    for args in [&["leads", "list"][..], &["leads", "show", "1"][..]] {
+        let output = leadgate(dir.path()).args(args).output().unwrap();
+        assert_exit(&output, 0);
+        let out = stdout(&output);
+        assert!(
+            !output
+                .stdout
+                .iter()
+                .any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+            "{args:?}: {out:?}"
+        );
+        assert!(out.contains("esc \\u{1b}[31mRED"), "{args:?}: {out}");
+    }
+}
+
 #[test]
 fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
     let dir = tempfile::tempdir().unwrap();
