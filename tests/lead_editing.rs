@@ -926,6 +926,43 @@ fn hidden(page: &str, name: &str) -> String {
 
 /// A correction form opened before a colleague's correction writes only what its manager changed, and one
 /// that changes the very field the colleague changed is refused: no correction is undone unseen.
+/// The correction form takes a description as long as its field allows (20,000 letters, Cyrillic, sent as
+/// edited and as it was shown): the form is not refused as too large.
+#[tokio::test]
+async fn the_correction_form_saves_a_description_as_long_as_its_field_allows() {
+    let w = world().await;
+    let app = &w.app;
+    let long = "Д".repeat(20_000);
+    let id = post_lead(
+        app,
+        json!({"Тема": "Баннер", "Телефон": "+7 916 000-11-11", "Описание": long}),
+    )
+    .await;
+    let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
+    let csrf = session_csrf(app, &m1).await;
+    let (_, page) = get(app, &m1, &format!("/leads/{id}")).await;
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf),
+        ("subject".into(), "Баннер".into()),
+        ("description".into(), long.clone()),
+        ("person".into(), String::new()),
+        ("phone".into(), "+7 916 000-22-22".into()),
+        ("email".into(), String::new()),
+        ("inn".into(), String::new()),
+    ];
+    for f in ["subject", "description", "person", "phone", "email", "inn"] {
+        form.push((format!("was_{f}"), hidden(&page, &format!("was_{f}"))));
+    }
+    let r = post_form(app, &m1, &format!("/leads/{id}/edit"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 303);
+    let lead = lead_json(app, &w.m1_token, id).await;
+    assert_eq!(lead["contact"]["phone_e164"], "+79160002222");
+    assert_eq!(
+        lead["description"].as_str().unwrap().chars().count(),
+        20_000
+    );
+}
+
 #[tokio::test]
 async fn a_stale_correction_form_never_undoes_a_colleagues_change() {
     let w = world().await;

@@ -32,8 +32,10 @@ pub const SESSION_DAYS: i64 = 14;
 /// How stale a session's "last seen" may get before a request records it again: the idle timeout is
 /// this much coarse, and a busy session costs one write per interval, not one per request.
 const TOUCH_EVERY_MINUTES: i64 = 5;
-/// The largest form body the UI accepts.
-const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The largest form body the UI accepts: the lead's correction form at its fields' lengths, its description of
+/// 20,000 Cyrillic letters sent twice (as edited and as it was shown) at six bytes a letter once
+/// percent-encoded, and room for the rest.
+const MAX_FORM_BYTES: usize = 512 * 1024;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
