@@ -32,11 +32,15 @@ pub const MAX_LINES: usize = 1000;
 /// array would grow forty-fold into a tree; this bounds the tree. A thousand-line order holds some 30,000.
 pub const MAX_JSON_VALUES: usize = 100_000;
 
-/// The deepest the JSON of a payload may nest (serde_json's own limit, checked before any value is built).
-const MAX_JSON_DEPTH: usize = 128;
+/// The deepest the JSON of a payload may nest, the outer object counted (serde_json's own limit, which takes
+/// 127 levels: checked here before any value is built, so that this check, not the parser, decides).
+const MAX_JSON_DEPTH: usize = 127;
 
-/// The most warnings kept for one payload; past it, one last warning says that more were left out.
+/// The most warnings kept for one payload; past it, the last one kept says that more were left out.
 pub const MAX_WARNINGS: usize = 200;
+
+/// What the last warning kept says when more were left out.
+const LEFT_OUT: &str = "; further warnings were left out";
 
 /// The longest quotation of an original value in a warning message, in characters.
 const MAX_QUOTE: usize = 100;
@@ -534,7 +538,7 @@ fn is_filled_in(value: &Value) -> bool {
 
 /// Turns serde_json's error into ours, telling the nesting limit apart.
 /// Checks, without building anything, that parsing `text` builds a bounded tree: at most
-/// [`MAX_JSON_VALUES`] values, nesting at most 128 deep. Text that is not JSON passes (the parser reports it).
+/// [`MAX_JSON_VALUES`] values, nesting at most [`MAX_JSON_DEPTH`] deep. Text that is not JSON passes (the parser reports it).
 ///
 /// # Errors
 ///
@@ -614,17 +618,13 @@ struct Reader {
 
 impl Reader {
     fn warn(&mut self, code: WarningCode, field: impl Display, message: String) {
-        match self.warnings.len() {
-            n if n < MAX_WARNINGS => {
-                self.warnings
-                    .push(Warning::new(code, field.to_string(), message))
-            }
-            MAX_WARNINGS => self.warnings.push(Warning::new(
-                code,
-                field.to_string(),
-                format!("{message}; further warnings were left out"),
-            )),
-            _ => {}
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings
+                .push(Warning::new(code, field.to_string(), message));
+        } else if let Some(last) = self.warnings.last_mut()
+            && !last.message.ends_with(LEFT_OUT)
+        {
+            last.message.push_str(LEFT_OUT);
         }
     }
 
@@ -1263,6 +1263,19 @@ mod tests {
         let err = Payload::from_json(&deep, MOSCOW).unwrap_err();
         assert_eq!(err, PayloadError::TooDeep);
         assert_eq!(err.code(), "too_deep");
+        // The documented bound exactly: the outer object and 126 arrays are read, one more array is not.
+        let nested = |arrays: usize| {
+            format!(
+                "{{\"Телефон\": \"+79161234567\", \"x\": {}{}}}",
+                "[".repeat(arrays),
+                "]".repeat(arrays)
+            )
+        };
+        assert!(Payload::from_json(&nested(MAX_JSON_DEPTH - 1), MOSCOW).is_ok());
+        assert_eq!(
+            Payload::from_json(&nested(MAX_JSON_DEPTH), MOSCOW).unwrap_err(),
+            PayloadError::TooDeep
+        );
     }
 
     #[test]
@@ -1822,8 +1835,18 @@ mod tests {
             object.insert(format!("Поле{i}"), json!(i));
         }
         let p = read(Value::Object(object));
-        assert_eq!(p.warnings.len(), MAX_WARNINGS + 1);
-        assert!(p.warnings[MAX_WARNINGS].message.contains("left out"));
+        assert_eq!(p.warnings.len(), MAX_WARNINGS);
+        assert!(p.warnings[MAX_WARNINGS - 1].message.contains("left out"));
+        assert!(!p.warnings[MAX_WARNINGS - 2].message.contains("left out"));
+        // Exactly as many as are kept: none is said to be left out.
+        let mut object = Map::new();
+        object.insert("КонтактноеЛицо".into(), json!("Иван"));
+        for i in 0..MAX_WARNINGS {
+            object.insert(format!("Поле{i}"), json!(i));
+        }
+        let p = read(Value::Object(object));
+        assert_eq!(p.warnings.len(), MAX_WARNINGS);
+        assert!(!p.warnings.iter().any(|w| w.message.contains("left out")));
     }
 
     #[test]
