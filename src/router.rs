@@ -24,7 +24,7 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
     let cors = http::cors(&state);
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs.max(1));
     let request_id = HeaderName::from_static("x-request-id");
-    http::routes(metrics_access)
+    http::routes(metrics_access, web::api_doc())
         .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(http::method_not_allowed_body))

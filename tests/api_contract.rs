@@ -317,3 +317,56 @@ async fn an_oversized_body_is_a_documented_413_on_every_route_that_takes_one() {
         "{limit}"
     );
 }
+
+/// The calendar feed, the one route under `/api/v1` that the UI serves, is in the document with what it
+/// answers: its key instead of a token, iCalendar on success, and the JSON error body otherwise.
+#[tokio::test]
+async fn the_calendar_feed_is_documented_as_it_answers() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let path = "/api/v1/calendars/{id}/events.ics";
+    let mut statuses = documented(&doc, path, "get");
+    statuses.sort();
+    assert_eq!(statuses, ["200", "400", "401", "403", "404"]);
+    let operation = &doc["paths"][path]["get"];
+    assert!(
+        operation["responses"]["200"]["content"]["text/calendar"].is_object(),
+        "{operation}"
+    );
+    assert_eq!(
+        operation["security"],
+        serde_json::json!([{}]),
+        "{operation}"
+    );
+    assert!(
+        operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "key" && p["in"] == "query"),
+        "{operation}"
+    );
+    let get = |url: String| app.client.get(url).send();
+    assert_json_error(
+        get(format!(
+            "{}/api/v1/calendars/1/events.ics?key=wrong",
+            app.base
+        ))
+        .await
+        .unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_json_error(
+        get(format!(
+            "{}/api/v1/calendars/x/events.ics?key=wrong",
+            app.base
+        ))
+        .await
+        .unwrap(),
+        400,
+        "bad_request",
+    )
+    .await;
+}

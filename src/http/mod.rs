@@ -123,10 +123,14 @@ pub fn metrics_router(access: MetricsAccess) -> Router {
     Router::new().route("/metrics", get(metrics).with_state(access))
 }
 
-/// The API's routes with their OpenAPI document, the health checks and, when `metrics_access` is given,
-/// `/metrics` (it is not when metrics have a listen address of their own). Every route under `/api` needs a
+/// The API's routes with their OpenAPI document (with `served_elsewhere`: the operations under `/api` that the
+/// UI serves), the health checks and, when `metrics_access` is given, `/metrics` (it is not when metrics have
+/// a listen address of their own). Every route under `/api` needs a
 /// bearer token. [`crate::router`] merges these with the UI's and adds the middleware around both.
-pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
+pub fn routes(
+    metrics_access: Option<MetricsAccess>,
+    served_elsewhere: utoipa::openapi::OpenApi,
+) -> Router<AppState> {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(intake::routes())
         .merge(read::routes())
@@ -141,6 +145,8 @@ pub fn routes(metrics_access: Option<MetricsAccess>) -> Router<AppState> {
         // Public: added after the bearer layer, which covers only the routes above.
         .merge(format::routes())
         .split_for_parts();
+    // The routes under /api that the UI serves (the calendar feed) are in the document too.
+    openapi.merge(served_elsewhere);
     // Once the routes are in the document: it describes every operation.
     utoipa::Modify::modify(&BodyLimit, &mut openapi);
     let openapi = Arc::new(openapi);

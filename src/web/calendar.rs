@@ -15,6 +15,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +27,7 @@ use tracing::instrument;
 use super::fmt::{self, LeadRow};
 use super::session::{self, Viewer, visible_calendars};
 use super::{Layout, ics, timezone};
+use crate::app::error::ErrorBody;
 use crate::app::{ApiError, AppState};
 use crate::tokens;
 use leadgate_domain::lead::LeadStatus;
@@ -323,8 +325,10 @@ fn follow_up_title(f: &FollowUpView) -> String {
 }
 
 /// `?key=` of the feed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// The user's calendar feed key, from their account page (it stands for the user: no bearer token).
     key: Option<String>,
 }
 
@@ -405,14 +409,30 @@ fn origin(headers: &HeaderMap) -> Option<String> {
     plain.then(|| format!("{scheme}://{host}"))
 }
 
-/// `GET /api/v1/calendars/{id}/events.ics?key=…`.
-#[instrument(skip_all, fields(calendar = id))]
+/// The calendar as an iCalendar feed for a phone or Outlook, which cannot sign in: its leads of the last
+/// 90 days and later, and the key's user's follow-ups on them. The key in the URL stands for the user.
+#[utoipa::path(
+    get, path = "/api/v1/calendars/{id}/events.ics", tag = "calendars",
+    params(("id" = i64, Path, description = "The calendar"), FeedQuery),
+    responses(
+        (status = 200, description = "The feed (RFC 5545)", content_type = "text/calendar", body = String),
+        (status = 400, description = "Malformed id or query", body = ErrorBody),
+        (status = 401, description = "No key, or not a user's key", body = ErrorBody),
+        (status = 403, description = "A calendar the key's user may not see", body = ErrorBody),
+        (status = 404, description = "No such calendar", body = ErrorBody),
+    ),
+    security(())
+)]
+#[instrument(skip_all, fields(calendar))]
 pub async fn feed(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Query(q): Query<FeedQuery>,
+    id: Result<Path<i64>, PathRejection>,
+    q: Result<Query<FeedQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    tracing::Span::current().record("calendar", id);
     let key = q
         .key
         .filter(|k| !k.is_empty())

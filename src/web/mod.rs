@@ -56,6 +56,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
      object-src 'none'";
 
+/// Where the calendar feed is served: under the API's prefix, though the UI serves it (it is the calendar
+/// page's, for clients that cannot sign in).
+const FEED_PATH: &str = "/api/v1/calendars/{id}/events.ics";
+
+/// The OpenAPI description of the one API route the UI serves, the calendar feed, for the API's document.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(calendar::feed))]
+    struct FeedDoc;
+    <FeedDoc as utoipa::OpenApi>::openapi()
+}
+
 /// Every route of the UI and the calendar feed, with the UI's security headers; [`crate::router`] merges it
 /// with the API's.
 pub fn routes() -> Router<AppState> {
@@ -191,7 +203,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/app.css", get(assets::css))
         .route("/static/app.js", get(assets::js))
         .route("/static/calendars.css", get(assets::calendar_colours))
-        .route("/api/v1/calendars/{id}/events.ics", get(calendar::feed));
+        .route(FEED_PATH, get(calendar::feed));
     pages
         .merge(public)
         .layer(SetResponseHeaderLayer::overriding(
