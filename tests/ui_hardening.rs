@@ -373,6 +373,40 @@ async fn a_phone_with_an_extension_or_two_numbers_gets_no_link_that_dials_their_
     }
 }
 
+/// A name with a right-to-left override (U+202E) would reverse what the page shows after it (the INN, the
+/// phone): the override is not kept, from the intake or from a comment; the rest of the text is.
+#[tokio::test]
+async fn bidirectional_overrides_are_not_kept_in_a_leads_fields_or_comments() {
+    let app = app_with_admin().await;
+    let lead = post_lead(
+        &app,
+        json!({"КонтактноеЛицо": "Иван \u{202e}live\u{2066}", "Телефон": "+79164040404",
+               "Тема": "Баннер \u{202d}2×1"}),
+    )
+    .await;
+    let stored = app.get(&format!("/api/v1/leads/{}", lead["id"])).await;
+    assert_eq!(stored["contact"]["person"], "Иван live", "{stored}");
+    assert_eq!(stored["subject"], "Баннер 2×1", "{stored}");
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/leads/{}/comments", lead["id"]),
+        &[
+            ("csrf", csrf.as_str()),
+            ("body", "Перезвонить \u{202e}завтра"),
+        ],
+    )
+    .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let (_, page) = get(&app, &c, &format!("/leads/{}", lead["id"])).await;
+    assert!(page.contains("Перезвонить завтра"), "{page}");
+    for c in ['\u{202e}', '\u{202d}', '\u{2066}'] {
+        assert!(!page.contains(c), "{c:?} on the page");
+    }
+}
+
 /// `count` leads dated `days_ago` days back in the default calendar, in one transaction, as an import would.
 async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
     let date = (Utc::now() - Duration::days(days_ago)).format("%d.%m.%Y 10:00:00");

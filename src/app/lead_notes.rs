@@ -40,13 +40,13 @@ fn rejected(code: &'static str, message: impl Into<String>) -> ApiError {
 const LAST_DUE: DateTime<Utc> =
     DateTime::from_timestamp(253_402_128_000, 0).expect("9999-12-30T00:00:00Z");
 
-/// Text as typed, with line ends made `\n`, a NUL character (which means nothing, and which PostgreSQL cannot
-/// store) made U+FFFD as in a lead's fields, and the blank lines around it trimmed; `None` when nothing is left.
+/// Text as typed, with line ends made `\n`, kept as a lead's fields are
+/// ([`leadgate_domain::payload::storable_text`]: no NUL, no bidirectional overrides), and the blank lines
+/// around it trimmed; `None` when nothing is left.
 fn clean(text: &str) -> Option<String> {
-    let text = text
+    let text = leadgate_domain::payload::storable_text(text)
         .replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace('\0', "\u{FFFD}");
+        .replace('\r', "\n");
     let text = text.trim_matches(|c: char| c == '\n' || c.is_whitespace());
     (!text.is_empty()).then(|| text.to_owned())
 }

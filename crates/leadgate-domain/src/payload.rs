@@ -1008,11 +1008,27 @@ impl<P: Display> Display for Item<P> {
     }
 }
 
-/// The trimmed text, or `None` when nothing is left. A NUL character, which means nothing in a lead and which
-/// PostgreSQL cannot keep in text, becomes U+FFFD, so every backend stores the same text.
+/// The trimmed text, or `None` when nothing is left, as [`storable_text`] keeps it.
 fn non_empty(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.replace('\0', "\u{FFFD}"))
+    let t = storable_text(s.trim());
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Text as leadgate keeps it, from a website or a person:
+/// - a NUL character, which means nothing in a lead and which PostgreSQL cannot keep in text, becomes U+FFFD,
+///   so every backend stores the same text;
+/// - the bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) are left out: in a
+///   name they reverse the text shown after it (an INN, a phone) on every page, and no order needs them.
+pub fn storable_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(|c| c == '\0' || bidi(c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    s.chars()
+        .filter(|c| !bidi(*c))
+        .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// True for `http://` and `https://` URLs with something after the scheme, in any case.
