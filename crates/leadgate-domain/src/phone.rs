@@ -24,14 +24,18 @@ const MAX_DIGITS: usize = 16;
 /// (letters, an extension) or does not give a valid number.
 pub fn to_e164(raw: &str) -> Option<String> {
     let reduced = reduce(raw)?;
-    russian_mobile(&reduced).or_else(|| by_metadata(&reduced))
+    russian_mobile_or_8xx(&reduced).or_else(|| by_metadata(&reduced))
 }
 
-/// The fast path for the numbers most leads carry: a Russian mobile number, `9` and nine more digits, written
-/// `+79…`, `79…`, `89…` or `9…`. Every such number is valid in the numbering plan (its mobile pattern is
-/// `9\d{9}`), so it needs no metadata lookup; the crate's answer is the same (a test compares the two), only
-/// about a hundred times slower.
-fn russian_mobile(reduced: &str) -> Option<String> {
+/// The Russian numbers leadgate reads without the crate's metadata, written `+7…`, `7…`, `8…` (11 digits) or
+/// as the 10 national digits:
+/// - a mobile number, `9` and nine more digits, the numbers most leads carry: every such number is valid in
+///   the numbering plan (its mobile pattern is `9\d{9}`), and the crate's answer is the same (a test compares
+///   the two), only about a hundred times slower;
+/// - a number whose code starts with `8`: the toll-free 8-800 and 8-804, and the areas of Saint Petersburg
+///   (812), Kazan (843), Nizhny Novgorod (831), Krasnodar (861) and many more. The crate takes that `8` for
+///   the trunk prefix even after `+7`, and finds no valid number left.
+fn russian_mobile_or_8xx(reduced: &str) -> Option<String> {
     let national = match reduced.len() {
         12 => reduced.strip_prefix("+7")?,
         11 => reduced
@@ -40,7 +44,7 @@ fn russian_mobile(reduced: &str) -> Option<String> {
         10 => reduced,
         _ => return None,
     };
-    (national.starts_with('9') && national.bytes().all(|b| b.is_ascii_digit()))
+    (national.starts_with(['9', '8']) && national.bytes().all(|b| b.is_ascii_digit()))
         .then(|| format!("+7{national}"))
 }
 
@@ -103,6 +107,21 @@ mod tests {
         );
     }
 
+    /// Codes that start with 8: toll-free numbers and whole regions, which the metadata crate misreads.
+    #[test]
+    fn russian_numbers_whose_code_starts_with_8_give_e164() {
+        for (raw, e164) in [
+            ("8-800-555-35-35", "+78005553535"),
+            ("+7 800 555 35 35", "+78005553535"),
+            ("8-804-333-22-11", "+78043332211"),
+            ("8 (812) 312-34-56", "+78123123456"),
+            ("+7 843 231-23-45", "+78432312345"),
+            ("(861) 201-23-45", "+78612012345"),
+        ] {
+            assert_eq!(to_e164(raw).as_deref(), Some(e164), "{raw}");
+        }
+    }
+
     #[test]
     fn a_foreign_number_keeps_its_country() {
         assert_eq!(
@@ -136,9 +155,9 @@ mod tests {
             rest in "[0-9]{9}",
         ) {
             let reduced = format!("{prefix}{first}{rest}");
-            let fast = russian_mobile(&reduced);
-            prop_assert_eq!(fast.is_some(), first == 9, "{}", reduced);
-            if fast.is_some() {
+            let fast = russian_mobile_or_8xx(&reduced);
+            prop_assert_eq!(fast.is_some(), first == 9 || first == 8, "{}", reduced);
+            if first == 9 {
                 prop_assert_eq!(fast, by_metadata(&reduced), "{}", reduced);
             }
         }
