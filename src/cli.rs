@@ -800,8 +800,8 @@ async fn import(settings: Settings, files: &[PathBuf]) -> anyhow::Result<i32> {
             SubmitOutcome::Duplicate { lead_id: None } => {
                 failures += 1;
                 say!(
-                    "{}: already in the ledger without a lead (rejected or skipped before): not imported; \
-                     reprocess it from the ledger",
+                    "{}: already in the ledger without a lead (rejected, skipped, or its lead erased): \
+                     not imported; a rejected one is reprocessed from the quarantine or the API",
                     file.display()
                 )?;
             }

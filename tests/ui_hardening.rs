@@ -407,6 +407,28 @@ async fn bidirectional_overrides_are_not_kept_in_a_leads_fields_or_comments() {
     }
 }
 
+/// A site's rejected body in Windows-1251, the format's own encoding, is shown in the quarantine as the intake
+/// read it, not as replacement characters.
+#[tokio::test]
+async fn the_quarantine_shows_a_windows_1251_body_in_its_letters() {
+    let app = app_with_admin().await;
+    let body = encoding_rs::WINDOWS_1251
+        .encode(r#"["Привет, это не объект"]"#)
+        .0;
+    let r = app.intake(body.into_owned(), "application/json").await;
+    assert_eq!(r.status(), 422);
+    let rejected = app.get("/api/v1/messages?outcome=rejected").await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (status, page) = get(
+        &app,
+        &c,
+        &format!("/quarantine/{}", rejected["items"][0]["id"]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Привет, это не объект"), "{page}");
+}
+
 /// `count` leads dated `days_ago` days back in the default calendar, in one transaction, as an import would.
 async fn old_leads(app: &TestApp, count: usize, days_ago: i64) {
     let date = (Utc::now() - Duration::days(days_ago)).format("%d.%m.%Y 10:00:00");

@@ -145,10 +145,7 @@ async fn read_body(
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let charset = part_type
-            .parse::<mime::Mime>()
-            .ok()
-            .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
+        let charset = crate::intake::declared_charset(&part_type);
         let data = field
             .bytes()
             .await

@@ -284,6 +284,14 @@ impl Drop for Waiting {
     }
 }
 
+/// The `charset` a request's `Content-Type` declares, if any.
+pub fn declared_charset(content_type: &str) -> Option<String> {
+    content_type
+        .parse::<mime::Mime>()
+        .ok()
+        .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()))
+}
+
 /// See [`Intake::parse`].
 ///
 /// # Errors

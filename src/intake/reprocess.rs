@@ -129,11 +129,7 @@ pub async fn reprocess(
             .unwrap_or_else(|| MailRules::for_saved_message(default_calendar, max_message_bytes));
         submission_for(raw.bytes, None, &rules, intake.settings()).disposition
     } else {
-        let charset = raw
-            .content_type
-            .parse::<mime::Mime>()
-            .ok()
-            .and_then(|m| m.get_param(mime::CHARSET).map(|c| c.as_str().to_owned()));
+        let charset = super::declared_charset(&raw.content_type);
         let source = match message.http_source_id {
             Some(id) => storage.http_source(id).await?,
             None => None,

@@ -134,7 +134,13 @@ async fn message_page(
     let truncated = size > SHOWN_BYTES;
     let raw = raw.map(|r| {
         let shown = &r.bytes[..r.bytes.len().min(SHOWN_BYTES)];
-        String::from_utf8_lossy(shown).into_owned()
+        if crate::intake::mail::is_mail(&r.content_type) {
+            return String::from_utf8_lossy(shown).into_owned();
+        }
+        // A site's body is shown as the intake read it: its declared charset, else UTF-8 when it is, else
+        // Windows-1251.
+        let charset = crate::intake::declared_charset(&r.content_type);
+        leadgate_domain::charset::decode(shown, charset.as_deref(), encoding_rs::WINDOWS_1251).text
     });
     Ok(MessagePage {
         layout: Layout::new(viewer, "quarantine"),
