@@ -144,6 +144,16 @@ async fn app_with_a_silent_collector() -> (TestApp, tokio::task::JoinHandle<()>,
     (app, server, secrets)
 }
 
+/// The run stopped because a lock it ran under was lost, and says so.
+fn assert_stopped_for_its_lock(run: &serde_json::Value) {
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("job lock was lost")),
+        "{run}"
+    );
+}
+
 /// "Run now" of the silent collector: the 202's body.
 async fn run_now(app: &TestApp) -> serde_json::Value {
     let started = app.post("/api/v1/collectors/silent/run").await;
@@ -172,13 +182,7 @@ async fn a_run_whose_job_lock_the_server_drops_stops_and_says_why() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    let run = app.finished_run("silent", &started).await;
-    assert!(
-        run["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("job lock was lost")),
-        "{run}"
-    );
+    assert_stopped_for_its_lock(&app.finished_run("silent", &started).await);
     ending.abort();
 }
 
@@ -200,13 +204,7 @@ async fn a_run_stops_when_only_the_jobs_lock_is_lost() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let run = app.finished_run("silent", &started).await;
-    assert!(
-        run["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("job lock was lost")),
-        "{run}"
-    );
+    assert_stopped_for_its_lock(&app.finished_run("silent", &started).await);
     conn.close().await.unwrap();
 }
 

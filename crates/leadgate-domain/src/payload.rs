@@ -538,7 +538,8 @@ fn is_filled_in(value: &Value) -> bool {
 
 /// Turns serde_json's error into ours, telling the nesting limit apart.
 /// Checks, without building anything, that parsing `text` builds a bounded tree: at most
-/// [`MAX_JSON_VALUES`] values, nesting at most [`MAX_JSON_DEPTH`] deep. Text that is not JSON passes (the parser reports it).
+/// [`MAX_JSON_VALUES`] values, nesting at most 127 deep (the outer object counted). Text that is not JSON
+/// passes (the parser reports it).
 ///
 /// # Errors
 ///

@@ -467,7 +467,12 @@ impl ImapSession {
     /// [`ImapError::Io`].
     #[tracing::instrument(skip(self))]
     pub async fn search_before(&mut self, date: NaiveDate) -> Result<Vec<u32>, ImapError> {
-        let query = format!("BEFORE {}", date.format("%-d-%b-%Y"));
+        self.search_sorted(format!("BEFORE {}", date.format("%-d-%b-%Y")))
+            .await
+    }
+
+    /// `UID SEARCH query`: the UIDs, ascending.
+    async fn search_sorted(&mut self, query: String) -> Result<Vec<u32>, ImapError> {
         let uids = self
             .command("SEARCH", async |s| s.uid_search(&query).await)
             .await?;
@@ -491,13 +496,8 @@ impl ImapSession {
                 message: "the Message-ID is empty or not printable ASCII".into(),
             });
         }
-        let query = format!("HEADER Message-ID {}", quote(message_id));
-        let uids = self
-            .command("SEARCH", async |s| s.uid_search(&query).await)
-            .await?;
-        let mut uids: Vec<u32> = uids.into_iter().collect();
-        uids.sort_unstable();
-        Ok(uids)
+        self.search_sorted(format!("HEADER Message-ID {}", quote(message_id)))
+            .await
     }
 
     /// The sizes (RFC822.SIZE) of the given messages, so oversized ones can be refused before
