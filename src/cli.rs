@@ -544,7 +544,7 @@ async fn set_email(settings: Settings, login: &str, address: Option<&str>) -> an
     }
     let storage = crate::startup::open_storage(&settings).await?;
     let Some(user) = storage.user_credentials(login).await? else {
-        eprintln!("user {login} not found");
+        eprintln!("leadgate: user {login} not found");
         return Ok(1);
     };
     storage
@@ -561,7 +561,7 @@ async fn set_email(settings: Settings, login: &str, address: Option<&str>) -> an
 async fn set_disabled(settings: Settings, login: &str, disabled: bool) -> anyhow::Result<i32> {
     let storage = crate::startup::open_storage(&settings).await?;
     let Some(user) = storage.user_credentials(login).await? else {
-        eprintln!("user {login} not found");
+        eprintln!("leadgate: user {login} not found");
         return Ok(1);
     };
     storage.set_user_disabled(user.id, disabled).await?;
@@ -607,7 +607,7 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                 .into_iter()
                 .find(|u| u.login == login);
             let Some(user) = user.filter(|u| !u.disabled) else {
-                eprintln!("no enabled user {login:?}");
+                eprintln!("leadgate: no enabled user {login:?}");
                 return Ok(1);
             };
             let token = crate::tokens::generate();
@@ -624,7 +624,7 @@ async fn api_tokens(settings: Settings, action: TokensCommand) -> anyhow::Result
                 say!("token {id} revoked")?;
                 Ok(0)
             } else {
-                eprintln!("no active token {id}");
+                eprintln!("leadgate: no active token {id}");
                 Ok(1)
             }
         }
@@ -992,7 +992,7 @@ async fn leads(settings: Settings, action: LeadsCommand) -> anyhow::Result<i32> 
         }
         LeadsCommand::Show { id, json } => {
             let Some(lead) = storage.lead(id).await? else {
-                eprintln!("lead {id} not found");
+                eprintln!("leadgate: lead {id} not found");
                 return Ok(1);
             };
             if json {

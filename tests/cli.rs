@@ -239,6 +239,35 @@ fn the_cli_prints_a_websites_control_characters_escaped() {
     }
 }
 
+/// A database a newer leadgate wrote (it holds a migration this version does not know) is refused by every
+/// command with a sentence that says so, not the driver's "previously applied but is missing".
+#[tokio::test]
+async fn a_database_written_by_a_newer_leadgate_is_refused_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_exit(&leadgate(dir.path()).arg("migrate").output().unwrap(), 0);
+    let db = dir.path().join("data/leadgate.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    for args in [&["migrate"][..], &["leads", "list"][..]] {
+        let output = leadgate(dir.path()).args(args).output().unwrap();
+        assert_exit(&output, 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("written by a newer leadgate") && stderr.contains("9999"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn make_eml_writes_a_site_style_order_mail_that_leadgate_reads_back() {
     let dir = tempfile::tempdir().unwrap();

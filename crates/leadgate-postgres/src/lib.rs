@@ -424,6 +424,11 @@ fn push_calendar_ids(q: &mut QueryBuilder<Postgres>, calendars: &[i64]) {
 async fn migrate(conn: &mut PgConnection) -> Result<()> {
     let migrator = sqlx::migrate!("./migrations");
     let applied = applied_migrations(conn).await?.unwrap_or_default();
+    if let Some(newer) =
+        leadgate_storage::written_by_newer(migrator.iter().map(|m| m.version), &applied)
+    {
+        return Err(Error::Schema(newer));
+    }
     let all = migrator
         .iter()
         .map(|m| (m.version, m.description.to_string()));
@@ -462,17 +467,16 @@ async fn ensure_current_schema(conn: &mut PgConnection, target: &Target) -> Resu
     if applied == embedded {
         return Ok(());
     }
-    let newer = applied.iter().any(|v| !embedded.contains(v));
-    Err(Error::Schema(if newer {
-        format!("{target} was written by a newer leadgate: copy it with that version")
-    } else {
-        format!(
+    let why = match leadgate_storage::written_by_newer(embedded.iter().copied(), &applied) {
+        Some(newer) => format!("{target}: {newer}"),
+        None => format!(
             "{target} is a leadgate database of an older version ({} of {} migrations applied): \
              run `leadgate migrate` on it first",
             applied.len(),
             embedded.len()
-        )
-    }))
+        ),
+    };
+    Err(Error::Schema(why))
 }
 
 /// The options of the connection that applies the migrations: a statement of over a second is logged at

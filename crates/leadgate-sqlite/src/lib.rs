@@ -95,6 +95,9 @@ enum Error {
     /// A unique name is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The database is not one this version can open (a newer leadgate wrote it).
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl From<Error> for StorageError {
@@ -252,6 +255,11 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
         .fetch_all(&mut *conn)
         .await
         .unwrap_or_default();
+    if let Some(newer) =
+        leadgate_storage::written_by_newer(migrator.iter().map(|m| m.version), &applied)
+    {
+        return Err(Error::Schema(newer));
+    }
     let all = migrator
         .iter()
         .map(|m| (m.version, m.description.to_string()));

@@ -1,5 +1,16 @@
 //! What both backends say while they migrate a database.
 
+/// Why a database cannot be opened by this version: it holds migrations this version does not know, so a newer
+/// leadgate wrote it. `None` when every applied migration is one of `known`.
+pub fn written_by_newer(known: impl IntoIterator<Item = i64>, applied: &[i64]) -> Option<String> {
+    let known: Vec<i64> = known.into_iter().collect();
+    let newest = applied.iter().filter(|v| !known.contains(v)).max()?;
+    Some(format!(
+        "the database was written by a newer leadgate (it holds migration {newest}, which this version does not \
+         know): run that version or a newer one"
+    ))
+}
+
 /// Runs `apply` (a backend's embedded migrations, `all` of them as version and description), saying first which
 /// ones `applied` lacks and afterwards how long they took; says nothing when none is pending. A migration that
 /// rewrites every lead (as the one folding the search texts does) takes minutes at a million leads, and a
