@@ -413,6 +413,24 @@ async fn two_leads_with_the_same_inn_share_one_counterparty_with_both_contacts()
     assert_eq!(items[0]["emails"], json!(["b@shop.example"]));
 }
 
+/// A customer's contacts hold each phone and address once, and only ones that can be dialled or written to:
+/// an address in other letter case is the same address, and what could not be read stays on its lead.
+#[tokio::test]
+async fn a_customers_contacts_hold_each_address_once_and_nothing_unreadable() {
+    let app = TestApp::spawn().await;
+    for body in [
+        r#"{"ИНН": "5912040352", "Телефон": "8 (916) 123-45-67", "АдресЭлектроннойПочты": "p1@ex.ru"}"#,
+        r#"{"ИНН": "5912040352", "Телефон": "+7 916 123 45 67", "АдресЭлектроннойПочты": "P1@EX.RU"}"#,
+        r#"{"ИНН": "5912040352", "Телефон": "abc 123", "АдресЭлектроннойПочты": "not-an-email"}"#,
+    ] {
+        assert_eq!(app.intake_json(body).await.status(), 201, "{body}");
+    }
+    let found = app.get("/api/v1/counterparties?inn=5912040352").await;
+    let party = &found["items"][0];
+    assert_eq!(party["phones"], json!(["+79161234567"]), "{party}");
+    assert_eq!(party["emails"], json!(["p1@ex.ru"]), "{party}");
+}
+
 #[tokio::test]
 async fn a_counterparty_without_a_contact_person_is_named_by_its_inn() {
     let app = TestApp::spawn().await;

@@ -239,6 +239,19 @@ impl Contact {
     pub fn is_empty(&self) -> bool {
         self.person.is_none() && self.phone.is_none() && self.email.is_none()
     }
+
+    /// What a lead adds to its customer's contacts: its phone in E.164 when it is a valid number, and its
+    /// e-mail in lower case when it is a plausible address. What could not be read stays on the lead only, so
+    /// a customer's contacts hold each phone and address once, each one that can be dialled or written to.
+    pub fn customer_contacts(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        let phone = self.phone_e164.clone().map(|p| ("phone", p));
+        let email = self
+            .email
+            .as_deref()
+            .filter(|e| crate::email::is_plausible(e))
+            .map(|e| ("email", e.to_lowercase()));
+        phone.into_iter().chain(email)
+    }
 }
 
 /// One line of `Товары`.

@@ -150,7 +150,7 @@ pub(super) async fn counterparties(
             .collect();
         known_counterparties(conn, &raced, &mut found).await?;
     }
-    let mut contacts: Vec<(i64, &'static str, &str)> = Vec::new();
+    let mut contacts: Vec<(i64, &'static str, String)> = Vec::new();
     for p in payloads {
         let Some(party) = p
             .inn
@@ -160,17 +160,11 @@ pub(super) async fn counterparties(
         else {
             continue;
         };
-        if let Some(phone) = p
-            .contact
-            .phone_e164
-            .as_deref()
-            .or(p.contact.phone.as_deref())
-        {
-            contacts.push((party.id, "phone", phone));
-        }
-        if let Some(email) = p.contact.email.as_deref() {
-            contacts.push((party.id, "email", email));
-        }
+        contacts.extend(
+            p.contact
+                .customer_contacts()
+                .map(|(kind, value)| (party.id, kind, value)),
+        );
     }
     contacts.sort_unstable();
     contacts.dedup();
@@ -182,7 +176,7 @@ pub(super) async fn counterparties(
         )
         .bind(column(&contacts, |(id, _, _)| *id))
         .bind(column(&contacts, |(_, kind, _)| *kind))
-        .bind(column(&contacts, |(_, _, value)| *value))
+        .bind(column(&contacts, |(_, _, value)| value.as_str()))
         .execute(&mut *conn)
         .await?;
     }

@@ -106,7 +106,7 @@ pub(super) async fn counterparties(
             found.insert(inn.clone(), CounterpartyRef { id, inn, name });
         }
     }
-    let mut contacts: Vec<(i64, &'static str, &str)> = Vec::new();
+    let mut contacts: Vec<(i64, &'static str, String)> = Vec::new();
     for p in payloads {
         let Some(party) = p
             .inn
@@ -116,24 +116,18 @@ pub(super) async fn counterparties(
         else {
             continue;
         };
-        if let Some(phone) = p
-            .contact
-            .phone_e164
-            .as_deref()
-            .or(p.contact.phone.as_deref())
-        {
-            contacts.push((party.id, "phone", phone));
-        }
-        if let Some(email) = p.contact.email.as_deref() {
-            contacts.push((party.id, "email", email));
-        }
+        contacts.extend(
+            p.contact
+                .customer_contacts()
+                .map(|(kind, value)| (party.id, kind, value)),
+        );
     }
     for chunk in contacts.chunks(CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO counterparty_contacts (counterparty_id, kind, value) ",
         );
         q.push_values(chunk, |mut b, (id, kind, value)| {
-            b.push_bind(*id).push_bind(*kind).push_bind(*value);
+            b.push_bind(*id).push_bind(*kind).push_bind(value.as_str());
         });
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *conn).await?;
