@@ -179,11 +179,21 @@ async fn a_payload_that_fills_the_honeypot_is_recorded_as_spam_and_answered_like
     assert_eq!(spam["kind"], lead["kind"]);
     assert_eq!(spam["calendar"], lead["calendar"]);
 
+    // Spaces around the key do not hide it, as they do not hide any key of the format.
+    let spaced = r#"{"Тема": "Заявка", "Телефон": "+7 916 123-45-67", " website_url ": "http://spam.example"}"#;
+    assert_eq!(
+        post(&app, &client, &token, spaced, None)
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+
     let leads = app.get("/api/v1/leads?limit=500").await;
     assert_eq!(leads["items"].as_array().unwrap().len(), 1, "{leads}");
     let skipped = app.get("/api/v1/messages?outcome=skipped").await;
     let skipped = skipped["items"].as_array().unwrap();
-    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert!(
         skipped[0]["reason"].as_str().unwrap().starts_with("spam:"),
         "{skipped:?}"

@@ -397,8 +397,8 @@ fn limit_rate(
         })
 }
 
-/// Whether the payload fills the source's honeypot field: a top-level key with any value but null, false,
-/// an empty string, array or object.
+/// Whether the payload fills the source's honeypot field: a top-level key (spaces around it do not matter,
+/// as in every key of the format) with any value but null, false, an empty string, array or object.
 fn fills_honeypot(body: &Body_, field: &str) -> bool {
     let decoded = leadgate_domain::charset::decode(
         &body.bytes,
@@ -410,13 +410,16 @@ fn fills_honeypot(body: &Body_, field: &str) -> bool {
     else {
         return false;
     };
-    match object.get(field) {
-        None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => false,
-        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
-        Some(serde_json::Value::Array(a)) => !a.is_empty(),
-        Some(serde_json::Value::Object(o)) => !o.is_empty(),
-        Some(_) => true,
-    }
+    object
+        .iter()
+        .filter(|(key, _)| key.trim() == field)
+        .any(|(_, value)| match value {
+            serde_json::Value::Null | serde_json::Value::Bool(false) => false,
+            serde_json::Value::String(s) => !s.trim().is_empty(),
+            serde_json::Value::Array(a) => !a.is_empty(),
+            serde_json::Value::Object(o) => !o.is_empty(),
+            _ => true,
+        })
 }
 
 /// Records a payload that filled the honeypot as skipped spam, and answers exactly as an accepted lead is
