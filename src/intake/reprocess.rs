@@ -96,9 +96,10 @@ pub async fn reprocess(
         .message_raw(message_id)
         .await?
         .ok_or(ReprocessError::NoRaw)?;
+    // Only mail is read by its collector's rules.
     let collector = match message.collector_id {
-        Some(id) => storage.collector(id).await?,
-        None => None,
+        Some(id) if is_mail(&raw.content_type) => storage.collector(id).await?,
+        _ => None,
     };
     if raw.content_type == HEADER_ONLY {
         let collector = collector.as_ref().ok_or_else(|| {

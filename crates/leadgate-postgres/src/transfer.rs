@@ -66,9 +66,9 @@ impl PgTransfer {
     /// See [`PgStorage::connect`].
     pub async fn connect(url: &str) -> Result<Self> {
         let storage = PgStorage::connect(url).await?;
-        let target = storage.target().clone();
         storage.close().await;
-        Self::pool(url, target).await
+        let (options, target) = crate::parse_url(url)?;
+        Self::pool(options, target).await
     }
 
     /// Opens the database at `url` to be read whole (the source of a copy): never migrated, and refused unless
@@ -85,12 +85,11 @@ impl PgTransfer {
         let checked = crate::ensure_current_schema(&mut first, &target).await;
         let _ = first.close().await;
         checked?;
-        Self::pool(url, target).await
+        Self::pool(options, target).await
     }
 
-    /// Two connections to the database at `url`, for the copy's reads or its load.
-    async fn pool(url: &str, target: Target) -> Result<Self> {
-        let (options, _) = crate::parse_url(url)?;
+    /// Two connections to the database, for the copy's reads or its load.
+    async fn pool(options: sqlx::postgres::PgConnectOptions, target: Target) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .connect_with(options.application_name("leadgate db copy"))
