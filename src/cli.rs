@@ -445,7 +445,14 @@ async fn users(settings: Settings, action: UsersCommand) -> anyhow::Result<i32> 
             storage
                 .update_user(user.id, Some(role), Some(&hash))
                 .await?;
-            (user.id, "updated")
+            // An account with no password yet (a calendar owner the configuration named) is created here
+            // as far as its user can tell: it could not sign in before.
+            let verb = if user.password_hash.is_some() {
+                "updated"
+            } else {
+                "created"
+            };
+            (user.id, verb)
         }
         None => {
             let name = name.unwrap_or_else(|| login.clone());

@@ -359,10 +359,10 @@ async fn provision_accounts(
 ) -> anyhow::Result<FirstStart> {
     let mut first = FirstStart::default();
     // The first start is the one that creates the administrator, with a generated web UI password shown once.
-    // Instances started at once on an empty database all find no users, but only one of them creates the
+    // Instances started at once on an empty database all find no administrator, but only one of them creates the
     // login; the others start as any later start does, so no secrets are shown that are not the stored ones.
     let mut created_admin = None;
-    if !storage.has_users().await? {
+    if !storage.has_admin().await? {
         let password = crate::password::generate();
         let hash = crate::password::hash(password.clone()).await?;
         match storage

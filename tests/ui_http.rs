@@ -1072,6 +1072,48 @@ async fn tokens_create_makes_a_managers_api_token_from_the_command_line() {
     );
 }
 
+/// A configuration that names a calendar's owner makes that owner's account before the first start's
+/// administrator: the first start still makes the administrator, and adding the owner with a password is
+/// its creation.
+#[tokio::test]
+async fn a_first_start_with_a_calendar_owner_still_makes_the_administrator() {
+    let dir = common::TestDir::new().await;
+    let config = dir.path().join("owners.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[[calendars]]\nname = \"Личный\"\nowner = \"manager3\"\n",
+            dir.database_toml()
+        ),
+    )
+    .unwrap();
+    let out = common::cli::leadgate()
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["users", "add", "manager3", "--role", "manager"])
+        .envs(dir.cli_env())
+        .env("LEADGATE_NEW_PASSWORD", "manager3-password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("user manager3 created (manager)"),
+        "{stdout}"
+    );
+    let secrets =
+        std::fs::read_to_string(dir.path().join(leadgate::cli::FIRST_START_FILE)).unwrap();
+    assert!(
+        secrets.contains("web UI login \"admin\""),
+        "first start secrets: {secrets}"
+    );
+}
+
 #[tokio::test]
 async fn users_add_creates_a_manager_from_the_command_line() {
     let dir = common::TestDir::new().await;

@@ -399,10 +399,12 @@ async fn user_by_ics_secret(pool: &PgPool, hash: &str) -> Result<Option<UserReco
     .transpose()
 }
 
-async fn has_users(pool: &PgPool) -> Result<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
-        .fetch_one(pool)
-        .await?)
+async fn has_admin(pool: &PgPool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Creates a user by login or updates it; `role`/`password_hash` of `None` keep what is stored (a new user
@@ -473,8 +475,8 @@ async fn user_by_token(pool: &PgPool, token_hash: &str) -> Result<Option<UserRec
 
 #[async_trait]
 impl Accounts for PgStorage {
-    async fn has_users(&self) -> storage::Result<bool> {
-        Ok(has_users(&self.pool).await?)
+    async fn has_admin(&self) -> storage::Result<bool> {
+        Ok(has_admin(&self.pool).await?)
     }
 
     async fn user(&self, id: i64) -> storage::Result<Option<UserView>> {

@@ -389,11 +389,12 @@ async fn user_by_ics_secret(pool: &SqlitePool, hash: &str) -> Result<Option<User
     .transpose()
 }
 
-async fn has_users(pool: &SqlitePool) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(pool)
-        .await?;
-    Ok(n > 0)
+async fn has_admin(pool: &SqlitePool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Creates a user by login or updates it; `role`/`password_hash` of `None` keep what is stored (a new user
@@ -471,8 +472,8 @@ async fn user_by_token(pool: &SqlitePool, token_hash: &str) -> Result<Option<Use
 
 #[async_trait]
 impl Accounts for SqliteStorage {
-    async fn has_users(&self) -> storage::Result<bool> {
-        Ok(has_users(&self.pool).await?)
+    async fn has_admin(&self) -> storage::Result<bool> {
+        Ok(has_admin(&self.pool).await?)
     }
 
     async fn user(&self, id: i64) -> storage::Result<Option<UserView>> {

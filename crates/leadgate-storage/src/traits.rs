@@ -286,11 +286,12 @@ pub trait Leads: Send + Sync {
 /// calendar feed keys. Secrets reach storage only as hashes.
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    /// Whether any user exists (the first start creates the administrator).
+    /// Whether an administrator's account exists, enabled or not. The first start is the one that finds none
+    /// and creates it: calendar owners that the configuration names exist as managers before it.
     ///
     /// # Errors
     /// Database errors.
-    async fn has_users(&self) -> Result<bool>;
+    async fn has_admin(&self) -> Result<bool>;
 
     /// One user.
     ///

@@ -2,19 +2,22 @@
 
 use super::*;
 
-/// [`Accounts::has_users`], [`Accounts::create_user`], [`Accounts::upsert_user`], [`Accounts::user`],
+/// [`Accounts::has_admin`], [`Accounts::create_user`], [`Accounts::upsert_user`], [`Accounts::user`],
 /// [`Accounts::users`], [`Accounts::user_credentials`].
 pub async fn users_are_created_once_and_upserted_by_login(s: &dyn Storage) {
     assert!(
-        !ok("fresh", s.has_users().await),
-        "a fresh database has no users"
+        !ok("fresh", s.has_admin().await),
+        "a fresh database has no administrator"
     );
     let maria = ok(
         "create",
         s.create_user("maria", "Мария", Role::Manager, Some("hash-1"))
             .await,
     );
-    assert!(ok("now", s.has_users().await));
+    assert!(
+        !ok("a manager", s.has_admin().await),
+        "a manager is not an administrator"
+    );
     match s.create_user("maria", "Другая", Role::Admin, None).await {
         Err(StorageError::Conflict(_)) => {}
         other => panic!("a taken login is a Conflict: {other:?}"),
@@ -23,6 +26,7 @@ pub async fn users_are_created_once_and_upserted_by_login(s: &dyn Storage) {
         "upsert",
         s.upsert_user("admin", Role::Admin, Some("hash-a")).await,
     );
+    assert!(ok("an administrator", s.has_admin().await));
     assert_eq!(
         ok("again", s.upsert_user("admin", Role::Manager, None).await),
         admin,
