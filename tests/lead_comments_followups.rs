@@ -487,6 +487,24 @@ async fn a_follow_up_is_in_its_owners_calendar_feed_with_a_uid_of_its_own() {
         !theirs.contains("follow-up-"),
         "another manager's feed does not carry it"
     );
+    // A calendar the key's owner may not see answers as one that does not exist.
+    let m2_calendar = s.lead(w.m2_lead).await.unwrap().unwrap().calendar.id;
+    let mut answers = Vec::new();
+    for id in [m2_calendar, 999_999] {
+        let r = w
+            .app
+            .client
+            .get(format!(
+                "{}/api/v1/calendars/{id}/events.ics?key=m1-feed-key",
+                w.app.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        answers.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 404, "{answers:?}");
+    assert_eq!(answers[0], answers[1]);
 }
 
 #[tokio::test]

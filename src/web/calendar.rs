@@ -418,8 +418,7 @@ fn origin(headers: &HeaderMap) -> Option<String> {
         (status = 200, description = "The feed (RFC 5545)", content_type = "text/calendar", body = String),
         (status = 400, description = "Malformed id or query", body = ErrorBody),
         (status = 401, description = "No key, or not a user's key", body = ErrorBody),
-        (status = 403, description = "A calendar the key's user may not see", body = ErrorBody),
-        (status = 404, description = "No such calendar", body = ErrorBody),
+        (status = 404, description = "No such calendar, or one the key's user may not see", body = ErrorBody),
     ),
     security(())
 )]
@@ -448,10 +447,10 @@ pub async fn feed(
         .await?
         .into_iter()
         .find(|c| c.id == id)
+        // A calendar the key's owner may not see answers as one that does not exist: which ids exist is not
+        // theirs to learn.
+        .filter(|c| c.visible_to(&user.login, user.role))
         .ok_or(ApiError::NotFound("calendar"))?;
-    if !calendar.visible_to(&user.login, user.role) {
-        return Err(ApiError::Forbidden);
-    }
     let leads = state
         .storage
         .calendar_feed(id, Utc::now() - Duration::days(FEED_DAYS_BACK), FEED_LIMIT)
