@@ -142,8 +142,8 @@ async fn a_backup_taken_during_intake_holds_every_lead_acknowledged_before_it() 
     restored.stop().await;
 }
 
-/// An existing file is never overwritten; a database that does not exist is not made to be backed up; a
-/// PostgreSQL database is backed up with pg_dump.
+/// An existing file is never overwritten; a missing directory is named; a database that does not exist is
+/// not made to be backed up; a PostgreSQL database is backed up with pg_dump.
 #[test]
 fn a_backup_never_overwrites_a_file_and_points_postgresql_to_pg_dump() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,6 +184,20 @@ fn a_backup_never_overwrites_a_file_and_points_postgresql_to_pg_dump() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+
+    let output = common::cli::leadgate()
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .args(["db", "backup", "missing/out.db"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the directory") && stderr.contains("missing does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("database error"), "{stderr}");
 
     let output = common::cli::leadgate()
         .current_dir(dir.path())

@@ -242,6 +242,12 @@ impl DatabaseBackup for SqliteStorage {
                 path.display()
             )));
         }
+        if let Some(dir) = path.parent().filter(|dir| !dir.is_dir()) {
+            return Err(StorageError::Conflict(format!(
+                "the directory {} does not exist; a backup is written into an existing directory",
+                dir.display()
+            )));
+        }
         let file_name = path
             .file_name()
             .ok_or_else(|| StorageError::backend(format!("{} names no file", path.display())))?;
