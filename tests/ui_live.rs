@@ -563,6 +563,56 @@ async fn a_managers_stream_never_carries_a_lead_of_another_managers_personal_cal
     assert!(!theirs_stream.seen.contains("Мой заказ"));
 }
 
+/// A page left open after its user signed out, or after an administrator disabled the user, gets no lead
+/// after that: its stream asks it to reload (to the sign-in page) and ends.
+#[tokio::test]
+async fn a_stream_carries_nothing_once_its_session_has_ended() {
+    let app = TestApp::spawn().await;
+    add_user(&app, "manager1", Role::Manager, "manager-password").await;
+    let m2 = add_user(&app, "manager2", Role::Manager, "manager2-password").await;
+    let signed_out = signed_in(&app, "manager1", "manager-password").await;
+    let disabled = signed_in(&app, "manager2", "manager2-password").await;
+    let mut streams = [
+        SseReader::open(&app, &signed_out, "/inbox/events", None).await,
+        SseReader::open(&app, &disabled, "/calendar/events", None).await,
+    ];
+    let before = post_lead(
+        &app,
+        r#"{"Тема": "До выхода", "Телефон": "+7 916 000-00-05"}"#,
+    )
+    .await;
+    for stream in &mut streams {
+        stream.until_lead(before).await;
+    }
+
+    let csrf = session_csrf(&app, &signed_out).await;
+    let r = post_form(&app, &signed_out, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert!(
+        storage(&app)
+            .await
+            .set_user_disabled(m2, true)
+            .await
+            .unwrap()
+    );
+    // Past the time a stream trusts its session without reading it again.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    post_lead(
+        &app,
+        r#"{"Тема": "После выхода", "Телефон": "+7 916 000-00-06"}"#,
+    )
+    .await;
+    for stream in &mut streams {
+        assert_eq!(stream.next().await.event, "reload");
+        assert!(!stream.seen.contains("После выхода"), "{}", stream.seen);
+        let end = tokio::time::timeout(PATIENCE, stream.response.chunk()).await;
+        assert!(
+            matches!(end, Ok(Ok(None))),
+            "the stream ends after the reload: {end:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_stream_resumes_after_a_reconnect_and_asks_for_a_reload_when_it_cannot() {
     let app = TestApp::spawn().await;

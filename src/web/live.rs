@@ -52,6 +52,10 @@ use leadgate_storage::{FollowUpView, LeadSummary};
 /// How long a stream trusts the calendars it read before reading them again.
 const SCOPE_FRESH_FOR: Duration = Duration::from_secs(30);
 
+/// How long a stream trusts that its session holds before it sends anything more: a page left open after
+/// its user signed out, was disabled or changed the password gets nothing after this.
+const SESSION_FRESH_FOR: Duration = Duration::from_secs(5);
+
 /// How often a quiet stream sends a comment, so proxies and the server's idle timeout keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -102,9 +106,39 @@ struct Scope {
     chosen: Vec<i64>,
     allowed: Option<Vec<i64>>,
     read_at: Instant,
+    /// The viewer's session (its id's hash), and when it was last found to hold.
+    session_hash: String,
+    session_checked_at: Instant,
 }
 
 impl Scope {
+    /// Whether the viewer's session still holds, read again when [`SESSION_FRESH_FOR`] has passed. A role
+    /// changed meanwhile is taken, and the calendars are read again for it. A session that cannot be read
+    /// (the database is away) does not hold: the page reloads, and shows what the database allows.
+    async fn signed_in(&mut self, state: &AppState) -> bool {
+        if self.session_checked_at.elapsed() < SESSION_FRESH_FOR {
+            return true;
+        }
+        let check = super::session::session_check(state);
+        match state.storage.session(&self.session_hash, check).await {
+            Ok(Some(record)) => {
+                if record.role != self.role {
+                    self.role = record.role;
+                    match Self::read(state, &self.login, self.role, &self.chosen).await {
+                        Ok(allowed) => {
+                            self.allowed = allowed;
+                            self.read_at = Instant::now();
+                        }
+                        Err(_) => return false,
+                    }
+                }
+                self.session_checked_at = Instant::now();
+                true
+            }
+            Ok(None) | Err(_) => false,
+        }
+    }
+
     async fn read(
         state: &AppState,
         login: &str,
@@ -239,6 +273,8 @@ async fn stream(
             chosen,
             allowed,
             read_at: Instant::now(),
+            session_hash: viewer.session_hash.clone(),
+            session_checked_at: Instant::now(),
         },
         state,
         target,
@@ -409,6 +445,11 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
                     break;
                 }
             }
+        }
+        // Nothing goes to a page whose session has ended since it opened: it reloads (to the sign-in page).
+        if !s.done && !s.scope.signed_in(&s.state).await {
+            s.done = true;
+            out = RELOAD.to_owned();
         }
         s.wrote_at = tokio::time::Instant::now();
         // A write cut short at `COALESCE` leaves events waiting: the next one goes out at once.

@@ -50,6 +50,9 @@ pub struct Viewer {
     pub role: Role,
     /// The session's CSRF token, for the forms of the page.
     pub csrf: String,
+    /// The session id's SHA-256, as the database keeps it: a page that stays open (a live stream) checks
+    /// with it that the session still holds.
+    pub session_hash: String,
 }
 
 impl Viewer {
@@ -323,6 +326,7 @@ impl FromRequestParts<AppState> for Viewer {
             display_name: record.display_name,
             role: record.role,
             csrf: record.csrf_token,
+            session_hash: id_hash,
         };
         parts.extensions.insert(viewer.clone());
         Ok(viewer)
