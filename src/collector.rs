@@ -862,6 +862,26 @@ async fn run_pop3(
         .cloned()
         .collect();
     let mut to_delete = Vec::new();
+    if c.after_import == AfterImport::Delete && !known.is_empty() {
+        // Deletions take effect only at QUIT: a session cut before it (the server or the network gone
+        // mid-run) leaves mail whose lead is committed. The ledger skips it from then on, so it is deleted
+        // here, imported as it is, or the mailbox would keep it for good.
+        let held: Vec<String> = known.iter().cloned().collect();
+        let imported = env.storage.imported_mailbox_keys(&source, &held).await?;
+        let left: Vec<u32> = listing
+            .iter()
+            .filter(|(_, uidl)| imported.contains(uidl))
+            .map(|(msgno, _)| *msgno)
+            .collect();
+        if !left.is_empty() {
+            info!(
+                collector = %c.name,
+                messages = left.len(),
+                "POP3: deleting messages imported by an earlier run that ended before the server deleted them"
+            );
+        }
+        to_delete.extend(left);
+    }
     let mut rest = fresh.as_slice();
     while !rest.is_empty() {
         // A batch ends at BATCH messages or once it holds BATCH_BYTES of mail.

@@ -537,6 +537,50 @@ async fn each_after_import_action_runs_and_rejected_mail_goes_to_the_failed_fold
     assert_eq!(all_leads(&app).await.len(), 4);
 }
 
+/// POP3 deletes at QUIT: mail whose lead a run committed but whose session ended before QUIT (the server
+/// gone mid-run; here, a collector that kept its mail until it was told to delete) is deleted by the next
+/// run with `after_import = "delete"`. Mail the ledger holds as skipped or rejected stays.
+#[tokio::test]
+async fn pop3_deletes_mail_imported_by_an_earlier_run_that_it_could_not_delete() {
+    let dc = dovecot();
+    let user = unique_user("pop3-late-delete");
+    let secrets = tempfile::tempdir().unwrap();
+    for name in [
+        "seed_sample",
+        "nodemailer_cp1251",
+        "broken_json",
+        "no_keyword",
+    ] {
+        dc.deliver(&user, &fixture(name));
+    }
+    let mut c = collector(
+        &dc,
+        "site",
+        &user,
+        Protocol::Pop3,
+        TlsMode::None,
+        password_file(secrets.path(), "secret"),
+    );
+    let app = app_with(vec![c.clone()]).await;
+    assert_eq!(counts(&run_now(&app, "site").await), (2, 0, 1, 1));
+    assert_eq!(folder_uids(&dc, &user, "INBOX").await.len(), 4);
+
+    let dir = app.stop().await;
+    c.after_import = AfterImport::Delete;
+    let app = TestApp::spawn_in(dir, move |s| {
+        s.schedule.mail_collector.enabled = false;
+        s.collectors = vec![c];
+    })
+    .await;
+    assert_eq!(counts(&run_now(&app, "site").await), (0, 0, 0, 0));
+    assert_eq!(
+        folder_uids(&dc, &user, "INBOX").await.len(),
+        2,
+        "the two imported orders are deleted; the rejected and the skipped message stay"
+    );
+    assert_eq!(all_leads(&app).await.len(), 2);
+}
+
 #[tokio::test]
 async fn retention_deletes_only_recorded_mail_older_than_its_days() {
     for protocol in [Protocol::Imap, Protocol::Pop3] {
