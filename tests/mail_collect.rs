@@ -1162,6 +1162,13 @@ async fn an_order_over_the_size_limit_is_downloaded_again_and_filed_when_reproce
         let lead = app.get(&format!("/api/v1/leads/{}", done["lead_id"])).await;
         assert_eq!(lead["source"]["external_number"], "123");
         assert_eq!(lead["lines"].as_array().unwrap().len(), 2);
+        // The ledger keeps the message it downloaded: the lead's original is the whole e-mail.
+        let kept = app.raw(&sample["id"]).await.bytes().await.unwrap();
+        assert_eq!(
+            kept.as_ref(),
+            fixture("seed_sample").as_slice(),
+            "{protocol:?}: the whole message is kept"
+        );
 
         let gone = app
             .post(&format!("/api/v1/messages/{}/reprocess", other["id"]))

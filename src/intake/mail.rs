@@ -102,6 +102,9 @@ pub fn content_key(hash: &str) -> String {
     format!("sha256:{hash}")
 }
 
+/// The content type of a ledger record that keeps a whole e-mail.
+pub const WHOLE_MESSAGE: &str = "message/rfc822";
+
 /// The content type of a ledger record that keeps only a message's header fields (RFC 6522's name for a
 /// header block): a message over `limits.max_message_bytes`, which was not downloaded. Reprocessing such a
 /// record downloads the message from its mailbox first.
@@ -167,7 +170,7 @@ fn submission_with(
             Disposition::Skipped { .. } => StoredRaw::default(),
             _ => StoredRaw::new(raw),
         },
-        content_type: "message/rfc822".to_owned(),
+        content_type: WHOLE_MESSAGE.to_owned(),
         content_hash,
     };
     Submission {

@@ -16,12 +16,12 @@ use chrono::Utc;
 use tracing::instrument;
 
 use super::Intake;
-use super::mail::{HEADER_ONLY, MailRules, is_mail, submission_for};
+use super::mail::{HEADER_ONLY, MailRules, WHOLE_MESSAGE, is_mail, submission_for};
 use crate::config::Settings;
 use leadgate_domain::charset::encoding_for_label;
 use leadgate_domain::ledger::Outcome;
 use leadgate_storage::{
-    CollectorRecord, Disposition, MessageView, Reimport, Storage, StorageError,
+    CollectorRecord, Disposition, MessageView, Reimport, Storage, StorageError, StoredRaw,
 };
 
 /// What reprocessing did.
@@ -114,7 +114,19 @@ pub async fn reprocess(
             .await
             .map_err(ReprocessError::Mailbox)?
         {
-            Downloaded::Raw(bytes) => raw.bytes = bytes,
+            Downloaded::Raw(bytes) => {
+                // Kept whole from now on, whatever its new outcome: the lead's original, and a message that
+                // is still rejected (for its JSON, say) reprocesses from the ledger, not the mailbox.
+                let whole = StoredRaw::new(bytes.clone());
+                if !storage
+                    .replace_raw(message_id, WHOLE_MESSAGE, &whole)
+                    .await?
+                {
+                    return Err(resolved_meanwhile(storage, message_id).await);
+                }
+                raw.bytes = bytes;
+                raw.content_type = WHOLE_MESSAGE.to_owned();
+            }
             Downloaded::TooLarge(size) => {
                 let reason = format!(
                     "the message is {size} bytes, still over limits.max_message_bytes \
@@ -180,12 +192,16 @@ async fn still_rejected(
     {
         return Ok(Reprocessed::Rejected { reason });
     }
-    // Resolved meanwhile by another call: answer with what it did.
-    let now = storage
-        .message(message_id)
-        .await?
-        .ok_or(ReprocessError::NotFound)?;
-    Err(not_rejected(now.outcome, now.lead_id))
+    Err(resolved_meanwhile(storage, message_id).await)
+}
+
+/// The error for a record that another call resolved meanwhile: what that call did.
+async fn resolved_meanwhile(storage: &dyn Storage, message_id: i64) -> ReprocessError {
+    match storage.message(message_id).await {
+        Ok(Some(now)) => not_rejected(now.outcome, now.lead_id),
+        Ok(None) => ReprocessError::NotFound,
+        Err(e) => e.into(),
+    }
 }
 
 /// What a mailbox gave for a message that the ledger holds as its header fields alone.

@@ -200,6 +200,30 @@ impl PgStorage {
         Ok(Reimport::Imported { lead_id })
     }
 
+    async fn replace_raw_in(&self, id: i64, content_type: &str, raw: &StoredRaw) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE messages SET raw_codec = $1, raw_size = $2, content_type = $3
+             WHERE id = $4 AND outcome = 'rejected'",
+        )
+        .bind(raw.codec().as_str())
+        .bind(i64::try_from(raw.len()).unwrap_or(i64::MAX))
+        .bind(content_type)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM message_raw_parts WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        write::insert_raw_parts(&mut tx, &[(id, raw)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn resolve_message_in(
         &self,
         id: i64,
@@ -338,6 +362,15 @@ impl Ledger for PgStorage {
         by: Option<i64>,
     ) -> storage::Result<Reimport> {
         Ok(self.import_for_message_in(message_id, draft, by).await?)
+    }
+
+    async fn replace_raw(
+        &self,
+        id: i64,
+        content_type: &str,
+        raw: &StoredRaw,
+    ) -> storage::Result<bool> {
+        Ok(self.replace_raw_in(id, content_type, raw).await?)
     }
 
     async fn resolve_message(

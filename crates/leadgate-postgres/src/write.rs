@@ -627,10 +627,21 @@ async fn insert_messages(conn: &mut PgConnection, messages: &[NewMessage<'_>]) -
     .bind(column(messages, |m| m.duplicate_of))
     .execute(&mut *conn)
     .await?;
-    let parts: Vec<(i64, i64, &[u8])> = messages
+    let raws: Vec<(i64, &StoredRaw)> = messages
         .iter()
         .filter_map(|m| Some((m.id, kept_raw(m)?)))
-        .flat_map(|(id, raw)| {
+        .collect();
+    insert_raw_parts(conn, &raws).await
+}
+
+/// Inserts records' raw bytes in parts of at most [`RAW_PART`] bytes, up to that many bytes a statement.
+pub(super) async fn insert_raw_parts(
+    conn: &mut PgConnection,
+    raws: &[(i64, &StoredRaw)],
+) -> Result<()> {
+    let parts: Vec<(i64, i64, &[u8])> = raws
+        .iter()
+        .flat_map(|&(id, raw)| {
             (0i64..)
                 .zip(raw.stored().chunks(RAW_PART))
                 .map(move |(seq, part)| (id, seq, part))

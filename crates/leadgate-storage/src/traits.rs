@@ -63,6 +63,14 @@ pub trait Ledger: Send + Sync {
         by: Option<i64>,
     ) -> Result<Reimport>;
 
+    /// Replaces the raw bytes of a record that is still rejected: a message the ledger held as its header
+    /// fields alone, downloaded whole by reprocessing, is kept whole from then on, whatever its new outcome.
+    /// `false` (and nothing changed) when it is no longer rejected.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn replace_raw(&self, id: i64, content_type: &str, raw: &StoredRaw) -> Result<bool>;
+
     /// Replaces the outcome of a record that is still rejected, after reprocessing or discarding it; `false`
     /// (and nothing changed) when it is no longer rejected.
     ///

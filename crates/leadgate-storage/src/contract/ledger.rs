@@ -413,7 +413,7 @@ pub async fn rejected_and_skipped_messages_are_recorded_with_their_reasons(s: &d
     assert!(second.next.is_none());
 }
 
-/// [`Ledger::import_for_message`] and [`Ledger::resolve_message`].
+/// [`Ledger::import_for_message`], [`Ledger::resolve_message`] and [`Ledger::replace_raw`].
 pub async fn a_rejected_message_gets_one_lead_however_often_it_is_reprocessed(s: &dyn Storage) {
     let (calendar, source) = calendar_and_source(s, "site").await;
     let reject = |body: &str| Submission {
@@ -478,9 +478,33 @@ pub async fn a_rejected_message_gets_one_lead_however_often_it_is_reprocessed(s:
         ),
         "only a rejected record is resolved"
     );
+    assert!(
+        !ok(
+            "replace imported raw",
+            s.replace_raw(
+                message_id,
+                "message/rfc822",
+                &StoredRaw::new(b"late".to_vec())
+            )
+            .await
+        ),
+        "only a rejected record's raw bytes are replaced"
+    );
     let SubmitOutcome::Rejected { message_id: other } = submit(s, reject("b")).await else {
         panic!("rejected expected");
     };
+    // A rejected record's raw bytes are replaced whole, with their content type: more parts than before.
+    let whole: Vec<u8> = (0..(3 << 20) + 17).map(|i: u32| (i % 251) as u8).collect();
+    assert!(ok(
+        "replace raw",
+        s.replace_raw(other, "message/rfc822", &StoredRaw::new(whole.clone()))
+            .await
+    ));
+    let raw = some("raw", ok("raw", s.message_raw(other).await));
+    assert_eq!(
+        (raw.content_type.as_str(), raw.bytes == whole),
+        ("message/rfc822", true)
+    );
     assert!(ok(
         "discard",
         s.resolve_message(other, Outcome::Discarded, Some("spam"), None)
