@@ -924,8 +924,6 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..end].to_owned()
 }
 
-/// A correction form opened before a colleague's correction writes only what its manager changed, and one
-/// that changes the very field the colleague changed is refused: no correction is undone unseen.
 /// The correction form takes a description as long as its field allows (20,000 letters, Cyrillic, sent as
 /// edited and as it was shown): the form is not refused as too large.
 #[tokio::test]
@@ -963,6 +961,9 @@ async fn the_correction_form_saves_a_description_as_long_as_its_field_allows() {
     );
 }
 
+/// A correction form opened before a colleague's correction writes only what its manager changed, and one
+/// that changes the very field the colleague changed is refused, naming the field: no correction is undone
+/// unseen.
 #[tokio::test]
 async fn a_stale_correction_form_never_undoes_a_colleagues_change() {
     let w = world().await;
@@ -1015,7 +1016,60 @@ async fn a_stale_correction_form_never_undoes_a_colleagues_change() {
     let form = submit("Баннер 3×2 м", "+7 916 555-55-55");
     let r = post_form(app, &m1, &format!("/leads/{id}/edit"), &as_refs(&form)).await;
     assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    // The subject too was changed since (by the form itself, a moment ago): the first such field is named.
+    assert!(page.contains("Поле «Тема» изменил кто-то другой"), "{page}");
+    assert!(page.contains(&format!("href=\"/leads/{id}\"")), "{page}");
     let lead = lead_json(app, &w.m1_token, id).await;
     assert_eq!(lead["subject"], "Баннер 3×2");
     assert_eq!(lead["contact"]["phone_e164"], "+79169998877");
+}
+
+/// An order line's form opened before a colleague changed the line is refused, naming the line, instead of
+/// writing back the values it was opened with; a form opened after the change saves.
+#[tokio::test]
+async fn a_stale_order_line_form_never_undoes_a_colleagues_change() {
+    let w = world().await;
+    let app = &w.app;
+    let id = post_lead(
+        app,
+        json!({"Телефон": "+7 916 000-11-11", "Товары": [
+            {"Номенклатура": "Визитки", "Количество": 100, "Цена": 2, "Сумма": 200}
+        ]}),
+    )
+    .await;
+    let m1 = signed_in(app, "manager1", M1_PASSWORD).await;
+    let csrf = session_csrf(app, &m1).await;
+    let form_of = |page: &str, quantity: &'static str, amount: &'static str| {
+        vec![
+            ("csrf".to_owned(), csrf.clone()),
+            ("version".to_owned(), hidden(page, "version")),
+            ("nomenclature".to_owned(), "Визитки".to_owned()),
+            ("material".to_owned(), "Мелованная 300".to_owned()),
+            ("quantity".to_owned(), quantity.to_owned()),
+            ("price".to_owned(), "2".to_owned()),
+            ("amount".to_owned(), amount.to_owned()),
+        ]
+    };
+    let (_, opened_before) = get(app, &m1, &format!("/leads/{id}")).await;
+    // A colleague doubles the quantity meanwhile.
+    let (_, colleague) = get(app, &m1, &format!("/leads/{id}")).await;
+    let form = form_of(&colleague, "200", "400");
+    let r = post_form(app, &m1, &format!("/leads/{id}/lines/1"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 303);
+
+    let form = form_of(&opened_before, "100", "200");
+    let r = post_form(app, &m1, &format!("/leads/{id}/lines/1"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Строку 1 изменил кто-то другой"), "{page}");
+    let lead = lead_json(app, &w.m1_token, id).await;
+    assert_eq!(lead["lines"][0]["quantity"], "200", "{lead}");
+
+    let (_, fresh) = get(app, &m1, &format!("/leads/{id}")).await;
+    let form = form_of(&fresh, "300", "600");
+    let r = post_form(app, &m1, &format!("/leads/{id}/lines/1"), &as_refs(&form)).await;
+    assert_eq!(r.status(), 303);
+    let lead = lead_json(app, &w.m1_token, id).await;
+    assert_eq!(lead["lines"][0]["quantity"], "300", "{lead}");
 }

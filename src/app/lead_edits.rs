@@ -94,6 +94,14 @@ pub async fn edit(
     Ok(changed)
 }
 
+/// A line's version as an edit form carries it: its values' digest. A form opened before a colleague changed
+/// the line carries another, and its save is refused rather than undoing that change.
+pub fn line_version(line: &OrderLine) -> String {
+    use sha2::{Digest, Sha256};
+    let values = serde_json::to_vec(line).unwrap_or_default();
+    hex::encode(&Sha256::digest(&values)[..12])
+}
+
 /// An order line as an object with the keys of a line of `Товары`, read as the intake reads one; `position`
 /// only names the line in the warnings.
 pub fn line_of(position: u32, object: &Map<String, Value>) -> (OrderLine, Vec<Warning>) {

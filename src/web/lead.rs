@@ -162,6 +162,8 @@ pub struct EditLine {
     pub amount: String,
     /// Service line.
     pub is_service: bool,
+    /// The line's version ([`crate::app::lead_edits::line_version`]).
+    pub version: String,
 }
 
 impl EditLine {
@@ -171,6 +173,7 @@ impl EditLine {
             d.map(|d| d.normalize().to_string()).unwrap_or_default()
         };
         Self {
+            version: crate::app::lead_edits::line_version(l),
             position: l.position,
             nomenclature: text(&l.nomenclature),
             machine_code: text(&l.machine_code),

@@ -99,11 +99,18 @@ pub async fn edit(
     CsrfForm(viewer, form): CsrfForm<EditForm>,
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
-    let fields = edited_fields(form, &lead).map_err(|field| {
-        ApiError::Busy(format!(
-            "«{field}» was changed by someone else after this form was opened; reload the lead and correct it again"
-        ))
-    })?;
+    let fields = match edited_fields(form, &lead) {
+        Ok(fields) => fields,
+        Err(field) => {
+            return Ok(super::conflict_page(
+                format!(
+                    "Поле «{field}» изменил кто-то другой после того, как вы открыли форму. Ничего не \
+                     сохранено: вернитесь к заявке, проверьте, что там теперь, и внесите исправление снова."
+                ),
+                format!("/leads/{id}"),
+            ));
+        }
+    };
     lead_edits::edit(&state, &lead, &fields, viewer.user_id).await?;
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
@@ -132,6 +139,10 @@ pub struct LineForm {
     amount: String,
     /// The checkbox: present when ticked.
     service: Option<String>,
+    /// The version of the line the form was shown with (an edit form's; absent in a form from before it was
+    /// sent).
+    #[serde(default)]
+    version: Option<String>,
 }
 
 impl LineForm {
@@ -202,6 +213,17 @@ pub async fn edit_line(
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
     let current = lead.lines.iter().find(|l| l.position == position);
+    if let (Some(shown), Some(line)) = (form.version.as_deref(), current)
+        && shown != lead_edits::line_version(line)
+    {
+        return Ok(super::conflict_page(
+            format!(
+                "Строку {position} изменил кто-то другой после того, как вы открыли форму. Ничего не \
+                 сохранено: вернитесь к заявке, проверьте строку и внесите изменение снова."
+            ),
+            format!("/leads/{id}#lines"),
+        ));
+    }
     let object = form.object(current);
     lead_edits::change_line(
         &state,

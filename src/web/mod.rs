@@ -230,7 +230,27 @@ pub fn routes() -> Router<AppState> {
 struct ErrorPage {
     status: u16,
     title: &'static str,
-    message: &'static str,
+    message: std::borrow::Cow<'static, str>,
+    /// A page to go back to (the lead a form was on).
+    back: Option<String>,
+}
+
+/// The 409 page of a form whose record someone else changed after it was opened: what changed, that nothing
+/// was saved, and the way back to the record.
+pub fn conflict_page(message: String, back: String) -> Response<Body> {
+    let page = ErrorPage {
+        status: StatusCode::CONFLICT.as_u16(),
+        title: "Конфликт",
+        message: message.into(),
+        back: Some(back),
+    };
+    match askama::Template::render(&page) {
+        Ok(html) => (StatusCode::CONFLICT, axum::response::Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page failed");
+            StatusCode::CONFLICT.into_response()
+        }
+    }
 }
 
 /// Turns an error response that is not HTML (the [`ApiError`](crate::app::ApiError) JSON, or axum's plain
@@ -286,7 +306,8 @@ pub async fn html_errors(response: Response<Body>) -> Response<Body> {
     let page = ErrorPage {
         status: status.as_u16(),
         title,
-        message,
+        message: message.into(),
+        back: None,
     };
     let mut out = match askama::Template::render(&page) {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
