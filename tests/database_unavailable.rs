@@ -71,6 +71,29 @@ async fn lead_ids(app: &TestApp) -> Vec<i64> {
         .collect()
 }
 
+/// The connection is lost after the intake's COMMIT reached the server, before its answer came back: the
+/// lead is stored, so it is acknowledged (201), not answered 503 for a retry that would file it twice.
+#[tokio::test]
+async fn a_lead_whose_commit_answer_was_lost_is_acknowledged_once() {
+    let dir = TestDir::new_postgres().await;
+    let proxy = Proxy::start(target_of(&dir.database_url()), true).await;
+    let through = proxy.url_through(&dir.database_url());
+    let app = TestApp::spawn_in(dir, |s| s.database.url = through).await;
+    let first = post_lead(&app.client, &app.base, &app.source_token, "Заказ 1").await;
+    assert_eq!(first.status().as_u16(), 201);
+
+    proxy.lose_next_commit_answer();
+    let lost = post_lead(&app.client, &app.base, &app.source_token, "Заказ 2").await;
+    assert_eq!(lost.status().as_u16(), 201, "{:?}", lost.text().await);
+    let lost: serde_json::Value = lost.json().await.unwrap();
+    let ids = lead_ids(&app).await;
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids.contains(&lost["id"].as_i64().unwrap()),
+        "{ids:?} {lost}"
+    );
+}
+
 #[tokio::test]
 async fn a_database_lost_while_serving_gives_503s_and_an_error_page_then_everything_resumes() {
     let dir = TestDir::new_postgres().await;

@@ -2,10 +2,16 @@
 //! that goes away (a network cut, a restart) without stopping the server every other test shares.
 //!
 //! While cut, every connection through it is closed and each new one is closed as soon as it is accepted;
-//! restored, it forwards again.
+//! restored, it forwards again. Armed with [`Proxy::lose_next_commit_answer`], it forwards the next `COMMIT`
+//! to the server and closes that connection before the server's answer reaches the client: a commit whose
+//! outcome the client cannot know.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -13,7 +19,53 @@ use tokio::sync::watch;
 pub struct Proxy {
     addr: SocketAddr,
     up: watch::Sender<bool>,
+    lose_commit_answer: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A simple-protocol query's text as the client sends it for a transaction's commit.
+const COMMIT: &[u8] = b"COMMIT\0";
+
+/// Forwards one connection until either side closes or the proxy is cut; a client's `COMMIT` while `lose`
+/// is armed goes to the server, and the connection is then closed without its answer.
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    mut up: watch::Receiver<bool>,
+    lose: Arc<AtomicBool>,
+) {
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    // Whether the connection ends on a COMMIT whose answer is to be lost. The COMMIT is written and the
+    // branch is done in one poll: the answer cannot be forwarded before the select ends.
+    let upstream = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from_client.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            let chunk = &buf[..n];
+            let commit = chunk.windows(COMMIT.len()).any(|w| w == COMMIT);
+            if to_server.write_all(chunk).await.is_err() {
+                return false;
+            }
+            if commit && lose.swap(false, Ordering::SeqCst) {
+                return true;
+            }
+        }
+    };
+    let downstream = tokio::io::copy(&mut from_server, &mut to_client);
+    let lost = tokio::select! {
+        lost = upstream => lost,
+        _ = downstream => false,
+        _ = up.wait_for(|up| !*up) => false,
+    };
+    drop((from_client, to_client));
+    if lost {
+        // The server has the COMMIT; give it time to read it before its side closes too.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 impl Proxy {
@@ -23,6 +75,8 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = watch::channel(up);
+        let lose_commit_answer = Arc::new(AtomicBool::new(false));
+        let lose = lose_commit_answer.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -32,20 +86,28 @@ impl Proxy {
                     drop(client);
                     continue;
                 }
-                let mut rx = rx.clone();
+                let rx = rx.clone();
+                let lose = lose.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
-                    let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = rx.wait_for(|up| !*up) => {}
-                    }
+                    forward(client, server, rx, lose).await;
                 });
             }
         });
-        Self { addr, up: tx, task }
+        Self {
+            addr,
+            up: tx,
+            lose_commit_answer,
+            task,
+        }
+    }
+
+    /// The next `COMMIT` a client sends reaches the server, but its connection is closed before the answer
+    /// comes back.
+    pub fn lose_next_commit_answer(&self) {
+        self.lose_commit_answer.store(true, Ordering::SeqCst);
     }
 
     /// Where to connect instead of the target.

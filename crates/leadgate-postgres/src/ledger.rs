@@ -135,23 +135,68 @@ impl PgStorage {
     /// idempotency keys between this transaction's read and its insert (a unique violation, or a deadlock
     /// when two batches took keys in different orders), the batch is planned again from what is committed
     /// now: its copy is then a duplicate or a replay.
+    ///
+    /// A commit whose answer never came (the connection lost after the COMMIT was sent) may have committed:
+    /// the batch's first new record is looked for then, and found, the batch is answered as committed. A
+    /// lead that is stored is never answered with an error a client would retry.
     async fn submit_batch_in(&self, batch: &[Submission]) -> Result<Vec<SubmitOutcome>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut tx = self.pool.begin().await?;
-            let written = write::submit_all(&mut tx, batch).await;
-            let result = match written {
-                Ok(outcomes) => tx.commit().await.map(|()| outcomes).map_err(Error::from),
-                Err(e) => Err(e),
-            };
-            match result {
+            let outcomes = match write::submit_all(&mut tx, batch).await {
+                Ok(outcomes) => outcomes,
                 Err(e) if attempt < RACE_RETRIES && lost_a_race(&e) => {
                     tracing::debug!(attempt, "a key was recorded concurrently; planning again");
+                    continue;
                 }
-                other => return other,
+                Err(e) => return Err(e),
+            };
+            let e = match tx.commit().await {
+                Ok(()) => return Ok(outcomes),
+                Err(e) => Error::from(e),
+            };
+            if attempt < RACE_RETRIES && lost_a_race(&e) {
+                tracing::debug!(attempt, "a key was recorded concurrently; planning again");
+                continue;
+            }
+            if self.committed_after_all(&outcomes).await {
+                tracing::warn!(
+                    error = %e,
+                    "the database's answer to a commit was lost, but the batch is stored: it is acknowledged"
+                );
+                return Ok(outcomes);
+            }
+            return Err(e);
+        }
+    }
+
+    /// Whether a batch whose commit failed is stored after all: its first new ledger record exists. Asked a
+    /// few times over about a second (the server may still be finishing the commit, or be on its way back),
+    /// each time within a second.
+    async fn committed_after_all(&self, outcomes: &[SubmitOutcome]) -> bool {
+        let Some(first) = outcomes.iter().find_map(|o| match o {
+            SubmitOutcome::Imported { message_id, .. }
+            | SubmitOutcome::Rejected { message_id }
+            | SubmitOutcome::Skipped { message_id } => Some(*message_id),
+            _ => None,
+        }) else {
+            return false;
+        };
+        for wait in [0, 250, 750] {
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let found = sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)",
+            )
+            .bind(first)
+            .fetch_one(&self.pool);
+            if let Ok(Ok(true)) =
+                tokio::time::timeout(std::time::Duration::from_secs(1), found).await
+            {
+                return true;
             }
         }
+        false
     }
 
     async fn import_for_message_in(
