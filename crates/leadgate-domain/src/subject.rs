@@ -12,7 +12,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeywordMatch {
     /// The site's own number for the request: the token after the keyword (`123` in `ORDER: 123`), with
-    /// whitespace, `:`, `№` and `#` skipped before it. `None` when nothing follows the keyword.
+    /// whitespace, `:`, `№`, `#` and dashes skipped before it. `None` when nothing follows the keyword.
     pub external_number: Option<String>,
 }
 
@@ -22,7 +22,8 @@ pub struct KeywordMatch {
 /// character before nor the one after is a word character. The first such occurrence counts. Case is compared
 /// character by character through Unicode lowercase, so `order`, `ORDER` and `Order` are the same keyword.
 ///
-/// The external number is the token after the keyword, skipping whitespace, `:`, `№` and `#`; it ends at
+/// The external number is the token after the keyword, skipping whitespace, `:`, `№`, `#` and dashes (`-`,
+/// `–`, `—`: `ORDER-123` is order 123); it ends at
 /// whitespace, `,` or `;`. An empty keyword never matches.
 ///
 /// ```
@@ -82,8 +83,9 @@ fn same_ignoring_case(a: char, b: char) -> bool {
 
 /// The token after the keyword: separators skipped, then everything up to whitespace, `,` or `;`.
 fn number_after(rest: &str) -> Option<String> {
-    let token =
-        rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '№' | '#'));
+    let token = rest.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, ':' | '№' | '#' | '-' | '–' | '—')
+    });
     let end = token
         .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';'))
         .unwrap_or(token.len());
@@ -144,6 +146,8 @@ mod tests {
         assert_eq!(number("ORDER №5"), some("5"));
         assert_eq!(number("ORDER: № 5"), some("5"));
         assert_eq!(number("ORDER:#:№\t 9"), some("9"));
+        assert_eq!(number("ORDER-110"), some("110"));
+        assert_eq!(number("ORDER – 7-А"), some("7-А"));
     }
 
     #[test]
@@ -195,7 +199,10 @@ mod tests {
         }
 
         #[test]
-        fn a_number_after_the_keyword_is_found(n in "[0-9A-Za-z-]{1,10}", sep in "[ :#№]{0,4}") {
+        fn a_number_after_the_keyword_is_found(
+            n in "[0-9A-Za-z][0-9A-Za-z-]{0,9}",
+            sep in "[ :#№–—-]{0,4}",
+        ) {
             let subject = format!("Заявка ORDER{sep} {n}, спасибо");
             prop_assert_eq!(number(&subject), Some(Some(n)));
         }
