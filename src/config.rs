@@ -1206,10 +1206,37 @@ const PASSWORD_TWICE: &str = "database.url holds a password and database.passwor
 const MIN_MESSAGE_BYTES: usize = 1024;
 
 impl Settings {
-    /// What loading does not catch and a start would fail on: calendars named but not defined, names given
-    /// twice, a bad cron expression, malformed CORS origins.
-    pub fn problems(&self) -> Vec<String> {
+    /// The HTTP sources of the file that are given the token of an earlier one: a token names one source, so
+    /// a start refuses them. Tokens that cannot be read are left to their own problem.
+    pub fn shared_source_tokens(&self) -> Vec<String> {
+        let mut first_with: std::collections::HashMap<String, &str> =
+            std::collections::HashMap::new();
         let mut problems = Vec::new();
+        for (i, source) in self.http_sources.iter().enumerate() {
+            let Ok(Some(token)) =
+                read_secret(source.token_env.as_deref(), source.token_file.as_deref())
+            else {
+                continue;
+            };
+            match first_with.entry(token) {
+                std::collections::hash_map::Entry::Occupied(first) => problems.push(format!(
+                    "http_sources[{i}]: source {:?} is given the token of source {:?}; each source needs a \
+                     token of its own",
+                    source.name,
+                    first.get()
+                )),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(&source.name);
+                }
+            }
+        }
+        problems
+    }
+
+    /// What loading does not catch and a start would fail on: calendars named but not defined, names given
+    /// twice, sources given one token, a bad cron expression, malformed CORS origins.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.shared_source_tokens();
         if !self.database.is_postgres() {
             if self.database.data_dir.is_some() {
                 problems.push(

@@ -260,6 +260,9 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
                 .with_context(|| format!("calendar {name:?} is not defined in [[calendars]]")),
         }
     };
+    if let Some(shared) = settings.shared_source_tokens().into_iter().next() {
+        anyhow::bail!(shared);
+    }
     for source in &settings.http_sources {
         let token = read_secret(source.token_env.as_deref(), source.token_file.as_deref())
             .with_context(|| format!("reading the token of HTTP source {:?}", source.name))?;

@@ -739,6 +739,35 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
         assert!(stderr.contains(problem), "{problem}: {stderr}");
     }
 
+    // Two sources given one token: a token names one source.
+    std::fs::write(dir.path().join("token"), "one-token-for-both-sites").unwrap();
+    std::fs::write(
+        &config,
+        "[[http_sources]]\nname = \"site\"\ntoken_file = \"token\"\n\n\
+         [[http_sources]]\nname = \"shop\"\ntoken_file = \"token\"\n",
+    )
+    .unwrap();
+    let shared = "http_sources[1]: source \"shop\" is given the token of source \"site\"";
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(shared), "{stderr}");
+    let output = leadgate(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("collect")
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(shared), "{stderr}");
+    assert!(!stderr.contains("UNIQUE"), "{stderr}");
+
     std::fs::write(&config, "[server]\nlisten = \"not an address\"\n").unwrap();
     let output = leadgate(dir.path())
         .arg("--config")
