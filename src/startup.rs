@@ -286,15 +286,15 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         let record = c.to_record(calendar_id(c.calendar.as_deref())?);
         storage.upsert_collector(&record).await?;
     }
+    // The file's records are the file's from the first start that applies it, a one-shot command's too:
+    // later starts do not take them for the UI's (warn_of_takeovers), and the UI shows them as the file's.
+    storage.claim_declared(&declared(settings)).await?;
     Ok(())
 }
 
-/// Marks the records the configuration file declares as the file's, and retires those it managed and no
-/// longer declares (see [`Storage::manage_by_file`]). Only `serve` does this, at its start: a one-shot command
-/// (`collect`, `import`, `personal-data`, `users`) may run with another configuration, or with none, from
-/// cron or by hand beside the running instances, and must not take their sites' tokens or collectors away.
-async fn retire_undeclared(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
-    let declared = FileRecords {
+/// The records the configuration file declares, by name.
+fn declared(settings: &Settings) -> FileRecords {
+    FileRecords {
         calendars: std::iter::once(settings.default_calendar.clone())
             .chain(settings.calendars.iter().map(|c| c.name.clone()))
             .collect(),
@@ -304,8 +304,15 @@ async fn retire_undeclared(storage: &dyn Storage, settings: &Settings) -> anyhow
             .map(|s| s.name.clone())
             .collect(),
         collectors: settings.collectors.iter().map(|c| c.name.clone()).collect(),
-    };
-    let retired = storage.manage_by_file(&declared).await?;
+    }
+}
+
+/// Marks the records the configuration file declares as the file's, and retires those it managed and no
+/// longer declares (see [`Storage::manage_by_file`]). Only `serve` does this, at its start: a one-shot command
+/// (`collect`, `import`, `personal-data`, `users`) may run with another configuration, or with none, from
+/// cron or by hand beside the running instances, and must not take their sites' tokens or collectors away.
+async fn retire_undeclared(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+    let retired = storage.manage_by_file(&declared(settings)).await?;
     if !retired.is_empty() {
         warn!(
             collectors_marked_deleted = ?retired.collectors,

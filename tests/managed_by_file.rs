@@ -290,6 +290,58 @@ async fn a_one_shot_command_without_the_file_retires_nothing_of_the_running_serv
     );
 }
 
+/// A collector added to the file and applied by a one-shot `collect` before any restart is the file's from
+/// that run on: the next run does not warn that a collector made in the web UI is now the file's.
+#[tokio::test]
+async fn a_collector_a_one_shot_command_applies_is_the_files() {
+    let app = start(tempfile::tempdir().unwrap(), with_file_records).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mail-password"), "secret").unwrap();
+    let config = dir.path().join("leadgate.toml");
+    // Nothing listens on port 1: each run fails at connecting, after the file is applied.
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[[collectors]]\nname = \"bulk\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\n\
+             tls = \"none\"\nusername = \"orders\"\npassword_file = \"mail-password\"\n",
+            app.test_dir().database_toml()
+        ),
+    )
+    .unwrap();
+    for run in 0..2 {
+        let mut command = common::cli::leadgate_process();
+        command
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["collect", "--collector", "bulk"])
+            .env("RUST_LOG", "warn")
+            .envs(app.test_dir().cli_env());
+        let out = common::cli::output(command).await;
+        assert_eq!(out.status.code(), Some(1), "run {run}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("made in the web UI"),
+            "run {run}: {stderr}"
+        );
+    }
+    let s = storage(&app).await;
+    let bulk = s
+        .collectors(true)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "bulk")
+        .unwrap();
+    assert!(
+        s.managed_by_file()
+            .await
+            .unwrap()
+            .collectors
+            .contains(&bulk.id)
+    );
+}
+
 #[tokio::test]
 async fn records_made_in_the_ui_are_the_uis_and_survive_a_restart() {
     let app = start(tempfile::tempdir().unwrap(), with_file_records).await;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::{PgStorage, Result, json_text, ms};
 use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile, Retired};
@@ -11,6 +11,10 @@ use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile,
 impl FileManaged for PgStorage {
     async fn manage_by_file(&self, declared: &FileRecords) -> storage::Result<Retired> {
         Ok(manage_by_file(&self.pool, declared).await?)
+    }
+
+    async fn claim_declared(&self, declared: &FileRecords) -> storage::Result<()> {
+        Ok(claim_declared(&self.pool, declared).await?)
     }
 
     async fn managed_by_file(&self) -> storage::Result<ManagedByFile> {
@@ -22,6 +26,29 @@ impl FileManaged for PgStorage {
     }
 }
 
+/// Marks the declared records the file's.
+async fn mark_declared(conn: &mut PgConnection, declared: &FileRecords) -> Result<()> {
+    for (table, names) in [
+        ("collectors", &declared.collectors),
+        ("http_sources", &declared.http_sources),
+        ("calendars", &declared.calendars),
+    ] {
+        // The table's name is one of the three above.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET managed_by_file = TRUE WHERE name = ANY($1) AND NOT managed_by_file"
+        )))
+        .bind(names)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn claim_declared(pool: &PgPool, declared: &FileRecords) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    mark_declared(&mut conn, declared).await
+}
+
 async fn manage_by_file(pool: &PgPool, declared: &FileRecords) -> Result<Retired> {
     let mut tx = pool.begin().await?;
     // Instances starting together apply the file one after the other.
@@ -29,11 +56,7 @@ async fn manage_by_file(pool: &PgPool, declared: &FileRecords) -> Result<Retired
         .execute(&mut *tx)
         .await?;
     let mut retired = Retired::default();
-
-    sqlx::query("UPDATE collectors SET managed_by_file = TRUE WHERE name = ANY($1)")
-        .bind(&declared.collectors)
-        .execute(&mut *tx)
-        .await?;
+    mark_declared(&mut tx, declared).await?;
     retired.collectors = sqlx::query_scalar(
         "UPDATE collectors SET deleted = TRUE, updated_at = $2
          WHERE managed_by_file AND NOT deleted AND name <> ALL($1)
@@ -44,10 +67,6 @@ async fn manage_by_file(pool: &PgPool, declared: &FileRecords) -> Result<Retired
     .fetch_all(&mut *tx)
     .await?;
 
-    sqlx::query("UPDATE http_sources SET managed_by_file = TRUE WHERE name = ANY($1)")
-        .bind(&declared.http_sources)
-        .execute(&mut *tx)
-        .await?;
     retired.http_sources = sqlx::query_scalar(
         "UPDATE http_sources SET token_hash = NULL
          WHERE managed_by_file AND token_hash IS NOT NULL AND name <> ALL($1)
@@ -57,10 +76,6 @@ async fn manage_by_file(pool: &PgPool, declared: &FileRecords) -> Result<Retired
     .fetch_all(&mut *tx)
     .await?;
 
-    sqlx::query("UPDATE calendars SET managed_by_file = TRUE WHERE name = ANY($1)")
-        .bind(&declared.calendars)
-        .execute(&mut *tx)
-        .await?;
     // A calendar that holds leads, or that a source or collector names, is handed over to the UI with them;
     // one nothing refers to is deleted.
     retired.calendars_released = sqlx::query_scalar(

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{Result, SqliteStorage, json_text, ms};
 use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile, Retired};
@@ -11,6 +11,10 @@ use leadgate_storage::{self as storage, FileManaged, FileRecords, ManagedByFile,
 impl FileManaged for SqliteStorage {
     async fn manage_by_file(&self, declared: &FileRecords) -> storage::Result<Retired> {
         Ok(manage_by_file(&self.writer, declared).await?)
+    }
+
+    async fn claim_declared(&self, declared: &FileRecords) -> storage::Result<()> {
+        Ok(claim_declared(&self.writer, declared).await?)
     }
 
     async fn managed_by_file(&self) -> storage::Result<ManagedByFile> {
@@ -22,19 +26,37 @@ impl FileManaged for SqliteStorage {
     }
 }
 
+/// Marks the declared records the file's.
+async fn mark_declared(conn: &mut SqliteConnection, declared: &FileRecords) -> Result<()> {
+    for (table, names) in [
+        ("collectors", &declared.collectors),
+        ("http_sources", &declared.http_sources),
+        ("calendars", &declared.calendars),
+    ] {
+        // The table's name is one of the three above.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET managed_by_file = 1
+             WHERE name IN (SELECT value FROM json_each($1)) AND managed_by_file = 0"
+        )))
+        .bind(json_text(names)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn claim_declared(writer: &SqlitePool, declared: &FileRecords) -> Result<()> {
+    let mut conn = writer.acquire().await?;
+    mark_declared(&mut conn, declared).await
+}
+
 pub(super) async fn manage_by_file(writer: &SqlitePool, declared: &FileRecords) -> Result<Retired> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let collectors = json_text(&declared.collectors)?;
     let sources = json_text(&declared.http_sources)?;
     let calendars = json_text(&declared.calendars)?;
     let mut retired = Retired::default();
-
-    sqlx::query(
-        "UPDATE collectors SET managed_by_file = 1 WHERE name IN (SELECT value FROM json_each($1))",
-    )
-    .bind(&collectors)
-    .execute(&mut *tx)
-    .await?;
+    mark_declared(&mut tx, declared).await?;
     retired.collectors = sqlx::query_scalar(
         "UPDATE collectors SET deleted = 1, updated_at = $2
          WHERE managed_by_file = 1 AND deleted = 0 AND name NOT IN (SELECT value FROM json_each($1))
@@ -45,12 +67,6 @@ pub(super) async fn manage_by_file(writer: &SqlitePool, declared: &FileRecords) 
     .fetch_all(&mut *tx)
     .await?;
 
-    sqlx::query(
-        "UPDATE http_sources SET managed_by_file = 1 WHERE name IN (SELECT value FROM json_each($1))",
-    )
-    .bind(&sources)
-    .execute(&mut *tx)
-    .await?;
     retired.http_sources = sqlx::query_scalar(
         "UPDATE http_sources SET token_hash = NULL
          WHERE managed_by_file = 1 AND token_hash IS NOT NULL
@@ -61,12 +77,6 @@ pub(super) async fn manage_by_file(writer: &SqlitePool, declared: &FileRecords) 
     .fetch_all(&mut *tx)
     .await?;
 
-    sqlx::query(
-        "UPDATE calendars SET managed_by_file = 1 WHERE name IN (SELECT value FROM json_each($1))",
-    )
-    .bind(&calendars)
-    .execute(&mut *tx)
-    .await?;
     // A calendar that holds leads, or that a source or collector names, is handed over to the UI with them;
     // one nothing refers to is deleted.
     retired.calendars_released = sqlx::query_scalar(

@@ -66,6 +66,13 @@ pub trait FileManaged: Send + Sync {
     /// Database errors; nothing changes then.
     async fn manage_by_file(&self, declared: &FileRecords) -> Result<Retired>;
 
+    /// Makes the declared records (upserted already) managed by the file and retires nothing: a one-shot
+    /// command applies the file it is given, and only `serve` retires what the file no longer declares.
+    ///
+    /// # Errors
+    /// Database errors.
+    async fn claim_declared(&self, declared: &FileRecords) -> Result<()>;
+
     /// The ids of the records the configuration file manages.
     ///
     /// # Errors

@@ -19,7 +19,7 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|n| (*n).to_owned()).collect()
 }
 
-/// [`FileManaged::manage_by_file`], [`FileManaged::managed_by_file`].
+/// [`FileManaged::manage_by_file`], [`FileManaged::claim_declared`], [`FileManaged::managed_by_file`].
 pub async fn records_the_file_declares_are_its_own_and_retired_when_it_drops_them(s: &dyn Storage) {
     // What the file declares: a calendar that will hold a lead, one nothing refers to, one only a collector
     // names; a source and a collector.
@@ -65,6 +65,21 @@ pub async fn records_the_file_declares_are_its_own_and_retired_when_it_drops_the
         fresh.calendars.is_empty() && fresh.http_sources.is_empty() && fresh.collectors.is_empty(),
         "nothing is the file's until it is declared"
     );
+
+    // A one-shot command claims what its file declares and retires nothing, even what it does not declare.
+    ok(
+        "claim",
+        s.claim_declared(&FileRecords {
+            calendars: names(&["Файл"]),
+            http_sources: Vec::new(),
+            collectors: names(&["box"]),
+        })
+        .await,
+    );
+    let claimed = ok("claimed", s.managed_by_file().await);
+    assert_eq!(claimed.calendars, ids([orders]));
+    assert!(claimed.http_sources.is_empty());
+    assert_eq!(claimed.collectors, ids([file_box]));
 
     let declared = FileRecords {
         calendars: names(&["Файл", "Запасной", "Ящика", "Нет такого"]),
