@@ -720,41 +720,57 @@ async fn run_imap(
     let mut pending: VecDeque<(u32, CommitTask)> = VecDeque::with_capacity(IN_FLIGHT + 1);
     let mut chunks = uids.chunks(BATCH);
     let mut planned = VecDeque::new();
-    loop {
-        if planned.is_empty()
-            && let Some(chunk) = chunks.next()
-        {
-            let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
-            planned.extend(
-                plan_chunk(
-                    env,
-                    &mut session,
-                    c,
-                    chunk,
-                    folder.uid_validity,
-                    rescan,
-                    counts,
-                )
-                .await?,
-            );
-        }
-        if let Some(batch) = planned.pop_front() {
-            let raws = download(env, &mut session, &batch, folder.uid_validity).await?;
-            let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
-            pending.push_back((batch.last, task));
-            if pending.len() <= IN_FLIGHT {
-                continue;
+    let scanned: Result<(), CollectorError> = async {
+        loop {
+            if planned.is_empty()
+                && let Some(chunk) = chunks.next()
+            {
+                let rescan = (after == 0 && saved.is_some()).then_some(source.as_str());
+                planned.extend(
+                    plan_chunk(
+                        env,
+                        &mut session,
+                        c,
+                        chunk,
+                        folder.uid_validity,
+                        rescan,
+                        counts,
+                    )
+                    .await?,
+                );
+            }
+            if let Some(batch) = planned.pop_front() {
+                let raws = download(env, &mut session, &batch, folder.uid_validity).await?;
+                let task = tokio::spawn(commit_batch(env.clone(), rules.clone(), raws));
+                pending.push_back((batch.last, task));
+                if pending.len() <= IN_FLIGHT {
+                    continue;
+                }
+            }
+            let Some((batch_last, task)) = pending.pop_front() else {
+                break;
+            };
+            finish_imap_batch(&mut session, c, counts, task).await?;
+            last_uid = last_uid.max(batch_last);
+            if last_saved.elapsed() >= SAVE_POSITION_EVERY {
+                save_position(env, c, folder.uid_validity, last_uid).await?;
+                (persisted, last_saved) = (Some(last_uid), Instant::now());
             }
         }
-        let Some((batch_last, task)) = pending.pop_front() else {
-            break;
-        };
-        finish_imap_batch(&mut session, c, counts, task).await?;
-        last_uid = last_uid.max(batch_last);
-        if last_saved.elapsed() >= SAVE_POSITION_EVERY {
-            save_position(env, c, folder.uid_validity, last_uid).await?;
-            (persisted, last_saved) = (Some(last_uid), Instant::now());
+        Ok(())
+    }
+    .await;
+    if let Err(e) = scanned {
+        // Batches still in flight commit whatever stopped the run: their leads are counted in its summary
+        // (their messages are left as they are; the next run finds them in the ledger and finishes them).
+        for (_, task) in pending {
+            if let Ok(Ok(outcomes)) = task.await {
+                for (_, outcome) in &outcomes {
+                    count(counts, outcome);
+                }
+            }
         }
+        return Err(e);
     }
     if persisted != Some(last_uid) {
         save_position(env, c, folder.uid_validity, last_uid).await?;

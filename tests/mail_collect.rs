@@ -836,6 +836,18 @@ async fn dovecot_dying_during_a_run_then_restarted_loses_and_duplicates_nothing(
         Some(1),
         "the collector's failure shows in the exit code"
     );
+    // The run's record counts every lead it committed, the batches in flight when it failed included.
+    let runs = common::backend::storage_at(&db)
+        .await
+        .last_runs()
+        .await
+        .unwrap();
+    let run = runs.values().next().expect("the run is recorded");
+    assert_eq!(
+        i64::try_from(run.counts.imported).unwrap(),
+        partial,
+        "{run:?}"
+    );
     server.up();
     let status = collect(&config).wait().unwrap();
     assert!(status.success());
