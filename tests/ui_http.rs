@@ -1319,3 +1319,18 @@ async fn a_collector_form_refuses_any_password_variable_but_the_collectors_own()
     .await;
     assert_eq!(r.status(), 403);
 }
+
+/// The tab's icon is served where pages name it and where browsers ask without being told (`/favicon.ico`):
+/// no page load logs a failed request in the browser's console.
+#[tokio::test]
+async fn the_tab_icon_is_served_where_browsers_look_for_it() {
+    let app = app_with_admin().await;
+    let (_, login) = get(&app, &reqwest::Client::new(), "/login").await;
+    assert!(login.contains("href=\"/static/favicon.svg\""), "{login}");
+    for path in ["/favicon.ico", "/static/favicon.svg"] {
+        let r = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "image/svg+xml", "{path}");
+        assert!(r.text().await.unwrap().starts_with("<svg"), "{path}");
+    }
+}

@@ -14,6 +14,7 @@ use leadgate_storage::CalendarView;
 
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// The colour new calendars get when none is chosen (the schema's default).
 pub const DEFAULT_COLOUR: &str = "#3b82f6";
@@ -58,6 +59,19 @@ pub async fn js() -> Response {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         JS,
+    )
+        .into_response()
+}
+
+/// `GET /favicon.ico` and `GET /static/favicon.svg`: the tab's icon (browsers ask for the first on every
+/// page that names none; an SVG serves both).
+pub async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
     )
         .into_response()
 }

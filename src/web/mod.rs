@@ -202,6 +202,8 @@ pub fn routes() -> Router<AppState> {
     let public = Router::new()
         .route("/static/app.css", get(assets::css))
         .route("/static/app.js", get(assets::js))
+        .route("/static/favicon.svg", get(assets::icon))
+        .route("/favicon.ico", get(assets::icon))
         .route("/static/calendars.css", get(assets::calendar_colours))
         .route(FEED_PATH, get(calendar::feed));
     pages
