@@ -472,10 +472,19 @@ fn deeply_nested_attached_messages_do_not_overflow_the_stack() {
         find_payload(nested(100_000).as_bytes(), WINDOWS_1251),
         Err(ExtractError::TooManyNestedMessages { limit: 128 })
     );
-    // Within the limit, but deeper than the search goes: parsed, and the payload is out of reach.
+    // Within the limit, but deeper than the search goes: parsed, and the payload is out of reach. That is
+    // said (the message is rejected, kept for reprocessing), not taken for a letter without an attachment.
     assert_eq!(
         find_payload(nested(100).as_bytes(), WINDOWS_1251),
-        Err(ExtractError::NoAttachment)
+        Err(ExtractError::NestedTooDeep { limit: 8 })
+    );
+    let mut forwarded = fixture("seed_sample.eml");
+    for level in 0..10 {
+        forwarded = forward_as_attachment(&forwarded, &format!("fwd {level}"), Carried::AsIs);
+    }
+    assert_eq!(
+        find_payload(&forwarded, WINDOWS_1251),
+        Err(ExtractError::NestedTooDeep { limit: 8 })
     );
     // A forward of a forward is found.
     assert!(

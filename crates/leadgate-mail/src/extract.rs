@@ -156,6 +156,16 @@ pub enum ExtractError {
         /// The limit that was exceeded.
         limit: usize,
     },
+    /// No payload was found, and the message holds attached messages deeper than [`MAX_NESTED_MESSAGES`]
+    /// levels, which are not searched: the order may be in one of them.
+    #[error(
+        "no JSON attachment within {limit} levels of attached messages, and the message nests deeper ones, \
+         which are not searched"
+    )]
+    NestedTooDeep {
+        /// The levels searched.
+        limit: usize,
+    },
     /// The message has attachments, but none of them looks like JSON.
     #[error("none of the {attachments} attachment(s) is JSON")]
     NoJsonAttachment {
@@ -179,6 +189,8 @@ pub enum ExtractError {
 /// - [`ExtractError::TooManyNestedMessages`] when `raw` could nest attached messages deeply enough to
 ///   overflow the stack while parsing;
 /// - [`ExtractError::TooManyParts`] when `raw` has more than [`MAX_MIME_PARTS`] parts;
+/// - [`ExtractError::NestedTooDeep`] when nothing was found and attached messages go deeper than are
+///   searched;
 /// - [`ExtractError::NoAttachment`] when the message has no attachment;
 /// - [`ExtractError::NoJsonAttachment`] when it has attachments but none looks like JSON.
 pub fn find_payload(
@@ -237,6 +249,7 @@ fn payload_of(
         max_bytes,
         attachments: 0,
         candidates: 0,
+        too_deep: false,
         first_broken: None,
     };
     if let Some(found) = search.message(message, 0) {
@@ -244,6 +257,9 @@ fn payload_of(
     }
     match search.first_broken {
         Some(broken) => Ok(broken),
+        None if search.too_deep => Err(ExtractError::NestedTooDeep {
+            limit: MAX_NESTED_MESSAGES,
+        }),
         None if search.attachments == 0 => Err(ExtractError::NoAttachment),
         None => Err(ExtractError::NoJsonAttachment {
             attachments: search.attachments,
@@ -380,6 +396,8 @@ struct Search {
     attachments: usize,
     /// JSON-looking attachments read so far (see [`MAX_JSON_CANDIDATES`]).
     candidates: usize,
+    /// An attached message deeper than [`MAX_NESTED_MESSAGES`] was left unsearched.
+    too_deep: bool,
     first_broken: Option<FoundPayload>,
 }
 
@@ -394,9 +412,9 @@ impl Search {
             match &part.body {
                 PartType::Multipart(_) => {}
                 PartType::Message(nested) => {
-                    if depth < MAX_NESTED_MESSAGES
-                        && let Some(found) = self.message(nested, depth + 1)
-                    {
+                    if depth >= MAX_NESTED_MESSAGES {
+                        self.too_deep = true;
+                    } else if let Some(found) = self.message(nested, depth + 1) {
                         return Some(found);
                     }
                 }
