@@ -121,6 +121,34 @@ async fn undeclared_windows_1251_is_still_read_correctly() {
     assert_seed_order(&app, response).await;
 }
 
+/// Windows-1251 declared as UTF-8 (a common PHP mistake): every Cyrillic key is unreadable, and the
+/// refusal says the bytes are not valid in the declared charset, the likely cause, with the usual code.
+#[tokio::test]
+async fn windows_1251_declared_utf8_is_refused_with_the_charset_named() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .intake(
+            cp1251(r#"{"Тема": "Заказ", "КонтактноеЛицо": "Иван"}"#),
+            "application/json; charset=utf-8",
+        )
+        .await;
+    let body = assert_error(response, 422, "no_known_field").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not all valid UTF-8") && message.contains("charset=windows-1251"),
+        "{message}"
+    );
+    // Valid UTF-8 that fills in nothing is not blamed on its charset.
+    let body = assert_error(app.intake_json("{}").await, 422, "no_known_field").await;
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("charset"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn a_multipart_upload_of_the_mail_attachment_is_accepted() {
     let app = TestApp::spawn().await;

@@ -51,6 +51,18 @@ pub enum Rejection {
     /// The payload failed the format's rules.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// The payload failed the format's rules, and its bytes were not all valid in the charset it was read in
+    /// (a Windows-1251 file declared UTF-8, say): the likely cause, said with the error.
+    #[error(
+        "{error} (its bytes are not all valid {charset}: a file in another charset must declare it, \
+         e.g. charset=windows-1251)"
+    )]
+    Misdecoded {
+        /// What the format's rules found.
+        error: PayloadError,
+        /// The charset the bytes were read in.
+        charset: &'static str,
+    },
     /// The payload is larger than `limits.max_body_bytes`.
     #[error("payload is {size} bytes, the limit is {limit}")]
     TooLarge {
@@ -65,7 +77,7 @@ impl Rejection {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Rejection::Payload(e) => e.code(),
+            Rejection::Payload(e) | Rejection::Misdecoded { error: e, .. } => e.code(),
             Rejection::TooLarge { .. } => "too_large",
         }
     }
@@ -327,7 +339,8 @@ pub fn parse_text(
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
     within_limit(text, settings)?;
-    let payload = Payload::from_json(text, settings.timezone)?;
+    let payload =
+        Payload::from_json(text, settings.timezone).map_err(|e| misdecoded(e, replaced))?;
     Ok(parsed(payload, replaced))
 }
 
@@ -343,8 +356,21 @@ pub fn parse_read_json(
     settings: &IntakeSettings,
 ) -> Result<Parsed, Rejection> {
     within_limit(text, settings)?;
-    let payload = Payload::from_value(json, settings.timezone)?;
+    let payload =
+        Payload::from_value(json, settings.timezone).map_err(|e| misdecoded(e, replaced))?;
     Ok(parsed(payload, replaced))
+}
+
+/// A payload error, with the charset named when the bytes were not all valid in it. Text that is not JSON
+/// at all is not blamed on the charset: replaced bytes stay valid JSON.
+fn misdecoded(error: PayloadError, replaced: Option<&'static Encoding>) -> Rejection {
+    match replaced {
+        Some(charset) if !matches!(error, PayloadError::NotJson { .. }) => Rejection::Misdecoded {
+            error,
+            charset: charset.name(),
+        },
+        _ => Rejection::Payload(error),
+    }
 }
 
 /// The limit is on bytes as received; Cyrillic in Windows-1251 takes two bytes per letter once in UTF-8.
