@@ -200,7 +200,16 @@ pub fn event_field(field: &str) -> String {
         "state" => "Состояние",
         "attempts" => "Попыток",
         "http_status" => "Ответ HTTP",
-        other => return other.to_owned(),
+        "stale_tech_cards" => "Устаревшие техкарты",
+        other => {
+            // An order line's change is stored under "line N".
+            return match other.strip_prefix("line ") {
+                Some(position) if position.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("Строка {position}")
+                }
+                _ => other.to_owned(),
+            };
+        }
     }
     .to_owned()
 }
@@ -372,6 +381,15 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+
+    #[test]
+    fn a_timeline_names_fields_in_russian_and_an_order_line_by_its_number() {
+        assert_eq!(event_field("subject"), "Тема");
+        assert_eq!(event_field("line 12"), "Строка 12");
+        assert_eq!(event_field("stale_tech_cards"), "Устаревшие техкарты");
+        // A name it does not know is shown as it is.
+        assert_eq!(event_field("line x"), "line x");
+    }
 
     #[test]
     fn a_text_is_shortened_to_its_characters_with_an_ellipsis() {
