@@ -80,10 +80,24 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
                  beside the database file"
             );
         }
+        let file = sqlite_file(url).and_then(|f| std::path::absolute(f).ok());
+        let named = file
+            .as_ref()
+            .map_or_else(|| url.to_owned(), |f| f.display().to_string());
+        let new = file.as_ref().is_some_and(|f| !f.exists());
         let url = database.connect_url()?;
         let storage = SqliteStorage::connect(&url)
             .await
-            .context("opening the SQLite database")?;
+            .with_context(|| format!("opening the SQLite database {named}"))?;
+        if new {
+            // A relative database.url is read from the working directory: run from elsewhere, a command
+            // would quietly work on a shop of its own.
+            warn!(
+                file = %named,
+                "there was no database here: a new, empty one is made (if the shop has one elsewhere, run \
+                 leadgate from the shop's directory or give database.url an absolute path)"
+            );
+        }
         return Ok(Arc::new(storage));
     }
     if database.is_postgres() {
@@ -113,6 +127,15 @@ pub fn is_unavailable(error: &anyhow::Error) -> bool {
     })
 }
 
+/// The file a `sqlite:` URL names (as written: relative to the working directory unless absolute); `None`
+/// for another URL or an in-memory database.
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(":memory:"))
+        .map(|p| std::path::Path::new(p.split('?').next().unwrap_or_default()))
+}
+
 /// The data directory, where leadgate keeps its own files (the generated `secret.key`, the first start's
 /// secrets): with SQLite the database file's directory; with PostgreSQL `database.data_dir`, else `data`
 /// (relative to the working directory).
@@ -124,13 +147,8 @@ pub fn data_dir(settings: &Settings) -> std::path::PathBuf {
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_DATA_DIR));
     }
-    let url = settings.database.url.as_str();
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .filter(|p| !p.starts_with(":memory:"))
-        .map(|p| p.split('?').next().unwrap_or_default());
-    path.and_then(|p| std::path::Path::new(p).parent())
+    sqlite_file(&settings.database.url)
+        .and_then(std::path::Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
         .map_or_else(
             || std::path::PathBuf::from("."),

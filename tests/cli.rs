@@ -779,6 +779,56 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
 }
 
+/// A relative `database.url` is read from the working directory: a command run where the shop's database is
+/// not says that it makes a new, empty one, naming the file; and a database that cannot be opened is named.
+#[test]
+fn a_command_that_makes_a_new_database_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::path::absolute(dir.path().join("data/leadgate.db")).unwrap();
+    let run = || {
+        leadgate(dir.path())
+            .args(["leads", "list"])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert_exit(&first, 0);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("a new, empty one is made") && stderr.contains(&file.display().to_string()),
+        "{stderr}"
+    );
+    let again = run();
+    assert_exit(&again, 0);
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("new, empty"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let output = leadgate(dir.path())
+        .args(["leads", "list"])
+        .env(
+            "LEADGATE__DATABASE__URL",
+            format!("sqlite://{}/x.db", blocked.display()),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "opening the SQLite database {}/x.db",
+            blocked.display()
+        )),
+        "{stderr}"
+    );
+}
+
 /// Output into a pipe whose reader has gone (`leadgate leads list | head -1` after the first line) ends the
 /// command with one line on stderr and exit code 2, never a panic.
 #[test]
