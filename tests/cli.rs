@@ -692,18 +692,19 @@ fn config_check_shows_each_value_with_its_origin_and_hides_secrets() {
 fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");
+    // leadgate with this test's configuration file.
+    let with_config = |args: &[&str]| {
+        let mut command = leadgate(dir.path());
+        command.arg("--config").arg(&config).args(args);
+        command
+    };
     std::fs::write(
         &config,
         "[[http_sources]]\nname = \"site\"\ntoken_env = \"LEADGATE_TEST_UNSET_TOKEN\"\n\
          calendar = \"Нет такого\"\n",
     )
     .unwrap();
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let output = with_config(&["config", "check"]).output().unwrap();
     assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -721,10 +722,7 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
          password_env = \"LEADGATE_TEST_MAIL_PASSWORD\"\nafter_import = \"move\"\nca_file = \"missing-ca.pem\"\n",
     )
     .unwrap();
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["config", "check"])
+    let output = with_config(&["config", "check"])
         .env("LEADGATE_TEST_MAIL_PASSWORD", "x")
         .output()
         .unwrap();
@@ -748,33 +746,18 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     )
     .unwrap();
     let shared = "http_sources[1]: source \"shop\" is given the token of source \"site\"";
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let output = with_config(&["config", "check"]).output().unwrap();
     assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(shared), "{stderr}");
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("collect")
-        .output()
-        .unwrap();
+    let output = with_config(&["collect"]).output().unwrap();
     assert_exit(&output, 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(shared), "{stderr}");
     assert!(!stderr.contains("UNIQUE"), "{stderr}");
 
     std::fs::write(&config, "[server]\nlisten = \"not an address\"\n").unwrap();
-    let output = leadgate(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let output = with_config(&["config", "check"]).output().unwrap();
     assert_exit(&output, 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
 }

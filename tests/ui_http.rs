@@ -1072,6 +1072,32 @@ async fn tokens_create_makes_a_managers_api_token_from_the_command_line() {
     );
 }
 
+/// Asserts that `users add` created the manager `login` on the first start, which wrote the administrator's
+/// secrets; returns what it printed.
+fn created_on_first_start(
+    out: &std::process::Output,
+    dir: &common::TestDir,
+    login: &str,
+) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("user {login} created (manager)")),
+        "{stdout}"
+    );
+    let secrets =
+        std::fs::read_to_string(dir.path().join(leadgate::cli::FIRST_START_FILE)).unwrap();
+    assert!(
+        secrets.contains("web UI login \"admin\""),
+        "first start secrets: {secrets}"
+    );
+    stdout
+}
+
 /// A configuration that names a calendar's owner makes that owner's account before the first start's
 /// administrator: the first start still makes the administrator, and adding the owner with a password is
 /// its creation.
@@ -1096,22 +1122,7 @@ async fn a_first_start_with_a_calendar_owner_still_makes_the_administrator() {
         .env("LEADGATE_NEW_PASSWORD", "manager3-password")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("user manager3 created (manager)"),
-        "{stdout}"
-    );
-    let secrets =
-        std::fs::read_to_string(dir.path().join(leadgate::cli::FIRST_START_FILE)).unwrap();
-    assert!(
-        secrets.contains("web UI login \"admin\""),
-        "first start secrets: {secrets}"
-    );
+    created_on_first_start(&out, &dir, "manager3");
 }
 
 #[tokio::test]
@@ -1123,22 +1134,7 @@ async fn users_add_creates_a_manager_from_the_command_line() {
         .env("LEADGATE_NEW_PASSWORD", "manager-password")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("user manager1 created (manager)"),
-        "{stdout}"
-    );
-    let secrets =
-        std::fs::read_to_string(dir.path().join(leadgate::cli::FIRST_START_FILE)).unwrap();
-    assert!(
-        secrets.contains("web UI login \"admin\""),
-        "first start secrets: {secrets}"
-    );
+    let stdout = created_on_first_start(&out, &dir, "manager1");
     assert!(!stdout.contains("password:"), "{stdout}");
     let out = common::cli::leadgate()
         .args(["users", "add", "manager1", "--role", "admin"])
