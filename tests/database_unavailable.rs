@@ -71,14 +71,20 @@ async fn lead_ids(app: &TestApp) -> Vec<i64> {
         .collect()
 }
 
-/// The connection is lost after the intake's COMMIT reached the server, before its answer came back: the
-/// lead is stored, so it is acknowledged (201), not answered 503 for a retry that would file it twice.
-#[tokio::test]
-async fn a_lead_whose_commit_answer_was_lost_is_acknowledged_once() {
+/// `serve` on a fresh PostgreSQL database that it reaches through a proxy, forwarding.
+async fn serving_through_a_proxy() -> (TestApp, Proxy) {
     let dir = TestDir::new_postgres().await;
     let proxy = Proxy::start(target_of(&dir.database_url()), true).await;
     let through = proxy.url_through(&dir.database_url());
     let app = TestApp::spawn_in(dir, |s| s.database.url = through).await;
+    (app, proxy)
+}
+
+/// The connection is lost after the intake's COMMIT reached the server, before its answer came back: the
+/// lead is stored, so it is acknowledged (201), not answered 503 for a retry that would file it twice.
+#[tokio::test]
+async fn a_lead_whose_commit_answer_was_lost_is_acknowledged_once() {
+    let (app, proxy) = serving_through_a_proxy().await;
     let first = post_lead(&app.client, &app.base, &app.source_token, "Заказ 1").await;
     assert_eq!(first.status().as_u16(), 201);
 
@@ -96,10 +102,7 @@ async fn a_lead_whose_commit_answer_was_lost_is_acknowledged_once() {
 
 #[tokio::test]
 async fn a_database_lost_while_serving_gives_503s_and_an_error_page_then_everything_resumes() {
-    let dir = TestDir::new_postgres().await;
-    let proxy = Proxy::start(target_of(&dir.database_url()), true).await;
-    let through = proxy.url_through(&dir.database_url());
-    let app = TestApp::spawn_in(dir, |s| s.database.url = through).await;
+    let (app, proxy) = serving_through_a_proxy().await;
     set_admin_password(&app, ADMIN_PASSWORD).await;
     let ui = signed_in(&app, "admin", ADMIN_PASSWORD).await;
     let first = post_lead(&app.client, &app.base, &app.source_token, "Заказ 1").await;
