@@ -403,7 +403,17 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
         let mut out = String::new();
         let mut events = 0;
         while events < COALESCE {
-            match s.next(out.is_empty()).await {
+            let next = s.next(out.is_empty()).await;
+            // Nothing goes to a page whose session has ended since it opened, not even what was read for it
+            // before: it reloads (to the sign-in page), and the stream ends.
+            if matches!(next, Next::Lead(_) | Next::Due(_) | Next::Quiet)
+                && !s.scope.signed_in(&s.state).await
+            {
+                s.done = true;
+                out = RELOAD.to_owned();
+                break;
+            }
+            match next {
                 Next::Lead(event) => {
                     let Some(lead) = event.lead(s.state.storage.as_ref()).await else {
                         continue;
@@ -445,11 +455,6 @@ fn events(streamed: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>
                     break;
                 }
             }
-        }
-        // Nothing goes to a page whose session has ended since it opened: it reloads (to the sign-in page).
-        if !s.done && !s.scope.signed_in(&s.state).await {
-            s.done = true;
-            out = RELOAD.to_owned();
         }
         s.wrote_at = tokio::time::Instant::now();
         // A write cut short at `COALESCE` leaves events waiting: the next one goes out at once.
