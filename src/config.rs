@@ -1209,8 +1209,8 @@ impl Settings {
     /// The HTTP sources of the file that are given the token of an earlier one: a token names one source, so
     /// a start refuses them. Tokens that cannot be read are left to their own problem.
     pub fn shared_source_tokens(&self) -> Vec<String> {
-        let mut first_with: std::collections::HashMap<String, &str> =
-            std::collections::HashMap::new();
+        use std::collections::hash_map::{Entry, HashMap};
+        let mut first_with: HashMap<String, &str> = HashMap::new();
         let mut problems = Vec::new();
         for (i, source) in self.http_sources.iter().enumerate() {
             let Ok(Some(token)) =
@@ -1219,13 +1219,13 @@ impl Settings {
                 continue;
             };
             match first_with.entry(token) {
-                std::collections::hash_map::Entry::Occupied(first) => problems.push(format!(
+                Entry::Occupied(first) => problems.push(format!(
                     "http_sources[{i}]: source {:?} is given the token of source {:?}; each source needs a \
                      token of its own",
                     source.name,
                     first.get()
                 )),
-                std::collections::hash_map::Entry::Vacant(slot) => {
+                Entry::Vacant(slot) => {
                     slot.insert(&source.name);
                 }
             }
