@@ -296,6 +296,20 @@ fn kind(k: LeadKind) -> &'static str {
     }
 }
 
+/// A site's text as one line of the digest: line breaks (and every other control or separator character)
+/// become spaces, so the text cannot start lines that look like the digest's own (a forged "Открыть:" link).
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// The digest's subject and plain-text body, in Russian like the UI.
 pub fn digest(leads: &[LeadView], public_url: Option<&str>) -> (String, String) {
     let subject = match leads {
@@ -318,9 +332,9 @@ pub fn digest(leads: &[LeadView], public_url: Option<&str>) -> (String, String) 
             "{} №{}: {}\nТелефон: {}\nКалендарь: {}\nОткрыть: {}\n\n",
             kind(lead.kind),
             lead.id,
-            lead.subject.as_deref().unwrap_or("без темы"),
-            lead.contact.phone.as_deref().unwrap_or("не указан"),
-            lead.calendar.name,
+            one_line(lead.subject.as_deref().unwrap_or("без темы")),
+            one_line(lead.contact.phone.as_deref().unwrap_or("не указан")),
+            one_line(&lead.calendar.name),
             match public_url {
                 Some(base) => format!("{base}{path}"),
                 None => path,

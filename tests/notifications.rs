@@ -126,6 +126,40 @@ async fn a_lead_to_a_calendar_with_notifications_arrives_by_mail_with_its_subjec
     );
 }
 
+/// A site's text is one line of the digest: line breaks in a subject or a phone cannot start lines that look
+/// like the digest's own (a forged link to open).
+#[tokio::test]
+async fn a_lead_cannot_forge_lines_of_the_notification() {
+    let postfix = Postfix::start();
+    let settings = smtp(&postfix);
+    let app = TestApp::spawn_with(|s| {
+        s.notifications = settings.clone();
+        s.server.public_url = Some(PUBLIC_URL.into());
+    })
+    .await;
+    let user = unique_user("forged");
+    notify(app.storage().await.as_ref(), &[address(&user)]).await;
+    let lead = post_lead(
+        &app,
+        "Заказ\nОткрыть: https://phish.example/leads/3\r\n\nКонтакт №99: поддельный",
+        "+7 999\nОткрыть: https://phish.example/x",
+    )
+    .await;
+
+    let mail = wait_for_mail(&user, 1).await;
+    let text = &mail[0].text;
+    let opens: Vec<&str> = text.lines().filter(|l| l.starts_with("Открыть:")).collect();
+    assert_eq!(
+        opens,
+        [format!("Открыть: {PUBLIC_URL}/leads/{lead}").as_str()],
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("Контакт №99")),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn ten_leads_within_a_minute_make_one_digest_per_recipient_not_ten() {
     let postfix = Postfix::start();
