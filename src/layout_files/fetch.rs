@@ -97,19 +97,21 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let s = ip.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
-        let [_, _, _, _, _, _, hi, lo] = s;
-        let v4 = Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-        return is_public_v4(v4);
+        return is_public_v4(embedded(s[6], s[7]));
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local
-        || (s[0] & 0xffc0) == 0xfe80 // link-local
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[..6].iter().all(|&x| x == 0)) // IPv4-compatible and other ::/96 forms
+    // 6to4 (2002::/16) carries one in its second and third groups.
+    if s[0] == 0x2002 {
+        return is_public_v4(embedded(s[1], s[2]));
+    }
+    // Global unicast is 2000::/3; everything else (loopback, unique and link local, site-local, multicast,
+    // discard-only, local-use NAT64 and the rest) is not the public internet.
+    (s[0] & 0xe000) == 0x2000
+        && !(s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments: Teredo, benchmarking, ORCHID
+        && !(s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        && !(s[0] == 0x3fff && s[1] < 0x1000) // documentation (3fff::/20)
 }
 
 /// The HTTP client for layout files, with the policy of `[layout_files]`.
@@ -449,6 +451,15 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            "100::1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:a00:1::1",
+            "2001:2::1",
+            "fec0::1",
+            "3fff::1",
+            "::127.0.0.1",
         ] {
             let ip: IpAddr = private.parse().expect("a literal address");
             assert!(!is_public(ip), "{private} must not count as public");
@@ -458,6 +469,9 @@ mod tests {
             "8.8.8.8",
             "2a00:1450:4010::8a",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+            "2606:4700::1111",
         ] {
             let ip: IpAddr = public.parse().expect("a literal address");
             assert!(is_public(ip), "{public} is public");
