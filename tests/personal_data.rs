@@ -366,6 +366,40 @@ async fn the_api_finds_and_erases_an_email_in_any_case_for_the_admin_token_only(
     assert_eq!(again["message_ids"], json!([]));
 }
 
+/// Erased by phone, the person's e-mail that came with it leaves the customer's contacts too, though the lead
+/// kept it as sent (with capitals) and the customer keeps it in lower case.
+#[tokio::test]
+async fn an_erasure_by_phone_takes_the_email_that_came_with_it_off_the_customer() {
+    let app = TestApp::spawn().await;
+    post_lead(
+        &app,
+        r#"{"Тема": "Визитки", "Телефон": "+7 926 555 44 33", "АдресЭлектроннойПочты": "Second.Person@Example.RU", "ИНН": "7709745454"}"#,
+    )
+    .await;
+    let contacts = || async {
+        let page = app.get("/api/v1/counterparties?inn=7709745454").await;
+        page["items"][0].clone()
+    };
+    let before = contacts().await;
+    assert_eq!(
+        before["emails"],
+        json!(["second.person@example.ru"]),
+        "{before}"
+    );
+    let erased = app
+        .client
+        .post(format!("{}/api/v1/personal-data/erase", app.base))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"phone": "+79265554433"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200, "{}", erased.text().await.unwrap());
+    let after = contacts().await;
+    assert_eq!(after["emails"], json!([]), "{after}");
+    assert_eq!(after["phones"], json!([]), "{after}");
+}
+
 #[tokio::test]
 async fn personal_data_erase_on_the_command_line_erases_an_inn_with_its_counterparty() {
     let app = TestApp::spawn().await;

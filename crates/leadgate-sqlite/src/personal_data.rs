@@ -194,10 +194,12 @@ async fn find(
     // Contacts: all of a deleted counterparty; the value asked for, anywhere; and on the leads' counterparties,
     // the phones and e-mails those leads carried.
     let mut contacts: BTreeSet<i64> = BTreeSet::new();
-    let left_by_leads: HashSet<&str> = leads
+    // Compared as a customer's contacts are kept (an e-mail in lower case): the lead keeps it as sent.
+    let left_by_leads: HashSet<String> = leads
         .iter()
         .flat_map(|(_, phone, e164, email, _)| [phone, e164, email])
         .filter_map(|v| v.as_deref())
+        .map(|v| v.trim().to_lowercase())
         .collect();
     let rows: Vec<(i64, i64, String, String)> = match query.kind() {
         QueryKind::Phone => {
@@ -240,7 +242,8 @@ async fn find(
         push_ids(&mut q, chunk);
         let rows: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
         for (id, owner, value) in rows {
-            if deleted_ids.contains(&owner) || left_by_leads.contains(value.as_str()) {
+            if deleted_ids.contains(&owner) || left_by_leads.contains(&value.trim().to_lowercase())
+            {
                 contacts.insert(id);
             }
         }
