@@ -367,15 +367,21 @@ async fn the_api_finds_and_erases_an_email_in_any_case_for_the_admin_token_only(
 }
 
 /// Erased by phone, the person's e-mail that came with it leaves the customer's contacts too, though the lead
-/// kept it as sent (with capitals) and the customer keeps it in lower case.
+/// kept it as sent (with capitals) and the customer keeps it in lower case; the timeline stops linking the
+/// original.
 #[tokio::test]
 async fn an_erasure_by_phone_takes_the_email_that_came_with_it_off_the_customer() {
     let app = TestApp::spawn().await;
-    post_lead(
+    let lead = post_lead(
         &app,
         r#"{"Тема": "Визитки", "Телефон": "+7 926 555 44 33", "АдресЭлектроннойПочты": "Second.Person@Example.RU", "ИНН": "7709745454"}"#,
     )
     .await;
+    let original_link = || async {
+        let timeline = app.get(&format!("/api/v1/leads/{lead}/timeline")).await;
+        timeline["items"][0]["raw_url"].clone()
+    };
+    assert!(original_link().await.is_string());
     let contacts = || async {
         let page = app.get("/api/v1/counterparties?inn=7709745454").await;
         page["items"][0].clone()
@@ -398,6 +404,8 @@ async fn an_erasure_by_phone_takes_the_email_that_came_with_it_off_the_customer(
     let after = contacts().await;
     assert_eq!(after["emails"], json!([]), "{after}");
     assert_eq!(after["phones"], json!([]), "{after}");
+    // The original is gone, and the timeline no longer links it.
+    assert_eq!(original_link().await, Value::Null);
 }
 
 #[tokio::test]

@@ -43,6 +43,15 @@ pub enum Audience {
     },
 }
 
+impl Audience {
+    fn is_admin(self) -> bool {
+        matches!(
+            self,
+            Audience::Web { admin: true } | Audience::Api { admin: true }
+        )
+    }
+}
+
 /// The lead's timeline, oldest first, given the ledger message the lead came from (`message_of_lead`, which
 /// the lead page reads for itself too). The caller has checked that the viewer may see the lead.
 ///
@@ -54,7 +63,16 @@ pub async fn timeline(
     message: Option<i64>,
     audience: Audience,
 ) -> Result<Vec<TimelineEntry>, StorageError> {
-    let mut entries = vec![received(lead, message, audience)];
+    // The original is linked while its bytes are kept (an erasure removes them).
+    let kept = match message {
+        Some(m) if audience.is_admin() => storage
+            .message(m)
+            .await?
+            .filter(|view| view.has_raw)
+            .map(|view| view.id),
+        _ => None,
+    };
+    let mut entries = vec![received(lead, kept, audience)];
     entries.extend(storage.lead_history(lead.id).await?.iter().map(history));
     entries.extend(
         storage
