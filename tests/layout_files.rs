@@ -81,6 +81,24 @@ async fn serve_site() -> (String, Site) {
             }),
         )
         .route(
+            "/upload/fake.png",
+            route_get(|State(s): State<Site>| async move {
+                s.count();
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    "<script>alert(1)</script>",
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/upload/plain",
+            route_get(|State(s): State<Site>| async move {
+                s.count();
+                ([(header::CONTENT_TYPE, "application/octet-stream")], PNG).into_response()
+            }),
+        )
+        .route(
             "/big.bin",
             route_get(|State(s): State<Site>| async move {
                 s.count();
@@ -156,6 +174,31 @@ async fn settled(app: &TestApp, lead: i64) -> Vec<LayoutFileView> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A file is an image when its bytes are one, whatever the site says: text sent as `image/png` gets no
+/// thumbnail and is not called an image; a PNG sent as `application/octet-stream` gets its thumbnail.
+#[tokio::test]
+async fn a_file_is_an_image_by_its_bytes_not_by_the_sites_word() {
+    let (site, _) = serve_site().await;
+    let app = app_for_loopback().await;
+    let urls = vec![
+        format!("{site}/upload/fake.png"),
+        format!("{site}/upload/plain"),
+    ];
+    let id = post_lead(&app, &order_with_files(&urls)).await;
+    let files = settled(&app, id).await;
+    assert_eq!(
+        files[0].content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(files[1].content_type.as_deref(), Some("image/png"));
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, html) = get(&app, &c, &format!("/leads/{id}")).await;
+    let fake = format!("/leads/{id}/files/{}/preview", files[0].id);
+    let real = format!("/leads/{id}/files/{}/preview", files[1].id);
+    assert!(!html.contains(&fake), "{html}");
+    assert!(html.contains(&format!("<img src=\"{real}\"")), "{html}");
 }
 
 #[tokio::test]

@@ -209,12 +209,34 @@ impl Fetcher {
                     bytes.extend_from_slice(chunk);
                 }
             }
+            // An image is what its bytes say, not what the site claims: a thumbnail is shown only for one.
+            let content_type = match image_type(&bytes) {
+                Some(kind) => kind.to_owned(),
+                None if content_type.starts_with("image/") => "application/octet-stream".to_owned(),
+                None => content_type,
+            };
             return Ok(DownloadedFile {
                 file_name: file_name(&url),
                 content_type,
                 bytes,
             });
         }
+    }
+}
+
+/// The image type of these bytes, from their signature: PNG, JPEG, GIF or WebP only (never SVG, which can
+/// carry script).
+pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"\xff\xd8\xff") {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
     }
 }
 

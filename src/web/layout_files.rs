@@ -16,6 +16,7 @@ use tracing::instrument;
 
 use super::session::Viewer;
 use crate::app::{ApiError, AppState};
+use crate::layout_files::fetch::image_type;
 use leadgate_storage::{LayoutFileState, LayoutFileView};
 
 /// A layout file as the pages show it.
@@ -126,22 +127,6 @@ pub fn size(bytes: u64) -> String {
         format!("{} КБ", tenths(KB))
     } else {
         format!("{} МБ", tenths(MB))
-    }
-}
-
-/// The image type of these bytes, from their signature: PNG, JPEG, GIF or WebP only (never SVG, which can
-/// carry script).
-pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(b"\xff\xd8\xff") {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
     }
 }
 
