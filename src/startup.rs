@@ -236,6 +236,29 @@ impl Services {
 /// retires what the file no longer declares ([`retire_undeclared`]).
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
     warn_of_takeovers(storage, settings).await?;
+    // What exists before the file is applied: a record it makes is the file's from then on, while one made in
+    // the UI becomes the file's only at `serve`'s start (retire_undeclared), never by a one-shot command that
+    // may run with another file.
+    let existing = FileRecords {
+        calendars: storage
+            .calendars()
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+        http_sources: storage
+            .http_sources()
+            .await?
+            .into_iter()
+            .map(|s| s.source.name)
+            .collect(),
+        collectors: storage
+            .collectors(true)
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+    };
     // The reports' daily counts, in the shop's days: rebuilt once when the zone is new to the database.
     let zone = settings.tz()?;
     if storage.use_report_zone(zone).await? {
@@ -304,9 +327,21 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         let record = c.to_record(calendar_id(c.calendar.as_deref())?);
         storage.upsert_collector(&record).await?;
     }
-    // The file's records are the file's from the first start that applies it, a one-shot command's too:
+    // The records the file made are the file's from the start that made them, a one-shot command's too:
     // later starts do not take them for the UI's (warn_of_takeovers), and the UI shows them as the file's.
-    storage.claim_declared(&declared(settings)).await?;
+    let declared = declared(settings);
+    let new = |declared: Vec<String>, existing: &[String]| -> Vec<String> {
+        declared
+            .into_iter()
+            .filter(|name| !existing.contains(name))
+            .collect()
+    };
+    let made = FileRecords {
+        calendars: new(declared.calendars, &existing.calendars),
+        http_sources: new(declared.http_sources, &existing.http_sources),
+        collectors: new(declared.collectors, &existing.collectors),
+    };
+    storage.claim_declared(&made).await?;
     Ok(())
 }
 

@@ -291,10 +291,22 @@ async fn a_one_shot_command_without_the_file_retires_nothing_of_the_running_serv
 }
 
 /// A collector added to the file and applied by a one-shot `collect` before any restart is the file's from
-/// that run on: the next run does not warn that a collector made in the web UI is now the file's.
+/// that run on: the next run does not warn that a collector made in the web UI is now the file's. A collector
+/// made in the UI that the one-shot's file names too stays the UI's: a restart of `serve`, whose file does not
+/// name it, does not retire it.
 #[tokio::test]
 async fn a_collector_a_one_shot_command_applies_is_the_files() {
     let app = start(tempfile::tempdir().unwrap(), with_file_records).await;
+    let c = signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let csrf = session_csrf(&app, &c).await;
+    let r = post_form(
+        &app,
+        &c,
+        "/admin/collectors",
+        &collector_form(&csrf, "ui-box", "ORDER"),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mail-password"), "secret").unwrap();
     let config = dir.path().join("leadgate.toml");
@@ -303,6 +315,8 @@ async fn a_collector_a_one_shot_command_applies_is_the_files() {
         &config,
         format!(
             "{}\n[[collectors]]\nname = \"bulk\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\n\
+             tls = \"none\"\nusername = \"orders\"\npassword_file = \"mail-password\"\n\n\
+             [[collectors]]\nname = \"ui-box\"\nprotocol = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\n\
              tls = \"none\"\nusername = \"orders\"\npassword_file = \"mail-password\"\n",
             app.test_dir().database_toml()
         ),
@@ -321,24 +335,26 @@ async fn a_collector_a_one_shot_command_applies_is_the_files() {
         assert_eq!(out.status.code(), Some(1), "run {run}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !stderr.contains("made in the web UI"),
+            !stderr.contains("configuration file collector=bulk"),
             "run {run}: {stderr}"
         );
     }
     let s = storage(&app).await;
-    let bulk = s
-        .collectors(true)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.name == "bulk")
-        .unwrap();
+    let collectors = s.collectors(true).await.unwrap();
+    let id_of = |name: &str| collectors.iter().find(|c| c.name == name).unwrap().id;
+    let managed = s.managed_by_file().await.unwrap().collectors;
+    assert!(managed.contains(&id_of("bulk")));
     assert!(
-        s.managed_by_file()
-            .await
-            .unwrap()
-            .collectors
-            .contains(&bulk.id)
+        !managed.contains(&id_of("ui-box")),
+        "the UI's collector stays the UI's"
+    );
+
+    let dir = app.stop().await;
+    let app = start(dir, with_file_records).await;
+    let after = storage(&app).await.collectors(true).await.unwrap();
+    assert!(
+        after.iter().any(|c| c.name == "ui-box" && !c.deleted),
+        "a restart does not retire the UI's collector: {after:?}"
     );
 }
 

@@ -66,8 +66,9 @@ pub trait FileManaged: Send + Sync {
     /// Database errors; nothing changes then.
     async fn manage_by_file(&self, declared: &FileRecords) -> Result<Retired>;
 
-    /// Makes the declared records (upserted already) managed by the file and retires nothing: a one-shot
-    /// command applies the file it is given, and only `serve` retires what the file no longer declares.
+    /// Makes these records (upserted already) managed by the file and retires nothing: the records a start
+    /// made from its file, a one-shot command's too. Only `serve` makes the UI's records the file's and
+    /// retires what the file no longer declares ([`FileManaged::manage_by_file`]).
     ///
     /// # Errors
     /// Database errors.
