@@ -235,30 +235,10 @@ impl Services {
 /// among them), HTTP sources and collectors. Records made in the web UI are left as they are; `serve` then
 /// retires what the file no longer declares ([`retire_undeclared`]).
 async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
-    warn_of_takeovers(storage, settings).await?;
     // What exists before the file is applied: a record it makes is the file's from then on, while one made in
     // the UI becomes the file's only at `serve`'s start (retire_undeclared), never by a one-shot command that
     // may run with another file.
-    let existing = FileRecords {
-        calendars: storage
-            .calendars()
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-        http_sources: storage
-            .http_sources()
-            .await?
-            .into_iter()
-            .map(|s| s.source.name)
-            .collect(),
-        collectors: storage
-            .collectors(true)
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-    };
+    let existing = warn_of_takeovers(storage, settings).await?;
     // The reports' daily counts, in the shop's days: rebuilt once when the zone is new to the database.
     let zone = settings.tz()?;
     if storage.use_report_zone(zone).await? {
@@ -378,41 +358,51 @@ async fn retire_undeclared(storage: &dyn Storage, settings: &Settings) -> anyhow
     Ok(())
 }
 
-/// Warns of each record made in the web UI that the file now declares too: from this start on it is the
-/// file's, and the file's values replace the UI's.
-async fn warn_of_takeovers(storage: &dyn Storage, settings: &Settings) -> anyhow::Result<()> {
+/// Warns of each record made in the web UI that the file now declares too (from this start on it is the
+/// file's, and the file's values replace the UI's); returns the names of the records that exist, read once for
+/// both.
+async fn warn_of_takeovers(
+    storage: &dyn Storage,
+    settings: &Settings,
+) -> anyhow::Result<FileRecords> {
+    let calendars = storage.calendars().await?;
+    let sources = storage.http_sources().await?;
+    let collectors = storage.collectors(true).await?;
     let managed = storage.managed_by_file().await?;
-    if managed.calendars.is_empty() {
-        // The default calendar is the file's after any start: this is a new database, or the first start
-        // since records became the file's, when every configured record is still unmarked.
-        return Ok(());
-    }
-    let declared_calendars: Vec<&str> = std::iter::once(settings.default_calendar.as_str())
-        .chain(settings.calendars.iter().map(|c| c.name.as_str()))
-        .collect();
-    for c in storage.calendars().await? {
-        if declared_calendars.contains(&c.name.as_str()) && !managed.calendars.contains(&c.id) {
-            warn!(calendar = %c.name, "a calendar made in the web UI is now managed by the configuration file");
+    // The default calendar is the file's after any start: with none of the file's yet, this is a new database,
+    // or the first start since records became the file's, when every configured record is still unmarked.
+    if !managed.calendars.is_empty() {
+        let declared_calendars: Vec<&str> = std::iter::once(settings.default_calendar.as_str())
+            .chain(settings.calendars.iter().map(|c| c.name.as_str()))
+            .collect();
+        for c in &calendars {
+            if declared_calendars.contains(&c.name.as_str()) && !managed.calendars.contains(&c.id) {
+                warn!(calendar = %c.name, "a calendar made in the web UI is now managed by the configuration file");
+            }
+        }
+        for s in &sources {
+            if settings
+                .http_sources
+                .iter()
+                .any(|d| d.name == s.source.name)
+                && !managed.http_sources.contains(&s.source.id)
+            {
+                warn!(source = %s.source.name, "an HTTP source made in the web UI is now managed by the configuration file");
+            }
+        }
+        for c in &collectors {
+            if settings.collectors.iter().any(|d| d.name == c.name)
+                && !managed.collectors.contains(&c.id)
+            {
+                warn!(collector = %c.name, "a collector made in the web UI is now managed by the configuration file");
+            }
         }
     }
-    for s in storage.http_sources().await? {
-        if settings
-            .http_sources
-            .iter()
-            .any(|d| d.name == s.source.name)
-            && !managed.http_sources.contains(&s.source.id)
-        {
-            warn!(source = %s.source.name, "an HTTP source made in the web UI is now managed by the configuration file");
-        }
-    }
-    for c in storage.collectors(true).await? {
-        if settings.collectors.iter().any(|d| d.name == c.name)
-            && !managed.collectors.contains(&c.id)
-        {
-            warn!(collector = %c.name, "a collector made in the web UI is now managed by the configuration file");
-        }
-    }
-    Ok(())
+    Ok(FileRecords {
+        calendars: calendars.into_iter().map(|c| c.name).collect(),
+        http_sources: sources.into_iter().map(|s| s.source.name).collect(),
+        collectors: collectors.into_iter().map(|c| c.name).collect(),
+    })
 }
 
 /// See [`Services::provision_accounts`].
