@@ -538,12 +538,14 @@ pub fn line_field(position: u32) -> String {
     Item(key::GOODS, usize::try_from(position).unwrap_or(usize::MAX)).to_string()
 }
 
-/// Whether a value counts as filled in: not null, not blank text, not an empty list or object.
+/// Whether a value counts as filled in: not null, not blank text, not an empty object, not a list of none
+/// but those. An object in a list counts, even empty: it is a line or a file the site sent. The format's
+/// JSON Schema says the same (`$defs/blank` and `$defs/unfilled`).
 fn is_filled_in(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::String(s) => !s.trim().is_empty(),
-        Value::Array(items) => !items.is_empty(),
+        Value::Array(items) => items.iter().any(|i| i.is_object() || is_filled_in(i)),
         Value::Object(map) => !map.is_empty(),
         Value::Bool(_) | Value::Number(_) => true,
     }
@@ -1364,6 +1366,8 @@ mod tests {
             json!({"Телефон": "", "АдресЭлектроннойПочты": "  ", "ИНН": "", "Товары": []}),
             json!({"Телефон": null, "КонтактноеЛицо": null}),
             json!({"Имя": "Иван", "Комментарий": "перезвоните"}),
+            json!({"ФайлыМакета": [""]}),
+            json!({"ФайлыМакета": [null, "  "], "Тема": [[" "]]}),
         ] {
             let err = reject(value);
             assert_eq!(err, PayloadError::NoKnownField);
