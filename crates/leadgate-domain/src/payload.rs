@@ -1047,14 +1047,12 @@ pub fn storable_text(s: &str) -> std::borrow::Cow<'_, str> {
         .collect()
 }
 
-/// True for `http://` and `https://` URLs with something after the scheme, in any case.
+/// True for what the layout-file download takes: an http(s) URL with a host, as the URL standard parses it
+/// (so a space in a file's name is fine: the download encodes it).
 fn is_http_url(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    ["http://", "https://"].iter().any(|scheme| {
-        lower
-            .strip_prefix(scheme)
-            .is_some_and(|rest| !rest.is_empty())
-    }) && !url.chars().any(char::is_whitespace)
+    url::Url::parse(url).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 /// A JSON type's name for messages.
@@ -1622,6 +1620,8 @@ mod tests {
             "C:\\Макеты\\d.jpg",
             {"Файл": ""},
             null,
+            "https://shop.example/Макет заказа 12.pdf",
+            "http://shop example/e.pdf",
         ]})));
         assert_eq!(
             p.layout_files,
@@ -1630,13 +1630,18 @@ mod tests {
                 "http://shop.example/b.tif",
                 "ftp://shop.example/c.cdr",
                 "C:\\Макеты\\d.jpg",
+                "https://shop.example/Макет заказа 12.pdf",
+                "http://shop example/e.pdf",
             ]
         );
+        // A space in the path is what a site's file names hold (the download encodes it); one in the host is
+        // no address at all.
         assert_eq!(
             warned(&p),
             vec![
                 (WarningCode::NonHttpUrl, "ФайлыМакета[3].Файл"),
                 (WarningCode::NonHttpUrl, "ФайлыМакета[4]"),
+                (WarningCode::NonHttpUrl, "ФайлыМакета[8]"),
             ]
         );
         assert!(
