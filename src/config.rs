@@ -1234,7 +1234,8 @@ impl Settings {
     }
 
     /// What loading does not catch and a start would fail on: calendars named but not defined, names given
-    /// twice, sources given one token, a bad cron expression, malformed CORS origins.
+    /// twice, sources given one token, `/metrics` on the main address, a bad cron expression, malformed CORS
+    /// origins.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.shared_source_tokens();
         if !self.database.is_postgres() {
@@ -1281,6 +1282,13 @@ impl Settings {
         }
         if self.database.acquire_timeout_secs == 0 {
             problems.push("database.acquire_timeout_secs: at least 1".to_owned());
+        }
+        if self.server.metrics_listen == Some(self.server.listen) {
+            problems.push(format!(
+                "server.metrics_listen: {} is server.listen's address; give /metrics an address of its own, or \
+                 leave the key out to serve it on server.listen",
+                self.server.listen
+            ));
         }
         if let Err(e) = parse_cron(&self.schedule.mail_collector.cron) {
             problems.push(format!("schedule.mail_collector.cron: {e}"));

@@ -714,10 +714,10 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     );
     assert!(stderr.contains("\"Нет такого\" is not defined"), "{stderr}");
 
-    // Values that would make every collection fail.
+    // Values that would make every collection fail, and a start fail.
     std::fs::write(
         &config,
-        "[limits]\nmax_message_bytes = 0\nmail_timeout_secs = 0\n\n[[collectors]]\nname = \"mail\"\n\
+        "[server]\nlisten = \"127.0.0.1:18080\"\nmetrics_listen = \"127.0.0.1:18080\"\n\n[limits]\nmax_message_bytes = 0\nmail_timeout_secs = 0\n\n[[collectors]]\nname = \"mail\"\n\
          protocol = \"imap\"\nhost = \"mail.example\"\nport = 993\nusername = \"orders\"\n\
          password_env = \"LEADGATE_TEST_MAIL_PASSWORD\"\nafter_import = \"move\"\nca_file = \"missing-ca.pem\"\n",
     )
@@ -733,6 +733,7 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
         "limits.mail_timeout_secs: at least 1",
         "collectors[0].move_to: required",
         "collectors[0].ca_file: missing-ca.pem is not a file",
+        "server.metrics_listen: 127.0.0.1:18080 is server.listen's address",
     ] {
         assert!(stderr.contains(problem), "{problem}: {stderr}");
     }
