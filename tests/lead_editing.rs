@@ -1013,13 +1013,17 @@ async fn a_stale_correction_form_never_undoes_a_colleagues_change() {
     assert_eq!(lead["subject"], "Баннер 3×2");
     assert_eq!(lead["contact"]["phone_e164"], "+79169998877", "{lead}");
     // The same stale form changing the phone too: refused, nothing written.
-    let form = submit("Баннер 3×2 м", "+7 916 555-55-55");
+    let form = submit("Баннер <3×2> м", "+7 916 555-55-55");
     let r = post_form(app, &m1, &format!("/leads/{id}/edit"), &as_refs(&form)).await;
     assert_eq!(r.status(), 409);
     let page = r.text().await.unwrap();
     // The subject too was changed since (by the form itself, a moment ago): the first such field is named.
     assert!(page.contains("Поле «Тема» изменил кто-то другой"), "{page}");
     assert!(page.contains(&format!("href=\"/leads/{id}\"")), "{page}");
+    // What the manager typed is shown back (escaped) to copy, the fields left as shown are not.
+    assert!(page.contains("<dd>Баннер &#60;3×2&#62; м</dd>"), "{page}");
+    assert!(page.contains("<dd>+7 916 555-55-55</dd>"), "{page}");
+    assert!(!page.contains("<dt>Контактное лицо</dt>"), "{page}");
     let lead = lead_json(app, &w.m1_token, id).await;
     assert_eq!(lead["subject"], "Баннер 3×2");
     assert_eq!(lead["contact"]["phone_e164"], "+79169998877");
@@ -1063,6 +1067,13 @@ async fn a_stale_order_line_form_never_undoes_a_colleagues_change() {
     assert_eq!(r.status(), 409);
     let page = r.text().await.unwrap();
     assert!(page.contains("Строку 1 изменил кто-то другой"), "{page}");
+    for typed in [
+        "<dt>Материал</dt><dd>Мелованная 300</dd>",
+        "<dt>Количество</dt><dd>100</dd>",
+        "<dt>Сумма</dt><dd>200</dd>",
+    ] {
+        assert!(page.contains(typed), "{typed}: {page}");
+    }
     let lead = lead_json(app, &w.m1_token, id).await;
     assert_eq!(lead["lines"][0]["quantity"], "200", "{lead}");
 

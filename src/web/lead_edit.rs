@@ -41,6 +41,25 @@ pub struct EditForm {
     was_inn: Option<String>,
 }
 
+impl EditForm {
+    /// The fields the manager changed on the form (every one, for a form without the values it was shown
+    /// with), labelled as on the lead page: what a refused form shows back.
+    fn typed(&self) -> Vec<(&'static str, String)> {
+        [
+            ("Тема", &self.subject, &self.was_subject),
+            ("Описание", &self.description, &self.was_description),
+            ("Контактное лицо", &self.person, &self.was_person),
+            ("Телефон", &self.phone, &self.was_phone),
+            ("E-mail", &self.email, &self.was_email),
+            ("ИНН", &self.inn, &self.was_inn),
+        ]
+        .into_iter()
+        .filter(|(_, posted, shown)| shown.as_ref() != Some(*posted))
+        .map(|(label, posted, _)| (label, posted.clone()))
+        .collect()
+    }
+}
+
 /// A field of the edit form: `None` when the manager left it as shown, else the new value. A field that was
 /// changed both here and, since the form was shown, by someone else is a conflict: neither is lost silently.
 fn edited(
@@ -99,6 +118,7 @@ pub async fn edit(
     CsrfForm(viewer, form): CsrfForm<EditForm>,
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
+    let typed = form.typed();
     let fields = match edited_fields(form, &lead) {
         Ok(fields) => fields,
         Err(field) => {
@@ -108,6 +128,7 @@ pub async fn edit(
                      сохранено: вернитесь к заявке, проверьте, что там теперь, и внесите исправление снова."
                 ),
                 format!("/leads/{id}"),
+                typed,
             ));
         }
     };
@@ -146,23 +167,42 @@ pub struct LineForm {
 }
 
 impl LineForm {
+    /// The form's filled-in fields, labelled by their keys in `Товары`: what a refused form shows back.
+    fn typed(&self) -> Vec<(&'static str, String)> {
+        let mut typed: Vec<_> = self
+            .fields()
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(key, value)| (key, value.clone()))
+            .collect();
+        if self.service.is_some() {
+            typed.push(("Услуга", "да".to_owned()));
+        }
+        typed
+    }
+
+    /// The typed fields with their keys in `Товары`.
+    fn fields(&self) -> [(&'static str, &String); 10] {
+        [
+            ("Номенклатура", &self.nomenclature),
+            ("СтанокКод", &self.machine_code),
+            ("Разрешение", &self.resolution),
+            ("Материал", &self.material),
+            ("МатериалКод", &self.material_code),
+            ("Ширина", &self.width),
+            ("Высота", &self.height),
+            ("Количество", &self.quantity),
+            ("Цена", &self.price),
+            ("Сумма", &self.amount),
+        ]
+    }
+
     /// The line as an object with the keys of `Товары`, so the domain reads it as the intake would. Extra
     /// works are not on the form: an edited line keeps those of the line it replaces.
-    fn object(self, keep: Option<&OrderLine>) -> Map<String, Value> {
+    fn object(&self, keep: Option<&OrderLine>) -> Map<String, Value> {
         let mut object = Map::new();
-        for (key, value) in [
-            ("Номенклатура", self.nomenclature),
-            ("СтанокКод", self.machine_code),
-            ("Разрешение", self.resolution),
-            ("Материал", self.material),
-            ("МатериалКод", self.material_code),
-            ("Ширина", self.width),
-            ("Высота", self.height),
-            ("Количество", self.quantity),
-            ("Цена", self.price),
-            ("Сумма", self.amount),
-        ] {
-            object.insert(key.to_owned(), Value::String(value));
+        for (key, value) in self.fields() {
+            object.insert(key.to_owned(), Value::String(value.clone()));
         }
         object.insert("Услуга".to_owned(), Value::Bool(self.service.is_some()));
         if let Some(line) = keep.filter(|l| !l.extra_works.is_empty()) {
@@ -222,6 +262,7 @@ pub async fn edit_line(
                  сохранено: вернитесь к заявке, проверьте строку и внесите изменение снова."
             ),
             format!("/leads/{id}#lines"),
+            form.typed(),
         ));
     }
     let object = form.object(current);

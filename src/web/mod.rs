@@ -235,16 +235,24 @@ struct ErrorPage {
     message: std::borrow::Cow<'static, str>,
     /// A page to go back to (the lead a form was on).
     back: Option<String>,
+    /// What the refused form held, label and value, for the user to copy back into the form.
+    typed: Vec<(&'static str, String)>,
 }
 
 /// The 409 page of a form whose record someone else changed after it was opened: what changed, that nothing
-/// was saved, and the way back to the record.
-pub fn conflict_page(message: String, back: String) -> Response<Body> {
+/// was saved, what the form held (`typed`: its filled-in fields, label and value) and the way back to the
+/// record.
+pub fn conflict_page(
+    message: String,
+    back: String,
+    typed: Vec<(&'static str, String)>,
+) -> Response<Body> {
     let page = ErrorPage {
         status: StatusCode::CONFLICT.as_u16(),
         title: "Конфликт",
         message: message.into(),
         back: Some(back),
+        typed,
     };
     match askama::Template::render(&page) {
         Ok(html) => (StatusCode::CONFLICT, axum::response::Html(html)).into_response(),
@@ -310,6 +318,7 @@ pub async fn html_errors(response: Response<Body>) -> Response<Body> {
         title,
         message: message.into(),
         back: None,
+        typed: Vec::new(),
     };
     let mut out = match askama::Template::render(&page) {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
