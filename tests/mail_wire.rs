@@ -76,6 +76,27 @@ async fn imap_starttls_upgrades_the_connection_before_login() {
     imap_logs_in_over(TlsMode::StartTls, true).await;
 }
 
+/// `starttls` (or `none`) pointed at the implicit-TLS port: the server waits for a TLS handshake, leadgate for
+/// a greeting. The error says which setting to change instead of a bare timeout.
+#[tokio::test]
+async fn plain_text_on_the_implicit_tls_port_names_the_tls_setting() {
+    let server = dovecot();
+    let mut imap = server.imap(TlsMode::Implicit);
+    imap.tls.mode = TlsMode::StartTls;
+    imap.timeout = Duration::from_millis(500);
+    let err = ImapSession::connect_and_login(&imap, &server.login("plaintext-on-tls"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImapError::NoGreeting { .. }), "{err:?}");
+    assert!(err.to_string().contains("set tls = \"implicit\""), "{err}");
+    let mut pop3 = server.pop3(TlsMode::Implicit);
+    pop3.tls.mode = TlsMode::None;
+    pop3.timeout = Duration::from_millis(500);
+    let err = Pop3Client::connect(&pop3).await.unwrap_err();
+    assert!(matches!(err, Pop3Error::NoGreeting { .. }), "{err:?}");
+    assert!(err.to_string().contains("POP3S, usually 995"), "{err}");
+}
+
 #[tokio::test]
 async fn a_wrong_imap_password_is_an_auth_error() {
     let server = dovecot();
@@ -520,11 +541,11 @@ async fn a_server_that_never_greets_times_out() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(imap, ImapError::Timeout { .. }), "{imap:?}");
+    assert!(matches!(imap, ImapError::NoGreeting { .. }), "{imap:?}");
     let pop3 = Pop3Client::connect(&local_endpoint(port, TlsMode::None, short))
         .await
         .unwrap_err();
-    assert!(matches!(pop3, Pop3Error::Timeout { .. }), "{pop3:?}");
+    assert!(matches!(pop3, Pop3Error::NoGreeting { .. }), "{pop3:?}");
     let tls = Pop3Client::connect(&local_endpoint(port, TlsMode::Implicit, short))
         .await
         .unwrap_err();

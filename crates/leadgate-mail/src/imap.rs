@@ -90,6 +90,16 @@ pub enum ImapError {
     /// The endpoint requires STARTTLS but the server does not offer it.
     #[error("IMAP server does not offer STARTTLS; refusing to log in without TLS")]
     StartTlsUnsupported,
+    /// A plain-text connection (`starttls` or `none`) got no greeting in time: what a port that expects TLS
+    /// from the first byte does.
+    #[error(
+        "IMAP server sent no greeting within {after:?}; if this port expects TLS from the first byte (IMAPS, \
+         usually 993), set tls = \"implicit\""
+    )]
+    NoGreeting {
+        /// The configured timeout.
+        after: Duration,
+    },
     /// Connecting, or a read or write, took longer than the endpoint's timeout.
     #[error("IMAP {step} timed out after {after:?}")]
     Timeout {
@@ -180,7 +190,8 @@ impl ImapSession {
     /// [`ImapError::Auth`] for a wrong user or password; [`ImapError::Timeout`],
     /// [`ImapError::Io`] or [`ImapError::Tls`] when the connection cannot be made or secured;
     /// [`ImapError::StartTlsUnsupported`] when STARTTLS is required but not offered;
-    /// [`ImapError::Protocol`] or [`ImapError::Refused`] for an unexpected greeting.
+    /// [`ImapError::Protocol`] or [`ImapError::Refused`] for an unexpected greeting;
+    /// [`ImapError::NoGreeting`] for none on a plain-text connection.
     #[tracing::instrument(skip_all, fields(host = %endpoint.host, user = %credentials.user))]
     pub async fn connect_and_login(
         endpoint: &Endpoint,
@@ -204,7 +215,14 @@ impl ImapSession {
         let max_literal = Arc::new(AtomicUsize::new(DEFAULT_MAX_LITERAL));
         let stream = GuardedStream::new(tls::connect(endpoint).await?, max_literal.clone());
         let mut client = async_imap::Client::new(stream);
-        read_greeting(&mut client, timeout).await?;
+        read_greeting(&mut client, timeout)
+            .await
+            .map_err(|e| match e {
+                ImapError::Timeout { after, .. } if endpoint.tls.mode != TlsMode::Implicit => {
+                    ImapError::NoGreeting { after }
+                }
+                other => other,
+            })?;
         if endpoint.tls.mode == TlsMode::StartTls {
             // A server without STARTTLS answers BAD or NO; the password is not sent then.
             client

@@ -59,6 +59,16 @@ pub enum Pop3Error {
     /// The server does not offer STLS, but the endpoint requires STARTTLS.
     #[error("POP3 server does not offer STLS; refusing to log in without TLS")]
     StartTlsUnsupported,
+    /// A plain-text connection (`starttls` or `none`) got no greeting in time: what a port that expects TLS
+    /// from the first byte does.
+    #[error(
+        "POP3 server sent no greeting within {after:?}; if this port expects TLS from the first byte (POP3S, \
+         usually 995), set tls = \"implicit\""
+    )]
+    NoGreeting {
+        /// The configured timeout.
+        after: Duration,
+    },
     /// Connecting, or a read or write, took longer than the endpoint's timeout.
     #[error("POP3 {step} timed out after {after:?}")]
     Timeout {
@@ -136,7 +146,8 @@ impl Pop3Client {
     ///
     /// [`Pop3Error::Timeout`], [`Pop3Error::Io`] or [`Pop3Error::Tls`] when the connection
     /// cannot be made or secured; [`Pop3Error::StartTlsUnsupported`] when STARTTLS is required
-    /// but not offered; [`Pop3Error::Protocol`] or [`Pop3Error::Refused`] for a bad greeting.
+    /// but not offered; [`Pop3Error::Protocol`] or [`Pop3Error::Refused`] for a bad greeting;
+    /// [`Pop3Error::NoGreeting`] for none on a plain-text connection.
     #[tracing::instrument(skip_all, fields(host = %endpoint.host, port = endpoint.port))]
     pub async fn connect(endpoint: &Endpoint) -> Result<Self, Pop3Error> {
         let stream = tls::connect(endpoint).await?;
@@ -145,7 +156,12 @@ impl Pop3Client {
             timeout: endpoint.timeout,
             deadline: Instant::now() + endpoint.timeout,
         };
-        client.status("greeting").await?;
+        client.status("greeting").await.map_err(|e| match e {
+            Pop3Error::Timeout { after, .. } if endpoint.tls.mode != TlsMode::Implicit => {
+                Pop3Error::NoGreeting { after }
+            }
+            other => other,
+        })?;
         if endpoint.tls.mode == TlsMode::StartTls {
             client = client.start_tls(endpoint).await?;
         }
