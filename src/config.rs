@@ -814,11 +814,24 @@ impl Settings {
                 line: e.span().map_or(1, |s| line_of(&text, s.start)),
                 message: e.message().trim().to_owned(),
             };
-            // The file alone first: an unknown key or a wrong type is reported with its line.
-            toml::from_str::<Settings>(&text).map_err(file_error)?;
-            table = toml::from_str(&text).map_err(file_error)?;
+            // The file alone first: an unknown key or a wrong type is reported with its line, and with its
+            // key when that line holds one.
             let spanned = toml::de::DeTable::parse(&text).map_err(file_error)?;
             file_key_lines("", spanned.get_ref(), &text, &mut file_lines);
+            toml::from_str::<Settings>(&text).map_err(|e| {
+                let line = e.span().map_or(1, |s| line_of(&text, s.start));
+                let message = e.message().trim();
+                let mut keys = file_lines.iter().filter(|(_, l)| **l == line);
+                ConfigError::File {
+                    path: path.to_owned(),
+                    line,
+                    message: match (keys.next(), keys.next()) {
+                        (Some((key, _)), None) => format!("{key}: {message}"),
+                        _ => message.to_owned(),
+                    },
+                }
+            })?;
+            table = toml::from_str(&text).map_err(file_error)?;
         }
         let overrides = apply_env_overrides(&mut table, env)?;
         let set = |sections: &[&str], key: &str| {

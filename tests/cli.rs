@@ -760,7 +760,15 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     std::fs::write(&config, "[server]\nlisten = \"not an address\"\n").unwrap();
     let output = with_config(&["config", "check"]).output().unwrap();
     assert_exit(&output, 2);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 2: server.listen: "), "{stderr}");
+
+    // A wrong type in a list of tables names the entry and its key.
+    std::fs::write(&config, "[[collectors]]\nname = \"mail\"\nport = \"993\"\n").unwrap();
+    let output = with_config(&["config", "check"]).output().unwrap();
+    assert_exit(&output, 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 3: collectors[0].port: "), "{stderr}");
 }
 
 /// A relative `database.url` is read from the working directory: a command run where the shop's database is
