@@ -17,17 +17,7 @@ const M1_PASSWORD: &str = "manager1-password";
 const M2_PASSWORD: &str = "manager2-password";
 
 async fn post_with(app: &TestApp, token: &str, payload: Value) -> Value {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/intake", app.base))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(payload.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
+    app.post_lead_with(token, &payload).await
 }
 
 async fn post_lead(app: &TestApp, payload: Value) -> Value {

@@ -14,9 +14,7 @@ use serde_json::{Value, json};
 use ui_support::*;
 
 async fn post_lead(app: &TestApp, payload: Value) -> Value {
-    let r = app.intake_json(&payload.to_string()).await;
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
+    app.post_lead_with(&app.source_token, &payload).await
 }
 
 async fn text(b: &Browser, css: &str) -> String {

@@ -24,9 +24,7 @@ async fn app_with_admin() -> TestApp {
 }
 
 async fn post_lead(app: &TestApp, payload: Value) -> Value {
-    let r = app.intake_json(&payload.to_string()).await;
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
+    app.post_lead_with(&app.source_token, &payload).await
 }
 
 /// A collector whose password is in a file of the server (as one the configuration file provisioned before

@@ -48,17 +48,7 @@ struct World {
 }
 
 async fn post_with(app: &TestApp, token: &str, payload: Value) -> Value {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/intake", app.base))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(payload.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
+    app.post_lead_with(token, &payload).await
 }
 
 /// The common calendar (the website's), a personal calendar for each manager with a site of its own, four

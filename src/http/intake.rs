@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth;
-use super::dto::{CalendarRef, CounterpartyRef};
+use super::dto::CalendarRef;
 use crate::app::error::ErrorBody;
 use crate::app::{ApiError, AppState};
 use crate::intake::Parsed;
@@ -51,11 +51,29 @@ pub struct IntakeResponse {
     pub kind: LeadKind,
     /// Where it was filed.
     pub calendar: CalendarRef,
-    /// The counterparty found or created by INN.
-    pub counterparty: Option<CounterpartyRef>,
+    /// The customer the lead was filed under, by its INN (none without a valid INN).
+    pub counterparty: Option<FiledUnder>,
     /// What was odd but accepted.
     #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
+}
+
+/// The customer an accepted lead was filed under: its INN alone. A source's token is in its website's pages,
+/// so the answer tells nobody more of the customer than the payload did: not its name (an individual
+/// entrepreneur's is a person's), nor its id (whether the shop already knew it). The read API, behind a
+/// user's token, shows the customer whole.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiledUnder {
+    /// INN, as leadgate normalised it (digits only).
+    pub inn: String,
+}
+
+impl From<leadgate_storage::CounterpartyRef> for FiledUnder {
+    fn from(counterparty: leadgate_storage::CounterpartyRef) -> Self {
+        Self {
+            inn: counterparty.inn,
+        }
+    }
 }
 
 /// The answer of `/validate`.
