@@ -446,9 +446,16 @@ async fn provision_accounts(
         match admin_token {
             // The configured token replaces whichever was configured before.
             Some(token) => {
-                storage
+                let works = storage
                     .provision_configured_token(Some((admin, &tokens::hash(&token))))
                     .await?;
+                if !works {
+                    warn!(
+                        "the administrator's configured API token (server.admin_token_env / admin_token_file) \
+                         was revoked with `leadgate tokens revoke` or a new password of its user, and stays \
+                         revoked: configure a new token to use one"
+                    );
+                }
             }
             None => {
                 let token = tokens::generate();

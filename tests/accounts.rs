@@ -320,6 +320,36 @@ async fn a_changed_admin_token_setting_revokes_the_previously_configured_token()
     assert_eq!(api_status(&app, "rotated-admin-token").await, 401);
 }
 
+/// `tokens revoke` of the configured administrator's token holds across a restart with the same
+/// configuration: a leaked token stays dead until the file holds a new one.
+#[tokio::test]
+async fn a_revoked_configured_admin_token_stays_revoked_after_a_restart() {
+    let app = TestApp::spawn().await;
+    let cli = async |app: &TestApp, args: &[&str]| {
+        let mut command = common::cli::leadgate_process();
+        command.args(args).envs(app.test_dir().cli_env());
+        let out = common::cli::output(command).await;
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = cli(&app, &["tokens", "list"]).await;
+    let id = list
+        .lines()
+        .find(|l| l.contains("configured") && !l.contains("revoked"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the configured token is listed: {list}"))
+        .to_owned();
+    cli(&app, &["tokens", "revoke", &id]).await;
+    assert_eq!(api_status(&app, &app.admin_token).await, 401);
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    assert_eq!(
+        api_status(&app, "admin-token-for-tests").await,
+        401,
+        "a restart does not bring it back"
+    );
+}
+
 #[tokio::test]
 async fn users_disable_enable_and_tokens_list_revoke_work_from_the_command_line() {
     let app = app_with_admin().await;

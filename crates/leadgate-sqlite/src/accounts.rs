@@ -168,32 +168,38 @@ async fn set_user_disabled(pool: &SqlitePool, id: i64, disabled: bool) -> Result
     Ok(done.rows_affected() > 0)
 }
 
-async fn provision_configured_token(pool: &SqlitePool, token: Option<(i64, &str)>) -> Result<()> {
+async fn provision_configured_token(pool: &SqlitePool, token: Option<(i64, &str)>) -> Result<bool> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let now = ms(Utc::now());
     let token_hash = token.map(|(_, hash)| hash);
+    // A token the configuration replaced comes back when configured again; one a user revoked (`tokens
+    // revoke`, a new password) stays revoked.
+    let mut works = true;
     if let Some((user_id, hash)) = token {
-        sqlx::query(
+        works = sqlx::query_scalar(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, 'configured', $2, $3)
              ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, name = 'configured',
-                 revoked_at = NULL",
+                 revoked_at = CASE WHEN api_tokens.name = $4 THEN NULL ELSE api_tokens.revoked_at END
+             RETURNING revoked_at IS NULL",
         )
         .bind(user_id)
         .bind(hash)
         .bind(now)
-        .execute(&mut *tx)
+        .bind(storage::REPLACED_CONFIGURED_TOKEN)
+        .fetch_one(&mut *tx)
         .await?;
     }
     sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1
+        "UPDATE api_tokens SET revoked_at = $1, name = $3
          WHERE name = 'configured' AND revoked_at IS NULL AND token_hash IS NOT $2",
     )
     .bind(now)
     .bind(token_hash)
+    .bind(storage::REPLACED_CONFIGURED_TOKEN)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(works)
 }
 
 async fn api_tokens(pool: &SqlitePool) -> Result<Vec<ApiTokenView>> {
@@ -565,7 +571,10 @@ impl Accounts for SqliteStorage {
         Ok(create_api_token(&self.writer, user_id, name, token_hash).await?)
     }
 
-    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> storage::Result<()> {
+    async fn provision_configured_token(
+        &self,
+        token: Option<(i64, &str)>,
+    ) -> storage::Result<bool> {
         Ok(provision_configured_token(&self.writer, token).await?)
     }
 

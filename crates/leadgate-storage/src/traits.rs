@@ -290,6 +290,10 @@ pub trait Leads: Send + Sync {
     ) -> Result<Vec<LeadSummary>>;
 }
 
+/// The name of a configured API token once the configuration replaced or removed it (it is revoked then,
+/// and comes back if configured again); `tokens list` shows it.
+pub const REPLACED_CONFIGURED_TOKEN: &str = "configured, replaced";
+
 /// Users and how they prove who they are: passwords, web sessions, the sign-in rate limit, API tokens and
 /// calendar feed keys. Secrets reach storage only as hashes.
 #[async_trait]
@@ -410,12 +414,14 @@ pub trait Accounts: Send + Sync {
     async fn create_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<()>;
 
     /// Makes the token with this hash the API token named `configured` of this user (adding it, or restoring
-    /// it when revoked) and revokes every other `configured` token, so a token changed in or removed from the
-    /// configuration stops working; `None` revokes them all.
+    /// it when the configuration had replaced it) and revokes every other `configured` token, renamed
+    /// [`REPLACED_CONFIGURED_TOKEN`](crate::REPLACED_CONFIGURED_TOKEN), so a token changed in or removed from
+    /// the configuration stops working; `None` revokes them all. A configured token that a user revoked
+    /// (`tokens revoke`, a new password of its owner) stays revoked: the answer is whether it works.
     ///
     /// # Errors
     /// Database errors.
-    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> Result<()>;
+    async fn provision_configured_token(&self, token: Option<(i64, &str)>) -> Result<bool>;
 
     /// Every API token, newest first.
     ///

@@ -313,15 +313,36 @@ pub async fn api_tokens_are_added_revoked_and_provisioned(s: &dyn Storage) {
         "a changed token stops working"
     );
     assert!(ok("new", s.user_by_token("conf-2").await).is_some());
-    ok(
+    assert!(ok(
         "back",
         s.provision_configured_token(Some((admin, "conf-1"))).await,
-    );
+    ));
     assert!(
         ok("restored", s.user_by_token("conf-1").await).is_some(),
-        "a revoked configured token comes back"
+        "a configured token the configuration replaced comes back"
     );
     assert!(ok("replaced", s.user_by_token("conf-2").await).is_none());
+    let listed = ok("list", s.api_tokens().await);
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.name == crate::REPLACED_CONFIGURED_TOKEN && t.revoked_at.is_some()),
+        "{listed:?}"
+    );
+    // Revoked by a user, it stays revoked however often it is configured.
+    let configured = listed
+        .iter()
+        .find(|t| t.name == "configured" && t.revoked_at.is_none())
+        .map(|t| t.id);
+    assert!(ok(
+        "revoke configured",
+        s.revoke_api_token(some("configured", configured)).await
+    ));
+    assert!(!ok(
+        "configured again",
+        s.provision_configured_token(Some((admin, "conf-1"))).await,
+    ));
+    assert!(ok("stays revoked", s.user_by_token("conf-1").await).is_none());
     ok("remove", s.provision_configured_token(None).await);
     assert!(ok("removed", s.user_by_token("conf-1").await).is_none());
     assert!(
