@@ -122,6 +122,29 @@ async fn undeclared_windows_1251_is_still_read_correctly() {
     assert_seed_order(&app, response).await;
 }
 
+/// UTF-8 with a letter cut in half (PHP's `substr` on UTF-8 text) and no charset declared: still UTF-8, the
+/// broken bytes replaced and warned about, not the whole lead lost to Windows-1251 mojibake.
+#[tokio::test]
+async fn undeclared_utf8_with_a_broken_letter_is_filed_with_a_warning() {
+    let app = TestApp::spawn().await;
+    let mut body = r#"{"Тема": "Заказ", "КонтактноеЛицо": "Иван", "Описание": "Баннер 3"#
+        .as_bytes()
+        .to_vec();
+    body.extend_from_slice(&"×2 с люверсами".as_bytes()[..8]);
+    body.extend_from_slice(br#""}"#);
+    let response = app.intake(body, "application/json").await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let lead = app.get(&format!("/api/v1/leads/{}", created["id"])).await;
+    assert_eq!(
+        created["warnings"][0]["code"], "charset_replacement",
+        "{created} {lead}"
+    );
+    assert_eq!(lead["subject"], "Заказ");
+    assert_eq!(lead["contact"]["person"], "Иван");
+    assert_eq!(lead["description"], "Баннер 3×2 с \u{FFFD}");
+}
+
 /// Windows-1251 declared as UTF-8 (a common PHP mistake): every Cyrillic key is unreadable, and the
 /// refusal says the bytes are not valid in the declared charset, the likely cause, with the usual code.
 #[tokio::test]

@@ -3,7 +3,9 @@
 //! Sites built for the original 1C integration send their JSON in Windows-1251, newer ones in UTF-8, and a few
 //! declare one thing and send another. The order of evidence is fixed by the specification: the charset the
 //! part or request declares, then a byte-order mark, then "is it valid UTF-8", then the collector's or
-//! source's default (Windows-1251 unless configured otherwise).
+//! source's default (Windows-1251 unless configured otherwise). One step is added before the default: UTF-8
+//! text with a few broken bytes (a PHP `substr` that cut a letter in half) is still UTF-8, read with those
+//! bytes replaced, rather than Windows-1251 mojibake whose keys match nothing.
 
 use encoding_rs::Encoding;
 
@@ -29,6 +31,8 @@ pub enum ChosenBy {
     ByteOrderMark,
     /// The bytes are valid UTF-8.
     ValidUtf8,
+    /// The bytes are UTF-8 but for a few invalid ones ([`mostly_utf8`]).
+    MostlyUtf8,
     /// The configured default.
     Default,
 }
@@ -71,7 +75,34 @@ pub fn decode(bytes: &[u8], declared: Option<&str>, default: &'static Encoding) 
             had_errors: false,
         };
     }
+    if mostly_utf8(bytes) {
+        return with(bytes, encoding_rs::UTF_8, ChosenBy::MostlyUtf8);
+    }
     with(bytes, default, ChosenBy::Default)
+}
+
+/// Whether bytes that are not valid UTF-8 are UTF-8 text with a few broken bytes: its valid multi-byte
+/// characters (Cyrillic in UTF-8) outnumber its invalid sequences more than twice. Cyrillic in Windows-1251 is
+/// the opposite: nearly every letter is an invalid UTF-8 sequence, and the rare valid pair (`О»` is a valid
+/// two-byte sequence) is far outnumbered.
+fn mostly_utf8(mut bytes: &[u8]) -> bool {
+    let multibyte = |text: &str| text.chars().filter(|c| !c.is_ascii()).count();
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                valid += multibyte(text);
+                break;
+            }
+            Err(e) => {
+                let (good, rest) = bytes.split_at(e.valid_up_to());
+                valid += multibyte(std::str::from_utf8(good).unwrap_or_default());
+                invalid += 1;
+                bytes = &rest[e.error_len().unwrap_or(rest.len())..];
+            }
+        }
+    }
+    valid > 2 * invalid
 }
 
 fn with(bytes: &[u8], encoding: &'static Encoding, chosen_by: ChosenBy) -> Decoded {
@@ -99,6 +130,30 @@ mod tests {
         assert_eq!(decoded.text, SAMPLE);
         assert_eq!(decoded.chosen_by, ChosenBy::Default);
         assert!(!decoded.had_errors);
+    }
+
+    #[test]
+    fn utf8_with_a_few_broken_bytes_is_still_utf8_with_them_replaced() {
+        // A letter cut in half at the end, as PHP's substr leaves it, and a stray byte in the middle.
+        let mut bytes = "{\"Тема\": \"Зак".as_bytes().to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice("а".as_bytes());
+        bytes.push(0xD0);
+        bytes.extend_from_slice(b"\"}");
+        let decoded = decode(&bytes, None, WINDOWS_1251);
+        assert_eq!(decoded.chosen_by, ChosenBy::MostlyUtf8);
+        assert_eq!(decoded.text, "{\"Тема\": \"Зак\u{FFFD}а\u{FFFD}\"}");
+        assert!(decoded.had_errors);
+    }
+
+    #[test]
+    fn windows_1251_with_chance_utf8_pairs_stays_windows_1251() {
+        // «О»» in Windows-1251 is CE BB: a valid two-byte UTF-8 sequence among many invalid ones.
+        let sample = r#"{"Тема": "Заказ для «ООО»", "КонтактноеЛицо": "Ёлкин"}"#;
+        let (bytes, _, _) = WINDOWS_1251.encode(sample);
+        let decoded = decode(&bytes, None, WINDOWS_1251);
+        assert_eq!(decoded.chosen_by, ChosenBy::Default);
+        assert_eq!(decoded.text, sample);
     }
 
     #[test]
