@@ -12,7 +12,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeywordMatch {
     /// The site's own number for the request: the token after the keyword (`123` in `ORDER: 123`), with
-    /// whitespace, `:`, `№`, `#` and dashes skipped before it. `None` when nothing follows the keyword.
+    /// whatever is not a letter or digit skipped before it and trimmed after it. `None` when nothing follows
+    /// the keyword.
     pub external_number: Option<String>,
 }
 
@@ -22,9 +23,10 @@ pub struct KeywordMatch {
 /// character before nor the one after is a word character. The first such occurrence counts. Case is compared
 /// character by character through Unicode lowercase, so `order`, `ORDER` and `Order` are the same keyword.
 ///
-/// The external number is the token after the keyword, skipping whitespace, `:`, `№`, `#` and dashes (`-`,
-/// `–`, `—`: `ORDER-123` is order 123); it ends at
-/// whitespace, `,` or `;`. An empty keyword never matches.
+/// The external number is the token after the keyword, skipping whatever is not a letter or digit
+/// (whitespace, `:`, `№`, `#`, dashes, brackets: `ORDER-123`, `[ORDER] 123` and `ORDER (123)` are order 123);
+/// it ends at whitespace, `,` or `;`, and the punctuation that closes it (`.`, `)`) is not part of it; inside
+/// it, dashes and slashes stay (`7-А`, `12/3`). An empty keyword never matches.
 ///
 /// ```
 /// use leadgate_domain::subject::keyword_match;
@@ -81,15 +83,14 @@ fn same_ignoring_case(a: char, b: char) -> bool {
     a == b || a.to_lowercase().eq(b.to_lowercase())
 }
 
-/// The token after the keyword: separators skipped, then everything up to whitespace, `,` or `;`.
+/// The token after the keyword: whatever is not a letter or digit skipped (but `,` or `;` right after the
+/// keyword: no number), then everything up to whitespace, `,` or `;`, without the punctuation that closes it.
 fn number_after(rest: &str) -> Option<String> {
-    let token = rest.trim_start_matches(|c: char| {
-        c.is_whitespace() || matches!(c, ':' | '№' | '#' | '-' | '–' | '—')
-    });
+    let token = rest.trim_start_matches(|c: char| !c.is_alphanumeric() && !matches!(c, ',' | ';'));
     let end = token
         .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';'))
         .unwrap_or(token.len());
-    let token = &token[..end];
+    let token = token[..end].trim_end_matches(|c: char| !c.is_alphanumeric());
     (!token.is_empty()).then(|| token.to_owned())
 }
 
@@ -147,6 +148,13 @@ mod tests {
         assert_eq!(number("ORDER: № 5"), some("5"));
         assert_eq!(number("ORDER:#:№\t 9"), some("9"));
         assert_eq!(number("ORDER-110"), some("110"));
+        assert_eq!(number("[ORDER] 109"), some("109"));
+        assert_eq!(number("ORDER.120"), some("120"));
+        assert_eq!(number("ORDER: 1042."), some("1042"));
+        assert_eq!(number("ORDER (1042)"), some("1042"));
+        assert_eq!(number("ORDER/1042"), some("1042"));
+        assert_eq!(number("ORDER: 12/3-Б, спасибо"), some("12/3-Б"));
+        assert_eq!(number("ORDER: ..."), Some(None));
         assert_eq!(number("ORDER – 7-А"), some("7-А"));
     }
 
@@ -166,8 +174,8 @@ mod tests {
 
     #[test]
     fn punctuation_around_the_keyword_is_a_boundary() {
-        assert_eq!(number("[ORDER] 5"), some("]"));
-        assert_eq!(number("(order:15)"), some("15)"));
+        assert_eq!(number("[ORDER] 5"), some("5"));
+        assert_eq!(number("(order:15)"), some("15"));
     }
 
     #[test]
@@ -200,8 +208,8 @@ mod tests {
 
         #[test]
         fn a_number_after_the_keyword_is_found(
-            n in "[0-9A-Za-z][0-9A-Za-z-]{0,9}",
-            sep in "[ :#№–—-]{0,4}",
+            n in "[0-9A-Za-zА-Яа-я]([0-9A-Za-zА-Яа-я/-]{0,8}[0-9A-Za-zА-Яа-я])?",
+            sep in "[ :#№–—.()\\[\\]/-]{0,4}",
         ) {
             let subject = format!("Заявка ORDER{sep} {n}, спасибо");
             prop_assert_eq!(number(&subject), Some(Some(n)));
