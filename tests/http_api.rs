@@ -333,6 +333,39 @@ async fn an_unsupported_media_type_is_415() {
     assert_eq!(lead_count(&app).await, 0);
 }
 
+/// A compressed body is refused as such, not read as broken JSON; `identity` is no compression.
+#[tokio::test]
+async fn a_compressed_body_is_415_naming_the_content_encoding() {
+    let app = TestApp::spawn().await;
+    let post = |encoding: &'static str, body: Vec<u8>| {
+        app.client
+            .post(format!("{}/api/v1/intake", app.base))
+            .bearer_auth(&app.source_token)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    // The first bytes of a gzip stream.
+    let gzip = vec![0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03];
+    let body = assert_error(
+        post("gzip", gzip).await.unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"gzip\""),
+        "{body}"
+    );
+    assert_eq!(lead_count(&app).await, 0);
+    let plain = r#"{"Тема": "x", "Телефон": "+7 916 000-00-00"}"#.as_bytes().to_vec();
+    assert_eq!(post("identity", plain).await.unwrap().status(), 201);
+}
+
 #[tokio::test]
 async fn an_idempotency_key_replays_the_first_result_and_refuses_another_body() {
     let app = TestApp::spawn().await;

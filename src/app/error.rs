@@ -65,6 +65,9 @@ pub enum ApiError {
     /// 415: not JSON, not multipart.
     #[error("unsupported media type {0:?}; send application/json or multipart/form-data")]
     UnsupportedMediaType(String),
+    /// 415: the body is compressed (`Content-Encoding`); the intake reads it as sent.
+    #[error("Content-Encoding {0:?} is not supported; send the body uncompressed")]
+    UnsupportedEncoding(String),
     /// 415: a JSON body was expected (the read API's `PATCH`) and the request says another type or none.
     #[error("send the body as application/json")]
     ExpectedJson,
@@ -103,9 +106,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) | ApiError::ExpectedJson => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
+            ApiError::UnsupportedMediaType(_)
+            | ApiError::UnsupportedEncoding(_)
+            | ApiError::ExpectedJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -126,7 +129,9 @@ impl ApiError {
             ApiError::RequestTimeout => "request_timeout",
             ApiError::AlreadyImported { .. } => "already_imported",
             ApiError::PayloadTooLarge { .. } => "too_large",
-            ApiError::UnsupportedMediaType(_) | ApiError::ExpectedJson => "unsupported_media_type",
+            ApiError::UnsupportedMediaType(_)
+            | ApiError::UnsupportedEncoding(_)
+            | ApiError::ExpectedJson => "unsupported_media_type",
             ApiError::Rejected { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable => "unavailable",

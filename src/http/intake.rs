@@ -121,6 +121,12 @@ async fn read_body(
     if !is_multipart && !is_json {
         return Err(ApiError::UnsupportedMediaType(content_type));
     }
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let encoding = String::from_utf8_lossy(encoding.as_bytes());
+        if !encoding.trim().eq_ignore_ascii_case("identity") {
+            return Err(ApiError::UnsupportedEncoding(encoding.into_owned()));
+        }
+    }
     // A body over the limit is read up to four times the limit, so that it is recorded with its bytes (the
     // parse rejects it by its size) and can be reprocessed once the limit is raised; a larger one is refused
     // unread. Multipart framing adds a little; the file inside is held to the limit by the parse.
@@ -230,7 +236,7 @@ fn check_origin(source: &HttpSourceRecord, headers: &HeaderMap) -> Result<(), Ap
         (status = 403, description = "An Origin the source does not allow", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported media type", body = ErrorBody),
+        (status = 415, description = "Unsupported media type, or a compressed body (Content-Encoding)", body = ErrorBody),
         (status = 422, description = "Payload rejected", body = ErrorBody),
         (status = 429, description = "A rate limit of the source is reached", body = ErrorBody,
          headers(("Retry-After" = String, description = "Seconds to wait"))),
@@ -518,7 +524,7 @@ async fn commit(state: &AppState, submission: Submission) -> Result<SubmitOutcom
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 403, description = "An Origin the source does not allow", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Unsupported media type", body = ErrorBody),
+        (status = 415, description = "Unsupported media type, or a compressed body (Content-Encoding)", body = ErrorBody),
         (status = 422, description = "Would be rejected", body = ErrorBody),
         (status = 429, description = "A rate limit of the source is reached", body = ErrorBody,
          headers(("Retry-After" = String, description = "Seconds to wait"))),
