@@ -28,6 +28,7 @@ pub fn router(state: AppState, metrics_access: Option<MetricsAccess>) -> Router 
         .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(http::method_not_allowed_body))
+        .layer(axum::middleware::from_fn(http::api_no_store))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::session::strict_transport,

@@ -795,6 +795,7 @@ async fn unknown_api_paths_and_methods_get_json_errors_and_no_answer_is_cached()
     let app = TestApp::spawn().await;
     let url = |path: &str| format!("{}{path}", app.base);
     let anonymous = app.client.get(url("/api/v1/nosuch")).send().await.unwrap();
+    assert_eq!(anonymous.headers()["cache-control"], "no-store");
     assert_error(anonymous, 401, "unauthorized").await;
     let unknown = app
         .client
@@ -803,7 +804,16 @@ async fn unknown_api_paths_and_methods_get_json_errors_and_no_answer_is_cached()
         .send()
         .await
         .unwrap();
+    assert_eq!(unknown.headers()["cache-control"], "no-store");
     assert_error(unknown, 404, "not_found").await;
+    let feed = app
+        .client
+        .get(url("/api/v1/calendars/1/events.ics?key=wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status().as_u16(), 401);
+    assert_eq!(feed.headers()["cache-control"], "no-store");
     let wrong_method = app
         .client
         .put(url("/api/v1/leads"))

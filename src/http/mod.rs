@@ -30,7 +30,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -150,11 +149,6 @@ pub fn routes(
     // Once the routes are in the document: it describes every operation.
     utoipa::Modify::modify(&BodyLimit, &mut openapi);
     let openapi = Arc::new(openapi);
-    // What the API answers is about customers: no cache keeps it.
-    let api = api.layer(SetResponseHeaderLayer::if_not_present(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
     let mut api = api
         .route(
             "/openapi.json",
@@ -166,6 +160,24 @@ pub fn routes(
         api = api.route("/metrics", get(metrics).with_state(access));
     }
     api
+}
+
+/// What an answer under `/api/` says is about customers, or about who may see them: no cache keeps it. Every
+/// one gets `Cache-Control: no-store` unless it says otherwise, the routes' answers as well as the errors of a
+/// path no route has and the calendar feed's.
+pub async fn api_no_store(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if is_api {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// CORS for the intake: browsers may post to it from the origins of the HTTP sources as stored (the file's
