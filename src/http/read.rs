@@ -152,7 +152,7 @@ async fn get_lead(
 /// token). Each change is in the lead's timeline.
 #[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)), request_body = LeadPatch,
     responses((status = 200, body = LeadView), (status = 400, description = "Malformed id or JSON", body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 404, description = "No such lead or assignee", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, description = "No such lead", body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 415, description = "Not application/json", body = ErrorBody),
               (status = 422, description = "JSON of the wrong shape (code invalid_body), or an assignee the lead may not be \
                 given to (code assignee_not_allowed)", body = ErrorBody)),
