@@ -115,33 +115,43 @@ const DATE_ONLY: &[&str] = &["%d.%m.%Y", "%Y-%m-%d"];
 ///
 /// A time without an offset is a wall-clock time in `tz`, the shop's time zone. A wall-clock time that the
 /// zone skips (a daylight-saving gap) is read one hour later; an ambiguous one takes the earlier instant.
-/// Years outside [`MIN_YEAR`]..=[`MAX_YEAR`] are `None`, as is anything else not in these formats.
+/// Years outside [`MIN_YEAR`]..=[`MAX_YEAR`] as written (in the offset or zone the time is in) are `None`, as is
+/// anything else not in these formats. A leap second (`:60`) is the first instant of the next minute.
 pub fn datetime_from_text(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    let instant = with_offset(text).or_else(|| {
-        let naive = LOCAL
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-            .or_else(|| {
-                DATE_ONLY
-                    .iter()
-                    .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-            })?;
-        if !(MIN_YEAR..=MAX_YEAR).contains(&naive.year()) {
-            return None;
+    let instant = match with_offset(text) {
+        Some(t) => (MIN_YEAR..=MAX_YEAR)
+            .contains(&t.year())
+            .then(|| t.with_timezone(&Utc))?,
+        None => {
+            let naive = LOCAL
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+                .or_else(|| {
+                    DATE_ONLY
+                        .iter()
+                        .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                })?;
+            if !(MIN_YEAR..=MAX_YEAR).contains(&naive.year()) {
+                return None;
+            }
+            local_to_utc(naive, tz)?
         }
-        local_to_utc(naive, tz)
-    })?;
-    (MIN_YEAR..=MAX_YEAR)
-        .contains(&instant.year())
-        .then_some(instant)
+    };
+    // chrono keeps a leap second as a nanosecond count past one second; nothing downstream does.
+    match instant.timestamp_subsec_nanos() {
+        nanos if nanos >= 1_000_000_000 => {
+            DateTime::from_timestamp(instant.timestamp() + 1, nanos - 1_000_000_000)
+        }
+        _ => Some(instant),
+    }
 }
 
 /// Reads a time that carries its own offset, `Z` included.
-fn with_offset(text: &str) -> Option<DateTime<Utc>> {
+fn with_offset(text: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
+        return Some(t);
     }
     let zulu;
     let text = match text.strip_suffix(['Z', 'z']) {
@@ -154,7 +164,6 @@ fn with_offset(text: &str) -> Option<DateTime<Utc>> {
     WITH_OFFSET
         .iter()
         .find_map(|f| DateTime::<FixedOffset>::parse_from_str(text, f).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The instant a wall-clock time in `tz` names, stepping over a daylight-saving gap.
@@ -267,6 +276,36 @@ mod tests {
             datetime_from_text("29.05.2019", moscow),
             Some(utc("2019-05-28T21:00:00Z"))
         );
+    }
+
+    #[test]
+    fn a_leap_second_is_the_next_minute_and_years_are_bounded_as_written() {
+        let moscow = chrono_tz::Europe::Moscow;
+        let next_minute = Some(utc("2019-05-29T12:16:00Z"));
+        assert_eq!(
+            datetime_from_text("29.05.2019 15:15:60", moscow),
+            next_minute
+        );
+        assert_eq!(
+            datetime_from_text("2019-05-29T12:15:60Z", moscow),
+            next_minute
+        );
+        assert_eq!(
+            datetime_from_text("2019-05-29T15:15:60.5+03:00", moscow).map(|t| t.to_rfc3339()),
+            Some("2019-05-29T12:16:00.500+00:00".to_owned())
+        );
+        // The first moment of 1970 and the last of 2200 in the shop's zone or the given offset are in range.
+        assert_eq!(
+            datetime_from_text("01.01.1970", moscow),
+            Some(utc("1969-12-31T21:00:00Z"))
+        );
+        assert!(datetime_from_text("1970-01-01T00:00:00+03:00", moscow).is_some());
+        assert!(datetime_from_text("31.12.2200 23:59", moscow).is_some());
+        assert_eq!(
+            datetime_from_text("2201-01-01T00:00:00+03:00", moscow),
+            None
+        );
+        assert_eq!(datetime_from_text("31.12.1969 23:59", moscow), None);
     }
 
     #[test]
