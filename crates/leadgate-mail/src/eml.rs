@@ -14,24 +14,32 @@ pub enum EmlError {
     /// The message builder refused.
     #[error("cannot build the message: {0}")]
     Build(String),
-    /// The payload has characters Windows-1251 cannot hold.
-    #[error("the payload has characters that Windows-1251 cannot encode")]
+    /// The payload is not JSON and has characters Windows-1251 cannot hold.
+    #[error(
+        "the payload has characters that Windows-1251 cannot encode (and is not JSON, where they could be escaped)"
+    )]
     NotEncodable,
 }
 
-/// Builds the message bytes.
+/// Builds the message bytes. A JSON payload's characters that Windows-1251 cannot hold (an emoji, say) are
+/// written as JSON escapes (`\ud83d\ude00`), as the site examples do: the same JSON, in Windows-1251.
 ///
 /// # Errors
-/// Bad addresses, or a payload Windows-1251 cannot encode.
+/// Bad addresses, or a payload that is not JSON and that Windows-1251 cannot encode.
 pub fn site_order_email(
     payload_json: &str,
     number: &str,
     from: &str,
     to: &str,
 ) -> Result<Vec<u8>, EmlError> {
-    let (cp1251, _, unmappable) = encoding_rs::WINDOWS_1251.encode(payload_json);
+    let (mut cp1251, _, unmappable) = encoding_rs::WINDOWS_1251.encode(payload_json);
     if unmappable {
-        return Err(EmlError::NotEncodable);
+        if serde_json::from_str::<serde::de::IgnoredAny>(payload_json).is_err() {
+            return Err(EmlError::NotEncodable);
+        }
+        // Valid JSON is ASCII outside its strings, so every such character is inside one.
+        let escaped = escape_unencodable(payload_json);
+        cp1251 = std::borrow::Cow::Owned(encoding_rs::WINDOWS_1251.encode(&escaped).0.into_owned());
     }
     let from: Mailbox = from
         .parse()
@@ -57,4 +65,59 @@ pub fn site_order_email(
         )
         .map_err(|e| EmlError::Build(e.to_string()))?;
     Ok(message.formatted())
+}
+
+/// `json` with each character Windows-1251 cannot encode written as its JSON `\uXXXX` escape (two for one
+/// outside the Basic Multilingual Plane).
+fn escape_unencodable(json: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(json.len());
+    let mut utf8 = [0u8; 4];
+    for c in json.chars() {
+        let (_, _, unmappable) = encoding_rs::WINDOWS_1251.encode(c.encode_utf8(&mut utf8));
+        if unmappable {
+            for unit in c.encode_utf16(&mut [0u16; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_windows_1251_lacks_are_json_escapes_of_the_same_text() {
+        let payload = r#"{"Тема": "Заказ 😀 ✓", "Телефон": "+7 916 000-00-00"}"#;
+        let eml =
+            site_order_email(payload, "1", "site@shop.example", "orders@shop.example").unwrap();
+        let text = String::from_utf8_lossy(&eml);
+        assert!(text.contains("ORDER: 1"), "{text}");
+        let escaped = escape_unencodable(payload);
+        assert_eq!(
+            escaped,
+            r#"{"Тема": "Заказ \ud83d\ude00 \u2713", "Телефон": "+7 916 000-00-00"}"#
+        );
+        let (_, _, unmappable) = encoding_rs::WINDOWS_1251.encode(&escaped);
+        assert!(!unmappable);
+        let same: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(
+            same,
+            serde_json::from_str::<serde_json::Value>(payload).unwrap()
+        );
+        assert!(matches!(
+            site_order_email(
+                "не JSON 😀",
+                "1",
+                "site@shop.example",
+                "orders@shop.example"
+            ),
+            Err(EmlError::NotEncodable)
+        ));
+    }
 }
