@@ -54,8 +54,8 @@ pub enum Rejection {
     /// The payload failed the format's rules, and its bytes were not all valid in the charset it was read in
     /// (a Windows-1251 file declared UTF-8, say): the likely cause, said with the error.
     #[error(
-        "{error} (its bytes are not all valid {charset}: a file in another charset must declare it, \
-         e.g. charset=windows-1251)"
+        "{error} (its bytes are not all valid {charset}, the charset it was read in: declare the one it is \
+         written in, e.g. charset=windows-1251)"
     )]
     Misdecoded {
         /// What the format's rules found.
