@@ -3,9 +3,11 @@
 //! `server.max_connections` connections are open at once (more wait in the listen queue), so clients cannot
 //! exhaust the process's file descriptors.
 //!
-//! A connection that sends nothing at all is closed after `server.header_read_timeout_secs`; between
-//! requests a connection may stay idle `server.idle_timeout_secs`. Closing is always graceful: a request in
-//! progress (an intake waiting for its commit) finishes and is answered first.
+//! A connection that sends nothing at all is closed after `server.header_read_timeout_secs`; one on which
+//! nothing moves for `server.idle_timeout_secs` is closed too. hyper's HTTP/1.1 header timer also runs while
+//! a keep-alive connection waits for its next request, so between requests HTTP/1.1 has the shorter of the
+//! two. Closing is always graceful: a request in progress (an intake waiting for its commit) finishes and is
+//! answered first.
 //!
 //! On shutdown the listener is closed, every connection finishes its request in progress and is closed, and
 //! [`serve`] returns when the last one is gone.
