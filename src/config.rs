@@ -57,8 +57,14 @@ pub enum ConfigError {
     /// A secret's variable is not set.
     #[error("environment variable {0} (named by the configuration) is not set")]
     MissingEnv(String),
+    /// A secret's file holds nothing.
+    #[error("secret file {0} is empty")]
+    EmptySecretFile(PathBuf),
+    /// A token is nothing but whitespace.
+    #[error("the token from {0} is blank")]
+    BlankToken(String),
     /// A secret's file cannot be read.
-    #[error("cannot read secret file {path}")]
+    #[error("cannot read secret file {path}: {source}")]
     SecretFile {
         /// The file.
         path: PathBuf,
@@ -1150,13 +1156,14 @@ impl Traced {
         }
         let mut problems = Vec::new();
         out.push_str("# Secrets: where each is read from (their values are never shown).\n");
-        let mut secret = |key: String, env: Option<&str>, file: Option<&Path>| {
+        type Reader = fn(Option<&str>, Option<&Path>) -> Result<Option<String>, ConfigError>;
+        let mut secret = |key: String, env: Option<&str>, file: Option<&Path>, read: Reader| {
             let from = match (env, file) {
                 (Some(var), _) => format!("environment variable {var}"),
                 (None, Some(path)) => format!("file {}", path.display()),
                 (None, None) => return,
             };
-            let state = match read_secret(env, file) {
+            let state = match read(env, file) {
                 Ok(_) => "ok".to_owned(),
                 Err(e) => {
                     problems.push(format!("{key}: {e}"));
@@ -1169,22 +1176,26 @@ impl Traced {
             "database.password".into(),
             s.database.password_env.as_deref(),
             s.database.password_file.as_deref(),
+            read_secret,
         );
         secret(
             "server.admin_token".into(),
             s.server.admin_token_env.as_deref(),
             s.server.admin_token_file.as_deref(),
+            read_token,
         );
         secret(
             "server.metrics_token".into(),
             s.server.metrics_token_env.as_deref(),
             s.server.metrics_token_file.as_deref(),
+            read_token,
         );
         for (i, source) in s.http_sources.iter().enumerate() {
             secret(
                 format!("http_sources[{i}].token ({})", source.name),
                 source.token_env.as_deref(),
                 source.token_file.as_deref(),
+                read_token,
             );
         }
         for (i, c) in s.collectors.iter().enumerate() {
@@ -1192,6 +1203,7 @@ impl Traced {
                 format!("collectors[{i}].password ({})", c.name),
                 c.password_env.as_deref(),
                 c.password_file.as_deref(),
+                read_secret,
             );
         }
         problems.extend(s.problems());
@@ -1227,7 +1239,7 @@ impl Settings {
         let mut problems = Vec::new();
         for (i, source) in self.http_sources.iter().enumerate() {
             let Ok(Some(token)) =
-                read_secret(source.token_env.as_deref(), source.token_file.as_deref())
+                read_token(source.token_env.as_deref(), source.token_file.as_deref())
             else {
                 continue;
             };
@@ -1455,15 +1467,67 @@ pub fn read_secret(env: Option<&str>, file: Option<&Path>) -> Result<Option<Stri
             path: path.to_owned(),
             source,
         })?;
-        return Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()));
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Err(ConfigError::EmptySecretFile(path.to_owned()));
+        }
+        return Ok(Some(text.to_owned()));
     }
     Ok(None)
+}
+
+/// [`read_secret`] for a token a client sends in an HTTP header: whitespace around it is dropped, as HTTP drops
+/// it around a header's value (a token file saved with a stray space would otherwise never match).
+///
+/// # Errors
+/// As [`read_secret`]; [`ConfigError::BlankToken`] for a token of only whitespace.
+pub fn read_token(env: Option<&str>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
+    match read_secret(env, file)? {
+        Some(token) if token.trim().is_empty() => Err(ConfigError::BlankToken(env.map_or_else(
+            || file.map(|f| f.display().to_string()).unwrap_or_default(),
+            str::to_owned,
+        ))),
+        token => Ok(token.map(|t| t.trim().to_owned())),
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_file_loses_the_whitespace_http_would_and_an_empty_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let spaced = file("spaced", "  site-token-123  \r\n");
+        assert_eq!(
+            read_token(None, Some(&spaced)).unwrap().as_deref(),
+            Some("site-token-123")
+        );
+        // A password keeps its spaces: only the line end goes.
+        assert_eq!(
+            read_secret(None, Some(&spaced)).unwrap().as_deref(),
+            Some("  site-token-123  ")
+        );
+        let empty = file("empty", "\n");
+        assert!(matches!(
+            read_secret(None, Some(&empty)),
+            Err(ConfigError::EmptySecretFile(_))
+        ));
+        let blank = file("blank", "   \n");
+        let err = read_token(None, Some(&blank)).unwrap_err();
+        assert!(err.to_string().contains("is blank"), "{err}");
+        let err = read_secret(None, Some(dir.path())).unwrap_err();
+        assert!(
+            err.to_string().contains(": "),
+            "the OS's reason is said: {err}"
+        );
+    }
 
     #[test]
     fn the_spec_example_config_parses_with_its_exact_keys() {

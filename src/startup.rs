@@ -16,7 +16,7 @@ use tracing::{info, instrument, warn};
 
 use crate::app::AppState;
 use crate::collector::CollectorEnv;
-use crate::config::{HttpSourceConfig, Settings, read_secret};
+use crate::config::{HttpSourceConfig, Settings, read_token};
 use crate::http;
 use crate::intake::{Intake, IntakeSettings};
 use crate::jobs::MailCollectorJob;
@@ -285,7 +285,7 @@ async fn provision(storage: &dyn Storage, settings: &Settings) -> anyhow::Result
         anyhow::bail!(shared);
     }
     for source in &settings.http_sources {
-        let token = read_secret(source.token_env.as_deref(), source.token_file.as_deref())
+        let token = read_token(source.token_env.as_deref(), source.token_file.as_deref())
             .with_context(|| format!("reading the token of HTTP source {:?}", source.name))?;
         if token.is_none() {
             warn!(source = %source.name, "HTTP source has neither token_env nor token_file; it keeps its stored token");
@@ -433,7 +433,7 @@ async fn provision_accounts(
         }
     }
     let is_first_start = created_admin.is_some();
-    let admin_token = read_secret(
+    let admin_token = read_token(
         settings.server.admin_token_env.as_deref(),
         settings.server.admin_token_file.as_deref(),
     )
@@ -643,7 +643,7 @@ impl Application {
             .schedule(tz)
             .context("schedule.mail_collector.cron")?;
         job.set_schedule(cron);
-        let metrics_token = read_secret(
+        let metrics_token = read_token(
             settings.server.metrics_token_env.as_deref(),
             settings.server.metrics_token_file.as_deref(),
         )
