@@ -399,7 +399,15 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 /// `database.acquire_timeout_secs` when not set.
 pub const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 10;
 
+/// What a `database.url` of neither kind is told.
+pub const UNSUPPORTED_DATABASE_URL: &str = "unsupported database URL scheme in database.url (sqlite://PATH, postgres://USER@HOST:PORT/DATABASE)";
+
 impl DatabaseSettings {
+    /// Whether the URL names a SQLite database (`sqlite:`).
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
     /// Whether the URL names a PostgreSQL database (`postgres://` or `postgresql://`).
     pub fn is_postgres(&self) -> bool {
         is_postgres_url(&self.url)
@@ -1263,6 +1271,9 @@ impl Settings {
     /// origins.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.shared_source_tokens();
+        if !self.database.is_sqlite() && !self.database.is_postgres() {
+            problems.push(UNSUPPORTED_DATABASE_URL.to_owned());
+        }
         if !self.database.is_postgres() {
             if self.database.data_dir.is_some() {
                 problems.push(

@@ -73,7 +73,7 @@ pub struct Services {
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
     let database = &settings.database;
     let url = database.url.as_str();
-    if url.starts_with("sqlite:") {
+    if database.is_sqlite() {
         if database.data_dir.is_some() {
             anyhow::bail!(
                 "database.data_dir is only for a PostgreSQL database.url: with SQLite leadgate keeps its files \
@@ -111,9 +111,7 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Arc<dyn Storage
             .context("opening the PostgreSQL database")?;
         return Ok(Arc::new(storage));
     }
-    anyhow::bail!(
-        "unsupported database URL scheme in database.url (sqlite://PATH, postgres://USER@HOST:PORT/DATABASE)"
-    )
+    anyhow::bail!(crate::config::UNSUPPORTED_DATABASE_URL)
 }
 
 /// Whether an error of [`open_storage`] (or of anything that opens it) says the database cannot be reached

@@ -717,7 +717,7 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
     // Values that would make every collection fail, and a start fail.
     std::fs::write(
         &config,
-        "[server]\nlisten = \"127.0.0.1:18080\"\nmetrics_listen = \"127.0.0.1:18080\"\n\n[limits]\nmax_message_bytes = 0\nmail_timeout_secs = 0\n\n[[collectors]]\nname = \"mail\"\n\
+        "[database]\nurl = \"mysql://shop\"\n\n[server]\nlisten = \"127.0.0.1:18080\"\nmetrics_listen = \"127.0.0.1:18080\"\n\n[limits]\nmax_message_bytes = 0\nmail_timeout_secs = 0\n\n[[collectors]]\nname = \"mail\"\n\
          protocol = \"imap\"\nhost = \"mail.example\"\nport = 993\nusername = \"orders\"\n\
          password_env = \"LEADGATE_TEST_MAIL_PASSWORD\"\nafter_import = \"move\"\nca_file = \"missing-ca.pem\"\n",
     )
@@ -734,6 +734,7 @@ fn config_check_exits_non_zero_on_a_missing_secret_or_a_bad_value() {
         "collectors[0].move_to: required",
         "collectors[0].ca_file: missing-ca.pem is not a file",
         "server.metrics_listen: 127.0.0.1:18080 is server.listen's address",
+        "unsupported database URL scheme in database.url",
     ] {
         assert!(stderr.contains(problem), "{problem}: {stderr}");
     }
