@@ -56,17 +56,7 @@ async fn world() -> World {
 
 /// Posts a payload with a source token; returns the lead id.
 async fn post_as(app: &TestApp, token: &str, body: &str) -> i64 {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/intake", app.base))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    app.post_created(token, body).await["id"].as_i64().unwrap()
 }
 
 async fn post_lead(app: &TestApp, payload: Value) -> i64 {

@@ -26,17 +26,9 @@ struct World {
 }
 
 async fn post_lead(app: &TestApp, token: &str, payload: Value) -> i64 {
-    let r = app
-        .client
-        .post(format!("{}/api/v1/intake", app.base))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(payload.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    app.post_created(token, &payload.to_string()).await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn world() -> World {

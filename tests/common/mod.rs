@@ -161,6 +161,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts a JSON `body` to the intake with a source's `token`, expects 201, and returns the answer.
+    pub async fn post_created(&self, token: &str, body: &str) -> serde_json::Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/intake", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{body}");
+        response.json().await.unwrap()
+    }
+
     /// Posts `payload` to the intake with a source's `token`, expects 201, and returns the new lead as the
     /// administrator reads it (the intake's answer names its customer by INN alone).
     pub async fn post_lead_with(
@@ -168,19 +183,8 @@ impl TestApp {
         token: &str,
         payload: &serde_json::Value,
     ) -> serde_json::Value {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/intake", self.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(payload.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{payload}");
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
-        let created: serde_json::Value = response.json().await.unwrap();
-        let lead = self.get(&location).await;
+        let created = self.post_created(token, &payload.to_string()).await;
+        let lead = self.get(&format!("/api/v1/leads/{}", created["id"])).await;
         assert_eq!(created["counterparty"]["inn"], lead["counterparty"]["inn"]);
         lead
     }
