@@ -31,7 +31,8 @@ pub enum ChosenBy {
     ByteOrderMark,
     /// The bytes are valid UTF-8.
     ValidUtf8,
-    /// The bytes are UTF-8 but for a few invalid ones ([`mostly_utf8`]).
+    /// The bytes are UTF-8 but for a few invalid ones: their valid multi-byte characters outnumber their
+    /// invalid sequences more than twice.
     MostlyUtf8,
     /// The configured default.
     Default,

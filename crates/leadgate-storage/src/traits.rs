@@ -415,7 +415,7 @@ pub trait Accounts: Send + Sync {
 
     /// Makes the token with this hash the API token named `configured` of this user (adding it, or restoring
     /// it when the configuration had replaced it) and revokes every other `configured` token, renamed
-    /// [`REPLACED_CONFIGURED_TOKEN`](crate::REPLACED_CONFIGURED_TOKEN), so a token changed in or removed from
+    /// [`REPLACED_CONFIGURED_TOKEN`], so a token changed in or removed from
     /// the configuration stops working; `None` revokes them all. A configured token that a user revoked
     /// (`tokens revoke`, a new password of its owner) stays revoked: the answer is whether it works.
     ///
