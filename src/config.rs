@@ -823,29 +823,28 @@ impl Settings {
                 path: path.to_owned(),
                 source,
             })?;
-            let file_error = |e: toml::de::Error| ConfigError::File {
-                path: path.to_owned(),
-                line: e.span().map_or(1, |s| line_of(&text, s.start)),
-                message: e.message().trim().to_owned(),
-            };
-            // The file alone first: an unknown key or a wrong type is reported with its line, and with its
-            // key when that line holds one.
-            let spanned = toml::de::DeTable::parse(&text).map_err(file_error)?;
+            // An unknown key or a wrong type is reported with its line, and with its key when that line holds
+            // one (`lines`: each key's line, once the file has been read as TOML).
+            let file_error =
+                |e: toml::de::Error, lines: &std::collections::HashMap<String, usize>| {
+                    let line = e.span().map_or(1, |s| line_of(&text, s.start));
+                    let message = e.message().trim();
+                    let mut keys = lines.iter().filter(|(_, l)| **l == line);
+                    ConfigError::File {
+                        path: path.to_owned(),
+                        line,
+                        message: match (keys.next(), keys.next()) {
+                            (Some((key, _)), None) => format!("{key}: {message}"),
+                            _ => message.to_owned(),
+                        },
+                    }
+                };
+            let spanned =
+                toml::de::DeTable::parse(&text).map_err(|e| file_error(e, &Default::default()))?;
             file_key_lines("", spanned.get_ref(), &text, &mut file_lines);
-            toml::from_str::<Settings>(&text).map_err(|e| {
-                let line = e.span().map_or(1, |s| line_of(&text, s.start));
-                let message = e.message().trim();
-                let mut keys = file_lines.iter().filter(|(_, l)| **l == line);
-                ConfigError::File {
-                    path: path.to_owned(),
-                    line,
-                    message: match (keys.next(), keys.next()) {
-                        (Some((key, _)), None) => format!("{key}: {message}"),
-                        _ => message.to_owned(),
-                    },
-                }
-            })?;
-            table = toml::from_str(&text).map_err(file_error)?;
+            // The file alone first, before the environment's overrides.
+            toml::from_str::<Settings>(&text).map_err(|e| file_error(e, &file_lines))?;
+            table = toml::from_str(&text).map_err(|e| file_error(e, &file_lines))?;
         }
         let overrides = apply_env_overrides(&mut table, env)?;
         let set = |sections: &[&str], key: &str| {

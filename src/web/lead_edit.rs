@@ -42,71 +42,70 @@ pub struct EditForm {
 }
 
 impl EditForm {
+    /// Each field: its label on the lead page, the value posted and the value the form was shown with.
+    fn fields(&self) -> [(&'static str, &String, Option<&String>); 6] {
+        [
+            ("Тема", &self.subject, self.was_subject.as_ref()),
+            ("Описание", &self.description, self.was_description.as_ref()),
+            ("Контактное лицо", &self.person, self.was_person.as_ref()),
+            ("Телефон", &self.phone, self.was_phone.as_ref()),
+            ("E-mail", &self.email, self.was_email.as_ref()),
+            ("ИНН", &self.inn, self.was_inn.as_ref()),
+        ]
+    }
+
     /// The fields the manager changed on the form (every one, for a form without the values it was shown
     /// with), labelled as on the lead page: what a refused form shows back.
     fn typed(&self) -> Vec<(&'static str, String)> {
-        [
-            ("Тема", &self.subject, &self.was_subject),
-            ("Описание", &self.description, &self.was_description),
-            ("Контактное лицо", &self.person, &self.was_person),
-            ("Телефон", &self.phone, &self.was_phone),
-            ("E-mail", &self.email, &self.was_email),
-            ("ИНН", &self.inn, &self.was_inn),
-        ]
-        .into_iter()
-        .filter(|(_, posted, shown)| shown.as_ref() != Some(*posted))
-        .map(|(label, posted, _)| (label, posted.clone()))
-        .collect()
+        self.fields()
+            .into_iter()
+            .filter(|(_, posted, shown)| shown.is_none_or(|shown| !same(posted, shown)))
+            .map(|(label, posted, _)| (label, posted.clone()))
+            .collect()
     }
+}
+
+/// Whether two texts of the form are the same: a browser sends a textarea's lines with CRLF, the stored text
+/// may have LF, and spaces around a value are not kept.
+fn same(a: &str, b: &str) -> bool {
+    a.replace("\r\n", "\n").trim() == b.replace("\r\n", "\n").trim()
 }
 
 /// A field of the edit form: `None` when the manager left it as shown, else the new value. A field that was
 /// changed both here and, since the form was shown, by someone else is a conflict: neither is lost silently.
 fn edited(
     field: &'static str,
-    posted: String,
-    shown: Option<String>,
+    posted: &str,
+    shown: Option<&String>,
     now: Option<&str>,
 ) -> Result<Option<String>, &'static str> {
-    // A browser sends a textarea's lines with CRLF; the stored text may have LF.
-    let same = |a: &str, b: &str| a.replace("\r\n", "\n").trim() == b.replace("\r\n", "\n").trim();
     match shown {
-        None => Ok(Some(posted)),
-        Some(shown) if same(&posted, &shown) => Ok(None),
-        Some(shown) if !same(&shown, now.unwrap_or_default()) => Err(field),
-        Some(_) => Ok(Some(posted)),
+        None => Ok(Some(posted.to_owned())),
+        Some(shown) if same(posted, shown) => Ok(None),
+        Some(shown) if !same(shown, now.unwrap_or_default()) => Err(field),
+        Some(_) => Ok(Some(posted.to_owned())),
     }
 }
 
 /// The fields of `form` its manager changed, against `lead` as it is now ([`edited`]); the name of a field
 /// changed by someone else too.
 fn edited_fields(
-    form: EditForm,
+    form: &EditForm,
     lead: &leadgate_storage::LeadView,
 ) -> Result<EditFields, &'static str> {
     let c = &lead.contact;
+    let edit = |(label, posted, shown): (&'static str, &String, Option<&String>),
+                now: &Option<String>| {
+        edited(label, posted, shown, now.as_deref())
+    };
+    let [subject, description, person, phone, email, inn] = form.fields();
     Ok(EditFields {
-        subject: edited(
-            "Тема",
-            form.subject,
-            form.was_subject,
-            lead.subject.as_deref(),
-        )?,
-        description: edited(
-            "Описание",
-            form.description,
-            form.was_description,
-            lead.description.as_deref(),
-        )?,
-        person: edited(
-            "Контактное лицо",
-            form.person,
-            form.was_person,
-            c.person.as_deref(),
-        )?,
-        phone: edited("Телефон", form.phone, form.was_phone, c.phone.as_deref())?,
-        email: edited("E-mail", form.email, form.was_email, c.email.as_deref())?,
-        inn: edited("ИНН", form.inn, form.was_inn, lead.inn.as_deref())?,
+        subject: edit(subject, &lead.subject)?,
+        description: edit(description, &lead.description)?,
+        person: edit(person, &c.person)?,
+        phone: edit(phone, &c.phone)?,
+        email: edit(email, &c.email)?,
+        inn: edit(inn, &lead.inn)?,
     })
 }
 
@@ -118,8 +117,7 @@ pub async fn edit(
     CsrfForm(viewer, form): CsrfForm<EditForm>,
 ) -> Result<Response, ApiError> {
     let lead = visible_lead(&state, &viewer, id).await?;
-    let typed = form.typed();
-    let fields = match edited_fields(form, &lead) {
+    let fields = match edited_fields(&form, &lead) {
         Ok(fields) => fields,
         Err(field) => {
             return Ok(super::conflict_page(
@@ -128,7 +126,7 @@ pub async fn edit(
                      сохранено: вернитесь к заявке, проверьте, что там теперь, и внесите исправление снова."
                 ),
                 format!("/leads/{id}"),
-                typed,
+                form.typed(),
             ));
         }
     };
